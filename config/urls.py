@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contracts import api as contracts_api
+from employees import api as employees_api
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("me", contracts_api.MeApi.as_view(), name="api-me"),
+    path("employees", employees_api.EmployeeListApi.as_view(), name="api-employees"),
+    path("employees/<slug:slug>", employees_api.EmployeeDetailApi.as_view(), name="api-employee"),
+    path("placements", contracts_api.PlacementListApi.as_view(), name="api-placements"),
+    path("placements/<int:placement_id>", contracts_api.PlacementDetailApi.as_view(),
+         name="api-placement"),
+    path("placements/<int:placement_id>/<slug:action>", contracts_api.PlacementActionApi.as_view(),
+         name="api-placement-action"),
+    path("contracts", contracts_api.ContractListApi.as_view(), name="api-contracts"),
+    path("contracts/<int:contract_id>", contracts_api.ContractDetailApi.as_view(),
+         name="api-contract"),
+    path("contracts/<int:contract_id>/versions", contracts_api.ContractVersionListApi.as_view(),
+         name="api-contract-versions"),
+    path("contracts/<int:contract_id>/versions/<int:number>",
+         contracts_api.ContractVersionDetailApi.as_view(), name="api-contract-version"),
+    path("contracts/<int:contract_id>/versions/<int:number>/<slug:action>",
+         contracts_api.ContractVersionActionApi.as_view(), name="api-contract-version-action"),
+    path("api-keys", contracts_api.ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<int:key_id>/revoke", contracts_api.ApiKeyRevokeApi.as_view(),
+         name="api-key-revoke"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include(api_v1)),
+    path("", include("core.urls")),
+    path("employees/", include("employees.urls")),
+    path("", include("contracts.urls")),
+]

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from core.currencies import CURRENCY_CHOICES
+from employees.models import DigitalEmployee, Industry
+
+
+class Partner(models.Model):
+    """A business that hires digital employees."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    industry = models.CharField(max_length=40, choices=Industry.choices)
+    # The currency the partner reports sales and is invoiced in; contracts use it too.
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    # Periods (and so "a sale's month") are cut at midnight in this zone (DESIGN.md §5a).
+    timezone = models.CharField(max_length=64, default="UTC")
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="managed_partners",
+        limit_choices_to={"role": "account_manager"},
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerMembership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.partner})"
+
+
+class Payee(models.Model):
+    """Who receives a part of each wage: the platform, the studio that built the employee,
+    a reseller. Contract terms name payees by slug."""
+
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", "Platform"
+        STUDIO = "studio", "Studio"
+        RESELLER = "reseller", "Reseller"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(kind="platform"), name="payee_one_platform"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Placement(models.Model):
+    """A hire: one digital employee working for one partner."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ENDED = "ended", "Ended"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="placements")
+    employee = models.ForeignKey(
+        DigitalEmployee, on_delete=models.PROTECT, related_name="placements"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_placements"
+    )
+    request_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A partner cannot hire the same employee twice at once.
+            models.UniqueConstraint(
+                fields=["partner", "employee"],
+                condition=~Q(status="ended"),
+                name="placement_one_open_per_partner_employee",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "active", "paused", "ended"]),
+                name="placement_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee.name} at {self.partner.name}"
+
+
+class PlacementTransition(models.Model):
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    actor_label = models.CharField(max_length=120)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class Contract(models.Model):
+    """The revenue-share agreement of one placement. Its terms live in versions."""
+
+    placement = models.OneToOneField(Placement, on_delete=models.PROTECT, related_name="contract")
+    # Fixed for the contract's life: amendments may change rates, not the currency.
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"Contract for {self.placement}"
+
+
+class ContractVersion(models.Model):
+    """One set of terms (DESIGN.md §5a). Editable only as a draft; once proposed its terms
+    and start date are frozen, which a database trigger enforces (migration 0002)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PROPOSED = "proposed", "Proposed to partner"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    terms = models.JSONField()
+    effective_from = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["contract_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number"),
+            models.UniqueConstraint(
+                fields=["contract", "effective_from"],
+                condition=Q(status="accepted"),
+                name="contract_one_accepted_version_per_start",
+            ),
+            # One set of terms under discussion at a time keeps the partner's choice clear.
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=Q(status__in=["draft", "proposed"]),
+                name="contract_one_open_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["draft", "proposed", "accepted", "rejected", "withdrawn"]
+                ),
+                name="contract_version_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number} of {self.contract} from {self.effective_from}"
+
+
+class PartnerApiKey(models.Model):
+    """A partner system's credential. Only a SHA-256 digest of the key is stored; the key
+    itself is shown once, at creation. Keys are long random strings, so a fast digest is
+    as safe here as a slow password hash and keeps every API call cheap."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Notification(models.Model):
+    """An in-app notice for one person about one audited change. The unique pair makes
+    the notifying task safe to run twice."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    audit_entry = models.ForeignKey("core.AuditLog", on_delete=models.PROTECT, related_name="+")
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "audit_entry"], name="notification_once_per_entry"
+            )
+        ]

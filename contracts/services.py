@@ -1,0 +1,614 @@
+"""Every write about partners, placements, contracts and API keys.
+
+Each service checks that the actor's role allows the action, takes a row lock where two
+people could act at once, records the transition and an audit entry, and queues the
+notification task on commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from contracts.models import (
+    Contract,
+    ContractVersion,
+    Notification,
+    Partner,
+    PartnerApiKey,
+    PartnerMembership,
+    Payee,
+    Placement,
+    PlacementTransition,
+)
+from contracts.selectors import (
+    contract_version_open,
+    membership_role,
+    next_period_start,
+    partner_today,
+    payee_slugs,
+    period_start,
+)
+from contracts.terms import terms_validate
+from core.currencies import is_known_currency
+from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from core.models import AuditLog, User
+from core.services import audit_record
+from employees.models import DigitalEmployee, Industry
+
+logger = logging.getLogger(__name__)
+
+S = Placement.Status
+V = ContractVersion.Status
+
+
+# --- role checks ----------------------------------------------------------------------
+
+
+def _is_manager_of(actor: User, partner: Partner) -> bool:
+    return actor.role == User.Role.STAFF or (
+        actor.role == User.Role.ACCOUNT_MANAGER and partner.account_manager_id == actor.pk
+    )
+
+
+def _require_manager(actor: User, partner: Partner, doing: str) -> None:
+    if not _is_manager_of(actor, partner):
+        raise PermissionDenied(f"Only {partner.name}'s account manager can {doing}.")
+
+
+def _require_member(actor: User, partner: Partner, doing: str, *, owner: bool = False) -> str:
+    role = membership_role(actor, partner)
+    if role is None or (owner and role != PartnerMembership.Role.OWNER):
+        who = "an owner" if owner else "a member"
+        raise PermissionDenied(f"Only {who} of {partner.name} can {doing}.")
+    return role
+
+
+def _require_reason(reason: str, doing: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(f"A reason is required to {doing}.", fields={"reason": ["is required."]})
+    return reason
+
+
+# --- audit + notifications -------------------------------------------------------------
+
+
+def _audit(
+    *, actor: User | None, action: str, target: Any, placement: Placement, summary: str,
+    changes: dict[str, Any] | None = None, via: str | None = None,
+) -> AuditLog:
+    entry = audit_record(
+        actor=actor, action=action, target=target, summary=summary, via=via,
+        partner_id=placement.partner_id,
+        changes={"placement": placement.pk, **(changes or {})},
+    )
+    transaction.on_commit(lambda: _enqueue_notify(entry.pk))
+    return entry
+
+
+def _enqueue_notify(audit_entry_id: int) -> None:
+    from contracts.tasks import audit_entry_notify
+
+    try:
+        audit_entry_notify.delay(audit_entry_id)
+    except Exception:  # the change is committed; a lost notice must not turn it into a 500
+        logger.exception("could not queue notifications for audit entry %s", audit_entry_id)
+
+
+def _transition(
+    placement: Placement, to_status: str, *, action: str, actor: User | None, reason: str = "",
+    via: str | None = None,
+) -> None:
+    from_status = placement.status
+    placement.status = to_status
+    placement.save(update_fields=["status", "updated_at"])
+    PlacementTransition.objects.create(
+        placement=placement, from_status=from_status, to_status=to_status, actor=actor,
+        actor_label=via or (actor.username if actor else "system"), reason=reason,
+    )
+    _audit(
+        actor=actor, via=via, action=f"placement.{action}",
+        target=placement, placement=placement,
+        summary=f"{placement.employee.name} at {placement.partner.name}: {from_status} → {to_status}"
+        + (f" ({reason})" if reason else ""),
+        changes={"status": [from_status, to_status], "reason": reason},
+    )
+
+
+def _lock_placement(placement: Placement) -> Placement:
+    return (
+        Placement.objects.select_for_update(of=("self",))
+        .select_related("partner", "employee")
+        .get(pk=placement.pk)
+    )
+
+
+def _expect(placement: Placement, allowed: tuple[str, ...], doing: str) -> None:
+    if placement.status not in allowed:
+        raise InvalidTransition(
+            f"Cannot {doing}: the placement is {placement.status} "
+            f"(allowed from {', '.join(allowed)})."
+        )
+
+
+def notifications_send(*, audit_entry_id: int) -> int:
+    """Notify everyone involved in the placement except the actor; return how many new
+    notices were made. Safe to run again: existing notices are not repeated."""
+    entry = AuditLog.objects.filter(pk=audit_entry_id).select_related("actor").first()
+    placement_id = (entry.changes or {}).get("placement") if entry else None
+    if entry is None or placement_id is None:
+        return 0
+    placement = Placement.objects.filter(pk=placement_id).select_related("partner").first()
+    if placement is None:
+        return 0
+    recipients: dict[int, tuple[User, str]] = {}
+    portal_url = reverse("portal-placement", args=[placement.pk])
+    console_url = reverse("console-placement", args=[placement.pk])
+    for membership in placement.partner.memberships.select_related("user"):
+        if membership.role == PartnerMembership.Role.OWNER or membership.user_id == placement.requested_by_id:
+            recipients[membership.user_id] = (membership.user, portal_url)
+    manager = placement.partner.account_manager
+    if manager is not None:
+        recipients[manager.pk] = (manager, console_url)
+    recipients.pop(entry.actor_id or 0, None)
+    created_count = 0
+    for user, url in recipients.values():
+        _, created = Notification.objects.get_or_create(
+            recipient=user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
+        )
+        if created:
+            created_count += 1
+            if user.email:
+                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [user.email])
+    return created_count
+
+
+@transaction.atomic
+def notification_mark_read(*, user: User, notification_ids: list[int] | None = None) -> int:
+    notices = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_ids is not None:
+        notices = notices.filter(pk__in=notification_ids)
+    return notices.update(read_at=timezone.now())
+
+
+# --- partners and payees ---------------------------------------------------------------
+
+
+@transaction.atomic
+def partner_create(
+    *, actor: User | None, slug: str, name: str, industry: str, currency: str, timezone_name: str,
+    account_manager: User | None,
+) -> Partner:
+    fields: dict[str, list[str]] = {}
+    if not is_known_currency(currency):
+        fields["currency"] = [f"unknown currency {currency!r}."]
+    if industry not in Industry.values:
+        fields["industry"] = [f"unknown industry {industry!r}."]
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fields["timezone"] = [f"unknown time zone {timezone_name!r}."]
+    if account_manager is not None and account_manager.role != User.Role.ACCOUNT_MANAGER:
+        fields["account_manager"] = [f"{account_manager.username} is not an account manager."]
+    if Partner.objects.filter(slug=slug).exists():
+        fields["slug"] = [f"{slug!r} is taken."]
+    if fields:
+        raise ValidationFailed("The partner is not valid.", fields=fields)
+    partner = Partner.objects.create(
+        slug=slug, name=name, industry=industry, currency=currency, timezone=timezone_name,
+        account_manager=account_manager,
+    )
+    audit_record(actor=actor, action="partner.created", target=partner, partner_id=partner.pk,
+                 summary=f"Created partner {name}")
+    return partner
+
+
+@transaction.atomic
+def partner_member_add(
+    *, actor: User | None, partner: Partner, user: User, role: str = PartnerMembership.Role.MEMBER
+) -> PartnerMembership:
+    if user.role != User.Role.PARTNER:
+        raise ValidationFailed(f"{user.username} is platform staff, not a partner member.")
+    if PartnerMembership.objects.filter(user=user).exists():
+        raise Conflict(f"{user.username} already belongs to a partner.")
+    membership = PartnerMembership.objects.create(user=user, partner=partner, role=role)
+    audit_record(actor=actor, action="partner.member_added", target=partner, partner_id=partner.pk,
+                 summary=f"{user.username} joined {partner.name} as {role}")
+    return membership
+
+
+@transaction.atomic
+def payee_create(*, actor: User | None, slug: str, name: str, kind: str) -> Payee:
+    if Payee.objects.filter(slug=slug).exists():
+        raise ValidationFailed(f"A payee {slug!r} exists.", fields={"slug": ["taken"]})
+    payee = Payee.objects.create(slug=slug, name=name, kind=kind)
+    audit_record(actor=actor, action="payee.created", target=payee, summary=f"Created payee {name}")
+    return payee
+
+
+# --- placements ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def placement_request(*, actor: User, employee: DigitalEmployee, note: str = "") -> Placement:
+    """A partner member asks to hire `employee`."""
+    if actor.role != User.Role.PARTNER or not PartnerMembership.objects.filter(user=actor).exists():
+        raise PermissionDenied("Only a partner member can hire a digital employee.")
+    partner = actor.membership.partner
+    if not employee.is_hireable:
+        raise InvalidTransition(f"{employee.name} is {employee.status} and cannot be hired.")
+    # Lock the partner row so two members hiring the same employee at once get one hire.
+    Partner.objects.select_for_update().get(pk=partner.pk)
+    if Placement.objects.filter(partner=partner, employee=employee).exclude(status=S.ENDED).exists():
+        raise Conflict(f"{partner.name} already has {employee.name} (or a request for them) open.")
+    placement = Placement.objects.create(
+        partner=partner, employee=employee, requested_by=actor, request_note=note.strip()
+    )
+    PlacementTransition.objects.create(
+        placement=placement, from_status="", to_status=S.REQUESTED, actor=actor,
+        actor_label=actor.username, reason=note.strip(),
+    )
+    _audit(
+        actor=actor, action="placement.requested", target=placement, placement=placement,
+        summary=f"{partner.name} asked to hire {employee.name}",
+        changes={"status": [None, S.REQUESTED], "note": note.strip()},
+    )
+    return placement
+
+
+@transaction.atomic
+def placement_approve(*, actor: User, placement: Placement, reason: str = "") -> Placement:
+    placement = _lock_placement(placement)
+    _require_manager(actor, placement.partner, "approve a hire")
+    _expect(placement, (S.REQUESTED,), "approve")
+    _transition(placement, S.APPROVED, action="approved", actor=actor, reason=reason.strip())
+    Contract.objects.create(placement=placement, currency=placement.partner.currency)
+    return placement
+
+
+@transaction.atomic
+def placement_decline(*, actor: User, placement: Placement, reason: str) -> Placement:
+    placement = _lock_placement(placement)
+    _require_manager(actor, placement.partner, "decline a hire")
+    _expect(placement, (S.REQUESTED,), "decline")
+    _transition(placement, S.ENDED, action="declined", actor=actor,
+                reason=_require_reason(reason, "decline a hire"))
+    return placement
+
+
+@transaction.atomic
+def placement_withdraw(*, actor: User, placement: Placement, reason: str = "") -> Placement:
+    """The partner takes back a request nobody has approved yet."""
+    placement = _lock_placement(placement)
+    _require_member(actor, placement.partner, "withdraw a hire request")
+    _expect(placement, (S.REQUESTED,), "withdraw")
+    _transition(placement, S.ENDED, action="withdrawn", actor=actor,
+                reason=reason.strip() or "Withdrawn by the partner")
+    return placement
+
+
+@transaction.atomic
+def placement_pause(*, actor: User, placement: Placement, reason: str) -> Placement:
+    placement = _lock_placement(placement)
+    _require_manager(actor, placement.partner, "pause a placement")
+    _expect(placement, (S.ACTIVE,), "pause")
+    _transition(placement, S.PAUSED, action="paused", actor=actor, reason=_require_reason(reason, "pause a placement"))
+    return placement
+
+
+@transaction.atomic
+def placement_resume(*, actor: User, placement: Placement, reason: str = "") -> Placement:
+    placement = _lock_placement(placement)
+    _require_manager(actor, placement.partner, "resume a placement")
+    _expect(placement, (S.PAUSED,), "resume")
+    _transition(placement, S.ACTIVE, action="resumed", actor=actor, reason=reason.strip())
+    return placement
+
+
+@transaction.atomic
+def placement_end(*, actor: User, placement: Placement, reason: str) -> Placement:
+    """The account manager or a partner owner ends a placement for good."""
+    placement = _lock_placement(placement)
+    if not _is_manager_of(actor, placement.partner):
+        _require_member(actor, placement.partner, "end a placement", owner=True)
+    _expect(placement, (S.APPROVED, S.ACTIVE, S.PAUSED), "end")
+    reason = _require_reason(reason, "end a placement")
+    _transition(placement, S.ENDED, action="ended", actor=actor, reason=reason)
+    open_version = contract_version_open(contract=placement.contract)
+    if open_version is not None:
+        open_version.status = V.WITHDRAWN
+        open_version.decided_at = timezone.now()
+        open_version.decided_by = actor
+        open_version.decision_note = "Placement ended"
+        open_version.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+    return placement
+
+
+def placements_activate_due(*, now: datetime | None = None) -> list[int]:
+    """Approved placements whose accepted contract has started become active. Run by beat;
+    each placement is activated in its own transaction under a row lock, so two beats at
+    once activate it once."""
+    activated: list[int] = []
+    candidates = Placement.objects.filter(
+        status=S.APPROVED, contract__versions__status=V.ACCEPTED
+    ).select_related("partner").distinct()
+    for placement in candidates:
+        with transaction.atomic():
+            locked = _lock_placement(placement)
+            if locked.status != S.APPROVED:
+                continue
+            today = partner_today(partner=locked.partner, now=now)
+            if not locked.contract.versions.filter(status=V.ACCEPTED, effective_from__lte=today).exists():
+                continue
+            _transition(locked, S.ACTIVE, action="activated", actor=None, via="system:beat",
+                        reason="Contract took effect")
+            activated.append(locked.pk)
+    return activated
+
+
+# --- contract versions ---------------------------------------------------------------
+
+
+def _check_effective_from(contract: Contract, effective_from: date, *, today: date,
+                          exclude_pk: int | None = None) -> None:
+    if effective_from.day != 1:
+        raise ValidationFailed(
+            "A contract version starts at a period boundary (the 1st of a month).",
+            fields={"effective_from": [f"{effective_from} is not the first day of a month."]},
+        )
+    accepted = contract.versions.filter(status=V.ACCEPTED)
+    if exclude_pk is not None:
+        accepted = accepted.exclude(pk=exclude_pk)
+    latest = accepted.order_by("-effective_from").first()
+    if latest is None:
+        earliest = period_start(today)
+        if effective_from < earliest:
+            raise ValidationFailed(
+                "A contract cannot start in a period that has already begun before this month.",
+                fields={"effective_from": [f"must be {earliest} or later."]},
+            )
+    else:
+        # An amendment takes effect from a later period start than anything in force, and
+        # never rewrites the current period.
+        earliest = max(next_period_start(today), next_period_start(latest.effective_from))
+        if effective_from < earliest:
+            raise ValidationFailed(
+                "An amendment takes effect from a later period start.",
+                fields={"effective_from": [f"must be {earliest} or later."]},
+            )
+
+
+def _validated_terms(contract: Contract, terms: object) -> dict[str, Any]:
+    return terms_validate(terms, known_payees=payee_slugs(), required_currency=contract.currency)
+
+
+@transaction.atomic
+def contract_version_draft(
+    *, actor: User, placement: Placement, terms: object, effective_from: date
+) -> ContractVersion:
+    placement = _lock_placement(placement)
+    _require_manager(actor, placement.partner, "draft contract terms")
+    _expect(placement, (S.APPROVED, S.ACTIVE, S.PAUSED), "draft terms")
+    contract = placement.contract
+    existing = contract_version_open(contract=contract)
+    if existing is not None:
+        raise Conflict(
+            f"Version {existing.number} is still {existing.status}; edit or withdraw it first."
+        )
+    canonical = _validated_terms(contract, terms)
+    _check_effective_from(contract, effective_from, today=partner_today(partner=placement.partner))
+    number = (contract.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    version = ContractVersion.objects.create(
+        contract=contract, number=number, terms=canonical, effective_from=effective_from,
+        created_by=actor,
+    )
+    _audit(actor=actor, action="contract.drafted", target=version, placement=placement,
+           summary=f"Drafted v{number} of {placement}'s contract, from {effective_from}",
+           changes={"version": number, "terms": canonical, "effective_from": str(effective_from)})
+    return version
+
+
+def _lock_version(version: ContractVersion) -> ContractVersion:
+    return (
+        ContractVersion.objects.select_for_update(of=("self",))
+        .select_related("contract__placement__partner", "contract__placement__employee")
+        .get(pk=version.pk)
+    )
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)}
+
+
+@transaction.atomic
+def contract_version_update(
+    *, actor: User, version: ContractVersion, terms: object, effective_from: date
+) -> ContractVersion:
+    version = _lock_version(version)
+    placement = version.contract.placement
+    _require_manager(actor, placement.partner, "edit contract terms")
+    if version.status != V.DRAFT:
+        raise InvalidTransition(f"Version {version.number} is {version.status}; only a draft can change.")
+    canonical = _validated_terms(version.contract, terms)
+    _check_effective_from(version.contract, effective_from,
+                          today=partner_today(partner=placement.partner))
+    changes = _diff(version.terms, canonical)
+    if version.effective_from != effective_from:
+        changes["effective_from"] = [str(version.effective_from), str(effective_from)]
+    version.terms = canonical
+    version.effective_from = effective_from
+    version.save(update_fields=["terms", "effective_from"])
+    _audit(actor=actor, action="contract.draft_edited", target=version, placement=placement,
+           summary=f"Edited draft v{version.number} of {placement}'s contract",
+           changes={"version": version.number, "diff": changes})
+    return version
+
+
+@transaction.atomic
+def contract_version_propose(*, actor: User, version: ContractVersion) -> ContractVersion:
+    version = _lock_version(version)
+    placement = version.contract.placement
+    _require_manager(actor, placement.partner, "send contract terms")
+    if version.status != V.DRAFT:
+        raise InvalidTransition(f"Version {version.number} is {version.status}; only a draft can be sent.")
+    if placement.status == S.ENDED:
+        raise InvalidTransition("The placement has ended.")
+    # Time may have passed since drafting: check the start date again.
+    _check_effective_from(version.contract, version.effective_from,
+                          today=partner_today(partner=placement.partner))
+    version.status = V.PROPOSED
+    version.proposed_at = timezone.now()
+    version.save(update_fields=["status", "proposed_at"])
+    _audit(actor=actor, action="contract.proposed", target=version, placement=placement,
+           summary=f"Sent v{version.number} of the contract for {placement} to {placement.partner.name}",
+           changes={"version": version.number, "status": [V.DRAFT, V.PROPOSED]})
+    return version
+
+
+@transaction.atomic
+def contract_version_withdraw(*, actor: User, version: ContractVersion, reason: str = "") -> ContractVersion:
+    version = _lock_version(version)
+    placement = version.contract.placement
+    _require_manager(actor, placement.partner, "withdraw contract terms")
+    if version.status not in (V.DRAFT, V.PROPOSED):
+        raise InvalidTransition(f"Version {version.number} is {version.status}; it cannot be withdrawn.")
+    before = version.status
+    version.status = V.WITHDRAWN
+    version.decided_by = actor
+    version.decided_at = timezone.now()
+    version.decision_note = reason.strip()
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _audit(actor=actor, action="contract.withdrawn", target=version, placement=placement,
+           summary=f"Withdrew v{version.number} of the contract for {placement}",
+           changes={"version": version.number, "status": [before, V.WITHDRAWN], "reason": reason})
+    return version
+
+
+@transaction.atomic
+def contract_version_accept(*, actor: User, version: ContractVersion) -> ContractVersion:
+    version = _lock_version(version)
+    placement = _lock_placement(version.contract.placement)
+    _require_member(actor, placement.partner, "accept contract terms", owner=True)
+    if version.status != V.PROPOSED:
+        raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be accepted.")
+    today = partner_today(partner=placement.partner)
+    try:
+        _check_effective_from(version.contract, version.effective_from, today=today)
+    except ValidationFailed as error:
+        raise InvalidTransition(
+            f"These terms were to start on {version.effective_from}, which has passed; "
+            "ask your account manager for new terms.", fields=error.fields,
+        ) from error
+    version.status = V.ACCEPTED
+    version.decided_by = actor
+    version.decided_at = timezone.now()
+    version.save(update_fields=["status", "decided_by", "decided_at"])
+    _audit(actor=actor, action="contract.accepted", target=version, placement=placement,
+           summary=f"{placement.partner.name} accepted v{version.number} of the contract for "
+                   f"{placement.employee.name}, from {version.effective_from}",
+           changes={"version": version.number, "status": [V.PROPOSED, V.ACCEPTED]})
+    if placement.status == S.APPROVED and version.effective_from <= today:
+        _transition(placement, S.ACTIVE, action="activated", actor=actor, reason=f"Accepted contract v{version.number}")
+    return version
+
+
+@transaction.atomic
+def contract_version_reject(*, actor: User, version: ContractVersion, reason: str) -> ContractVersion:
+    version = _lock_version(version)
+    placement = version.contract.placement
+    _require_member(actor, placement.partner, "reject contract terms", owner=True)
+    if version.status != V.PROPOSED:
+        raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be rejected.")
+    reason = _require_reason(reason, "reject contract terms")
+    version.status = V.REJECTED
+    version.decided_by = actor
+    version.decided_at = timezone.now()
+    version.decision_note = reason
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _audit(actor=actor, action="contract.rejected", target=version, placement=placement,
+           summary=f"{placement.partner.name} rejected v{version.number} of the contract for "
+                   f"{placement.employee.name}: {reason}",
+           changes={"version": version.number, "status": [V.PROPOSED, V.REJECTED], "reason": reason})
+    return version
+
+
+# --- API keys ------------------------------------------------------------------------
+
+API_KEY_PREFIX = "hk_live_"
+# Updating last_used_at on every call would turn each read into a write; once a minute
+# is precise enough for "is this key still in use?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    key: PartnerApiKey
+    secret: str  # the full key: shown to the person once, never stored
+
+
+def api_key_digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, actor: User, partner: Partner, name: str) -> IssuedApiKey:
+    _require_member(actor, partner, "create API keys", owner=True)
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationFailed("Give the key a name (up to 80 characters) so you can tell keys apart.",
+                               fields={"name": ["is required, up to 80 characters."]})
+    prefix = secrets.token_hex(4)
+    raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = PartnerApiKey.objects.create(
+        partner=partner, name=name, prefix=prefix, key_digest=api_key_digest(raw), created_by=actor
+    )
+    audit_record(actor=actor, action="api_key.created", target=key, partner_id=partner.pk,
+                 summary=f"Created API key {name!r} ({prefix}…) for {partner.name}")
+    return IssuedApiKey(key=key, secret=raw)
+
+
+@transaction.atomic
+def api_key_revoke(*, actor: User, key: PartnerApiKey) -> PartnerApiKey:
+    key = PartnerApiKey.objects.select_for_update().select_related("partner").get(pk=key.pk)
+    _require_member(actor, key.partner, "revoke API keys", owner=True)
+    if key.revoked_at is not None:
+        raise InvalidTransition(f"Key {key.prefix}… was already revoked on {key.revoked_at:%Y-%m-%d}.")
+    key.revoked_at = timezone.now()
+    key.revoked_by = actor
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(actor=actor, action="api_key.revoked", target=key, partner_id=key.partner_id,
+                 summary=f"Revoked API key {key.name!r} ({key.prefix}…)")
+    return key
+
+
+def api_key_authenticate(*, raw_key: str) -> PartnerApiKey | None:
+    """The active key matching `raw_key`, or None. The digest comparison runs in constant
+    time so response timing reveals nothing about how much of a guess was right."""
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    prefix = raw_key[len(API_KEY_PREFIX):].split("_", 1)[0]
+    key = PartnerApiKey.objects.filter(prefix=prefix).select_related("partner").first()
+    digest = api_key_digest(raw_key)
+    if key is None or not hmac.compare_digest(key.key_digest, digest) or key.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        PartnerApiKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -1,0 +1,358 @@
+"""Contract terms: validation and the canonical shape of DESIGN.md §5a.
+
+`terms_validate` checks everything that does not need the database and returns the
+canonical form (every key present, rates as normalised decimal strings). Every problem is
+reported at once, each under the JSON path it concerns, so an account manager can fix a
+whole draft in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import re
+from decimal import Decimal
+from typing import Any
+
+from core.currencies import is_known_currency
+from core.errors import ValidationFailed
+from employees.skills import outcome_kinds_all
+
+PERIODS = ("monthly",)
+SHARE_MODELS = ("flat", "graduated", "volume")
+ATTRIBUTION_MODELS = ("last_touch", "first_touch")
+ATTRIBUTION_KEYS = ("conversation_id", "click_id", "coupon_code")
+TOP_LEVEL_KEYS = {
+    "currency", "period", "share", "outcome_fees", "minimum_per_period", "cap_per_period",
+    "attribution", "hold_days", "splits",
+}
+REQUIRED_KEYS = ("currency", "period", "share", "attribution", "splits")
+MAX_WINDOW_DAYS = 365
+MAX_HOLD_DAYS = 365
+# Amounts are bigint minor units in the database; refuse what would not fit.
+MAX_AMOUNT = 2**62
+_DECIMAL_STRING = re.compile(r"\d{1,6}(\.\d{1,12})?")
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.fields.setdefault(path, []).append(message)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rate(value: object, path: str, errors: _Errors, *, allow_zero: bool = True) -> Decimal | None:
+    # Rates are strings so that no binary float ever touches money.
+    if not isinstance(value, str) or not _DECIMAL_STRING.fullmatch(value):
+        errors.add(path, f'must be a decimal string such as "0.05"; got {value!r}.')
+        return None
+    rate = Decimal(value)
+    if rate < 0 or rate > 1 or (rate == 0 and not allow_zero):
+        bounds = "between 0 and 1" if allow_zero else "above 0 and at most 1"
+        errors.add(path, f"must be {bounds}; got {value}.")
+        return None
+    return rate
+
+
+def _amount(value: object, path: str, errors: _Errors, *, nullable: bool) -> int | None:
+    if value is None:
+        if not nullable:
+            errors.add(path, "is required.")
+        return None
+    if not _is_int(value):
+        errors.add(path, "must be a whole number of minor units (an integer).")
+        return None
+    if value < 0:
+        errors.add(path, "must not be negative.")
+        return None
+    if value > MAX_AMOUNT:
+        errors.add(path, "is too large.")
+        return None
+    return value
+
+
+def _share(raw: object, errors: _Errors) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        errors.add("share", "must be an object with a model.")
+        return None
+    model = raw.get("model")
+    if model not in SHARE_MODELS:
+        errors.add("share.model", f"must be one of {', '.join(SHARE_MODELS)}; got {model!r}.")
+        return None
+    if model == "flat":
+        extra = set(raw) - {"model", "rate"}
+        if extra:
+            errors.add("share", f"unknown key(s) for a flat share: {', '.join(sorted(extra))}.")
+        if "rate" not in raw:
+            errors.add("share.rate", "is required for a flat share.")
+            return None
+        rate = _rate(raw["rate"], "share.rate", errors)
+        return None if rate is None else {"model": "flat", "rate": raw["rate"]}
+
+    extra = set(raw) - {"model", "tiers"}
+    if extra:
+        errors.add("share", f"unknown key(s) for a tiered share: {', '.join(sorted(extra))}.")
+    tiers = raw.get("tiers")
+    if not isinstance(tiers, list) or not tiers:
+        errors.add("share.tiers", f"a {model} share needs a non-empty list of tiers.")
+        return None
+    canonical: list[dict[str, Any]] = []
+    previous_bound: int | None = None
+    ok = True
+    for index, tier in enumerate(tiers):
+        path = f"share.tiers[{index}]"
+        if not isinstance(tier, dict):
+            errors.add(path, "must be an object with up_to and rate.")
+            ok = False
+            continue
+        unknown = set(tier) - {"up_to", "rate"}
+        if unknown:
+            errors.add(path, f"unknown key(s): {', '.join(sorted(unknown))}.")
+            ok = False
+        if "up_to" not in tier:
+            errors.add(f"{path}.up_to", "is required (null for the last, open tier).")
+            ok = False
+            continue
+        up_to = tier["up_to"]
+        is_last = index == len(tiers) - 1
+        if up_to is None:
+            if not is_last:
+                errors.add(f"{path}.up_to", "only the last tier may be open (null).")
+                ok = False
+        elif not _is_int(up_to) or up_to <= 0:
+            errors.add(f"{path}.up_to", "must be a positive whole number of minor units.")
+            ok = False
+        else:
+            if previous_bound is not None and up_to <= previous_bound:
+                errors.add(
+                    f"{path}.up_to",
+                    f"tiers must ascend: {up_to} is not above the previous bound {previous_bound}.",
+                )
+                ok = False
+            if is_last:
+                errors.add(f"{path}.up_to", "the last tier must be open (up_to: null).")
+                ok = False
+            previous_bound = up_to
+        rate = _rate(tier.get("rate"), f"{path}.rate", errors)
+        if rate is None:
+            ok = False
+            continue
+        canonical.append({"up_to": up_to, "rate": tier["rate"]})
+    return {"model": model, "tiers": canonical} if ok else None
+
+
+def _attribution(raw: object, errors: _Errors) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        errors.add("attribution", "must be an object with window_days, model and keys.")
+        return None
+    unknown = set(raw) - {"window_days", "model", "keys"}
+    if unknown:
+        errors.add("attribution", f"unknown key(s): {', '.join(sorted(unknown))}.")
+    window = raw.get("window_days")
+    if not _is_int(window) or not 1 <= window <= MAX_WINDOW_DAYS:
+        errors.add("attribution.window_days", f"must be a whole number of days from 1 to {MAX_WINDOW_DAYS}.")
+        window = None
+    model = raw.get("model")
+    if model not in ATTRIBUTION_MODELS:
+        errors.add("attribution.model", f"must be one of {', '.join(ATTRIBUTION_MODELS)}; got {model!r}.")
+        model = None
+    keys = raw.get("keys")
+    if not isinstance(keys, list) or not keys:
+        errors.add("attribution.keys", f"must be a non-empty list drawn from {', '.join(ATTRIBUTION_KEYS)}.")
+        keys = None
+    else:
+        unknown_keys = [key for key in keys if key not in ATTRIBUTION_KEYS]
+        if unknown_keys:
+            errors.add("attribution.keys", f"unknown key(s): {', '.join(map(str, unknown_keys))}.")
+            keys = None
+        elif len(set(keys)) != len(keys):
+            errors.add("attribution.keys", "must not repeat a key.")
+            keys = None
+    if window is None or model is None or keys is None:
+        return None
+    # The order of keys matters: it breaks ties between touches (§5a).
+    return {"window_days": window, "model": model, "keys": list(keys)}
+
+
+def _splits(raw: object, errors: _Errors, known_payees: set[str] | None) -> list[dict[str, str]] | None:
+    if not isinstance(raw, list) or not raw:
+        errors.add("splits", "must be a non-empty list of {payee, share}.")
+        return None
+    canonical: list[dict[str, str]] = []
+    total = Decimal(0)
+    seen: set[str] = set()
+    ok = True
+    for index, split in enumerate(raw):
+        path = f"splits[{index}]"
+        if not isinstance(split, dict):
+            errors.add(path, "must be an object with payee and share.")
+            ok = False
+            continue
+        unknown = set(split) - {"payee", "share"}
+        if unknown:
+            errors.add(path, f"unknown key(s): {', '.join(sorted(unknown))}.")
+            ok = False
+        payee = split.get("payee")
+        if not isinstance(payee, str) or not payee:
+            errors.add(f"{path}.payee", "must name a payee.")
+            ok = False
+        elif known_payees is not None and payee not in known_payees:
+            errors.add(f"{path}.payee", f"unknown payee {payee!r}.")
+            ok = False
+        elif payee in seen:
+            errors.add(f"{path}.payee", f"payee {payee!r} appears twice.")
+            ok = False
+        else:
+            seen.add(payee)
+        share = _rate(split.get("share"), f"{path}.share", errors, allow_zero=False)
+        if share is None:
+            ok = False
+            continue
+        total += share
+        canonical.append({"payee": str(payee), "share": str(split.get("share"))})
+    if ok and total != 1:
+        errors.add("splits", f"shares must sum to exactly 1; they sum to {total}.")
+        ok = False
+    return canonical if ok else None
+
+
+def terms_validate(
+    raw: object,
+    *,
+    known_payees: Iterable[str] | None = None,
+    required_currency: str | None = None,
+) -> dict[str, Any]:
+    """Validate contract terms; return their canonical form or raise ValidationFailed."""
+    errors = _Errors()
+    if not isinstance(raw, dict):
+        raise ValidationFailed("Contract terms must be a JSON object.", fields={"terms": ["must be an object."]})
+    payees = set(known_payees) if known_payees is not None else None
+
+    unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
+    if unknown:
+        errors.add("terms", f"unknown key(s): {', '.join(unknown)}.")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            errors.add(key, "is required.")
+
+    currency = raw.get("currency")
+    if "currency" in raw:
+        if not is_known_currency(currency):
+            errors.add("currency", f"unknown currency {currency!r}; use an ISO 4217 code such as JPY or USD.")
+        elif required_currency is not None and currency != required_currency:
+            errors.add("currency", f"must be {required_currency}, the currency of this partner's contract.")
+    period = raw.get("period")
+    if "period" in raw and period not in PERIODS:
+        errors.add("period", f"must be one of {', '.join(PERIODS)}; got {period!r}.")
+
+    share = _share(raw["share"], errors) if "share" in raw else None
+
+    outcome_fees_raw = raw.get("outcome_fees", {})
+    outcome_fees: dict[str, int] = {}
+    if not isinstance(outcome_fees_raw, dict):
+        errors.add("outcome_fees", "must be an object of outcome kind → fee in minor units.")
+    else:
+        known_kinds = outcome_kinds_all()
+        for kind, fee in outcome_fees_raw.items():
+            if kind not in known_kinds:
+                errors.add(f"outcome_fees.{kind}", f"unknown outcome kind; known: {', '.join(sorted(known_kinds))}.")
+                continue
+            value = _amount(fee, f"outcome_fees.{kind}", errors, nullable=False)
+            if value is not None:
+                outcome_fees[kind] = value
+
+    minimum = _amount(raw.get("minimum_per_period"), "minimum_per_period", errors, nullable=True)
+    cap = _amount(raw.get("cap_per_period"), "cap_per_period", errors, nullable=True)
+    if minimum is not None and cap is not None and cap < minimum:
+        errors.add("cap_per_period", f"must not be below minimum_per_period ({minimum}).")
+
+    attribution = _attribution(raw["attribution"], errors) if "attribution" in raw else None
+
+    hold_days = raw.get("hold_days", 30)
+    if not _is_int(hold_days) or not 0 <= hold_days <= MAX_HOLD_DAYS:
+        errors.add("hold_days", f"must be a whole number of days from 0 to {MAX_HOLD_DAYS}.")
+
+    splits = _splits(raw["splits"], errors, payees) if "splits" in raw else None
+
+    if errors.fields:
+        count = sum(len(messages) for messages in errors.fields.values())
+        first_path, first_messages = next(iter(errors.fields.items()))
+        raise ValidationFailed(
+            f"The contract terms have {count} problem(s); first: {first_path} {first_messages[0]}",
+            fields=errors.fields,
+        )
+    return {
+        "currency": currency,
+        "period": period,
+        "share": share,
+        "outcome_fees": outcome_fees,
+        "minimum_per_period": minimum,
+        "cap_per_period": cap,
+        "attribution": attribution,
+        "hold_days": hold_days,
+        "splits": splits,
+    }
+
+
+def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
+    """A sensible starting point for a new draft: a flat 10% share, 14-day last touch."""
+    splits = [{"payee": payees[0], "share": "1"}] if len(payees) == 1 else [
+        {"payee": payees[0], "share": "0.7"}, {"payee": payees[1], "share": "0.3"}
+    ]
+    return {
+        "currency": currency,
+        "period": "monthly",
+        "share": {"model": "flat", "rate": "0.10"},
+        "outcome_fees": {},
+        "minimum_per_period": None,
+        "cap_per_period": None,
+        "attribution": {"window_days": 14, "model": "last_touch",
+                        "keys": ["conversation_id", "click_id", "coupon_code"]},
+        "hold_days": 30,
+        "splits": splits,
+    }
+
+
+def terms_describe(terms: dict[str, Any]) -> list[str]:
+    """Plain-language lines for the partner: what these terms mean."""
+    from core.currencies import format_money
+
+    currency = terms["currency"]
+    share = terms["share"]
+    lines: list[str] = []
+
+    def pct(rate: str) -> str:
+        return f"{(Decimal(rate) * 100).normalize():f}%"
+
+    if share["model"] == "flat":
+        lines.append(f"{pct(share['rate'])} of the net revenue attributed to the employee each month.")
+    else:
+        lower = 0
+        kind = "graduated: each rate applies to the part of net revenue inside its tier" \
+            if share["model"] == "graduated" else "volume: the whole net at the rate of the tier it reaches"
+        lines.append(f"Tiered share ({kind}):")
+        for tier in share["tiers"]:
+            upper = tier["up_to"]
+            band = (f"from {format_money(lower, currency)} to {format_money(upper, currency)}"
+                    if upper is not None else f"above {format_money(lower, currency)}")
+            lines.append(f"  {pct(tier['rate'])} {band}")
+            lower = upper or lower
+    for kind, fee in sorted(terms["outcome_fees"].items()):
+        lines.append(f"{format_money(fee, currency)} per {kind.replace('_', ' ')}.")
+    if terms["minimum_per_period"]:
+        lines.append(f"Minimum wage {format_money(terms['minimum_per_period'], currency)} per month.")
+    if terms["cap_per_period"] is not None:
+        lines.append(f"Capped at {format_money(terms['cap_per_period'], currency)} per month.")
+    attribution = terms["attribution"]
+    lines.append(
+        f"A sale counts if it carries one of: {', '.join(attribution['keys'])}, within "
+        f"{attribution['window_days']} days of the employee's touch "
+        f"({attribution['model'].replace('_', ' ')})."
+    )
+    lines.append(f"Payouts held {terms['hold_days']} days; wage split "
+                 + ", ".join(f"{s['payee']} {pct(s['share'])}" for s in terms["splits"]) + ".")
+    return lines

@@ -1,0 +1,80 @@
+"""The one DRF exception handler: every API error leaves in the same shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from core.errors import ApplicationError, ErrorCode
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail → {"path.to.field": ["message", ...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, path))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                out.update(_flatten(item, f"{prefix}[{index}]"))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+_DRF_CODES: list[tuple[type[drf.APIException], ErrorCode]] = [
+    (drf.ParseError, ErrorCode.MALFORMED_REQUEST),
+    (drf.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED),
+    (drf.AuthenticationFailed, ErrorCode.NOT_AUTHENTICATED),
+    (drf.PermissionDenied, ErrorCode.PERMISSION_DENIED),
+    (drf.NotFound, ErrorCode.NOT_FOUND),
+    (drf.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED),
+    (drf.UnsupportedMediaType, ErrorCode.UNSUPPORTED_MEDIA_TYPE),
+    (drf.Throttled, ErrorCode.THROTTLED),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = drf.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if not isinstance(exc, drf.APIException):
+        return None  # a real bug: let Django log it and answer 500
+
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+
+    if isinstance(exc, drf.ValidationError):
+        fields = _flatten(exc.detail)
+        first = next(iter(fields.items()))
+        message = f"{first[0]}: {first[1][0]}" if first[0] != "non_field_errors" else first[1][0]
+        body = {"error": {"code": str(ErrorCode.INVALID), "message": message, "fields": fields}}
+    else:
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), ErrorCode.INVALID)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if isinstance(exc, drf.ParseError):
+            detail = f"The request body is not valid JSON: {detail}"
+        body = {"error": {"code": str(code), "message": str(detail), "fields": {}}}
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """What the layout needs on every page: the viewer's role and unread notices."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from contracts.selectors import notifications_unread, viewer_partner_id
+    from contracts.models import Partner
+
+    partner_id = viewer_partner_id(user)
+    return {
+        "nav_role": user.role,
+        "nav_partner": Partner.objects.filter(pk=partner_id).first() if partner_id else None,
+        "nav_unread": notifications_unread(user=user).count(),
+    }

