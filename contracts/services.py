@@ -144,6 +144,9 @@ def _expect(placement: Placement, allowed: tuple[str, ...], doing: str) -> None:
         )
 
 
+INTERNAL_ACTIONS = {"contract.drafted", "contract.draft_edited"}
+
+
 def notifications_send(*, audit_entry_id: int) -> int:
     """Notify everyone involved in the placement except the actor; return how many new
     notices were made. Safe to run again: existing notices are not repeated."""
@@ -163,6 +166,9 @@ def notifications_send(*, audit_entry_id: int) -> int:
     manager = placement.partner.account_manager
     if manager is not None:
         recipients[manager.pk] = (manager, console_url)
+    if entry.action in INTERNAL_ACTIONS:
+        # Drafts are the platform's work in progress: the partner hears when terms are sent.
+        recipients = {pk: pair for pk, pair in recipients.items() if pair[1] == console_url}
     recipients.pop(entry.actor_id or 0, None)
     created_count = 0
     for user, url in recipients.values():

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from contracts import services
 from contracts.models import Partner, Placement
-from contracts.selectors import partner_today, period_start
+from contracts.selectors import next_period_start, partner_today, period_start
 from core.models import User
 from employees.models import DigitalEmployee
 from tests.factories import (
@@ -93,6 +93,10 @@ def this_period(partner: Partner) -> date:
     return period_start(partner_today(partner=partner))
 
 
+def next_period_start_for(partner: Partner) -> date:
+    return next_period_start(partner_today(partner=partner))
+
+
 def hire(world: World, *, partner: str = "hoshi", employee: str = "rinna",
          until: str = "active", terms: dict[str, Any] | None = None) -> Placement:
     """A placement driven through the real services up to `until`."""
@@ -130,3 +134,75 @@ def api_as(user: User) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
+
+
+# --- a real Celery worker over the real broker --------------------------------------------
+
+
+def _database_url_for_worker() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"] or "localhost"
+    from urllib.parse import quote
+
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    if host.startswith("/"):
+        return f"postgres://{db['USER']}@/{db['NAME']}?host={quote(host, safe='/')}"
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):  # noqa: ANN001, ANN201
+    """A `celery worker` subprocess on the test database and the broker dev.py started.
+
+    Tests using it must be transactional: the worker sees only committed rows. It purges
+    the queue first: messages left by earlier tests name rows that no longer exist."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        pytest.fail("CELERY_BROKER_URL is not set: run the suite with `python3 dev.py test`.")
+    env = dict(os.environ)
+    env["DATABASE_URL"] = _database_url_for_worker()
+    log_path = tmp_path / "worker.log"
+    celery = Path(sys.executable).parent / "celery"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(celery), "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
+             "--concurrency", "1", "--purge", "--hostname", f"test-{os.getpid()}@%h",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):  # noqa: ANN001, ANN201
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
