@@ -144,6 +144,7 @@ PLACEMENT_ACTIONS = {
 
 class PlacementActionApi(APIView):
     @extend_schema(
+        operation_id="placements_transition",
         summary="Move a placement through its life cycle",
         description=(
             "approve/decline (account manager, from requested), withdraw (partner member, from "
@@ -235,6 +236,7 @@ VERSION_ACTIONS = {
 
 class ContractVersionActionApi(APIView):
     @extend_schema(
+        operation_id="contracts_versions_decide",
         summary="Send, withdraw, accept or reject a version",
         description=(
             "propose (account manager: send a draft to the partner), withdraw (account "

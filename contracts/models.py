@@ -133,6 +133,9 @@ class PlacementTransition(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.placement_id}: {self.from_status or '—'} → {self.to_status}"
+
 
 class Contract(models.Model):
     """The revenue-share agreement of one placement. Its terms live in versions."""
@@ -250,3 +253,6 @@ class Notification(models.Model):
                 fields=["recipient", "audit_entry"], name="notification_once_per_entry"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"to {self.recipient_id}: {self.message}"

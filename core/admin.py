@@ -18,11 +18,11 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ("summary", "actor_label", "target_id")
 
     # Append-only in the database; the admin should not pretend otherwise.
-    def has_change_permission(self, request, obj=None):  # noqa: ANN001
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_add_permission(self, request):  # noqa: ANN001
+    def has_add_permission(self, request):
         return False

@@ -10,8 +10,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from contracts.selectors import notifications_unread, viewer_partner_id
     from contracts.models import Partner
+    from contracts.selectors import notifications_unread, viewer_partner_id
 
     partner_id = viewer_partner_id(user)
     return {

@@ -1,8 +1,25 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+"""The landing redirect, and the few helpers every app's web views share.
 
+The helpers live here because core sits below every other app: employees and contracts
+can both lean on them without depending on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from core.errors import ApplicationError
 from core.models import User
+
+CONSOLE_ROLES = (User.Role.ACCOUNT_MANAGER, User.Role.FINANCE, User.Role.STAFF)
 
 
 @login_required
@@ -11,3 +28,32 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.role == User.Role.PARTNER:
         return redirect("portal")
     return redirect("console")
+
+
+def console_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged in and one of the platform's own roles.
+
+    The console's selectors are scoped, so a partner would only ever see its own data
+    there; a 403 is still clearer than a console that looks empty and broken.
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.role not in CONSOLE_ROLES:
+            raise DjangoPermissionDenied("The console is for the platform's own staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def render_failure(
+    request: HttpRequest,
+    template: str,
+    context: Mapping[str, Any],
+    error: ApplicationError,
+) -> HttpResponse:
+    """Re-render a page after a service refused: its message on top, its status on the
+    response, so a browser, a test and a log all see the same verdict."""
+    messages.error(request, error.message)
+    return render(request, template, {**context, "error_fields": error.fields}, status=error.status)

@@ -61,7 +61,7 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:  # noqa: ANN001
+def world(db) -> World:
     PayeeFactory(slug="platform", name="Haken platform", kind="platform")
     PayeeFactory(slug="studio-aoi", name="Studio Aoi", kind="studio")
     hoshi_manager = UserFactory(username="am-hoshi", role=User.Role.ACCOUNT_MANAGER)
@@ -154,7 +154,7 @@ def _database_url_for_worker() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):  # noqa: ANN001, ANN201
+def celery_worker_process(transactional_db, tmp_path):
     """A `celery worker` subprocess on the test database and the broker dev.py started.
 
     Tests using it must be transactional: the worker sees only committed rows. It purges
@@ -196,7 +196,7 @@ def celery_worker_process(transactional_db, tmp_path):  # noqa: ANN001, ANN201
         process.kill()
 
 
-def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):
     import time
 
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from core.models import AuditLog
 from tests.conftest import design_terms, next_period_start_for
 
 
-def _accepted_from_next_period(world):  # noqa: ANN001, ANN202
+def _accepted_from_next_period(world):
     placement = services.placement_request(actor=world.hoshi_owner, employee=world.rinna)
     services.placement_approve(actor=world.hoshi_manager, placement=placement)
     placement.refresh_from_db()

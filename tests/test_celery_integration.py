@@ -12,7 +12,7 @@ from tests.conftest import design_terms, next_period_start_for, this_period, wai
 pytestmark = pytest.mark.integration
 
 
-def _client(user):  # noqa: ANN001, ANN202
+def _client(user):
     client = APIClient()
     client.force_login(user)
     return client
@@ -35,7 +35,8 @@ def test_hire_journey_notifies_through_the_worker(world, celery_worker_process):
 
     # when the manager approves and sends terms
     manager_api = _client(manager)
-    assert manager_api.post(f"/api/v1/placements/{placement_id}/approve", {}, format="json").status_code == 200
+    approved = manager_api.post(f"/api/v1/placements/{placement_id}/approve", {}, format="json")
+    assert approved.status_code == 200
     contract_id = Placement.objects.get(pk=placement_id).contract.pk
     effective = this_period(world.hoshi).isoformat()
     assert manager_api.post(f"/api/v1/contracts/{contract_id}/versions",
@@ -80,7 +81,7 @@ def test_beat_task_activates_on_the_worker(world, celery_worker_process):
     assert Placement.objects.get(pk=placement.pk).status == "approved"
 
 
-def _approved_with_future_terms(world):  # noqa: ANN001, ANN202
+def _approved_with_future_terms(world):
     placement = services.placement_request(actor=world.hoshi_owner, employee=world.rinna)
     services.placement_approve(actor=world.hoshi_manager, placement=placement)
     placement.refresh_from_db()
