@@ -80,3 +80,297 @@ class JournalLine(models.Model):
     def __str__(self) -> str:
         side = "Dr" if self.amount > 0 else "Cr"
         return f"{side} {self.account.code} {abs(self.amount)} {self.currency}"
+
+
+class Touchpoint(models.Model):
+    """Evidence that an employee touched a sale-to-be: a coupon it issued, a tracked
+    link's click id, a conversation it held. Keys are unique per partner and kind."""
+
+    class Kind(models.TextChoices):
+        COUPON = "coupon", "Coupon code"
+        CLICK = "click", "Click id"
+        CONVERSATION = "conversation", "Conversation id"
+
+    class Source(models.TextChoices):
+        AGENT = "agent", "Issued by the employee"
+        PARTNER_API = "partner_api", "Posted by the partner"
+
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    placement = models.ForeignKey(
+        "contracts.Placement", on_delete=models.PROTECT, related_name="touchpoints"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=128)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "kind", "key"], name="touchpoint_key_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["coupon", "click", "conversation"]), name="touchpoint_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+# The sale field each touchpoint kind is matched against (DESIGN.md §5a "keys").
+SALE_KEY_FOR_KIND = {
+    Touchpoint.Kind.COUPON: "coupon_code",
+    Touchpoint.Kind.CLICK: "click_id",
+    Touchpoint.Kind.CONVERSATION: "conversation_id",
+}
+
+
+class Statement(models.Model):
+    """What one contract earned in one period, line by line (DESIGN.md §5a)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+        INVOICED = "invoiced", "Invoiced"
+        PAID = "paid", "Paid"
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="statements")
+    period = models.DateField(help_text="First day of the month, in the partner's zone.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    version_number = models.PositiveIntegerField(help_text="The contract version rated.")
+    net = models.BigIntegerField(default=0)
+    share_precise = models.DecimalField(max_digits=40, decimal_places=12, default=0)
+    # share ÷ net: the rate later refunds of this statement's sales are clawed back at.
+    effective_rate = models.DecimalField(max_digits=30, decimal_places=20, default=0)
+    wage = models.BigIntegerField(default=0)
+    clawback = models.BigIntegerField(default=0)
+    carried_credit = models.BigIntegerField(default=0)
+    adjustments = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    payable = models.BigIntegerField(default=0)
+    credit_carried_forward = models.BigIntegerField(default=0)
+    # (count, sum) of the events counted, to refuse approving a draft that new data made stale.
+    fingerprint = models.CharField(max_length=200, default="")
+    computed_at = models.DateTimeField(default=now)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    journal_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="statement"
+    )
+
+    class Meta:
+        ordering = ["-period", "contract_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "period"], name="statement_contract_period"),
+            models.CheckConstraint(condition=Q(payable__gte=0), name="statement_payable_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(credit_carried_forward__gte=0), name="statement_credit_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Statement {self.period:%Y-%m} for contract {self.contract_id}"
+
+
+class StatementLine(models.Model):
+    class Kind(models.TextChoices):
+        ATTRIBUTED_SALES = "attributed_sales", "Attributed sales"
+        LATE_SALES = "late_sales", "Late sales"
+        REFUNDS = "refunds", "Refunds"
+        SHARE = "share", "Revenue share"
+        OUTCOME_FEE = "outcome_fee", "Outcome fees"
+        MINIMUM_TOP_UP = "minimum_top_up", "Minimum wage top-up"
+        CAP = "cap", "Cap"
+        CLAWBACK = "clawback", "Clawback"
+        CARRIED_CREDIT = "carried_credit", "Credit carried forward"
+        ADJUSTMENT = "adjustment", "Finance adjustment"
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    quantity = models.BigIntegerField(null=True, blank=True)
+    # Revenue lines carry the revenue they describe; wage lines what they add to the total.
+    revenue = models.BigIntegerField(null=True, blank=True)
+    amount_precise = models.DecimalField(max_digits=40, decimal_places=12, null=True, blank=True)
+    amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["statement_id", "position"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class StatementSplit(models.Model):
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="splits")
+    payee = models.ForeignKey("contracts.Payee", on_delete=models.PROTECT, related_name="+")
+    share = models.DecimalField(max_digits=14, decimal_places=12)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["statement_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "payee"], name="statement_split_payee"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="statement_split_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payee_id}: {self.amount}"
+
+
+class StatementAdjustment(models.Model):
+    """A finance correction with a reason. Kept apart from the computed lines so that
+    re-running the period keeps it."""
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="+")
+    period = models.DateField()
+    amount = models.BigIntegerField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="adjustment_nonzero")]
+
+    def __str__(self) -> str:
+        return f"{self.amount}: {self.reason}"
+
+
+class SaleUpload(models.Model):
+    """A CSV file of sale events, processed by a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to="uploads/")
+    original_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.BigIntegerField(default=0)
+    rows_done = models.BigIntegerField(default=0)
+    accepted = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class SaleUploadRejection(models.Model):
+    upload = models.ForeignKey(SaleUpload, on_delete=models.CASCADE, related_name="rejections")
+    row_number = models.BigIntegerField()
+    column = models.CharField(max_length=40, blank=True)
+    code = models.CharField(max_length=40)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["upload_id", "row_number", "id"]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"
+
+
+class Sale(models.Model):
+    """A sale or a refund the partner reported (DESIGN.md §5). Amounts are positive
+    integers in the currency's minor unit; a refund names its sale."""
+
+    class Type(models.TextChoices):
+        SALE = "sale", "Sale"
+        REFUND = "refund", "Refund"
+
+    class Attribution(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ATTRIBUTED = "attributed", "Attributed"
+        UNATTRIBUTED = "unattributed", "Not attributed"
+
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(max_length=128)
+    type = models.CharField(max_length=8, choices=Type.choices)
+    occurred_at = models.DateTimeField()
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    coupon_code = models.CharField(max_length=128, null=True, blank=True)
+    click_id = models.CharField(max_length=128, null=True, blank=True)
+    conversation_id = models.CharField(max_length=128, null=True, blank=True)
+    customer_ref = models.CharField(max_length=128, null=True, blank=True)
+    store_id = models.CharField(max_length=128, null=True, blank=True)
+    refund_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    # The month containing occurred_at in the partner's zone; set once at ingestion.
+    period = models.DateField()
+    # Digest of the event as posted: the same id with the same digest is a duplicate,
+    # with another digest a conflict.
+    content_digest = models.CharField(max_length=64)
+    received_at = models.DateTimeField(default=now)
+    upload = models.ForeignKey(SaleUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.PENDING)
+    placement = models.ForeignKey(
+        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    touchpoint = models.ForeignKey(Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    attributed_key = models.CharField(max_length=20, blank=True)
+    attribution_note = models.CharField(max_length=300, blank=True)
+    # The approved statement this event was settled in; null while unsettled.
+    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_id"], name="sale_external_id_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sale_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(type="sale") & Q(refund_of__isnull=True))
+                | (Q(type="refund") & Q(refund_of__isnull=False)),
+                name="sale_refund_names_its_sale",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "attribution"], name="sale_partner_attribution"),
+            models.Index(fields=["placement", "period"], name="sale_placement_period"),
+            models.Index(fields=["refund_of"], name="sale_refund_of"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.external_id}"
+
+
+class Outcome(models.Model):
+    """A billable result of an employee's work (a confirmed resolution, a delivered
+    work), counted by its own time like a sale; a withdrawn outcome does not count."""
+
+    class Kind(models.TextChoices):
+        RESOLUTION = "resolution", "Resolution"
+        DELIVERED_WORK = "delivered_work", "Delivered work"
+
+    placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="outcomes")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    external_id = models.CharField(max_length=128)
+    occurred_at = models.DateTimeField()
+    period = models.DateField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id}"
