@@ -43,6 +43,12 @@ def design_terms(**overrides: Any) -> dict[str, Any]:
     return terms
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):  # noqa: ANN001, ANN202
+    # PBKDF2's deliberate slowness is for attackers, not for building test users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class World:
     """Two partners with their people, so every test can check the other side sees nothing."""
