@@ -134,6 +134,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Requests per API key (or signed-in person) to the ingestion endpoints; e.g. 6000/min.
+    "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE", default="6000/min")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -163,6 +165,11 @@ CELERY_BEAT_SCHEDULE = {
         # Contract versions take effect at a period start (00:00 in the partner's zone);
         # partners span many zones, so look every quarter hour.
         "schedule": crontab(minute="*/15"),
+    },
+    "settlement-closed-period": {
+        "task": "revenue.tasks.settlement_run_closed_period",
+        # Daily; the task acts once the previous month has ended in every zone.
+        "schedule": crontab(minute=30, hour=12),
     },
 }
 

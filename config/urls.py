@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contracts import api as contracts_api
 from employees import api as employees_api
+from revenue import api as revenue_api
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -29,6 +30,9 @@ api_v1 = [
     path("api-keys", contracts_api.ApiKeyListApi.as_view(), name="api-keys"),
     path("api-keys/<int:key_id>/revoke", contracts_api.ApiKeyRevokeApi.as_view(),
          name="api-key-revoke"),
+    path("sales", revenue_api.SalesIngestApi.as_view(), name="api-sales"),
+    path("touchpoints", revenue_api.TouchpointsIngestApi.as_view(), name="api-touchpoints"),
+    path("outcomes", revenue_api.OutcomesIngestApi.as_view(), name="api-outcomes"),
 ]
 
 urlpatterns = [

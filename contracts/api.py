@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 
 from contracts import selectors, services
 from contracts.models import ContractVersion, PartnerApiKey, Placement
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import User
-from employees.models import DigitalEmployee
+from employees.selectors import employee_list
 
 
 def _person(request: Request) -> User:
@@ -108,9 +108,14 @@ class PlacementListApi(APIView):
         responses=PlacementSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        placements = selectors.placement_list(
-            viewer=request.user, status=request.query_params.get("status") or None
-        )
+        status = request.query_params.get("status") or None
+        if status is not None and status not in Placement.Status.values:
+            # A mistyped filter must not look like "you have no placements".
+            raise ValidationFailed(
+                f"Unknown placement status {status!r}.",
+                fields={"status": [f"must be one of {', '.join(Placement.Status.values)}; got {status!r}."]},
+            )
+        placements = selectors.placement_list(viewer=request.user, status=status)
         return Response({"results": PlacementSerializer(placements, many=True).data})
 
     @extend_schema(summary="Hire a digital employee (partner members)",
@@ -118,7 +123,9 @@ class PlacementListApi(APIView):
     def post(self, request: Request) -> Response:
         actor = _person(request)
         data = _valid(PlacementRequestInput, request.data)
-        employee = DigitalEmployee.objects.filter(slug=data["employee"]).first()
+        # Look the employee up as the catalog shows it to this person: a partner member
+        # must not learn from a 409 that an unpublished (draft or retired) employee exists.
+        employee = employee_list(viewer=actor).filter(slug=data["employee"]).first()
         if employee is None:
             raise NotFound(f"No digital employee {data['employee']!r}.")
         placement = services.placement_request(actor=actor, employee=employee, note=data["note"])

@@ -34,12 +34,13 @@ class ApiKeyPrincipal:
 class PartnerApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: ANN001, ANN201 - DRF's signature
+    def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
         scheme, _, raw_key = header.partition(" ")
-        if scheme != self.keyword:
+        # Authentication schemes are case-insensitive (RFC 7235 §2.1): "bearer" is "Bearer".
+        if scheme.lower() != self.keyword.lower():
             return None
         raw_key = raw_key.strip()
         if not raw_key:
@@ -49,5 +50,5 @@ class PartnerApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
         return ApiKeyPrincipal(api_key=key), key
 
-    def authenticate_header(self, request) -> str:  # noqa: ANN001
+    def authenticate_header(self, request) -> str:
         return self.keyword

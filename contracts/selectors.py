@@ -102,10 +102,13 @@ def placement_get(*, viewer: Any, placement_id: int) -> Placement:
 
 
 def contract_versions_visible(*, viewer: Any) -> QuerySet[ContractVersion]:
-    """Drafts are the platform's work in progress: partners see terms once they are sent."""
+    """Drafts are the platform's work in progress: partners see terms once they are sent.
+    A draft withdrawn before it was ever sent (by the manager, or by ending the placement)
+    stays private too, as in `placement_versions`: what was never proposed has no
+    `proposed_at`."""
     versions = ContractVersion.objects.select_related("created_by", "decided_by").order_by("number")
     if viewer_partner_id(viewer) is not None:
-        versions = versions.exclude(status=ContractVersion.Status.DRAFT)
+        versions = versions.filter(proposed_at__isnull=False)
     return versions
 
 

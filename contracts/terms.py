@@ -8,8 +8,8 @@ whole draft in one go.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,9 @@ MAX_WINDOW_DAYS = 365
 MAX_HOLD_DAYS = 365
 # Amounts are bigint minor units in the database; refuse what would not fit.
 MAX_AMOUNT = 2**62
-_DECIMAL_STRING = re.compile(r"\d{1,6}(\.\d{1,12})?")
+# ASCII digits only: `\d` would also match "０.０５" or "٠.٠٥", which Decimal() accepts but
+# no other consumer of the stored terms should have to.
+_DECIMAL_STRING = re.compile(r"[0-9]{1,6}(\.[0-9]{1,12})?")
 
 
 class _Errors:
@@ -229,7 +231,8 @@ def terms_validate(
     """Validate contract terms; return their canonical form or raise ValidationFailed."""
     errors = _Errors()
     if not isinstance(raw, dict):
-        raise ValidationFailed("Contract terms must be a JSON object.", fields={"terms": ["must be an object."]})
+        raise ValidationFailed("Contract terms must be a JSON object.",
+                               fields={"terms": ["must be an object."]})
     payees = set(known_payees) if known_payees is not None else None
 
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
@@ -259,7 +262,8 @@ def terms_validate(
         known_kinds = outcome_kinds_all()
         for kind, fee in outcome_fees_raw.items():
             if kind not in known_kinds:
-                errors.add(f"outcome_fees.{kind}", f"unknown outcome kind; known: {', '.join(sorted(known_kinds))}.")
+                errors.add(f"outcome_fees.{kind}",
+                           f"unknown outcome kind; known: {', '.join(sorted(known_kinds))}.")
                 continue
             value = _amount(fee, f"outcome_fees.{kind}", errors, nullable=False)
             if value is not None:

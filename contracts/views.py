@@ -1,17 +1,484 @@
-from django.http import HttpRequest, HttpResponse
+"""The partner portal, the manager console and notifications.
+
+Views are thin: a form checks the input's shape, one service or selector does the work,
+a template renders. Every rule and role check is in contracts.services; when a service
+refuses, the page is drawn again with its message and its status (400, 403, 404, 409),
+and nothing has changed. Objects outside the viewer's scope are 404s, never 403s, so no
+one learns that another partner's placement exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from contracts import selectors, services
+from contracts.forms import (
+    ApiKeyCreateForm,
+    ContractVersionForm,
+    NoteForm,
+    PartnerFilterForm,
+    PlacementStatusFilterForm,
+    ReasonForm,
+    TermsForm,
+)
+from contracts.models import ContractVersion, PartnerMembership, Placement
+from contracts.terms import terms_describe, terms_validate
+from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from core.models import AuditLog
+from core.views import console_required, render_failure
+from employees.selectors import employee_list
+from employees.views import employee_card, resume_context
+
+S = Placement.Status
+V = ContractVersion.Status
+PAGE_SIZE = 50
 
 
+# --- shared pieces ----------------------------------------------------------------------
+
+
+def _placement_or_404(request: HttpRequest, placement_id: int) -> Placement:
+    try:
+        return selectors.placement_get(viewer=request.user, placement_id=placement_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+def _version_or_404(request: HttpRequest, placement_id: int, number: int) -> ContractVersion:
+    try:
+        return selectors.placement_version_get(
+            viewer=request.user, placement_id=placement_id, number=number
+        )
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+@dataclass(frozen=True)
+class TermsLine:
+    text: str
+    sub: bool  # a tier under the "Tiered share" line
+
+
+def _describe(terms: dict[str, Any]) -> list[TermsLine]:
+    # terms_describe indents tier lines with spaces; HTML shows that nesting as a sub-list.
+    return [TermsLine(text=line.strip(), sub=line.startswith(" ")) for line in terms_describe(terms)]
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: ContractVersion
+    lines: list[TermsLine]
+
+
+def _version_rows(versions: Iterable[ContractVersion]) -> list[VersionRow]:
+    return [VersionRow(version=version, lines=_describe(version.terms)) for version in versions]
+
+
+def _change_text(value: Any) -> str:
+    # Audit changes are [before, after] pairs, plain values, or whole documents (terms).
+    if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, dict | list) for v in value):
+        before, after = value
+        return f"{'—' if before in (None, '') else before} → {'—' if after in (None, '') else after}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    entry: AuditLog
+    changes: list[tuple[str, str]]
+
+
+def _audit_rows(entries: Iterable[AuditLog]) -> list[AuditRow]:
+    # "placement" is the notifier's routing key, not a change anyone made; an empty
+    # reason or note says nothing either.
+    return [
+        AuditRow(entry=entry, changes=[
+            (key, _change_text(value)) for key, value in (entry.changes or {}).items()
+            if key != "placement" and value not in ("", None)
+        ])
+        for entry in entries
+    ]
+
+
+def _first_form_error(form: Any) -> str:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        return f"{label}: {errors[0]}" if label else str(errors[0])
+    return "The form is not valid."
+
+
+def _form_failure(form: Any) -> ValidationFailed:
+    """A form's errors in the services' shape, so both kinds of refusal render alike."""
+    return ValidationFailed(_first_form_error(form), fields={k: list(v) for k, v in form.errors.items()})
+
+
+# --- partner portal ---------------------------------------------------------------------
+
+
+@login_required
 def portal_home(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    placements = selectors.placement_list(viewer=request.user)
+    awaiting = selectors.contract_versions_awaiting_decision(viewer=request.user)
+    return render(request, "contracts/portal_home.html", {
+        "placements": [(placement, employee_card(placement.employee)) for placement in placements],
+        "awaiting": awaiting,
+    })
 
 
+def _portal_context(request: HttpRequest, placement: Placement, **extra: Any) -> dict[str, Any]:
+    role = selectors.membership_role(request.user, placement.partner)
+    return {
+        "placement": placement,
+        "card": employee_card(placement.employee),
+        "transitions": placement.transitions.select_related("actor"),
+        "versions": _version_rows(selectors.placement_versions(viewer=request.user, placement=placement)),
+        "is_member": role is not None,
+        "is_owner": role == PartnerMembership.Role.OWNER,
+        "can_withdraw": role is not None and placement.status == S.REQUESTED,
+        "can_end": (role == PartnerMembership.Role.OWNER
+                    and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED)),
+        **extra,
+    }
+
+
+@login_required
 def portal_placement(request: HttpRequest, placement_id: int) -> HttpResponse:
-    raise NotImplementedError
+    placement = _placement_or_404(request, placement_id)
+    return render(request, "contracts/portal_placement.html", _portal_context(request, placement))
 
 
+@login_required
+@require_POST
+def portal_hire(request: HttpRequest, slug: str) -> HttpResponse:
+    employee = get_object_or_404(employee_list(viewer=request.user), slug=slug)
+    form = NoteForm(request.POST)
+    note = request.POST.get("note", "")
+    context = resume_context(viewer=request.user, employee=employee, note=note)
+    if not form.is_valid():
+        return render_failure(request, "employees/resume.html", context, _form_failure(form))
+    try:
+        placement = services.placement_request(actor=request.user, employee=employee,
+                                               note=form.cleaned_data["note"])
+    except ApplicationError as error:
+        return render_failure(request, "employees/resume.html", context, error)
+    messages.success(request, f"Your request to hire {employee.name} was sent to your account manager.")
+    return redirect("portal-placement", placement.pk)
+
+
+_PORTAL_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
+    "withdraw": (services.placement_withdraw, "Your hire request was withdrawn."),
+    "end": (services.placement_end, "The placement has ended."),
+}
+
+
+@login_required
+@require_POST
+def portal_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
+    placement = _placement_or_404(request, placement_id)
+    service, done = _PORTAL_PLACEMENT_ACTIONS[action]
+    form = ReasonForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        context = _portal_context(request, placement, failed_action=action)
+        return render_failure(request, "contracts/portal_placement.html", context, error)
+    messages.success(request, done)
+    return redirect("portal-placement", placement.pk)
+
+
+@login_required
+@require_POST
+def portal_version_action(request: HttpRequest, placement_id: int, number: int, action: str) -> HttpResponse:
+    version = _version_or_404(request, placement_id, number)
+    form = ReasonForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        if action == "accept":
+            services.contract_version_accept(actor=request.user, version=version)
+            done = f"You accepted the terms (version {number}), from {version.effective_from:%Y-%m-%d}."
+        else:
+            services.contract_version_reject(actor=request.user, version=version,
+                                             reason=form.cleaned_data["reason"])
+            done = f"You rejected version {number}; your account manager has been told why."
+    except ApplicationError as error:
+        placement = _placement_or_404(request, placement_id)
+        context = _portal_context(request, placement, failed_action=action, failed_version=number)
+        return render_failure(request, "contracts/portal_placement.html", context, error)
+    messages.success(request, done)
+    return redirect("portal-placement", placement_id)
+
+
+def _api_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    partner = selectors.viewer_partner(request.user)
+    role = selectors.membership_role(request.user, partner) if partner is not None else None
+    form = extra.pop("form", None)
+    return {
+        "partner": partner,
+        "keys": selectors.api_key_list(viewer=request.user),
+        "is_owner": role == PartnerMembership.Role.OWNER,
+        "form": form if form is not None else ApiKeyCreateForm(),
+        **extra,
+    }
+
+
+@login_required
+def portal_api_keys(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "contracts/portal_api_keys.html", _api_keys_context(request))
+    form = ApiKeyCreateForm(request.POST)
+    partner = selectors.viewer_partner(request.user)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        if partner is None:
+            raise PermissionDenied("Only a partner's owner can create its API keys.")
+        issued = services.api_key_create(actor=request.user, partner=partner, name=form.cleaned_data["name"])
+    except ApplicationError as error:
+        return render_failure(request, "contracts/portal_api_keys.html",
+                              _api_keys_context(request, form=form), error)
+    # The secret exists only in this response: no redirect (it would have to be stored to
+    # survive one), and no cache may keep a copy.
+    response = render(request, "contracts/portal_api_keys.html",
+                      _api_keys_context(request, issued=issued), status=201)
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_POST
+def portal_api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        key = selectors.api_key_get(viewer=request.user, key_id=key_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    try:
+        services.api_key_revoke(actor=request.user, key=key)
+    except ApplicationError as error:
+        return render_failure(request, "contracts/portal_api_keys.html", _api_keys_context(request), error)
+    messages.success(request, f"Key “{key.name}” ({key.prefix}…) is revoked; calls with it now fail.")
+    return redirect("portal-api-keys")
+
+
+# --- manager console ----------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, items: QuerySet[Any]) -> Page:
+    # get_page copes with a missing, non-numeric or out-of-range ?page=.
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@console_required
 def console_home(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    form = PlacementStatusFilterForm(request.GET)
+    valid = form.is_valid()
+    status = form.cleaned_data.get("status") if valid else None
+    placements = selectors.placement_list(viewer=request.user, status=status or None)
+    return render(request, "contracts/console_home.html", {
+        "form": form,
+        "waiting": selectors.placement_list(viewer=request.user, status=S.REQUESTED),
+        "page": _page(request, placements),
+    }, status=200 if valid else 400)
 
 
+def _console_context(
+    request: HttpRequest, placement: Placement, *, terms_form: ContractVersionForm | None = None,
+    terms_errors: dict[str, list[str]] | None = None, **extra: Any,
+) -> dict[str, Any]:
+    versions = list(selectors.placement_versions(viewer=request.user, placement=placement))
+    open_version = next((v for v in versions if v.status in (V.DRAFT, V.PROPOSED)), None)
+    can_manage = selectors.partner_managed_by(viewer=request.user, partner=placement.partner)
+    has_contract = hasattr(placement, "contract")
+    can_draft = (can_manage and has_contract and open_version is None
+                 and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED))
+    editing = can_manage and open_version is not None and open_version.status == V.DRAFT
+    if terms_form is None and can_draft:
+        terms_form = ContractVersionForm.initial_for(**selectors.contract_draft_defaults(placement=placement))
+    elif terms_form is None and editing:
+        terms_form = ContractVersionForm.initial_for(effective_from=open_version.effective_from,
+                                                     terms=open_version.terms)
+    audit = selectors.audit_for_placement(viewer=request.user, placement=placement)[:200]
+    return {
+        "placement": placement,
+        "card": employee_card(placement.employee),
+        "transitions": placement.transitions.select_related("actor"),
+        "versions": _version_rows(versions),
+        "open_version": open_version,
+        "can_manage": can_manage,
+        "can_draft": can_draft,
+        "editing": editing,
+        "terms_form": terms_form if (can_draft or editing) else None,
+        "terms_errors": terms_errors or {},
+        "audit": _audit_rows(audit),
+        **extra,
+    }
+
+
+@console_required
 def console_placement(request: HttpRequest, placement_id: int) -> HttpResponse:
-    raise NotImplementedError
+    placement = _placement_or_404(request, placement_id)
+    return render(request, "contracts/console_placement.html", _console_context(request, placement))
+
+
+_CONSOLE_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
+    "approve": (services.placement_approve, "Hire approved. Next: draft the contract terms."),
+    "decline": (services.placement_decline, "Hire request declined."),
+    "pause": (services.placement_pause, "Placement paused."),
+    "resume": (services.placement_resume, "Placement resumed."),
+    "end": (services.placement_end, "Placement ended."),
+}
+
+
+@console_required
+@require_POST
+def console_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
+    placement = _placement_or_404(request, placement_id)
+    service, done = _CONSOLE_PLACEMENT_ACTIONS[action]
+    form = ReasonForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        context = _console_context(request, placement, failed_action=action)
+        return render_failure(request, "contracts/console_placement.html", context, error)
+    messages.success(request, done)
+    return redirect("console-placement", placement.pk)
+
+
+def _terms_failure(request: HttpRequest, placement: Placement, form: ContractVersionForm,
+                   error: ApplicationError) -> HttpResponse:
+    context = _console_context(request, placement, terms_form=form,
+                               terms_errors=error.fields, failed_action="terms")
+    return render_failure(request, "contracts/console_placement.html", context, error)
+
+
+@console_required
+@require_POST
+def console_terms_draft(request: HttpRequest, placement_id: int) -> HttpResponse:
+    placement = _placement_or_404(request, placement_id)
+    form = ContractVersionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        version = services.contract_version_draft(
+            actor=request.user, placement=placement, terms=form.cleaned_data["terms"],
+            effective_from=form.cleaned_data["effective_from"],
+        )
+    except ApplicationError as error:
+        return _terms_failure(request, placement, form, error)
+    messages.success(request, f"Draft version {version.number} saved. Send it to the partner when ready.")
+    return redirect("console-placement", placement.pk)
+
+
+@console_required
+@require_POST
+def console_version_update(request: HttpRequest, placement_id: int, number: int) -> HttpResponse:
+    version = _version_or_404(request, placement_id, number)
+    form = ContractVersionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        services.contract_version_update(
+            actor=request.user, version=version, terms=form.cleaned_data["terms"],
+            effective_from=form.cleaned_data["effective_from"],
+        )
+    except ApplicationError as error:
+        return _terms_failure(request, _placement_or_404(request, placement_id), form, error)
+    messages.success(request, f"Draft version {number} updated.")
+    return redirect("console-placement", placement_id)
+
+
+@console_required
+@require_POST
+def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse:
+    """htmx: check the textarea's terms without saving anything. The answer is a fragment
+    for the form; 400 when the terms are not valid (htmx is configured in base.html to
+    swap 400 answers in, so the manager sees why)."""
+    placement = _placement_or_404(request, placement_id)
+    if not hasattr(placement, "contract"):
+        raise Http404("This placement has no contract yet.")
+    form = TermsForm(request.POST)
+    context: dict[str, Any] = {"errors": {}, "lines": []}
+    if not form.is_valid():
+        context["errors"] = {"terms": list(form.errors.get("terms", []))}
+    else:
+        try:
+            canonical = terms_validate(form.cleaned_data["terms"], known_payees=selectors.payee_slugs(),
+                                       required_currency=placement.contract.currency)
+            context["lines"] = _describe(canonical)
+        except ValidationFailed as error:
+            context["errors"] = error.fields
+    return render(request, "contracts/_terms_check.html", context, status=400 if context["errors"] else 200)
+
+
+_CONSOLE_VERSION_ACTIONS: dict[str, str] = {
+    "propose": "Version {number} was sent to {partner} for their decision.",
+    "withdraw": "Version {number} was withdrawn.",
+}
+
+
+@console_required
+@require_POST
+def console_version_action(request: HttpRequest, placement_id: int, number: int, action: str) -> HttpResponse:
+    version = _version_or_404(request, placement_id, number)
+    form = ReasonForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_failure(form)
+        if action == "propose":
+            services.contract_version_propose(actor=request.user, version=version)
+        else:
+            services.contract_version_withdraw(actor=request.user, version=version,
+                                               reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        placement = _placement_or_404(request, placement_id)
+        context = _console_context(request, placement, failed_action=action, failed_version=number)
+        return render_failure(request, "contracts/console_placement.html", context, error)
+    partner = version.contract.placement.partner.name
+    messages.success(request, _CONSOLE_VERSION_ACTIONS[action].format(number=number, partner=partner))
+    return redirect("console-placement", placement_id)
+
+
+@console_required
+def console_audit(request: HttpRequest) -> HttpResponse:
+    form = PartnerFilterForm(request.GET, partners=selectors.partners_visible(viewer=request.user))
+    valid = form.is_valid()
+    partner = form.cleaned_data.get("partner") if valid else None
+    page = _page(request, selectors.audit_list(viewer=request.user, partner=partner))
+    return render(request, "contracts/console_audit.html", {
+        "form": form, "page": page, "rows": _audit_rows(page.object_list),
+    }, status=200 if valid else 400)
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.notification_list(user=request.user))
+    return render(request, "contracts/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notifications_mark_read(request: HttpRequest) -> HttpResponse:
+    count = services.notification_mark_read(user=request.user)
+    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+    return redirect("notifications")

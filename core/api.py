@@ -19,7 +19,10 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            # DRF's ListField reports item errors as {index: errors}: render them as
+            # "events[3].amount", the same path notation as ListSerializer and terms_validate.
+            named = f"{prefix}.{key}" if prefix else str(key)
+            path = f"{prefix}[{key}]" if isinstance(key, int) else named
             out.update(_flatten(value, path))
     elif isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):

@@ -18,7 +18,7 @@ class EmployeeSerializer(serializers.ModelSerializer):
                   "industries", "built_by", "status", "published_at"]
 
 
-def _viewer(request: Request):  # noqa: ANN202
+def _viewer(request: Request):
     # API-key callers are partner systems: they see what partner members see.
     return None if getattr(request.user, "api_partner_id", None) else request.user
 

@@ -1,9 +1,92 @@
+"""The catalog and the résumé pages.
+
+Hiring is a contracts use-case, so the résumé's "Hire" form posts to a contracts view
+(contracts → employees, never the other way round); that view re-renders the résumé
+through `resume_context` when the hire is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import get_language_info
+
+from core.models import User
+from employees.filters import EmployeeFilter
+from employees.models import DigitalEmployee, Industry
+from employees.selectors import employee_list, employee_track_record
+from employees.skills import SkillSpec, skill_get
+
+DEFAULT_AVATAR_COLOR = "#4f46e5"
+# The colour lands in a style attribute: accept nothing but a hex colour.
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
+@dataclass(frozen=True)
+class EmployeeCard:
+    """What a template needs to show one employee, with registry labels resolved."""
+
+    employee: DigitalEmployee
+    skills: list[SkillSpec]
+    industries: list[str]
+    languages: list[str]
+    avatar_color: str
+
+
+def _language_name(code: str) -> str:
+    try:
+        return str(get_language_info(code)["name"])
+    except KeyError:
+        return code
+
+
+def _skill(key: str) -> SkillSpec:
+    # A skill missing from the registry (an agent module not loaded) still shows its key.
+    return skill_get(key) or SkillSpec(key=key, label=key, summary="")
+
+
+def employee_card(employee: DigitalEmployee) -> EmployeeCard:
+    industry_labels = dict(Industry.choices)
+    color = employee.avatar_color if _HEX_COLOR.fullmatch(employee.avatar_color or "") else None
+    return EmployeeCard(
+        employee=employee,
+        skills=[_skill(key) for key in employee.skills],
+        industries=[industry_labels.get(key, key) for key in employee.industries],
+        languages=[_language_name(code) for code in employee.languages],
+        avatar_color=color or DEFAULT_AVATAR_COLOR,
+    )
+
+
+@login_required
 def catalog(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    # Unbound when there is no query string, so the first visit shows the whole catalog.
+    filterset = EmployeeFilter(request.GET or None, viewer=request.user)
+    cards = [employee_card(employee) for employee in filterset.qs]
+    invalid = filterset.is_bound and not filterset.is_valid()
+    # htmx filter changes get only the results; a history restore needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "employees/_catalog_results.html" if partial else "employees/catalog.html"
+    return render(
+        request, template, {"filter": filterset, "cards": cards}, status=400 if invalid else 200
+    )
 
 
+def resume_context(*, viewer: User, employee: DigitalEmployee, note: str = "") -> dict[str, Any]:
+    return {
+        "card": employee_card(employee),
+        "employee": employee,
+        "track": employee_track_record(employee=employee),
+        "can_hire": viewer.is_partner_member and employee.is_hireable,
+        "note": note,
+    }
+
+
+@login_required
 def resume(request: HttpRequest, slug: str) -> HttpResponse:
-    raise NotImplementedError
+    employee = get_object_or_404(employee_list(viewer=request.user), slug=slug)
+    return render(request, "employees/resume.html", resume_context(viewer=request.user, employee=employee))

@@ -374,3 +374,40 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id}"
+
+
+class SettlementRun(models.Model):
+    """One run of settlement for a period, with progress for the finance console."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    period = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    contracts_total = models.IntegerField(default=0)
+    contracts_done = models.IntegerField(default=0)
+    statements_written = models.IntegerField(default=0)
+    attributed = models.BigIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    trigger = models.CharField(max_length=16, default="console")  # console, command, beat
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Settlement {self.period:%Y-%m} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.contracts_done / self.contracts_total) if self.contracts_total else 0

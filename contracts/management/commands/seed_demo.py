@@ -138,7 +138,7 @@ class Command(BaseCommand):
             people["hoshi-owner"], people["wayfarer-owner"], people["lumen-owner"])
 
         def contracted(owner: User, manager: User, employee: str, terms: dict[str, Any],
-                       note: str, *, accept: bool = True):  # noqa: ANN202
+                       note: str, *, accept: bool = True):
             placement = services.placement_request(actor=owner, employee=employees[employee], note=note)
             services.placement_approve(actor=manager, placement=placement, reason="Good fit")
             placement.refresh_from_db()

@@ -1,0 +1,867 @@
+"""Ingestion of what partners report: sales and refunds, touchpoints, outcomes (DESIGN.md
+§5, §5b).
+
+Every batch goes through two steps:
+
+1. validation in plain Python, one cheap pass per event (no ORM objects, no serializers);
+   an invalid event becomes a rejection with a stable code and never reaches the
+   database;
+2. set-based SQL: one `INSERT … SELECT … FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`
+   per kind of row, plus a handful of batch-wide reads (existing rows, locks on the sales
+   being refunded). The number of queries does not grow with the batch.
+
+Idempotency. A sale's `external_id` is its idempotency key (unique per partner); its
+`content_digest` is the SHA-256 of the canonical event (fields normalised, `occurred_at` in
+UTC, keys sorted). The same id with the same digest — in the database or earlier in the
+batch — is a *duplicate* and changes nothing; with another digest it is rejected as a
+*conflict*. Touchpoints are keyed by (partner, kind, key) and outcomes by (placement,
+kind, external_id); their content is compared column by column.
+
+Concurrency. Rows are inserted in a fixed order (sorted by key), so two batches sharing
+keys wait for each other instead of deadlocking; the loser sees the winner's rows as
+duplicates. Refunds lock the sales they name (`SELECT … ORDER BY id FOR UPDATE`) and only
+then sum the refunds already stored, so two concurrent batches can never refund more than
+a sale's amount.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contracts.models import Partner, Placement
+from core.currencies import is_known_currency
+from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
+
+MAX_KEY_LENGTH = 128
+MAX_AMOUNT = 2**62
+MAX_DATABASE_ID = 2**63 - 1
+# Times outside this range are mistakes (a clock, a zone, a parser), not business: a sale
+# dated in the future would land in a period nobody has settled yet.
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+
+# Placements that can still earn: touchpoints and outcomes for others are refused.
+EARNING_PLACEMENT_STATUSES = frozenset(
+    {Placement.Status.APPROVED, Placement.Status.ACTIVE, Placement.Status.PAUSED}
+)
+
+
+class RejectionCode(StrEnum):
+    """Why one event of a batch was not stored. Part of the public API (DESIGN.md §5b)."""
+
+    INVALID = "invalid"
+    UNKNOWN_FIELD = "unknown_field"
+    UNKNOWN_CURRENCY = "unknown_currency"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    CONFLICT = "conflict"
+    UNKNOWN_SALE = "unknown_sale"
+    REFUND_EXCEEDS_SALE = "refund_exceeds_sale"
+    UNKNOWN_PLACEMENT = "unknown_placement"
+    PLACEMENT_INACTIVE = "placement_inactive"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    external_id: str | None
+    code: str
+    message: str
+    # The event field at fault, where there is one (the CSV upload names the column).
+    field: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "external_id": self.external_id, "code": self.code,
+                "message": self.message}
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    # Ids of the rows this call inserted: Sale rows (sales and refunds) for sales_ingest,
+    # Touchpoint rows for touchpoints_ingest, Outcome rows for outcomes_ingest.
+    inserted_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public answer of DESIGN.md §5b."""
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": [rejection.as_dict() for rejection in self.rejected]}
+
+
+# --- validation helpers -----------------------------------------------------------------
+
+
+class _Reject(Exception):
+    """Internal control flow: one event is rejected."""
+
+    def __init__(self, code: str, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+# NUL cannot be stored in PostgreSQL text, and a lone surrogate cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_OCCURRED_AT_HELP = "an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00"
+
+
+def _text(event: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """A string field of 1–128 characters; an absent, null or empty optional one is None."""
+    value = event.get(name)
+    if value is None or value == "":
+        if required:
+            raise _Reject(RejectionCode.INVALID, f"{name} is required.", name)
+        return None
+    if type(value) is not str:
+        raise _Reject(RejectionCode.INVALID, f"{name} must be a string.", name)
+    if len(value) > MAX_KEY_LENGTH:
+        raise _Reject(RejectionCode.INVALID, f"{name} is longer than {MAX_KEY_LENGTH} characters.", name)
+    if _UNSTORABLE.search(value):
+        raise _Reject(RejectionCode.INVALID, f"{name} contains characters that cannot be stored.", name)
+    return value
+
+
+def _instant(value: Any, name: str, latest: datetime) -> datetime:
+    """An aware ISO 8601 date-time, converted to UTC."""
+    if value is None:
+        raise _Reject(RejectionCode.INVALID, f"{name} is required: {_OCCURRED_AT_HELP}.", name)
+    if type(value) is not str:
+        raise _Reject(RejectionCode.INVALID, f"{name} must be {_OCCURRED_AT_HELP}.", name)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Reject(RejectionCode.INVALID, f"{name} must be {_OCCURRED_AT_HELP}.", name) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _Reject(RejectionCode.INVALID,
+                      f"{name} has no UTC offset; send {_OCCURRED_AT_HELP}.", name)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise _Reject(RejectionCode.INVALID, f"{name} is out of range.", name) from None
+    if moment < EARLIEST_OCCURRED_AT or moment > latest:
+        raise _Reject(RejectionCode.INVALID,
+                      f"{name} must lie between 2000-01-01 and now; got {value}.", name)
+    return moment
+
+
+def _placement_id(event: dict[str, Any]) -> int:
+    value = event.get("placement")
+    if value is None:
+        raise _Reject(RejectionCode.INVALID, "placement is required (a placement id).", "placement")
+    if type(value) is not int:
+        raise _Reject(RejectionCode.INVALID, "placement must be an integer id.", "placement")
+    return value
+
+
+def _unknown_fields(event: dict[str, Any], allowed: frozenset[str]) -> None:
+    if not allowed.issuperset(event):
+        names = ", ".join(sorted(str(name) for name in event if name not in allowed))
+        raise _Reject(RejectionCode.UNKNOWN_FIELD, f"Unknown field(s): {names}.",
+                      next(str(name) for name in event if name not in allowed))
+
+
+def _echo_id(event: Any, name: str) -> str | None:
+    """The event's id as it was sent, to echo in a rejection (None if it is not a string)."""
+    value = event.get(name) if isinstance(event, dict) else None
+    return value[:MAX_KEY_LENGTH] if isinstance(value, str) else None
+
+
+def _digest(canonical: dict[str, Any]) -> str:
+    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _after_ingest(partner_id: int) -> None:
+    """THE call site that hands newly stored data to attribution (DESIGN.md §5 step 3).
+
+    Runs `revenue.tasks.attribution_enqueue(partner_id)` after the transaction commits, if
+    that function exists; until it does, this does nothing."""
+    try:
+        from revenue import tasks
+    except ModuleNotFoundError as exc:
+        if exc.name != "revenue.tasks":
+            raise
+        return
+    enqueue = getattr(tasks, "attribution_enqueue", None)
+    if enqueue is not None:
+        transaction.on_commit(lambda: enqueue(partner_id))
+
+
+class _Outcomes:
+    """Per-index outcome of a batch: "accepted", "duplicate" or a Rejection."""
+
+    def __init__(self, size: int) -> None:
+        self.status: list[Any] = [None] * size
+
+    def reject(self, index: int, external_id: str | None, code: str, message: str, field: str = "") -> None:
+        self.status[index] = Rejection(index, external_id, code, message, field)
+
+    def follow(self, followers: Iterable[tuple[int, int]]) -> None:
+        """Later copies of an event in the same batch share the first copy's fate."""
+        for index, primary in followers:
+            first = self.status[primary]
+            if isinstance(first, Rejection):
+                self.status[index] = Rejection(index, first.external_id, first.code, first.message,
+                                               first.field)
+            else:
+                self.status[index] = "duplicate"
+
+    def result(self, inserted_ids: list[int]) -> IngestResult:
+        result = IngestResult(inserted_ids=inserted_ids)
+        for status in self.status:
+            if status == "accepted":
+                result.accepted += 1
+            elif status == "duplicate":
+                result.duplicates += 1
+            else:
+                result.rejected.append(status)
+        return result
+
+
+# --- sales and refunds ------------------------------------------------------------------
+
+SALE_FIELDS = frozenset({
+    "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "click_id",
+    "conversation_id", "customer_ref", "store_id", "refund_of",
+})
+SALE_OPTIONAL_KEYS = ("coupon_code", "click_id", "conversation_id", "customer_ref", "store_id")
+
+
+class _SaleRow(NamedTuple):
+    index: int
+    external_id: str
+    type: str
+    occurred_at: datetime
+    amount: int
+    currency: str
+    coupon_code: str | None
+    click_id: str | None
+    conversation_id: str | None
+    customer_ref: str | None
+    store_id: str | None
+    refund_of: str | None
+    digest: str
+
+
+def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime) -> _SaleRow:
+    if not isinstance(event, dict):
+        raise _Reject(RejectionCode.INVALID, "Each event must be a JSON object.")
+    _unknown_fields(event, SALE_FIELDS)
+    external_id = _text(event, "external_id", required=True)
+    kind = event.get("type")
+    if kind not in ("sale", "refund"):
+        raise _Reject(RejectionCode.INVALID, 'type must be "sale" or "refund".', "type")
+    occurred_at = _instant(event.get("occurred_at"), "occurred_at", latest)
+    amount = event.get("amount")
+    if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
+        raise _Reject(RejectionCode.INVALID,
+                      "amount must be a positive integer in the currency's minor unit "
+                      f"(at most {MAX_AMOUNT}).", "amount")
+    currency = event.get("currency")
+    if currency is None:
+        raise _Reject(RejectionCode.INVALID, "currency is required (ISO 4217).", "currency")
+    if not is_known_currency(currency):
+        raise _Reject(RejectionCode.UNKNOWN_CURRENCY, f"{currency!r} is not an ISO 4217 currency.",
+                      "currency")
+    if currency != partner_currency:
+        raise _Reject(RejectionCode.CURRENCY_MISMATCH,
+                      f"This partner reports sales in {partner_currency}, not {currency}.", "currency")
+    refund_of = _text(event, "refund_of", required=kind == "refund")
+    if kind == "sale" and refund_of is not None:
+        raise _Reject(RejectionCode.INVALID, "Only a refund names refund_of.", "refund_of")
+    keys = [_text(event, name, required=False) for name in SALE_OPTIONAL_KEYS]
+    canonical: dict[str, Any] = {
+        "external_id": external_id, "type": kind, "occurred_at": occurred_at.isoformat(),
+        "amount": amount, "currency": currency,
+    }
+    for name, value in zip(SALE_OPTIONAL_KEYS, keys, strict=True):
+        if value is not None:
+            canonical[name] = value
+    if refund_of is not None:
+        canonical["refund_of"] = refund_of
+    return _SaleRow(index, external_id, kind, occurred_at, amount, currency, *keys, refund_of,
+                    _digest(canonical))
+
+
+_SALE_INSERT = """
+INSERT INTO revenue_sale (
+    partner_id, external_id, type, occurred_at, amount, currency, coupon_code, click_id,
+    conversation_id, customer_ref, store_id, refund_of_id, period, content_digest, received_at,
+    upload_id, attribution, attributed_key, attribution_note
+)
+SELECT %s, e.external_id, %s, e.occurred_at, e.amount, e.currency, e.coupon_code, e.click_id,
+       e.conversation_id, e.customer_ref, e.store_id, e.refund_of_id,
+       date_trunc('month', e.occurred_at AT TIME ZONE %s)::date, e.digest, %s, %s, 'pending', '', ''
+FROM unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])
+     AS e(external_id, occurred_at, amount, currency, coupon_code, click_id, conversation_id,
+          customer_ref, store_id, refund_of_id, digest)
+ON CONFLICT (partner_id, external_id) DO NOTHING
+RETURNING id, external_id
+"""
+
+
+def _sales_insert(*, partner: Partner, kind: str, rows: Sequence[_SaleRow], refund_of_ids: dict[str, int],
+                  upload_id: int | None, received_at: datetime) -> dict[str, int]:
+    """Insert `rows` in one statement (sorted by external_id so concurrent batches lock in
+    the same order); return {external_id: id} of the rows actually inserted."""
+    if not rows:
+        return {}
+    rows = sorted(rows, key=lambda row: row.external_id)
+    params = [
+        partner.pk, kind, partner.timezone, received_at, upload_id,
+        [r.external_id for r in rows], [r.occurred_at for r in rows], [r.amount for r in rows],
+        [r.currency for r in rows], [r.coupon_code for r in rows], [r.click_id for r in rows],
+        [r.conversation_id for r in rows], [r.customer_ref for r in rows], [r.store_id for r in rows],
+        [refund_of_ids.get(r.refund_of) if r.refund_of else None for r in rows],
+        [r.digest for r in rows],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_SALE_INSERT, params)
+        return {external_id: pk for pk, external_id in cursor.fetchall()}
+
+
+def _sale_digests(partner: Partner, external_ids: list[str]) -> dict[str, str]:
+    if not external_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT external_id, content_digest FROM revenue_sale "
+            "WHERE partner_id = %s AND external_id = ANY(%s::text[])",
+            [partner.pk, external_ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def _sale_conflict_message(external_id: str) -> str:
+    return (f"external_id {external_id!r} was already received with different content; an event "
+            "cannot be changed once sent (send a refund, and a new sale with a new external_id).")
+
+
+def _settle_not_inserted(outcomes: _Outcomes, partner: Partner, rows: Sequence[_SaleRow],
+                         inserted: dict[str, int]) -> None:
+    """Rows the INSERT skipped exist already: a duplicate with the same digest, else a conflict."""
+    missing = [row for row in rows if row.external_id not in inserted]
+    stored = _sale_digests(partner, [row.external_id for row in missing])
+    for row in rows:
+        if row.external_id in inserted:
+            outcomes.status[row.index] = "accepted"
+    for row in missing:
+        if stored.get(row.external_id) == row.digest:
+            outcomes.status[row.index] = "duplicate"
+        else:
+            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+                            _sale_conflict_message(row.external_id), "external_id")
+
+
+@transaction.atomic
+def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
+                 upload: SaleUpload | None = None) -> IngestResult:
+    """Store a batch of sale and refund events of `partner` (DESIGN.md §5b).
+
+    Valid events are stored even when others are rejected; the result counts accepted
+    events and duplicates and lists each rejection by its index in `events`."""
+    outcomes = _Outcomes(len(events))
+    latest = timezone.now() + FUTURE_TOLERANCE
+    received_at = timezone.now()
+    upload_id = upload.pk if upload is not None else None
+
+    # 1. Validate each event in Python; fold repeats of an external_id within the batch.
+    first_by_id: dict[str, _SaleRow] = {}
+    followers: list[tuple[int, int]] = []
+    for index, event in enumerate(events):
+        try:
+            row = _sale_parse(index, event, partner.currency, latest)
+        except _Reject as reject:
+            outcomes.reject(index, _echo_id(event, "external_id"), reject.code, reject.message, reject.field)
+            continue
+        first = first_by_id.get(row.external_id)
+        if first is None:
+            first_by_id[row.external_id] = row
+        elif first.digest == row.digest:
+            followers.append((index, first.index))
+        else:
+            outcomes.reject(index, row.external_id, RejectionCode.CONFLICT,
+                            f"external_id {row.external_id!r} appears earlier in this batch "
+                            f"(index {first.index}) with different content.", "external_id")
+    sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
+    refunds = [row for row in first_by_id.values() if row.type == Sale.Type.REFUND]
+
+    # 2. Sales: one INSERT; rows it skipped already exist (duplicate or conflict).
+    inserted_sales = _sales_insert(partner=partner, kind=Sale.Type.SALE, rows=sales, refund_of_ids={},
+                                   upload_id=upload_id, received_at=received_at)
+    _settle_not_inserted(outcomes, partner, sales, inserted_sales)
+
+    # 3. Refunds: lock the sales they name, then check each against what is left to refund.
+    inserted_refunds = _refunds_store(outcomes, partner=partner, refunds=refunds,
+                                      batch_sales={row.external_id: row.index for row in sales
+                                                   if row.external_id in inserted_sales},
+                                      upload_id=upload_id, received_at=received_at)
+
+    outcomes.follow(followers)
+    inserted_ids = sorted([*inserted_sales.values(), *inserted_refunds.values()])
+    if inserted_ids:
+        _after_ingest(partner.pk)
+    return outcomes.result(inserted_ids)
+
+
+def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_SaleRow],
+                   batch_sales: dict[str, int], upload_id: int | None,
+                   received_at: datetime) -> dict[str, int]:
+    """`batch_sales`: the sales this batch inserted, {external_id: index}; a refund may
+    name one only if it comes later in the batch."""
+    if not refunds:
+        return {}
+    refund_ids = {row.external_id for row in refunds}
+    named = sorted({row.refund_of for row in refunds})
+    with connection.cursor() as cursor:
+        # Lock first (in id order, so concurrent batches queue rather than deadlock), then
+        # read: under READ COMMITTED each statement sees what committed before it started,
+        # so the sums below include every refund a batch that held these locks stored.
+        cursor.execute(
+            "SELECT id, external_id, type, amount, currency, occurred_at FROM revenue_sale "
+            "WHERE partner_id = %s AND external_id = ANY(%s::text[]) ORDER BY id FOR UPDATE",
+            [partner.pk, named],
+        )
+        targets = {row[1]: row for row in cursor.fetchall()}
+        stored = _sale_digests(partner, sorted(refund_ids))
+        refunded: dict[int, int] = {}
+        target_ids = [row[0] for row in targets.values()]
+        if target_ids:
+            cursor.execute(
+                "SELECT refund_of_id, SUM(amount) FROM revenue_sale WHERE refund_of_id = ANY(%s::bigint[]) "
+                "GROUP BY refund_of_id",
+                [target_ids],
+            )
+            refunded = {pk: int(total) for pk, total in cursor.fetchall()}
+
+    to_insert: list[_SaleRow] = []
+    refund_of_ids: dict[str, int] = {}
+    remaining = {pk: amount - refunded.get(pk, 0) for pk, _, _, amount, _, _ in targets.values()}
+    for row in sorted(refunds, key=lambda r: r.index):
+        if row.external_id in stored:
+            if stored[row.external_id] == row.digest:
+                outcomes.status[row.index] = "duplicate"
+            else:
+                outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+                                _sale_conflict_message(row.external_id), "external_id")
+            continue
+        try:
+            target = targets.get(row.refund_of)
+            if row.refund_of in refund_ids:
+                raise _Reject(RejectionCode.INVALID,
+                              f"refund_of names {row.refund_of!r}, a refund; name the original sale.",
+                              "refund_of")
+            if target is None or batch_sales.get(row.refund_of, -1) > row.index:
+                later = " (it comes later in this batch: put the sale first)" if target else ""
+                raise _Reject(RejectionCode.UNKNOWN_SALE,
+                              f"refund_of names no sale of yours: {row.refund_of!r}{later}.", "refund_of")
+            sale_id, _, sale_type, sale_amount, sale_currency, sale_occurred_at = target
+            if sale_type != Sale.Type.SALE:
+                raise _Reject(RejectionCode.INVALID,
+                              f"refund_of names {row.refund_of!r}, a refund; name the original sale.",
+                              "refund_of")
+            if sale_currency != row.currency:
+                raise _Reject(RejectionCode.CURRENCY_MISMATCH,
+                              f"Sale {row.refund_of!r} is in {sale_currency}; refund in that currency.",
+                              "currency")
+            if row.occurred_at < sale_occurred_at:
+                raise _Reject(RejectionCode.INVALID,
+                              f"The refund occurs before its sale {row.refund_of!r}.", "occurred_at")
+            if row.amount > remaining[sale_id]:
+                raise _Reject(RejectionCode.REFUND_EXCEEDS_SALE,
+                              f"Refunding {row.amount} would exceed sale {row.refund_of!r}: "
+                              f"{remaining[sale_id]} of its {sale_amount} is left to refund.", "amount")
+        except _Reject as reject:
+            outcomes.reject(row.index, row.external_id, reject.code, reject.message, reject.field)
+            continue
+        remaining[sale_id] -= row.amount
+        refund_of_ids[row.refund_of] = sale_id
+        to_insert.append(row)
+
+    inserted = _sales_insert(partner=partner, kind=Sale.Type.REFUND, rows=to_insert,
+                             refund_of_ids=refund_of_ids, upload_id=upload_id, received_at=received_at)
+    # A row skipped here was inserted by a concurrent batch after our existence check: its
+    # amount was counted above, which can only make this batch stricter, never over-refund.
+    _settle_not_inserted(outcomes, partner, to_insert, inserted)
+    return inserted
+
+
+# --- touchpoints ------------------------------------------------------------------------
+
+TOUCHPOINT_FIELDS = frozenset({"placement", "kind", "key", "occurred_at"})
+TOUCHPOINT_KINDS = frozenset(Touchpoint.Kind.values)
+
+
+class _TouchRow(NamedTuple):
+    index: int
+    placement_id: int
+    kind: str
+    key: str
+    occurred_at: datetime
+
+
+def _touchpoint_parse(index: int, item: Any, latest: datetime) -> _TouchRow:
+    if not isinstance(item, dict):
+        raise _Reject(RejectionCode.INVALID, "Each touchpoint must be a JSON object.")
+    _unknown_fields(item, TOUCHPOINT_FIELDS)
+    placement_id = _placement_id(item)
+    kind = item.get("kind")
+    if kind not in TOUCHPOINT_KINDS:
+        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(TOUCHPOINT_KINDS))}.",
+                      "kind")
+    key = _text(item, "key", required=True)
+    occurred_at = _instant(item.get("occurred_at"), "occurred_at", latest)
+    return _TouchRow(index, placement_id, kind, key, occurred_at)
+
+
+def _placement_statuses(partner: Partner, ids: Iterable[int]) -> dict[int, str]:
+    """{id: status} of the partner's own placements among `ids`; others are simply absent."""
+    wanted = sorted({pk for pk in ids if 0 < pk <= MAX_DATABASE_ID})
+    if not wanted:
+        return {}
+    return dict(Placement.objects.filter(partner_id=partner.pk, pk__in=wanted).values_list("pk", "status"))
+
+
+def _placement_check(placement_id: int, statuses: dict[int, str], *, earning: bool = True) -> None:
+    status = statuses.get(placement_id)
+    if status is None:
+        # Never say more: another partner's placement and no placement look the same.
+        raise _Reject(RejectionCode.UNKNOWN_PLACEMENT, f"You have no placement {placement_id}.", "placement")
+    if earning and status not in EARNING_PLACEMENT_STATUSES:
+        raise _Reject(RejectionCode.PLACEMENT_INACTIVE,
+                      f"Placement {placement_id} is {status}; it takes touchpoints and outcomes "
+                      "only while approved, active or paused.", "placement")
+
+
+_TOUCHPOINT_INSERT = """
+INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
+SELECT %s, t.placement_id, t.kind, t.key, t.occurred_at, %s, %s
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
+     AS t(placement_id, kind, key, occurred_at)
+ON CONFLICT (partner_id, kind, key) DO NOTHING
+RETURNING id, kind, key
+"""
+
+# Late touchpoints (DESIGN.md §5 step 3): unsettled sales carrying one of the new keys go
+# back to pending, so attribution looks at them again. A sale before the earliest new touch
+# cannot be credited to it (touch.occurred_at <= sale.occurred_at), so it is left alone.
+_LATE_TOUCHPOINT_RESET = """
+UPDATE revenue_sale
+SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
+    attribution_note = ''
+WHERE partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s
+  AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))
+  AND NOT (attribution = 'pending' AND placement_id IS NULL AND touchpoint_id IS NULL
+           AND attributed_key = '' AND attribution_note = '')
+"""
+
+
+def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_TouchRow],
+                       source: str) -> list[int]:
+    """Insert the first row of each (kind, key); settle every row's status; return the new ids."""
+    first_by_key: dict[tuple[str, str], _TouchRow] = {}
+    followers: list[tuple[int, int]] = []
+    for row in rows:
+        first = first_by_key.get((row.kind, row.key))
+        if first is None:
+            first_by_key[(row.kind, row.key)] = row
+        elif (first.placement_id, first.occurred_at) == (row.placement_id, row.occurred_at):
+            followers.append((row.index, first.index))
+        else:
+            outcomes.reject(row.index, row.key, RejectionCode.CONFLICT,
+                            f"{row.kind} {row.key!r} appears earlier in this batch (index {first.index}) "
+                            "with different content.", "key")
+    primaries = sorted(first_by_key.values(), key=lambda r: (r.kind, r.key))
+    inserted: dict[tuple[str, str], int] = {}
+    if primaries:
+        with connection.cursor() as cursor:
+            cursor.execute(_TOUCHPOINT_INSERT, [
+                partner.pk, source, timezone.now(),
+                [r.placement_id for r in primaries], [r.kind for r in primaries],
+                [r.key for r in primaries], [r.occurred_at for r in primaries],
+            ])
+            inserted = {(kind, key): pk for pk, kind, key in cursor.fetchall()}
+            missing = [r for r in primaries if (r.kind, r.key) not in inserted]
+            stored: dict[tuple[str, str], tuple[int, datetime]] = {}
+            if missing:
+                cursor.execute(
+                    "SELECT kind, key, placement_id, occurred_at FROM revenue_touchpoint "
+                    "WHERE partner_id = %s AND (kind, key) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                    [partner.pk, [r.kind for r in missing], [r.key for r in missing]],
+                )
+                stored = {(kind, key): (pk, at) for kind, key, pk, at in cursor.fetchall()}
+            new = [r for r in primaries if (r.kind, r.key) in inserted]
+            if new:
+                by_kind = {kind: [r.key for r in new if r.kind == kind] for kind in TOUCHPOINT_KINDS}
+                cursor.execute(_LATE_TOUCHPOINT_RESET, [
+                    partner.pk, min(r.occurred_at for r in new), by_kind[Touchpoint.Kind.COUPON],
+                    by_kind[Touchpoint.Kind.CLICK], by_kind[Touchpoint.Kind.CONVERSATION],
+                ])
+        for row in primaries:
+            if (row.kind, row.key) in inserted:
+                outcomes.status[row.index] = "accepted"
+            elif stored.get((row.kind, row.key)) == (row.placement_id, row.occurred_at):
+                outcomes.status[row.index] = "duplicate"
+            else:
+                outcomes.reject(row.index, row.key, RejectionCode.CONFLICT,
+                                f"{row.kind} {row.key!r} was already received with different content.", "key")
+    outcomes.follow(followers)
+    if inserted:
+        _after_ingest(partner.pk)
+    return sorted(inserted.values())
+
+
+@transaction.atomic
+def touchpoints_ingest(*, partner: Partner, touchpoints: list[dict[str, Any]],
+                       source: str = Touchpoint.Source.PARTNER_API) -> IngestResult:
+    """Store a batch of the partner's own touchpoints (tracked clicks, conversation ids,
+    coupons), each for one of its placements; unique per (partner, kind, key)."""
+    outcomes = _Outcomes(len(touchpoints))
+    latest = timezone.now() + FUTURE_TOLERANCE
+    parsed: list[_TouchRow] = []
+    for index, item in enumerate(touchpoints):
+        try:
+            parsed.append(_touchpoint_parse(index, item, latest))
+        except _Reject as reject:
+            outcomes.reject(index, _echo_id(item, "key"), reject.code, reject.message, reject.field)
+    statuses = _placement_statuses(partner, (row.placement_id for row in parsed))
+    valid: list[_TouchRow] = []
+    for row in parsed:
+        try:
+            _placement_check(row.placement_id, statuses)
+        except _Reject as reject:
+            outcomes.reject(row.index, row.key, reject.code, reject.message, reject.field)
+            continue
+        valid.append(row)
+    inserted_ids = _touchpoints_write(outcomes, partner=partner, rows=valid, source=source)
+    return outcomes.result(inserted_ids)
+
+
+def _service_check(placement: Placement, kind: str, kinds: Iterable[str], key: str,
+                   occurred_at: datetime | None) -> None:
+    """Validation for the one-at-a-time services the agents app calls."""
+    if kind not in kinds:
+        raise ValidationFailed(f"Unknown kind {kind!r}.",
+                               fields={"kind": [f"must be one of {sorted(kinds)}"]})
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH or _UNSTORABLE.search(key):
+        raise ValidationFailed("The key must be a string of 1 to 128 characters.",
+                               fields={"key": ["must be 1 to 128 characters"]})
+    if occurred_at is not None and (occurred_at.tzinfo is None or occurred_at.utcoffset() is None):
+        raise ValidationFailed("occurred_at must be an aware datetime.",
+                               fields={"occurred_at": ["must have a time zone"]})
+    if placement.status not in EARNING_PLACEMENT_STATUSES:
+        raise InvalidTransition(f"Placement {placement.pk} is {placement.status}; it records "
+                                "touchpoints and outcomes only while approved, active or paused.")
+
+
+@transaction.atomic
+def touchpoint_record(*, placement: Placement, kind: str, key: str, occurred_at: datetime,
+                      source: str = Touchpoint.Source.AGENT) -> Touchpoint:
+    """Record one touchpoint of `placement` (what the agents call when an employee issues a
+    coupon, shares a tracked link or holds a conversation). Idempotent on the key: the same
+    key for the same placement again returns the touchpoint already stored."""
+    placement = Placement.objects.select_related("partner").get(pk=placement.pk)
+    _service_check(placement, kind, TOUCHPOINT_KINDS, key, occurred_at)
+    if source not in Touchpoint.Source.values:
+        raise ValidationFailed(f"Unknown touchpoint source {source!r}.")
+    outcomes = _Outcomes(1)
+    row = _TouchRow(0, placement.pk, kind, key, occurred_at.astimezone(UTC))
+    _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
+    touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
+    if touchpoint.placement_id != placement.pk:
+        raise Conflict(f"The {kind} {key!r} already belongs to another placement of this partner.")
+    return touchpoint
+
+
+# --- outcomes ---------------------------------------------------------------------------
+
+OUTCOME_FIELDS = frozenset({"placement", "kind", "external_id", "occurred_at", "withdrawn"})
+OUTCOME_KINDS = frozenset(Outcome.Kind.values)
+
+
+class _OutcomeRow(NamedTuple):
+    index: int
+    placement_id: int
+    kind: str
+    external_id: str
+    occurred_at: datetime | None  # None only on a withdrawal
+    withdrawn: bool
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.placement_id, self.kind, self.external_id)
+
+
+def _outcome_parse(index: int, item: Any, latest: datetime) -> _OutcomeRow:
+    if not isinstance(item, dict):
+        raise _Reject(RejectionCode.INVALID, "Each outcome must be a JSON object.")
+    _unknown_fields(item, OUTCOME_FIELDS)
+    placement_id = _placement_id(item)
+    kind = item.get("kind")
+    if kind not in OUTCOME_KINDS:
+        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(OUTCOME_KINDS))}.",
+                      "kind")
+    external_id = _text(item, "external_id", required=True)
+    withdrawn = item.get("withdrawn")
+    if withdrawn is None:
+        withdrawn = False
+    elif type(withdrawn) is not bool:
+        raise _Reject(RejectionCode.INVALID, "withdrawn must be true or false.", "withdrawn")
+    # A withdrawal names the outcome by its key; its time, if sent, is not compared.
+    raw_time = item.get("occurred_at")
+    occurred_at = None if withdrawn and raw_time is None else _instant(raw_time, "occurred_at", latest)
+    return _OutcomeRow(index, placement_id, kind, external_id, None if withdrawn else occurred_at, withdrawn)
+
+
+_OUTCOME_INSERT = """
+INSERT INTO revenue_outcome (placement_id, kind, external_id, occurred_at, period, created_at)
+SELECT o.placement_id, o.kind, o.external_id, o.occurred_at,
+       date_trunc('month', o.occurred_at AT TIME ZONE %s)::date, %s
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
+     AS o(placement_id, kind, external_id, occurred_at)
+ON CONFLICT (placement_id, kind, external_id) DO NOTHING
+RETURNING id, placement_id, kind, external_id
+"""
+
+_OUTCOME_SELECT = """
+SELECT id, placement_id, kind, external_id, occurred_at, withdrawn_at FROM revenue_outcome
+WHERE (placement_id, kind, external_id) IN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))
+ORDER BY id
+"""
+
+
+def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_OutcomeRow]) -> list[int]:
+    first_record: dict[tuple[int, str, str], _OutcomeRow] = {}
+    first_withdrawal: dict[tuple[int, str, str], _OutcomeRow] = {}
+    followers: list[tuple[int, int]] = []
+    for row in rows:
+        firsts = first_withdrawal if row.withdrawn else first_record
+        first = firsts.get(row.key)
+        if first is None:
+            firsts[row.key] = row
+        elif first.occurred_at == row.occurred_at:
+            followers.append((row.index, first.index))
+        else:
+            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+                            f"{row.kind} {row.external_id!r} appears earlier in this batch "
+                            f"(index {first.index}) with a different occurred_at.", "occurred_at")
+    records = sorted(first_record.values(), key=lambda r: r.key)
+    withdrawals = sorted(first_withdrawal.values(), key=lambda r: r.key)
+    inserted: dict[tuple[int, str, str], int] = {}
+    with connection.cursor() as cursor:
+        if records:
+            cursor.execute(_OUTCOME_INSERT, [
+                partner.timezone, timezone.now(), [r.placement_id for r in records],
+                [r.kind for r in records], [r.external_id for r in records],
+                [r.occurred_at for r in records],
+            ])
+            inserted = {(placement_id, kind, external_id): pk
+                        for pk, placement_id, kind, external_id in cursor.fetchall()}
+        # Existing rows for every key not inserted (to tell duplicates from conflicts) and for
+        # every withdrawal, locked in id order: withdrawals change them.
+        look_up = [r for r in records if r.key not in inserted] + withdrawals
+        stored: dict[tuple[int, str, str], tuple[int, datetime, datetime | None]] = {}
+        if look_up:
+            cursor.execute(_OUTCOME_SELECT + " FOR UPDATE", [
+                [r.placement_id for r in look_up], [r.kind for r in look_up],
+                [r.external_id for r in look_up],
+            ])
+            stored = {(placement_id, kind, external_id): (pk, at, withdrawn_at)
+                      for pk, placement_id, kind, external_id, at, withdrawn_at in cursor.fetchall()}
+        to_withdraw: list[int] = []
+        inserted_index = {r.key: r.index for r in records if r.key in inserted}
+        for row in withdrawals:
+            existing = stored.get(row.key)
+            if existing is None or inserted_index.get(row.key, -1) > row.index:
+                outcomes.reject(row.index, row.external_id, RejectionCode.UNKNOWN_OUTCOME,
+                                f"There is no {row.kind} {row.external_id!r} on placement "
+                                f"{row.placement_id} to withdraw.", "external_id")
+            elif existing[2] is not None:
+                outcomes.status[row.index] = "duplicate"
+            else:
+                outcomes.status[row.index] = "accepted"
+                to_withdraw.append(existing[0])
+        if to_withdraw:
+            cursor.execute("UPDATE revenue_outcome SET withdrawn_at = %s WHERE id = ANY(%s::bigint[])",
+                           [timezone.now(), to_withdraw])
+    for row in records:
+        if row.key in inserted:
+            outcomes.status[row.index] = "accepted"
+        elif stored.get(row.key, (None, None))[1] == row.occurred_at:
+            outcomes.status[row.index] = "duplicate"
+        else:
+            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+                            f"{row.kind} {row.external_id!r} was already received with a different "
+                            "occurred_at.", "occurred_at")
+    outcomes.follow(followers)
+    return sorted(inserted.values())
+
+
+@transaction.atomic
+def outcomes_ingest(*, partner: Partner, outcomes: list[dict[str, Any]]) -> IngestResult:
+    """Store a batch of outcomes the partner confirms (resolutions, delivered works), or
+    withdraw earlier ones (`"withdrawn": true`). Unique per (placement, kind, external_id)."""
+    status = _Outcomes(len(outcomes))
+    latest = timezone.now() + FUTURE_TOLERANCE
+    parsed: list[_OutcomeRow] = []
+    for index, item in enumerate(outcomes):
+        try:
+            parsed.append(_outcome_parse(index, item, latest))
+        except _Reject as reject:
+            status.reject(index, _echo_id(item, "external_id"), reject.code, reject.message, reject.field)
+    statuses = _placement_statuses(partner, (row.placement_id for row in parsed))
+    valid: list[_OutcomeRow] = []
+    for row in parsed:
+        try:
+            # Withdrawing stays possible on an ended placement; recording does not.
+            _placement_check(row.placement_id, statuses, earning=not row.withdrawn)
+        except _Reject as reject:
+            status.reject(row.index, row.external_id, reject.code, reject.message, reject.field)
+            continue
+        valid.append(row)
+    inserted_ids = _outcomes_write(status, partner=partner, rows=valid)
+    return status.result(inserted_ids)
+
+
+@transaction.atomic
+def outcome_record(*, placement: Placement, kind: str, external_id: str, occurred_at: datetime) -> Outcome:
+    """Record one outcome of `placement` (a confirmed resolution, an approved delivered
+    work). Idempotent: the same outcome again returns the stored one; the same key with
+    another time is a Conflict."""
+    placement = Placement.objects.select_related("partner").get(pk=placement.pk)
+    _service_check(placement, kind, OUTCOME_KINDS, external_id, occurred_at)
+    status = _Outcomes(1)
+    row = _OutcomeRow(0, placement.pk, kind, external_id, occurred_at.astimezone(UTC), False)
+    _outcomes_write(status, partner=placement.partner, rows=[row])
+    if isinstance(status.status[0], Rejection):
+        raise Conflict(status.status[0].message)
+    return Outcome.objects.get(placement=placement, kind=kind, external_id=external_id)
+
+
+@transaction.atomic
+def outcome_withdraw(*, placement: Placement, kind: str, external_id: str) -> Outcome:
+    """Withdraw an outcome (it stops counting). Withdrawing it again changes nothing."""
+    outcome = (Outcome.objects.select_for_update()
+               .filter(placement_id=placement.pk, kind=kind, external_id=external_id).first())
+    if outcome is None:
+        raise NotFound(f"There is no {kind} {external_id!r} on placement {placement.pk}.")
+    if outcome.withdrawn_at is None:
+        outcome.withdrawn_at = timezone.now()
+        outcome.save(update_fields=["withdrawn_at"])
+    return outcome

@@ -1,0 +1,439 @@
+"""Settlement: a statement per contract per period (DESIGN.md §5, §5a), reviewed by
+finance, approved into the ledger.
+
+Which events a statement (contract C, period P) counts — the same SQL selects them when
+the draft is computed and when it is approved, so approval settles exactly what was shown:
+- attributed sales of C's placement not yet on an approved statement, whose own period is
+  P, or an earlier period whose statement is already approved (late sales);
+- refunds counted the same way by their own period: a refund of a sale that is not on an
+  approved statement lowers the net; a refund of a settled sale is clawed back at that
+  statement's effective rate;
+- outcomes the same way, withdrawn ones not at all.
+Periods are approved in order per contract, so credit carried forward is never used twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contracts.models import Contract, ContractVersion, Payee, Placement
+from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from core.models import User
+from core.services import audit_record
+from revenue.models import (
+    SettlementRun,
+    Statement,
+    StatementAdjustment,
+    StatementLine,
+    StatementSplit,
+)
+from revenue.money import split_largest_remainder
+from revenue.rating import rate_period
+from revenue.services.attribution import attribution_run
+from revenue.services.ledger import Posting, journal_entry_post
+
+logger = logging.getLogger(__name__)
+
+SETTLED = (Statement.Status.APPROVED, Statement.Status.INVOICED, Statement.Status.PAID)
+SETTLEMENT_LOCK = 0x48414B454E02
+
+# Parameters: %(period)s, %(contracts)s. `scope` maps each contract to its placement;
+# `settled` lists the (contract, period) pairs whose statement is approved.
+_SCOPE = """
+    scope AS (SELECT id AS contract_id, placement_id FROM contracts_contract
+               WHERE id = ANY(%(contracts)s)),
+    settled AS (SELECT contract_id, period FROM revenue_statement
+                 WHERE status IN ('approved', 'invoiced', 'paid') AND contract_id = ANY(%(contracts)s))
+"""
+_COUNTS_IN_PERIOD = """
+    {alias}.statement_id IS NULL AND {alias}.period <= %(period)s
+    AND ({alias}.period = %(period)s
+         OR (sc.contract_id, {alias}.period) IN (SELECT contract_id, period FROM settled))
+"""
+_SALES = f"""
+WITH {_SCOPE}
+SELECT sc.contract_id,
+       count(*) FILTER (WHERE s.period = %(period)s),
+       coalesce(sum(s.amount) FILTER (WHERE s.period = %(period)s), 0),
+       count(*) FILTER (WHERE s.period < %(period)s),
+       coalesce(sum(s.amount) FILTER (WHERE s.period < %(period)s), 0)
+  FROM revenue_sale s JOIN scope sc ON sc.placement_id = s.placement_id
+ WHERE s.type = 'sale' AND s.attribution = 'attributed' AND {_COUNTS_IN_PERIOD.format(alias="s")}
+ GROUP BY sc.contract_id
+"""
+_REFUNDS = f"""
+WITH {_SCOPE}
+SELECT sc.contract_id, st.effective_rate, count(*), sum(r.amount)
+  FROM revenue_sale r
+  JOIN revenue_sale o ON o.id = r.refund_of_id AND o.attribution = 'attributed'
+  JOIN scope sc ON sc.placement_id = o.placement_id
+  LEFT JOIN revenue_statement st ON st.id = o.statement_id
+ WHERE r.type = 'refund' AND {_COUNTS_IN_PERIOD.format(alias="r")}
+ GROUP BY sc.contract_id, st.effective_rate
+"""
+_OUTCOMES = f"""
+WITH {_SCOPE}
+SELECT sc.contract_id, o.kind, count(*)
+  FROM revenue_outcome o JOIN scope sc ON sc.placement_id = o.placement_id
+ WHERE o.withdrawn_at IS NULL AND {_COUNTS_IN_PERIOD.format(alias="o")}
+ GROUP BY sc.contract_id, o.kind
+"""
+# Approval marks the very rows the draft counted, for one contract.
+_MARK_SALES = f"""
+WITH {_SCOPE}
+UPDATE revenue_sale s SET statement_id = %(statement)s
+  FROM scope sc
+ WHERE sc.placement_id = s.placement_id AND s.type = 'sale' AND s.attribution = 'attributed'
+   AND {_COUNTS_IN_PERIOD.format(alias="s")}
+"""
+_MARK_REFUNDS = f"""
+WITH {_SCOPE}
+UPDATE revenue_sale r SET statement_id = %(statement)s
+  FROM revenue_sale o, scope sc
+ WHERE o.id = r.refund_of_id AND o.attribution = 'attributed' AND sc.placement_id = o.placement_id
+   AND r.type = 'refund' AND {_COUNTS_IN_PERIOD.format(alias="r")}
+"""
+_MARK_OUTCOMES = f"""
+WITH {_SCOPE}
+UPDATE revenue_outcome o SET statement_id = %(statement)s
+  FROM scope sc
+ WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL
+   AND {_COUNTS_IN_PERIOD.format(alias="o")}
+"""
+
+
+@dataclass
+class PeriodInputs:
+    """What one contract's statement for one period is computed from."""
+
+    sales_count: int = 0
+    sales_total: int = 0
+    late_count: int = 0
+    late_total: int = 0
+    refunds_count: int = 0
+    refunds_total: int = 0
+    clawback_count: int = 0
+    # (sum of refunds, effective rate of the statement their sales were settled on)
+    clawback_refunds: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    carried_credit: int = 0
+    adjustments: list[tuple[int, str]] = field(default_factory=list)
+    version_number: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.sales_total + self.late_total - self.refunds_total
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def period_inputs(*, contract_ids: list[int], period: date) -> dict[int, PeriodInputs]:
+    """Inputs for many contracts at once: three aggregate queries, whatever the volume."""
+    inputs: dict[int, PeriodInputs] = defaultdict(PeriodInputs)
+    params = {"period": period, "contracts": contract_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(_SALES, params)
+        for contract_id, count, total, late_count, late_total in cursor.fetchall():
+            item = inputs[contract_id]
+            item.sales_count, item.sales_total = count, int(total)
+            item.late_count, item.late_total = late_count, int(late_total)
+        cursor.execute(_REFUNDS, params)
+        for contract_id, rate, count, total in cursor.fetchall():
+            item = inputs[contract_id]
+            if rate is None:  # the sale is not settled yet: the refund lowers the net
+                item.refunds_count, item.refunds_total = count, int(total)
+            else:
+                item.clawback_count += count
+                item.clawback_refunds.append((int(total), str(rate)))
+        cursor.execute(_OUTCOMES, params)
+        for contract_id, kind, count in cursor.fetchall():
+            inputs[contract_id].outcomes[kind] = count
+    for item in inputs.values():
+        item.clawback_refunds.sort()
+    for contract_id in contract_ids:
+        item = inputs[contract_id]
+        previous = (Statement.objects.filter(contract_id=contract_id, period__lt=period, status__in=SETTLED)
+                    .order_by("-period").first())
+        item.carried_credit = previous.credit_carried_forward if previous else 0
+        item.adjustments = [
+            (adjustment.amount, adjustment.reason)
+            for adjustment in StatementAdjustment.objects.filter(contract_id=contract_id, period=period)
+        ]
+    return dict(inputs)
+
+
+def version_in_force(*, contract: Contract, period: date) -> ContractVersion | None:
+    return (contract.versions.filter(status=ContractVersion.Status.ACCEPTED, effective_from__lte=period)
+            .order_by("-effective_from").first())
+
+
+def _period_start_utc(partner_timezone: str, period: date) -> datetime:
+    return datetime.combine(period, time.min, tzinfo=ZoneInfo(partner_timezone))
+
+
+def contracts_to_settle(*, period: date) -> list[Contract]:
+    """Contracts with terms in force for the period whose placement had not ended before
+    it began (an ended placement earns no minimum wage for months after it left)."""
+    candidates = (Contract.objects.filter(versions__status=ContractVersion.Status.ACCEPTED,
+                                          versions__effective_from__lte=period)
+                  .select_related("placement__partner").distinct().order_by("id"))
+    chosen = []
+    for contract in candidates:
+        placement = contract.placement
+        if placement.status == Placement.Status.ENDED:
+            ended = placement.transitions.filter(to_status="ended").order_by("-at").first()
+            if ended and ended.at < _period_start_utc(placement.partner.timezone, period):
+                continue
+        chosen.append(contract)
+    return chosen
+
+
+def _apply_adjustments(rating: Any, adjustments: int, splits: list[dict[str, str]]) -> tuple[int, int, int, list]:
+    """Finance adjustments come after everything §5a computes; the total, what is payable
+    and the splits follow from the adjusted total."""
+    total = rating.total + adjustments
+    if total < 0:
+        return total, 0, -total, []
+    shares = [(split["payee"], Decimal(split["share"])) for split in splits]
+    return total, total, 0, split_largest_remainder(total=total, shares=shares)
+
+
+@transaction.atomic
+def statement_compute(*, contract: Contract, period: date, inputs: PeriodInputs | None = None) -> Statement | None:
+    """Write (or rewrite) the draft statement of one contract for one period. An approved
+    statement is never touched; a draft or in-review one is replaced in full."""
+    version = version_in_force(contract=contract, period=period)
+    if version is None:
+        return None
+    existing = Statement.objects.select_for_update().filter(contract=contract, period=period).first()
+    if existing is not None and existing.status in SETTLED:
+        return existing
+    if inputs is None:
+        inputs = period_inputs(contract_ids=[contract.pk], period=period)[contract.pk]
+    inputs.version_number = version.number
+    terms = version.terms
+    rating = rate_period(
+        terms=terms, net=inputs.net, outcomes=inputs.outcomes,
+        clawback_refunds=[(amount, Decimal(rate)) for amount, rate in inputs.clawback_refunds],
+        carried_credit=inputs.carried_credit,
+    )
+    adjustments_total = sum(amount for amount, _ in inputs.adjustments)
+    total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
+    figures = {
+        "status": Statement.Status.DRAFT, "currency": contract.currency,
+        "version_number": version.number, "net": inputs.net, "share_precise": rating.share_precise,
+        "effective_rate": rating.effective_rate, "wage": rating.wage, "clawback": rating.clawback,
+        "carried_credit": inputs.carried_credit, "adjustments": adjustments_total, "total": total,
+        "payable": payable, "credit_carried_forward": credit_forward,
+        "fingerprint": inputs.fingerprint(), "computed_at": timezone.now(),
+    }
+    if existing is None:
+        statement = Statement.objects.create(contract=contract, period=period, **figures)
+    else:
+        statement = existing
+        for name, value in figures.items():
+            setattr(statement, name, value)
+        statement.save()
+        statement.lines.all().delete()
+        statement.splits.all().delete()
+
+    lines: list[StatementLine] = []
+
+    def add(kind: str, description: str, *, amount: int = 0, revenue: int | None = None,
+            quantity: int | None = None, precise: Decimal | None = None) -> None:
+        lines.append(StatementLine(statement=statement, position=len(lines) + 1, kind=kind,
+                                   description=description[:300], quantity=quantity, revenue=revenue,
+                                   amount_precise=precise, amount=amount))
+
+    add("attributed_sales", f"Attributed sales in {period:%B %Y}", quantity=inputs.sales_count,
+        revenue=inputs.sales_total)
+    if inputs.late_count:
+        add("late_sales", "Late sales from periods already approved", quantity=inputs.late_count,
+            revenue=inputs.late_total)
+    if inputs.refunds_count:
+        add("refunds", "Refunds of sales not yet settled", quantity=inputs.refunds_count,
+            revenue=-inputs.refunds_total)
+    kind_map = {"cap_reduction": "cap"}
+    for line in rating.lines():
+        add(kind_map.get(line.kind, line.kind), line.description, amount=line.amount,
+            precise=line.amount_precise,
+            quantity=inputs.clawback_count if line.kind == "clawback" else None)
+    for amount, reason in inputs.adjustments:
+        add("adjustment", f"Finance adjustment: {reason}", amount=amount, precise=Decimal(amount))
+    StatementLine.objects.bulk_create(lines)
+    payees = {payee.slug: payee for payee in Payee.objects.filter(slug__in=[s for s, _ in splits])}
+    shares = {split["payee"]: Decimal(split["share"]) for split in terms["splits"]}
+    StatementSplit.objects.bulk_create(
+        StatementSplit(statement=statement, payee=payees[slug], share=shares[slug], amount=amount)
+        for slug, amount in splits
+    )
+    return statement
+
+
+def settlement_run_execute(*, run_id: int) -> SettlementRun:
+    """Attribute pending sales, then compute every contract's statement for the run's
+    period. A session-level advisory lock makes a second run for the same period wait for
+    the first and then recompute the same drafts: one result, whatever the timing."""
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status == SettlementRun.Status.DONE:
+        return run
+    lock_key = run.period.year * 100 + run.period.month
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [SETTLEMENT_LOCK >> 32, lock_key])
+    try:
+        run.status, run.started_at, run.error = SettlementRun.Status.RUNNING, timezone.now(), ""
+        run.contracts_done = run.statements_written = 0
+        run.save()
+        run.attributed = attribution_run().attributed
+        contracts = contracts_to_settle(period=run.period)
+        run.contracts_total = len(contracts)
+        run.save(update_fields=["attributed", "contracts_total"])
+        batch = 200
+        for start in range(0, len(contracts), batch):
+            chunk = contracts[start:start + batch]
+            with transaction.atomic():
+                inputs = period_inputs(contract_ids=[c.pk for c in chunk], period=run.period)
+                for contract in chunk:
+                    if statement_compute(contract=contract, period=run.period,
+                                         inputs=inputs.get(contract.pk, PeriodInputs())):
+                        run.statements_written += 1
+            run.contracts_done += len(chunk)
+            run.save(update_fields=["contracts_done", "statements_written"])
+        run.status, run.finished_at = SettlementRun.Status.DONE, timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    except Exception as error:
+        run.status, run.error, run.finished_at = SettlementRun.Status.FAILED, str(error)[:2000], timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SETTLEMENT_LOCK >> 32, lock_key])
+    return run
+
+
+def _require_finance(actor: User, doing: str) -> None:
+    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+        raise PermissionDenied(f"Only finance can {doing}.")
+
+
+@transaction.atomic
+def settlement_run_request(*, actor: User | None, period: date, trigger: str = "console") -> SettlementRun:
+    if actor is not None:
+        _require_finance(actor, "run settlement")
+    if period.day != 1:
+        raise ValidationFailed("A period is a month: give its first day.", fields={"period": [str(period)]})
+    run = SettlementRun.objects.create(period=period, requested_by=actor, trigger=trigger)
+
+    def enqueue() -> None:
+        from revenue.tasks import settlement_run_task
+
+        settlement_run_task.delay(run.pk)
+
+    transaction.on_commit(enqueue)
+    return run
+
+
+def _lock_statement(statement: Statement) -> Statement:
+    return (Statement.objects.select_for_update(of=("self",))
+            .select_related("contract__placement__partner", "contract__placement__employee")
+            .get(pk=statement.pk))
+
+
+def _audit(actor: User, action: str, statement: Statement, summary: str, changes: dict[str, Any]) -> None:
+    audit_record(actor=actor, action=action, target=statement, summary=summary,
+                 partner_id=statement.contract.placement.partner_id, changes=changes)
+
+
+@transaction.atomic
+def statement_submit(*, actor: User, statement: Statement) -> Statement:
+    statement = _lock_statement(statement)
+    _require_finance(actor, "send statements to review")
+    if statement.status != Statement.Status.DRAFT:
+        raise InvalidTransition(f"The statement is {statement.status}; only a draft goes to review.")
+    statement.status = Statement.Status.IN_REVIEW
+    statement.save(update_fields=["status"])
+    _audit(actor, "statement.in_review", statement, f"{statement} sent to review",
+           {"status": ["draft", "in_review"]})
+    return statement
+
+
+@transaction.atomic
+def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: str) -> Statement:
+    statement = _lock_statement(statement)
+    _require_finance(actor, "adjust statements")
+    if statement.status in SETTLED:
+        raise InvalidTransition("An approved statement never changes; adjust the next period instead.")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise ValidationFailed("An adjustment is a non-zero whole number of minor units.",
+                               fields={"amount": ["must be a non-zero integer."]})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("An adjustment needs a reason.", fields={"reason": ["is required."]})
+    StatementAdjustment.objects.create(contract=statement.contract, period=statement.period, amount=amount,
+                                       reason=reason[:300], created_by=actor)
+    updated = statement_compute(contract=statement.contract, period=statement.period)
+    _audit(actor, "statement.adjusted", statement, f"{statement} adjusted by {amount}: {reason}",
+           {"amount": amount, "reason": reason, "total": [statement.total, updated.total]})
+    return updated
+
+
+@transaction.atomic
+def statement_approve(*, actor: User, statement: Statement) -> Statement:
+    """Approve: settle the counted events, post Dr partner receivable / Cr payee payables
+    and platform revenue, and freeze the statement."""
+    statement = _lock_statement(statement)
+    _require_finance(actor, "approve statements")
+    if statement.status != Statement.Status.IN_REVIEW:
+        raise InvalidTransition(f"The statement is {statement.status}; only one in review can be approved.")
+    earlier = (Statement.objects.filter(contract=statement.contract, period__lt=statement.period)
+               .exclude(status__in=SETTLED).order_by("period").first())
+    if earlier is not None:
+        raise InvalidTransition(f"Approve {earlier.period:%Y-%m} first: periods are approved in order.")
+    contract = statement.contract
+    # Sales received since the draft are attributed first, so they make it stale rather
+    # than slip past as pending and turn up later as "late".
+    attribution_run(partner_ids=[contract.placement.partner_id])
+    inputs = period_inputs(contract_ids=[contract.pk], period=statement.period).get(contract.pk, PeriodInputs())
+    inputs.version_number = statement.version_number
+    if inputs.fingerprint() != statement.fingerprint:
+        raise Conflict("New sales, refunds or outcomes arrived since this draft was computed; "
+                       "re-run the period and review it again.")
+    params = {"period": statement.period, "contracts": [contract.pk], "statement": statement.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_SALES, params)
+        cursor.execute(_MARK_REFUNDS, params)
+        cursor.execute(_MARK_OUTCOMES, params)
+    partner = contract.placement.partner
+    if statement.payable > 0:
+        postings = [Posting(f"partner_receivable:{partner.slug}", statement.payable, statement.currency,
+                            f"Wage for {statement.period:%Y-%m}")]
+        for split in statement.splits.select_related("payee").filter(amount__gt=0):
+            code = ("platform_revenue" if split.payee.kind == Payee.Kind.PLATFORM
+                    else f"payee_payable:{split.payee.slug}")
+            postings.append(Posting(code, -split.amount, statement.currency, f"{split.payee.name} share"))
+        statement.journal_entry = journal_entry_post(
+            idempotency_key=f"statement:{statement.pk}:approved",
+            memo=f"{contract.placement} — statement {statement.period:%Y-%m}",
+            occurred_on=statement.period, postings=postings, actor=actor,
+        )
+    statement.status = Statement.Status.APPROVED
+    statement.approved_by, statement.approved_at = actor, timezone.now()
+    statement.save(update_fields=["status", "approved_by", "approved_at", "journal_entry"])
+    _audit(actor, "statement.approved", statement,
+           f"Approved {statement} ({statement.currency} {statement.payable} payable)",
+           {"status": ["in_review", "approved"], "payable": statement.payable})
+    return statement
+

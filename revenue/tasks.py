@@ -1,0 +1,38 @@
+"""Thin Celery tasks: ids in, one service call, safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from revenue.services import attribution, settlement
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def attribution_run_task(partner_id: int | None = None) -> int:
+    partners = [partner_id] if partner_id is not None else None
+    return attribution.attribution_run(partner_ids=partners).attributed
+
+
+def attribution_enqueue(partner_id: int) -> None:
+    """Called on commit after ingestion: attribute the partner's pending sales soon."""
+    attribution_run_task.delay(partner_id)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def settlement_run_task(run_id: int) -> int:
+    return settlement.settlement_run_execute(run_id=run_id).statements_written
+
+
+@shared_task
+def settlement_run_closed_period() -> int | None:
+    """Beat, daily at 12:30 UTC: on the day the previous month has ended in every zone
+    (UTC−12 is the last to leave it), settle that month once."""
+    today_everywhere = (timezone.now() - timedelta(hours=12)).date()
+    if today_everywhere.day != 1:
+        return None
+    period = (today_everywhere - timedelta(days=1)).replace(day=1)
+    return settlement.settlement_run_request(actor=None, period=period, trigger="beat").pk
