@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from contracts import api as contracts_api
 from employees import api as employees_api
 from revenue import api as revenue_api
+from revenue import api_statements
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -30,6 +31,16 @@ api_v1 = [
     path("api-keys", contracts_api.ApiKeyListApi.as_view(), name="api-keys"),
     path("api-keys/<int:key_id>/revoke", contracts_api.ApiKeyRevokeApi.as_view(),
          name="api-key-revoke"),
+    path("statements", api_statements.StatementListApi.as_view(), name="api-statements"),
+    path("statements/<int:statement_id>", api_statements.StatementDetailApi.as_view(),
+         name="api-statement"),
+    path("statements/<int:statement_id>/<slug:action>", api_statements.StatementActionApi.as_view(),
+         name="api-statement-action"),
+    path("settlement-runs", api_statements.SettlementRunListApi.as_view(), name="api-settlement-runs"),
+    path("settlement-runs/<int:run_id>", api_statements.SettlementRunDetailApi.as_view(),
+         name="api-settlement-run"),
+    path("sales/<str:external_id>/attribution", api_statements.SaleAttributionApi.as_view(),
+         name="api-sale-attribution"),
     path("sales", revenue_api.SalesIngestApi.as_view(), name="api-sales"),
     path("touchpoints", revenue_api.TouchpointsIngestApi.as_view(), name="api-touchpoints"),
     path("outcomes", revenue_api.OutcomesIngestApi.as_view(), name="api-outcomes"),

@@ -7,7 +7,7 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "contracts.authentication.PartnerApiKeyAuthentication"
     name = "partnerApiKey"
 
-    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",

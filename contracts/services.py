@@ -335,11 +335,20 @@ def placement_end(*, actor: User, placement: Placement, reason: str) -> Placemen
     _transition(placement, S.ENDED, action="ended", actor=actor, reason=reason)
     open_version = contract_version_open(contract=placement.contract)
     if open_version is not None:
+        # Lock it and look again: the partner may have accepted or rejected it since it was
+        # read, and decided terms stay decided (the database refuses to change them).
+        open_version = ContractVersion.objects.select_for_update().get(pk=open_version.pk)
+    if open_version is not None and open_version.status in (V.DRAFT, V.PROPOSED):
+        before = open_version.status
         open_version.status = V.WITHDRAWN
         open_version.decided_at = timezone.now()
         open_version.decided_by = actor
         open_version.decision_note = "Placement ended"
         open_version.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+        _audit(actor=actor, action="contract.withdrawn", target=open_version, placement=placement,
+               summary=f"Withdrew v{open_version.number} of the contract for {placement}: placement ended",
+               changes={"version": open_version.number, "status": [before, V.WITHDRAWN],
+                        "reason": "Placement ended"})
     return placement
 
 
@@ -506,8 +515,10 @@ def contract_version_withdraw(*, actor: User, version: ContractVersion, reason: 
 
 @transaction.atomic
 def contract_version_accept(*, actor: User, version: ContractVersion) -> ContractVersion:
-    version = _lock_version(version)
+    # The placement first, then the version: the order placement_end takes them in, so an
+    # acceptance and an end at the same moment wait for each other instead of deadlocking.
     placement = _lock_placement(version.contract.placement)
+    version = _lock_version(version)
     _require_member(actor, placement.partner, "accept contract terms", owner=True)
     if version.status != V.PROPOSED:
         raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be accepted.")

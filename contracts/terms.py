@@ -125,8 +125,8 @@ def _share(raw: object, errors: _Errors) -> dict[str, Any] | None:
             if not is_last:
                 errors.add(f"{path}.up_to", "only the last tier may be open (null).")
                 ok = False
-        elif not _is_int(up_to) or up_to <= 0:
-            errors.add(f"{path}.up_to", "must be a positive whole number of minor units.")
+        elif not _is_int(up_to) or up_to <= 0 or up_to > MAX_AMOUNT:
+            errors.add(f"{path}.up_to", "must be a positive whole number of minor units (at most 2^62).")
             ok = False
         else:
             if previous_bound is not None and up_to <= previous_bound:
@@ -304,9 +304,12 @@ def terms_validate(
 
 def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
     """A sensible starting point for a new draft: a flat 10% share, 14-day last touch."""
-    splits = [{"payee": payees[0], "share": "1"}] if len(payees) == 1 else [
-        {"payee": payees[0], "share": "0.7"}, {"payee": payees[1], "share": "0.3"}
-    ]
+    if len(payees) >= 2:
+        splits = [{"payee": payees[0], "share": "0.7"}, {"payee": payees[1], "share": "0.3"}]
+    else:
+        # With no payee set up yet the draft still names the platform; validation then says
+        # plainly that the payee is unknown.
+        splits = [{"payee": payees[0] if payees else "platform", "share": "1"}]
     return {
         "currency": currency,
         "period": "monthly",

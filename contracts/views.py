@@ -409,8 +409,8 @@ def console_version_update(request: HttpRequest, placement_id: int, number: int)
 @require_POST
 def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse:
     """htmx: check the textarea's terms without saving anything. The answer is a fragment
-    for the form; 400 when the terms are not valid (htmx is configured in base.html to
-    swap 400 answers in, so the manager sees why)."""
+    for the form: 200 with the plain-language reading, or 422 with the problems by path
+    (base.html tells htmx to swap 422 answers in, so the manager sees why)."""
     placement = _placement_or_404(request, placement_id)
     if not hasattr(placement, "contract"):
         raise Http404("This placement has no contract yet.")
@@ -425,7 +425,7 @@ def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse
             context["lines"] = _describe(canonical)
         except ValidationFailed as error:
             context["errors"] = error.fields
-    return render(request, "contracts/_terms_check.html", context, status=400 if context["errors"] else 200)
+    return render(request, "contracts/_terms_check.html", context, status=422 if context["errors"] else 200)
 
 
 _CONSOLE_VERSION_ACTIONS: dict[str, str] = {

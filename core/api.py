@@ -69,7 +69,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
 
     if isinstance(exc, drf.ValidationError):
-        fields = _flatten(exc.detail)
+        fields = _flatten(exc.detail) or {"non_field_errors": ["The input is not valid."]}
         first = next(iter(fields.items()))
         message = f"{first[0]}: {first[1][0]}" if first[0] != "non_field_errors" else first[1][0]
         body = {"error": {"code": str(ErrorCode.INVALID), "message": message, "fields": fields}}

@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     CONFLICT = "conflict"
     THROTTLED = "throttled"
+    TOO_MANY_EVENTS = "too_many_events"
+    REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
 
 

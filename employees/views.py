@@ -68,12 +68,13 @@ def catalog(request: HttpRequest) -> HttpResponse:
     filterset = EmployeeFilter(request.GET or None, viewer=request.user)
     cards = [employee_card(employee) for employee in filterset.qs]
     invalid = filterset.is_bound and not filterset.is_valid()
-    # htmx filter changes get only the results; a history restore needs the whole page.
+    # htmx filter changes get only the results (a history restore needs the whole page).
+    # Invalid filters: 400 for the page, 422 for the fragment, the status base.html tells
+    # htmx to swap in.
     partial = request.htmx and not request.htmx.history_restore_request
     template = "employees/_catalog_results.html" if partial else "employees/catalog.html"
-    return render(
-        request, template, {"filter": filterset, "cards": cards}, status=400 if invalid else 200
-    )
+    status = (422 if partial else 400) if invalid else 200
+    return render(request, template, {"filter": filterset, "cards": cards}, status=status)
 
 
 def resume_context(*, viewer: User, employee: DigitalEmployee, note: str = "") -> dict[str, Any]:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from contracts.models import Partner
 from contracts.selectors import viewer_partner_id
-from core.errors import ApplicationError, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, ErrorCode, PermissionDenied, ValidationFailed
 from revenue.serializers import (
     MAX_BATCH,
     IngestErrorSerializer,
@@ -35,7 +35,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class PayloadTooLarge(ApplicationError):
-    """413. Its codes are not in core.errors.ErrorCode (not ours to edit), hence strings."""
+    """413: too many items in one request, or too large a body."""
 
     status = 413
 
@@ -62,7 +62,7 @@ def _batch(request: Request, name: str) -> list[Any]:
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.", code="request_too_large")
+        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.", code=ErrorCode.REQUEST_TOO_LARGE)
     data = request.data
     if not isinstance(data, dict):
         raise ValidationFailed(f'The body must be a JSON object: {{"{name}": [...]}}.',
@@ -78,7 +78,7 @@ def _batch(request: Request, name: str) -> list[Any]:
         raise ValidationFailed(f"{name} must be a list.", fields={name: ["Expected a list of items."]})
     if len(items) > MAX_BATCH:
         raise PayloadTooLarge(f"{len(items)} {name} in one request; send at most {MAX_BATCH} per request.",
-                              code="too_many_events")
+                              code=ErrorCode.TOO_MANY_EVENTS)
     return items
 
 

@@ -95,7 +95,8 @@ class Touchpoint(models.Model):
         AGENT = "agent", "Issued by the employee"
         PARTNER_API = "partner_api", "Posted by the partner"
 
-    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    # The unique (partner, kind, key) index leads with the partner: no index of its own.
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     placement = models.ForeignKey(
         "contracts.Placement", on_delete=models.PROTECT, related_name="touchpoints"
     )
@@ -143,7 +144,9 @@ class Statement(models.Model):
     net = models.BigIntegerField(default=0)
     share_precise = models.DecimalField(max_digits=40, decimal_places=12, default=0)
     # share ÷ net: the rate later refunds of this statement's sales are clawed back at.
-    effective_rate = models.DecimalField(max_digits=30, decimal_places=20, default=0)
+    # Kept to 70 places: share ÷ net is rarely exact, and a rate cut short can turn an exact
+    # half-unit clawback into a rounding down (rating rounds it away from zero at 60 digits).
+    effective_rate = models.DecimalField(max_digits=72, decimal_places=70, default=0)
     wage = models.BigIntegerField(default=0)
     clawback = models.BigIntegerField(default=0)
     carried_credit = models.BigIntegerField(default=0)
@@ -299,19 +302,25 @@ class Sale(models.Model):
         ATTRIBUTED = "attributed", "Attributed"
         UNATTRIBUTED = "unattributed", "Not attributed"
 
-    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    # Every index here is paid for on each of millions of inserts, so foreign keys carry
+    # none of their own: the partner is the unique key's first column, and the others get
+    # partial indexes below that skip the NULLs most rows hold.
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
     external_id = models.CharField(max_length=128)
     type = models.CharField(max_length=8, choices=Type.choices)
     occurred_at = models.DateTimeField()
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    coupon_code = models.CharField(max_length=128, null=True, blank=True)
-    click_id = models.CharField(max_length=128, null=True, blank=True)
-    conversation_id = models.CharField(max_length=128, null=True, blank=True)
-    customer_ref = models.CharField(max_length=128, null=True, blank=True)
-    store_id = models.CharField(max_length=128, null=True, blank=True)
+    # NULL, not "", for an absent key: the partial key indexes then skip it and no join can
+    # match two sales on an empty key.
+    coupon_code = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    click_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    conversation_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    customer_ref = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    store_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     refund_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds", db_index=False
     )
     # The month containing occurred_at in the partner's zone; set once at ingestion.
     period = models.DateField()
@@ -319,16 +328,20 @@ class Sale(models.Model):
     # with another digest a conflict.
     content_digest = models.CharField(max_length=64)
     received_at = models.DateTimeField(default=now)
-    upload = models.ForeignKey(SaleUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    upload = models.ForeignKey(SaleUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               db_index=False)
     attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.PENDING)
     placement = models.ForeignKey(
-        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
     )
-    touchpoint = models.ForeignKey(Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   db_index=False)
     attributed_key = models.CharField(max_length=20, blank=True)
     attribution_note = models.CharField(max_length=300, blank=True)
     # The approved statement this event was settled in; null while unsettled.
-    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
 
     class Meta:
         constraints = [
@@ -340,10 +353,22 @@ class Sale(models.Model):
                 name="sale_refund_names_its_sale",
             ),
         ]
+        # No index covers `attribution` or the note: the attribution pass then rewrites
+        # an unattributed sale as a HOT update (same page, no index entries), with the
+        # table's fillfactor leaving the room (migration 0007).
         indexes = [
-            models.Index(fields=["partner", "attribution"], name="sale_partner_attribution"),
-            models.Index(fields=["placement", "period"], name="sale_placement_period"),
-            models.Index(fields=["refund_of"], name="sale_refund_of"),
+            models.Index(fields=["placement", "period"], name="sale_placement_period",
+                         condition=Q(placement__isnull=False)),
+            models.Index(fields=["refund_of"], name="sale_refund_of", condition=Q(refund_of__isnull=False)),
+            models.Index(fields=["statement"], name="sale_statement", condition=Q(statement__isnull=False)),
+            models.Index(fields=["upload"], name="sale_upload", condition=Q(upload__isnull=False)),
+            # A late touchpoint finds the unsettled sales carrying its key (DESIGN.md §5.3).
+            models.Index(fields=["partner", "coupon_code"], name="sale_coupon_code",
+                         condition=Q(coupon_code__isnull=False)),
+            models.Index(fields=["partner", "click_id"], name="sale_click_id",
+                         condition=Q(click_id__isnull=False)),
+            models.Index(fields=["partner", "conversation_id"], name="sale_conversation_id",
+                         condition=Q(conversation_id__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -370,6 +395,8 @@ class Outcome(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["resolution", "delivered_work"]),
+                                   name="outcome_kind_valid"),
         ]
 
     def __str__(self) -> str:

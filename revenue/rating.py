@@ -7,7 +7,8 @@ beside its rounded one, so a statement can show both.
 
 Rounding happens at two points only, both half-up via `round_half_up`: the wage (after the
 minimum and the cap) and the clawback (after summing the refunds). Everything before them
-is exact: arithmetic runs in `EXACT_CONTEXT`, which raises rather than rounds.
+is exact: arithmetic runs in `EXACT_CONTEXT`, which raises rather than rounds. The one
+inexact number is the effective rate, a quotient kept to sixty digits for later clawbacks.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, localcontext
+from decimal import ROUND_UP, Context, Decimal, localcontext
 from typing import Any, NamedTuple
 
 from revenue.money import EXACT_CONTEXT, round_half_up, split_largest_remainder
 
-# share ÷ net rarely terminates. Fifty digits keeps refund × rate exact to far below half
-# a unit for any bigint refund, so a clawback rounds as the exact fraction would.
-_RATE_CONTEXT = Context(prec=50)
+# share ÷ net often does not terminate, so the effective rate must be cut somewhere. At
+# sixty digits a bigint refund × rate is off the exact fraction by under 1e-40, far less
+# than the gap (over 1e-31 for bigint nets and 12-place rates) between that fraction and
+# any half unit it does not sit on; cutting away from zero (ROUND_UP) keeps a fraction
+# that sits exactly on a half from landing just below it. So a clawback rounds half-up as
+# refund × share ÷ net would: 0.5 ÷ 6 is kept as 0.08333…34, and refunding all 6 claws
+# back 1, not 0.
+_RATE_CONTEXT = Context(prec=60, rounding=ROUND_UP)
 
 
 def _require_int(value: object, what: str) -> int:
@@ -174,7 +180,8 @@ class PeriodRating:
     total: int
     payable: int
     credit_carried_forward: int
-    # Unrounded share ÷ net: what a refund of this period's sales is clawed back at later.
+    # share ÷ net (sixty digits, see _RATE_CONTEXT; the first rate when net is 0): what a
+    # refund of this period's sales is clawed back at later, so keep it as it is.
     effective_rate: Decimal
     splits: tuple[tuple[str, int], ...]
 
@@ -187,9 +194,9 @@ class PeriodRating:
         round(share + fees) − fees, and the top-up and cap lines are the steps from that
         subtotal to the rounded wage. Each line stays within half a unit of its precise
         amount, and the wage lines add up to `wage` because the last subtotal is the wage.
-        The clawback and the carried credit are whole already.
+        The clawback (rounded once over all its refunds) and the carried credit are whole.
 
-        Credits are negated with copy_negate: unary minus would round a fifty-digit
+        Credits are negated with copy_negate: unary minus would round a sixty-digit
         clawback to the ambient context's precision.
         """
         with localcontext(EXACT_CONTEXT):

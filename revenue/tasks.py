@@ -12,14 +12,14 @@ from revenue.services import attribution, settlement
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def attribution_run_task(partner_id: int | None = None) -> int:
+def attribution_run_task(partner_id: int | None = None, sale_ids: list[int] | None = None) -> int:
     partners = [partner_id] if partner_id is not None else None
-    return attribution.attribution_run(partner_ids=partners).attributed
+    return attribution.attribution_run(partner_ids=partners, sale_ids=sale_ids).attributed
 
 
-def attribution_enqueue(partner_id: int) -> None:
-    """Called on commit after ingestion: attribute the partner's pending sales soon."""
-    attribution_run_task.delay(partner_id)
+def attribution_enqueue(partner_id: int, sale_ids: list[int] | None = None) -> None:
+    """Called on commit after ingestion: attribute the new (or reset) sales soon."""
+    attribution_run_task.delay(partner_id, sale_ids)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from rest_framework.response import Response
 
 from contracts.models import (
@@ -49,10 +48,3 @@ def assert_error(response: Response, status: int, code: str,
     assert error["fields"] == (fields or {}), error
     return error
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The `world` fixture creates seven users; with a fast hasher their set-up takes
-    milliseconds instead of seconds. Nothing here signs in with a password. Import it into
-    a test module to use it there."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

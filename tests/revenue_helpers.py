@@ -21,7 +21,7 @@ def touch(placement: Placement, kind: str, key: str, at: datetime) -> Touchpoint
                                      occurred_at=at, source="agent")
 
 
-def sale(partner, at: datetime, amount: int, *, refund_of: Sale | None = None,  # noqa: ANN001
+def sale(partner, at: datetime, amount: int, *, refund_of: Sale | None = None,
          external_id: str | None = None, **keys: str) -> Sale:
     return Sale.objects.create(
         partner=partner, external_id=external_id or f"ext-{next(_ids)}",

@@ -14,11 +14,7 @@ from contracts.models import Placement
 from contracts.selectors import next_period_start
 from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
 from tests.factories import UserFactory
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 
 @dataclass

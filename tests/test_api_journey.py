@@ -11,11 +11,7 @@ from contracts.models import Contract, ContractVersion, Placement, PlacementTran
 from contracts.selectors import next_period_start
 from core.models import AuditLog
 from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 _DT = serializers.DateTimeField()
 

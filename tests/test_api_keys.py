@@ -15,11 +15,7 @@ from contracts import services
 from contracts.models import PartnerApiKey
 from core.models import AuditLog
 from tests.conftest import api_as, hire
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 KEY_SHAPE = re.compile(r"hk_live_(?P<prefix>[0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 

@@ -12,11 +12,7 @@ from contracts import services
 from contracts.models import Placement
 from tests.conftest import DESIGN_TERMS, api_as, hire, this_period
 from tests.factories import EmployeeFactory
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 HOSHI_AM = "Only Hoshi Mart's account manager can {}."
 HOSHI_OWNER = "Only an owner of Hoshi Mart can {}."

@@ -19,12 +19,12 @@ def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, month: int = 
 
 
 @pytest.fixture
-def rinna(world):  # noqa: ANN001, ANN201
+def rinna(world):
     # active on DESIGN terms: 14 days, last touch, keys conversation > click > coupon
     return _backdate(hire(world))
 
 
-def _backdate(placement):  # noqa: ANN001, ANN202
+def _backdate(placement):
     # Test sales are dated October 2026 and versions are frozen by design, so give the
     # contract an accepted version 0 in force from January, as an import of an older
     # contract would.

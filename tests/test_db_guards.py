@@ -17,7 +17,6 @@ from contracts.models import ContractVersion, Placement
 from contracts.selectors import next_period_start
 from core.models import AuditLog
 from tests.conftest import design_terms, hire, this_period
-from tests.helpers_api import fast_password_hashing  # noqa: F401 - autouse fixture
 
 
 def refused(sql: str, params: list[Any]) -> psycopg.Error:

@@ -92,24 +92,21 @@ def _accounts() -> tuple[int, int]:
 def test_the_database_refuses_an_unbalanced_entry(db, lines, message):
     receivable, revenue = _accounts()
     ids = {"r": receivable, "p": revenue}
-    with pytest.raises(IntegrityError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        with transaction.atomic():
-            _raw_entry([(ids[name], amount, "JPY") for name, amount in lines])
+    with pytest.raises(IntegrityError, match=message.replace("(", r"\(").replace(")", r"\)")), transaction.atomic():
+        _raw_entry([(ids[name], amount, "JPY") for name, amount in lines])
     assert (JournalEntry.objects.count(), JournalLine.objects.count()) == (0, 0)
 
 
 def test_the_database_refuses_an_entry_without_lines(db):
-    with pytest.raises(IntegrityError, match="has 0 line"):
-        with transaction.atomic():
-            _raw_entry([])
+    with pytest.raises(IntegrityError, match="has 0 line"), transaction.atomic():
+        _raw_entry([])
     assert JournalEntry.objects.count() == 0
 
 
 def test_the_database_refuses_a_line_in_another_currency_than_its_account(db):
     receivable, revenue = _accounts()
-    with pytest.raises(IntegrityError, match="posted to account"):
-        with transaction.atomic():
-            _raw_entry([(receivable, 1000, "USD"), (revenue, -1000, "USD")])
+    with pytest.raises(IntegrityError, match="posted to account"), transaction.atomic():
+        _raw_entry([(receivable, 1000, "USD"), (revenue, -1000, "USD")])
     assert JournalLine.objects.count() == 0
 
 
@@ -121,9 +118,8 @@ def test_the_database_refuses_a_line_in_another_currency_than_its_account(db):
 ])
 def test_posted_entries_and_lines_are_append_only(db, statement):
     _approval()
-    with pytest.raises(IntegrityError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statement)
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
     entry = JournalEntry.objects.get()
     assert entry.memo == "October statement, Hoshi Mart × Rinna"
     assert sorted(entry.lines.values_list("amount", flat=True)) == [-210000, -90000, 300000]
@@ -142,7 +138,7 @@ ACCOUNTS = ["partner_receivable:a", "partner_receivable:b", "payee_payable:s", "
 
 
 @st.composite
-def balanced_entries(draw):  # noqa: ANN001, ANN201
+def balanced_entries(draw):
     entries = []
     for _ in range(draw(st.integers(1, 6))):
         currency = draw(st.sampled_from(["JPY", "USD"]))
@@ -150,7 +146,7 @@ def balanced_entries(draw):  # noqa: ANN001, ANN201
         debit = draw(st.sampled_from(ACCOUNTS))
         credits = draw(st.lists(st.sampled_from(ACCOUNTS), min_size=len(amounts), max_size=len(amounts)))
         postings = [Posting(debit, sum(amounts), currency)]
-        postings += [Posting(code, -amount, currency) for code, amount in zip(credits, amounts)]
+        postings += [Posting(code, -amount, currency) for code, amount in zip(credits, amounts, strict=True)]
         entries.append(postings)
     return entries
 

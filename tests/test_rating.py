@@ -266,6 +266,23 @@ def test_clawback_of_an_unterminated_rate_rounds_as_the_exact_fraction():
     assert rating.clawback == 180_000
 
 
+def test_clawback_of_a_half_unit_through_an_unterminated_rate_still_rounds_up():
+    # given an earlier statement with a share of 0.5 on a net of 6 (nothing to 5, then 50%):
+    # its effective rate 1/12 cannot be written exactly
+    terms = design_terms(share={"model": "graduated",
+                                "tiers": [{"up_to": 5, "rate": "0"}, {"up_to": None, "rate": "0.5"}]},
+                         minimum_per_period=None)
+    earlier = rate(terms, 6)
+    assert earlier.share_precise == D("0.5")
+    # when all 6 are refunded, and separately 3 of them
+    whole = rate(terms, 0, refunds=[(6, earlier.effective_rate)])
+    half = rate(terms, 0, refunds=[(3, earlier.effective_rate)])
+    # then the clawbacks round as 6 × 0.5 ÷ 6 = 0.5 → 1 and 0.25 → 0 would, the stored rate
+    # being cut away from zero so the exact half does not land a hair below 0.5
+    assert whole.clawback == 1
+    assert half.clawback == 0
+
+
 def test_a_negative_total_is_carried_forward_and_not_split():
     # given no minimum, a quiet period (net 0), a 5,600 clawback and 1,000 credit brought forward
     rating = rate(design_terms(minimum_per_period=None), 0,

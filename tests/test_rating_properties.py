@@ -250,7 +250,7 @@ def test_rounding_happens_once_and_lines_add_up_to_the_total(period):
     assert rating.outcome_fees == fees
     assert rating.share_precise == share_model_for(period["terms"]["share"]).share(Decimal(period["net"]))
     lines = rating.lines()
-    # (exact arithmetic: a refund rate of share ÷ net carries fifty digits)
+    # (exact arithmetic: a refund rate of share ÷ net carries sixty digits)
     with localcontext(EXACT_CONTEXT):
         assert rating.wage_precise == (rating.share_precise + fees + rating.minimum_top_up
                                        - rating.cap_reduction)
@@ -275,10 +275,11 @@ def test_effective_rate_is_share_over_net(period):
     rating = rate_period(**period)
     net = period["net"]
     if net > 0:
-        # then share ÷ net: refunding the whole net later claws back exactly the share, rounded
+        # then share ÷ net, cut away from zero far below a unit: refunding the whole net
+        # later claws back the share as it rounds, a share on a half unit included
         with localcontext(EXACT_CONTEXT):
             rebuilt = rating.effective_rate * net
-            assert abs(rebuilt - rating.share_precise) < Decimal("1e-30")
+            assert rating.share_precise <= rebuilt < rating.share_precise + Decimal("1e-30")
         assert round_half_up(rebuilt) == round_half_up(rating.share_precise)
     else:
         # and a zero or negative net's effective rate is the first tier's (or the flat) rate

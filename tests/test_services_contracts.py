@@ -13,11 +13,7 @@ from contracts.selectors import next_period_start
 from core.errors import InvalidTransition, ValidationFailed
 from core.models import AuditLog
 from tests.conftest import DESIGN_TERMS, api_as, hire, this_period
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 
 def draft_v1(world) -> ContractVersion:

@@ -36,20 +36,20 @@ def lines(statement: Statement) -> list[tuple]:
     return [(line.kind, line.quantity, line.revenue, line.amount) for line in statement.lines.all()]
 
 
-def approve(world, statement: Statement) -> Statement:  # noqa: ANN001
+def approve(world, statement: Statement) -> Statement:
     statement_submit(actor=world.finance, statement=statement)
     return statement_approve(actor=world.finance, statement=statement)
 
 
 @pytest.fixture
-def rinna(world):  # noqa: ANN001, ANN201
+def rinna(world):
     placement = _backdate(hire(world))
     for day, code in [(1, "C1"), (2, "C2"), (3, "C3"), (4, "C4"), (20, "C5")]:
         touch(placement, "coupon", code, at(10, day, 9))
     return placement
 
 
-def _resolution(placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:  # noqa: ANN001
+def _resolution(placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
     Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
                            period=period_of(when, "Asia/Tokyo"),
                            withdrawn_at=when if withdrawn else None)
@@ -181,3 +181,22 @@ def test_finance_adjustment_survives_a_rerun_and_is_audited(world, rinna):
     settle(OCT)
     assert Statement.objects.get(period=OCT).total == 500_000
     assert AuditLog.objects.filter(action="statement.adjusted").count() == 1
+
+
+def test_a_half_unit_clawback_survives_storing_the_effective_rate(world):
+    # given 50% of the first unit and nothing above: a net of 6 earns 0.5, so the effective
+    # rate is 0.5 / 6 = 0.08333… (it never ends)
+    placement = _backdate(hire(world, terms=design_terms(
+        share={"model": "graduated", "tiers": [{"up_to": 1, "rate": "0.5"}, {"up_to": None, "rate": "0"}]},
+        minimum_per_period=None, outcome_fees={})))
+    touch(placement, "coupon", "C1", at(10, 1, 9))
+    bought = sale(world.hoshi, at(10, 1), 6, coupon_code="C1")
+    settle(OCT)
+    october = approve(world, Statement.objects.get(period=OCT))
+    assert october.wage == 1  # 0.5 rounded half-up
+    # when all 6 are refunded next month
+    sale(world.hoshi, at(11, 2), 6, refund_of=bought)
+    settle(NOV)
+    # then exactly the half unit is clawed back and rounds up to 1, as the wage did; a rate
+    # stored to 20 places would give 0.49999999999999999998 and claw back nothing
+    assert Statement.objects.get(period=NOV).clawback == 1

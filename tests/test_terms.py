@@ -15,18 +15,14 @@ from contracts.selectors import next_period_start
 from contracts.terms import terms_validate
 from core.errors import ValidationFailed
 from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
-from tests.helpers_api import (
-    assert_error,
-    db_state,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
-)
+from tests.helpers_api import assert_error, db_state
 
 PAYEES = ["platform", "studio-aoi"]
 DECIMAL_HINT = 'must be a decimal string such as "0.05"; got {!r}.'
 WINDOW = "must be a whole number of days from 1 to 365."
 HOLD = "must be a whole number of days from 0 to 365."
 WHOLE = "must be a whole number of minor units (an integer)."
-POSITIVE_BOUND = "must be a positive whole number of minor units."
+POSITIVE_BOUND = "must be a positive whole number of minor units (at most 2^62)."
 NEGATIVE = "must not be negative."
 
 
@@ -130,7 +126,7 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, list[str]]]] = [
     ("tiers-missing", design_terms(share={"model": "volume"}),
      {"share.tiers": ["a volume share needs a non-empty list of tiers."]}),
     *[(f"tiers-bound-{bound!r}", tiers((bound, "0.08"), (None, "0.05")),
-       {"share.tiers[0].up_to": [POSITIVE_BOUND]}) for bound in (0, -5, 1000.5, "1000", True)],
+       {"share.tiers[0].up_to": [POSITIVE_BOUND]}) for bound in (0, -5, 1000.5, "1000", True, 2**62 + 1)],
     ("tiers-missing-bound", design_terms(share={"model": "graduated", "tiers": [{"rate": "0.05"}]}),
      {"share.tiers[0].up_to": ["is required (null for the last, open tier)."]}),
     ("tiers-unknown-key", design_terms(share={"model": "graduated",

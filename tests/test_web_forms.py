@@ -12,11 +12,9 @@ from contracts import services
 from contracts.models import ContractVersion, PartnerApiKey, Placement
 from contracts.services import api_key_digest
 from tests.conftest import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
-from tests.test_web_support import (  # noqa: F401  (autouse fixtures)
+from tests.test_web_support import (
     browser,
     db_state,
-    fast_passwords,
-    plain_static_files,
     text,
 )
 
@@ -122,14 +120,14 @@ def test_a_missing_start_date_is_a_400(world, approved):
     (json.dumps(design_terms(hold_days=-1)),
      {"hold_days": ["must be a whole number of days from 0 to 365."]}),
 ])
-def test_the_check_button_reports_problems_with_a_400_fragment(world, approved, terms, errors):
+def test_the_check_button_reports_problems_with_a_422_fragment(world, approved, terms, errors):
     # given an approved placement
     before = db_state()
     # when the manager checks bad terms through htmx
     response = browser(world.hoshi_manager).post(
         reverse("console-terms-check", args=[approved.pk]), {"terms": terms}, HTTP_HX_REQUEST="true")
-    # then a fragment lists the problems by path (htmx swaps 400s in, see base.html)
-    assert response.status_code == 400
+    # then a fragment lists the problems by path (htmx swaps 422s in, see base.html)
+    assert response.status_code == 422
     assert response.context["errors"] == errors
     assert "These terms are not valid yet" in text(response)
     assert "<html" not in text(response)
@@ -330,6 +328,11 @@ def test_an_unknown_catalog_filter_is_a_400(world):
     assert response.status_code == 400
     assert "Select a valid choice. astrology is not one of the available choices." in text(
         response)
+    # and from htmx, the fragment comes with the 422 that htmx is told to swap in
+    response = browser(world.hoshi_owner).get(reverse("catalog"), {"skill": "astrology"},
+                                              HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "<html" not in text(response)
 
 
 def test_an_unknown_status_filter_on_the_console_is_a_400(world):

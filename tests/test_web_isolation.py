@@ -20,7 +20,7 @@ from contracts import services
 from contracts.models import ContractVersion, PartnerApiKey, Placement
 from tests.conftest import design_terms, hire, next_period_start_for, this_period
 from tests.factories import EmployeeFactory
-from tests.test_web_support import browser, db_state, fast_passwords, plain_static_files  # noqa: F401
+from tests.test_web_support import browser, db_state
 
 
 @dataclass

@@ -11,7 +11,7 @@ from contracts.models import ContractVersion, Notification, Placement, Placement
 from contracts.terms import terms_describe, terms_validate
 from core.models import AuditLog
 from tests.conftest import DESIGN_TERMS, design_terms, hire, this_period
-from tests.test_web_support import browser, fast_passwords, plain_static_files  # noqa: F401
+from tests.test_web_support import browser
 
 NOT_YET = "Not yet available — measured once the revenue engine is live"
 

@@ -1,10 +1,5 @@
 """Shared pieces of the web UI tests (test_web_*.py import from here; no tests of its own).
 
-- `plain_static_files`: outside DEBUG the settings serve static files through whitenoise's
-  manifest storage, which needs `collectstatic` to have run; the test run does not run
-  it, so pages are rendered with the plain storage instead.
-- `fast_passwords`: the default hasher spends a quarter of a second per user on purpose;
-  the world fixture makes seven users per test, which is most of a web test's run time.
 - `browser(user)`: a Django test client signed in as `user`.
 - `text(response)`: the page as a person reads it (entities such as &#x27; unescaped).
 - `db_state()`: everything a web action could change, so a refused action can be shown to
@@ -16,7 +11,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from contracts.models import (
@@ -28,19 +22,6 @@ from contracts.models import (
     PlacementTransition,
 )
 from core.models import AuditLog, User
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def browser(user: User) -> Client:

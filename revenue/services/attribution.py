@@ -76,39 +76,32 @@ best AS (
               CASE WHEN model = 'last_touch' THEN touched_at END DESC NULLS LAST,
               CASE WHEN model = 'first_touch' THEN touched_at END ASC NULLS LAST,
               key_rank, touch_id
-)
+),
+touched AS (SELECT DISTINCT sale_id FROM candidates)
+-- One pass: every pending sale is written once, attributed or not, with its reason.
 UPDATE revenue_sale s
-   SET attribution = 'attributed',
-       placement_id = best.placement_id,
-       touchpoint_id = best.touch_id,
-       attributed_key = best.key_name,
-       attribution_note = left(format(
-           '%%s %%s, touched %%s, %%s after the touch; %%s of %%s eligible touchpoint(s).',
-           best.key_name, best.touch_key,
-           to_char(best.touched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-           justify_interval(date_trunc('minute', best.occurred_at - best.touched_at)),
-           replace(best.model, '_', ' '), best.eligible_count), 300)
-  FROM best
- WHERE s.id = best.sale_id
-"""
-
-_UNATTRIBUTED = """
-UPDATE revenue_sale s
-   SET attribution = 'unattributed', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
+   SET attribution = CASE WHEN b.sale_id IS NULL THEN 'unattributed' ELSE 'attributed' END,
+       placement_id = b.placement_id,
+       touchpoint_id = b.touch_id,
+       attributed_key = coalesce(b.key_name, ''),
        attribution_note = CASE
-           WHEN s.coupon_code IS NULL AND s.click_id IS NULL AND s.conversation_id IS NULL
+           WHEN b.sale_id IS NOT NULL THEN left(format(
+               '%%s %%s, touched %%s, %%s after the touch; %%s of %%s eligible touchpoint(s).',
+               b.key_name, b.touch_key,
+               to_char(b.touched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+               justify_interval(date_trunc('minute', b.occurred_at - b.touched_at)),
+               replace(b.model, '_', ' '), b.eligible_count), 300)
+           WHEN p.coupon_code IS NULL AND p.click_id IS NULL AND p.conversation_id IS NULL
                THEN 'The sale carries no coupon code, click id or conversation id.'
-           WHEN NOT EXISTS (
-               SELECT 1 FROM revenue_touchpoint t
-                WHERE t.partner_id = s.partner_id
-                  AND ((t.kind = 'coupon' AND t.key = s.coupon_code)
-                       OR (t.kind = 'click' AND t.key = s.click_id)
-                       OR (t.kind = 'conversation' AND t.key = s.conversation_id)))
-               THEN 'No employee touchpoint carries this sale''s keys.'
+           WHEN t.sale_id IS NULL THEN 'No employee touchpoint carries this sale''s keys.'
            ELSE 'Touchpoints carry its keys, but none within the attribution window and keys of '
                 'a contract in force for the sale''s period.'
        END
- WHERE s.attribution = 'pending' AND s.type = 'sale' {scope}
+  FROM pending p
+  LEFT JOIN best b ON b.sale_id = p.id
+  LEFT JOIN touched t ON t.sale_id = p.id
+ WHERE s.id = p.id
+RETURNING s.attribution
 """
 
 
@@ -119,17 +112,21 @@ class AttributionResult:
 
 
 @transaction.atomic
-def attribution_run(*, partner_ids: list[int] | None = None) -> AttributionResult:
-    """Attribute every pending sale (of `partner_ids`, or of every partner)."""
-    scope = "AND partner_id = ANY(%(partners)s)" if partner_ids is not None else ""
-    params = {"partners": partner_ids}
+def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int] | None = None) -> AttributionResult:
+    """Attribute pending sales: all of them, a partner's, or the given ids (how ingestion
+    hands over a batch, so the pass finds them by primary key)."""
+    conditions = []
+    if partner_ids is not None:
+        conditions.append("AND partner_id = ANY(%(partners)s)")
+    if sale_ids is not None:
+        conditions.append("AND id = ANY(%(sales)s)")
+    params = {"partners": partner_ids, "sales": sale_ids}
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
-        cursor.execute(_ATTRIBUTE.format(scope=scope), params)
-        attributed = cursor.rowcount
-        cursor.execute(_UNATTRIBUTED.format(scope=scope.replace("partner_id", "s.partner_id")), params)
-        unattributed = cursor.rowcount
-    return AttributionResult(attributed=attributed, unattributed=unattributed)
+        cursor.execute(_ATTRIBUTE.format(scope=" ".join(conditions)), params)
+        outcomes = [row[0] for row in cursor.fetchall()]
+    attributed = outcomes.count("attributed")
+    return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed)
 
 
 @transaction.atomic

@@ -185,20 +185,13 @@ def _digest(canonical: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _after_ingest(partner_id: int) -> None:
-    """THE call site that hands newly stored data to attribution (DESIGN.md §5 step 3).
+def _after_ingest(partner_id: int, sale_ids: list[int]) -> None:
+    """THE call site that hands newly stored (or reset) sales to attribution (DESIGN.md §5
+    step 3), after the transaction commits. Passing the ids lets attribution find them by
+    primary key instead of scanning the partner's sales."""
+    from revenue import tasks
 
-    Runs `revenue.tasks.attribution_enqueue(partner_id)` after the transaction commits, if
-    that function exists; until it does, this does nothing."""
-    try:
-        from revenue import tasks
-    except ModuleNotFoundError as exc:
-        if exc.name != "revenue.tasks":
-            raise
-        return
-    enqueue = getattr(tasks, "attribution_enqueue", None)
-    if enqueue is not None:
-        transaction.on_commit(lambda: enqueue(partner_id))
+    transaction.on_commit(lambda: tasks.attribution_enqueue(partner_id, sale_ids))
 
 
 class _Outcomes:
@@ -414,8 +407,9 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
 
     outcomes.follow(followers)
     inserted_ids = sorted([*inserted_sales.values(), *inserted_refunds.values()])
-    if inserted_ids:
-        _after_ingest(partner.pk)
+    if inserted_sales:
+        # Refunds follow their sale's attribution; only new sales need attributing.
+        _after_ingest(partner.pk, sorted(inserted_sales.values()))
     return outcomes.result(inserted_ids)
 
 
@@ -568,6 +562,7 @@ WHERE partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at
   AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))
   AND NOT (attribution = 'pending' AND placement_id IS NULL AND touchpoint_id IS NULL
            AND attributed_key = '' AND attribution_note = '')
+RETURNING id
 """
 
 
@@ -588,6 +583,7 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
                             "with different content.", "key")
     primaries = sorted(first_by_key.values(), key=lambda r: (r.kind, r.key))
     inserted: dict[tuple[str, str], int] = {}
+    reset_ids: list[int] = []
     if primaries:
         with connection.cursor() as cursor:
             cursor.execute(_TOUCHPOINT_INSERT, [
@@ -613,6 +609,7 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
                     partner.pk, min(r.occurred_at for r in new), by_kind[Touchpoint.Kind.COUPON],
                     by_kind[Touchpoint.Kind.CLICK], by_kind[Touchpoint.Kind.CONVERSATION],
                 ])
+                reset_ids = [row[0] for row in cursor.fetchall()]
         for row in primaries:
             if (row.kind, row.key) in inserted:
                 outcomes.status[row.index] = "accepted"
@@ -622,8 +619,8 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
                 outcomes.reject(row.index, row.key, RejectionCode.CONFLICT,
                                 f"{row.kind} {row.key!r} was already received with different content.", "key")
     outcomes.follow(followers)
-    if inserted:
-        _after_ingest(partner.pk)
+    if reset_ids:
+        _after_ingest(partner.pk, sorted(reset_ids))
     return sorted(inserted.values())
 
 

@@ -1,0 +1,115 @@
+"""Attribution + settlement of 10 million sales (1 million touchpoints, 1,000 placements)
+against a plain `SUM … GROUP BY` over the same rows, on the same machine, in one run.
+
+    python3 dev.py bench settlement_10m [--sales 10000000] [--touchpoints 1000000]
+
+Uses its own database (haken_bench in .data/bench) and rebuilds the data each run.
+Targets (issue 3): attribution + settlement ≤ 10× the plain aggregate and under 2 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
+from revenue.models import SettlementRun, Statement  # noqa: E402
+from revenue.services.attribution import attribution_run  # noqa: E402
+from revenue.services.settlement import settlement_run_execute  # noqa: E402
+
+PERIOD = "2026-10-01"
+
+
+def timed(label: str, action):
+    started = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<52} {elapsed:8.2f} s", flush=True)
+    return elapsed, result
+
+
+def generate(sales: int, touchpoints: int, placements: list[tuple[int, int]]) -> None:
+    """Touchpoints spread over the placements; 70% of sales carry a touchpoint's key, a
+    third of those outside the 14-day window; the rest carry none."""
+    placement_ids = [p for p, _ in placements]
+    partner_ids = [partner for _, partner in placements]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_placements (n int PRIMARY KEY, placement_id bigint, partner_id bigint)")
+        cursor.execute("INSERT INTO bench_placements SELECT g - 1, p, q FROM unnest(%s::bigint[], %s::bigint[]) "
+                       "WITH ORDINALITY AS u(p, q, g)", [placement_ids, partner_ids])
+        count = len(placements)
+        cursor.execute(f"""
+            INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
+            SELECT bp.partner_id, bp.placement_id,
+                   (ARRAY['coupon', 'click', 'conversation'])[1 + g % 3],
+                   'K' || g, timestamptz '2026-09-20 00:00+09' + (g % 40) * interval '1 day', 'agent', now()
+              FROM generate_series(0::bigint, {touchpoints - 1}) g
+              JOIN bench_placements bp ON bp.n = g % {count}
+        """)
+        cursor.execute(f"""
+            INSERT INTO revenue_sale (partner_id, external_id, type, occurred_at, amount, currency,
+                coupon_code, click_id, conversation_id, period, content_digest, received_at, attribution,
+                attributed_key, attribution_note)
+            SELECT bp.partner_id, 'S' || g, 'sale',
+                   timestamptz '2026-10-01 00:00+09' + (g % 2592000) * interval '1 second',
+                   100 + (g * 7919) % 50000, 'JPY',
+                   CASE WHEN g % 10 < 7 AND t % 3 = 0 THEN 'K' || t END,
+                   CASE WHEN g % 10 < 7 AND t % 3 = 1 THEN 'K' || t END,
+                   CASE WHEN g % 10 < 7 AND t % 3 = 2 THEN 'K' || t END,
+                   date '{PERIOD}', md5(g::text), now(), 'pending', '', ''
+              FROM generate_series(0::bigint, {sales - 1}) g
+              CROSS JOIN LATERAL (SELECT (g * 104729) % {touchpoints} AS t) pick
+              JOIN bench_placements bp ON bp.n = pick.t % {count}
+        """)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE revenue_sale")
+        cursor.execute("ANALYZE revenue_touchpoint")
+
+
+def plain_aggregate() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT partner_id, sum(amount) FROM revenue_sale GROUP BY partner_id")
+        return len(cursor.fetchall())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sales", type=int, default=10_000_000)
+    parser.add_argument("--touchpoints", type=int, default=1_000_000)
+    parser.add_argument("--placements", type=int, default=1_000)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    print(f"Attribution + settlement: {args.sales:,} sales, {args.touchpoints:,} touchpoints, "
+          f"{args.placements:,} placements (machine: {os.cpu_count()} cores)")
+    reset_revenue_tables()
+    placements = build_placements(args.placements)
+    timed("generate data (not measured against targets)", lambda: generate(args.sales, args.touchpoints, placements))
+
+    baseline, _ = timed("baseline: SELECT partner_id, sum(amount) GROUP BY", plain_aggregate)
+    attribution_time, result = timed("attribution (one set-based pass)", attribution_run)
+    run = SettlementRun.objects.create(period=PERIOD, trigger="command")
+    settle_time, run = timed("settlement (statements for every contract)",
+                             lambda: settlement_run_execute(run_id=run.pk))
+    total = attribution_time + settle_time
+    statements = Statement.objects.filter(period=PERIOD).count()
+    print(f"  attributed {result.attributed:,}, not attributed {result.unattributed:,}, "
+          f"statements {statements:,}")
+    print(f"\n  attribution + settlement: {total:.2f} s = {total / baseline:.1f}× the plain aggregate "
+          f"(target ≤ 10×, < 120 s)")
+
+
+if __name__ == "__main__":
+    main()

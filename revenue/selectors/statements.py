@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, Sum
+
+from contracts.selectors import partners_visible, viewer_partner_id
+from core.errors import NotFound
+from revenue.models import Sale, SettlementRun, Statement, StatementLine, StatementSplit
+from revenue.services.settlement import SETTLED
+
+
+def statement_list(*, viewer: Any, period: date | None = None, status: str | None = None) -> QuerySet[Statement]:
+    """Partners see their statements once approved (drafts are finance's work in
+    progress); account managers their partners'; finance and staff all."""
+    statements = (
+        Statement.objects.filter(contract__placement__partner__in=partners_visible(viewer=viewer))
+        .select_related("contract__placement__partner", "contract__placement__employee", "approved_by")
+        .prefetch_related(Prefetch("lines", queryset=StatementLine.objects.order_by("position")),
+                          Prefetch("splits", queryset=StatementSplit.objects.select_related("payee")))
+        .order_by("-period", "contract_id")
+    )
+    if viewer_partner_id(viewer) is not None:
+        statements = statements.filter(status__in=SETTLED)
+    if period is not None:
+        statements = statements.filter(period=period)
+    if status:
+        statements = statements.filter(status=status)
+    return statements
+
+
+def statement_get(*, viewer: Any, statement_id: int) -> Statement:
+    statement = statement_list(viewer=viewer).filter(pk=statement_id).first()
+    if statement is None:
+        raise NotFound(f"No statement {statement_id}.")
+    return statement
+
+
+def settlement_runs(*, limit: int = 20) -> QuerySet[SettlementRun]:
+    return SettlementRun.objects.select_related("requested_by").order_by("-created_at", "-id")[:limit]
+
+
+def sale_get(*, viewer: Any, external_id: str) -> Sale:
+    partner_id = viewer_partner_id(viewer)
+    sales = Sale.objects.filter(partner__in=partners_visible(viewer=viewer), external_id=external_id)
+    if partner_id is not None:
+        sales = sales.filter(partner_id=partner_id)
+    sale = sales.select_related("placement__employee", "touchpoint", "refund_of", "statement").first()
+    if sale is None:
+        raise NotFound(f"No sale {external_id!r}.")
+    return sale
+
+
+def attributed_revenue_by_month(*, viewer: Any, placement_id: int | None = None) -> list[dict[str, Any]]:
+    """Monthly attributed sales for the viewer's partners (a chart's data): one aggregate."""
+    sales = Sale.objects.filter(partner__in=partners_visible(viewer=viewer), type="sale",
+                                attribution="attributed")
+    if placement_id is not None:
+        sales = sales.filter(placement_id=placement_id)
+    rows = (sales.values("period", "currency").annotate(revenue=Sum("amount")).order_by("period", "currency"))
+    return list(rows)
