@@ -54,4 +54,5 @@ urlpatterns = [
     path("", include("core.urls")),
     path("employees/", include("employees.urls")),
     path("", include("contracts.urls")),
+    path("", include("revenue.urls")),
 ]
