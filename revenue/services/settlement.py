@@ -163,21 +163,21 @@ def period_inputs(*, contract_ids: list[int], period: date) -> dict[int, PeriodI
             inputs[contract_id].outcomes[kind] = count
     for item in inputs.values():
         item.clawback_refunds.sort()
+    # The credit each contract carries is the one its latest settled statement left.
+    carried = dict(
+        Statement.objects.filter(contract_id__in=contract_ids, period__lt=period, status__in=SETTLED)
+        .order_by("contract_id", "-period").distinct("contract_id")
+        .values_list("contract_id", "credit_carried_forward")
+    )
+    adjustments: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for contract_id, amount, reason in (StatementAdjustment.objects.filter(contract_id__in=contract_ids, period=period)
+                                        .order_by("created_at", "id").values_list("contract_id", "amount", "reason")):
+        adjustments[contract_id].append((amount, reason))
     for contract_id in contract_ids:
         item = inputs[contract_id]
-        previous = (Statement.objects.filter(contract_id=contract_id, period__lt=period, status__in=SETTLED)
-                    .order_by("-period").first())
-        item.carried_credit = previous.credit_carried_forward if previous else 0
-        item.adjustments = [
-            (adjustment.amount, adjustment.reason)
-            for adjustment in StatementAdjustment.objects.filter(contract_id=contract_id, period=period)
-        ]
+        item.carried_credit = carried.get(contract_id, 0)
+        item.adjustments = adjustments[contract_id]
     return dict(inputs)
-
-
-def version_in_force(*, contract: Contract, period: date) -> ContractVersion | None:
-    return (contract.versions.filter(status=ContractVersion.Status.ACCEPTED, effective_from__lte=period)
-            .order_by("-effective_from").first())
 
 
 def _period_start_utc(partner_timezone: str, period: date) -> datetime:
@@ -211,45 +211,82 @@ def _apply_adjustments(rating: Any, adjustments: int, splits: list[dict[str, str
     return total, total, 0, split_largest_remainder(total=total, shares=shares)
 
 
-@transaction.atomic
-def statement_compute(*, contract: Contract, period: date, inputs: PeriodInputs | None = None) -> Statement | None:
-    """Write (or rewrite) the draft statement of one contract for one period. An approved
-    statement is never touched; a draft or in-review one is replaced in full."""
-    version = version_in_force(contract=contract, period=period)
-    if version is None:
-        return None
-    existing = Statement.objects.select_for_update().filter(contract=contract, period=period).first()
-    if existing is not None and existing.status in SETTLED:
-        return existing
-    if inputs is None:
-        inputs = period_inputs(contract_ids=[contract.pk], period=period)[contract.pk]
-    inputs.version_number = version.number
-    terms = version.terms
-    rating = rate_period(
-        terms=terms, net=inputs.net, outcomes=inputs.outcomes,
-        clawback_refunds=[(amount, Decimal(rate)) for amount, rate in inputs.clawback_refunds],
-        carried_credit=inputs.carried_credit,
-    )
-    adjustments_total = sum(amount for amount, _ in inputs.adjustments)
-    total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
-    figures = {
-        "status": Statement.Status.DRAFT, "currency": contract.currency,
-        "version_number": version.number, "net": inputs.net, "share_precise": rating.share_precise,
-        "effective_rate": rating.effective_rate, "wage": rating.wage, "clawback": rating.clawback,
-        "carried_credit": inputs.carried_credit, "adjustments": adjustments_total, "total": total,
-        "payable": payable, "credit_carried_forward": credit_forward,
-        "fingerprint": inputs.fingerprint(), "computed_at": timezone.now(),
-    }
-    if existing is None:
-        statement = Statement.objects.create(contract=contract, period=period, **figures)
-    else:
-        statement = existing
-        for name, value in figures.items():
-            setattr(statement, name, value)
-        statement.save()
-        statement.lines.all().delete()
-        statement.splits.all().delete()
+def _versions_in_force(contract_ids: list[int], period: date) -> dict[int, ContractVersion]:
+    versions = (ContractVersion.objects.filter(contract_id__in=contract_ids, status=ContractVersion.Status.ACCEPTED,
+                                               effective_from__lte=period)
+                .order_by("contract_id", "-effective_from").distinct("contract_id"))
+    return {version.contract_id: version for version in versions}
 
+
+@transaction.atomic
+def statements_compute(*, contracts: list[Contract], period: date) -> list[Statement]:
+    """Write (or rewrite) the draft statements of `contracts` for `period` with a fixed
+    number of queries, however many contracts. Approved statements are never touched;
+    draft or in-review ones are replaced in full."""
+    ids = [contract.pk for contract in contracts]
+    versions = _versions_in_force(ids, period)
+    existing = {statement.contract_id: statement for statement in
+                Statement.objects.select_for_update().filter(contract_id__in=ids, period=period)}
+    inputs = period_inputs(contract_ids=ids, period=period)
+    payees = {payee.slug: payee for payee in Payee.objects.all()}
+    now = timezone.now()
+    results: list[Statement] = []
+    computed: list[tuple[Statement, PeriodInputs, Any, list[tuple[str, int]], dict[str, Decimal]]] = []
+    for contract in contracts:
+        version = versions.get(contract.pk)
+        current = existing.get(contract.pk)
+        if version is None:
+            continue
+        if current is not None and current.status in SETTLED:
+            results.append(current)
+            continue
+        item = inputs.get(contract.pk) or PeriodInputs()
+        item.version_number = version.number
+        terms = version.terms
+        rating = rate_period(
+            terms=terms, net=item.net, outcomes=item.outcomes,
+            clawback_refunds=[(amount, Decimal(rate)) for amount, rate in item.clawback_refunds],
+            carried_credit=item.carried_credit,
+        )
+        adjustments_total = sum(amount for amount, _ in item.adjustments)
+        total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
+        statement = current or Statement(contract=contract, period=period)
+        statement.status = Statement.Status.DRAFT
+        statement.currency = contract.currency
+        statement.version_number = version.number
+        statement.net = item.net
+        statement.share_precise = rating.share_precise
+        statement.effective_rate = rating.effective_rate
+        statement.wage, statement.clawback = rating.wage, rating.clawback
+        statement.carried_credit, statement.adjustments = item.carried_credit, adjustments_total
+        statement.total, statement.payable, statement.credit_carried_forward = total, payable, credit_forward
+        statement.fingerprint, statement.computed_at = item.fingerprint(), now
+        shares = {split["payee"]: Decimal(split["share"]) for split in terms["splits"]}
+        computed.append((statement, item, rating, splits, shares))
+
+    replaced = [statement for statement, *_ in computed if statement.pk is not None]
+    if replaced:
+        StatementLine.objects.filter(statement__in=replaced).delete()
+        StatementSplit.objects.filter(statement__in=replaced).delete()
+        Statement.objects.bulk_update(replaced, [
+            "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage", "clawback",
+            "carried_credit", "adjustments", "total", "payable", "credit_carried_forward", "fingerprint",
+            "computed_at"])
+    Statement.objects.bulk_create([statement for statement, *_ in computed if statement.pk is None])
+
+    lines: list[StatementLine] = []
+    split_rows: list[StatementSplit] = []
+    for statement, item, rating, splits, shares in computed:
+        lines.extend(_statement_lines(statement, item, rating, period))
+        split_rows.extend(StatementSplit(statement=statement, payee=payees[slug], share=shares[slug], amount=amount)
+                          for slug, amount in splits)
+        results.append(statement)
+    StatementLine.objects.bulk_create(lines)
+    StatementSplit.objects.bulk_create(split_rows)
+    return results
+
+
+def _statement_lines(statement: Statement, inputs: PeriodInputs, rating: Any, period: date) -> list[StatementLine]:
     lines: list[StatementLine] = []
 
     def add(kind: str, description: str, *, amount: int = 0, revenue: int | None = None,
@@ -273,14 +310,13 @@ def statement_compute(*, contract: Contract, period: date, inputs: PeriodInputs 
             quantity=inputs.clawback_count if line.kind == "clawback" else None)
     for amount, reason in inputs.adjustments:
         add("adjustment", f"Finance adjustment: {reason}", amount=amount, precise=Decimal(amount))
-    StatementLine.objects.bulk_create(lines)
-    payees = {payee.slug: payee for payee in Payee.objects.filter(slug__in=[s for s, _ in splits])}
-    shares = {split["payee"]: Decimal(split["share"]) for split in terms["splits"]}
-    StatementSplit.objects.bulk_create(
-        StatementSplit(statement=statement, payee=payees[slug], share=shares[slug], amount=amount)
-        for slug, amount in splits
-    )
-    return statement
+    return lines
+
+
+def statement_compute(*, contract: Contract, period: date) -> Statement | None:
+    """One contract's statement for one period (see statements_compute)."""
+    computed = statements_compute(contracts=[contract], period=period)
+    return computed[0] if computed else None
 
 
 def settlement_run_execute(*, run_id: int) -> SettlementRun:
@@ -301,15 +337,10 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
         contracts = contracts_to_settle(period=run.period)
         run.contracts_total = len(contracts)
         run.save(update_fields=["attributed", "contracts_total"])
-        batch = 200
+        batch = 250
         for start in range(0, len(contracts), batch):
             chunk = contracts[start:start + batch]
-            with transaction.atomic():
-                inputs = period_inputs(contract_ids=[c.pk for c in chunk], period=run.period)
-                for contract in chunk:
-                    if statement_compute(contract=contract, period=run.period,
-                                         inputs=inputs.get(contract.pk, PeriodInputs())):
-                        run.statements_written += 1
+            run.statements_written += len(statements_compute(contracts=chunk, period=run.period))
             run.contracts_done += len(chunk)
             run.save(update_fields=["contracts_done", "statements_written"])
         run.status, run.finished_at = SettlementRun.Status.DONE, timezone.now()
