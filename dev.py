@@ -136,6 +136,7 @@ def command_run() -> int:
     env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
     _manage(env, "migrate", "--noinput")
     _manage(env, "seed_demo")
+    _manage(env, "seed_demo_revenue")
     _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     bin_dir = Path(sys.executable).parent
     processes = {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.timezone import now
 
 from core.currencies import CURRENCY_CHOICES
@@ -362,6 +362,9 @@ class Sale(models.Model):
             models.Index(fields=["refund_of"], name="sale_refund_of", condition=Q(refund_of__isnull=False)),
             models.Index(fields=["statement"], name="sale_statement", condition=Q(statement__isnull=False)),
             models.Index(fields=["upload"], name="sale_upload", condition=Q(upload__isnull=False)),
+            # The partner's sales list: a month's sales, newest first, one page at a time.
+            models.Index(F("partner"), F("period"), F("occurred_at").desc(), F("id").desc(),
+                         name="sale_partner_period_recent"),
             # A late touchpoint finds the unsettled sales carrying its key (DESIGN.md §5.3).
             models.Index(fields=["partner", "coupon_code"], name="sale_coupon_code",
                          condition=Q(coupon_code__isnull=False)),

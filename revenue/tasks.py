@@ -36,3 +36,11 @@ def settlement_run_closed_period() -> int | None:
         return None
     period = (today_everywhere - timedelta(days=1)).replace(day=1)
     return settlement.settlement_run_request(actor=None, period=period, trigger="beat").pk
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def upload_process_task(upload_id: int) -> str:
+    """Process a CSV upload of sale events; a second run finds it done (or running) and returns."""
+    from revenue.services.uploads import upload_process
+
+    return upload_process(upload_id=upload_id).status

@@ -2,5 +2,31 @@
 
 from django.urls import path
 
+from revenue import views, views_upload
+
 urlpatterns: list = [
+    # partner portal: revenue, statements, sales
+    path("portal/revenue/", views.portal_revenue, name="portal-revenue"),
+    path("portal/statements/<int:statement_id>/", views.portal_statement, name="portal-statement"),
+    path("portal/sales/", views.portal_sales, name="portal-sales"),
+    # finance console: settlement, statements, ledger, exports
+    path("console/settlement/", views.console_settlement, name="console-settlement"),
+    path("console/settlement/runs/<int:run_id>/", views.console_settlement_run, name="console-settlement-run"),
+    path("console/statements/export.csv", views.console_statements_export, name="console-statements-export"),
+    path("console/statements/<int:statement_id>/", views.console_statement, name="console-statement"),
+    path("console/statements/<int:statement_id>/submit/", views.console_statement_submit,
+         name="console-statement-submit"),
+    path("console/statements/<int:statement_id>/approve/", views.console_statement_approve,
+         name="console-statement-approve"),
+    path("console/statements/<int:statement_id>/adjust/", views.console_statement_adjust,
+         name="console-statement-adjust"),
+    path("console/ledger/", views.console_ledger, name="console-ledger"),
+    path("console/ledger/export.csv", views.console_ledger_export, name="console-ledger-export"),
+    # account managers: what two sets of terms would have paid on real history
+    path("console/placements/<int:placement_id>/simulate/", views.console_simulate, name="console-simulate"),
+    # partner portal: CSV uploads of sales and refunds
+    path("portal/uploads/", views_upload.portal_uploads, name="portal-uploads"),
+    path("portal/uploads/<int:upload_id>/row/", views_upload.portal_upload_row, name="portal-upload-row"),
+    path("portal/uploads/<int:upload_id>/rejections.csv", views_upload.portal_upload_rejections,
+         name="portal-upload-rejections"),
 ]

@@ -52,10 +52,14 @@ def sale_get(*, viewer: Any, external_id: str) -> Sale:
     return sale
 
 
-def attributed_revenue_by_month(*, viewer: Any, placement_id: int | None = None) -> list[dict[str, Any]]:
-    """Monthly attributed sales for the viewer's partners (a chart's data): one aggregate."""
+def attributed_revenue_by_month(*, viewer: Any, placement_id: int | None = None,
+                                period_from: date | None = None) -> list[dict[str, Any]]:
+    """Monthly attributed sales for the viewer's partners (a chart's data): one aggregate,
+    bounded to the months shown so it does not read the whole history."""
     sales = Sale.objects.filter(partner__in=partners_visible(viewer=viewer), type="sale",
                                 attribution="attributed")
+    if period_from is not None:
+        sales = sales.filter(period__gte=period_from)
     if placement_id is not None:
         sales = sales.filter(placement_id=placement_id)
     rows = (sales.values("period", "currency").annotate(revenue=Sum("amount")).order_by("period", "currency"))

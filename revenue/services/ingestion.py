@@ -185,6 +185,29 @@ def _digest(canonical: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+# The same digest of a sale event, computed by PostgreSQL (the CSV upload checks whole files
+# in SQL): the exact JSON text `_digest` hashes for `_sale_parse`'s canonical event — keys
+# sorted, no spaces, absent keys left out, strings escaped as json.dumps escapes them (to_json
+# does the same), `occurred_at` in UTC as datetime.isoformat() writes it (microseconds only
+# when not zero). Placeholders name SQL expressions: text (NULL when absent), bigint amount,
+# timestamptz occurred_at. The same event posted through either path must digest the same,
+# or a re-sent event would be a conflict instead of a duplicate; tests hold the two together.
+SALE_DIGEST_SQL = """encode(sha256(convert_to(
+    '{{"amount":' || ({amount})::text
+    || coalesce(',"click_id":' || to_json({click_id})::text, '')
+    || coalesce(',"conversation_id":' || to_json({conversation_id})::text, '')
+    || coalesce(',"coupon_code":' || to_json({coupon_code})::text, '')
+    || ',"currency":' || to_json({currency})::text
+    || coalesce(',"customer_ref":' || to_json({customer_ref})::text, '')
+    || ',"external_id":' || to_json({external_id})::text
+    || ',"occurred_at":"'
+    || replace(to_char(({occurred_at}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')
+    || '+00:00"'
+    || coalesce(',"refund_of":' || to_json({refund_of})::text, '')
+    || coalesce(',"store_id":' || to_json({store_id})::text, '')
+    || ',"type":' || to_json({type})::text || '}}', 'UTF8')), 'hex')"""
+
+
 def _after_ingest(partner_id: int, sale_ids: list[int]) -> None:
     """THE call site that hands newly stored (or reset) sales to attribution (DESIGN.md §5
     step 3), after the transaction commits. Passing the ids lets attribution find them by

@@ -1,0 +1,135 @@
+"""Input forms of the revenue pages: the partner's sales filter, the finance console and
+the contract simulator.
+
+Like contracts.forms they check only the shape of what was typed (a period is YYYY-MM, an
+amount a whole number, terms are JSON); whether the input is allowed — a reason is
+required, the statement may still change, the terms make sense — is for the services and
+contracts.terms to say, so the web UI and the API give the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+from django import forms
+
+from revenue.models import Sale, Statement
+
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
+
+
+def period_text(period: date) -> str:
+    return f"{period:%Y-%m}"
+
+
+def period_parse(raw: str) -> date | None:
+    """'2026-10' → date(2026, 10, 1); None when it is not a month."""
+    match = _PERIOD.fullmatch((raw or "").strip())
+    if match is None:
+        return None
+    year, month = int(match["year"]), int(match["month"])
+    if not (1 <= month <= 12 and year >= 1):
+        return None
+    return date(year, month, 1)
+
+
+class PeriodField(forms.Field):
+    """A month typed as YYYY-MM, cleaned to the first day of that month."""
+
+    default_error_messages = {"invalid_period": "Give a month as YYYY-MM, e.g. 2026-10."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Period")
+        kwargs.setdefault("widget", forms.TextInput(attrs={
+            "placeholder": "2026-10", "pattern": "[0-9]{4}-[0-9]{2}", "size": 9, "maxlength": 7,
+            "inputmode": "numeric"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> date | None:  # type: ignore[override]
+        raw = str(value).strip() if value is not None else ""
+        if not raw:
+            return None
+        period = period_parse(raw)
+        if period is None:
+            raise forms.ValidationError(self.error_messages["invalid_period"], code="invalid_period")
+        return period
+
+    def prepare_value(self, value: Any) -> Any:
+        return period_text(value) if isinstance(value, date) else value
+
+
+# --- partner portal ------------------------------------------------------------------------
+
+
+class SalesFilterForm(forms.Form):
+    period = PeriodField(required=False)
+    attribution = forms.ChoiceField(
+        required=False, label="Attribution",
+        choices=[("", "Any"), *Sale.Attribution.choices],
+    )
+
+
+# --- finance console -------------------------------------------------------------------------
+
+
+class SettlementRunForm(forms.Form):
+    period = PeriodField(help_text="The month to settle, in each partner's own time zone.")
+
+
+class StatementFilterForm(forms.Form):
+    period = PeriodField(required=False)
+    status = forms.ChoiceField(required=False, label="Status",
+                               choices=[("", "Any status"), *Statement.Status.choices])
+
+
+class ExportForm(forms.Form):
+    period = PeriodField()
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.IntegerField(
+        label="Amount (minor units)",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "-30000"}),
+        help_text="Negative lowers the total, positive raises it.",
+    )
+    # Not required here: the service says a reason is required, as it does for the API.
+    reason = forms.CharField(required=False, max_length=300, label="Reason",
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- contract simulator ----------------------------------------------------------------------
+
+
+def _json_object(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise forms.ValidationError(
+            "This is not valid JSON: %(problem)s at line %(line)s, column %(column)s.",
+            code="invalid_json",
+            params={"problem": error.msg, "line": error.lineno, "column": error.colno},
+        ) from error
+
+
+MONTH_CHOICES = [(3, "3 months"), (6, "6 months"), (12, "12 months"), (24, "24 months")]
+
+
+class SimulateForm(forms.Form):
+    terms_a = forms.CharField(label="Terms A (JSON)",
+                              widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"}))
+    terms_b = forms.CharField(label="Terms B (JSON)",
+                              widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"}))
+    months = forms.TypedChoiceField(label="Months", choices=MONTH_CHOICES, coerce=int, initial=12)
+    price_per_call = forms.IntegerField(
+        label="Price per call (minor units)", min_value=0, max_value=10**12, initial=10,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 10}),
+    )
+
+    def clean_terms_a(self) -> Any:
+        return _json_object(self.cleaned_data["terms_a"])
+
+    def clean_terms_b(self) -> Any:
+        return _json_object(self.cleaned_data["terms_b"])

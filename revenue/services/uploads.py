@@ -1,0 +1,835 @@
+"""CSV uploads of sale events: large files through the web UI (DESIGN.md §5b).
+
+A file has the columns of the API's event fields, a header row naming them. It is stored
+(`upload_create`) and processed by a Celery task (`upload_process`), set-based throughout:
+
+1. read: the file streams into a TEMP staging table with `COPY … FROM STDIN` — every column
+   as text, plus the row number (the header is row 1, as a spreadsheet numbers it). It goes
+   in pieces cut at record boundaries, so the progress bar moves between them. A file that
+   is not UTF-8, has no header, names unknown columns or has a row of the wrong width is
+   refused as a whole and nothing is stored.
+2. check: one pass types each row (a regular expression vets `occurred_at` before the cast,
+   so no row can abort the statement) and notes each column's problem; one aggregate finds
+   external_ids repeated within the file (the first valid row wins, later identical rows
+   are duplicates, different ones conflicts). Every problem becomes one rejection row
+   (row, column, code, reason) with the API's codes and messages.
+3. store, in one transaction: ONE `INSERT … SELECT … ON CONFLICT (partner_id, external_id)
+   DO NOTHING` for the sales and one for the refunds. A row the insert skips exists already:
+   the same digest is a duplicate, another a conflict. Refunds lock the sales they name
+   (`FOR UPDATE`, in id order, as the API does) and are checked against what is left to
+   refund, in file order. The upload is marked done in the same transaction, with its
+   counts and rejections, and the new sales go to attribution on commit.
+
+The digest is the API's (`ingestion.SALE_DIGEST_SQL` is `_digest` in SQL), so an event sent
+through the API and again in a file is a duplicate, not a conflict.
+
+Running the task twice is safe: a session advisory lock lets one run at a time, a status
+guard (`select_for_update`) skips finished uploads, and a run that died before step 3
+committed left nothing behind but its status, so the next run starts over. Inserts are
+idempotent anyway (the unique key and ON CONFLICT).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contracts.models import Partner
+from contracts.selectors import membership_role, viewer_partner_id
+from core.currencies import MINOR_UNIT_EXPONENT
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.models import User
+from core.services import audit_record
+from revenue.models import SaleUpload
+from revenue.services.ingestion import (
+    EARLIEST_OCCURRED_AT,
+    FUTURE_TOLERANCE,
+    MAX_AMOUNT,
+    MAX_KEY_LENGTH,
+    SALE_DIGEST_SQL,
+    RejectionCode,
+    _after_ingest,
+)
+
+logger = logging.getLogger(__name__)
+
+# The event fields of DESIGN.md §5b, in the order a template file lists them.
+UPLOAD_COLUMNS = (
+    "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "click_id",
+    "conversation_id", "customer_ref", "store_id", "refund_of",
+)
+REQUIRED_COLUMNS = ("external_id", "type", "occurred_at", "amount", "currency")
+KEY_COLUMNS = ("coupon_code", "click_id", "conversation_id", "customer_ref", "store_id")
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+# Pieces of the file sent with one COPY each; progress is written between them.
+PIECE_BYTES = 4 * 1024 * 1024
+# Up to this many new sales are handed to attribution by id; more, by partner.
+ATTRIBUTE_BY_ID_MAX = 10_000
+# One upload runs at a time: a session advisory lock on this base + the upload id.
+UPLOAD_LOCK = 0x55504C44 << 32
+# Shares of the progress bar: reading the file, checking it, storing it.
+READ_SHARE, CHECK_SHARE = 0.25, 0.25
+
+_OCCURRED_AT_HELP = "an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00"
+# Dates and times a timestamptz cast accepts and that carry their offset; the day of the month
+# is checked against the month in SQL, so no row that passes can make the cast fail.
+_OCCURRED_AT_RE = (r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+                   r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$")
+# The same without the offset: a local time, refused with its own explanation.
+_NAIVE_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$")
+
+
+class UploadRefused(ValidationFailed):
+    """The file as a whole cannot be read: nothing of it is stored."""
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def upload_list(*, partner: Partner) -> QuerySet[SaleUpload]:
+    return SaleUpload.objects.filter(partner=partner).select_related("uploaded_by")
+
+
+def upload_get(*, viewer: Any, upload_id: int) -> SaleUpload:
+    """One upload of the viewer's own partner; anyone else's is simply not found."""
+    partner_id = viewer_partner_id(viewer)
+    upload = None
+    if partner_id is not None and partner_id > 0:
+        upload = SaleUpload.objects.filter(pk=upload_id, partner_id=partner_id).first()
+    if upload is None:
+        raise NotFound(f"No upload {upload_id}.")
+    return upload
+
+
+def upload_progress_percent(upload: SaleUpload) -> int:
+    if upload.status == SaleUpload.Status.DONE:
+        return 100
+    if not upload.rows_total:
+        return 0
+    return min(99, 100 * upload.rows_done // upload.rows_total)
+
+
+# --- the header -----------------------------------------------------------------------
+
+
+_BOM = codecs.BOM_UTF8
+
+
+def _columns_from_header(head: bytes) -> list[str]:
+    """The column names of the header row (the first line), checked; `head` is the file's
+    first bytes. Raises UploadRefused with what is wrong and how to fix it."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM):]
+    if not head.strip():
+        raise UploadRefused("The file is empty: it needs a header row naming the columns, then one row "
+                            "per sale or refund.", fields={"file": ["is empty"]})
+    end = head.find(b"\n")
+    line = head if end < 0 else head[:end]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UploadRefused("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
+                            fields={"file": ["is not UTF-8 text"]}) from None
+    if "\x00" in text:
+        raise UploadRefused("The file is not CSV text (it contains NUL bytes; is it a spreadsheet?). "
+                            "Save it as “CSV UTF-8” and upload it again.", fields={"file": ["is not CSV text"]})
+    names = [name.strip() for name in next(csv.reader([text.rstrip("\r")]), [])]
+    expected = ", ".join(UPLOAD_COLUMNS)
+    unknown = [name for name in names if name not in UPLOAD_COLUMNS]
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        hint = ("" if any(name in UPLOAD_COLUMNS for name in names)
+                else " The first row must be the header row naming the columns.")
+        raise UploadRefused(f"Unknown column(s) in the header row: {shown}.{hint} The columns are: {expected}.",
+                            fields={"file": [f"unknown column(s): {shown}"]})
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UploadRefused(f"Column(s) named twice in the header row: {', '.join(repeated)}.",
+                            fields={"file": [f"repeated column(s): {', '.join(repeated)}"]})
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise UploadRefused(f"Missing column(s): {', '.join(missing)}. The header row must name at least "
+                            f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(UPLOAD_COLUMNS[5:])}).",
+                            fields={"file": [f"missing column(s): {', '.join(missing)}"]})
+    return names
+
+
+# --- creating an upload ---------------------------------------------------------------
+
+
+@transaction.atomic
+def upload_create(*, actor: User, partner: Partner, file: UploadedFile | None) -> SaleUpload:
+    """Store a CSV file of `partner`'s sale events and queue its processing. The header row
+    is checked at once, so a file with the wrong columns is refused before it is kept."""
+    if membership_role(actor, partner) is None:
+        raise PermissionDenied(f"Only a member of {partner.name} can upload its sales.")
+    if file is None:
+        raise ValidationFailed("Choose a CSV file to upload.", fields={"file": ["is required"]})
+    name = (file.name or "upload.csv").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if not name.lower().endswith(".csv"):
+        raise ValidationFailed(f"{name!r} is not a .csv file. Save the sheet as “CSV UTF-8” and upload that.",
+                               fields={"file": ["must be a .csv file"]})
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise ValidationFailed(f"The file is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it into "
+                               "smaller files.", fields={"file": ["is too large"]})
+    file.seek(0)
+    head = file.read(64 * 1024)
+    file.seek(0)
+    _columns_from_header(head)
+    upload = SaleUpload(partner=partner, original_name=name[:200], uploaded_by=actor)
+    upload.file.save(f"{partner.pk}/{uuid.uuid4().hex}.csv", file, save=False)
+    upload.save()
+    audit_record(actor=actor, action="sale_upload.created", target=upload, partner_id=partner.pk,
+                 summary=f"Uploaded {name[:150]!r} ({file.size or 0:,} bytes) for processing")
+    transaction.on_commit(lambda: _enqueue(upload.pk))
+    return upload
+
+
+def _enqueue(upload_id: int) -> None:
+    from revenue import tasks
+
+    try:
+        tasks.upload_process_task.delay(upload_id)
+    except Exception:  # the upload is stored; a lost message must not turn it into a 500
+        logger.exception("could not queue the processing of upload %s", upload_id)
+
+
+# --- processing -------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    upload: SaleUpload
+    partner: Partner
+    received_at: datetime
+    rows_total: int = 0
+
+    def progress(self, fraction: float) -> None:
+        """Committed at once (no transaction is open between the steps), so the portal's
+        progress bar sees it."""
+        done = int(self.rows_total * max(0.0, min(fraction, 0.99)))
+        SaleUpload.objects.filter(pk=self.upload.pk, status=SaleUpload.Status.PROCESSING).update(
+            rows_total=self.rows_total, rows_done=done)
+
+
+def upload_process(*, upload_id: int) -> SaleUpload:
+    """Process an upload (see the module docstring). Safe to run twice, or at once: the
+    second run finds the upload finished, or being processed, and returns it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [UPLOAD_LOCK + upload_id])
+        if not cursor.fetchone()[0]:
+            return SaleUpload.objects.get(pk=upload_id)
+    try:
+        upload = _claim(upload_id)
+        if upload.status != SaleUpload.Status.PROCESSING:
+            return upload
+        run = _Run(upload=upload, partner=upload.partner, received_at=timezone.now())
+        try:
+            _session_setup()
+            started = time.perf_counter()
+            _read(run)
+            read = time.perf_counter()
+            _check(run)
+            checked = time.perf_counter()
+            upload = _store(run)
+            logger.info("upload %s: %s rows; read %.2f s, check %.2f s, store %.2f s", upload_id, run.rows_total,
+                        read - started, checked - read, time.perf_counter() - checked)
+            return upload
+        except UploadRefused as refused:
+            return _fail(upload, refused.message)
+        except OperationalError:
+            raise  # transient (a lost connection, a deadlock): the task retries, the status stays
+        except Exception as error:
+            logger.exception("upload %s failed", upload_id)
+            _fail(upload, f"Processing failed ({type(error).__name__}); nothing was stored. "
+                          "Try again, or contact support if it keeps failing.")
+            raise
+        finally:
+            _session_reset()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [UPLOAD_LOCK + upload_id])
+
+
+@transaction.atomic
+def _claim(upload_id: int) -> SaleUpload:
+    upload = SaleUpload.objects.select_for_update().select_related("partner").get(pk=upload_id)
+    if upload.status == SaleUpload.Status.QUEUED:
+        upload.status, upload.rows_done, upload.error = SaleUpload.Status.PROCESSING, 0, ""
+        upload.save(update_fields=["status", "rows_done", "error"])
+    # PROCESSING here means an earlier run died (it held the lock we now hold): start over.
+    return upload
+
+
+def _fail(upload: SaleUpload, message: str) -> SaleUpload:
+    with transaction.atomic():
+        upload = SaleUpload.objects.select_for_update().get(pk=upload.pk)
+        if upload.status == SaleUpload.Status.PROCESSING:
+            upload.status, upload.error, upload.finished_at = SaleUpload.Status.FAILED, message, timezone.now()
+            upload.rows_done = 0
+            upload.save(update_fields=["status", "error", "finished_at", "rows_done"])
+    return upload
+
+
+_TEMP_TABLES = ("upload_stage", "upload_checked", "upload_problems", "upload_refunds")
+
+
+def _session_setup() -> None:
+    with connection.cursor() as cursor:
+        for table in _TEMP_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+        # Sorts and hashes over a whole file stay in memory.
+        cursor.execute("SET work_mem = '256MB'")
+
+
+def _session_reset() -> None:
+    if connection.connection is None:
+        return
+    try:
+        with connection.cursor() as cursor:
+            for table in _TEMP_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+            cursor.execute("RESET work_mem")
+    except DatabaseError:  # in an aborted transaction (tests); the session ends with it
+        logger.debug("could not drop the upload's temporary tables", exc_info=True)
+
+
+# --- 1. read --------------------------------------------------------------------------
+
+
+_COPY_LINE = re.compile(r"line (\d+)")
+
+
+def _read(run: _Run) -> None:
+    """Stream the file into upload_stage with COPY, piece by piece."""
+    storage_file = run.upload.file
+    size = storage_file.size or 1
+    with storage_file.open("rb") as stream:
+        head = stream.read(PIECE_BYTES)
+        columns = _columns_from_header(head)
+        start = len(_BOM) if head.startswith(_BOM) else 0
+        header_end = head.find(b"\n", start)
+        rest = b"" if header_end < 0 else head[header_end + 1:]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE upload_stage (row_number bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
+                + ", ".join(f"{name} text" for name in UPLOAD_COLUMNS) + ")")
+        copy_sql = f"COPY upload_stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+        line = 2  # the file's line the next piece starts on
+        read_bytes = header_end + 1
+        rows_read = 0
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for piece in _pieces(stream, rest):
+            try:
+                decoder.decode(piece, final=False)
+            except UnicodeDecodeError as error:
+                where = line + piece.count(b"\n", 0, error.start)
+                raise UploadRefused(f"The file is not UTF-8 text (line {where} has bytes that are not). "
+                                    "Save it as “CSV UTF-8” and upload it again.",
+                                    fields={"file": ["is not UTF-8 text"]}) from None
+            if b"\x00" in piece:
+                where = line + piece.count(b"\n", 0, piece.index(b"\x00"))
+                raise UploadRefused(f"Line {where} contains a NUL byte: the file is not CSV text.",
+                                    fields={"file": ["is not CSV text"]})
+            _copy_piece(copy_sql, piece, line)
+            newlines = piece.count(b"\n")
+            line += newlines
+            rows_read += newlines
+            read_bytes += len(piece)
+            # Rows in the whole file, estimated from the share read so far (exact at the end).
+            run.rows_total = max(rows_read, int(rows_read * size / max(read_bytes, 1)))
+            run.progress(READ_SHARE * read_bytes / size)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UploadRefused("The file is not UTF-8 text (it ends inside a character). Save it as "
+                                "“CSV UTF-8” and upload it again.", fields={"file": ["is not UTF-8 text"]}) from None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM upload_stage")
+        run.rows_total = cursor.fetchone()[0]
+        cursor.execute("ANALYZE upload_stage")
+    run.progress(READ_SHARE)
+
+
+def _copy_piece(copy_sql: str, piece: bytes, line: int) -> None:
+    try:
+        # A savepoint inside an outer transaction (tests); its own transaction otherwise.
+        with transaction.atomic(), connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            copy.write(piece)
+    except DatabaseError as error:
+        cause = error.__cause__ or error
+        diag = getattr(cause, "diag", None)
+        found = _COPY_LINE.search(getattr(diag, "context", None) or "")
+        where = line + int(found.group(1)) - 1 if found else line
+        detail = (getattr(diag, "message_primary", None) or str(cause)).strip()
+        if "missing data for column" in detail:
+            text = (f"Line {where} is empty." if (getattr(diag, "context", "") or "").endswith('""')
+                    else f"Line {where} has fewer fields than the header row.")
+        elif "extra data after last expected column" in detail:
+            text = f"Line {where} has more fields than the header row."
+        elif "unterminated CSV quoted field" in detail:
+            text = f"A quoted field starting near line {where} is never closed."
+        else:
+            text = f"Line {where} cannot be read as CSV: {detail}."
+        raise UploadRefused(f"{text} Nothing was stored; fix the file and upload it again.",
+                            fields={"file": [text]}) from None
+
+
+def _pieces(stream: IO[bytes], pending: bytes) -> Iterator[bytes]:
+    """The rest of the file in pieces of about PIECE_BYTES that end at a record boundary: a
+    newline outside quotes (an even number of `"` before it). Blank lines at the end go."""
+    buffer = bytearray(pending)
+    while True:
+        chunk = stream.read(PIECE_BYTES)
+        if not chunk:
+            tail = bytes(buffer).rstrip(b"\r\n")
+            if tail:
+                yield tail + b"\n"
+            return
+        buffer += chunk
+        if len(buffer) < PIECE_BYTES:
+            continue
+        cut = _record_end(buffer)
+        if cut > 0:
+            yield bytes(buffer[:cut])
+            del buffer[:cut]
+
+
+def _record_end(buffer: bytearray) -> int:
+    """The index just after the last newline that ends a record, or 0."""
+    quotes = buffer.count(b'"')
+    position = buffer.rfind(b"\n")
+    after = 0  # quotes from `position` to the previous candidate
+    previous = len(buffer)
+    while position >= 0:
+        after += buffer.count(b'"', position, previous)
+        if (quotes - after) % 2 == 0:
+            return position + 1
+        previous = position
+        position = buffer.rfind(b"\n", 0, position)
+    return 0
+
+
+# --- 2. check -------------------------------------------------------------------------
+
+
+def _text_column(name: str) -> str:
+    return f"nullif(t.{name}, '') AS {name}"
+
+
+# One pass over the staged rows: typed values, and per column the kind of problem (NULL when
+# fine). Each level is fenced (OFFSET 0) so that every expression is computed once per row:
+# a flattened query would repeat the regular expression wherever its result is used.
+_CHECK = """
+CREATE TEMP TABLE upload_checked AS
+SELECT v.*, CASE WHEN v.ok THEN {digest} END AS digest,
+       NULL::bigint AS primary_row, NULL::boolean AS same_as_primary
+FROM (
+    SELECT w.*,
+           (p_external_id IS NULL AND p_type IS NULL AND p_occurred_at IS NULL AND p_amount IS NULL
+            AND p_currency IS NULL AND p_coupon_code IS NULL AND p_click_id IS NULL
+            AND p_conversation_id IS NULL AND p_customer_ref IS NULL AND p_store_id IS NULL
+            AND p_refund_of IS NULL) AS ok
+    FROM (
+        SELECT t.row_number, t.external_id, t.type, t.currency, {keys}, nullif(t.refund_of, '') AS refund_of,
+               t.at AS occurred_at, t.amount_value AS amount,
+               CASE WHEN coalesce(t.external_id, '') = '' THEN 'required'
+                    WHEN length(t.external_id) > {max_key} THEN 'too_long' END AS p_external_id,
+               CASE WHEN t.type IS NULL OR t.type NOT IN ('sale', 'refund') THEN 'invalid' END AS p_type,
+               CASE WHEN coalesce(t.occurred_at, '') = '' THEN 'required'
+                    WHEN t.at_ok THEN CASE WHEN t.at < %(earliest)s OR t.at > %(latest)s THEN 'range' END
+                    WHEN t.occurred_at ~ %(naive_re)s THEN 'naive'
+                    ELSE 'invalid' END AS p_occurred_at,
+               CASE WHEN NOT t.amount_ok THEN 'invalid' END AS p_amount,
+               CASE WHEN coalesce(t.currency, '') = '' THEN 'required'
+                    WHEN t.currency = %(currency)s THEN NULL
+                    WHEN t.currency = ANY(%(currencies)s) THEN 'mismatch'
+                    ELSE 'unknown' END AS p_currency,
+               {key_checks},
+               CASE WHEN length(t.refund_of) > {max_key} THEN 'too_long'
+                    WHEN t.type = 'refund' AND coalesce(t.refund_of, '') = '' THEN 'required'
+                    WHEN t.type = 'sale' AND t.refund_of <> '' THEN 'not_refund' END AS p_refund_of,
+               CASE WHEN NOT t.at_ok THEN left(t.occurred_at, 40) END AS bad_occurred_at,
+               CASE WHEN NOT t.amount_ok THEN left(t.amount, 40) END AS bad_amount
+        FROM (
+            SELECT u.*,
+                   CASE WHEN u.at_ok THEN u.occurred_at::timestamptz END AS at,
+                   CASE WHEN u.amount_ok THEN u.amount::bigint END AS amount_value
+            FROM (
+                SELECT s.*,
+                       coalesce(s.occurred_at ~ %(at_re)s
+                                AND substr(s.occurred_at, 9, 2)::int <= CASE substr(s.occurred_at, 6, 2)::int
+                                    WHEN 2 THEN 28 + (substr(s.occurred_at, 1, 4)::int %% 4 = 0
+                                                      AND (substr(s.occurred_at, 1, 4)::int %% 100 <> 0
+                                                           OR substr(s.occurred_at, 1, 4)::int %% 400 = 0))::int
+                                    WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END,
+                                false) AS at_ok,
+                       coalesce(length(s.amount) BETWEEN 1 AND 19 AND ltrim(s.amount, '0123456789') = ''
+                                AND s.amount::numeric BETWEEN 1 AND {max_amount}, false) AS amount_ok
+                FROM upload_stage s
+                OFFSET 0
+            ) u
+            OFFSET 0
+        ) t
+        OFFSET 0
+    ) w
+    OFFSET 0
+) v
+"""
+
+_DIGEST_OF_CHECKED = SALE_DIGEST_SQL.format(
+    amount="v.amount", occurred_at="v.occurred_at", currency="v.currency", external_id="v.external_id",
+    type="v.type", refund_of="v.refund_of", **{name: f"v.{name}" for name in KEY_COLUMNS})
+
+# Column-level problems → rejections. `seq` orders a row's problems as the columns are listed.
+_COLUMN_PROBLEMS = """
+INSERT INTO upload_problems (row_number, seq, col, code, reason)
+SELECT c.row_number, v.seq, v.col, v.code, v.reason
+FROM upload_checked c
+CROSS JOIN LATERAL (VALUES
+    (1, 'external_id', 'invalid', CASE c.p_external_id
+        WHEN 'required' THEN 'external_id is required.'
+        WHEN 'too_long' THEN 'external_id is longer than {max_key} characters.' END),
+    (2, 'type', 'invalid', CASE WHEN c.p_type IS NOT NULL THEN
+        'type must be "sale" or "refund"' || coalesce('; got ' || quote_literal(left(c.type, 40)), '') || '.' END),
+    (3, 'occurred_at', 'invalid', CASE c.p_occurred_at
+        WHEN 'required' THEN 'occurred_at is required: {at_help}.'
+        WHEN 'naive' THEN 'occurred_at has no UTC offset; send {at_help}; got '
+                          || quote_literal(c.bad_occurred_at) || '.'
+        WHEN 'invalid' THEN 'occurred_at must be {at_help}; got ' || quote_literal(c.bad_occurred_at) || '.'
+        WHEN 'range' THEN 'occurred_at must lie between 2000-01-01 and now; got '
+                          || to_char(c.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '.' END),
+    (4, 'amount', 'invalid', CASE WHEN c.p_amount IS NOT NULL THEN
+        'amount must be a positive integer in the currency''s minor unit (at most {max_amount})'
+        || CASE WHEN coalesce(c.bad_amount, '') = '' THEN '' ELSE '; got ' || quote_literal(c.bad_amount) END
+        || '.' END),
+    (5, 'currency', CASE c.p_currency WHEN 'unknown' THEN 'unknown_currency' WHEN 'mismatch' THEN 'currency_mismatch'
+                     ELSE 'invalid' END, CASE c.p_currency
+        WHEN 'required' THEN 'currency is required (ISO 4217).'
+        WHEN 'unknown' THEN quote_literal(left(c.currency, 40)) || ' is not an ISO 4217 currency.'
+        WHEN 'mismatch' THEN 'This partner reports sales in ' || %(currency)s || ', not ' || c.currency || '.' END),
+    {key_problems},
+    (11, 'refund_of', 'invalid', CASE c.p_refund_of
+        WHEN 'required' THEN 'refund_of is required.'
+        WHEN 'too_long' THEN 'refund_of is longer than {max_key} characters.'
+        WHEN 'not_refund' THEN 'Only a refund names refund_of.' END)
+) AS v(seq, col, code, reason)
+WHERE NOT c.ok AND v.reason IS NOT NULL
+"""
+
+# external_ids that more than one valid row carries: the first row is the one that counts.
+_REPEATS = """
+WITH firsts AS (
+    SELECT DISTINCT ON (external_id) external_id, row_number, digest
+    FROM upload_checked
+    WHERE ok AND external_id IN (SELECT external_id FROM upload_checked WHERE ok
+                                 GROUP BY external_id HAVING count(*) > 1)
+    ORDER BY external_id, row_number
+)
+UPDATE upload_checked c SET primary_row = f.row_number, same_as_primary = (c.digest = f.digest)
+FROM firsts f
+WHERE c.ok AND c.external_id = f.external_id AND c.row_number <> f.row_number
+"""
+
+_REPEAT_CONFLICTS = """
+INSERT INTO upload_problems (row_number, seq, col, code, reason)
+SELECT row_number, 1, 'external_id', %(conflict)s,
+       'external_id ' || quote_literal(external_id) || ' appears earlier in this file (row '
+       || primary_row || ') with different content.'
+FROM upload_checked WHERE primary_row IS NOT NULL AND NOT same_as_primary
+"""
+
+
+def _check(run: _Run) -> None:
+    max_key = MAX_KEY_LENGTH
+    keys = ", ".join(_text_column(name) for name in KEY_COLUMNS)
+    key_checks = ", ".join(f"CASE WHEN length(t.{name}) > {max_key} THEN 'too_long' END AS p_{name}"
+                           for name in KEY_COLUMNS)
+    key_problems = ",\n    ".join(
+        f"({6 + i}, '{name}', 'invalid', CASE WHEN c.p_{name} IS NOT NULL "
+        f"THEN '{name} is longer than {max_key} characters.' END)"
+        for i, name in enumerate(KEY_COLUMNS))
+    now = timezone.now()
+    params = {
+        "earliest": EARLIEST_OCCURRED_AT, "latest": now + FUTURE_TOLERANCE, "at_re": _OCCURRED_AT_RE,
+        "naive_re": _NAIVE_RE, "currency": run.partner.currency, "currencies": sorted(MINOR_UNIT_EXPONENT),
+    }
+    # Temporary tables only; a transaction each, so that a failing statement in a test's
+    # transaction rolls back to its savepoint.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, keys=keys, key_checks=key_checks,
+                                     max_key=max_key, max_amount=MAX_AMOUNT), params)
+        cursor.execute("DROP TABLE upload_stage")
+        cursor.execute("ANALYZE upload_checked")
+    run.progress(READ_SHARE + CHECK_SHARE * 0.7)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE upload_problems (row_number bigint, seq int, col text, code text, "
+                       "reason text)")
+        cursor.execute(_COLUMN_PROBLEMS.format(key_problems=key_problems, max_key=max_key, max_amount=MAX_AMOUNT,
+                                               at_help=_OCCURRED_AT_HELP),
+                       {"currency": run.partner.currency})
+        cursor.execute(_REPEATS)
+        if cursor.rowcount:
+            cursor.execute(_REPEAT_CONFLICTS, {"conflict": RejectionCode.CONFLICT.value})
+    run.progress(READ_SHARE + CHECK_SHARE)
+
+
+# --- 3. store ---------------------------------------------------------------------------
+
+
+_INSERT_COLUMNS = """
+    partner_id, external_id, type, occurred_at, amount, currency, coupon_code, click_id,
+    conversation_id, customer_ref, store_id, refund_of_id, period, content_digest, received_at,
+    upload_id, attribution, attributed_key, attribution_note
+"""
+
+_SALES_INSERT = f"""
+WITH inserted AS (
+    INSERT INTO revenue_sale ({_INSERT_COLUMNS})
+    SELECT %(partner)s, c.external_id, 'sale', c.occurred_at, c.amount, c.currency, c.coupon_code, c.click_id,
+           c.conversation_id, c.customer_ref, c.store_id, NULL,
+           date_trunc('month', c.occurred_at AT TIME ZONE %(zone)s)::date, c.digest, %(received_at)s,
+           %(upload)s, 'pending', '', ''
+    FROM upload_checked c
+    WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
+    ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING id
+)
+SELECT count(*), CASE WHEN count(*) <= %(by_id_max)s THEN array_agg(id) END FROM inserted
+"""
+
+# Rows the insert skipped were stored before (rows stored by this insert carry its upload and
+# time): the same digest is a duplicate, another digest a conflict.
+_SALES_SKIPPED = """
+WITH stored AS (
+    SELECT c.row_number, c.external_id, s.content_digest = c.digest AS same
+    FROM upload_checked c
+    JOIN revenue_sale s ON s.partner_id = %(partner)s AND s.external_id = c.external_id
+    WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
+      AND NOT (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s)
+), conflicts AS (
+    INSERT INTO upload_problems (row_number, seq, col, code, reason)
+    SELECT row_number, 1, 'external_id', %(conflict)s, {conflict_message}
+    FROM stored WHERE NOT same
+)
+SELECT count(*) FILTER (WHERE same) FROM stored
+"""
+
+_CONFLICT_MESSAGE = ("'external_id ' || quote_literal({id}) || ' was already received with different content; "
+                     "an event cannot be changed once sent (send a refund, and a new sale with a new external_id).'")
+
+_REFUNDS_STAGE = """
+CREATE TEMP TABLE upload_refunds AS
+SELECT c.row_number, c.external_id, c.refund_of, c.occurred_at, c.amount, c.currency, c.coupon_code,
+       c.click_id, c.conversation_id, c.customer_ref, c.store_id, c.digest,
+       NULL::bigint AS sale_id, NULL::text AS sale_type, NULL::text AS sale_currency,
+       NULL::timestamptz AS sale_occurred_at, NULL::bigint AS sale_amount, NULL::boolean AS sale_new,
+       NULL::bigint AS sale_row,
+       NULL::bigint AS remaining, NULL::bigint AS left_to_refund, NULL::text AS outcome
+FROM upload_checked c
+WHERE c.ok AND c.primary_row IS NULL AND c.type = 'refund'
+"""
+
+# As the API: a refund stored before is a duplicate (same digest) or a conflict, unchecked.
+_REFUNDS_STORED = """
+UPDATE upload_refunds r SET outcome = CASE WHEN s.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
+FROM revenue_sale s
+WHERE s.partner_id = %(partner)s AND s.external_id = r.external_id
+"""
+
+# Lock the sales being refunded (in id order, as the API does, so concurrent batches queue
+# rather than deadlock), then read them and what their stored refunds already took.
+_REFUND_TARGETS_LOCK = """
+SELECT count(*) FROM (
+    SELECT s.id FROM revenue_sale s
+    WHERE s.partner_id = %(partner)s
+      AND s.external_id IN (SELECT refund_of FROM upload_refunds WHERE outcome IS NULL)
+    ORDER BY s.id FOR UPDATE
+) locked
+"""
+
+_REFUND_TARGETS = """
+UPDATE upload_refunds r
+SET sale_id = s.id, sale_type = s.type, sale_currency = s.currency, sale_occurred_at = s.occurred_at,
+    sale_amount = s.amount, remaining = s.amount - coalesce(t.refunded, 0),
+    sale_new = (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s)
+FROM revenue_sale s
+LEFT JOIN LATERAL (SELECT sum(x.amount) AS refunded FROM revenue_sale x WHERE x.refund_of_id = s.id) t ON true
+WHERE r.outcome IS NULL AND s.partner_id = %(partner)s AND s.external_id = r.refund_of
+"""
+
+# A sale this upload has just stored may be refunded only by a later row (as in the API).
+_REFUND_SALE_ROWS = """
+UPDATE upload_refunds r SET sale_row = c.row_number
+FROM upload_checked c
+WHERE r.sale_new AND c.ok AND c.primary_row IS NULL AND c.external_id = r.refund_of
+"""
+
+# The API's checks, in its order; the first that fails is the refund's rejection.
+_REFUND_CHECKS = """
+UPDATE upload_refunds r SET outcome = CASE
+    WHEN r.refund_of IN (SELECT o.external_id FROM upload_refunds o) THEN 'refund_of_refund'
+    WHEN r.sale_id IS NULL THEN 'unknown_sale'
+    WHEN r.sale_row > r.row_number THEN 'sale_later'
+    WHEN r.sale_type <> 'sale' THEN 'refund_of_refund'
+    WHEN r.sale_currency <> r.currency THEN 'currency_mismatch'
+    WHEN r.occurred_at < r.sale_occurred_at THEN 'before_sale'
+END
+WHERE r.outcome IS NULL
+"""
+
+# What is left of each sale goes to its refunds in file order; the first refund that does not
+# fit is refused (and takes nothing), then the rest are looked at again.
+_REFUND_EXCEEDS = """
+UPDATE upload_refunds r SET outcome = 'exceeds', left_to_refund = f.left_to_refund
+FROM (
+    SELECT DISTINCT ON (sale_id) row_number, remaining - (running - amount) AS left_to_refund
+    FROM (SELECT row_number, sale_id, amount, remaining,
+                 sum(amount) OVER (PARTITION BY sale_id ORDER BY row_number) AS running
+          FROM upload_refunds WHERE outcome IS NULL) w
+    WHERE running > remaining
+    ORDER BY sale_id, row_number
+) f
+WHERE r.row_number = f.row_number
+"""
+
+_REFUNDS_INSERT = f"""
+WITH inserted AS (
+    INSERT INTO revenue_sale ({_INSERT_COLUMNS})
+    SELECT %(partner)s, r.external_id, 'refund', r.occurred_at, r.amount, r.currency, r.coupon_code, r.click_id,
+           r.conversation_id, r.customer_ref, r.store_id, r.sale_id,
+           date_trunc('month', r.occurred_at AT TIME ZONE %(zone)s)::date, r.digest, %(received_at)s,
+           %(upload)s, 'pending', '', ''
+    FROM upload_refunds r
+    WHERE r.outcome IS NULL
+    ORDER BY r.external_id
+    ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING external_id
+)
+UPDATE upload_refunds r SET outcome = 'accepted' FROM inserted i WHERE r.external_id = i.external_id
+"""
+
+# A refund the insert skipped was stored by a concurrent batch after the check above.
+_REFUNDS_RACED = """
+UPDATE upload_refunds r SET outcome = CASE WHEN s.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
+FROM revenue_sale s
+WHERE r.outcome IS NULL AND s.partner_id = %(partner)s AND s.external_id = r.external_id
+"""
+
+_REFUND_PROBLEMS = """
+INSERT INTO upload_problems (row_number, seq, col, code, reason)
+SELECT r.row_number, 1, v.col, v.code, v.reason
+FROM upload_refunds r
+CROSS JOIN LATERAL (SELECT * FROM (VALUES
+    ('conflict', 'external_id', 'conflict', {conflict_message}),
+    ('refund_of_refund', 'refund_of', 'invalid',
+     'refund_of names ' || quote_literal(r.refund_of) || ', a refund; name the original sale.'),
+    ('unknown_sale', 'refund_of', 'unknown_sale', 'refund_of names no sale of yours: ' || quote_literal(r.refund_of)
+     || '.'),
+    ('sale_later', 'refund_of', 'unknown_sale', 'refund_of names no sale of yours: ' || quote_literal(r.refund_of)
+     || ' (it comes later in this file, row ' || r.sale_row || ': put the sale first).'),
+    ('currency_mismatch', 'currency', 'currency_mismatch',
+     'Sale ' || quote_literal(r.refund_of) || ' is in ' || r.sale_currency || '; refund in that currency.'),
+    ('before_sale', 'occurred_at', 'invalid', 'The refund occurs before its sale ' || quote_literal(r.refund_of)
+     || '.'),
+    ('exceeds', 'amount', 'refund_exceeds_sale',
+     'Refunding ' || r.amount || ' would exceed sale ' || quote_literal(r.refund_of) || ': ' || r.left_to_refund
+     || ' of its ' || r.sale_amount || ' is left to refund.')
+) AS m(outcome, col, code, reason) WHERE m.outcome = r.outcome) v
+"""
+
+# Later identical copies of a row share its fate: rejected with it, else duplicates.
+_FOLLOWER_PROBLEMS = """
+INSERT INTO upload_problems (row_number, seq, col, code, reason)
+SELECT c.row_number, p.seq, p.col, p.code, p.reason
+FROM upload_checked c JOIN upload_problems p ON p.row_number = c.primary_row
+WHERE c.same_as_primary
+"""
+
+_REJECTIONS_INSERT = """
+INSERT INTO revenue_saleuploadrejection (upload_id, row_number, "column", code, reason)
+SELECT %(upload)s, row_number, col, code, left(reason, 300) FROM upload_problems ORDER BY row_number, seq
+"""
+
+
+def _store(run: _Run) -> SaleUpload:
+    base = {"partner": run.partner.pk, "upload": run.upload.pk, "received_at": run.received_at,
+            "zone": run.partner.timezone, "conflict": RejectionCode.CONFLICT.value}
+    with transaction.atomic():
+        upload = SaleUpload.objects.select_for_update().get(pk=run.upload.pk)
+        if upload.status != SaleUpload.Status.PROCESSING:
+            return upload
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FILTER (WHERE type = 'sale'), count(*) FILTER (WHERE type = 'refund') "
+                           "FROM upload_checked WHERE ok AND primary_row IS NULL")
+            sale_rows, refund_rows = cursor.fetchone()
+            # Sales: one INSERT; the rows it skipped are duplicates or conflicts.
+            cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
+            sales_inserted, sale_ids = cursor.fetchone()
+            duplicates = 0
+            if sales_inserted < sale_rows:
+                cursor.execute(_SALES_SKIPPED.format(conflict_message=_CONFLICT_MESSAGE.format(id="stored.external_id")),
+                               base)
+                duplicates += cursor.fetchone()[0]
+            # Refunds: locked targets, the API's checks, one INSERT.
+            refunds_inserted = 0
+            if refund_rows:
+                refunds_inserted, refund_duplicates = _store_refunds(cursor, base)
+                duplicates += refund_duplicates
+            # Identical repeats of a row in the file: rejected with it, else duplicates.
+            cursor.execute(_FOLLOWER_PROBLEMS)
+            cursor.execute("SELECT count(*) FROM upload_checked c WHERE c.same_as_primary AND c.primary_row NOT IN "
+                           "(SELECT p.row_number FROM upload_problems p)")
+            duplicates += cursor.fetchone()[0]
+            cursor.execute(_REJECTIONS_INSERT, base)
+            cursor.execute("SELECT count(DISTINCT row_number) FROM upload_problems")
+            rejected = cursor.fetchone()[0]
+        accepted = sales_inserted + refunds_inserted
+        if accepted + duplicates + rejected != run.rows_total:
+            logger.error("upload %s: %s accepted + %s duplicates + %s rejected != %s rows", upload.pk, accepted,
+                         duplicates, rejected, run.rows_total)
+        upload.status, upload.finished_at = SaleUpload.Status.DONE, timezone.now()
+        upload.rows_total = upload.rows_done = run.rows_total
+        upload.accepted, upload.duplicates, upload.rejected = accepted, duplicates, rejected
+        upload.save(update_fields=["status", "finished_at", "rows_total", "rows_done", "accepted", "duplicates",
+                                   "rejected"])
+        if sales_inserted:
+            # Refunds follow their sale's attribution; only new sales need attributing. Very
+            # many go by partner: attribution then finds its pending sales itself.
+            _after_ingest(run.partner.pk, sale_ids)
+    return upload
+
+
+def _store_refunds(cursor: Any, base: dict[str, Any]) -> tuple[int, int]:
+    cursor.execute(_REFUNDS_STAGE)
+    cursor.execute(_REFUNDS_STORED, base)
+    cursor.execute(_REFUND_TARGETS_LOCK, base)
+    cursor.execute(_REFUND_TARGETS, base)
+    cursor.execute("ANALYZE upload_refunds")
+    cursor.execute(_REFUND_SALE_ROWS)
+    cursor.execute(_REFUND_CHECKS)
+    while True:
+        cursor.execute(_REFUND_EXCEEDS)
+        if not cursor.rowcount:
+            break
+    cursor.execute(_REFUNDS_INSERT, base)
+    cursor.execute(_REFUNDS_RACED, base)
+    cursor.execute(_REFUND_PROBLEMS.format(conflict_message=_CONFLICT_MESSAGE.format(id="r.external_id")))
+    cursor.execute("SELECT count(*) FILTER (WHERE outcome = 'accepted'), count(*) FILTER (WHERE outcome = 'duplicate') "
+                   "FROM upload_refunds")
+    inserted, duplicates = cursor.fetchone()
+    return inserted, duplicates
