@@ -16,6 +16,17 @@ from django import forms
 from contracts.models import Partner, Placement
 
 
+def parse_json_field(raw: str) -> Any:
+    """JSON typed into a textarea, or a form error saying where it breaks."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise forms.ValidationError(
+            "This is not valid JSON: %(problem)s at line %(line)s, column %(column)s.",
+            code="invalid_json",
+            params={"problem": error.msg, "line": error.lineno, "column": error.colno},
+        ) from error
+
 class NoteForm(forms.Form):
     note = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
@@ -40,15 +51,7 @@ class TermsForm(forms.Form):
                             label="Terms (JSON)")
 
     def clean_terms(self) -> Any:
-        raw = self.cleaned_data["terms"]
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(
-                "This is not valid JSON: %(problem)s at line %(line)s, column %(column)s.",
-                code="invalid_json",
-                params={"problem": error.msg, "line": error.lineno, "column": error.colno},
-            ) from error
+        return parse_json_field(self.cleaned_data["terms"])
 
 
 class ContractVersionForm(TermsForm):

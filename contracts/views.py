@@ -188,18 +188,27 @@ _PORTAL_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
 @login_required
 @require_POST
 def portal_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
+    return _placement_action(request, placement_id, action, _PORTAL_PLACEMENT_ACTIONS, _portal_context,
+                             "contracts/portal_placement.html", "portal-placement")
+
+
+def _placement_action(
+    request: HttpRequest, placement_id: int, action: str,
+    actions: dict[str, tuple[Callable[..., Placement], str]],
+    context: Callable[..., dict[str, Any]], template: str, page: str,
+) -> HttpResponse:
+    """A life-cycle button: the reason form, one service call, the page again on failure."""
     placement = _placement_or_404(request, placement_id)
-    service, done = _PORTAL_PLACEMENT_ACTIONS[action]
+    service, done = actions[action]
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
             raise _form_failure(form)
         service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
     except ApplicationError as error:
-        context = _portal_context(request, placement, failed_action=action)
-        return render_failure(request, "contracts/portal_placement.html", context, error)
+        return render_failure(request, template, context(request, placement, failed_action=action), error)
     messages.success(request, done)
-    return redirect("portal-placement", placement.pk)
+    return redirect(page, placement.pk)
 
 
 @login_required
@@ -348,18 +357,8 @@ _CONSOLE_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
 @console_required
 @require_POST
 def console_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
-    placement = _placement_or_404(request, placement_id)
-    service, done = _CONSOLE_PLACEMENT_ACTIONS[action]
-    form = ReasonForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise _form_failure(form)
-        service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
-    except ApplicationError as error:
-        context = _console_context(request, placement, failed_action=action)
-        return render_failure(request, "contracts/console_placement.html", context, error)
-    messages.success(request, done)
-    return redirect("console-placement", placement.pk)
+    return _placement_action(request, placement_id, action, _CONSOLE_PLACEMENT_ACTIONS, _console_context,
+                             "contracts/console_placement.html", "console-placement")
 
 
 def _terms_failure(request: HttpRequest, placement: Placement, form: ContractVersionForm,

@@ -9,13 +9,13 @@ contracts.terms to say, so the web UI and the API give the same answers.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Any
 
 from django import forms
 
+from contracts.forms import parse_json_field
 from revenue.models import Sale, Statement
 
 _PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
@@ -103,15 +103,6 @@ class AdjustmentForm(forms.Form):
 # --- contract simulator ----------------------------------------------------------------------
 
 
-def _json_object(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise forms.ValidationError(
-            "This is not valid JSON: %(problem)s at line %(line)s, column %(column)s.",
-            code="invalid_json",
-            params={"problem": error.msg, "line": error.lineno, "column": error.colno},
-        ) from error
 
 
 MONTH_CHOICES = [(3, "3 months"), (6, "6 months"), (12, "12 months"), (24, "24 months")]
@@ -129,7 +120,7 @@ class SimulateForm(forms.Form):
     )
 
     def clean_terms_a(self) -> Any:
-        return _json_object(self.cleaned_data["terms_a"])
+        return parse_json_field(self.cleaned_data["terms_a"])
 
     def clean_terms_b(self) -> Any:
-        return _json_object(self.cleaned_data["terms_b"])
+        return parse_json_field(self.cleaned_data["terms_b"])
