@@ -79,7 +79,7 @@ def generate(sales: int, touchpoints: int, placements: list[tuple[int, int]]) ->
         cursor.execute("ANALYZE revenue_touchpoint")
 
 
-def attribute_new_batch(size: int):  # noqa: ANN201
+def attribute_new_batch(size: int):
     """A fresh batch as ingestion hands it over: new pending sales, attributed by id."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
@@ -93,7 +93,7 @@ def attribute_new_batch(size: int):  # noqa: ANN201
     return attribution_run(sale_ids=ids)
 
 
-def attribute_all():  # noqa: ANN201
+def attribute_all():
     # As settlement_run_execute does after a large pass: fresh statistics for the planner.
     result = attribution_run()
     with connection.cursor() as cursor:

@@ -38,14 +38,14 @@ def graduated_share(net: int) -> Decimal:
     return Decimal(80_000) + Decimal(net - 1_000_000) * Decimal("0.05")
 
 
-def partner_client(world) -> APIClient:  # noqa: ANN001
+def partner_client(world) -> APIClient:
     issued = contract_services.api_key_create(actor=world.hoshi_owner, partner=world.hoshi, name="POS")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     return client
 
 
-def session(user) -> APIClient:  # noqa: ANN001
+def session(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
