@@ -132,7 +132,7 @@ def portal_upload_rejections(request: HttpRequest, upload_id: int) -> StreamingH
     """The rejected rows of an upload as CSV: row number, column, code, reason."""
     upload = _upload_or_404(request, upload_id)
     stem = upload.original_name.rsplit(".", 1)[0] or "upload"
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:80]
+    safe = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "_" for ch in stem)[:80]
     response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{safe}-rejections.csv"'
     return response

@@ -14,8 +14,10 @@ A file has the columns of the API's event fields, a header row naming them. It i
    are duplicates, different ones conflicts). Every problem becomes one rejection row
    (row, column, code, reason) with the API's codes and messages.
 3. store, in one transaction: ONE `INSERT … SELECT … ON CONFLICT (partner_id, external_id)
-   DO NOTHING` for the sales and one for the refunds. A row the insert skips exists already:
-   the same digest is a duplicate, another a conflict. Refunds lock the sales they name
+   DO NOTHING` for the sales and one for the refunds, rows in the API's order (by external_id,
+   byte order as Python sorts) so that a concurrent batch sharing ids waits instead of
+   deadlocking. A row the insert skips exists already: the same digest is a duplicate,
+   another a conflict. Refunds lock the sales they name
    (`FOR UPDATE`, in id order, as the API does) and are checked against what is left to
    refund, in file order. The upload is marked done in the same transaction, with its
    counts and rejections, and the new sales go to attribution on commit.
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+import psycopg
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import QuerySet
@@ -77,12 +80,16 @@ KEY_COLUMNS = ("coupon_code", "click_id", "conversation_id", "customer_ref", "st
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 # Pieces of the file sent with one COPY each; progress is written between them.
 PIECE_BYTES = 4 * 1024 * 1024
+# The header row is looked for in the file's first bytes.
+HEAD_BYTES = 64 * 1024
 # Up to this many new sales are handed to attribution by id; more, by partner.
 ATTRIBUTE_BY_ID_MAX = 10_000
+# After inserting this many sales, revenue_sale's statistics are refreshed (see _store).
+ANALYZE_AFTER_ROWS = 50_000
 # One upload runs at a time: a session advisory lock on this base + the upload id.
 UPLOAD_LOCK = 0x55504C44 << 32
 # Shares of the progress bar: reading the file, checking it, storing it.
-READ_SHARE, CHECK_SHARE = 0.25, 0.25
+READ_SHARE, CHECK_SHARE = 0.10, 0.30
 
 _OCCURRED_AT_HELP = "an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00"
 # Dates and times a timestamptz cast accepts and that carry their offset; the day of the month
@@ -187,7 +194,7 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile | None) -
         raise ValidationFailed(f"The file is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it into "
                                "smaller files.", fields={"file": ["is too large"]})
     file.seek(0)
-    head = file.read(64 * 1024)
+    head = file.read(HEAD_BYTES)
     file.seek(0)
     _columns_from_header(head)
     upload = SaleUpload(partner=partner, original_name=name[:200], uploaded_by=actor)
@@ -261,13 +268,17 @@ def upload_process(*, upload_id: int) -> SaleUpload:
         finally:
             _session_reset()
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [UPLOAD_LOCK + upload_id])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [UPLOAD_LOCK + upload_id])
+        except DatabaseError:  # the connection is gone, and the lock with it
+            logger.warning("could not release the lock of upload %s", upload_id, exc_info=True)
 
 
 @transaction.atomic
 def _claim(upload_id: int) -> SaleUpload:
-    upload = SaleUpload.objects.select_for_update().select_related("partner").get(pk=upload_id)
+    # Only the upload's row is locked: the partner's stays free for other writers' key checks.
+    upload = SaleUpload.objects.select_for_update(of=("self",)).select_related("partner").get(pk=upload_id)
     if upload.status == SaleUpload.Status.QUEUED:
         upload.status, upload.rows_done, upload.error = SaleUpload.Status.PROCESSING, 0, ""
         upload.save(update_fields=["status", "rows_done", "error"])
@@ -280,8 +291,8 @@ def _fail(upload: SaleUpload, message: str) -> SaleUpload:
         upload = SaleUpload.objects.select_for_update().get(pk=upload.pk)
         if upload.status == SaleUpload.Status.PROCESSING:
             upload.status, upload.error, upload.finished_at = SaleUpload.Status.FAILED, message, timezone.now()
-            upload.rows_done = 0
-            upload.save(update_fields=["status", "error", "finished_at", "rows_done"])
+            upload.rows_total = upload.rows_done = 0
+            upload.save(update_fields=["status", "error", "finished_at", "rows_total", "rows_done"])
     return upload
 
 
@@ -319,7 +330,7 @@ def _read(run: _Run) -> None:
     storage_file = run.upload.file
     size = storage_file.size or 1
     with storage_file.open("rb") as stream:
-        head = stream.read(PIECE_BYTES)
+        head = stream.read(HEAD_BYTES)
         columns = _columns_from_header(head)
         start = len(_BOM) if head.startswith(_BOM) else 0
         header_end = head.find(b"\n", start)
@@ -361,7 +372,6 @@ def _read(run: _Run) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM upload_stage")
         run.rows_total = cursor.fetchone()[0]
-        cursor.execute("ANALYZE upload_stage")
     run.progress(READ_SHARE)
 
 
@@ -370,7 +380,7 @@ def _copy_piece(copy_sql: str, piece: bytes, line: int) -> None:
         # A savepoint inside an outer transaction (tests); its own transaction otherwise.
         with transaction.atomic(), connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             copy.write(piece)
-    except DatabaseError as error:
+    except (DatabaseError, psycopg.Error) as error:  # COPY raises psycopg's own errors
         cause = error.__cause__ or error
         diag = getattr(cause, "diag", None)
         found = _COPY_LINE.search(getattr(diag, "context", None) or "")
@@ -396,9 +406,10 @@ def _pieces(stream: IO[bytes], pending: bytes) -> Iterator[bytes]:
     while True:
         chunk = stream.read(PIECE_BYTES)
         if not chunk:
+            # COPY takes a last line without its line end (and in the file's own style).
             tail = bytes(buffer).rstrip(b"\r\n")
             if tail:
-                yield tail + b"\n"
+                yield tail
             return
         buffer += chunk
         if len(buffer) < PIECE_BYTES:
@@ -428,72 +439,63 @@ def _record_end(buffer: bytearray) -> int:
 
 
 def _text_column(name: str) -> str:
-    return f"nullif(t.{name}, '') AS {name}"
+    return f"nullif(u.{name}, '') AS {name}"
 
 
 # One pass over the staged rows: typed values, and per column the kind of problem (NULL when
 # fine). Each level is fenced (OFFSET 0) so that every expression is computed once per row:
 # a flattened query would repeat the regular expression wherever its result is used.
+_ALL_FINE = """(p_external_id IS NULL AND p_type IS NULL AND p_occurred_at IS NULL AND p_amount IS NULL
+    AND p_currency IS NULL AND p_coupon_code IS NULL AND p_click_id IS NULL AND p_conversation_id IS NULL
+    AND p_customer_ref IS NULL AND p_store_id IS NULL AND p_refund_of IS NULL)"""
+
 _CHECK = """
 CREATE TEMP TABLE upload_checked AS
-SELECT v.*, CASE WHEN v.ok THEN {digest} END AS digest,
+SELECT w.*, {all_fine} AS ok, CASE WHEN {all_fine} THEN {digest} END AS digest,
        NULL::bigint AS primary_row, NULL::boolean AS same_as_primary
 FROM (
-    SELECT w.*,
-           (p_external_id IS NULL AND p_type IS NULL AND p_occurred_at IS NULL AND p_amount IS NULL
-            AND p_currency IS NULL AND p_coupon_code IS NULL AND p_click_id IS NULL
-            AND p_conversation_id IS NULL AND p_customer_ref IS NULL AND p_store_id IS NULL
-            AND p_refund_of IS NULL) AS ok
+    SELECT u.row_number, u.external_id, u.type, u.currency, {keys}, nullif(u.refund_of, '') AS refund_of,
+           u.at AS occurred_at, u.amount_value AS amount,
+           CASE WHEN coalesce(u.external_id, '') = '' THEN 'required'
+                WHEN length(u.external_id) > {max_key} THEN 'too_long' END AS p_external_id,
+           CASE WHEN u.type IS NULL OR u.type NOT IN ('sale', 'refund') THEN 'invalid' END AS p_type,
+           CASE WHEN coalesce(u.occurred_at, '') = '' THEN 'required'
+                WHEN u.at IS NOT NULL THEN CASE WHEN u.at < %(earliest)s OR u.at > %(latest)s THEN 'range' END
+                WHEN u.occurred_at ~ %(naive_re)s THEN 'naive'
+                ELSE 'invalid' END AS p_occurred_at,
+           CASE WHEN u.amount_value IS NULL THEN 'invalid' END AS p_amount,
+           CASE WHEN coalesce(u.currency, '') = '' THEN 'required'
+                WHEN u.currency = %(currency)s THEN NULL
+                WHEN u.currency = ANY(%(currencies)s) THEN 'mismatch'
+                ELSE 'unknown' END AS p_currency,
+           {key_checks},
+           CASE WHEN length(u.refund_of) > {max_key} THEN 'too_long'
+                WHEN u.type = 'refund' AND coalesce(u.refund_of, '') = '' THEN 'required'
+                WHEN u.type = 'sale' AND u.refund_of <> '' THEN 'not_refund' END AS p_refund_of,
+           CASE WHEN u.at IS NULL THEN left(u.occurred_at, 40) END AS bad_occurred_at,
+           CASE WHEN u.amount_value IS NULL THEN left(u.amount, 40) END AS bad_amount
     FROM (
-        SELECT t.row_number, t.external_id, t.type, t.currency, {keys}, nullif(t.refund_of, '') AS refund_of,
-               t.at AS occurred_at, t.amount_value AS amount,
-               CASE WHEN coalesce(t.external_id, '') = '' THEN 'required'
-                    WHEN length(t.external_id) > {max_key} THEN 'too_long' END AS p_external_id,
-               CASE WHEN t.type IS NULL OR t.type NOT IN ('sale', 'refund') THEN 'invalid' END AS p_type,
-               CASE WHEN coalesce(t.occurred_at, '') = '' THEN 'required'
-                    WHEN t.at_ok THEN CASE WHEN t.at < %(earliest)s OR t.at > %(latest)s THEN 'range' END
-                    WHEN t.occurred_at ~ %(naive_re)s THEN 'naive'
-                    ELSE 'invalid' END AS p_occurred_at,
-               CASE WHEN NOT t.amount_ok THEN 'invalid' END AS p_amount,
-               CASE WHEN coalesce(t.currency, '') = '' THEN 'required'
-                    WHEN t.currency = %(currency)s THEN NULL
-                    WHEN t.currency = ANY(%(currencies)s) THEN 'mismatch'
-                    ELSE 'unknown' END AS p_currency,
-               {key_checks},
-               CASE WHEN length(t.refund_of) > {max_key} THEN 'too_long'
-                    WHEN t.type = 'refund' AND coalesce(t.refund_of, '') = '' THEN 'required'
-                    WHEN t.type = 'sale' AND t.refund_of <> '' THEN 'not_refund' END AS p_refund_of,
-               CASE WHEN NOT t.at_ok THEN left(t.occurred_at, 40) END AS bad_occurred_at,
-               CASE WHEN NOT t.amount_ok THEN left(t.amount, 40) END AS bad_amount
-        FROM (
-            SELECT u.*,
-                   CASE WHEN u.at_ok THEN u.occurred_at::timestamptz END AS at,
-                   CASE WHEN u.amount_ok THEN u.amount::bigint END AS amount_value
-            FROM (
-                SELECT s.*,
-                       coalesce(s.occurred_at ~ %(at_re)s
-                                AND substr(s.occurred_at, 9, 2)::int <= CASE substr(s.occurred_at, 6, 2)::int
-                                    WHEN 2 THEN 28 + (substr(s.occurred_at, 1, 4)::int %% 4 = 0
-                                                      AND (substr(s.occurred_at, 1, 4)::int %% 100 <> 0
-                                                           OR substr(s.occurred_at, 1, 4)::int %% 400 = 0))::int
-                                    WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END,
-                                false) AS at_ok,
-                       coalesce(length(s.amount) BETWEEN 1 AND 19 AND ltrim(s.amount, '0123456789') = ''
-                                AND s.amount::numeric BETWEEN 1 AND {max_amount}, false) AS amount_ok
-                FROM upload_stage s
-                OFFSET 0
-            ) u
-            OFFSET 0
-        ) t
+        SELECT s.*,
+               CASE WHEN s.occurred_at ~ %(at_re)s
+                         AND substr(s.occurred_at, 9, 2)::int <= CASE substr(s.occurred_at, 6, 2)::int
+                             WHEN 2 THEN 28 + (substr(s.occurred_at, 1, 4)::int %% 4 = 0
+                                               AND (substr(s.occurred_at, 1, 4)::int %% 100 <> 0
+                                                    OR substr(s.occurred_at, 1, 4)::int %% 400 = 0))::int
+                             WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END
+                    THEN s.occurred_at::timestamptz END AS at,
+               CASE WHEN length(s.amount) BETWEEN 1 AND 19 AND ltrim(s.amount, '0123456789') = ''
+                         AND s.amount::numeric BETWEEN 1 AND {max_amount}
+                    THEN s.amount::bigint END AS amount_value
+        FROM upload_stage s
         OFFSET 0
-    ) w
+    ) u
     OFFSET 0
-) v
+) w
 """
 
 _DIGEST_OF_CHECKED = SALE_DIGEST_SQL.format(
-    amount="v.amount", occurred_at="v.occurred_at", currency="v.currency", external_id="v.external_id",
-    type="v.type", refund_of="v.refund_of", **{name: f"v.{name}" for name in KEY_COLUMNS})
+    amount="w.amount", occurred_at="w.occurred_at", currency="w.currency", external_id="w.external_id",
+    type="w.type", refund_of="w.refund_of", **{name: f"w.{name}" for name in KEY_COLUMNS})
 
 # Column-level problems → rejections. `seq` orders a row's problems as the columns are listed.
 _COLUMN_PROBLEMS = """
@@ -557,7 +559,7 @@ FROM upload_checked WHERE primary_row IS NOT NULL AND NOT same_as_primary
 def _check(run: _Run) -> None:
     max_key = MAX_KEY_LENGTH
     keys = ", ".join(_text_column(name) for name in KEY_COLUMNS)
-    key_checks = ", ".join(f"CASE WHEN length(t.{name}) > {max_key} THEN 'too_long' END AS p_{name}"
+    key_checks = ", ".join(f"CASE WHEN length(u.{name}) > {max_key} THEN 'too_long' END AS p_{name}"
                            for name in KEY_COLUMNS)
     key_problems = ",\n    ".join(
         f"({6 + i}, '{name}', 'invalid', CASE WHEN c.p_{name} IS NOT NULL "
@@ -571,10 +573,11 @@ def _check(run: _Run) -> None:
     # Temporary tables only; a transaction each, so that a failing statement in a test's
     # transaction rolls back to its savepoint.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, keys=keys, key_checks=key_checks,
+        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, all_fine=_ALL_FINE, keys=keys, key_checks=key_checks,
                                      max_key=max_key, max_amount=MAX_AMOUNT), params)
         cursor.execute("DROP TABLE upload_stage")
-        cursor.execute("ANALYZE upload_checked")
+        # Temporary tables get no statistics unless asked; the joins below need them.
+        cursor.execute("ANALYZE upload_checked (ok, primary_row, type, external_id)")
     run.progress(READ_SHARE + CHECK_SHARE * 0.7)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE upload_problems (row_number bigint, seq int, col text, code text, "
@@ -585,6 +588,7 @@ def _check(run: _Run) -> None:
         cursor.execute(_REPEATS)
         if cursor.rowcount:
             cursor.execute(_REPEAT_CONFLICTS, {"conflict": RejectionCode.CONFLICT.value})
+            cursor.execute("ANALYZE upload_checked (primary_row, same_as_primary)")
     run.progress(READ_SHARE + CHECK_SHARE)
 
 
@@ -606,6 +610,7 @@ WITH inserted AS (
            %(upload)s, 'pending', '', ''
     FROM upload_checked c
     WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
+    ORDER BY c.external_id COLLATE "C"
     ON CONFLICT (partner_id, external_id) DO NOTHING
     RETURNING id
 )
@@ -613,12 +618,18 @@ SELECT count(*), CASE WHEN count(*) <= %(by_id_max)s THEN array_agg(id) END FROM
 """
 
 # Rows the insert skipped were stored before (rows stored by this insert carry its upload and
-# time): the same digest is a duplicate, another digest a conflict.
+# time): the same digest is a duplicate, another digest a conflict. Lookups into revenue_sale
+# go through its unique index from the file's side (LATERAL), whatever its statistics say
+# just after a large load.
 _SALES_SKIPPED = """
 WITH stored AS (
     SELECT c.row_number, c.external_id, s.content_digest = c.digest AS same
     FROM upload_checked c
-    JOIN revenue_sale s ON s.partner_id = %(partner)s AND s.external_id = c.external_id
+    CROSS JOIN LATERAL (
+        SELECT x.content_digest, x.upload_id, x.received_at FROM revenue_sale x
+        WHERE x.partner_id = %(partner)s AND x.external_id = c.external_id
+        OFFSET 0
+    ) s
     WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
       AND NOT (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s)
 ), conflicts AS (
@@ -644,32 +655,52 @@ FROM upload_checked c
 WHERE c.ok AND c.primary_row IS NULL AND c.type = 'refund'
 """
 
-# As the API: a refund stored before is a duplicate (same digest) or a conflict, unchecked.
-_REFUNDS_STORED = """
-UPDATE upload_refunds r SET outcome = CASE WHEN s.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
-FROM revenue_sale s
-WHERE s.partner_id = %(partner)s AND s.external_id = r.external_id
+# Lookups into revenue_sale probe its unique index once per row of the file (LATERAL … OFFSET
+# 0 keeps the planner from turning them into a join it might misjudge just after a large
+# load), and their results join back to the staged rows by row number.
+_STORED_BY_EXTERNAL_ID = """
+WITH found AS MATERIALIZED (
+    SELECT r.row_number, s.content_digest
+    FROM upload_refunds r
+    CROSS JOIN LATERAL (SELECT x.content_digest FROM revenue_sale x
+                        WHERE x.partner_id = %(partner)s AND x.external_id = r.external_id OFFSET 0) s
+    WHERE {scope}
+)
+UPDATE upload_refunds r SET outcome = CASE WHEN f.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
+FROM found f WHERE r.row_number = f.row_number
 """
+
+# As the API: a refund stored before is a duplicate (same digest) or a conflict, unchecked.
+_REFUNDS_STORED = _STORED_BY_EXTERNAL_ID.format(scope="true")
 
 # Lock the sales being refunded (in id order, as the API does, so concurrent batches queue
 # rather than deadlock), then read them and what their stored refunds already took.
 _REFUND_TARGETS_LOCK = """
 SELECT count(*) FROM (
     SELECT s.id FROM revenue_sale s
-    WHERE s.partner_id = %(partner)s
-      AND s.external_id IN (SELECT refund_of FROM upload_refunds WHERE outcome IS NULL)
+    WHERE s.id IN (SELECT x.id FROM (SELECT DISTINCT refund_of FROM upload_refunds WHERE outcome IS NULL) n
+                   CROSS JOIN LATERAL (SELECT x.id FROM revenue_sale x
+                                       WHERE x.partner_id = %(partner)s AND x.external_id = n.refund_of
+                                       OFFSET 0) x)
     ORDER BY s.id FOR UPDATE
 ) locked
 """
 
 _REFUND_TARGETS = """
+WITH found AS MATERIALIZED (
+    SELECT r.row_number, s.id, s.type, s.currency, s.occurred_at, s.amount,
+           s.amount - coalesce((SELECT sum(x.amount) FROM revenue_sale x WHERE x.refund_of_id = s.id), 0)
+               AS remaining,
+           (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s) AS new
+    FROM upload_refunds r
+    CROSS JOIN LATERAL (SELECT * FROM revenue_sale x
+                        WHERE x.partner_id = %(partner)s AND x.external_id = r.refund_of OFFSET 0) s
+    WHERE r.outcome IS NULL
+)
 UPDATE upload_refunds r
-SET sale_id = s.id, sale_type = s.type, sale_currency = s.currency, sale_occurred_at = s.occurred_at,
-    sale_amount = s.amount, remaining = s.amount - coalesce(t.refunded, 0),
-    sale_new = (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s)
-FROM revenue_sale s
-LEFT JOIN LATERAL (SELECT sum(x.amount) AS refunded FROM revenue_sale x WHERE x.refund_of_id = s.id) t ON true
-WHERE r.outcome IS NULL AND s.partner_id = %(partner)s AND s.external_id = r.refund_of
+SET sale_id = f.id, sale_type = f.type, sale_currency = f.currency, sale_occurred_at = f.occurred_at,
+    sale_amount = f.amount, remaining = f.remaining, sale_new = f.new
+FROM found f WHERE r.row_number = f.row_number
 """
 
 # A sale this upload has just stored may be refunded only by a later row (as in the API).
@@ -716,7 +747,7 @@ WITH inserted AS (
            %(upload)s, 'pending', '', ''
     FROM upload_refunds r
     WHERE r.outcome IS NULL
-    ORDER BY r.external_id
+    ORDER BY r.external_id COLLATE "C"
     ON CONFLICT (partner_id, external_id) DO NOTHING
     RETURNING external_id
 )
@@ -724,11 +755,7 @@ UPDATE upload_refunds r SET outcome = 'accepted' FROM inserted i WHERE r.externa
 """
 
 # A refund the insert skipped was stored by a concurrent batch after the check above.
-_REFUNDS_RACED = """
-UPDATE upload_refunds r SET outcome = CASE WHEN s.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
-FROM revenue_sale s
-WHERE r.outcome IS NULL AND s.partner_id = %(partner)s AND s.external_id = r.external_id
-"""
+_REFUNDS_RACED = _STORED_BY_EXTERNAL_ID.format(scope="r.outcome IS NULL")
 
 _REFUND_PROBLEMS = """
 INSERT INTO upload_problems (row_number, seq, col, code, reason)
@@ -780,6 +807,13 @@ def _store(run: _Run) -> SaleUpload:
             # Sales: one INSERT; the rows it skipped are duplicates or conflicts.
             cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
             sales_inserted, sale_ids = cursor.fetchone()
+            if sales_inserted >= ANALYZE_AFTER_ROWS:
+                # Statistics that count the rows just stored (this transaction's own rows count
+                # for its ANALYZE). Without them, an autovacuum ANALYZE that ran during the
+                # insert — it cannot see these rows — can leave the planner believing the
+                # table empty, and plan the lookups below and the foreign-key checks at commit
+                # (refund_of → sale) as scans of the whole table, once per row.
+                cursor.execute("ANALYZE revenue_sale (partner_id, external_id, refund_of_id, upload_id)")
             duplicates = 0
             if sales_inserted < sale_rows:
                 cursor.execute(_SALES_SKIPPED.format(conflict_message=_CONFLICT_MESSAGE.format(id="stored.external_id")),
@@ -791,10 +825,13 @@ def _store(run: _Run) -> SaleUpload:
                 refunds_inserted, refund_duplicates = _store_refunds(cursor, base)
                 duplicates += refund_duplicates
             # Identical repeats of a row in the file: rejected with it, else duplicates.
-            cursor.execute(_FOLLOWER_PROBLEMS)
-            cursor.execute("SELECT count(*) FROM upload_checked c WHERE c.same_as_primary AND c.primary_row NOT IN "
-                           "(SELECT p.row_number FROM upload_problems p)")
-            duplicates += cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM upload_checked WHERE same_as_primary")
+            if cursor.fetchone()[0]:
+                cursor.execute("ANALYZE upload_problems")
+                cursor.execute(_FOLLOWER_PROBLEMS)
+                cursor.execute("SELECT count(*) FROM upload_checked c WHERE c.same_as_primary AND c.primary_row "
+                               "NOT IN (SELECT p.row_number FROM upload_problems p)")
+                duplicates += cursor.fetchone()[0]
             cursor.execute(_REJECTIONS_INSERT, base)
             cursor.execute("SELECT count(DISTINCT row_number) FROM upload_problems")
             rejected = cursor.fetchone()[0]
@@ -810,12 +847,17 @@ def _store(run: _Run) -> SaleUpload:
         if sales_inserted:
             # Refunds follow their sale's attribution; only new sales need attributing. Very
             # many go by partner: attribution then finds its pending sales itself.
-            _after_ingest(run.partner.pk, sale_ids)
+            _after_ingest(run.partner.pk, sorted(sale_ids) if sale_ids is not None else None)
     return upload
 
 
 def _store_refunds(cursor: Any, base: dict[str, Any]) -> tuple[int, int]:
     cursor.execute(_REFUNDS_STAGE)
+    # A few refunds per hundred rows: indexes are cheap here, and keep every join back to
+    # them a lookup whatever the planner estimates.
+    cursor.execute("CREATE INDEX ON upload_refunds (row_number)")
+    cursor.execute("CREATE INDEX ON upload_refunds (external_id)")
+    cursor.execute("ANALYZE upload_refunds")
     cursor.execute(_REFUNDS_STORED, base)
     cursor.execute(_REFUND_TARGETS_LOCK, base)
     cursor.execute(_REFUND_TARGETS, base)
