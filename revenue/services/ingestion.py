@@ -208,7 +208,7 @@ SALE_DIGEST_SQL = """encode(sha256(convert_to(
     || ',"type":' || to_json({type})::text || '}}', 'UTF8')), 'hex')"""
 
 
-def _after_ingest(partner_id: int, sale_ids: list[int]) -> None:
+def _after_ingest(partner_id: int, sale_ids: list[int] | None) -> None:
     """THE call site that hands newly stored (or reset) sales to attribution (DESIGN.md §5
     step 3), after the transaction commits. Passing the ids lets attribution find them by
     primary key instead of scanning the partner's sales."""
