@@ -25,13 +25,12 @@ from contracts.selectors import viewer_partner
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.views import render_failure
 from revenue.models import SaleUpload, SaleUploadRejection
+from revenue.selectors.uploads import upload_get, upload_list
 from revenue.services.uploads import (
     MAX_UPLOAD_BYTES,
     REQUIRED_COLUMNS,
     UPLOAD_COLUMNS,
     upload_create,
-    upload_get,
-    upload_list,
     upload_progress_percent,
 )
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -206,6 +206,21 @@ SALE_DIGEST_SQL = """encode(sha256(convert_to(
     || coalesce(',"refund_of":' || to_json({refund_of})::text, '')
     || coalesce(',"store_id":' || to_json({store_id})::text, '')
     || ',"type":' || to_json({type})::text || '}}', 'UTF8')), 'hex')"""
+
+
+_Row = TypeVar("_Row")
+
+
+def _parse_each(items: list[Any], parse: Callable[[int, Any], _Row], outcomes: _Outcomes,
+                id_field: str) -> list[_Row]:
+    """Parse every item in order; an item that does not parse is rejected under its index."""
+    parsed: list[_Row] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(parse(index, item))
+        except _Reject as reject:
+            outcomes.reject(index, _echo_id(item, id_field), reject.code, reject.message, reject.field)
+    return parsed
 
 
 def _after_ingest(partner_id: int, sale_ids: list[int] | None) -> None:
@@ -399,19 +414,15 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
     # 1. Validate each event in Python; fold repeats of an external_id within the batch.
     first_by_id: dict[str, _SaleRow] = {}
     followers: list[tuple[int, int]] = []
-    for index, event in enumerate(events):
-        try:
-            row = _sale_parse(index, event, partner.currency, latest)
-        except _Reject as reject:
-            outcomes.reject(index, _echo_id(event, "external_id"), reject.code, reject.message, reject.field)
-            continue
+    for row in _parse_each(events, lambda index, event: _sale_parse(index, event, partner.currency, latest),
+                           outcomes, "external_id"):
         first = first_by_id.get(row.external_id)
         if first is None:
             first_by_id[row.external_id] = row
         elif first.digest == row.digest:
-            followers.append((index, first.index))
+            followers.append((row.index, first.index))
         else:
-            outcomes.reject(index, row.external_id, RejectionCode.CONFLICT,
+            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
                             f"external_id {row.external_id!r} appears earlier in this batch "
                             f"(index {first.index}) with different content.", "external_id")
     sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
@@ -654,12 +665,7 @@ def touchpoints_ingest(*, partner: Partner, touchpoints: list[dict[str, Any]],
     coupons), each for one of its placements; unique per (partner, kind, key)."""
     outcomes = _Outcomes(len(touchpoints))
     latest = timezone.now() + FUTURE_TOLERANCE
-    parsed: list[_TouchRow] = []
-    for index, item in enumerate(touchpoints):
-        try:
-            parsed.append(_touchpoint_parse(index, item, latest))
-        except _Reject as reject:
-            outcomes.reject(index, _echo_id(item, "key"), reject.code, reject.message, reject.field)
+    parsed = _parse_each(touchpoints, lambda index, item: _touchpoint_parse(index, item, latest), outcomes, "key")
     statuses = _placement_statuses(partner, (row.placement_id for row in parsed))
     valid: list[_TouchRow] = []
     for row in parsed:
@@ -839,12 +845,7 @@ def outcomes_ingest(*, partner: Partner, outcomes: list[dict[str, Any]]) -> Inge
     withdraw earlier ones (`"withdrawn": true`). Unique per (placement, kind, external_id)."""
     status = _Outcomes(len(outcomes))
     latest = timezone.now() + FUTURE_TOLERANCE
-    parsed: list[_OutcomeRow] = []
-    for index, item in enumerate(outcomes):
-        try:
-            parsed.append(_outcome_parse(index, item, latest))
-        except _Reject as reject:
-            status.reject(index, _echo_id(item, "external_id"), reject.code, reject.message, reject.field)
+    parsed = _parse_each(outcomes, lambda index, item: _outcome_parse(index, item, latest), status, "external_id")
     statuses = _placement_statuses(partner, (row.placement_id for row in parsed))
     valid: list[_OutcomeRow] = []
     for row in parsed:

@@ -47,13 +47,12 @@ from typing import IO, Any
 import psycopg
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from contracts.models import Partner
-from contracts.selectors import membership_role, viewer_partner_id
+from contracts.selectors import membership_role
 from core.currencies import MINOR_UNIT_EXPONENT
-from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
 from core.models import User
 from core.services import audit_record
 from revenue.models import SaleUpload
@@ -105,21 +104,6 @@ class UploadRefused(ValidationFailed):
 
 
 # --- reads ----------------------------------------------------------------------------
-
-
-def upload_list(*, partner: Partner) -> QuerySet[SaleUpload]:
-    return SaleUpload.objects.filter(partner=partner).select_related("uploaded_by")
-
-
-def upload_get(*, viewer: Any, upload_id: int) -> SaleUpload:
-    """One upload of the viewer's own partner; anyone else's is simply not found."""
-    partner_id = viewer_partner_id(viewer)
-    upload = None
-    if partner_id is not None and partner_id > 0:
-        upload = SaleUpload.objects.filter(pk=upload_id, partner_id=partner_id).first()
-    if upload is None:
-        raise NotFound(f"No upload {upload_id}.")
-    return upload
 
 
 def upload_progress_percent(upload: SaleUpload) -> int:

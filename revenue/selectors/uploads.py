@@ -1,0 +1,27 @@
+"""Reads of CSV uploads, scoped to the viewer's own partner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from contracts.models import Partner
+from contracts.selectors import viewer_partner_id
+from core.errors import NotFound
+from revenue.models import SaleUpload
+
+
+def upload_list(*, partner: Partner) -> QuerySet[SaleUpload]:
+    return SaleUpload.objects.filter(partner=partner).select_related("uploaded_by")
+
+
+def upload_get(*, viewer: Any, upload_id: int) -> SaleUpload:
+    """One upload of the viewer's own partner; anyone else's is simply not found."""
+    partner_id = viewer_partner_id(viewer)
+    upload = None
+    if partner_id is not None and partner_id > 0:
+        upload = SaleUpload.objects.filter(pk=upload_id, partner_id=partner_id).first()
+    if upload is None:
+        raise NotFound(f"No upload {upload_id}.")
+    return upload
