@@ -34,7 +34,7 @@ from revenue.models import (
     Touchpoint,
 )
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import design_terms, hire
+from tests.conftest import design_terms, hire, next_period_start_for
 from tests.revenue_helpers import period_of, sale, touch
 from tests.test_attribution import _backdate
 from tests.test_web_support import browser, db_state, text
@@ -640,8 +640,9 @@ def test_the_simulator_starts_b_from_an_amendment_and_works_before_any_terms(wor
 
     active = hire(world)
     amendment = design_terms(minimum_per_period=100000)
+    # (the next period start by the real clock: the services, unlike the pinned pages, use it)
     version = services.contract_version_draft(actor=world.hoshi_manager, placement=active, terms=amendment,
-                                              effective_from=date(2026, 12, 1))
+                                              effective_from=next_period_start_for(world.hoshi))
     services.contract_version_propose(actor=world.hoshi_manager, version=version)
     # when the manager opens the simulator
     response = browser(world.hoshi_manager).get(reverse("console-simulate", args=[active.pk]))
