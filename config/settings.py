@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
         # partners span many zones, so look every quarter hour.
         "schedule": crontab(minute="*/15"),
     },
+    "attribution-sweep": {
+        "task": "revenue.tasks.attribution_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
     "settlement-closed-period": {
         "task": "revenue.tasks.settlement_run_closed_period",
         # Daily; the task acts once the previous month has ended in every zone.

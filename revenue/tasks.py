@@ -17,6 +17,15 @@ def attribution_run_task(partner_id: int | None = None, sale_ids: list[int] | No
     return attribution.attribution_run(partner_ids=partners, sale_ids=sale_ids).attributed
 
 
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def attribution_sweep(limit: int = 5000) -> int:
+    """Beat: explain pending sales whose hand-over after ingestion was lost (a broker that
+    was down), the oldest first and a bounded batch at a time. Settlement never waits for
+    this: it attributes the sales it counts itself."""
+    result = attribution.attribution_run(limit=limit)
+    return result.attributed + result.unattributed
+
+
 def attribution_enqueue(partner_id: int, sale_ids: list[int] | None = None) -> None:
     """Called on commit after ingestion: attribute the new (or reset) sales soon."""
     attribution_run_task.delay(partner_id, sale_ids)

@@ -161,3 +161,58 @@ def test_reopening_sends_unsettled_sales_back_and_rerunning_is_deterministic(wor
     attribution_run()
     assert _attributed(bought) == first
     assert attribution_run().attributed == 0  # nothing pending: nothing touched
+
+
+def _mixed_month(world, rinna):
+    """Sales of every kind of decision: one key, several keys, first touch, outside the
+    window, a key no contract counts, no touchpoint, no key."""
+    kai = _backdate(hire(world, employee="kai", terms=design_terms(attribution={
+        "window_days": 5, "model": "first_touch", "keys": ["click_id", "conversation_id"]})))
+    touch(rinna, "coupon", "C1", at(1))
+    touch(rinna, "click", "K1", at(3))
+    touch(kai, "click", "K2", at(2))
+    touch(kai, "conversation", "V1", at(4))
+    keys = [{"coupon_code": "C1"}, {"coupon_code": "C1", "click_id": "K1"}, {"click_id": "K2", "conversation_id": "V1"},
+            {"coupon_code": "C1", "conversation_id": "V1"}, {"click_id": "K2"}, {"coupon_code": "NOPE"}, {}]
+    return [sale(world.hoshi, at(day), 100 * day, **key) for day in (4, 6, 9, 20) for key in keys]
+
+
+def _decisions():
+    return list(Sale.objects.order_by("pk").values_list("pk", "attribution", "placement_id", "touchpoint_id",
+                                                        "attributed_key", "attribution_note"))
+
+
+def test_a_batch_by_id_decides_exactly_as_a_whole_pass(world, rinna):
+    # given a month of mixed sales attributed in one whole pass
+    sales = _mixed_month(world, rinna)
+    attribution_run()
+    whole_pass = _decisions()
+    # when the same sales go back to pending and are attributed as ingestion hands them over:
+    # in batches by id, which reach their touchpoints through the unique key
+    attribution_reopen()
+    ids = [s.pk for s in sales]
+    attribution_run(sale_ids=ids[:9])
+    attribution_run(sale_ids=ids[9:])
+    # then every decision and every explanation is the same
+    assert _decisions() == whole_pass
+    # (by hand: C1 and C1+K1 and K2+V1 and C1+V1 on days 4, 6 and 9; K2 alone on days 4 and 6)
+    assert Sale.objects.filter(attribution="attributed").count() == 14
+    # and a sale carrying a last-touch and a first-touch contract's keys goes to the last-touch one
+    assert _attributed(sales[3])[1] == rinna.pk
+
+
+def test_the_sweep_explains_the_oldest_pending_sales_a_bounded_batch_at_a_time(world, rinna):
+    # given three sales whose hand-over to attribution was lost
+    from revenue.tasks import attribution_sweep
+
+    touch(rinna, "coupon", "C1", at(1))
+    first, second, third = (sale(world.hoshi, at(2), 100, coupon_code="C1") for _ in range(3))
+    # when the sweep runs with room for two, twice, then once more
+    assert attribution_sweep(limit=2) == 2
+    assert [_attributed(s)[0] for s in (first, second, third)] == ["attributed", "attributed", "pending"]
+    assert attribution_sweep(limit=2) == 1
+    assert _attributed(third)[0] == "attributed"
+    # then a sweep with nothing pending changes nothing
+    before = _decisions()
+    assert attribution_sweep(limit=2) == 0
+    assert _decisions() == before

@@ -200,3 +200,36 @@ def test_a_half_unit_clawback_survives_storing_the_effective_rate(world):
     # then exactly the half unit is clawed back and rounds up to 1, as the wage did; a rate
     # stored to 20 places would give 0.49999999999999999998 and claw back nothing
     assert Statement.objects.get(period=NOV).clawback == 1
+
+
+def test_settlement_attributes_what_it_counts_and_approval_writes_it_onto_the_settled_sales(world, rinna):
+    # given October's sales as ingestion stored them, never through an attribution pass
+    hoshi = world.hoshi
+    counted = [sale(hoshi, at(10, 1), 3_000_000, coupon_code="C1"), sale(hoshi, at(10, 2), 1_500_000, coupon_code="C2")]
+    keyless = sale(hoshi, at(10, 5), 999_999)
+    # and one whose stored explanation went stale (it names no placement, yet C3 was issued)
+    stale = sale(hoshi, at(10, 3), 600_000, coupon_code="C3")
+    Sale.objects.filter(pk=stale.pk).update(attribution="unattributed", attribution_note="stale")
+    # when October is settled
+    run = settle(OCT)
+    # then the statement counts the three sales the rule attributes, the stale one included,
+    # and the run wrote nothing onto any sale
+    october = Statement.objects.get(period=OCT)
+    assert (run.attributed, october.net) == (3, 5_100_000)
+    assert list(Sale.objects.order_by("pk").values_list("attribution", "statement_id")) == [
+        ("pending", None), ("pending", None), ("pending", None), ("unattributed", None)]
+    # when finance approves it
+    approve(world, october)
+    # then each settled sale carries the attribution it was settled under, with the reason;
+    # the sale without a key is left for the attribution pass
+    rows = {s.pk: (s.attribution, s.placement_id, s.attributed_key, s.statement_id)
+            for s in Sale.objects.all()}
+    assert rows == {
+        counted[0].pk: ("attributed", rinna.pk, "coupon_code", october.pk),
+        counted[1].pk: ("attributed", rinna.pk, "coupon_code", october.pk),
+        stale.pk: ("attributed", rinna.pk, "coupon_code", october.pk),
+        keyless.pk: ("pending", None, "", None),
+    }
+    assert Sale.objects.get(pk=stale.pk).attribution_note == (
+        "coupon_code C3, touched 2026-10-03 00:00 UTC, 03:00:00 after the touch; last touch of 1 eligible "
+        "touchpoint(s).")

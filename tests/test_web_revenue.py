@@ -33,6 +33,7 @@ from revenue.models import (
     StatementSplit,
     Touchpoint,
 )
+from revenue.services.attribution import attribution_run
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import design_terms, hire, next_period_start_for
 from tests.revenue_helpers import period_of, sale, touch
@@ -198,8 +199,9 @@ def test_a_partner_gets_404_for_a_draft_and_for_another_partners_statement(world
 
 
 def test_the_sales_list_explains_each_attribution_newest_first(world, october, today):
-    # given October attributed by a settlement run
+    # given October settled, and its sales through the attribution pass that follows ingestion
     settle()
+    attribution_run()
     notes = dict(Sale.objects.values_list("external_id", "attribution_note"))
     owner = browser(world.hoshi_owner)
     # when the owner lists October's sales

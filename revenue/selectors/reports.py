@@ -33,6 +33,13 @@ from revenue.models import (
 )
 from revenue.rating import rate_period
 from revenue.selectors.statements import statement_list
+from revenue.services.attribution import (
+    PICK_PLACEMENT,
+    RULES_CTE,
+    attribution_rules,
+    picked_sales_sql,
+    touch_rules_cte,
+)
 
 # Approved or invoiced: the partner owes it until it is paid.
 OWED = (Statement.Status.APPROVED, Statement.Status.INVOICED)
@@ -193,20 +200,32 @@ def journal_lines_export() -> Iterator[tuple[Any, ...]]:
 # --- contract simulator -------------------------------------------------------------------------
 
 # Attributed sales of one placement and refunds of those sales, by the period each counts
-# in (its own), in one grouped pass. The placement's sales come through the partial
-# (placement, period) index and their refunds through the refund_of index.
-_PLACEMENT_NET_BY_PERIOD = """
+# in (its own), in one grouped pass. Settled sales keep the placement they were settled
+# for; the partner's unsettled sales are attributed by the rule itself, as settlement does.
+_PLACEMENT_NET_BY_PERIOD = f"""
+WITH {RULES_CTE}, {touch_rules_cte()},
+unsettled AS (
+    SELECT id, partner_id, occurred_at, period, amount, coupon_code, click_id, conversation_id
+      FROM revenue_sale
+     WHERE partner_id = %(partner)s AND type = 'sale' AND statement_id IS NULL AND period <= %(last)s
+),
+placement_sales AS (
+    SELECT p.id, p.period, p.amount FROM ({picked_sales_sql("unsettled")}) p
+     WHERE p.pick[{PICK_PLACEMENT}] = %(placement)s
+    UNION ALL
+    SELECT s.id, s.period, s.amount
+      FROM revenue_sale s
+     WHERE s.placement_id = %(placement)s AND s.type = 'sale' AND s.statement_id IS NOT NULL
+       AND s.period <= %(last)s
+)
 SELECT period, sum(sales)::bigint, sum(refunds)::bigint
   FROM (SELECT s.period, s.amount AS sales, 0 AS refunds
-          FROM revenue_sale s
-         WHERE s.placement_id = %(placement)s AND s.type = 'sale' AND s.attribution = 'attributed'
-           AND s.period BETWEEN %(first)s AND %(last)s
+          FROM placement_sales s
+         WHERE s.period >= %(first)s
         UNION ALL
         SELECT r.period, 0, r.amount
-          FROM revenue_sale o JOIN revenue_sale r ON r.refund_of_id = o.id
-         WHERE o.placement_id = %(placement)s AND o.type = 'sale' AND o.attribution = 'attributed'
-           AND o.period <= %(last)s
-           AND r.type = 'refund' AND r.period BETWEEN %(first)s AND %(last)s) AS events
+          FROM placement_sales o JOIN revenue_sale r ON r.refund_of_id = o.id
+         WHERE r.type = 'refund' AND r.period BETWEEN %(first)s AND %(last)s) AS events
  GROUP BY period
 """
 
@@ -233,7 +252,9 @@ def placement_activity_by_month(*, placement: Placement, first: date, last: date
     touchpoints of the placement. Three grouped queries, whatever the volume."""
     activity: dict[date, MonthActivity] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_PLACEMENT_NET_BY_PERIOD, {"placement": placement.pk, "first": first, "last": last})
+        cursor.execute(_PLACEMENT_NET_BY_PERIOD, {
+            "placement": placement.pk, "partner": placement.partner_id, "first": first, "last": last,
+            **attribution_rules(partner_ids=[placement.partner_id])})
         for period, sales, refunds in cursor.fetchall():
             month = activity.setdefault(period, MonthActivity())
             month.sales, month.refunds = int(sales or 0), int(refunds or 0)

@@ -1,6 +1,6 @@
 """Attribution: which placement, if any, earned each sale (DESIGN.md §5a).
 
-One set-based pass over every pending sale at once:
+The rule, evaluated in SQL for many sales at once (never a Python loop per sale):
 - a candidate is a touchpoint of the same partner whose key the sale carries
   (coupon → coupon_code, click → click_id, conversation → conversation_id);
 - it is eligible when its placement's contract, in the version in force for the sale's
@@ -9,97 +9,191 @@ One set-based pass over every pending sale at once:
   earliest; ties go by the order of the contract's `keys`, then the lowest touchpoint id.
   (Candidates from contracts with different models are ordered last-touch first: the rare
   sale carrying keys of two differently configured placements goes to the last-touch one.)
-Sales left over are marked unattributed with the reason. Refunds follow their sale.
+
+Touchpoint keys are unique per (partner, kind), so a sale has at most one candidate per
+kind: three joins on the unique key (hash joins for a month, index probes for a batch) and
+a `LEAST` over three sort keys pick the winner row by row, with no sort and no grouping
+per sale. A candidate's sort key is a bigint array — [model rank, ±touch time in µs, key
+rank, touchpoint id, placement id, kind code] — and arrays compare element by element, so
+`LEAST` is exactly the ordering above (a NULL, an ineligible candidate, is skipped).
+
+Two uses of the same rule:
+- settlement evaluates it inside its aggregates for every unsettled sale it counts
+  (`picked_sales_sql`), and approval writes the winner onto exactly the rows it settles,
+  so what a statement counts never depends on anything precomputed;
+- `attribution_run` writes the winner and an explanation onto pending sales right after
+  ingestion (by id), which is what the portal and the API show for unsettled sales.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from django.db import connection, transaction
+
+from contracts.models import ContractVersion
 
 # One advisory-lock key for attribution passes: two passes at once would only redo each
 # other's work, so the second waits for the first.
 ATTRIBUTION_LOCK = 0x48414B454E01
 
-# Accepted contract versions as rows a sale's period can be matched against.
-_RULES = """
-    SELECT p.id AS placement_id,
-           v.effective_from AS valid_from,
-           COALESCE(LEAD(v.effective_from) OVER (PARTITION BY v.contract_id ORDER BY v.effective_from),
-                    'infinity'::date) AS valid_to,
-           (v.terms -> 'attribution' ->> 'window_days')::int AS window_days,
-           v.terms -> 'attribution' ->> 'model' AS model,
-           ARRAY(SELECT jsonb_array_elements_text(v.terms -> 'attribution' -> 'keys')) AS keys
-      FROM contracts_contractversion v
-      JOIN contracts_contract c ON c.id = v.contract_id
-      JOIN contracts_placement p ON p.id = c.placement_id
-     WHERE v.status = 'accepted'
+# The last version of a contract is in force from its start on.
+OPEN_ENDED = date.max
+KIND_CODES = {"coupon": 1, "click": 2, "conversation": 3}
+SALE_KEYS = ("coupon_code", "click_id", "conversation_id")  # by kind code - 1
+
+# The sort key's elements (PostgreSQL arrays are 1-based).
+PICK_TOUCHPOINT, PICK_PLACEMENT, PICK_KIND = 4, 5, 6
+
+# Accepted contract versions, as parameter arrays (one element per version): the rules
+# travel with the query, so the planner can run it in parallel workers. A kind's rank is
+# NULL where the version does not count that kind of key.
+RULES_CTE = """
+    rules AS NOT MATERIALIZED (
+        SELECT * FROM unnest(%(rule_placement)s::bigint[], %(rule_from)s::date[], %(rule_to)s::date[],
+                             %(rule_window)s::int[], %(rule_first)s::bool[], %(rule_coupon_rank)s::int[],
+                             %(rule_click_rank)s::int[], %(rule_conversation_rank)s::int[])
+          AS r(placement_id, valid_from, valid_to, window_days, first_touch, coupon_rank, click_rank,
+               conversation_rank)
+    )
 """
 
-_CANDIDATES = """
-    SELECT s.id AS sale_id, s.occurred_at, s.period, t.id AS touch_id, t.placement_id,
-           t.occurred_at AS touched_at, t.key AS touch_key, '{column}' AS key_name
-      FROM pending s
-      JOIN revenue_touchpoint t
-        ON t.partner_id = s.partner_id AND t.kind = '{kind}' AND t.key = s.{column}
+
+
+def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
+    """`touch_rules`: each touchpoint of `touchpoints` (the table, or a CTE of the few a
+    batch can match) with the version(s) of its contract that count its kind of key, and
+    its sort key, built once per touchpoint rather than once per sale."""
+    rank = ("CASE t.kind WHEN 'coupon' THEN r.coupon_rank WHEN 'click' THEN r.click_rank "
+            "ELSE r.conversation_rank END")
+    # date_part gives double precision: µs since 1970 stay exact in it until the year 2255.
+    return f"""
+    touch_rules AS NOT MATERIALIZED (
+        SELECT t.partner_id, t.kind, t.key, t.occurred_at AS touched_at,
+               t.occurred_at + make_interval(days => r.window_days) AS touch_until,
+               r.valid_from, r.valid_to,
+               ARRAY[r.first_touch::int::bigint,
+                     CASE WHEN r.first_touch THEN 1 ELSE -1 END
+                         * (date_part('epoch', t.occurred_at) * 1000000)::bigint,
+                     {rank}, t.id, t.placement_id,
+                     CASE t.kind WHEN 'coupon' THEN 1 WHEN 'click' THEN 2 ELSE 3 END] AS pick
+          FROM {touchpoints} t JOIN rules r ON r.placement_id = t.placement_id
+         WHERE {rank} IS NOT NULL
+    )
+    """
+
+
+# The touchpoints a few sales (`source`) can match, found through the unique key: a batch
+# then never reads the whole touchpoint table.
+def batch_touchpoints_cte(source: str) -> str:
+    return "batch_touchpoints AS MATERIALIZED (" + " UNION ".join(f"""
+        SELECT t.* FROM {source} s JOIN revenue_touchpoint t
+            ON t.partner_id = s.partner_id AND t.kind = '{kind}' AND t.key = s.{column}"""
+        for kind, column in (("coupon", "coupon_code"), ("click", "click_id"),
+                             ("conversation", "conversation_id"))) + ")"
+
+
+def _candidate(alias: str) -> str:
+    return (f"CASE WHEN {alias}.touched_at <= s.occurred_at AND s.occurred_at <= {alias}.touch_until "
+            f"THEN {alias}.pick END")
+
+
+_JOINS = """
+      LEFT JOIN touch_rules c ON c.partner_id = s.partner_id AND c.kind = 'coupon' AND c.key = s.coupon_code
+                             AND s.period >= c.valid_from AND s.period < c.valid_to
+      LEFT JOIN touch_rules k ON k.partner_id = s.partner_id AND k.kind = 'click' AND k.key = s.click_id
+                             AND s.period >= k.valid_from AND s.period < k.valid_to
+      LEFT JOIN touch_rules v ON v.partner_id = s.partner_id AND v.kind = 'conversation'
+                             AND v.key = s.conversation_id
+                             AND s.period >= v.valid_from AND s.period < v.valid_to
 """
 
-_ATTRIBUTE = f"""
-WITH rules AS ({_RULES}),
-pending AS (
-    SELECT id, partner_id, occurred_at, period, coupon_code, click_id, conversation_id
-      FROM revenue_sale
-     WHERE attribution = 'pending' AND type = 'sale' {{scope}}
-),
-candidates AS (
-    {_CANDIDATES.format(kind="coupon", column="coupon_code")}
-    UNION ALL
-    {_CANDIDATES.format(kind="click", column="click_id")}
-    UNION ALL
-    {_CANDIDATES.format(kind="conversation", column="conversation_id")}
-),
-eligible AS (
-    SELECT c.*, r.model, array_position(r.keys, c.key_name) AS key_rank,
-           count(*) OVER (PARTITION BY c.sale_id) AS eligible_count
-      FROM candidates c
-      JOIN rules r
-        ON r.placement_id = c.placement_id AND c.period >= r.valid_from AND c.period < r.valid_to
-     WHERE c.key_name = ANY (r.keys)
-       AND c.touched_at <= c.occurred_at
-       AND c.occurred_at <= c.touched_at + make_interval(days => r.window_days)
-),
-best AS (
-    SELECT DISTINCT ON (sale_id) *
-      FROM eligible
-     ORDER BY sale_id,
-              CASE WHEN model = 'last_touch' THEN touched_at END DESC NULLS LAST,
-              CASE WHEN model = 'first_touch' THEN touched_at END ASC NULLS LAST,
-              key_rank, touch_id
-),
-touched AS (SELECT DISTINCT sale_id FROM candidates)
--- One pass: every pending sale is written once, attributed or not, with its reason.
-UPDATE revenue_sale s
-   SET attribution = CASE WHEN b.sale_id IS NULL THEN 'unattributed' ELSE 'attributed' END,
-       placement_id = b.placement_id,
-       touchpoint_id = b.touch_id,
-       attributed_key = coalesce(b.key_name, ''),
+
+def picked_sales_sql(source: str, *, explain: bool = False) -> str:
+    """A SELECT over `source` (a CTE or table aliased `s`, with the sale columns id,
+    partner_id, occurred_at, period and the three keys) adding `pick`, the winning
+    candidate's sort key (NULL when no candidate is eligible). `explain` adds how many
+    candidates were eligible. Needs RULES_CTE and a touch_rules_cte in the same WITH."""
+    extra = ""
+    if explain:
+        extra = ", " + " + ".join(f"({_candidate(alias)} IS NOT NULL)::int" for alias in "ckv") + " AS eligible"
+    return f"""
+    SELECT s.*, LEAST({_candidate("c")}, {_candidate("k")}, {_candidate("v")}) AS pick{extra}
+      FROM {source} s
+      {_JOINS}
+    """
+
+
+def attribution_rules(*, partner_ids: list[int] | None = None) -> dict[str, list[Any]]:
+    """The query parameters RULES_CTE reads: every accepted contract version (of the
+    given partners' placements), with the period range it is in force for."""
+    versions = ContractVersion.objects.filter(status=ContractVersion.Status.ACCEPTED)
+    if partner_ids is not None:
+        versions = versions.filter(contract__placement__partner_id__in=partner_ids)
+    rows = list(versions.order_by("contract_id", "effective_from")
+                .values_list("contract_id", "contract__placement_id", "effective_from", "terms"))
+    params: dict[str, list[Any]] = {name: [] for name in (
+        "rule_placement", "rule_from", "rule_to", "rule_window", "rule_first", "rule_coupon_rank",
+        "rule_click_rank", "rule_conversation_rank")}
+    for index, (contract_id, placement_id, effective_from, terms) in enumerate(rows):
+        following = rows[index + 1] if index + 1 < len(rows) else None
+        rules = terms["attribution"]
+        keys = list(rules["keys"])
+        params["rule_placement"].append(placement_id)
+        params["rule_from"].append(effective_from)
+        params["rule_to"].append(following[2] if following and following[0] == contract_id else OPEN_ENDED)
+        params["rule_window"].append(int(rules["window_days"]))
+        params["rule_first"].append(rules["model"] == "first_touch")
+        for key, name in zip(SALE_KEYS, ("rule_coupon_rank", "rule_click_rank", "rule_conversation_rank"),
+                             strict=True):
+            params[name].append(keys.index(key) + 1 if key in keys else None)
+    return params
+
+
+# What a settled or freshly attributed sale carries: the winner and, in words, why (or why
+# not). Reads `p` (a picked_sales_sql row with `eligible`) and `t` (the winning touchpoint).
+WRITE_ATTRIBUTION_SET = """
+       attribution = CASE WHEN p.pick IS NULL THEN 'unattributed' ELSE 'attributed' END,
+       placement_id = p.pick[5],
+       touchpoint_id = p.pick[4],
+       attributed_key = coalesce((ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[6]], ''),
        attribution_note = CASE
-           WHEN b.sale_id IS NOT NULL THEN left(format(
+           WHEN p.pick IS NOT NULL THEN left(format(
                '%%s %%s, touched %%s, %%s after the touch; %%s of %%s eligible touchpoint(s).',
-               b.key_name, b.touch_key,
-               to_char(b.touched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-               justify_interval(date_trunc('minute', b.occurred_at - b.touched_at)),
-               replace(b.model, '_', ' '), b.eligible_count), 300)
+               (ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[6]], t.key,
+               to_char(t.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+               justify_interval(date_trunc('minute', p.occurred_at - t.occurred_at)),
+               CASE p.pick[1] WHEN 1 THEN 'first touch' ELSE 'last touch' END, p.eligible), 300)
            WHEN p.coupon_code IS NULL AND p.click_id IS NULL AND p.conversation_id IS NULL
                THEN 'The sale carries no coupon code, click id or conversation id.'
-           WHEN t.sale_id IS NULL THEN 'No employee touchpoint carries this sale''s keys.'
+           WHEN NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+                             WHERE x.partner_id = p.partner_id AND x.kind = 'coupon' AND x.key = p.coupon_code)
+            AND NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+                             WHERE x.partner_id = p.partner_id AND x.kind = 'click' AND x.key = p.click_id)
+            AND NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+                             WHERE x.partner_id = p.partner_id AND x.kind = 'conversation'
+                               AND x.key = p.conversation_id)
+               THEN 'No employee touchpoint carries this sale''s keys.'
            ELSE 'Touchpoints carry its keys, but none within the attribution window and keys of '
                 'a contract in force for the sale''s period.'
        END
-  FROM pending p
-  LEFT JOIN best b ON b.sale_id = p.id
-  LEFT JOIN touched t ON t.sale_id = p.id
+"""
+
+_ATTRIBUTE = """
+WITH {rules},
+pending AS MATERIALIZED (
+    SELECT id, partner_id, occurred_at, period, coupon_code, click_id, conversation_id
+      FROM revenue_sale
+     WHERE attribution = 'pending' AND type = 'sale' AND statement_id IS NULL {scope}
+),
+{touch_rules},
+picked AS ({picked})
+UPDATE revenue_sale s
+   SET {write}
+  FROM picked p
+  LEFT JOIN revenue_touchpoint t ON t.id = p.pick[4]
  WHERE s.id = p.id
 RETURNING s.attribution
 """
@@ -112,18 +206,28 @@ class AttributionResult:
 
 
 @transaction.atomic
-def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int] | None = None) -> AttributionResult:
-    """Attribute pending sales: all of them, a partner's, or the given ids (how ingestion
-    hands over a batch, so the pass finds them by primary key)."""
+def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int] | None = None,
+                    limit: int | None = None) -> AttributionResult:
+    """Attribute pending sales and explain each decision: all of them, a partner's, the
+    given ids (how ingestion hands over a batch, so the pass finds them by primary key),
+    or the oldest `limit` (the sweep that catches batches whose hand-over was lost)."""
     conditions = []
     if partner_ids is not None:
         conditions.append("AND partner_id = ANY(%(partners)s)")
     if sale_ids is not None:
         conditions.append("AND id = ANY(%(sales)s)")
-    params = {"partners": partner_ids, "sales": sale_ids}
+    if limit is not None:
+        conditions.append("ORDER BY id LIMIT %(limit)s")
+    params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit,
+                              **attribution_rules(partner_ids=partner_ids)}
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
-        cursor.execute(_ATTRIBUTE.format(scope=" ".join(conditions)), params)
+        # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
+        touch_rules = (f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
+                       if sale_ids is not None or limit is not None else touch_rules_cte())
+        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, scope=" ".join(conditions), touch_rules=touch_rules,
+                                         picked=picked_sales_sql("pending", explain=True),
+                                         write=WRITE_ATTRIBUTION_SET), params)
         outcomes = [row[0] for row in cursor.fetchall()]
     attributed = outcomes.count("attributed")
     return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed)

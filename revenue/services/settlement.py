@@ -40,77 +40,133 @@ from revenue.models import (
 )
 from revenue.money import split_largest_remainder
 from revenue.rating import rate_period
-from revenue.services.attribution import attribution_run
+from revenue.services.attribution import (
+    PICK_PLACEMENT,
+    PICK_TOUCHPOINT,
+    RULES_CTE,
+    WRITE_ATTRIBUTION_SET,
+    attribution_rules,
+    picked_sales_sql,
+    touch_rules_cte,
+)
 from revenue.services.ledger import Posting, journal_entry_post
 
 logger = logging.getLogger(__name__)
 
 SETTLED = (Statement.Status.APPROVED, Statement.Status.INVOICED, Statement.Status.PAID)
 SETTLEMENT_LOCK = 0x48414B454E02
-ANALYZE_AFTER = 50_000  # sales attributed in one pass
 
-# Parameters: %(period)s, %(contracts)s. `scope` maps each contract to its placement;
-# `settled` lists the (contract, period) pairs whose statement is approved.
-_SCOPE = """
+# Parameters: %(period)s, %(contracts)s, the attribution rules, and %(partners)s (NULL for
+# every partner). `scope` maps each contract to its placement; `settled` lists the
+# (contract, period) pairs whose statement is approved.
+_SCOPE = f"""
+    {RULES_CTE}, {touch_rules_cte()},
     scope AS (SELECT id AS contract_id, placement_id FROM contracts_contract
                WHERE id = ANY(%(contracts)s)),
     settled AS (SELECT contract_id, period FROM revenue_statement
                  WHERE status IN ('approved', 'invoiced', 'paid') AND contract_id = ANY(%(contracts)s))
 """
+# An event counts in the statement of period P when it is unsettled and its own period is
+# P, or an earlier period whose statement is already approved ("late").
 _COUNTS_IN_PERIOD = """
-    {alias}.statement_id IS NULL AND {alias}.period <= %(period)s
-    AND ({alias}.period = %(period)s
-         OR (sc.contract_id, {alias}.period) IN (SELECT contract_id, period FROM settled))
+    ({alias}.period = %(period)s
+     OR (sc.contract_id, {alias}.period) IN (SELECT contract_id, period FROM settled))
+"""
+_PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
+# Unsettled sales that may count in P, attributed here and now by the rule itself. Sales of
+# earlier periods that attribution already found unattributed stay so (a late touchpoint or
+# new terms send them back to pending), which keeps old periods out of every run.
+_CANDIDATE_SALES = f"""
+    candidate_sales AS (
+        SELECT id, partner_id, occurred_at, period, amount, coupon_code, click_id, conversation_id
+          FROM revenue_sale
+         WHERE type = 'sale' AND statement_id IS NULL AND period <= %(period)s
+           AND (period = %(period)s OR attribution <> 'unattributed') AND {_PARTNERS.format(alias="revenue_sale")}
+    )
+"""
+_COUNTED_SALES = f"""
+    {_CANDIDATE_SALES},
+    picked_sales AS ({{picked}}),
+    counted_sales AS (
+        SELECT p.*, sc.contract_id
+          FROM picked_sales p JOIN scope sc ON sc.placement_id = p.pick[{PICK_PLACEMENT}]
+         WHERE {_COUNTS_IN_PERIOD.format(alias="p")}
+    )
 """
 _SALES = f"""
-WITH {_SCOPE}
-SELECT sc.contract_id,
-       count(*) FILTER (WHERE s.period = %(period)s),
-       coalesce(sum(s.amount) FILTER (WHERE s.period = %(period)s), 0),
-       count(*) FILTER (WHERE s.period < %(period)s),
-       coalesce(sum(s.amount) FILTER (WHERE s.period < %(period)s), 0)
-  FROM revenue_sale s JOIN scope sc ON sc.placement_id = s.placement_id
- WHERE s.type = 'sale' AND s.attribution = 'attributed' AND {_COUNTS_IN_PERIOD.format(alias="s")}
- GROUP BY sc.contract_id
+WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales"))}
+SELECT contract_id,
+       count(*) FILTER (WHERE period = %(period)s),
+       coalesce(sum(amount) FILTER (WHERE period = %(period)s), 0),
+       count(*) FILTER (WHERE period < %(period)s),
+       coalesce(sum(amount) FILTER (WHERE period < %(period)s), 0)
+  FROM counted_sales
+ GROUP BY contract_id
+"""
+# Unsettled refunds that may count in P, with the sale each refunds: a settled sale keeps
+# the placement it was settled for (and its statement's rate, for the clawback); an
+# unsettled one is attributed by the rule, as above.
+_COUNTED_REFUNDS = f"""
+    candidate_refunds AS (
+        SELECT r.id, r.amount, r.period, r.refund_of_id
+          FROM revenue_sale r
+         WHERE r.type = 'refund' AND r.statement_id IS NULL AND r.period <= %(period)s
+           AND {_PARTNERS.format(alias="r")}
+    ),
+    refunded_sales AS (
+        SELECT o.id, o.partner_id, o.occurred_at, o.period, o.coupon_code, o.click_id, o.conversation_id
+          FROM revenue_sale o
+         WHERE o.id IN (SELECT refund_of_id FROM candidate_refunds) AND o.statement_id IS NULL
+           AND (o.period >= %(period)s OR o.attribution <> 'unattributed')
+    ),
+    picked_refunded AS ({picked_sales_sql("refunded_sales")}),
+    counted_refunds AS (
+        SELECT r.id, r.amount, r.period, sc.contract_id, st.effective_rate
+          FROM candidate_refunds r
+          JOIN revenue_sale o ON o.id = r.refund_of_id
+          LEFT JOIN picked_refunded p ON p.id = o.id
+          LEFT JOIN revenue_statement st ON st.id = o.statement_id
+          JOIN scope sc ON sc.placement_id = CASE WHEN o.statement_id IS NOT NULL THEN o.placement_id
+                                                  ELSE p.pick[{PICK_PLACEMENT}] END
+         WHERE {_COUNTS_IN_PERIOD.format(alias="r")}
+    )
 """
 _REFUNDS = f"""
-WITH {_SCOPE}
-SELECT sc.contract_id, st.effective_rate, count(*), sum(r.amount)
-  FROM revenue_sale r
-  JOIN revenue_sale o ON o.id = r.refund_of_id AND o.attribution = 'attributed'
-  JOIN scope sc ON sc.placement_id = o.placement_id
-  LEFT JOIN revenue_statement st ON st.id = o.statement_id
- WHERE r.type = 'refund' AND {_COUNTS_IN_PERIOD.format(alias="r")}
- GROUP BY sc.contract_id, st.effective_rate
+WITH {_SCOPE}, {_COUNTED_REFUNDS}
+SELECT contract_id, effective_rate, count(*), sum(amount)
+  FROM counted_refunds
+ GROUP BY contract_id, effective_rate
 """
 _OUTCOMES = f"""
 WITH {_SCOPE}
 SELECT sc.contract_id, o.kind, count(*)
   FROM revenue_outcome o JOIN scope sc ON sc.placement_id = o.placement_id
- WHERE o.withdrawn_at IS NULL AND {_COUNTS_IN_PERIOD.format(alias="o")}
+ WHERE o.withdrawn_at IS NULL AND o.statement_id IS NULL AND o.period <= %(period)s
+   AND {_COUNTS_IN_PERIOD.format(alias="o")}
  GROUP BY sc.contract_id, o.kind
 """
-# Approval marks the very rows the draft counted, for one contract.
+# Approval settles the very rows the draft counted, for one contract, and writes onto each
+# sale the attribution it was settled under, with its explanation.
 _MARK_SALES = f"""
-WITH {_SCOPE}
-UPDATE revenue_sale s SET statement_id = %(statement)s
-  FROM scope sc
- WHERE sc.placement_id = s.placement_id AND s.type = 'sale' AND s.attribution = 'attributed'
-   AND {_COUNTS_IN_PERIOD.format(alias="s")}
+WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True))}
+UPDATE revenue_sale s
+   SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
+  FROM counted_sales p
+  LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
+ WHERE s.id = p.id
 """
 _MARK_REFUNDS = f"""
-WITH {_SCOPE}
+WITH {_SCOPE}, {_COUNTED_REFUNDS}
 UPDATE revenue_sale r SET statement_id = %(statement)s
-  FROM revenue_sale o, scope sc
- WHERE o.id = r.refund_of_id AND o.attribution = 'attributed' AND sc.placement_id = o.placement_id
-   AND r.type = 'refund' AND {_COUNTS_IN_PERIOD.format(alias="r")}
+  FROM counted_refunds c
+ WHERE r.id = c.id
 """
 _MARK_OUTCOMES = f"""
 WITH {_SCOPE}
 UPDATE revenue_outcome o SET statement_id = %(statement)s
   FROM scope sc
- WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL
-   AND {_COUNTS_IN_PERIOD.format(alias="o")}
+ WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL AND o.statement_id IS NULL
+   AND o.period <= %(period)s AND {_COUNTS_IN_PERIOD.format(alias="o")}
 """
 
 
@@ -141,11 +197,25 @@ class PeriodInputs:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def period_inputs(*, contract_ids: list[int], period: date) -> dict[int, PeriodInputs]:
-    """Inputs for many contracts at once: three aggregate queries, whatever the volume."""
+def _query_params(*, contract_ids: list[int], period: date, every_partner: bool) -> dict[str, Any]:
+    """Parameters of the settlement queries. Attribution looks at the sales of the
+    contracts' partners only (a partner's sales can only match its own touchpoints), or at
+    every sale when all contracts are settled together."""
+    partner_ids = None if every_partner else sorted(set(
+        Contract.objects.filter(pk__in=contract_ids).values_list("placement__partner_id", flat=True)))
+    return {"period": period, "contracts": contract_ids, "partners": partner_ids,
+            **attribution_rules(partner_ids=partner_ids)}
+
+
+def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool = False) -> dict[int, PeriodInputs]:
+    """Inputs for many contracts at once: three aggregate queries, whatever the volume,
+    each attributing the unsettled sales it reads as it goes."""
     inputs: dict[int, PeriodInputs] = defaultdict(PeriodInputs)
-    params = {"period": period, "contracts": contract_ids}
-    with connection.cursor() as cursor:
+    params = _query_params(contract_ids=contract_ids, period=period, every_partner=every_partner)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
+        # in memory instead of spilling batches to disk.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(_SALES, params)
         for contract_id, count, total, late_count, late_total in cursor.fetchall():
             item = inputs[contract_id]
@@ -337,19 +407,16 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
         run.status, run.started_at, run.error = SettlementRun.Status.RUNNING, timezone.now(), ""
         run.contracts_done = run.statements_written = 0
         run.save()
-        attributed = attribution_run()
-        run.attributed = attributed.attributed
-        if attributed.attributed + attributed.unattributed > ANALYZE_AFTER:
-            # A large pass changes what the planner knows of the table: without fresh
-            # statistics the aggregates below pick index probes per sale over one scan.
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE revenue_sale")
         contracts = contracts_to_settle(period=run.period)
         run.contracts_total = len(contracts)
-        run.save(update_fields=["attributed", "contracts_total"])
-        # Three aggregates over the period's sales for every contract at once; statements
-        # are then written a chunk at a time so the progress bar moves.
-        inputs = period_inputs(contract_ids=[contract.pk for contract in contracts], period=run.period)
+        run.save(update_fields=["contracts_total"])
+        # Three aggregates over the period's sales for every contract at once, attributing
+        # the sales as they read them; statements are then written a chunk at a time so the
+        # progress bar moves.
+        inputs = period_inputs(contract_ids=[contract.pk for contract in contracts], period=run.period,
+                               every_partner=True)
+        run.attributed = sum(item.sales_count + item.late_count for item in inputs.values())
+        run.save(update_fields=["attributed"])
         batch = 250
         for start in range(0, len(contracts), batch):
             chunk = contracts[start:start + batch]
@@ -447,15 +514,15 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     if earlier is not None:
         raise InvalidTransition(f"Approve {earlier.period:%Y-%m} first: periods are approved in order.")
     contract = statement.contract
-    # Sales received since the draft are attributed first, so they make it stale rather
-    # than slip past as pending and turn up later as "late".
-    attribution_run(partner_ids=[contract.placement.partner_id])
+    # The inputs again, attributed afresh: sales, refunds or touchpoints received since the
+    # draft make it stale rather than slip past and turn up later as "late".
     inputs = period_inputs(contract_ids=[contract.pk], period=statement.period).get(contract.pk, PeriodInputs())
     inputs.version_number = statement.version_number
     if inputs.fingerprint() != statement.fingerprint:
         raise Conflict("New sales, refunds or outcomes arrived since this draft was computed; "
                        "re-run the period and review it again.")
-    params = {"period": statement.period, "contracts": [contract.pk], "statement": statement.pk}
+    params = {**_query_params(contract_ids=[contract.pk], period=statement.period, every_partner=False),
+              "statement": statement.pk}
     with connection.cursor() as cursor:
         cursor.execute(_MARK_SALES, params)
         cursor.execute(_MARK_REFUNDS, params)
