@@ -68,7 +68,7 @@ def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
     its sort key, built once per touchpoint rather than once per sale."""
     rank = ("CASE t.kind WHEN 'coupon' THEN r.coupon_rank WHEN 'click' THEN r.click_rank "
             "ELSE r.conversation_rank END")
-    # date_part gives double precision: µs since 1970 stay exact in it until the year 2255.
+    # extract() is exact (numeric): touches a microsecond apart keep their order.
     return f"""
     touch_rules AS NOT MATERIALIZED (
         SELECT t.partner_id, t.kind, t.key, t.occurred_at AS touched_at,
@@ -76,7 +76,7 @@ def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
                r.valid_from, r.valid_to,
                ARRAY[r.first_touch::int::bigint,
                      CASE WHEN r.first_touch THEN 1 ELSE -1 END
-                         * (date_part('epoch', t.occurred_at) * 1000000)::bigint,
+                         * (extract(epoch FROM t.occurred_at) * 1000000)::bigint,
                      {rank}, t.id, t.placement_id,
                      CASE t.kind WHEN 'coupon' THEN 1 WHEN 'click' THEN 2 ELSE 3 END] AS pick
           FROM {touchpoints} t JOIN rules r ON r.placement_id = t.placement_id

@@ -73,6 +73,13 @@ _COUNTS_IN_PERIOD = """
      OR (sc.contract_id, {alias}.period) IN (SELECT contract_id, period FROM settled))
 """
 _PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
+# For a few contracts, the only sales that can be theirs are those carrying a key of one of
+# their touchpoints: found through the sales' key indexes instead of a scan of the partner's.
+_KEYED_SALES = " UNION ALL ".join(f"""
+    SELECT ks.id FROM revenue_touchpoint kt
+      JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key
+     WHERE kt.kind = '{kind}' AND kt.placement_id IN (SELECT placement_id FROM scope)"""
+    for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id")))
 # Unsettled sales that may count in P, attributed here and now by the rule itself. Sales of
 # earlier periods that attribution already found unattributed stay so (a late touchpoint or
 # new terms send them back to pending), which keeps old periods out of every run.
@@ -82,6 +89,7 @@ _CANDIDATE_SALES = f"""
           FROM revenue_sale
          WHERE type = 'sale' AND statement_id IS NULL AND period <= %(period)s
            AND (period = %(period)s OR attribution <> 'unattributed') AND {_PARTNERS.format(alias="revenue_sale")}
+           {{narrow_sales}}
     )
 """
 _COUNTED_SALES = f"""
@@ -94,7 +102,7 @@ _COUNTED_SALES = f"""
     )
 """
 _SALES = f"""
-WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales"))}
+WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales"), narrow_sales="{narrow_sales}")}
 SELECT contract_id,
        count(*) FILTER (WHERE period = %(period)s),
        coalesce(sum(amount) FILTER (WHERE period = %(period)s), 0),
@@ -112,6 +120,7 @@ _COUNTED_REFUNDS = f"""
           FROM revenue_sale r
          WHERE r.type = 'refund' AND r.statement_id IS NULL AND r.period <= %(period)s
            AND {_PARTNERS.format(alias="r")}
+           {{narrow_refunds}}
     ),
     refunded_sales AS (
         SELECT o.id, o.partner_id, o.occurred_at, o.period, o.coupon_code, o.click_id, o.conversation_id
@@ -137,6 +146,15 @@ SELECT contract_id, effective_rate, count(*), sum(amount)
   FROM counted_refunds
  GROUP BY contract_id, effective_rate
 """
+# The narrowing for a few contracts (see _KEYED_SALES); none when every contract is settled.
+_NARROW = {
+    True: {"narrow_sales": f"AND id IN ({_KEYED_SALES})",
+           "narrow_refunds": f"""AND r.refund_of_id IN (
+               SELECT ss.id FROM revenue_sale ss
+                WHERE ss.placement_id IN (SELECT placement_id FROM scope) AND ss.statement_id IS NOT NULL
+               UNION ALL {_KEYED_SALES})"""},
+    False: {"narrow_sales": "", "narrow_refunds": ""},
+}
 _OUTCOMES = f"""
 WITH {_SCOPE}
 SELECT sc.contract_id, o.kind, count(*)
@@ -148,7 +166,8 @@ SELECT sc.contract_id, o.kind, count(*)
 # Approval settles the very rows the draft counted, for one contract, and writes onto each
 # sale the attribution it was settled under, with its explanation.
 _MARK_SALES = f"""
-WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True))}
+WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True),
+                                      narrow_sales="{narrow_sales}")}
 UPDATE revenue_sale s
    SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
   FROM counted_sales p
@@ -216,12 +235,12 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
         # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
         # in memory instead of spilling batches to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(_SALES, params)
+        cursor.execute(_SALES.format(**_NARROW[not every_partner]), params)
         for contract_id, count, total, late_count, late_total in cursor.fetchall():
             item = inputs[contract_id]
             item.sales_count, item.sales_total = count, int(total)
             item.late_count, item.late_total = late_count, int(late_total)
-        cursor.execute(_REFUNDS, params)
+        cursor.execute(_REFUNDS.format(**_NARROW[not every_partner]), params)
         for contract_id, rate, count, total in cursor.fetchall():
             item = inputs[contract_id]
             if rate is None:  # the sale is not settled yet: the refund lowers the net
@@ -524,8 +543,8 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     params = {**_query_params(contract_ids=[contract.pk], period=statement.period, every_partner=False),
               "statement": statement.pk}
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_SALES, params)
-        cursor.execute(_MARK_REFUNDS, params)
+        cursor.execute(_MARK_SALES.format(**_NARROW[True]), params)
+        cursor.execute(_MARK_REFUNDS.format(**_NARROW[True]), params)
         cursor.execute(_MARK_OUTCOMES, params)
     partner = contract.placement.partner
     if statement.payable > 0:
