@@ -465,3 +465,20 @@ def test_a_time_is_read_in_any_iso_spelling_that_carries_its_offset(world):
     # and each wrong one is rejected on its column, the cast never reached
     assert [(row, column, code) for row, column, code, _ in rejections(upload)] == [
         (row, "occurred_at", "invalid") for row in range(8, 14)]
+
+
+def test_the_digest_migration_recomputes_every_stored_digest_as_the_service_computes_it(world):
+    # given sales and a refund stored through the API's path, their digests then lost
+    import importlib
+
+    sent = [event("m-1", "2026-10-03T12:01:00.000001+09:00", 1280, coupon_code="é|~:1", store_id="s"),
+            event("m-2", "2026-10-04T00:00:00Z", 7), event("m-2-r", "2026-10-05T09:00:00+09:00", 3, refund_of="m-2")]
+    assert ingestion.sales_ingest(partner=world.hoshi, events=sent).accepted == 3
+    expected = dict(Sale.objects.values_list("external_id", "content_digest"))
+    Sale.objects.update(content_digest="lost")
+    # when the migration's statement runs
+    migration = importlib.import_module("revenue.migrations.0009_sale_digest_canonical_text")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.Migration.operations[0].sql)
+    # then every digest is back, exactly
+    assert dict(Sale.objects.values_list("external_id", "content_digest")) == expected

@@ -11,8 +11,8 @@ Every batch goes through two steps:
    being refunded). The number of queries does not grow with the batch.
 
 Idempotency. A sale's `external_id` is its idempotency key (unique per partner); its
-`content_digest` is the SHA-256 of the canonical event (fields normalised, `occurred_at` in
-UTC, keys sorted). The same id with the same digest — in the database or earlier in the
+`content_digest` is the SHA-256 of the canonical event (`sale_digest`: fields normalised, in
+a fixed order, `occurred_at` in UTC microseconds). The same id with the same digest — in the database or earlier in the
 batch — is a *duplicate* and changes nothing; with another digest it is rejected as a
 *conflict*. Touchpoints are keyed by (partner, kind, key) and outcomes by (placement,
 kind, external_id); their content is compared column by column.
@@ -27,7 +27,6 @@ a sale's amount.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -180,32 +179,35 @@ def _echo_id(event: Any, name: str) -> str | None:
     return value[:MAX_KEY_LENGTH] if isinstance(value, str) else None
 
 
-def _digest(canonical: dict[str, Any]) -> str:
-    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def sale_digest(*, external_id: str, type: str, occurred_at: datetime, amount: int, currency: str,
+                keys: Sequence[str | None], refund_of: str | None) -> str:
+    """SHA-256 of the canonical event: its fields in a fixed order (the five optional keys in
+    SALE_OPTIONAL_KEYS' order), `|` between them, every text as `<length>:<text>` (so no
+    value can imitate a separator) or `~` when absent, `occurred_at` as whole microseconds
+    since 1970 (UTC, whatever offset was sent)."""
+    micros = (occurred_at - _EPOCH) // timedelta(microseconds=1)
+    texts = (external_id, type, currency, *keys, refund_of)
+    encoded = [("~" if text is None else f"{len(text)}:{text}") for text in texts]
+    canonical = "|".join([*encoded[:2], str(micros), str(amount), *encoded[2:]])
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # The same digest of a sale event, computed by PostgreSQL (the CSV upload checks whole files
-# in SQL): the exact JSON text `_digest` hashes for `_sale_parse`'s canonical event — keys
-# sorted, no spaces, absent keys left out, strings escaped as json.dumps escapes them (to_json
-# does the same), `occurred_at` in UTC as datetime.isoformat() writes it (microseconds only
-# when not zero). Placeholders name SQL expressions: text (NULL when absent), bigint amount,
-# timestamptz occurred_at. The same event posted through either path must digest the same,
-# or a re-sent event would be a conflict instead of a duplicate; tests hold the two together.
-SALE_DIGEST_SQL = """encode(sha256(convert_to(
-    '{{"amount":' || ({amount})::text
-    || coalesce(',"click_id":' || to_json({click_id})::text, '')
-    || coalesce(',"conversation_id":' || to_json({conversation_id})::text, '')
-    || coalesce(',"coupon_code":' || to_json({coupon_code})::text, '')
-    || ',"currency":' || to_json({currency})::text
-    || coalesce(',"customer_ref":' || to_json({customer_ref})::text, '')
-    || ',"external_id":' || to_json({external_id})::text
-    || ',"occurred_at":"'
-    || replace(to_char(({occurred_at}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')
-    || '+00:00"'
-    || coalesce(',"refund_of":' || to_json({refund_of})::text, '')
-    || coalesce(',"store_id":' || to_json({store_id})::text, '')
-    || ',"type":' || to_json({type})::text || '}}', 'UTF8')), 'hex')"""
+# in SQL): the exact text `sale_digest` hashes. Placeholders name SQL expressions: text (NULL
+# when absent), bigint amount, timestamptz occurred_at. The same event posted through either
+# path must digest the same, or a re-sent event would be a conflict instead of a duplicate;
+# tests hold the two together (length() counts characters, as Python's len counts code points).
+SALE_DIGEST_SQL = "encode(sha256(convert_to(" + " || '|' || ".join([
+    *(f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')" for name in ("external_id", "type")),
+    "(extract(epoch FROM {occurred_at}) * 1000000)::bigint::text",
+    "({amount})::text",
+    *(f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')"
+      for name in ("currency", "coupon_code", "click_id", "conversation_id", "customer_ref", "store_id",
+                   "refund_of")),
+]) + ", 'UTF8')), 'hex')"
 
 
 _Row = TypeVar("_Row")
@@ -315,17 +317,9 @@ def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime)
     if kind == "sale" and refund_of is not None:
         raise _Reject(RejectionCode.INVALID, "Only a refund names refund_of.", "refund_of")
     keys = [_text(event, name, required=False) for name in SALE_OPTIONAL_KEYS]
-    canonical: dict[str, Any] = {
-        "external_id": external_id, "type": kind, "occurred_at": occurred_at.isoformat(),
-        "amount": amount, "currency": currency,
-    }
-    for name, value in zip(SALE_OPTIONAL_KEYS, keys, strict=True):
-        if value is not None:
-            canonical[name] = value
-    if refund_of is not None:
-        canonical["refund_of"] = refund_of
-    return _SaleRow(index, external_id, kind, occurred_at, amount, currency, *keys, refund_of,
-                    _digest(canonical))
+    digest = sale_digest(external_id=external_id, type=kind, occurred_at=occurred_at, amount=amount,
+                         currency=currency, keys=keys, refund_of=refund_of)
+    return _SaleRow(index, external_id, kind, occurred_at, amount, currency, *keys, refund_of, digest)
 
 
 _SALE_INSERT = """
