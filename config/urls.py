@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from contracts import api as contracts_api
 from employees import api as employees_api
 from revenue import api as revenue_api
-from revenue import api_statements
+from revenue import api_payments, api_statements
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -51,6 +51,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
+    path("webhooks/stripe/", api_payments.stripe_webhook, name="stripe-webhook"),
     path("", include("core.urls")),
     path("employees/", include("employees.urls")),
     path("", include("contracts.urls")),
