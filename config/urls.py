@@ -39,6 +39,8 @@ api_v1 = [
     path("settlement-runs", api_statements.SettlementRunListApi.as_view(), name="api-settlement-runs"),
     path("settlement-runs/<int:run_id>", api_statements.SettlementRunDetailApi.as_view(),
          name="api-settlement-run"),
+    path("invoices", api_payments.InvoiceListApi.as_view(), name="api-invoices"),
+    path("invoices/<int:invoice_id>", api_payments.InvoiceDetailApi.as_view(), name="api-invoice"),
     path("sales/<str:external_id>/attribution", api_statements.SaleAttributionApi.as_view(),
          name="api-sale-attribution"),
     path("sales", revenue_api.SalesIngestApi.as_view(), name="api-sales"),

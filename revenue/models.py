@@ -470,6 +470,9 @@ class Invoice(models.Model):
     hosted_url = models.CharField(max_length=500, blank=True, default="")
     failure_message = models.CharField(max_length=300, blank=True, default="")
     issue_error = models.CharField(max_length=300, blank=True, default="")
+    # Raised when finance issues again after a refusal: the provider keys of a new attempt
+    # differ, as Stripe keeps a refused request's answer under its key.
+    issue_attempt = models.PositiveIntegerField(default=1)
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)

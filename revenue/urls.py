@@ -29,6 +29,8 @@ urlpatterns: list = [
     path("console/invoices/export.csv", views_payments.console_invoices_export, name="console-invoices-export"),
     path("console/invoices/<int:invoice_id>/mark-paid/", views_payments.console_invoice_mark_paid,
          name="console-invoice-mark-paid"),
+    path("console/invoices/<int:invoice_id>/issue/", views_payments.console_invoice_issue,
+         name="console-invoice-issue"),
     path("console/statements/<int:statement_id>/invoice/", views_payments.console_statement_invoice,
          name="console-statement-invoice"),
     path("console/payouts/", views_payments.console_payouts, name="console-payouts"),

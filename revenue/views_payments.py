@@ -122,6 +122,20 @@ def console_invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResp
 
 
 @finance_required
+@require_POST
+def console_invoice_issue(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    try:
+        invoice = selectors.invoice_get(viewer=request.user, invoice_id=invoice_id)
+        invoicing.invoice_issue_retry(actor=request.user, invoice=invoice)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    except ApplicationError as error:
+        return render_failure(request, "revenue/console_invoices.html", _invoices_context(request), error)
+    messages.success(request, f"Invoice #{invoice.pk} is being issued again.")
+    return redirect("console-invoices")
+
+
+@finance_required
 def console_invoices_export(request: HttpRequest) -> HttpResponse:
     rows = ((i.pk, i.number, i.partner.slug, i.statement_id, period_text(i.statement.period), i.provider,
              i.provider_invoice_id, i.currency, i.amount, i.status, i.issued_at, i.paid_at, i.failure_message)

@@ -15,8 +15,8 @@ requests, JSON answers, `{"error": {"type", "code", "message"}}` errors):
   (filter by `transfer_group` / `destination`). A transfer needs the platform's balance
   to cover it: the sum of paid invoices less earlier transfers, per currency — so a test
   can see that nothing is paid out of money not collected;
-- test controls under `/_config/`: make the next N transfers to an account fail, delay
-  transfers (to kill a worker in the middle of a run).
+- test controls under `/_config/`: refuse the next N invoices, make the next N transfers
+  to an account fail, delay transfers (to kill a worker in the middle of a run).
 
 Nothing is written to disk (localstripe would pickle its store into /tmp on every write).
 """
@@ -77,6 +77,9 @@ def _invoice_create(cls, customer=None, description=None, metadata=None, collect
     # pending invoice items (Stripe's `pending_invoice_items_behavior=include`).
     if pending_invoice_items_behavior not in (None, "include", "exclude"):
         raise resources.UserError(400, "Bad request")
+    if refusals["invoices"] > 0:
+        refusals["invoices"] -= 1
+        raise resources.UserError(400, "Invoices are disabled on this account.")
     invoice = Invoice(customer=customer, description=description, metadata=metadata)
     invoice.collection_method = collection_method or "charge_automatically"
     invoice.days_until_due = int(days_until_due) if days_until_due is not None else None
@@ -87,7 +90,17 @@ def _invoice_create(cls, customer=None, description=None, metadata=None, collect
 
 
 Invoice._api_create = classmethod(_invoice_create)
+_original_items_list = resources.InvoiceItem._api_list_all.__func__
+
+
+def _items_list(cls, url, pending=None, **kwargs):
+    # localstripe lists only pending items anyway; Stripe's `pending` filter is accepted.
+    return _original_items_list(cls, url, **kwargs)
+
+
+resources.InvoiceItem._api_list_all = classmethod(_items_list)
 _invoice_numbers = iter(range(1, 1_000_000))
+refusals = {"invoices": 0}  # how many of the next invoice creations are refused
 
 
 async def invoice_finalize(request: web.Request) -> web.Response:
@@ -223,6 +236,12 @@ async def config_transfer_delay(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def config_refuse_invoices(request: web.Request) -> web.Response:
+    data = await get_post_data(request) or {}
+    refusals["invoices"] = int(data.get("count", 1))
+    return web.json_response({"ok": True})
+
+
 async def config_transfer_attempts(request: web.Request) -> web.Response:
     return web.json_response({"transfers": len(transfers)})
 
@@ -236,6 +255,7 @@ app.router.add_get("/v1/transfers/{id}", transfer_retrieve)
 app.router.add_post("/_config/transfer_failures", config_transfer_failures)
 app.router.add_post("/_config/transfer_delay", config_transfer_delay)
 app.router.add_get("/_config/transfers", config_transfer_attempts)
+app.router.add_post("/_config/refuse_invoices", config_refuse_invoices)
 
 
 def main() -> None:

@@ -245,3 +245,40 @@ def test_invoicing_is_refused_for_drafts_and_for_non_finance(world, settings):
     with pytest.raises(PermissionDenied):
         invoice_create(actor=world.hoshi_manager, statement=statement)
     assert db_state() == before
+
+
+def test_a_refused_issue_is_recorded_and_can_be_issued_again(world, local_stripe, approved):  # noqa: F811
+    # given the partner points at a Stripe customer that does not exist
+    world.hoshi.stripe_customer_id = "cus_gone"
+    world.hoshi.save()
+    invoice = issue(world, approved)
+    assert (invoice.status, invoice.issue_error) == ("draft", "Not Found")
+    assert Statement.objects.get(pk=approved.pk).status == "approved"
+    with pytest.raises(PermissionDenied):
+        invoicing.invoice_issue_retry(actor=world.hoshi_owner, invoice=invoice)
+
+    # when finance fixes the customer and issues again
+    world.hoshi.stripe_customer_id = ""
+    world.hoshi.save()
+    invoicing.invoice_issue_retry(actor=world.finance, invoice=invoice)
+    invoice = invoice_issue(invoice_id=invoice.pk)  # what the queued task does
+    assert (invoice.status, invoice.issue_error) == ("open", "")
+    with pytest.raises(InvalidTransition):
+        invoicing.invoice_issue_retry(actor=world.finance, invoice=invoice)
+
+
+def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, local_stripe, approved):  # noqa: F811
+    # given Stripe took the customer and the items, then refused the invoice itself
+    local_stripe.configure("refuse_invoices", count="1")
+    invoice = issue(world, approved)
+    assert (invoice.status, invoice.issue_error) == ("draft", "Invoices are disabled on this account.")
+
+    # when finance issues it again (a new attempt, new keys)
+    invoicing.invoice_issue_retry(actor=world.finance, invoice=invoice)
+    invoice = invoice_issue(invoice_id=invoice.pk)
+    assert (invoice.status, invoice.issue_error, invoice.issue_attempt) == ("open", "", 2)
+
+    # then the invoice bills the statement once, not the left-over items twice
+    remote = local_stripe.client.v1.invoices.retrieve(invoice.provider_invoice_id)
+    assert (remote.amount_due, len(remote.lines.data)) == (300_000, 3)
+    assert len(local_stripe.client.v1.customers.list().data) == 1

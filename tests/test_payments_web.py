@@ -137,3 +137,19 @@ def test_console_forms_need_the_csrf_token(world, manual):
     client.force_login(world.finance)
     assert client.post(f"/console/statements/{manual.pk}/invoice/").status_code == 403
     assert Invoice.objects.count() == 0
+
+
+def test_the_invoices_api_is_scoped_to_the_partner(world, manual):
+    from rest_framework.test import APIClient
+
+    invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
+    own = APIClient()
+    own.force_login(world.hoshi_owner)
+    [row] = own.get("/api/v1/invoices").json()["results"]
+    assert (row["id"], row["status"], row["amount"], row["currency"], row["period"], row["provider"]) == (
+        invoice.pk, "open", 300_000, "JPY", "2026-10", "manual")
+    other = APIClient()
+    other.force_login(world.wayfarer_owner)
+    assert other.get("/api/v1/invoices").json()["results"] == []
+    response = other.get(f"/api/v1/invoices/{invoice.pk}")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")

@@ -45,6 +45,8 @@ class InvoiceSpec:
     days_until_due: int
     lines: list[InvoiceLineSpec]
     metadata: dict[str, str]
+    # A retry after a refusal: items an earlier attempt left pending are removed first.
+    replaces_earlier_attempt: bool = False
 
 
 @dataclass(frozen=True)

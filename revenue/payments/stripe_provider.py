@@ -66,6 +66,12 @@ class StripeProvider:
                 params=customer,  # type: ignore[arg-type]
                 options={"idempotency_key": spec.customer_key},
             ).id
+            if spec.replaces_earlier_attempt:
+                statement = spec.metadata.get("haken_statement")
+                for item in v1.invoice_items.list(params={"customer": customer_id, "pending": True,
+                                                          "limit": 100}).auto_paging_iter():
+                    if _metadata(item).get("haken_statement") == statement:
+                        v1.invoice_items.delete(item.id)
             for line in spec.lines:
                 v1.invoice_items.create(
                     params={"customer": customer_id, "amount": line.amount, "currency": currency,

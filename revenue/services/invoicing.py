@@ -79,15 +79,37 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
     return invoice
 
 
+@transaction.atomic
+def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
+    """Finance asks again for an invoice the provider refused (after fixing the cause)."""
+    _require_finance(actor, "issue invoices")
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise InvalidTransition(f"{invoice} is already issued.")
+    invoice.issue_attempt += 1
+    invoice.save(update_fields=["issue_attempt"])
+    _audit(actor, "invoice.issue_retried", invoice, f"Issuing invoice #{invoice.pk} again",
+           {"attempt": invoice.issue_attempt})
+
+    def enqueue() -> None:
+        from revenue.tasks import invoice_issue_task
+
+        invoice_issue_task.delay(invoice.pk)
+
+    transaction.on_commit(enqueue)
+    return invoice
+
+
 def invoice_spec(invoice: Invoice) -> InvoiceSpec:
     statement = invoice.statement
     partner = invoice.partner
     placement = statement.contract.placement
+    attempt = "" if invoice.issue_attempt == 1 else f":attempt-{invoice.issue_attempt}"
     lines = [
         InvoiceLineSpec(
             description=line.description if line.revenue is None else
             f"{line.description} (revenue {line.revenue} {statement.currency})",
-            amount=line.amount, key=f"statement:{statement.pk}:line:{line.pk}",
+            amount=line.amount, key=f"statement:{statement.pk}:line:{line.pk}{attempt}",
             metadata={"haken_statement": str(statement.pk), "haken_statement_line": str(line.pk),
                       "kind": line.kind},
         )
@@ -100,7 +122,8 @@ def invoice_spec(invoice: Invoice) -> InvoiceSpec:
                                f"not the {invoice.amount} payable; it cannot be invoiced as is.")
     owner = partner.memberships.filter(role="owner").select_related("user").order_by("id").first()
     return InvoiceSpec(
-        key=invoice.idempotency_key, customer_key=f"partner:{partner.pk}:customer",
+        key=f"{invoice.idempotency_key}{attempt}", customer_key=f"partner:{partner.pk}:customer",
+        replaces_earlier_attempt=invoice.issue_attempt > 1,
         customer_id=partner.stripe_customer_id, customer_name=partner.name,
         customer_email=owner.user.email if owner else "", currency=invoice.currency, amount=invoice.amount,
         description=f"{placement.employee.name} at {partner.name} — wage for {statement.period:%Y-%m}",
@@ -122,9 +145,12 @@ def invoice_issue(*, invoice_id: int) -> Invoice:
         return invoice
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INVOICE_LOCK >> 32, invoice.partner_id])
-    spec = invoice_spec(invoice)
     try:
-        issued = provider_get(invoice.provider).invoice_issue(spec)
+        issued = provider_get(invoice.provider).invoice_issue(invoice_spec(invoice))
+    except ValidationFailed as error:
+        invoice.issue_error = error.message[:300]
+        invoice.save(update_fields=["issue_error"])
+        return invoice
     except ProviderError as error:
         if not error.definitive:
             raise
