@@ -236,3 +236,35 @@ def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):  
     assert first == second == f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}"
     assert local_stripe.client.v1.accounts.retrieve(studio.stripe_account_id).metadata.to_dict() == {
         "haken_payee": "studio-aoi"}
+
+
+def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(world, local_stripe):  # noqa: F811
+    # given the partner pays by bank transfer (manual) while the payees are paid by Stripe
+    from revenue.services.invoicing import invoice_mark_paid
+
+    connect_payees(local_stripe)
+    world.hoshi.payment_provider = "manual"
+    world.hoshi.save()
+    statement = october_statement(world, placement_with_coupons(world))
+    invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)
+    invoice_mark_paid(actor=world.finance, invoice=invoice)
+    # then nothing is sent from the Stripe balance, which received nothing
+    run = run_payouts(world)
+    assert (run.payouts_total, local_stripe.transfers()) == (0, [])
+    assert account_balance(code="cash:manual", currency="JPY") == 300_000
+
+
+def test_a_run_left_running_by_a_dead_worker_is_taken_over(world, local_stripe, paid_october):  # noqa: F811
+    stale = payout_run_request(actor=world.finance, as_of=timezone.now() + LATER)
+    PayoutRun.objects.filter(pk=stale.pk).update(status="running")
+    run = run_payouts(world)
+    stale.refresh_from_db()
+    assert (run.status, run.payouts_sent, stale.status) == ("done", 2, "failed")
+    assert stale.error == f"Interrupted (its worker stopped); its unsent payouts were taken over by run #{run.pk}."
+
+
+def test_the_daily_beat_task_requests_a_run(world):
+    from revenue.tasks import payout_run_scheduled
+
+    run = PayoutRun.objects.get(pk=payout_run_scheduled())
+    assert (run.trigger, run.requested_by, run.status) == ("beat", None, "queued")

@@ -113,6 +113,13 @@ def _unsent_total(payee: Payee, currency: str) -> int:
                .exclude(status=Payout.Status.SENT).values_list("amount", flat=True))
 
 
+def _cash_available(provider: str, currency: str) -> int:
+    """What the provider holds for us in `currency` by the ledger, less payouts on their way."""
+    unsent = sum(Payout.objects.filter(provider=provider, currency=currency).exclude(status=Payout.Status.SENT)
+                 .values_list("amount", flat=True))
+    return account_balance(code=f"cash:{provider}", currency=currency) - unsent
+
+
 @transaction.atomic
 def _payouts_plan(run: PayoutRun) -> list[int]:
     run = PayoutRun.objects.select_for_update().get(pk=run.pk)
@@ -121,9 +128,15 @@ def _payouts_plan(run: PayoutRun) -> list[int]:
         balance = -account_balance(code=f"payee_payable:{payee.slug}", currency=currency)
         amount = payout_amount(due=[s.amount for s in splits], minimum=payee.minimum_payout,
                                payable_balance=balance - _unsent_total(payee, currency))
+        provider = provider_name_for(payee)
         if amount == 0:
             continue
-        provider = provider_name_for(payee)
+        if amount > _cash_available(provider, currency):
+            # Collected, but into another provider's account (a manual partner's bank
+            # transfer cannot fund a Stripe transfer): it waits until finance moves it.
+            logger.warning("payout run %s: %s is due %s %s, but %s cash does not cover it", run.pk, payee.slug,
+                           amount, currency, provider)
+            continue
         payout = Payout.objects.create(run=run, payee=payee, provider=provider, currency=currency, amount=amount,
                                        destination=payee.stripe_account_id if provider == PaymentProvider.STRIPE
                                        else f"manual:{payee.slug}")
@@ -201,6 +214,11 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             return run
         run.status, run.started_at = PayoutRun.Status.RUNNING, run.started_at or timezone.now()
         run.save(update_fields=["status", "started_at"])
+        # Holding the lock, any other run still marked running lost its worker: this run
+        # takes over its unsent payouts, so say so there.
+        PayoutRun.objects.filter(status=PayoutRun.Status.RUNNING).exclude(pk=run.pk).update(
+            status=PayoutRun.Status.FAILED, finished_at=timezone.now(),
+            error=f"Interrupted (its worker stopped); its unsent payouts were taken over by run #{run.pk}.")
         try:
             unsent = _payouts_plan(run)
             sent = failed = 0
