@@ -154,6 +154,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
 }
 
+# Payments (revenue.payments). With no API key, partners and payees use the manual provider.
+STRIPE_API_KEY = env("STRIPE_API_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # e.g. a local Stripe-compatible server
+PAYMENTS_INVOICE_DAYS_DUE = env.int("PAYMENTS_INVOICE_DAYS_DUE", default=30)
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -177,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
         # Daily; the task acts once the previous month has ended in every zone.
         "schedule": crontab(minute=30, hour=12),
     },
+    "payout-run-scheduled": {
+        "task": "revenue.tasks.payout_run_scheduled",
+        # Daily: pays what is collected and past its hold; retries failed transfers.
+        "schedule": crontab(minute=0, hour=3),
+    },
 }
 
 LOGGING = {
@@ -184,4 +195,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # stripe-python logs every request at INFO.
+    "loggers": {"stripe": {"level": env("STRIPE_LOG_LEVEL", default="WARNING")}},
 }

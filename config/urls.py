@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from contracts import api as contracts_api
 from employees import api as employees_api
 from revenue import api as revenue_api
-from revenue import api_statements
+from revenue import api_payments, api_statements
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -39,6 +39,8 @@ api_v1 = [
     path("settlement-runs", api_statements.SettlementRunListApi.as_view(), name="api-settlement-runs"),
     path("settlement-runs/<int:run_id>", api_statements.SettlementRunDetailApi.as_view(),
          name="api-settlement-run"),
+    path("invoices", api_payments.InvoiceListApi.as_view(), name="api-invoices"),
+    path("invoices/<int:invoice_id>", api_payments.InvoiceDetailApi.as_view(), name="api-invoice"),
     path("sales/<str:external_id>/attribution", api_statements.SaleAttributionApi.as_view(),
          name="api-sale-attribution"),
     path("sales", revenue_api.SalesIngestApi.as_view(), name="api-sales"),
@@ -51,6 +53,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
+    path("webhooks/stripe/", api_payments.stripe_webhook, name="stripe-webhook"),
     path("", include("core.urls")),
     path("employees/", include("employees.urls")),
     path("", include("contracts.urls")),

@@ -9,6 +9,12 @@ from core.currencies import CURRENCY_CHOICES
 from employees.models import DigitalEmployee, Industry
 
 
+class PaymentProvider(models.TextChoices):
+    DEFAULT = "", "Default (Stripe when configured, else manual)"
+    STRIPE = "stripe", "Stripe"
+    MANUAL = "manual", "Manual (CSV export)"
+
+
 class Partner(models.Model):
     """A business that hires digital employees."""
 
@@ -27,6 +33,10 @@ class Partner(models.Model):
         related_name="managed_partners",
         limit_choices_to={"role": "account_manager"},
     )
+    # How the partner is invoiced (revenue.payments): "" follows the settings (Stripe when
+    # STRIPE_API_KEY is set, else manual); the Stripe customer is created on first invoice.
+    payment_provider = models.CharField(max_length=16, choices=PaymentProvider.choices, blank=True, default="")
+    stripe_customer_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -64,6 +74,14 @@ class Payee(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # How the payee is paid out (revenue.payments): "" follows the settings, like Partner.
+    payment_provider = models.CharField(max_length=16, choices=PaymentProvider.choices, blank=True, default="")
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+    # A payout run pays a payee only when at least this much (minor units, per currency)
+    # is due, and only money collected at least `hold_days` ago.
+    minimum_payout = models.BigIntegerField(default=0)
+    hold_days = models.PositiveIntegerField(default=0)
+    email = models.EmailField(blank=True, default="")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -72,6 +90,7 @@ class Payee(models.Model):
             models.UniqueConstraint(
                 fields=["kind"], condition=Q(kind="platform"), name="payee_one_platform"
             ),
+            models.CheckConstraint(condition=Q(minimum_payout__gte=0), name="payee_minimum_payout_nonnegative"),
         ]
 
     def __str__(self) -> str:

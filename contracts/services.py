@@ -30,6 +30,7 @@ from contracts.models import (
     PartnerApiKey,
     PartnerMembership,
     Payee,
+    PaymentProvider,
     Placement,
     PlacementTransition,
 )
@@ -243,6 +244,67 @@ def payee_create(*, actor: User | None, slug: str, name: str, kind: str) -> Paye
     payee = Payee.objects.create(slug=slug, name=name, kind=kind)
     audit_record(actor=actor, action="payee.created", target=payee, summary=f"Created payee {name}")
     return payee
+
+
+PAYEE_PAYMENT_FIELDS = ("payment_provider", "minimum_payout", "hold_days", "email")
+
+
+@transaction.atomic
+def payee_payment_settings_update(
+    *, actor: User, payee: Payee, payment_provider: str, minimum_payout: int, hold_days: int, email: str = "",
+) -> Payee:
+    """Finance sets how a payee is paid: provider, minimum payout, hold period."""
+    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+        raise PermissionDenied("Only finance can change how payees are paid.")
+    fields: dict[str, list[str]] = {}
+    if payment_provider not in PaymentProvider.values:
+        fields["payment_provider"] = [f"unknown provider {payment_provider!r}."]
+    if not isinstance(minimum_payout, int) or isinstance(minimum_payout, bool) or minimum_payout < 0:
+        fields["minimum_payout"] = ["must be a whole number of minor units, 0 or more."]
+    if not isinstance(hold_days, int) or isinstance(hold_days, bool) or not 0 <= hold_days <= 365:
+        fields["hold_days"] = ["must be between 0 and 365."]
+    if fields:
+        raise ValidationFailed("The payment settings are not valid.", fields=fields)
+    payee = Payee.objects.select_for_update().get(pk=payee.pk)
+    before = {name: getattr(payee, name) for name in PAYEE_PAYMENT_FIELDS}
+    payee.payment_provider, payee.minimum_payout, payee.hold_days = payment_provider, minimum_payout, hold_days
+    payee.email = (email or "").strip()
+    payee.save(update_fields=list(PAYEE_PAYMENT_FIELDS))
+    after = {name: getattr(payee, name) for name in PAYEE_PAYMENT_FIELDS}
+    audit_record(actor=actor, action="payee.payment_settings", target=payee,
+                 summary=f"Payment settings of {payee.name} changed",
+                 changes={name: [before[name], after[name]] for name in PAYEE_PAYMENT_FIELDS
+                          if before[name] != after[name]})
+    return payee
+
+
+@transaction.atomic
+def payee_stripe_account_record(*, actor: User | None, payee: Payee, account_id: str) -> Payee:
+    """Remember the payee's Stripe Connect account (made by revenue.services.payouts)."""
+    payee = Payee.objects.select_for_update().get(pk=payee.pk)
+    if payee.stripe_account_id == account_id:
+        return payee
+    if payee.stripe_account_id:
+        raise Conflict(f"{payee.name} already has the Connect account {payee.stripe_account_id}.")
+    payee.stripe_account_id = account_id
+    payee.save(update_fields=["stripe_account_id"])
+    audit_record(actor=actor, action="payee.connect_account", target=payee,
+                 summary=f"{payee.name} has the Stripe Connect account {account_id}")
+    return payee
+
+
+@transaction.atomic
+def partner_stripe_customer_record(*, partner: Partner, customer_id: str) -> Partner:
+    """Remember the partner's Stripe customer (made on its first invoice)."""
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.stripe_customer_id != customer_id:
+        if partner.stripe_customer_id:
+            raise Conflict(f"{partner.name} is already the Stripe customer {partner.stripe_customer_id}.")
+        partner.stripe_customer_id = customer_id
+        partner.save(update_fields=["stripe_customer_id"])
+        audit_record(actor=None, action="partner.stripe_customer", target=partner, partner_id=partner.pk,
+                     summary=f"{partner.name} is the Stripe customer {customer_id}", via="stripe")
+    return partner
 
 
 # --- placements ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from revenue.payments.base import ProviderError
 from revenue.services import attribution, settlement
 
 
@@ -53,3 +54,36 @@ def upload_process_task(upload_id: int) -> str:
     from revenue.services.uploads import upload_process
 
     return upload_process(upload_id=upload_id).status
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+
+@shared_task(autoretry_for=(OperationalError, ProviderError), retry_backoff=True, max_retries=8)
+def invoice_issue_task(invoice_id: int) -> str:
+    """Issue an invoice at its provider; an unanswered request is retried (same keys)."""
+    from revenue.services.invoicing import invoice_issue
+
+    return invoice_issue(invoice_id=invoice_id).status
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def payout_run_task(run_id: int) -> str:
+    from revenue.services.payouts import payout_run_execute
+
+    return payout_run_execute(run_id=run_id).status
+
+
+@shared_task
+def payout_run_scheduled() -> int:
+    """Beat, daily: pay what is due and retry failed transfers."""
+    from revenue.services.payouts import payout_run_request
+
+    return payout_run_request(actor=None, trigger="beat").pk
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def reconciliation_run_task(run_id: int) -> int:
+    from revenue.services.reconciliation import reconciliation_run_execute
+
+    return reconciliation_run_execute(run_id=run_id).mismatches

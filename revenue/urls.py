@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from revenue import views, views_upload
+from revenue import views, views_payments, views_upload
 
 urlpatterns: list = [
     # partner portal: revenue, statements, sales
@@ -24,6 +24,31 @@ urlpatterns: list = [
     path("console/ledger/export.csv", views.console_ledger_export, name="console-ledger-export"),
     # account managers: what two sets of terms would have paid on real history
     path("console/placements/<int:placement_id>/simulate/", views.console_simulate, name="console-simulate"),
+    # payments: finance console — invoices, payout runs, payees, reconciliation, PDF statements
+    path("console/invoices/", views_payments.console_invoices, name="console-invoices"),
+    path("console/invoices/export.csv", views_payments.console_invoices_export, name="console-invoices-export"),
+    path("console/invoices/<int:invoice_id>/mark-paid/", views_payments.console_invoice_mark_paid,
+         name="console-invoice-mark-paid"),
+    path("console/invoices/<int:invoice_id>/issue/", views_payments.console_invoice_issue,
+         name="console-invoice-issue"),
+    path("console/statements/<int:statement_id>/invoice/", views_payments.console_statement_invoice,
+         name="console-statement-invoice"),
+    path("console/payouts/", views_payments.console_payouts, name="console-payouts"),
+    path("console/payouts/export.csv", views_payments.console_payouts_export, name="console-payouts-export"),
+    path("console/payouts/runs/<int:run_id>/", views_payments.console_payout_run, name="console-payout-run"),
+    path("console/payees/", views_payments.console_payees, name="console-payees"),
+    path("console/payees/<int:payee_id>/settings/", views_payments.console_payee_settings,
+         name="console-payee-settings"),
+    path("console/payees/<int:payee_id>/onboard/", views_payments.console_payee_onboard,
+         name="console-payee-onboard"),
+    path("console/reconciliation/", views_payments.console_reconciliation, name="console-reconciliation"),
+    path("console/reconciliation/export.csv", views_payments.console_reconciliation_export,
+         name="console-reconciliation-export"),
+    path("console/partners/<int:partner_id>/statements/<str:period>.pdf", views_payments.console_statement_pdf,
+         name="console-statement-pdf"),
+    # payments: partner portal
+    path("portal/invoices/", views_payments.portal_invoices, name="portal-invoices"),
+    path("portal/statements/<str:period>.pdf", views_payments.portal_statement_pdf, name="portal-statement-pdf"),
     # partner portal: CSV uploads of sales and refunds
     path("portal/uploads/", views_upload.portal_uploads, name="portal-uploads"),
     path("portal/uploads/<int:upload_id>/row/", views_upload.portal_upload_row, name="portal-upload-row"),

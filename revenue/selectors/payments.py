@@ -1,0 +1,86 @@
+"""Reads for payments, scoped to the viewer: a partner sees only its own invoices (others
+are 404); the finance console sees everything."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contracts.models import Payee
+from contracts.selectors import viewer_partner_id
+from core.errors import NotFound
+from core.models import User
+from revenue.models import Invoice, Payout, PayoutRun, ReconciliationRun, Statement
+
+FINANCE = (User.Role.FINANCE, User.Role.STAFF)
+
+
+def invoices_for(*, viewer: Any, status: str | None = None) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.select_related("partner", "statement__contract__placement__employee")
+    partner_id = viewer_partner_id(viewer)
+    if partner_id is not None:
+        invoices = invoices.filter(partner_id=partner_id).exclude(status=Invoice.Status.DRAFT)
+    elif getattr(viewer, "role", None) not in FINANCE:
+        return Invoice.objects.none()
+    if status:
+        invoices = invoices.filter(status=status)
+    return invoices.order_by("-created_at", "-id")
+
+
+def invoice_get(*, viewer: Any, invoice_id: int) -> Invoice:
+    invoice = invoices_for(viewer=viewer).filter(pk=invoice_id).first()
+    if invoice is None:
+        raise NotFound(f"No invoice {invoice_id}.")
+    return invoice
+
+
+def statements_awaiting_invoice() -> QuerySet[Statement]:
+    return (Statement.objects.filter(status=Statement.Status.APPROVED, payable__gt=0, invoice__isnull=True)
+            .select_related("contract__placement__partner", "contract__placement__employee")
+            .order_by("period", "id"))
+
+
+def payout_runs() -> QuerySet[PayoutRun]:
+    return PayoutRun.objects.select_related("requested_by").order_by("-created_at", "-id")
+
+
+def payouts_recent(*, run: PayoutRun | None = None) -> QuerySet[Payout]:
+    payouts = Payout.objects.select_related("payee", "run").order_by("-id")
+    return payouts.filter(run=run) if run is not None else payouts
+
+
+def payees_for_payouts() -> list[dict[str, Any]]:
+    """Each payee with what it is owed (by currency), what is due now and what waits."""
+    from revenue.payments import provider_name_for
+    from revenue.selectors.ledger import account_balances
+    from revenue.services.payouts import payouts_due
+
+    owed: dict[str, list[tuple[str, int]]] = {}
+    for balance in account_balances(code_prefix="payee_payable:"):
+        owed.setdefault(balance.code.split(":", 1)[1], []).append((balance.currency, -balance.balance))
+    due: dict[int, list[tuple[str, int]]] = {}
+    for (payee_id, currency), splits in payouts_due(as_of=timezone.now()).items():
+        due.setdefault(payee_id, []).append((currency, sum(s.amount for s in splits)))
+    return [{"payee": payee, "provider": provider_name_for(payee), "owed": owed.get(payee.slug, []),
+             "due": due.get(payee.pk, [])}
+            for payee in Payee.objects.exclude(kind=Payee.Kind.PLATFORM).order_by("name")]
+
+
+def reconciliation_latest() -> ReconciliationRun | None:
+    return ReconciliationRun.objects.order_by("-created_at", "-id").first()
+
+
+def partner_period_statements(*, viewer: Any, partner_id: int, period: date) -> QuerySet[Statement]:
+    """A partner's settled statements of one period (for its PDF), scoped to the viewer."""
+    own = viewer_partner_id(viewer)
+    if own is not None and own != partner_id:
+        return Statement.objects.none()
+    if own is None and getattr(viewer, "role", None) not in FINANCE:
+        return Statement.objects.none()
+    return (Statement.objects.filter(contract__placement__partner_id=partner_id, period=period,
+                                     status__in=["approved", "invoiced", "paid"])
+            .select_related("contract__placement__partner", "contract__placement__employee")
+            .prefetch_related("lines", "splits__payee").order_by("id"))

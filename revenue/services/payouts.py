@@ -1,0 +1,267 @@
+"""Payouts (DESIGN.md §4): pay each payee what was collected for it, after its hold,
+above its minimum — Dr payee_payable:<payee> / Cr cash:<provider>.
+
+What a payee is due is the set of its statement splits whose invoice is paid (pay when
+paid) at least the hold ago: the longer of the payee's own hold and the contract's
+`hold_days`. Credits and clawbacks are already inside those splits — a refund after
+settlement lowers the next statement's total, a negative period carries a credit and has
+no splits — so nothing is ever paid against a negative balance. The payee's payable
+account must cover the payout too, or nothing is paid.
+
+A run (one at a time: a session advisory lock, released if its worker dies):
+1. plan, in one transaction: each (payee, currency) with splits due becomes one Payout,
+   its splits attached as PayoutItems — a split belongs to one payout, ever (unique);
+2. send each unsent payout — this run's, and earlier runs' failed or interrupted ones:
+   with the row locked, look for a transfer the provider already made for it (its
+   `transfer_group`), else create one with the idempotency key `payout:<id>:sent:attempt-N`
+   derived from the ledger entry it will post; then post that entry and mark it sent, in
+   the same transaction. A crash between the provider's answer and the commit leaves the
+   payout unsent with the same key, so the next run finds the same transfer. Only an
+   attempt the provider refused moves to the next key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contracts.models import ContractVersion, Payee, PaymentProvider
+from contracts.services import payee_stripe_account_record
+from core.errors import ApplicationError, InvalidTransition, PermissionDenied, ValidationFailed
+from core.models import User
+from core.services import audit_record
+from revenue.models import Invoice, Payout, PayoutItem, PayoutRun, StatementSplit
+from revenue.payments import ProviderError, provider_get, provider_name_for
+from revenue.payments.base import TransferSpec
+from revenue.selectors.ledger import account_balance
+from revenue.services.ledger import Posting, journal_entry_post
+
+logger = logging.getLogger(__name__)
+
+PAYOUT_LOCK = 0x48414B454E05
+
+
+def payout_amount(*, due: list[int], minimum: int, payable_balance: int) -> int:
+    """What one payout pays: all the collected splits due, or nothing. Nothing when they
+    are below the payee's minimum (they wait for the next run), and nothing when the
+    payee's payable account (a credit balance, as a positive number, less what is already
+    on its way) does not cover them — a payout is never made against a negative balance."""
+    total = sum(due)
+    if any(amount < 0 for amount in due) or total <= 0 or total < minimum or total > payable_balance:
+        return 0
+    return total
+
+
+def _require_finance(actor: User, doing: str) -> None:
+    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+        raise PermissionDenied(f"Only finance can {doing}.")
+
+
+@transaction.atomic
+def payout_run_request(*, actor: User | None, as_of: datetime | None = None, trigger: str = "console") -> PayoutRun:
+    if actor is not None:
+        _require_finance(actor, "run payouts")
+    run = PayoutRun.objects.create(as_of=as_of or timezone.now(), requested_by=actor, trigger=trigger)
+    audit_record(actor=actor, action="payout_run.requested", target=run, summary=f"Payout run #{run.pk} requested",
+                 via=None if actor else trigger)
+
+    def enqueue() -> None:
+        from revenue.tasks import payout_run_task
+
+        payout_run_task.delay(run.pk)
+
+    transaction.on_commit(enqueue)
+    return run
+
+
+def _hold_days(split: StatementSplit, versions: dict[tuple[int, int], ContractVersion]) -> int:
+    version = versions.get((split.statement.contract_id, split.statement.version_number))
+    contract_hold = int((version.terms or {}).get("hold_days") or 0) if version else 0
+    return max(contract_hold, split.payee.hold_days)
+
+
+def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit]]:
+    """The splits that may be paid at `as_of`, by (payee, currency): collected, past the
+    hold, not yet on any payout, of payees that can be paid (a Stripe payee needs its
+    Connect account)."""
+    splits = list(
+        StatementSplit.objects.filter(
+            amount__gt=0, payout_item__isnull=True, statement__invoice__status=Invoice.Status.PAID,
+            statement__invoice__paid_at__lte=as_of,
+        ).exclude(payee__kind=Payee.Kind.PLATFORM)
+        .select_related("payee", "statement__invoice").order_by("payee_id", "statement__period", "id")
+    )
+    keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
+    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
+        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
+    due: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
+    for split in splits:
+        if split.statement.invoice.paid_at + timedelta(days=_hold_days(split, versions)) > as_of:
+            continue
+        if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
+            continue
+        due[(split.payee_id, split.statement.currency)].append(split)
+    return due
+
+
+def _unsent_total(payee: Payee, currency: str) -> int:
+    return sum(Payout.objects.filter(payee=payee, currency=currency)
+               .exclude(status=Payout.Status.SENT).values_list("amount", flat=True))
+
+
+def _cash_available(provider: str, currency: str) -> int:
+    """What the provider holds for us in `currency` by the ledger, less payouts on their way."""
+    unsent = sum(Payout.objects.filter(provider=provider, currency=currency).exclude(status=Payout.Status.SENT)
+                 .values_list("amount", flat=True))
+    return account_balance(code=f"cash:{provider}", currency=currency) - unsent
+
+
+@transaction.atomic
+def _payouts_plan(run: PayoutRun) -> list[int]:
+    run = PayoutRun.objects.select_for_update().get(pk=run.pk)
+    for (payee_id, currency), splits in payouts_due(as_of=run.as_of).items():
+        payee = Payee.objects.select_for_update().get(pk=payee_id)
+        balance = -account_balance(code=f"payee_payable:{payee.slug}", currency=currency)
+        amount = payout_amount(due=[s.amount for s in splits], minimum=payee.minimum_payout,
+                               payable_balance=balance - _unsent_total(payee, currency))
+        provider = provider_name_for(payee)
+        if amount == 0:
+            continue
+        if amount > _cash_available(provider, currency):
+            # Collected, but into another provider's account (a manual partner's bank
+            # transfer cannot fund a Stripe transfer): it waits until finance moves it.
+            logger.warning("payout run %s: %s is due %s %s, but %s cash does not cover it", run.pk, payee.slug,
+                           amount, currency, provider)
+            continue
+        payout = Payout.objects.create(run=run, payee=payee, provider=provider, currency=currency, amount=amount,
+                                       destination=payee.stripe_account_id if provider == PaymentProvider.STRIPE
+                                       else f"manual:{payee.slug}")
+        PayoutItem.objects.bulk_create(PayoutItem(payout=payout, split=s, amount=s.amount) for s in splits)
+    unsent = list(Payout.objects.exclude(status=Payout.Status.SENT).order_by("id").values_list("id", flat=True))
+    run.payouts_total = len(unsent)
+    run.save(update_fields=["payouts_total"])
+    return unsent
+
+
+def payout_send(*, payout_id: int) -> Payout:
+    """Send one payout; safe to repeat (see the module's note). Returns it sent, failed
+    (the provider refused; retried by the next run under the next key) or pending (no
+    answer; retried under the same key)."""
+    try:
+        return _payout_send(payout_id)
+    except ProviderError as error:  # no answer we can trust: keep the key, say why
+        Payout.objects.filter(pk=payout_id, status=Payout.Status.PENDING).update(failure_message=error.message[:300])
+        return Payout.objects.get(pk=payout_id)
+
+
+@transaction.atomic
+def _payout_send(payout_id: int) -> Payout:
+    payout = Payout.objects.select_for_update(of=("self",)).select_related("payee").get(pk=payout_id)
+    if payout.status == Payout.Status.SENT:
+        return payout
+    provider = provider_get(payout.provider)
+    group = f"payout-{payout.pk}"
+    transfer = provider.transfer_find(group=group)
+    if transfer is None:
+        try:
+            transfer = provider.transfer_create(TransferSpec(
+                key=payout.transfer_key, group=group, destination=payout.destination, currency=payout.currency,
+                amount=payout.amount, description=f"Haken payout #{payout.pk} to {payout.payee.name}",
+                metadata={"haken_payout": str(payout.pk), "ledger_key": payout.ledger_key},
+            ))
+        except ProviderError as error:
+            if not error.definitive:
+                raise
+            payout.status, payout.failure_message = Payout.Status.FAILED, error.message[:300]
+            payout.attempt += 1
+            payout.save(update_fields=["status", "failure_message", "attempt"])
+            audit_record(actor=None, action="payout.failed", target=payout, via=payout.provider,
+                         summary=f"Payout #{payout.pk} to {payout.payee.name} failed: {error.message}")
+            return payout
+    if transfer.amount != payout.amount or transfer.currency.upper() != payout.currency:
+        raise ValidationFailed(f"The provider's transfer {transfer.transfer_id} is {transfer.amount} "
+                               f"{transfer.currency}, not {payout.amount} {payout.currency}.")
+    payee = payout.payee
+    payout.journal_entry = journal_entry_post(
+        idempotency_key=payout.ledger_key, memo=f"Payout #{payout.pk} to {payee.name}",
+        occurred_on=timezone.localdate(),
+        postings=[Posting(f"payee_payable:{payee.slug}", payout.amount, payout.currency, f"Payout #{payout.pk}"),
+                  Posting(f"cash:{payout.provider}", -payout.amount, payout.currency, f"Payout #{payout.pk}")],
+    )
+    payout.status, payout.sent_at, payout.failure_message = Payout.Status.SENT, timezone.now(), ""
+    payout.provider_transfer_id = transfer.transfer_id
+    payout.save(update_fields=["journal_entry", "status", "sent_at", "failure_message", "provider_transfer_id"])
+    audit_record(actor=None, action="payout.sent", target=payout, via=payout.provider,
+                 summary=f"Paid {payee.name} {payout.currency} {payout.amount} ({transfer.transfer_id})")
+    return payout
+
+
+def payout_run_execute(*, run_id: int) -> PayoutRun:
+    """Plan and send. One run at a time; a run found finished is returned as is, a run a
+    dead worker left `running` is picked up again and finishes its payouts."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [PAYOUT_LOCK >> 32, PAYOUT_LOCK & 0xFFFFFFFF])
+        if not cursor.fetchone()[0]:
+            logger.info("payout run %s: another run is in progress; leaving it to that one", run_id)
+            return PayoutRun.objects.get(pk=run_id)
+    try:
+        run = PayoutRun.objects.get(pk=run_id)
+        if run.status in (PayoutRun.Status.DONE, PayoutRun.Status.FAILED):
+            return run
+        run.status, run.started_at = PayoutRun.Status.RUNNING, run.started_at or timezone.now()
+        run.save(update_fields=["status", "started_at"])
+        # Holding the lock, any other run still marked running lost its worker: this run
+        # takes over its unsent payouts, so say so there.
+        PayoutRun.objects.filter(status=PayoutRun.Status.RUNNING).exclude(pk=run.pk).update(
+            status=PayoutRun.Status.FAILED, finished_at=timezone.now(),
+            error=f"Interrupted (its worker stopped); its unsent payouts were taken over by run #{run.pk}.")
+        try:
+            unsent = _payouts_plan(run)
+            sent = failed = 0
+            for done, payout_id in enumerate(unsent, start=1):
+                try:
+                    payout = payout_send(payout_id=payout_id)
+                except ApplicationError as error:  # e.g. the provider's transfer disagrees
+                    logger.error("payout %s not sent: %s", payout_id, error.message)
+                    payout = Payout.objects.get(pk=payout_id)
+                sent += payout.status == Payout.Status.SENT
+                failed += payout.status != Payout.Status.SENT
+                PayoutRun.objects.filter(pk=run.pk).update(payouts_done=done, payouts_sent=sent, payouts_failed=failed)
+            run.refresh_from_db()
+            run.status, run.finished_at = PayoutRun.Status.DONE, timezone.now()
+            run.save(update_fields=["status", "finished_at"])
+        except Exception as error:
+            run.status, run.error, run.finished_at = PayoutRun.Status.FAILED, str(error)[:2000], timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            raise
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PAYOUT_LOCK >> 32, PAYOUT_LOCK & 0xFFFFFFFF])
+    return run
+
+
+# --- Connect onboarding --------------------------------------------------------------------------
+
+
+def payee_onboarding_link(*, actor: User, payee: Payee, return_url: str) -> str:
+    """Finance opens a Stripe Connect onboarding link for a payee, making its Connect
+    account first (once: the key derives from the payee). Stripe sends the payee back to
+    `return_url` (and there too when the link has expired)."""
+    _require_finance(actor, "onboard payees")
+    if payee.kind == Payee.Kind.PLATFORM:
+        raise InvalidTransition("The platform keeps its share; it is not paid out.")
+    if provider_name_for(payee) != PaymentProvider.STRIPE:
+        raise InvalidTransition(f"{payee.name} is paid manually; choose Stripe first.")
+    provider = provider_get(PaymentProvider.STRIPE)
+    try:
+        account_id = payee.stripe_account_id or provider.connect_account_create(
+            key=f"payee:{payee.pk}:connect-account", name=payee.name, email=payee.email,
+            metadata={"haken_payee": payee.slug})
+        payee = payee_stripe_account_record(actor=actor, payee=payee, account_id=account_id)
+        return provider.onboarding_link(account_id=account_id, refresh_url=return_url, return_url=return_url)
+    except ProviderError as error:
+        raise InvalidTransition(f"Stripe refused: {error.message}") from error
