@@ -1,0 +1,165 @@
+"""The embeddable widget's API (shoppers on the partner's own site) and the partner's chat
+API (its members, signed in).
+
+Widget calls carry the placement's publishable key; they are accepted only from the
+placement's allowed origins (the browser's `Origin` header), answered with the matching
+CORS headers, and rate-limited per key and client address. A visitor continues a
+conversation with the secret token it got when the conversation started."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from agents import selectors, services
+from agents.models import Conversation, Widget
+from contracts.selectors import placement_get
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+
+MAX_WIDGET_BODY = 16 * 1024
+
+
+class WidgetRateThrottle(SimpleRateThrottle):
+    """`AGENT_WIDGET_RATE` (default 30/min) per publishable key and client address."""
+
+    scope = "widget"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None
+
+    def get_cache_key(self, request, view) -> str:
+        key = _key_of(request)
+        return self.cache_format % {"scope": self.scope, "ident": f"{key[:64]}:{self.get_ident(request)}"}
+
+
+def _key_of(request: Request) -> str:
+    key = request.query_params.get("key")
+    if key is None and request.method == "POST" and isinstance(request.data, dict):
+        key = request.data.get("key")
+    return key if isinstance(key, str) else ""
+
+
+def _origin(request: Request) -> str:
+    return (request.headers.get("Origin") or "").rstrip("/").lower()
+
+
+class WidgetApiView(APIView):
+    authentication_classes: list = []  # anonymous visitors; no session, so no CSRF
+    permission_classes = [AllowAny]
+    throttle_classes = [WidgetRateThrottle]
+
+    def _widget(self, request: Request) -> Widget:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WIDGET_BODY:
+            raise ValidationFailed("The request is too large.", fields={"message": ["Too large."]})
+        widget = selectors.widget_by_key(key=_key_of(request))
+        origin = _origin(request)
+        if not origin or origin not in widget.allowed_origins:
+            raise PermissionDenied(f"This widget is not enabled on {origin or 'a page without an Origin'}.",
+                                   fields={"origin": ["Add this site to the widget's allowed origins."]})
+        request.widget_allowed_origin = origin  # type: ignore[attr-defined]
+        return widget
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = _origin(request)
+        allowed = getattr(request, "widget_allowed_origin", None)
+        if allowed is None and origin:
+            widget = Widget.objects.filter(publishable_key=_key_of(request)).only("allowed_origins").first()
+            allowed = origin if widget is not None and origin in widget.allowed_origins else None
+        if allowed:
+            response["Access-Control-Allow-Origin"] = allowed
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = "Content-Type"
+            response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+        return response
+
+    def options(self, request, *args, **kwargs):
+        # The preflight names no key in its body; let the browser ask, the real call is checked.
+        origin = _origin(request)
+        response = Response(status=204)
+        if origin and Widget.objects.filter(allowed_origins__contains=[origin]).exists():
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = "Content-Type"
+            response["Access-Control-Max-Age"] = "600"
+        return response
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationFailed("The body must be a JSON object.", fields={"message": ["Required."]})
+    return request.data
+
+
+def _visitor_conversation(widget: Widget, public_id: str, token: Any) -> Conversation:
+    conversation = selectors.widget_conversation(widget=widget, public_id=public_id)
+    if not services.conversation_token_matches(conversation, token):
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+@extend_schema(tags=["widget"], summary="Start a widget conversation with its first message", request=None,
+               responses={201: None})
+class WidgetConversationStartApi(WidgetApiView):
+    def post(self, request: Request) -> Response:
+        widget = self._widget(request)
+        started = services.conversation_start(placement=widget.placement, channel=Conversation.Channel.WIDGET,
+                                              text=_body(request).get("message"))
+        return Response({"conversation": started.conversation.public_id, "token": started.visitor_token,
+                         "employee": {"name": widget.placement.employee.name,
+                                      "title": widget.placement.employee.title},
+                         "message": selectors.message_public(started.message)}, status=201)
+
+
+@extend_schema(tags=["widget"], summary="Post a message, or read the conversation since a message id",
+               request=None, responses={200: None, 201: None})
+class WidgetMessagesApi(WidgetApiView):
+    def post(self, request: Request, public_id: str) -> Response:
+        widget = self._widget(request)
+        body = _body(request)
+        conversation = _visitor_conversation(widget, public_id, body.get("token"))
+        message = services.message_post(conversation=conversation, text=body.get("message"))
+        return Response({"message": selectors.message_public(message)}, status=201)
+
+    def get(self, request: Request, public_id: str) -> Response:
+        widget = self._widget(request)
+        conversation = _visitor_conversation(widget, public_id, request.query_params.get("token"))
+        try:
+            after = max(0, int(request.query_params.get("after", "0")))
+        except ValueError:
+            raise ValidationFailed("after must be a message id.", fields={"after": ["An integer."]}) from None
+        messages = selectors.transcript(conversation=conversation, after=after)
+        pending = conversation.messages.filter(role="user", status="pending").exists()
+        return Response({"messages": [selectors.message_public(m) for m in messages], "pending": pending})
+
+
+# --- the partner's own chat API (signed-in members) ------------------------------------------
+
+
+@extend_schema(tags=["agents"], summary="A conversation's transcript", responses={200: None})
+class ConversationDetailApi(APIView):
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = selectors.conversation_get(viewer=request.user, conversation_id=conversation_id)
+        return Response({
+            "id": conversation.pk, "conversation": conversation.public_id, "placement": conversation.placement_id,
+            "skill": conversation.skill, "channel": conversation.channel, "status": conversation.status,
+            "messages": [selectors.message_public(m) for m in selectors.transcript(conversation=conversation)]})
+
+
+@extend_schema(tags=["agents"], summary="Start a conversation with a placement's employee", request=None,
+               responses={201: None})
+class PlacementConversationsApi(APIView):
+    def post(self, request: Request, placement_id: int) -> Response:
+        placement = placement_get(viewer=request.user, placement_id=placement_id)
+        started = services.conversation_start(placement=placement, channel=Conversation.Channel.PORTAL,
+                                              text=_body(request).get("message"), actor=request.user)
+        return Response({"id": started.conversation.pk, "conversation": started.conversation.public_id,
+                         "message": selectors.message_public(started.message)}, status=201)
