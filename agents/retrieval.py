@@ -64,19 +64,22 @@ def score(query: Sequence[str], document: Sequence[str], *, idf: dict[str, float
     return total
 
 
-def idf_weights(query: Iterable[str], documents: Sequence[Sequence[str]]) -> dict[str, float]:
-    n = len(documents)
+def idf_weights(query: Iterable[str], documents: Sequence[Sequence[str]], *,
+                total: int | None = None) -> dict[str, float]:
+    """Inverse document frequency of each query term; `total` is the size of the whole
+    collection when `documents` are only the candidates an index returned."""
+    n = max(total or 0, len(documents))
     sets = [set(doc) for doc in documents]
     return {term: math.log(1 + (n - df + 0.5) / (df + 0.5))
             for term in set(query) for df in [sum(1 for s in sets if term in s)]}
 
 
 def rank(query_text: str, candidates: Sequence[tuple[object, str]], *, limit: int = 3,
-         minimum: float = 0.0) -> list[tuple[object, float]]:
+         minimum: float = 0.0, total: int | None = None) -> list[tuple[object, float]]:
     """The best `limit` candidates (item, text) for the query, best first, ties in input order."""
     query = terms(query_text)
     docs = [terms(text) for _, text in candidates]
-    idf = idf_weights(query, docs)
+    idf = idf_weights(query, docs, total=total)
     scored = [(item, score(query, doc, idf=idf)) for (item, _), doc in zip(candidates, docs, strict=True)]
     ranked = sorted(((item, s) for item, s in scored if s > minimum), key=lambda pair: -pair[1])
     return ranked[:limit]

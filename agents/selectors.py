@@ -155,6 +155,18 @@ class Economics:
         return out or ["—"]
 
     @property
+    def per_call_display(self) -> list[str]:
+        return self.money(self.per_call)
+
+    @property
+    def wage_display(self) -> list[str]:
+        return self.money(self.wage)
+
+    @property
+    def revenue_display(self) -> list[str]:
+        return self.money(self.attributed_revenue)
+
+    @property
     def token_cost_display(self) -> list[str]:
         # Token costs are fractions of a cent: show them to a millionth of the major unit.
         out = []

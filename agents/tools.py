@@ -41,7 +41,8 @@ def _product_lookup(placement_id: int, query: str, limit: int = 3) -> list[dict[
     items = list(CatalogItem.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
                  .order_by("sku")[:CANDIDATE_LIMIT])
     ranked = retrieval.rank(query, [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}")
-                                    for item in items], limit=limit, minimum=PRODUCT_MIN_SCORE)
+                                    for item in items], limit=limit, minimum=PRODUCT_MIN_SCORE,
+                            total=CatalogItem.objects.filter(placement_id=placement_id).count())
     return [{"sku": item.sku, "name": item.name, "price": item.price, "currency": item.currency,
              "price_label": format_money(item.price, item.currency), "description": item.description,
              "tags": list(item.tags), "score": round(value, 3)}
@@ -66,7 +67,8 @@ def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dic
     chunks = list(KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
                   .select_related("document").order_by("document_id", "ordinal")[:CANDIDATE_LIMIT])
     ranked = retrieval.rank(query, [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}")
-                                    for chunk in chunks], limit=limit, minimum=KNOWLEDGE_MIN_SCORE)
+                                    for chunk in chunks], limit=limit, minimum=KNOWLEDGE_MIN_SCORE,
+                            total=KnowledgeChunk.objects.filter(placement_id=placement_id).count())
     return [{"document": chunk.document_id, "title": chunk.document.title, "chunk": chunk.pk,
              "heading": chunk.heading, "text": chunk.text, "score": round(value, 3)}
             for chunk, value in ranked]  # type: ignore[attr-defined]

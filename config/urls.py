@@ -62,4 +62,5 @@ urlpatterns = [
     path("employees/", include("employees.urls")),
     path("", include("contracts.urls")),
     path("", include("revenue.urls")),
+    path("", include("agents.urls")),
 ]
