@@ -27,9 +27,17 @@ MAX_WIDGET_BODY = 16 * 1024
 
 
 class WidgetRateThrottle(SimpleRateThrottle):
-    """`AGENT_WIDGET_RATE` (default 30/min) per publishable key and client address."""
+    """Per publishable key and client address: messages (each one a turn, which costs) at
+    `AGENT_WIDGET_RATE` (default 30/min); reads — the widget polling for a reply — at
+    `AGENT_WIDGET_READ_RATE` (default 240/min)."""
 
     scope = "widget"
+
+    def allow_request(self, request, view) -> bool:
+        self.scope = "widget" if request.method == "POST" else "widget_read"
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None

@@ -18,8 +18,8 @@ STOPWORDS = frozenset([
     "being", "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your",
     "he", "she", "it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here",
     "what", "which", "who", "whom", "how", "when", "where", "why", "can", "could", "would", "should", "will",
-    "shall", "may", "might", "must", "just", "any", "some", "all", "no", "not", "please", "thanks", "thank",
-    "hi", "hello", "hey", "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look",
+    "shall", "may", "might", "must", "just", "any", "some", "all", "no", "not", "please", "thank",
+    "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look",
     "something", "anything", "im", "ive",
 ])
 

@@ -166,6 +166,7 @@ SERVICE_LABELS = (
           ("yes that solved it", "that answers it thanks", "problem solved", "yes resolved", "all good now")),
     Label("human", "the customer asks for a person or to speak to staff",
           ("talk to a human", "speak to a person", "real person please", "connect me to staff")),
+    Label("chat", "greetings, thanks and goodbyes", ("hello", "hi there", "thanks", "thank you", "bye")),
     Label("question", "a question or a problem to answer", ("how do I", "can I return", "what is", "when")),
 )
 
@@ -216,6 +217,13 @@ def _service_resolved(state: TurnState, config: RunnableConfig) -> TurnState:
     return {"mode": "resolved", "resolved": True, "reply": reply}
 
 
+def _service_chat(state: TurnState, config: RunnableConfig) -> TurnState:
+    ctx = _ctx(config)
+    reply = _respond(ctx, state, mode="chat", sections={"Playbook": list(ctx.playbook)},
+                     instructions="Answer briefly and politely; invite the customer's question.")
+    return {"mode": "chat", "reply": reply}
+
+
 def _build_customer_service():
     graph = StateGraph(TurnState)
     graph.add_node("route", _service_route)
@@ -223,12 +231,13 @@ def _build_customer_service():
     graph.add_node("answer", _service_answer)
     graph.add_node("escalate", _service_escalate)
     graph.add_node("resolve", _service_resolved)
+    graph.add_node("chat", _service_chat)
     graph.add_edge(START, "route")
     graph.add_conditional_edges("route", lambda s: s["intent"],
-                                {"question": "search", "human": "escalate", "resolved": "resolve"})
+                                {"question": "search", "human": "escalate", "resolved": "resolve", "chat": "chat"})
     graph.add_conditional_edges("search", lambda s: "answer" if s["passages"] else "escalate",
                                 {"answer": "answer", "escalate": "escalate"})
-    for node in ("answer", "escalate", "resolve"):
+    for node in ("answer", "escalate", "resolve", "chat"):
         graph.add_edge(node, END)
     return graph.compile()
 

@@ -191,3 +191,4 @@ AGENT_MAX_MESSAGE_CHARS = env.int("AGENT_MAX_MESSAGE_CHARS", default=2000)
 # What per-call pricing would charge for one model call, in major units, per currency.
 AGENT_PER_CALL_PRICES = env.json("AGENT_PER_CALL_PRICES", default={"JPY": "3", "USD": "0.02", "EUR": "0.02"})
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["widget"] = env("AGENT_WIDGET_RATE", default="30/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["widget_read"] = env("AGENT_WIDGET_READ_RATE", default="240/min")

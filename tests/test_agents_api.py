@@ -187,3 +187,18 @@ def test_members_chat_and_read_transcripts_within_their_scope(world):
                                                 {"message": "hi"}, format="json")
     assert error(response) == (403, "permission_denied")
     assert db_state() == before
+
+
+def test_polling_for_a_reply_does_not_use_up_the_message_budget(widget, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "widget": "2/min", "widget_read": "5/min"}}
+    client = APIClient()
+    body = client.post(START, {"key": widget.publishable_key, "message": "hi"}, format="json",
+                       HTTP_ORIGIN=SHOP).json()
+    params = {"key": widget.publishable_key, "token": body["token"]}
+    statuses = [client.get(f"{START}/{body['conversation']}/messages", params, HTTP_ORIGIN=SHOP).status_code
+                for _ in range(6)]
+    assert statuses == [200, 200, 200, 200, 200, 429]
+    more = client.post(f"{START}/{body['conversation']}/messages", {**params, "message": "again"}, format="json",
+                       HTTP_ORIGIN=SHOP)
+    assert more.status_code == 201

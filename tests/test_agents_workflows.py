@@ -4,6 +4,7 @@ chat models; model failure, retry and fallback; duplicate task delivery."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -364,3 +365,92 @@ def test_only_an_active_placement_talks_and_only_its_partner_in_the_portal(world
     with pytest.raises(InvalidTransition):
         services.conversation_start(placement=paused, channel="portal", text="hi", actor=world.hoshi_owner)
     assert db_state() == before
+
+
+# --- more paths with fake models; the OpenAI-compatible route -----------------------------------
+
+
+def test_fake_models_answer_path_cites_the_documents_the_tool_found(world):
+    placement = kai_at_hoshi(world)
+    fakes = router(small=fake("question"), large=fake("Within two weeks, with the receipt."))
+    reply = say(world, placement, "How long do I have to return unopened items?", router_=fakes)
+    returns = placement.documents.get(title="Returns policy")
+    assert (reply.intent, reply.content) == ("answer", "Within two weeks, with the receipt.")
+    assert reply.citations == [{"document": returns.pk, "title": "Returns policy"}]
+
+
+def test_fake_models_resolution_path_records_the_outcome(world):
+    placement = kai_at_hoshi(world)
+    answer = say(world, placement, "How do I earn Hoshi points?")
+    fakes = router(small=fake("resolved"), large=fake("Happy to help!"))
+    done = say(world, placement, "perfect", conversation=answer.conversation, router_=fakes)
+    assert (done.intent, done.content) == ("resolved", "Happy to help!")
+    assert list(Outcome.objects.values_list("kind", "external_id", "withdrawn_at")) == [
+        ("resolution", answer.conversation.public_id, None)]
+
+
+def test_thanks_after_an_answer_neither_escalates_nor_resolves(world):
+    placement = kai_at_hoshi(world)
+    answer = say(world, placement, "How do I earn Hoshi points?")
+    thanks = say(world, placement, "Thanks!", conversation=answer.conversation)
+    answer.conversation.refresh_from_db()
+    assert (thanks.intent, answer.conversation.status, Outcome.objects.count()) == ("chat", "open", 0)
+
+
+def test_configured_tiers_route_to_an_openai_compatible_endpoint(settings):
+    from langchain_openai import ChatOpenAI
+
+    from agents.engine import OfflineChatModel
+    from agents.llm import router_from_settings
+
+    settings.AGENT_MODELS = {"large": {"base_url": "http://127.0.0.1:9/v1", "model": "qwen2.5:7b",
+                                       "api_key_env": "NO_SUCH_KEY_VAR"}}
+    settings.AGENT_MODEL_PRICES = {"qwen2.5:7b": {"input_per_1k": "0.001", "output_per_1k": "0.002",
+                                                  "currency": "USD"}}
+    configured = router_from_settings()
+    large, small = configured.tiers["large"], configured.tiers["small"]
+    assert isinstance(large.model, ChatOpenAI) and isinstance(small.model, OfflineChatModel)
+    assert (large.name, large.model.model_name, str(large.model.openai_api_base)) == (
+        "qwen2.5:7b", "qwen2.5:7b", "http://127.0.0.1:9/v1")
+    assert (large.model.max_retries, large.price.input_per_1k, small.name) == (0, Decimal("0.001"), "haken-offline")
+    assert configured.choice("large", degraded=True) is small
+
+
+def test_an_unreachable_endpoint_falls_back_to_the_next_tier(world, settings):
+    settings.AGENT_MODELS = {"large": {"base_url": "http://127.0.0.1:9/v1", "model": "down-model", "api_key": "x"}}
+    settings.AGENT_MODEL_TIMEOUT = 2.0
+    placement = rinna_at_hoshi(world)
+    reply = say(world, placement, "Something hot for lunch?")
+    assert reply.intent == "recommend" and "Karaage bento" in reply.content
+    failed = AgentRun.objects.get(status="error")
+    assert (failed.model, failed.tier, failed.error) == ("down-model", "large",
+                                                      "OpenAIConnectionError: Connection error.")
+    assert AgentRun.objects.filter(status="ok", step="respond").get().model == "haken-offline"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_at_once_still_give_one_reply(world):
+    import threading
+
+    from django.db import connection
+
+    placement = rinna_at_hoshi(world)
+    started = services.conversation_start(placement=placement, channel="portal", text="Do you have a coupon?",
+                                          actor=world.hoshi_owner)
+    barrier, results = threading.Barrier(2), []
+
+    def deliver():
+        try:
+            barrier.wait()
+            results.append(services.message_answer(message_id=started.message.pk).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert (Message.objects.filter(reply_to=started.message).count(), IssuedCoupon.objects.count(),
+            AgentRun.objects.count()) == (1, 1, 2)
