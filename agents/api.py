@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -101,6 +102,44 @@ class WidgetApiView(APIView):
         return response
 
 
+class _CouponOut(serializers.Serializer):
+    code = serializers.CharField()
+    offer = serializers.CharField()
+    percent_off = serializers.IntegerField()
+
+
+class ChatMessageSerializer(serializers.Serializer):
+    """A message as the widget and the chat API show it (documentation only)."""
+
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(["user", "assistant"])
+    content = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    coupon = _CouponOut(required=False, allow_null=True)
+    products = serializers.ListField(child=serializers.DictField(), required=False)
+    citations = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+def _message(**kwargs: Any) -> ChatMessageSerializer:
+    return ChatMessageSerializer(**kwargs)
+
+
+_START_IN = inline_serializer("WidgetStart", {"key": serializers.CharField(help_text="The publishable key."),
+                                              "message": serializers.CharField(max_length=2000)})
+_START_OUT = inline_serializer("WidgetStarted", {
+    "conversation": serializers.CharField(), "token": serializers.CharField(help_text="Keep it to continue."),
+    "employee": serializers.DictField(), "message": _message()})
+_POST_IN = inline_serializer("WidgetMessage", {"key": serializers.CharField(), "token": serializers.CharField(),
+                                               "message": serializers.CharField(max_length=2000)})
+_POSTED = inline_serializer("MessagePosted", {"message": _message()})
+_READ = inline_serializer("WidgetTranscript", {"messages": _message(many=True),
+                                               "pending": serializers.BooleanField()})
+_READ_PARAMS = [OpenApiParameter("key", str, required=True), OpenApiParameter("token", str, required=True),
+                OpenApiParameter("after", int, description="Only messages after this id.")]
+_MEMBER_IN = inline_serializer("FirstMessage", {"message": serializers.CharField(max_length=2000)})
+
+
 def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise ValidationFailed("The body must be a JSON object.", fields={"message": ["Required."]})
@@ -114,8 +153,8 @@ def _visitor_conversation(widget: Widget, public_id: str, token: Any) -> Convers
     return conversation
 
 
-@extend_schema(tags=["widget"], summary="Start a widget conversation with its first message", request=None,
-               responses={201: None})
+@extend_schema(tags=["widget"], summary="Start a widget conversation with its first message", auth=[],
+               request=_START_IN, responses={201: _START_OUT})
 class WidgetConversationStartApi(WidgetApiView):
     def post(self, request: Request) -> Response:
         widget = self._widget(request)
@@ -127,9 +166,9 @@ class WidgetConversationStartApi(WidgetApiView):
                          "message": selectors.message_public(started.message)}, status=201)
 
 
-@extend_schema(tags=["widget"], summary="Post a message, or read the conversation since a message id",
-               request=None, responses={200: None, 201: None})
 class WidgetMessagesApi(WidgetApiView):
+    @extend_schema(tags=["widget"], summary="Post a message in a widget conversation", auth=[], request=_POST_IN,
+                   responses={201: _POSTED})
     def post(self, request: Request, public_id: str) -> Response:
         widget = self._widget(request)
         body = _body(request)
@@ -137,6 +176,8 @@ class WidgetMessagesApi(WidgetApiView):
         message = services.message_post(conversation=conversation, text=body.get("message"))
         return Response({"message": selectors.message_public(message)}, status=201)
 
+    @extend_schema(tags=["widget"], summary="Read a widget conversation since a message id", auth=[],
+                   parameters=_READ_PARAMS, responses={200: _READ})
     def get(self, request: Request, public_id: str) -> Response:
         widget = self._widget(request)
         conversation = _visitor_conversation(widget, public_id, request.query_params.get("token"))
@@ -152,7 +193,11 @@ class WidgetMessagesApi(WidgetApiView):
 # --- the partner's own chat API (signed-in members) ------------------------------------------
 
 
-@extend_schema(tags=["agents"], summary="A conversation's transcript", responses={200: None})
+@extend_schema(tags=["agents"], summary="A conversation's transcript", responses={200: inline_serializer(
+    "Transcript", {"id": serializers.IntegerField(), "conversation": serializers.CharField(),
+                   "placement": serializers.IntegerField(), "skill": serializers.CharField(),
+                   "channel": serializers.CharField(), "status": serializers.CharField(),
+                   "messages": _message(many=True)})})
 class ConversationDetailApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = selectors.conversation_get(viewer=request.user, conversation_id=conversation_id)
@@ -162,8 +207,9 @@ class ConversationDetailApi(APIView):
             "messages": [selectors.message_public(m) for m in selectors.transcript(conversation=conversation)]})
 
 
-@extend_schema(tags=["agents"], summary="Start a conversation with a placement's employee", request=None,
-               responses={201: None})
+@extend_schema(tags=["agents"], summary="Start a conversation with a placement's employee", request=_MEMBER_IN,
+               responses={201: inline_serializer("ConversationStarted", {
+                   "id": serializers.IntegerField(), "conversation": serializers.CharField(), "message": _message()})})
 class PlacementConversationsApi(APIView):
     def post(self, request: Request, placement_id: int) -> Response:
         placement = placement_get(viewer=request.user, placement_id=placement_id)

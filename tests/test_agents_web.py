@@ -241,3 +241,13 @@ def test_token_cost_follows_the_price_table(world, settings):
         expected = (Decimal(run.tokens_in) * Decimal("0.15") + Decimal(run.tokens_out) * Decimal("0.60")) / 10
         assert run.cost == expected.quantize(Decimal("0.00000001"))
     assert {run.model for run in runs} == {"mini", "big"}
+
+
+def test_staff_read_the_agents_in_the_admin(world):
+    placement = rinna_at_hoshi(world)
+    reply = say(world, placement, "A coupon please")
+    staff = client_for(world.staff)
+    for name in ("conversation", "agentrun", "catalogitem", "knowledgedocument", "couponoffer", "widget", "copydraft"):
+        assert staff.get(f"/admin/agents/{name}/").status_code == 200, name
+    page = staff.get(f"/admin/agents/conversation/{reply.conversation_id}/change/").content.decode()
+    assert "A coupon please" in page
