@@ -159,6 +159,8 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
         "placement__partner", "placement__employee").get(pk=conversation.pk)
     if conversation.channel == Conversation.Channel.PORTAL:
         _require_member(actor, conversation.placement, "write in this conversation")
+    elif actor is not None:
+        raise PermissionDenied("A widget conversation is the visitor's: only they write in it.")
     _require_working(conversation.placement)
     _reopen_if_resolved(conversation, actor)
     return _message_add(conversation, text, actor)

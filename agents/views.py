@@ -88,7 +88,9 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
     return {"conversation": conversation, "placement": conversation.placement,
             "messages_": selectors.transcript(conversation=conversation),
             "max_chars": services.max_message_chars(), "poll_delay": POLL_DELAY,
-            "can_write": viewer_partner_id(request.user) is not None}
+            "in_portal": viewer_partner_id(request.user) is not None,
+            "can_write": viewer_partner_id(request.user) is not None
+            and conversation.channel == Conversation.Channel.PORTAL}
 
 
 @login_required

@@ -251,3 +251,14 @@ def test_staff_read_the_agents_in_the_admin(world):
         assert staff.get(f"/admin/agents/{name}/").status_code == 200, name
     page = staff.get(f"/admin/agents/conversation/{reply.conversation_id}/change/").content.decode()
     assert "A coupon please" in page
+
+
+def test_a_member_reads_but_does_not_write_in_a_visitors_widget_conversation(world):
+    placement = rinna_at_hoshi(world)
+    started = services.conversation_start(placement=placement, channel="widget", text="Any bento?")
+    member = client_for(world.hoshi_member)
+    page = member.get(reverse("portal-conversation", args=[started.conversation.pk])).content.decode()
+    assert "Any bento?" in page and 'name="message"' not in page
+    before = db_state()
+    response = member.post(reverse("portal-conversation-post", args=[started.conversation.pk]), {"message": "hi"})
+    assert response.status_code == 403 and db_state() == before
