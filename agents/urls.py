@@ -24,6 +24,8 @@ urlpatterns = [
     path("portal/agents/<int:placement_id>/knowledge/", views.portal_knowledge, name="portal-knowledge"),
     path("portal/agents/<int:placement_id>/knowledge/<knowledge_action:action>/", views.portal_knowledge_action,
          name="portal-knowledge-action"),
+    path("portal/agents/<int:placement_id>/knowledge/documents/<int:document_id>/delete/",
+         views.portal_document_delete, name="portal-document-delete"),
     path("portal/agents/<int:placement_id>/widget/", views.portal_widget, name="portal-widget"),
     path("portal/agents/<int:placement_id>/widget/rotate/", views.portal_widget_rotate, name="portal-widget-rotate"),
     path("portal/conversations/<int:conversation_id>/", views.portal_conversation, name="portal-conversation"),

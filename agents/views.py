@@ -56,6 +56,7 @@ def portal_agents(request: HttpRequest) -> HttpResponse:
     return render(request, "agents/portal_agents.html", {
         "placements": placements,
         "conversations": selectors.conversation_list(viewer=request.user)[:10],
+        "escalated": selectors.conversation_list(viewer=request.user).filter(status=Conversation.Status.ESCALATED)[:50],
         "pending_drafts": selectors.copy_drafts(viewer=request.user, status="pending").count(),
     })
 
@@ -183,6 +184,22 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
         return render_failure(request, "agents/portal_knowledge.html",
                               _knowledge_context(request, placement_id, failed=action, rejected_rows=rows), error)
     return redirect("portal-knowledge", placement_id=placement.pk)
+
+
+@login_required
+@require_POST
+def portal_document_delete(request: HttpRequest, placement_id: int, document_id: int) -> HttpResponse:
+    _partner_member(request)
+    knowledge = _knowledge_context(request, placement_id)
+    document = knowledge["documents"].filter(pk=document_id).first()
+    if document is None:
+        raise Http404("No such document.")
+    try:
+        services.document_delete(actor=request.user, document=document)
+    except ApplicationError as error:
+        return render_failure(request, "agents/portal_knowledge.html", knowledge, error)
+    messages.success(request, f"“{document.title}” removed from the knowledge base.")
+    return redirect("portal-knowledge", placement_id=placement_id)
 
 
 # --- the widget -------------------------------------------------------------------------------

@@ -262,3 +262,31 @@ def test_a_member_reads_but_does_not_write_in_a_visitors_widget_conversation(wor
     before = db_state()
     response = member.post(reverse("portal-conversation-post", args=[started.conversation.pk]), {"message": "hi"})
     assert response.status_code == 403 and db_state() == before
+
+
+def test_escalated_conversations_are_listed_for_a_human_and_documents_can_be_removed(world):
+    placement = kai_at_hoshi(world)
+    escalated = say(world, placement, "Can you repair my motorbike engine?")
+    owner = client_for(world.hoshi_owner)
+    page = owner.get(reverse("portal-agents")).content.decode()
+    assert "Needs a human" in page and escalated.conversation.public_id in page
+    document = placement.documents.get(title="Hoshi Points FAQ")
+    assert client_for(world.wayfarer_owner).post(
+        reverse("portal-document-delete", args=[placement.pk, document.pk])).status_code == 404
+    assert owner.post(reverse("portal-document-delete", args=[placement.pk, document.pk])).status_code == 302
+    assert list(placement.documents.values_list("title", flat=True)) == ["Returns policy"]
+    # the passages went with it: Kai no longer answers from it
+    assert say(world, placement, "How do I earn Hoshi points?").intent == "escalate"
+
+
+def test_japanese_text_is_matched_by_character_bigrams(world):
+    from agents import retrieval
+    from agents.tools import product_lookup
+
+    assert retrieval.terms("鮭おにぎり") == ["鮭お", "おに", "にぎ", "ぎり"]
+    placement = rinna_at_hoshi(world)
+    services.catalog_upload(actor=world.hoshi_owner, placement=placement, content=(
+        "sku,name,description,price,tags\nONI-SAKE,鮭おにぎり,焼き鮭のおにぎり,180,lunch\n"
+        "PUDDING,カスタードプリン,なめらかなプリン,210,sweet\n").encode())
+    found = product_lookup.invoke({"placement_id": placement.pk, "query": "鮭のおにぎりありますか"})
+    assert [p["sku"] for p in found] == ["ONI-SAKE"]
