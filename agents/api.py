@@ -112,7 +112,7 @@ class ChatMessageSerializer(serializers.Serializer):
     """A message as the widget and the chat API show it (documentation only)."""
 
     id = serializers.IntegerField()
-    role = serializers.ChoiceField(["user", "assistant"])
+    role = serializers.ChoiceField(["user", "assistant", "staff"])
     content = serializers.CharField()
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -133,8 +133,9 @@ _START_OUT = inline_serializer("WidgetStarted", {
 _POST_IN = inline_serializer("WidgetMessage", {"key": serializers.CharField(), "token": serializers.CharField(),
                                                "message": serializers.CharField(max_length=2000)})
 _POSTED = inline_serializer("MessagePosted", {"message": _message()})
-_READ = inline_serializer("WidgetTranscript", {"messages": _message(many=True),
-                                               "pending": serializers.BooleanField()})
+_READ = inline_serializer("WidgetTranscript", {
+    "messages": _message(many=True), "pending": serializers.BooleanField(help_text="The employee is replying."),
+    "waiting_for_human": serializers.BooleanField(help_text="The conversation was escalated to a person.")})
 _READ_PARAMS = [OpenApiParameter("key", str, required=True), OpenApiParameter("token", str, required=True),
                 OpenApiParameter("after", int, description="Only messages after this id.")]
 _MEMBER_IN = inline_serializer("FirstMessage", {"message": serializers.CharField(max_length=2000)})
@@ -187,7 +188,9 @@ class WidgetMessagesApi(WidgetApiView):
             raise ValidationFailed("after must be a message id.", fields={"after": ["An integer."]}) from None
         messages = selectors.transcript(conversation=conversation, after=after)
         pending = conversation.messages.filter(role="user", status="pending").exists()
-        return Response({"messages": [selectors.message_public(m) for m in messages], "pending": pending})
+        waiting = conversation.messages.filter(role="user", status="waiting").exists()
+        return Response({"messages": [selectors.message_public(m) for m in messages], "pending": pending,
+                         "waiting_for_human": waiting})
 
 
 # --- the partner's own chat API (signed-in members) ------------------------------------------

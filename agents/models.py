@@ -165,12 +165,14 @@ class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "Customer"
         ASSISTANT = "assistant", "Employee"
+        STAFF = "staff", "Partner staff"  # a human who took over an escalated conversation
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a reply"
+        WAITING = "waiting", "Waiting for a human"  # written while the conversation is escalated
         ANSWERED = "answered", "Answered"
         FAILED = "failed", "Answered with an apology"
-        SENT = "sent", "Sent"  # the employee's own messages
+        SENT = "sent", "Sent"  # the employee's and staff's own messages
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -190,8 +192,8 @@ class Message(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(role__in=["user", "assistant"]), name="message_role_valid"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "answered", "failed", "sent"]),
+            models.CheckConstraint(condition=Q(role__in=["user", "assistant", "staff"]), name="message_role_valid"),
+            models.CheckConstraint(condition=Q(status__in=["pending", "waiting", "answered", "failed", "sent"]),
                                    name="message_status_valid"),
             models.CheckConstraint(condition=Q(role="user") | Q(reply_to__isnull=False) | Q(status="sent"),
                                    name="message_reply_has_parent"),

@@ -74,7 +74,9 @@ def conversation_get(*, viewer: Any, conversation_id: int) -> Conversation:
 def transcript(*, conversation: Conversation, after: int = 0) -> list[Message]:
     """The conversation's messages in order, with what each reply rests on (coupon, draft)."""
     return list(conversation.messages.filter(pk__gt=after)
-                .select_related("reply_to__coupon__offer", "reply_to__copy_draft").order_by("created_at", "id"))
+                .select_related("reply_to__coupon__offer", "reply_to__copy_draft", "sender",
+                                "conversation__placement__partner", "conversation__placement__employee")
+                .order_by("created_at", "id"))
 
 
 def message_get(*, conversation: Conversation, message_id: int) -> Message:
@@ -93,6 +95,8 @@ def message_public(message: Message) -> dict[str, Any]:
     """A message as the widget and the portal show it."""
     data: dict[str, Any] = {"id": message.pk, "role": message.role, "content": message.content,
                             "status": message.status, "created_at": message.created_at.isoformat()}
+    if message.role == Message.Role.STAFF:
+        data["sender"] = f"{message.conversation.placement.partner.name} staff"
     if message.role == Message.Role.ASSISTANT:
         inbound = message.reply_to
         coupon = getattr(inbound, "coupon", None) if inbound is not None else None

@@ -167,12 +167,68 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
 
 
 def _message_add(conversation: Conversation, text: str, actor: User | None) -> Message:
+    """Store a customer's message; the employee answers it on a worker, unless a human has
+    the conversation (escalated): then it waits for them."""
+    escalated = conversation.status == Conversation.Status.ESCALATED
+    message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text,
+                                     status=Message.Status.WAITING if escalated else Message.Status.PENDING,
+                                     sender=actor)
+    if not escalated:
+        _reply_queue(message.pk)
+    return message
+
+
+def _reply_queue(message_id: int) -> None:
     from agents import tasks
 
-    message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text,
-                                     status=Message.Status.PENDING, sender=actor)
-    transaction.on_commit(lambda: tasks.message_reply.delay(message.pk))
-    return message
+    transaction.on_commit(lambda: tasks.message_reply.delay(message_id))
+
+
+# --- a human takes over an escalated conversation -------------------------------------------
+
+
+def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversation:
+    conversation = Conversation.objects.select_for_update().select_related(
+        "placement__partner", "placement__employee").get(pk=conversation.pk)
+    _require_member(actor, conversation.placement, doing)
+    if conversation.status != Conversation.Status.ESCALATED:
+        raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only "
+                                "an escalated one.")
+    return conversation
+
+
+@transaction.atomic
+def conversation_human_reply(*, actor: User, conversation: Conversation, text: Any) -> Message:
+    """A partner member answers an escalated conversation in person; the customer's
+    messages waiting for a human are answered."""
+    text = message_text_clean(text)
+    conversation = _escalated(conversation, actor, "answer its customers")
+    reply = Message.objects.create(conversation=conversation, role=Message.Role.STAFF, content=text,
+                                   status=Message.Status.SENT, sender=actor)
+    conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING).update(
+        status=Message.Status.ANSWERED)
+    audit_record(actor=actor, action="conversation.human_reply", target=conversation,
+                 partner_id=conversation.placement.partner_id,
+                 summary=f"{actor.username} answered escalated conversation {conversation.public_id}")
+    return reply
+
+
+@transaction.atomic
+def conversation_hand_back(*, actor: User, conversation: Conversation) -> Conversation:
+    """The human hands the conversation back to the employee, which answers whatever is
+    still waiting."""
+    conversation = _escalated(conversation, actor, "hand conversations back to its employees")
+    conversation.status = Conversation.Status.OPEN
+    conversation.save(update_fields=["status", "updated_at"])
+    waiting = list(conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING)
+                   .values_list("pk", flat=True))
+    Message.objects.filter(pk__in=waiting).update(status=Message.Status.PENDING)
+    for message_id in waiting:
+        _reply_queue(message_id)
+    audit_record(actor=actor, action="conversation.hand_back", target=conversation,
+                 partner_id=conversation.placement.partner_id,
+                 summary=f"Conversation {conversation.public_id} handed back to {conversation.placement.employee.name}")
+    return conversation
 
 
 def _reopen_if_resolved(conversation: Conversation, actor: User | None) -> None:
@@ -243,8 +299,8 @@ def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
         if inbound is None:
             return None
         existing = Message.objects.filter(reply_to=inbound).first()
-        if existing is not None:
-            return existing
+        if existing is not None or inbound.status != Message.Status.PENDING:
+            return existing  # answered already, or a human has it
         conversation = inbound.conversation
         placement = conversation.placement
         workflow = workflow_for(conversation.skill)

@@ -16,7 +16,12 @@ class _KnowledgeAction:
         return value
 
 
+class _TakeoverAction(_KnowledgeAction):
+    regex = "reply|hand-back"
+
+
 register_converter(_KnowledgeAction, "knowledge_action")
+register_converter(_TakeoverAction, "takeover_action")
 
 urlpatterns = [
     path("portal/agents/", views.portal_agents, name="portal-agents"),
@@ -31,6 +36,8 @@ urlpatterns = [
     path("portal/conversations/<int:conversation_id>/", views.portal_conversation, name="portal-conversation"),
     path("portal/conversations/<int:conversation_id>/messages/", views.portal_conversation_post,
          name="portal-conversation-post"),
+    path("portal/conversations/<int:conversation_id>/<takeover_action:action>/",
+         views.portal_conversation_takeover, name="portal-conversation-takeover"),
     path("agents/messages/<int:message_id>/reply/", views.message_reply, name="message-reply"),
     path("portal/review/", views.portal_review, name="portal-review"),
     path("portal/review/<int:draft_id>/", views.portal_review_decide, name="portal-review-decide"),

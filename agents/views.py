@@ -119,6 +119,25 @@ def portal_conversation_post(request: HttpRequest, conversation_id: int) -> Http
 
 
 @login_required
+@require_POST
+def portal_conversation_takeover(request: HttpRequest, conversation_id: int, action: str) -> HttpResponse:
+    """A member answers an escalated conversation in person, or hands it back."""
+    _partner_member(request)
+    conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
+    try:
+        if action == "reply":
+            services.conversation_human_reply(actor=request.user, conversation=conversation,
+                                              text=request.POST.get("message", ""))
+        else:
+            services.conversation_hand_back(actor=request.user, conversation=conversation)
+            messages.success(request, f"{conversation.placement.employee.name} has the conversation again.")
+    except ApplicationError as error:
+        return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation),
+                              error)
+    return redirect("portal-conversation", conversation_id=conversation.pk)
+
+
+@login_required
 def message_reply(request: HttpRequest, message_id: int) -> HttpResponse:
     """htmx polling: the reply once the worker made it; until then the placeholder again."""
     message = Message.objects.filter(pk=message_id, role=Message.Role.USER).select_related("conversation").first()

@@ -290,3 +290,65 @@ def test_japanese_text_is_matched_by_character_bigrams(world):
         "PUDDING,カスタードプリン,なめらかなプリン,210,sweet\n").encode())
     found = product_lookup.invoke({"placement_id": placement.pk, "query": "鮭のおにぎりありますか"})
     assert [p["sku"] for p in found] == ["ONI-SAKE"]
+
+
+# --- a human takes over an escalated conversation ------------------------------------------------
+
+
+def test_a_member_takes_over_an_escalated_widget_conversation_and_hands_it_back(world):
+    from rest_framework.test import APIClient
+
+    placement = kai_at_hoshi(world)
+    widget = services.widget_configure(actor=world.hoshi_owner, placement=placement,
+                                       allowed_origins=["https://shop.hoshi.example"])
+    shop = {"HTTP_ORIGIN": "https://shop.hoshi.example"}
+    visitor = APIClient()
+    body = visitor.post("/api/v1/widget/conversations", {"key": widget.publishable_key,
+                                                         "message": "My motorbike engine is broken"},
+                        format="json", **shop).json()
+    services.message_answer(message_id=body["message"]["id"])
+    conversation = Conversation.objects.get()
+    assert conversation.status == "escalated"
+    # the visitor writes again: the message waits for a person, no turn is queued
+    later = visitor.post(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                         {"key": widget.publishable_key, "token": body["token"], "message": "Hello?"},
+                         format="json", **shop).json()["message"]
+    assert later["status"] == "waiting"
+    assert services.message_answer(message_id=later["id"]) is None
+    read = visitor.get(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                       {"key": widget.publishable_key, "token": body["token"], "after": later["id"]}, **shop).json()
+    assert (read["messages"], read["pending"], read["waiting_for_human"]) == ([], False, True)
+    # a member answers in person from the portal
+    member = client_for(world.hoshi_member)
+    page = member.get(reverse("portal-conversation", args=[conversation.pk])).content.decode()
+    assert "You have this conversation" in page
+    response = member.post(reverse("portal-conversation-takeover", args=[conversation.pk, "reply"]),
+                           {"message": "We don't repair engines, sorry! Try the garage next door."})
+    assert response.status_code == 302
+    read = visitor.get(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                       {"key": widget.publishable_key, "token": body["token"], "after": later["id"]}, **shop).json()
+    assert [(m["role"], m["sender"]) for m in read["messages"]] == [("staff", "Hoshi Mart staff")]
+    assert read["waiting_for_human"] is False
+    # and hands it back: the employee answers the next message again
+    assert member.post(reverse("portal-conversation-takeover", args=[conversation.pk, "hand-back"])).status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.status == "open"
+    next_message = services.message_post(conversation=conversation, text="How do I earn Hoshi points?")
+    assert next_message.status == "pending"
+    assert services.message_answer(message_id=next_message.pk).intent == "answer"
+
+
+def test_only_an_escalated_conversation_is_taken_over_and_only_by_its_partner(world):
+    placement = kai_at_hoshi(world)
+    open_one = say(world, placement, "Can I return fresh food?").conversation
+    escalated = say(world, placement, "Can you repair my motorbike engine?").conversation
+    before = db_state()
+    with pytest.raises(services.InvalidTransition):
+        services.conversation_human_reply(actor=world.hoshi_owner, conversation=open_one, text="hi")
+    with pytest.raises(services.PermissionDenied):
+        services.conversation_human_reply(actor=world.wayfarer_owner, conversation=escalated, text="hi")
+    with pytest.raises(services.ValidationFailed):
+        services.conversation_human_reply(actor=world.hoshi_owner, conversation=escalated, text=" ")
+    assert client_for(world.wayfarer_owner).post(
+        reverse("portal-conversation-takeover", args=[escalated.pk, "reply"]), {"message": "hi"}).status_code == 404
+    assert db_state() == before

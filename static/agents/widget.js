@@ -60,7 +60,8 @@
   function show(message) {
     if (message.id <= state.last) { return; }
     state.last = message.id; save();
-    var bubble = el("div", { "class": "hw-m " + (message.role === "user" ? "hw-user" : "hw-bot") }, message.content);
+    var bubble = el("div", { "class": "hw-m " + (message.role === "user" ? "hw-user" : "hw-bot") },
+      (message.sender ? message.sender + ": " : "") + message.content);
     if (message.coupon) {
       var coupon = el("div", { "class": "hw-coupon" });
       coupon.appendChild(el("b", {}, message.coupon.code));
@@ -89,7 +90,9 @@
       "&token=" + encodeURIComponent(state.token) + "&after=" + state.last;
     call("GET", url).then(function (data) {
       data.messages.forEach(show);
-      polling = data.pending ? window.setTimeout(poll, 1000) : null;
+      // The employee replies in seconds; a person who took over may take minutes.
+      polling = data.pending ? window.setTimeout(poll, 1000)
+        : (data.waiting_for_human ? window.setTimeout(poll, 5000) : null);
     }).catch(function (e) { error.textContent = e.message; polling = null; });
   }
 
