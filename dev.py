@@ -138,6 +138,7 @@ def command_run() -> int:
     _manage(env, "seed_demo")
     _manage(env, "seed_demo_revenue")
     _manage(env, "seed_demo_payments")
+    _manage(env, "seed_demo_agents")
     _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     bin_dir = Path(sys.executable).parent
     processes = {

@@ -1,7 +1,7 @@
 """The skills digital employees can hold. Each becomes a LangChain workflow (DESIGN.md §6);
 this module declares what the catalog and contracts need to know about them."""
 
-from employees.skills import SkillSpec, skill_register
+from employees.skills import SkillSpec, skill_get, skill_register
 
 COUPON_PROMOTER = SkillSpec(
     key="coupon_promoter",
@@ -10,6 +10,7 @@ COUPON_PROMOTER = SkillSpec(
         "Talks with shoppers in the employee's persona, recommends items from the partner's "
         "catalog and issues tracked coupon codes."
     ),
+    workflow="agents.workflows:coupon_promoter",
 )
 CUSTOMER_SERVICE = SkillSpec(
     key="customer_service",
@@ -19,6 +20,7 @@ CUSTOMER_SERVICE = SkillSpec(
         "a human; a confirmed resolution is a billable outcome."
     ),
     outcome_kinds=("resolution",),
+    workflow="agents.workflows:customer_service",
 )
 COPYWRITER = SkillSpec(
     key="copywriter",
@@ -28,9 +30,21 @@ COPYWRITER = SkillSpec(
         "delivered work."
     ),
     outcome_kinds=("delivered_work",),
+    workflow="agents.workflows:copywriter",
 )
 
 
 def register_all() -> None:
     for spec in (COUPON_PROMOTER, CUSTOMER_SERVICE, COPYWRITER):
         skill_register(spec)
+
+
+def workflow_for(skill: str):
+    """The workflow the registry names for `skill` (None for a skill with none)."""
+    import importlib
+
+    spec = skill_get(skill)
+    if spec is None or not spec.workflow:
+        return None
+    module, _, name = spec.workflow.partition(":")
+    return importlib.import_module(module).WORKFLOWS[name]

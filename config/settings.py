@@ -198,3 +198,14 @@ LOGGING = {
     # stripe-python logs every request at INFO.
     "loggers": {"stripe": {"level": env("STRIPE_LOG_LEVEL", default="WARNING")}},
 }
+
+# Agents (DESIGN.md §6; agents/llm.py explains each). Empty AGENT_MODELS: the offline engine.
+AGENT_MODELS = env.json("AGENT_MODELS", default={})
+AGENT_MODEL_PRICES = env.json("AGENT_MODEL_PRICES", default={})
+AGENT_TIER_FALLBACK = env.list("AGENT_TIER_FALLBACK", default=["large", "small"])
+AGENT_MODEL_TIMEOUT = env.float("AGENT_MODEL_TIMEOUT", default=30.0)
+AGENT_MAX_MESSAGE_CHARS = env.int("AGENT_MAX_MESSAGE_CHARS", default=2000)
+# What per-call pricing would charge for one model call, in major units, per currency.
+AGENT_PER_CALL_PRICES = env.json("AGENT_PER_CALL_PRICES", default={"JPY": "3", "USD": "0.02", "EUR": "0.02"})
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["widget"] = env("AGENT_WIDGET_RATE", default="30/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["widget_read"] = env("AGENT_WIDGET_READ_RATE", default="240/min")

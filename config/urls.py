@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from agents import api as agents_api
 from contracts import api as contracts_api
 from employees import api as employees_api
 from revenue import api as revenue_api
@@ -14,6 +15,12 @@ api_v1 = [
     path("me", contracts_api.MeApi.as_view(), name="api-me"),
     path("employees", employees_api.EmployeeListApi.as_view(), name="api-employees"),
     path("employees/<slug:slug>", employees_api.EmployeeDetailApi.as_view(), name="api-employee"),
+    path("widget/conversations", agents_api.WidgetConversationStartApi.as_view(), name="api-widget-conversations"),
+    path("widget/conversations/<str:public_id>/messages", agents_api.WidgetMessagesApi.as_view(),
+         name="api-widget-messages"),
+    path("conversations/<int:conversation_id>", agents_api.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("placements/<int:placement_id>/conversations", agents_api.PlacementConversationsApi.as_view(),
+         name="api-placement-conversations"),
     path("placements", contracts_api.PlacementListApi.as_view(), name="api-placements"),
     path("placements/<int:placement_id>", contracts_api.PlacementDetailApi.as_view(),
          name="api-placement"),
@@ -58,4 +65,5 @@ urlpatterns = [
     path("employees/", include("employees.urls")),
     path("", include("contracts.urls")),
     path("", include("revenue.urls")),
+    path("", include("agents.urls")),
 ]

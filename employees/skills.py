@@ -16,6 +16,9 @@ class SkillSpec:
     summary: str
     # Outcome kinds this skill produces and a contract may price (DESIGN.md §5a).
     outcome_kinds: tuple[str, ...] = ()
+    # Where the skill's workflow lives ("module:name"), resolved by the app that runs it
+    # (agents), so the catalog never imports workflow code.
+    workflow: str = ""
 
 
 _REGISTRY: dict[str, SkillSpec] = {}

@@ -477,7 +477,7 @@ def test_the_digest_migration_recomputes_every_stored_digest_as_the_service_comp
     expected = dict(Sale.objects.values_list("external_id", "content_digest"))
     Sale.objects.update(content_digest="lost")
     # when the migration's statement runs
-    migration = importlib.import_module("revenue.migrations.0009_sale_digest_canonical_text")
+    migration = importlib.import_module("revenue.migrations.0010_sale_digest_canonical_text")
     with connection.cursor() as cursor:
         cursor.execute(migration.Migration.operations[0].sql)
     # then every digest is back, exactly

@@ -17,7 +17,7 @@ _DIGEST = "encode(sha256(convert_to(" + " || '|' || ".join([
 
 
 class Migration(migrations.Migration):
-    dependencies = [("revenue", "0008_sale_list_index")]
+    dependencies = [("revenue", "0009_payments")]
 
     operations = [
         # Going back keeps the new digests: the old code would then call a re-sent event a

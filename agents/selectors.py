@@ -1,0 +1,232 @@
+"""Reads of the agents app, scoped to the viewer with contracts.selectors: a partner sees
+only its own placements' conversations and knowledge, an account manager only those of
+the partners assigned to them; anything else is NotFound."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+
+from agents.models import (
+    AgentRun,
+    CatalogItem,
+    Conversation,
+    CopyDraft,
+    CouponOffer,
+    KnowledgeDocument,
+    Message,
+    Widget,
+)
+from contracts.models import Placement
+from contracts.selectors import partners_visible, placement_get
+from core.currencies import MINOR_UNIT_EXPONENT, format_money
+from core.errors import NotFound
+
+# --- the widget (anonymous callers: no viewer) ----------------------------------------------
+
+
+def widget_by_key(*, key: Any) -> Widget:
+    if not isinstance(key, str) or not key or len(key) > 64:
+        raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
+    widget = Widget.objects.select_related("placement__partner", "placement__employee").filter(
+        publishable_key=key).first()
+    if widget is None:
+        raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
+    return widget
+
+
+def widget_conversation(*, widget: Widget, public_id: str) -> Conversation:
+    conversation = Conversation.objects.filter(placement_id=widget.placement_id, public_id=public_id,
+                                               channel=Conversation.Channel.WIDGET).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def widget_for_placement(*, placement: Placement) -> Widget | None:
+    return Widget.objects.filter(placement=placement).first()
+
+
+# --- conversations and transcripts ----------------------------------------------------------
+
+
+def conversation_list(*, viewer: Any, placement: Placement | None = None) -> QuerySet[Conversation]:
+    conversations = (Conversation.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
+                     .select_related("placement__partner", "placement__employee", "started_by")
+                     .annotate(message_count=Count("messages")))
+    if placement is not None:
+        conversations = conversations.filter(placement=placement)
+    return conversations.order_by("-created_at", "-id")
+
+
+def conversation_get(*, viewer: Any, conversation_id: int) -> Conversation:
+    conversation = conversation_list(viewer=viewer).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound(f"No conversation {conversation_id}.")
+    return conversation
+
+
+def transcript(*, conversation: Conversation, after: int = 0) -> list[Message]:
+    """The conversation's messages in order, with what each reply rests on (coupon, draft)."""
+    return list(conversation.messages.filter(pk__gt=after)
+                .select_related("reply_to__coupon__offer", "reply_to__copy_draft", "sender",
+                                "conversation__placement__partner", "conversation__placement__employee")
+                .order_by("created_at", "id"))
+
+
+def message_get(*, conversation: Conversation, message_id: int) -> Message:
+    message = conversation.messages.filter(pk=message_id).first()
+    if message is None:
+        raise NotFound(f"No message {message_id} in this conversation.")
+    return message
+
+
+def reply_for(*, message: Message) -> Message | None:
+    return (Message.objects.select_related("reply_to__coupon__offer", "reply_to__copy_draft")
+            .filter(reply_to=message).first())
+
+
+def message_public(message: Message) -> dict[str, Any]:
+    """A message as the widget and the portal show it."""
+    data: dict[str, Any] = {"id": message.pk, "role": message.role, "content": message.content,
+                            "status": message.status, "created_at": message.created_at.isoformat()}
+    if message.role == Message.Role.STAFF:
+        data["sender"] = f"{message.conversation.placement.partner.name} staff"
+    if message.role == Message.Role.ASSISTANT:
+        inbound = message.reply_to
+        coupon = getattr(inbound, "coupon", None) if inbound is not None else None
+        data["coupon"] = ({"code": coupon.code, "offer": coupon.offer.title, "percent_off": coupon.offer.percent_off}
+                          if coupon is not None else None)
+        data["products"] = message.products
+        data["citations"] = [{"title": c["title"]} for c in message.citations]
+    return data
+
+
+# --- knowledge and review ------------------------------------------------------------------
+
+
+def placement_knowledge(*, viewer: Any, placement_id: int) -> dict[str, Any]:
+    placement = placement_get(viewer=viewer, placement_id=placement_id)
+    return {
+        "placement": placement,
+        "catalog": CatalogItem.objects.filter(placement=placement).order_by("sku"),
+        "documents": KnowledgeDocument.objects.filter(placement=placement).annotate(passages=Count("chunks")),
+        "offers": CouponOffer.objects.filter(placement=placement).order_by("id"),
+        "widget": widget_for_placement(placement=placement),
+    }
+
+
+def copy_drafts(*, viewer: Any, status: str | None = None) -> QuerySet[CopyDraft]:
+    drafts = (CopyDraft.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
+              .select_related("placement__employee", "placement__partner", "reviewed_by"))
+    if status:
+        drafts = drafts.filter(status=status)
+    return drafts.order_by("-created_at", "-id")
+
+
+def copy_draft_get(*, viewer: Any, draft_id: int) -> CopyDraft:
+    draft = copy_drafts(viewer=viewer).filter(pk=draft_id).first()
+    if draft is None:
+        raise NotFound(f"No draft {draft_id}.")
+    return draft
+
+
+# --- economics: value created next to value captured ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Economics:
+    turns: int
+    calls: int
+    failed_calls: int
+    tokens_in: int
+    tokens_out: int
+    token_cost: dict[str, Decimal]  # minor units, unrounded, per currency
+    wage: dict[str, int]  # approved statements' wages, minor units per currency
+    attributed_revenue: dict[str, int]
+    per_call: dict[str, Decimal]  # what per-call pricing would have charged, minor units
+
+    def money(self, amounts: dict[str, Any]) -> list[str]:
+        out = []
+        for currency, amount in sorted(amounts.items()):
+            rounded = int(Decimal(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            out.append(format_money(rounded, currency))
+        return out or ["—"]
+
+    @property
+    def per_call_display(self) -> list[str]:
+        return self.money(self.per_call)
+
+    @property
+    def wage_display(self) -> list[str]:
+        return self.money(self.wage)
+
+    @property
+    def revenue_display(self) -> list[str]:
+        return self.money(self.attributed_revenue)
+
+    @property
+    def token_cost_display(self) -> list[str]:
+        # Token costs are fractions of a cent: show them to a millionth of the major unit.
+        out = []
+        for currency, minor in sorted(self.token_cost.items()):
+            major = minor.scaleb(-MINOR_UNIT_EXPONENT[currency]).quantize(Decimal("0.000001"),
+                                                                        rounding=ROUND_HALF_UP)
+            out.append(f"{currency} {major:,}")
+        return out or ["—"]
+
+
+def _per_call_price_minor(currency: str) -> Decimal | None:
+    price = (settings.AGENT_PER_CALL_PRICES or {}).get(currency)
+    if price is None:
+        return None
+    return Decimal(str(price)).scaleb(MINOR_UNIT_EXPONENT[currency])
+
+
+def economics(*, placements: QuerySet[Placement]) -> Economics:
+    """Token cost of the placements' runs, the wage they earned (approved statements) and
+    what per-call pricing would have charged for the same model calls."""
+    from revenue.models import Statement
+
+    runs = AgentRun.objects.filter(placement__in=placements)
+    totals = runs.aggregate(calls=Count("id"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"),
+                            turns=Count("message", distinct=True))
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    for row in runs.values("cost_currency").annotate(total=Sum("cost")):
+        cost[row["cost_currency"]] += row["total"] or Decimal(0)
+    per_call: dict[str, Decimal] = defaultdict(Decimal)
+    for row in runs.values("placement__partner__currency").annotate(calls=Count("id")):
+        price = _per_call_price_minor(row["placement__partner__currency"])
+        if price is not None:
+            per_call[row["placement__partner__currency"]] += price * row["calls"]
+    wage: dict[str, int] = defaultdict(int)
+    revenue: dict[str, int] = defaultdict(int)
+    statements = Statement.objects.filter(contract__placement__in=placements, status="approved")
+    for row in statements.values("currency").annotate(wage=Sum("wage"), net=Sum("net")):
+        wage[row["currency"]] += row["wage"] or 0
+        revenue[row["currency"]] += row["net"] or 0
+    return Economics(turns=totals["turns"] or 0, calls=totals["calls"] or 0,
+                     failed_calls=runs.filter(status=AgentRun.Status.ERROR).count(),
+                     tokens_in=totals["tokens_in"] or 0, tokens_out=totals["tokens_out"] or 0,
+                     token_cost=dict(cost), wage=dict(wage), attributed_revenue=dict(revenue),
+                     per_call=dict(per_call))
+
+
+def placement_economics(*, viewer: Any, placement_id: int) -> tuple[Placement, Economics]:
+    placement = placement_get(viewer=viewer, placement_id=placement_id)
+    return placement, economics(placements=Placement.objects.filter(pk=placement.pk))
+
+
+def employee_economics(*, viewer: Any, slug: str) -> list[tuple[Placement, Economics]]:
+    """Per placement of one employee among those the viewer may see, plus nothing else."""
+    from contracts.selectors import placement_list
+
+    placements = placement_list(viewer=viewer).filter(employee__slug=slug)
+    if not placements.exists():
+        raise NotFound(f"No placements of {slug!r} to show.")
+    return [(p, economics(placements=Placement.objects.filter(pk=p.pk))) for p in placements]

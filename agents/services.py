@@ -1,0 +1,675 @@
+"""Every write of the agents app: conversations and their turns, copy review, the
+partner's knowledge (catalog, documents, offers) and the widget's settings.
+
+Touchpoints and outcomes are recorded only through revenue.services.ingestion. A turn's
+reply is unique per inbound message (the database holds that), so the reply task can run
+any number of times and leaves one reply."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents import retrieval
+from agents.llm import Invoker, ModelFailure, ModelRouter, current_router
+from agents.models import (
+    AgentRun,
+    CatalogItem,
+    Conversation,
+    CopyDraft,
+    CouponOffer,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    Message,
+    Widget,
+)
+from agents.prompts import Persona
+from agents.skills import workflow_for
+from agents.tools import resolution_current
+from agents.workflows import TurnContext
+from contracts.models import PartnerMembership, Placement
+from contracts.selectors import membership_role
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from core.models import User
+from core.services import audit_record
+from revenue.models import Outcome
+from revenue.services.ingestion import outcome_record, outcome_withdraw, touchpoint_record
+
+REOPEN_WITHDRAWS_WITHIN = timedelta(hours=24)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def max_message_chars() -> int:
+    return settings.AGENT_MAX_MESSAGE_CHARS
+
+
+# --- who may do what --------------------------------------------------------------------
+
+
+def _require_member(actor: Any, placement: Placement, doing: str, *, owner: bool = False) -> None:
+    role = membership_role(actor, placement.partner)
+    if role is None or (owner and role != PartnerMembership.Role.OWNER):
+        who = "an owner" if owner else "a member"
+        raise PermissionDenied(f"Only {who} of {placement.partner.name} can {doing}.")
+
+
+def _require_working(placement: Placement) -> None:
+    if placement.status != Placement.Status.ACTIVE:
+        raise InvalidTransition(f"{placement.employee.name} at {placement.partner.name} is {placement.status}; "
+                                "only an active placement talks with people.")
+
+
+def _locked_placement(placement: Placement) -> Placement:
+    return Placement.objects.select_related("partner", "employee").get(pk=placement.pk)
+
+
+# --- conversations ----------------------------------------------------------------------
+
+
+def message_text_clean(text: Any) -> str:
+    """A message as it will be stored, or ValidationFailed (empty, too long, unstorable)."""
+    if not isinstance(text, str):
+        raise ValidationFailed("The message must be text.", fields={"message": ["Must be a string."]})
+    text = text.strip()
+    if not text:
+        raise ValidationFailed("The message is empty.", fields={"message": ["Write something first."]})
+    limit = max_message_chars()
+    if len(text) > limit:
+        raise ValidationFailed(f"The message is {len(text):,} characters; the limit is {limit:,}.",
+                               fields={"message": [f"At most {limit:,} characters."]})
+    if _UNSTORABLE.search(text):
+        raise ValidationFailed("The message contains characters that cannot be stored.",
+                               fields={"message": ["Contains invalid characters."]})
+    return text
+
+
+def _skill_for(placement: Placement, skill: str | None) -> str:
+    skills = [key for key in placement.employee.skills if workflow_for(key) is not None]
+    if skill is None:
+        if not skills:
+            raise InvalidTransition(f"{placement.employee.name} has no skill that can hold a conversation.")
+        return skills[0]
+    if skill not in skills:
+        raise ValidationFailed(f"{placement.employee.name} does not have the skill {skill!r}.",
+                               fields={"skill": [f"One of: {', '.join(skills)}."]})
+    return skill
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Started:
+    conversation: Conversation
+    message: Message
+    visitor_token: str  # the widget visitor's secret ("" for the portal)
+
+
+@transaction.atomic
+def conversation_start(*, placement: Placement, channel: str, text: Any, actor: User | None = None,
+                       skill: str | None = None) -> Started:
+    """Open a conversation with the placement's employee and post its first message. In
+    the portal the actor is a member of the partner; in the widget, an anonymous visitor
+    who gets a secret token for the conversation. The conversation id is recorded as a
+    `conversation` touchpoint, so a sale that carries it can be attributed."""
+    text = message_text_clean(text)
+    placement = _locked_placement(placement)
+    if channel == Conversation.Channel.PORTAL:
+        _require_member(actor, placement, "talk with its employees in the portal")
+    elif channel != Conversation.Channel.WIDGET:
+        raise ValidationFailed(f"Unknown channel {channel!r}.")
+    _require_working(placement)
+    skill = _skill_for(placement, skill)
+    token = secrets.token_urlsafe(24) if channel == Conversation.Channel.WIDGET else ""
+    conversation = Conversation.objects.create(
+        public_id=f"conv-{secrets.token_hex(8)}", placement=placement, skill=skill, channel=channel,
+        started_by=actor, visitor_token_digest=_token_digest(token) if token else "")
+    touchpoint_record(placement=placement, kind="conversation", key=conversation.public_id,
+                      occurred_at=conversation.created_at)
+    audit_record(actor=actor, action="conversation.start", target=conversation, partner_id=placement.partner_id,
+                 summary=f"Conversation {conversation.public_id} with {placement.employee.name} ({channel})",
+                 via=None if actor else "widget visitor")
+    message = _message_add(conversation, text, actor)
+    return Started(conversation=conversation, message=message, visitor_token=token)
+
+
+def conversation_token_matches(conversation: Conversation, token: Any) -> bool:
+    return (isinstance(token, str) and bool(conversation.visitor_token_digest)
+            and secrets.compare_digest(conversation.visitor_token_digest, _token_digest(token)))
+
+
+@transaction.atomic
+def message_post(*, conversation: Conversation, text: Any, actor: User | None = None) -> Message:
+    """A new message from the customer (or partner member) in an open conversation; the
+    reply is made on a worker. Writing again within 24 hours of a resolution reopens the
+    conversation and withdraws that resolution outcome."""
+    text = message_text_clean(text)
+    conversation = Conversation.objects.select_for_update().select_related(
+        "placement__partner", "placement__employee").get(pk=conversation.pk)
+    if conversation.channel == Conversation.Channel.PORTAL:
+        _require_member(actor, conversation.placement, "write in this conversation")
+    elif actor is not None:
+        raise PermissionDenied("A widget conversation is the visitor's: only they write in it.")
+    _require_working(conversation.placement)
+    _reopen_if_resolved(conversation, actor)
+    return _message_add(conversation, text, actor)
+
+
+def _message_add(conversation: Conversation, text: str, actor: User | None) -> Message:
+    """Store a customer's message; the employee answers it on a worker, unless a human has
+    the conversation (escalated): then it waits for them."""
+    escalated = conversation.status == Conversation.Status.ESCALATED
+    message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text,
+                                     status=Message.Status.WAITING if escalated else Message.Status.PENDING,
+                                     sender=actor)
+    if not escalated:
+        _reply_queue(message.pk)
+    return message
+
+
+def _reply_queue(message_id: int) -> None:
+    from agents import tasks
+
+    transaction.on_commit(lambda: tasks.message_reply.delay(message_id))
+
+
+# --- a human takes over an escalated conversation -------------------------------------------
+
+
+def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversation:
+    conversation = Conversation.objects.select_for_update().select_related(
+        "placement__partner", "placement__employee").get(pk=conversation.pk)
+    _require_member(actor, conversation.placement, doing)
+    if conversation.status != Conversation.Status.ESCALATED:
+        raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only "
+                                "an escalated one.")
+    return conversation
+
+
+@transaction.atomic
+def conversation_human_reply(*, actor: User, conversation: Conversation, text: Any) -> Message:
+    """A partner member answers an escalated conversation in person; the customer's
+    messages waiting for a human are answered."""
+    text = message_text_clean(text)
+    conversation = _escalated(conversation, actor, "answer its customers")
+    reply = Message.objects.create(conversation=conversation, role=Message.Role.STAFF, content=text,
+                                   status=Message.Status.SENT, sender=actor)
+    conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING).update(
+        status=Message.Status.ANSWERED)
+    audit_record(actor=actor, action="conversation.human_reply", target=conversation,
+                 partner_id=conversation.placement.partner_id,
+                 summary=f"{actor.username} answered escalated conversation {conversation.public_id}")
+    return reply
+
+
+@transaction.atomic
+def conversation_hand_back(*, actor: User, conversation: Conversation) -> Conversation:
+    """The human hands the conversation back to the employee, which answers whatever is
+    still waiting."""
+    conversation = _escalated(conversation, actor, "hand conversations back to its employees")
+    conversation.status = Conversation.Status.OPEN
+    conversation.save(update_fields=["status", "updated_at"])
+    waiting = list(conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING)
+                   .values_list("pk", flat=True))
+    Message.objects.filter(pk__in=waiting).update(status=Message.Status.PENDING)
+    for message_id in waiting:
+        _reply_queue(message_id)
+    audit_record(actor=actor, action="conversation.hand_back", target=conversation,
+                 partner_id=conversation.placement.partner_id,
+                 summary=f"Conversation {conversation.public_id} handed back to {conversation.placement.employee.name}")
+    return conversation
+
+
+def _reopen_if_resolved(conversation: Conversation, actor: User | None) -> None:
+    now = timezone.now()
+    outcome = resolution_current(conversation)
+    withdrawn = None
+    if outcome is not None and outcome.occurred_at >= now - REOPEN_WITHDRAWS_WITHIN:
+        withdrawn = outcome_withdraw(placement=conversation.placement, kind=Outcome.Kind.RESOLUTION,
+                                     external_id=outcome.external_id)
+    if conversation.status == Conversation.Status.RESOLVED or withdrawn is not None:
+        conversation.status = Conversation.Status.OPEN
+        conversation.reopened_at = now
+        conversation.save(update_fields=["status", "reopened_at", "updated_at"])
+        summary = f"Conversation {conversation.public_id} reopened"
+        if withdrawn is not None:
+            summary += f"; resolution {withdrawn.external_id} withdrawn"
+        audit_record(actor=actor, action="conversation.reopen", target=conversation,
+                     partner_id=conversation.placement.partner_id, summary=summary,
+                     via=None if actor else "widget visitor")
+
+
+# --- the turn (on a worker) ---------------------------------------------------------------
+
+
+class TurnRetry(Exception):
+    """The model failed on a non-final attempt: the task retries later."""
+
+
+APOLOGY = ("Sorry, I can't answer right now. Your message is saved, and a colleague at {partner} "
+           "will follow up here.")
+
+
+def _history(conversation: Conversation, before: Message) -> list[tuple[str, str]]:
+    rows = (Message.objects.filter(conversation=conversation, id__lt=before.pk)
+            .order_by("-id").values_list("role", "content")[:12])
+    return list(reversed([(role, content) for role, content in rows]))
+
+
+def _persona(placement: Placement) -> Persona:
+    return Persona(name=placement.employee.name, title=placement.employee.title, partner=placement.partner.name,
+                   persona=placement.employee.persona, currency=placement.partner.currency)
+
+
+def _run_workflow(workflow: Any, ctx: TurnContext) -> dict[str, Any] | None:
+    """One try of the workflow in a savepoint: a failed try leaves none of its tools' writes."""
+    try:
+        with transaction.atomic():
+            return dict(workflow.run(ctx))
+    except ModelFailure:
+        return None
+
+
+def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
+                   router: ModelRouter | None = None) -> Message | None:
+    """Answer one inbound message with its conversation's skill; return the reply.
+
+    Safe to run twice: the inbound message is locked, and a message that has its reply
+    already returns it. A model error on a non-final attempt records the failed run and
+    raises TurnRetry; on the final attempt the turn falls back one tier, and if that fails
+    too, the employee apologises and the message is marked failed. Every model call is
+    stored as an AgentRun either way."""
+    retry = False
+    reply: Message | None = None
+    with transaction.atomic():
+        inbound = (Message.objects.select_for_update(of=("self",))
+                   .select_related("conversation__placement__partner", "conversation__placement__employee")
+                   .filter(pk=message_id, role=Message.Role.USER).first())
+        if inbound is None:
+            return None
+        existing = Message.objects.filter(reply_to=inbound).first()
+        if existing is not None or inbound.status != Message.Status.PENDING:
+            return existing  # answered already, or a human has it
+        conversation = inbound.conversation
+        placement = conversation.placement
+        workflow = workflow_for(conversation.skill)
+        invoker = Invoker(router or current_router(), attempt=attempt)
+        ctx = TurnContext(conversation=conversation, message=inbound, persona=_persona(placement), invoker=invoker,
+                          history=_history(conversation, inbound), playbook=workflow.playbook)
+        state = _run_workflow(workflow, ctx)
+        if state is None and final:
+            invoker.degraded = True
+            state = _run_workflow(workflow, ctx)
+        _runs_store(invoker, inbound, placement, conversation.skill)
+        if state is None and not final:
+            retry = True
+        else:
+            reply = _reply_store(inbound, state, placement)
+    if retry:
+        raise TurnRetry(f"model failed for message {message_id} (attempt {attempt})")
+    return reply
+
+
+def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill: str) -> None:
+    AgentRun.objects.bulk_create([
+        AgentRun(message=inbound, placement=placement, skill=skill, step=run.step, attempt=run.attempt,
+                 tier=run.tier, model=run.model, tokens_in=run.tokens_in, tokens_out=run.tokens_out,
+                 cost=run.cost, cost_currency=run.cost_currency, latency_ms=run.latency_ms, status=run.status,
+                 error=run.error)
+        for run in invoker.runs])
+    invoker.runs.clear()
+
+
+def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Placement) -> Message:
+    if state is None:
+        inbound.status = Message.Status.FAILED
+        content = APOLOGY.format(partner=placement.partner.name)
+        citations: list[dict[str, Any]] = []
+        products: list[dict[str, Any]] = []
+        intent = "failed"
+    else:
+        inbound.status = Message.Status.ANSWERED
+        content = state.get("reply") or ""
+        citations = state.get("citations") or []
+        products = [{key: p[key] for key in ("sku", "name", "price", "currency", "price_label")}
+                    for p in state.get("products") or []]
+        intent = state.get("mode", "")
+    inbound.intent = intent
+    inbound.save(update_fields=["status", "intent"])
+    reply = Message.objects.create(conversation=inbound.conversation, role=Message.Role.ASSISTANT,
+                                   content=content[:20000], status=Message.Status.SENT, reply_to=inbound,
+                                   citations=citations, products=products, intent=intent)
+    Conversation.objects.filter(pk=inbound.conversation_id).update(updated_at=timezone.now())
+    return reply
+
+
+# --- copy review --------------------------------------------------------------------------
+
+COPY_DECISIONS = ("approve", "reject")
+
+
+@transaction.atomic
+def copy_draft_review(*, actor: User, draft: CopyDraft, decision: str, text: str | None = None,
+                      note: str = "") -> CopyDraft:
+    """A partner member approves (optionally after editing) or rejects a draft. An approved
+    draft is a `delivered_work` outcome."""
+    draft = CopyDraft.objects.select_for_update(of=("self",)).select_related(
+        "placement__partner", "placement__employee").get(pk=draft.pk)
+    _require_member(actor, draft.placement, "review its employees' drafts")
+    if decision not in COPY_DECISIONS:
+        raise ValidationFailed(f"Unknown decision {decision!r}.", fields={"decision": ["approve or reject"]})
+    if draft.status != CopyDraft.Status.PENDING:
+        raise InvalidTransition(f"This draft was already {draft.status}.")
+    note = (note or "").strip()[:500]
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": [draft.status, ""]}
+    if decision == "approve":
+        if text is not None:
+            text = text.strip()
+            if not text:
+                raise ValidationFailed("The edited copy is empty.", fields={"text": ["Write the copy or reject it."]})
+            if len(text) > 20000:
+                raise ValidationFailed("The copy is longer than 20,000 characters.", fields={"text": ["Too long."]})
+            draft.text = text
+        draft.status = CopyDraft.Status.APPROVED
+        outcome_record(placement=draft.placement, kind=Outcome.Kind.DELIVERED_WORK,
+                       external_id=f"copy-{draft.pk}", occurred_at=now)
+    else:
+        draft.status = CopyDraft.Status.REJECTED
+    draft.reviewed_by, draft.reviewed_at, draft.review_note = actor, now, note
+    draft.save(update_fields=["text", "status", "reviewed_by", "reviewed_at", "review_note"])
+    changes["status"][1] = draft.status
+    audit_record(actor=actor, action=f"copy_draft.{decision}", target=draft, partner_id=draft.placement.partner_id,
+                 summary=f"Copy draft {draft.pk} by {draft.placement.employee.name} {draft.status}"
+                         f"{' (edited)' if draft.edited else ''}", changes=changes)
+    return draft
+
+
+# --- knowledge: catalog, documents, offers ------------------------------------------------
+
+CATALOG_COLUMNS = ("sku", "name", "description", "price", "tags")
+MAX_CATALOG_BYTES = 5 * 1024 * 1024
+MAX_CATALOG_ROWS = 20_000
+MAX_DOCUMENT_BYTES = 512 * 1024
+KNOWLEDGE_STATUSES = (Placement.Status.REQUESTED, Placement.Status.APPROVED, Placement.Status.ACTIVE,
+                      Placement.Status.PAUSED)
+
+
+def _require_knowledge_editable(actor: Any, placement: Placement) -> None:
+    _require_member(actor, placement, "change what its employees know")
+    if placement.status not in KNOWLEDGE_STATUSES:
+        raise InvalidTransition(f"The placement is {placement.status}; its knowledge can no longer change.")
+
+
+@dataclass(frozen=True)
+class CatalogRowError:
+    row: int  # 1-based line number in the file, the header being line 1
+    column: str
+    message: str
+
+
+class CatalogRejected(ValidationFailed):
+    """The CSV has broken rows: nothing was stored; `rows` says what to fix."""
+
+    def __init__(self, message: str, rows: list[CatalogRowError]) -> None:
+        fields = {f"row {r.row}": [f"{r.column}: {r.message}" if r.column else r.message] for r in rows[:50]}
+        super().__init__(message, fields=fields)
+        self.rows = rows
+
+
+def _decode(content: bytes, what: str) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"The {what} is not UTF-8 text.", fields={"file": ["Save it as UTF-8."]}) from None
+
+
+def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[CatalogRowError]]:
+    from decimal import Decimal, InvalidOperation
+
+    from core.currencies import minor_unit_exponent
+
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [name for name in ("sku", "name", "price") if name not in header]
+    if missing:
+        raise ValidationFailed(f"The CSV header lacks: {', '.join(missing)} (expected {', '.join(CATALOG_COLUMNS)}).",
+                               fields={"file": [f"Missing column(s): {', '.join(missing)}."]})
+    unknown = [name for name in header if name not in CATALOG_COLUMNS]
+    if unknown:
+        raise ValidationFailed(f"Unknown column(s): {', '.join(unknown)}.",
+                               fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]})
+    reader.fieldnames = header
+    exponent = minor_unit_exponent(currency)
+    rows: list[dict[str, Any]] = []
+    errors: list[CatalogRowError] = []
+    seen: dict[str, int] = {}
+    for line, raw in enumerate(reader, start=2):
+        if None in raw:
+            errors.append(CatalogRowError(line, "", "has more fields than the header"))
+            continue
+        values = {key: (value or "").strip() for key, value in raw.items()}
+        row_errors = []
+        sku, name = values.get("sku", ""), values.get("name", "")
+        if not sku or len(sku) > 64:
+            row_errors.append(CatalogRowError(line, "sku", "required, at most 64 characters"))
+        elif sku in seen:
+            row_errors.append(CatalogRowError(line, "sku", f"repeats line {seen[sku]}"))
+        if not name or len(name) > 200:
+            row_errors.append(CatalogRowError(line, "name", "required, at most 200 characters"))
+        try:
+            price = Decimal(values.get("price", ""))
+            minor = price.scaleb(exponent)
+            if not price.is_finite() or price < 0 or minor != minor.to_integral_value() or minor > 2**53:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            row_errors.append(CatalogRowError(
+                line, "price", f"must be a non-negative amount in {currency} with at most {exponent} decimals"))
+            minor = Decimal(0)
+        tags = [tag.strip().lower() for tag in re.split(r"[;|,]", values.get("tags", "")) if tag.strip()]
+        if any(len(tag) > 40 for tag in tags):
+            row_errors.append(CatalogRowError(line, "tags", "each tag at most 40 characters"))
+        if any(_UNSTORABLE.search(value) for value in values.values()):
+            row_errors.append(CatalogRowError(line, "", "contains characters that cannot be stored"))
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        seen[sku] = line
+        rows.append({"sku": sku, "name": name, "description": values.get("description", "")[:4000],
+                     "price": int(minor), "tags": tags})
+    return rows, errors
+
+
+@transaction.atomic
+def catalog_upload(*, actor: User, placement: Placement, content: bytes, filename: str = "catalog.csv") -> int:
+    """Replace the placement's catalog with a CSV (sku, name, description, price, tags;
+    price in major units of the partner's currency, tags separated by ";"). A file with
+    any broken row is refused whole, naming each broken row; nothing changes. Returns the
+    number of items."""
+    placement = _locked_placement(placement)
+    _require_knowledge_editable(actor, placement)
+    if len(content) > MAX_CATALOG_BYTES:
+        raise ValidationFailed(f"The file is over {MAX_CATALOG_BYTES // (1024 * 1024)} MB.",
+                               fields={"file": ["Too large."]})
+    rows, errors = _catalog_rows(_decode(content, "catalog"), placement.partner.currency)
+    if errors:
+        lines = sorted({e.row for e in errors})
+        raise CatalogRejected(f"{len(lines)} row(s) of {filename} are broken (line(s) "
+                              f"{', '.join(map(str, lines[:10]))}{'…' if len(lines) > 10 else ''}); "
+                              "nothing was stored.", errors)
+    if not rows:
+        raise ValidationFailed("The CSV has no products.", fields={"file": ["Add at least one row."]})
+    if len(rows) > MAX_CATALOG_ROWS:
+        raise ValidationFailed(f"At most {MAX_CATALOG_ROWS:,} products per catalog.",
+                               fields={"file": ["Too many rows."]})
+    CatalogItem.objects.filter(placement=placement).delete()
+    CatalogItem.objects.bulk_create([
+        CatalogItem(placement=placement, currency=placement.partner.currency,
+                    terms=retrieval.term_set(row["name"], row["description"], " ".join(row["tags"])), **row)
+        for row in rows])
+    audit_record(actor=actor, action="catalog.upload", target=placement, partner_id=placement.partner_id,
+                 summary=f"Catalog for {placement.employee.name}: {len(rows)} products from {filename[:80]}")
+    return len(rows)
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+CHUNK_CHARS = 700
+
+
+def _chunks(body: str) -> list[tuple[str, str]]:
+    """(heading, text) passages: split at markdown headings and blank lines, ~700 characters each."""
+    out: list[tuple[str, str]] = []
+    heading, buffer = "", ""
+    for paragraph in re.split(r"\n\s*\n", body):
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        first, _, rest = paragraph.partition("\n")
+        match = _HEADING.match(first)
+        if match:
+            if buffer:
+                out.append((heading, buffer))
+                buffer = ""
+            heading, paragraph = match.group(1).strip()[:200], rest.strip()
+            if not paragraph:
+                continue
+        if buffer and len(buffer) + len(paragraph) > CHUNK_CHARS:
+            out.append((heading, buffer))
+            buffer = ""
+        buffer = f"{buffer}\n{paragraph}".strip()
+    if buffer:
+        out.append((heading, buffer))
+    return out
+
+
+@transaction.atomic
+def document_upload(*, actor: User, placement: Placement, content: bytes, filename: str,
+                    title: str = "") -> KnowledgeDocument:
+    """Add (or replace, by title) a text or markdown document of the knowledge base,
+    split into passages and indexed for retrieval."""
+    placement = _locked_placement(placement)
+    _require_knowledge_editable(actor, placement)
+    filename = (filename or "").strip()[:200]
+    if not filename.lower().endswith((".txt", ".md", ".markdown")):
+        raise ValidationFailed("Upload a .txt or .md file.", fields={"file": ["Text or markdown only."]})
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed(f"The document is over {MAX_DOCUMENT_BYTES // 1024} KB.",
+                               fields={"file": ["Too large."]})
+    body = _decode(content, "document").replace("\r\n", "\n").strip()
+    if _UNSTORABLE.search(body):
+        raise ValidationFailed("The document contains characters that cannot be stored.",
+                               fields={"file": ["Invalid characters."]})
+    passages = _chunks(body)
+    if not passages:
+        raise ValidationFailed("The document is empty.", fields={"file": ["No text."]})
+    title = (title or "").strip() or re.sub(r"\.(txt|md|markdown)$", "", filename, flags=re.IGNORECASE)
+    title = title[:200]
+    KnowledgeDocument.objects.filter(placement=placement, title=title).delete()
+    document = KnowledgeDocument.objects.create(placement=placement, title=title, filename=filename, body=body,
+                                                uploaded_by=actor)
+    KnowledgeChunk.objects.bulk_create([
+        KnowledgeChunk(document=document, placement=placement, ordinal=n, heading=heading, text=text,
+                       terms=retrieval.term_set(title, heading, text))
+        for n, (heading, text) in enumerate(passages)])
+    audit_record(actor=actor, action="knowledge.upload", target=document, partner_id=placement.partner_id,
+                 summary=f"Document “{title}” for {placement.employee.name}: {len(passages)} passages")
+    return document
+
+
+@transaction.atomic
+def document_delete(*, actor: User, document: KnowledgeDocument) -> None:
+    placement = _locked_placement(document.placement)
+    _require_knowledge_editable(actor, placement)
+    audit_record(actor=actor, action="knowledge.delete", target=document, partner_id=placement.partner_id,
+                 summary=f"Document “{document.title}” removed")
+    document.delete()
+
+
+@transaction.atomic
+def offer_create(*, actor: User, placement: Placement, title: str, percent_off: int, code_prefix: str,
+                 tags: list[str] | None = None) -> CouponOffer:
+    """A deal the employee may hand out as coupon codes."""
+    placement = _locked_placement(placement)
+    _require_knowledge_editable(actor, placement)
+    title = (title or "").strip()
+    fields: dict[str, list[str]] = {}
+    if not title or len(title) > 160:
+        fields["title"] = ["Required, at most 160 characters."]
+    if not isinstance(percent_off, int) or not 1 <= percent_off <= 90:
+        fields["percent_off"] = ["A whole percentage from 1 to 90."]
+    code_prefix = (code_prefix or "").strip().upper()
+    if not re.fullmatch(r"[A-Z0-9]{2,12}", code_prefix):
+        fields["code_prefix"] = ["2 to 12 letters or digits."]
+    clean_tags = sorted({t.strip().lower() for t in (tags or []) if t.strip()})
+    if any(len(t) > 40 for t in clean_tags):
+        fields["tags"] = ["Each tag at most 40 characters."]
+    if fields:
+        first = next(iter(fields))
+        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields)
+    offer = CouponOffer.objects.create(placement=placement, title=title, percent_off=percent_off,
+                                       code_prefix=code_prefix, tags=clean_tags)
+    audit_record(actor=actor, action="offer.create", target=offer, partner_id=placement.partner_id,
+                 summary=f"Offer “{title}” ({percent_off}% off) for {placement.employee.name}")
+    return offer
+
+
+# --- the widget ---------------------------------------------------------------------------
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+
+
+def origins_clean(origins: Any) -> list[str]:
+    if isinstance(origins, str):
+        origins = re.split(r"[\s,]+", origins)
+    cleaned = sorted({o.strip().rstrip("/").lower() for o in origins or [] if o and o.strip()})
+    bad = [o for o in cleaned if not _ORIGIN.match(o)]
+    if bad:
+        raise ValidationFailed(f"Not an origin: {bad[0]} (write e.g. https://shop.example.com).",
+                               fields={"allowed_origins": [f"Not an origin: {o}" for o in bad]})
+    if len(cleaned) > 20:
+        raise ValidationFailed("At most 20 origins.", fields={"allowed_origins": ["Too many."]})
+    return cleaned
+
+
+@transaction.atomic
+def widget_configure(*, actor: User, placement: Placement, allowed_origins: Any) -> Widget:
+    """Create the placement's widget (with a publishable key) or change its allowed origins."""
+    placement = _locked_placement(placement)
+    _require_member(actor, placement, "configure the chat widget", owner=True)
+    origins = origins_clean(allowed_origins)
+    widget, created = Widget.objects.get_or_create(
+        placement=placement, defaults={"publishable_key": _publishable_key(), "allowed_origins": origins})
+    before = [] if created else list(widget.allowed_origins)
+    if not created:
+        widget.allowed_origins = origins
+        widget.save(update_fields=["allowed_origins", "updated_at"])
+    audit_record(actor=actor, action="widget.configure", target=widget, partner_id=placement.partner_id,
+                 summary=f"Widget for {placement.employee.name}: origins {', '.join(origins) or 'none'}",
+                 changes={"allowed_origins": [before, origins]})
+    return widget
+
+
+@transaction.atomic
+def widget_key_rotate(*, actor: User, widget: Widget) -> Widget:
+    widget = Widget.objects.select_for_update().select_related("placement__partner").get(pk=widget.pk)
+    _require_member(actor, widget.placement, "rotate the widget key", owner=True)
+    widget.publishable_key = _publishable_key()
+    widget.save(update_fields=["publishable_key", "updated_at"])
+    audit_record(actor=actor, action="widget.rotate", target=widget, partner_id=widget.placement.partner_id,
+                 summary="Widget key rotated; the old key stops working")
+    return widget
+
+
+def _publishable_key() -> str:
+    return f"pk_{secrets.token_urlsafe(18)}"

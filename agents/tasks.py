@@ -1,0 +1,21 @@
+"""Thin Celery tasks: ids in, one service call, safe to run twice."""
+
+from celery import shared_task
+
+from agents import services
+
+# Attempts at the configured tiers before the last one falls back a tier (DESIGN.md §6).
+REPLY_MAX_RETRIES = 2
+
+
+@shared_task(bind=True, max_retries=REPLY_MAX_RETRIES, acks_late=True)
+def message_reply(self, message_id: int) -> int | None:
+    """Answer one inbound message. Keyed by the message id: the reply is unique per message,
+    so a duplicate delivery returns the reply already made."""
+    attempt = self.request.retries + 1
+    try:
+        reply = services.message_answer(message_id=message_id, attempt=attempt,
+                                        final=self.request.retries >= REPLY_MAX_RETRIES)
+    except services.TurnRetry as error:
+        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 10)) from error
+    return reply.pk if reply is not None else None

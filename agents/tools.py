@@ -1,0 +1,212 @@
+"""The employees' tools: deterministic code with validated inputs (LangChain structured
+tools over pydantic schemas), never model output. The workflows call them; each runs in
+the reply's transaction, so a turn that fails leaves none of its tools' writes behind.
+
+Touchpoints and outcomes go only through revenue.services.ingestion."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+from agents import retrieval
+from agents.models import CatalogItem, Conversation, CopyDraft, CouponOffer, IssuedCoupon, KnowledgeChunk, Message
+from contracts.models import Placement
+from core.currencies import format_money
+from core.errors import Conflict
+from revenue.models import Outcome
+from revenue.services.ingestion import outcome_record, touchpoint_record
+
+PRODUCT_MIN_SCORE = 0.5
+KNOWLEDGE_MIN_SCORE = 0.9
+CANDIDATE_LIMIT = 200
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
+
+
+class ProductLookupInput(BaseModel):
+    placement_id: int = Field(gt=0)
+    query: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(default=3, ge=1, le=10)
+
+
+def _product_lookup(placement_id: int, query: str, limit: int = 3) -> list[dict[str, Any]]:
+    query_terms = retrieval.terms(query)
+    if not query_terms:
+        return []
+    items = list(CatalogItem.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
+                 .order_by("sku")[:CANDIDATE_LIMIT])
+    ranked = retrieval.rank(query, [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}")
+                                    for item in items], limit=limit, minimum=PRODUCT_MIN_SCORE,
+                            total=CatalogItem.objects.filter(placement_id=placement_id).count())
+    return [{"sku": item.sku, "name": item.name, "price": item.price, "currency": item.currency,
+             "price_label": format_money(item.price, item.currency), "description": item.description,
+             "tags": list(item.tags), "score": round(value, 3)}
+            for item, value in ranked]  # type: ignore[attr-defined]
+
+
+product_lookup = StructuredTool.from_function(
+    func=_product_lookup, name="product_lookup", args_schema=ProductLookupInput,
+    description="Find items of the partner's catalog that fit what the shopper asked for.")
+
+
+class KnowledgeSearchInput(BaseModel):
+    placement_id: int = Field(gt=0)
+    query: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(default=3, ge=1, le=10)
+
+
+def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dict[str, Any]]:
+    query_terms = retrieval.terms(query)
+    if not query_terms:
+        return []
+    chunks = list(KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
+                  .select_related("document").order_by("document_id", "ordinal")[:CANDIDATE_LIMIT])
+    ranked = retrieval.rank(query, [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}")
+                                    for chunk in chunks], limit=limit, minimum=KNOWLEDGE_MIN_SCORE,
+                            total=KnowledgeChunk.objects.filter(placement_id=placement_id).count())
+    return [{"document": chunk.document_id, "title": chunk.document.title, "chunk": chunk.pk,
+             "heading": chunk.heading, "text": chunk.text, "score": round(value, 3)}
+            for chunk, value in ranked]  # type: ignore[attr-defined]
+
+
+knowledge_search = StructuredTool.from_function(
+    func=_knowledge_search, name="knowledge_search", args_schema=KnowledgeSearchInput,
+    description="Search the partner's FAQ and policy documents; returns passages with their document.")
+
+
+class CouponIssueInput(BaseModel):
+    message_id: int = Field(gt=0)
+    hint: str = Field(default="", max_length=4000)
+
+
+def _offer_for(placement_id: int, hint: str) -> CouponOffer | None:
+    offers = list(CouponOffer.objects.filter(placement_id=placement_id, active=True).order_by("id"))
+    if not offers:
+        return None
+    hint_terms = set(retrieval.terms(hint))
+    tagged = [offer for offer in offers if hint_terms & set(retrieval.term_set(*offer.tags))]
+    general = [offer for offer in offers if not offer.tags]
+    return (tagged or general or offers)[0]
+
+
+def _coupon_issue(message_id: int, hint: str = "") -> dict[str, Any] | None:
+    """Issue one unique code for the partner's best-fitting offer, recorded as a coupon
+    touchpoint. One coupon per shopper message: asking again returns the same code. None
+    when the partner configured no offer (the employee then says so, and invents none)."""
+    message = Message.objects.select_related("conversation__placement__employee").get(pk=message_id)
+    existing = IssuedCoupon.objects.filter(message=message).select_related("offer").first()
+    if existing is not None:
+        return _coupon_dict(existing)
+    conversation = message.conversation
+    offer = _offer_for(conversation.placement_id, hint)
+    if offer is None:
+        return None
+    now = timezone.now()
+    for _ in range(5):
+        code = f"{offer.code_prefix}-{''.join(secrets.choice(_CODE_ALPHABET) for _ in range(6))}"
+        try:
+            with transaction.atomic():
+                touchpoint = touchpoint_record(placement=conversation.placement, kind="coupon", key=code,
+                                               occurred_at=now)
+                issued = IssuedCoupon.objects.create(code=code, offer=offer, conversation=conversation,
+                                                     message=message, touchpoint=touchpoint, created_at=now)
+        except (IntegrityError, Conflict):  # a code already taken: draw another
+            continue
+        return _coupon_dict(issued)
+    raise RuntimeError("could not draw a unique coupon code")
+
+
+def _coupon_dict(issued: IssuedCoupon) -> dict[str, Any]:
+    return {"code": issued.code, "offer": issued.offer.title, "percent_off": issued.offer.percent_off}
+
+
+coupon_issue = StructuredTool.from_function(
+    func=_coupon_issue, name="coupon_issue", args_schema=CouponIssueInput,
+    description="Issue a unique tracked coupon code for one of the partner's configured offers.")
+
+
+class ConversationInput(BaseModel):
+    conversation_id: int = Field(gt=0)
+    reason: str = Field(default="", max_length=300)
+
+
+def _escalate(conversation_id: int, reason: str = "") -> dict[str, Any]:
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if conversation.status != Conversation.Status.ESCALATED:
+        conversation.status = Conversation.Status.ESCALATED
+        conversation.escalated_at = timezone.now()
+        conversation.escalation_reason = reason[:300]
+        conversation.save(update_fields=["status", "escalated_at", "escalation_reason", "updated_at"])
+    return {"status": conversation.status, "escalated_at": conversation.escalated_at.isoformat()}
+
+
+escalate = StructuredTool.from_function(
+    func=_escalate, name="escalate", args_schema=ConversationInput,
+    description="Hand the conversation over to a human at the partner.")
+
+
+def _resolution_confirm(conversation_id: int, reason: str = "") -> dict[str, Any]:
+    """The customer confirmed the answer solved it: the conversation is resolved and a
+    `resolution` outcome (keyed by the conversation id) is recorded."""
+    conversation = Conversation.objects.select_for_update().select_related("placement").get(pk=conversation_id)
+    now = timezone.now()
+    if conversation.status != Conversation.Status.RESOLVED:
+        conversation.status = Conversation.Status.RESOLVED
+        conversation.resolved_at = now
+        conversation.resolved_by = "customer"
+        conversation.save(update_fields=["status", "resolved_at", "resolved_by", "updated_at"])
+    outcome = resolution_current(conversation)
+    if outcome is None:
+        # The first resolution is keyed by the conversation id (what a partner would post to
+        # /api/v1/outcomes); one after a reopening gets the next number.
+        earlier = resolutions_of(conversation).count()
+        external_id = conversation.public_id if earlier == 0 else f"{conversation.public_id}:{earlier + 1}"
+        outcome = outcome_record(placement=conversation.placement, kind=Outcome.Kind.RESOLUTION,
+                                 external_id=external_id, occurred_at=now)
+    return {"status": conversation.status, "outcome": outcome.pk}
+
+
+def resolutions_of(conversation: Conversation):
+    """The resolution outcomes recorded for a conversation (by the employee or the partner)."""
+    from django.db.models import Q
+
+    return Outcome.objects.filter(
+        Q(external_id=conversation.public_id) | Q(external_id__startswith=f"{conversation.public_id}:"),
+        placement_id=conversation.placement_id, kind=Outcome.Kind.RESOLUTION)
+
+
+def resolution_current(conversation: Conversation) -> Outcome | None:
+    return resolutions_of(conversation).filter(withdrawn_at__isnull=True).order_by("-id").first()
+
+
+resolution_confirm = StructuredTool.from_function(
+    func=_resolution_confirm, name="resolution_confirm", args_schema=ConversationInput,
+    description="Record that the customer confirmed their issue is resolved.")
+
+
+class CopySubmitInput(BaseModel):
+    message_id: int = Field(gt=0)
+    text: str = Field(min_length=1, max_length=20000)
+
+
+def _copy_submit(message_id: int, text: str) -> dict[str, Any]:
+    """Put a draft in the partner's review queue (one per brief)."""
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    draft, _ = CopyDraft.objects.get_or_create(message=message, defaults={
+        "placement_id": message.conversation.placement_id, "conversation": message.conversation,
+        "brief": message.content, "text": text, "original_text": text})
+    return {"draft": draft.pk, "status": draft.status}
+
+
+copy_submit = StructuredTool.from_function(
+    func=_copy_submit, name="copy_submit", args_schema=CopySubmitInput,
+    description="Submit campaign copy to the partner's review queue.")
+
+
+def placement_for(conversation: Conversation) -> Placement:
+    return conversation.placement
