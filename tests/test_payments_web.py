@@ -153,3 +153,29 @@ def test_the_invoices_api_is_scoped_to_the_partner(world, manual):
     assert other.get("/api/v1/invoices").json()["results"] == []
     response = other.get(f"/api/v1/invoices/{invoice.pk}")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_finance_invoices_and_runs_payouts_over_the_api(world, manual):
+    from rest_framework.test import APIClient
+
+    partner = APIClient()
+    partner.force_login(world.hoshi_owner)
+    before = db_state()
+    refused = partner.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "permission_denied")
+    assert partner.post("/api/v1/payout-runs", {}, format="json").status_code == 403
+    assert db_state() == before
+
+    finance = APIClient()
+    finance.force_login(world.finance)
+    created = finance.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert (created.status_code, created.json()["status"], created.json()["amount"]) == (202, "draft", 300_000)
+    again = finance.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert again.json()["id"] == created.json()["id"]
+    bad = finance.post("/api/v1/invoices", {"statement": "x"}, format="json")
+    assert (bad.status_code, list(bad.json()["error"]["fields"])) == (400, ["statement"])
+
+    run = finance.post("/api/v1/payout-runs", {"as_of": "2027-01-01T00:00:00Z"}, format="json")
+    assert (run.status_code, run.json()["status"], run.json()["as_of"]) == (202, "queued", "2027-01-01T00:00:00Z")
+    assert finance.get(f"/api/v1/payout-runs/{run.json()['id']}").json()["progress_percent"] == 0
+    assert partner.get(f"/api/v1/payout-runs/{run.json()['id']}").status_code == 404
