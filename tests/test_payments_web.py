@@ -179,3 +179,14 @@ def test_finance_invoices_and_runs_payouts_over_the_api(world, manual):
     assert (run.status_code, run.json()["status"], run.json()["as_of"]) == (202, "queued", "2027-01-01T00:00:00Z")
     assert finance.get(f"/api/v1/payout-runs/{run.json()['id']}").json()["progress_percent"] == 0
     assert partner.get(f"/api/v1/payout-runs/{run.json()['id']}").status_code == 404
+
+
+def test_the_statement_page_offers_the_invoice_and_then_shows_it(world, manual):
+    finance = login(world.finance)
+    page = finance.get(f"/console/statements/{manual.pk}/").content.decode()
+    assert f'action="/console/statements/{manual.pk}/invoice/"' in page
+    assert f"/console/partners/{world.hoshi.pk}/statements/2026-10.pdf" in page
+    invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
+    page = finance.get(f"/console/statements/{manual.pk}/").content.decode()
+    assert f'action="/console/statements/{manual.pk}/invoice/"' not in page
+    assert "badge badge-open" in page
