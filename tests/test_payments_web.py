@@ -190,3 +190,9 @@ def test_the_statement_page_offers_the_invoice_and_then_shows_it(world, manual):
     page = finance.get(f"/console/statements/{manual.pk}/").content.decode()
     assert f'action="/console/statements/{manual.pk}/invoice/"' not in page
     assert "badge badge-open" in page
+
+
+def test_the_portal_statement_page_shows_its_invoice_status(world, manual):
+    invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
+    page = login(world.hoshi_owner).get(f"/portal/statements/{manual.pk}/").content.decode()
+    assert "badge badge-open" in page and "/portal/statements/2026-10.pdf" in page
