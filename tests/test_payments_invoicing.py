@@ -207,6 +207,10 @@ def test_a_failed_payment_is_shown_and_notified(world, local_stripe, approved): 
     assert AuditLog.objects.filter(action="invoice.payment_failed", partner_id=world.hoshi.pk).count() == 1
     # nothing is booked; a later successful payment still is
     assert account_balance(code="cash:stripe", currency="JPY") == 0
+    assert partner_pays(local_stripe, invoice)["status"] == "paid"
+    deliver(invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid"))
+    invoice.refresh_from_db()
+    assert (invoice.status, account_balance(code="cash:stripe", currency="JPY")) == ("paid", 300_000)
 
 
 def test_the_manual_provider_records_and_finance_marks_paid(world, settings):
