@@ -299,3 +299,24 @@ def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_st
     assert (run.payouts_total, sent(local_stripe, studio), sent(local_stripe, reseller)) == (
         2, [180_000 + 318_000], [120_000 + 212_000])
     assert Payout.objects.get(payee=studio).items.count() == 2
+
+
+def test_a_run_queued_while_another_holds_the_lock_waits_and_is_retried(world, monkeypatch):
+    from django.db import connections
+
+    from revenue import tasks
+
+    run = payout_run_request(actor=world.finance)
+    retried = []
+    monkeypatch.setattr(tasks.payout_run_task, "retry", lambda **kw: retried.append(kw) or RuntimeError("retry"))
+    other = connections.create_connection("default")  # another worker's run holds the lock
+    try:
+        with other.cursor() as held:
+            held.execute("SELECT pg_advisory_lock(%s, %s)", [payouts.PAYOUT_LOCK >> 32,
+                                                             payouts.PAYOUT_LOCK & 0xFFFFFFFF])
+            with pytest.raises(RuntimeError):
+                tasks.payout_run_task.run(run.pk)
+    finally:
+        other.close()
+    assert (PayoutRun.objects.get(pk=run.pk).status, retried) == ("queued", [{"countdown": 30}])
+    assert tasks.payout_run_task.run(run.pk) == "done"
