@@ -10,7 +10,14 @@ from django.test import Client
 from contracts.models import Payee
 from revenue.models import Invoice, PayoutRun, ReconciliationRun
 from revenue.services.invoicing import invoice_create, invoice_issue, invoice_payment_failed_record
-from tests.payments_helpers import connect_payees, db_state, october_statement, placement_with_coupons
+from tests.factories import PayeeFactory
+from tests.payments_helpers import (
+    connect_payees,
+    db_state,
+    local_stripe,  # noqa: F401
+    october_statement,
+    placement_with_coupons,
+)
 
 
 def login(user) -> Client:
@@ -196,3 +203,23 @@ def test_the_portal_statement_page_shows_its_invoice_status(world, manual):
     invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
     page = login(world.hoshi_owner).get(f"/portal/statements/{manual.pk}/").content.decode()
     assert "badge badge-open" in page and "/portal/statements/2026-10.pdf" in page
+
+
+def test_onboarding_from_the_console_redirects_to_stripe(world, local_stripe):  # noqa: F811
+    studio = Payee.objects.get(slug="studio-aoi")
+    studio.payment_provider = "stripe"
+    studio.save()
+    response = login(world.finance).post(f"/console/payees/{studio.pk}/onboard/")
+    studio.refresh_from_db()
+    assert (response.status_code, response["Location"]) == (
+        302, f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}")
+    # a manual payee has no onboarding: refused with the page, nothing changes
+    reseller = PayeeFactory(slug="reseller-kumo", kind="reseller", payment_provider="manual")
+    refused = login(world.finance).post(f"/console/payees/{reseller.pk}/onboard/")
+    assert refused.status_code == 409
+    reseller.refresh_from_db()
+    assert reseller.stripe_account_id == ""
+
+
+def test_the_webhook_endpoint_takes_only_post(db):
+    assert Client().get("/webhooks/stripe/").status_code == 405
