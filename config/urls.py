@@ -48,6 +48,8 @@ api_v1 = [
          name="api-settlement-run"),
     path("invoices", api_payments.InvoiceListApi.as_view(), name="api-invoices"),
     path("invoices/<int:invoice_id>", api_payments.InvoiceDetailApi.as_view(), name="api-invoice"),
+    path("payout-runs", api_payments.PayoutRunListApi.as_view(), name="api-payout-runs"),
+    path("payout-runs/<int:run_id>", api_payments.PayoutRunDetailApi.as_view(), name="api-payout-run"),
     path("sales/<str:external_id>/attribution", api_statements.SaleAttributionApi.as_view(),
          name="api-sale-attribution"),
     path("sales", revenue_api.SalesIngestApi.as_view(), name="api-sales"),

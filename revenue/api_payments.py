@@ -1,5 +1,7 @@
-"""Payments over HTTP: the Stripe webhook endpoint, and invoices for partners and finance
-(`GET /api/v1/invoices`, `GET /api/v1/invoices/<id>`; a partner sees only its own).
+"""Payments over HTTP: the Stripe webhook endpoint; invoices (`GET /api/v1/invoices`,
+`GET /api/v1/invoices/<id>` — a partner sees only its own; finance `POST /api/v1/invoices`
+`{"statement": id}` to invoice an approved statement) and payout runs (finance:
+`POST /api/v1/payout-runs`, `GET /api/v1/payout-runs/<id>`).
 
 `POST /webhooks/stripe/` — no session, no CSRF (Stripe cannot have either): the
 signature is the authentication. 400 with the usual error body on a bad signature, and
@@ -19,8 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from revenue.models import Invoice
+from contracts.api import _person
+from core.errors import NotFound, PermissionDenied
+from core.models import User
+from revenue.models import Invoice, PayoutRun
 from revenue.selectors.payments import invoice_get, invoices_for
+from revenue.selectors.statements import statement_get
+from revenue.services import invoicing, payouts
 from revenue.services.webhooks import BadSignature, webhook_event_process, webhook_signature_verify
 
 logger = logging.getLogger(__name__)
@@ -52,6 +59,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return f"{invoice.statement.period:%Y-%m}"
 
 
+class InvoiceInput(serializers.Serializer):
+    statement = serializers.IntegerField(help_text="An approved statement with something payable.")
+
+
 class InvoiceListApi(APIView):
     @extend_schema(summary="Invoices (a partner sees its own) and their status",
                    parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values)],
@@ -60,8 +71,59 @@ class InvoiceListApi(APIView):
         invoices = invoices_for(viewer=request.user, status=request.query_params.get("status") or None)
         return Response({"results": InvoiceSerializer(invoices[:500], many=True).data})
 
+    @extend_schema(summary="Finance: invoice an approved statement (issued on a worker; asking twice returns "
+                           "the first invoice)", request=InvoiceInput, responses={202: InvoiceSerializer})
+    def post(self, request: Request) -> Response:
+        actor = _person(request)
+        data = InvoiceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = statement_get(viewer=actor, statement_id=data.validated_data["statement"])
+        invoice = invoicing.invoice_create(actor=actor, statement=statement)
+        return Response(InvoiceSerializer(invoice).data, status=202)
+
 
 class InvoiceDetailApi(APIView):
     @extend_schema(summary="One invoice", responses=InvoiceSerializer)
     def get(self, request: Request, invoice_id: int) -> Response:
         return Response(InvoiceSerializer(invoice_get(viewer=request.user, invoice_id=invoice_id)).data)
+
+
+class PayoutRunSerializer(serializers.ModelSerializer):
+    progress_percent = serializers.IntegerField()
+
+    class Meta:
+        model = PayoutRun
+        fields = ["id", "status", "as_of", "trigger", "payouts_total", "payouts_done", "payouts_sent",
+                  "payouts_failed", "created_at", "started_at", "finished_at", "error", "progress_percent"]
+
+
+class PayoutRunInput(serializers.Serializer):
+    as_of = serializers.DateTimeField(required=False, help_text="Default now; each payee's hold still applies.")
+
+
+def _finance(request: Request) -> User:
+    actor = _person(request)
+    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+        raise PermissionDenied("Only finance can run payouts.")
+    return actor
+
+
+class PayoutRunListApi(APIView):
+    @extend_schema(summary="Finance: start a payout run (runs on a worker)", request=PayoutRunInput,
+                   responses={202: PayoutRunSerializer})
+    def post(self, request: Request) -> Response:
+        actor = _finance(request)
+        data = PayoutRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = payouts.payout_run_request(actor=actor, as_of=data.validated_data.get("as_of"))
+        return Response(PayoutRunSerializer(run).data, status=202)
+
+
+class PayoutRunDetailApi(APIView):
+    @extend_schema(summary="Finance: a payout run's progress", responses=PayoutRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        actor = _person(request)
+        run = PayoutRun.objects.filter(pk=run_id).first()
+        if run is None or actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+            raise NotFound(f"No payout run {run_id}.")
+        return Response(PayoutRunSerializer(run).data)

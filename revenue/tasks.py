@@ -67,11 +67,17 @@ def invoice_issue_task(invoice_id: int) -> str:
     return invoice_issue(invoice_id=invoice_id).status
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def payout_run_task(run_id: int) -> str:
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=30)
+def payout_run_task(self, run_id: int) -> str:
+    """Runs are serialised: while another one holds the lock this one stays queued, and
+    the task tries again shortly."""
+    from revenue.models import PayoutRun
     from revenue.services.payouts import payout_run_execute
 
-    return payout_run_execute(run_id=run_id).status
+    run = payout_run_execute(run_id=run_id)
+    if run.status == PayoutRun.Status.QUEUED:
+        raise self.retry(countdown=30)
+    return run.status
 
 
 @shared_task

@@ -100,7 +100,7 @@ def _items_list(cls, url, pending=None, **kwargs):
 
 resources.InvoiceItem._api_list_all = classmethod(_items_list)
 _invoice_numbers = iter(range(1, 1_000_000))
-refusals = {"invoices": 0}  # how many of the next invoice creations are refused
+refusals = {"invoices": 0, "sends": 0}  # how many of the next invoice creations / sends are refused
 
 
 async def invoice_finalize(request: web.Request) -> web.Response:
@@ -118,6 +118,9 @@ async def invoice_send(request: web.Request) -> web.Response:
     invoice = Invoice._api_retrieve(request.match_info["id"])
     if invoice.status != "open":
         return stripe_error(400, "invoice_not_open", "Only an open invoice can be sent.")
+    if refusals["sends"] > 0:
+        refusals["sends"] -= 1
+        return stripe_error(400, "customer_email_missing", "The customer has no e-mail address to send to.")
     return json_response(invoice._export())
 
 
@@ -238,7 +241,7 @@ async def config_transfer_delay(request: web.Request) -> web.Response:
 
 async def config_refuse_invoices(request: web.Request) -> web.Response:
     data = await get_post_data(request) or {}
-    refusals["invoices"] = int(data.get("count", 1))
+    refusals[data.get("step", "invoices")] = int(data.get("count", 1))
     return web.json_response({"ok": True})
 
 

@@ -207,6 +207,10 @@ def test_a_failed_payment_is_shown_and_notified(world, local_stripe, approved): 
     assert AuditLog.objects.filter(action="invoice.payment_failed", partner_id=world.hoshi.pk).count() == 1
     # nothing is booked; a later successful payment still is
     assert account_balance(code="cash:stripe", currency="JPY") == 0
+    assert partner_pays(local_stripe, invoice)["status"] == "paid"
+    deliver(invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid"))
+    invoice.refresh_from_db()
+    assert (invoice.status, account_balance(code="cash:stripe", currency="JPY")) == ("paid", 300_000)
 
 
 def test_the_manual_provider_records_and_finance_marks_paid(world, settings):
@@ -282,3 +286,18 @@ def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, 
     remote = local_stripe.client.v1.invoices.retrieve(invoice.provider_invoice_id)
     assert (remote.amount_due, len(remote.lines.data)) == (300_000, 3)
     assert len(local_stripe.client.v1.customers.list().data) == 1
+
+
+def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(world, local_stripe,  # noqa: F811
+                                                                             approved):
+    # given Stripe made and finalized the invoice, then refused to send it
+    local_stripe.configure("refuse_invoices", step="sends", count="1")
+    invoice = issue(world, approved)
+    assert (invoice.status, invoice.issue_error) == ("draft", "The customer has no e-mail address to send to.")
+    # when finance issues it again
+    invoicing.invoice_issue_retry(actor=world.finance, invoice=invoice)
+    invoice = invoice_issue(invoice_id=invoice.pk)
+    # then it is the same, single invoice at Stripe
+    [remote] = local_stripe.client.v1.invoices.list().data
+    assert (invoice.status, invoice.provider_invoice_id, remote.amount_due, len(remote.lines.data)) == (
+        "open", remote.id, 300_000, 3)

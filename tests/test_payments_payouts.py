@@ -17,9 +17,11 @@ from revenue.services import payouts
 from revenue.services.invoicing import invoice_create, invoice_issue
 from revenue.services.payouts import payee_onboarding_link, payout_run_execute, payout_run_request
 from revenue.services.webhooks import webhook_event_process
+from tests.conftest import hire
 from tests.payments_helpers import (
     DEC,
     NOV,
+    OCT,
     at,
     connect_payees,
     db_state,
@@ -268,3 +270,53 @@ def test_the_daily_beat_task_requests_a_run(world):
 
     run = PayoutRun.objects.get(pk=payout_run_scheduled())
     assert (run.trigger, run.requested_by, run.status) == ("beat", None, "queued")
+
+
+def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_stripe):  # noqa: F811
+    # given two employees at Hoshi Mart, each with a statement collected
+    from revenue.models import SettlementRun
+    from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
+    from tests.test_attribution import _backdate
+
+    studio, reseller = connect_payees(local_stripe)
+    placement_with_coupons(world)  # Rinna, coupons C1–C5
+    kai = _backdate(hire(world, employee="kai", terms=two_payee_terms()))
+    touch(kai, "coupon", "K1", at(10, 15, 9))
+    for n, amount in enumerate([3_000_000, 1_500_000, 400_000, 100_000], start=1):
+        sale(world.hoshi, at(10, 10 + n), amount, coupon_code=f"C{n}", external_id=f"oct-{n}")
+    sale(world.hoshi, at(10, 20), 10_000_000, coupon_code="K1", external_id="kai-1")
+    settlement_run_execute(run_id=SettlementRun.objects.create(period=OCT).pk)
+    statements = list(Statement.objects.order_by("id"))
+    for statement in statements:
+        statement_submit(actor=world.finance, statement=statement)
+        collect(world, local_stripe, statement_approve(actor=world.finance, statement=statement))
+    # 300,000 (minimum) and 530,000 (80,000 + 9,000,000 × 5%)
+    assert [s.payable for s in statements] == [300_000, 530_000]
+
+    run = run_payouts(world)
+
+    # then each payee gets one transfer with both statements' shares
+    assert (run.payouts_total, sent(local_stripe, studio), sent(local_stripe, reseller)) == (
+        2, [180_000 + 318_000], [120_000 + 212_000])
+    assert Payout.objects.get(payee=studio).items.count() == 2
+
+
+def test_a_run_queued_while_another_holds_the_lock_waits_and_is_retried(world, monkeypatch):
+    from django.db import connections
+
+    from revenue import tasks
+
+    run = payout_run_request(actor=world.finance)
+    retried = []
+    monkeypatch.setattr(tasks.payout_run_task, "retry", lambda **kw: retried.append(kw) or RuntimeError("retry"))
+    other = connections.create_connection("default")  # another worker's run holds the lock
+    try:
+        with other.cursor() as held:
+            held.execute("SELECT pg_advisory_lock(%s, %s)", [payouts.PAYOUT_LOCK >> 32,
+                                                             payouts.PAYOUT_LOCK & 0xFFFFFFFF])
+            with pytest.raises(RuntimeError):
+                tasks.payout_run_task.run(run.pk)
+    finally:
+        other.close()
+    assert (PayoutRun.objects.get(pk=run.pk).status, retried) == ("queued", [{"countdown": 30}])
+    assert tasks.payout_run_task.run(run.pk) == "done"

@@ -10,7 +10,14 @@ from django.test import Client
 from contracts.models import Payee
 from revenue.models import Invoice, PayoutRun, ReconciliationRun
 from revenue.services.invoicing import invoice_create, invoice_issue, invoice_payment_failed_record
-from tests.payments_helpers import connect_payees, db_state, october_statement, placement_with_coupons
+from tests.factories import PayeeFactory
+from tests.payments_helpers import (
+    connect_payees,
+    db_state,
+    local_stripe,  # noqa: F401
+    october_statement,
+    placement_with_coupons,
+)
 
 
 def login(user) -> Client:
@@ -153,3 +160,66 @@ def test_the_invoices_api_is_scoped_to_the_partner(world, manual):
     assert other.get("/api/v1/invoices").json()["results"] == []
     response = other.get(f"/api/v1/invoices/{invoice.pk}")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_finance_invoices_and_runs_payouts_over_the_api(world, manual):
+    from rest_framework.test import APIClient
+
+    partner = APIClient()
+    partner.force_login(world.hoshi_owner)
+    before = db_state()
+    refused = partner.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "permission_denied")
+    assert partner.post("/api/v1/payout-runs", {}, format="json").status_code == 403
+    assert db_state() == before
+
+    finance = APIClient()
+    finance.force_login(world.finance)
+    created = finance.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert (created.status_code, created.json()["status"], created.json()["amount"]) == (202, "draft", 300_000)
+    again = finance.post("/api/v1/invoices", {"statement": manual.pk}, format="json")
+    assert again.json()["id"] == created.json()["id"]
+    bad = finance.post("/api/v1/invoices", {"statement": "x"}, format="json")
+    assert (bad.status_code, list(bad.json()["error"]["fields"])) == (400, ["statement"])
+
+    run = finance.post("/api/v1/payout-runs", {"as_of": "2027-01-01T00:00:00Z"}, format="json")
+    assert (run.status_code, run.json()["status"], run.json()["as_of"]) == (202, "queued", "2027-01-01T00:00:00Z")
+    assert finance.get(f"/api/v1/payout-runs/{run.json()['id']}").json()["progress_percent"] == 0
+    assert partner.get(f"/api/v1/payout-runs/{run.json()['id']}").status_code == 404
+
+
+def test_the_statement_page_offers_the_invoice_and_then_shows_it(world, manual):
+    finance = login(world.finance)
+    page = finance.get(f"/console/statements/{manual.pk}/").content.decode()
+    assert f'action="/console/statements/{manual.pk}/invoice/"' in page
+    assert f"/console/partners/{world.hoshi.pk}/statements/2026-10.pdf" in page
+    invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
+    page = finance.get(f"/console/statements/{manual.pk}/").content.decode()
+    assert f'action="/console/statements/{manual.pk}/invoice/"' not in page
+    assert "badge badge-open" in page
+
+
+def test_the_portal_statement_page_shows_its_invoice_status(world, manual):
+    invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
+    page = login(world.hoshi_owner).get(f"/portal/statements/{manual.pk}/").content.decode()
+    assert "badge badge-open" in page and "/portal/statements/2026-10.pdf" in page
+
+
+def test_onboarding_from_the_console_redirects_to_stripe(world, local_stripe):  # noqa: F811
+    studio = Payee.objects.get(slug="studio-aoi")
+    studio.payment_provider = "stripe"
+    studio.save()
+    response = login(world.finance).post(f"/console/payees/{studio.pk}/onboard/")
+    studio.refresh_from_db()
+    assert (response.status_code, response["Location"]) == (
+        302, f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}")
+    # a manual payee has no onboarding: refused with the page, nothing changes
+    reseller = PayeeFactory(slug="reseller-kumo", kind="reseller", payment_provider="manual")
+    refused = login(world.finance).post(f"/console/payees/{reseller.pk}/onboard/")
+    assert refused.status_code == 409
+    reseller.refresh_from_db()
+    assert reseller.stripe_account_id == ""
+
+
+def test_the_webhook_endpoint_takes_only_post(db):
+    assert Client().get("/webhooks/stripe/").status_code == 405

@@ -66,37 +66,48 @@ class StripeProvider:
                 params=customer,  # type: ignore[arg-type]
                 options={"idempotency_key": spec.customer_key},
             ).id
-            if spec.replaces_earlier_attempt:
-                statement = spec.metadata.get("haken_statement")
-                for item in v1.invoice_items.list(params={"customer": customer_id, "pending": True,
-                                                          "limit": 100}).auto_paging_iter():
-                    if _metadata(item).get("haken_statement") == statement:
-                        v1.invoice_items.delete(item.id)
-            for line in spec.lines:
-                v1.invoice_items.create(
-                    params={"customer": customer_id, "amount": line.amount, "currency": currency,
-                            "description": line.description[:500], "metadata": line.metadata},
-                    options={"idempotency_key": line.key},
+            invoice = self._earlier_invoice(customer_id, spec) if spec.replaces_earlier_attempt else None
+            if invoice is None:
+                if spec.replaces_earlier_attempt:  # items an earlier, refused attempt left pending
+                    for item in v1.invoice_items.list(params={"customer": customer_id, "pending": True,
+                                                              "limit": 100}).auto_paging_iter():
+                        if _metadata(item).get("haken_statement") == spec.metadata.get("haken_statement"):
+                            v1.invoice_items.delete(item.id)
+                for line in spec.lines:
+                    v1.invoice_items.create(
+                        params={"customer": customer_id, "amount": line.amount, "currency": currency,
+                                "description": line.description[:500], "metadata": line.metadata},
+                        options={"idempotency_key": line.key},
+                    )
+                invoice = v1.invoices.create(
+                    params={"customer": customer_id, "collection_method": "send_invoice",
+                            "days_until_due": spec.days_until_due, "auto_advance": False,
+                            "pending_invoice_items_behavior": "include", "description": spec.description,
+                            "metadata": spec.metadata},
+                    options={"idempotency_key": spec.key},
                 )
-            invoice = v1.invoices.create(
-                params={"customer": customer_id, "collection_method": "send_invoice",
-                        "days_until_due": spec.days_until_due, "auto_advance": False,
-                        "pending_invoice_items_behavior": "include", "description": spec.description,
-                        "metadata": spec.metadata},
-                options={"idempotency_key": spec.key},
-            )
             if invoice.amount_due != spec.amount or invoice.currency != currency:
                 raise ProviderError(
                     f"Stripe drafted {invoice.amount_due} {invoice.currency} for an invoice of "
                     f"{spec.amount} {currency}; it was not finalized.", definitive=True, code="amount_mismatch")
             if invoice.status == "draft":
                 invoice = v1.invoices.finalize_invoice(invoice.id, options={"idempotency_key": f"{spec.key}:finalize"})
+            if invoice.status == "open":
                 invoice = v1.invoices.send_invoice(invoice.id, options={"idempotency_key": f"{spec.key}:send"})
         except stripe.StripeError as error:
             raise _error(error) from error
         return IssuedInvoice(customer_id=customer_id, invoice_id=invoice.id,
                              number=getattr(invoice, "number", None) or "", status=invoice.status,
                              hosted_url=getattr(invoice, "hosted_invoice_url", None) or "")
+
+    def _earlier_invoice(self, customer_id: str, spec: InvoiceSpec) -> Any:
+        """An invoice an earlier attempt made for the same row (refused later, at finalize
+        or send): carry on with it rather than bill the statement twice."""
+        for invoice in self.client.v1.invoices.list(params={"customer": customer_id, "limit": 100}).auto_paging_iter():
+            if (_metadata(invoice).get("haken_invoice") == spec.metadata.get("haken_invoice")
+                    and invoice.status in ("draft", "open", "paid")):
+                return invoice
+        return None
 
     def invoices_list(self) -> list[ProviderInvoice]:
         try:

@@ -3,17 +3,19 @@ are 404); the finance console sees everything."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import defaultdict
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contracts.models import Payee
+from contracts.models import ContractVersion, Payee, PaymentProvider
 from contracts.selectors import viewer_partner_id
 from core.errors import NotFound
 from core.models import User
-from revenue.models import Invoice, Payout, PayoutRun, ReconciliationRun, Statement
+from revenue.models import Invoice, Payout, PayoutRun, ReconciliationRun, Statement, StatementSplit
+from revenue.payments import provider_name_for
 
 FINANCE = (User.Role.FINANCE, User.Role.STAFF)
 
@@ -52,11 +54,39 @@ def payouts_recent(*, run: PayoutRun | None = None) -> QuerySet[Payout]:
     return payouts.filter(run=run) if run is not None else payouts
 
 
+def _hold_days(split: StatementSplit, versions: dict[tuple[int, int], ContractVersion]) -> int:
+    version = versions.get((split.statement.contract_id, split.statement.version_number))
+    contract_hold = int((version.terms or {}).get("hold_days") or 0) if version else 0
+    return max(contract_hold, split.payee.hold_days)
+
+
+def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit]]:
+    """The splits that may be paid at `as_of`, by (payee, currency): collected, past the
+    hold, not yet on any payout, of payees that can be paid (a Stripe payee needs its
+    Connect account)."""
+    splits = list(
+        StatementSplit.objects.filter(
+            amount__gt=0, payout_item__isnull=True, statement__invoice__status=Invoice.Status.PAID,
+            statement__invoice__paid_at__lte=as_of,
+        ).exclude(payee__kind=Payee.Kind.PLATFORM)
+        .select_related("payee", "statement__invoice").order_by("payee_id", "statement__period", "id")
+    )
+    keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
+    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
+        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
+    due: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
+    for split in splits:
+        if split.statement.invoice.paid_at + timedelta(days=_hold_days(split, versions)) > as_of:
+            continue
+        if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
+            continue
+        due[(split.payee_id, split.statement.currency)].append(split)
+    return due
+
+
 def payees_for_payouts() -> list[dict[str, Any]]:
     """Each payee with what it is owed (by currency), what is due now and what waits."""
-    from revenue.payments import provider_name_for
     from revenue.selectors.ledger import account_balances
-    from revenue.services.payouts import payouts_due
 
     owed: dict[str, list[tuple[str, int]]] = {}
     for balance in account_balances(code_prefix="payee_payable:"):

@@ -23,21 +23,21 @@ A run (one at a time: a session advisory lock, released if its worker dies):
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contracts.models import ContractVersion, Payee, PaymentProvider
+from contracts.models import Payee, PaymentProvider
 from contracts.services import payee_stripe_account_record
 from core.errors import ApplicationError, InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
 from core.services import audit_record
-from revenue.models import Invoice, Payout, PayoutItem, PayoutRun, StatementSplit
+from revenue.models import Payout, PayoutItem, PayoutRun
 from revenue.payments import ProviderError, provider_get, provider_name_for
 from revenue.payments.base import TransferSpec
 from revenue.selectors.ledger import account_balance
+from revenue.selectors.payments import payouts_due
 from revenue.services.ledger import Posting, journal_entry_post
 
 logger = logging.getLogger(__name__)
@@ -76,36 +76,6 @@ def payout_run_request(*, actor: User | None, as_of: datetime | None = None, tri
 
     transaction.on_commit(enqueue)
     return run
-
-
-def _hold_days(split: StatementSplit, versions: dict[tuple[int, int], ContractVersion]) -> int:
-    version = versions.get((split.statement.contract_id, split.statement.version_number))
-    contract_hold = int((version.terms or {}).get("hold_days") or 0) if version else 0
-    return max(contract_hold, split.payee.hold_days)
-
-
-def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit]]:
-    """The splits that may be paid at `as_of`, by (payee, currency): collected, past the
-    hold, not yet on any payout, of payees that can be paid (a Stripe payee needs its
-    Connect account)."""
-    splits = list(
-        StatementSplit.objects.filter(
-            amount__gt=0, payout_item__isnull=True, statement__invoice__status=Invoice.Status.PAID,
-            statement__invoice__paid_at__lte=as_of,
-        ).exclude(payee__kind=Payee.Kind.PLATFORM)
-        .select_related("payee", "statement__invoice").order_by("payee_id", "statement__period", "id")
-    )
-    keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
-    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
-        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
-    due: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
-    for split in splits:
-        if split.statement.invoice.paid_at + timedelta(days=_hold_days(split, versions)) > as_of:
-            continue
-        if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
-            continue
-        due[(split.payee_id, split.statement.currency)].append(split)
-    return due
 
 
 def _unsent_total(payee: Payee, currency: str) -> int:
