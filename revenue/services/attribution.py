@@ -220,11 +220,17 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
         conditions.append("ORDER BY id LIMIT %(limit)s")
     params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit,
                               **attribution_rules(partner_ids=partner_ids)}
+    batch = sale_ids is not None or limit is not None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
+        if not batch:
+            # A whole pass is made of hash joins. Right after a large load the planner's
+            # statistics can still say the tables are nearly empty, and nested loops over
+            # whole tables, planned on that belief, take minutes instead of seconds.
+            cursor.execute("SET LOCAL enable_nestloop = off")
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
         touch_rules = (f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
-                       if sale_ids is not None or limit is not None else touch_rules_cte())
+                       if batch else touch_rules_cte())
         cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, scope=" ".join(conditions), touch_rules=touch_rules,
                                          picked=picked_sales_sql("pending", explain=True),
                                          write=WRITE_ATTRIBUTION_SET), params)

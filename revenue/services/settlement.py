@@ -235,6 +235,10 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
         # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
         # in memory instead of spilling batches to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        if every_partner:
+            # Every contract at once: hash joins over the month, whatever stale statistics
+            # (right after a large load) would have the planner believe.
+            cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(_SALES.format(**_NARROW[not every_partner]), params)
         for contract_id, count, total, late_count, late_total in cursor.fetchall():
             item = inputs[contract_id]
