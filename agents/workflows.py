@@ -53,7 +53,8 @@ def _ctx(config: RunnableConfig) -> TurnContext:
 def _classify(ctx: TurnContext, text: str, labels: tuple[Label, ...], default: str) -> str:
     answer = ctx.invoker.invoke(step="route", tier="small",
                                 messages=classify_prompt(ctx.persona, labels, default, text))
-    word = answer.strip().strip(".\"'` ").split()[0].lower() if answer.strip() else ""
+    words = answer.strip().strip(".\"'`* ").split()
+    word = words[0].strip(".:,\"'`*").lower() if words else ""
     keys = {label.key for label in labels}
     return word if word in keys else default
 

@@ -454,3 +454,19 @@ def test_two_deliveries_at_once_still_give_one_reply(world):
     assert len(results) == 2 and results[0] == results[1]
     assert (Message.objects.filter(reply_to=started.message).count(), IssuedCoupon.objects.count(),
             AgentRun.objects.count()) == (1, 1, 2)
+
+
+def test_an_answer_can_come_from_any_line_of_a_passage(world):
+    placement = kai_at_hoshi(world)
+    reply = say(world, placement, "Where do refunds go, to the original payment method?")
+    assert "Refunds go back to the original payment method." in reply.content
+
+
+def test_an_empty_answer_counts_as_a_failure_and_falls_back(world):
+    placement = rinna_at_hoshi(world)
+    fakes = router(small=fake("**Recommend**", "recommend", "Try the bento."), large=fake("   "))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert reply.content == "Try the bento."
+    assert list(AgentRun.objects.order_by("id").values_list("step", "tier", "status", "error")) == [
+        ("route", "small", "ok", ""), ("respond", "large", "error", "empty answer"),
+        ("route", "small", "ok", ""), ("respond", "small", "ok", "")]
