@@ -8,13 +8,16 @@ conversation, message, model invoker) travels in the run's config."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from agents import tools
+from agents.engine import OfflineChatModel
 from agents.llm import Invoker
 from agents.models import Conversation, Message
 from agents.prompts import Label, Persona, classify_prompt, reply_prompt
@@ -59,11 +62,37 @@ def _classify(ctx: TurnContext, text: str, labels: tuple[Label, ...], default: s
     return word if word in keys else default
 
 
+_MONEY = re.compile(r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)",
+                    re.IGNORECASE)
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _figures(text: str, pattern: re.Pattern[str]) -> set[Decimal]:
+    out = set()
+    for match in pattern.finditer(text):
+        raw = next(group for group in match.groups() if group) if match.groups() else match.group(0)
+        out.add(Decimal(raw.replace(",", "")).normalize())
+    return out
+
+
+def _invented_figures(reply: str, context: str) -> bool:
+    """Whether the reply quotes a price or a discount that nothing in the prompt carries."""
+    known = {Decimal(n.replace(",", "")).normalize() for n in _NUMBER.findall(context)}
+    return bool((_figures(reply, _MONEY) | _figures(reply, _PERCENT)) - known)
+
+
 def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str,
              sections: dict[str, list[str]]) -> str:
-    return ctx.invoker.invoke(step="respond", tier="large", messages=reply_prompt(
-        ctx.persona, mode=mode, instructions=instructions, sections=sections,
-        history=ctx.history[-HISTORY_TURNS:], text=state["text"]))
+    messages = reply_prompt(ctx.persona, mode=mode, instructions=instructions, sections=sections,
+                            history=ctx.history[-HISTORY_TURNS:], text=state["text"])
+    reply = ctx.invoker.invoke(step="respond", tier="large", messages=messages)
+    context = " ".join([state["text"], *(line for lines in sections.values() for line in lines)])
+    if _invented_figures(reply, context):
+        # A model quoted a price or a discount the partner never configured: the reply is
+        # composed from the tools' results instead (the offline engine, on the same prompt).
+        reply = str(OfflineChatModel().invoke(messages).content)
+    return reply
 
 
 def _product_lines(products: list[dict[str, Any]]) -> list[str]:

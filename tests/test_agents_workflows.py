@@ -470,3 +470,15 @@ def test_an_empty_answer_counts_as_a_failure_and_falls_back(world):
     assert list(AgentRun.objects.order_by("id").values_list("step", "tier", "status", "error")) == [
         ("route", "small", "ok", ""), ("respond", "large", "error", "empty answer"),
         ("route", "small", "ok", ""), ("respond", "small", "ok", "")]
+
+
+def test_a_model_that_invents_a_discount_or_a_price_is_overruled_by_the_catalog(world):
+    placement = rinna_at_hoshi(world)
+    fakes = router(small=fake("recommend"), large=fake("Our karaage bento is 50% off today, only ¥299!"))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert "50%" not in reply.content and "299" not in reply.content
+    assert "Karaage bento (JPY 598)" in reply.content
+    # figures the tools found may be quoted
+    fakes = router(small=fake("recommend"), large=fake("The karaage bento is ¥598, and hot snacks are 10% off."))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert reply.content == "The karaage bento is ¥598, and hot snacks are 10% off."
