@@ -267,6 +267,8 @@ class TurnRetry(Exception):
 
 APOLOGY = ("Sorry, I can't answer right now. Your message is saved, and a colleague at {partner} "
            "will follow up here.")
+APOLOGY_JA = ("申し訳ありません、ただいまお答えできません。メッセージは保存しましたので、"
+              "{partner}の担当者がこちらでご連絡します。")
 
 
 def _history(conversation: Conversation, before: Message) -> list[tuple[str, str]]:
@@ -342,7 +344,8 @@ def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill:
 def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Placement) -> Message:
     if state is None:
         inbound.status = Message.Status.FAILED
-        content = APOLOGY.format(partner=placement.partner.name)
+        apology = APOLOGY_JA if retrieval.is_japanese(inbound.content) else APOLOGY
+        content = apology.format(partner=placement.partner.name)
         citations: list[dict[str, Any]] = []
         products: list[dict[str, Any]] = []
         intent = "failed"
