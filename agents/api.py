@@ -65,7 +65,11 @@ class WidgetApiView(APIView):
     throttle_classes = [WidgetRateThrottle]
 
     def _widget(self, request: Request) -> Widget:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WIDGET_BODY:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_WIDGET_BODY:
             raise ValidationFailed("The request is too large.", fields={"message": ["Too large."]})
         widget = selectors.widget_by_key(key=_key_of(request))
         origin = _origin(request)

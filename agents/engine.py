@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from agents import retrieval
 
 OFFLINE_MODEL_NAME = "haken-offline"
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 
 
 def estimate_tokens(text: str) -> int:
@@ -99,6 +99,8 @@ def reply(system: str, history: list[BaseMessage]) -> str:
     question = next((str(m.content) for m in reversed(history) if isinstance(m, HumanMessage)), "")
     name, partner = _name(system), _partner(system)
     playbook = sections.get("Playbook", [])
+    if retrieval.is_japanese(question) and mode in _JAPANESE:
+        return _JAPANESE[mode](question, sections, name, partner)
     if mode == "recommend":
         products = sections.get("Products", [])
         picks = "; ".join(_product_line(line) for line in products[:3])
@@ -126,6 +128,34 @@ def reply(system: str, history: list[BaseMessage]) -> str:
     best = retrieval.rank(question, [(line, line) for line in playbook], limit=1)
     opener = f"Hi, I'm {name} from {partner}."
     return f"{opener} {best[0][0]}" if best else f"{opener} How can I help you today?"
+
+
+def _ja_recommend(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
+    picks = "、".join(_product_line(line) for line in sections.get("Products", [])[:3])
+    text = f"ありがとうございます！おすすめは {picks} です。"
+    return text + ("クーポンが欲しいときは言ってくださいね。" if sections.get("Offers") else "")
+
+
+def _ja_coupon(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
+    code, _, offer = (part.strip() for part in sections.get("Coupon", [""])[0].partition("|"))
+    return f"クーポンをどうぞ：{code}（{offer}）。レジでお見せいただくか、オンラインで入力してください。"
+
+
+def _ja_answer(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
+    sentences, sources = _best_sentences(question, sections.get("Knowledge", []))
+    cited = "、".join(f"「{source}」" for source in sources)
+    return f"{''.join(sentences)}（出典：{cited}）これで解決しましたか？"
+
+
+_JAPANESE = {
+    "recommend": _ja_recommend,
+    "coupon": _ja_coupon,
+    "answer": _ja_answer,
+    "escalate": lambda q, s, name, partner: (f"確かなことが言えないため、{partner}の担当者に引き継ぎました。"
+                                             "こちらでご連絡します。"),
+    "resolved": lambda q, s, name, partner: "解決してよかったです！また何かあれば、ここに書いてください。",
+    "chat": lambda q, s, name, partner: f"こんにちは、{partner}の{name}です。何をお探しですか？",
+}
 
 
 def _draft(brief: str, sections: dict[str, list[str]]) -> str:

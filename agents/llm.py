@@ -113,14 +113,18 @@ class Invoker:
             self.runs.append(RunRecord(step, choice.tier, choice.name, 0, 0, Decimal(0), choice.price.currency,
                                        _ms(started), "error", f"{type(error).__name__}: {error}"[:500], self.attempt))
             raise ModelFailure(f"{choice.name}: {type(error).__name__}: {error}") from error
-        text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
+        text = (answer.content if isinstance(answer.content, str) else _text_of(answer.content)).strip()
+        if not text:
+            self.runs.append(RunRecord(step, choice.tier, choice.name, 0, 0, Decimal(0), choice.price.currency,
+                                       _ms(started), "error", "empty answer", self.attempt))
+            raise ModelFailure(f"{choice.name}: empty answer")
         usage: dict[str, Any] = getattr(answer, "usage_metadata", None) or {}
         tokens_in = int(usage.get("input_tokens") or sum(estimate_tokens(str(m.content)) for m in messages))
         tokens_out = int(usage.get("output_tokens") or estimate_tokens(text))
         self.runs.append(RunRecord(step, choice.tier, choice.name, tokens_in, tokens_out,
                                    choice.price.cost_minor(tokens_in, tokens_out), choice.price.currency,
                                    _ms(started), "ok", attempt=self.attempt))
-        return text.strip()
+        return text
 
 
 def _ms(started: float) -> int:

@@ -3,7 +3,8 @@ offers), where people reach it (the widget), what was said (conversations, messa
 what each turn cost (agent runs), plus the copy drafts waiting for a human.
 
 Idempotency lives here as data: a reply is unique per inbound message (a one-to-one
-`reply_to`), a coupon code is unique and one per reply, a copy draft is one per reply."""
+`reply_to`), a coupon code is unique and at most one is issued per shopper message, a copy
+draft is one per brief message."""
 
 from __future__ import annotations
 

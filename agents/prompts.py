@@ -34,8 +34,13 @@ class Label:
     examples: tuple[str, ...]
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def _section(title: str, lines: Iterable[str]) -> str:
-    body = "\n".join(f"- {line}" for line in lines)
+    # One item a line: a passage or a description that spans lines is joined up.
+    body = "\n".join(f"- {_one_line(line)}" for line in lines)
     return f"### {title}\n{body}" if body else ""
 
 

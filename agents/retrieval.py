@@ -10,7 +10,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|[^\W_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+",
+                   re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 STOPWORDS = frozenset([
     "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "from", "by", "with",
@@ -22,6 +23,19 @@ STOPWORDS = frozenset([
     "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look",
     "something", "anything", "im", "ive",
 ])
+
+
+# Bigrams of Japanese inflections and polite endings ("…はありますか", "…ください"): in
+# every other sentence, so they would match anything.
+JA_STOP_BIGRAMS = frozenset([
+    "ます", "すか", "です", "でし", "した", "ませ", "せん", "あり", "りま", "くだ", "ださ", "さい", "して",
+    "ある", "いま", "ない", "ので", "から", "ても", "でき", "きま",
+])
+
+
+def is_japanese(text: str) -> bool:
+    """Whether the text is written in Japanese (kana or kanji): the employee answers in kind."""
+    return bool(_CJK.search(text or ""))
 
 
 def _stem(word: str) -> str:
@@ -37,7 +51,8 @@ def terms(text: str) -> list[str]:
     for match in _WORD.finditer(text.lower()):
         token = match.group(0)
         if _CJK.match(token):
-            out.extend(token[i:i + 2] for i in range(max(1, len(token) - 1)))
+            out.extend(gram for i in range(max(1, len(token) - 1))
+                       if (gram := token[i:i + 2]) not in JA_STOP_BIGRAMS)
         elif token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
             out.append(_stem(token)[:64])
     return out

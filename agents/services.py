@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,7 @@ from agents.tools import resolution_current
 from agents.workflows import TurnContext
 from contracts.models import PartnerMembership, Placement
 from contracts.selectors import membership_role
+from core.currencies import minor_unit_exponent
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
 from core.services import audit_record
@@ -69,8 +71,14 @@ def _require_working(placement: Placement) -> None:
                                 "only an active placement talks with people.")
 
 
-def _locked_placement(placement: Placement) -> Placement:
+def _placement_read(placement: Placement) -> Placement:
     return Placement.objects.select_related("partner", "employee").get(pk=placement.pk)
+
+
+def _placement_for_update(placement: Placement) -> Placement:
+    """The placement, locked: changes to its knowledge and widget happen one at a time."""
+    return Placement.objects.select_for_update(of=("self",)).select_related("partner", "employee").get(
+        pk=placement.pk)
 
 
 # --- conversations ----------------------------------------------------------------------
@@ -124,7 +132,7 @@ def conversation_start(*, placement: Placement, channel: str, text: Any, actor: 
     who gets a secret token for the conversation. The conversation id is recorded as a
     `conversation` touchpoint, so a sale that carries it can be attributed."""
     text = message_text_clean(text)
-    placement = _locked_placement(placement)
+    placement = _placement_read(placement)
     if channel == Conversation.Channel.PORTAL:
         _require_member(actor, placement, "talk with its employees in the portal")
     elif channel != Conversation.Channel.WIDGET:
@@ -259,6 +267,8 @@ class TurnRetry(Exception):
 
 APOLOGY = ("Sorry, I can't answer right now. Your message is saved, and a colleague at {partner} "
            "will follow up here.")
+APOLOGY_JA = ("申し訳ありません、ただいまお答えできません。メッセージは保存しましたので、"
+              "{partner}の担当者がこちらでご連絡します。")
 
 
 def _history(conversation: Conversation, before: Message) -> list[tuple[str, str]]:
@@ -334,7 +344,8 @@ def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill:
 def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Placement) -> Message:
     if state is None:
         inbound.status = Message.Status.FAILED
-        content = APOLOGY.format(partner=placement.partner.name)
+        apology = APOLOGY_JA if retrieval.is_japanese(inbound.content) else APOLOGY
+        content = apology.format(partner=placement.partner.name)
         citations: list[dict[str, Any]] = []
         products: list[dict[str, Any]] = []
         intent = "failed"
@@ -436,9 +447,7 @@ def _decode(content: bytes, what: str) -> str:
 
 
 def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[CatalogRowError]]:
-    from decimal import Decimal, InvalidOperation
 
-    from core.currencies import minor_unit_exponent
 
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
@@ -497,7 +506,7 @@ def catalog_upload(*, actor: User, placement: Placement, content: bytes, filenam
     price in major units of the partner's currency, tags separated by ";"). A file with
     any broken row is refused whole, naming each broken row; nothing changes. Returns the
     number of items."""
-    placement = _locked_placement(placement)
+    placement = _placement_for_update(placement)
     _require_knowledge_editable(actor, placement)
     if len(content) > MAX_CATALOG_BYTES:
         raise ValidationFailed(f"The file is over {MAX_CATALOG_BYTES // (1024 * 1024)} MB.",
@@ -558,7 +567,7 @@ def document_upload(*, actor: User, placement: Placement, content: bytes, filena
                     title: str = "") -> KnowledgeDocument:
     """Add (or replace, by title) a text or markdown document of the knowledge base,
     split into passages and indexed for retrieval."""
-    placement = _locked_placement(placement)
+    placement = _placement_for_update(placement)
     _require_knowledge_editable(actor, placement)
     filename = (filename or "").strip()[:200]
     if not filename.lower().endswith((".txt", ".md", ".markdown")):
@@ -589,7 +598,7 @@ def document_upload(*, actor: User, placement: Placement, content: bytes, filena
 
 @transaction.atomic
 def document_delete(*, actor: User, document: KnowledgeDocument) -> None:
-    placement = _locked_placement(document.placement)
+    placement = _placement_for_update(document.placement)
     _require_knowledge_editable(actor, placement)
     audit_record(actor=actor, action="knowledge.delete", target=document, partner_id=placement.partner_id,
                  summary=f"Document “{document.title}” removed")
@@ -600,7 +609,7 @@ def document_delete(*, actor: User, document: KnowledgeDocument) -> None:
 def offer_create(*, actor: User, placement: Placement, title: str, percent_off: int, code_prefix: str,
                  tags: list[str] | None = None) -> CouponOffer:
     """A deal the employee may hand out as coupon codes."""
-    placement = _locked_placement(placement)
+    placement = _placement_for_update(placement)
     _require_knowledge_editable(actor, placement)
     title = (title or "").strip()
     fields: dict[str, list[str]] = {}
@@ -645,7 +654,7 @@ def origins_clean(origins: Any) -> list[str]:
 @transaction.atomic
 def widget_configure(*, actor: User, placement: Placement, allowed_origins: Any) -> Widget:
     """Create the placement's widget (with a publishable key) or change its allowed origins."""
-    placement = _locked_placement(placement)
+    placement = _placement_for_update(placement)
     _require_member(actor, placement, "configure the chat widget", owner=True)
     origins = origins_clean(allowed_origins)
     widget, created = Widget.objects.get_or_create(

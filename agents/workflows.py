@@ -8,16 +8,20 @@ conversation, message, model invoker) travels in the run's config."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from agents import tools
+from agents.engine import OfflineChatModel
 from agents.llm import Invoker
 from agents.models import Conversation, Message
 from agents.prompts import Label, Persona, classify_prompt, reply_prompt
+from agents.retrieval import is_japanese
 
 HISTORY_TURNS = 6
 
@@ -53,16 +57,43 @@ def _ctx(config: RunnableConfig) -> TurnContext:
 def _classify(ctx: TurnContext, text: str, labels: tuple[Label, ...], default: str) -> str:
     answer = ctx.invoker.invoke(step="route", tier="small",
                                 messages=classify_prompt(ctx.persona, labels, default, text))
-    word = answer.strip().strip(".\"'` ").split()[0].lower() if answer.strip() else ""
+    words = answer.strip().strip(".\"'`* ").split()
+    word = words[0].strip(".:,\"'`*").lower() if words else ""
     keys = {label.key for label in labels}
     return word if word in keys else default
 
 
+_MONEY = re.compile(r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)",
+                    re.IGNORECASE)
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _figures(text: str, pattern: re.Pattern[str]) -> set[Decimal]:
+    out = set()
+    for match in pattern.finditer(text):
+        raw = next(group for group in match.groups() if group) if match.groups() else match.group(0)
+        out.add(Decimal(raw.replace(",", "")).normalize())
+    return out
+
+
+def _invented_figures(reply: str, context: str) -> bool:
+    """Whether the reply quotes a price or a discount that nothing in the prompt carries."""
+    known = {Decimal(n.replace(",", "")).normalize() for n in _NUMBER.findall(context)}
+    return bool((_figures(reply, _MONEY) | _figures(reply, _PERCENT)) - known)
+
+
 def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str,
              sections: dict[str, list[str]]) -> str:
-    return ctx.invoker.invoke(step="respond", tier="large", messages=reply_prompt(
-        ctx.persona, mode=mode, instructions=instructions, sections=sections,
-        history=ctx.history[-HISTORY_TURNS:], text=state["text"]))
+    messages = reply_prompt(ctx.persona, mode=mode, instructions=instructions, sections=sections,
+                            history=ctx.history[-HISTORY_TURNS:], text=state["text"])
+    reply = ctx.invoker.invoke(step="respond", tier="large", messages=messages)
+    context = " ".join([state["text"], *(line for lines in sections.values() for line in lines)])
+    if _invented_figures(reply, context):
+        # A model quoted a price or a discount the partner never configured: the reply is
+        # composed from the tools' results instead (the offline engine, on the same prompt).
+        reply = str(OfflineChatModel().invoke(messages).content)
+    return reply
 
 
 def _product_lines(products: list[dict[str, Any]]) -> list[str]:
@@ -78,10 +109,13 @@ COUPON_PLAYBOOK = (
 )
 COUPON_LABELS = (
     Label("coupon", "the shopper wants a deal, a discount, a coupon or a code",
-          ("do you have a coupon", "any discount today", "give me a deal", "code please", "cheaper")),
+          ("do you have a coupon", "any discount today", "give me a deal", "code please", "cheaper",
+           "クーポン", "割引", "お得")),
     Label("recommend", "the shopper asks for a product or a suggestion of what to buy",
-          ("something for lunch", "recommend a snack", "do you sell onigiri", "I want a drink", "what's good")),
-    Label("chat", "greetings, thanks and anything else", ("hello", "thank you", "who are you", "bye")),
+          ("something for lunch", "recommend a snack", "do you sell onigiri", "I want a drink", "what's good",
+           "おすすめ", "お昼ご飯", "何がいい")),
+    Label("chat", "greetings, thanks and anything else",
+          ("hello", "thank you", "who are you", "bye", "こんにちは", "ありがとう")),
 )
 
 
@@ -108,6 +142,10 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
 def _coupon_refuse(state: TurnState, config: RunnableConfig) -> TurnState:
     # Nothing in the catalog fits: say so plainly; never make a product up.
     ctx = _ctx(config)
+    if is_japanese(state["text"]):
+        return {"mode": "no_match", "products": [], "reply": (
+            f"申し訳ありません、{ctx.persona.partner}ではそのような商品を扱っていないため、おすすめできません。"
+            "ほかにお探しのものがあれば、カタログを確認しますね。")}
     return {"mode": "no_match", "products": [], "reply": (
         f"Sorry, {ctx.persona.partner} doesn't carry anything like that, so I can't recommend it. "
         "Tell me what else you're looking for and I'll check our catalog.")}
@@ -117,6 +155,9 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     hint = " ".join([state["text"], *(text for role, text in ctx.history[-HISTORY_TURNS:] if role == "assistant")])
     coupon = tools.coupon_issue.invoke({"message_id": ctx.message.pk, "hint": hint[:4000]})
+    if coupon is None and is_japanese(state["text"]):
+        return {"mode": "no_offer", "coupon": None, "reply": (
+            f"{ctx.persona.partner}では今お得なキャンペーンがないため、クーポンはお渡しできません。商品探しならお手伝いします。")}
     if coupon is None:
         return {"mode": "no_offer", "coupon": None, "reply": (
             f"{ctx.persona.partner} has no deals running right now, so I have no coupon to give you, "
@@ -126,7 +167,8 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
         instructions="Give the shopper the coupon code below exactly as written, with its offer. "
                      "Do not promise any other discount.")
     if coupon["code"] not in reply:  # the code is the point of the turn: never lose it
-        reply = f"{reply}\nYour code: {coupon['code']} ({coupon['offer']})"
+        label = "クーポンコード" if is_japanese(state["text"]) else "Your code"
+        reply = f"{reply}\n{label}: {coupon['code']} ({coupon['offer']})"
     return {"mode": "coupon", "coupon": coupon, "reply": reply}
 
 
@@ -163,10 +205,13 @@ SERVICE_PLAYBOOK = (
 )
 SERVICE_LABELS = (
     Label("resolved", "the customer confirms the answer solved their problem",
-          ("yes that solved it", "that answers it thanks", "problem solved", "yes resolved", "all good now")),
+          ("yes that solved it", "that answers it thanks", "problem solved", "yes resolved", "all good now",
+           "解決しました")),
     Label("human", "the customer asks for a person or to speak to staff",
-          ("talk to a human", "speak to a person", "real person please", "connect me to staff")),
-    Label("chat", "greetings, thanks and goodbyes", ("hello", "hi there", "thanks", "thank you", "bye")),
+          ("talk to a human", "speak to a person", "real person please", "connect me to staff",
+           "担当者と話したい", "人と話したい")),
+    Label("chat", "greetings, thanks and goodbyes",
+          ("hello", "hi there", "thanks", "thank you", "bye", "こんにちは", "ありがとう")),
     Label("question", "a question or a problem to answer", ("how do I", "can I return", "what is", "when")),
 )
 

@@ -352,3 +352,31 @@ def test_only_an_escalated_conversation_is_taken_over_and_only_by_its_partner(wo
     assert client_for(world.wayfarer_owner).post(
         reverse("portal-conversation-takeover", args=[escalated.pk, "reply"]), {"message": "hi"}).status_code == 404
     assert db_state() == before
+
+
+def test_economics_shows_the_wage_of_approved_statements_beside_the_token_cost(world, settings):
+    from django.utils import timezone
+
+    from revenue.models import SettlementRun, Statement
+    from revenue.services.attribution import attribution_run
+    from revenue.services.ingestion import sales_ingest
+    from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
+    from tests.conftest import this_period
+
+    settings.AGENT_PER_CALL_PRICES = {"JPY": "3"}
+    placement = rinna_at_hoshi(world)
+    code = say(world, placement, "A coupon please").reply_to.coupon.code
+    sales_ingest(partner=world.hoshi, events=[{
+        "external_id": "pos-1", "type": "sale", "occurred_at": timezone.now().isoformat(), "amount": 5_000,
+        "currency": "JPY", "coupon_code": code}])
+    attribution_run()
+    run = SettlementRun.objects.create(period=this_period(world.hoshi), trigger="command")
+    settlement_run_execute(run_id=run.pk)
+    statement = Statement.objects.get()
+    statement_approve(actor=world.finance, statement=statement_submit(actor=world.finance, statement=statement))
+    _, figures = selectors.placement_economics(viewer=world.hoshi_manager, placement_id=placement.pk)
+    # value captured: the minimum wage of DESIGN terms (8% of 5,000 is below it); per-call: 2 calls at ¥3
+    assert (figures.attributed_revenue, figures.wage, figures.per_call) == (
+        {"JPY": 5_000}, {"JPY": 300_000}, {"JPY": Decimal(6)})
+    page = client_for(world.hoshi_owner).get(reverse("placement-economics", args=[placement.pk])).content.decode()
+    assert "JPY 300,000" in page and "JPY 5,000" in page and "JPY 6" in page

@@ -15,6 +15,7 @@ from agents.models import AgentRun, CopyDraft, IssuedCoupon, Message
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from revenue.models import Outcome, Touchpoint
 from revenue.services.ingestion import outcomes_ingest
+from tests.conftest import hire
 from tests.helpers_agents import (
     broken,
     db_state,
@@ -454,3 +455,63 @@ def test_two_deliveries_at_once_still_give_one_reply(world):
     assert len(results) == 2 and results[0] == results[1]
     assert (Message.objects.filter(reply_to=started.message).count(), IssuedCoupon.objects.count(),
             AgentRun.objects.count()) == (1, 1, 2)
+
+
+def test_an_answer_can_come_from_any_line_of_a_passage(world):
+    placement = kai_at_hoshi(world)
+    reply = say(world, placement, "Where do refunds go, to the original payment method?")
+    assert "Refunds go back to the original payment method." in reply.content
+
+
+def test_an_empty_answer_counts_as_a_failure_and_falls_back(world):
+    placement = rinna_at_hoshi(world)
+    fakes = router(small=fake("**Recommend**", "recommend", "Try the bento."), large=fake("   "))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert reply.content == "Try the bento."
+    assert list(AgentRun.objects.order_by("id").values_list("step", "tier", "status", "error")) == [
+        ("route", "small", "ok", ""), ("respond", "large", "error", "empty answer"),
+        ("route", "small", "ok", ""), ("respond", "small", "ok", "")]
+
+
+def test_a_model_that_invents_a_discount_or_a_price_is_overruled_by_the_catalog(world):
+    placement = rinna_at_hoshi(world)
+    fakes = router(small=fake("recommend"), large=fake("Our karaage bento is 50% off today, only ¥299!"))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert "50%" not in reply.content and "299" not in reply.content
+    assert "Karaage bento (JPY 598)" in reply.content
+    # figures the tools found may be quoted
+    fakes = router(small=fake("recommend"), large=fake("The karaage bento is ¥598, and hot snacks are 10% off."))
+    reply = say(world, placement, "karaage bento", router_=fakes)
+    assert reply.content == "The karaage bento is ¥598, and hot snacks are 10% off."
+
+
+# --- Japanese ---------------------------------------------------------------------------------
+
+JA_CATALOG = ("sku,name,description,price,tags\nONI-SAKE,鮭おにぎり,焼き鮭のおにぎり。,180,lunch;rice\n"
+              "NIKUMAN,肉まん,レジ横のせいろで温めた豚まん。,160,hot;snack\nPUDDING,カスタードプリン,なめらかなプリン。,210,sweet\n")
+
+
+def test_rinna_answers_a_japanese_shopper_in_japanese(world):
+    placement = rinna_at_hoshi(world)
+    services.catalog_upload(actor=world.hoshi_owner, placement=placement, content=JA_CATALOG.encode())
+    reply = say(world, placement, "鮭おにぎりはありますか")
+    assert ([p["sku"] for p in reply.products], reply.intent) == (["ONI-SAKE"], "recommend")
+    assert reply.content.startswith("ありがとうございます！おすすめは 鮭おにぎり (JPY 180)")
+    coupon = say(world, placement, "クーポンはありますか", conversation=reply.conversation)
+    code = IssuedCoupon.objects.get().code
+    assert coupon.content == (f"クーポンをどうぞ：{code}（10% off hot snacks）。"
+                              "レジでお見せいただくか、オンラインで入力してください。")
+    refused = say(world, placement, "自転車はありますか", conversation=reply.conversation)
+    assert (refused.intent, refused.content.startswith("申し訳ありません、Hoshi Mart")) == ("no_match", True)
+
+
+def test_kai_answers_a_japanese_question_from_a_japanese_document_with_its_source(world):
+    placement = hire(world, employee="kai")
+    body = ("# 返品\n\n未開封の商品はレシートがあれば14日以内に返品できます。\n\n"
+            "# ポイント\n\n100円ごとに1ポイントたまります。\n")
+    services.document_upload(actor=world.hoshi_owner, placement=placement, filename="henpin.md", title="返品ポリシー",
+                             content=body.encode())
+    reply = say(world, placement, "未開封の商品は返品できますか")
+    assert reply.content == ("未開封の商品はレシートがあれば14日以内に返品できます。"
+                             "（出典：「返品ポリシー」）これで解決しましたか？")
+    assert [c["title"] for c in reply.citations] == ["返品ポリシー"]
