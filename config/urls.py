@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import api as agents_api
 from contracts import api as contracts_api
+from core.forms import LoginForm
 from employees import api as employees_api
 from revenue import api as revenue_api
 from revenue import api_payments, api_statements
@@ -59,7 +60,7 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
     path("webhooks/stripe/", api_payments.stripe_webhook, name="stripe-webhook"),
