@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agents import api as agents_api
 from contracts import api as contracts_api
@@ -12,7 +12,8 @@ from revenue import api_payments, api_statements
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script from a URL: no inline script (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("me", contracts_api.MeApi.as_view(), name="api-me"),
     path("employees", employees_api.EmployeeListApi.as_view(), name="api-employees"),
     path("employees/<slug:slug>", employees_api.EmployeeDetailApi.as_view(), name="api-employee"),
