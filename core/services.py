@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
+from core.errors import InvalidTransition, PermissionDenied
 from core.models import AuditLog, LoginThrottle, User
 
 
@@ -86,14 +87,14 @@ def _limit_for(throttle: LoginThrottle) -> int:
     return settings.LOGIN_MAX_FAILURES
 
 
-def _throttle_unlock(throttle: LoginThrottle, *, reason: str) -> None:
+def _throttle_unlock(throttle: LoginThrottle, *, reason: str, actor: User | None = None) -> None:
     was_locked_until = throttle.locked_until
     throttle.failures = 0
     throttle.first_failure_at = None
     throttle.locked_until = None
     throttle.save(update_fields=["failures", "first_failure_at", "locked_until", "updated_at"])
     audit_record(
-        actor=None, via=LOCKOUT_ACTOR, action="login.unlocked", target=throttle,
+        actor=actor, via=None if actor else LOCKOUT_ACTOR, action="login.unlocked", target=throttle,
         summary=f"Sign-in unlocked for {throttle.scope} {throttle.key} ({reason})",
         changes={"scope": throttle.scope, "key": throttle.key, "reason": reason,
                  "locked_until": was_locked_until.isoformat() if was_locked_until else None},
@@ -162,3 +163,15 @@ def login_success_record(*, username: str) -> None:
     LoginThrottle.objects.filter(
         scope=LoginThrottle.Scope.USERNAME, key=key, locked_until__isnull=True, failures__gt=0
     ).update(failures=0, first_failure_at=None, updated_at=timezone.now())
+
+
+@transaction.atomic
+def login_throttle_unlock(*, actor: User, throttle: LoginThrottle) -> LoginThrottle:
+    """Staff lift a lock (or clear a count) before it runs out; audited under their name."""
+    if not (actor.is_superuser or actor.is_platform_staff):
+        raise PermissionDenied("Only the platform's staff can lift a sign-in lock.")
+    throttle = LoginThrottle.objects.select_for_update().get(pk=throttle.pk)
+    if throttle.locked_until is None and throttle.failures == 0:
+        raise InvalidTransition(f"Sign-in for {throttle.scope} {throttle.key} is not locked.")
+    _throttle_unlock(throttle, reason=f"lifted by {actor.username}", actor=actor)
+    return throttle

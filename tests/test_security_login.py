@@ -201,3 +201,52 @@ def test_force_login_is_not_affected_by_a_lock():
     # then the session works
     assert client.get(reverse("home")).status_code == 302
     assert client.session[SESSION_KEY] == str(user.pk)
+
+
+@pytest.mark.django_db
+def test_staff_lift_a_lock_from_the_admin_and_it_is_audited_under_their_name():
+    # given a locked user and a staff member
+    UserFactory(username="hoshi-owner")
+    staff = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    for _ in range(5):
+        sign_in(Client(), "hoshi-owner", "wrong")
+    row = LoginThrottle.objects.get(scope="username", key="hoshi-owner")
+    admin = Client()
+    admin.force_login(staff)
+    # when staff run the admin's unlock action on it
+    response = admin.post(reverse("admin:core_loginthrottle_changelist"),
+                          {"action": "unlock", "_selected_action": [row.pk]})
+    # then it is lifted, audited by them, and the user signs in
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.failures, row.locked_until) == (0, None)
+    unlocked = AuditLog.objects.get(action="login.unlocked")
+    assert (unlocked.actor_id, unlocked.actor_label, unlocked.changes["reason"]) == (
+        staff.pk, "admin", "lifted by admin")
+    client = Client()
+    assert sign_in(client, "hoshi-owner", PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_only_staff_may_lift_a_lock_and_an_unlocked_row_is_refused():
+    from core.errors import InvalidTransition, PermissionDenied
+    from core.services import login_throttle_unlock
+
+    # given a lock, and a partner member
+    UserFactory(username="hoshi-owner")
+    member = UserFactory(username="hoshi-member")
+    for _ in range(5):
+        sign_in(Client(), "hoshi-owner", "wrong")
+    row = LoginThrottle.objects.get(scope="username", key="hoshi-owner")
+    before = (throttles(), audit())
+    # when the member tries to lift it, then it is refused and nothing changed
+    with pytest.raises(PermissionDenied):
+        login_throttle_unlock(actor=member, throttle=row)
+    assert (throttles(), audit()) == before
+    # and a row with nothing to lift is refused too
+    clean = LoginThrottle.objects.create(scope="username", key="nobody")
+    staff = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    before = (throttles(), audit())
+    with pytest.raises(InvalidTransition):
+        login_throttle_unlock(actor=staff, throttle=clean)
+    assert (throttles(), audit()) == before
