@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from core.models import AuditLog, User
+from core.errors import ApplicationError
+from core.models import AuditLog, LoginThrottle, User
+from core.services import login_throttle_unlock
 
 
 @admin.register(User)
@@ -26,3 +28,27 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(admin.ModelAdmin):
+    list_display = ("scope", "key", "failures", "first_failure_at", "locked_until")
+    list_filter = ("scope",)
+    search_fields = ("key",)
+    readonly_fields = ("scope", "key", "failures", "first_failure_at", "locked_until", "updated_at")
+    actions = ["unlock"]
+
+    # Changed only through the lockout services, so every unlock is audited.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Lift the lock / clear the count (audited)")
+    def unlock(self, request, queryset):
+        for throttle in queryset:
+            try:
+                login_throttle_unlock(actor=request.user, throttle=throttle)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)

@@ -66,3 +66,33 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted per username and per client address.
+
+    In the database, not a process-local cache, so every gunicorn worker shares the count
+    (core.services.login_failure_record and friends). One row per (scope, key); a success
+    resets the username's row, an expired lock is lifted by the next attempt."""
+
+    class Scope(models.TextChoices):
+        USERNAME = "username", "Username"
+        ADDRESS = "address", "Client address"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    # Usernames are compared case-insensitively here (lower-cased), addresses as given.
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="core_loginthrottle_scope_key_unique"),
+            models.CheckConstraint(condition=models.Q(scope__in=["username", "address"]),
+                                   name="core_loginthrottle_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key} ({self.failures} failures)"
