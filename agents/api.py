@@ -52,7 +52,8 @@ def _key_of(request: Request) -> str:
     key = request.query_params.get("key")
     if key is None and request.method == "POST" and isinstance(request.data, dict):
         key = request.data.get("key")
-    return key if isinstance(key, str) else ""
+    # A NUL cannot be in any key, and PostgreSQL refuses to even compare with it: no key.
+    return key if isinstance(key, str) and "\x00" not in key else ""
 
 
 def _origin(request: Request) -> str:
