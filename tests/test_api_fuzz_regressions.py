@@ -3,7 +3,10 @@ error shape, never a 500 or an HTML page, and nothing stored changes."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+from django.core.cache.backends.base import CacheKeyWarning
 from rest_framework.test import APIClient
 
 from tests.conftest import api_as, hire
@@ -105,3 +108,39 @@ def test_an_id_beyond_any_database_integer_is_not_found(world, path):
     # then 404 not_found, as for any id that names nothing, and nothing changed
     assert_error(response, 404, "not_found")
     assert db_state() == before
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("/api/v1/statements", "draft, in_review, approved, invoiced, paid"),
+    ("/api/v1/invoices", "draft, open, payment_failed, paid, void"),
+])
+def test_an_unknown_status_filter_is_invalid_not_an_empty_list(world, path, allowed):
+    # given a signed-in finance user
+    before = db_state()
+    # when they filter by a status that does not exist
+    response = api_as(world.finance).get(path, {"status": "approvd"})
+    # then 400 invalid naming the statuses there are (a typo must not look like "there are none")
+    error = assert_error(response, 400, "invalid",
+                         {"status": [f"must be one of {allowed}; got 'approvd'."]})
+    assert error["message"] == "Unknown status 'approvd'."
+    assert db_state() == before
+
+
+def test_the_widget_rate_limit_names_a_key_by_its_digest(db, settings):
+    # given a widget rate of one message a minute
+    from django.core.cache import cache
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "widget": "1/min"}}
+    cache.clear()
+    client = APIClient()
+    key = "pk \x1f odd key with spaces"
+    # when a page sends two messages with a key full of spaces and control characters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)  # a raw key in the cache key would warn
+        first = client.post("/api/v1/widget/conversations", {"key": key, "message": "hi"}, format="json")
+        second = client.post("/api/v1/widget/conversations", {"key": key, "message": "hi"}, format="json")
+    cache.clear()
+    # then the first is an unknown key and the second is throttled, both in the error shape
+    assert_error(first, 404, "not_found", {"key": ["No widget has this publishable key."]})
+    assert_error(second, 429, "throttled")
