@@ -31,7 +31,8 @@ from core.errors import NotFound
 
 
 def widget_by_key(*, key: Any) -> Widget:
-    if not isinstance(key, str) or not key or len(key) > 64:
+    # A key PostgreSQL cannot even compare (a NUL byte) names no widget either.
+    if not isinstance(key, str) or not key or len(key) > 64 or "\x00" in key:
         raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
     widget = Widget.objects.select_related("placement__partner", "placement__employee").filter(
         publishable_key=key).first()

@@ -71,3 +71,9 @@ urlpatterns = [
     path("", include("revenue.urls")),
     path("", include("agents.urls")),
 ]
+
+# Under /api/ Django's own 400/403/404/500 answers use the API's error shape (core.api).
+handler400 = "core.api.bad_request"
+handler403 = "core.api.permission_denied"
+handler404 = "core.api.page_not_found"
+handler500 = "core.api.server_error"

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -81,3 +82,46 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"error": {"code": str(code), "message": str(detail), "fields": {}}}
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
+
+
+# --- Django's own error pages, for requests under /api/ ----------------------------------------
+# A URL no API route matches (say /api/v1/placements/abc, whose id is not a number), a
+# request Django itself refuses, and an unhandled error never reach a DRF view, so Django
+# answers them with its error handlers (config.urls). Under /api/ they answer in the same
+# error shape as everything else; elsewhere the site's own HTML pages.
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def json_error(code: ErrorCode, message: str, status: int,
+               fields: dict[str, list[str]] | None = None) -> JsonResponse:
+    """The error shape for answers made outside DRF (Django's handlers, middleware)."""
+    return JsonResponse({"error": {"code": str(code), "message": message, "fields": fields or {}}}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return json_error(ErrorCode.INVALID, "Bad request.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return json_error(ErrorCode.PERMISSION_DENIED, "You do not have permission to perform this action.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return json_error(ErrorCode.NOT_FOUND, f"No API endpoint at {request.path}.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return json_error(ErrorCode.SERVER_ERROR, "Something went wrong on our side; it has been logged.", 500)
+    return defaults.server_error(request)

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from contracts.api import _person
 from core.errors import NotFound, PermissionDenied
 from core.models import User
+from revenue.api_statements import parse_status
 from revenue.models import Invoice, PayoutRun
 from revenue.selectors.payments import invoice_get, invoices_for
 from revenue.selectors.statements import statement_get
@@ -68,7 +69,8 @@ class InvoiceListApi(APIView):
                    parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values)],
                    responses=InvoiceSerializer(many=True))
     def get(self, request: Request) -> Response:
-        invoices = invoices_for(viewer=request.user, status=request.query_params.get("status") or None)
+        invoices = invoices_for(viewer=request.user,
+                                status=parse_status(request.query_params.get("status"), Invoice.Status.values))
         return Response({"results": InvoiceSerializer(invoices[:500], many=True).data})
 
     @extend_schema(summary="Finance: invoice an approved statement (issued on a worker; asking twice returns "

@@ -62,6 +62,16 @@ def parse_period(raw: str | None) -> date | None:
                                fields={"period": ["expected YYYY-MM."]}) from error
 
 
+def parse_status(raw: str | None, allowed: list[str]) -> str | None:
+    """A status filter: one of `allowed`, or none. A mistyped one must not look like "there are none"."""
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise ValidationFailed(f"Unknown status {raw!r}.",
+                               fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]})
+    return raw
+
+
 class StatementListApi(APIView):
     @extend_schema(summary="Statements with their lines (partners see approved ones)",
                    parameters=[OpenApiParameter("period", str, description="YYYY-MM"),
@@ -69,7 +79,7 @@ class StatementListApi(APIView):
                    responses=StatementSerializer(many=True))
     def get(self, request: Request) -> Response:
         statements = statement_list(viewer=request.user, period=parse_period(request.query_params.get("period")),
-                                    status=request.query_params.get("status") or None)
+                                    status=parse_status(request.query_params.get("status"), Statement.Status.values))
         return Response({"results": StatementSerializer(statements, many=True).data})
 
 

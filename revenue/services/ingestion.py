@@ -543,7 +543,7 @@ def _touchpoint_parse(index: int, item: Any, latest: datetime) -> _TouchRow:
     _unknown_fields(item, TOUCHPOINT_FIELDS)
     placement_id = _placement_id(item)
     kind = item.get("kind")
-    if kind not in TOUCHPOINT_KINDS:
+    if type(kind) is not str or kind not in TOUCHPOINT_KINDS:  # a list or object is unhashable
         raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(TOUCHPOINT_KINDS))}.",
                       "kind")
     key = _text(item, "key", required=True)
@@ -734,7 +734,7 @@ def _outcome_parse(index: int, item: Any, latest: datetime) -> _OutcomeRow:
     _unknown_fields(item, OUTCOME_FIELDS)
     placement_id = _placement_id(item)
     kind = item.get("kind")
-    if kind not in OUTCOME_KINDS:
+    if type(kind) is not str or kind not in OUTCOME_KINDS:  # a list or object is unhashable
         raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(OUTCOME_KINDS))}.",
                       "kind")
     external_id = _text(item, "external_id", required=True)
