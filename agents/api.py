@@ -17,18 +17,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.models import Conversation, Widget
 from contracts.selectors import placement_get
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.throttling import SharedRateThrottle
 
 MAX_WIDGET_BODY = 16 * 1024
 
 
-class WidgetRateThrottle(SimpleRateThrottle):
+class WidgetRateThrottle(SharedRateThrottle):
     """Per publishable key and client address: messages (each one a turn, which costs) at
     `AGENT_WIDGET_RATE` (default 30/min); reads — the widget polling for a reply — at
     `AGENT_WIDGET_READ_RATE` (default 240/min)."""

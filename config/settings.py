@@ -1,6 +1,7 @@
 """Settings, all from the environment. The variables are listed in the README."""
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -197,6 +198,20 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # e.g. a local Stripe-comp
 PAYMENTS_INVOICE_DAYS_DUE = env.int("PAYMENTS_INVOICE_DAYS_DUE", default=30)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+
+
+def _default_cache_url(broker_url: str) -> str:
+    """The broker's Redis/Valkey, in database 1: rate-limit counters must be shared by every
+    web process to be a limit at all, and a cache clear must never drop queued tasks. With
+    no Redis broker (RabbitMQ, or none), a per-process memory cache: set CACHE_URL."""
+    parts = urlsplit(broker_url)
+    if parts.scheme not in {"redis", "rediss"}:
+        return "locmemcache://"
+    return urlunsplit(parts._replace(path="/1"))
+
+
+CACHES = {"default": env.cache_url("CACHE_URL", default=_default_cache_url(CELERY_BROKER_URL))}
+CACHES["default"].setdefault("KEY_PREFIX", "haken")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

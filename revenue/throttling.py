@@ -2,17 +2,18 @@
 
 The rate is `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["ingest"]` (settings: env
 INGEST_RATE, default 6000/min). It is read on every request rather than once at import,
-so a settings override takes effect at once. The counters live in Django's cache: with
-several web processes, configure a shared cache (Redis) for the limit to be global.
+so a settings override takes effect at once. The counters live in the shared cache
+(core.throttling), so the limit holds across every web process.
 """
 
 from __future__ import annotations
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+
+from core.throttling import SharedRateThrottle
 
 
-class IngestRateThrottle(SimpleRateThrottle):
+class IngestRateThrottle(SharedRateThrottle):
     scope = "ingest"
 
     def get_rate(self) -> str | None:
