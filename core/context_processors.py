@@ -6,9 +6,13 @@ from django.http import HttpRequest
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """What the layout needs on every page: the viewer's role and unread notices."""
+    """What the layout needs on every page: the viewer's role and unread notices — for a
+    person. A partner system's API key (a DRF page such as the API docs, asked with the key)
+    has no notices and no navigation."""
+    from core.models import User
+
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if not isinstance(user, User):
         return {}
     from contracts.models import Partner
     from contracts.selectors import notifications_unread, viewer_partner_id

@@ -273,3 +273,15 @@ def test_a_key_needs_a_name(world, body, fields):
     # then 400 names the field, and nothing changed
     assert_error(response, 400, "invalid", fields)
     assert db_state() == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/schema/"])
+def test_a_partner_system_reads_the_api_docs_with_its_key(world, path):
+    # given a partner system's key (found by the isolation matrix: the docs page, a DRF view
+    # rendering the site's layout, asked the key for a person's unread notices and failed 500)
+    client = bearer(issue(world).secret)
+    # when it asks for the interactive docs or the schema with its key
+    response = client.get(path)
+    # then they are served, with no person's navigation
+    assert response.status_code == 200
+    assert b"Notifications" not in response.content
