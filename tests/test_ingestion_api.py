@@ -460,9 +460,11 @@ def test_too_many_requests_is_429_with_retry_after(world, settings):
     before = revenue_state()
     # when the key sends a third request within the minute
     response = post(client, "/api/v1/sales", {"events": [sale("pos-2")]})
-    # then 429 throttled with Retry-After in whole seconds, and nothing is stored
+    # then 429 throttled with Retry-After in whole seconds — up to a window and a half: the
+    # sliding window lets this minute's two requests fade out over the next (core.throttling)
+    # — and nothing is stored
     assert_error(response, 429, "throttled")
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= 90
     assert revenue_state() == before
     # and another key of the same partner has its own budget
     assert post(other_key, "/api/v1/sales", {"events": [sale("pos-2")]}).json()["accepted"] == 1
