@@ -144,11 +144,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Sent on every response (core.middleware). Scripts only from this site, no inline scripts
-# or handlers, no eval. Inline style attributes are still allowed: the templates use them.
+# or handlers, no eval; styles only from this site's stylesheets, no style attributes or
+# <style> elements (tests/test_security_csp.py walks every page for them).
 CONTENT_SECURITY_POLICY = env(
     "DJANGO_CONTENT_SECURITY_POLICY",
     default=(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
         "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),

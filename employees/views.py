@@ -23,7 +23,7 @@ from employees.selectors import employee_list, employee_track_record
 from employees.skills import SkillSpec, skill_get
 
 DEFAULT_AVATAR_COLOR = "#4f46e5"
-# The colour lands in a style attribute: accept nothing but a hex colour.
+# The colour lands in an SVG fill attribute (employees/_avatar.html): accept nothing but a hex colour.
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 

@@ -1,8 +1,14 @@
 """Every page carries the Content-Security-Policy, still renders, and needs nothing the
-policy forbids: no inline scripts, no inline event handlers, no hx-on (htmx would eval it)."""
+policy forbids: no inline scripts, no inline event handlers, no hx-on (htmx would eval it),
+no style attributes and no <style> elements (style-src 'self', without 'unsafe-inline').
+
+Besides the listed pages, one test walks every URL pattern (as test_security_csrf does)
+over the demo data, as a partner owner, an account manager, finance and staff, and checks
+every HTML answer to a GET — full pages and their htmx fragments alike."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -14,12 +20,15 @@ from tests.conftest import hire
 from tests.test_web_support import browser
 
 POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 INLINE_HANDLER = re.compile(r"""<[^>]+\s(on[a-z]+|hx-on[:\w-]*)\s*=""", re.IGNORECASE)
+# A style attribute on any element (HTML or inline SVG), and any <style> element.
+STYLE_ATTRIBUTE = re.compile(r"""<[^>]+\sstyle\s*=""", re.IGNORECASE)
+STYLE_ELEMENT = re.compile(r"<style[\s>]", re.IGNORECASE)
 
 
 def assert_strict_page(response) -> None:
@@ -30,6 +39,12 @@ def assert_strict_page(response) -> None:
         assert "src=" in attributes or 'type="application/json"' in attributes, attributes
     assert INLINE_HANDLER.findall(html) == []
     assert "javascript:" not in html
+    assert_no_inline_style(html)
+
+
+def assert_no_inline_style(html: str, where: str = "") -> None:
+    assert STYLE_ATTRIBUTE.findall(html) == [], where
+    assert STYLE_ELEMENT.findall(html) == [], where
 
 
 def test_the_policy_is_the_default_one():
@@ -100,3 +115,109 @@ def test_an_empty_policy_setting_sends_no_header(settings):
     settings.CONTENT_SECURITY_POLICY = ""
     response = Client().get(reverse("login"))
     assert "Content-Security-Policy" not in response.headers
+
+
+# --- every GET page, over the demo data -----------------------------------------------------
+
+# The project's URL parameters → the demo objects to fill them with (every one of them: the
+# pages a person may not see answer 404, which is rendered HTML too).
+def _parameter_values() -> dict[str, list[str]]:
+    from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message
+    from contracts.models import Partner, PartnerApiKey, Payee, Placement
+    from employees.models import DigitalEmployee
+    from revenue.models import Invoice, PayoutRun, SaleUpload, SettlementRun, Statement
+
+    def pks(model, limit: int | None = None) -> list[str]:
+        return [str(pk) for pk in model.objects.order_by("pk").values_list("pk", flat=True)[:limit]]
+
+    return {
+        "slug": list(DigitalEmployee.objects.order_by("slug").values_list("slug", flat=True)),
+        "placement_id": pks(Placement),
+        "number": ["1", "2"],
+        "partner_id": pks(Partner),
+        "payee_id": pks(Payee),
+        "invoice_id": pks(Invoice),
+        "document_id": pks(KnowledgeDocument, 5),
+        "statement_id": pks(Statement),
+        "run_id": sorted(set(pks(SettlementRun) + pks(PayoutRun))),
+        "key_id": pks(PartnerApiKey),
+        "upload_id": pks(SaleUpload),
+        "conversation_id": pks(Conversation),
+        "message_id": pks(Message, 30),
+        "draft_id": pks(CopyDraft),
+        "period": sorted({period.strftime("%Y-%m") for period in Statement.objects.values_list("period", flat=True)}),
+    }
+
+
+PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def every_get_path(values: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(URL name, path) for every web page of the project with its parameters filled in.
+    The API answers JSON (its docs page aside); the admin's object pages take ids of every
+    model (its index, lists and add forms are walked)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+    from django.urls.converters import get_converters
+    from django.urls.resolvers import RoutePattern
+
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            if not isinstance(entry.pattern, RoutePattern):
+                continue  # the admin's regex patterns (app index, catch-all)
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, route, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
+                continue
+            assert isinstance(entry, URLPattern)
+            name = f"{namespace}{entry.name}"
+            if route.startswith("api/") and name != "api-docs":
+                continue
+            parameters = PARAMETER.findall(route)
+            if route.startswith("admin/") and parameters:
+                continue
+            choices = []
+            for converter, parameter in parameters:
+                if converter in get_converters() and "|" in get_converters()[converter].regex:
+                    # the project's own converters list their choices ("withdraw|end"): one will do
+                    choices.append([get_converters()[converter].regex.split("|")[0]])
+                else:
+                    assert parameter in values, f"{name}: no demo values for <{parameter}>"
+                    choices.append(values[parameter])
+            pieces = PARAMETER.split(route)[::3]  # the route's text around its parameters
+            for filling in itertools.product(*choices):
+                path = pieces[0] + "".join(value + text for value, text in zip(filling, pieces[1:], strict=True))
+                found.append((name, "/" + path))
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+@pytest.mark.django_db
+def test_every_page_of_every_role_renders_without_inline_styles():
+    # given the demo data (every placement state, statements, runs, invoices, payouts,
+    # conversations, drafts) and its people
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from core.models import User
+    for command in ("seed_demo", "seed_demo_revenue", "seed_demo_payments", "seed_demo_agents"):
+        call_command(command, stdout=StringIO())
+    paths = every_get_path(_parameter_values())
+    assert len(paths) > 80
+    pages = 0
+    for username in ("hoshi-owner", "am-sato", "finance-ito", "admin"):
+        client = browser(User.objects.get(username=username))
+        for name, path in paths:
+            # when each is fetched as a page, and as htmx asks for it
+            for headers in ({}, {"HX-Request": "true"}):
+                response = client.get(path, headers=headers)
+                # then whatever HTML comes back has no style attribute and no <style> element
+                if response.get("Content-Type", "").startswith("text/html"):
+                    assert response.status_code < 500, (username, name, path)
+                    assert response["Content-Security-Policy"] == POLICY
+                    assert_no_inline_style(response.content.decode(), f"{username} {name} {path} {headers}")
+                    pages += response.status_code == 200
+    assert pages > 200

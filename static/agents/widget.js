@@ -33,7 +33,20 @@
     "#haken-w .hw-err{color:#b42318;font-size:12px;padding:0 10px}" +
     "#haken-w form{display:flex;border-top:1px solid #eee}#haken-w input{flex:1;border:0;padding:10px;font:inherit}" +
     "#haken-w form button{border:0;background:#4f46e5;color:#fff;padding:0 14px}";
-  document.head.appendChild(el("style", {}, css));
+  // A constructed stylesheet is CSSOM, which no Content-Security-Policy governs: the widget
+  // keeps its looks on pages whose style-src has no 'unsafe-inline' (Haken's own preview on
+  // the widget page among them). Browsers without constructed stylesheets (before Safari 16.4,
+  // Firefox 101) get a <style> element instead, which such a policy would refuse.
+  var adopted = false;
+  if ("adoptedStyleSheets" in document) {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+      adopted = true;
+    } catch (e) { adopted = false; }
+  }
+  if (!adopted) { document.head.appendChild(el("style", {}, css)); }
 
   var root = el("div", { id: "haken-w" });
   var opener = el("button", { "class": "hw-open", type: "button" }, "Chat with us");
