@@ -127,23 +127,24 @@ def _parameter_values() -> dict[str, list[str]]:
     from employees.models import DigitalEmployee
     from revenue.models import Invoice, PayoutRun, SaleUpload, SettlementRun, Statement
 
-    def pks(model, limit: int | None = None) -> list[str]:
+    # Three of each kind: the pages render one template per kind of object, whatever its id.
+    def pks(model, limit: int | None = 3) -> list[str]:
         return [str(pk) for pk in model.objects.order_by("pk").values_list("pk", flat=True)[:limit]]
 
     return {
         "slug": list(DigitalEmployee.objects.order_by("slug").values_list("slug", flat=True)),
-        "placement_id": pks(Placement),
+        "placement_id": pks(Placement, None),  # every state renders its own panels
         "number": ["1", "2"],
         "partner_id": pks(Partner),
         "payee_id": pks(Payee),
         "invoice_id": pks(Invoice),
-        "document_id": pks(KnowledgeDocument, 5),
+        "document_id": pks(KnowledgeDocument),
         "statement_id": pks(Statement),
         "run_id": sorted(set(pks(SettlementRun) + pks(PayoutRun))),
         "key_id": pks(PartnerApiKey),
         "upload_id": pks(SaleUpload),
         "conversation_id": pks(Conversation),
-        "message_id": pks(Message, 30),
+        "message_id": pks(Message),
         "draft_id": pks(CopyDraft),
         "period": sorted({period.strftime("%Y-%m") for period in Statement.objects.values_list("period", flat=True)}),
     }
