@@ -209,7 +209,10 @@ def test_the_docs_page_loads_nothing_from_a_cdn(db, settings):
     assert re.findall(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page) == []
     assets = [asset for asset in re.findall(r'(?:src|href)="([^"]+)"', page) if asset != "/api/v1/docs/?script="]
     assert assets, page
-    assert all(asset.startswith("/static/drf_spectacular_sidecar/") for asset in assets), assets
+    # (the vendored Swagger UI, and our three rules that replace its inline <style>)
+    assert all(asset.startswith("/static/drf_spectacular_sidecar/") or asset == "/static/css/api-docs.css"
+               for asset in assets), assets
+    assert "/static/css/api-docs.css" in assets
     # and each of them exists among the site's static files
     for asset in assets:
         assert finders.find(asset.removeprefix("/static/")) is not None, asset
