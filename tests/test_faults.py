@@ -1,0 +1,211 @@
+"""Faults (issue "Hardening"): the platform interrupted where it hurts, and what is left.
+
+- A worker killed in the middle of a settlement run and in the middle of a CSV import,
+  then the task run again: the result is exactly that of an uninterrupted run. (A worker
+  killed in the middle of a payout run: tests/test_payments_e2e.py.)
+- The database connection of a `POST /api/v1/sales` dropped inside its transaction: the
+  client gets a 503 in the API's error shape, nothing of the batch is stored, and the
+  same batch sent again is accepted in full.
+- Several partner systems posting overlapping batches at the same moment: every event is
+  stored once, accepted once and a duplicate otherwise, and no request fails.
+
+"Mid-run" is never a sleep and a hope. The test holds a row lock, from a connection of its
+own, on a row the code under test needs partway through its work; it waits until
+PostgreSQL shows that backend blocked on the test's lock (`pg_blocking_pids`), and only
+then kills the worker or terminates the backend. Everything is real: the HTTP server, the
+`celery worker` process, the broker, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import requests
+from django.db import connection
+
+from contracts import services as contract_services
+from revenue.models import (
+    Sale,
+)
+from revenue.services import ingestion
+from tests.conftest import wait_for
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NEW_YORK = ZoneInfo("America/New_York")
+OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
+
+
+# --- the test's own connection, and what PostgreSQL says about the others -------------------
+
+
+def own_connection() -> psycopg.Connection:
+    """A connection of the test's own (not Django's), to hold locks in a transaction."""
+    db = connection.settings_dict
+    return psycopg.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
+                           host=db["HOST"] or None, port=db["PORT"] or None)
+
+
+def blocked_by(holder: psycopg.Connection, *, timeout: float = 60, what: str) -> int:
+    """The pid of the backend that waits on a lock `holder` holds (polled through Django's
+    autocommit connection: each poll is a fresh view of pg_stat_activity)."""
+    holder_pid = holder.info.backend_pid
+
+    def waiting() -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [holder_pid])
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    return wait_for(waiting, timeout=timeout, what=what)
+
+
+def backend_gone(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] == 0
+
+
+def bearer(world) -> dict[str, str]:
+    issued = contract_services.api_key_create(actor=world.hoshi_owner, partner=world.hoshi, name="POS")
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+def sale_event(external_id: str, amount: int, day: int = 3, **keys: str) -> dict[str, Any]:
+    return {"external_id": external_id, "type": "sale", "occurred_at": f"2026-10-{day:02d}T12:01:00+09:00",
+            "amount": amount, "currency": "JPY", **keys}
+
+
+def refund_event(external_id: str, of: str, amount: int) -> dict[str, Any]:
+    return {"external_id": external_id, "type": "refund", "refund_of": of, "amount": amount,
+            "occurred_at": "2026-10-25T09:00:00+09:00", "currency": "JPY"}
+
+
+def stored_sales(partner) -> list[tuple[Any, ...]]:
+    return sorted(Sale.objects.filter(partner=partner).values_list(
+        "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "refund_of__external_id",
+        "period", "content_digest"))
+
+
+# --- 3. the database connection dropped during ingestion ------------------------------------
+
+
+def test_the_connection_dropped_inside_an_ingestion_answers_503_and_stores_nothing(world, live_server):
+    # given a stored sale, and a batch of 40 new sales and a refund of the stored sale
+    headers = bearer(world)
+    ingestion.sales_ingest(partner=world.hoshi, events=[sale_event("pos-0", 5_000)])
+    batch = [sale_event(f"pos-{n}", 1_000 + n) for n in range(1, 41)] + [refund_event("ref-0", "pos-0", 500)]
+    before = stored_sales(world.hoshi)
+    url = f"{live_server.url}/api/v1/sales"
+    # and the test holding the stored sale's row lock, which the refund needs
+    holder = own_connection()
+    holder.execute("SELECT id FROM revenue_sale WHERE external_id = 'pos-0' FOR UPDATE")
+    answer: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            answer["response"] = requests.post(url, json={"events": batch}, headers=headers, timeout=60)
+        except BaseException as exc:  # reported below
+            answer["error"] = exc
+
+    client = threading.Thread(target=post)
+    client.start()
+    try:
+        # when the request's backend, its 40 sales inserted, waits for the lock
+        victim = blocked_by(holder, what="the ingestion to wait for the sale's lock")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
+                           "AND mode = 'RowExclusiveLock'", [victim])
+            assert cursor.fetchone()[0] == 1  # it has written into revenue_sale
+            # and its connection is cut from the server's side
+            cursor.execute("SELECT pg_terminate_backend(%s)", [victim])
+            assert cursor.fetchone()[0] is True
+        holder.rollback()
+        client.join(timeout=60)
+    finally:
+        holder.close()
+    # then the client is told, in the API's error shape, to send it again shortly
+    assert "error" not in answer, answer.get("error")
+    response = answer["response"]
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
+    assert response.json() == {"error": {
+        "code": "service_unavailable",
+        "message": "The database is unavailable for a moment; nothing of this request was stored. Send it again.",
+        "fields": {}}}
+    # and nothing of the batch was stored
+    wait_for(lambda: backend_gone(victim), what="the terminated backend to exit")
+    assert stored_sales(world.hoshi) == before
+    # and the same batch sent again is accepted in full
+    again = requests.post(url, json={"events": batch}, headers=headers, timeout=60)
+    assert (again.status_code, again.json()) == (200, {"accepted": 41, "duplicates": 0, "rejected": []})
+    assert [row[0] for row in stored_sales(world.hoshi)] == sorted(
+        ["pos-0", "ref-0", *(f"pos-{n}" for n in range(1, 41))])
+    assert Sale.objects.get(external_id="ref-0").refund_of.external_id == "pos-0"
+
+
+# --- 4. concurrent overlapping batches from several threads ---------------------------------
+
+
+def test_eight_systems_posting_overlapping_batches_at_once_store_each_event_once(world, live_server):
+    # given 20 sales stored earlier (10,000 each), and eight batches that overlap: each has
+    # 120 of 200 shared sales in its own order, 10 sales of its own, refunds of some of its
+    # shared sales (after them), and 10 of 40 refunds of the earlier sales (two per sale,
+    # 3,000 + 4,000: both fit)
+    headers = bearer(world)
+    ingestion.sales_ingest(partner=world.hoshi, events=[sale_event(f"old-{j:02d}", 10_000, day=1)
+                                                        for j in range(20)])
+    shared = [sale_event(f"s-{x:03d}", 2_000 + x, coupon_code=f"C{x % 7}") for x in range(200)]
+    old_refunds = [refund_event(f"r-old-{j:02d}-{part}", f"old-{j:02d}", amount)
+                   for j in range(20) for part, amount in (("a", 3_000), ("b", 4_000))]
+    rng = random.Random(20261202)
+    batches = []
+    for k in range(8):
+        sales = rng.sample(shared, 120) + [sale_event(f"u-{k}-{n}", 500 + n) for n in range(10)]
+        rng.shuffle(sales)
+        refunds = [refund_event(f"r-{e['external_id']}", e["external_id"], 1_000)
+                   for e in sales if e["external_id"].startswith("s-") and int(e["external_id"][2:]) % 10 == 0]
+        refunds += rng.sample(old_refunds, 10)
+        rng.shuffle(refunds)
+        batches.append(sales + refunds)
+    distinct = {e["external_id"]: e for batch in batches for e in batch}
+    url = f"{live_server.url}/api/v1/sales"
+    barrier = threading.Barrier(len(batches))
+    results: list[Any] = [None] * len(batches)
+
+    def post(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            response = requests.post(url, json={"events": batches[index]}, headers=headers, timeout=120)
+            results[index] = (response.status_code, response.json())
+        except BaseException as exc:  # reported below
+            results[index] = exc
+
+    # when they are all posted at the same moment
+    threads = [threading.Thread(target=post, args=(k,)) for k in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # then every request succeeded (no 5xx, no deadlock) and rejected nothing
+    for result in results:
+        assert not isinstance(result, BaseException), result
+    assert [(status, body["rejected"]) for status, body in results] == [(200, [])] * len(batches)
+    # and between them each event was accepted exactly once and a duplicate every other time
+    assert sum(body["accepted"] for _, body in results) == len(distinct)
+    assert sum(body["duplicates"] for _, body in results) == sum(map(len, batches)) - len(distinct)
+    # and each event is stored exactly once, as sent
+    stored = {row[0]: row for row in stored_sales(world.hoshi)}
+    assert sorted(stored) == sorted({*distinct, *(f"old-{j:02d}" for j in range(20))})
+    for external_id, event in distinct.items():
+        row = stored[external_id]
+        assert (row[1], row[3], row[6]) == (event["type"], event["amount"], event.get("refund_of"))
+    # and no sale is refunded beyond its amount
+    refunded = {}
+    for _, kind, _, amount, _, _, refund_of, _, _ in stored.values():
+        if kind == "refund":
+            refunded[refund_of] = refunded.get(refund_of, 0) + amount
+    assert all(total <= stored[of][3] for of, total in refunded.items())
