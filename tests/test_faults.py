@@ -19,21 +19,27 @@ then kills the worker or terminates the backend. Everything is real: the HTTP se
 from __future__ import annotations
 
 import random
+import re
+import signal
 import threading
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psutil
 import psycopg
+import pytest
 import requests
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from contracts import services as contract_services
-from revenue.models import (
-    Sale,
-)
+from revenue.models import Sale, SaleUpload, SaleUploadRejection
 from revenue.services import ingestion
+from revenue.services.uploads import upload_create, upload_process
 from tests.conftest import wait_for
+from tests.factories import PartnerFactory
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -50,14 +56,16 @@ def own_connection() -> psycopg.Connection:
                            host=db["HOST"] or None, port=db["PORT"] or None)
 
 
-def blocked_by(holder: psycopg.Connection, *, timeout: float = 60, what: str) -> int:
-    """The pid of the backend that waits on a lock `holder` holds (polled through Django's
-    autocommit connection: each poll is a fresh view of pg_stat_activity)."""
+def blocked_by(holder: psycopg.Connection, *, running: str, timeout: float = 60, what: str) -> int:
+    """The pid of the backend that waits on a lock `holder` holds, running a statement that
+    contains `running` (polled through Django's autocommit connection: each poll is a fresh
+    view of pg_stat_activity)."""
     holder_pid = holder.info.backend_pid
 
     def waiting() -> int | None:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [holder_pid])
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) "
+                           "AND strpos(query, %s) > 0", [holder_pid, running])
             row = cursor.fetchone()
         return row[0] if row else None
 
@@ -116,7 +124,7 @@ def test_the_connection_dropped_inside_an_ingestion_answers_503_and_stores_nothi
     client.start()
     try:
         # when the request's backend, its 40 sales inserted, waits for the lock
-        victim = blocked_by(holder, what="the ingestion to wait for the sale's lock")
+        victim = blocked_by(holder, running="FOR UPDATE", what="the ingestion to wait for the sale's lock")
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
                            "AND mode = 'RowExclusiveLock'", [victim])
@@ -209,3 +217,125 @@ def test_eight_systems_posting_overlapping_batches_at_once_store_each_event_once
         if kind == "refund":
             refunded[refund_of] = refunded.get(refund_of, 0) + amount
     assert all(total <= stored[of][3] for of, total in refunded.items())
+
+
+# --- 2. a worker killed in the middle of a CSV import ---------------------------------------
+
+
+@pytest.fixture
+def shared_media(settings, monkeypatch, tmp_path):
+    """Uploaded files where the worker (started after this fixture) reads them too."""
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    monkeypatch.setenv("DJANGO_MEDIA_ROOT", str(media))
+    return media
+
+
+STORED_BEFORE = [sale_event(f"pre-{n:04d}", 10_000, day=2) for n in range(300)]
+
+
+def import_file() -> bytes:
+    """13,515 rows: 12,000 new sales, 200 sent before (duplicates), 50 sent before with
+    other content (conflicts), 100 bad rows, 100 identical repeats, 1,000 refunds of the
+    file's own sales, 50 refunds of sales sent before (the first needs the sale the test
+    locks), 10 that exceed their sale and 5 that name no sale."""
+    rows = ["external_id,type,occurred_at,amount,currency,coupon_code,refund_of"]
+    for n in range(12_000):
+        rows.append(f"f-{n:05d},sale,2026-10-{1 + n % 28:02d}T10:00:00+09:00,{1_000 + n},JPY,C{n % 50},")
+    rows += [f"pre-{n:04d},sale,2026-10-02T12:01:00+09:00,10000,JPY,," for n in range(200)]
+    rows += [f"pre-{n:04d},sale,2026-10-02T12:01:00+09:00,10001,JPY,," for n in range(200, 250)]
+    for n in range(100):
+        rows.append([f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,abc,JPY,,",
+                     f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,USD,,",
+                     f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,XXX,,",
+                     f"bad-{n:03d},sale,2026-10-05,100,JPY,,"][n % 4])
+    rows += [f"f-{n:05d},sale,2026-10-{1 + n % 28:02d}T10:00:00+09:00,{1_000 + n},JPY,C{n % 50}," for n in range(100)]
+    rows += [f"rf-{n:05d},refund,2026-10-29T10:00:00+09:00,100,JPY,,f-{n * 12:05d}" for n in range(1_000)]
+    rows += [f"rp-{n:04d},refund,2026-10-29T10:00:00+09:00,2000,JPY,,pre-{n:04d}" for n in range(250, 300)]
+    rows += [f"rx-{n:04d},refund,2026-10-29T11:00:00+09:00,9000,JPY,,pre-{n:04d}" for n in range(250, 260)]
+    rows += [f"ru-{n},refund,2026-10-29T11:00:00+09:00,100,JPY,,nowhere-{n}" for n in range(5)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def import_result(upload: SaleUpload) -> dict[str, Any]:
+    upload.refresh_from_db()
+    return {
+        "upload": (upload.status, upload.rows_total, upload.rows_done, upload.accepted, upload.duplicates,
+                   upload.rejected, upload.error),
+        "sales": stored_sales(upload.partner),
+        "from_this_file": Sale.objects.filter(upload=upload).count(),
+        "rejections": list(SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
+                           .values_list("row_number", "column", "code", "reason")),
+    }
+
+
+def uninterrupted_import(world, content: bytes) -> dict[str, Any]:
+    """The same file, with the same sales sent before, imported by a twin of Hoshi Mart in
+    this process, start to end."""
+    twin = PartnerFactory(slug="hoshi-twin", name="Hoshi Twin", currency="JPY", timezone="Asia/Tokyo")
+    ingestion.sales_ingest(partner=twin, events=STORED_BEFORE)
+    upload = SaleUpload(partner=twin, original_name="october.csv", uploaded_by=world.hoshi_owner)
+    upload.file.save("twin/october.csv", ContentFile(content), save=True)
+    upload_process(upload_id=upload.pk)
+    return import_result(upload)
+
+
+def tasks_succeeded(worker, task: str) -> int:
+    """How many runs of `task` the worker's log reports as succeeded."""
+    return len(re.findall(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded in ", worker.log_path.read_text()))
+
+
+def pool_child(worker) -> psutil.Process:
+    [child] = psutil.Process(worker.pid).children()
+    return child
+
+
+@pytest.mark.integration
+def test_a_worker_killed_mid_import_and_the_task_redelivered_imports_exactly_once(world, shared_media,
+                                                                                    celery_worker_process):
+    # given 300 sales sent before, and a 13,515-row file that duplicates, conflicts with and
+    # refunds some of them
+    content = import_file()
+    expected = uninterrupted_import(world, content)
+    ingestion.sales_ingest(partner=world.hoshi, events=STORED_BEFORE)
+    # (the worker has explained both partners' new sales: one task per batch and per file)
+    wait_for(lambda: tasks_succeeded(celery_worker_process, "revenue.tasks.attribution_run_task") == 3,
+             what="the worker to finish the attribution it was sent")
+    # and the test holding the lock of the sale the file's first refund names
+    holder = own_connection()
+    holder.execute("SELECT id FROM revenue_sale WHERE partner_id = %s AND external_id = 'pre-0250' FOR UPDATE",
+                   [world.hoshi.pk])
+    try:
+        # when the file is uploaded, and its import on the worker has read and checked it and
+        # inserted its sales (uncommitted), and waits for that lock to check the refunds
+        upload = upload_create(actor=world.hoshi_owner, partner=world.hoshi,
+                               file=SimpleUploadedFile("october.csv", content, content_type="text/csv"))
+        victim = blocked_by(holder, running="upload_refunds", what="the import to wait for the refunded sale's lock")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
+                           "AND mode = 'RowExclusiveLock'", [victim])
+            assert cursor.fetchone()[0] == 1
+        assert (SaleUpload.objects.get(pk=upload.pk).status, SaleUpload.objects.get(pk=upload.pk).rows_total) == (
+            "processing", 13_515)
+        # and the worker process running it is killed; Celery hands the task to a new one
+        # while the dead process's session still holds the upload's lock
+        child = pool_child(celery_worker_process)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        log = celery_worker_process.log_path
+        wait_for(lambda: log.read_text().count("upload_process_task[") >= 3, timeout=30,
+                 what="the task redelivered and run again")
+        assert not backend_gone(victim)
+    finally:
+        holder.rollback()
+        holder.close()
+    # then, once the dead session is gone, the import completes exactly as an uninterrupted one
+    wait_for(lambda: SaleUpload.objects.get(pk=upload.pk).status == "done", timeout=60,
+             what="the redelivered import to finish")
+    # (the redelivered task found the dead session's lock, and tried again later)
+    assert re.search(r"upload_process_task\[[0-9a-f-]+\] retry: Retry in \d+s", log.read_text())
+    result = import_result(upload)
+    assert result["upload"] == ("done", 13_515, 13_515, 13_050, 300, 165, "")
+    assert result["from_this_file"] == 13_050
+    assert result == {**expected, "sales": result["sales"]}
+    assert result["sales"] == expected["sales"]
