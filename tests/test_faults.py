@@ -18,11 +18,13 @@ then kills the worker or terminates the backend. Everything is real: the HTTP se
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import signal
 import threading
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,11 +37,32 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from contracts import services as contract_services
-from revenue.models import Sale, SaleUpload, SaleUploadRejection
+from contracts.models import Contract, ContractVersion, Placement
+from employees.models import DigitalEmployee
+from revenue import tasks
+from revenue.models import (
+    JournalLine,
+    Outcome,
+    Sale,
+    SaleUpload,
+    SaleUploadRejection,
+    SettlementRun,
+    Statement,
+    StatementLine,
+    StatementSplit,
+)
 from revenue.services import ingestion
+from revenue.services.settlement import (
+    settlement_run_execute,
+    settlement_run_request,
+    statement_approve,
+    statement_submit,
+)
 from revenue.services.uploads import upload_create, upload_process
-from tests.conftest import wait_for
-from tests.factories import PartnerFactory
+from tests.conftest import design_terms, hire, wait_for
+from tests.factories import EmployeeFactory, PartnerFactory
+from tests.revenue_helpers import period_of, sale, touch
+from tests.test_attribution import _backdate
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -339,3 +362,197 @@ def test_a_worker_killed_mid_import_and_the_task_redelivered_imports_exactly_onc
     assert result["from_this_file"] == 13_050
     assert result == {**expected, "sales": result["sales"]}
     assert result["sales"] == expected["sales"]
+
+
+# --- 1. a worker killed in the middle of a settlement run -----------------------------------
+
+
+def tokyo(month: int, day: int, hour: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=TOKYO)
+
+
+def new_york(month: int, day: int, hour: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=NEW_YORK)
+
+
+def resolution(placement: Placement, external_id: str, when: datetime) -> None:
+    Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
+                           period=period_of(when, placement.partner.timezone))
+
+
+def approve(world, statement: Statement) -> Statement:
+    statement_submit(actor=world.finance, statement=statement)
+    return statement_approve(actor=world.finance, statement=statement)
+
+
+def fill_contracts(world, count: int) -> None:
+    """`count` more active contracts at Hoshi Mart, each with its own employee and a minimum
+    wage of its own (10,000 + n) in force since January: a run settles them in chunks."""
+    employees = DigitalEmployee.objects.bulk_create(
+        EmployeeFactory.build(slug=f"filler-{n:03d}", name=f"Filler {n}") for n in range(count))
+    placements = Placement.objects.bulk_create(
+        Placement(partner=world.hoshi, employee=employee, status="active", requested_by=world.hoshi_owner)
+        for employee in employees)
+    contracts = Contract.objects.bulk_create(Contract(placement=placement, currency="JPY") for placement in placements)
+    ContractVersion.objects.bulk_create(
+        ContractVersion(contract=contract, number=1, status="accepted", effective_from=date(2026, 1, 1),
+                        terms=design_terms(minimum_per_period=10_000 + n), created_by=world.hoshi_manager,
+                        decided_by=world.hoshi_owner, decided_at=contract.created_at)
+        for n, contract in enumerate(contracts))
+
+
+@dataclass
+class SettlementScene:
+    rinna: Placement  # Hoshi Mart, JPY: October approved, November with late sales and a clawback
+    kai_wayfarer: Placement  # Wayfarer, USD, flat 10%, no minimum
+    kai_hoshi: Placement  # Hoshi Mart, JPY, conversations
+
+
+def settlement_scene(world) -> SettlementScene:
+    """October settled for Rinna; then 249 filler contracts, then Kai at Wayfarer and at Hoshi
+    Mart: a November run writes Rinna and the fillers in its first chunk (250 contracts) and
+    the two Kais in its second. The November events that arrive before the first run."""
+    rinna = _backdate(hire(world))
+    for code, day in [("C1", 1), ("C2", 2), ("C5", 20)]:
+        touch(rinna, "coupon", code, tokyo(10, day, 9))
+    october_c2 = sale(world.hoshi, tokyo(10, 10), 2_000_000, coupon_code="C2", external_id="oct-c2")
+    sale(world.hoshi, tokyo(10, 11), 3_000_000, coupon_code="C1", external_id="oct-c1")
+    settlement_run_execute(run_id=SettlementRun.objects.create(period=OCT).pk)
+    approve(world, Statement.objects.get(contract=rinna.contract, period=OCT))  # net 5,000,000; rate 0.056
+
+    fill_contracts(world, 249)
+    kai_wayfarer = _backdate(hire(world, partner="wayfarer", employee="kai", terms=design_terms(
+        currency="USD", share={"model": "flat", "rate": "0.10"}, minimum_per_period=None,
+        outcome_fees={"resolution": 150})))
+    kai_hoshi = _backdate(hire(world, employee="kai"))
+    for code in ("N1", "N2", "N3"):
+        touch(rinna, "coupon", code, tokyo(11, 1, 9))
+    for key in ("K1", "K2", "K3"):
+        touch(kai_wayfarer, "click", key, new_york(11, 1, 9))
+    for key in ("V1", "V2"):
+        touch(kai_hoshi, "conversation", key, tokyo(11, 1, 9))
+
+    n1 = sale(world.hoshi, tokyo(11, 5), 900_000, coupon_code="N1", external_id="nov-n1")
+    sale(world.hoshi, tokyo(11, 6), 400_000, coupon_code="N2", external_id="nov-n2")
+    sale(world.hoshi, tokyo(11, 7), 300_000, refund_of=october_c2, external_id="nov-c2-r")  # clawed back
+    for n in range(3):
+        resolution(rinna, f"rinna-r{n}", tokyo(11, 8 + n))
+    k2 = sale(world.wayfarer, new_york(11, 5), 20_000, click_id="K2", external_id="wf-k2")
+    sale(world.wayfarer, new_york(11, 4), 50_000, click_id="K1", external_id="wf-k1")
+    sale(world.wayfarer, new_york(11, 9), 5_000, refund_of=k2, external_id="wf-k2-r")
+    resolution(kai_wayfarer, "kai-wf-r0", new_york(11, 10))
+    resolution(kai_wayfarer, "kai-wf-r1", new_york(11, 11))
+    sale(world.hoshi, tokyo(11, 12), 250_000, conversation_id="V1", external_id="nov-v1")
+    scene = SettlementScene(rinna=rinna, kai_wayfarer=kai_wayfarer, kai_hoshi=kai_hoshi)
+    scene.n1 = n1  # type: ignore[attr-defined]
+    return scene
+
+
+def november_arrivals(world, scene: SettlementScene) -> None:
+    """What arrives after the first November run: its drafts are stale."""
+    sale(world.hoshi, tokyo(10, 30), 500_000, coupon_code="C5", external_id="oct-late")  # October is approved
+    sale(world.hoshi, tokyo(11, 14), 1_200_000, coupon_code="N3", external_id="nov-n3")
+    sale(world.hoshi, tokyo(11, 16), 100_000, refund_of=scene.n1, external_id="nov-n1-r")  # type: ignore[attr-defined]
+    sale(world.wayfarer, new_york(11, 14), 30_000, click_id="K3", external_id="wf-k3")
+    sale(world.hoshi, tokyo(11, 13), 150_000, conversation_id="V2", external_id="nov-v2")
+    resolution(scene.kai_hoshi, "kai-h-r0", tokyo(11, 18))
+
+
+def november() -> dict[str, list[tuple[Any, ...]]]:
+    """Every value of every November statement, line and split, by contract."""
+    return {
+        "statements": list(Statement.objects.filter(period=NOV).order_by("contract_id").values_list(
+            "contract_id", "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage",
+            "clawback", "carried_credit", "adjustments", "total", "payable", "credit_carried_forward",
+            "fingerprint", "journal_entry_id")),
+        "lines": list(StatementLine.objects.filter(statement__period=NOV).order_by(
+            "statement__contract_id", "position").values_list(
+            "statement__contract_id", "position", "kind", "description", "quantity", "revenue", "amount_precise",
+            "amount")),
+        "splits": list(StatementSplit.objects.filter(statement__period=NOV).order_by(
+            "statement__contract_id", "payee__slug").values_list(
+            "statement__contract_id", "payee__slug", "share", "amount")),
+    }
+
+
+def ledger() -> list[tuple[Any, ...]]:
+    return list(JournalLine.objects.order_by("entry__idempotency_key", "account__code").values_list(
+        "entry__idempotency_key", "entry__memo", "entry__occurred_on", "account__code", "amount", "currency"))
+
+
+def lines_of(placement: Placement) -> list[tuple[Any, ...]]:
+    return list(StatementLine.objects.filter(statement__contract=placement.contract, statement__period=NOV)
+                .order_by("position").values_list("kind", "quantity", "revenue", "amount"))
+
+
+@pytest.mark.integration
+def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uninterrupted_run(
+        world, celery_worker_process):
+    # given October approved, 252 contracts, November drafts from a first run, and then
+    # new sales, refunds and outcomes that make them stale
+    scene = settlement_scene(world)
+    settlement_run_execute(run_id=SettlementRun.objects.create(period=NOV).pk)
+    november_arrivals(world, scene)
+    stale = november()
+    ledger_before = ledger()
+    # and the test holding the lock of Kai-at-Wayfarer's draft, in the run's second chunk
+    wayfarer_draft = Statement.objects.get(contract=scene.kai_wayfarer.contract, period=NOV)
+    holder = own_connection()
+    holder.execute("SELECT id FROM revenue_statement WHERE id = %s FOR UPDATE", [wayfarer_draft.pk])
+    try:
+        # when finance runs November on the worker, and the run has written its first chunk
+        # and waits for that lock
+        run = settlement_run_request(actor=world.finance, period=NOV)
+        blocked_by(holder, running="revenue_statement", what="the run to reach its second chunk")
+        midway = SettlementRun.objects.get(pk=run.pk)
+        assert (midway.status, midway.contracts_total, midway.contracts_done, midway.statements_written) == (
+            "running", 252, 250, 250)
+        rewritten = november()["statements"]
+        # (Rinna's statement is rewritten with the new events, the Kais' are still stale)
+        assert [row[4] for row in rewritten[:1] + rewritten[-2:]] == [2_900_000, 65_000, 250_000]
+        # and the worker is killed
+        os.killpg(celery_worker_process.pid, signal.SIGKILL)
+        celery_worker_process.wait(timeout=10)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert SettlementRun.objects.get(pk=run.pk).status == "running"
+    # and the task is run again (it waits for the dead worker's session to let go of the lock)
+    assert tasks.settlement_run_task(run.pk) == 252
+    retried = november()
+    run.refresh_from_db()
+    assert (run.status, run.contracts_done, run.statements_written, run.error) == ("done", 252, 252, "")
+    assert retried != stale
+    # then the statements, lines and splits are exactly those of an uninterrupted run over the
+    # same data (the drafts removed and November run again, start to end)
+    Statement.objects.filter(period=NOV).delete()
+    settlement_run_execute(run_id=SettlementRun.objects.create(period=NOV).pk)
+    assert november() == retried
+    # and they are right: Rinna's net 2,500,000 + late 500,000 − refunds 100,000 = 2,900,000;
+    # share 80,000 + 95,000; 3 resolutions; raised to 300,000; clawback 300,000 × 0.056
+    assert lines_of(scene.rinna) == [
+        ("attributed_sales", 3, 2_500_000, 0), ("late_sales", 1, 500_000, 0), ("refunds", 1, -100_000, 0),
+        ("share", None, None, 175_000), ("outcome_fee", None, None, 270), ("minimum_top_up", None, None, 124_730),
+        ("clawback", 1, None, -16_800)]
+    # Kai at Wayfarer: 100,000 − 5,000 at 10% + 2 × 150; Kai at Hoshi: 400,000 at 8% + 90, raised
+    assert lines_of(scene.kai_wayfarer) == [
+        ("attributed_sales", 3, 100_000, 0), ("refunds", 1, -5_000, 0), ("share", None, None, 9_500),
+        ("outcome_fee", None, None, 300)]
+    assert lines_of(scene.kai_hoshi) == [
+        ("attributed_sales", 2, 400_000, 0), ("share", None, None, 32_000), ("outcome_fee", None, None, 90),
+        ("minimum_top_up", None, None, 267_910)]
+    # and the ledger: no run posts to it, killed or not; approval posts exactly the splits
+    assert ledger() == ledger_before
+    for placement in (scene.rinna, scene.kai_wayfarer, scene.kai_hoshi):
+        approve(world, Statement.objects.get(contract=placement.contract, period=NOV))
+    entries: dict[str, list[tuple[str, int, str]]] = {}
+    for key, _, _, account, amount, currency in sorted(set(ledger()) - set(ledger_before)):
+        entries.setdefault(key, []).append((account, amount, currency))
+    assert sorted(entries.values()) == [
+        [("partner_receivable:hoshi-mart", 283_200, "JPY"), ("payee_payable:studio-aoi", -84_960, "JPY"),
+         ("platform_revenue", -198_240, "JPY")],
+        [("partner_receivable:hoshi-mart", 300_000, "JPY"), ("payee_payable:studio-aoi", -90_000, "JPY"),
+         ("platform_revenue", -210_000, "JPY")],
+        [("partner_receivable:wayfarer", 9_800, "USD"), ("payee_payable:studio-aoi", -2_940, "USD"),
+         ("platform_revenue", -6_860, "USD")],
+    ]
