@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf
@@ -13,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core.errors import ApplicationError, ErrorCode
+
+logger = logging.getLogger(__name__)
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -48,10 +52,27 @@ _DRF_CODES: list[tuple[type[drf.APIException], ErrorCode]] = [
 ]
 
 
+# How long a client is asked to wait after the database failed under it.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away under the request (a dropped connection, a restart, a
+        # failover), or gave up on it (a deadlock, a serialization failure). The request's
+        # transaction did not commit, so nothing of it is stored: the same request again is
+        # safe and will most likely succeed.
+        logger.warning("database unavailable during %s", context.get("request") and context["request"].path,
+                       exc_info=True)
+        set_rollback()
+        body = {"error": {"code": str(ErrorCode.SERVICE_UNAVAILABLE),
+                          "message": "The database is unavailable for a moment; nothing of this request was "
+                                     "stored. Send it again.",
+                          "fields": {}}}
+        return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):
         exc = drf.NotFound("Not found.")
     elif isinstance(exc, DjangoPermissionDenied):

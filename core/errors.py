@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_EVENTS = "too_many_events"
     REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class ApplicationError(Exception):

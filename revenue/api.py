@@ -95,6 +95,9 @@ _ERRORS = {
                          "over 10 MB (request_too_large)."),
     429: OpenApiResponse(IngestErrorSerializer, description="Too many requests; retry after the number "
                          "of seconds in the Retry-After header."),
+    503: OpenApiResponse(IngestErrorSerializer, description="The database failed under the request "
+                         "(code service_unavailable): nothing of the batch was stored; send the same batch "
+                         "again after the number of seconds in the Retry-After header."),
 }
 _RESULT = OpenApiResponse(
     IngestResultSerializer,

@@ -48,12 +48,22 @@ def settlement_run_closed_period() -> int | None:
     return settlement.settlement_run_request(actor=None, period=period, trigger="beat").pk
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def upload_process_task(upload_id: int) -> str:
-    """Process a CSV upload of sale events; a second run finds it done (or running) and returns."""
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=60)
+def upload_process_task(self, upload_id: int) -> str:
+    """Process a CSV upload of sale events; a run that finds it done returns.
+
+    A run that finds another session holding the upload's lock tries again shortly: that
+    session may be a run still at work (a message delivered twice), or the session of a
+    worker process that was killed and whose query has not ended yet (Celery hands the
+    task to a new process at once). Returning would leave the upload "processing" for
+    ever; whichever run gets the lock first finishes it, and the others find it done."""
+    from revenue.models import SaleUpload
     from revenue.services.uploads import upload_process
 
-    return upload_process(upload_id=upload_id).status
+    upload = upload_process(upload_id=upload_id)
+    if upload.status in (SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING):
+        raise self.retry(countdown=min(60, 2 ** self.request.retries))
+    return upload.status
 
 
 # --- payments ----------------------------------------------------------------------------------

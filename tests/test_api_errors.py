@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, serializers
 from rest_framework.test import APIClient
 
@@ -254,3 +255,20 @@ def test_nested_validation_errors_use_one_path_notation():
         "meta.store": ["A valid integer is required."],
     }
     assert response.data["error"]["message"] == "amounts[1]: Ensure this value is greater than or equal to 0."
+
+
+@pytest.mark.parametrize("error", [
+    OperationalError("terminating connection due to administrator command"),
+    OperationalError("deadlock detected"),
+    InterfaceError("connection already closed"),
+], ids=["connection-dropped", "deadlock", "connection-closed"])
+def test_the_database_failing_under_a_request_is_a_503_to_retry(error):
+    # given the database failing under a request (tests/test_faults.py cuts a real connection)
+    # when the one exception handler renders it
+    response = exception_handler(error, {})
+    # then 503 service_unavailable in the error shape, with when to send it again
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert response.data == {"error": {
+        "code": "service_unavailable",
+        "message": "The database is unavailable for a moment; nothing of this request was stored. Send it again.",
+        "fields": {}}}

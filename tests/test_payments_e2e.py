@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from revenue.models import Invoice, Payout, PayoutRun
+from revenue.models import Invoice, JournalLine, Payout, PayoutItem, PayoutRun
 from revenue.selectors.ledger import account_balance, trial_balance
 from revenue.services.invoicing import invoice_create
 from revenue.services.payouts import payout_run_execute, payout_run_request
@@ -43,6 +43,44 @@ def issued_and_paid(world, server) -> Invoice:
     return invoice
 
 
+# What a payout run over the approved, paid statement leaves: the same whether its worker
+# ran through or was killed in the middle and the run repeated.
+PAID_OUT = {
+    "run": "done",
+    "payouts": [("reseller-kumo", "stripe", "JPY", 120_000, "sent", 1, ""),
+                ("studio-aoi", "stripe", "JPY", 180_000, "sent", 1, "")],
+    "items": [("reseller-kumo", 120_000), ("studio-aoi", 180_000)],
+    "transfers": [("reseller-kumo", 120_000, "jpy"), ("studio-aoi", 180_000, "jpy")],
+    "ledger": [[("cash:stripe", -180_000, "JPY"), ("payee_payable:studio-aoi", 180_000, "JPY")],
+               [("cash:stripe", -120_000, "JPY"), ("payee_payable:reseller-kumo", 120_000, "JPY")]],
+    "balances": {"cash:stripe": 0, "partner_receivable:hoshi-mart": 0, "payee_payable:studio-aoi": 0,
+                 "payee_payable:reseller-kumo": 0},
+}
+
+
+def paid_out(server, run: PayoutRun) -> dict:
+    """Everything the run left, without ids and times: its payouts, their items, the
+    transfers at Stripe (one per payout, no other) and its journal entries (Dr payee
+    payable, Cr cash)."""
+    payouts = list(Payout.objects.filter(run=run).select_related("payee"))
+    transfers = {t.id: t for t in server.transfers()}
+    by_account = {p.destination: p.payee.slug for p in payouts}
+    assert sorted(transfers) == sorted(p.provider_transfer_id for p in payouts)  # one transfer each, no other
+    entries = {}
+    for entry_id, code, amount, currency in JournalLine.objects.filter(
+            entry__payout__run=run).values_list("entry_id", "account__code", "amount", "currency"):
+        entries.setdefault(entry_id, []).append((code, amount, currency))
+    return {
+        "run": PayoutRun.objects.get(pk=run.pk).status,
+        "payouts": sorted((p.payee.slug, p.provider, p.currency, p.amount, p.status, p.attempt, p.failure_message)
+                          for p in payouts),
+        "items": sorted(PayoutItem.objects.filter(payout__run=run).values_list("payout__payee__slug", "amount")),
+        "transfers": sorted((by_account[t.destination], t.amount, t.currency) for t in transfers.values()),
+        "ledger": sorted(sorted(lines) for lines in entries.values()),
+        "balances": {code: account_balance(code=code, currency="JPY") for code in PAID_OUT["balances"]},
+    }
+
+
 def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, celery_worker_process):  # noqa: F811
     studio, reseller = connect_payees(local_stripe)
     invoice = issued_and_paid(world, local_stripe)
@@ -58,10 +96,7 @@ def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, cel
     assert sum(transfers.values()) == remote.amount_paid == invoice.amount
     for balance in trial_balance():
         assert sum(account.balance for account in balance.accounts) == 0
-    assert {code: account_balance(code=code, currency="JPY") for code in (
-        "cash:stripe", "partner_receivable:hoshi-mart", "payee_payable:studio-aoi", "payee_payable:reseller-kumo",
-    )} == {"cash:stripe": 0, "partner_receivable:hoshi-mart": 0, "payee_payable:studio-aoi": 0,
-           "payee_payable:reseller-kumo": 0}
+    assert paid_out(local_stripe, run) == PAID_OUT
 
 
 def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_stripe, world,  # noqa: F811
@@ -84,3 +119,5 @@ def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_
     assert sorted((t.destination, t.amount) for t in local_stripe.transfers()) == sorted([
         (studio.stripe_account_id, 180_000), (reseller.stripe_account_id, 120_000)])
     assert account_balance(code="cash:stripe", currency="JPY") == 0
+    # and everything it left is exactly what an uninterrupted run leaves (the test above)
+    assert paid_out(local_stripe, run) == PAID_OUT
