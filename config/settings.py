@@ -230,6 +230,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "revenue.tasks.attribution_sweep",
         "schedule": crontab(minute="*/5"),
     },
+    "stalled-work-sweep": {
+        "task": "revenue.tasks.stalled_work_sweep",
+        # Uploads and settlement runs a killed worker left behind, within minutes rather
+        # than the broker's visibility timeout (an hour).
+        "schedule": crontab(minute="*/5"),
+    },
     "settlement-closed-period": {
         "task": "revenue.tasks.settlement_run_closed_period",
         # Daily; the task acts once the previous month has ended in every zone.

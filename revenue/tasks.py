@@ -37,6 +37,21 @@ def settlement_run_task(run_id: int) -> int:
     return settlement.settlement_run_execute(run_id=run_id).statements_written
 
 
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def stalled_work_sweep() -> dict[str, list[int]]:
+    """Beat, every 5 minutes: queue again the uploads and settlement runs nobody is working
+    on (a worker killed mid-task, a message lost; revenue.selectors.stalled). Running the
+    same task twice is safe: the second finds the work done, or waits for the first."""
+    from revenue.selectors.stalled import stalled_work
+
+    stalled = stalled_work()
+    for upload_id in stalled.upload_ids:
+        upload_process_task.delay(upload_id)
+    for run_id in stalled.settlement_run_ids:
+        settlement_run_task.delay(run_id)
+    return {"uploads": stalled.upload_ids, "settlement_runs": stalled.settlement_run_ids}
+
+
 @shared_task
 def settlement_run_closed_period() -> int | None:
     """Beat, daily at 12:30 UTC: on the day the previous month has ended in every zone

@@ -30,7 +30,7 @@ import re
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,7 @@ from revenue.models import (
     StatementLine,
     StatementSplit,
 )
+from revenue.selectors.stalled import StalledWork, stalled_work
 from revenue.services import ingestion
 from revenue.services.settlement import (
     settlement_run_execute,
@@ -522,7 +523,10 @@ def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uni
         holder.rollback()
         holder.close()
     assert SettlementRun.objects.get(pk=run.pk).status == "running"
-    # and the task is run again (it waits for the dead worker's session to let go of the lock)
+    # and once the dead worker's session has let go of the run's lock, the beat's sweep finds
+    # the run stalled (and nothing else), and its task is run again
+    wait_for(lambda: stalled_work(older_than=timedelta(0)) == StalledWork(upload_ids=[], settlement_run_ids=[run.pk]),
+             what="the killed run to be seen as stalled")
     assert tasks.settlement_run_task(run.pk) == 252
     retried = november()
     run.refresh_from_db()

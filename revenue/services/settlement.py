@@ -416,6 +416,11 @@ def statement_compute(*, contract: Contract, period: date) -> Statement | None:
     return computed[0] if computed else None
 
 
+def settlement_period_lock(period: date) -> list[int]:
+    """The session advisory lock (two int4 keys) held while a run computes `period`."""
+    return [SETTLEMENT_LOCK >> 32, period.year * 100 + period.month]
+
+
 def settlement_run_execute(*, run_id: int) -> SettlementRun:
     """Attribute pending sales, then compute every contract's statement for the run's
     period. A session-level advisory lock makes a second run for the same period wait for
@@ -423,9 +428,9 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
     run = SettlementRun.objects.get(pk=run_id)
     if run.status == SettlementRun.Status.DONE:
         return run
-    lock_key = run.period.year * 100 + run.period.month
+    lock = settlement_period_lock(run.period)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [SETTLEMENT_LOCK >> 32, lock_key])
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock)
     try:
         run.status, run.started_at, run.error = SettlementRun.Status.RUNNING, timezone.now(), ""
         run.contracts_done = run.statements_written = 0
@@ -454,7 +459,7 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
         raise
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SETTLEMENT_LOCK >> 32, lock_key])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
     return run
 
 

@@ -217,11 +217,16 @@ class _Run:
             rows_total=self.rows_total, rows_done=done)
 
 
+def upload_lock(upload_id: int) -> list[int]:
+    """The session advisory lock (one int8 key) held while an upload is processed."""
+    return [UPLOAD_LOCK + upload_id]
+
+
 def upload_process(*, upload_id: int) -> SaleUpload:
     """Process an upload (see the module docstring). Safe to run twice, or at once: the
     second run finds the upload finished, or being processed, and returns it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [UPLOAD_LOCK + upload_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", upload_lock(upload_id))
         if not cursor.fetchone()[0]:
             return SaleUpload.objects.get(pk=upload_id)
     try:
@@ -254,7 +259,7 @@ def upload_process(*, upload_id: int) -> SaleUpload:
     finally:
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [UPLOAD_LOCK + upload_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s)", upload_lock(upload_id))
         except DatabaseError:  # the connection is gone, and the lock with it
             logger.warning("could not release the lock of upload %s", upload_id, exc_info=True)
 
