@@ -17,9 +17,11 @@ platform's. `--reuse` keeps the data of an earlier run with the same scale (seed
 takes minutes) and only deletes the sales an earlier load run ingested.
 
 The system under load is the real one: gunicorn (config.wsgi, DEBUG off, 2 workers × 4
-threads, as `ingest_http`) and a real Celery worker (prefork) that attributes each
-ingested batch, queued on commit, which is what the portal's sales list shows. The ingest
-throttle is raised (the benchmark measures the server, not the per-key rate limit).
+threads, as `ingest_http`, keep-alive 5 s so no connection is closed under a user about to
+reuse it) and a real Celery worker (prefork) that attributes each ingested batch, queued on
+commit, which is what the portal's sales list shows. The ingest throttle is raised (the
+benchmark measures the server, not the per-key rate limit). Locust itself, the server, the
+worker and PostgreSQL share the machine's cores: state the load average with the figures.
 
 Locust runs headless as a subprocess for `--run-time` seconds on loopback with two user
 classes at once (benchmarks/locustfile_mixed.py):
@@ -397,13 +399,16 @@ def main() -> int:
     config_path.write_text(json.dumps(config))
     csv_prefix = work / f"locust-{run}"
     port = free_port()
-    server = start_server(port)
+    # Keep-alive longer than the dashboard's think time (2 s at most), as a proxy in front
+    # would keep it: with gunicorn's default of 2 s a busy server closes a connection just as
+    # a user reuses it, and the request dies with a reset a browser would silently retry.
+    server = start_server(port, keep_alive=5)
     worker = start_worker(args.worker_concurrency, work / "worker.log")
     try:
         timed("start gunicorn and the celery worker", lambda: (
             wait_http_ok(port, "/api/v1/me", {"Authorization": f"Bearer {meta['key']}"}, server),
             wait_worker_ready(worker, work / "worker.log")))
-        print(f"  gunicorn 2 workers × 4 threads on 127.0.0.1:{port}, celery worker prefork "
+        print(f"  gunicorn 2 workers × 4 threads (keep-alive 5 s) on 127.0.0.1:{port}, celery worker prefork "
               f"×{args.worker_concurrency}; locust: {args.ingest_users} ingestion + {args.dashboard_users} "
               f"dashboard users for {args.run_time} s", flush=True)
         started = time.monotonic()

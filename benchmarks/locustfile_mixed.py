@@ -87,7 +87,7 @@ class IngestUser(HttpUser):
         with self.client.post("/api/v1/sales", data=body, headers=self.headers, name="ingest: POST /api/v1/sales",
                               catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(f"{response.status_code}: {response.text[:200]} {response.error!r}")
                 return
             result = response.json()
             if result.get("rejected") or result.get("accepted") != CONFIG["batch"]:
@@ -120,4 +120,4 @@ class DashboardUser(HttpUser):
         name, path, _ = random.choices(requests, weights=[weight for _, _, weight in requests])[0]
         with self.client.get(path, name=name, catch_response=True) as response:
             if not 200 <= response.status_code < 300 or "/login/" in response.url:
-                response.failure(f"{response.status_code} {response.url}")
+                response.failure(f"{response.status_code} {response.url} {response.error!r}")

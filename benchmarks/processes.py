@@ -36,7 +36,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, *, workers: int = 2, threads: int = 4,
+def start_server(port: int, *, workers: int = 2, threads: int = 4, keep_alive: int = 2,
                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """gunicorn with DEBUG off and the ingest throttle raised: the benchmarks measure the
     server, not the per-key rate limit a partner would normally hit first."""
@@ -46,7 +46,8 @@ def start_server(port: int, *, workers: int = 2, threads: int = 4,
     environment.update(env or {})
     return subprocess.Popen(
         [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+         "--workers", str(workers), "--threads", str(threads), "--keep-alive", str(keep_alive),
+         "--log-level", "warning"],
         env=environment, cwd=ROOT, start_new_session=True)
 
 
