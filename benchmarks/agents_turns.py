@@ -42,6 +42,7 @@ from django.db.models import Sum  # noqa: E402
 from agents import services  # noqa: E402
 from agents.models import AgentRun, Message  # noqa: E402
 from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
+from benchmarks.processes import start_worker, wait_worker_ready  # noqa: E402
 from contracts.models import PartnerMembership, Placement  # noqa: E402
 from core.models import User  # noqa: E402
 
@@ -72,23 +73,8 @@ def reset() -> Placement:
     return placement
 
 
-def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
-    celery = Path(sys.executable).parent / "celery"
-    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the worker's life
-    process = subprocess.Popen(
-        [str(celery), "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--purge", "--hostname", f"bench-{os.getpid()}@%h",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-    return process
-
-
 def wait_ready(placement: Placement, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while b"ready." not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"worker did not start:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.1)
+    wait_worker_ready(process, log_path)
     # A warm-up turn: the worker is warm once it has answered one (imports, graphs compiled).
     started = services.conversation_start(placement=placement, channel="widget", text="hello")
     deadline = time.monotonic() + 120

@@ -32,19 +32,22 @@ def reset_revenue_tables() -> None:
             "contracts_partner, employees_digitalemployee RESTART IDENTITY CASCADE")
 
 
-def build_placements(count: int, *, per_partner: int = 100) -> list[tuple[int, int]]:
-    """`count` active placements; returns (placement id, partner id) pairs."""
+def build_placements(count: int, *, per_partner: int = 100, prefix: str = "bench",
+                     effective_from: str = "2026-01-01") -> list[tuple[int, int]]:
+    """`count` active placements; returns (placement id, partner id) pairs. `prefix` names
+    the partners and employees, so one benchmark can build several groups."""
     Payee.objects.get_or_create(slug="platform", defaults={"name": "Platform", "kind": "platform"})
     Payee.objects.get_or_create(slug="studio-aoi", defaults={"name": "Studio Aoi", "kind": "studio"})
     manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": "account_manager"})
     partners_needed = max(1, -(-count // per_partner))
     partners = Partner.objects.bulk_create(
-        Partner(slug=f"bench-{i}", name=f"Bench partner {i}", industry="convenience_retail", currency="JPY",
-                timezone="Asia/Tokyo", account_manager=manager) for i in range(partners_needed))
+        Partner(slug=f"{prefix}-{i}", name=f"{prefix.title()} partner {i}", industry="convenience_retail",
+                currency="JPY", timezone="Asia/Tokyo", account_manager=manager) for i in range(partners_needed))
     now = timezone.now()
     employees = DigitalEmployee.objects.bulk_create(
-        DigitalEmployee(slug=f"bench-emp-{i}", name=f"Bench {i}", title="Coupon promoter", persona=".", resume=".",
-                        skills=["coupon_promoter"], languages=["ja"], industries=["convenience_retail"],
+        DigitalEmployee(slug=f"{prefix}-emp-{i}", name=f"{prefix.title()} {i}", title="Coupon promoter",
+                        persona=".", resume=".", skills=["coupon_promoter"], languages=["ja"],
+                        industries=["convenience_retail"],
                         built_by="Studio Aoi", status="published", published_at=now)
         for i in range(per_partner))
     placements = Placement.objects.bulk_create(
@@ -52,7 +55,68 @@ def build_placements(count: int, *, per_partner: int = 100) -> list[tuple[int, i
                   requested_by=manager) for i in range(count))
     contracts = Contract.objects.bulk_create(Contract(placement=p, currency="JPY") for p in placements)
     ContractVersion.objects.bulk_create(
-        ContractVersion(contract=c, number=1, terms=TERMS, effective_from="2026-01-01", status="accepted",
+        ContractVersion(contract=c, number=1, terms=TERMS, effective_from=effective_from, status="accepted",
                         created_by=manager, proposed_at=now, decided_by=manager, decided_at=now)
         for c in contracts)
     return [(p.pk, p.partner_id) for p in placements]
+
+
+# --- set-based generators: millions of rows with generate_series, never a row per round trip ---
+
+
+def placements_table(placements: list[tuple[int, int]]) -> int:
+    """A temp table `bench_placements (n, placement_id, partner_id)` numbering `placements`
+    from 0, so generated rows pick one by `g % count`. A placement listed several times gets
+    that many times the share of the rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_placements")
+        cursor.execute("CREATE TEMP TABLE bench_placements (n int PRIMARY KEY, placement_id bigint, partner_id bigint)")
+        cursor.execute("INSERT INTO bench_placements SELECT g - 1, p, q FROM unnest(%s::bigint[], %s::bigint[]) "
+                       "WITH ORDINALITY AS u(p, q, g)", [[p for p, _ in placements], [q for _, q in placements]])
+    return len(placements)
+
+
+def _placements_count() -> int:
+    # A literal in the generators' joins, so the planner sees a plain hash join on n.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_placements")
+        return cursor.fetchone()[0]
+
+
+def generate_touchpoints(count: int, *, occurred_at: str) -> None:
+    """`count` agent touchpoints keyed 'K<g>', kinds in turn coupon, click, conversation,
+    touchpoint g on placement `g % len(bench_placements)`; `occurred_at` is an SQL
+    expression of g."""
+    placements = _placements_count()
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
+            SELECT bp.partner_id, bp.placement_id, (ARRAY['coupon', 'click', 'conversation'])[1 + g % 3],
+                   'K' || g, {occurred_at}, 'agent', now()
+              FROM generate_series(0::bigint, {count - 1}) g
+              JOIN bench_placements bp ON bp.n = g % {placements}
+        """)
+
+
+def generate_sales(count: int, *, touchpoint: str, occurred_at: str, period: str, keyed: str = "g % 10 < 7",
+                   external_id: str = "'S' || g") -> None:
+    """`count` pending sales, all SQL expressions of g: sale g names touchpoint
+    `touchpoint` (its partner is the touchpoint's) and carries that touchpoint's key in the
+    matching column when `keyed`; the others carry no key."""
+    placements = _placements_count()
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO revenue_sale (partner_id, external_id, type, occurred_at, amount, currency,
+                coupon_code, click_id, conversation_id, period, content_digest,
+                received_at, attribution, attributed_key, attribution_note)
+            SELECT bp.partner_id, {external_id}, 'sale', sale_at, 100 + (g * 7919) % 50000, 'JPY',
+                   CASE WHEN {keyed} AND t % 3 = 0 THEN 'K' || t END,
+                   CASE WHEN {keyed} AND t % 3 = 1 THEN 'K' || t END,
+                   CASE WHEN {keyed} AND t % 3 = 2 THEN 'K' || t END,
+                   {period}, md5(g::text), now(), 'pending', '', ''
+              FROM generate_series(0::bigint, {count - 1}) g
+              CROSS JOIN LATERAL (SELECT {touchpoint} AS t, {occurred_at} AS sale_at) pick
+              JOIN bench_placements bp ON bp.n = pick.t % {placements}
+        """)
+        cursor.execute("ANALYZE revenue_sale")
+        cursor.execute("ANALYZE revenue_touchpoint")

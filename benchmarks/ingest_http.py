@@ -23,12 +23,8 @@ import http.client
 import json
 import os
 import queue
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +41,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
+from benchmarks.processes import free_port, start_server, stop, timed, wait_http_ok  # noqa: E402
 from contracts.models import Partner, PartnerMembership, Placement  # noqa: E402
 from contracts.services import api_key_create  # noqa: E402
 from core.models import User  # noqa: E402
@@ -56,20 +53,6 @@ START = datetime(2026, 10, 1, tzinfo=UTC) - timedelta(hours=9)  # 2026-10-01 00:
 KEY_KINDS = ("coupon_code", "click_id", "conversation_id")
 TOUCH_KINDS = {"coupon_code": "coupon", "click_id": "click", "conversation_id": "conversation"}
 PREFIXES = {"coupon_code": "CPN", "click_id": "CLK", "conversation_id": "CNV"}
-
-
-def timed(label: str, action):
-    started = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:<62} {elapsed:8.2f} s", flush=True)
-    return elapsed, result
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def setup() -> tuple[Partner, str]:
@@ -111,36 +94,6 @@ def events(count: int) -> list[bytes]:
             batch.append(event)
         bodies.append(json.dumps({"events": batch}, separators=(",", ":")).encode())
     return bodies
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update({"DJANGO_DEBUG": "false", "INGEST_RATE": "1000000/min", "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-                "DJANGO_LOG_LEVEL": "WARNING"})
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    return subprocess.Popen(
-        [str(gunicorn), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "4", "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True)
-
-
-def wait_ready(port: int, secret: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            client.request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
-            response = client.getresponse()
-            response.read()
-            client.close()
-            if response.status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer within 60 s")
 
 
 def post_all(port: int, secret: str, bodies: list[bytes], clients: int) -> int:
@@ -222,16 +175,12 @@ def main() -> None:
     port = free_port()
     server = start_server(port)
     try:
-        wait_ready(port, secret, server)
+        wait_http_ok(port, "/api/v1/me", {"Authorization": f"Bearer {secret}"}, server)
         checkpoint()
         http_time, accepted = timed("HTTP: POST /api/v1/sales, 1,000 events a request",
                                     lambda: post_all(port, secret, bodies, args.clients))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     stored = Sale.objects.filter(partner=partner).count()
     print(f"  accepted {accepted:,}, stored {stored:,}")
     assert accepted == stored == args.events, (accepted, stored)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,7 +27,14 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
+from benchmarks import processes  # noqa: E402
+from benchmarks.fixtures import (  # noqa: E402
+    build_placements,
+    generate_sales,
+    generate_touchpoints,
+    placements_table,
+    reset_revenue_tables,
+)
 from core.models import User  # noqa: E402
 from revenue.models import Sale, SettlementRun, Statement  # noqa: E402
 from revenue.services.attribution import attribution_run  # noqa: E402
@@ -42,49 +48,17 @@ PERIOD = "2026-10-01"
 
 
 def timed(label: str, action):
-    started = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:<52} {elapsed:8.2f} s", flush=True)
-    return elapsed, result
+    return processes.timed(label, action, width=52)
 
 
 def generate(sales: int, touchpoints: int, placements: list[tuple[int, int]]) -> None:
     """Touchpoints spread over the placements; 70% of sales carry a touchpoint's key, a
     third of those outside the 14-day window; the rest carry none."""
-    placement_ids = [p for p, _ in placements]
-    partner_ids = [partner for _, partner in placements]
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE bench_placements (n int PRIMARY KEY, placement_id bigint, partner_id bigint)")
-        cursor.execute("INSERT INTO bench_placements SELECT g - 1, p, q FROM unnest(%s::bigint[], %s::bigint[]) "
-                       "WITH ORDINALITY AS u(p, q, g)", [placement_ids, partner_ids])
-        count = len(placements)
-        cursor.execute(f"""
-            INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
-            SELECT bp.partner_id, bp.placement_id,
-                   (ARRAY['coupon', 'click', 'conversation'])[1 + g % 3],
-                   'K' || g, timestamptz '2026-09-20 00:00+09' + (g % 40) * interval '1 day', 'agent', now()
-              FROM generate_series(0::bigint, {touchpoints - 1}) g
-              JOIN bench_placements bp ON bp.n = g % {count}
-        """)
-        cursor.execute(f"""
-            INSERT INTO revenue_sale (partner_id, external_id, type, occurred_at, amount, currency,
-                coupon_code, click_id, conversation_id, period, content_digest, received_at, attribution,
-                attributed_key, attribution_note)
-            SELECT bp.partner_id, 'S' || g, 'sale',
-                   timestamptz '2026-10-01 00:00+09' + (g % 2592000) * interval '1 second',
-                   100 + (g * 7919) % 50000, 'JPY',
-                   CASE WHEN g % 10 < 7 AND t % 3 = 0 THEN 'K' || t END,
-                   CASE WHEN g % 10 < 7 AND t % 3 = 1 THEN 'K' || t END,
-                   CASE WHEN g % 10 < 7 AND t % 3 = 2 THEN 'K' || t END,
-                   date '{PERIOD}', md5(g::text), now(), 'pending', '', ''
-              FROM generate_series(0::bigint, {sales - 1}) g
-              CROSS JOIN LATERAL (SELECT (g * 104729) % {touchpoints} AS t) pick
-              JOIN bench_placements bp ON bp.n = pick.t % {count}
-        """)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE revenue_sale")
-        cursor.execute("ANALYZE revenue_touchpoint")
+    placements_table(placements)
+    generate_touchpoints(touchpoints, occurred_at="timestamptz '2026-09-20 00:00+09' + (g % 40) * interval '1 day'")
+    generate_sales(sales, touchpoint=f"(g * 104729) % {touchpoints}",
+                   occurred_at="timestamptz '2026-10-01 00:00+09' + (g % 2592000) * interval '1 second'",
+                   period=f"date '{PERIOD}'")
 
 
 def attribute_new_batch(size: int):

@@ -153,10 +153,11 @@ def api_as(user: User) -> APIClient:
 # --- a real Celery worker over the real broker --------------------------------------------
 
 
-def _database_url_for_worker() -> str:
+def _database_url_for_worker(name: str | None = None) -> str:
+    """A URL for a subprocess: the test database, or database `name` on the same server."""
     from django.db import connection
 
-    db = connection.settings_dict
+    db = {**connection.settings_dict, **({"NAME": name} if name else {})}
     host = db["HOST"] or "localhost"
     from urllib.parse import quote
 
