@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,6 +42,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
+from benchmarks.processes import timed  # noqa: E402
 from contracts.models import Partner, PartnerMembership  # noqa: E402
 from core.models import User  # noqa: E402
 from revenue.models import Sale, SaleUpload  # noqa: E402
@@ -76,14 +76,6 @@ COPY (
     ORDER BY g
 ) TO STDOUT WITH (FORMAT csv, HEADER true)
 """
-
-
-def timed(label: str, action):
-    started = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:<62} {elapsed:8.2f} s", flush=True)
-    return elapsed, result
 
 
 def checkpoint() -> None:

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from tests.conftest import hire
 from tests.test_web_support import browser
+from tests.url_routes import every_route
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -150,48 +151,28 @@ def _parameter_values() -> dict[str, list[str]]:
     }
 
 
-PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
 def every_get_path(values: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(URL name, path) for every web page of the project with its parameters filled in.
     The API answers JSON (its docs page aside); the admin's object pages take ids of every
     model (its index, lists and add forms are walked)."""
-    from django.urls import URLPattern, URLResolver, get_resolver
     from django.urls.converters import get_converters
-    from django.urls.resolvers import RoutePattern
 
     found: list[tuple[str, str]] = []
-
-    def walk(patterns, prefix: str, namespace: str) -> None:
-        for entry in patterns:
-            if not isinstance(entry.pattern, RoutePattern):
-                continue  # the admin's regex patterns (app index, catch-all)
-            route = prefix + str(entry.pattern)
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, route, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
-                continue
-            assert isinstance(entry, URLPattern)
-            name = f"{namespace}{entry.name}"
-            if route.startswith("api/") and name != "api-docs":
-                continue
-            parameters = PARAMETER.findall(route)
-            if route.startswith("admin/") and parameters:
-                continue
-            choices = []
-            for converter, parameter in parameters:
-                if converter in get_converters() and "|" in get_converters()[converter].regex:
-                    # the project's own converters list their choices ("withdraw|end"): one will do
-                    choices.append([get_converters()[converter].regex.split("|")[0]])
-                else:
-                    assert parameter in values, f"{name}: no demo values for <{parameter}>"
-                    choices.append(values[parameter])
-            pieces = PARAMETER.split(route)[::3]  # the route's text around its parameters
-            for filling in itertools.product(*choices):
-                path = pieces[0] + "".join(value + text for value, text in zip(filling, pieces[1:], strict=True))
-                found.append((name, "/" + path))
-
-    walk(get_resolver().url_patterns, "", "")
+    for route in every_route():
+        if route.route.startswith("/api/") and route.name != "api-docs":
+            continue
+        if route.route.startswith("/admin/") and route.params:
+            continue
+        choices = []
+        for converter, parameter in route.params:
+            if converter in get_converters() and "|" in get_converters()[converter].regex:
+                # the project's own converters list their choices ("withdraw|end"): one will do
+                choices.append([get_converters()[converter].regex.split("|")[0]])
+            else:
+                assert parameter in values, f"{route.name}: no demo values for <{parameter}>"
+                choices.append(values[parameter])
+        for filling in itertools.product(*choices):
+            found.append((route.name, route.filled_in_order(filling)))
     return found
 
 

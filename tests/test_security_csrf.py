@@ -9,19 +9,17 @@ for Bearer-key callers, who have no cookie to forge)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.apps import apps
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.urls.converters import get_converters
-from django.urls.resolvers import RoutePattern
 
 from contracts.models import PartnerApiKey, Placement
 from tests.conftest import hire
-from tests.test_web_support import db_state
+from tests.test_web_support import stored
+from tests.url_routes import every_route
 
 # URL name → why no CSRF token is asked for.
 EXEMPT = {
@@ -30,33 +28,13 @@ EXEMPT = {
                                 "publishable key + allowed origin (CORS) instead",
     "api-widget-messages": "as api-widget-conversations, plus the conversation's secret token",
 }
-# Admin patterns given as regular expressions with groups (the app index): covered by the
-# other admin URLs, which go through the same csrf_protect'ed admin site.
-# The admin's catch-all (a redirect or 404 for any other path under /admin/) likewise.
-SKIPPED_REGEX = {"admin:app_list", "admin:<unnamed (?P<url>.*)$>"}
-
 SAMPLE = {"int": "1", "slug": "x", "str": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
 
 def every_url() -> list[tuple[str, str, object]]:
     """(name, a concrete path, the view) for every pattern of the project."""
-    found: list[tuple[str, str, object]] = []
-
-    def walk(patterns, prefix: str, namespace: str) -> None:
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-                walk(entry.url_patterns, prefix + route_of(entry.pattern), ns)
-            elif isinstance(entry, URLPattern):
-                name = f"{namespace}{entry.name}" if entry.name else f"{namespace}<unnamed {entry.pattern}>"
-                route = route_of(entry.pattern)
-                if route is None:
-                    assert name in SKIPPED_REGEX, f"{name}: a regex pattern this test cannot fill in"
-                    continue
-                found.append((name, "/" + (prefix + route), entry.callback))
-
-    walk(get_resolver().url_patterns, "", "")
-    return found
+    return [(route.name, route.filled(lambda converter, _name: sample(converter)), route.callback)
+            for route in every_route()]
 
 
 def sample(converter: str) -> str:
@@ -64,20 +42,6 @@ def sample(converter: str) -> str:
         return SAMPLE[converter]
     # The project's own converters are lists of choices ("withdraw|end"): take the first.
     return get_converters()[converter].regex.split("|")[0]
-
-
-def route_of(pattern) -> str | None:
-    if isinstance(pattern, RoutePattern):
-        return re.sub(r"<(?:(\w+):)?\w+>", lambda m: sample(m.group(1) or "str"), str(pattern))
-    regex = pattern.regex.pattern
-    if pattern.regex.groups:
-        return None
-    return regex.lstrip("^").rstrip("$").replace("\\", "")
-
-
-def stored() -> dict:
-    counts = {model._meta.label: model._default_manager.count() for model in apps.get_models()}
-    return {"state": db_state(), "counts": counts}
 
 
 def post_everything(client: Client) -> dict[str, int]:

@@ -30,12 +30,9 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
-from django.urls.resolvers import RoutePattern
 
 from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message, Widget
 from contracts.models import Partner, PartnerApiKey, Payee, Placement
@@ -43,7 +40,8 @@ from contracts.services import api_key_create
 from core.models import User
 from revenue.models import Invoice, PayoutRun, Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
-from tests.test_web_support import db_state
+from tests.test_web_support import stored
+from tests.url_routes import Route, every_route
 
 PARTNERS = ("hoshi-mart", "wayfarer", "lumen")
 # username → the partners whose data they may see (finance and staff: every partner).
@@ -192,42 +190,6 @@ def _markers(partner: Partner) -> set[str]:
 NEUTRAL = {"action", "slug"}
 # Parameters naming the platform's own objects (runs, payees), no partner's: finance's alone.
 PLATFORM_OBJECTS = {"run_id", "payee_id"}
-# Admin patterns given as regular expressions: the admin is staff-only as a whole.
-SKIPPED_REGEX = {"admin:app_list", "admin:<unnamed (?P<url>.*)$>"}
-PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
-@dataclass
-class Route:
-    name: str
-    route: str  # with <converter:param> placeholders
-    params: list[tuple[str, str]]  # (converter, name)
-
-
-def every_route() -> list[Route]:
-    found: list[Route] = []
-
-    def walk(patterns, prefix: str, namespace: str) -> None:
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-                walk(entry.url_patterns, prefix + _route_text(entry.pattern, ""), ns)
-            elif isinstance(entry, URLPattern):
-                name = f"{namespace}{entry.name}" if entry.name else f"{namespace}<unnamed {entry.pattern}>"
-                if not isinstance(entry.pattern, RoutePattern) and entry.pattern.regex.groups:
-                    assert name in SKIPPED_REGEX, f"{name}: a regex pattern this test cannot fill in"
-                    continue
-                route = "/" + prefix + _route_text(entry.pattern, "")
-                found.append(Route(name, route, [(c or "str", p) for c, p in PARAM.findall(route)]))
-
-    walk(get_resolver().url_patterns, "", "")
-    return found
-
-
-def _route_text(pattern, _: str) -> str:
-    if isinstance(pattern, RoutePattern):
-        return str(pattern)
-    return pattern.regex.pattern.lstrip("^").rstrip("$").replace("\\", "")
 
 
 # Actions named by a plain slug in the path: a real one, so GET is 405 rather than 404.
@@ -251,7 +213,7 @@ def _neutral(route: Route, converter: str, name: str) -> str:
 
 def fill(route: Route, scene: Scene, owner: str) -> str | None:
     """The route with every object parameter naming `owner`'s object (None: it has none)."""
-    path = route.route
+    values: list[str] = []
     for converter, name in route.params:
         if route.name.startswith("admin:"):
             value = "1"
@@ -268,8 +230,8 @@ def fill(route: Route, scene: Scene, owner: str) -> str | None:
             value = scene.values[name].get(owner)
             if value is None:
                 return None
-        path = re.sub(rf"<(?:{converter}:)?{name}>", value, path, count=1)
-    return path
+        values.append(value)
+    return route.filled_in_order(values)
 
 
 def partner_params(route: Route) -> list[str]:
@@ -316,11 +278,6 @@ def _pdf_text(content: bytes) -> str:
         except zlib.error:
             continue
     return "\n".join(texts)
-
-
-def stored() -> dict:
-    return {"state": db_state(),
-            "counts": {m._meta.label: m._default_manager.count() for m in apps.get_models()}}
 
 
 # --- the matrix --------------------------------------------------------------------------

@@ -48,3 +48,11 @@ def db_state() -> dict[str, Any]:
         "api_keys": list(PartnerApiKey.objects.order_by("pk").values_list("pk", "name", "revoked_at")),
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
     }
+
+
+def stored() -> dict[str, Any]:
+    """db_state, and how many rows every model has: what a refused request must leave as it was."""
+    from django.apps import apps
+
+    return {"state": db_state(),
+            "counts": {model._meta.label: model._default_manager.count() for model in apps.get_models()}}

@@ -47,18 +47,20 @@ def stalled_work(*, older_than: timedelta = STALLED_AFTER) -> StalledWork:
     for run_id, period in runs:
         first_run_of_period.setdefault(period, run_id)
     return StalledWork(
-        upload_ids=[pk for pk in uploads if _nobody_holds("SELECT pg_try_advisory_lock(%s)", upload_lock(pk))],
+        upload_ids=[pk for pk in uploads if _nobody_holds(upload_lock(pk))],
         settlement_run_ids=[run_id for period, run_id in first_run_of_period.items()
-                            if _nobody_holds("SELECT pg_try_advisory_lock(%s, %s)", settlement_period_lock(period))],
+                            if _nobody_holds(settlement_period_lock(period))],
     )
 
 
-def _nobody_holds(try_lock_sql: str, key: list[int]) -> bool:
-    """Whether the lock is free: taken and let go at once (a worker that asks for it in that
-    instant waits or retries, as it does behind any other holder)."""
+def _nobody_holds(key: list[int]) -> bool:
+    """Whether the advisory lock `key` (one int8 or two int4) is free: taken and let go at
+    once (a worker that asks for it in that instant waits or retries, as it does behind any
+    other holder)."""
+    arguments = ", ".join(["%s"] * len(key))
     with connection.cursor() as cursor:
-        cursor.execute(try_lock_sql, key)
+        cursor.execute(f"SELECT pg_try_advisory_lock({arguments})", key)
         if not cursor.fetchone()[0]:
             return False
-        cursor.execute(try_lock_sql.replace("pg_try_advisory_lock", "pg_advisory_unlock"), key)
+        cursor.execute(f"SELECT pg_advisory_unlock({arguments})", key)
     return True
