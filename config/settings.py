@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "contracts.middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -69,6 +70,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
             ],
+            # `|when` (an instant in the viewer's zone, labelled) on every page without a load.
+            "builtins": ["core.templatetags.when"],
         },
     },
 ]
@@ -252,6 +255,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=3),
     },
 }
+
+# Four eyes on money: approving a statement whose payable is above this many minor units
+# (per currency; "*" for currencies not listed) needs someone other than who submitted it,
+# and a payout run paying a statement above it needs someone other than who approved that
+# statement. A bare integer applies to every currency. 0: every non-zero amount.
+_four_eyes = env.json("FOUR_EYES_THRESHOLD", default={"*": 0})
+FOUR_EYES_THRESHOLD = _four_eyes if isinstance(_four_eyes, dict) else {"*": _four_eyes}
 
 LOGGING = {
     "version": 1,

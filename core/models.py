@@ -18,6 +18,9 @@ class User(AbstractUser):
         STAFF = "staff", "Staff"
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER)
+    # The zone the platform's own people read times in (IANA name); blank follows
+    # settings.TIME_ZONE. Partner members read their partner's zone instead.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     @property
     def is_partner_member(self) -> bool:
