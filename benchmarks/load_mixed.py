@@ -167,7 +167,7 @@ def _generate(sales: int, months: int, others: list[tuple[int, int]], dash: list
         period="date_trunc('month', sale_at AT TIME ZONE 'Asia/Tokyo')::date")
 
 
-def _settle(partner: Partner, finance: User, first: date, current: date) -> dict[str, int]:
+def _settle(partner: Partner, finance: User, approver: User, first: date, current: date) -> dict[str, int]:
     """The dashboard partner's statements through the real services, month by month:
     computed, then (all but the last closed month) submitted and approved, which settles and
     explains their sales and posts the ledger; older ones invoiced (manual provider) and paid."""
@@ -181,7 +181,7 @@ def _settle(partner: Partner, finance: User, first: date, current: date) -> dict
         if period < add_months(current, -1):
             for statement in statements:
                 statement = statement_submit(actor=finance, statement=statement)
-                statement_approve(actor=finance, statement=statement)
+                statement = statement_approve(actor=approver, statement=statement)
                 counts["approved"] += 1
                 if statement.payable <= 0:
                     continue
@@ -198,7 +198,7 @@ def seed(sales: int, months: int, placements: int) -> dict[str, Any]:
     reset_revenue_tables()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE core_auditlog, revenue_invoice, revenue_payout RESTART IDENTITY CASCADE")
-    User.objects.filter(username__in=["load-owner", "load-finance"]).delete()
+    User.objects.filter(username__in=["load-owner", "load-finance", "load-finance-2"]).delete()
     now = timezone.now()
     current = period_start(now.astimezone(ZoneInfo("Asia/Tokyo")).date())
     first = add_months(current, -months)
@@ -213,8 +213,10 @@ def seed(sales: int, months: int, placements: int) -> dict[str, Any]:
     owner = User.objects.create_user(username="load-owner", password=PASSWORD, role="partner")
     PartnerMembership.objects.create(user=owner, partner=partner, role="owner")
     finance = User.objects.create_user(username="load-finance", password=PASSWORD, role="finance")
+    # Four eyes: the statements one finance user submits, another approves.
+    approver = User.objects.create_user(username="load-finance-2", password=PASSWORD, role="finance")
     _, counts = timed(f"settle {months} months: statements, approvals, invoices",
-                      lambda: _settle(partner, finance, first, current))
+                      lambda: _settle(partner, finance, approver, first, current))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE revenue_sale")
     key = api_key_create(actor=owner, partner=partner, name="load feed").secret

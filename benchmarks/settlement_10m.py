@@ -75,11 +75,11 @@ def attribute_new_batch(size: int):
     return attribution_run(sale_ids=ids)
 
 
-def approve_one(world_user) -> int:
+def approve_one(world_user, approver) -> int:
     """Approve one contract's statement: settles its sales and writes their attribution."""
     statement = Statement.objects.filter(period=PERIOD).order_by("-net").first()
     statement_submit(actor=world_user, statement=statement)
-    statement_approve(actor=world_user, statement=statement)
+    statement_approve(actor=approver, statement=statement)
     return Sale.objects.filter(statement=statement).count()
 
 
@@ -109,8 +109,10 @@ def main() -> None:
                              lambda: settlement_run_execute(run_id=run.pk))
     statements = Statement.objects.filter(period=PERIOD).count()
     finance, _ = User.objects.get_or_create(username="bench-finance", defaults={"role": "finance"})
+    # Four eyes: another finance user approves what bench-finance submitted.
+    approver, _ = User.objects.get_or_create(username="bench-finance-2", defaults={"role": "finance"})
     _, settled = timed("approval of the largest statement (writes its sales)",
-                                  lambda: approve_one(finance))
+                                  lambda: approve_one(finance, approver))
     batch_time, batch = timed("explanations for one new 1,000-sale batch, by id", lambda: attribute_new_batch(1_000))
     print(f"  attributed {run.attributed:,} of {args.sales:,} sales to {statements:,} statements; "
           f"approval settled {settled:,} sales; batch: {batch.attributed} of 1,000 attributed")

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     CONFLICT = "conflict"
     THROTTLED = "throttled"
+    FOUR_EYES_REQUIRED = "four_eyes_required"
     TOO_MANY_EVENTS = "too_many_events"
     REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
@@ -74,3 +75,11 @@ class InvalidTransition(ApplicationError):
 class Conflict(ApplicationError):
     code = ErrorCode.CONFLICT
     status = 409
+
+
+class FourEyesRequired(PermissionDenied):
+    """Money above settings.FOUR_EYES_THRESHOLD needs a second person: the one who prepared
+    it (submitted the statement, approved what a payout pays) may not also release it."""
+
+    code = ErrorCode.FOUR_EYES_REQUIRED
+    status = 403

@@ -135,6 +135,9 @@ class Statement(models.Model):
         APPROVED = "approved", "Approved"
         INVOICED = "invoiced", "Invoiced"
         PAID = "paid", "Paid"
+        # Approved with nothing payable (a zero period, or one that carries a credit): settled,
+        # never invoiced, and "nothing due" to the partner.
+        CLOSED = "closed", "Nothing due"
 
     contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="statements")
     period = models.DateField(help_text="First day of the month, in the partner's zone.")
@@ -157,6 +160,11 @@ class Statement(models.Model):
     # (count, sum) of the events counted, to refuse approving a draft that new data made stale.
     fingerprint = models.CharField(max_length=200, default="")
     computed_at = models.DateTimeField(default=now)
+    # Who sent it to review: four eyes (settings.FOUR_EYES_THRESHOLD) keep them from approving it.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

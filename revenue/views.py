@@ -437,6 +437,9 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
         ],
         "can_submit": statement.status == status.DRAFT,
         "can_approve": statement.status == status.IN_REVIEW,
+        "needs_second_approver": (statement.status == status.IN_REVIEW
+                                  and statement.submitted_by_id == request.user.pk
+                                  and statement.payable > settlement.four_eyes_threshold(currency)),
         "can_adjust": statement.status in (status.DRAFT, status.IN_REVIEW),
         "adjust_form": extra.pop("adjust_form", None) or AdjustmentForm(),
         "period_label": period_text(statement.period),
@@ -460,11 +463,13 @@ def _statement_action(request: HttpRequest, statement_id: int, action: str) -> H
     statement = _statement_or_404(request, statement_id)
     service, done = _STATEMENT_ACTIONS[action]
     try:
-        service(actor=request.user, statement=statement)
+        statement = service(actor=request.user, statement=statement)
     except ApplicationError as error:
         context = _console_statement_context(request, _statement_or_404(request, statement_id),
                                              failed_action=action)
         return render_failure(request, "revenue/console_statement.html", context, error)
+    if action == "approve" and statement.status == Statement.Status.CLOSED:
+        done = "Statement #{pk} is closed: nothing is due, so no invoice is made."
     messages.success(request, done.format(pk=statement.pk))
     return redirect("console-statement", statement.pk)
 

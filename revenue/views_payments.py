@@ -155,6 +155,9 @@ def _payouts_context(request: HttpRequest, run_form: PayoutRunForm | None = None
         "runs": selectors.payout_runs()[:20],
         "page": payouts_page,
         "payouts": [{"payout": p, "amount": money(p.amount, p.currency)} for p in payouts_page.object_list],
+        "held": [{"held": h, "amount": money(h.split.amount, h.split.statement.currency),
+                  "period": period_text(h.split.statement.period)}
+                 for h in selectors.payouts_held(as_of=timezone.now())],
     }
 
 

@@ -72,6 +72,8 @@ class World:
     staff: User
     rinna: DigitalEmployee
     kai: DigitalEmployee
+    # The second pair of eyes: approves what `finance` sent to review (FOUR_EYES_THRESHOLD).
+    finance2: User
 
 
 @pytest.fixture
@@ -100,6 +102,7 @@ def world(db) -> World:
                               skills=["coupon_promoter"]),
         kai=EmployeeFactory(slug="kai", name="Kai", title="Customer-service rep",
                             skills=["customer_service"], industries=["travel", "convenience_retail"]),
+        finance2=UserFactory(username="finance-2", role=User.Role.FINANCE),
     )
 
 

@@ -183,7 +183,7 @@ def settle_and_approve(world, period: date) -> Statement:
     settlement_run_execute(run_id=SettlementRun.objects.create(period=period).pk)
     statement = Statement.objects.get(period=period)
     statement_submit(actor=world.finance, statement=statement)
-    return statement_approve(actor=world.finance, statement=statement)
+    return statement_approve(actor=world.finance2, statement=statement)
 
 
 def october_statement(world, placement: Placement) -> Statement:

@@ -60,7 +60,7 @@ def test_a_widget_chat_coupon_becomes_an_attributed_sale_on_the_statement(world,
     assert Message.objects.filter(role="assistant").count() == 2
 
     # when the partner's POS posts the sale that redeemed it
-    pos, finance = partner_client(world), session(world.finance)
+    pos, finance, approver = partner_client(world), session(world.finance), session(world.finance2)
     sold = post(pos, "/api/v1/sales", {"events": [{
         "external_id": "pos-widget-1", "type": "sale", "occurred_at": timezone.now().isoformat(),
         "amount": 1280, "currency": "JPY", "coupon_code": code, "store_id": "tokyo-221"}]})
@@ -75,6 +75,6 @@ def test_a_widget_chat_coupon_becomes_an_attributed_sale_on_the_statement(world,
     found = statement(finance, period)
     assert found["lines"][0]["kind"] == "attributed_sales"
     assert (found["lines"][0]["quantity"], found["lines"][0]["revenue"], found["net"]) == (1, 1280, 1280)
-    approve(finance, found)
+    approve(finance, found, approver)
     [seen] = pos.get(f"/api/v1/statements?period={period}").json()["results"]
     assert (seen["net"], seen["lines"][0]["quantity"], seen["lines"][0]["revenue"]) == (1280, 1, 1280)

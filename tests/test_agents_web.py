@@ -373,7 +373,7 @@ def test_economics_shows_the_wage_of_approved_statements_beside_the_token_cost(w
     run = SettlementRun.objects.create(period=this_period(world.hoshi), trigger="command")
     settlement_run_execute(run_id=run.pk)
     statement = Statement.objects.get()
-    statement_approve(actor=world.finance, statement=statement_submit(actor=world.finance, statement=statement))
+    statement_approve(actor=world.finance2, statement=statement_submit(actor=world.finance, statement=statement))
     _, figures = selectors.placement_economics(viewer=world.hoshi_manager, placement_id=placement.pk)
     # value captured: the minimum wage of DESIGN terms (8% of 5,000 is below it); per-call: 2 calls at ¥3
     assert (figures.attributed_revenue, figures.wage, figures.per_call) == (

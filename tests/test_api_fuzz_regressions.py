@@ -111,7 +111,7 @@ def test_an_id_beyond_any_database_integer_is_not_found(world, path):
 
 
 @pytest.mark.parametrize(("path", "allowed"), [
-    ("/api/v1/statements", "draft, in_review, approved, invoiced, paid"),
+    ("/api/v1/statements", "draft, in_review, approved, invoiced, paid, closed"),
     ("/api/v1/invoices", "draft, open, payment_failed, paid, void"),
 ])
 def test_an_unknown_status_filter_is_invalid_not_an_empty_list(world, path, allowed):

@@ -389,7 +389,7 @@ def resolution(placement: Placement, external_id: str, when: datetime) -> None:
 
 def approve(world, statement: Statement) -> Statement:
     statement_submit(actor=world.finance, statement=statement)
-    return statement_approve(actor=world.finance, statement=statement)
+    return statement_approve(actor=world.finance2, statement=statement)
 
 
 def fill_contracts(world, count: int) -> None:

@@ -68,9 +68,10 @@ def statement(finance: APIClient, period: str) -> dict:
     return found
 
 
-def approve(finance: APIClient, found: dict) -> dict:
+def approve(finance: APIClient, found: dict, approver: APIClient) -> dict:
+    # Four eyes: one finance user submits, another approves.
     post(finance, f"/api/v1/statements/{found['id']}/submit", {})
-    return post(finance, f"/api/v1/statements/{found['id']}/approve", {})
+    return post(approver, f"/api/v1/statements/{found['id']}/approve", {})
 
 
 def lines(found: dict) -> list[tuple]:
@@ -79,7 +80,7 @@ def lines(found: dict) -> list[tuple]:
 
 def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
     placement = _backdate(hire(world))  # DESIGN terms: graduated, minimum 300,000, 70/30 split
-    pos, finance = partner_client(world), session(world.finance)
+    pos, finance, approver = partner_client(world), session(world.finance), session(world.finance2)
 
     # Rinna issues 200 coupons on 1–5 October (posted as the partner's touchpoints).
     issued = [(f"RINNA-{n:04d}", datetime(2026, 10, 1 + n % 5, 9, n % 60, tzinfo=TOKYO)) for n in range(1, 201)]
@@ -133,7 +134,7 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
     # the partner does not see a draft
     assert pos.get("/api/v1/statements?period=2026-10").json()["results"] == []
 
-    approved = approve(finance, october)
+    approved = approve(finance, october, approver)
     assert approved["status"] == "approved"
     assert (account_balance(code="partner_receivable:hoshi-mart", currency="JPY"),
             account_balance(code="platform_revenue", currency="JPY"),
@@ -183,7 +184,7 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
     ]
     assert (november["wage"], november["clawback"], november["total"], november["payable"],
             november["credit_carried_forward"], november["splits"]) == (300_000, 405_207, -105_207, 0, 105_207, [])
-    approve(finance, november)
+    approve(finance, november, approver)
     # nothing is invoiced or paid out against a negative period
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 807_325
 
@@ -198,7 +199,7 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
     ]
     assert (december["total"], december["payable"]) == (194_793, 194_793)
     assert [(s["payee"], s["amount"]) for s in december["splits"]] == [("platform", 136_355), ("studio-aoi", 58_438)]
-    approve(finance, december)
+    approve(finance, december, approver)
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 807_325 + 194_793
     assert account_balance(code="payee_payable:studio-aoi", currency="JPY") == -(242_197 + 58_438)
     [jpy] = trial_balance()

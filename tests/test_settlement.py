@@ -38,7 +38,7 @@ def lines(statement: Statement) -> list[tuple]:
 
 def approve(world, statement: Statement) -> Statement:
     statement_submit(actor=world.finance, statement=statement)
-    return statement_approve(actor=world.finance, statement=statement)
+    return statement_approve(actor=world.finance2, statement=statement)
 
 
 @pytest.fixture
@@ -164,11 +164,11 @@ def test_approval_refuses_a_stale_draft_out_of_order_periods_and_non_finance(wor
     statement_submit(actor=world.finance, statement=october)
     sale(world.hoshi, at(10, 3), 100_000, coupon_code="C3")
     with pytest.raises(Conflict, match="re-run the period"):
-        statement_approve(actor=world.finance, statement=october)
+        statement_approve(actor=world.finance2, statement=october)
     assert Sale.objects.filter(statement__isnull=False).count() == 0
     settle(NOV)
     with pytest.raises(InvalidTransition):
-        statement_approve(actor=world.finance, statement=Statement.objects.get(period=NOV))
+        statement_approve(actor=world.finance2, statement=Statement.objects.get(period=NOV))
     assert Statement.objects.filter(status="approved").count() == 0
 
 

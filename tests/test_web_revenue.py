@@ -55,7 +55,7 @@ def settle(period: date = OCT) -> SettlementRun:
 
 def approve(world, statement: Statement) -> Statement:
     statement_submit(actor=world.finance, statement=statement)
-    return statement_approve(actor=world.finance, statement=statement)
+    return statement_approve(actor=world.finance2, statement=statement)
 
 
 def revenue_state() -> dict[str, Any]:
@@ -187,7 +187,7 @@ def test_a_partner_gets_404_for_a_draft_and_for_another_partners_statement(world
     assert browser(world.hoshi_member).get(reverse("portal-statement", args=[draft.pk])).status_code == 404
 
     # given it is approved
-    statement_approve(actor=world.finance, statement=draft)
+    statement_approve(actor=world.finance2, statement=draft)
     before = revenue_state()
     # when Wayfarer's owner asks for Hoshi's statement
     response = browser(world.wayfarer_owner).get(reverse("portal-statement", args=[draft.pk]))
@@ -377,7 +377,8 @@ def test_finance_runs_reviews_adjusts_and_approves_october_through_the_console(
     response = finance.post(reverse("console-statement-submit", args=[statement.pk]))
     assert response.status_code == 302
     assert Statement.objects.get(pk=statement.pk).status == "in_review"
-    response = finance.post(reverse("console-statement-approve", args=[statement.pk]))
+    # (four eyes: another finance user approves what this one sent to review)
+    response = browser(world.finance2).post(reverse("console-statement-approve", args=[statement.pk]))
     # then it is approved with its journal entry
     assert response.status_code == 302
     statement.refresh_from_db()
@@ -421,7 +422,7 @@ def test_approval_of_a_stale_review_is_a_409_that_says_to_rerun_and_changes_noth
     sale(world.hoshi, at(10, 10), 50_000, coupon_code="C3", external_id="pos-late")
     before = revenue_state()
     # when finance approves
-    response = browser(world.finance).post(reverse("console-statement-approve", args=[statement.pk]))
+    response = browser(world.finance2).post(reverse("console-statement-approve", args=[statement.pk]))
     # then the conflict is explained, a re-run is offered, and nothing changed (the late
     # sale is not even attributed: the approval rolled back)
     assert response.status_code == 409

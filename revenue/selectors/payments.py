@@ -4,6 +4,7 @@ are 404); the finance console sees everything."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from contracts.models import ContractVersion, Payee, PaymentProvider
 from contracts.selectors import viewer_partner_id
+from core.currencies import format_money
 from core.errors import NotFound
 from core.models import User
 from revenue.models import Invoice, Payout, PayoutRun, ReconciliationRun, Statement, StatementSplit
@@ -84,6 +86,71 @@ def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit
     return due
 
 
+HELD_HOLD = "hold"
+HELD_NOT_COLLECTED = "not_collected"
+HELD_BELOW_MINIMUM = "below_minimum"
+HELD_NO_ACCOUNT = "no_account"
+
+
+@dataclass(frozen=True)
+class HeldSplit:
+    """A payee's share that a payout run would not pay at `as_of`, and why."""
+
+    split: StatementSplit
+    reason: str  # one of HELD_*
+    explanation: str
+    until: datetime | None  # when the hold ends; None when it waits on something else
+
+
+def payouts_held(*, as_of: datetime) -> list[HeldSplit]:
+    """Every unpaid payee split that a run at `as_of` would leave: not yet collected (the
+    invoice is not paid), in its hold period (until when), below the payee's minimum, or a
+    Stripe payee without its Connect account. The same rules as payouts_due, read the other way."""
+    splits = list(
+        StatementSplit.objects.filter(amount__gt=0, payout_item__isnull=True,
+                                      statement__status__in=["approved", "invoiced", "paid"])
+        .exclude(payee__kind=Payee.Kind.PLATFORM)
+        .select_related("payee", "statement__invoice", "statement__contract__placement__partner",
+                        "statement__contract__placement__employee")
+        .order_by("payee__name", "statement__period", "id")
+    )
+    keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
+    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
+        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
+    held: list[HeldSplit] = []
+    eligible: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
+    for split in splits:
+        invoice = getattr(split.statement, "invoice", None)
+        if invoice is None or invoice.status != Invoice.Status.PAID or invoice.paid_at is None \
+                or invoice.paid_at > as_of:
+            what = ("the invoice is not issued yet" if invoice is None
+                    else f"invoice {invoice.number or invoice.pk} is {invoice.get_status_display().lower()}")
+            held.append(HeldSplit(split, HELD_NOT_COLLECTED,
+                                  f"Not yet collected: {what}; paid out once the partner pays.", None))
+            continue
+        days = _hold_days(split, versions)
+        until = invoice.paid_at + timedelta(days=days)
+        if until > as_of:
+            held.append(HeldSplit(split, HELD_HOLD, f"Hold period: {days} days from the payment.", until))
+            continue
+        if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
+            held.append(HeldSplit(split, HELD_NO_ACCOUNT,
+                                  "The payee has no Stripe account yet: onboard it under Payees.", None))
+            continue
+        eligible[(split.payee_id, split.statement.currency)].append(split)
+    for group in eligible.values():
+        payee = group[0].payee
+        total = sum(split.amount for split in group)
+        if total < payee.minimum_payout:
+            for split in group:
+                held.append(HeldSplit(
+                    split, HELD_BELOW_MINIMUM,
+                    f"Below the payee's minimum payout: {format_money(total, split.statement.currency)} due, "
+                    f"the minimum is {format_money(payee.minimum_payout, split.statement.currency)}; "
+                    "it waits until more is collected.", None))
+    return held
+
+
 def payees_for_payouts() -> list[dict[str, Any]]:
     """Each payee with what it is owed (by currency), what is due now and what waits."""
     from revenue.selectors.ledger import account_balances
@@ -111,6 +178,6 @@ def partner_period_statements(*, viewer: Any, partner_id: int, period: date) -> 
     if own is None and getattr(viewer, "role", None) not in FINANCE:
         return Statement.objects.none()
     return (Statement.objects.filter(contract__placement__partner_id=partner_id, period=period,
-                                     status__in=["approved", "invoiced", "paid"])
+                                     status__in=["approved", "invoiced", "paid", "closed"])
             .select_related("contract__placement__partner", "contract__placement__employee")
             .prefetch_related("lines", "splits__payee").order_by("id"))

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from contracts.models import Payee, PaymentProvider
 from contracts.services import payee_stripe_account_record
-from core.errors import ApplicationError, InvalidTransition, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, FourEyesRequired, InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
 from core.services import audit_record
 from revenue.models import Payout, PayoutItem, PayoutRun
@@ -63,11 +63,15 @@ def _require_finance(actor: User, doing: str) -> None:
 
 @transaction.atomic
 def payout_run_request(*, actor: User | None, as_of: datetime | None = None, trigger: str = "console") -> PayoutRun:
+    as_of = as_of or timezone.now()
+    approvers: list[str] = []
     if actor is not None:
         _require_finance(actor, "run payouts")
-    run = PayoutRun.objects.create(as_of=as_of or timezone.now(), requested_by=actor, trigger=trigger)
+        approvers = _check_four_eyes(actor, as_of)
+    run = PayoutRun.objects.create(as_of=as_of, requested_by=actor, trigger=trigger)
     audit_record(actor=actor, action="payout_run.requested", target=run, summary=f"Payout run #{run.pk} requested",
-                 via=None if actor else trigger)
+                 via=None if actor else trigger,
+                 changes={"requested_by": actor.username, "statements_approved_by": approvers} if actor else None)
 
     def enqueue() -> None:
         from revenue.tasks import payout_run_task
@@ -76,6 +80,29 @@ def payout_run_request(*, actor: User | None, as_of: datetime | None = None, tri
 
     transaction.on_commit(enqueue)
     return run
+
+
+def _check_four_eyes(actor: User, as_of: datetime) -> list[str]:
+    """The person who approved a statement does not also pay it out: a run that would pay a
+    statement above the four-eyes threshold that `actor` approved is refused. Returns who
+    approved the statements the run would pay, for the audit trail. Runs beat starts (no
+    person) pay only what two people already released (submitted, then approved)."""
+    from revenue.services.settlement import four_eyes_threshold
+
+    statements = {split.statement_id: split.statement
+                  for splits in payouts_due(as_of=as_of).values() for split in splits}
+    own = sorted((s for s in statements.values()
+                  if s.approved_by_id == actor.pk and s.payable > four_eyes_threshold(s.currency)),
+                 key=lambda s: s.pk)
+    if own:
+        raise FourEyesRequired(
+            "You approved statement(s) " + ", ".join(f"#{s.pk}" for s in own)
+            + " that this run would pay out, so another finance user must start it (four eyes above the "
+            "threshold).",
+            fields={"actor": ["must be a different finance user than the one who approved the statements paid."]},
+        )
+    approvers = User.objects.filter(pk__in={s.approved_by_id for s in statements.values()})
+    return sorted(approvers.values_list("username", flat=True))
 
 
 def _unsent_total(payee: Payee, currency: str) -> int:

@@ -24,12 +24,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from contracts.models import Contract, ContractVersion, Payee, Placement
-from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from core.models import User
+from core.currencies import format_money
+from core.errors import Conflict, FourEyesRequired, InvalidTransition, PermissionDenied, ValidationFailed
+from core.models import AuditLog, User
 from core.services import audit_record
 from revenue.models import (
     SettlementRun,
@@ -53,7 +55,7 @@ from revenue.services.ledger import Posting, journal_entry_post
 
 logger = logging.getLogger(__name__)
 
-SETTLED = (Statement.Status.APPROVED, Statement.Status.INVOICED, Statement.Status.PAID)
+SETTLED = (Statement.Status.APPROVED, Statement.Status.INVOICED, Statement.Status.PAID, Statement.Status.CLOSED)
 SETTLEMENT_LOCK = 0x48414B454E02
 
 # Parameters: %(period)s, %(contracts)s, the attribution rules, and %(partners)s (NULL for
@@ -64,7 +66,7 @@ _SCOPE = f"""
     scope AS (SELECT id AS contract_id, placement_id FROM contracts_contract
                WHERE id = ANY(%(contracts)s)),
     settled AS (SELECT contract_id, period FROM revenue_statement
-                 WHERE status IN ('approved', 'invoiced', 'paid') AND contract_id = ANY(%(contracts)s))
+                 WHERE status IN ('approved', 'invoiced', 'paid', 'closed') AND contract_id = ANY(%(contracts)s))
 """
 # An event counts in the statement of period P when it is unsettled and its own period is
 # P, or an earlier period whose statement is already approved ("late").
@@ -349,6 +351,8 @@ def statements_compute(*, contracts: list[Contract], period: date,
         total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
         statement = current or Statement(contract=contract, period=period)
         statement.status = Statement.Status.DRAFT
+        # A recomputed draft is a new figure: whoever sent the old one to review did not see it.
+        statement.submitted_by, statement.submitted_at = None, None
         statement.currency = contract.currency
         statement.version_number = version.number
         statement.net = item.net
@@ -368,7 +372,7 @@ def statements_compute(*, contracts: list[Contract], period: date,
         Statement.objects.bulk_update(replaced, [
             "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage", "clawback",
             "carried_credit", "adjustments", "total", "payable", "credit_carried_forward", "fingerprint",
-            "computed_at"])
+            "computed_at", "submitted_by", "submitted_at"])
     Statement.objects.bulk_create([statement for statement, *_ in computed if statement.pk is None])
 
     lines: list[StatementLine] = []
@@ -503,10 +507,39 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
     if statement.status != Statement.Status.DRAFT:
         raise InvalidTransition(f"The statement is {statement.status}; only a draft goes to review.")
     statement.status = Statement.Status.IN_REVIEW
-    statement.save(update_fields=["status"])
+    statement.submitted_by, statement.submitted_at = actor, timezone.now()
+    statement.save(update_fields=["status", "submitted_by", "submitted_at"])
     _audit(actor, "statement.in_review", statement, f"{statement} sent to review",
-           {"status": ["draft", "in_review"]})
+           {"status": ["draft", "in_review"], "submitted_by": actor.username})
     return statement
+
+
+def four_eyes_threshold(currency: str) -> int:
+    """The amount (minor units of `currency`) above which a second person must release money:
+    settings.FOUR_EYES_THRESHOLD by currency, "*" for the others, 0 when unset."""
+    thresholds = settings.FOUR_EYES_THRESHOLD
+    return int(thresholds.get(currency, thresholds.get("*", 0)))
+
+
+def _submitter_id(statement: Statement) -> int | None:
+    if statement.submitted_by_id is not None:
+        return statement.submitted_by_id
+    # Sent to review before submitters were recorded on the statement: the audit trail knows.
+    return (AuditLog.objects.filter(action="statement.in_review", target_id=str(statement.pk),
+                                    target_type__model="statement", target_type__app_label="revenue")
+            .order_by("-at", "-id").values_list("actor_id", flat=True).first())
+
+
+def _check_four_eyes(actor: User, statement: Statement, submitter_id: int | None) -> None:
+    threshold = four_eyes_threshold(statement.currency)
+    if statement.payable <= threshold or submitter_id is None or submitter_id != actor.pk:
+        return
+    raise FourEyesRequired(
+        f"You sent this statement to review, so another finance user must approve it: "
+        f"{format_money(statement.payable, statement.currency)} payable is above the four-eyes "
+        f"threshold of {format_money(threshold, statement.currency)}.",
+        fields={"approver": ["must be a different finance user than the one who submitted the statement."]},
+    )
 
 
 @transaction.atomic
@@ -537,6 +570,8 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     _require_finance(actor, "approve statements")
     if statement.status != Statement.Status.IN_REVIEW:
         raise InvalidTransition(f"The statement is {statement.status}; only one in review can be approved.")
+    submitter_id = _submitter_id(statement)
+    _check_four_eyes(actor, statement, submitter_id)
     earlier = (Statement.objects.filter(contract=statement.contract, period__lt=statement.period)
                .exclude(status__in=SETTLED).order_by("period").first())
     if earlier is not None:
@@ -568,11 +603,18 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
             memo=f"{contract.placement} — statement {statement.period:%Y-%m}",
             occurred_on=statement.period, postings=postings, actor=actor,
         )
-    statement.status = Statement.Status.APPROVED
+    # Nothing payable (a zero period, or a credit carried forward): settled all the same,
+    # but closed here, as there is nothing to invoice or pay out.
+    status = Statement.Status.APPROVED if statement.payable > 0 else Statement.Status.CLOSED
+    statement.status = status
     statement.approved_by, statement.approved_at = actor, timezone.now()
     statement.save(update_fields=["status", "approved_by", "approved_at", "journal_entry"])
+    submitter = User.objects.filter(pk=submitter_id).values_list("username", flat=True).first()
     _audit(actor, "statement.approved", statement,
-           f"Approved {statement} ({statement.currency} {statement.payable} payable)",
-           {"status": ["in_review", "approved"], "payable": statement.payable})
+           f"Approved {statement} ({statement.currency} {statement.payable} payable), "
+           f"submitted by {submitter or 'unknown'}, approved by {actor.username}"
+           + ("; nothing due, closed without an invoice" if status == Statement.Status.CLOSED else ""),
+           {"status": ["in_review", str(status)], "payable": statement.payable,
+            "submitted_by": submitter, "approved_by": actor.username})
     return statement
 

@@ -60,6 +60,8 @@ PEOPLE = [
     ("am-sato", User.Role.ACCOUNT_MANAGER, "Yui", "Sato"),
     ("am-okafor", User.Role.ACCOUNT_MANAGER, "Chidi", "Okafor"),
     ("finance-ito", User.Role.FINANCE, "Ken", "Ito"),
+    # A second pair of eyes: money above FOUR_EYES_THRESHOLD is approved by someone else.
+    ("finance-mori", User.Role.FINANCE, "Emi", "Mori"),
     ("hoshi-owner", User.Role.PARTNER, "Haruto", "Hoshino"),
     ("hoshi-clerk", User.Role.PARTNER, "Aiko", "Mori"),
     ("wayfarer-owner", User.Role.PARTNER, "Grace", "Lee"),

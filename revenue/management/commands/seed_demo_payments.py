@@ -32,6 +32,8 @@ class Command(BaseCommand):
             self.stdout.write("Demo payments already loaded.")
             return
         finance = User.objects.filter(username="finance-ito").first()
+        # Four eyes: finance-ito sends the statement to review, finance-mori approves it.
+        approver = User.objects.filter(username="finance-mori").first() or finance
         statement = (Statement.objects.filter(contract__placement__partner__slug="hoshi-mart",
                                               contract__placement__employee__slug="rinna")
                      .order_by("-period").first())
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             if statement.status == Statement.Status.DRAFT:
                 statement = statement_submit(actor=finance, statement=statement)
             if statement.status == Statement.Status.IN_REVIEW:
-                statement = statement_approve(actor=finance, statement=statement)
+                statement = statement_approve(actor=approver, statement=statement)
             invoice = invoice_issue(invoice_id=invoice_create(actor=finance, statement=statement).pk)
             self.stdout.write(f"Invoice #{invoice.pk} ({invoice.provider}, {invoice.status}) for {statement}.")
         except ApplicationError as error:
