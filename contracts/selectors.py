@@ -164,6 +164,15 @@ def next_period_start(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
+def payee_names() -> dict[str, str]:
+    """Payee slug → the name people know it by (what a partner reads instead of the slug)."""
+    return dict(Payee.objects.values_list("slug", "name"))
+
+
+def payee_choices() -> list[tuple[str, str]]:
+    return list(Payee.objects.order_by("kind", "name").values_list("slug", "name"))
+
+
 def payee_slugs() -> list[str]:
     return list(Payee.objects.order_by("kind", "slug").values_list("slug", flat=True))
 
@@ -272,7 +281,9 @@ def contract_draft_defaults(*, placement: Placement) -> dict[str, Any]:
         contract.versions.filter(status=ContractVersion.Status.ACCEPTED).order_by("-effective_from").first()
     )
     if latest_accepted is None:
-        effective_from = period_start(today)
+        # The next period start, never the current month's 1st: that would be retroactive.
+        # (The services still accept the current period for a first version, on purpose.)
+        effective_from = next_period_start(today)
     else:
         effective_from = max(next_period_start(today), next_period_start(latest_accepted.effective_from))
     latest = contract.versions.order_by("-number").first()

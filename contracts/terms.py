@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from core.currencies import is_known_currency
@@ -324,42 +325,80 @@ def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
     }
 
 
-def terms_describe(terms: dict[str, Any]) -> list[str]:
-    """Plain-language lines for the partner: what these terms mean."""
+# What a partner reads instead of the stored names (the JSON keeps the stable ones).
+ATTRIBUTION_KEY_LABELS = {
+    "conversation_id": "Conversation",
+    "click_id": "Tracked link click",
+    "coupon_code": "Coupon code",
+}
+ATTRIBUTION_MODEL_LABELS = {"last_touch": "Last touch", "first_touch": "First touch"}
+SHARE_MODEL_LABELS = {"flat": "Flat rate", "graduated": "Graduated tiers", "volume": "Volume tiers"}
+OUTCOME_FEE_LABELS = {"resolution": "resolved conversation", "delivered_work": "delivered work"}
+
+
+def percent_text(rate: str | Decimal) -> str:
+    """"0.08" → "8%", "0.055" → "5.5%": exact, no float."""
+    return f"{(Decimal(rate) * 100).normalize():f}%"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None = None) -> list[str]:
+    """What these terms mean, in the sentences the partner reads (and the manager previews).
+    `payee_names` maps payee slugs to the names people know them by."""
     from core.currencies import format_money
 
     currency = terms["currency"]
+    names = payee_names or {}
+
+    def money(amount: int) -> str:
+        return format_money(amount, currency)
+
     share = terms["share"]
     lines: list[str] = []
-
-    def pct(rate: str) -> str:
-        return f"{(Decimal(rate) * 100).normalize():f}%"
-
     if share["model"] == "flat":
-        lines.append(f"{pct(share['rate'])} of the net revenue attributed to the employee each month.")
+        lines.append(f"{percent_text(share['rate'])} of net revenue each month.")
+    elif share["model"] == "graduated":
+        tiers = share["tiers"]
+        parts = [f"{percent_text(tiers[0]['rate'])} of net revenue"
+                 + (f" up to {money(tiers[0]['up_to'])}" if tiers[0]["up_to"] is not None else "")]
+        for previous, tier in pairwise(tiers):
+            if tier["up_to"] is None:
+                parts.append(f"then {percent_text(tier['rate'])} of the part above {money(previous['up_to'])}")
+            else:
+                parts.append(f"then {percent_text(tier['rate'])} of the part from {money(previous['up_to'])} "
+                             f"to {money(tier['up_to'])}")
+        lines.append(", ".join(parts) + ", each month.")
     else:
-        lower = 0
-        kind = "graduated: each rate applies to the part of net revenue inside its tier" \
-            if share["model"] == "graduated" else "volume: the whole net at the rate of the tier it reaches"
-        lines.append(f"Tiered share ({kind}):")
-        for tier in share["tiers"]:
-            upper = tier["up_to"]
-            band = (f"from {format_money(lower, currency)} to {format_money(upper, currency)}"
-                    if upper is not None else f"above {format_money(lower, currency)}")
-            lines.append(f"  {pct(tier['rate'])} {band}")
-            lower = upper or lower
+        tiers = share["tiers"]
+        parts = []
+        lower: int | None = None
+        for tier in tiers:
+            if tier["up_to"] is None:
+                parts.append(f"{percent_text(tier['rate'])} when it is above {money(lower or 0)}")
+            else:
+                parts.append(f"{percent_text(tier['rate'])} when it is up to {money(tier['up_to'])}")
+            lower = tier["up_to"]
+        lines.append("The whole month's net revenue at one rate, by the tier it reaches: " + "; ".join(parts) + ".")
     for kind, fee in sorted(terms["outcome_fees"].items()):
-        lines.append(f"{format_money(fee, currency)} per {kind.replace('_', ' ')}.")
+        lines.append(f"Plus {money(fee)} per {OUTCOME_FEE_LABELS.get(kind, kind.replace('_', ' '))}.")
     if terms["minimum_per_period"]:
-        lines.append(f"Minimum wage {format_money(terms['minimum_per_period'], currency)} per month.")
+        lines.append(f"At least {money(terms['minimum_per_period'])} a month, whatever the sales (minimum wage).")
     if terms["cap_per_period"] is not None:
-        lines.append(f"Capped at {format_money(terms['cap_per_period'], currency)} per month.")
+        lines.append(f"At most {money(terms['cap_per_period'])} a month (cap).")
     attribution = terms["attribution"]
-    lines.append(
-        f"A sale counts if it carries one of: {', '.join(attribution['keys'])}, within "
-        f"{attribution['window_days']} days of the employee's touch "
-        f"({attribution['model'].replace('_', ' ')})."
-    )
-    lines.append(f"Payouts held {terms['hold_days']} days; wage split "
-                 + ", ".join(f"{s['payee']} {pct(s['share'])}" for s in terms["splits"]) + ".")
+    keys = _join([ATTRIBUTION_KEY_LABELS.get(key, key) for key in attribution["keys"]])
+    winner = "the latest touch" if attribution["model"] == "last_touch" else "the first touch"
+    days = attribution["window_days"]
+    lines.append(f"A sale counts when it carries the employee's {keys}, within {days} day{'s' if days != 1 else ''} "
+                 f"of it; when several match, {winner} wins.")
+    split_text = ", ".join(f"{names.get(s['payee'], s['payee'])} {percent_text(s['share'])}"
+                           for s in terms["splits"])
+    hold = terms["hold_days"]
+    lines.append(f"The wage is shared: {split_text}; paid out {hold} day{'s' if hold != 1 else ''} "
+                 "after your payment.")
     return lines

@@ -25,13 +25,18 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors, services
 from contracts.forms import (
+    SPLIT_FIELDS,
+    TIER_FIELDS,
     ApiKeyCreateForm,
     ContractVersionForm,
     NoteForm,
     PartnerFilterForm,
     PlacementStatusFilterForm,
     ReasonForm,
+    TermsBuilderForm,
     TermsForm,
+    row_count,
+    rows_remove,
 )
 from contracts.models import ContractVersion, PartnerMembership, Placement
 from contracts.terms import terms_describe, terms_validate
@@ -71,9 +76,10 @@ class TermsLine:
     sub: bool  # a tier under the "Tiered share" line
 
 
-def _describe(terms: dict[str, Any]) -> list[TermsLine]:
-    # terms_describe indents tier lines with spaces; HTML shows that nesting as a sub-list.
-    return [TermsLine(text=line.strip(), sub=line.startswith(" ")) for line in terms_describe(terms)]
+def _describe(terms: dict[str, Any], payee_names: dict[str, str] | None = None) -> list[TermsLine]:
+    names = payee_names if payee_names is not None else selectors.payee_names()
+    return [TermsLine(text=line.strip(), sub=line.startswith(" "))
+            for line in terms_describe(terms, payee_names=names)]
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ class VersionRow:
 
 
 def _version_rows(versions: Iterable[ContractVersion]) -> list[VersionRow]:
-    return [VersionRow(version=version, lines=_describe(version.terms)) for version in versions]
+    names = selectors.payee_names()
+    return [VersionRow(version=version, lines=_describe(version.terms, names)) for version in versions]
 
 
 def _change_text(value: Any) -> str:
@@ -306,9 +313,25 @@ def console_home(request: HttpRequest) -> HttpResponse:
     }, status=200 if valid else 400)
 
 
+def _builder(placement: Placement, data: Any = None, **kwargs: Any) -> TermsBuilderForm:
+    return TermsBuilderForm(data, currency=placement.contract.currency, payees=selectors.payee_choices(), **kwargs)
+
+
+def _preview(placement: Placement, terms: object) -> tuple[list[TermsLine], dict[str, list[str]]]:
+    """The partner's reading of `terms`, or the problems by path: the validation the
+    services run, without saving anything."""
+    try:
+        canonical = terms_validate(terms, known_payees=selectors.payee_slugs(),
+                                   required_currency=placement.contract.currency)
+    except ValidationFailed as error:
+        return [], error.fields
+    return _describe(canonical), {}
+
+
 def _console_context(
     request: HttpRequest, placement: Placement, *, terms_form: ContractVersionForm | None = None,
-    terms_errors: dict[str, list[str]] | None = None, **extra: Any,
+    terms_errors: dict[str, list[str]] | None = None, builder: TermsBuilderForm | None = None,
+    terms_mode: str = "builder", **extra: Any,
 ) -> dict[str, Any]:
     versions = list(selectors.placement_versions(viewer=request.user, placement=placement))
     open_version = next((v for v in versions if v.status in (V.DRAFT, V.PROPOSED)), None)
@@ -317,11 +340,20 @@ def _console_context(
     can_draft = (can_manage and has_contract and open_version is None
                  and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED))
     editing = can_manage and open_version is not None and open_version.status == V.DRAFT
-    if terms_form is None and can_draft:
-        terms_form = ContractVersionForm.initial_for(**selectors.contract_draft_defaults(placement=placement))
-    elif terms_form is None and editing:
-        terms_form = ContractVersionForm.initial_for(effective_from=open_version.effective_from,
-                                                     terms=open_version.terms)
+    defaults: dict[str, Any] | None = None
+    if can_draft:
+        defaults = selectors.contract_draft_defaults(placement=placement)
+    elif editing:
+        defaults = {"effective_from": open_version.effective_from, "terms": open_version.terms}
+    if terms_form is None and defaults is not None:
+        terms_form = ContractVersionForm.initial_for(**defaults)
+    if builder is None and defaults is not None:
+        builder = _builder(placement, terms=defaults["terms"], effective_from=defaults["effective_from"])
+    preview: list[TermsLine] = []
+    if builder is not None and builder.is_bound and builder.is_valid():
+        preview = _preview(placement, builder.to_terms())[0]
+    elif builder is not None and not builder.is_bound and defaults is not None:
+        preview = _preview(placement, defaults["terms"])[0]
     audit = selectors.audit_for_placement(viewer=request.user, placement=placement)[:200]
     return {
         "placement": placement,
@@ -334,6 +366,9 @@ def _console_context(
         "editing": editing,
         "terms_form": terms_form if (can_draft or editing) else None,
         "terms_errors": terms_errors or {},
+        "builder": builder if (can_draft or editing) else None,
+        "builder_preview": preview,
+        "terms_mode": terms_mode,
         "audit": _audit_rows(audit),
         **extra,
     }
@@ -364,44 +399,85 @@ def console_placement_action(request: HttpRequest, placement_id: int, action: st
 def _terms_failure(request: HttpRequest, placement: Placement, form: ContractVersionForm,
                    error: ApplicationError) -> HttpResponse:
     context = _console_context(request, placement, terms_form=form,
-                               terms_errors=error.fields, failed_action="terms")
+                               terms_errors=error.fields, failed_action="terms", terms_mode="json")
     return render_failure(request, "contracts/console_placement.html", context, error)
+
+
+def _builder_submission(request: HttpRequest, placement: Placement) -> tuple[TermsBuilderForm, str]:
+    """The builder's form from the post, with a row added or removed when one of its row
+    buttons (not "Save") was pressed; and which button it was."""
+    action = request.POST.get("builder_action", "save")
+    data = request.POST
+    tiers, splits = row_count(data, TIER_FIELDS) or 1, row_count(data, SPLIT_FIELDS) or 1
+    if action == "add-tier":
+        tiers += 1
+    elif action == "add-split":
+        splits += 1
+    elif action.startswith("remove-tier-") and action[12:].isdigit() and tiers > 1:
+        data, tiers = rows_remove(data, TIER_FIELDS, int(action[12:])), tiers - 1
+    elif action.startswith("remove-split-") and action[13:].isdigit() and splits > 1:
+        data, splits = rows_remove(data, SPLIT_FIELDS, int(action[13:])), splits - 1
+    return _builder(placement, data, tiers=tiers, splits=splits), action
+
+
+def _terms_save(request: HttpRequest, placement: Placement, save: Callable[..., ContractVersion],
+                done: str) -> HttpResponse:
+    """Both ways of writing terms: the builder's fields or the JSON textarea. Either ends in
+    the same service call with the same kind of dict, so both store the same terms."""
+    if request.POST.get("mode") != "builder":
+        form = ContractVersionForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise _form_failure(form)
+            version = save(terms=form.cleaned_data["terms"], effective_from=form.cleaned_data["effective_from"])
+        except ApplicationError as error:
+            return _terms_failure(request, placement, form, error)
+        messages.success(request, done.format(number=version.number))
+        return redirect("console-placement", placement.pk)
+    builder, action = _builder_submission(request, placement)
+    if action != "save":
+        # A row added or removed, or a preview asked for: the form again, nothing saved.
+        return render(request, "contracts/console_placement.html",
+                      _console_context(request, placement, builder=builder))
+    try:
+        if not builder.is_valid():
+            raise _form_failure(builder)
+        terms = builder.to_terms()
+        if builder.errors:  # an amount finer than the currency's minor unit
+            raise _form_failure(builder)
+        version = save(terms=terms, effective_from=builder.cleaned_data["effective_from"])
+    except ApplicationError as error:
+        if error.fields and builder.is_bound and not builder.errors:
+            builder.add_terms_errors(error.fields)
+        context = _console_context(request, placement, builder=builder, failed_action="terms")
+        return render_failure(request, "contracts/console_placement.html", context, error)
+    messages.success(request, done.format(number=version.number))
+    return redirect("console-placement", placement.pk)
 
 
 @console_required
 @require_POST
 def console_terms_draft(request: HttpRequest, placement_id: int) -> HttpResponse:
     placement = _placement_or_404(request, placement_id)
-    form = ContractVersionForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise _form_failure(form)
-        version = services.contract_version_draft(
-            actor=request.user, placement=placement, terms=form.cleaned_data["terms"],
-            effective_from=form.cleaned_data["effective_from"],
-        )
-    except ApplicationError as error:
-        return _terms_failure(request, placement, form, error)
-    messages.success(request, f"Draft version {version.number} saved. Send it to the partner when ready.")
-    return redirect("console-placement", placement.pk)
+
+    def save(*, terms: object, effective_from: Any) -> ContractVersion:
+        return services.contract_version_draft(actor=request.user, placement=placement, terms=terms,
+                                               effective_from=effective_from)
+
+    return _terms_save(request, placement, save,
+                       "Draft version {number} saved. Send it to the partner when ready.")
 
 
 @console_required
 @require_POST
 def console_version_update(request: HttpRequest, placement_id: int, number: int) -> HttpResponse:
     version = _version_or_404(request, placement_id, number)
-    form = ContractVersionForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise _form_failure(form)
-        services.contract_version_update(
-            actor=request.user, version=version, terms=form.cleaned_data["terms"],
-            effective_from=form.cleaned_data["effective_from"],
-        )
-    except ApplicationError as error:
-        return _terms_failure(request, _placement_or_404(request, placement_id), form, error)
-    messages.success(request, f"Draft version {number} updated.")
-    return redirect("console-placement", placement_id)
+
+    def save(*, terms: object, effective_from: Any) -> ContractVersion:
+        return services.contract_version_update(actor=request.user, version=version, terms=terms,
+                                                effective_from=effective_from)
+
+    return _terms_save(request, _placement_or_404(request, placement_id), save, "Draft version {number} updated.")
 
 
 @console_required
@@ -413,17 +489,20 @@ def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse
     placement = _placement_or_404(request, placement_id)
     if not hasattr(placement, "contract"):
         raise Http404("This placement has no contract yet.")
-    form = TermsForm(request.POST)
     context: dict[str, Any] = {"errors": {}, "lines": []}
-    if not form.is_valid():
-        context["errors"] = {"terms": list(form.errors.get("terms", []))}
+    if request.POST.get("mode") == "builder":
+        builder, _ = _builder_submission(request, placement)
+        terms = builder.to_terms() if builder.is_valid() else None
+        if terms is None or builder.errors:
+            context["errors"] = {field: list(errors) for field, errors in builder.errors.items()}
+        else:
+            context["lines"], context["errors"] = _preview(placement, terms)
     else:
-        try:
-            canonical = terms_validate(form.cleaned_data["terms"], known_payees=selectors.payee_slugs(),
-                                       required_currency=placement.contract.currency)
-            context["lines"] = _describe(canonical)
-        except ValidationFailed as error:
-            context["errors"] = error.fields
+        form = TermsForm(request.POST)
+        if not form.is_valid():
+            context["errors"] = {"terms": list(form.errors.get("terms", []))}
+        else:
+            context["lines"], context["errors"] = _preview(placement, form.cleaned_data["terms"])
     return render(request, "contracts/_terms_check.html", context, status=422 if context["errors"] else 200)
 
 

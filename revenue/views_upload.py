@@ -25,7 +25,7 @@ from contracts.selectors import viewer_partner
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.views import render_failure
 from revenue.models import SaleUpload, SaleUploadRejection
-from revenue.selectors.uploads import upload_get, upload_list
+from revenue.selectors.uploads import upload_get, upload_latest_with_rejections, upload_list, upload_rejections
 from revenue.services.uploads import (
     MAX_UPLOAD_BYTES,
     REQUIRED_COLUMNS,
@@ -35,6 +35,7 @@ from revenue.services.uploads import (
 )
 
 PAGE_SIZE = 25
+REJECTIONS_PAGE_SIZE = 50
 EXAMPLE = (
     "external_id,type,occurred_at,amount,currency,coupon_code,click_id,conversation_id,customer_ref,store_id,refund_of\n"
     "pos-8812-001,sale,2026-10-03T12:01:00+09:00,1280,JPY,RINNA-7F3K2,,,,tokyo-221,\n"
@@ -43,9 +44,12 @@ EXAMPLE = (
 
 
 class UploadForm(forms.Form):
+    # Not required by the form: upload_create says what is missing, as for the API. The
+    # browser is told it is required (and the label says so).
     file = forms.FileField(
-        label="CSV file", required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        label="CSV file (required)", required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True,
+                                               "aria-required": "true"}),
         help_text=f"UTF-8, header row first; up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
     )
 
@@ -69,11 +73,28 @@ def _row(upload: SaleUpload) -> dict[str, Any]:
     return {"upload": upload, "active": active, "percent": upload_progress_percent(upload)}
 
 
+def _rejected(request: HttpRequest, partner: Partner) -> tuple[SaleUpload | None, Any]:
+    """The upload whose rejected rows show inline (?rejections=<id>, else the latest with
+    any), and the page of them asked for (?rpage=)."""
+    chosen = request.GET.get("rejections", "")
+    if chosen.isdigit():
+        upload = _upload_or_404(request, int(chosen))
+    else:
+        upload = upload_latest_with_rejections(partner=partner)
+    if upload is None or not upload.rejected:
+        return upload, None
+    return upload, Paginator(upload_rejections(upload=upload), REJECTIONS_PAGE_SIZE).get_page(request.GET.get("rpage"))
+
+
 def _context(request: HttpRequest, partner: Partner | None, **extra: Any) -> dict[str, Any]:
     page = None
+    rejected_upload, rejections = None, None
     if partner is not None:
         page = Paginator(upload_list(partner=partner), PAGE_SIZE).get_page(request.GET.get("page"))
+        rejected_upload, rejections = _rejected(request, partner)
     return {
+        "rejected_upload": rejected_upload,
+        "rejections": rejections,
         "partner": partner,
         "page": page,
         "rows": [_row(upload) for upload in page] if page is not None else [],

@@ -265,7 +265,7 @@ def test_a_member_who_is_not_an_owner_sees_terms_but_cannot_accept(world):
     page = text(response)
     # then the terms are there, without accept or reject buttons
     assert response.status_code == 200
-    assert "Minimum wage JPY 300,000 per month." in page
+    assert "At least JPY 300,000 a month, whatever the sales (minimum wage)." in page
     assert "Accept version 1" not in page
     assert "Only an owner of Hoshi Mart can accept or reject these terms." in page
     # and a forged accept is refused with nothing changed

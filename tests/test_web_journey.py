@@ -10,7 +10,7 @@ from contracts import services
 from contracts.models import ContractVersion, Notification, Placement, PlacementTransition
 from contracts.terms import terms_describe, terms_validate
 from core.models import AuditLog
-from tests.conftest import DESIGN_TERMS, design_terms, hire, this_period
+from tests.conftest import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
 from tests.test_web_support import browser
 
 NOT_YET = "Not yet available — measured once the revenue engine is live"
@@ -87,10 +87,11 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
 
     # when they open the placement
     response = manager.get(reverse("console-placement", args=[placement.pk]))
-    # then the draft form starts this period with the template terms in JPY
+    # then the draft form starts at the next period start (never retroactively) with the
+    # template terms in JPY
     assert response.status_code == 200
     form = response.context["terms_form"]
-    assert form.initial["effective_from"] == this_period(world.hoshi)
+    assert form.initial["effective_from"] == next_period_start_for(world.hoshi)
     assert json.loads(form.initial["terms"])["currency"] == "JPY"
     assert json.loads(form.initial["terms"])["splits"] == [
         {"payee": "platform", "share": "0.7"}, {"payee": "studio-aoi", "share": "0.3"}]
@@ -103,8 +104,10 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     assert response.status_code == 200
     assert response.context["errors"] == {}
     assert [line.text for line in response.context["lines"]] == [line.strip() for line in terms_describe(
-        terms_validate(design_terms(), known_payees=["platform", "studio-aoi"], required_currency="JPY"))]
-    assert "8% from JPY 0 to JPY 1,000,000" in response.content.decode()
+        terms_validate(design_terms(), known_payees=["platform", "studio-aoi"], required_currency="JPY"),
+        payee_names={"platform": "Haken platform", "studio-aoi": "Studio Aoi"})]
+    assert ("8% of net revenue up to JPY 1,000,000, then 5% of the part above JPY 1,000,000, each month."
+            in response.content.decode())
     assert ContractVersion.objects.count() == 0
 
     # when they save the terms as a draft
@@ -135,7 +138,7 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     response = owner.get(reverse("portal-placement", args=[placement.pk]))
     page = response.content.decode()
     assert "Accept version 1" in page
-    assert "Minimum wage JPY 300,000 per month." in page
+    assert "At least JPY 300,000 a month, whatever the sales (minimum wage)." in page
 
     # when they accept it
     response = owner.post(reverse("portal-version-action", args=[placement.pk, 1, "accept"]))

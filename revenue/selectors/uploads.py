@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from contracts.models import Partner
 from contracts.selectors import viewer_partner_id
 from core.errors import NotFound
-from revenue.models import SaleUpload
+from revenue.models import SaleUpload, SaleUploadRejection
 
 
 def upload_list(*, partner: Partner) -> QuerySet[SaleUpload]:
@@ -25,3 +25,12 @@ def upload_get(*, viewer: Any, upload_id: int) -> SaleUpload:
     if upload is None:
         raise NotFound(f"No upload {upload_id}.")
     return upload
+
+
+def upload_rejections(*, upload: SaleUpload) -> QuerySet[SaleUploadRejection]:
+    return SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
+
+
+def upload_latest_with_rejections(*, partner: Partner) -> SaleUpload | None:
+    return (SaleUpload.objects.filter(partner=partner, status=SaleUpload.Status.DONE, rejected__gt=0)
+            .order_by("-created_at", "-id").first())
