@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.models import Conversation, Widget
+from contracts.models import Placement
 from contracts.selectors import placement_get
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.throttling import SharedRateThrottle
@@ -173,6 +174,32 @@ class WidgetConversationStartApi(WidgetApiView):
                          "employee": {"name": widget.placement.employee.name,
                                       "title": widget.placement.employee.title},
                          "message": selectors.message_public(started.message)}, status=201)
+
+
+_CONFIG_OUT = inline_serializer("WidgetConfig", {
+    "enabled": serializers.BooleanField(help_text="Whether the launcher should show at all."),
+    "reason": serializers.CharField(help_text='Why not: "placement_inactive"; empty when enabled.'),
+    "employee": serializers.DictField(help_text="name and title, for the greeting and the header."),
+    "partner": serializers.CharField()})
+
+
+@extend_schema(tags=["widget"], summary="Whether the widget may show on this page, and whose it is", auth=[],
+               parameters=[OpenApiParameter("key", str, required=True)], responses={200: _CONFIG_OUT})
+class WidgetConfigApi(WidgetApiView):
+    """What the widget asks before it draws its launcher: an unknown key is 404, a page whose
+    origin is not allowed 403 (and no CORS header, so the page cannot read even that), and a
+    placement that is not active `enabled: false`. Nothing is stored; shoppers see nothing
+    of any of it."""
+
+    def get(self, request: Request) -> Response:  # a read: AGENT_WIDGET_READ_RATE
+        widget = self._widget(request)
+        placement = widget.placement
+        active = placement.status == Placement.Status.ACTIVE
+        return Response({
+            "enabled": active, "reason": "" if active else "placement_inactive",
+            "employee": {"name": placement.employee.name, "title": placement.employee.title} if active else {},
+            "partner": placement.partner.name if active else "",
+        })
 
 
 class WidgetMessagesApi(WidgetApiView):

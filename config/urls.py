@@ -19,6 +19,7 @@ api_v1 = [
     path("me", contracts_api.MeApi.as_view(), name="api-me"),
     path("employees", employees_api.EmployeeListApi.as_view(), name="api-employees"),
     path("employees/<slug:slug>", employees_api.EmployeeDetailApi.as_view(), name="api-employee"),
+    path("widget/config", agents_api.WidgetConfigApi.as_view(), name="api-widget-config"),
     path("widget/conversations", agents_api.WidgetConversationStartApi.as_view(), name="api-widget-conversations"),
     path("widget/conversations/<str:public_id>/messages", agents_api.WidgetMessagesApi.as_view(),
          name="api-widget-messages"),

@@ -27,6 +27,7 @@ EXEMPT = {
     "api-widget-conversations": "the widget on partners' sites: no session or cookie (authentication_classes = []); "
                                 "publishable key + allowed origin (CORS) instead",
     "api-widget-messages": "as api-widget-conversations, plus the conversation's secret token",
+    "api-widget-config": "as api-widget-conversations; a read only (GET), which the widget asks before it shows",
 }
 SAMPLE = {"int": "1", "slug": "x", "str": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
