@@ -40,7 +40,7 @@ from contracts.selectors import (
     viewer_partner,
     viewer_partner_id,
 )
-from contracts.terms import terms_validate
+from contracts.terms import ATTRIBUTION_KEY_LABELS, terms_validate
 from core.currencies import format_money
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.models import User
@@ -276,6 +276,7 @@ class SaleRow:
     key: str
     explanation: str
     employee: str
+    key_label: str = ""
 
 
 def _sale_row(sale: Sale, zone: Any) -> SaleRow:
@@ -285,12 +286,17 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
     if source is not sale:
         explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
     when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
+    key = source.attributed_key
+    if key and explanation.startswith(f"{key} "):
+        # The stored note names the key as the API does; a partner reads its plain name.
+        explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key):]
     return SaleRow(
         sale=sale, when=f"{when:%Y-%m-%d %H:%M}",
         amount=format_money(-sale.amount if sale.type == Sale.Type.REFUND else sale.amount, sale.currency),
         status=source.attribution, status_label=source.get_attribution_display(),
-        key=source.attributed_key, explanation=explanation,
+        key=key, explanation=explanation,
         employee=source.placement.employee.name if source.placement_id else "",
+        key_label=ATTRIBUTION_KEY_LABELS.get(key, key),
     )
 
 
