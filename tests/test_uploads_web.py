@@ -182,3 +182,36 @@ def test_another_partner_can_neither_see_nor_download_an_upload(world):
     assert "october.csv" in text(client.get(reverse("portal-uploads")))
     response = client.get(reverse("portal-upload-rejections", args=[upload.pk]))
     assert b"".join(response.streaming_content).decode() == "row,column,code,reason\r\n2,amount,invalid,x\r\n"
+
+
+def test_rejected_rows_are_listed_on_the_page_fifty_at_a_time_beside_the_download(world):
+    # given a processed upload of Hoshi Mart with 51 rejected rows
+    upload = an_upload(world, status="done", rows_total=60, rows_done=60, accepted=9, rejected=51)
+    SaleUploadRejection.objects.bulk_create(
+        SaleUploadRejection(upload=upload, row_number=n + 1, column="amount", code="invalid",
+                            reason=f"amount must be a positive whole number; got -{n}.")
+        for n in range(1, 52))
+    client = browser(world.hoshi_member)
+    # when the uploads page is opened, then the latest upload's rejections show inline, 50 of them
+    response = client.get(reverse("portal-uploads"))
+    page = text(response)
+    assert response.context["rejected_upload"] == upload
+    rows = list(response.context["rejections"])
+    assert (len(rows), rows[0].row_number, rows[-1].row_number) == (50, 2, 51)
+    assert "Rejected rows of “october.csv”" in page
+    assert "amount must be a positive whole number; got -1." in page
+    assert "51 rows rejected; the others were kept." in words(page)
+    assert f'href="/portal/uploads/{upload.pk}/rejections.csv"' in page
+    assert f"?rejections={upload.pk}&amp;rpage=2#rejections" in response.content.decode()
+    # when the next page is asked for, then the last rejection is there
+    response = client.get(reverse("portal-uploads"), {"rejections": upload.pk, "rpage": 2})
+    assert [r.row_number for r in response.context["rejections"]] == [52]
+    # and another partner cannot name it
+    assert browser(world.wayfarer_owner).get(reverse("portal-uploads"), {"rejections": upload.pk}).status_code == 404
+
+
+def test_the_file_field_is_marked_required(world):
+    page = text(browser(world.hoshi_owner).get(reverse("portal-uploads")))
+    field = re.search(r'<input type="file"[^>]*>', page).group(0)
+    assert " required" in field and 'aria-required="true"' in field
+    assert "CSV file (required)" in page
