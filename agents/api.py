@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -61,7 +62,14 @@ def _key_of(request: Request) -> str:
 
 
 def _origin(request: Request) -> str:
-    return (request.headers.get("Origin") or "").rstrip("/").lower()
+    origin = request.headers.get("Origin") or ""
+    if not origin:
+        # Browsers leave Origin off a same-origin GET (the widget on Haken's own Widget page
+        # asking for its config or polling): the Referer's origin says the same there.
+        referer = urlsplit(request.headers.get("Referer") or "")
+        if referer.scheme in ("http", "https") and referer.netloc:
+            origin = f"{referer.scheme}://{referer.netloc}"
+    return origin.rstrip("/").lower()
 
 
 class WidgetApiView(APIView):

@@ -53,6 +53,13 @@ def test_a_page_without_an_origin_is_refused(widget):
     assert (response.status_code, response.json()["error"]["code"]) == (403, "permission_denied")
 
 
+def test_a_same_origin_read_without_origin_is_judged_by_its_referer(widget):
+    # Browsers send no Origin on a same-origin GET; the Referer names the page instead.
+    allowed = APIClient().get(CONFIG, {"key": widget.publishable_key}, HTTP_REFERER=f"{SHOP}/basket?x=1")
+    refused = APIClient().get(CONFIG, {"key": widget.publishable_key}, HTTP_REFERER="https://elsewhere.example/")
+    assert (allowed.status_code, refused.status_code) == (200, 403)
+
+
 def test_an_unknown_key_is_not_found(widget):
     response = APIClient().get(CONFIG, {"key": "pk_nope"}, HTTP_ORIGIN=SHOP)
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
