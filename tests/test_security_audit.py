@@ -40,7 +40,9 @@ def test_the_money_loop_and_api_keys_leave_an_append_only_trail(world, local_str
                      "api_key.created", "api_key.revoked"]:
         assert expected in recorded, (expected, sorted(recorded))
     assert ("contract.accepted", "hoshi-owner") in trail
-    assert ("statement.approved", "finance") in trail
+    # four eyes: one finance user sends the statement to review, another approves it
+    assert ("statement.in_review", "finance") in trail
+    assert ("statement.approved", "finance-2") in trail
     assert ("payout_run.requested", "finance") in trail
     assert ("api_key.revoked", "hoshi-owner") in trail
     assert [label for action, label in trail if action == "payout.sent"] == ["stripe", "stripe"]
