@@ -58,8 +58,10 @@ def test_the_submitter_is_refused_through_the_console_and_another_finance_user_a
     response = browser(world.finance).post(reverse("console-statement-approve", args=[statement.pk]))
     # then 403 with the reason, and nothing changed
     assert response.status_code == 403
-    assert ("You sent this statement to review, so another finance user must approve it: JPY 300,000 payable "
-            "is above the four-eyes threshold of JPY 0.") in text(response)
+    assert (
+        "You sent this statement to review, so another finance user must approve it: JPY 300,000 payable "
+        "is above the four-eyes threshold of JPY 0."
+    ) in text(response)
     assert "Re-run 2026-10" not in text(response)
     assert revenue_state() == before
     assert Statement.objects.get(pk=statement.pk).status == "in_review"
@@ -69,10 +71,16 @@ def test_the_submitter_is_refused_through_the_console_and_another_finance_user_a
     assert response.status_code == 302
     statement.refresh_from_db()
     assert (statement.status, statement.approved_by, statement.submitted_by) == (
-        "approved", world.finance2, world.finance)
+        "approved",
+        world.finance2,
+        world.finance,
+    )
     entry = AuditLog.objects.get(action="statement.approved")
     assert (entry.actor, entry.changes["submitted_by"], entry.changes["approved_by"]) == (
-        world.finance2, "finance", "finance-2")
+        world.finance2,
+        "finance",
+        "finance-2",
+    )
     assert "submitted by finance, approved by finance-2" in entry.summary
     page = text(browser(world.finance).get(reverse("console-statement", args=[statement.pk])))
     assert "by finance" in page and "by finance-2" in page
@@ -86,7 +94,8 @@ def test_the_submitter_is_refused_through_the_api_with_the_stable_code(world, in
     body = response.json()["error"]
     assert body["code"] == "four_eyes_required"
     assert body["fields"] == {
-        "approver": ["must be a different finance user than the one who submitted the statement."]}
+        "approver": ["must be a different finance user than the one who submitted the statement."]
+    }
     assert revenue_state() == before
     response = api(world.finance2).post(f"/api/v1/statements/{statement.pk}/approve", {}, format="json")
     assert (response.status_code, response.json()["status"]) == (200, "approved")
@@ -102,12 +111,15 @@ def test_staff_who_submitted_is_held_to_the_same_rule(world, in_review):
     assert statement_approve(actor=world.finance, statement=statement).status == "approved"
 
 
-@pytest.mark.parametrize(("threshold", "allowed"), [
-    ({"JPY": 300_000}, True),   # at the threshold: one person may release it
-    ({"JPY": 299_999}, False),
-    ({"USD": 10**9, "*": 0}, False),  # another currency's threshold does not apply to JPY
-    ({"*": 10**9}, True),
-])
+@pytest.mark.parametrize(
+    ("threshold", "allowed"),
+    [
+        ({"JPY": 300_000}, True),  # at the threshold: one person may release it
+        ({"JPY": 299_999}, False),
+        ({"USD": 10**9, "*": 0}, False),  # another currency's threshold does not apply to JPY
+        ({"*": 10**9}, True),
+    ],
+)
 def test_the_threshold_is_per_currency_and_inclusive(world, in_review, settings, threshold, allowed):
     _, statement = in_review
     settings.FOUR_EYES_THRESHOLD = threshold
@@ -127,9 +139,14 @@ def test_a_recomputed_draft_forgets_who_submitted_the_old_one(world, in_review):
 def test_a_statement_with_nothing_payable_is_closed_without_an_invoice_as_nothing_due(world, settings):
     settings.STRIPE_API_KEY = ""
     connect_payees(None)
-    placement_with_coupons(world, terms=design_terms(
-        minimum_per_period=None, outcome_fees={},
-        splits=[{"payee": "studio-aoi", "share": "0.60"}, {"payee": "reseller-kumo", "share": "0.40"}]))
+    placement_with_coupons(
+        world,
+        terms=design_terms(
+            minimum_per_period=None,
+            outcome_fees={},
+            splits=[{"payee": "studio-aoi", "share": "0.60"}, {"payee": "reseller-kumo", "share": "0.40"}],
+        ),
+    )
     settlement_run_execute(run_id=SettlementRun.objects.create(period=OCT).pk)
     statement = Statement.objects.get(period=OCT)
     assert statement.payable == 0
@@ -140,7 +157,10 @@ def test_a_statement_with_nothing_payable_is_closed_without_an_invoice_as_nothin
     assert response.status_code == 302
     statement.refresh_from_db()
     assert (statement.status, statement.get_status_display(), statement.journal_entry_id) == (
-        "closed", "Nothing due", None)
+        "closed",
+        "Nothing due",
+        None,
+    )
     page = text(finance.get(response["Location"]))
     assert "is closed: nothing is due, so no invoice is made." in page
     assert "Nothing due: closed without an invoice." in page
@@ -200,9 +220,13 @@ def test_the_payouts_page_lists_what_is_held_why_and_until_when(world, in_review
     # past the hold, but below a payee's minimum
     Invoice.objects.update(paid_at=timezone.now() - timedelta(days=31))
     from contracts.models import Payee
+
     Payee.objects.filter(slug="reseller-kumo").update(minimum_payout=500_000)
     page = browser(world.finance).get(reverse("console-payouts"))
     assert [(row["held"].split.payee.name, row["held"].reason) for row in page.context["held"]] == [
-        ("Kumo Resale", "below_minimum")]
-    assert ("Below the payee's minimum payout: JPY 120,000 due, the minimum is JPY 500,000; it waits until more "
-            "is collected.") in text(page)
+        ("Kumo Resale", "below_minimum")
+    ]
+    assert (
+        "Below the payee's minimum payout: JPY 120,000 due, the minimum is JPY 500,000; it waits until more "
+        "is collected."
+    ) in text(page)

@@ -21,12 +21,25 @@ from tests.test_web_support import browser, db_state, text
 
 # DESIGN.md §5a's terms, typed into the builder: percentages and major units.
 DESIGN_FIELDS = {
-    "mode": "builder", "share_model": "graduated", "flat_rate": "",
-    "tier_up_to_0": "1000000", "tier_rate_0": "8", "tier_up_to_1": "", "tier_rate_1": "5",
-    "fee_resolution": "90", "fee_delivered_work": "50000", "minimum": "300000", "cap": "",
-    "window_days": "14", "attribution_model": "last_touch",
-    "attribution_keys": ["conversation_id", "click_id", "coupon_code"], "hold_days": "30",
-    "split_payee_0": "platform", "split_share_0": "70", "split_payee_1": "studio-aoi", "split_share_1": "30",
+    "mode": "builder",
+    "share_model": "graduated",
+    "flat_rate": "",
+    "tier_up_to_0": "1000000",
+    "tier_rate_0": "8",
+    "tier_up_to_1": "",
+    "tier_rate_1": "5",
+    "fee_resolution": "90",
+    "fee_delivered_work": "50000",
+    "minimum": "300000",
+    "cap": "",
+    "window_days": "14",
+    "attribution_model": "last_touch",
+    "attribution_keys": ["conversation_id", "click_id", "coupon_code"],
+    "hold_days": "30",
+    "split_payee_0": "platform",
+    "split_share_0": "70",
+    "split_payee_1": "studio-aoi",
+    "split_share_1": "30",
 }
 
 DESIGN_PREVIEW = [
@@ -62,8 +75,9 @@ def test_the_builder_stores_what_the_json_path_stores_and_previews_it_exactly(wo
     assert builder.initial["effective_from"] == next_period_start_for(world.hoshi)
     assert response.context["terms_form"].initial["effective_from"] == next_period_start_for(world.hoshi)
     # when the manager previews DESIGN's terms typed into the builder (htmx)
-    response = manager.post(reverse("console-terms-check", args=[approved.pk]), fields(builder_action="preview"),
-                            HTTP_HX_REQUEST="true")
+    response = manager.post(
+        reverse("console-terms-check", args=[approved.pk]), fields(builder_action="preview"), HTTP_HX_REQUEST="true"
+    )
     # then the plain-language reading is exact, and nothing was saved
     assert response.status_code == 200
     assert response.context["errors"] == {}
@@ -79,8 +93,10 @@ def test_the_builder_stores_what_the_json_path_stores_and_previews_it_exactly(wo
     services.contract_version_withdraw(actor=world.hoshi_manager, version=version, reason="compare")
     # (the builder writes 70% as "0.7"; typed the same way, the JSON path stores the same)
     same_terms = design_terms(splits=[{"payee": "platform", "share": "0.7"}, {"payee": "studio-aoi", "share": "0.3"}])
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": next_period_start_for_today(), "terms": json.dumps(same_terms)})
+    response = manager.post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": next_period_start_for_today(), "terms": json.dumps(same_terms)},
+    )
     assert response.status_code == 302
     via_json = ContractVersion.objects.get(number=2).terms
     assert via_builder == via_json == same_terms
@@ -94,13 +110,24 @@ def test_the_builder_stores_what_the_json_path_stores_and_previews_it_exactly(wo
 
 
 def test_the_builder_opens_an_existing_draft_with_its_values(world, approved):
-    services.contract_version_draft(actor=world.hoshi_manager, placement=approved, terms=design_terms(),
-                                    effective_from=date.fromisoformat(next_period_start_for_today()))
+    services.contract_version_draft(
+        actor=world.hoshi_manager,
+        placement=approved,
+        terms=design_terms(),
+        effective_from=date.fromisoformat(next_period_start_for_today()),
+    )
     response = browser(world.hoshi_manager).get(reverse("console-placement", args=[approved.pk]))
     initial = response.context["builder"].initial
-    assert (initial["share_model"], initial["tier_up_to_0"], initial["tier_rate_0"], initial["tier_up_to_1"],
-            initial["tier_rate_1"], initial["split_payee_1"], initial["split_share_1"], initial["minimum"]) == (
-        "graduated", 1000000, 8, None, 5, "studio-aoi", 30, 300000)
+    assert (
+        initial["share_model"],
+        initial["tier_up_to_0"],
+        initial["tier_rate_0"],
+        initial["tier_up_to_1"],
+        initial["tier_rate_1"],
+        initial["split_payee_1"],
+        initial["split_share_1"],
+        initial["minimum"],
+    ) == ("graduated", 1000000, 8, None, 5, "studio-aoi", 30, 300000)
     assert [line.text for line in response.context["builder_preview"]] == DESIGN_PREVIEW
 
 
@@ -108,17 +135,28 @@ def test_each_problem_shows_under_its_field_and_nothing_is_saved(world, approved
     manager = browser(world.hoshi_manager)
     before = db_state()
     # when the manager saves tiers that do not ascend, a rate above 100% and splits that do not add up
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]), fields(
-        tier_up_to_0="500000", tier_rate_0="150", tier_up_to_1="400000", tier_rate_1="5", tier_up_to_2="",
-        tier_rate_2="4", split_share_1="20", window_days="0"))
+    response = manager.post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        fields(
+            tier_up_to_0="500000",
+            tier_rate_0="150",
+            tier_up_to_1="400000",
+            tier_rate_1="5",
+            tier_up_to_2="",
+            tier_rate_2="4",
+            split_share_1="20",
+            window_days="0",
+        ),
+    )
     # then 400, each message beside its field in the builder's units, and nothing stored
     assert response.status_code == 400
     errors = response.context["builder"].errors
     assert errors["tier_rate_0"] == ["must be between 0% and 100%; got 150%."]
     assert errors["tier_up_to_1"] == ["tiers must ascend: 400000 is not above the previous bound 500000."]
     assert errors["window_days"] == ["must be a whole number of days from 1 to 365."]
-    assert errors["__all__"] == ["splits: shares must sum to exactly 1; they sum to 0.9."] or \
-        "splits" not in errors  # shares are only summed when every split is valid
+    assert (
+        errors["__all__"] == ["splits: shares must sum to exactly 1; they sum to 0.9."] or "splits" not in errors
+    )  # shares are only summed when every split is valid
     assert db_state() == before
     assert ContractVersion.objects.count() == 0
 
@@ -126,8 +164,9 @@ def test_each_problem_shows_under_its_field_and_nothing_is_saved(world, approved
 def test_shape_errors_are_caught_by_the_form_first(world, approved):
     manager = browser(world.hoshi_manager)
     before = db_state()
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]),
-                            fields(minimum="12.5", window_days="a week"))
+    response = manager.post(
+        reverse("console-terms-draft", args=[approved.pk]), fields(minimum="12.5", window_days="a week")
+    )
     assert response.status_code == 400
     errors = response.context["builder"].errors
     assert errors["window_days"] == ["Enter a whole number."]
@@ -139,8 +178,7 @@ def test_splits_that_do_not_sum_to_one_are_reported_on_the_form(world, approved)
     before = db_state()
     response = manager.post(reverse("console-terms-draft", args=[approved.pk]), fields(split_share_1="20"))
     assert response.status_code == 400
-    assert response.context["builder"].non_field_errors() == [
-        "splits: shares must sum to exactly 1; they sum to 0.9."]
+    assert response.context["builder"].non_field_errors() == ["splits: shares must sum to exactly 1; they sum to 0.9."]
     assert "shares must sum to exactly 1; they sum to 0.9." in text(response)
     assert db_state() == before
 
@@ -150,8 +188,7 @@ def test_adding_and_removing_rows_saves_nothing(world, approved):
     response = manager.post(reverse("console-terms-draft", args=[approved.pk]), fields(builder_action="add-tier"))
     assert response.status_code == 200
     assert response.context["builder"].tier_count == 3
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]),
-                            fields(builder_action="remove-tier-0"))
+    response = manager.post(reverse("console-terms-draft", args=[approved.pk]), fields(builder_action="remove-tier-0"))
     builder = response.context["builder"]
     assert builder.tier_count == 1
     assert (builder["tier_up_to_0"].value(), builder["tier_rate_0"].value()) == ("", "5")

@@ -51,8 +51,9 @@ def test_staff_without_a_zone_read_the_servers_labelled_utc(world, placement):
 
 def test_a_conversation_transcript_shows_message_times_in_the_partners_zone(world):
     placement = hire(world)
-    started = agent_services.conversation_start(placement=placement, channel=Conversation.Channel.PORTAL,
-                                                text="Hello", actor=world.hoshi_owner)
+    started = agent_services.conversation_start(
+        placement=placement, channel=Conversation.Channel.PORTAL, text="Hello", actor=world.hoshi_owner
+    )
     Message.objects.filter(pk=started.message.pk).update(created_at=INSTANT)
     Conversation.objects.filter(pk=started.conversation.pk).update(created_at=INSTANT)
     page = text(browser(world.hoshi_owner).get(reverse("portal-conversation", args=[started.conversation.pk])))
@@ -62,8 +63,9 @@ def test_a_conversation_transcript_shows_message_times_in_the_partners_zone(worl
 def test_a_zone_without_a_lettered_abbreviation_is_labelled_by_its_name():
     with timezone.override("Asia/Ho_Chi_Minh"):  # its abbreviation is only "+07"
         rendered = Template("{{ at|when }}").render(Context({"at": INSTANT}))
-    assert rendered == ('<time datetime="2026-10-03T03:01:00+00:00" title="Asia/Ho_Chi_Minh">'
-                        "2026-10-03 10:01 Asia/Ho_Chi_Minh</time>")
+    assert rendered == (
+        '<time datetime="2026-10-03T03:01:00+00:00" title="Asia/Ho_Chi_Minh">2026-10-03 10:01 Asia/Ho_Chi_Minh</time>'
+    )
 
 
 def test_nothing_to_show_renders_nothing():

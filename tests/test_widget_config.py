@@ -34,8 +34,12 @@ def widget(world):
 def test_an_allowed_page_of_an_active_placement_gets_the_employee_to_greet_with(widget):
     response = APIClient().get(CONFIG, {"key": widget.publishable_key}, HTTP_ORIGIN=SHOP)
     assert response.status_code == 200
-    assert response.json() == {"enabled": True, "reason": "",
-                               "employee": {"name": "Rinna", "title": "Coupon promoter"}, "partner": "Hoshi Mart"}
+    assert response.json() == {
+        "enabled": True,
+        "reason": "",
+        "employee": {"name": "Rinna", "title": "Coupon promoter"},
+        "partner": "Hoshi Mart",
+    }
     assert response["Access-Control-Allow-Origin"] == SHOP
 
 

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_loginthrottle'),
+        ("core", "0003_loginthrottle"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='time_zone',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="user",
+            name="time_zone",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]

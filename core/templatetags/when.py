@@ -34,5 +34,8 @@ def when(value: datetime | None, fmt: str = "Y-m-d H:i") -> str:
     moment = timezone.localtime(value) if timezone.is_aware(value) else value
     return format_html(
         '<time datetime="{}" title="{}">{} {}</time>',
-        value.isoformat(), timezone.get_current_timezone_name(), date_format(moment, fmt), zone_label(moment),
+        value.isoformat(),
+        timezone.get_current_timezone_name(),
+        date_format(moment, fmt),
+        zone_label(moment),
     )

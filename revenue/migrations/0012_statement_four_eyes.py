@@ -6,26 +6,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('revenue', '0011_sale_attributed_month'),
+        ("revenue", "0011_sale_attributed_month"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='statement',
-            name='submitted_at',
+            model_name="statement",
+            name="submitted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='statement',
-            name='submitted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="statement",
+            name="submitted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='statement',
-            name='status',
-            field=models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('approved', 'Approved'), ('invoiced', 'Invoiced'), ('paid', 'Paid'), ('closed', 'Nothing due')], default='draft', max_length=16),
+            model_name="statement",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("draft", "Draft"),
+                    ("in_review", "In review"),
+                    ("approved", "Approved"),
+                    ("invoiced", "Invoiced"),
+                    ("paid", "Paid"),
+                    ("closed", "Nothing due"),
+                ],
+                default="draft",
+                max_length=16,
+            ),
         ),
     ]
