@@ -189,6 +189,7 @@ class StatementLine(models.Model):
         MINIMUM_TOP_UP = "minimum_top_up", "Minimum wage top-up"
         CAP = "cap", "Cap"
         CLAWBACK = "clawback", "Clawback"
+        OUTCOME_CLAWBACK = "outcome_clawback", "Outcome clawback"
         CARRIED_CREDIT = "carried_credit", "Credit carried forward"
         ADJUSTMENT = "adjustment", "Finance adjustment"
 
@@ -397,11 +398,18 @@ class Outcome(models.Model):
     period = models.DateField()
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The statement that clawed back the fee of a withdrawn outcome already settled (§5a).
+    reversal_statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
+            models.CheckConstraint(
+                condition=Q(reversal_statement__isnull=True)
+                | (Q(statement__isnull=False) & Q(withdrawn_at__isnull=False)),
+                name="outcome_reversal_of_settled_withdrawal"),
             models.CheckConstraint(condition=Q(kind__in=["resolution", "delivered_work"]),
                                    name="outcome_kind_valid"),
         ]
