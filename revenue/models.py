@@ -149,6 +149,9 @@ class Statement(models.Model):
     effective_rate = models.DecimalField(max_digits=72, decimal_places=70, default=0)
     wage = models.BigIntegerField(default=0)
     clawback = models.BigIntegerField(default=0)
+    # Fees of withdrawn outcomes already settled, given back (§5a): apart from `clawback`,
+    # which is the refunds' clawback at the effective rate.
+    outcome_clawback = models.BigIntegerField(default=0)
     carried_credit = models.BigIntegerField(default=0)
     adjustments = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)

@@ -74,7 +74,8 @@ def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open
         ("share", None, None, 300),
         ("outcome_clawback", None, None, -180),
     ]
-    assert (november.wage, november.clawback, november.total, november.payable) == (300, 180, 120, 120)
+    assert (november.wage, november.clawback, november.outcome_clawback, november.total, november.payable) == (
+        300, 0, 180, 120, 120)
     approve(world, NOV)
     assert sorted(Outcome.objects.filter(reversal_statement=november).values_list("external_id", flat=True)) == [
         "r0", "r1"]

@@ -414,7 +414,8 @@ def statements_compute(*, contracts: list[Contract], period: date,
         statement.net = item.net
         statement.share_precise = rating.share_precise
         statement.effective_rate = rating.effective_rate
-        statement.wage, statement.clawback = rating.wage, rating.clawback + rating.outcome_clawback
+        statement.wage, statement.clawback = rating.wage, rating.clawback
+        statement.outcome_clawback = rating.outcome_clawback
         statement.carried_credit, statement.adjustments = item.carried_credit, adjustments_total
         statement.total, statement.payable, statement.credit_carried_forward = total, payable, credit_forward
         statement.fingerprint, statement.computed_at = item.fingerprint(), now
@@ -429,6 +430,7 @@ def statements_compute(*, contracts: list[Contract], period: date,
         StatementSplit.objects.filter(statement__in=replaced).delete()
         Statement.objects.bulk_update(replaced, [
             "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage", "clawback",
+            "outcome_clawback",
             "carried_credit", "adjustments", "total", "payable", "credit_carried_forward", "fingerprint",
             "computed_at"])
     Statement.objects.bulk_create([statement for statement, *_ in computed if statement.pk is None])
