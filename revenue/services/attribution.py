@@ -185,7 +185,7 @@ _ATTRIBUTE = """
 WITH {rules},
 pending AS MATERIALIZED (
     SELECT s.id, s.partner_id, s.occurred_at, s.period, s.coupon_code, s.click_id, s.conversation_id
-      FROM attribution_locked l JOIN revenue_sale s ON s.id = l.id
+      FROM {locked} JOIN revenue_sale s ON s.id = l.id
 ),
 {touch_rules},
 picked AS ({picked})
@@ -201,10 +201,9 @@ RETURNING s.attribution
 # for sales rows: ingestion, uploads, resets and approval lock them so too), skipping rows
 # another transaction holds. Those are being written (a refund of them, a late touchpoint's
 # reset), and whoever holds them leaves them pending and queues a pass of its own, so a pass
-# never waits on a sale and can never be one end of a deadlock. The ids go to a temporary
-# table rather than back to Python: a whole partner's pass can lock millions.
-_LOCK_PENDING = """
-CREATE TEMPORARY TABLE attribution_locked ON COMMIT DROP AS
+# never waits on a sale and can never be one end of a deadlock. A batch's few ids come back
+# to Python; a whole pass's go to a temporary table, as it can lock millions.
+_PENDING_TO_LOCK = """
 SELECT id FROM revenue_sale
  WHERE attribution = 'pending' AND type = 'sale' AND statement_id IS NULL {scope}
  ORDER BY id {limit}
@@ -243,12 +242,18 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
     batch = sale_ids is not None or limit is not None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
-        # A pass inside a caller's transaction (a test, a seed) may follow another one there.
-        cursor.execute("DROP TABLE IF EXISTS attribution_locked")
-        cursor.execute(_LOCK_PENDING.format(scope=" ".join(conditions),
-                                            limit="LIMIT %(limit)s" if limit is not None else ""), params)
-        locked = cursor.rowcount
-        cursor.execute("ANALYZE attribution_locked")
+        lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions),
+                                       limit="LIMIT %(limit)s" if limit is not None else "")
+        if batch:
+            cursor.execute(lock, params)
+            params["locked"] = [row[0] for row in cursor.fetchall()]
+            locked, locked_source = len(params["locked"]), "unnest(%(locked)s::bigint[]) AS l(id)"
+        else:
+            # A pass inside a caller's transaction (a test, a seed) may follow another one there.
+            cursor.execute("DROP TABLE IF EXISTS attribution_locked")
+            cursor.execute(f"CREATE TEMPORARY TABLE attribution_locked ON COMMIT DROP AS {lock}", params)
+            locked, locked_source = cursor.rowcount, "attribution_locked l"
+            cursor.execute("ANALYZE attribution_locked")
         params.update(attribution_rules(partner_ids=partner_ids))
         if not batch:
             # A whole pass is made of hash joins. Right after a large load the planner's
@@ -258,7 +263,7 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
         touch_rules = (f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
                        if batch else touch_rules_cte())
-        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, touch_rules=touch_rules,
+        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, touch_rules=touch_rules, locked=locked_source,
                                          picked=picked_sales_sql("pending", explain=True),
                                          write=WRITE_ATTRIBUTION_SET), params)
         outcomes = [row[0] for row in cursor.fetchall()]
