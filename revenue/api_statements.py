@@ -43,8 +43,8 @@ class StatementSerializer(serializers.ModelSerializer):
     class Meta:
         model = Statement
         fields = ["id", "period", "partner", "employee", "placement", "contract", "status", "currency",
-                  "version_number", "net", "wage", "clawback", "carried_credit", "adjustments", "total",
-                  "payable", "credit_carried_forward", "effective_rate", "computed_at", "approved_at",
+                  "version_number", "net", "wage", "clawback", "outcome_clawback", "carried_credit", "adjustments",
+                  "total", "payable", "credit_carried_forward", "effective_rate", "computed_at", "approved_at",
                   "lines", "splits"]
 
     def get_period(self, statement: Statement) -> str:

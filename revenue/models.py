@@ -152,6 +152,9 @@ class Statement(models.Model):
     effective_rate = models.DecimalField(max_digits=72, decimal_places=70, default=0)
     wage = models.BigIntegerField(default=0)
     clawback = models.BigIntegerField(default=0)
+    # Fees of withdrawn outcomes already settled, given back (§5a): apart from `clawback`,
+    # which is the refunds' clawback at the effective rate.
+    outcome_clawback = models.BigIntegerField(default=0)
     carried_credit = models.BigIntegerField(default=0)
     adjustments = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)
@@ -197,6 +200,7 @@ class StatementLine(models.Model):
         MINIMUM_TOP_UP = "minimum_top_up", "Minimum wage top-up"
         CAP = "cap", "Cap"
         CLAWBACK = "clawback", "Clawback"
+        OUTCOME_CLAWBACK = "outcome_clawback", "Outcome clawback"
         CARRIED_CREDIT = "carried_credit", "Credit carried forward"
         ADJUSTMENT = "adjustment", "Finance adjustment"
 
@@ -405,11 +409,18 @@ class Outcome(models.Model):
     period = models.DateField()
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The statement that clawed back the fee of a withdrawn outcome already settled (§5a).
+    reversal_statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
+            models.CheckConstraint(
+                condition=Q(reversal_statement__isnull=True)
+                | (Q(statement__isnull=False) & Q(withdrawn_at__isnull=False)),
+                name="outcome_reversal_of_settled_withdrawal"),
             models.CheckConstraint(condition=Q(kind__in=["resolution", "delivered_work"]),
                                    name="outcome_kind_valid"),
         ]

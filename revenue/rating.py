@@ -176,6 +176,10 @@ class PeriodRating:
     clawback_refunds: tuple[tuple[int, Decimal], ...]
     clawback_precise: Decimal
     clawback: int
+    # (kind, count, fee per outcome) for each kind with withdrawn outcomes whose fee is on an
+    # approved statement, at that statement's fee; reversed whole, after the minimum and cap.
+    outcome_reversals: tuple[tuple[str, int, int], ...]
+    outcome_clawback: int
     carried_credit: int
     total: int
     payable: int
@@ -230,6 +234,13 @@ class PeriodRating:
                 f"Clawback: {count} refund(s) of sales on approved statements, at their effective rates",
                 self.clawback_precise.copy_negate(), -self.clawback,
             ))
+        for kind, count, fee in self.outcome_reversals:
+            amount = count * fee
+            lines.append(StatementLine(
+                "outcome_clawback",
+                f"Outcome clawback: {count} withdrawn {kind.replace('_', ' ')}(s) already settled, at their fee",
+                Decimal(-amount), -amount,
+            ))
         if self.carried_credit:
             lines.append(StatementLine(
                 "carried_credit", "Credit carried forward from the previous period",
@@ -245,6 +256,7 @@ def rate_period(
     outcomes: Mapping[str, int],
     clawback_refunds: Sequence[tuple[int, Decimal]],
     carried_credit: int,
+    outcome_reversals: Sequence[tuple[str, int, int]] = (),
 ) -> PeriodRating:
     """Rate one contract's period by §5a.
 
@@ -252,7 +264,8 @@ def rate_period(
     outcome kind (kinds the terms do not price earn nothing); `clawback_refunds` are
     (refund amount as a positive number of minor units, the effective rate of the approved
     statement its sale was on); `carried_credit` is the credit brought forward, as a
-    non-negative number.
+    non-negative number; `outcome_reversals` are (kind, count, fee) of withdrawn outcomes
+    already paid for on approved statements, each at the fee it was settled at.
     """
     _require_int(net, "net")
     if _require_int(carried_credit, "carried_credit") < 0:
@@ -282,6 +295,15 @@ def rate_period(
             raise TypeError(f"an effective rate must be a finite Decimal; got {rate!r}.")
         refunds.append((amount, rate))
 
+    reversals: list[tuple[str, int, int]] = []
+    for kind, count, fee in outcome_reversals:
+        if _require_int(count, f"reversed {kind!r} count") <= 0 or _require_int(fee, f"{kind!r} fee") < 0:
+            raise ValueError(f"an outcome reversal needs a positive count and a non-negative fee; "
+                             f"got {count} × {fee} for {kind!r}.")
+        reversals.append((kind, count, fee))
+    reversals.sort()
+    outcome_clawback = sum(count * fee for _, count, fee in reversals)
+
     model = share_model_for(terms["share"])
     share = model.share(Decimal(net))
     with localcontext(EXACT_CONTEXT):
@@ -300,7 +322,7 @@ def rate_period(
     else:
         effective_rate = model.first_rate
 
-    total = wage - clawback - carried_credit
+    total = wage - clawback - outcome_clawback - carried_credit
     if total < 0:
         # Nothing is invoiced or paid against a negative period; it becomes next period's
         # credit (§4, §5a).
@@ -323,6 +345,8 @@ def rate_period(
         clawback_refunds=tuple(refunds),
         clawback_precise=clawback_precise,
         clawback=clawback,
+        outcome_reversals=tuple(reversals),
+        outcome_clawback=outcome_clawback,
         carried_credit=carried_credit,
         total=total,
         payable=payable,

@@ -15,7 +15,12 @@ from revenue.services import attribution, settlement
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def attribution_run_task(partner_id: int | None = None, sale_ids: list[int] | None = None) -> int:
     partners = [partner_id] if partner_id is not None else None
-    return attribution.attribution_run(partner_ids=partners, sale_ids=sale_ids).attributed
+    result = attribution.attribution_run(partner_ids=partners, sale_ids=sale_ids)
+    if result.skipped:
+        # Another transaction held some of the sales (a refund of them being stored): look
+        # again once it has committed, rather than wait on its locks.
+        attribution_run_task.apply_async((partner_id, sale_ids), countdown=1)
+    return result.attributed
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

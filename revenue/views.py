@@ -435,6 +435,8 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
             ("Net revenue", _money(statement.net, currency)),
             ("Wage", _money(statement.wage, currency)),
             ("Clawback", _money(-statement.clawback, currency)),
+            *([("Outcome clawback", _money(-statement.outcome_clawback, currency))]
+              if statement.outcome_clawback else []),
             ("Credit brought forward", _money(-statement.carried_credit, currency)),
             ("Adjustments", _money(statement.adjustments, currency)),
             ("Total", _money(statement.total, currency)),

@@ -184,9 +184,8 @@ WRITE_ATTRIBUTION_SET = """
 _ATTRIBUTE = """
 WITH {rules},
 pending AS MATERIALIZED (
-    SELECT id, partner_id, occurred_at, period, coupon_code, click_id, conversation_id
-      FROM revenue_sale
-     WHERE attribution = 'pending' AND type = 'sale' AND statement_id IS NULL {scope}
+    SELECT s.id, s.partner_id, s.occurred_at, s.period, s.coupon_code, s.click_id, s.conversation_id
+      FROM {locked} JOIN revenue_sale s ON s.id = l.id
 ),
 {touch_rules},
 picked AS ({picked})
@@ -198,11 +197,26 @@ UPDATE revenue_sale s
 RETURNING s.attribution
 """
 
+# Step one of a pass: lock the pending sales it will decide, in id order (the one lock order
+# for sales rows: ingestion, uploads, resets and approval lock them so too), skipping rows
+# another transaction holds. Those are being written (a refund of them, a late touchpoint's
+# reset), and whoever holds them leaves them pending and queues a pass of its own, so a pass
+# never waits on a sale and can never be one end of a deadlock. A batch's few ids come back
+# to Python; a whole pass's go to a temporary table, as it can lock millions.
+_PENDING_TO_LOCK = """
+SELECT id FROM revenue_sale
+ WHERE attribution = 'pending' AND type = 'sale' AND statement_id IS NULL {scope}
+ ORDER BY id {limit}
+   FOR UPDATE SKIP LOCKED
+"""
+
 
 @dataclass(frozen=True)
 class AttributionResult:
     attributed: int
     unattributed: int
+    # Pending sales left for a later pass because another transaction held them.
+    skipped: int = 0
 
 
 @transaction.atomic
@@ -210,19 +224,37 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
                     limit: int | None = None) -> AttributionResult:
     """Attribute pending sales and explain each decision: all of them, a partner's, the
     given ids (how ingestion hands over a batch, so the pass finds them by primary key),
-    or the oldest `limit` (the sweep that catches batches whose hand-over was lost)."""
+    or the oldest `limit` (the sweep that catches batches whose hand-over was lost).
+
+    The decision is a pure function of what is stored. The pass first locks the sales it
+    decides, then reads the rules and decides in a later statement, so its snapshot holds
+    every touchpoint and every accepted version committed before it held the sales. Anything
+    that commits later and could change a decision (a touchpoint carrying a sale's key, new
+    terms) must lock the same sales to send them back to pending, so it waits for this pass
+    and then resets what the pass wrote: no decision is ever made on a stale snapshot and left
+    standing."""
     conditions = []
     if partner_ids is not None:
         conditions.append("AND partner_id = ANY(%(partners)s)")
     if sale_ids is not None:
         conditions.append("AND id = ANY(%(sales)s)")
-    if limit is not None:
-        conditions.append("ORDER BY id LIMIT %(limit)s")
-    params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit,
-                              **attribution_rules(partner_ids=partner_ids)}
+    params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit}
     batch = sale_ids is not None or limit is not None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
+        lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions),
+                                       limit="LIMIT %(limit)s" if limit is not None else "")
+        if batch:
+            cursor.execute(lock, params)
+            params["locked"] = [row[0] for row in cursor.fetchall()]
+            locked, locked_source = len(params["locked"]), "unnest(%(locked)s::bigint[]) AS l(id)"
+        else:
+            # A pass inside a caller's transaction (a test, a seed) may follow another one there.
+            cursor.execute("DROP TABLE IF EXISTS attribution_locked")
+            cursor.execute(f"CREATE TEMPORARY TABLE attribution_locked ON COMMIT DROP AS {lock}", params)
+            locked, locked_source = cursor.rowcount, "attribution_locked l"
+            cursor.execute("ANALYZE attribution_locked")
+        params.update(attribution_rules(partner_ids=partner_ids))
         if not batch:
             # A whole pass is made of hash joins. Right after a large load the planner's
             # statistics can still say the tables are nearly empty, and nested loops over
@@ -231,19 +263,39 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
         touch_rules = (f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
                        if batch else touch_rules_cte())
-        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, scope=" ".join(conditions), touch_rules=touch_rules,
+        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, touch_rules=touch_rules, locked=locked_source,
                                          picked=picked_sales_sql("pending", explain=True),
                                          write=WRITE_ATTRIBUTION_SET), params)
         outcomes = [row[0] for row in cursor.fetchall()]
+        skipped = 0
+        if sale_ids is not None and locked < len(sale_ids):
+            cursor.execute(
+                "SELECT count(*) FROM revenue_sale WHERE id = ANY(%(sales)s) AND attribution = 'pending' "
+                "AND type = 'sale' AND statement_id IS NULL", params)
+            skipped = cursor.fetchone()[0]
     attributed = outcomes.count("attributed")
-    return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed)
+    return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed, skipped=skipped)
+
+
+# Sending sales back to pending locks them in id order first (the one lock order), and
+# includes sales that are pending already: a pass may hold them and be deciding on a
+# snapshot without the change, and the lock makes this wait for it, then reset its decision.
+RESET_TO_PENDING_SQL = """
+UPDATE revenue_sale s
+SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
+    attribution_note = ''
+ WHERE s.id IN (SELECT id FROM revenue_sale WHERE {condition} ORDER BY id FOR UPDATE)
+RETURNING s.id
+"""
 
 
 @transaction.atomic
-def attribution_reopen(*, period_from: str | None = None, placement_ids: list[int] | None = None) -> int:
-    """Send unsettled sales back to pending (after a contract's attribution terms change,
-    for instance); closed periods are never reopened: their sales carry a statement."""
-    conditions = ["type = 'sale'", "statement_id IS NULL", "attribution <> 'pending'"]
+def attribution_reopen(*, period_from: date | None = None, placement_ids: list[int] | None = None,
+                       partner_ids: list[int] | None = None) -> int:
+    """Send unsettled sales back to pending (after a contract's terms change, for instance)
+    and return how many; closed periods are never reopened: their sales carry a
+    statement."""
+    conditions = ["type = 'sale'", "statement_id IS NULL"]
     params: dict[str, object] = {}
     if period_from is not None:
         conditions.append("period >= %(period_from)s")
@@ -251,8 +303,9 @@ def attribution_reopen(*, period_from: str | None = None, placement_ids: list[in
     if placement_ids is not None:
         conditions.append("placement_id = ANY(%(placements)s)")
         params["placements"] = placement_ids
+    if partner_ids is not None:
+        conditions.append("partner_id = ANY(%(partners)s)")
+        params["partners"] = partner_ids
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE revenue_sale SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, "
-            "attributed_key = '', attribution_note = '' WHERE " + " AND ".join(conditions), params)
+        cursor.execute(RESET_TO_PENDING_SQL.format(condition=" AND ".join(conditions)), params)
         return cursor.rowcount

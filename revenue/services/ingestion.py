@@ -41,6 +41,7 @@ from contracts.models import Partner, Placement
 from core.currencies import is_known_currency
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
+from revenue.services.attribution import RESET_TO_PENDING_SQL
 
 MAX_KEY_LENGTH = 128
 MAX_AMOUNT = 2**62
@@ -580,18 +581,13 @@ RETURNING id, kind, key
 """
 
 # Late touchpoints (DESIGN.md §5 step 3): unsettled sales carrying one of the new keys go
-# back to pending, so attribution looks at them again. A sale before the earliest new touch
-# cannot be credited to it (touch.occurred_at <= sale.occurred_at), so it is left alone.
-_LATE_TOUCHPOINT_RESET = """
-UPDATE revenue_sale
-SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
-    attribution_note = ''
-WHERE partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s
-  AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))
-  AND NOT (attribution = 'pending' AND placement_id IS NULL AND touchpoint_id IS NULL
-           AND attributed_key = '' AND attribution_note = '')
-RETURNING id
-"""
+# back to pending, so attribution looks at them again — pending ones too, since a pass may
+# be deciding them on a snapshot taken before this touchpoint (RESET_TO_PENDING_SQL). A
+# sale before the earliest new touch cannot be credited to it
+# (touch.occurred_at <= sale.occurred_at), so it is left alone.
+_LATE_TOUCHPOINT_RESET = RESET_TO_PENDING_SQL.format(condition="""
+    partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s
+    AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))""")
 
 
 def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_TouchRow],

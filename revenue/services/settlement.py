@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contracts.models import Contract, ContractVersion, Payee, Placement
+from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
 from core.errors import Conflict, FourEyesRequired, InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import AuditLog, User
@@ -165,16 +165,43 @@ SELECT sc.contract_id, o.kind, count(*)
    AND {_COUNTS_IN_PERIOD.format(alias="o")}
  GROUP BY sc.contract_id, o.kind
 """
+# Withdrawn outcomes whose fee is already on an approved statement: reversed in the first
+# open period (every open period's draft shows them; approving the earliest takes them), at
+# the fee of the version that statement was rated under.
+_REVERSIBLE_OUTCOMES = """
+    SELECT o.id, sc.contract_id, o.kind, (v.terms -> 'outcome_fees' ->> o.kind)::bigint AS fee
+      FROM revenue_outcome o
+      JOIN scope sc ON sc.placement_id = o.placement_id
+      JOIN revenue_statement st ON st.id = o.statement_id
+      JOIN contracts_contractversion v ON v.contract_id = st.contract_id AND v.number = st.version_number
+     WHERE o.withdrawn_at IS NOT NULL AND o.statement_id IS NOT NULL AND o.reversal_statement_id IS NULL
+       AND coalesce((v.terms -> 'outcome_fees' ->> o.kind)::bigint, 0) > 0
+"""
+_OUTCOME_REVERSALS = f"""
+WITH {_SCOPE}, reversible AS ({_REVERSIBLE_OUTCOMES})
+SELECT contract_id, kind, fee, count(*) FROM reversible GROUP BY contract_id, kind, fee
+"""
+_MARK_OUTCOME_REVERSALS = f"""
+WITH {_SCOPE}, reversible AS ({_REVERSIBLE_OUTCOMES})
+UPDATE revenue_outcome o SET reversal_statement_id = %(statement)s
+  FROM reversible r
+ WHERE o.id = r.id
+"""
 # Approval settles the very rows the draft counted, for one contract, and writes onto each
-# sale the attribution it was settled under, with its explanation.
+# sale the attribution it was settled under, with its explanation. It locks them in id
+# order first (`locked`), the one order every writer of sales rows takes them in, so an
+# approval and a refund of its sales arriving at the same moment queue instead of
+# deadlocking: the update reaches a row only through `locked`, that is, after locking it.
 _MARK_SALES = f"""
 WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True),
-                                      narrow_sales="{narrow_sales}")}
+                                      narrow_sales="{narrow_sales}")},
+locked AS (SELECT id FROM revenue_sale WHERE id IN (SELECT id FROM counted_sales) ORDER BY id FOR UPDATE)
 UPDATE revenue_sale s
    SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
-  FROM counted_sales p
+  FROM locked l
+  JOIN counted_sales p ON p.id = l.id
   LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
- WHERE s.id = p.id
+ WHERE s.id = l.id
 """
 _MARK_REFUNDS = f"""
 WITH {_SCOPE}, {_COUNTED_REFUNDS}
@@ -208,10 +235,19 @@ class PeriodInputs:
     carried_credit: int = 0
     adjustments: list[tuple[int, str]] = field(default_factory=list)
     version_number: int = 0
+    # (kind, count, fee) of withdrawn outcomes already settled, to reverse (§5a).
+    outcome_reversals: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def net(self) -> int:
         return self.sales_total + self.late_total - self.refunds_total
+
+    def has_activity(self) -> bool:
+        """Anything for a statement to show besides the minimum: what keeps an ended
+        placement's run-off statements coming (§5a)."""
+        return bool(self.sales_count or self.late_count or self.refunds_count or self.clawback_count
+                    or any(self.outcomes.values()) or self.outcome_reversals or self.carried_credit
+                    or self.adjustments)
 
     def fingerprint(self) -> str:
         payload = json.dumps(asdict(self), sort_keys=True, default=str)
@@ -257,8 +293,12 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
         cursor.execute(_OUTCOMES, params)
         for contract_id, kind, count in cursor.fetchall():
             inputs[contract_id].outcomes[kind] = count
+        cursor.execute(_OUTCOME_REVERSALS, params)
+        for contract_id, kind, fee, count in cursor.fetchall():
+            inputs[contract_id].outcome_reversals.append((kind, count, int(fee)))
     for item in inputs.values():
         item.clawback_refunds.sort()
+        item.outcome_reversals.sort()
     # The credit each contract carries is the one its latest settled statement left.
     carried = dict(
         Statement.objects.filter(contract_id__in=contract_ids, period__lt=period, status__in=SETTLED)
@@ -281,20 +321,30 @@ def _period_start_utc(partner_timezone: str, period: date) -> datetime:
 
 
 def contracts_to_settle(*, period: date) -> list[Contract]:
-    """Contracts with terms in force for the period whose placement had not ended before
-    it began (an ended placement earns no minimum wage for months after it left)."""
-    candidates = (Contract.objects.filter(versions__status=ContractVersion.Status.ACCEPTED,
-                                          versions__effective_from__lte=period)
-                  .select_related("placement__partner").distinct().order_by("id"))
-    chosen = []
-    for contract in candidates:
-        placement = contract.placement
-        if placement.status == Placement.Status.ENDED:
-            ended = placement.transitions.filter(to_status="ended").order_by("-at").first()
-            if ended and ended.at < _period_start_utc(placement.partner.timezone, period):
-                continue
-        chosen.append(contract)
-    return chosen
+    """Contracts with terms in force for the period. Those whose placement ended before the
+    period began are in run-off (`contracts_in_run_off`): they get a statement only while
+    something is left to settle."""
+    return list(Contract.objects.filter(versions__status=ContractVersion.Status.ACCEPTED,
+                                        versions__effective_from__lte=period)
+                .select_related("placement__partner").distinct().order_by("id"))
+
+
+def contracts_in_run_off(*, contracts: list[Contract], period: date) -> set[int]:
+    """The contracts whose placement had ended before `period` began. An ended placement
+    keeps getting statements while it has late sales, refunds to claw back, withdrawn
+    outcomes to reverse or credit carried (§5a), but earns no minimum wage for months after
+    it left: it was not working for the partner then."""
+    ended = [contract for contract in contracts if contract.placement.status == Placement.Status.ENDED]
+    if not ended:
+        return set()
+    ended_at: dict[int, datetime] = {}
+    for placement_id, at in (PlacementTransition.objects.filter(
+            placement_id__in=[contract.placement_id for contract in ended], to_status="ended")
+            .order_by("placement_id", "-at").distinct("placement_id").values_list("placement_id", "at")):
+        ended_at[placement_id] = at
+    return {contract.pk for contract in ended
+            if contract.placement_id in ended_at
+            and ended_at[contract.placement_id] < _period_start_utc(contract.placement.partner.timezone, period)}
 
 
 def _apply_adjustments(rating: Any, adjustments: int, splits: list[dict[str, str]]) -> tuple[int, int, int, list]:
@@ -320,13 +370,17 @@ def statements_compute(*, contracts: list[Contract], period: date,
     """Write (or rewrite) the draft statements of `contracts` for `period` with a fixed
     number of queries, however many contracts. Approved statements are never touched;
     draft or in-review ones are replaced in full. `inputs` may be computed beforehand for
-    many contracts at once (each aggregate reads the period's sales once)."""
+    many contracts at once (each aggregate reads the period's sales once). A contract in
+    run-off gets a statement only when something is left to settle, rated without the
+    minimum; a draft it no longer needs is removed."""
     ids = [contract.pk for contract in contracts]
     versions = _versions_in_force(ids, period)
     existing = {statement.contract_id: statement for statement in
                 Statement.objects.select_for_update().filter(contract_id__in=ids, period=period)}
     if inputs is None:
         inputs = period_inputs(contract_ids=ids, period=period)
+    run_off = contracts_in_run_off(contracts=contracts, period=period)
+    idle_drafts: list[int] = []
     payees = {payee.slug: payee for payee in Payee.objects.all()}
     now = timezone.now()
     results: list[Statement] = []
@@ -342,10 +396,16 @@ def statements_compute(*, contracts: list[Contract], period: date,
         item = inputs.get(contract.pk) or PeriodInputs()
         item.version_number = version.number
         terms = version.terms
+        if contract.pk in run_off:
+            if not item.has_activity():
+                if current is not None:
+                    idle_drafts.append(current.pk)
+                continue
+            terms = {**terms, "minimum_per_period": None}
         rating = rate_period(
             terms=terms, net=item.net, outcomes=item.outcomes,
             clawback_refunds=[(amount, Decimal(rate)) for amount, rate in item.clawback_refunds],
-            carried_credit=item.carried_credit,
+            carried_credit=item.carried_credit, outcome_reversals=item.outcome_reversals,
         )
         adjustments_total = sum(amount for amount, _ in item.adjustments)
         total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
@@ -359,18 +419,22 @@ def statements_compute(*, contracts: list[Contract], period: date,
         statement.share_precise = rating.share_precise
         statement.effective_rate = rating.effective_rate
         statement.wage, statement.clawback = rating.wage, rating.clawback
+        statement.outcome_clawback = rating.outcome_clawback
         statement.carried_credit, statement.adjustments = item.carried_credit, adjustments_total
         statement.total, statement.payable, statement.credit_carried_forward = total, payable, credit_forward
         statement.fingerprint, statement.computed_at = item.fingerprint(), now
         shares = {split["payee"]: Decimal(split["share"]) for split in terms["splits"]}
         computed.append((statement, item, rating, splits, shares))
 
+    if idle_drafts:
+        Statement.objects.filter(pk__in=idle_drafts).exclude(status__in=SETTLED).delete()
     replaced = [statement for statement, *_ in computed if statement.pk is not None]
     if replaced:
         StatementLine.objects.filter(statement__in=replaced).delete()
         StatementSplit.objects.filter(statement__in=replaced).delete()
         Statement.objects.bulk_update(replaced, [
             "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage", "clawback",
+            "outcome_clawback",
             "carried_credit", "adjustments", "total", "payable", "credit_carried_forward", "fingerprint",
             "computed_at", "submitted_by", "submitted_at"])
     Statement.objects.bulk_create([statement for statement, *_ in computed if statement.pk is None])
@@ -590,6 +654,7 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
         cursor.execute(_MARK_SALES.format(**_NARROW[True]), params)
         cursor.execute(_MARK_REFUNDS.format(**_NARROW[True]), params)
         cursor.execute(_MARK_OUTCOMES, params)
+        cursor.execute(_MARK_OUTCOME_REVERSALS, params)
     partner = contract.placement.partner
     if statement.payable > 0:
         postings = [Posting(f"partner_receivable:{partner.slug}", statement.payable, statement.currency,
