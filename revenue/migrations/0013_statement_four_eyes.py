@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("revenue", "0011_sale_attributed_month"),
+        ("revenue", "0012_outcome_reversal"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
