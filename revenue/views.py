@@ -283,13 +283,13 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
     # A refund follows its sale: it shows the sale's attribution, and says which sale.
     source = sale.refund_of if sale.type == Sale.Type.REFUND and sale.refund_of else sale
     explanation = source.attribution_note
-    if source is not sale:
-        explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
-    when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
     key = source.attributed_key
     if key and explanation.startswith(f"{key} "):
         # The stored note names the key as the API does; a partner reads its plain name.
         explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key):]
+    if source is not sale:
+        explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
+    when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
     return SaleRow(
         sale=sale, when=f"{when:%Y-%m-%d %H:%M}",
         amount=format_money(-sale.amount if sale.type == Sale.Type.REFUND else sale.amount, sale.currency),
