@@ -2,8 +2,9 @@
 // (script-src 'self': no inline scripts or handlers).
 //  - The main menu folds behind a "Menu" button on narrow screens (the button is hidden and
 //    the menu open when this script does not run).
-//  - A table wider than its card scrolls inside it; a scrolling region must be reachable by
-//    keyboard (WCAG 2.1.1), so it gets a tab stop and a name only while it does scroll.
+//  - A table wider than its card scrolls inside it, as does a long code sample (<pre>); a
+//    scrolling region must be reachable by keyboard (WCAG 2.1.1), so it gets a tab stop and a
+//    name only while it does scroll.
 (function () {
   "use strict";
 
@@ -35,18 +36,17 @@
 
   function markScrollingTables(root) {
     var scope = root && root.querySelectorAll ? root : document;
-    var boxes = scope.querySelectorAll(".table-scroll");
-    if (scope.classList && scope.classList.contains("table-scroll")) boxes = [scope];
+    var boxes = scope.querySelectorAll(".table-scroll, main pre");
     Array.prototype.forEach.call(boxes, function (box) {
       var scrolls = box.scrollWidth > box.clientWidth + 1;
       if (scrolls) {
         box.setAttribute("tabindex", "0");
         box.setAttribute("role", "region");
-        var table = box.querySelector("table");
-        var caption = table && table.querySelector("caption");
+        var caption = box.querySelector("caption");
         var heading = box.closest("section, .panel");
         heading = heading && heading.querySelector("h2, h3");
-        var name = (caption || heading) ? (caption || heading).textContent.trim() : "Table";
+        var name = (caption || heading) ? (caption || heading).textContent.trim()
+          : (box.tagName === "PRE" ? "Code sample" : "Table");
         box.setAttribute("aria-label", name + " (scrolls sideways)");
       } else if (box.hasAttribute("tabindex")) {
         box.removeAttribute("tabindex");
