@@ -85,7 +85,7 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
     body = b""
     policy = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         if self.path not in ("/", "/index.html"):
             self.send_error(404)
             return
@@ -154,7 +154,8 @@ def _pages(ids: dict[str, Any]) -> dict[str, list[str]]:
         "finance-ito": [
             reverse("console"), reverse("console-settlement"),
             reverse("console-statement", args=[ids["hoshi_statement"]]),
-            reverse("console-ledger"), reverse("console-invoices"), reverse("console-payouts"),
+            reverse("console-ledger"), reverse("console-trends"), reverse("console-trends") + "?currency=USD&months=24",
+            reverse("console-invoices"), reverse("console-payouts"),
             reverse("console-payees"), reverse("console-reconciliation"), reverse("console-audit"),
         ],
         "admin": [
@@ -326,7 +327,8 @@ class Visit:
                 return [...document.querySelectorAll('body *')]
                   .filter(e => e.getBoundingClientRect().right > limit + 1)
                   .filter(e => !e.parentElement.closest('.table-scroll, pre, .code-sample, .transcript'))
-                  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+                  .slice(0, 5)
+                  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
             }""")
             pytest.fail(f"{where}: the page is {widths[0]} px wide in a {widths[1]} px window; widest: {wide}")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
@@ -338,7 +340,8 @@ class Visit:
             const r = await axe.run(document, {resultTypes: ['violations']});
             return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
               .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                          nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}));
+                          nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — '
+                                 + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}));
         }""")
         assert result == [], f"{where}: axe found\n{json.dumps(result, indent=1, ensure_ascii=False)}"
         assert self.refused == [], f"refused by the Content-Security-Policy: {self.refused}"
@@ -467,4 +470,28 @@ def test_the_chat_widget_works_on_a_third_party_page(site, visit, width):
         return asked >= 0 && text.slice(asked + 24).replace(/Send|×/g, '').trim().length > 20;
     }""", timeout=30_000)
     assert "Something hot for lunch?" in dialog.inner_text()
+    tab.check()
+
+
+def test_a_chart_is_drawn_from_its_table_and_read_by_keyboard(site, visit):
+    # given the partner's revenue page, drawn by the vendored Chart.js from the figures table
+    tab = visit(DESKTOP)
+    tab.login("hoshi-owner")
+    tab.goto("/portal/revenue/")
+    figure = tab.page.locator("figure.chart").first
+    assert "chart-ready" in figure.get_attribute("class")
+    canvas = figure.locator("canvas")
+    assert canvas.bounding_box()["height"] > 100
+    first_month = figure.locator("tbody th").first.inner_text()
+    # when a keyboard user focuses it and presses Home, then the right arrow
+    canvas.focus()
+    tab.page.keyboard.press("Home")
+    readout = figure.locator(".chart-readout")
+    # then the live readout names the month and its figures, as the table has them
+    assert readout.inner_text().startswith(first_month + ": ")
+    first_cell = figure.locator("tbody tr").first.locator("td").first.inner_text()
+    assert first_cell in readout.inner_text()
+    tab.page.keyboard.press("ArrowRight")
+    second_month = figure.locator("tbody tr").nth(1).locator("th").inner_text()
+    assert readout.inner_text().startswith(second_month + ": ")
     tab.check()
