@@ -16,9 +16,9 @@ from typing import Any
 class HiringStatus:
     """The viewer's organisation's open placement of one employee (any status but ended)."""
 
-    status: str          # requested, approved, active, paused
-    label: str           # "Requested", "Active", …
-    url: str             # the placement's page in the portal
+    status: str  # requested, approved, active, paused
+    label: str  # "Requested", "Active", …
+    url: str  # the placement's page in the portal
 
 
 OpenPlacementLookup = Callable[[Any, Iterable[int]], dict[int, HiringStatus]]

@@ -33,8 +33,16 @@ import pytest
 
 CHROMIUM = Path(os.environ.get("HAKEN_CHROMIUM", "/usr/bin/chromium"))
 # Headless, no sandbox (root in a container), and nothing that reaches for the network.
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 AXE = Path(__file__).parent / "browser_assets" / "axe.min.js"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -57,8 +65,10 @@ def _why_no_browser() -> str | None:
     except ImportError:
         return "playwright is not installed (requirements/dev.txt pins it)"
     if not CHROMIUM.exists():
-        return (f"no Chromium at {CHROMIUM}: `python3 dev.py test` installs Debian's `chromium` "
-                "when run as root; otherwise install it or set HAKEN_CHROMIUM")
+        return (
+            f"no Chromium at {CHROMIUM}: `python3 dev.py test` installs Debian's `chromium` "
+            "when run as root; otherwise install it or set HAKEN_CHROMIUM"
+        )
     return None
 
 
@@ -109,10 +119,27 @@ def _start_worker(tmp: Path) -> subprocess.Popen[bytes]:
     celery = Path(sys.executable).parent / "celery"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(celery), "-A", "config", "worker", "--loglevel", "INFO", "--pool", "solo",
-             "--purge", "--hostname", f"browser-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(celery),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "solo",
+                "--purge",
+                "--hostname",
+                f"browser-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     assert settings.CELERY_BROKER_URL, "CELERY_BROKER_URL is not set: run with `python3 dev.py test`"
     deadline = time.monotonic() + 60
     while b"ready." not in log_path.read_bytes():
@@ -129,38 +156,66 @@ def _pages(ids: dict[str, Any]) -> dict[str, list[str]]:
     rinna = ids["rinna_placement"]
     return {
         "hoshi-owner": [
-            reverse("portal"), reverse("catalog"), reverse("resume", args=["rinna"]),
-            reverse("portal-placement", args=[rinna]), reverse("portal-agents"),
-            reverse("portal-chat", args=[rinna]), reverse("portal-knowledge", args=[rinna]),
-            reverse("portal-widget", args=[rinna]), reverse("placement-economics", args=[rinna]),
+            reverse("portal"),
+            reverse("catalog"),
+            reverse("resume", args=["rinna"]),
+            reverse("portal-placement", args=[rinna]),
+            reverse("portal-agents"),
+            reverse("portal-chat", args=[rinna]),
+            reverse("portal-knowledge", args=[rinna]),
+            reverse("portal-widget", args=[rinna]),
+            reverse("placement-economics", args=[rinna]),
             reverse("portal-conversation", args=[ids["conversation"]]),
-            reverse("portal-revenue"), reverse("portal-statement", args=[ids["hoshi_statement"]]),
-            reverse("portal-invoices"), reverse("portal-sales"), reverse("portal-uploads"),
-            reverse("portal-api-keys"), reverse("notifications"),
+            reverse("portal-revenue"),
+            reverse("portal-statement", args=[ids["hoshi_statement"]]),
+            reverse("portal-invoices"),
+            reverse("portal-sales"),
+            reverse("portal-uploads"),
+            reverse("portal-api-keys"),
+            reverse("notifications"),
         ],
         "hoshi-clerk": [
-            reverse("portal"), reverse("catalog"), reverse("resume", args=["kai"]),
-            reverse("portal-agents"), reverse("portal-revenue"), reverse("portal-sales"),
-            reverse("portal-invoices"), reverse("notifications"),
+            reverse("portal"),
+            reverse("catalog"),
+            reverse("resume", args=["kai"]),
+            reverse("portal-agents"),
+            reverse("portal-revenue"),
+            reverse("portal-sales"),
+            reverse("portal-invoices"),
+            reverse("notifications"),
         ],
         "am-sato": [
-            reverse("console"), reverse("console-placement", args=[ids["kai_placement"]]),
-            reverse("console-placement", args=[rinna]), reverse("console-simulate", args=[rinna]),
-            reverse("catalog"), reverse("console-conversations"),
+            reverse("console"),
+            reverse("console-placement", args=[ids["kai_placement"]]),
+            reverse("console-placement", args=[rinna]),
+            reverse("console-simulate", args=[rinna]),
+            reverse("catalog"),
+            reverse("console-conversations"),
             reverse("console-conversation", args=[ids["conversation"]]),
-            reverse("employee-economics", args=["rinna"]), reverse("console-audit"),
+            reverse("employee-economics", args=["rinna"]),
+            reverse("console-audit"),
             reverse("notifications"),
         ],
         "finance-ito": [
-            reverse("console"), reverse("console-settlement"),
+            reverse("console"),
+            reverse("console-settlement"),
             reverse("console-statement", args=[ids["hoshi_statement"]]),
-            reverse("console-ledger"), reverse("console-trends"), reverse("console-trends") + "?currency=USD&months=24",
-            reverse("console-invoices"), reverse("console-payouts"),
-            reverse("console-payees"), reverse("console-reconciliation"), reverse("console-audit"),
+            reverse("console-ledger"),
+            reverse("console-trends"),
+            reverse("console-trends") + "?currency=USD&months=24",
+            reverse("console-invoices"),
+            reverse("console-payouts"),
+            reverse("console-payees"),
+            reverse("console-reconciliation"),
+            reverse("console-audit"),
         ],
         "admin": [
-            reverse("console"), reverse("console-settlement"), reverse("console-conversations"),
-            reverse("console-audit"), reverse("catalog"), reverse("notifications"),
+            reverse("console"),
+            reverse("console-settlement"),
+            reverse("console-conversations"),
+            reverse("console-audit"),
+            reverse("catalog"),
+            reverse("notifications"),
         ],
     }
 
@@ -173,8 +228,10 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Site]
     from django.test.utils import override_settings
 
     overrides = override_settings(
-        STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                  "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     )
@@ -203,8 +260,9 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Site]
             _ShopHandler.body = _shop_page(url, ids["widget_key"]).encode()
             # The shop's own strict policy: scripts and API calls only from Haken, no inline
             # styles at all (the widget styles itself through a constructed stylesheet).
-            _ShopHandler.policy = (f"default-src 'none'; script-src {url}; connect-src {url}; "
-                                   "style-src 'self'; img-src 'self' data:")
+            _ShopHandler.policy = (
+                f"default-src 'none'; script-src {url}; connect-src {url}; style-src 'self'; img-src 'self' data:"
+            )
             threading.Thread(target=shop.serve_forever, daemon=True).start()
             worker = _start_worker(tmp_path_factory.mktemp("browser"))
             yield Site(url=url, shop_url=shop_url, pages=_pages(ids), ids=ids)
@@ -227,8 +285,10 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Site]
             # with it a database session: end them, so the flush and the test database's
             # teardown are not kept waiting.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             # The demo data was committed for the server's threads: leave the database as
             # empty as every other test expects it.
             call_command("flush", interactive=False, verbosity=0)
@@ -247,8 +307,10 @@ def _demo_ids(shop_origin: str) -> dict[str, Any]:
     kai = Placement.objects.get(partner__slug="hoshi-mart", employee__slug="kai")
     widget = Widget.objects.get(placement=rinna)
     widget = agent_services.widget_configure(
-        actor=User.objects.get(username="hoshi-owner"), placement=rinna,
-        allowed_origins=[*widget.allowed_origins, shop_origin])
+        actor=User.objects.get(username="hoshi-owner"),
+        placement=rinna,
+        allowed_origins=[*widget.allowed_origins, shop_origin],
+    )
     return {
         "rinna_placement": rinna.pk,
         "kai_placement": kai.pk,
@@ -380,8 +442,13 @@ def visit(browser, site, request) -> Iterator[Any]:
 
 # --- the journeys -----------------------------------------------------------------------------------
 
-MENU_LINK = {"hoshi-owner": "Revenue", "hoshi-clerk": "Sales", "am-sato": "Conversations",
-             "finance-ito": "Ledger", "admin": "Audit log"}
+MENU_LINK = {
+    "hoshi-owner": "Revenue",
+    "hoshi-clerk": "Sales",
+    "am-sato": "Conversations",
+    "finance-ito": "Ledger",
+    "admin": "Audit log",
+}
 
 
 @pytest.mark.parametrize("width", ["1366", "390"])
@@ -464,11 +531,14 @@ def test_the_chat_widget_works_on_a_third_party_page(site, visit, width):
     dialog.get_by_role("textbox").fill("Something hot for lunch?")
     dialog.get_by_role("textbox").press("Enter")
     # then the employee answers in the panel
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const text = document.querySelector('[role=dialog]').innerText;
         const asked = text.lastIndexOf('Something hot for lunch?');
         return asked >= 0 && text.slice(asked + 24).replace(/Send|×/g, '').trim().length > 20;
-    }""", timeout=30_000)
+    }""",
+        timeout=30_000,
+    )
     assert "Something hot for lunch?" in dialog.inner_text()
     tab.check()
 

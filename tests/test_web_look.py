@@ -37,8 +37,9 @@ def test_an_unknown_api_url_keeps_the_error_shape_in_every_mode(world, settings,
     settings.DEBUG = debug
     response = browser(world.hoshi_owner).get("/api/v1/no-such-endpoint")
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "No API endpoint at /api/v1/no-such-endpoint.",
-                                         "fields": {}}}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "No API endpoint at /api/v1/no-such-endpoint.", "fields": {}}
+    }
 
 
 @pytest.mark.parametrize("debug", [True, False])

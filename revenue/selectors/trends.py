@@ -24,12 +24,23 @@ def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[di
     `period_from`. Grouped by placement first (the partial index sale_attributed_month holds
     it), then named: a partner hires an employee once at a time, so names do not collide
     within one partner, and two placements of one employee (one ended, one new) add up."""
-    rows = (Sale.objects.filter(partner__in=partners_visible(viewer=viewer), type="sale",
-                                placement__isnull=False, period__gte=period_from)
-            .values("period", "currency", "placement__employee__name")
-            .annotate(revenue=Sum("amount")).order_by("period", "currency", "placement__employee__name"))
-    return [{"period": row["period"], "currency": row["currency"], "employee": row["placement__employee__name"],
-             "revenue": int(row["revenue"])} for row in rows]
+    rows = (
+        Sale.objects.filter(
+            partner__in=partners_visible(viewer=viewer), type="sale", placement__isnull=False, period__gte=period_from
+        )
+        .values("period", "currency", "placement__employee__name")
+        .annotate(revenue=Sum("amount"))
+        .order_by("period", "currency", "placement__employee__name")
+    )
+    return [
+        {
+            "period": row["period"],
+            "currency": row["currency"],
+            "employee": row["placement__employee__name"],
+            "revenue": int(row["revenue"]),
+        }
+        for row in rows
+    ]
 
 
 def chart_currencies() -> list[str]:
@@ -42,18 +53,31 @@ def chart_currencies() -> list[str]:
 def wages_by_month(*, currency: str, period_from: date, period_to: date) -> dict[date, dict[str, int]]:
     """Per period: the wage earned and the total invoiced (after clawbacks and carried credit)
     on approved statements in `currency`."""
-    rows = (Statement.objects.filter(currency=currency, status__in=SETTLED_STATUSES,
-                                     period__gte=period_from, period__lte=period_to)
-            .values("period").annotate(wage=Sum("wage"), payable=Sum("payable")).order_by("period"))
+    rows = (
+        Statement.objects.filter(
+            currency=currency, status__in=SETTLED_STATUSES, period__gte=period_from, period__lte=period_to
+        )
+        .values("period")
+        .annotate(wage=Sum("wage"), payable=Sum("payable"))
+        .order_by("period")
+    )
     return {row["period"]: {"wage": int(row["wage"]), "payable": int(row["payable"])} for row in rows}
 
 
 def payouts_by_month(*, currency: str, period_from: date, period_to: date) -> dict[date, int]:
     """Per calendar month (UTC) of sending: what payouts sent to payees in `currency`."""
-    rows = (Payout.objects.filter(currency=currency, status=Payout.Status.SENT,
-                                  sent_at__date__gte=period_from, sent_at__date__lt=add_months(period_to, 1))
-            .annotate(month=TruncMonth("sent_at", tzinfo=UTC)).values("month")
-            .annotate(amount=Sum("amount")).order_by("month"))
+    rows = (
+        Payout.objects.filter(
+            currency=currency,
+            status=Payout.Status.SENT,
+            sent_at__date__gte=period_from,
+            sent_at__date__lt=add_months(period_to, 1),
+        )
+        .annotate(month=TruncMonth("sent_at", tzinfo=UTC))
+        .values("month")
+        .annotate(amount=Sum("amount"))
+        .order_by("month")
+    )
     return {row["month"].date(): int(row["amount"]) for row in rows}
 
 
