@@ -204,7 +204,31 @@ def command_run() -> int:
     return exit_code  # embedded PostgreSQL and Valkey stop at interpreter exit
 
 
+CHROMIUM = Path(os.environ.get("HAKEN_CHROMIUM", "/usr/bin/chromium"))
+
+
+def ensure_browser() -> None:
+    """The browser tests drive Debian's Chromium. Playwright's own browser downloads come
+    from outside the package registries, so the package manager installs it instead: only
+    as root and only where apt-get exists; otherwise the browser tests skip and say why.
+    HAKEN_SKIP_BROWSER_INSTALL=1 leaves the machine alone."""
+    if CHROMIUM.exists() or os.environ.get("HAKEN_SKIP_BROWSER_INSTALL") == "1":
+        return
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        _log(f"no Chromium at {CHROMIUM} and not root with apt-get: the browser tests will skip")
+        return
+    _log("installing Debian's chromium for the browser tests (apt-get, once)")
+    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    installed = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], **quiet).returncode == 0
+    if not installed:  # a fresh machine has no package lists yet
+        subprocess.run(["apt-get", "update", "-q"], **quiet)
+        installed = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], **quiet).returncode == 0
+    if not installed:
+        _log("could not install chromium: the browser tests will skip")
+
+
 def command_test(args: list[str]) -> int:
+    ensure_browser()
     env = prepare_environment(database="haken", data_folder=DATA / "test")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.StyledErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -7,11 +7,13 @@ than forbidden, so one partner cannot even learn that another's placement exists
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from contracts.models import (
@@ -26,6 +28,7 @@ from contracts.models import (
 )
 from core.errors import NotFound
 from core.models import AuditLog, User
+from employees.hiring import HiringStatus
 
 
 class Viewer(Protocol):
@@ -92,6 +95,22 @@ def placement_list(
     if partner is not None:
         placements = placements.filter(partner=partner)
     return placements
+
+
+def hiring_status_by_employee(viewer: Any, employee_ids: Iterable[int]) -> dict[int, HiringStatus]:
+    """For the catalog: the open placement (any status but ended; the database allows one
+    per partner and employee) of each of these employees at the viewer's own organisation.
+    Only a partner member has one; an account manager or finance browsing the catalog hires
+    nobody."""
+    partner_id = viewer_partner_id(viewer)
+    if partner_id is None:
+        return {}
+    rows = (Placement.objects.filter(partner_id=partner_id, employee_id__in=list(employee_ids))
+            .exclude(status=Placement.Status.ENDED).values_list("employee_id", "pk", "status"))
+    labels = dict(Placement.Status.choices)
+    return {employee_id: HiringStatus(status=status, label=str(labels[status]),
+                                      url=reverse("portal-placement", args=[pk]))
+            for employee_id, pk, status in rows}
 
 
 def placement_get(*, viewer: Any, placement_id: int) -> Placement:

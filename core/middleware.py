@@ -1,13 +1,17 @@
-"""Request guards that belong before any view runs, and the Content-Security-Policy header
-on every response (settings.CONTENT_SECURITY_POLICY)."""
+"""Request guards that belong before any view runs, the Content-Security-Policy header
+on every response (settings.CONTENT_SECURITY_POLICY), and the site's own error pages also
+with DEBUG on."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, get_resolver
 
 from core.api import API_PREFIX, json_error
 from core.errors import ErrorCode
@@ -52,3 +56,41 @@ class ContentSecurityPolicyMiddleware:
         if policy and "Content-Security-Policy" not in response.headers:
             response.headers["Content-Security-Policy"] = policy
         return response
+
+
+logger = logging.getLogger("django.request")
+
+
+class StyledErrorPagesMiddleware:
+    """With DEBUG on, Django answers a missing page or a crash with its technical pages, so a
+    person trying the product in `dev.py run` sees a stack of internals instead of the page
+    they would see in production. This answers them with the project's own handlers (styled
+    404/500, the API's error shape under /api/) in every mode; the traceback of a crash still
+    goes to the log. Without DEBUG Django calls the same handlers itself, so this stands aside."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.DEBUG:
+            try:
+                # An unknown URL never reaches a view (nor process_exception): look it up here.
+                get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+            except Resolver404 as exception:
+                return self._handler(404)(request, exception)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not settings.DEBUG:
+            return None
+        if isinstance(exception, Http404):
+            return self._handler(404)(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return None  # Django renders handler403 in every mode already
+        logger.error("Internal Server Error: %s", request.path, exc_info=exception,
+                     extra={"status_code": 500, "request": request})
+        return self._handler(500)(request)
+
+    @staticmethod
+    def _handler(status: int) -> Callable[..., HttpResponse]:
+        return get_resolver().resolve_error_handler(status)

@@ -18,6 +18,7 @@ from django.utils.translation import get_language_info
 
 from core.models import User
 from employees.filters import EmployeeFilter
+from employees.hiring import HiringStatus, open_placements
 from employees.models import DigitalEmployee, Industry
 from employees.selectors import employee_list, employee_track_record
 from employees.skills import SkillSpec, skill_get
@@ -36,6 +37,8 @@ class EmployeeCard:
     industries: list[str]
     languages: list[str]
     avatar_color: str
+    # The viewer's organisation's open placement of this employee, if it has one.
+    hiring: HiringStatus | None = None
 
 
 def _language_name(code: str) -> str:
@@ -50,7 +53,7 @@ def _skill(key: str) -> SkillSpec:
     return skill_get(key) or SkillSpec(key=key, label=key, summary="")
 
 
-def employee_card(employee: DigitalEmployee) -> EmployeeCard:
+def employee_card(employee: DigitalEmployee, *, hiring: HiringStatus | None = None) -> EmployeeCard:
     industry_labels = dict(Industry.choices)
     color = employee.avatar_color if _HEX_COLOR.fullmatch(employee.avatar_color or "") else None
     return EmployeeCard(
@@ -59,6 +62,7 @@ def employee_card(employee: DigitalEmployee) -> EmployeeCard:
         industries=[industry_labels.get(key, key) for key in employee.industries],
         languages=[_language_name(code) for code in employee.languages],
         avatar_color=color or DEFAULT_AVATAR_COLOR,
+        hiring=hiring,
     )
 
 
@@ -66,7 +70,9 @@ def employee_card(employee: DigitalEmployee) -> EmployeeCard:
 def catalog(request: HttpRequest) -> HttpResponse:
     # Unbound when there is no query string, so the first visit shows the whole catalog.
     filterset = EmployeeFilter(request.GET or None, viewer=request.user)
-    cards = [employee_card(employee) for employee in filterset.qs]
+    employees = list(filterset.qs)
+    hired = open_placements(viewer=request.user, employee_ids=[employee.pk for employee in employees])
+    cards = [employee_card(employee, hiring=hired.get(employee.pk)) for employee in employees]
     invalid = filterset.is_bound and not filterset.is_valid()
     # htmx filter changes get only the results (a history restore needs the whole page).
     # Invalid filters: 400 for the page, 422 for the fragment, the status base.html tells
@@ -78,11 +84,15 @@ def catalog(request: HttpRequest) -> HttpResponse:
 
 
 def resume_context(*, viewer: User, employee: DigitalEmployee, note: str = "") -> dict[str, Any]:
+    hiring = open_placements(viewer=viewer, employee_ids=[employee.pk]).get(employee.pk)
     return {
-        "card": employee_card(employee),
+        "card": employee_card(employee, hiring=hiring),
         "employee": employee,
         "track": employee_track_record(employee=employee),
-        "can_hire": viewer.is_partner_member and employee.is_hireable,
+        # Already requested or working here: the page shows that placement instead of a
+        # "Hire" that the database would refuse (one open placement per partner and employee).
+        "can_hire": viewer.is_partner_member and employee.is_hireable and hiring is None,
+        "hiring": hiring,
         "note": note,
     }
 

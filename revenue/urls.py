@@ -21,6 +21,7 @@ urlpatterns: list = [
     path("console/statements/<int:statement_id>/adjust/", views.console_statement_adjust,
          name="console-statement-adjust"),
     path("console/ledger/", views.console_ledger, name="console-ledger"),
+    path("console/trends/", views.console_trends, name="console-trends"),
     path("console/ledger/export.csv", views.console_ledger_export, name="console-ledger-export"),
     # account managers: what two sets of terms would have paid on real history
     path("console/placements/<int:placement_id>/simulate/", views.console_simulate, name="console-simulate"),

@@ -53,13 +53,14 @@ from revenue.forms import (
     SettlementRunForm,
     SimulateForm,
     StatementFilterForm,
+    TrendsForm,
     period_text,
 )
 from revenue.models import JournalEntry, Sale, SettlementRun, Statement
-from revenue.selectors import reports
+from revenue.selectors import reports, trends
 from revenue.selectors.ledger import journal_entries as journal_entry_list
 from revenue.selectors.ledger import trial_balance
-from revenue.selectors.statements import attributed_revenue_by_month, settlement_runs, statement_get
+from revenue.selectors.statements import settlement_runs, statement_get
 from revenue.services import settlement
 
 PAGE_SIZE = 50
@@ -176,65 +177,98 @@ def _statement_rows(statements: Iterable[Statement]) -> list[StatementRow]:
             for s in statements]
 
 
-# --- the partner's revenue: a bar chart drawn on the server -------------------------------------
+# --- charts over time -------------------------------------------------------------------------------
+# The figures are rendered as a table (what a screen reader, a keyboard or a printout reads);
+# static/core/charts.js draws the chart from that table with the vendored Chart.js.
 
-CHART_WIDTH, CHART_HEIGHT = 720, 240
-CHART_TOP, CHART_BOTTOM, CHART_SIDE = 24, 30, 8
 CHART_MONTHS = 12
 
 
 @dataclass(frozen=True)
-class Bar:
-    period: date
-    amount: int
-    value: str
-    label: str
-    x: float
-    y: float
-    width: float
-    height: float
-
-    @property
-    def label_x(self) -> float:
-        return round(self.x + self.width / 2, 1)
+class ChartSeries:
+    name: str
+    values: list[int]
 
 
 @dataclass(frozen=True)
-class Chart:
+class ChartCell:
+    value: int
+    formatted: str
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    period: date
+    label: str
+    cells: list[ChartCell]
+
+
+@dataclass(frozen=True)
+class TimeChart:
+    key: str              # unique on the page: the ids of its parts
+    title: str
+    kind: str             # "bar" or "line"
     currency: str
-    bars: list[Bar]
-    peak: str
-    total: str
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-    baseline: int = CHART_HEIGHT - CHART_BOTTOM
-    label_y: int = CHART_HEIGHT - 10
+    periods: list[date]
+    series: list[ChartSeries]
+    stacked: bool = False
+
+    @property
+    def rows(self) -> list[ChartRow]:
+        return [ChartRow(period=period, label=f"{period:%b %Y}",
+                         cells=[ChartCell(value=series.values[index],
+                                          formatted=format_money(series.values[index], self.currency))
+                                for series in self.series])
+                for index, period in enumerate(self.periods)]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(series.values) for series in self.series)
+
+    @property
+    def summary(self) -> str:
+        """One sentence a screen reader announces for the whole chart."""
+        if not self.periods:
+            return f"{self.title}: no figures."
+        span = f"{self.periods[0]:%b %Y}" + (f" to {self.periods[-1]:%b %Y}" if len(self.periods) > 1 else "")
+        if self.kind == "line":
+            last = "; ".join(f"{series.name} {format_money(series.values[-1], self.currency)}"
+                             for series in self.series)
+            return f"{self.title} in {self.currency}, {span}. At the end of {self.periods[-1]:%b %Y}: {last}."
+        per_month = [sum(series.values[index] for series in self.series) for index in range(len(self.periods))]
+        peak = max(range(len(per_month)), key=lambda index: (per_month[index], -index))
+        return (f"{self.title} in {self.currency}, {span}: {format_money(self.total, self.currency)} in all; "
+                f"highest month {self.periods[peak]:%b %Y} ({format_money(per_month[peak], self.currency)}).")
 
 
-def revenue_charts(rows: list[dict[str, Any]], *, current_period: date, months: int = CHART_MONTHS) -> list[Chart]:
-    """One bar chart per currency: the last `months` months of attributed sales, up to the
-    current month (or the latest month with sales, if later), empty months included."""
-    by_currency: dict[str, dict[date, int]] = {}
+def _months(first: date, last: date) -> list[date]:
+    periods = [first]
+    while periods[-1] < last:
+        periods.append(reports.add_months(periods[-1], 1))
+    return periods
+
+
+def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[TimeChart]:
+    """One chart per currency: attributed sales per month, stacked by employee, from the first
+    month with sales (within the last year) to the current month — not a year of empty months
+    around the one that has sales."""
+    by_currency: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_currency.setdefault(row["currency"], {})[row["period"]] = int(row["revenue"])
+        by_currency.setdefault(row["currency"], []).append(row)
     charts = []
-    plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
-    slot = (CHART_WIDTH - 2 * CHART_SIDE) / months
-    for currency, amounts in sorted(by_currency.items()):
-        last = max(current_period, max(amounts))
-        periods = [reports.add_months(last, offset) for offset in range(-(months - 1), 1)]
-        peak = max((amounts.get(period, 0) for period in periods), default=0)
-        bars = []
-        for index, period in enumerate(periods):
-            amount = amounts.get(period, 0)
-            height = round(plot_height * amount / peak, 1) if peak > 0 else 0
-            label = f"{period:%b %Y}" if index == 0 or period.month == 1 else f"{period:%b}"
-            bars.append(Bar(period=period, amount=amount, value=format_money(amount, currency), label=label,
-                            x=round(CHART_SIDE + index * slot + slot * 0.15, 1),
-                            y=round(CHART_HEIGHT - CHART_BOTTOM - height, 1),
-                            width=round(slot * 0.7, 1), height=height))
-        charts.append(Chart(currency=currency, bars=bars, peak=format_money(peak, currency),
-                            total=format_money(sum(bar.amount for bar in bars), currency)))
+    for currency, currency_rows in sorted(by_currency.items()):
+        periods = _months(min(row["period"] for row in currency_rows),
+                          max(current_period, max(row["period"] for row in currency_rows)))
+        amounts: dict[str, dict[date, int]] = {}
+        for row in currency_rows:
+            amounts.setdefault(row["employee"], {})[row["period"]] = row["revenue"]
+        # the employee who earned most first: the bottom of the stack, the first column
+        names = sorted(amounts, key=lambda name: (-sum(amounts[name].values()), name))
+        charts.append(TimeChart(
+            key=f"revenue-{currency.lower()}", title="Attributed sales by employee", kind="bar",
+            currency=currency, periods=periods, stacked=True,
+            series=[ChartSeries(name=name, values=[amounts[name].get(period, 0) for period in periods])
+                    for name in names]))
     return charts
 
 
@@ -245,8 +279,8 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date, months: 
 def portal_revenue(request: HttpRequest) -> HttpResponse:
     page = _page(request, reports.statements_brief(viewer=request.user))
     current = _current_period(request)
-    months = attributed_revenue_by_month(viewer=request.user,
-                                         period_from=reports.add_months(current, -(CHART_MONTHS - 1)))
+    months = trends.attributed_revenue_by_employee(
+        viewer=request.user, period_from=reports.add_months(current, -(CHART_MONTHS - 1)))
     return render(request, "revenue/portal_revenue.html", {
         "charts": revenue_charts(months, current_period=current),
         "owed": reports.wage_owed(viewer=request.user),
@@ -558,6 +592,42 @@ def console_ledger(request: HttpRequest) -> HttpResponse:
         "page": page,
         "entries": [_journal_row(entry) for entry in page.object_list],
     })
+
+
+@finance_required
+def console_trends(request: HttpRequest) -> HttpResponse:
+    """Finance's figures over time, in one currency: wages on approved statements, payouts
+    sent, and the ledger's balances at each month's end."""
+    currencies = trends.chart_currencies()
+    form = TrendsForm(request.GET or None, currencies=currencies)
+    if request.GET and not form.is_valid():
+        return render(request, "revenue/console_trends.html", {"form": form, "charts": []}, status=400)
+    currency = form.cleaned_data["currency"] if form.is_bound else (currencies[0] if currencies else "")
+    months = form.cleaned_data["months"] if form.is_bound else CHART_MONTHS
+    last = period_start(timezone.now().date())
+    first = reports.add_months(last, -(months - 1))
+    periods = _months(first, last)
+    charts: list[TimeChart] = []
+    if currency:
+        wages = trends.wages_by_month(currency=currency, period_from=first, period_to=last)
+        payouts = trends.payouts_by_month(currency=currency, period_from=first, period_to=last)
+        balances = trends.ledger_balances_by_month(currency=currency, period_from=first, period_to=last)
+        charts = [
+            TimeChart(key="wages", title="Wages on approved statements", kind="bar", currency=currency,
+                      periods=periods, series=[
+                          ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
+                          ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods])]),
+            TimeChart(key="payouts", title="Payouts sent", kind="bar", currency=currency, periods=periods,
+                      series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])]),
+            TimeChart(key="ledger", title="Ledger balances at month end", kind="line", currency=currency,
+                      periods=periods, series=[
+                          ChartSeries(name=trends.LEDGER_GROUPS.get(group, group),
+                                      values=[balances[group][p] for p in periods])
+                          for group in sorted(balances, key=lambda g: list(trends.LEDGER_GROUPS).index(g)
+                                              if g in trends.LEDGER_GROUPS else len(trends.LEDGER_GROUPS))]),
+        ]
+    return render(request, "revenue/console_trends.html", {"form": form, "charts": charts, "currency": currency,
+                                                           "months": months})
 
 
 # --- CSV exports ----------------------------------------------------------------------------------------

@@ -278,15 +278,17 @@ def test_a_member_who_is_not_an_owner_sees_terms_but_cannot_accept(world):
 
 def test_hiring_an_employee_already_hired_is_a_409_on_the_resume(world):
     # given Rinna already requested by Hoshi Mart
-    hire(world, until="requested")
+    placement = hire(world, until="requested")
     before = db_state()
-    # when another member tries to hire her again
+    # when another member tries to hire her again (a résumé opened before the request)
     response = browser(world.hoshi_member).post(reverse("portal-hire", args=["rinna"]), {"note": "again"})
-    # then the résumé comes back with the conflict, the note kept, and no second placement
+    # then the résumé comes back with the conflict and the open placement instead of a second
+    # hire form, and no second placement
     assert response.status_code == 409
     page = text(response)
     assert "Hoshi Mart already has Rinna (or a request for them) open." in page
-    assert ">again</textarea>" in page
+    assert "Hire Rinna</button>" not in page
+    assert f'href="{reverse("portal-placement", args=[placement.pk])}"' in page
     assert db_state() == before
 
 

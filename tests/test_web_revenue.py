@@ -155,14 +155,16 @@ def test_a_partner_sees_its_approved_statement_line_by_line_and_what_it_owes(wor
     assert [(total.currency, total.formatted) for total in response.context["owed"]] == [("JPY", "JPY 300,000")]
     [chart] = response.context["charts"]
     assert chart.currency == "JPY"
-    assert [(bar.period, bar.value) for bar in chart.bars][-2:] == [(OCT, "JPY 5,200,000"), (TODAY.replace(day=1),
-                                                                                               "JPY 0")]
-    assert chart.bars[0].period == date(2025, 12, 1)
-    october_bar = chart.bars[-2]
-    assert (october_bar.height, october_bar.y) == (186.0, 24.0)  # the tallest bar fills the plot
+    # from the first month with sales to this one — not a year of empty months around it
+    assert chart.periods[0] == OCT
+    assert chart.periods[-1] == TODAY.replace(day=1)
+    assert [series.name for series in chart.series] == ["Rinna"]
+    assert [(row.period, [cell.formatted for cell in row.cells]) for row in chart.rows][0] == (OCT, ["JPY 5,200,000"])
+    assert [cell.formatted for cell in chart.rows[-1].cells] == ["JPY 0"]
     revenue_page = text(response)
-    assert "<svg" in revenue_page
-    assert "<title>2026-10: JPY 5,200,000</title>" in revenue_page
+    # the figures as a table, which charts.js draws the chart from
+    assert '<td class="num nowrap" data-value="5200000">JPY 5,200,000</td>' in revenue_page
+    assert "highest month Oct 2026 (JPY 5,200,000)" in revenue_page
     assert f'href="{reverse("portal-statement", args=[statement.pk])}"' in revenue_page
     # and the portal's navigation leads to both revenue pages
     assert f'href="{reverse("portal-revenue")}" aria-current="page"' in revenue_page
