@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from contracts.selectors import next_period_start, partner_today
+
 CHROMIUM = Path(os.environ.get("HAKEN_CHROMIUM", "/usr/bin/chromium"))
 # Headless, no sandbox (root in a container), and nothing that reaches for the network.
 LAUNCH_ARGS = [
@@ -503,7 +505,8 @@ def test_the_readme_first_journey_works_on_the_demo_data(site, visit):
     manager.page.wait_for_load_state()
     manager.check()
 
-    # and hoshi-owner accepts under My placements: the placement is active
+    # and hoshi-owner accepts under My placements: the placement is approved, and active from
+    # the period its terms start (the builder's default: the next period start)
     owner.use_menu("My placements")
     owner.page.get_by_role("link", name=re.compile("Mei")).first.click()
     owner.page.wait_for_load_state()
@@ -512,7 +515,9 @@ def test_the_readme_first_journey_works_on_the_demo_data(site, visit):
     owner.page.wait_for_load_state()
     owner.check()
     mei.refresh_from_db()
-    assert mei.status == Placement.Status.ACTIVE
+    [accepted] = mei.contract.versions.filter(status="accepted")
+    assert (mei.status, accepted.number, accepted.effective_from) == (
+        Placement.Status.APPROVED, 1, next_period_start(partner_today(partner=mei.partner)))
 
 
 @pytest.mark.parametrize("width", ["1366", "390"])
