@@ -183,7 +183,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     # Payout runs share the settlement runs' statuses: one enum, under its existing name.
     "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "revenue.models.Invoice.Status",
-                            "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status"},
+                            "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status",
+                            "MembershipRoleEnum": "contracts.models.PartnerMembership.Role",
+                            "IndustryEnum": "employees.models.Industry"},
     "TITLE": "Haken partner API",
     "DESCRIPTION": (
         "Digital employees placed with partner businesses, paid a share of the revenue "
