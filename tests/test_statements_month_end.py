@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.models import AuditLog
+from core.models import AuditLog, User
 from revenue.models import JournalEntry, SettlementRun, Statement
 from revenue.pagination import BACKWARD, FORWARD, Position, cursor_encode
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import api_as, hire
+from tests.factories import UserFactory
 from tests.helpers_api import assert_error
 from tests.revenue_helpers import sale, touch
 from tests.test_attribution import _backdate
@@ -21,6 +22,17 @@ from tests.test_web_support import browser, stored, text
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 AUG, SEP, OCT = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
+
+
+@pytest.fixture
+def approver(world) -> User:
+    """A second finance person: whoever submits a statement, another approves it (four eyes)."""
+    return UserFactory(username="finance-2", role=User.Role.FINANCE)
+
+
+def submit_and_approve(world, approver: User, statement: Statement) -> Statement:
+    statement_submit(actor=world.finance, statement=statement)
+    return statement_approve(actor=approver, statement=statement)
 
 
 def settle(period: date) -> SettlementRun:
@@ -82,14 +94,13 @@ def test_the_pages_walk_every_statement_once_in_period_then_contract_order_and_b
     assert back == [keys(page["results"]) for page in reversed(pages[:-1])]
 
 
-def test_a_statement_approved_between_pages_neither_repeats_nor_goes_missing(world, three_contracts):
+def test_a_statement_approved_between_pages_neither_repeats_nor_goes_missing(world, three_contracts, approver):
     # given the first page of September's three statements
     client = api_as(world.finance)
     first = client.get("/api/v1/statements?period=2026-09&page_size=2").json()
     # when finance approves August's first statement meanwhile (any write between two pages)
     august = Statement.objects.filter(period=AUG).order_by("contract_id").first()
-    statement_submit(actor=world.finance, statement=august)
-    statement_approve(actor=world.finance, statement=august)
+    submit_and_approve(world, approver, august)
     second = client.get(first["next"]).json()
     # then the next page holds exactly the one statement left, and the filter was kept
     september = list(Statement.objects.filter(period=SEP).order_by("contract_id").values_list("contract_id", flat=True))
@@ -97,13 +108,12 @@ def test_a_statement_approved_between_pages_neither_repeats_nor_goes_missing(wor
     assert second["next"] is None and "period=2026-09" in second["previous"]
 
 
-def test_items_keep_their_shape_and_a_partner_still_sees_only_its_approved_statements(world, three_contracts):
+def test_items_keep_their_shape_and_a_partner_still_sees_only_its_approved_statements(world, three_contracts, approver):
     # given Hoshi's October statements approved (Wayfarer's still drafts)
     for statement in Statement.objects.filter(period__lte=OCT, contract__placement__partner=world.hoshi).order_by(
         "period", "contract_id"
     ):
-        statement_submit(actor=world.finance, statement=statement)
-        statement_approve(actor=world.finance, statement=statement)
+        submit_and_approve(world, approver, statement)
     # when Wayfarer's owner and Hoshi's owner list October
     wayfarer = api_as(world.wayfarer_owner).get("/api/v1/statements?period=2026-10").json()
     hoshi = api_as(world.hoshi_owner).get("/api/v1/statements?period=2026-10").json()
@@ -196,7 +206,7 @@ def audit_of(action: str) -> list[tuple[str, str]]:
     return list(AuditLog.objects.filter(action=action).order_by("pk").values_list("actor_label", "target_id"))
 
 
-def test_a_run_is_submitted_then_approved_in_bulk_each_through_its_own_checks(world, three_contracts):
+def test_a_run_is_submitted_then_approved_in_bulk_each_through_its_own_checks(world, three_contracts, approver):
     # given the August run's three drafts
     _placements, runs = three_contracts
     client = api_as(world.finance)
@@ -226,28 +236,27 @@ def test_a_run_is_submitted_then_approved_in_bulk_each_through_its_own_checks(wo
     assert audit_of("statement.in_review") == [("finance", str(s.pk)) for s in august]
     assert audit_of("settlement_run.batch_submit") == [("finance", str(runs[AUG].pk))]
     # when it approves the run
-    approved = client.post(f"/api/v1/settlement-runs/{runs[AUG].pk}/approve", {}, format="json").json()
+    approved = api_as(approver).post(f"/api/v1/settlement-runs/{runs[AUG].pk}/approve", {}, format="json").json()
     # then all three are approved and posted to the ledger, one entry each, as single approvals
     assert approved["counts"] == {"approved": 3, "refused": 0}
     assert sorted(Statement.objects.filter(period=AUG).values_list("status", flat=True)) == ["approved"] * 3
     assert JournalEntry.objects.filter(idempotency_key__in=[f"statement:{s.pk}:approved" for s in august]).count() == 3
-    assert audit_of("statement.approved") == [("finance", str(s.pk)) for s in august]
+    assert audit_of("statement.approved") == [("finance-2", str(s.pk)) for s in august]
 
 
-def test_one_refused_statement_does_not_hold_back_the_others(world, three_contracts):
+def test_one_refused_statement_does_not_hold_back_the_others(world, three_contracts, approver):
     # given September submitted, and then a new sale for the second contract (its draft is stale)
     placements, runs = three_contracts
     client = api_as(world.finance)
     for statement in Statement.objects.filter(period=AUG).order_by("contract_id"):
-        statement_submit(actor=world.finance, statement=statement)
-        statement_approve(actor=world.finance, statement=statement)
+        submit_and_approve(world, approver, statement)
     client.post(f"/api/v1/settlement-runs/{runs[SEP].pk}/submit", {}, format="json")
     stale = Statement.objects.get(period=SEP, contract=placements[1].contract)
     touch(placements[1], "coupon", "LATE", datetime(2026, 9, 20, 9, tzinfo=TOKYO))
     sale(world.hoshi, datetime(2026, 9, 21, 12, tzinfo=TOKYO), 5_000, coupon_code="LATE")
     before_stale = Statement.objects.filter(pk=stale.pk).values().get()
     # when finance approves the run
-    body = client.post(f"/api/v1/settlement-runs/{runs[SEP].pk}/approve", {}, format="json").json()
+    body = api_as(approver).post(f"/api/v1/settlement-runs/{runs[SEP].pk}/approve", {}, format="json").json()
     # then the two others are approved and the stale one is refused with the single service's error
     outcomes = {
         row["statement"]: (row["outcome"], row["status"], row["error"] and row["error"]["code"])
@@ -335,7 +344,7 @@ def test_a_run_not_done_or_bad_input_is_refused_whole(world, three_contracts):
     assert stored() == before
 
 
-def test_the_console_submits_and_approves_a_run_and_shows_each_outcome(world, three_contracts):
+def test_the_console_submits_and_approves_a_run_and_shows_each_outcome(world, three_contracts, approver):
     # given the August run on the finance console
     _placements, runs = three_contracts
     run = runs[AUG]
@@ -344,7 +353,7 @@ def test_the_console_submits_and_approves_a_run_and_shows_each_outcome(world, th
     assert f'action="/console/settlement/runs/{run.pk}/submit/"' in page.content.decode()
     # when finance presses "Submit all drafts", then "Approve all in review"
     submitted = finance.post(f"/console/settlement/runs/{run.pk}/submit/")
-    approved = finance.post(f"/console/settlement/runs/{run.pk}/approve/")
+    approved = browser(approver).post(f"/console/settlement/runs/{run.pk}/approve/")
     # then the page lists every statement with what happened to it
     assert (submitted.status_code, approved.status_code) == (200, 200)
     assert "3 statements submitted." in text(submitted)
