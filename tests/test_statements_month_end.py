@@ -64,7 +64,8 @@ def keys(rows: list[dict]) -> list[tuple[str, int]]:
 # --- GET /api/v1/statements, a page at a time -------------------------------------------
 
 
-def test_the_pages_walk_every_statement_once_in_period_then_contract_order_and_back(world, three_contracts):
+@pytest.mark.parametrize("size", [1, 2, 4, 8, 9, 10])
+def test_the_pages_walk_every_statement_once_in_period_then_contract_order_and_back(world, three_contracts, size):
     # given nine statements (three contracts × three months)
     client = api_as(world.finance)
     expected = [
@@ -74,15 +75,15 @@ def test_the_pages_walk_every_statement_once_in_period_then_contract_order_and_b
         )
     ]
     assert len(expected) == 9
-    # when finance follows `next` two at a time
-    pages, url = [], "/api/v1/statements?page_size=2"
+    # when finance follows `next`, `size` at a time
+    pages, url = [], f"/api/v1/statements?page_size={size}"
     while url:
         body = client.get(url).json()
         assert set(body) == {"next", "previous", "results"}
         pages.append(body)
         url = body["next"]
     # then every statement comes once, newest period first, then by contract
-    assert [len(page["results"]) for page in pages] == [2, 2, 2, 2, 1]
+    assert [len(page["results"]) for page in pages] == [size] * (9 // size) + ([9 % size] if 9 % size else [])
     assert [key for page in pages for key in keys(page["results"])] == expected
     assert pages[0]["previous"] is None and pages[-1]["next"] is None
     # and `previous` from the last page walks back through the same pages
