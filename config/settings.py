@@ -131,6 +131,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Haken <no-reply@haken.example>")
+# How long an invitation link to join a partner organisation works (contracts.Invitation).
+INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=168)
 
 SESSION_COOKIE_HTTPONLY = True
 # DJANGO_SECURE_COOKIES=true says the site is served over HTTPS: the HTTPS settings below
@@ -185,7 +187,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     # Payout runs share the settlement runs' statuses: one enum, under its existing name.
     "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "revenue.models.Invoice.Status",
-                            "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status"},
+                            "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status",
+                            "MembershipRoleEnum": "contracts.models.PartnerMembership.Role",
+                            "IndustryEnum": "employees.models.Industry"},
     "TITLE": "Haken partner API",
     "DESCRIPTION": (
         "Digital employees placed with partner businesses, paid a share of the revenue "

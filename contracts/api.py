@@ -5,16 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contracts import selectors, services
-from contracts.models import ContractVersion, PartnerApiKey, Placement
+from contracts.models import (
+    ContractVersion,
+    Invitation,
+    Partner,
+    PartnerApiKey,
+    PartnerMembership,
+    Payee,
+    PaymentProvider,
+    Placement,
+)
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import User
+from employees.models import Industry
 from employees.selectors import employee_list
 
 
@@ -312,3 +323,214 @@ class MeApi(APIView):
             "role": request.user.role,
             "partner": partner.slug if partner else None,
         })
+
+
+# --- partner organisations, their people and invitations --------------------------------
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    account_manager = serializers.CharField(source="account_manager.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Partner
+        fields = ["id", "slug", "name", "industry", "currency", "timezone", "account_manager", "created_at"]
+
+
+class MemberSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    name = serializers.CharField(source="user.display_name")
+    email = serializers.EmailField(source="user.email")
+    role = serializers.ChoiceField(choices=PartnerMembership.Role.choices)
+    joined_at = serializers.DateTimeField(source="created_at")
+
+
+class PartnerDetailSerializer(PartnerSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta(PartnerSerializer.Meta):
+        fields = [*PartnerSerializer.Meta.fields, "members"]
+
+    @extend_schema_field(MemberSerializer(many=True))
+    def get_members(self, partner: Partner) -> list[dict[str, Any]]:
+        viewer = self.context["viewer"]
+        return MemberSerializer(selectors.partner_members(viewer=viewer, partner=partner), many=True).data
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    partner = serializers.CharField(source="partner.slug")
+    status = serializers.ChoiceField(choices=["pending", "accepted", "expired", "revoked"])
+    invited_by = serializers.CharField(source="invited_by.username", allow_null=True, default=None)
+    accepted_user = serializers.CharField(source="accepted_user.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "partner", "email", "name", "role", "status", "invited_by", "created_at", "expires_at",
+                  "accepted_at", "accepted_user", "revoked_at"]
+
+
+class PartnerCreateInput(serializers.Serializer):
+    slug = serializers.CharField(max_length=64, help_text="Lower-case letters, digits and hyphens; unique.")
+    name = serializers.CharField(max_length=120)
+    industry = serializers.ChoiceField(choices=Industry.choices)
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. JPY; sales and invoices use it.")
+    timezone = serializers.CharField(max_length=64, help_text="IANA zone; periods are cut at its midnight.")
+    account_manager = serializers.CharField(
+        max_length=150, required=False, allow_null=True, default=None,
+        help_text="Staff only: the account manager's user name. An account manager is assigned themselves.")
+    owner_email = serializers.EmailField(help_text="The first owner, invited by e-mail.")
+    owner_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class InvitationInput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=PartnerMembership.Role.choices, default=PartnerMembership.Role.MEMBER)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class InvitationAcceptInput(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token at the end of the e-mailed link.")
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=512, trim_whitespace=False, style={"input_type": "password"})
+
+
+def _site_url(request: Request) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _account_manager(username: str | None) -> User | None:
+    if not username:
+        return None
+    manager = selectors.account_managers().filter(username=username).first()
+    if manager is None:
+        raise ValidationFailed(f"No account manager {username!r}.",
+                               fields={"account_manager": [f"no account manager {username!r}."]})
+    return manager
+
+
+class PartnerListApi(APIView):
+    @extend_schema(summary="Partner organisations you can see", responses=PartnerSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        actor = _person(request)
+        partners = selectors.partners_visible(viewer=actor).select_related("account_manager").order_by("name", "pk")
+        return Response({"results": PartnerSerializer(partners, many=True).data})
+
+    @extend_schema(
+        summary="Create a partner organisation and invite its owner (account managers, staff)",
+        description=("An account manager is assigned the partners they create; staff may name one. The owner gets "
+                     "an e-mail with a single-use link that expires; accepting it creates their account."),
+        request=PartnerCreateInput,
+        responses={201: inline_serializer("OnboardedPartner", {
+            "partner": PartnerSerializer(), "owner_invitation": InvitationSerializer()})},
+    )
+    def post(self, request: Request) -> Response:
+        actor = _person(request)
+        data = _valid(PartnerCreateInput, request.data)
+        onboarded = services.partner_onboard(
+            actor=actor, slug=data["slug"], name=data["name"], industry=data["industry"], currency=data["currency"],
+            timezone_name=data["timezone"], account_manager=_account_manager(data["account_manager"]),
+            owner_email=data["owner_email"], owner_name=data["owner_name"], site_url=_site_url(request),
+        )
+        return Response({"partner": PartnerSerializer(onboarded.partner).data,
+                         "owner_invitation": InvitationSerializer(onboarded.owner_invitation).data}, status=201)
+
+
+class PartnerDetailApi(APIView):
+    @extend_schema(summary="One partner organisation with its people", responses=PartnerDetailSerializer)
+    def get(self, request: Request, partner_id: int) -> Response:
+        actor = _person(request)
+        partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
+        return Response(PartnerDetailSerializer(partner, context={"viewer": actor}).data)
+
+
+class PartnerInvitationListApi(APIView):
+    @extend_schema(summary="A partner's invitations, newest first", responses=InvitationSerializer(many=True))
+    def get(self, request: Request, partner_id: int) -> Response:
+        actor = _person(request)
+        partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
+        invitations = selectors.invitation_list(viewer=actor, partner=partner)
+        return Response({"results": InvitationSerializer(invitations, many=True).data})
+
+    @extend_schema(
+        summary="Invite someone to a partner organisation (its owners, its account manager, staff)",
+        description="A pending invitation to the same address is withdrawn: only the newest link works.",
+        request=InvitationInput, responses={201: InvitationSerializer},
+    )
+    def post(self, request: Request, partner_id: int) -> Response:
+        actor = _person(request)
+        partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
+        data = _valid(InvitationInput, request.data)
+        invitation = services.invitation_send(actor=actor, partner=partner, email=data["email"], role=data["role"],
+                                              name=data["name"], site_url=_site_url(request))
+        return Response(InvitationSerializer(invitation).data, status=201)
+
+
+class InvitationRevokeApi(APIView):
+    @extend_schema(summary="Withdraw an invitation not yet used", request=None, responses=InvitationSerializer)
+    def post(self, request: Request, invitation_id: int) -> Response:
+        actor = _person(request)
+        invitation = selectors.invitation_get(viewer=actor, invitation_id=invitation_id)
+        return Response(InvitationSerializer(services.invitation_revoke(actor=actor, invitation=invitation)).data)
+
+
+class InvitationAcceptApi(APIView):
+    # The token is the credential: whoever holds the e-mailed link may accept it once.
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Accept an invitation: choose a user name and password",
+        description=("Creates the account with the invited role; sign in with it afterwards. An unknown token is "
+                     "`404 not_found`; a used, withdrawn or expired one `409 invalid_transition`; none changes "
+                     "anything."),
+        request=InvitationAcceptInput,
+        responses={201: inline_serializer("AcceptedInvitation", {
+            "username": serializers.CharField(), "role": serializers.CharField(),
+            "partner": serializers.CharField(), "membership": serializers.CharField()})},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(InvitationAcceptInput, request.data)
+        user = services.invitation_accept(token=data["token"], username=data["username"], password=data["password"])
+        return Response({"username": user.username, "role": user.role, "partner": user.membership.partner.slug,
+                         "membership": user.membership.role}, status=201)
+
+
+# --- payees (finance) ---------------------------------------------------------------------
+
+
+class PayeeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payee
+        fields = ["id", "slug", "name", "kind", "payment_provider", "minimum_payout", "hold_days", "email",
+                  "stripe_account_id", "created_at"]
+
+
+class PayeeCreateInput(serializers.Serializer):
+    slug = serializers.CharField(max_length=64, help_text="How contract terms name the payee in their splits.")
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=[c for c in Payee.Kind.choices if c[0] != Payee.Kind.PLATFORM])
+    payment_provider = serializers.ChoiceField(choices=PaymentProvider.choices, required=False, default="")
+    minimum_payout = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, default=0)
+    hold_days = serializers.IntegerField(min_value=0, max_value=365, required=False, default=0)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+def _finance(request: Request) -> User:
+    actor = _person(request)
+    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+        raise PermissionDenied("Payees are finance's: only finance can read or create them.")
+    return actor
+
+
+class PayeeListApi(APIView):
+    @extend_schema(summary="Finance: every payee and how it is paid", responses=PayeeSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        actor = _finance(request)
+        return Response({"results": PayeeSerializer(selectors.payee_list(viewer=actor), many=True).data})
+
+    @extend_schema(summary="Finance: create a payee (a studio or reseller) that contract splits can name",
+                   description="Onboard it to Stripe Connect from the console's Payees page afterwards.",
+                   request=PayeeCreateInput, responses={201: PayeeSerializer})
+    def post(self, request: Request) -> Response:
+        actor = _finance(request)
+        data = _valid(PayeeCreateInput, request.data)
+        payee = services.payee_create(actor=actor, **data)
+        return Response(PayeeSerializer(payee).data, status=201)

@@ -16,9 +16,11 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from contracts.models import Partner, Placement
+from contracts.models import Partner, PartnerMembership, Placement
 from contracts.terms import ATTRIBUTION_KEY_LABELS, ATTRIBUTION_MODEL_LABELS, OUTCOME_FEE_LABELS, SHARE_MODEL_LABELS
-from core.currencies import minor_unit_exponent
+from core.currencies import CURRENCY_CHOICES, minor_unit_exponent
+from core.models import User
+from employees.models import Industry
 from employees.skills import outcome_kinds_all
 
 
@@ -317,3 +319,54 @@ def _builder_message(path: str, message: str) -> str:
     if message.startswith("must be a decimal string"):
         return "must be a percentage with at most 10 decimal places."
     return message
+# --- partner organisations, invitations ----------------------------------------------------
+
+
+def service_errors_onto(form: forms.Form, fields: dict[str, list[str]]) -> None:
+    """A service's per-field refusal shown beside the fields of the form that sent them
+    (a field the form does not have goes on top)."""
+    for name, errors in fields.items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
+
+
+class PartnerCreateForm(forms.Form):
+    name = forms.CharField(max_length=120, label="Organisation name")
+    slug = forms.SlugField(max_length=64, label="Short name",
+                           help_text="Lower-case letters, digits and hyphens, e.g. “corner-shop”. It cannot change.")
+    industry = forms.ChoiceField(choices=Industry.choices)
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text="Sales are reported and invoiced in it.")
+    timezone = forms.CharField(max_length=64, initial="UTC", label="Time zone",
+                               help_text="An IANA zone such as Asia/Tokyo: each month is cut at its midnight.")
+    account_manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False,
+                                             to_field_name="username", empty_label="Nobody yet")
+    owner_email = forms.EmailField(label="Owner's e-mail", help_text="They get a link to set up their account.")
+    owner_name = forms.CharField(max_length=150, required=False, label="Owner's name")
+
+    def __init__(self, *args: Any, managers: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if managers is None:
+            # An account manager manages what they create: no choice to make.
+            del self.fields["account_manager"]
+        else:
+            self.fields["account_manager"].queryset = managers
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail")
+    name = forms.CharField(max_length=150, required=False, label="Name (optional)")
+    role = forms.ChoiceField(choices=PartnerMembership.Role.choices, initial=PartnerMembership.Role.MEMBER)
+
+
+class InvitationAcceptForm(forms.Form):
+    username = forms.CharField(max_length=150, label="User name",
+                               help_text="Letters, digits and @ . + - _ only; you sign in with it.")
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password", max_length=512)
+    password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password again", max_length=512)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password_again") and \
+                cleaned["password"] != cleaned["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned

@@ -275,3 +275,65 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"to {self.recipient_id}: {self.message}"
+
+
+class Invitation(models.Model):
+    """An invitation to join a partner organisation, sent by e-mail as a link.
+
+    Only a SHA-256 digest of the link's token is stored (like API keys: the token is long
+    and random, so a fast digest is as safe as a slow hash). The link works once, until
+    `expires_at`; accepting it creates the person's account with the membership role
+    below. A newer invitation to the same address revokes the older one, so at most one
+    link per partner and address works at any time (the partial unique index)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="invitations")
+    # Kept lower-cased by the service: one address, however it was typed.
+    email = models.EmailField()
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, choices=PartnerMembership.Role.choices)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="invitation"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "email"], condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_partner_email",
+            ),
+            models.CheckConstraint(condition=Q(role__in=["owner", "member"]), name="invitation_role_valid"),
+            models.CheckConstraint(
+                condition=~Q(accepted_at__isnull=False, revoked_at__isnull=False),
+                name="invitation_accepted_or_revoked",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(accepted_user__isnull=False),
+                name="invitation_accepted_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.partner} as {self.role}"
+
+    def status_at(self, moment) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= moment else "pending"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(now())

@@ -12,13 +12,14 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from contracts.models import (
     Contract,
     ContractVersion,
+    Invitation,
     Notification,
     Partner,
     PartnerApiKey,
@@ -216,10 +217,13 @@ def audit_list(*, viewer: Any, partner: Partner | None = None) -> QuerySet[Audit
     if role not in (User.Role.ACCOUNT_MANAGER, User.Role.FINANCE, User.Role.STAFF):
         return entries.none()
     visible_ids = partners_visible(viewer=viewer).values("pk")
-    entries = entries.filter(partner_id__in=visible_ids)
     if partner is not None:
-        entries = entries.filter(partner_id=partner.pk)
-    return entries
+        return entries.filter(partner_id__in=visible_ids).filter(partner_id=partner.pk)
+    if role in (User.Role.FINANCE, User.Role.STAFF):
+        # The platform's own changes (payees, settlement and payout runs, sign-in locks)
+        # name no partner; finance and staff, who run them, read them too.
+        return entries.filter(Q(partner_id__in=visible_ids) | Q(partner_id__isnull=True))
+    return entries.filter(partner_id__in=visible_ids)
 
 
 def audit_for_placement(*, viewer: Any, placement: Placement) -> QuerySet[AuditLog]:
@@ -325,3 +329,52 @@ def partner_managed_by(*, viewer: Any, partner: Partner) -> bool:
     return role == User.Role.STAFF or (
         role == User.Role.ACCOUNT_MANAGER and partner.account_manager_id == viewer.pk
     )
+
+
+# --- partner organisations: people and invitations ------------------------------------------
+
+
+def partner_by_id(*, viewer: Any, partner_id: int) -> Partner:
+    partner = partners_visible(viewer=viewer).select_related("account_manager").filter(pk=partner_id).first()
+    if partner is None:
+        raise NotFound(f"No partner {partner_id}.")
+    return partner
+
+
+def partner_members(*, viewer: Any, partner: Partner) -> QuerySet[PartnerMembership]:
+    """The people of a partner the viewer may see (services decide who may change them)."""
+    return (PartnerMembership.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
+            .select_related("user").order_by("-role", "user__username"))
+
+
+def invitation_list(*, viewer: Any, partner: Partner) -> QuerySet[Invitation]:
+    """A partner's invitations, newest first, for its people, its account manager, finance
+    and staff. Their links are never readable: only a digest is stored."""
+    return (Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
+            .select_related("invited_by", "accepted_user", "partner").order_by("-created_at", "-id"))
+
+
+def invitation_get(*, viewer: Any, invitation_id: int) -> Invitation:
+    invitation = (Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), pk=invitation_id)
+                  .select_related("partner").first())
+    if invitation is None:
+        raise NotFound(f"No invitation {invitation_id}.")
+    return invitation
+
+
+def may_invite(*, viewer: Any, partner: Partner) -> bool:
+    """Whether to draw the invite form: the partner's owners, its account manager, staff
+    (contracts.services checks again on write)."""
+    return partner_managed_by(viewer=viewer, partner=partner) or (
+        membership_role(viewer, partner) == PartnerMembership.Role.OWNER)
+
+
+def account_managers() -> QuerySet[User]:
+    return User.objects.filter(role=User.Role.ACCOUNT_MANAGER, is_active=True).order_by("username")
+
+
+def payee_list(*, viewer: Any) -> QuerySet[Payee]:
+    """Payees are the platform's own: finance and staff only."""
+    if getattr(viewer, "role", None) not in (User.Role.FINANCE, User.Role.STAFF):
+        return Payee.objects.none()
+    return Payee.objects.order_by("kind", "name")

@@ -10,14 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +31,7 @@ from django.utils import timezone
 from contracts.models import (
     Contract,
     ContractVersion,
+    Invitation,
     Notification,
     Partner,
     PartnerApiKey,
@@ -44,7 +51,15 @@ from contracts.selectors import (
 )
 from contracts.terms import terms_validate
 from core.currencies import is_known_currency
-from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from core.errors import (
+    ApplicationError,
+    Conflict,
+    ErrorCode,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from core.models import AuditLog, User
 from core.services import audit_record
 from employees.models import DigitalEmployee, Industry
@@ -193,13 +208,47 @@ def notification_mark_read(*, user: User, notification_ids: list[int] | None = N
 
 # --- partners and payees ---------------------------------------------------------------
 
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _is_platform_staff(actor: User) -> bool:
+    return actor.role == User.Role.STAFF or actor.is_superuser
+
+
+def _check_slug(slug: str, fields: dict[str, list[str]]) -> str:
+    slug = (slug or "").strip()
+    if not SLUG.fullmatch(slug) or len(slug) > 64:
+        fields["slug"] = ["use lower-case letters, digits and single hyphens, up to 64 characters."]
+    return slug
+
+
+def _check_name(name: str, fields: dict[str, list[str]], *, limit: int = 120) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > limit:
+        fields["name"] = [f"is required, up to {limit} characters."]
+    return name
+
 
 @transaction.atomic
 def partner_create(
     *, actor: User | None, slug: str, name: str, industry: str, currency: str, timezone_name: str,
     account_manager: User | None,
 ) -> Partner:
+    """A new partner organisation. Account managers create partners they manage
+    themselves; staff may assign any account manager (or none yet). `actor` None is the
+    shell (seed data)."""
+    if actor is not None:
+        if not (_is_platform_staff(actor) or actor.role == User.Role.ACCOUNT_MANAGER):
+            raise PermissionDenied("Only account managers and the platform's staff can create partner organisations.")
+        if actor.role == User.Role.ACCOUNT_MANAGER:
+            if account_manager is not None and account_manager.pk != actor.pk:
+                raise PermissionDenied("An account manager creates partners they manage themselves; "
+                                       "staff can assign a partner to another account manager.",
+                                       fields={"account_manager": ["must be yourself."]})
+            account_manager = actor
     fields: dict[str, list[str]] = {}
+    slug = _check_slug(slug, fields)
+    name = _check_name(name, fields)
     if not is_known_currency(currency):
         fields["currency"] = [f"unknown currency {currency!r}."]
     if industry not in Industry.values:
@@ -210,7 +259,7 @@ def partner_create(
         fields["timezone"] = [f"unknown time zone {timezone_name!r}."]
     if account_manager is not None and account_manager.role != User.Role.ACCOUNT_MANAGER:
         fields["account_manager"] = [f"{account_manager.username} is not an account manager."]
-    if Partner.objects.filter(slug=slug).exists():
+    if "slug" not in fields and Partner.objects.filter(slug=slug).exists():
         fields["slug"] = [f"{slug!r} is taken."]
     if fields:
         raise ValidationFailed("The partner is not valid.", fields=fields)
@@ -219,7 +268,9 @@ def partner_create(
         account_manager=account_manager,
     )
     audit_record(actor=actor, action="partner.created", target=partner, partner_id=partner.pk,
-                 summary=f"Created partner {name}")
+                 summary=f"Created partner {name}",
+                 changes={"slug": slug, "currency": currency, "timezone": timezone_name, "industry": industry,
+                          "account_manager": account_manager.username if account_manager else None})
     return partner
 
 
@@ -237,12 +288,245 @@ def partner_member_add(
     return membership
 
 
+# --- invitations -----------------------------------------------------------------------
+# A person joins a partner through a link e-mailed to them: a long random token, stored
+# only as a SHA-256 digest, working once and until it expires (INVITATION_TTL_HOURS).
+# Accepting it creates their account with the invited role; the link is then spent.
+
+
+class MailUnavailable(ApplicationError):
+    """The e-mail could not be handed to the mail server: nothing was stored, try again."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    status = 503
+
+
+def invitation_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _may_invite(actor: User, partner: Partner) -> bool:
+    return _is_manager_of(actor, partner) or membership_role(actor, partner) == PartnerMembership.Role.OWNER
+
+
+def _require_inviter(actor: User | None, partner: Partner) -> None:
+    if actor is not None and not _may_invite(actor, partner):
+        raise PermissionDenied(f"Only an owner of {partner.name} or its account manager can invite people to it.")
+
+
+def _invitation_mail(*, invitation: Invitation, link: str) -> None:
+    inviter = invitation.invited_by.display_name if invitation.invited_by else "Haken"
+    role = "an owner" if invitation.role == PartnerMembership.Role.OWNER else "a member"
+    body = (
+        f"Hello{' ' + invitation.name if invitation.name else ''},\n\n"
+        f"{inviter} invites you to join {invitation.partner.name} on Haken as {role}.\n\n"
+        f"Choose your user name and password here:\n{link}\n\n"
+        f"The link works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
+        "If you did not expect this invitation, ignore this e-mail.\n"
+    )
+    try:
+        send_mail(f"[Haken] Join {invitation.partner.name}", body, None, [invitation.email], fail_silently=False)
+    except (OSError, smtplib.SMTPException) as error:
+        logger.warning("invitation e-mail to %s not sent", invitation.email, exc_info=True)
+        raise MailUnavailable("The invitation e-mail could not be sent just now; nothing was stored. "
+                              "Try again in a moment.") from error
+
+
+def _close_invitation(invitation: Invitation, *, actor: User | None, reason: str) -> None:
+    invitation.revoked_at, invitation.revoked_by = timezone.now(), actor
+    invitation.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(actor=actor, action="invitation.revoked", target=invitation, partner_id=invitation.partner_id,
+                 summary=f"Invitation of {invitation.email} to {invitation.partner.name} withdrawn ({reason})",
+                 changes={"email": invitation.email, "role": invitation.role, "reason": reason})
+
+
 @transaction.atomic
-def payee_create(*, actor: User | None, slug: str, name: str, kind: str) -> Payee:
+def invitation_send(
+    *, actor: User | None, partner: Partner, email: str, role: str = PartnerMembership.Role.MEMBER,
+    name: str = "", site_url: str,
+) -> Invitation:
+    """Invite `email` to `partner` as `role` (owner or member), by an e-mailed link to
+    `site_url`. An owner invites to their own organisation; its account manager and staff
+    to any they manage. A pending invitation to the same address is withdrawn: the newest
+    link is the one that works. The e-mail goes out last, inside the transaction, so a
+    mail server that refuses it leaves nothing behind."""
+    _require_inviter(actor, partner)
+    fields: dict[str, list[str]] = {}
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        fields["email"] = ["must be an e-mail address."]
+    if role not in PartnerMembership.Role.values:
+        fields["role"] = [f"must be one of {', '.join(PartnerMembership.Role.values)}; got {role!r}."]
+    name = " ".join((name or "").split())
+    if len(name) > 150:
+        fields["name"] = ["up to 150 characters."]
+    if fields:
+        raise ValidationFailed("The invitation is not valid.", fields=fields)
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(f"{email} already has a Haken account; one address is one account.",
+                       fields={"email": ["already has an account."]})
+    # One invitation per partner at a time: superseding the old link and writing the new
+    # one cannot interleave with another invitation to the same address.
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    for old in Invitation.objects.filter(partner=partner, email=email, accepted_at__isnull=True,
+                                         revoked_at__isnull=True).select_related("partner"):
+        _close_invitation(old, actor=actor, reason="a new invitation was sent")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        partner=partner, email=email, name=name, role=role, token_digest=invitation_token_digest(token),
+        invited_by=actor, expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
+    )
+    audit_record(actor=actor, action="invitation.sent", target=invitation, partner_id=partner.pk,
+                 summary=f"Invited {email} to {partner.name} as {role}",
+                 changes={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()})
+    link = f"{site_url.rstrip('/')}{reverse('invitation-accept', args=[token])}"
+    _invitation_mail(invitation=invitation, link=link)
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    invitation = Invitation.objects.select_for_update(of=("self",)).select_related("partner").get(pk=invitation.pk)
+    _require_inviter(actor, invitation.partner)
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
+        raise InvalidTransition(f"The invitation of {invitation.email} is {invitation.status}; "
+                                "only one not yet used can be withdrawn.")
+    _close_invitation(invitation, actor=actor, reason=f"withdrawn by {actor.username}")
+    return invitation
+
+
+def invitation_for_token(*, token: str, lock: bool = False) -> Invitation:
+    """The invitation a link's token names, if it may still be accepted; else the reason
+    it may not, as the error to show."""
+    invitations = Invitation.objects.select_related("partner", "invited_by")
+    if lock:
+        invitations = invitations.select_for_update(of=("self",))
+    invitation = invitations.filter(token_digest=invitation_token_digest(token or "")).first()
+    if invitation is None:
+        raise NotFound("This invitation link is not valid. Check that you opened the whole link from the e-mail, "
+                       "or ask for a new invitation.")
+    status = invitation.status
+    if status == "accepted":
+        raise InvalidTransition("This invitation has already been used. Sign in with the account it created.")
+    if status == "revoked":
+        raise InvalidTransition("This invitation was withdrawn (a newer one may have been sent). "
+                                f"Ask {invitation.partner.name}'s owner or account manager for a new one.")
+    if status == "expired":
+        raise InvalidTransition(f"This invitation expired on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
+                                f"Ask {invitation.partner.name}'s owner or account manager for a new one.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, username: str, password: str) -> User:
+    """Spend an invitation: the person's account (a partner member with the invited
+    role), its membership, and the invitation marked used. Returns the new user."""
+    invitation = invitation_for_token(token=token, lock=True)
+    fields: dict[str, list[str]] = {}
+    username = (username or "").strip()
+    try:
+        if not username or len(username) > 150:
+            raise DjangoValidationError("is required, up to 150 characters.")
+        User.username_validator(username)
+    except DjangoValidationError as error:
+        fields["username"] = list(error.messages)
+    else:
+        if User.objects.filter(username__iexact=username).exists():
+            fields["username"] = [f"{username!r} is taken; choose another."]
+    candidate = User(username=username, email=invitation.email, first_name=invitation.name[:150],
+                     role=User.Role.PARTNER)
+    try:
+        validate_password(password or "", user=candidate)
+    except DjangoValidationError as error:
+        fields["password"] = list(error.messages)
+    if fields:
+        raise ValidationFailed("Choose a user name and password that can be used.", fields=fields)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise Conflict(f"{invitation.email} got a Haken account since this invitation was sent; sign in with it.")
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError as error:  # the same name chosen at the same moment by someone else
+        raise Conflict(f"{username!r} was just taken; choose another.",
+                       fields={"username": [f"{username!r} is taken; choose another."]}) from error
+    partner_member_add(actor=candidate, partner=invitation.partner, user=candidate, role=invitation.role)
+    invitation.accepted_at, invitation.accepted_user = timezone.now(), candidate
+    invitation.save(update_fields=["accepted_at", "accepted_user"])
+    audit_record(actor=candidate, action="invitation.accepted", target=invitation, partner_id=invitation.partner_id,
+                 summary=f"{username} accepted the invitation to {invitation.partner.name} as {invitation.role}",
+                 changes={"email": invitation.email, "role": invitation.role, "username": username})
+    return candidate
+
+
+@dataclass(frozen=True)
+class OnboardedPartner:
+    partner: Partner
+    owner_invitation: Invitation
+
+
+@transaction.atomic
+def partner_onboard(
+    *, actor: User, slug: str, name: str, industry: str, currency: str, timezone_name: str,
+    account_manager: User | None, owner_email: str, owner_name: str = "", site_url: str,
+) -> OnboardedPartner:
+    """A partner organisation and the invitation of its first owner, together: a partner
+    nobody can sign in to is of no use, and a bad owner address must not leave one behind."""
+    partner = partner_create(actor=actor, slug=slug, name=name, industry=industry, currency=currency,
+                             timezone_name=timezone_name, account_manager=account_manager)
+    try:
+        invitation = invitation_send(actor=actor, partner=partner, email=owner_email, name=owner_name,
+                                     role=PartnerMembership.Role.OWNER, site_url=site_url)
+    except ValidationFailed as error:
+        # The owner's fields, named as the partner form names them.
+        renamed = {{"email": "owner_email", "name": "owner_name"}.get(k, k): v for k, v in error.fields.items()}
+        raise ValidationFailed(error.message, fields=renamed) from error
+    except Conflict as error:
+        raise Conflict(error.message, fields={"owner_email": error.fields.get("email", [error.message])}) from error
+    return OnboardedPartner(partner=partner, owner_invitation=invitation)
+
+
+@transaction.atomic
+def payee_create(
+    *, actor: User | None, slug: str, name: str, kind: str, payment_provider: str = "",
+    minimum_payout: int = 0, hold_days: int = 0, email: str = "",
+) -> Payee:
+    """A new payee (a studio or a reseller; the platform's own exists once), with how it
+    is paid. Finance onboards it to Stripe Connect from the Payees page afterwards.
+    `actor` None is the shell (seed data)."""
+    if actor is not None and not (_is_platform_staff(actor) or actor.role == User.Role.FINANCE):
+        raise PermissionDenied("Only finance can create payees.")
+    fields: dict[str, list[str]] = {}
+    slug = _check_slug(slug, fields)
+    name = _check_name(name, fields)
+    if kind not in Payee.Kind.values:
+        fields["kind"] = [f"must be one of {', '.join(Payee.Kind.values)}; got {kind!r}."]
+    if payment_provider not in PaymentProvider.values:
+        fields["payment_provider"] = [f"unknown provider {payment_provider!r}."]
+    if not isinstance(minimum_payout, int) or isinstance(minimum_payout, bool) or not 0 <= minimum_payout < 2**63:
+        fields["minimum_payout"] = ["must be a whole number of minor units, 0 or more."]
+    if not isinstance(hold_days, int) or isinstance(hold_days, bool) or not 0 <= hold_days <= 365:
+        fields["hold_days"] = ["must be between 0 and 365."]
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            fields["email"] = ["must be an e-mail address."]
+    if fields:
+        raise ValidationFailed("The payee is not valid.", fields=fields)
     if Payee.objects.filter(slug=slug).exists():
         raise ValidationFailed(f"A payee {slug!r} exists.", fields={"slug": ["taken"]})
-    payee = Payee.objects.create(slug=slug, name=name, kind=kind)
-    audit_record(actor=actor, action="payee.created", target=payee, summary=f"Created payee {name}")
+    if kind == Payee.Kind.PLATFORM and Payee.objects.filter(kind=Payee.Kind.PLATFORM).exists():
+        raise Conflict("The platform is a payee once; its share is the platform's revenue.",
+                       fields={"kind": ["the platform payee exists."]})
+    payee = Payee.objects.create(slug=slug, name=name, kind=kind, payment_provider=payment_provider,
+                                 minimum_payout=minimum_payout, hold_days=hold_days, email=email)
+    audit_record(actor=actor, action="payee.created", target=payee, summary=f"Created payee {name}",
+                 changes={"slug": slug, "kind": kind, "payment_provider": payment_provider,
+                          "minimum_payout": minimum_payout, "hold_days": hold_days, "email": email})
     return payee
 
 

@@ -28,9 +28,12 @@ urlpatterns = [
          views.portal_version_action, name="portal-version-action"),
     path("portal/api-keys/", views.portal_api_keys, name="portal-api-keys"),
     path("portal/api-keys/<int:key_id>/revoke/", views.portal_api_key_revoke, name="portal-api-key-revoke"),
+    path("portal/members/", views.portal_members, name="portal-members"),
     # manager console
     path("console/", views.console_home, name="console"),
     path("console/audit/", views.console_audit, name="console-audit"),
+    path("console/partners/", views.console_partners, name="console-partners"),
+    path("console/partners/<int:partner_id>/", views.console_partner, name="console-partner"),
     path("console/placements/<int:placement_id>/", views.console_placement, name="console-placement"),
     path("console/placements/<int:placement_id>/<console_placement_action:action>/",
          views.console_placement_action, name="console-placement-action"),
@@ -42,6 +45,9 @@ urlpatterns = [
          name="console-version-update"),
     path("console/placements/<int:placement_id>/versions/<int:number>/<console_version_action:action>/",
          views.console_version_action, name="console-version-action"),
+    # invitations: the e-mailed link (public: the token is the credential) and withdrawing one
+    path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation-revoke"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     # notifications
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications-read"),

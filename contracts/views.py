@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
@@ -29,7 +30,10 @@ from contracts.forms import (
     TIER_FIELDS,
     ApiKeyCreateForm,
     ContractVersionForm,
+    InvitationAcceptForm,
+    InvitationForm,
     NoteForm,
+    PartnerCreateForm,
     PartnerFilterForm,
     PlacementStatusFilterForm,
     ReasonForm,
@@ -37,11 +41,12 @@ from contracts.forms import (
     TermsForm,
     row_count,
     rows_remove,
+    service_errors_onto,
 )
-from contracts.models import ContractVersion, PartnerMembership, Placement
+from contracts.models import ContractVersion, Partner, PartnerMembership, Placement
 from contracts.terms import terms_describe, terms_validate
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
-from core.models import AuditLog
+from core.models import AuditLog, User
 from core.views import console_required, render_failure
 from employees.selectors import employee_list
 from employees.views import employee_card, resume_context
@@ -560,3 +565,157 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
     count = services.notification_mark_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
     return redirect("notifications")
+
+
+# --- partner organisations, their people and invitations -----------------------------------
+
+
+def _partner_or_404(request: HttpRequest, partner_id: int) -> Partner:
+    try:
+        return selectors.partner_by_id(viewer=request.user, partner_id=partner_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+def _site_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _partner_create_form(request: HttpRequest, data: Any = None) -> PartnerCreateForm | None:
+    role = request.user.role
+    if role == User.Role.STAFF or request.user.is_superuser:
+        return PartnerCreateForm(data, managers=selectors.account_managers())
+    if role == User.Role.ACCOUNT_MANAGER:
+        return PartnerCreateForm(data)
+    return None  # finance reads the list; creating partners is the managers' work
+
+
+@console_required
+def console_partners(request: HttpRequest) -> HttpResponse:
+    form = _partner_create_form(request, request.POST if request.method == "POST" else None)
+
+    def page(status: int = 200, error: ApplicationError | None = None) -> HttpResponse:
+        partners = selectors.partners_visible(viewer=request.user).select_related("account_manager")
+        context = {"form": form, "page": _page(request, partners.order_by("name", "pk"))}
+        if error is not None:
+            return render_failure(request, "contracts/console_partners.html", context, error)
+        return render(request, "contracts/console_partners.html", context, status=status)
+
+    if request.method != "POST":
+        return page()
+    if form is None:
+        return page(error=PermissionDenied("Only account managers and the platform's staff can create partner "
+                                           "organisations."))
+    if not form.is_valid():
+        return page(error=_form_failure(form))
+    try:
+        data = form.cleaned_data
+        onboarded = services.partner_onboard(
+            actor=request.user, slug=data["slug"], name=data["name"], industry=data["industry"],
+            currency=data["currency"], timezone_name=data["timezone"], account_manager=data.get("account_manager"),
+            owner_email=data["owner_email"], owner_name=data["owner_name"], site_url=_site_url(request),
+        )
+    except ApplicationError as error:
+        service_errors_onto(form, error.fields)
+        return page(error=error)
+    messages.success(request, f"{onboarded.partner.name} is set up; {onboarded.owner_invitation.email} was sent "
+                              "an invitation to be its owner.")
+    return redirect("console-partner", onboarded.partner.pk)
+
+
+def _people_context(request: HttpRequest, partner: Partner, form: InvitationForm | None = None) -> dict[str, Any]:
+    can_invite = selectors.may_invite(viewer=request.user, partner=partner)
+    return {
+        "partner": partner,
+        "members": selectors.partner_members(viewer=request.user, partner=partner),
+        "invitations": selectors.invitation_list(viewer=request.user, partner=partner)[:100],
+        "can_invite": can_invite,
+        "invite_form": (form or InvitationForm()) if can_invite else None,
+    }
+
+
+def _invite(request: HttpRequest, partner: Partner, template: str, context: Callable[..., dict[str, Any]],
+            done: str, *args: Any) -> HttpResponse:
+    form = InvitationForm(request.POST)
+    if not form.is_valid():
+        return render_failure(request, template, context(request, partner, form), _form_failure(form))
+    try:
+        invitation = services.invitation_send(
+            actor=request.user, partner=partner, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+            name=form.cleaned_data["name"], site_url=_site_url(request))
+    except ApplicationError as error:
+        service_errors_onto(form, error.fields)
+        return render_failure(request, template, context(request, partner, form), error)
+    messages.success(request, f"An invitation was sent to {invitation.email}; the link works until "
+                              f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC.")
+    return redirect(done, *args)
+
+
+@console_required
+def console_partner(request: HttpRequest, partner_id: int) -> HttpResponse:
+    partner = _partner_or_404(request, partner_id)
+    if request.method == "POST":
+        return _invite(request, partner, "contracts/console_partner.html", _people_context, "console-partner",
+                       partner.pk)
+    return render(request, "contracts/console_partner.html", _people_context(request, partner))
+
+
+@login_required
+def portal_members(request: HttpRequest) -> HttpResponse:
+    partner = selectors.viewer_partner(request.user)
+    if partner is None:
+        raise Http404("You do not belong to a partner organisation.")
+    if request.method == "POST":
+        return _invite(request, partner, "contracts/portal_members.html", _people_context, "portal-members")
+    return render(request, "contracts/portal_members.html", _people_context(request, partner))
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    try:
+        invitation = selectors.invitation_get(viewer=request.user, invitation_id=invitation_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    in_portal = selectors.viewer_partner_id(request.user) is not None
+    template = "contracts/portal_members.html" if in_portal else "contracts/console_partner.html"
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except ApplicationError as error:
+        return render_failure(request, template, _people_context(request, invitation.partner), error)
+    messages.success(request, f"The invitation of {invitation.email} is withdrawn; its link no longer works.")
+    return redirect("portal-members") if in_portal else redirect("console-partner", invitation.partner_id)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed link: choose a user name and password, and land signed in. Public —
+    the token is the credential — so it answers the same to everyone, signed in or not."""
+    try:
+        invitation = services.invitation_for_token(token=token)
+    except ApplicationError as error:
+        response = render(request, "contracts/invitation_accept.html", {"refusal": error}, status=error.status)
+        add_never_cache_headers(response)
+        return response
+    form = InvitationAcceptForm(request.POST if request.method == "POST" else None,
+                                initial={"username": invitation.email.split("@", 1)[0]})
+    context = {"invitation": invitation, "form": form}
+    if request.method == "POST":
+        try:
+            if not form.is_valid():
+                raise _form_failure(form)
+            user = services.invitation_accept(token=token, username=form.cleaned_data["username"],
+                                              password=form.cleaned_data["password"])
+        except ApplicationError as error:
+            if form.is_valid():  # the service refused: its per-field reasons beside the fields
+                service_errors_onto(form, error.fields)
+            if not error.fields:
+                context = {"refusal": error}  # the link itself can no longer be used
+            response = render_failure(request, "contracts/invitation_accept.html", context, error)
+            add_never_cache_headers(response)
+            return response
+        login(request, user, backend="core.auth_backends.LockoutModelBackend")
+        messages.success(request, f"Welcome to {invitation.partner.name}, {user.username}: you are signed in.")
+        return redirect("portal")
+    response = render(request, "contracts/invitation_accept.html", context)
+    add_never_cache_headers(response)
+    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,9 +13,11 @@ from rest_framework.views import APIView
 
 from contracts.api import _person
 from core.errors import NotFound, ValidationFailed
+from core.models import User
 from revenue.models import SettlementRun, Statement, StatementLine, StatementSplit
+from revenue.pagination import StatementCursorPagination
 from revenue.selectors.statements import sale_get, statement_get, statement_list
-from revenue.services import settlement
+from revenue.services import settlement, statement_batches
 
 
 class StatementLineSerializer(serializers.ModelSerializer):
@@ -73,14 +75,23 @@ def parse_status(raw: str | None, allowed: list[str]) -> str | None:
 
 
 class StatementListApi(APIView):
-    @extend_schema(summary="Statements with their lines (partners see approved ones)",
+    # Keyset pages in the list's own order (newest period first, then contract): see
+    # revenue.pagination for why not DRF's CursorPagination.
+    pagination_class = StatementCursorPagination
+
+    @extend_schema(summary="Statements with their lines (partners see approved ones), a page at a time",
+                   description=("Ordered by period (newest first), then contract. Follow `next` for the "
+                                "following page and `previous` for the one before; both keep the filters. "
+                                "A cursor that was not issued by this API is `400 invalid`."),
                    parameters=[OpenApiParameter("period", str, description="YYYY-MM"),
                                OpenApiParameter("status", str, enum=Statement.Status.values)],
                    responses=StatementSerializer(many=True))
     def get(self, request: Request) -> Response:
         statements = statement_list(viewer=request.user, period=parse_period(request.query_params.get("period")),
                                     status=parse_status(request.query_params.get("status"), Statement.Status.values))
-        return Response({"results": StatementSerializer(statements, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(statements, request, view=self)
+        return paginator.get_paginated_response(StatementSerializer(page, many=True).data)
 
 
 class StatementDetailApi(APIView):
@@ -150,13 +161,7 @@ class SettlementRunListApi(APIView):
 class SettlementRunDetailApi(APIView):
     @extend_schema(summary="Finance: a settlement run's progress", responses=SettlementRunSerializer)
     def get(self, request: Request, run_id: int) -> Response:
-        actor = _person(request)
-        if actor.role not in ("finance", "staff"):
-            raise NotFound(f"No settlement run {run_id}.")
-        run = SettlementRun.objects.filter(pk=run_id).first()
-        if run is None:
-            raise NotFound(f"No settlement run {run_id}.")
-        return Response(SettlementRunSerializer(run).data)
+        return Response(SettlementRunSerializer(_finance_run(_person(request), run_id)).data)
 
 
 class SaleAttributionSerializer(serializers.Serializer):
@@ -181,3 +186,65 @@ class SaleAttributionApi(APIView):
                    responses=SaleAttributionSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         return Response(SaleAttributionSerializer(sale_get(viewer=request.user, external_id=external_id)).data)
+
+
+class StatementBatchInput(serializers.Serializer):
+    statements = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, allow_empty=False,
+        max_length=statement_batches.MAX_STATEMENTS,
+        help_text="Only these statements of the run; leave out for every one in the status the action moves from.")
+
+
+class StatementOutcomeSerializer(serializers.Serializer):
+    statement = serializers.IntegerField(source="statement_id")
+    contract = serializers.IntegerField(source="contract_id", allow_null=True)
+    partner = serializers.CharField(allow_null=True)
+    outcome = serializers.ChoiceField(choices=["submitted", "approved", "refused"])
+    status = serializers.CharField(allow_null=True, help_text="The statement's status after the attempt.")
+    error = inline_serializer("StatementRefusal", {
+        "code": serializers.CharField(), "message": serializers.CharField(),
+        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()))},
+        allow_null=True)
+
+
+class StatementBatchSerializer(serializers.Serializer):
+    run = serializers.IntegerField(source="run.pk")
+    period = serializers.SerializerMethodField()
+    action = serializers.CharField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    results = StatementOutcomeSerializer(source="outcomes", many=True)
+
+    def get_period(self, result: statement_batches.BatchResult) -> str:
+        return f"{result.run.period:%Y-%m}"
+
+
+def _finance_run(actor: User, run_id: int) -> SettlementRun:
+    if actor.role not in ("finance", "staff"):
+        raise NotFound(f"No settlement run {run_id}.")
+    run = SettlementRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No settlement run {run_id}.")
+    return run
+
+
+class SettlementRunBatchApi(APIView):
+    action: str = ""
+
+    @extend_schema(
+        summary="Finance: submit or approve the statements of a run, each through its own checks",
+        description=(
+            "`submit` sends the run's drafts to review, `approve` approves the run's statements in review — or "
+            "only the `statements` named. Each statement goes through the same service and checks as "
+            "`POST /statements/<id>/submit|approve`, in its own transaction: one refused (a stale draft, an "
+            "earlier period not yet approved, the approver's own submission…) does not hold back the others. "
+            "The answer lists every statement with `submitted`/`approved` or `refused` and the error."),
+        request=StatementBatchInput, responses=StatementBatchSerializer,
+    )
+    def post(self, request: Request, run_id: int) -> Response:
+        actor = _person(request)
+        run = _finance_run(actor, run_id)
+        data = StatementBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = statement_batches.statements_batch_decide(
+            actor=actor, run=run, action=self.action, statement_ids=data.validated_data.get("statements"))
+        return Response(StatementBatchSerializer(result).data)

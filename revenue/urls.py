@@ -12,6 +12,10 @@ urlpatterns: list = [
     # finance console: settlement, statements, ledger, exports
     path("console/settlement/", views.console_settlement, name="console-settlement"),
     path("console/settlement/runs/<int:run_id>/", views.console_settlement_run, name="console-settlement-run"),
+    path("console/settlement/runs/<int:run_id>/submit/", views.console_settlement_run_batch, {"action": "submit"},
+         name="console-settlement-run-submit"),
+    path("console/settlement/runs/<int:run_id>/approve/", views.console_settlement_run_batch, {"action": "approve"},
+         name="console-settlement-run-approve"),
     path("console/statements/export.csv", views.console_statements_export, name="console-statements-export"),
     path("console/statements/<int:statement_id>/", views.console_statement, name="console-statement"),
     path("console/statements/<int:statement_id>/submit/", views.console_statement_submit,

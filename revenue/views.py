@@ -25,6 +25,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -61,7 +62,7 @@ from revenue.selectors import reports, trends
 from revenue.selectors.ledger import journal_entries as journal_entry_list
 from revenue.selectors.ledger import trial_balance
 from revenue.selectors.statements import settlement_runs, statement_get
-from revenue.services import settlement
+from revenue.services import settlement, statement_batches
 
 PAGE_SIZE = 50
 FINANCE_ROLES = (User.Role.FINANCE, User.Role.STAFF)
@@ -360,9 +361,12 @@ def portal_sales(request: HttpRequest) -> HttpResponse:
 # --- finance console: settlement ------------------------------------------------------------------
 
 
-def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | None = None) -> dict[str, Any]:
-    # Its own ids: the run form beside it also has a period field.
-    form = StatementFilterForm(request.GET, auto_id="filter_%s")
+def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | None = None,
+                        period: date | None = None) -> dict[str, Any]:
+    # Its own ids: the run form beside it also has a period field. After a batch action the
+    # page shows the run's own period, whatever the query said.
+    query = {"period": period_text(period)} if period is not None else request.GET
+    form = StatementFilterForm(query, auto_id="filter_%s")
     valid = form.is_valid()
     period = (form.cleaned_data.get("period") if valid else None) or reports.latest_statement_period(
         viewer=request.user) or reports.add_months(period_start(timezone.now().date()), -1)
@@ -400,6 +404,33 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
     messages.success(request, f"Settlement of {period_text(period)} is queued as run #{run.pk}; "
                               "its progress shows below.")
     return redirect(f"{reverse('console-settlement')}?period={period_text(period)}")
+
+
+@finance_required
+@require_POST
+def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
+    """Submit the drafts, or approve the statements in review, of one run: each statement
+    through its own service and checks; the page lists what happened to each."""
+    run = SettlementRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"No settlement run {run_id}.")
+    try:
+        result = statement_batches.statements_batch_decide(actor=request.user, run=run, action=action)
+    except ApplicationError as error:
+        context = _settlement_context(request, period=run.period)
+        return render_failure(request, "revenue/console_settlement.html",
+                              {**context, "failed_action": f"batch-{run.pk}"}, error)
+    counts = result.counts
+    done = statement_batches.ACTIONS[action][2]
+    if not result.outcomes:
+        messages.info(request, f"Run #{run.pk} has no statement to {action}.")
+    elif counts[statement_batches.REFUSED]:
+        messages.warning(request, f"{counts[done]} statement{pluralize(counts[done])} {done}; "
+                                  f"{counts[statement_batches.REFUSED]} refused — see why below.")
+    else:
+        messages.success(request, f"{counts[done]} statement{pluralize(counts[done])} {done}.")
+    context = _settlement_context(request, period=run.period)
+    return render(request, "revenue/console_settlement.html", {**context, "batch": result})
 
 
 @finance_required

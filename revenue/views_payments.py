@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from contracts.forms import service_errors_onto
 from contracts.models import Payee, PaymentProvider
-from contracts.services import payee_payment_settings_update
+from contracts.services import payee_create, payee_payment_settings_update
 from core.currencies import format_money
 from core.errors import ApplicationError, NotFound
 from core.views import render_failure
@@ -54,6 +55,17 @@ class PayeeSettingsForm(forms.Form):
     payment_provider = forms.ChoiceField(choices=PaymentProvider.choices, required=False, label="Provider")
     minimum_payout = forms.IntegerField(min_value=0, label="Minimum payout (minor units)")
     hold_days = forms.IntegerField(min_value=0, max_value=365, label="Hold (days)")
+    email = forms.EmailField(required=False)
+
+
+class PayeeCreateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    slug = forms.SlugField(max_length=64, label="Short name",
+                           help_text="How contract splits name the payee, e.g. “studio-aoi”. It cannot change.")
+    kind = forms.ChoiceField(choices=[c for c in Payee.Kind.choices if c[0] != Payee.Kind.PLATFORM])
+    payment_provider = forms.ChoiceField(choices=PaymentProvider.choices, required=False, label="Provider")
+    minimum_payout = forms.IntegerField(min_value=0, initial=0, label="Minimum payout (minor units)")
+    hold_days = forms.IntegerField(min_value=0, max_value=365, initial=0, label="Hold (days)")
     email = forms.EmailField(required=False)
 
 
@@ -203,7 +215,8 @@ def console_payouts_export(request: HttpRequest) -> HttpResponse:
 # --- finance console: payees --------------------------------------------------------------------------------
 
 
-def _payees_context(request: HttpRequest, failed: int | None = None, form: PayeeSettingsForm | None = None):
+def _payees_context(request: HttpRequest, failed: int | None = None, form: PayeeSettingsForm | None = None,
+                    create_form: PayeeCreateForm | None = None) -> dict[str, Any]:
     rows = []
     for row in selectors.payees_for_payouts():
         payee = row["payee"]
@@ -215,12 +228,28 @@ def _payees_context(request: HttpRequest, failed: int | None = None, form: Payee
                 "payment_provider": payee.payment_provider, "minimum_payout": payee.minimum_payout,
                 "hold_days": payee.hold_days, "email": payee.email}, prefix=f"payee-{payee.pk}"),
         })
-    return {"rows": rows}
+    return {"rows": rows, "create_form": create_form or PayeeCreateForm(prefix="new")}
 
 
 @finance_required
 def console_payees(request: HttpRequest) -> HttpResponse:
-    return render(request, "revenue/console_payees.html", _payees_context(request))
+    """The payees and their payment settings; a POST creates one (payee_create)."""
+    if request.method != "POST":
+        return render(request, "revenue/console_payees.html", _payees_context(request))
+    form = PayeeCreateForm(request.POST, prefix="new")
+    if not form.is_valid():
+        messages.error(request, "The new payee is not valid; see the fields below.")
+        return render(request, "revenue/console_payees.html", _payees_context(request, create_form=form), status=400)
+    try:
+        payee = payee_create(actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        service_errors_onto(form, error.fields)
+        return render_failure(request, "revenue/console_payees.html", _payees_context(request, create_form=form),
+                              error)
+    messages.success(request, f"Payee {payee.name} ({payee.slug}) created; contract splits can name it now."
+                              + (" Onboard its Stripe Connect account below." if payee.payment_provider == "stripe"
+                                 else ""))
+    return redirect("console-payees")
 
 
 def _payee_or_404(payee_id: int) -> Payee:

@@ -151,6 +151,23 @@ def _parameter_values() -> dict[str, list[str]]:
     }
 
 
+def _invitation_values() -> dict[str, list[str]]:
+    """An invitation to Hoshi Mart, sent as an account manager sends it: its id, and its link's
+    token read from the e-mail (the accept form), beside a token never issued (the refusal)."""
+    import re
+
+    from django.core import mail
+
+    from contracts.models import Partner
+    from contracts.services import invitation_send
+
+    hoshi = Partner.objects.get(slug="hoshi-mart")
+    invitation = invitation_send(actor=hoshi.account_manager, partner=hoshi, email="new-colleague@hoshi.example",
+                                 site_url="http://testserver/")
+    [token] = re.findall(r"/invitations/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
+    return {"invitation_id": [str(invitation.pk)], "token": [token, "never-issued-token"]}
+
+
 def every_get_path(values: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(URL name, path) for every web page of the project with its parameters filled in.
     The API answers JSON (its docs page aside); the admin's object pages take ids of every
@@ -187,7 +204,9 @@ def test_every_page_of_every_role_renders_without_inline_styles():
     from core.models import User
     for command in ("seed_demo", "seed_demo_revenue", "seed_demo_payments", "seed_demo_agents"):
         call_command(command, stdout=StringIO())
-    paths = every_get_path(_parameter_values())
+    values = _parameter_values()
+    values.update(_invitation_values())
+    paths = every_get_path(values)
     assert len(paths) > 80
     pages = 0
     for username in ("hoshi-owner", "am-sato", "finance-ito", "admin"):

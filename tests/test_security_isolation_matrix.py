@@ -35,8 +35,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message, Widget
-from contracts.models import Partner, PartnerApiKey, Payee, Placement
-from contracts.services import api_key_create
+from contracts.models import Invitation, Partner, PartnerApiKey, Payee, Placement
+from contracts.services import api_key_create, invitation_send
 from core.models import User
 from revenue.models import Invoice, PayoutRun, Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
@@ -107,6 +107,9 @@ def scene(db, settings, tmp_path) -> Scene:
              f"{slug}-upload-bad,sale,2026-10-03T12:00:00+09:00,-5,{partner.currency}\n").encode(),
             content_type="text/csv"))
         upload_process(upload_id=upload.pk)
+        # an invitation per partner, from its account manager (its address marks the partner)
+        invitation_send(actor=partner.account_manager, partner=partner, email=f"new-colleague@{slug}.example",
+                        name=f"Colleague of {partner.name}", site_url="http://testserver/")
 
     values: dict[str, dict[str, str]] = {}
 
@@ -142,6 +145,7 @@ def scene(db, settings, tmp_path) -> Scene:
                                               .order_by("pk").first(), "pk", None))
     per_partner("external_id", lambda p: _first(Sale.objects.filter(partner=p), "sale").external_id)
     per_partner("partner_id", lambda p: p.pk)
+    per_partner("invitation_id", lambda p: _first(Invitation.objects.filter(partner=p), "invitation").pk)
     per_partner("period", lambda p: getattr(Statement.objects.filter(contract__placement__partner=p,
                                                                      status__in=("approved", "invoiced", "paid"))
                                             .order_by("pk").first(), "period", None))
@@ -179,6 +183,7 @@ def _markers(partner: Partner) -> set[str]:
     found |= set(Widget.objects.filter(placement__partner=partner).values_list("publishable_key", flat=True))
     found |= {text.strip()[:40] for text in CopyDraft.objects.filter(
         placement__partner=partner).values_list("text", flat=True)}
+    found |= set(Invitation.objects.filter(partner=partner).values_list("email", flat=True))
     return {m for m in found if m}
 
 
@@ -187,7 +192,9 @@ def _markers(partner: Partner) -> set[str]:
 # Parameters that name no partner's object: filled with a value everyone may use. The
 # admin's own (object ids of any model, content types) are staff-only as a whole: the admin
 # sends everyone else to its sign-in, whatever the object.
-NEUTRAL = {"action", "slug"}
+# An invitation link's token is its own credential, for whoever holds it (tests/test_partner_onboarding.py
+# proves an issued one works once and an unknown one is refused): the walk asks with one never issued.
+NEUTRAL = {"action", "slug", "token"}
 # Parameters naming the platform's own objects (runs, payees), no partner's: finance's alone.
 PLATFORM_OBJECTS = {"run_id", "payee_id"}
 
@@ -208,6 +215,8 @@ def _neutral(route: Route, converter: str, name: str) -> str:
         return ACTIONS[route.name]
     if name == "slug":
         return "kai"  # a published employee: the catalog is public to every signed-in person
+    if name == "token":
+        return "never-issued-token"
     return get_converters()[converter].regex.split("|")[0]
 
 
