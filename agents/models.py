@@ -145,6 +145,9 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=16, blank=True)  # "customer" or "partner"
     reopened_at = models.DateTimeField(null=True, blank=True)
+    # The dialogue manager's state (agents.dialogue.DialogueState): products shown, the
+    # offer in play, the open question, the language. Saved with each turn.
+    dialogue = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,6 +191,9 @@ class Message(models.Model):
     citations = models.JSONField(default=list, blank=True)
     products = models.JSONField(default=list, blank=True)
     intent = models.CharField(max_length=32, blank=True)
+    # How sure the employee is that the reply answers the message (0–1); under
+    # agents.dialogue.ESCALATE_BELOW a question goes to a person instead.
+    confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:

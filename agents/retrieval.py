@@ -1,61 +1,15 @@
 """Lexical retrieval: the same normalised terms index the catalog and the knowledge base
 (GIN-indexed arrays, so candidates come from an index scan) and score passages for the
-offline engine. Latin words are lower-cased and lightly stemmed; CJK runs become
-character bigrams, so Japanese text without spaces still matches."""
+offline engine. Terms come from agents.language: English lemmas, Japanese normalized
+forms, synonym groups, kanji and readings (SudachiPy)."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|[^\W_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+",
-                   re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
-STOPWORDS = frozenset([
-    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "from", "by", "with",
-    "about", "as", "into", "than", "then", "so", "very", "too", "is", "are", "was", "were", "be", "been",
-    "being", "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your",
-    "he", "she", "it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here",
-    "what", "which", "who", "whom", "how", "when", "where", "why", "can", "could", "would", "should", "will",
-    "shall", "may", "might", "must", "just", "any", "some", "all", "no", "not", "please", "thank",
-    "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look",
-    "something", "anything", "im", "ive",
-])
-
-
-# Bigrams of Japanese inflections and polite endings ("…はありますか", "…ください"): in
-# every other sentence, so they would match anything.
-JA_STOP_BIGRAMS = frozenset([
-    "ます", "すか", "です", "でし", "した", "ませ", "せん", "あり", "りま", "くだ", "ださ", "さい", "して",
-    "ある", "いま", "ない", "ので", "から", "ても", "でき", "きま",
-])
-
-
-def is_japanese(text: str) -> bool:
-    """Whether the text is written in Japanese (kana or kanji): the employee answers in kind."""
-    return bool(_CJK.search(text or ""))
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def terms(text: str) -> list[str]:
-    """The search terms of `text`, in order, with repeats."""
-    out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        token = match.group(0)
-        if _CJK.match(token):
-            out.extend(gram for i in range(max(1, len(token) - 1))
-                       if (gram := token[i:i + 2]) not in JA_STOP_BIGRAMS)
-        elif token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
-            out.append(_stem(token)[:64])
-    return out
+from agents.language import is_japanese, terms  # noqa: F401  (re-exported: the one tokenizer)
 
 
 def term_set(*texts: str) -> list[str]:
@@ -98,3 +52,15 @@ def rank(query_text: str, candidates: Sequence[tuple[object, str]], *, limit: in
     scored = [(item, score(query, doc, idf=idf)) for (item, _), doc in zip(candidates, docs, strict=True)]
     ranked = sorted(((item, s) for item, s in scored if s > minimum), key=lambda pair: -pair[1])
     return ranked[:limit]
+
+
+def coverage(query: Sequence[str], document: Iterable[str], idf: dict[str, float]) -> float:
+    """The share of the query's weight (inverse document frequency) that the document
+    carries: how much of what was asked this text speaks to, from 0 to 1."""
+    wanted = set(query)
+    if not wanted:
+        return 0.0
+    have = set(document)
+    top = max(idf.values(), default=1.0) or 1.0
+    weight = {term: idf.get(term, top) or top for term in wanted}
+    return sum(w for term, w in weight.items() if term in have) / sum(weight.values())

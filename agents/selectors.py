@@ -18,6 +18,7 @@ from agents.models import (
     Conversation,
     CopyDraft,
     CouponOffer,
+    IssuedCoupon,
     KnowledgeDocument,
     Message,
     Widget,
@@ -101,10 +102,15 @@ def message_public(message: Message) -> dict[str, Any]:
     if message.role == Message.Role.ASSISTANT:
         inbound = message.reply_to
         coupon = getattr(inbound, "coupon", None) if inbound is not None else None
+        if coupon is None and inbound is not None and message.intent == "coupon":
+            # The code issued earlier in the conversation for the same offer, given again.
+            coupon = next((c for c in IssuedCoupon.objects.filter(conversation_id=message.conversation_id)
+                           .select_related("offer") if c.code in message.content), None)
         data["coupon"] = ({"code": coupon.code, "offer": coupon.offer.title, "percent_off": coupon.offer.percent_off}
                           if coupon is not None else None)
         data["products"] = message.products
         data["citations"] = [{"title": c["title"]} for c in message.citations]
+        data["confidence"] = message.confidence
     return data
 
 

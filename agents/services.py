@@ -349,6 +349,7 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         citations: list[dict[str, Any]] = []
         products: list[dict[str, Any]] = []
         intent = "failed"
+        confidence = None
     else:
         inbound.status = Message.Status.ANSWERED
         content = state.get("reply") or ""
@@ -356,11 +357,13 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         products = [{key: p[key] for key in ("sku", "name", "price", "currency", "price_label")}
                     for p in state.get("products") or []]
         intent = state.get("mode", "")
+        confidence = state.get("confidence")
     inbound.intent = intent
     inbound.save(update_fields=["status", "intent"])
     reply = Message.objects.create(conversation=inbound.conversation, role=Message.Role.ASSISTANT,
                                    content=content[:20000], status=Message.Status.SENT, reply_to=inbound,
-                                   citations=citations, products=products, intent=intent)
+                                   citations=citations, products=products, intent=intent,
+                                   confidence=confidence)
     Conversation.objects.filter(pk=inbound.conversation_id).update(updated_at=timezone.now())
     return reply
 
