@@ -26,8 +26,9 @@ TONES = {
 _SHORT = re.compile(r"\b(short|tagline|tweet|one[- ]liner|one line|brief|social post|sms|banner|x post)\b|短|SNS|一言",
                     re.I)
 _LONG = re.compile(r"\b(email|newsletter|long|detailed|blog|article|landing page)\b|メール|詳しく|長め", re.I)
-_AUDIENCE = re.compile(r"\bfor ((?:busy |young |new |first[- ]time |)[a-z]+(?: [a-z]+)?(?: workers| students| parents|"
-                       r" readers| fans| gamers| families| commuters| kids| teens| travellers| travelers)?)\b", re.I)
+_AUDIENCE = re.compile(r"\bfor ((?:busy |young |new |first[- ]time |keen |little )?(?:[a-z]+ )?(?:workers|students|"
+                       r"parents|readers|fans|gamers|families|commuters|kids|teens|teenagers|travell?ers|runners|"
+                       r"beginners|professionals|mums|moms|dads|children|customers|shoppers|cooks|bakers))\b", re.I)
 _JA_AUDIENCE = re.compile(r"([\u3040-\u30ff\u3400-\u9fffー]{2,8}(?:向け|の方|世代))")
 _PERCENT = re.compile(r"\d{1,2}\s?%\s?off|\d{1,2}\s?(?:%|percent)", re.I)
 

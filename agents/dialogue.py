@@ -53,7 +53,7 @@ _YES = re.compile(r"^\s*(yes|yeah|yep|yup|sure|ok|okay|please|yes please|sounds 
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
 _DISCOUNT = re.compile(r"\b(coupons?|discounts?|deals?|promo(tion)?s?|promo codes?|vouchers?|codes?|offers?|"
                        r"sales?|savings?|bargain|% off|percent off|\d+\s*off|money off|special price)\b|%\s*off|"
-                       r"クーポン|割引|値引|お得|セール|オフ|キャンペーン|安くして|安くなり|まけて", _I)
+                       r"クーポン|割引|値引|お得|セール|オフ|キャンペーン|安くして|安くなり|まけて|コード", _I)
 _QUESTION = re.compile(r"\?|？|^\s*(do|does|can|could|is|are|will|would|how|what|when|where|why|which|"
                        r"may|should)\b|ますか|ですか|でしょうか|かな|できる|教えて|いつ|どこ|どう|何日|いくら", _I)
 
@@ -71,6 +71,8 @@ _CHEAPER = re.compile(r"\b(cheaper|less expensive|lower price|more affordable|bu
                       r"もっと安い|より安い|安いの|安め|お手頃", _I)
 _PRICIER = re.compile(r"\b(better|premium|higher[- ]end|more expensive|fancier|top of the range)\b|"
                       r"もっと良い|高級|上位", _I)
+_QUESTION_PHRASE = re.compile(r"\bhow (long|much|many|often|soon|far)\b|\bwhat time\b|\bis there\b|\bare there\b",
+                              _I)
 _FOLLOW_UP = re.compile(r"^\s*(and |also |what about |how about |any |in |with |without |does it |do they |"
                         r"is it |are they |got |have you got )|"
                         r"(のは|は)[？?]?\s*$|(ありますか|ある)[？?]?\s*$", _I)
@@ -129,6 +131,7 @@ class Understanding:
     follow_up: bool  # refines the previous topic ("in blue?", "a cheaper one?")
     corrections: dict[str, str]
     confidence: float
+    own_query: str = ""  # the message's own words, without the previous topic
 
     @property
     def social(self) -> list[str]:
@@ -245,7 +248,8 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
             named = _named(text, shown)
             if named:
                 referenced = named
-            elif _THAT_ONE.search(text) and (len(shown) == 1 or acts):
+            elif _THAT_ONE.search(text) and not (set(acts) & {"goodbye", "thanks", "greeting", "smalltalk"}) and (
+                    len(shown) == 1 or acts):
                 referenced = shown[:1]
         if _CHEAPER.search(text):
             low = min((p["price"] for p in (referenced or shown)), default=None)
@@ -254,18 +258,34 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
             residue = _strip(_CHEAPER, residue)
             referenced = []
     residue = _strip(_THAT_ONE, residue)
+    residue = _strip(_QUESTION_PHRASE, residue)
     words = [w for w in language.terms(residue) if not w.isdigit()]
+    # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
+    # words whose reading it contains.
+    readings = [w for w in words if w.startswith("@") and len(w) > 4]
+    if readings and vocabulary:
+        spelled = [v for v in vocabulary if v.startswith("@") and len(v) >= 4 and v not in readings
+                   and any(v[1:] in r for r in readings)]
+        spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
+        if spelled:
+            words = [w for w in words if w not in readings]
+            words.extend(spelled)
+            residue = _respell(residue, spelled)
     corrections = language.correct(words, vocabulary)
-    query_terms = [corrections.get(w, w) for w in words]
+    # The content words (no kana-run readings, which only help matching).
+    content = [g[0] for g in language.word_groups(residue)]
+    query_terms = [corrections.get(w, w) for w in content]
+    if shown and not query_terms and not referenced and constraints.quantity:
+        referenced = shown[:1]  # "two of them, please"
     if shown and state.topic and query_terms and not referenced and (
             (_FOLLOW_UP.search(text) and len(query_terms) <= 2) or constraints.cheaper_than is not None):
         # "in blue?", "any in size M?": the previous topic, narrowed by the new words.
         follow_up = True
-        constraints.attributes = [t for t in query_terms if not t.startswith(("~", "@"))
-                                  and (t in vocabulary or not vocabulary)][:2]
+        constraints.attributes = [t for t in query_terms if t in vocabulary or not vocabulary][:2]
     if constraints.cheaper_than is not None and not query_terms:
         follow_up = True
     query = " ".join(corrections.get(w, w) for w in residue.split()) if corrections else residue
+    own_query = " ".join(query.split())
     if follow_up:
         query = f"{state.topic} {query}".strip()
     if referenced and "product" not in acts:
@@ -278,7 +298,19 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
         acts.append("smalltalk")
     confidence = 0.95 if (acts and not query_terms) else 0.7
     return Understanding(language=lang, acts=acts, query=" ".join(query.split()), constraints=constraints,
-                         referenced=referenced, follow_up=follow_up, corrections=corrections, confidence=confidence)
+                         referenced=referenced, follow_up=follow_up, corrections=corrections, confidence=confidence,
+                         own_query=own_query)
+
+
+def _respell(text: str, readings: list[str]) -> str:
+    """The kana runs of the text that carry one of the readings, replaced by those
+    readings (katakana, which the partner's words are indexed under)."""
+    def swap(match: re.Match[str]) -> str:
+        run = language._katakana(match.group(0))
+        found = [r[1:] for r in readings if r[1:] in run]
+        return f" {' '.join(found)} " if found else match.group(0)
+
+    return language._KANA_RUN.sub(swap, text)
 
 
 def _named(text: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:

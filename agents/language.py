@@ -38,13 +38,204 @@ _LATIN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # interjections do not.
 _CONTENT_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭辞"])
 # Verbs and nouns so general they match every sentence ("する", "ある", "もの", "こと").
-_JA_STOP = frozenset([
-    "為る", "有る", "居る", "成る", "出来る", "下さる", "御座る", "物", "事", "方", "所", "其れ", "此れ",
-    "何", "為", "様", "の", "ん", "御", "貰う", "呉れる", "頂く", "遣る", "行く", "来る", "思う", "言う",
-    "今日は", "有り難う", "一寸", "もっと", "又", "矢張り", "余り", "とても", "位",
-])
+_JA_STOP = frozenset(
+    [
+        "為る",
+        "有る",
+        "居る",
+        "成る",
+        "出来る",
+        "下さる",
+        "御座る",
+        "物",
+        "事",
+        "方",
+        "所",
+        "其れ",
+        "此れ",
+        "何",
+        "為",
+        "様",
+        "の",
+        "ん",
+        "御",
+        "貰う",
+        "呉れる",
+        "頂く",
+        "遣る",
+        "行く",
+        "来る",
+        "思う",
+        "言う",
+        "今日は",
+        "有り難う",
+        "一寸",
+        "もっと",
+        "又",
+        "矢張り",
+        "余り",
+        "とても",
+        "位",
+        "幾ら",
+        "何時",
+        "何処",
+        "如何",
+        "何故",
+        "誰",
+        "何れ",
+        "何方",
+        "教える",
+        "欲しい",
+        "探す",
+        "詳しい",
+        "良い",
+    ]
+)
 
-EN_STOPWORDS = frozenset(["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "from", "by", "with", "about", "as", "into", "than", "then", "so", "very", "too", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your", "he", "she", "it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here", "what", "which", "who", "whom", "how", "when", "where", "why", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "just", "any", "some", "all", "no", "not", "please", "thank", "thanks", "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look", "something", "anything", "im", "ive", "id", "youre", "one", "ones", "also", "and", "else", "other", "much", "many", "more", "really", "maybe", "hi", "hello", "hey", "ok", "okay", "yes", "yeah", "sure", "let", "lets", "tell", "show", "know", "find", "got", "see"])
+EN_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "as",
+        "into",
+        "than",
+        "then",
+        "so",
+        "very",
+        "too",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "just",
+        "any",
+        "some",
+        "all",
+        "no",
+        "not",
+        "please",
+        "thank",
+        "thanks",
+        "want",
+        "wants",
+        "need",
+        "needs",
+        "like",
+        "get",
+        "got",
+        "give",
+        "looking",
+        "look",
+        "something",
+        "anything",
+        "im",
+        "ive",
+        "id",
+        "youre",
+        "one",
+        "ones",
+        "also",
+        "and",
+        "else",
+        "other",
+        "much",
+        "many",
+        "more",
+        "really",
+        "maybe",
+        "hi",
+        "hello",
+        "hey",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "sure",
+        "let",
+        "lets",
+        "tell",
+        "show",
+        "know",
+        "find",
+        "got",
+        "see",
+        "come",
+        "go",
+        "take",
+        "make",
+        "buy",
+        "sell",
+        "carry",
+        "stock",
+        "available",
+        "off",
+        "thing",
+        "stuff",
+        "please",
+    ]
+)
 
 
 def is_japanese(text: str) -> bool:
@@ -100,6 +291,61 @@ def _ja_terms(run: str) -> tuple[str, ...]:
     for kana in _KANA_RUN.findall(run):
         out.append(f"@{_katakana(kana)}"[:64])
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _ja_groups(run: str) -> tuple[tuple[str, frozenset[str], frozenset[str], bool], ...]:
+    """(word, its alternative terms, its kanji, proper noun?) per content word of a run."""
+    out = []
+    for morpheme in _tokenizer().tokenize(run):
+        pos = morpheme.part_of_speech()
+        form = morpheme.normalized_form()
+        if pos[0] not in _CONTENT_POS or pos[1] == "数詞" or (pos[1] == "非自立可能" and pos[0] == "名詞"):
+            continue
+        if form in _JA_STOP or (len(form) == 1 and not _KANJI.match(form)):
+            continue
+        alternatives = {form[:64], *(f"~{g}" for g in morpheme.synonym_group_ids()[:3])}
+        if len(morpheme.reading_form()) >= 3:
+            alternatives.add(f"@{morpheme.reading_form()}"[:64])
+        for piece in morpheme.split(SplitMode.A):
+            alternatives.add(piece.normalized_form()[:64])
+        kanji = frozenset(c for c in form if _KANJI.match(c) and c not in _STOP_KANJI)
+        out.append((form[:64], frozenset(alternatives), kanji, pos[1] == "固有名詞"))
+    return tuple(out)
+
+
+def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:
+    """The content words of a text for judging how much of it a passage covers: (word, the
+    terms that count as the word — synonyms, readings, parts —, its kanji, whether it is a
+    proper noun, such as a place a policy covers without naming it)."""
+    text = normalize(text)
+    out: list[tuple[str, frozenset[str], frozenset[str], bool]] = []
+    first = True
+    for run in re.split(r"([\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u3005ー]+)", text):
+        if not run:
+            continue
+        if _CJK.match(run):
+            out.extend(_ja_groups(run))
+            continue
+        for match in _LATIN_WORD.finditer(run):
+            raw = match.group(0).replace("’", "'")
+            word = (
+                raw.lower().split("'")[0]
+                if raw.lower().endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m"))
+                else raw.lower()
+            )
+            capital = raw[:1].isupper() and not first
+            first = False
+            if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()) or word.isdigit():
+                continue
+            term = _en_term(word)
+            out.append((term, frozenset([term]), frozenset(), capital or not is_known_word(word)))
+    return out
+
+
+def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> bool:
+    _word, alternatives, kanji, _proper = group
+    return bool(alternatives & terms_) or (bool(kanji) and kanji <= terms_)
 
 
 # Kanji in nearly every Japanese product text or question.

@@ -64,3 +64,30 @@ def coverage(query: Sequence[str], document: Iterable[str], idf: dict[str, float
     top = max(idf.values(), default=1.0) or 1.0
     weight = {term: idf.get(term, top) or top for term in wanted}
     return sum(w for term, w in weight.items() if term in have) / sum(weight.values())
+
+
+def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int | None = None) -> list[float]:
+    """For each document, the share of the question's content words it covers (each word
+    weighted by how rare it is among the documents). A word counts as covered by its
+    synonyms, readings, parts or all of its kanji. A proper noun no document names (a
+    town a delivery policy covers without listing it) is left out once anything else of
+    the question is covered, so "do you ship to Osaka?" is answered by the shipping policy."""
+    from agents.language import group_matched, word_groups
+
+    groups = word_groups(question)
+    if not groups:
+        return [0.0 for _ in documents]
+    sets = [set(doc) for doc in documents]
+    n = max(total or 0, len(sets), 1)
+    matched = [[group_matched(g, s) for s in sets] for g in groups]
+    weights = []
+    for row in matched:
+        df = sum(row)
+        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+    out = []
+    for d in range(len(sets)):
+        got = sum(w for w, row in zip(weights, matched, strict=True) if row[d])
+        whole = sum(w for g, w, row in zip(groups, weights, matched, strict=True)
+                    if row[d] or not (g[3] and not any(row) and got > 0))
+        out.append(got / whole if whole else 0.0)
+    return out

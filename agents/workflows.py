@@ -156,18 +156,20 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
     if not relax:
         args.update(price_max=price_max, price_min=c.price_min)
     found = tools.product_lookup.invoke(args)
-    query_terms = retrieval.terms(u.query)
-    if not found or not query_terms:
+    if not found and u.follow_up and c.attributes and c.cheaper_than is None and u.own_query:
+        # Not a narrowing of the previous topic after all ("ひやけどめは？" after masks): a new request.
+        u.query, u.follow_up, c.attributes = u.own_query, False, []
+        args.update(query=u.query[:2000], must_have=[])
+        found = tools.product_lookup.invoke(args)
+    if not found or not retrieval.terms(u.query):
         return found
     # Only what speaks to most of what was asked: "blue car tyres" is not a blue shirt.
-    weights = retrieval.idf_weights(query_terms, [retrieval.terms(f"{p['name']} {' '.join(p['tags'])} "
-                                                                  f"{p['description']}") for p in found],
-                                    total=max(len(found), 20))
+    docs = [retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}") for p in found]
+    total = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).count()
     kept = []
-    for p in found:
-        doc = retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}")
-        p["coverage"] = round(retrieval.coverage(query_terms, doc, weights), 3)
-        if p["coverage"] >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
+    for p, cover in zip(found, retrieval.coverage_of(u.query, docs, total=total), strict=True):
+        p["coverage"] = round(cover, 3)
+        if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
             kept.append(p)
     return kept
 
@@ -190,10 +192,13 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     total = KnowledgeChunk.objects.filter(placement_id=ctx.conversation.placement_id).count()
     idf = retrieval.idf_weights(query_terms, [terms + context for _, _, terms, context in candidates],
                                 total=max(total * 4, len(candidates)))
+    # Coverage by the sentence itself, its heading and title helping at half weight.
+    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], total=total * 4)
+    with_context = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates],
+                                         total=total * 4)
     scored = []
-    for p, sentence, terms, context in candidates:
-        own = retrieval.score(query_terms, terms, idf=idf)
-        scored.append((retrieval.coverage(query_terms, terms + context, idf), own, p, sentence, terms))
+    for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
+        scored.append(((a + b) / 2, retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
@@ -292,14 +297,14 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     cover = 0.0
     if "question" in u.acts and ctx.conversation.placement.documents.exists():
         knowledge, cover = _answer_sentences(ctx, u.query or state["text"])
-    if knowledge and cover >= max(confidence, dialogue.ESCALATE_BELOW + 0.1):
+    if knowledge and cover >= max(confidence, 0.55):
         return _answer(ctx, state, knowledge, cover)
     if not found:
         bounded = any(v is not None for v in (u.constraints.price_max, u.constraints.price_min,
                                               u.constraints.cheaper_than)) or u.constraints.attributes
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
-        if "question" in u.acts and ctx.conversation.placement.documents.exists():
+        if "question" in u.acts and knowledge and cover >= 0.2:
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
     found = _best(found)
@@ -333,10 +338,13 @@ def _nothing_within(ctx: TurnContext, state: TurnState) -> TurnState:
     _remember(ctx, open_question="relax")
     if ctx.state is not None:
         ctx.state.topic = u.query[:300] or ctx.state.topic
+    cheaper = u.constraints.cheaper_than is not None
     if u.language == "ja":
-        text = "ご希望の条件に合う商品が見つかりませんでした。条件を外して探しましょうか？"
+        text = ("それより安いものは今のところございません。ほかの商品もお探ししましょうか？" if cheaper else
+                "ご希望の条件に合う商品が見つかりませんでした。条件を外して探しましょうか？")
     else:
-        text = "I couldn't find anything that fits within that limit. Shall I look without it?"
+        text = ("That's already our most affordable option for that. Shall I look at something else?" if cheaper else
+                "I couldn't find anything that fits within that limit. Shall I look without it?")
     return {"mode": "no_match", "products": [], "reply": text, "confidence": 0.8}
 
 
@@ -572,8 +580,10 @@ def _copy_route(state: TurnState, config: RunnableConfig) -> TurnState:
 
 def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    products = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id,
-                                            "query": state["text"][:2000]})[:2]
+    found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id,
+                                         "query": state["text"][:2000]})
+    # The brief's own products: a second one only when it fits nearly as well as the first.
+    products = [p for p in found[:2] if p["score"] >= found[0]["score"] * 0.75] if found else []
     tone, length = copywriting.tone_of(state["text"]), copywriting.length_of(state["text"])
     text = _respond(ctx, state, mode="draft", sections={
         "Dialogue": [f"language: {_u(ctx).language}", f"tone: {tone}", f"length: {length}"],
