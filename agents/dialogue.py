@@ -31,7 +31,8 @@ _I = re.IGNORECASE
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo)\b|"
                        r"こんにちは|こんばんは|おはよう|はじめまして|初めまして|もしもし", _I)
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|cheers|much appreciated|appreciate it)\b|"
-                     r"ありがと|有難う|有り難う|どうも|助かり|感謝", _I)
+                     r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
+                     _I)
 _GOODBYE = re.compile(r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
                       r"that'?s all|that is all|take care|later)\b|"
                       r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは", _I)
@@ -89,8 +90,9 @@ _JA_MAX = re.compile(r"(\d[\d,]*)\s*円\s*(以下|以内|まで|未満|より安
 _JA_MIN = re.compile(r"(\d[\d,]*)\s*円\s*(以上|より高い)")
 _PERCENT = re.compile(r"(\d{1,3})\s?(?:%|％|percent|パーセント|割引)|(\d)\s?割(?:引|オフ)?", _I)
 _QUANTITY = re.compile(r"\b(\d{1,3})\s*(?:x\b|pcs|pieces?|copies|copy|units?|packs?|boxes|bottles|of (?:them|those|it))|"
-                       r"\bx\s?(\d{1,2})\b|(\d{1,3})\s*(?:つ|個|冊|本|箱|点|台|セット)|"
+                       r"\bx\s?(\d{1,2})\b|(\d{1,3})\s*(?:つ|個|冊|本|箱|点|台|セット)(?!目)|"
                        r"\b(two|three|four|five|a couple of|a pair of)\b(?= \w+)", _I)
+_AGE = re.compile(r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)", _I)
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
 _EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro", _I)
 
@@ -103,6 +105,7 @@ class Constraints:
     percent: int | None = None  # a discount the shopper asked for
     attributes: list[str] = field(default_factory=list)  # terms every pick must carry (a colour, a size)
     cheaper_than: int | None = None  # strictly below this price (a cheaper one than shown)
+    age: int | None = None  # the age of the person it is for ("for a 5 year old")
 
     def describe(self) -> list[str]:
         out = []
@@ -202,10 +205,30 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
         found.quantity = _WORD_NUMBERS.get(raw.lower()) or int(raw) if not raw.isdigit() else int(raw)
         if raw.isdigit():
             take(m)
+    for m in _AGE.finditer(text):
+        found.age = int(re.search(r"\d+", m.group(0)).group(0))
+        take(m)
     rest = text
     for start, end in sorted(spans, reverse=True):
         rest = rest[:start] + " " + rest[end:]
     return found, rest
+
+
+_AGE_RANGE = re.compile(r"(?:ages?d?|for ages)\s*(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})|(\d{1,2})\s*(?:and up|\+)|"
+                        r"(\d{1,2})\s*[〜~]\s*(\d{1,2})\s*歳", _I)
+
+
+def age_fits(age: int, description: str) -> bool:
+    """Whether an item's stated ages ("ages 4 to 7", "10 and up") include `age`; an item
+    that states none fits anyone."""
+    m = _AGE_RANGE.search(description or "")
+    if not m:
+        return True
+    if m.group(1):
+        return int(m.group(1)) <= age <= int(m.group(2))
+    if m.group(3):
+        return age >= int(m.group(3))
+    return int(m.group(4)) <= age <= int(m.group(5))
 
 
 def _strip(pattern: re.Pattern[str], text: str) -> str:
@@ -252,7 +275,8 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
                     len(shown) == 1 or acts):
                 referenced = shown[:1]
         if _CHEAPER.search(text):
-            low = min((p["price"] for p in (referenced or shown)), default=None)
+            # Cheaper than the item in focus: the one pointed at, else the top pick shown.
+            low = (referenced or shown)[0]["price"]
             constraints.cheaper_than = low
             follow_up = True
             residue = _strip(_CHEAPER, residue)
@@ -263,7 +287,7 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
     # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
     # words whose reading it contains.
     readings = [w for w in words if w.startswith("@") and len(w) > 4]
-    if readings and vocabulary:
+    if readings and vocabulary and not any(r in vocabulary for r in readings):
         spelled = [v for v in vocabulary if v.startswith("@") and len(v) >= 4 and v not in readings
                    and any(v[1:] in r for r in readings)]
         spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
@@ -277,6 +301,9 @@ def understand(text: str, state: DialogueState, *, exponent: int, vocabulary: fr
     query_terms = [corrections.get(w, w) for w in content]
     if shown and not query_terms and not referenced and constraints.quantity:
         referenced = shown[:1]  # "two of them, please"
+    if state.topic and not query_terms and not referenced and (
+            constraints.price_max is not None or constraints.price_min is not None):
+        follow_up = True  # "anything under $15?": the same topic, within the bound
     if shown and state.topic and query_terms and not referenced and (
             (_FOLLOW_UP.search(text) and len(query_terms) <= 2) or constraints.cheaper_than is not None):
         # "in blue?", "any in size M?": the previous topic, narrowed by the new words.

@@ -337,7 +337,7 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
         verdict("constraint", bool(shown) and all(prices[s] >= limit for s in shown), f"{shown} under the floor")
     if expect.get("cheaper"):
         before = next((h["reply"].get("products") for h in reversed(history) if h["reply"].get("products")), [])
-        low = min((p["price"] for p in before), default=None)
+        low = before[0]["price"] if before else None
         verdict("constraint", (bool(shown) and low is not None and all(prices[s] < low for s in shown)) or
                 (not shown and stored.intent == "no_match"), f"{shown} not cheaper than {low}")
     if expect.get("declined"):

@@ -214,6 +214,9 @@ def answer_reply(knowledge: list[str], info: dict[str, str], used: list[str], se
             sources.append(source)
     acts = [a for a in info.get("acts", "").split(",") if a]
     lead = social_prefix(acts, lang, used, seed)
+    if not lead and dialogue.first_words(" ".join(sentences)) in {dialogue.first_words(u) for u in used}:
+        # The same passage again: say so differently rather than open as before.
+        lead = dialogue.pick(dialogue.OPENERS[("answer", lang)], used, seed)
     if lang == "ja":
         cited = "、".join(f"「{s}」" for s in sources)
         step = dialogue.pick(("これで解決しましたか？", "ほかにご不明な点はありますか？"), used, seed)

@@ -221,7 +221,7 @@ EN_STOPWORDS = frozenset(
         "find",
         "got",
         "see",
-        "come",
+        "come", "today", "now", "tonight", "lovely", "great", "nice", "perfect",
         "go",
         "take",
         "make",
@@ -307,8 +307,7 @@ def _ja_groups(run: str) -> tuple[tuple[str, frozenset[str], frozenset[str], boo
         alternatives = {form[:64], *(f"~{g}" for g in morpheme.synonym_group_ids()[:3])}
         if len(morpheme.reading_form()) >= 3:
             alternatives.add(f"@{morpheme.reading_form()}"[:64])
-        for piece in morpheme.split(SplitMode.A):
-            alternatives.add(piece.normalized_form()[:64])
+        # Its kanji count only all together: 頭痛 is met by 頭 and 痛, 駐車場 not by 場 alone.
         kanji = frozenset(c for c in form if _KANJI.match(c) and c not in _STOP_KANJI)
         out.append((form[:64], frozenset(alternatives), kanji, pos[1] == "固有名詞"))
     return tuple(out)

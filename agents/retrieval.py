@@ -6,6 +6,7 @@ forms, synonym groups, kanji and readings (SudachiPy)."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -66,7 +67,8 @@ def coverage(query: Sequence[str], document: Iterable[str], idf: dict[str, float
     return sum(w for term, w in weight.items() if term in have) / sum(weight.values())
 
 
-def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int | None = None) -> list[float]:
+def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int | None = None,
+                ignore: frozenset[str] = frozenset(), head: str = "") -> list[float]:
     """For each document, the share of the question's content words it covers (each word
     weighted by how rare it is among the documents). A word counts as covered by its
     synonyms, readings, parts or all of its kanji. A proper noun no document names (a
@@ -74,16 +76,17 @@ def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int
     the question is covered, so "do you ship to Osaka?" is answered by the shipping policy."""
     from agents.language import group_matched, word_groups
 
-    groups = word_groups(question)
+    groups = [g for g in word_groups(question) if g[0] not in ignore]
     if not groups:
         return [0.0 for _ in documents]
     sets = [set(doc) for doc in documents]
     n = max(total or 0, len(sets), 1)
     matched = [[group_matched(g, s) for s in sets] for g in groups]
     weights = []
-    for row in matched:
+    for group, row in zip(groups, matched, strict=True):
         df = sum(row)
-        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+        # The thing asked for weighs double: a gift for a book lover is a gift first.
+        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1))
     out = []
     for d in range(len(sets)):
         got = sum(w for w, row in zip(weights, matched, strict=True) if row[d])
@@ -91,3 +94,28 @@ def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int
                     if row[d] or not (g[3] and not any(row) and got > 0))
         out.append(got / whole if whole else 0.0)
     return out
+
+
+_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|by|like)\b", re.I)
+
+
+def head_word(question: str) -> str:
+    """The thing an English request asks for: the last content word of its first phrase
+    that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
+    from agents.language import is_japanese, word_groups
+
+    if is_japanese(question):
+        return ""
+    for phrase in _PREPOSITION.split(question):
+        groups = word_groups(phrase)
+        if groups:
+            return groups[-1][0]
+    return ""
+
+
+def has_qualifier(question: str) -> bool:
+    """Whether a request has a prepositional phrase with content ("… for a book lover")."""
+    from agents.language import word_groups
+
+    phrases = [p for p in _PREPOSITION.split(question) if word_groups(p)]
+    return len(phrases) > 1

@@ -166,11 +166,23 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
     # Only what speaks to most of what was asked: "blue car tyres" is not a blue shirt.
     docs = [retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}") for p in found]
     total = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    # Words the shop never uses ("a gift for a book lover") do not count against an item,
+    # unless it is the very thing asked for ("blue car tyres": no tyres, no match).
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+    head = retrieval.head_word(u.own_query or u.query)
+    unknown = frozenset(g[0] for g in language.word_groups(u.query)
+                        if not (g[1] & vocabulary) and g[0] != head) if head in vocabulary or not head else frozenset()
     kept = []
-    for p, cover in zip(found, retrieval.coverage_of(u.query, docs, total=total), strict=True):
+    # The head weighs double only when other words qualify it from another phrase.
+    boost = head if head in vocabulary and retrieval.has_qualifier(u.own_query or u.query) else ""
+    covers = retrieval.coverage_of(u.query, docs, total=total, ignore=unknown, head=boost)
+    for p, cover in zip(found, covers, strict=True):
         p["coverage"] = round(cover, 3)
         if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
             kept.append(p)
+    if c.age is not None:
+        # "for a 5 year old": items whose stated ages leave the child out go after the rest.
+        kept.sort(key=lambda p: not dialogue.age_fits(c.age, p["description"]))
     return kept
 
 
@@ -198,7 +210,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
                                          total=total * 4)
     scored = []
     for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
-        scored.append(((a + b) / 2, retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
+        scored.append((max(a, 0.85 * b), retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
@@ -487,6 +499,8 @@ def _answer(ctx: TurnContext, state: TurnState, chosen: list[dict[str, Any]], co
                                         "use, and name the document in the form (Source: “title”). If they do not "
                                         "answer the question, say so."))
     _remember(ctx, open_question="confirm")
+    if ctx.state is not None and _u(ctx).query:
+        ctx.state.topic = _u(ctx).query[:300]
     return {"mode": "answer", "citations": _citations(chosen, reply), "reply": reply, "confidence": round(cover, 2)}
 
 
@@ -494,6 +508,17 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     u = _u(ctx)
     chosen, cover = _answer_sentences(ctx, u.query or state["text"])
+    topic = ctx.state.topic if ctx.state else ""
+    if cover < dialogue.ESCALATE_BELOW and topic and u.query:
+        # A follow-up question ("where does the money go?" after one about refunds): the
+        # earlier question's topic helps read it.
+        again, again_cover = _answer_sentences(ctx, f"{topic} {u.query}")
+        # Only when the sentence found also speaks to a word of the new question itself.
+        vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+        own = [g for g in language.word_groups(u.query) if g[1] & vocabulary]
+        said = set(retrieval.terms(again[0]["sentence"])) if again else set()
+        if again_cover > cover and any(language.group_matched(g, said) for g in own):
+            chosen, cover = again, again_cover
     return {"passages": chosen, "confidence": round(cover, 2)}
 
 
