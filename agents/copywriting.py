@@ -13,22 +13,30 @@ import re
 from agents import language
 
 TONES = {
-    "playful": re.compile(r"\b(playful|fun|cheeky|witty|light[- ]hearted|quirky|cheerful|upbeat)\b|楽しい|ポップ|元気",
-                          re.I),
+    "playful": re.compile(
+        r"\b(playful|fun|cheeky|witty|light[- ]hearted|quirky|cheerful|upbeat)\b|楽しい|ポップ|元気", re.I
+    ),
     "premium": re.compile(r"\b(premium|luxur\w*|elegant|sophisticated|refined|upscale|classy)\b|上品|高級|洗練", re.I),
-    "warm": re.compile(r"\b(warm|friendly|cosy|cozy|caring|gentle|heartfelt|family)\b|やさしい|優しい|親しみ|温か",
-                       re.I),
-    "urgent": re.compile(r"\b(urgent|last chance|limited|hurry|ends soon|this weekend only|today only)\b|急いで|限定",
-                         re.I),
-    "formal": re.compile(r"\b(formal|professional|informative|clear|trustworthy|serious|calm)\b|丁寧|誠実|落ち着",
-                         re.I),
+    "warm": re.compile(
+        r"\b(warm|friendly|cosy|cozy|caring|gentle|heartfelt|family)\b|やさしい|優しい|親しみ|温か", re.I
+    ),
+    "urgent": re.compile(
+        r"\b(urgent|last chance|limited|hurry|ends soon|this weekend only|today only)\b|急いで|限定", re.I
+    ),
+    "formal": re.compile(
+        r"\b(formal|professional|informative|clear|trustworthy|serious|calm)\b|丁寧|誠実|落ち着", re.I
+    ),
 }
-_SHORT = re.compile(r"\b(short|tagline|tweet|one[- ]liner|one line|brief|social post|sms|banner|x post)\b|短|SNS|一言",
-                    re.I)
+_SHORT = re.compile(
+    r"\b(short|tagline|tweet|one[- ]liner|one line|brief|social post|sms|banner|x post)\b|短|SNS|一言", re.I
+)
 _LONG = re.compile(r"\b(email|newsletter|long|detailed|blog|article|landing page)\b|メール|詳しく|長め", re.I)
-_AUDIENCE = re.compile(r"\bfor ((?:busy |young |new |first[- ]time |keen |little )?(?:[a-z]+ )?(?:workers|students|"
-                       r"parents|readers|fans|gamers|families|commuters|kids|teens|teenagers|travell?ers|runners|"
-                       r"beginners|professionals|mums|moms|dads|children|customers|shoppers|cooks|bakers))\b", re.I)
+_AUDIENCE = re.compile(
+    r"\bfor ((?:busy |young |new |first[- ]time |keen |little )?(?:[a-z]+ )?(?:workers|students|"
+    r"parents|readers|fans|gamers|families|commuters|kids|teens|teenagers|travell?ers|runners|"
+    r"beginners|professionals|mums|moms|dads|children|customers|shoppers|cooks|bakers))\b",
+    re.I,
+)
 _JA_AUDIENCE = re.compile(r"([\u3040-\u30ff\u3400-\u9fffー]{2,8}(?:向け|の方|世代))")
 _PERCENT = re.compile(r"\d{1,2}\s?%\s?off|\d{1,2}\s?(?:%|percent)", re.I)
 
@@ -77,8 +85,12 @@ def draft(brief: str, sections: dict[str, list[str]]) -> str:
     if lang == "ja":
         return _draft_ja(products, tone, length, audience, percent.group(0) if percent else "")
     if not products:
-        headline = {"playful": "Something new is waiting for you", "premium": "Made to be noticed",
-                    "warm": "Made with you in mind", "urgent": "Don't miss out"}.get(tone, "Discover what's new")
+        headline = {
+            "playful": "Something new is waiting for you",
+            "premium": "Made to be noticed",
+            "warm": "Made with you in mind",
+            "urgent": "Don't miss out",
+        }.get(tone, "Discover what's new")
         body = "Come and see what's new with us."
         return "\n".join([f"Headline: {headline}.", f"Body: {body}", f"Call to action: {_cta(tone, 'en')}"])
     first = products[0]
@@ -95,7 +107,9 @@ def draft(brief: str, sections: dict[str, list[str]]) -> str:
         sentences.append(f"Made for {audience}.")
     if len(products) > 1 and length != "short":
         second = _benefit(products[1]["reason"], "en", 70)
-        sentences.append(f"Pair it with {products[1]['name']}{': ' + second[:1].lower() + second[1:] if second else ''}.")
+        sentences.append(
+            f"Pair it with {products[1]['name']}{': ' + second[:1].lower() + second[1:] if second else ''}."
+        )
     if length == "long":
         rest = [s for s in language.sentences(first["reason"])[1:3]]
         sentences.extend(s if s.endswith((".", "!", "?")) else s + "." for s in rest)
@@ -103,27 +117,44 @@ def draft(brief: str, sections: dict[str, list[str]]) -> str:
         sentences.append(f"Now {percent.group(0)} for a limited time.")
     if length == "short":
         sentences = sentences[:1]
-    return "\n".join([f"Headline: {headline.rstrip('.')}", f"Body: {' '.join(sentences)}",
-                      f"Call to action: {_cta(tone, 'en')}"])
+    return "\n".join(
+        [f"Headline: {headline.rstrip('.')}", f"Body: {' '.join(sentences)}", f"Call to action: {_cta(tone, 'en')}"]
+    )
 
 
 def _cta(tone: str, lang: str) -> str:
     if lang == "ja":
-        return {"urgent": "お早めにどうぞ！", "premium": "ぜひ店頭でお確かめください。",
-                "playful": "さっそくチェックしてね！"}.get(tone, "ぜひお店でご覧ください。")
-    return {"playful": "Grab yours today!", "premium": "Discover it in store.", "warm": "Come and find yours today.",
-            "urgent": "Get yours before it's gone.", "formal": "Find out more in store or online."}.get(
-        tone, "Find it in store today.")
+        return {
+            "urgent": "お早めにどうぞ！",
+            "premium": "ぜひ店頭でお確かめください。",
+            "playful": "さっそくチェックしてね！",
+        }.get(tone, "ぜひお店でご覧ください。")
+    return {
+        "playful": "Grab yours today!",
+        "premium": "Discover it in store.",
+        "warm": "Come and find yours today.",
+        "urgent": "Get yours before it's gone.",
+        "formal": "Find out more in store or online.",
+    }.get(tone, "Find it in store today.")
 
 
 def _draft_ja(products: list[dict[str, str]], tone: str, length: str, audience: str, percent: str) -> str:
     if not products:
-        return "\n".join(["見出し：新しい出会いが待っています", "本文：ぜひお店で新商品をご覧ください。", f"行動喚起：{_cta(tone, 'ja')}"])
+        return "\n".join(
+            [
+                "見出し：新しい出会いが待っています",
+                "本文：ぜひお店で新商品をご覧ください。",
+                f"行動喚起：{_cta(tone, 'ja')}",
+            ]
+        )
     first = products[0]
     benefit = _benefit(first["reason"], "ja", 60)
-    headline = {"playful": f"{first['name']}、はじめよう！", "premium": f"上質なひとときを。{first['name']}",
-                "warm": f"あなたに寄り添う{first['name']}", "urgent": f"今だけ！{first['name']}"}.get(
-        tone, f"{first['name']}で、毎日をもっと快適に")
+    headline = {
+        "playful": f"{first['name']}、はじめよう！",
+        "premium": f"上質なひとときを。{first['name']}",
+        "warm": f"あなたに寄り添う{first['name']}",
+        "urgent": f"今だけ！{first['name']}",
+    }.get(tone, f"{first['name']}で、毎日をもっと快適に")
     body = [benefit] if benefit else [f"{first['name']}をご紹介します"]
     if audience and length != "short":
         body.append(f"{audience}にぴったりです")

@@ -52,18 +52,34 @@ from employees.models import DigitalEmployee
 
 ROOT = Path(__file__).resolve().parent / "dialogues"
 ORIGIN = "https://shop.dialogues.example"
-CRITERIA = ("invented", "coupon", "intent", "products", "reference", "constraint", "language", "opener",
-            "citation", "escalation", "style", "draft")
+CRITERIA = (
+    "invented",
+    "coupon",
+    "intent",
+    "products",
+    "reference",
+    "constraint",
+    "language",
+    "opener",
+    "citation",
+    "escalation",
+    "style",
+    "draft",
+)
 EMPLOYEES = {
     "rinna": ("Rinna", "Coupon promoter", "coupon_promoter"),
     "kai": ("Kai", "Customer-service rep", "customer_service"),
     "mei": ("Mei", "Campaign copywriter", "copywriter"),
 }
 TERMS = {
-    "period": "monthly", "share": {"model": "flat", "rate": "0.05"}, "outcome_fees": {},
-    "minimum_per_period": 0, "cap_per_period": None,
+    "period": "monthly",
+    "share": {"model": "flat", "rate": "0.05"},
+    "outcome_fees": {},
+    "minimum_per_period": 0,
+    "cap_per_period": None,
     "attribution": {"window_days": 14, "model": "last_touch", "keys": ["conversation_id", "coupon_code"]},
-    "hold_days": 30, "splits": [{"payee": "platform", "share": "1"}],
+    "hold_days": 30,
+    "splits": [{"payee": "platform", "share": "1"}],
 }
 
 
@@ -102,10 +118,21 @@ def load_dialogues(files: list[Path] | None = None) -> list[dict[str, Any]]:
 
 def _employee(key: str) -> DigitalEmployee:
     name, title, skill = EMPLOYEES[key]
-    employee, _ = DigitalEmployee.objects.get_or_create(slug=f"dialogue-{key}", defaults={
-        "name": name, "title": title, "persona": "Friendly and brief.", "resume": ".", "skills": [skill],
-        "languages": ["en", "ja"], "industries": ["ecommerce", "convenience_retail"], "built_by": "Studio Aoi",
-        "status": "published", "published_at": timezone.now()})
+    employee, _ = DigitalEmployee.objects.get_or_create(
+        slug=f"dialogue-{key}",
+        defaults={
+            "name": name,
+            "title": title,
+            "persona": "Friendly and brief.",
+            "resume": ".",
+            "skills": [skill],
+            "languages": ["en", "ja"],
+            "industries": ["ecommerce", "convenience_retail"],
+            "built_by": "Studio Aoi",
+            "status": "published",
+            "published_at": timezone.now(),
+        },
+    )
     return employee
 
 
@@ -116,19 +143,34 @@ def build_shop(key: str) -> Shop:
     spec = json.loads((folder / "partner.json").read_text())
     Payee.objects.get_or_create(slug="platform", defaults={"name": "Platform", "kind": "platform"})
     manager, _ = User.objects.get_or_create(username="dialogue-manager", defaults={"role": "account_manager"})
-    partner = Partner.objects.create(slug=spec["slug"], name=spec["name"], industry=spec["industry"],
-                                     currency=spec["currency"], timezone=spec["timezone"], account_manager=manager)
+    partner = Partner.objects.create(
+        slug=spec["slug"],
+        name=spec["name"],
+        industry=spec["industry"],
+        currency=spec["currency"],
+        timezone=spec["timezone"],
+        account_manager=manager,
+    )
     owner = User.objects.create(username=f"{spec['slug']}-owner", role="partner")
     PartnerMembership.objects.create(user=owner, partner=partner, role="owner")
     placements, widgets = {}, {}
     now = timezone.now()
     for employee_key in EMPLOYEES:
-        placement = Placement.objects.create(partner=partner, employee=_employee(employee_key), status="active",
-                                             requested_by=owner)
+        placement = Placement.objects.create(
+            partner=partner, employee=_employee(employee_key), status="active", requested_by=owner
+        )
         contract = Contract.objects.create(placement=placement, currency=partner.currency)
-        ContractVersion.objects.create(contract=contract, number=1, terms={**TERMS, "currency": partner.currency},
-                                       effective_from=now.date().replace(day=1), status="accepted",
-                                       created_by=manager, proposed_at=now, decided_by=manager, decided_at=now)
+        ContractVersion.objects.create(
+            contract=contract,
+            number=1,
+            terms={**TERMS, "currency": partner.currency},
+            effective_from=now.date().replace(day=1),
+            status="accepted",
+            created_by=manager,
+            proposed_at=now,
+            decided_by=manager,
+            decided_at=now,
+        )
         if employee_key in ("rinna", "mei"):
             services.catalog_upload(actor=owner, placement=placement, content=(folder / "catalog.csv").read_bytes())
         if employee_key == "rinna":
@@ -138,8 +180,9 @@ def build_shop(key: str) -> Shop:
             for doc in sorted(folder.glob("*.md")):
                 # The title a partner types in the portal: here the document's first heading.
                 title = next((line[2:].strip() for line in doc.read_text().splitlines() if line.startswith("# ")), "")
-                services.document_upload(actor=owner, placement=placement, content=doc.read_bytes(),
-                                         filename=doc.name, title=title)
+                services.document_upload(
+                    actor=owner, placement=placement, content=doc.read_bytes(), filename=doc.name, title=title
+                )
         widgets[employee_key] = services.widget_configure(actor=owner, placement=placement, allowed_origins=ORIGIN)
         placements[employee_key] = placement
     catalog = list(placements["rinna"].catalog_items.values("sku", "name", "price", "tags", "description"))
@@ -168,8 +211,11 @@ def run_dialogue(shop: Shop, spec: dict[str, Any], address: str) -> list[TurnRes
         started = time.perf_counter()
         if spec["channel"] == "member":
             client.force_authenticate(shop.owner)
-            response = client.post(f"/api/v1/placements/{shop.placements[employee].pk}/conversations",
-                                   {"message": turn["say"]}, format="json")
+            response = client.post(
+                f"/api/v1/placements/{shop.placements[employee].pk}/conversations",
+                {"message": turn["say"]},
+                format="json",
+            )
             assert response.status_code == 201, response.content
             body = response.json()
             conversation_id, message_id = body["id"], body["message"]["id"]
@@ -178,42 +224,73 @@ def run_dialogue(shop: Shop, spec: dict[str, Any], address: str) -> list[TurnRes
             reply = next((m for m in transcript if m["role"] == "assistant" and m["id"] > message_id), None)
         else:
             if conversation_key is None:
-                response = client.post("/api/v1/widget/conversations",
-                                       {"key": widget.publishable_key, "message": turn["say"]}, format="json",
-                                       HTTP_ORIGIN=ORIGIN)
+                response = client.post(
+                    "/api/v1/widget/conversations",
+                    {"key": widget.publishable_key, "message": turn["say"]},
+                    format="json",
+                    HTTP_ORIGIN=ORIGIN,
+                )
                 assert response.status_code == 201, response.content
                 body = response.json()
                 conversation_key, token = body["conversation"], body["token"]
                 message_id = body["message"]["id"]
             else:
-                response = client.post(f"/api/v1/widget/conversations/{conversation_key}/messages",
-                                       {"key": widget.publishable_key, "token": token, "message": turn["say"]},
-                                       format="json", HTTP_ORIGIN=ORIGIN)
+                response = client.post(
+                    f"/api/v1/widget/conversations/{conversation_key}/messages",
+                    {"key": widget.publishable_key, "token": token, "message": turn["say"]},
+                    format="json",
+                    HTTP_ORIGIN=ORIGIN,
+                )
                 assert response.status_code == 201, response.content
                 message_id = response.json()["message"]["id"]
             turn_ms = _answer(message_id)
-            read = client.get(f"/api/v1/widget/conversations/{conversation_key}/messages",
-                              {"key": widget.publishable_key, "token": token, "after": message_id},
-                              HTTP_ORIGIN=ORIGIN).json()
+            read = client.get(
+                f"/api/v1/widget/conversations/{conversation_key}/messages",
+                {"key": widget.publishable_key, "token": token, "after": message_id},
+                HTTP_ORIGIN=ORIGIN,
+            ).json()
             reply = next((m for m in read["messages"] if m["role"] == "assistant"), None)
         latency = (time.perf_counter() - started) * 1000
         inbound = Message.objects.select_related("conversation").get(pk=message_id)
         if reply is None:  # a person has the conversation (escalated earlier): the turn went unanswered
-            results.append(TurnResult(dialogue=spec["id"], employee=employee, turn=n, say=turn["say"], reply="",
-                                      verdicts={c: c == "intent" and False for c in CRITERIA}, latency_ms=latency,
-                                      engine_ms=0.0, turn_ms=turn_ms, failures=["intent: unanswered"]))
+            results.append(
+                TurnResult(
+                    dialogue=spec["id"],
+                    employee=employee,
+                    turn=n,
+                    say=turn["say"],
+                    reply="",
+                    verdicts={c: (False if c == "intent" else None) for c in CRITERIA},
+                    latency_ms=latency,
+                    engine_ms=0.0,
+                    turn_ms=turn_ms,
+                    failures=["intent: unanswered"],
+                )
+            )
             continue
         engine_ms = float(sum(AgentRun.objects.filter(message=inbound).values_list("latency_ms", flat=True)))
         verdicts, failures = check_turn(shop, spec, n, turn, reply, inbound, history)
-        results.append(TurnResult(dialogue=spec["id"], employee=employee, turn=n, say=turn["say"],
-                                  reply=reply["content"], verdicts=verdicts, latency_ms=latency,
-                                  engine_ms=engine_ms, turn_ms=turn_ms, failures=failures))
+        results.append(
+            TurnResult(
+                dialogue=spec["id"],
+                employee=employee,
+                turn=n,
+                say=turn["say"],
+                reply=reply["content"],
+                verdicts=verdicts,
+                latency_ms=latency,
+                engine_ms=engine_ms,
+                turn_ms=turn_ms,
+                failures=failures,
+            )
+        )
         history.append({"say": turn["say"], "reply": reply, "intent": Message.objects.get(reply_to=inbound).intent})
     return results
 
 
 def run_suite(dialogues: list[dict[str, Any]] | None = None) -> list[TurnResult]:
     dialogues = dialogues if dialogues is not None else load_dialogues()
+    language.warm()  # as a worker does when it starts: the dictionary is loaded once per process
     shops: dict[str, Shop] = {}
     results: list[TurnResult] = []
     for n, spec in enumerate(dialogues):
@@ -226,8 +303,9 @@ def run_suite(dialogues: list[dict[str, Any]] | None = None) -> list[TurnResult]
 
 # --- the checks ------------------------------------------------------------------------------
 
-_MONEY = re.compile(r"(?:[$¥€£]|\b(?:USD|JPY|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)",
-                    re.I)
+_MONEY = re.compile(
+    r"(?:[$¥€£]|\b(?:USD|JPY|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)", re.I
+)
 _PCT = re.compile(r"(\d{1,3})\s?(?:%|％|percent)", re.I)
 _CODE = re.compile(r"\b([A-Z0-9]{2,12}-[23456789A-HJ-NP-Z]{6})\b")
 _BACK_OFFICE = re.compile(r"review queue|draft sent|escalat|knowledge base|workflow|\bMODE\b|TASK:|###", re.I)
@@ -259,8 +337,15 @@ def _product_skus(reply: dict[str, Any]) -> list[str]:
     return [p["sku"] for p in reply.get("products") or []]
 
 
-def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], reply: dict[str, Any],
-               inbound: Message, history: list[dict[str, Any]]) -> tuple[dict[str, bool | None], list[str]]:
+def check_turn(
+    shop: Shop,
+    spec: dict[str, Any],
+    n: int,
+    turn: dict[str, Any],
+    reply: dict[str, Any],
+    inbound: Message,
+    history: list[dict[str, Any]],
+) -> tuple[dict[str, bool | None], list[str]]:
     expect = turn.get("expect", {})
     text = reply["content"]
     employee = spec["employee"]
@@ -283,22 +368,30 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
     figures |= {Decimal(m.group(1)).normalize() for m in _PCT.finditer(text)}
     invented = figures - known
     skus = {item["sku"] for item in shop.catalog}
-    verdict("invented", not invented and set(_product_skus(reply)) <= skus,
-            f"figures {sorted(map(str, invented))} or products outside the catalog")
+    verdict(
+        "invented",
+        not invented and set(_product_skus(reply)) <= skus,
+        f"figures {sorted(map(str, invented))} or products outside the catalog",
+    )
 
     # coupons
     codes = set(_CODE.findall(text))
     issued = {c.code: c for c in IssuedCoupon.objects.filter(conversation=conversation).select_related("offer")}
     configured = {o.pk: o for o in shop.placements[employee].offers.all()}
     per_offer = [c.offer_id for c in issued.values()]
-    ok = all(code in issued and issued[code].offer_id in configured and
-             code.startswith(issued[code].offer.code_prefix + "-") for code in codes)
+    ok = all(
+        code in issued and issued[code].offer_id in configured and code.startswith(issued[code].offer.code_prefix + "-")
+        for code in codes
+    )
     ok = ok and len(per_offer) == len(set(per_offer))
     if codes or expect.get("coupon_prefix") or issued:
         verdict("coupon", ok, f"codes {sorted(codes)} not issued for a configured offer, or two per offer")
     if expect.get("coupon_prefix"):
-        verdict("coupon", any(code.startswith(expect["coupon_prefix"] + "-") for code in codes),
-                f"expected a {expect['coupon_prefix']} code")
+        verdict(
+            "coupon",
+            any(code.startswith(expect["coupon_prefix"] + "-") for code in codes),
+            f"expected a {expect['coupon_prefix']} code",
+        )
     if expect.get("same_code"):
         earlier = set().union(*(set(_CODE.findall(h["reply"]["content"])) for h in history)) if history else set()
         verdict("coupon", bool(codes) and codes <= earlier, "the code given again is not the one given before")
@@ -313,8 +406,11 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
     # products
     shown = _product_skus(reply)
     if expect.get("products"):
-        verdict("products", bool(shown) and shown[0] in expect["products"] and len(shown) <= 3,
-                f"showed {shown}, expected first among {expect['products']}")
+        verdict(
+            "products",
+            bool(shown) and shown[0] in expect["products"] and len(shown) <= 3,
+            f"showed {shown}, expected first among {expect['products']}",
+        )
     if expect.get("products_none"):
         verdict("products", not set(shown) & set(expect["products_none"]), f"showed {shown}")
 
@@ -323,8 +419,12 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
         before = next((h["reply"].get("products") for h in reversed(history) if h["reply"].get("products")), [])
         index = expect["reference"]
         target = before[index]["sku"] if before and -len(before) <= index < len(before) else None
-        verdict("reference", target is not None and (shown[:1] == [target] or (
-            any(p["sku"] == target and p["name"] in text for p in before))), f"expected {target}, showed {shown}")
+        verdict(
+            "reference",
+            target is not None
+            and (shown[:1] == [target] or (any(p["sku"] == target and p["name"] in text for p in before))),
+            f"expected {target}, showed {shown}",
+        )
 
     # constraints
     prices = {item["sku"]: item["price"] for item in shop.catalog}
@@ -338,8 +438,12 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
     if expect.get("cheaper"):
         before = next((h["reply"].get("products") for h in reversed(history) if h["reply"].get("products")), [])
         low = before[0]["price"] if before else None
-        verdict("constraint", (bool(shown) and low is not None and all(prices[s] < low for s in shown)) or
-                (not shown and stored.intent == "no_match"), f"{shown} not cheaper than {low}")
+        verdict(
+            "constraint",
+            (bool(shown) and low is not None and all(prices[s] < low for s in shown))
+            or (not shown and stored.intent == "no_match"),
+            f"{shown} not cheaper than {low}",
+        )
     if expect.get("declined"):
         verdict("constraint", bool(_DECLINE.search(text)) and bool(codes), "a bigger discount not declined plainly")
 
@@ -363,23 +467,35 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
         for title in citations:
             doc = documents.get(title)
             sentences = language.sentences(doc.body) if doc else ()
-            verdict("citation", any(s.lstrip("#").strip() in text for s in sentences if len(s) > 12),
-                    f"cites {title!r} without using it")
+            verdict(
+                "citation",
+                any(s.lstrip("#").strip() in text for s in sentences if len(s) > 12),
+                f"cites {title!r} without using it",
+            )
         if expect.get("cite"):
             verdict("citation", expect["cite"] in citations, f"expected {expect['cite']!r}, cited {citations}")
     for phrase in expect.get("has_any", []) and [expect.get("has_any")]:
-        verdict("citation" if expect.get("cite") else "intent", any(p in text for p in phrase),
-                f"none of {phrase} in the reply")
+        verdict(
+            "citation" if expect.get("cite") else "intent",
+            any(p in text for p in phrase),
+            f"none of {phrase} in the reply",
+        )
 
     # escalation
     escalated_now = stored.intent == "escalate"
     if "escalate" in expect or escalated_now:
         wanted = bool(expect.get("escalate"))
-        verdict("escalation", escalated_now == wanted and (conversation.status == "escalated") == wanted,
-                f"escalated={escalated_now}, expected {wanted}")
+        verdict(
+            "escalation",
+            escalated_now == wanted and (conversation.status == "escalated") == wanted,
+            f"escalated={escalated_now}, expected {wanted}",
+        )
         if escalated_now:
-            verdict("escalation", bool(_HANDOVER.search(text)) and not _UNSURE.search(text),
-                    "hand-over wording does not fit")
+            verdict(
+                "escalation",
+                bool(_HANDOVER.search(text)) and not _UNSURE.search(text),
+                "hand-over wording does not fit",
+            )
 
     # style
     draft = stored.intent == "draft"
@@ -397,15 +513,19 @@ def check_turn(shop: Shop, spec: dict[str, Any], n: int, turn: dict[str, Any], r
         labels = ("見出し：", "本文：", "行動喚起：") if ja else ("Headline:", "Body:", "Call to action:")
         verdict("draft", all(label in draft_text for label in labels), "lacks a headline, body or call to action")
         brief_figures = _numbers(turn["say"])
-        money = {Decimal(next(g for g in m.groups() if g).replace(",", "")).normalize()
-                 for m in _MONEY.finditer(draft_text)}
+        money = {
+            Decimal(next(g for g in m.groups() if g).replace(",", "")).normalize() for m in _MONEY.finditer(draft_text)
+        }
         pct = {Decimal(m.group(1)).normalize() for m in _PCT.finditer(draft_text)}
         verdict("draft", not money and pct <= brief_figures, "a price or a discount the brief did not give")
         verdict("draft", not _echoes(turn["say"], draft_text), "echoes the brief")
         names = [item for item in shop.catalog if item["name"] in draft_text]
         allowed = set(expect.get("products", []))
-        verdict("draft", bool(names) and all(item["sku"] in allowed for item in names),
-                f"names {[i['sku'] for i in names]}, expected among {sorted(allowed)}")
+        verdict(
+            "draft",
+            bool(names) and all(item["sku"] in allowed for item in names),
+            f"names {[i['sku'] for i in names]}, expected among {sorted(allowed)}",
+        )
     return out, why
 
 
@@ -413,10 +533,10 @@ def _echoes(brief: str, draft: str, n: int = 5) -> bool:
     """Whether the draft copies a run of n words (or 12 characters of Japanese) of the brief."""
     if language.is_japanese(brief):
         compact = re.sub(r"\s", "", brief)
-        return any(compact[i:i + 12] in draft for i in range(max(0, len(compact) - 11)))
+        return any(compact[i : i + 12] in draft for i in range(max(0, len(compact) - 11)))
     words = re.findall(r"[\w']+", brief.lower())
     draft_words = " ".join(re.findall(r"[\w']+", draft.lower()))
-    return any(" ".join(words[i:i + n]) in draft_words for i in range(max(0, len(words) - n + 1)))
+    return any(" ".join(words[i : i + n]) in draft_words for i in range(max(0, len(words) - n + 1)))
 
 
 def summary(results: list[TurnResult]) -> dict[str, tuple[int, int]]:

@@ -65,8 +65,11 @@ def classify(text: str, labels: list[str], default: str) -> str:
 def _product_parts(line: str) -> dict[str, str]:
     parts = [part.strip() for part in line.split("|")]
     keys = ("sku", "name", "price", "reason")
-    return dict(zip(keys, parts + [""] * (4 - len(parts)), strict=False)) if len(parts) >= 3 else {
-        "sku": "", "name": line, "price": "", "reason": ""}
+    return (
+        dict(zip(keys, parts + [""] * (4 - len(parts)), strict=False))
+        if len(parts) >= 3
+        else {"sku": "", "name": line, "price": "", "reason": ""}
+    )
 
 
 def _dialogue(sections: dict[str, list[str]]) -> dict[str, str]:
@@ -102,24 +105,52 @@ def social_prefix(acts: list[str], lang: str, used: list[str], seed: int) -> str
     return ""
 
 
-def chat_reply(acts: list[str], lang: str, name: str, partner: str, used: list[str], seed: int,
-               skill_hint: str = "", first: bool = False) -> str:
+def chat_reply(
+    acts: list[str],
+    lang: str,
+    name: str,
+    partner: str,
+    used: list[str],
+    seed: int,
+    skill_hint: str = "",
+    first: bool = False,
+) -> str:
     """Greetings, thanks, goodbyes and small talk, answered as such."""
     ja = lang == "ja"
     if "goodbye" in acts:
-        options = (("ご来店ありがとうございました。またいつでもどうぞ！", "ありがとうございました。良い一日を！") if ja else
-                   ("Thanks for stopping by — have a lovely day!", "Take care, and come back any time!",
-                    "Bye for now — happy shopping!"))
+        options = (
+            ("ご来店ありがとうございました。またいつでもどうぞ！", "ありがとうございました。良い一日を！")
+            if ja
+            else (
+                "Thanks for stopping by — have a lovely day!",
+                "Take care, and come back any time!",
+                "Bye for now — happy shopping!",
+            )
+        )
         return dialogue.pick(options, used, seed)
     if "thanks" in acts:
-        options = (("どういたしまして。ほかにお探しのものはありますか？", "お役に立ててうれしいです。何かあればいつでもどうぞ。") if ja else
-                   ("You're welcome! Anything else I can help with?", "My pleasure — just ask if anything else comes up.",
-                    "Glad to help! Is there anything else you need?"))
+        options = (
+            (
+                "どういたしまして。ほかにお探しのものはありますか？",
+                "お役に立ててうれしいです。何かあればいつでもどうぞ。",
+            )
+            if ja
+            else (
+                "You're welcome! Anything else I can help with?",
+                "My pleasure — just ask if anything else comes up.",
+                "Glad to help! Is there anything else you need?",
+            )
+        )
         return dialogue.pick(options, used, seed)
     if "smalltalk" in acts and not first:
-        options = ((f"{partner}の{name}です。{skill_hint or 'ご用件をどうぞ。'}",) if ja else
-                   (f"I'm {name}, here to help at {partner}. {skill_hint or 'What can I do for you?'}",
-                    f"Doing well, thanks for asking! {skill_hint or 'What can I do for you?'}"))
+        options = (
+            (f"{partner}の{name}です。{skill_hint or 'ご用件をどうぞ。'}",)
+            if ja
+            else (
+                f"I'm {name}, here to help at {partner}. {skill_hint or 'What can I do for you?'}",
+                f"Doing well, thanks for asking! {skill_hint or 'What can I do for you?'}",
+            )
+        )
         return dialogue.pick(options, used, seed)
     if ja:
         return f"こんにちは、{partner}の{name}です。{skill_hint or '何をお探しですか？'}"
@@ -127,8 +158,9 @@ def chat_reply(acts: list[str], lang: str, name: str, partner: str, used: list[s
     return f"{opener} {name} from {partner}. {skill_hint or 'How can I help you today?'}"
 
 
-def recommend_reply(products: list[dict[str, str]], info: dict[str, str], used: list[str], seed: int,
-                    has_offer: bool) -> str:
+def recommend_reply(
+    products: list[dict[str, str]], info: dict[str, str], used: list[str], seed: int, has_offer: bool
+) -> str:
     lang = info.get("language", "en")
     ja = lang == "ja"
     acts = [a for a in info.get("acts", "").split(",") if a]
@@ -151,7 +183,10 @@ def recommend_reply(products: list[dict[str, str]], info: dict[str, str], used: 
         if quantity:
             body += f"{quantity}点ですね、かしこまりました。"
         if note == "relaxed":
-            body = f"{info.get('relaxed', 'ご希望の条件')}に合う商品は見つかりませんでしたが、近いものはこちらです。" + body
+            body = (
+                f"{info.get('relaxed', 'ご希望の条件')}に合う商品は見つかりませんでしたが、近いものはこちらです。"
+                + body
+            )
         step = "クーポンもお出ししましょうか？" if has_offer else "詳しく知りたい商品はありますか？"
         return "".join(part for part in (lead, opener, body, step) if part)
     if note == "cheaper":
@@ -173,8 +208,13 @@ def recommend_reply(products: list[dict[str, str]], info: dict[str, str], used: 
         body += f" {info['quantity']} of them — noted."
     if note == "relaxed":
         body = f"Nothing matches {info.get('relaxed', 'that exactly')}, but the closest is: " + body
-    step = dialogue.pick(("Want a coupon for it?", "Shall I get you a coupon code?") if has_offer else
-                         ("Want more detail on either?", "Shall I look for something else?"), used, seed)
+    step = dialogue.pick(
+        ("Want a coupon for it?", "Shall I get you a coupon code?")
+        if has_offer
+        else ("Want more detail on either?", "Shall I look for something else?"),
+        used,
+        seed,
+    )
     return " ".join(part for part in (lead, opener, body, step) if part)
 
 
@@ -237,15 +277,23 @@ def escalate_reply(info: dict[str, str], partner: str) -> str:
     if reason == "human":
         return f"Of course — I've passed this to a colleague at {partner}, who will pick this up here shortly."
     lead = "You're welcome! " if "thanks" in acts else ""
-    return (f"{lead}That isn't covered in our documents, so I've passed your question to a colleague at {partner}; "
-            "a colleague will pick this up here.")
+    return (
+        f"{lead}That isn't covered in our documents, so I've passed your question to a colleague at {partner}; "
+        "a colleague will pick this up here."
+    )
 
 
 def resolved_reply(info: dict[str, str], used: list[str], seed: int) -> str:
     if info.get("language") == "ja":
         return "解決してよかったです！また何かあれば、ここに書いてください。"
-    return dialogue.pick(("Glad that's sorted! If anything else comes up, just write here.",
-                          "Great — happy I could help. Write any time if something else comes up."), used, seed)
+    return dialogue.pick(
+        (
+            "Glad that's sorted! If anything else comes up, just write here.",
+            "Great — happy I could help. Write any time if something else comes up.",
+        ),
+        used,
+        seed,
+    )
 
 
 def reply(system: str, history: list[BaseMessage]) -> str:
@@ -285,8 +333,13 @@ class OfflineChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "haken-offline-retrieval"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         system = next((str(m.content) for m in messages if isinstance(m, SystemMessage)), "")
         dialogue = [m for m in messages if not isinstance(m, SystemMessage)]
         headers, sections = _sections(system)
@@ -297,6 +350,12 @@ class OfflineChatModel(BaseChatModel):
             text = reply(system, dialogue)
         tokens_in = sum(estimate_tokens(str(m.content)) for m in messages)
         tokens_out = estimate_tokens(text)
-        message = AIMessage(content=text, usage_metadata={
-            "input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out})
+        message = AIMessage(
+            content=text,
+            usage_metadata={
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            },
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])

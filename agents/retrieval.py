@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from agents.language import is_japanese, terms  # noqa: F401  (re-exported: the one tokenizer)
+from agents.language import is_japanese, terms
 
 
 def term_set(*texts: str) -> list[str]:
@@ -34,18 +34,28 @@ def score(query: Sequence[str], document: Sequence[str], *, idf: dict[str, float
     return total
 
 
-def idf_weights(query: Iterable[str], documents: Sequence[Sequence[str]], *,
-                total: int | None = None) -> dict[str, float]:
+def idf_weights(
+    query: Iterable[str], documents: Sequence[Sequence[str]], *, total: int | None = None
+) -> dict[str, float]:
     """Inverse document frequency of each query term; `total` is the size of the whole
     collection when `documents` are only the candidates an index returned."""
     n = max(total or 0, len(documents))
     sets = [set(doc) for doc in documents]
-    return {term: math.log(1 + (n - df + 0.5) / (df + 0.5))
-            for term in set(query) for df in [sum(1 for s in sets if term in s)]}
+    return {
+        term: math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for term in set(query)
+        for df in [sum(1 for s in sets if term in s)]
+    }
 
 
-def rank(query_text: str, candidates: Sequence[tuple[object, str]], *, limit: int = 3,
-         minimum: float = 0.0, total: int | None = None) -> list[tuple[object, float]]:
+def rank(
+    query_text: str,
+    candidates: Sequence[tuple[object, str]],
+    *,
+    limit: int = 3,
+    minimum: float = 0.0,
+    total: int | None = None,
+) -> list[tuple[object, float]]:
     """The best `limit` candidates (item, text) for the query, best first, ties in input order."""
     query = terms(query_text)
     docs = [terms(text) for _, text in candidates]
@@ -67,8 +77,14 @@ def coverage(query: Sequence[str], document: Iterable[str], idf: dict[str, float
     return sum(w for term, w in weight.items() if term in have) / sum(weight.values())
 
 
-def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int | None = None,
-                ignore: frozenset[str] = frozenset(), head: str = "") -> list[float]:
+def coverage_of(
+    question: str,
+    documents: Sequence[Sequence[str]],
+    *,
+    total: int | None = None,
+    ignore: frozenset[str] = frozenset(),
+    head: str = "",
+) -> list[float]:
     """For each document, the share of the question's content words it covers (each word
     weighted by how rare it is among the documents). A word counts as covered by its
     synonyms, readings, parts or all of its kanji. A proper noun no document names (a
@@ -90,8 +106,11 @@ def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int
     out = []
     for d in range(len(sets)):
         got = sum(w for w, row in zip(weights, matched, strict=True) if row[d])
-        whole = sum(w for g, w, row in zip(groups, weights, matched, strict=True)
-                    if row[d] or not (g[3] and not any(row) and got > 0))
+        whole = sum(
+            w
+            for g, w, row in zip(groups, weights, matched, strict=True)
+            if row[d] or not (g[3] and not any(row) and got > 0)
+        )
         out.append(got / whole if whole else 0.0)
     return out
 
@@ -99,15 +118,58 @@ def coverage_of(question: str, documents: Sequence[Sequence[str]], *, total: int
 _PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|by|like)\b", re.I)
 
 
-def head_word(question: str) -> str:
+# Nouns that say who it is for or that it is a request, not what it is.
+_NOT_THE_THING = frozenset(
+    [
+        "present",
+        "gift",
+        "idea",
+        "item",
+        "product",
+        "thing",
+        "option",
+        "recommendation",
+        "suggestion",
+        "dad",
+        "father",
+        "mum",
+        "mom",
+        "mother",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "partner",
+        "friend",
+        "kid",
+        "child",
+        "nephew",
+        "niece",
+        "boyfriend",
+        "girlfriend",
+        "brother",
+        "sister",
+        "grandma",
+        "grandpa",
+        "grandmother",
+        "grandfather",
+        "colleague",
+        "boss",
+        "teacher",
+        "baby",
+    ]
+)
+
+
+def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """The thing an English request asks for: the last content word of its first phrase
     that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
-    from agents.language import is_japanese, word_groups
+    from agents.language import word_groups
 
     if is_japanese(question):
         return ""
     for phrase in _PREPOSITION.split(question):
-        groups = word_groups(phrase)
+        groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
         if groups:
             return groups[-1][0]
     return ""

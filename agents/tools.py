@@ -49,9 +49,15 @@ def _reason(item: CatalogItem, query_terms: set[str]) -> str:
     return best[:160]
 
 
-def _product_lookup(placement_id: int, query: str = "", limit: int = 3, price_max: int | None = None,
-                    price_min: int | None = None, must_have: list[str] | None = None,
-                    exclude: list[str] | None = None) -> list[dict[str, Any]]:
+def _product_lookup(
+    placement_id: int,
+    query: str = "",
+    limit: int = 3,
+    price_max: int | None = None,
+    price_min: int | None = None,
+    must_have: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """The best fitting items, best first: ranked by the query's terms, filtered by the
     price bounds and the attributes every pick must carry, and cut where the scores fall
     away (the two or three that fit, not a long loose list)."""
@@ -75,23 +81,41 @@ def _product_lookup(placement_id: int, query: str = "", limit: int = 3, price_ma
         return []
     total = CatalogItem.objects.filter(placement_id=placement_id).count()
     if query_terms and candidates:
-        ranked = retrieval.rank(query, [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}")
-                                        for item in candidates], limit=limit, minimum=PRODUCT_MIN_SCORE, total=total)
+        ranked = retrieval.rank(
+            query,
+            [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}") for item in candidates],
+            limit=limit,
+            minimum=PRODUCT_MIN_SCORE,
+            total=total,
+        )
         if ranked:
             top = ranked[0][1]
             ranked = [(item, value) for item, value in ranked if value >= top * RELATIVE_CUT]
     else:
         ranked = [(item, 1.0) for item in candidates[:limit]]
     wanted = set(query_terms) | set(must)
-    return [{"sku": item.sku, "name": item.name, "price": item.price, "currency": item.currency,
-             "price_label": format_money(item.price, item.currency), "description": item.description,
-             "reason": _reason(item, wanted), "tags": list(item.tags), "score": round(value, 3)}
-            for item, value in ranked]  # type: ignore[attr-defined]
+    return [
+        {
+            "sku": item.sku,
+            "name": item.name,
+            "price": item.price,
+            "currency": item.currency,
+            "price_label": format_money(item.price, item.currency),
+            "description": item.description,
+            "reason": _reason(item, wanted),
+            "tags": list(item.tags),
+            "score": round(value, 3),
+        }
+        for item, value in ranked
+    ]  # type: ignore[attr-defined]
 
 
 product_lookup = StructuredTool.from_function(
-    func=_product_lookup, name="product_lookup", args_schema=ProductLookupInput,
-    description="Find items of the partner's catalog that fit what the shopper asked for.")
+    func=_product_lookup,
+    name="product_lookup",
+    args_schema=ProductLookupInput,
+    description="Find items of the partner's catalog that fit what the shopper asked for.",
+)
 
 
 _VOCABULARY: dict[int, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
@@ -128,19 +152,37 @@ def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dic
     query_terms = retrieval.terms(query)
     if not query_terms:
         return []
-    chunks = list(KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
-                  .select_related("document").order_by("document_id", "ordinal")[:CANDIDATE_LIMIT])
-    ranked = retrieval.rank(query, [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}")
-                                    for chunk in chunks], limit=limit, minimum=KNOWLEDGE_MIN_SCORE,
-                            total=KnowledgeChunk.objects.filter(placement_id=placement_id).count())
-    return [{"document": chunk.document_id, "title": chunk.document.title, "chunk": chunk.pk,
-             "heading": chunk.heading, "text": chunk.text, "score": round(value, 3)}
-            for chunk, value in ranked]  # type: ignore[attr-defined]
+    chunks = list(
+        KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
+        .select_related("document")
+        .order_by("document_id", "ordinal")[:CANDIDATE_LIMIT]
+    )
+    ranked = retrieval.rank(
+        query,
+        [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}") for chunk in chunks],
+        limit=limit,
+        minimum=KNOWLEDGE_MIN_SCORE,
+        total=KnowledgeChunk.objects.filter(placement_id=placement_id).count(),
+    )
+    return [
+        {
+            "document": chunk.document_id,
+            "title": chunk.document.title,
+            "chunk": chunk.pk,
+            "heading": chunk.heading,
+            "text": chunk.text,
+            "score": round(value, 3),
+        }
+        for chunk, value in ranked
+    ]  # type: ignore[attr-defined]
 
 
 knowledge_search = StructuredTool.from_function(
-    func=_knowledge_search, name="knowledge_search", args_schema=KnowledgeSearchInput,
-    description="Search the partner's FAQ and policy documents; returns passages with their document.")
+    func=_knowledge_search,
+    name="knowledge_search",
+    args_schema=KnowledgeSearchInput,
+    description="Search the partner's FAQ and policy documents; returns passages with their document.",
+)
 
 
 class CouponIssueInput(BaseModel):
@@ -184,10 +226,17 @@ def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None
         code = f"{offer.code_prefix}-{''.join(secrets.choice(_CODE_ALPHABET) for _ in range(6))}"
         try:
             with transaction.atomic():
-                touchpoint = touchpoint_record(placement=conversation.placement, kind="coupon", key=code,
-                                               occurred_at=now)
-                issued = IssuedCoupon.objects.create(code=code, offer=offer, conversation=conversation,
-                                                     message=message, touchpoint=touchpoint, created_at=now)
+                touchpoint = touchpoint_record(
+                    placement=conversation.placement, kind="coupon", key=code, occurred_at=now
+                )
+                issued = IssuedCoupon.objects.create(
+                    code=code,
+                    offer=offer,
+                    conversation=conversation,
+                    message=message,
+                    touchpoint=touchpoint,
+                    created_at=now,
+                )
         except (IntegrityError, Conflict):  # a code already taken: draw another
             continue
         return _coupon_dict(issued)
@@ -195,13 +244,21 @@ def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None
 
 
 def _coupon_dict(issued: IssuedCoupon) -> dict[str, Any]:
-    return {"code": issued.code, "offer": issued.offer.title, "percent_off": issued.offer.percent_off,
-            "offer_id": issued.offer_id, "tags": list(issued.offer.tags)}
+    return {
+        "code": issued.code,
+        "offer": issued.offer.title,
+        "percent_off": issued.offer.percent_off,
+        "offer_id": issued.offer_id,
+        "tags": list(issued.offer.tags),
+    }
 
 
 coupon_issue = StructuredTool.from_function(
-    func=_coupon_issue, name="coupon_issue", args_schema=CouponIssueInput,
-    description="Issue a unique tracked coupon code for one of the partner's configured offers.")
+    func=_coupon_issue,
+    name="coupon_issue",
+    args_schema=CouponIssueInput,
+    description="Issue a unique tracked coupon code for one of the partner's configured offers.",
+)
 
 
 class ConversationInput(BaseModel):
@@ -220,8 +277,11 @@ def _escalate(conversation_id: int, reason: str = "") -> dict[str, Any]:
 
 
 escalate = StructuredTool.from_function(
-    func=_escalate, name="escalate", args_schema=ConversationInput,
-    description="Hand the conversation over to a human at the partner.")
+    func=_escalate,
+    name="escalate",
+    args_schema=ConversationInput,
+    description="Hand the conversation over to a human at the partner.",
+)
 
 
 def _resolution_confirm(conversation_id: int, reason: str = "") -> dict[str, Any]:
@@ -240,8 +300,9 @@ def _resolution_confirm(conversation_id: int, reason: str = "") -> dict[str, Any
         # /api/v1/outcomes); one after a reopening gets the next number.
         earlier = resolutions_of(conversation).count()
         external_id = conversation.public_id if earlier == 0 else f"{conversation.public_id}:{earlier + 1}"
-        outcome = outcome_record(placement=conversation.placement, kind=Outcome.Kind.RESOLUTION,
-                                 external_id=external_id, occurred_at=now)
+        outcome = outcome_record(
+            placement=conversation.placement, kind=Outcome.Kind.RESOLUTION, external_id=external_id, occurred_at=now
+        )
     return {"status": conversation.status, "outcome": outcome.pk}
 
 
@@ -251,7 +312,9 @@ def resolutions_of(conversation: Conversation):
 
     return Outcome.objects.filter(
         Q(external_id=conversation.public_id) | Q(external_id__startswith=f"{conversation.public_id}:"),
-        placement_id=conversation.placement_id, kind=Outcome.Kind.RESOLUTION)
+        placement_id=conversation.placement_id,
+        kind=Outcome.Kind.RESOLUTION,
+    )
 
 
 def resolution_current(conversation: Conversation) -> Outcome | None:
@@ -259,8 +322,11 @@ def resolution_current(conversation: Conversation) -> Outcome | None:
 
 
 resolution_confirm = StructuredTool.from_function(
-    func=_resolution_confirm, name="resolution_confirm", args_schema=ConversationInput,
-    description="Record that the customer confirmed their issue is resolved.")
+    func=_resolution_confirm,
+    name="resolution_confirm",
+    args_schema=ConversationInput,
+    description="Record that the customer confirmed their issue is resolved.",
+)
 
 
 class CopySubmitInput(BaseModel):
@@ -271,15 +337,25 @@ class CopySubmitInput(BaseModel):
 def _copy_submit(message_id: int, text: str) -> dict[str, Any]:
     """Put a draft in the partner's review queue (one per brief)."""
     message = Message.objects.select_related("conversation").get(pk=message_id)
-    draft, _ = CopyDraft.objects.get_or_create(message=message, defaults={
-        "placement_id": message.conversation.placement_id, "conversation": message.conversation,
-        "brief": message.content, "text": text, "original_text": text})
+    draft, _ = CopyDraft.objects.get_or_create(
+        message=message,
+        defaults={
+            "placement_id": message.conversation.placement_id,
+            "conversation": message.conversation,
+            "brief": message.content,
+            "text": text,
+            "original_text": text,
+        },
+    )
     return {"draft": draft.pk, "status": draft.status}
 
 
 copy_submit = StructuredTool.from_function(
-    func=_copy_submit, name="copy_submit", args_schema=CopySubmitInput,
-    description="Submit campaign copy to the partner's review queue.")
+    func=_copy_submit,
+    name="copy_submit",
+    args_schema=CopySubmitInput,
+    description="Submit campaign copy to the partner's review queue.",
+)
 
 
 def placement_for(conversation: Conversation) -> Placement:

@@ -61,16 +61,18 @@ def _ctx(config: RunnableConfig) -> TurnContext:
 
 
 def _classify(ctx: TurnContext, text: str, labels: tuple[Label, ...], default: str) -> str:
-    answer = ctx.invoker.invoke(step="route", tier="small",
-                                messages=classify_prompt(ctx.persona, labels, default, text))
+    answer = ctx.invoker.invoke(
+        step="route", tier="small", messages=classify_prompt(ctx.persona, labels, default, text)
+    )
     words = answer.strip().strip(".\"'`* ").split()
     word = words[0].strip(".:,\"'`*").lower() if words else ""
     keys = {label.key for label in labels}
     return word if word in keys else default
 
 
-_MONEY = re.compile(r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)",
-                    re.IGNORECASE)
+_MONEY = re.compile(
+    r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)", re.IGNORECASE
+)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -89,10 +91,17 @@ def _invented_figures(reply: str, context: str) -> bool:
     return bool((_figures(reply, _MONEY) | _figures(reply, _PERCENT)) - known)
 
 
-def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str,
-             sections: dict[str, list[str]]) -> str:
-    messages = reply_prompt(ctx.persona, mode=mode, instructions=instructions, sections=sections,
-                            history=ctx.history[-HISTORY_TURNS:], text=state["text"])
+def _respond(
+    ctx: TurnContext, state: TurnState, *, mode: str, instructions: str, sections: dict[str, list[str]]
+) -> str:
+    messages = reply_prompt(
+        ctx.persona,
+        mode=mode,
+        instructions=instructions,
+        sections=sections,
+        history=ctx.history[-HISTORY_TURNS:],
+        text=state["text"],
+    )
     reply = ctx.invoker.invoke(step="respond", tier="large", messages=messages)
     context = " ".join([state["text"], *(line for lines in sections.values() for line in lines)])
     if _invented_figures(reply, context):
@@ -103,8 +112,7 @@ def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str
 
 
 def _product_lines(products: list[dict[str, Any]]) -> list[str]:
-    return [f"{p['sku']} | {p['name']} | {p['price_label']} | {p.get('reason') or p['description']}"
-            for p in products]
+    return [f"{p['sku']} | {p['name']} | {p['price_label']} | {p.get('reason') or p['description']}" for p in products]
 
 
 def _u(ctx: TurnContext) -> Understanding:
@@ -129,12 +137,15 @@ _LANGUAGE_RULE = {"en": "Reply in English.", "ja": "日本語で答えてくだ�
 
 def _instructions(ctx: TurnContext, text: str) -> str:
     lang = _u(ctx).language
-    return (f"{text} {_LANGUAGE_RULE.get(lang, '')} Keep it short (two or three sentences), do not start the way "
-            "an earlier reply started, and end with one clear next step.")
+    return (
+        f"{text} {_LANGUAGE_RULE.get(lang, '')} Keep it short (two or three sentences), do not start the way "
+        "an earlier reply started, and end with one clear next step."
+    )
 
 
-def _remember(ctx: TurnContext, *, shown: list[dict[str, Any]] | None = None, topic: str | None = None,
-              open_question: str = "") -> None:
+def _remember(
+    ctx: TurnContext, *, shown: list[dict[str, Any]] | None = None, topic: str | None = None, open_question: str = ""
+) -> None:
     state = ctx.state
     assert state is not None
     if shown:
@@ -151,8 +162,12 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
     price_max = c.price_max
     if c.cheaper_than is not None:
         price_max = min(price_max if price_max is not None else c.cheaper_than - 1, c.cheaper_than - 1)
-    args: dict[str, Any] = {"placement_id": ctx.conversation.placement_id, "query": u.query[:2000] or "",
-                            "must_have": c.attributes, "exclude": exclude or []}
+    args: dict[str, Any] = {
+        "placement_id": ctx.conversation.placement_id,
+        "query": u.query[:2000] or "",
+        "must_have": c.attributes,
+        "exclude": exclude or [],
+    }
     if not relax:
         args.update(price_max=price_max, price_min=c.price_min)
     found = tools.product_lookup.invoke(args)
@@ -169,9 +184,12 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
     # Words the shop never uses ("a gift for a book lover") do not count against an item,
     # unless it is the very thing asked for ("blue car tyres": no tyres, no match).
     vocabulary = tools.vocabulary(ctx.conversation.placement_id)
-    head = retrieval.head_word(u.own_query or u.query)
-    unknown = frozenset(g[0] for g in language.word_groups(u.query)
-                        if not (g[1] & vocabulary) and g[0] != head) if head in vocabulary or not head else frozenset()
+    head = retrieval.head_word(u.own_query or u.query, vocabulary)
+    unknown = (
+        frozenset(g[0] for g in language.word_groups(u.query) if not (g[1] & vocabulary) and g[0] != head)
+        if head in vocabulary or not head
+        else frozenset()
+    )
     kept = []
     # The head weighs double only when other words qualify it from another phrase.
     boost = head if head in vocabulary and retrieval.has_qualifier(u.own_query or u.query) else ""
@@ -202,12 +220,14 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         for sentence in language.sentences(p["text"]):
             candidates.append((p, sentence, retrieval.terms(sentence), context))
     total = KnowledgeChunk.objects.filter(placement_id=ctx.conversation.placement_id).count()
-    idf = retrieval.idf_weights(query_terms, [terms + context for _, _, terms, context in candidates],
-                                total=max(total * 4, len(candidates)))
+    idf = retrieval.idf_weights(
+        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 4, len(candidates))
+    )
     # Coverage by the sentence itself, its heading and title helping at half weight.
     own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], total=total * 4)
-    with_context = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates],
-                                         total=total * 4)
+    with_context = retrieval.coverage_of(
+        query, [terms + context for _, _, terms, context in candidates], total=total * 4
+    )
     scored = []
     for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
         scored.append((max(a, 0.85 * b), retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
@@ -243,14 +263,30 @@ COUPON_PLAYBOOK = (
     "Coupon codes work in store and online.",
 )
 COUPON_LABELS = (
-    Label("coupon", "the shopper wants a deal, a discount, a coupon or a code",
-          ("do you have a coupon", "any discount today", "give me a deal", "code please",
-           "クーポン", "割引", "お得")),
-    Label("recommend", "the shopper asks for a product or a suggestion of what to buy",
-          ("something for lunch", "recommend a snack", "do you sell onigiri", "I want a drink", "what's good",
-           "おすすめ", "お昼ご飯", "何がいい")),
-    Label("chat", "greetings, thanks and anything else",
-          ("hello", "thank you", "who are you", "bye", "こんにちは", "ありがとう")),
+    Label(
+        "coupon",
+        "the shopper wants a deal, a discount, a coupon or a code",
+        ("do you have a coupon", "any discount today", "give me a deal", "code please", "クーポン", "割引", "お得"),
+    ),
+    Label(
+        "recommend",
+        "the shopper asks for a product or a suggestion of what to buy",
+        (
+            "something for lunch",
+            "recommend a snack",
+            "do you sell onigiri",
+            "I want a drink",
+            "what's good",
+            "おすすめ",
+            "お昼ご飯",
+            "何がいい",
+        ),
+    ),
+    Label(
+        "chat",
+        "greetings, thanks and anything else",
+        ("hello", "thank you", "who are you", "bye", "こんにちは", "ありがとう"),
+    ),
 )
 
 
@@ -262,7 +298,7 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
         intent = "escalate"
     elif "discount" in u.acts:
         intent = "coupon"
-    elif u.referenced and "product" not in u.acts:
+    elif u.referenced and ("product" not in u.acts or u.pronoun):
         intent = "recommend"
     elif "product" in u.acts or "question" in u.acts or u.follow_up:
         intent = "coupon" if label == "coupon" and not u.follow_up and u.constraints.price_max is None else "recommend"
@@ -270,8 +306,13 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
         intent = "chat"
     else:
         intent = label
-    if ctx.state and ctx.state.open_question == "relax" and ("deny" not in u.acts) and intent == "chat" and \
-            _YES_ONLY(state["text"]):
+    if (
+        ctx.state
+        and ctx.state.open_question == "relax"
+        and ("deny" not in u.acts)
+        and intent == "chat"
+        and _YES_ONLY(state["text"])
+    ):
         intent = "recommend"
     return {"intent": intent}
 
@@ -287,14 +328,28 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     assert dm is not None
     offers = [f"{o.title}" for o in ctx.conversation.placement.offers.filter(active=True)]
     note = ""
-    if u.referenced and "product" not in u.acts and not u.follow_up:
+    if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
         # "the second one", "that one": the item already shown, with what we know of it.
         skus = [p["sku"] for p in u.referenced]
-        found = [p for p in tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id,
-                                                          "query": " ".join(p["name"] for p in u.referenced),
-                                                          "limit": 10})
-                 if p["sku"] in skus] or []
+        found = [
+            p
+            for p in tools.product_lookup.invoke(
+                {
+                    "placement_id": ctx.conversation.placement_id,
+                    "query": " ".join(p["name"] for p in u.referenced),
+                    "limit": 10,
+                }
+            )
+            if p["sku"] in skus
+        ] or []
         found = found or [_as_product(ctx, p) for p in u.referenced]
+        if u.query:  # a question about the item: the sentence of its listing that speaks to it
+            for p in found:
+                sentences = language.sentences(p.get("description", ""))
+                asked = set(retrieval.terms(u.query))
+                best = max(sentences, key=lambda x: len(asked & set(retrieval.terms(x))), default="")
+                if best and asked & set(retrieval.terms(best)):
+                    p["reason"] = best
         note = "reference"
         confidence = 0.9
     else:
@@ -312,29 +367,48 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     if knowledge and cover >= max(confidence, 0.55):
         return _answer(ctx, state, knowledge, cover)
     if not found:
-        bounded = any(v is not None for v in (u.constraints.price_max, u.constraints.price_min,
-                                              u.constraints.cheaper_than)) or u.constraints.attributes
+        bounded = (
+            any(v is not None for v in (u.constraints.price_max, u.constraints.price_min, u.constraints.cheaper_than))
+            or u.constraints.attributes
+        )
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
         if "question" in u.acts and knowledge and cover >= 0.2:
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
     found = _best(found)
-    _remember(ctx, shown=found if note != "reference" else None, topic=u.query, open_question="coupon" if offers else "")
-    reply = _respond(ctx, state, mode="recommend", sections={
-        "Dialogue": _dialogue_lines(ctx, note=note),
-        "Playbook": list(ctx.playbook), "Products": _product_lines(found), "Offers": offers},
-        instructions=_instructions(ctx, "Recommend only the products listed below, with their names and prices as "
-                                        "given and the reason given for each; do not mention any other product, "
-                                        "price or discount."))
+    _remember(
+        ctx, shown=found if note != "reference" else None, topic=u.query, open_question="coupon" if offers else ""
+    )
+    reply = _respond(
+        ctx,
+        state,
+        mode="recommend",
+        sections={
+            "Dialogue": _dialogue_lines(ctx, note=note),
+            "Playbook": list(ctx.playbook),
+            "Products": _product_lines(found),
+            "Offers": offers,
+        },
+        instructions=_instructions(
+            ctx,
+            "Recommend only the products listed below, with their names and prices as "
+            "given and the reason given for each; do not mention any other product, "
+            "price or discount.",
+        ),
+    )
     return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
 
 
 def _as_product(ctx: TurnContext, shown: dict[str, Any]) -> dict[str, Any]:
     item = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id, sku=shown["sku"]).first()
     description = item.description if item else ""
-    return {**shown, "currency": item.currency if item else "", "description": description,
-            "reason": (language.sentences(description) or ("",))[0]}
+    return {
+        **shown,
+        "currency": item.currency if item else "",
+        "description": description,
+        "reason": (language.sentences(description) or ("",))[0],
+    }
 
 
 def _best(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -352,24 +426,38 @@ def _nothing_within(ctx: TurnContext, state: TurnState) -> TurnState:
         ctx.state.topic = u.query[:300] or ctx.state.topic
     cheaper = u.constraints.cheaper_than is not None
     if u.language == "ja":
-        text = ("それより安いものは今のところございません。ほかの商品もお探ししましょうか？" if cheaper else
-                "ご希望の条件に合う商品が見つかりませんでした。条件を外して探しましょうか？")
+        text = (
+            "それより安いものは今のところございません。ほかの商品もお探ししましょうか？"
+            if cheaper
+            else "ご希望の条件に合う商品が見つかりませんでした。条件を外して探しましょうか？"
+        )
     else:
-        text = ("That's already our most affordable option for that. Shall I look at something else?" if cheaper else
-                "I couldn't find anything that fits within that limit. Shall I look without it?")
+        text = (
+            "That's already our most affordable option for that. Shall I look at something else?"
+            if cheaper
+            else "I couldn't find anything that fits within that limit. Shall I look without it?"
+        )
     return {"mode": "no_match", "products": [], "reply": text, "confidence": 0.8}
 
 
 def _refuse(ctx: TurnContext, state: TurnState) -> TurnState:
     # Nothing in the catalog fits: say so plainly; never make a product up.
     _remember(ctx)
+    used = [text for role, text in ctx.history if role == "assistant"]
+    partner = ctx.persona.partner
     if _u(ctx).language == "ja":
-        return {"mode": "no_match", "products": [], "confidence": 0.8, "reply": (
-            f"申し訳ありません、{ctx.persona.partner}ではそのような商品を扱っていないため、おすすめできません。"
-            "ほかにお探しのものがあれば、カタログを確認しますね。")}
-    return {"mode": "no_match", "products": [], "confidence": 0.8, "reply": (
-        f"Sorry, {ctx.persona.partner} doesn't carry anything like that, so I can't recommend it. "
-        "Tell me what else you're looking for and I'll check our catalog.")}
+        options = (
+            f"申し訳ありません、{partner}ではそのような商品を扱っていないため、おすすめできません。"
+            "ほかにお探しのものがあれば、カタログを確認しますね。",
+            f"あいにく{partner}では取り扱いがございません。別の商品でしたらお探しします。",
+        )
+    else:
+        options = (
+            f"Sorry, {partner} doesn't carry anything like that, so I can't recommend it. "
+            "Tell me what else you're looking for and I'll check our catalog.",
+            f"I'm afraid that isn't something we stock at {partner}. What else can I look up for you?",
+        )
+    return {"mode": "no_match", "products": [], "confidence": 0.8, "reply": dialogue.pick(options, used)}
 
 
 def _coupon_refuse(state: TurnState, config: RunnableConfig) -> TurnState:
@@ -391,23 +479,49 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
     if coupon is None:
         _remember(ctx, shown=products or None, topic=u.query)
         if u.language == "ja":
-            return {"mode": "no_offer", "coupon": None, "confidence": 0.9, "reply": (
-                f"{ctx.persona.partner}では今お得なキャンペーンがないため、クーポンはお渡しできません。"
-                "商品探しならお手伝いします。")}
-        return {"mode": "no_offer", "coupon": None, "confidence": 0.9, "reply": (
-            f"{ctx.persona.partner} has no deals running right now, so I have no coupon to give you, "
-            "but I'm happy to help you find something.")}
+            return {
+                "mode": "no_offer",
+                "coupon": None,
+                "confidence": 0.9,
+                "reply": (
+                    f"{ctx.persona.partner}では今お得なキャンペーンがないため、クーポンはお渡しできません。"
+                    "商品探しならお手伝いします。"
+                ),
+            }
+        return {
+            "mode": "no_offer",
+            "coupon": None,
+            "confidence": 0.9,
+            "reply": (
+                f"{ctx.persona.partner} has no deals running right now, so I have no coupon to give you, "
+                "but I'm happy to help you find something."
+            ),
+        }
     asked = u.constraints.percent
     declined = asked if asked and asked > coupon["percent_off"] else None
-    dm.offer = {"offer": coupon["offer_id"], "code": coupon["code"], "title": coupon["offer"],
-                "percent_off": coupon["percent_off"]}
+    dm.offer = {
+        "offer": coupon["offer_id"],
+        "code": coupon["code"],
+        "title": coupon["offer"],
+        "percent_off": coupon["percent_off"],
+    }
     _remember(ctx, shown=products or None, topic=u.query if products else None)
-    reply = _respond(ctx, state, mode="coupon", sections={
-        "Dialogue": _dialogue_lines(ctx, declined=declined, reused="yes" if coupon.get("reused") else ""),
-        "Playbook": list(ctx.playbook), "Coupon": [f"{coupon['code']} | {coupon['offer']} | {coupon['percent_off']}"]},
-        instructions=_instructions(ctx, "Give the shopper the coupon code below exactly as written, with its offer. "
-                                        "Do not promise any other discount; if the shopper asked for a bigger one "
-                                        "(declined), say plainly you can't do that, and what does apply."))
+    reply = _respond(
+        ctx,
+        state,
+        mode="coupon",
+        sections={
+            "Dialogue": _dialogue_lines(ctx, declined=declined, reused="yes" if coupon.get("reused") else ""),
+            "Playbook": list(ctx.playbook),
+            "Coupon": [f"{coupon['code']} | {coupon['offer']} | {coupon['percent_off']}"],
+        },
+        instructions=_instructions(
+            ctx,
+            "Give the shopper the coupon code below exactly as written, with its offer. "
+            "Do not promise any other discount; if the shopper asked for a bigger one "
+            "(declined), say plainly you can't do that, and what does apply.",
+        ),
+    )
     if coupon["code"] not in reply:  # the code is the point of the turn: never lose it
         label = "クーポンコード" if u.language == "ja" else "Your code"
         reply = f"{reply}\n{label}: {coupon['code']} ({coupon['offer']})"
@@ -417,17 +531,28 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
 def _social(ctx: TurnContext, state: TurnState, hint: str) -> TurnState:
     u = _u(ctx)
     _remember(ctx, open_question=ctx.state.open_question if ctx.state and "thanks" not in u.acts else "")
-    reply = _respond(ctx, state, mode="chat", sections={
-        "Dialogue": _dialogue_lines(ctx, hint=hint), "Playbook": list(ctx.playbook)},
-        instructions=_instructions(ctx, "Answer the greeting, thanks, goodbye or small talk as such, briefly and in "
-                                        "character; a thank-you is not a new conversation."))
+    reply = _respond(
+        ctx,
+        state,
+        mode="chat",
+        sections={"Dialogue": _dialogue_lines(ctx, hint=hint), "Playbook": list(ctx.playbook)},
+        instructions=_instructions(
+            ctx,
+            "Answer the greeting, thanks, goodbye or small talk as such, briefly and in "
+            "character; a thank-you is not a new conversation.",
+        ),
+    )
     return {"mode": "chat", "reply": reply, "confidence": 0.95}
 
 
 def _coupon_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     ja = _u(ctx).language == "ja"
-    hint = "お探しの商品やクーポンのことなら、お気軽にどうぞ。" if ja else "Tell me what you're looking for, or ask me for today's deal."
+    hint = (
+        "お探しの商品やクーポンのことなら、お気軽にどうぞ。"
+        if ja
+        else "Tell me what you're looking for, or ask me for today's deal."
+    )
     return _social(ctx, state, hint)
 
 
@@ -443,9 +568,11 @@ def _build_coupon_promoter():
     graph.add_node("chat", _coupon_chat)
     graph.add_node("escalate", _coupon_escalate)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", lambda s: s["intent"],
-                                {"recommend": "recommend", "coupon": "issue_coupon", "chat": "chat",
-                                 "escalate": "escalate"})
+    graph.add_conditional_edges(
+        "route",
+        lambda s: s["intent"],
+        {"recommend": "recommend", "coupon": "issue_coupon", "chat": "chat", "escalate": "escalate"},
+    )
     for node in ("recommend", "issue_coupon", "chat", "escalate"):
         graph.add_edge(node, END)
     return graph.compile()
@@ -458,14 +585,35 @@ SERVICE_PLAYBOOK = (
     "If I can't answer from them, I'll pass you to a colleague.",
 )
 SERVICE_LABELS = (
-    Label("resolved", "the customer confirms the answer solved their problem",
-          ("yes that solved it", "that answers it thanks", "problem solved", "yes resolved", "all good now",
-           "解決しました")),
-    Label("human", "the customer asks for a person or to speak to staff",
-          ("talk to a human", "speak to a person", "real person please", "connect me to staff",
-           "担当者と話したい", "人と話したい")),
-    Label("chat", "greetings, thanks and goodbyes",
-          ("hello", "hi there", "thanks", "thank you", "bye", "こんにちは", "ありがとう")),
+    Label(
+        "resolved",
+        "the customer confirms the answer solved their problem",
+        (
+            "yes that solved it",
+            "that answers it thanks",
+            "problem solved",
+            "yes resolved",
+            "all good now",
+            "解決しました",
+        ),
+    ),
+    Label(
+        "human",
+        "the customer asks for a person or to speak to staff",
+        (
+            "talk to a human",
+            "speak to a person",
+            "real person please",
+            "connect me to staff",
+            "担当者と話したい",
+            "人と話したい",
+        ),
+    ),
+    Label(
+        "chat",
+        "greetings, thanks and goodbyes",
+        ("hello", "hi there", "thanks", "thank you", "bye", "こんにちは", "ありがとう"),
+    ),
     Label("question", "a question or a problem to answer", ("how do I", "can I return", "what is", "when")),
 )
 
@@ -492,12 +640,18 @@ def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
 
 
 def _answer(ctx: TurnContext, state: TurnState, chosen: list[dict[str, Any]], cover: float) -> TurnState:
-    reply = _respond(ctx, state, mode="answer", sections={
-        "Dialogue": _dialogue_lines(ctx),
-        "Knowledge": [f"[{c['title']}] {c['sentence']}" for c in chosen]},
-        instructions=_instructions(ctx, "Answer only from the knowledge sentences below, quoting the sentence you "
-                                        "use, and name the document in the form (Source: “title”). If they do not "
-                                        "answer the question, say so."))
+    reply = _respond(
+        ctx,
+        state,
+        mode="answer",
+        sections={"Dialogue": _dialogue_lines(ctx), "Knowledge": [f"[{c['title']}] {c['sentence']}" for c in chosen]},
+        instructions=_instructions(
+            ctx,
+            "Answer only from the knowledge sentences below, quoting the sentence you "
+            "use, and name the document in the form (Source: “title”). If they do not "
+            "answer the question, say so.",
+        ),
+    )
     _remember(ctx, open_question="confirm")
     if ctx.state is not None and _u(ctx).query:
         ctx.state.topic = _u(ctx).query[:300]
@@ -529,12 +683,24 @@ def _service_answer(state: TurnState, config: RunnableConfig) -> TurnState:
 
 def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> TurnState:
     tools.escalate.invoke({"conversation_id": ctx.conversation.pk, "reason": reason})
-    reply = _respond(ctx, state, mode="escalate", sections={"Dialogue": _dialogue_lines(ctx, reason=kind)},
-                     instructions=_instructions(ctx, "Tell the customer a colleague will pick this up here; do not "
-                                                     "guess an answer and do not say you are unsure."))
+    reply = _respond(
+        ctx,
+        state,
+        mode="escalate",
+        sections={"Dialogue": _dialogue_lines(ctx, reason=kind)},
+        instructions=_instructions(
+            ctx,
+            "Tell the customer a colleague will pick this up here; do not "
+            "guess an answer and do not say you are unsure.",
+        ),
+    )
     _remember(ctx)
-    return {"mode": "escalate", "escalated": True, "reply": reply,
-            "confidence": 0.9 if kind == "human" else round(state.get("confidence", 0.0), 2)}
+    return {
+        "mode": "escalate",
+        "escalated": True,
+        "reply": reply,
+        "confidence": 0.9 if kind == "human" else round(state.get("confidence", 0.0), 2),
+    }
 
 
 def _service_escalate(state: TurnState, config: RunnableConfig) -> TurnState:
@@ -547,8 +713,13 @@ def _service_escalate(state: TurnState, config: RunnableConfig) -> TurnState:
 def _service_resolved(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     tools.resolution_confirm.invoke({"conversation_id": ctx.conversation.pk})
-    reply = _respond(ctx, state, mode="resolved", sections={"Dialogue": _dialogue_lines(ctx)},
-                     instructions=_instructions(ctx, "Thank the customer briefly; the issue is resolved."))
+    reply = _respond(
+        ctx,
+        state,
+        mode="resolved",
+        sections={"Dialogue": _dialogue_lines(ctx)},
+        instructions=_instructions(ctx, "Thank the customer briefly; the issue is resolved."),
+    )
     _remember(ctx)
     return {"mode": "resolved", "resolved": True, "reply": reply, "confidence": 0.95}
 
@@ -556,7 +727,11 @@ def _service_resolved(state: TurnState, config: RunnableConfig) -> TurnState:
 def _service_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     ja = _u(ctx).language == "ja"
-    hint = "ご質問をどうぞ。規定やFAQからお答えします。" if ja else "What can I help you with? I answer from our policies and FAQ."
+    hint = (
+        "ご質問をどうぞ。規定やFAQからお答えします。"
+        if ja
+        else "What can I help you with? I answer from our policies and FAQ."
+    )
     return _social(ctx, state, hint)
 
 
@@ -573,8 +748,11 @@ def _build_customer_service():
     graph.add_node("resolve", _service_resolved)
     graph.add_node("chat", _service_chat)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", lambda s: s["intent"],
-                                {"question": "search", "human": "escalate", "resolved": "resolve", "chat": "chat"})
+    graph.add_conditional_edges(
+        "route",
+        lambda s: s["intent"],
+        {"question": "search", "human": "escalate", "resolved": "resolve", "chat": "chat"},
+    )
     graph.add_conditional_edges("search", _answerable, {"answer": "answer", "escalate": "escalate"})
     for node in ("answer", "escalate", "resolve", "chat"):
         graph.add_edge(node, END)
@@ -588,8 +766,11 @@ COPY_PLAYBOOK = (
     "Every draft goes to your review queue; nothing is published until someone approves it.",
 )
 COPY_LABELS = (
-    Label("brief", "a campaign brief or a request to write copy",
-          ("write a tagline", "draft an email", "campaign for", "copy for our launch", "social post about")),
+    Label(
+        "brief",
+        "a campaign brief or a request to write copy",
+        ("write a tagline", "draft an email", "campaign for", "copy for our launch", "social post about"),
+    ),
     Label("chat", "greetings, thanks and questions about how this works", ("hello", "thanks", "how does this work")),
 )
 
@@ -605,29 +786,44 @@ def _copy_route(state: TurnState, config: RunnableConfig) -> TurnState:
 
 def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id,
-                                         "query": state["text"][:2000]})
+    found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"][:2000]})
     # The brief's own products: a second one only when it fits nearly as well as the first.
     products = [p for p in found[:2] if p["score"] >= found[0]["score"] * 0.75] if found else []
     tone, length = copywriting.tone_of(state["text"]), copywriting.length_of(state["text"])
-    text = _respond(ctx, state, mode="draft", sections={
-        "Dialogue": [f"language: {_u(ctx).language}", f"tone: {tone}", f"length: {length}"],
-        "Playbook": list(ctx.playbook), "Products": _product_lines(products)},
+    text = _respond(
+        ctx,
+        state,
+        mode="draft",
+        sections={
+            "Dialogue": [f"language: {_u(ctx).language}", f"tone: {tone}", f"length: {length}"],
+            "Playbook": list(ctx.playbook),
+            "Products": _product_lines(products),
+        },
         instructions="Write campaign copy for the brief: a line 'Headline: …', a line 'Body: …' and a line "
-                     "'Call to action: …', in the brief's tone and length. Use only the products listed below and "
-                     "their facts; no price or discount unless the brief states one; do not repeat the brief.")
+        "'Call to action: …', in the brief's tone and length. Use only the products listed below and "
+        "their facts; no price or discount unless the brief states one; do not repeat the brief.",
+    )
     submitted = tools.copy_submit.invoke({"message_id": ctx.message.pk, "text": text})
     # The review queue is the partner's back office: a visitor on the widget never hears of it.
     note = "\n\n(Draft sent to your review queue.)" if ctx.conversation.channel == "portal" else ""
     _remember(ctx)
-    return {"mode": "draft", "products": products, "draft": submitted["draft"], "reply": f"{text}{note}",
-            "confidence": 0.8 if products else 0.5}
+    return {
+        "mode": "draft",
+        "products": products,
+        "draft": submitted["draft"],
+        "reply": f"{text}{note}",
+        "confidence": 0.8 if products else 0.5,
+    }
 
 
 def _copy_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     ja = _u(ctx).language == "ja"
-    hint = "商品・対象・トーンを書いたブリーフを送ってください。" if ja else "Send me a brief (product, audience, tone) and I'll draft the copy."
+    hint = (
+        "商品・対象・トーンを書いたブリーフを送ってください。"
+        if ja
+        else "Send me a brief (product, audience, tone) and I'll draft the copy."
+    )
     return _social(ctx, state, hint)
 
 
@@ -664,9 +860,13 @@ class Workflow:
         conversation = ctx.conversation
         ctx.state = DialogueState.load(conversation.dialogue)
         vocabulary = tools.vocabulary(conversation.placement_id)
-        ctx.understanding = dialogue.understand(ctx.message.content, ctx.state,
-                                                exponent=minor_unit_exponent(ctx.persona.currency),
-                                                vocabulary=vocabulary, skill=self.skill)
+        ctx.understanding = dialogue.understand(
+            ctx.message.content,
+            ctx.state,
+            exponent=minor_unit_exponent(ctx.persona.currency),
+            vocabulary=vocabulary,
+            skill=self.skill,
+        )
         ctx.manager_ms = (time.perf_counter() - started) * 1000
         result = self.graph.invoke({"text": ctx.message.content}, config={"configurable": {"turn": ctx}})
         ctx.state.turns += 1

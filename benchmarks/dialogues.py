@@ -51,8 +51,10 @@ def main() -> None:
     languages = {"en": 0, "ja": 0}
     for r in results:
         languages["ja" if language.is_japanese(r.say) else "en"] += 1
-    print(f"dialogues: {len(dialogues)} conversations, {len(results)} turns "
-          f"({languages['en']} English, {languages['ja']} Japanese), offline engine")
+    print(
+        f"dialogues: {len(dialogues)} conversations, {len(results)} turns "
+        f"({languages['en']} English, {languages['ja']} Japanese), offline engine"
+    )
     print(f"  {'criterion':<12} {'passed':>7} {'turns':>6} {'rate':>7}")
     for criterion, (passed, total) in table.items():
         rate = f"{100 * passed / total:6.1f}%" if total else "     —"
@@ -62,11 +64,17 @@ def main() -> None:
     latency = [r.latency_ms for r in results]
     engine = [r.engine_ms for r in results]
     turn = [r.turn_ms for r in results]
-    print(f"  reply latency p50 / p95           {suite.percentile(latency, 50):7.1f} / "
-          f"{suite.percentile(latency, 95):.1f} ms")
-    print(f"  turn processing p50 / p95         {suite.percentile(turn, 50):7.1f} / {suite.percentile(turn, 95):.1f} ms")
-    print(f"  offline engine p50 / p95 / max    {suite.percentile(engine, 50):7.1f} / "
-          f"{suite.percentile(engine, 95):.1f} / {max(engine, default=0):.1f} ms")
+    print(
+        f"  reply latency p50 / p95           {suite.percentile(latency, 50):7.1f} / "
+        f"{suite.percentile(latency, 95):.1f} ms"
+    )
+    print(
+        f"  turn processing p50 / p95         {suite.percentile(turn, 50):7.1f} / {suite.percentile(turn, 95):.1f} ms"
+    )
+    print(
+        f"  offline engine p50 / p95 / max    {suite.percentile(engine, 50):7.1f} / "
+        f"{suite.percentile(engine, 95):.1f} / {max(engine, default=0):.1f} ms"
+    )
     if args.failures or args.transcript:
         for r in results:
             if r.failures or args.transcript:

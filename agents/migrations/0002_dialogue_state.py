@@ -18,20 +18,19 @@ def _reindex(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0001_initial'),
+        ("agents", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='dialogue',
+            model_name="conversation",
+            name="dialogue",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='message',
-            name='confidence',
+            model_name="message",
+            name="confidence",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.RunPython(_reindex, migrations.RunPython.noop),
