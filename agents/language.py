@@ -351,9 +351,15 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
     return out
 
 
-def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> bool:
+def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
+    """1 when a word (or its synonym, reading) is in the terms; a lesser credit when only
+    its kanji are, each of them inside other words (痛い in 頭痛, but also 開く in 開封)."""
     _word, alternatives, kanji, _proper = group
-    return bool(alternatives & terms_) or (bool(kanji) and kanji <= terms_)
+    if alternatives & terms_:
+        return 1.0
+    if kanji and kanji <= terms_:
+        return 0.85 if len(kanji) > 1 else 0.6
+    return 0.0
 
 
 # Kanji in nearly every Japanese product text or question.

@@ -100,12 +100,12 @@ def coverage_of(
     matched = [[group_matched(g, s) for s in sets] for g in groups]
     weights = []
     for group, row in zip(groups, matched, strict=True):
-        df = sum(row)
+        df = sum(1 for credit in row if credit)
         # The thing asked for weighs double: a gift for a book lover is a gift first.
         weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1))
     out = []
     for d in range(len(sets)):
-        got = sum(w for w, row in zip(weights, matched, strict=True) if row[d])
+        got = sum(w * row[d] for w, row in zip(weights, matched, strict=True))
         whole = sum(
             w
             for g, w, row in zip(groups, weights, matched, strict=True)
