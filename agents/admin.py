@@ -28,15 +28,25 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = ("public_id", "placement", "skill", "channel", "status", "created_at")
     list_filter = ("skill", "channel", "status")
     search_fields = ("public_id",)
-    readonly_fields = ("public_id", "placement", "skill", "channel", "started_by", "visitor_token_digest",
-                       "created_at")
+    readonly_fields = ("public_id", "placement", "skill", "channel", "started_by", "visitor_token_digest", "created_at")
     inlines = [MessageInline]
 
 
 @admin.register(AgentRun)
 class AgentRunAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "placement", "skill", "step", "tier", "model", "tokens_in", "tokens_out", "cost",
-                    "latency_ms", "status")
+    list_display = (
+        "created_at",
+        "placement",
+        "skill",
+        "step",
+        "tier",
+        "model",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "latency_ms",
+        "status",
+    )
     list_filter = ("status", "tier", "model", "skill")
     readonly_fields = [field.name for field in AgentRun._meta.fields]
 

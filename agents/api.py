@@ -87,8 +87,10 @@ class WidgetApiView(APIView):
         widget = selectors.widget_by_key(key=_key_of(request))
         origin = _origin(request)
         if not origin or origin not in widget.allowed_origins:
-            raise PermissionDenied(f"This widget is not enabled on {origin or 'a page without an Origin'}.",
-                                   fields={"origin": ["Add this site to the widget's allowed origins."]})
+            raise PermissionDenied(
+                f"This widget is not enabled on {origin or 'a page without an Origin'}.",
+                fields={"origin": ["Add this site to the widget's allowed origins."]},
+            )
         request.widget_allowed_origin = origin  # type: ignore[attr-defined]
         return widget
 
@@ -142,19 +144,41 @@ def _message(**kwargs: Any) -> ChatMessageSerializer:
     return ChatMessageSerializer(**kwargs)
 
 
-_START_IN = inline_serializer("WidgetStart", {"key": serializers.CharField(help_text="The publishable key."),
-                                              "message": serializers.CharField(max_length=2000)})
-_START_OUT = inline_serializer("WidgetStarted", {
-    "conversation": serializers.CharField(), "token": serializers.CharField(help_text="Keep it to continue."),
-    "employee": serializers.DictField(), "message": _message()})
-_POST_IN = inline_serializer("WidgetMessage", {"key": serializers.CharField(), "token": serializers.CharField(),
-                                               "message": serializers.CharField(max_length=2000)})
+_START_IN = inline_serializer(
+    "WidgetStart",
+    {"key": serializers.CharField(help_text="The publishable key."), "message": serializers.CharField(max_length=2000)},
+)
+_START_OUT = inline_serializer(
+    "WidgetStarted",
+    {
+        "conversation": serializers.CharField(),
+        "token": serializers.CharField(help_text="Keep it to continue."),
+        "employee": serializers.DictField(),
+        "message": _message(),
+    },
+)
+_POST_IN = inline_serializer(
+    "WidgetMessage",
+    {
+        "key": serializers.CharField(),
+        "token": serializers.CharField(),
+        "message": serializers.CharField(max_length=2000),
+    },
+)
 _POSTED = inline_serializer("MessagePosted", {"message": _message()})
-_READ = inline_serializer("WidgetTranscript", {
-    "messages": _message(many=True), "pending": serializers.BooleanField(help_text="The employee is replying."),
-    "waiting_for_human": serializers.BooleanField(help_text="The conversation was escalated to a person.")})
-_READ_PARAMS = [OpenApiParameter("key", str, required=True), OpenApiParameter("token", str, required=True),
-                OpenApiParameter("after", int, description="Only messages after this id.")]
+_READ = inline_serializer(
+    "WidgetTranscript",
+    {
+        "messages": _message(many=True),
+        "pending": serializers.BooleanField(help_text="The employee is replying."),
+        "waiting_for_human": serializers.BooleanField(help_text="The conversation was escalated to a person."),
+    },
+)
+_READ_PARAMS = [
+    OpenApiParameter("key", str, required=True),
+    OpenApiParameter("token", str, required=True),
+    OpenApiParameter("after", int, description="Only messages after this id."),
+]
 _MEMBER_IN = inline_serializer("FirstMessage", {"message": serializers.CharField(max_length=2000)})
 
 
@@ -171,17 +195,28 @@ def _visitor_conversation(widget: Widget, public_id: str, token: Any) -> Convers
     return conversation
 
 
-@extend_schema(tags=["widget"], summary="Start a widget conversation with its first message", auth=[],
-               request=_START_IN, responses={201: _START_OUT})
+@extend_schema(
+    tags=["widget"],
+    summary="Start a widget conversation with its first message",
+    auth=[],
+    request=_START_IN,
+    responses={201: _START_OUT},
+)
 class WidgetConversationStartApi(WidgetApiView):
     def post(self, request: Request) -> Response:
         widget = self._widget(request)
-        started = services.conversation_start(placement=widget.placement, channel=Conversation.Channel.WIDGET,
-                                              text=_body(request).get("message"))
-        return Response({"conversation": started.conversation.public_id, "token": started.visitor_token,
-                         "employee": {"name": widget.placement.employee.name,
-                                      "title": widget.placement.employee.title},
-                         "message": selectors.message_public(started.message)}, status=201)
+        started = services.conversation_start(
+            placement=widget.placement, channel=Conversation.Channel.WIDGET, text=_body(request).get("message")
+        )
+        return Response(
+            {
+                "conversation": started.conversation.public_id,
+                "token": started.visitor_token,
+                "employee": {"name": widget.placement.employee.name, "title": widget.placement.employee.title},
+                "message": selectors.message_public(started.message),
+            },
+            status=201,
+        )
 
 
 _CONFIG_OUT = inline_serializer("WidgetConfig", {
@@ -211,8 +246,13 @@ class WidgetConfigApi(WidgetApiView):
 
 
 class WidgetMessagesApi(WidgetApiView):
-    @extend_schema(tags=["widget"], summary="Post a message in a widget conversation", auth=[], request=_POST_IN,
-                   responses={201: _POSTED})
+    @extend_schema(
+        tags=["widget"],
+        summary="Post a message in a widget conversation",
+        auth=[],
+        request=_POST_IN,
+        responses={201: _POSTED},
+    )
     def post(self, request: Request, public_id: str) -> Response:
         widget = self._widget(request)
         body = _body(request)
@@ -220,8 +260,13 @@ class WidgetMessagesApi(WidgetApiView):
         message = services.message_post(conversation=conversation, text=body.get("message"))
         return Response({"message": selectors.message_public(message)}, status=201)
 
-    @extend_schema(tags=["widget"], summary="Read a widget conversation since a message id", auth=[],
-                   parameters=_READ_PARAMS, responses={200: _READ})
+    @extend_schema(
+        tags=["widget"],
+        summary="Read a widget conversation since a message id",
+        auth=[],
+        parameters=_READ_PARAMS,
+        responses={200: _READ},
+    )
     def get(self, request: Request, public_id: str) -> Response:
         widget = self._widget(request)
         conversation = _visitor_conversation(widget, public_id, request.query_params.get("token"))
@@ -232,34 +277,77 @@ class WidgetMessagesApi(WidgetApiView):
         messages = selectors.transcript(conversation=conversation, after=after)
         pending = conversation.messages.filter(role="user", status="pending").exists()
         waiting = conversation.messages.filter(role="user", status="waiting").exists()
-        return Response({"messages": [selectors.message_public(m) for m in messages], "pending": pending,
-                         "waiting_for_human": waiting})
+        return Response(
+            {
+                "messages": [selectors.message_public(m) for m in messages],
+                "pending": pending,
+                "waiting_for_human": waiting,
+            }
+        )
 
 
 # --- the partner's own chat API (signed-in members) ------------------------------------------
 
 
-@extend_schema(tags=["agents"], summary="A conversation's transcript", responses={200: inline_serializer(
-    "Transcript", {"id": serializers.IntegerField(), "conversation": serializers.CharField(),
-                   "placement": serializers.IntegerField(), "skill": serializers.CharField(),
-                   "channel": serializers.CharField(), "status": serializers.CharField(),
-                   "messages": _message(many=True)})})
+@extend_schema(
+    tags=["agents"],
+    summary="A conversation's transcript",
+    responses={
+        200: inline_serializer(
+            "Transcript",
+            {
+                "id": serializers.IntegerField(),
+                "conversation": serializers.CharField(),
+                "placement": serializers.IntegerField(),
+                "skill": serializers.CharField(),
+                "channel": serializers.CharField(),
+                "status": serializers.CharField(),
+                "messages": _message(many=True),
+            },
+        )
+    },
+)
 class ConversationDetailApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = selectors.conversation_get(viewer=request.user, conversation_id=conversation_id)
-        return Response({
-            "id": conversation.pk, "conversation": conversation.public_id, "placement": conversation.placement_id,
-            "skill": conversation.skill, "channel": conversation.channel, "status": conversation.status,
-            "messages": [selectors.message_public(m) for m in selectors.transcript(conversation=conversation)]})
+        return Response(
+            {
+                "id": conversation.pk,
+                "conversation": conversation.public_id,
+                "placement": conversation.placement_id,
+                "skill": conversation.skill,
+                "channel": conversation.channel,
+                "status": conversation.status,
+                "messages": [selectors.message_public(m) for m in selectors.transcript(conversation=conversation)],
+            }
+        )
 
 
-@extend_schema(tags=["agents"], summary="Start a conversation with a placement's employee", request=_MEMBER_IN,
-               responses={201: inline_serializer("ConversationStarted", {
-                   "id": serializers.IntegerField(), "conversation": serializers.CharField(), "message": _message()})})
+@extend_schema(
+    tags=["agents"],
+    summary="Start a conversation with a placement's employee",
+    request=_MEMBER_IN,
+    responses={
+        201: inline_serializer(
+            "ConversationStarted",
+            {"id": serializers.IntegerField(), "conversation": serializers.CharField(), "message": _message()},
+        )
+    },
+)
 class PlacementConversationsApi(APIView):
     def post(self, request: Request, placement_id: int) -> Response:
         placement = placement_get(viewer=request.user, placement_id=placement_id)
-        started = services.conversation_start(placement=placement, channel=Conversation.Channel.PORTAL,
-                                              text=_body(request).get("message"), actor=request.user)
-        return Response({"id": started.conversation.pk, "conversation": started.conversation.public_id,
-                         "message": selectors.message_public(started.message)}, status=201)
+        started = services.conversation_start(
+            placement=placement,
+            channel=Conversation.Channel.PORTAL,
+            text=_body(request).get("message"),
+            actor=request.user,
+        )
+        return Response(
+            {
+                "id": started.conversation.pk,
+                "conversation": started.conversation.public_id,
+                "message": selectors.message_public(started.message),
+            },
+            status=201,
+        )

@@ -18,10 +18,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agents import retrieval
+from agents import copywriting, dialogue, language, retrieval
 
 OFFLINE_MODEL_NAME = "haken-offline"
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 
 
 def estimate_tokens(text: str) -> int:
@@ -63,34 +62,238 @@ def classify(text: str, labels: list[str], default: str) -> str:
     return str(best[0][0]) if best else default
 
 
-def _best_sentences(question: str, passages: list[str], *, limit: int = 2) -> tuple[list[str], list[str]]:
-    """The sentences of the passages that best answer the question, and their sources."""
-    candidates: list[tuple[object, str]] = []
-    for passage in passages:
-        source, _, body = passage.partition("] ")
+def _product_parts(line: str) -> dict[str, str]:
+    parts = [part.strip() for part in line.split("|")]
+    keys = ("sku", "name", "price", "reason")
+    return (
+        dict(zip(keys, parts + [""] * (4 - len(parts)), strict=False))
+        if len(parts) >= 3
+        else {"sku": "", "name": line, "price": "", "reason": ""}
+    )
+
+
+def _dialogue(sections: dict[str, list[str]]) -> dict[str, str]:
+    out = {}
+    for line in sections.get("Dialogue", []):
+        key, _, value = line.partition(":")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _used(history: list[BaseMessage]) -> list[str]:
+    return [str(m.content) for m in history if isinstance(m, AIMessage)]
+
+
+def _seed(history: list[BaseMessage]) -> int:
+    return sum(1 for m in history if isinstance(m, HumanMessage))
+
+
+# --- the wording of each case, English and Japanese -----------------------------------------
+
+_SOCIAL_PREFIX = {
+    ("thanks", "en"): ("You're welcome!", "My pleasure.", "Glad to help."),
+    ("thanks", "ja"): ("どういたしまして。", "お役に立ててうれしいです。"),
+    ("greeting", "en"): ("Hi!", "Hello!", "Hi there!"),
+    ("greeting", "ja"): ("こんにちは。", "いらっしゃいませ。"),
+}
+
+
+def social_prefix(acts: list[str], lang: str, used: list[str], seed: int) -> str:
+    for act in ("thanks", "greeting"):
+        if act in acts:
+            return dialogue.pick(_SOCIAL_PREFIX[(act, lang)], used, seed)
+    return ""
+
+
+def chat_reply(
+    acts: list[str],
+    lang: str,
+    name: str,
+    partner: str,
+    used: list[str],
+    seed: int,
+    skill_hint: str = "",
+    first: bool = False,
+) -> str:
+    """Greetings, thanks, goodbyes and small talk, answered as such."""
+    ja = lang == "ja"
+    if "goodbye" in acts:
+        options = (
+            ("ご来店ありがとうございました。またいつでもどうぞ！", "ありがとうございました。良い一日を！")
+            if ja
+            else (
+                "Thanks for stopping by — have a lovely day!",
+                "Take care, and come back any time!",
+                "Bye for now — happy shopping!",
+            )
+        )
+        return dialogue.pick(options, used, seed)
+    if "thanks" in acts:
+        options = (
+            (
+                "どういたしまして。ほかにお探しのものはありますか？",
+                "お役に立ててうれしいです。何かあればいつでもどうぞ。",
+            )
+            if ja
+            else (
+                "You're welcome! Anything else I can help with?",
+                "My pleasure — just ask if anything else comes up.",
+                "Glad to help! Is there anything else you need?",
+            )
+        )
+        return dialogue.pick(options, used, seed)
+    if "smalltalk" in acts and not first:
+        options = (
+            (f"{partner}の{name}です。{skill_hint or 'ご用件をどうぞ。'}",)
+            if ja
+            else (
+                f"I'm {name}, here to help at {partner}. {skill_hint or 'What can I do for you?'}",
+                f"Doing well, thanks for asking! {skill_hint or 'What can I do for you?'}",
+            )
+        )
+        return dialogue.pick(options, used, seed)
+    if ja:
+        return f"こんにちは、{partner}の{name}です。{skill_hint or '何をお探しですか？'}"
+    opener = "Hi, I'm" if first or not used else "Hello again — I'm"
+    return f"{opener} {name} from {partner}. {skill_hint or 'How can I help you today?'}"
+
+
+def recommend_reply(
+    products: list[dict[str, str]], info: dict[str, str], used: list[str], seed: int, has_offer: bool
+) -> str:
+    lang = info.get("language", "en")
+    ja = lang == "ja"
+    acts = [a for a in info.get("acts", "").split(",") if a]
+    lead = social_prefix(acts, lang, used, seed)
+    note = info.get("note", "")
+    if ja:
+        opener = dialogue.pick(dialogue.OPENERS[("recommend", "ja")], used, seed)
+        if note == "cheaper":
+            opener = "もう少しお手頃なものならこちらです。"
+        elif note == "reference":
+            opener = ""
+        items = []
+        for p in products:
+            line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
+            if p.get("reason"):
+                line += f"：{p['reason'].rstrip('。.')}"
+            items.append(line)
+        body = "。".join(items) + "。"
+        quantity = info.get("quantity")
+        if quantity:
+            body += f"{quantity}点ですね、かしこまりました。"
+        if note == "relaxed":
+            body = (
+                f"{info.get('relaxed', 'ご希望の条件')}に合う商品は見つかりませんでしたが、近いものはこちらです。"
+                + body
+            )
+        step = "クーポンもお出ししましょうか？" if has_offer else "詳しく知りたい商品はありますか？"
+        return "".join(part for part in (lead, opener, body, step) if part)
+    if note == "cheaper":
+        opener = dialogue.pick(("Something easier on the wallet:", "A cheaper option:", "For less, try:"), used, seed)
+    elif note == "reference":
+        opener = ""
+    else:
+        opener = dialogue.pick(dialogue.OPENERS[("recommend", "en")], used, seed)
+        if len(products) == 1:
+            opener = dialogue.pick(("This one fits:", "I'd go for this:", "Here's the best match:"), used, seed)
+    items = []
+    for p in products:
+        line = f"{p['name']} ({p['price']})"
+        if p.get("reason"):
+            line += f" — {p['reason'].rstrip('.')}"
+        items.append(line)
+    body = "; ".join(items) + "."
+    if info.get("quantity"):
+        body += f" {info['quantity']} of them — noted."
+    if note == "relaxed":
+        body = f"Nothing matches {info.get('relaxed', 'that exactly')}, but the closest is: " + body
+    step = dialogue.pick(
+        ("Want a coupon for it?", "Shall I get you a coupon code?")
+        if has_offer
+        else ("Want more detail on either?", "Shall I look for something else?"),
+        used,
+        seed,
+    )
+    return " ".join(part for part in (lead, opener, body, step) if part)
+
+
+def coupon_reply(coupon: list[str], info: dict[str, str], used: list[str], seed: int) -> str:
+    code, title = coupon[0], coupon[1] if len(coupon) > 1 else ""
+    lang = info.get("language", "en")
+    declined = info.get("declined", "")
+    reused = info.get("reused") == "yes"
+    acts = [a for a in info.get("acts", "").split(",") if a]
+    lead = social_prefix(acts, lang, used, seed)
+    if lang == "ja":
+        if declined:
+            body = f"{declined}%の割引はできかねますが、{title}ならご利用いただけます。クーポンコード：{code}。"
+        elif reused:
+            body = f"先ほどのクーポンがそのまま使えます：{code}（{title}）。"
+        else:
+            body = f"クーポンをどうぞ：{code}（{title}）。"
+        return lead + body + "レジでお見せいただくか、オンラインで入力してください。"
+    if declined:
+        body = f"I can't do {declined}%, but {title} applies — your code is {code}."
+    elif reused:
+        body = f"Your code is still {code} ({title}) — it's already yours for this visit."
+    else:
+        opener = dialogue.pick(dialogue.OPENERS[("coupon", "en")], used, seed)
+        body = f"{opener} Here's your coupon: {code} — {title}."
+    return " ".join(p for p in (lead, body, "Enter it at checkout or show it at the register.") if p)
+
+
+def answer_reply(knowledge: list[str], info: dict[str, str], used: list[str], seed: int) -> str:
+    lang = info.get("language", "en")
+    sentences, sources = [], []
+    for line in knowledge:
+        source, _, body = line.partition("] ")
         source = source.lstrip("[")
-        for sentence in _SENTENCE.split(body):
-            if sentence.strip():
-                candidates.append(((source, sentence.strip()), sentence))
-    ranked = retrieval.rank(question, candidates, limit=limit)
-    if not ranked and candidates:
-        ranked = [(candidates[0][0], 0.0)]
-    sentences = [pair[0][1] for pair in ranked]  # type: ignore[index]
-    sources: list[str] = []
-    for pair in ranked:
-        source = pair[0][0]  # type: ignore[index]
+        sentences.append(body.strip())
         if source not in sources:
             sources.append(source)
-    return sentences, sources
+    acts = [a for a in info.get("acts", "").split(",") if a]
+    lead = social_prefix(acts, lang, used, seed)
+    if not lead and dialogue.first_words(" ".join(sentences)) in {dialogue.first_words(u) for u in used}:
+        # The same passage again: say so differently rather than open as before.
+        lead = dialogue.pick(dialogue.OPENERS[("answer", lang)], used, seed)
+    if lang == "ja":
+        cited = "、".join(f"「{s}」" for s in sources)
+        step = dialogue.pick(("これで解決しましたか？", "ほかにご不明な点はありますか？"), used, seed)
+        return f"{lead}{language.join(sentences, 'ja')}（出典：{cited}）{step}"
+    cited = ", ".join(f"“{s}”" for s in sources)
+    step = dialogue.pick(("Did that answer your question?", "Does that help?", "Is there anything else?"), used, seed)
+    return " ".join(p for p in (lead, language.join(sentences, "en"), f"(Source: {cited}.)", step) if p)
 
 
-def _product_line(line: str) -> str:
-    parts = [part.strip() for part in line.split("|")]
-    if len(parts) >= 4:
-        _sku, name, price, description = parts[:4]
-        short = _SENTENCE.split(description)[0].rstrip(".") if description else ""
-        return f"{name} ({price}){' — ' + short if short else ''}"
-    return line
+def escalate_reply(info: dict[str, str], partner: str) -> str:
+    lang = info.get("language", "en")
+    reason = info.get("reason", "unknown")
+    acts = [a for a in info.get("acts", "").split(",") if a]
+    if lang == "ja":
+        if reason == "human":
+            return f"かしこまりました。{partner}の担当者に引き継ぎましたので、こちらでご連絡します。"
+        return f"その点は資料に記載がないため、{partner}の担当者に引き継ぎました。こちらでご連絡します。"
+    if reason == "human":
+        return f"Of course — I've passed this to a colleague at {partner}, who will pick this up here shortly."
+    lead = "You're welcome! " if "thanks" in acts else ""
+    return (
+        f"{lead}That isn't covered in our documents, so I've passed your question to a colleague at {partner}; "
+        "a colleague will pick this up here."
+    )
+
+
+def resolved_reply(info: dict[str, str], used: list[str], seed: int) -> str:
+    if info.get("language") == "ja":
+        return "解決してよかったです！また何かあれば、ここに書いてください。"
+    return dialogue.pick(
+        (
+            "Glad that's sorted! If anything else comes up, just write here.",
+            "Great — happy I could help. Write any time if something else comes up.",
+        ),
+        used,
+        seed,
+    )
 
 
 def reply(system: str, history: list[BaseMessage]) -> str:
@@ -98,76 +301,27 @@ def reply(system: str, history: list[BaseMessage]) -> str:
     mode = headers.get("MODE", "chat")
     question = next((str(m.content) for m in reversed(history) if isinstance(m, HumanMessage)), "")
     name, partner = _name(system), _partner(system)
-    playbook = sections.get("Playbook", [])
-    if retrieval.is_japanese(question) and mode in _JAPANESE:
-        return _JAPANESE[mode](question, sections, name, partner)
+    info = _dialogue(sections)
+    info.setdefault("language", language.language_of(question))
+    prior = history[:-1] if history and isinstance(history[-1], HumanMessage) else history
+    used, seed = _used(prior), _seed(prior)
+    acts = [a for a in info.get("acts", "").split(",") if a]
     if mode == "recommend":
-        products = sections.get("Products", [])
-        picks = "; ".join(_product_line(line) for line in products[:3])
-        text = f"Good choice asking! For that, I'd suggest: {picks}."
-        if sections.get("Offers"):
-            text += " Ask me for a coupon and I'll give you a code for today's deal."
-        return text
+        products = [_product_parts(line) for line in sections.get("Products", [])]
+        return recommend_reply(products, info, used, seed, bool(sections.get("Offers")))
     if mode == "coupon":
-        coupon = sections.get("Coupon", [""])[0]
-        code, _, offer = (part.strip() for part in coupon.partition("|"))
-        return (f"Here's your coupon: {code} — {offer}. Show the code at the register or enter it "
-                "at checkout. Enjoy!")
+        coupon = [part.strip() for part in sections.get("Coupon", [""])[0].split("|")]
+        return coupon_reply(coupon, info, used, seed)
     if mode == "answer":
-        sentences, sources = _best_sentences(question, sections.get("Knowledge", []))
-        cited = ", ".join(f"“{source}”" for source in sources)
-        return f"{' '.join(sentences)} (Source: {cited}.) Did that answer your question?"
+        return answer_reply(sections.get("Knowledge", []), info, used, seed)
     if mode == "escalate":
-        return (f"I'm not certain about that, so I've passed your question to a colleague at {partner}. "
-                "They will get back to you here.")
+        return escalate_reply(info, partner)
     if mode == "resolved":
-        return "Glad that's sorted! If anything else comes up, just write here."
+        return resolved_reply(info, used, seed)
     if mode == "draft":
-        return _draft(question, sections)
-    # chat: the playbook line closest to what was said, in the persona's voice
-    best = retrieval.rank(question, [(line, line) for line in playbook], limit=1)
-    opener = f"Hi, I'm {name} from {partner}."
-    return f"{opener} {best[0][0]}" if best else f"{opener} How can I help you today?"
-
-
-def _ja_recommend(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
-    picks = "、".join(_product_line(line) for line in sections.get("Products", [])[:3])
-    text = f"ありがとうございます！おすすめは {picks} です。"
-    return text + ("クーポンが欲しいときは言ってくださいね。" if sections.get("Offers") else "")
-
-
-def _ja_coupon(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
-    code, _, offer = (part.strip() for part in sections.get("Coupon", [""])[0].partition("|"))
-    return f"クーポンをどうぞ：{code}（{offer}）。レジでお見せいただくか、オンラインで入力してください。"
-
-
-def _ja_answer(question: str, sections: dict[str, list[str]], name: str, partner: str) -> str:
-    sentences, sources = _best_sentences(question, sections.get("Knowledge", []))
-    cited = "、".join(f"「{source}」" for source in sources)
-    return f"{''.join(sentences)}（出典：{cited}）これで解決しましたか？"
-
-
-_JAPANESE = {
-    "recommend": _ja_recommend,
-    "coupon": _ja_coupon,
-    "answer": _ja_answer,
-    "escalate": lambda q, s, name, partner: (f"確かなことが言えないため、{partner}の担当者に引き継ぎました。"
-                                             "こちらでご連絡します。"),
-    "resolved": lambda q, s, name, partner: "解決してよかったです！また何かあれば、ここに書いてください。",
-    "chat": lambda q, s, name, partner: f"こんにちは、{partner}の{name}です。何をお探しですか？",
-}
-
-
-def _draft(brief: str, sections: dict[str, list[str]]) -> str:
-    products = [_product_line(line) for line in sections.get("Products", [])[:3]]
-    focus = products[0] if products else brief.strip().rstrip(".")
-    key_terms = [t for t in retrieval.terms(brief) if len(t) > 3][:3]
-    angle = " ".join(key_terms) if key_terms else "this season"
-    return "\n".join([
-        f"Headline: {focus.split(' (')[0]} — made for {angle}.",
-        f"Body: {brief.strip().rstrip('.')}. {('Featuring ' + '; '.join(products) + '.') if products else ''}".strip(),
-        "Call to action: Find it in store today.",
-    ])
+        return copywriting.draft(question, sections)
+    hint = info.get("hint", "")
+    return chat_reply(acts or ["greeting"], info["language"], name, partner, used, seed, hint, first=not prior)
 
 
 class OfflineChatModel(BaseChatModel):
@@ -179,8 +333,13 @@ class OfflineChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "haken-offline-retrieval"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         system = next((str(m.content) for m in messages if isinstance(m, SystemMessage)), "")
         dialogue = [m for m in messages if not isinstance(m, SystemMessage)]
         headers, sections = _sections(system)
@@ -191,6 +350,12 @@ class OfflineChatModel(BaseChatModel):
             text = reply(system, dialogue)
         tokens_in = sum(estimate_tokens(str(m.content)) for m in messages)
         tokens_out = estimate_tokens(text)
-        message = AIMessage(content=text, usage_metadata={
-            "input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out})
+        message = AIMessage(
+            content=text,
+            usage_metadata={
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            },
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])

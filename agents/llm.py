@@ -69,7 +69,7 @@ class ModelRouter:
         (the last tier has none below it and keeps its own)."""
         if degraded and tier in self.fallback_order:
             order = list(self.fallback_order)
-            for lower in order[order.index(tier) + 1:]:
+            for lower in order[order.index(tier) + 1 :]:
                 if lower in self.tiers:
                     return self.tiers[lower]
         return self.tiers[tier]
@@ -110,20 +110,57 @@ class Invoker:
         try:
             answer = choice.model.invoke(list(messages))
         except Exception as error:  # any provider error or timeout
-            self.runs.append(RunRecord(step, choice.tier, choice.name, 0, 0, Decimal(0), choice.price.currency,
-                                       _ms(started), "error", f"{type(error).__name__}: {error}"[:500], self.attempt))
+            self.runs.append(
+                RunRecord(
+                    step,
+                    choice.tier,
+                    choice.name,
+                    0,
+                    0,
+                    Decimal(0),
+                    choice.price.currency,
+                    _ms(started),
+                    "error",
+                    f"{type(error).__name__}: {error}"[:500],
+                    self.attempt,
+                )
+            )
             raise ModelFailure(f"{choice.name}: {type(error).__name__}: {error}") from error
         text = (answer.content if isinstance(answer.content, str) else _text_of(answer.content)).strip()
         if not text:
-            self.runs.append(RunRecord(step, choice.tier, choice.name, 0, 0, Decimal(0), choice.price.currency,
-                                       _ms(started), "error", "empty answer", self.attempt))
+            self.runs.append(
+                RunRecord(
+                    step,
+                    choice.tier,
+                    choice.name,
+                    0,
+                    0,
+                    Decimal(0),
+                    choice.price.currency,
+                    _ms(started),
+                    "error",
+                    "empty answer",
+                    self.attempt,
+                )
+            )
             raise ModelFailure(f"{choice.name}: empty answer")
         usage: dict[str, Any] = getattr(answer, "usage_metadata", None) or {}
         tokens_in = int(usage.get("input_tokens") or sum(estimate_tokens(str(m.content)) for m in messages))
         tokens_out = int(usage.get("output_tokens") or estimate_tokens(text))
-        self.runs.append(RunRecord(step, choice.tier, choice.name, tokens_in, tokens_out,
-                                   choice.price.cost_minor(tokens_in, tokens_out), choice.price.currency,
-                                   _ms(started), "ok", attempt=self.attempt))
+        self.runs.append(
+            RunRecord(
+                step,
+                choice.tier,
+                choice.name,
+                tokens_in,
+                tokens_out,
+                choice.price.cost_minor(tokens_in, tokens_out),
+                choice.price.currency,
+                _ms(started),
+                "ok",
+                attempt=self.attempt,
+            )
+        )
         return text
 
 
@@ -141,8 +178,9 @@ def _text_of(content: list[Any]) -> str:
 def price_table() -> dict[str, Price]:
     table = {OFFLINE_MODEL_NAME: FREE}
     for model, entry in (settings.AGENT_MODEL_PRICES or {}).items():
-        table[model] = Price(Decimal(str(entry["input_per_1k"])), Decimal(str(entry["output_per_1k"])),
-                             entry.get("currency", "USD"))
+        table[model] = Price(
+            Decimal(str(entry["input_per_1k"])), Decimal(str(entry["output_per_1k"])), entry.get("currency", "USD")
+        )
     return table
 
 
@@ -150,9 +188,14 @@ def _provider(tier: str, entry: dict[str, Any], prices: dict[str, Price]) -> Mod
     from langchain_openai import ChatOpenAI
 
     api_key = entry.get("api_key") or os.environ.get(entry.get("api_key_env", ""), "") or "not-needed"
-    model = ChatOpenAI(model=entry["model"], base_url=entry.get("base_url"), api_key=api_key,
-                       timeout=settings.AGENT_MODEL_TIMEOUT, max_retries=0,
-                       temperature=entry.get("temperature", 0.3))
+    model = ChatOpenAI(
+        model=entry["model"],
+        base_url=entry.get("base_url"),
+        api_key=api_key,
+        timeout=settings.AGENT_MODEL_TIMEOUT,
+        max_retries=0,
+        temperature=entry.get("temperature", 0.3),
+    )
     return ModelChoice(name=entry["model"], tier=tier, model=model, price=prices.get(entry["model"], FREE))
 
 
@@ -161,15 +204,21 @@ def _default_router(config_key: str) -> ModelRouter:
     prices = price_table()
     configured = settings.AGENT_MODELS or {}
     offline = OfflineChatModel()
-    tiers = {tier: (_provider(tier, configured[tier], prices) if tier in configured
-                    else ModelChoice(name=OFFLINE_MODEL_NAME, tier=tier, model=offline))
-             for tier in TIERS}
+    tiers = {
+        tier: (
+            _provider(tier, configured[tier], prices)
+            if tier in configured
+            else ModelChoice(name=OFFLINE_MODEL_NAME, tier=tier, model=offline)
+        )
+        for tier in TIERS
+    }
     return ModelRouter(tiers=tiers, fallback_order=tuple(settings.AGENT_TIER_FALLBACK))
 
 
 def router_from_settings() -> ModelRouter:
-    key = repr((settings.AGENT_MODELS, settings.AGENT_MODEL_PRICES, settings.AGENT_TIER_FALLBACK,
-                settings.AGENT_MODEL_TIMEOUT))
+    key = repr(
+        (settings.AGENT_MODELS, settings.AGENT_MODEL_PRICES, settings.AGENT_TIER_FALLBACK, settings.AGENT_MODEL_TIMEOUT)
+    )
     return _default_router(key)
 
 

@@ -49,8 +49,7 @@ class KnowledgeDocument(models.Model):
     title = models.CharField(max_length=200)
     filename = models.CharField(max_length=200)
     body = models.TextField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -99,8 +98,9 @@ class CouponOffer(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(percent_off__gte=1) & Q(percent_off__lte=90),
-                                   name="coupon_offer_percent_valid"),
+            models.CheckConstraint(
+                condition=Q(percent_off__gte=1) & Q(percent_off__lte=90), name="coupon_offer_percent_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,8 +135,9 @@ class Conversation(models.Model):
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="conversations")
     skill = models.CharField(max_length=40)
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Widget visitors prove they own the conversation with a secret token; its digest is kept.
     visitor_token_digest = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -145,16 +146,19 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=16, blank=True)  # "customer" or "partner"
     reopened_at = models.DateTimeField(null=True, blank=True)
+    # The dialogue manager's state (agents.dialogue.DialogueState): products shown, the
+    # offer in play, the open question, the language. Saved with each turn.
+    dialogue = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["open", "escalated", "resolved"]),
-                                   name="conversation_status_valid"),
-            models.CheckConstraint(condition=Q(channel__in=["portal", "widget"]),
-                                   name="conversation_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "escalated", "resolved"]), name="conversation_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(channel__in=["portal", "widget"]), name="conversation_channel_valid"),
         ]
         indexes = [models.Index(fields=["placement", "-created_at"], name="conversation_placement_idx")]
 
@@ -180,24 +184,30 @@ class Message(models.Model):
     content = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices)
     # The inbound message this one answers: at most one reply per message (idempotency key).
-    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE,
-                                    related_name="reply")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="reply")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # What the reply rests on: [{"document": id, "title": …}], [{"sku": …, "name": …, "price": …}].
     citations = models.JSONField(default=list, blank=True)
     products = models.JSONField(default=list, blank=True)
     intent = models.CharField(max_length=32, blank=True)
+    # How sure the employee is that the reply answers the message (0–1); under
+    # agents.dialogue.ESCALATE_BELOW a question goes to a person instead.
+    confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(role__in=["user", "assistant", "staff"]), name="message_role_valid"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "waiting", "answered", "failed", "sent"]),
-                                   name="message_status_valid"),
-            models.CheckConstraint(condition=Q(role="user") | Q(reply_to__isnull=False) | Q(status="sent"),
-                                   name="message_reply_has_parent"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "waiting", "answered", "failed", "sent"]),
+                name="message_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(role="user") | Q(reply_to__isnull=False) | Q(status="sent"), name="message_reply_has_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -239,8 +249,9 @@ class CopyDraft(models.Model):
     text = models.TextField()
     original_text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=now)
@@ -248,8 +259,9 @@ class CopyDraft(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["pending", "approved", "rejected"]),
-                                   name="copy_draft_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "rejected"]), name="copy_draft_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -45,20 +45,31 @@ def _section(title: str, lines: Iterable[str]) -> str:
 
 
 def classify_prompt(persona: Persona, labels: Sequence[Label], default: str, text: str) -> list[BaseMessage]:
-    system = "\n".join([
-        f"You are {persona.name}, {persona.title} at {persona.partner}.",
-        "TASK: classify",
-        f"DEFAULT: {default}",
-        "Read the customer's message and answer with exactly one label from the list below "
-        "(only the label, nothing else). If none fits, answer with the default label.",
-        _section("Labels", (f"{label.key}: {label.description} | examples: {'; '.join(label.examples)}"
-                            for label in labels)),
-    ])
+    system = "\n".join(
+        [
+            f"You are {persona.name}, {persona.title} at {persona.partner}.",
+            "TASK: classify",
+            f"DEFAULT: {default}",
+            "Read the customer's message and answer with exactly one label from the list below "
+            "(only the label, nothing else). If none fits, answer with the default label.",
+            _section(
+                "Labels",
+                (f"{label.key}: {label.description} | examples: {'; '.join(label.examples)}" for label in labels),
+            ),
+        ]
+    )
     return [SystemMessage(system), HumanMessage(text)]
 
 
-def reply_prompt(persona: Persona, *, mode: str, instructions: str, sections: dict[str, Iterable[str]],
-                 history: Sequence[tuple[str, str]], text: str) -> list[BaseMessage]:
+def reply_prompt(
+    persona: Persona,
+    *,
+    mode: str,
+    instructions: str,
+    sections: dict[str, Iterable[str]],
+    history: Sequence[tuple[str, str]],
+    text: str,
+) -> list[BaseMessage]:
     parts = [
         f"You are {persona.name}, {persona.title} at {persona.partner}. {persona.persona}",
         "TASK: reply",

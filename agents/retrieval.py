@@ -1,7 +1,7 @@
 """Lexical retrieval: the same normalised terms index the catalog and the knowledge base
 (GIN-indexed arrays, so candidates come from an index scan) and score passages for the
-offline engine. Latin words are lower-cased and lightly stemmed; CJK runs become
-character bigrams, so Japanese text without spaces still matches."""
+offline engine. Terms come from agents.language: English lemmas, Japanese normalized
+forms, synonym groups, kanji and readings (SudachiPy)."""
 
 from __future__ import annotations
 
@@ -10,52 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|[^\W_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+",
-                   re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
-STOPWORDS = frozenset([
-    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "from", "by", "with",
-    "about", "as", "into", "than", "then", "so", "very", "too", "is", "are", "was", "were", "be", "been",
-    "being", "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your",
-    "he", "she", "it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here",
-    "what", "which", "who", "whom", "how", "when", "where", "why", "can", "could", "would", "should", "will",
-    "shall", "may", "might", "must", "just", "any", "some", "all", "no", "not", "please", "thank",
-    "want", "wants", "need", "needs", "like", "get", "got", "give", "looking", "look",
-    "something", "anything", "im", "ive",
-])
-
-
-# Bigrams of Japanese inflections and polite endings ("…はありますか", "…ください"): in
-# every other sentence, so they would match anything.
-JA_STOP_BIGRAMS = frozenset([
-    "ます", "すか", "です", "でし", "した", "ませ", "せん", "あり", "りま", "くだ", "ださ", "さい", "して",
-    "ある", "いま", "ない", "ので", "から", "ても", "でき", "きま",
-])
-
-
-def is_japanese(text: str) -> bool:
-    """Whether the text is written in Japanese (kana or kanji): the employee answers in kind."""
-    return bool(_CJK.search(text or ""))
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def terms(text: str) -> list[str]:
-    """The search terms of `text`, in order, with repeats."""
-    out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        token = match.group(0)
-        if _CJK.match(token):
-            out.extend(gram for i in range(max(1, len(token) - 1))
-                       if (gram := token[i:i + 2]) not in JA_STOP_BIGRAMS)
-        elif token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
-            out.append(_stem(token)[:64])
-    return out
+from agents.language import is_japanese, terms
 
 
 def term_set(*texts: str) -> list[str]:
@@ -79,18 +34,28 @@ def score(query: Sequence[str], document: Sequence[str], *, idf: dict[str, float
     return total
 
 
-def idf_weights(query: Iterable[str], documents: Sequence[Sequence[str]], *,
-                total: int | None = None) -> dict[str, float]:
+def idf_weights(
+    query: Iterable[str], documents: Sequence[Sequence[str]], *, total: int | None = None
+) -> dict[str, float]:
     """Inverse document frequency of each query term; `total` is the size of the whole
     collection when `documents` are only the candidates an index returned."""
     n = max(total or 0, len(documents))
     sets = [set(doc) for doc in documents]
-    return {term: math.log(1 + (n - df + 0.5) / (df + 0.5))
-            for term in set(query) for df in [sum(1 for s in sets if term in s)]}
+    return {
+        term: math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for term in set(query)
+        for df in [sum(1 for s in sets if term in s)]
+    }
 
 
-def rank(query_text: str, candidates: Sequence[tuple[object, str]], *, limit: int = 3,
-         minimum: float = 0.0, total: int | None = None) -> list[tuple[object, float]]:
+def rank(
+    query_text: str,
+    candidates: Sequence[tuple[object, str]],
+    *,
+    limit: int = 3,
+    minimum: float = 0.0,
+    total: int | None = None,
+) -> list[tuple[object, float]]:
     """The best `limit` candidates (item, text) for the query, best first, ties in input order."""
     query = terms(query_text)
     docs = [terms(text) for _, text in candidates]
@@ -98,3 +63,121 @@ def rank(query_text: str, candidates: Sequence[tuple[object, str]], *, limit: in
     scored = [(item, score(query, doc, idf=idf)) for (item, _), doc in zip(candidates, docs, strict=True)]
     ranked = sorted(((item, s) for item, s in scored if s > minimum), key=lambda pair: -pair[1])
     return ranked[:limit]
+
+
+def coverage(query: Sequence[str], document: Iterable[str], idf: dict[str, float]) -> float:
+    """The share of the query's weight (inverse document frequency) that the document
+    carries: how much of what was asked this text speaks to, from 0 to 1."""
+    wanted = set(query)
+    if not wanted:
+        return 0.0
+    have = set(document)
+    top = max(idf.values(), default=1.0) or 1.0
+    weight = {term: idf.get(term, top) or top for term in wanted}
+    return sum(w for term, w in weight.items() if term in have) / sum(weight.values())
+
+
+def coverage_of(
+    question: str,
+    documents: Sequence[Sequence[str]],
+    *,
+    total: int | None = None,
+    ignore: frozenset[str] = frozenset(),
+    head: str = "",
+) -> list[float]:
+    """For each document, the share of the question's content words it covers (each word
+    weighted by how rare it is among the documents). A word counts as covered by its
+    synonyms, readings, parts or all of its kanji. A proper noun no document names (a
+    town a delivery policy covers without listing it) is left out once anything else of
+    the question is covered, so "do you ship to Osaka?" is answered by the shipping policy."""
+    from agents.language import group_matched, word_groups
+
+    groups = [g for g in word_groups(question) if g[0] not in ignore]
+    if not groups:
+        return [0.0 for _ in documents]
+    sets = [set(doc) for doc in documents]
+    n = max(total or 0, len(sets), 1)
+    matched = [[group_matched(g, s) for s in sets] for g in groups]
+    weights = []
+    for group, row in zip(groups, matched, strict=True):
+        df = sum(1 for credit in row if credit)
+        # The thing asked for weighs double: a gift for a book lover is a gift first.
+        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1))
+    out = []
+    for d in range(len(sets)):
+        got = sum(w * row[d] for w, row in zip(weights, matched, strict=True))
+        whole = sum(
+            w
+            for g, w, row in zip(groups, weights, matched, strict=True)
+            if row[d] or not (g[3] and not any(row) and got > 0)
+        )
+        out.append(got / whole if whole else 0.0)
+    return out
+
+
+_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|by|like)\b", re.I)
+
+
+# Nouns that say who it is for or that it is a request, not what it is.
+_NOT_THE_THING = frozenset(
+    [
+        "present",
+        "gift",
+        "idea",
+        "item",
+        "product",
+        "thing",
+        "option",
+        "recommendation",
+        "suggestion",
+        "dad",
+        "father",
+        "mum",
+        "mom",
+        "mother",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "partner",
+        "friend",
+        "kid",
+        "child",
+        "nephew",
+        "niece",
+        "boyfriend",
+        "girlfriend",
+        "brother",
+        "sister",
+        "grandma",
+        "grandpa",
+        "grandmother",
+        "grandfather",
+        "colleague",
+        "boss",
+        "teacher",
+        "baby",
+    ]
+)
+
+
+def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
+    """The thing an English request asks for: the last content word of its first phrase
+    that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
+    from agents.language import word_groups
+
+    if is_japanese(question):
+        return ""
+    for phrase in _PREPOSITION.split(question):
+        groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
+        if groups:
+            return groups[-1][0]
+    return ""
+
+
+def has_qualifier(question: str) -> bool:
+    """Whether a request has a prepositional phrase with content ("… for a book lover")."""
+    from agents.language import word_groups
+
+    phrases = [p for p in _PREPOSITION.split(question) if word_groups(p)]
+    return len(phrases) > 1

@@ -18,6 +18,7 @@ from agents.models import (
     Conversation,
     CopyDraft,
     CouponOffer,
+    IssuedCoupon,
     KnowledgeDocument,
     Message,
     Widget,
@@ -34,16 +35,18 @@ def widget_by_key(*, key: Any) -> Widget:
     # A key PostgreSQL cannot even compare (a NUL byte) names no widget either.
     if not isinstance(key, str) or not key or len(key) > 64 or "\x00" in key:
         raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
-    widget = Widget.objects.select_related("placement__partner", "placement__employee").filter(
-        publishable_key=key).first()
+    widget = (
+        Widget.objects.select_related("placement__partner", "placement__employee").filter(publishable_key=key).first()
+    )
     if widget is None:
         raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
     return widget
 
 
 def widget_conversation(*, widget: Widget, public_id: str) -> Conversation:
-    conversation = Conversation.objects.filter(placement_id=widget.placement_id, public_id=public_id,
-                                               channel=Conversation.Channel.WIDGET).first()
+    conversation = Conversation.objects.filter(
+        placement_id=widget.placement_id, public_id=public_id, channel=Conversation.Channel.WIDGET
+    ).first()
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation
@@ -57,9 +60,11 @@ def widget_for_placement(*, placement: Placement) -> Widget | None:
 
 
 def conversation_list(*, viewer: Any, placement: Placement | None = None) -> QuerySet[Conversation]:
-    conversations = (Conversation.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
-                     .select_related("placement__partner", "placement__employee", "started_by")
-                     .annotate(message_count=Count("messages")))
+    conversations = (
+        Conversation.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
+        .select_related("placement__partner", "placement__employee", "started_by")
+        .annotate(message_count=Count("messages"))
+    )
     if placement is not None:
         conversations = conversations.filter(placement=placement)
     return conversations.order_by("-created_at", "-id")
@@ -74,10 +79,17 @@ def conversation_get(*, viewer: Any, conversation_id: int) -> Conversation:
 
 def transcript(*, conversation: Conversation, after: int = 0) -> list[Message]:
     """The conversation's messages in order, with what each reply rests on (coupon, draft)."""
-    return list(conversation.messages.filter(pk__gt=after)
-                .select_related("reply_to__coupon__offer", "reply_to__copy_draft", "sender",
-                                "conversation__placement__partner", "conversation__placement__employee")
-                .order_by("created_at", "id"))
+    return list(
+        conversation.messages.filter(pk__gt=after)
+        .select_related(
+            "reply_to__coupon__offer",
+            "reply_to__copy_draft",
+            "sender",
+            "conversation__placement__partner",
+            "conversation__placement__employee",
+        )
+        .order_by("created_at", "id")
+    )
 
 
 def message_get(*, conversation: Conversation, message_id: int) -> Message:
@@ -88,23 +100,47 @@ def message_get(*, conversation: Conversation, message_id: int) -> Message:
 
 
 def reply_for(*, message: Message) -> Message | None:
-    return (Message.objects.select_related("reply_to__coupon__offer", "reply_to__copy_draft")
-            .filter(reply_to=message).first())
+    return (
+        Message.objects.select_related("reply_to__coupon__offer", "reply_to__copy_draft")
+        .filter(reply_to=message)
+        .first()
+    )
 
 
 def message_public(message: Message) -> dict[str, Any]:
     """A message as the widget and the portal show it."""
-    data: dict[str, Any] = {"id": message.pk, "role": message.role, "content": message.content,
-                            "status": message.status, "created_at": message.created_at.isoformat()}
+    data: dict[str, Any] = {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+    }
     if message.role == Message.Role.STAFF:
         data["sender"] = f"{message.conversation.placement.partner.name} staff"
     if message.role == Message.Role.ASSISTANT:
         inbound = message.reply_to
         coupon = getattr(inbound, "coupon", None) if inbound is not None else None
-        data["coupon"] = ({"code": coupon.code, "offer": coupon.offer.title, "percent_off": coupon.offer.percent_off}
-                          if coupon is not None else None)
+        if coupon is None and inbound is not None and message.intent == "coupon":
+            # The code issued earlier in the conversation for the same offer, given again.
+            coupon = next(
+                (
+                    c
+                    for c in IssuedCoupon.objects.filter(conversation_id=message.conversation_id).select_related(
+                        "offer"
+                    )
+                    if c.code in message.content
+                ),
+                None,
+            )
+        data["coupon"] = (
+            {"code": coupon.code, "offer": coupon.offer.title, "percent_off": coupon.offer.percent_off}
+            if coupon is not None
+            else None
+        )
         data["products"] = message.products
         data["citations"] = [{"title": c["title"]} for c in message.citations]
+        data["confidence"] = message.confidence
     return data
 
 
@@ -123,8 +159,9 @@ def placement_knowledge(*, viewer: Any, placement_id: int) -> dict[str, Any]:
 
 
 def copy_drafts(*, viewer: Any, status: str | None = None) -> QuerySet[CopyDraft]:
-    drafts = (CopyDraft.objects.filter(placement__partner__in=partners_visible(viewer=viewer))
-              .select_related("placement__employee", "placement__partner", "reviewed_by"))
+    drafts = CopyDraft.objects.filter(placement__partner__in=partners_visible(viewer=viewer)).select_related(
+        "placement__employee", "placement__partner", "reviewed_by"
+    )
     if status:
         drafts = drafts.filter(status=status)
     return drafts.order_by("-created_at", "-id")
@@ -176,8 +213,7 @@ class Economics:
         # Token costs are fractions of a cent: show them to a millionth of the major unit.
         out = []
         for currency, minor in sorted(self.token_cost.items()):
-            major = minor.scaleb(-MINOR_UNIT_EXPONENT[currency]).quantize(Decimal("0.000001"),
-                                                                        rounding=ROUND_HALF_UP)
+            major = minor.scaleb(-MINOR_UNIT_EXPONENT[currency]).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
             out.append(f"{currency} {major:,}")
         return out or ["—"]
 
@@ -195,8 +231,12 @@ def economics(*, placements: QuerySet[Placement]) -> Economics:
     from revenue.models import Statement
 
     runs = AgentRun.objects.filter(placement__in=placements)
-    totals = runs.aggregate(calls=Count("id"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"),
-                            turns=Count("message", distinct=True))
+    totals = runs.aggregate(
+        calls=Count("id"),
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        turns=Count("message", distinct=True),
+    )
     cost: dict[str, Decimal] = defaultdict(Decimal)
     for row in runs.values("cost_currency").annotate(total=Sum("cost")):
         cost[row["cost_currency"]] += row["total"] or Decimal(0)
@@ -211,11 +251,17 @@ def economics(*, placements: QuerySet[Placement]) -> Economics:
     for row in statements.values("currency").annotate(wage=Sum("wage"), net=Sum("net")):
         wage[row["currency"]] += row["wage"] or 0
         revenue[row["currency"]] += row["net"] or 0
-    return Economics(turns=totals["turns"] or 0, calls=totals["calls"] or 0,
-                     failed_calls=runs.filter(status=AgentRun.Status.ERROR).count(),
-                     tokens_in=totals["tokens_in"] or 0, tokens_out=totals["tokens_out"] or 0,
-                     token_cost=dict(cost), wage=dict(wage), attributed_revenue=dict(revenue),
-                     per_call=dict(per_call))
+    return Economics(
+        turns=totals["turns"] or 0,
+        calls=totals["calls"] or 0,
+        failed_calls=runs.filter(status=AgentRun.Status.ERROR).count(),
+        tokens_in=totals["tokens_in"] or 0,
+        tokens_out=totals["tokens_out"] or 0,
+        token_cost=dict(cost),
+        wage=dict(wage),
+        attributed_revenue=dict(revenue),
+        per_call=dict(per_call),
+    )
 
 
 def placement_economics(*, viewer: Any, placement_id: int) -> tuple[Placement, Economics]:

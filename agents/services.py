@@ -67,8 +67,10 @@ def _require_member(actor: Any, placement: Placement, doing: str, *, owner: bool
 
 def _require_working(placement: Placement) -> None:
     if placement.status != Placement.Status.ACTIVE:
-        raise InvalidTransition(f"{placement.employee.name} at {placement.partner.name} is {placement.status}; "
-                                "only an active placement talks with people.")
+        raise InvalidTransition(
+            f"{placement.employee.name} at {placement.partner.name} is {placement.status}; "
+            "only an active placement talks with people."
+        )
 
 
 def _placement_read(placement: Placement) -> Placement:
@@ -77,8 +79,7 @@ def _placement_read(placement: Placement) -> Placement:
 
 def _placement_for_update(placement: Placement) -> Placement:
     """The placement, locked: changes to its knowledge and widget happen one at a time."""
-    return Placement.objects.select_for_update(of=("self",)).select_related("partner", "employee").get(
-        pk=placement.pk)
+    return Placement.objects.select_for_update(of=("self",)).select_related("partner", "employee").get(pk=placement.pk)
 
 
 # --- conversations ----------------------------------------------------------------------
@@ -93,11 +94,15 @@ def message_text_clean(text: Any) -> str:
         raise ValidationFailed("The message is empty.", fields={"message": ["Write something first."]})
     limit = max_message_chars()
     if len(text) > limit:
-        raise ValidationFailed(f"The message is {len(text):,} characters; the limit is {limit:,}.",
-                               fields={"message": [f"At most {limit:,} characters."]})
+        raise ValidationFailed(
+            f"The message is {len(text):,} characters; the limit is {limit:,}.",
+            fields={"message": [f"At most {limit:,} characters."]},
+        )
     if _UNSTORABLE.search(text):
-        raise ValidationFailed("The message contains characters that cannot be stored.",
-                               fields={"message": ["Contains invalid characters."]})
+        raise ValidationFailed(
+            "The message contains characters that cannot be stored.",
+            fields={"message": ["Contains invalid characters."]},
+        )
     return text
 
 
@@ -108,8 +113,10 @@ def _skill_for(placement: Placement, skill: str | None) -> str:
             raise InvalidTransition(f"{placement.employee.name} has no skill that can hold a conversation.")
         return skills[0]
     if skill not in skills:
-        raise ValidationFailed(f"{placement.employee.name} does not have the skill {skill!r}.",
-                               fields={"skill": [f"One of: {', '.join(skills)}."]})
+        raise ValidationFailed(
+            f"{placement.employee.name} does not have the skill {skill!r}.",
+            fields={"skill": [f"One of: {', '.join(skills)}."]},
+        )
     return skill
 
 
@@ -125,8 +132,9 @@ class Started:
 
 
 @transaction.atomic
-def conversation_start(*, placement: Placement, channel: str, text: Any, actor: User | None = None,
-                       skill: str | None = None) -> Started:
+def conversation_start(
+    *, placement: Placement, channel: str, text: Any, actor: User | None = None, skill: str | None = None
+) -> Started:
     """Open a conversation with the placement's employee and post its first message. In
     the portal the actor is a member of the partner; in the widget, an anonymous visitor
     who gets a secret token for the conversation. The conversation id is recorded as a
@@ -141,20 +149,34 @@ def conversation_start(*, placement: Placement, channel: str, text: Any, actor: 
     skill = _skill_for(placement, skill)
     token = secrets.token_urlsafe(24) if channel == Conversation.Channel.WIDGET else ""
     conversation = Conversation.objects.create(
-        public_id=f"conv-{secrets.token_hex(8)}", placement=placement, skill=skill, channel=channel,
-        started_by=actor, visitor_token_digest=_token_digest(token) if token else "")
-    touchpoint_record(placement=placement, kind="conversation", key=conversation.public_id,
-                      occurred_at=conversation.created_at)
-    audit_record(actor=actor, action="conversation.start", target=conversation, partner_id=placement.partner_id,
-                 summary=f"Conversation {conversation.public_id} with {placement.employee.name} ({channel})",
-                 via=None if actor else "widget visitor")
+        public_id=f"conv-{secrets.token_hex(8)}",
+        placement=placement,
+        skill=skill,
+        channel=channel,
+        started_by=actor,
+        visitor_token_digest=_token_digest(token) if token else "",
+    )
+    touchpoint_record(
+        placement=placement, kind="conversation", key=conversation.public_id, occurred_at=conversation.created_at
+    )
+    audit_record(
+        actor=actor,
+        action="conversation.start",
+        target=conversation,
+        partner_id=placement.partner_id,
+        summary=f"Conversation {conversation.public_id} with {placement.employee.name} ({channel})",
+        via=None if actor else "widget visitor",
+    )
     message = _message_add(conversation, text, actor)
     return Started(conversation=conversation, message=message, visitor_token=token)
 
 
 def conversation_token_matches(conversation: Conversation, token: Any) -> bool:
-    return (isinstance(token, str) and bool(conversation.visitor_token_digest)
-            and secrets.compare_digest(conversation.visitor_token_digest, _token_digest(token)))
+    return (
+        isinstance(token, str)
+        and bool(conversation.visitor_token_digest)
+        and secrets.compare_digest(conversation.visitor_token_digest, _token_digest(token))
+    )
 
 
 @transaction.atomic
@@ -163,8 +185,11 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
     reply is made on a worker. Writing again within 24 hours of a resolution reopens the
     conversation and withdraws that resolution outcome."""
     text = message_text_clean(text)
-    conversation = Conversation.objects.select_for_update().select_related(
-        "placement__partner", "placement__employee").get(pk=conversation.pk)
+    conversation = (
+        Conversation.objects.select_for_update()
+        .select_related("placement__partner", "placement__employee")
+        .get(pk=conversation.pk)
+    )
     if conversation.channel == Conversation.Channel.PORTAL:
         _require_member(actor, conversation.placement, "write in this conversation")
     elif actor is not None:
@@ -178,9 +203,13 @@ def _message_add(conversation: Conversation, text: str, actor: User | None) -> M
     """Store a customer's message; the employee answers it on a worker, unless a human has
     the conversation (escalated): then it waits for them."""
     escalated = conversation.status == Conversation.Status.ESCALATED
-    message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text,
-                                     status=Message.Status.WAITING if escalated else Message.Status.PENDING,
-                                     sender=actor)
+    message = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.USER,
+        content=text,
+        status=Message.Status.WAITING if escalated else Message.Status.PENDING,
+        sender=actor,
+    )
     if not escalated:
         _reply_queue(message.pk)
     return message
@@ -196,12 +225,14 @@ def _reply_queue(message_id: int) -> None:
 
 
 def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversation:
-    conversation = Conversation.objects.select_for_update().select_related(
-        "placement__partner", "placement__employee").get(pk=conversation.pk)
+    conversation = (
+        Conversation.objects.select_for_update()
+        .select_related("placement__partner", "placement__employee")
+        .get(pk=conversation.pk)
+    )
     _require_member(actor, conversation.placement, doing)
     if conversation.status != Conversation.Status.ESCALATED:
-        raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only "
-                                "an escalated one.")
+        raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only an escalated one.")
     return conversation
 
 
@@ -211,13 +242,19 @@ def conversation_human_reply(*, actor: User, conversation: Conversation, text: A
     messages waiting for a human are answered."""
     text = message_text_clean(text)
     conversation = _escalated(conversation, actor, "answer its customers")
-    reply = Message.objects.create(conversation=conversation, role=Message.Role.STAFF, content=text,
-                                   status=Message.Status.SENT, sender=actor)
+    reply = Message.objects.create(
+        conversation=conversation, role=Message.Role.STAFF, content=text, status=Message.Status.SENT, sender=actor
+    )
     conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING).update(
-        status=Message.Status.ANSWERED)
-    audit_record(actor=actor, action="conversation.human_reply", target=conversation,
-                 partner_id=conversation.placement.partner_id,
-                 summary=f"{actor.username} answered escalated conversation {conversation.public_id}")
+        status=Message.Status.ANSWERED
+    )
+    audit_record(
+        actor=actor,
+        action="conversation.human_reply",
+        target=conversation,
+        partner_id=conversation.placement.partner_id,
+        summary=f"{actor.username} answered escalated conversation {conversation.public_id}",
+    )
     return reply
 
 
@@ -228,14 +265,19 @@ def conversation_hand_back(*, actor: User, conversation: Conversation) -> Conver
     conversation = _escalated(conversation, actor, "hand conversations back to its employees")
     conversation.status = Conversation.Status.OPEN
     conversation.save(update_fields=["status", "updated_at"])
-    waiting = list(conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING)
-                   .values_list("pk", flat=True))
+    waiting = list(
+        conversation.messages.filter(role=Message.Role.USER, status=Message.Status.WAITING).values_list("pk", flat=True)
+    )
     Message.objects.filter(pk__in=waiting).update(status=Message.Status.PENDING)
     for message_id in waiting:
         _reply_queue(message_id)
-    audit_record(actor=actor, action="conversation.hand_back", target=conversation,
-                 partner_id=conversation.placement.partner_id,
-                 summary=f"Conversation {conversation.public_id} handed back to {conversation.placement.employee.name}")
+    audit_record(
+        actor=actor,
+        action="conversation.hand_back",
+        target=conversation,
+        partner_id=conversation.placement.partner_id,
+        summary=f"Conversation {conversation.public_id} handed back to {conversation.placement.employee.name}",
+    )
     return conversation
 
 
@@ -244,8 +286,9 @@ def _reopen_if_resolved(conversation: Conversation, actor: User | None) -> None:
     outcome = resolution_current(conversation)
     withdrawn = None
     if outcome is not None and outcome.occurred_at >= now - REOPEN_WITHDRAWS_WITHIN:
-        withdrawn = outcome_withdraw(placement=conversation.placement, kind=Outcome.Kind.RESOLUTION,
-                                     external_id=outcome.external_id)
+        withdrawn = outcome_withdraw(
+            placement=conversation.placement, kind=Outcome.Kind.RESOLUTION, external_id=outcome.external_id
+        )
     if conversation.status == Conversation.Status.RESOLVED or withdrawn is not None:
         conversation.status = Conversation.Status.OPEN
         conversation.reopened_at = now
@@ -253,9 +296,14 @@ def _reopen_if_resolved(conversation: Conversation, actor: User | None) -> None:
         summary = f"Conversation {conversation.public_id} reopened"
         if withdrawn is not None:
             summary += f"; resolution {withdrawn.external_id} withdrawn"
-        audit_record(actor=actor, action="conversation.reopen", target=conversation,
-                     partner_id=conversation.placement.partner_id, summary=summary,
-                     via=None if actor else "widget visitor")
+        audit_record(
+            actor=actor,
+            action="conversation.reopen",
+            target=conversation,
+            partner_id=conversation.placement.partner_id,
+            summary=summary,
+            via=None if actor else "widget visitor",
+        )
 
 
 # --- the turn (on a worker) ---------------------------------------------------------------
@@ -265,21 +313,30 @@ class TurnRetry(Exception):
     """The model failed on a non-final attempt: the task retries later."""
 
 
-APOLOGY = ("Sorry, I can't answer right now. Your message is saved, and a colleague at {partner} "
-           "will follow up here.")
-APOLOGY_JA = ("申し訳ありません、ただいまお答えできません。メッセージは保存しましたので、"
-              "{partner}の担当者がこちらでご連絡します。")
+APOLOGY = "Sorry, I can't answer right now. Your message is saved, and a colleague at {partner} will follow up here."
+APOLOGY_JA = (
+    "申し訳ありません、ただいまお答えできません。メッセージは保存しましたので、"
+    "{partner}の担当者がこちらでご連絡します。"
+)
 
 
 def _history(conversation: Conversation, before: Message) -> list[tuple[str, str]]:
-    rows = (Message.objects.filter(conversation=conversation, id__lt=before.pk)
-            .order_by("-id").values_list("role", "content")[:12])
+    rows = (
+        Message.objects.filter(conversation=conversation, id__lt=before.pk)
+        .order_by("-id")
+        .values_list("role", "content")[:12]
+    )
     return list(reversed([(role, content) for role, content in rows]))
 
 
 def _persona(placement: Placement) -> Persona:
-    return Persona(name=placement.employee.name, title=placement.employee.title, partner=placement.partner.name,
-                   persona=placement.employee.persona, currency=placement.partner.currency)
+    return Persona(
+        name=placement.employee.name,
+        title=placement.employee.title,
+        partner=placement.partner.name,
+        persona=placement.employee.persona,
+        currency=placement.partner.currency,
+    )
 
 
 def _run_workflow(workflow: Any, ctx: TurnContext) -> dict[str, Any] | None:
@@ -291,8 +348,9 @@ def _run_workflow(workflow: Any, ctx: TurnContext) -> dict[str, Any] | None:
         return None
 
 
-def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
-                   router: ModelRouter | None = None) -> Message | None:
+def message_answer(
+    *, message_id: int, attempt: int = 1, final: bool = True, router: ModelRouter | None = None
+) -> Message | None:
     """Answer one inbound message with its conversation's skill; return the reply.
 
     Safe to run twice: the inbound message is locked, and a message that has its reply
@@ -303,9 +361,12 @@ def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
     retry = False
     reply: Message | None = None
     with transaction.atomic():
-        inbound = (Message.objects.select_for_update(of=("self",))
-                   .select_related("conversation__placement__partner", "conversation__placement__employee")
-                   .filter(pk=message_id, role=Message.Role.USER).first())
+        inbound = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation__placement__partner", "conversation__placement__employee")
+            .filter(pk=message_id, role=Message.Role.USER)
+            .first()
+        )
         if inbound is None:
             return None
         existing = Message.objects.filter(reply_to=inbound).first()
@@ -315,8 +376,14 @@ def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
         placement = conversation.placement
         workflow = workflow_for(conversation.skill)
         invoker = Invoker(router or current_router(), attempt=attempt)
-        ctx = TurnContext(conversation=conversation, message=inbound, persona=_persona(placement), invoker=invoker,
-                          history=_history(conversation, inbound), playbook=workflow.playbook)
+        ctx = TurnContext(
+            conversation=conversation,
+            message=inbound,
+            persona=_persona(placement),
+            invoker=invoker,
+            history=_history(conversation, inbound),
+            playbook=workflow.playbook,
+        )
         state = _run_workflow(workflow, ctx)
         if state is None and final:
             invoker.degraded = True
@@ -332,12 +399,27 @@ def message_answer(*, message_id: int, attempt: int = 1, final: bool = True,
 
 
 def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill: str) -> None:
-    AgentRun.objects.bulk_create([
-        AgentRun(message=inbound, placement=placement, skill=skill, step=run.step, attempt=run.attempt,
-                 tier=run.tier, model=run.model, tokens_in=run.tokens_in, tokens_out=run.tokens_out,
-                 cost=run.cost, cost_currency=run.cost_currency, latency_ms=run.latency_ms, status=run.status,
-                 error=run.error)
-        for run in invoker.runs])
+    AgentRun.objects.bulk_create(
+        [
+            AgentRun(
+                message=inbound,
+                placement=placement,
+                skill=skill,
+                step=run.step,
+                attempt=run.attempt,
+                tier=run.tier,
+                model=run.model,
+                tokens_in=run.tokens_in,
+                tokens_out=run.tokens_out,
+                cost=run.cost,
+                cost_currency=run.cost_currency,
+                latency_ms=run.latency_ms,
+                status=run.status,
+                error=run.error,
+            )
+            for run in invoker.runs
+        ]
+    )
     invoker.runs.clear()
 
 
@@ -349,18 +431,30 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         citations: list[dict[str, Any]] = []
         products: list[dict[str, Any]] = []
         intent = "failed"
+        confidence = None
     else:
         inbound.status = Message.Status.ANSWERED
         content = state.get("reply") or ""
         citations = state.get("citations") or []
-        products = [{key: p[key] for key in ("sku", "name", "price", "currency", "price_label")}
-                    for p in state.get("products") or []]
+        products = [
+            {key: p[key] for key in ("sku", "name", "price", "currency", "price_label")}
+            for p in state.get("products") or []
+        ]
         intent = state.get("mode", "")
+        confidence = state.get("confidence")
     inbound.intent = intent
     inbound.save(update_fields=["status", "intent"])
-    reply = Message.objects.create(conversation=inbound.conversation, role=Message.Role.ASSISTANT,
-                                   content=content[:20000], status=Message.Status.SENT, reply_to=inbound,
-                                   citations=citations, products=products, intent=intent)
+    reply = Message.objects.create(
+        conversation=inbound.conversation,
+        role=Message.Role.ASSISTANT,
+        content=content[:20000],
+        status=Message.Status.SENT,
+        reply_to=inbound,
+        citations=citations,
+        products=products,
+        intent=intent,
+        confidence=confidence,
+    )
     Conversation.objects.filter(pk=inbound.conversation_id).update(updated_at=timezone.now())
     return reply
 
@@ -371,12 +465,16 @@ COPY_DECISIONS = ("approve", "reject")
 
 
 @transaction.atomic
-def copy_draft_review(*, actor: User, draft: CopyDraft, decision: str, text: str | None = None,
-                      note: str = "") -> CopyDraft:
+def copy_draft_review(
+    *, actor: User, draft: CopyDraft, decision: str, text: str | None = None, note: str = ""
+) -> CopyDraft:
     """A partner member approves (optionally after editing) or rejects a draft. An approved
     draft is a `delivered_work` outcome."""
-    draft = CopyDraft.objects.select_for_update(of=("self",)).select_related(
-        "placement__partner", "placement__employee").get(pk=draft.pk)
+    draft = (
+        CopyDraft.objects.select_for_update(of=("self",))
+        .select_related("placement__partner", "placement__employee")
+        .get(pk=draft.pk)
+    )
     _require_member(actor, draft.placement, "review its employees' drafts")
     if decision not in COPY_DECISIONS:
         raise ValidationFailed(f"Unknown decision {decision!r}.", fields={"decision": ["approve or reject"]})
@@ -394,16 +492,23 @@ def copy_draft_review(*, actor: User, draft: CopyDraft, decision: str, text: str
                 raise ValidationFailed("The copy is longer than 20,000 characters.", fields={"text": ["Too long."]})
             draft.text = text
         draft.status = CopyDraft.Status.APPROVED
-        outcome_record(placement=draft.placement, kind=Outcome.Kind.DELIVERED_WORK,
-                       external_id=f"copy-{draft.pk}", occurred_at=now)
+        outcome_record(
+            placement=draft.placement, kind=Outcome.Kind.DELIVERED_WORK, external_id=f"copy-{draft.pk}", occurred_at=now
+        )
     else:
         draft.status = CopyDraft.Status.REJECTED
     draft.reviewed_by, draft.reviewed_at, draft.review_note = actor, now, note
     draft.save(update_fields=["text", "status", "reviewed_by", "reviewed_at", "review_note"])
     changes["status"][1] = draft.status
-    audit_record(actor=actor, action=f"copy_draft.{decision}", target=draft, partner_id=draft.placement.partner_id,
-                 summary=f"Copy draft {draft.pk} by {draft.placement.employee.name} {draft.status}"
-                         f"{' (edited)' if draft.edited else ''}", changes=changes)
+    audit_record(
+        actor=actor,
+        action=f"copy_draft.{decision}",
+        target=draft,
+        partner_id=draft.placement.partner_id,
+        summary=f"Copy draft {draft.pk} by {draft.placement.employee.name} {draft.status}"
+        f"{' (edited)' if draft.edited else ''}",
+        changes=changes,
+    )
     return draft
 
 
@@ -413,8 +518,12 @@ CATALOG_COLUMNS = ("sku", "name", "description", "price", "tags")
 MAX_CATALOG_BYTES = 5 * 1024 * 1024
 MAX_CATALOG_ROWS = 20_000
 MAX_DOCUMENT_BYTES = 512 * 1024
-KNOWLEDGE_STATUSES = (Placement.Status.REQUESTED, Placement.Status.APPROVED, Placement.Status.ACTIVE,
-                      Placement.Status.PAUSED)
+KNOWLEDGE_STATUSES = (
+    Placement.Status.REQUESTED,
+    Placement.Status.APPROVED,
+    Placement.Status.ACTIVE,
+    Placement.Status.PAUSED,
+)
 
 
 def _require_knowledge_editable(actor: Any, placement: Placement) -> None:
@@ -448,17 +557,19 @@ def _decode(content: bytes, what: str) -> str:
 
 def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[CatalogRowError]]:
 
-
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [name for name in ("sku", "name", "price") if name not in header]
     if missing:
-        raise ValidationFailed(f"The CSV header lacks: {', '.join(missing)} (expected {', '.join(CATALOG_COLUMNS)}).",
-                               fields={"file": [f"Missing column(s): {', '.join(missing)}."]})
+        raise ValidationFailed(
+            f"The CSV header lacks: {', '.join(missing)} (expected {', '.join(CATALOG_COLUMNS)}).",
+            fields={"file": [f"Missing column(s): {', '.join(missing)}."]},
+        )
     unknown = [name for name in header if name not in CATALOG_COLUMNS]
     if unknown:
-        raise ValidationFailed(f"Unknown column(s): {', '.join(unknown)}.",
-                               fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]})
+        raise ValidationFailed(
+            f"Unknown column(s): {', '.join(unknown)}.", fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]}
+        )
     reader.fieldnames = header
     exponent = minor_unit_exponent(currency)
     rows: list[dict[str, Any]] = []
@@ -483,8 +594,11 @@ def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[
             if not price.is_finite() or price < 0 or minor != minor.to_integral_value() or minor > 2**53:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            row_errors.append(CatalogRowError(
-                line, "price", f"must be a non-negative amount in {currency} with at most {exponent} decimals"))
+            row_errors.append(
+                CatalogRowError(
+                    line, "price", f"must be a non-negative amount in {currency} with at most {exponent} decimals"
+                )
+            )
             minor = Decimal(0)
         tags = [tag.strip().lower() for tag in re.split(r"[;|,]", values.get("tags", "")) if tag.strip()]
         if any(len(tag) > 40 for tag in tags):
@@ -495,8 +609,15 @@ def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[
             errors.extend(row_errors)
             continue
         seen[sku] = line
-        rows.append({"sku": sku, "name": name, "description": values.get("description", "")[:4000],
-                     "price": int(minor), "tags": tags})
+        rows.append(
+            {
+                "sku": sku,
+                "name": name,
+                "description": values.get("description", "")[:4000],
+                "price": int(minor),
+                "tags": tags,
+            }
+        )
     return rows, errors
 
 
@@ -509,26 +630,43 @@ def catalog_upload(*, actor: User, placement: Placement, content: bytes, filenam
     placement = _placement_for_update(placement)
     _require_knowledge_editable(actor, placement)
     if len(content) > MAX_CATALOG_BYTES:
-        raise ValidationFailed(f"The file is over {MAX_CATALOG_BYTES // (1024 * 1024)} MB.",
-                               fields={"file": ["Too large."]})
+        raise ValidationFailed(
+            f"The file is over {MAX_CATALOG_BYTES // (1024 * 1024)} MB.", fields={"file": ["Too large."]}
+        )
     rows, errors = _catalog_rows(_decode(content, "catalog"), placement.partner.currency)
     if errors:
         lines = sorted({e.row for e in errors})
-        raise CatalogRejected(f"{len(lines)} row(s) of {filename} are broken (line(s) "
-                              f"{', '.join(map(str, lines[:10]))}{'…' if len(lines) > 10 else ''}); "
-                              "nothing was stored.", errors)
+        raise CatalogRejected(
+            f"{len(lines)} row(s) of {filename} are broken (line(s) "
+            f"{', '.join(map(str, lines[:10]))}{'…' if len(lines) > 10 else ''}); "
+            "nothing was stored.",
+            errors,
+        )
     if not rows:
         raise ValidationFailed("The CSV has no products.", fields={"file": ["Add at least one row."]})
     if len(rows) > MAX_CATALOG_ROWS:
-        raise ValidationFailed(f"At most {MAX_CATALOG_ROWS:,} products per catalog.",
-                               fields={"file": ["Too many rows."]})
+        raise ValidationFailed(
+            f"At most {MAX_CATALOG_ROWS:,} products per catalog.", fields={"file": ["Too many rows."]}
+        )
     CatalogItem.objects.filter(placement=placement).delete()
-    CatalogItem.objects.bulk_create([
-        CatalogItem(placement=placement, currency=placement.partner.currency,
-                    terms=retrieval.term_set(row["name"], row["description"], " ".join(row["tags"])), **row)
-        for row in rows])
-    audit_record(actor=actor, action="catalog.upload", target=placement, partner_id=placement.partner_id,
-                 summary=f"Catalog for {placement.employee.name}: {len(rows)} products from {filename[:80]}")
+    CatalogItem.objects.bulk_create(
+        [
+            CatalogItem(
+                placement=placement,
+                currency=placement.partner.currency,
+                terms=retrieval.term_set(row["name"], row["description"], " ".join(row["tags"])),
+                **row,
+            )
+            for row in rows
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="catalog.upload",
+        target=placement,
+        partner_id=placement.partner_id,
+        summary=f"Catalog for {placement.employee.name}: {len(rows)} products from {filename[:80]}",
+    )
     return len(rows)
 
 
@@ -563,8 +701,9 @@ def _chunks(body: str) -> list[tuple[str, str]]:
 
 
 @transaction.atomic
-def document_upload(*, actor: User, placement: Placement, content: bytes, filename: str,
-                    title: str = "") -> KnowledgeDocument:
+def document_upload(
+    *, actor: User, placement: Placement, content: bytes, filename: str, title: str = ""
+) -> KnowledgeDocument:
     """Add (or replace, by title) a text or markdown document of the knowledge base,
     split into passages and indexed for retrieval."""
     placement = _placement_for_update(placement)
@@ -573,26 +712,43 @@ def document_upload(*, actor: User, placement: Placement, content: bytes, filena
     if not filename.lower().endswith((".txt", ".md", ".markdown")):
         raise ValidationFailed("Upload a .txt or .md file.", fields={"file": ["Text or markdown only."]})
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ValidationFailed(f"The document is over {MAX_DOCUMENT_BYTES // 1024} KB.",
-                               fields={"file": ["Too large."]})
+        raise ValidationFailed(
+            f"The document is over {MAX_DOCUMENT_BYTES // 1024} KB.", fields={"file": ["Too large."]}
+        )
     body = _decode(content, "document").replace("\r\n", "\n").strip()
     if _UNSTORABLE.search(body):
-        raise ValidationFailed("The document contains characters that cannot be stored.",
-                               fields={"file": ["Invalid characters."]})
+        raise ValidationFailed(
+            "The document contains characters that cannot be stored.", fields={"file": ["Invalid characters."]}
+        )
     passages = _chunks(body)
     if not passages:
         raise ValidationFailed("The document is empty.", fields={"file": ["No text."]})
     title = (title or "").strip() or re.sub(r"\.(txt|md|markdown)$", "", filename, flags=re.IGNORECASE)
     title = title[:200]
     KnowledgeDocument.objects.filter(placement=placement, title=title).delete()
-    document = KnowledgeDocument.objects.create(placement=placement, title=title, filename=filename, body=body,
-                                                uploaded_by=actor)
-    KnowledgeChunk.objects.bulk_create([
-        KnowledgeChunk(document=document, placement=placement, ordinal=n, heading=heading, text=text,
-                       terms=retrieval.term_set(title, heading, text))
-        for n, (heading, text) in enumerate(passages)])
-    audit_record(actor=actor, action="knowledge.upload", target=document, partner_id=placement.partner_id,
-                 summary=f"Document “{title}” for {placement.employee.name}: {len(passages)} passages")
+    document = KnowledgeDocument.objects.create(
+        placement=placement, title=title, filename=filename, body=body, uploaded_by=actor
+    )
+    KnowledgeChunk.objects.bulk_create(
+        [
+            KnowledgeChunk(
+                document=document,
+                placement=placement,
+                ordinal=n,
+                heading=heading,
+                text=text,
+                terms=retrieval.term_set(title, heading, text),
+            )
+            for n, (heading, text) in enumerate(passages)
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="knowledge.upload",
+        target=document,
+        partner_id=placement.partner_id,
+        summary=f"Document “{title}” for {placement.employee.name}: {len(passages)} passages",
+    )
     return document
 
 
@@ -600,14 +756,20 @@ def document_upload(*, actor: User, placement: Placement, content: bytes, filena
 def document_delete(*, actor: User, document: KnowledgeDocument) -> None:
     placement = _placement_for_update(document.placement)
     _require_knowledge_editable(actor, placement)
-    audit_record(actor=actor, action="knowledge.delete", target=document, partner_id=placement.partner_id,
-                 summary=f"Document “{document.title}” removed")
+    audit_record(
+        actor=actor,
+        action="knowledge.delete",
+        target=document,
+        partner_id=placement.partner_id,
+        summary=f"Document “{document.title}” removed",
+    )
     document.delete()
 
 
 @transaction.atomic
-def offer_create(*, actor: User, placement: Placement, title: str, percent_off: int, code_prefix: str,
-                 tags: list[str] | None = None) -> CouponOffer:
+def offer_create(
+    *, actor: User, placement: Placement, title: str, percent_off: int, code_prefix: str, tags: list[str] | None = None
+) -> CouponOffer:
     """A deal the employee may hand out as coupon codes."""
     placement = _placement_for_update(placement)
     _require_knowledge_editable(actor, placement)
@@ -626,10 +788,16 @@ def offer_create(*, actor: User, placement: Placement, title: str, percent_off: 
     if fields:
         first = next(iter(fields))
         raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields)
-    offer = CouponOffer.objects.create(placement=placement, title=title, percent_off=percent_off,
-                                       code_prefix=code_prefix, tags=clean_tags)
-    audit_record(actor=actor, action="offer.create", target=offer, partner_id=placement.partner_id,
-                 summary=f"Offer “{title}” ({percent_off}% off) for {placement.employee.name}")
+    offer = CouponOffer.objects.create(
+        placement=placement, title=title, percent_off=percent_off, code_prefix=code_prefix, tags=clean_tags
+    )
+    audit_record(
+        actor=actor,
+        action="offer.create",
+        target=offer,
+        partner_id=placement.partner_id,
+        summary=f"Offer “{title}” ({percent_off}% off) for {placement.employee.name}",
+    )
     return offer
 
 
@@ -644,8 +812,10 @@ def origins_clean(origins: Any) -> list[str]:
     cleaned = sorted({o.strip().rstrip("/").lower() for o in origins or [] if o and o.strip()})
     bad = [o for o in cleaned if not _ORIGIN.match(o)]
     if bad:
-        raise ValidationFailed(f"Not an origin: {bad[0]} (write e.g. https://shop.example.com).",
-                               fields={"allowed_origins": [f"Not an origin: {o}" for o in bad]})
+        raise ValidationFailed(
+            f"Not an origin: {bad[0]} (write e.g. https://shop.example.com).",
+            fields={"allowed_origins": [f"Not an origin: {o}" for o in bad]},
+        )
     if len(cleaned) > 20:
         raise ValidationFailed("At most 20 origins.", fields={"allowed_origins": ["Too many."]})
     return cleaned
@@ -658,14 +828,20 @@ def widget_configure(*, actor: User, placement: Placement, allowed_origins: Any)
     _require_member(actor, placement, "configure the chat widget", owner=True)
     origins = origins_clean(allowed_origins)
     widget, created = Widget.objects.get_or_create(
-        placement=placement, defaults={"publishable_key": _publishable_key(), "allowed_origins": origins})
+        placement=placement, defaults={"publishable_key": _publishable_key(), "allowed_origins": origins}
+    )
     before = [] if created else list(widget.allowed_origins)
     if not created:
         widget.allowed_origins = origins
         widget.save(update_fields=["allowed_origins", "updated_at"])
-    audit_record(actor=actor, action="widget.configure", target=widget, partner_id=placement.partner_id,
-                 summary=f"Widget for {placement.employee.name}: origins {', '.join(origins) or 'none'}",
-                 changes={"allowed_origins": [before, origins]})
+    audit_record(
+        actor=actor,
+        action="widget.configure",
+        target=widget,
+        partner_id=placement.partner_id,
+        summary=f"Widget for {placement.employee.name}: origins {', '.join(origins) or 'none'}",
+        changes={"allowed_origins": [before, origins]},
+    )
     return widget
 
 
@@ -675,8 +851,13 @@ def widget_key_rotate(*, actor: User, widget: Widget) -> Widget:
     _require_member(actor, widget.placement, "rotate the widget key", owner=True)
     widget.publishable_key = _publishable_key()
     widget.save(update_fields=["publishable_key", "updated_at"])
-    audit_record(actor=actor, action="widget.rotate", target=widget, partner_id=widget.placement.partner_id,
-                 summary="Widget key rotated; the old key stops working")
+    audit_record(
+        actor=actor,
+        action="widget.rotate",
+        target=widget,
+        partner_id=widget.placement.partner_id,
+        summary="Widget key rotated; the old key stops working",
+    )
     return widget
 
 

@@ -25,10 +25,7 @@ CUSTOMER_SERVICE = SkillSpec(
 COPYWRITER = SkillSpec(
     key="copywriter",
     label="Campaign copywriter",
-    summary=(
-        "Drafts campaign copy for a brief; once a partner member approves it, it counts as "
-        "delivered work."
-    ),
+    summary=("Drafts campaign copy for a brief; once a partner member approves it, it counts as delivered work."),
     outcome_kinds=("delivered_work",),
     workflow="agents.workflows:copywriter",
 )

@@ -1,8 +1,17 @@
 """Thin Celery tasks: ids in, one service call, safe to run twice."""
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
-from agents import services
+from agents import language, services
+
+
+@worker_process_init.connect
+def _warm_language(**_kwargs) -> None:
+    """Load the Japanese dictionary and the sentence segmenters once per worker process,
+    not in a shopper's first turn."""
+    language.warm()
+
 
 # Attempts at the configured tiers before the last one falls back a tier (DESIGN.md §6).
 REPLY_MAX_RETRIES = 2
@@ -14,8 +23,9 @@ def message_reply(self, message_id: int) -> int | None:
     so a duplicate delivery returns the reply already made."""
     attempt = self.request.retries + 1
     try:
-        reply = services.message_answer(message_id=message_id, attempt=attempt,
-                                        final=self.request.retries >= REPLY_MAX_RETRIES)
+        reply = services.message_answer(
+            message_id=message_id, attempt=attempt, final=self.request.retries >= REPLY_MAX_RETRIES
+        )
     except services.TurnRetry as error:
-        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 10)) from error
+        raise self.retry(exc=error, countdown=min(2**self.request.retries, 10)) from error
     return reply.pk if reply is not None else None

@@ -14,7 +14,7 @@ from django.utils import timezone
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from agents import retrieval
+from agents import language, retrieval
 from agents.models import CatalogItem, Conversation, CopyDraft, CouponOffer, IssuedCoupon, KnowledgeChunk, Message
 from contracts.models import Placement
 from core.currencies import format_money
@@ -23,6 +23,7 @@ from revenue.models import Outcome
 from revenue.services.ingestion import outcome_record, touchpoint_record
 
 PRODUCT_MIN_SCORE = 0.5
+RELATIVE_CUT = 0.55  # a pick scoring under this share of the best one does not fit
 KNOWLEDGE_MIN_SCORE = 0.9
 CANDIDATE_LIMIT = 200
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
@@ -30,28 +31,115 @@ _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 
 class ProductLookupInput(BaseModel):
     placement_id: int = Field(gt=0)
-    query: str = Field(min_length=1, max_length=2000)
+    query: str = Field(default="", max_length=2000)
     limit: int = Field(default=3, ge=1, le=10)
+    price_max: int | None = Field(default=None, ge=0)
+    price_min: int | None = Field(default=None, ge=0)
+    must_have: list[str] = Field(default_factory=list, max_length=5)
+    exclude: list[str] = Field(default_factory=list, max_length=50)
 
 
-def _product_lookup(placement_id: int, query: str, limit: int = 3) -> list[dict[str, Any]]:
+def _reason(item: CatalogItem, query_terms: set[str]) -> str:
+    """The sentence of the item's description that says most about what was asked (a
+    benefit or a fact of the catalog), else its first sentence."""
+    sentences = language.sentences(item.description)
+    if not sentences:
+        return ""
+    best = max(sentences, key=lambda s: (len(query_terms & set(retrieval.terms(s))), -sentences.index(s)))
+    return best[:160]
+
+
+def _product_lookup(
+    placement_id: int,
+    query: str = "",
+    limit: int = 3,
+    price_max: int | None = None,
+    price_min: int | None = None,
+    must_have: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The best fitting items, best first: ranked by the query's terms, filtered by the
+    price bounds and the attributes every pick must carry, and cut where the scores fall
+    away (the two or three that fit, not a long loose list)."""
     query_terms = retrieval.terms(query)
-    if not query_terms:
+    must = [t for t in (must_have or []) if t]
+    items = CatalogItem.objects.filter(placement_id=placement_id)
+    if price_max is not None:
+        items = items.filter(price__lte=price_max)
+    if price_min is not None:
+        items = items.filter(price__gte=price_min)
+    if exclude:
+        items = items.exclude(sku__in=exclude)
+    if must:
+        items = items.filter(terms__contains=must)
+    bounded = price_max is not None or price_min is not None or bool(must)
+    if query_terms:
+        candidates = list(items.filter(terms__overlap=query_terms).order_by("sku")[:CANDIDATE_LIMIT])
+    elif bounded:
+        candidates = list(items.order_by("price", "sku")[:CANDIDATE_LIMIT])
+    else:
         return []
-    items = list(CatalogItem.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
-                 .order_by("sku")[:CANDIDATE_LIMIT])
-    ranked = retrieval.rank(query, [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}")
-                                    for item in items], limit=limit, minimum=PRODUCT_MIN_SCORE,
-                            total=CatalogItem.objects.filter(placement_id=placement_id).count())
-    return [{"sku": item.sku, "name": item.name, "price": item.price, "currency": item.currency,
-             "price_label": format_money(item.price, item.currency), "description": item.description,
-             "tags": list(item.tags), "score": round(value, 3)}
-            for item, value in ranked]  # type: ignore[attr-defined]
+    total = CatalogItem.objects.filter(placement_id=placement_id).count()
+    if query_terms and candidates:
+        ranked = retrieval.rank(
+            query,
+            [(item, f"{item.name} {item.name} {' '.join(item.tags)} {item.description}") for item in candidates],
+            limit=limit,
+            minimum=PRODUCT_MIN_SCORE,
+            total=total,
+        )
+        if ranked:
+            top = ranked[0][1]
+            ranked = [(item, value) for item, value in ranked if value >= top * RELATIVE_CUT]
+    else:
+        ranked = [(item, 1.0) for item in candidates[:limit]]
+    wanted = set(query_terms) | set(must)
+    return [
+        {
+            "sku": item.sku,
+            "name": item.name,
+            "price": item.price,
+            "currency": item.currency,
+            "price_label": format_money(item.price, item.currency),
+            "description": item.description,
+            "reason": _reason(item, wanted),
+            "tags": list(item.tags),
+            "score": round(value, 3),
+        }
+        for item, value in ranked
+    ]  # type: ignore[attr-defined]
 
 
 product_lookup = StructuredTool.from_function(
-    func=_product_lookup, name="product_lookup", args_schema=ProductLookupInput,
-    description="Find items of the partner's catalog that fit what the shopper asked for.")
+    func=_product_lookup,
+    name="product_lookup",
+    args_schema=ProductLookupInput,
+    description="Find items of the partner's catalog that fit what the shopper asked for.",
+)
+
+
+_VOCABULARY: dict[int, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
+
+
+def vocabulary(placement_id: int) -> frozenset[str]:
+    """The words of the partner's catalog and documents (what a typo is corrected to),
+    cached per process until the catalog or the documents change."""
+    from django.db.models import Count, Max
+
+    items = CatalogItem.objects.filter(placement_id=placement_id).aggregate(n=Count("id"), last=Max("id"))
+    chunks = KnowledgeChunk.objects.filter(placement_id=placement_id).aggregate(n=Count("id"), last=Max("id"))
+    signature = (items["n"], items["last"] or 0, chunks["n"], chunks["last"] or 0)
+    cached = _VOCABULARY.get(placement_id)
+    if cached and cached[0] == signature:
+        return cached[1]
+    words: set[str] = set()
+    for row in CatalogItem.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
+        words.update(row)
+    for row in KnowledgeChunk.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
+        words.update(row)
+    found = frozenset(words)
+    _VOCABULARY[placement_id] = (signature, found)
+    return found
 
 
 class KnowledgeSearchInput(BaseModel):
@@ -64,57 +152,91 @@ def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dic
     query_terms = retrieval.terms(query)
     if not query_terms:
         return []
-    chunks = list(KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
-                  .select_related("document").order_by("document_id", "ordinal")[:CANDIDATE_LIMIT])
-    ranked = retrieval.rank(query, [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}")
-                                    for chunk in chunks], limit=limit, minimum=KNOWLEDGE_MIN_SCORE,
-                            total=KnowledgeChunk.objects.filter(placement_id=placement_id).count())
-    return [{"document": chunk.document_id, "title": chunk.document.title, "chunk": chunk.pk,
-             "heading": chunk.heading, "text": chunk.text, "score": round(value, 3)}
-            for chunk, value in ranked]  # type: ignore[attr-defined]
+    chunks = list(
+        KnowledgeChunk.objects.filter(placement_id=placement_id, terms__overlap=query_terms)
+        .select_related("document")
+        .order_by("document_id", "ordinal")[:CANDIDATE_LIMIT]
+    )
+    ranked = retrieval.rank(
+        query,
+        [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}") for chunk in chunks],
+        limit=limit,
+        minimum=KNOWLEDGE_MIN_SCORE,
+        total=KnowledgeChunk.objects.filter(placement_id=placement_id).count(),
+    )
+    return [
+        {
+            "document": chunk.document_id,
+            "title": chunk.document.title,
+            "chunk": chunk.pk,
+            "heading": chunk.heading,
+            "text": chunk.text,
+            "score": round(value, 3),
+        }
+        for chunk, value in ranked
+    ]  # type: ignore[attr-defined]
 
 
 knowledge_search = StructuredTool.from_function(
-    func=_knowledge_search, name="knowledge_search", args_schema=KnowledgeSearchInput,
-    description="Search the partner's FAQ and policy documents; returns passages with their document.")
+    func=_knowledge_search,
+    name="knowledge_search",
+    args_schema=KnowledgeSearchInput,
+    description="Search the partner's FAQ and policy documents; returns passages with their document.",
+)
 
 
 class CouponIssueInput(BaseModel):
     message_id: int = Field(gt=0)
     hint: str = Field(default="", max_length=4000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
 
 
-def _offer_for(placement_id: int, hint: str) -> CouponOffer | None:
+def _offer_for(placement_id: int, hint: str, tags: list[str] | None = None) -> CouponOffer | None:
+    """The offer that fits: one whose tags the products in play carry (or the shopper's
+    words name), before an offer for the whole catalog; else the first configured one."""
     offers = list(CouponOffer.objects.filter(placement_id=placement_id, active=True).order_by("id"))
     if not offers:
         return None
+    product_tags = {t.lower() for t in tags or []}
     hint_terms = set(retrieval.terms(hint))
-    tagged = [offer for offer in offers if hint_terms & set(retrieval.term_set(*offer.tags))]
+    by_products = [offer for offer in offers if product_tags & {t.lower() for t in offer.tags}]
+    by_words = [offer for offer in offers if offer.tags and hint_terms & set(retrieval.term_set(*offer.tags))]
     general = [offer for offer in offers if not offer.tags]
-    return (tagged or general or offers)[0]
+    return (by_products or by_words or general or offers)[0]
 
 
-def _coupon_issue(message_id: int, hint: str = "") -> dict[str, Any] | None:
+def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None) -> dict[str, Any] | None:
     """Issue one unique code for the partner's best-fitting offer, recorded as a coupon
-    touchpoint. One coupon per shopper message: asking again returns the same code. None
-    when the partner configured no offer (the employee then says so, and invents none)."""
+    touchpoint. One coupon per offer per conversation: asking again (in this message or a
+    later one) returns the code already issued, marked `reused`. None when the partner
+    configured no offer (the employee then says so, and invents none)."""
     message = Message.objects.select_related("conversation__placement__employee").get(pk=message_id)
     existing = IssuedCoupon.objects.filter(message=message).select_related("offer").first()
     if existing is not None:
         return _coupon_dict(existing)
     conversation = message.conversation
-    offer = _offer_for(conversation.placement_id, hint)
+    offer = _offer_for(conversation.placement_id, hint, tags)
     if offer is None:
         return None
+    earlier = IssuedCoupon.objects.filter(conversation=conversation, offer=offer).select_related("offer").first()
+    if earlier is not None:
+        return {**_coupon_dict(earlier), "reused": True}
     now = timezone.now()
     for _ in range(5):
         code = f"{offer.code_prefix}-{''.join(secrets.choice(_CODE_ALPHABET) for _ in range(6))}"
         try:
             with transaction.atomic():
-                touchpoint = touchpoint_record(placement=conversation.placement, kind="coupon", key=code,
-                                               occurred_at=now)
-                issued = IssuedCoupon.objects.create(code=code, offer=offer, conversation=conversation,
-                                                     message=message, touchpoint=touchpoint, created_at=now)
+                touchpoint = touchpoint_record(
+                    placement=conversation.placement, kind="coupon", key=code, occurred_at=now
+                )
+                issued = IssuedCoupon.objects.create(
+                    code=code,
+                    offer=offer,
+                    conversation=conversation,
+                    message=message,
+                    touchpoint=touchpoint,
+                    created_at=now,
+                )
         except (IntegrityError, Conflict):  # a code already taken: draw another
             continue
         return _coupon_dict(issued)
@@ -122,12 +244,21 @@ def _coupon_issue(message_id: int, hint: str = "") -> dict[str, Any] | None:
 
 
 def _coupon_dict(issued: IssuedCoupon) -> dict[str, Any]:
-    return {"code": issued.code, "offer": issued.offer.title, "percent_off": issued.offer.percent_off}
+    return {
+        "code": issued.code,
+        "offer": issued.offer.title,
+        "percent_off": issued.offer.percent_off,
+        "offer_id": issued.offer_id,
+        "tags": list(issued.offer.tags),
+    }
 
 
 coupon_issue = StructuredTool.from_function(
-    func=_coupon_issue, name="coupon_issue", args_schema=CouponIssueInput,
-    description="Issue a unique tracked coupon code for one of the partner's configured offers.")
+    func=_coupon_issue,
+    name="coupon_issue",
+    args_schema=CouponIssueInput,
+    description="Issue a unique tracked coupon code for one of the partner's configured offers.",
+)
 
 
 class ConversationInput(BaseModel):
@@ -146,8 +277,11 @@ def _escalate(conversation_id: int, reason: str = "") -> dict[str, Any]:
 
 
 escalate = StructuredTool.from_function(
-    func=_escalate, name="escalate", args_schema=ConversationInput,
-    description="Hand the conversation over to a human at the partner.")
+    func=_escalate,
+    name="escalate",
+    args_schema=ConversationInput,
+    description="Hand the conversation over to a human at the partner.",
+)
 
 
 def _resolution_confirm(conversation_id: int, reason: str = "") -> dict[str, Any]:
@@ -166,8 +300,9 @@ def _resolution_confirm(conversation_id: int, reason: str = "") -> dict[str, Any
         # /api/v1/outcomes); one after a reopening gets the next number.
         earlier = resolutions_of(conversation).count()
         external_id = conversation.public_id if earlier == 0 else f"{conversation.public_id}:{earlier + 1}"
-        outcome = outcome_record(placement=conversation.placement, kind=Outcome.Kind.RESOLUTION,
-                                 external_id=external_id, occurred_at=now)
+        outcome = outcome_record(
+            placement=conversation.placement, kind=Outcome.Kind.RESOLUTION, external_id=external_id, occurred_at=now
+        )
     return {"status": conversation.status, "outcome": outcome.pk}
 
 
@@ -177,7 +312,9 @@ def resolutions_of(conversation: Conversation):
 
     return Outcome.objects.filter(
         Q(external_id=conversation.public_id) | Q(external_id__startswith=f"{conversation.public_id}:"),
-        placement_id=conversation.placement_id, kind=Outcome.Kind.RESOLUTION)
+        placement_id=conversation.placement_id,
+        kind=Outcome.Kind.RESOLUTION,
+    )
 
 
 def resolution_current(conversation: Conversation) -> Outcome | None:
@@ -185,8 +322,11 @@ def resolution_current(conversation: Conversation) -> Outcome | None:
 
 
 resolution_confirm = StructuredTool.from_function(
-    func=_resolution_confirm, name="resolution_confirm", args_schema=ConversationInput,
-    description="Record that the customer confirmed their issue is resolved.")
+    func=_resolution_confirm,
+    name="resolution_confirm",
+    args_schema=ConversationInput,
+    description="Record that the customer confirmed their issue is resolved.",
+)
 
 
 class CopySubmitInput(BaseModel):
@@ -197,15 +337,25 @@ class CopySubmitInput(BaseModel):
 def _copy_submit(message_id: int, text: str) -> dict[str, Any]:
     """Put a draft in the partner's review queue (one per brief)."""
     message = Message.objects.select_related("conversation").get(pk=message_id)
-    draft, _ = CopyDraft.objects.get_or_create(message=message, defaults={
-        "placement_id": message.conversation.placement_id, "conversation": message.conversation,
-        "brief": message.content, "text": text, "original_text": text})
+    draft, _ = CopyDraft.objects.get_or_create(
+        message=message,
+        defaults={
+            "placement_id": message.conversation.placement_id,
+            "conversation": message.conversation,
+            "brief": message.content,
+            "text": text,
+            "original_text": text,
+        },
+    )
     return {"draft": draft.pk, "status": draft.status}
 
 
 copy_submit = StructuredTool.from_function(
-    func=_copy_submit, name="copy_submit", args_schema=CopySubmitInput,
-    description="Submit campaign copy to the partner's review queue.")
+    func=_copy_submit,
+    name="copy_submit",
+    args_schema=CopySubmitInput,
+    description="Submit campaign copy to the partner's review queue.",
+)
 
 
 def placement_for(conversation: Conversation) -> Placement:

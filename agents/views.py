@@ -53,21 +53,29 @@ def _failure(request: HttpRequest, error: ApplicationError, template: str, conte
 def portal_agents(request: HttpRequest) -> HttpResponse:
     _partner_member(request)
     placements = placement_list(viewer=request.user).exclude(status=Placement.Status.ENDED)
-    return render(request, "agents/portal_agents.html", {
-        "placements": placements,
-        "conversations": selectors.conversation_list(viewer=request.user)[:10],
-        "escalated": selectors.conversation_list(viewer=request.user).filter(status=Conversation.Status.ESCALATED)[:50],
-        "pending_drafts": selectors.copy_drafts(viewer=request.user, status="pending").count(),
-    })
+    return render(
+        request,
+        "agents/portal_agents.html",
+        {
+            "placements": placements,
+            "conversations": selectors.conversation_list(viewer=request.user)[:10],
+            "escalated": selectors.conversation_list(viewer=request.user).filter(status=Conversation.Status.ESCALATED)[
+                :50
+            ],
+            "pending_drafts": selectors.copy_drafts(viewer=request.user, status="pending").count(),
+        },
+    )
 
 
 # --- chat -------------------------------------------------------------------------------------
 
 
 def _chat_context(request: HttpRequest, placement: Placement) -> dict[str, Any]:
-    return {"placement": placement,
-            "conversations": selectors.conversation_list(viewer=request.user, placement=placement)[:50],
-            "max_chars": services.max_message_chars()}
+    return {
+        "placement": placement,
+        "conversations": selectors.conversation_list(viewer=request.user, placement=placement)[:50],
+        "max_chars": services.max_message_chars(),
+    }
 
 
 @login_required
@@ -78,20 +86,28 @@ def portal_chat(request: HttpRequest, placement_id: int) -> HttpResponse:
     if request.method != "POST":
         return render(request, "agents/portal_chat.html", _chat_context(request, placement))
     try:
-        started = services.conversation_start(placement=placement, channel=Conversation.Channel.PORTAL,
-                                              text=request.POST.get("message", ""), actor=request.user)
+        started = services.conversation_start(
+            placement=placement,
+            channel=Conversation.Channel.PORTAL,
+            text=request.POST.get("message", ""),
+            actor=request.user,
+        )
     except ApplicationError as error:
         return _failure(request, error, "agents/portal_chat.html", _chat_context(request, placement))
     return redirect("portal-conversation", conversation_id=started.conversation.pk)
 
 
 def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
-    return {"conversation": conversation, "placement": conversation.placement,
-            "messages_": selectors.transcript(conversation=conversation),
-            "max_chars": services.max_message_chars(), "poll_delay": POLL_DELAY,
-            "in_portal": viewer_partner_id(request.user) is not None,
-            "can_write": viewer_partner_id(request.user) is not None
-            and conversation.channel == Conversation.Channel.PORTAL}
+    return {
+        "conversation": conversation,
+        "placement": conversation.placement,
+        "messages_": selectors.transcript(conversation=conversation),
+        "max_chars": services.max_message_chars(),
+        "poll_delay": POLL_DELAY,
+        "in_portal": viewer_partner_id(request.user) is not None,
+        "can_write": viewer_partner_id(request.user) is not None
+        and conversation.channel == Conversation.Channel.PORTAL,
+    }
 
 
 @login_required
@@ -108,14 +124,16 @@ def portal_conversation_post(request: HttpRequest, conversation_id: int) -> Http
     _partner_member(request)
     conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     try:
-        message = services.message_post(conversation=conversation, text=request.POST.get("message", ""),
-                                        actor=request.user)
+        message = services.message_post(
+            conversation=conversation, text=request.POST.get("message", ""), actor=request.user
+        )
     except ApplicationError as error:
         return _failure(request, error, "agents/conversation.html", _conversation_context(request, conversation))
     if not request.htmx:
         return redirect("portal-conversation", conversation_id=conversation.pk)
-    return render(request, "agents/_exchange.html", {"message": message, "reply": None, "poll_delay": POLL_DELAY},
-                  status=201)
+    return render(
+        request, "agents/_exchange.html", {"message": message, "reply": None, "poll_delay": POLL_DELAY}, status=201
+    )
 
 
 @login_required
@@ -126,14 +144,14 @@ def portal_conversation_takeover(request: HttpRequest, conversation_id: int, act
     conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     try:
         if action == "reply":
-            services.conversation_human_reply(actor=request.user, conversation=conversation,
-                                              text=request.POST.get("message", ""))
+            services.conversation_human_reply(
+                actor=request.user, conversation=conversation, text=request.POST.get("message", "")
+            )
         else:
             services.conversation_hand_back(actor=request.user, conversation=conversation)
             messages.success(request, f"{conversation.placement.employee.name} has the conversation again.")
     except ApplicationError as error:
-        return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation),
-                              error)
+        return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation), error)
     return redirect("portal-conversation", conversation_id=conversation.pk)
 
 
@@ -180,28 +198,40 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
     try:
         if action == "catalog":
             content, name = _upload(request)
-            count = services.catalog_upload(actor=request.user, placement=placement, content=content,
-                                            filename=name)
+            count = services.catalog_upload(actor=request.user, placement=placement, content=content, filename=name)
             messages.success(request, f"Catalog replaced: {count} products.")
         elif action == "documents":
             content, name = _upload(request)
-            document = services.document_upload(actor=request.user, placement=placement, content=content,
-                                                filename=name, title=request.POST.get("title", ""))
+            document = services.document_upload(
+                actor=request.user,
+                placement=placement,
+                content=content,
+                filename=name,
+                title=request.POST.get("title", ""),
+            )
             messages.success(request, f"“{document.title}” is in the knowledge base.")
         else:  # offers
             try:
                 percent = int(request.POST.get("percent_off", ""))
             except ValueError:
                 percent = 0
-            offer = services.offer_create(actor=request.user, placement=placement,
-                                          title=request.POST.get("title", ""), percent_off=percent,
-                                          code_prefix=request.POST.get("code_prefix", ""),
-                                          tags=request.POST.get("tags", "").replace(";", ",").split(","))
+            offer = services.offer_create(
+                actor=request.user,
+                placement=placement,
+                title=request.POST.get("title", ""),
+                percent_off=percent,
+                code_prefix=request.POST.get("code_prefix", ""),
+                tags=request.POST.get("tags", "").replace(";", ",").split(","),
+            )
             messages.success(request, f"Offer “{offer.title}” added.")
     except ApplicationError as error:
         rows = getattr(error, "rows", None)
-        return render_failure(request, "agents/portal_knowledge.html",
-                              _knowledge_context(request, placement_id, failed=action, rejected_rows=rows), error)
+        return render_failure(
+            request,
+            "agents/portal_knowledge.html",
+            _knowledge_context(request, placement_id, failed=action, rejected_rows=rows),
+            error,
+        )
     return redirect("portal-knowledge", placement_id=placement.pk)
 
 
@@ -228,8 +258,12 @@ def _widget_context(request: HttpRequest, placement_id: int) -> dict[str, Any]:
     knowledge = _or_404(selectors.placement_knowledge, viewer=request.user, placement_id=placement_id)
     widget = knowledge["widget"]
     origin = f"{request.scheme}://{request.get_host()}"
-    return {"placement": knowledge["placement"], "widget": widget, "platform_origin": origin,
-            "preview": widget is not None and origin.lower() in widget.allowed_origins}
+    return {
+        "placement": knowledge["placement"],
+        "widget": widget,
+        "platform_origin": origin,
+        "preview": widget is not None and origin.lower() in widget.allowed_origins,
+    }
 
 
 @login_required
@@ -239,8 +273,9 @@ def portal_widget(request: HttpRequest, placement_id: int) -> HttpResponse:
         return render(request, "agents/portal_widget.html", _widget_context(request, placement_id))
     placement = _or_404(placement_get, viewer=request.user, placement_id=placement_id)
     try:
-        services.widget_configure(actor=request.user, placement=placement,
-                                  allowed_origins=request.POST.get("allowed_origins", ""))
+        services.widget_configure(
+            actor=request.user, placement=placement, allowed_origins=request.POST.get("allowed_origins", "")
+        )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_widget.html", _widget_context(request, placement_id), error)
     messages.success(request, "Widget settings saved.")
@@ -266,8 +301,10 @@ def portal_widget_rotate(request: HttpRequest, placement_id: int) -> HttpRespons
 
 
 def _review_context(request: HttpRequest) -> dict[str, Any]:
-    return {"pending": selectors.copy_drafts(viewer=request.user, status=CopyDraft.Status.PENDING),
-            "reviewed": selectors.copy_drafts(viewer=request.user).exclude(status=CopyDraft.Status.PENDING)[:20]}
+    return {
+        "pending": selectors.copy_drafts(viewer=request.user, status=CopyDraft.Status.PENDING),
+        "reviewed": selectors.copy_drafts(viewer=request.user).exclude(status=CopyDraft.Status.PENDING)[:20],
+    }
 
 
 @login_required
@@ -284,9 +321,13 @@ def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
     decision = request.POST.get("decision", "")
     text = request.POST.get("text")
     try:
-        services.copy_draft_review(actor=request.user, draft=draft, decision=decision,
-                                   text=text if decision == "approve" and text is not None else None,
-                                   note=request.POST.get("note", ""))
+        services.copy_draft_review(
+            actor=request.user,
+            draft=draft,
+            decision=decision,
+            text=text if decision == "approve" and text is not None else None,
+            note=request.POST.get("note", ""),
+        )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_review.html", _review_context(request), error)
     verdict = "approved: it counts as delivered work" if decision == "approve" else "rejected"
@@ -300,15 +341,19 @@ def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
 @login_required
 def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse:
     placement, figures = _or_404(selectors.placement_economics, viewer=request.user, placement_id=placement_id)
-    return render(request, "agents/economics.html", {"title": f"{placement.employee.name} at {placement.partner.name}",
-                                                     "rows": [(placement, figures)]})
+    return render(
+        request,
+        "agents/economics.html",
+        {"title": f"{placement.employee.name} at {placement.partner.name}", "rows": [(placement, figures)]},
+    )
 
 
 @console_required
 def employee_economics(request: HttpRequest, slug: str) -> HttpResponse:
     rows = _or_404(selectors.employee_economics, viewer=request.user, slug=slug)
-    return render(request, "agents/economics.html", {"title": rows[0][0].employee.name, "rows": rows,
-                                                     "per_employee": True})
+    return render(
+        request, "agents/economics.html", {"title": rows[0][0].employee.name, "rows": rows, "per_employee": True}
+    )
 
 
 # --- transcripts in the console ---------------------------------------------------------------------
@@ -316,10 +361,17 @@ def employee_economics(request: HttpRequest, slug: str) -> HttpResponse:
 
 @console_required
 def console_conversations(request: HttpRequest) -> HttpResponse:
-    employees = (placement_list(viewer=request.user).values_list("employee__slug", "employee__name")
-                 .distinct().order_by("employee__name"))
-    return render(request, "agents/console_conversations.html",
-                  {"conversations": selectors.conversation_list(viewer=request.user)[:200], "employees": employees})
+    employees = (
+        placement_list(viewer=request.user)
+        .values_list("employee__slug", "employee__name")
+        .distinct()
+        .order_by("employee__name")
+    )
+    return render(
+        request,
+        "agents/console_conversations.html",
+        {"conversations": selectors.conversation_list(viewer=request.user)[:200], "employees": employees},
+    )
 
 
 @console_required

@@ -9,6 +9,7 @@ conversation, message, model invoker) travels in the run's config."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -16,12 +17,13 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from agents import tools
+from agents import copywriting, dialogue, language, retrieval, tools
+from agents.dialogue import DialogueState, Understanding
 from agents.engine import OfflineChatModel
 from agents.llm import Invoker
-from agents.models import Conversation, Message
+from agents.models import CatalogItem, Conversation, KnowledgeChunk, Message
 from agents.prompts import Label, Persona, classify_prompt, reply_prompt
-from agents.retrieval import is_japanese
+from core.currencies import minor_unit_exponent
 
 HISTORY_TURNS = 6
 
@@ -34,6 +36,9 @@ class TurnContext:
     invoker: Invoker
     history: list[tuple[str, str]]
     playbook: tuple[str, ...]
+    state: DialogueState | None = None
+    understanding: Understanding | None = None
+    manager_ms: float = 0.0
 
 
 class TurnState(TypedDict, total=False):
@@ -48,6 +53,7 @@ class TurnState(TypedDict, total=False):
     escalated: bool
     resolved: bool
     reply: str
+    confidence: float
 
 
 def _ctx(config: RunnableConfig) -> TurnContext:
@@ -55,16 +61,18 @@ def _ctx(config: RunnableConfig) -> TurnContext:
 
 
 def _classify(ctx: TurnContext, text: str, labels: tuple[Label, ...], default: str) -> str:
-    answer = ctx.invoker.invoke(step="route", tier="small",
-                                messages=classify_prompt(ctx.persona, labels, default, text))
+    answer = ctx.invoker.invoke(
+        step="route", tier="small", messages=classify_prompt(ctx.persona, labels, default, text)
+    )
     words = answer.strip().strip(".\"'`* ").split()
     word = words[0].strip(".:,\"'`*").lower() if words else ""
     keys = {label.key for label in labels}
     return word if word in keys else default
 
 
-_MONEY = re.compile(r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)",
-                    re.IGNORECASE)
+_MONEY = re.compile(
+    r"(?:[¥$€£]|\b(?:JPY|USD|EUR|GBP)\s?)(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:円|yen\b)", re.IGNORECASE
+)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -83,10 +91,17 @@ def _invented_figures(reply: str, context: str) -> bool:
     return bool((_figures(reply, _MONEY) | _figures(reply, _PERCENT)) - known)
 
 
-def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str,
-             sections: dict[str, list[str]]) -> str:
-    messages = reply_prompt(ctx.persona, mode=mode, instructions=instructions, sections=sections,
-                            history=ctx.history[-HISTORY_TURNS:], text=state["text"])
+def _respond(
+    ctx: TurnContext, state: TurnState, *, mode: str, instructions: str, sections: dict[str, list[str]]
+) -> str:
+    messages = reply_prompt(
+        ctx.persona,
+        mode=mode,
+        instructions=instructions,
+        sections=sections,
+        history=ctx.history[-HISTORY_TURNS:],
+        text=state["text"],
+    )
     reply = ctx.invoker.invoke(step="respond", tier="large", messages=messages)
     context = " ".join([state["text"], *(line for lines in sections.values() for line in lines)])
     if _invented_figures(reply, context):
@@ -97,102 +112,468 @@ def _respond(ctx: TurnContext, state: TurnState, *, mode: str, instructions: str
 
 
 def _product_lines(products: list[dict[str, Any]]) -> list[str]:
-    return [f"{p['sku']} | {p['name']} | {p['price_label']} | {p['description']}" for p in products]
+    return [f"{p['sku']} | {p['name']} | {p['price_label']} | {p.get('reason') or p['description']}" for p in products]
+
+
+def _u(ctx: TurnContext) -> Understanding:
+    assert ctx.understanding is not None
+    return ctx.understanding
+
+
+def _dialogue_lines(ctx: TurnContext, **extra: Any) -> list[str]:
+    """The dialogue manager's view of the turn, for the model that writes the reply."""
+    u = _u(ctx)
+    lines = [f"language: {u.language}", f"acts: {','.join(u.acts)}"]
+    if u.constraints.describe():
+        lines.append(f"constraints: {'; '.join(u.constraints.describe())}")
+    if u.constraints.quantity:
+        lines.append(f"quantity: {u.constraints.quantity}")
+    lines.extend(f"{key}: {value}" for key, value in extra.items() if value not in (None, "", False))
+    return lines
+
+
+_LANGUAGE_RULE = {"en": "Reply in English.", "ja": "日本語で答えてください (reply in Japanese)."}
+
+
+def _instructions(ctx: TurnContext, text: str) -> str:
+    lang = _u(ctx).language
+    return (
+        f"{text} {_LANGUAGE_RULE.get(lang, '')} Keep it short (two or three sentences), do not start the way "
+        "an earlier reply started, and end with one clear next step."
+    )
+
+
+def _remember(
+    ctx: TurnContext, *, shown: list[dict[str, Any]] | None = None, topic: str | None = None, open_question: str = ""
+) -> None:
+    state = ctx.state
+    assert state is not None
+    if shown:
+        state.shown = [{k: p[k] for k in ("sku", "name", "price", "price_label", "tags")} for p in shown]
+        if topic is not None:
+            state.topic = topic[:300]
+    state.open_question = open_question
+    state.language = _u(ctx).language
+
+
+def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
+    u = _u(ctx)
+    c = u.constraints
+    price_max = c.price_max
+    if c.cheaper_than is not None:
+        price_max = min(price_max if price_max is not None else c.cheaper_than - 1, c.cheaper_than - 1)
+    args: dict[str, Any] = {
+        "placement_id": ctx.conversation.placement_id,
+        "query": u.query[:2000] or "",
+        "must_have": c.attributes,
+        "exclude": exclude or [],
+    }
+    if not relax:
+        args.update(price_max=price_max, price_min=c.price_min)
+    found = tools.product_lookup.invoke(args)
+    if not found and u.follow_up and c.attributes and c.cheaper_than is None and u.own_query:
+        # Not a narrowing of the previous topic after all ("ひやけどめは？" after masks): a new request.
+        u.query, u.follow_up, c.attributes = u.own_query, False, []
+        args.update(query=u.query[:2000], must_have=[])
+        found = tools.product_lookup.invoke(args)
+    if not found or not retrieval.terms(u.query):
+        return found
+    # Only what speaks to most of what was asked: "blue car tyres" is not a blue shirt.
+    docs = [retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}") for p in found]
+    total = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    # Words the shop never uses ("a gift for a book lover") do not count against an item,
+    # unless it is the very thing asked for ("blue car tyres": no tyres, no match).
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+    head = retrieval.head_word(u.own_query or u.query, vocabulary)
+    unknown = (
+        frozenset(g[0] for g in language.word_groups(u.query) if not (g[1] & vocabulary) and g[0] != head)
+        if head in vocabulary or not head
+        else frozenset()
+    )
+    kept = []
+    # The head weighs double only when other words qualify it from another phrase.
+    boost = head if head in vocabulary and retrieval.has_qualifier(u.own_query or u.query) else ""
+    covers = retrieval.coverage_of(u.query, docs, total=total, ignore=unknown, head=boost)
+    for p, cover in zip(found, covers, strict=True):
+        p["coverage"] = round(cover, 3)
+        if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
+            kept.append(p)
+    if c.age is not None:
+        # "for a 5 year old": items whose stated ages leave the child out go after the rest.
+        kept.sort(key=lambda p: not dialogue.age_fits(c.age, p["description"]))
+    return kept
+
+
+PRODUCT_COVERAGE_MIN = 0.34
+
+
+def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]], float]:
+    """The sentences of the partner's documents that answer the question, scored; and the
+    confidence that they do (the share of the question's weight they carry)."""
+    passages = tools.knowledge_search.invoke({"placement_id": ctx.conversation.placement_id, "query": query[:2000]})
+    if not passages:
+        return [], 0.0
+    query_terms = retrieval.terms(query)
+    candidates = []
+    for p in passages:
+        context = retrieval.terms(f"{p['title']} {p['heading']}")
+        for sentence in language.sentences(p["text"]):
+            candidates.append((p, sentence, retrieval.terms(sentence), context))
+    total = KnowledgeChunk.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    idf = retrieval.idf_weights(
+        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 4, len(candidates))
+    )
+    # Coverage by the sentence itself, its heading and title helping at half weight.
+    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], total=total * 4)
+    with_context = retrieval.coverage_of(
+        query, [terms + context for _, _, terms, context in candidates], total=total * 4
+    )
+    scored = []
+    for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
+        scored.append((max(a, 0.85 * b), retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
+    scored.sort(key=lambda row: (-row[0], -row[1]))
+    best_cover, _, best_passage, best_sentence, best_terms = scored[0]
+    chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
+    # A second sentence when it adds what the first left out of the question.
+    missing = set(query_terms) - set(best_terms)
+    for cover, own, p, sentence, terms in scored[1:4]:
+        if own > 0 and missing & set(terms) and sentence != best_sentence and cover >= best_cover * 0.6:
+            chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
+            break
+    return chosen, best_cover
+
+
+def _citations(chosen: list[dict[str, Any]], reply: str) -> list[dict[str, Any]]:
+    """The documents whose sentences the reply actually carries (a model that paraphrased
+    them all is taken to have used what it was given)."""
+    used = [c for c in chosen if c["sentence"] in reply] or chosen
+    citations, seen = [], set()
+    for c in used:
+        if c["document"] not in seen:
+            seen.add(c["document"])
+            citations.append({"document": c["document"], "title": c["title"]})
+    return citations
 
 
 # --- coupon_promoter ---------------------------------------------------------------------
 
 COUPON_PLAYBOOK = (
     "I can suggest items from our catalog and give you a coupon code for today's deals.",
-    "Tell me what you are in the mood for, for example a quick lunch, a hot snack or something sweet.",
-    "Coupon codes are single-use and work in store and online.",
+    "Tell me what you are looking for, and I'll pick the two or three that fit best.",
+    "Coupon codes work in store and online.",
 )
 COUPON_LABELS = (
-    Label("coupon", "the shopper wants a deal, a discount, a coupon or a code",
-          ("do you have a coupon", "any discount today", "give me a deal", "code please", "cheaper",
-           "クーポン", "割引", "お得")),
-    Label("recommend", "the shopper asks for a product or a suggestion of what to buy",
-          ("something for lunch", "recommend a snack", "do you sell onigiri", "I want a drink", "what's good",
-           "おすすめ", "お昼ご飯", "何がいい")),
-    Label("chat", "greetings, thanks and anything else",
-          ("hello", "thank you", "who are you", "bye", "こんにちは", "ありがとう")),
+    Label(
+        "coupon",
+        "the shopper wants a deal, a discount, a coupon or a code",
+        ("do you have a coupon", "any discount today", "give me a deal", "code please", "クーポン", "割引", "お得"),
+    ),
+    Label(
+        "recommend",
+        "the shopper asks for a product or a suggestion of what to buy",
+        (
+            "something for lunch",
+            "recommend a snack",
+            "do you sell onigiri",
+            "I want a drink",
+            "what's good",
+            "おすすめ",
+            "お昼ご飯",
+            "何がいい",
+        ),
+    ),
+    Label(
+        "chat",
+        "greetings, thanks and anything else",
+        ("hello", "thank you", "who are you", "bye", "こんにちは", "ありがとう"),
+    ),
 )
 
 
 def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
-    return {"intent": _classify(_ctx(config), state["text"], COUPON_LABELS, "recommend")}
-
-
-def _coupon_lookup(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"]})
-    return {"products": found}
+    label = _classify(ctx, state["text"], COUPON_LABELS, "recommend")
+    u = _u(ctx)
+    if "human" in u.acts:
+        intent = "escalate"
+    elif "discount" in u.acts:
+        intent = "coupon"
+    elif u.referenced and ("product" not in u.acts or u.pronoun):
+        intent = "recommend"
+    elif "product" in u.acts or "question" in u.acts or u.follow_up:
+        intent = "coupon" if label == "coupon" and not u.follow_up and u.constraints.price_max is None else "recommend"
+    elif u.social:
+        intent = "chat"
+    else:
+        intent = label
+    if (
+        ctx.state
+        and ctx.state.open_question == "relax"
+        and ("deny" not in u.acts)
+        and intent == "chat"
+        and _YES_ONLY(state["text"])
+    ):
+        intent = "recommend"
+    return {"intent": intent}
+
+
+def _YES_ONLY(text: str) -> bool:
+    return bool(dialogue._YES.search(text))
 
 
 def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
+    u = _u(ctx)
+    dm = ctx.state
+    assert dm is not None
     offers = [f"{o.title}" for o in ctx.conversation.placement.offers.filter(active=True)]
-    reply = _respond(ctx, state, mode="recommend", sections={
-        "Playbook": list(ctx.playbook), "Products": _product_lines(state["products"]), "Offers": offers},
-        instructions="Recommend only the products listed below, with their names and prices as given; "
-                     "do not mention any other product, price or discount. Keep it to two or three sentences.")
-    return {"mode": "recommend", "reply": reply}
+    note = ""
+    if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
+        # "the second one", "that one": the item already shown, with what we know of it.
+        skus = [p["sku"] for p in u.referenced]
+        found = [
+            p
+            for p in tools.product_lookup.invoke(
+                {
+                    "placement_id": ctx.conversation.placement_id,
+                    "query": " ".join(p["name"] for p in u.referenced),
+                    "limit": 10,
+                }
+            )
+            if p["sku"] in skus
+        ] or []
+        found = found or [_as_product(ctx, p) for p in u.referenced]
+        if u.query:  # a question about the item: the sentence of its listing that speaks to it
+            for p in found:
+                sentences = language.sentences(p.get("description", ""))
+                asked = set(retrieval.terms(u.query))
+                best = max(sentences, key=lambda x: len(asked & set(retrieval.terms(x))), default="")
+                if best and asked & set(retrieval.terms(best)):
+                    p["reason"] = best
+        note = "reference"
+        confidence = 0.9
+    else:
+        relax = dm.open_question == "relax" and not u.query
+        if relax:
+            u.query = dm.topic
+        found = _lookup(ctx, relax=relax)
+        confidence = max((p.get("coverage", 0.8) for p in found), default=0.0)
+        if u.constraints.cheaper_than is not None:
+            note = "cheaper"
+    knowledge: list[dict[str, Any]] = []
+    cover = 0.0
+    if "question" in u.acts and ctx.conversation.placement.documents.exists():
+        knowledge, cover = _answer_sentences(ctx, u.query or state["text"])
+    if knowledge and cover >= max(confidence, 0.55):
+        return _answer(ctx, state, knowledge, cover)
+    if not found:
+        bounded = (
+            any(v is not None for v in (u.constraints.price_max, u.constraints.price_min, u.constraints.cheaper_than))
+            or u.constraints.attributes
+        )
+        if bounded and (u.query or u.follow_up):
+            return _nothing_within(ctx, state)
+        if "question" in u.acts and knowledge and cover >= 0.2:
+            return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
+        return _refuse(ctx, state)
+    found = _best(found)
+    _remember(
+        ctx, shown=found if note != "reference" else None, topic=u.query, open_question="coupon" if offers else ""
+    )
+    reply = _respond(
+        ctx,
+        state,
+        mode="recommend",
+        sections={
+            "Dialogue": _dialogue_lines(ctx, note=note),
+            "Playbook": list(ctx.playbook),
+            "Products": _product_lines(found),
+            "Offers": offers,
+        },
+        instructions=_instructions(
+            ctx,
+            "Recommend only the products listed below, with their names and prices as "
+            "given and the reason given for each; do not mention any other product, "
+            "price or discount.",
+        ),
+    )
+    return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
+
+
+def _as_product(ctx: TurnContext, shown: dict[str, Any]) -> dict[str, Any]:
+    item = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id, sku=shown["sku"]).first()
+    description = item.description if item else ""
+    return {
+        **shown,
+        "currency": item.currency if item else "",
+        "description": description,
+        "reason": (language.sentences(description) or ("",))[0],
+    }
+
+
+def _best(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two picks, three only when the third is nearly as good as the first."""
+    if len(found) <= 2:
+        return found
+    top = found[0].get("score") or 1
+    return found[:3] if (found[2].get("score") or 0) >= top * 0.85 else found[:2]
+
+
+def _nothing_within(ctx: TurnContext, state: TurnState) -> TurnState:
+    u = _u(ctx)
+    _remember(ctx, open_question="relax")
+    if ctx.state is not None:
+        ctx.state.topic = u.query[:300] or ctx.state.topic
+    cheaper = u.constraints.cheaper_than is not None
+    if u.language == "ja":
+        text = (
+            "それより安いものは今のところございません。ほかの商品もお探ししましょうか？"
+            if cheaper
+            else "ご希望の条件に合う商品が見つかりませんでした。条件を外して探しましょうか？"
+        )
+    else:
+        text = (
+            "That's already our most affordable option for that. Shall I look at something else?"
+            if cheaper
+            else "I couldn't find anything that fits within that limit. Shall I look without it?"
+        )
+    return {"mode": "no_match", "products": [], "reply": text, "confidence": 0.8}
+
+
+def _refuse(ctx: TurnContext, state: TurnState) -> TurnState:
+    # Nothing in the catalog fits: say so plainly; never make a product up.
+    _remember(ctx)
+    used = [text for role, text in ctx.history if role == "assistant"]
+    partner = ctx.persona.partner
+    if _u(ctx).language == "ja":
+        options = (
+            f"申し訳ありません、{partner}ではそのような商品を扱っていないため、おすすめできません。"
+            "ほかにお探しのものがあれば、カタログを確認しますね。",
+            f"あいにく{partner}では取り扱いがございません。別の商品でしたらお探しします。",
+        )
+    else:
+        options = (
+            f"Sorry, {partner} doesn't carry anything like that, so I can't recommend it. "
+            "Tell me what else you're looking for and I'll check our catalog.",
+            f"I'm afraid that isn't something we stock at {partner}. What else can I look up for you?",
+        )
+    return {"mode": "no_match", "products": [], "confidence": 0.8, "reply": dialogue.pick(options, used)}
 
 
 def _coupon_refuse(state: TurnState, config: RunnableConfig) -> TurnState:
-    # Nothing in the catalog fits: say so plainly; never make a product up.
-    ctx = _ctx(config)
-    if is_japanese(state["text"]):
-        return {"mode": "no_match", "products": [], "reply": (
-            f"申し訳ありません、{ctx.persona.partner}ではそのような商品を扱っていないため、おすすめできません。"
-            "ほかにお探しのものがあれば、カタログを確認しますね。")}
-    return {"mode": "no_match", "products": [], "reply": (
-        f"Sorry, {ctx.persona.partner} doesn't carry anything like that, so I can't recommend it. "
-        "Tell me what else you're looking for and I'll check our catalog.")}
+    return _refuse(_ctx(config), state)
 
 
 def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    hint = " ".join([state["text"], *(text for role, text in ctx.history[-HISTORY_TURNS:] if role == "assistant")])
-    coupon = tools.coupon_issue.invoke({"message_id": ctx.message.pk, "hint": hint[:4000]})
-    if coupon is None and is_japanese(state["text"]):
-        return {"mode": "no_offer", "coupon": None, "reply": (
-            f"{ctx.persona.partner}では今お得なキャンペーンがないため、クーポンはお渡しできません。商品探しならお手伝いします。")}
+    u = _u(ctx)
+    dm = ctx.state
+    assert dm is not None
+    products: list[dict[str, Any]] = []
+    if "product" in u.acts and u.query:
+        products = _best(_lookup(ctx))
+    in_play = products or u.referenced or dm.shown
+    tags = sorted({t for p in in_play for t in p.get("tags", [])})
+    hint = " ".join([state["text"], dm.topic])
+    coupon = tools.coupon_issue.invoke({"message_id": ctx.message.pk, "hint": hint[:4000], "tags": tags})
     if coupon is None:
-        return {"mode": "no_offer", "coupon": None, "reply": (
-            f"{ctx.persona.partner} has no deals running right now, so I have no coupon to give you, "
-            "but I'm happy to help you find something.")}
-    reply = _respond(ctx, state, mode="coupon", sections={
-        "Playbook": list(ctx.playbook), "Coupon": [f"{coupon['code']} | {coupon['offer']}"]},
-        instructions="Give the shopper the coupon code below exactly as written, with its offer. "
-                     "Do not promise any other discount.")
+        _remember(ctx, shown=products or None, topic=u.query)
+        if u.language == "ja":
+            return {
+                "mode": "no_offer",
+                "coupon": None,
+                "confidence": 0.9,
+                "reply": (
+                    f"{ctx.persona.partner}では今お得なキャンペーンがないため、クーポンはお渡しできません。"
+                    "商品探しならお手伝いします。"
+                ),
+            }
+        return {
+            "mode": "no_offer",
+            "coupon": None,
+            "confidence": 0.9,
+            "reply": (
+                f"{ctx.persona.partner} has no deals running right now, so I have no coupon to give you, "
+                "but I'm happy to help you find something."
+            ),
+        }
+    asked = u.constraints.percent
+    declined = asked if asked and asked > coupon["percent_off"] else None
+    dm.offer = {
+        "offer": coupon["offer_id"],
+        "code": coupon["code"],
+        "title": coupon["offer"],
+        "percent_off": coupon["percent_off"],
+    }
+    _remember(ctx, shown=products or None, topic=u.query if products else None)
+    reply = _respond(
+        ctx,
+        state,
+        mode="coupon",
+        sections={
+            "Dialogue": _dialogue_lines(ctx, declined=declined, reused="yes" if coupon.get("reused") else ""),
+            "Playbook": list(ctx.playbook),
+            "Coupon": [f"{coupon['code']} | {coupon['offer']} | {coupon['percent_off']}"],
+        },
+        instructions=_instructions(
+            ctx,
+            "Give the shopper the coupon code below exactly as written, with its offer. "
+            "Do not promise any other discount; if the shopper asked for a bigger one "
+            "(declined), say plainly you can't do that, and what does apply.",
+        ),
+    )
     if coupon["code"] not in reply:  # the code is the point of the turn: never lose it
-        label = "クーポンコード" if is_japanese(state["text"]) else "Your code"
+        label = "クーポンコード" if u.language == "ja" else "Your code"
         reply = f"{reply}\n{label}: {coupon['code']} ({coupon['offer']})"
-    return {"mode": "coupon", "coupon": coupon, "reply": reply}
+    return {"mode": "coupon", "coupon": coupon, "products": products, "reply": reply, "confidence": 1.0}
+
+
+def _social(ctx: TurnContext, state: TurnState, hint: str) -> TurnState:
+    u = _u(ctx)
+    _remember(ctx, open_question=ctx.state.open_question if ctx.state and "thanks" not in u.acts else "")
+    reply = _respond(
+        ctx,
+        state,
+        mode="chat",
+        sections={"Dialogue": _dialogue_lines(ctx, hint=hint), "Playbook": list(ctx.playbook)},
+        instructions=_instructions(
+            ctx,
+            "Answer the greeting, thanks, goodbye or small talk as such, briefly and in "
+            "character; a thank-you is not a new conversation.",
+        ),
+    )
+    return {"mode": "chat", "reply": reply, "confidence": 0.95}
 
 
 def _coupon_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    reply = _respond(ctx, state, mode="chat", sections={"Playbook": list(ctx.playbook)},
-                     instructions="Answer briefly and in character; offer to suggest products or a coupon.")
-    return {"mode": "chat", "reply": reply}
+    ja = _u(ctx).language == "ja"
+    hint = (
+        "お探しの商品やクーポンのことなら、お気軽にどうぞ。"
+        if ja
+        else "Tell me what you're looking for, or ask me for today's deal."
+    )
+    return _social(ctx, state, hint)
+
+
+def _coupon_escalate(state: TurnState, config: RunnableConfig) -> TurnState:
+    return _escalate(_ctx(config), state, "asked for a person", "human")
 
 
 def _build_coupon_promoter():
     graph = StateGraph(TurnState)
     graph.add_node("route", _coupon_route)
-    graph.add_node("lookup", _coupon_lookup)
     graph.add_node("recommend", _coupon_recommend)
-    graph.add_node("refuse", _coupon_refuse)
     graph.add_node("issue_coupon", _coupon_issue)
     graph.add_node("chat", _coupon_chat)
+    graph.add_node("escalate", _coupon_escalate)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", lambda s: s["intent"],
-                                {"recommend": "lookup", "coupon": "issue_coupon", "chat": "chat"})
-    graph.add_conditional_edges("lookup", lambda s: "recommend" if s["products"] else "refuse",
-                                {"recommend": "recommend", "refuse": "refuse"})
-    for node in ("recommend", "refuse", "issue_coupon", "chat"):
+    graph.add_conditional_edges(
+        "route",
+        lambda s: s["intent"],
+        {"recommend": "recommend", "coupon": "issue_coupon", "chat": "chat", "escalate": "escalate"},
+    )
+    for node in ("recommend", "issue_coupon", "chat", "escalate"):
         graph.add_edge(node, END)
     return graph.compile()
 
@@ -204,69 +585,158 @@ SERVICE_PLAYBOOK = (
     "If I can't answer from them, I'll pass you to a colleague.",
 )
 SERVICE_LABELS = (
-    Label("resolved", "the customer confirms the answer solved their problem",
-          ("yes that solved it", "that answers it thanks", "problem solved", "yes resolved", "all good now",
-           "解決しました")),
-    Label("human", "the customer asks for a person or to speak to staff",
-          ("talk to a human", "speak to a person", "real person please", "connect me to staff",
-           "担当者と話したい", "人と話したい")),
-    Label("chat", "greetings, thanks and goodbyes",
-          ("hello", "hi there", "thanks", "thank you", "bye", "こんにちは", "ありがとう")),
+    Label(
+        "resolved",
+        "the customer confirms the answer solved their problem",
+        (
+            "yes that solved it",
+            "that answers it thanks",
+            "problem solved",
+            "yes resolved",
+            "all good now",
+            "解決しました",
+        ),
+    ),
+    Label(
+        "human",
+        "the customer asks for a person or to speak to staff",
+        (
+            "talk to a human",
+            "speak to a person",
+            "real person please",
+            "connect me to staff",
+            "担当者と話したい",
+            "人と話したい",
+        ),
+    ),
+    Label(
+        "chat",
+        "greetings, thanks and goodbyes",
+        ("hello", "hi there", "thanks", "thank you", "bye", "こんにちは", "ありがとう"),
+    ),
     Label("question", "a question or a problem to answer", ("how do I", "can I return", "what is", "when")),
 )
 
 
 def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    intent = _classify(ctx, state["text"], SERVICE_LABELS, "question")
-    if intent == "resolved" and not any(role == "assistant" for role, _ in ctx.history):
+    label = _classify(ctx, state["text"], SERVICE_LABELS, "question")
+    u = _u(ctx)
+    answered = any(role == "assistant" for role, _ in ctx.history)
+    substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
+    if "human" in u.acts:
+        intent = "human"
+    elif "resolved" in u.acts and answered and not substantive:
+        intent = "resolved"
+    elif substantive:
+        intent = "question"
+    elif u.social:
+        intent = "chat"
+    else:
+        intent = label
+    if intent == "resolved" and not answered:
         intent = "question"  # nothing was answered yet, so nothing can be resolved
     return {"intent": intent}
 
 
+def _answer(ctx: TurnContext, state: TurnState, chosen: list[dict[str, Any]], cover: float) -> TurnState:
+    reply = _respond(
+        ctx,
+        state,
+        mode="answer",
+        sections={"Dialogue": _dialogue_lines(ctx), "Knowledge": [f"[{c['title']}] {c['sentence']}" for c in chosen]},
+        instructions=_instructions(
+            ctx,
+            "Answer only from the knowledge sentences below, quoting the sentence you "
+            "use, and name the document in the form (Source: “title”). If they do not "
+            "answer the question, say so.",
+        ),
+    )
+    _remember(ctx, open_question="confirm")
+    if ctx.state is not None and _u(ctx).query:
+        ctx.state.topic = _u(ctx).query[:300]
+    return {"mode": "answer", "citations": _citations(chosen, reply), "reply": reply, "confidence": round(cover, 2)}
+
+
 def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    return {"passages": tools.knowledge_search.invoke(
-        {"placement_id": ctx.conversation.placement_id, "query": state["text"]})}
+    u = _u(ctx)
+    chosen, cover = _answer_sentences(ctx, u.query or state["text"])
+    topic = ctx.state.topic if ctx.state else ""
+    if cover < dialogue.ESCALATE_BELOW and topic and u.query:
+        # A follow-up question ("where does the money go?" after one about refunds): the
+        # earlier question's topic helps read it.
+        again, again_cover = _answer_sentences(ctx, f"{topic} {u.query}")
+        # Only when the sentence found also speaks to a word of the new question itself.
+        vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+        own = [g for g in language.word_groups(u.query) if g[1] & vocabulary]
+        said = set(retrieval.terms(again[0]["sentence"])) if again else set()
+        if again_cover > cover and any(language.group_matched(g, said) for g in own):
+            chosen, cover = again, again_cover
+    return {"passages": chosen, "confidence": round(cover, 2)}
 
 
 def _service_answer(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    passages = state["passages"]
-    reply = _respond(ctx, state, mode="answer", sections={
-        "Knowledge": [f"[{p['title']}] {p['text']}" for p in passages]},
-        instructions="Answer only from the knowledge passages below and name the document you used "
-                     "in the form (Source: “title”). If they do not answer the question, say so.")
-    citations, seen = [], set()
-    for passage in passages:
-        if passage["document"] not in seen:
-            seen.add(passage["document"])
-            citations.append({"document": passage["document"], "title": passage["title"]})
-    return {"mode": "answer", "citations": citations, "reply": reply}
+    return _answer(ctx, state, state["passages"], state.get("confidence", 0.0))
+
+
+def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> TurnState:
+    tools.escalate.invoke({"conversation_id": ctx.conversation.pk, "reason": reason})
+    reply = _respond(
+        ctx,
+        state,
+        mode="escalate",
+        sections={"Dialogue": _dialogue_lines(ctx, reason=kind)},
+        instructions=_instructions(
+            ctx,
+            "Tell the customer a colleague will pick this up here; do not "
+            "guess an answer and do not say you are unsure.",
+        ),
+    )
+    _remember(ctx)
+    return {
+        "mode": "escalate",
+        "escalated": True,
+        "reply": reply,
+        "confidence": 0.9 if kind == "human" else round(state.get("confidence", 0.0), 2),
+    }
 
 
 def _service_escalate(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    reason = "asked for a person" if state.get("intent") == "human" else "no answer in the knowledge base"
-    tools.escalate.invoke({"conversation_id": ctx.conversation.pk, "reason": reason})
-    reply = _respond(ctx, state, mode="escalate", sections={},
-                     instructions="Tell the customer a colleague will take over; do not guess an answer.")
-    return {"mode": "escalate", "escalated": True, "reply": reply}
+    if state.get("intent") == "human":
+        return _escalate(ctx, state, "asked for a person", "human")
+    return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
 
 
 def _service_resolved(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     tools.resolution_confirm.invoke({"conversation_id": ctx.conversation.pk})
-    reply = _respond(ctx, state, mode="resolved", sections={},
-                     instructions="Thank the customer briefly; the issue is resolved.")
-    return {"mode": "resolved", "resolved": True, "reply": reply}
+    reply = _respond(
+        ctx,
+        state,
+        mode="resolved",
+        sections={"Dialogue": _dialogue_lines(ctx)},
+        instructions=_instructions(ctx, "Thank the customer briefly; the issue is resolved."),
+    )
+    _remember(ctx)
+    return {"mode": "resolved", "resolved": True, "reply": reply, "confidence": 0.95}
 
 
 def _service_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    reply = _respond(ctx, state, mode="chat", sections={"Playbook": list(ctx.playbook)},
-                     instructions="Answer briefly and politely; invite the customer's question.")
-    return {"mode": "chat", "reply": reply}
+    ja = _u(ctx).language == "ja"
+    hint = (
+        "ご質問をどうぞ。規定やFAQからお答えします。"
+        if ja
+        else "What can I help you with? I answer from our policies and FAQ."
+    )
+    return _social(ctx, state, hint)
+
+
+def _answerable(state: TurnState) -> str:
+    return "answer" if state["passages"] and state.get("confidence", 0.0) >= dialogue.ESCALATE_BELOW else "escalate"
 
 
 def _build_customer_service():
@@ -278,10 +748,12 @@ def _build_customer_service():
     graph.add_node("resolve", _service_resolved)
     graph.add_node("chat", _service_chat)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", lambda s: s["intent"],
-                                {"question": "search", "human": "escalate", "resolved": "resolve", "chat": "chat"})
-    graph.add_conditional_edges("search", lambda s: "answer" if s["passages"] else "escalate",
-                                {"answer": "answer", "escalate": "escalate"})
+    graph.add_conditional_edges(
+        "route",
+        lambda s: s["intent"],
+        {"question": "search", "human": "escalate", "resolved": "resolve", "chat": "chat"},
+    )
+    graph.add_conditional_edges("search", _answerable, {"answer": "answer", "escalate": "escalate"})
     for node in ("answer", "escalate", "resolve", "chat"):
         graph.add_edge(node, END)
     return graph.compile()
@@ -294,33 +766,65 @@ COPY_PLAYBOOK = (
     "Every draft goes to your review queue; nothing is published until someone approves it.",
 )
 COPY_LABELS = (
-    Label("brief", "a campaign brief or a request to write copy",
-          ("write a tagline", "draft an email", "campaign for", "copy for our launch", "social post about")),
+    Label(
+        "brief",
+        "a campaign brief or a request to write copy",
+        ("write a tagline", "draft an email", "campaign for", "copy for our launch", "social post about"),
+    ),
     Label("chat", "greetings, thanks and questions about how this works", ("hello", "thanks", "how does this work")),
 )
 
 
 def _copy_route(state: TurnState, config: RunnableConfig) -> TurnState:
-    return {"intent": _classify(_ctx(config), state["text"], COPY_LABELS, "brief")}
+    ctx = _ctx(config)
+    label = _classify(ctx, state["text"], COPY_LABELS, "brief")
+    u = _u(ctx)
+    substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
+    intent = "chat" if u.social and not substantive else label
+    return {"intent": intent}
 
 
 def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    products = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"]})
-    text = _respond(ctx, state, mode="draft", sections={
-        "Playbook": list(ctx.playbook), "Products": _product_lines(products)},
-        instructions="Write campaign copy for the brief (a headline, a short body and a call to action). "
-                     "Mention only the products listed below, if any, and no prices or discounts.")
+    found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"][:2000]})
+    # The brief's own products: a second one only when it fits nearly as well as the first.
+    products = [p for p in found[:2] if p["score"] >= found[0]["score"] * 0.75] if found else []
+    tone, length = copywriting.tone_of(state["text"]), copywriting.length_of(state["text"])
+    text = _respond(
+        ctx,
+        state,
+        mode="draft",
+        sections={
+            "Dialogue": [f"language: {_u(ctx).language}", f"tone: {tone}", f"length: {length}"],
+            "Playbook": list(ctx.playbook),
+            "Products": _product_lines(products),
+        },
+        instructions="Write campaign copy for the brief: a line 'Headline: …', a line 'Body: …' and a line "
+        "'Call to action: …', in the brief's tone and length. Use only the products listed below and "
+        "their facts; no price or discount unless the brief states one; do not repeat the brief.",
+    )
     submitted = tools.copy_submit.invoke({"message_id": ctx.message.pk, "text": text})
-    return {"mode": "draft", "products": products, "draft": submitted["draft"],
-            "reply": f"{text}\n\n(Draft sent to your review queue.)"}
+    # The review queue is the partner's back office: a visitor on the widget never hears of it.
+    note = "\n\n(Draft sent to your review queue.)" if ctx.conversation.channel == "portal" else ""
+    _remember(ctx)
+    return {
+        "mode": "draft",
+        "products": products,
+        "draft": submitted["draft"],
+        "reply": f"{text}{note}",
+        "confidence": 0.8 if products else 0.5,
+    }
 
 
 def _copy_chat(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
-    reply = _respond(ctx, state, mode="chat", sections={"Playbook": list(ctx.playbook)},
-                     instructions="Answer briefly; invite a brief.")
-    return {"mode": "chat", "reply": reply}
+    ja = _u(ctx).language == "ja"
+    hint = (
+        "商品・対象・トーンを書いたブリーフを送ってください。"
+        if ja
+        else "Send me a brief (product, audience, tone) and I'll draft the copy."
+    )
+    return _social(ctx, state, hint)
 
 
 def _build_copywriter():
@@ -349,7 +853,26 @@ class Workflow:
         return self._graph[0]
 
     def run(self, ctx: TurnContext) -> TurnState:
-        return self.graph.invoke({"text": ctx.message.content}, config={"configurable": {"turn": ctx}})
+        """One turn: the dialogue manager reads the message against the conversation's
+        state, the graph acts on it, and the state is saved with the conversation (in the
+        turn's savepoint: a failed try leaves the state as it was)."""
+        started = time.perf_counter()
+        conversation = ctx.conversation
+        ctx.state = DialogueState.load(conversation.dialogue)
+        vocabulary = tools.vocabulary(conversation.placement_id)
+        ctx.understanding = dialogue.understand(
+            ctx.message.content,
+            ctx.state,
+            exponent=minor_unit_exponent(ctx.persona.currency),
+            vocabulary=vocabulary,
+            skill=self.skill,
+        )
+        ctx.manager_ms = (time.perf_counter() - started) * 1000
+        result = self.graph.invoke({"text": ctx.message.content}, config={"configurable": {"turn": ctx}})
+        ctx.state.turns += 1
+        conversation.dialogue = ctx.state.dump()
+        Conversation.objects.filter(pk=conversation.pk).update(dialogue=conversation.dialogue)
+        return result
 
 
 WORKFLOWS: dict[str, Workflow] = {

@@ -1,0 +1,167 @@
+"""Mei's drafts, composed by the offline engine from the brief and the catalog's facts: a
+headline, a body and a call to action a reviewer can approve as they are.
+
+The products are the catalog items the workflow found for the brief; the words about them
+are their names and the sentences of their descriptions (their benefits). The brief gives
+the tone, the length and the audience; it is never copied into the copy. A price or a
+discount appears only when the brief itself states one."""
+
+from __future__ import annotations
+
+import re
+
+from agents import language
+
+TONES = {
+    "playful": re.compile(
+        r"\b(playful|fun|cheeky|witty|light[- ]hearted|quirky|cheerful|upbeat)\b|楽しい|ポップ|元気", re.I
+    ),
+    "premium": re.compile(r"\b(premium|luxur\w*|elegant|sophisticated|refined|upscale|classy)\b|上品|高級|洗練", re.I),
+    "warm": re.compile(
+        r"\b(warm|friendly|cosy|cozy|caring|gentle|heartfelt|family)\b|やさしい|優しい|親しみ|温か", re.I
+    ),
+    "urgent": re.compile(
+        r"\b(urgent|last chance|limited|hurry|ends soon|this weekend only|today only)\b|急いで|限定", re.I
+    ),
+    "formal": re.compile(
+        r"\b(formal|professional|informative|clear|trustworthy|serious|calm)\b|丁寧|誠実|落ち着", re.I
+    ),
+}
+_SHORT = re.compile(
+    r"\b(short|tagline|tweet|one[- ]liner|one line|brief|social post|sms|banner|x post)\b|短|SNS|一言", re.I
+)
+_LONG = re.compile(r"\b(email|newsletter|long|detailed|blog|article|landing page)\b|メール|詳しく|長め", re.I)
+_AUDIENCE = re.compile(
+    r"\bfor ((?:busy |young |new |first[- ]time |keen |little )?(?:[a-z]+ )?(?:workers|students|"
+    r"parents|readers|fans|gamers|families|commuters|kids|teens|teenagers|travell?ers|runners|"
+    r"beginners|professionals|mums|moms|dads|children|customers|shoppers|cooks|bakers))\b",
+    re.I,
+)
+_JA_AUDIENCE = re.compile(r"([\u3040-\u30ff\u3400-\u9fffー]{2,8}(?:向け|の方|世代))")
+_PERCENT = re.compile(r"\d{1,2}\s?%\s?off|\d{1,2}\s?(?:%|percent)", re.I)
+
+
+def tone_of(brief: str) -> str:
+    for tone, pattern in TONES.items():
+        if pattern.search(brief):
+            return tone
+    return "neutral"
+
+
+def length_of(brief: str) -> str:
+    return "short" if _SHORT.search(brief) else "long" if _LONG.search(brief) else "medium"
+
+
+def _benefit(reason: str, lang: str, limit: int = 90) -> str:
+    sentence = (language.sentences(reason) or ("",))[0].strip().rstrip(".。!！")
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[:limit]
+    return cut[: cut.rfind(" ")] if " " in cut and lang != "ja" else cut
+
+
+def _audience(brief: str, lang: str) -> str:
+    if lang == "ja":
+        m = _JA_AUDIENCE.search(brief)
+        return m.group(1) if m else ""
+    m = _AUDIENCE.search(brief)
+    if not m:
+        return ""
+    words = m.group(1).split()
+    stop = {"our", "the", "a", "an", "this", "that", "lunch", "summer", "winter", "spring", "autumn", "launch"}
+    return "" if words[0].lower() in stop else m.group(1)
+
+
+def draft(brief: str, sections: dict[str, list[str]]) -> str:
+    lang = "ja" if language.is_japanese(brief) else "en"
+    products = []
+    for line in sections.get("Products", [])[:2]:
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) >= 2:
+            products.append({"name": parts[1], "reason": parts[3] if len(parts) > 3 else ""})
+    tone, length = tone_of(brief), length_of(brief)
+    audience = _audience(brief, lang)
+    percent = _PERCENT.search(brief)
+    if lang == "ja":
+        return _draft_ja(products, tone, length, audience, percent.group(0) if percent else "")
+    if not products:
+        headline = {
+            "playful": "Something new is waiting for you",
+            "premium": "Made to be noticed",
+            "warm": "Made with you in mind",
+            "urgent": "Don't miss out",
+        }.get(tone, "Discover what's new")
+        body = "Come and see what's new with us."
+        return "\n".join([f"Headline: {headline}.", f"Body: {body}", f"Call to action: {_cta(tone, 'en')}"])
+    first = products[0]
+    benefit = _benefit(first["reason"], "en")
+    headline = {
+        "playful": f"Say hello to {first['name']}!",
+        "premium": f"{first['name']}. Simply exceptional.",
+        "warm": f"A little something for you: {first['name']}",
+        "urgent": f"Don't miss {first['name']}",
+        "formal": f"Introducing {first['name']}",
+    }.get(tone, f"{first['name']} — {benefit[:1].lower() + benefit[1:]}" if benefit else first["name"])
+    sentences = [f"{benefit}." if benefit else f"Meet {first['name']}."]
+    if audience and length != "short":
+        sentences.append(f"Made for {audience}.")
+    if len(products) > 1 and length != "short":
+        second = _benefit(products[1]["reason"], "en", 70)
+        sentences.append(
+            f"Pair it with {products[1]['name']}{': ' + second[:1].lower() + second[1:] if second else ''}."
+        )
+    if length == "long":
+        rest = [s for s in language.sentences(first["reason"])[1:3]]
+        sentences.extend(s if s.endswith((".", "!", "?")) else s + "." for s in rest)
+    if percent:
+        sentences.append(f"Now {percent.group(0)} for a limited time.")
+    if length == "short":
+        sentences = sentences[:1]
+    return "\n".join(
+        [f"Headline: {headline.rstrip('.')}", f"Body: {' '.join(sentences)}", f"Call to action: {_cta(tone, 'en')}"]
+    )
+
+
+def _cta(tone: str, lang: str) -> str:
+    if lang == "ja":
+        return {
+            "urgent": "お早めにどうぞ！",
+            "premium": "ぜひ店頭でお確かめください。",
+            "playful": "さっそくチェックしてね！",
+        }.get(tone, "ぜひお店でご覧ください。")
+    return {
+        "playful": "Grab yours today!",
+        "premium": "Discover it in store.",
+        "warm": "Come and find yours today.",
+        "urgent": "Get yours before it's gone.",
+        "formal": "Find out more in store or online.",
+    }.get(tone, "Find it in store today.")
+
+
+def _draft_ja(products: list[dict[str, str]], tone: str, length: str, audience: str, percent: str) -> str:
+    if not products:
+        return "\n".join(
+            [
+                "見出し：新しい出会いが待っています",
+                "本文：ぜひお店で新商品をご覧ください。",
+                f"行動喚起：{_cta(tone, 'ja')}",
+            ]
+        )
+    first = products[0]
+    benefit = _benefit(first["reason"], "ja", 60)
+    headline = {
+        "playful": f"{first['name']}、はじめよう！",
+        "premium": f"上質なひとときを。{first['name']}",
+        "warm": f"あなたに寄り添う{first['name']}",
+        "urgent": f"今だけ！{first['name']}",
+    }.get(tone, f"{first['name']}で、毎日をもっと快適に")
+    body = [benefit] if benefit else [f"{first['name']}をご紹介します"]
+    if audience and length != "short":
+        body.append(f"{audience}にぴったりです")
+    if len(products) > 1 and length != "short":
+        body.append(f"{products[1]['name']}もあわせてどうぞ")
+    if percent:
+        body.append(f"今なら{percent}")
+    if length == "short":
+        body = body[:1]
+    return "\n".join([f"見出し：{headline}", f"本文：{language.join(body, 'ja')}", f"行動喚起：{_cta(tone, 'ja')}"])

@@ -1,0 +1,512 @@
+"""The dialogue manager both engines share (the offline engine and any OpenAI-compatible
+model): it reads a shopper's message against the conversation's state and says what the
+message does — its acts (greeting, thanks, goodbye, small talk, a person asked for, a deal
+asked for, a product wanted, a question), the constraints it sets (price bounds,
+quantity, a percentage asked for, attributes such as a colour or a size) and what it
+refers to ("the second one", "a cheaper one", "in blue?").
+
+The state travels with the conversation (Conversation.dialogue, JSON): the products shown
+in order, the topic they answered, the offer in play and its code, the open question the
+employee asked and the shopper's language.
+
+The workflows decide from this; the model only writes the words. The acts are patterns
+of how shoppers talk, not of any partner's catalog: what a message is about is found by
+retrieval over the partner's own data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from agents import language
+
+ESCALATE_BELOW = 0.45  # confidence under which an answer is handed to a person
+
+_I = re.IGNORECASE
+
+# --- small talk and other acts -------------------------------------------------------------
+
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo)\b|"
+    r"こんにちは|こんばんは|おはよう|はじめまして|初めまして|もしもし",
+    _I,
+)
+_THANKS = re.compile(
+    r"\b(thanks?|thank you|thx|ty|cheers|much appreciated|appreciate it)\b|"
+    r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
+    _I,
+)
+_GOODBYE = re.compile(
+    r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
+    r"that'?s all|that is all|take care|later)\b|"
+    r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは",
+    _I,
+)
+_SMALLTALK = re.compile(
+    r"\b(how are you|how'?s it going|who are you|what'?s your name|what is your name|"
+    r"are you (a |an )?(bot|robot|human|ai|real)|nice to meet you|what can you do|"
+    r"how does this work|what do you do|who am i (talking|speaking|chatting) (to|with)|are you a person)\b|"
+    r"お元気|元気ですか|あなたは誰|お名前|名前は|何ができ|ロボット|よろしく",
+    _I,
+)
+_HUMAN = re.compile(
+    r"\b((speak|talk|chat)\s+(to|with)\s+(a |an |some |the )?(human|person|people|someone|"
+    r"somebody|staff|agent|representative|manager|colleague|real)|real person|human being|"
+    r"a human|(an? )?(live )?agent please|customer service rep|operator|"
+    r"(get|put) me (through )?to (a |the )?(person|human|manager|staff))\b|"
+    r"担当者|人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者",
+    _I,
+)
+_RESOLVED = re.compile(
+    r"\b(that (solved|solves|answers|answered|fixed|helps|helped)( it| my question)?|"
+    r"problem solved|(all|that'?s) (good|sorted|clear) now|makes sense|got it|perfect|"
+    r"that'?s what i needed|issue (is )?resolved|resolved)\b|"
+    r"解決しました|解決です|わかりました|分かりました|了解",
+    _I,
+)
+_YES = re.compile(
+    r"^\s*(yes|yeah|yep|yup|sure|ok|okay|please|yes please|sounds good|great|do it|go ahead)\b|"
+    r"^\s*(はい|お願い|ええ|うん|ぜひ)",
+    _I,
+)
+_NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
+_DISCOUNT = re.compile(
+    r"\b(coupons?|discounts?|deals?|promo(tion)?s?|promo codes?|vouchers?|codes?|offers?|"
+    r"sales?|savings?|bargain|% off|percent off|\d+\s*off|money off|special price|half (price|off))\b|%\s*off|"
+    r"クーポン|割引|値引|お得|セール|オフ|キャンペーン|安くして|安くなり|まけて|コード|半額|半値",
+    _I,
+)
+_QUESTION = re.compile(
+    r"\?|？|^\s*(do|does|can|could|is|are|will|would|how|what|when|where|why|which|"
+    r"may|should)\b|ますか|ですか|でしょうか|かな|できる|教えて|いつ|どこ|どう|何日|いくら",
+    _I,
+)
+
+# --- references to earlier items -------------------------------------------------------------
+
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "last": -1,
+    "最初": 0,
+    "一つ目": 0,
+    "1つ目": 0,
+    "一番目": 0,
+    "1番目": 0,
+    "二つ目": 1,
+    "2つ目": 1,
+    "二番目": 1,
+    "2番目": 1,
+    "三つ目": 2,
+    "3つ目": 2,
+    "三番目": 2,
+    "3番目": 2,
+    "最後": -1,
+}
+_ORDINAL = re.compile(
+    r"\b(the )?(first|1st|second|2nd|third|3rd|last)( one| item| book| option)?\b|"
+    r"\b(number|no\.?|#)\s*([1-3])\b|"
+    r"(最初|一つ目|1つ目|一番目|1番目|二つ目|2つ目|二番目|2番目|三つ目|3つ目|三番目|3番目|最後)",
+    _I,
+)
+_THAT_ONE = re.compile(
+    r"\b(that one|this one|that|it|those|them|the one you (said|mentioned))\b|"
+    r"それ|これ|あれ|その|この",
+    _I,
+)
+_CHEAPER = re.compile(
+    r"\b(cheaper|less expensive|lower price|more affordable|budget|inexpensive)\b|"
+    r"もっと安い|より安い|安いの|安め|お手頃",
+    _I,
+)
+_PRICIER = re.compile(
+    r"\b(better|premium|higher[- ]end|more expensive|fancier|top of the range)\b|"
+    r"もっと良い|高級|上位",
+    _I,
+)
+_QUESTION_PHRASE = re.compile(r"\bhow (long|much|many|often|soon|far)\b|\bwhat time\b|\bis there\b|\bare there\b", _I)
+_FOLLOW_UP = re.compile(
+    r"^\s*(and |also |what about |how about |any |in |with |without |does it |do they |"
+    r"is it |are they |got |have you got )|"
+    r"(のは|は)[？?]?\s*$|(ありますか|ある)[？?]?\s*$",
+    _I,
+)
+
+# --- constraints ---------------------------------------------------------------------------
+
+_AMOUNT = r"(?:[$¥€£]\s?)?(\d[\d,]*(?:\.\d+)?)\s?(k\b)?\s?(?:円|yen\b|dollars?\b|usd\b|jpy\b|bucks\b|euros?\b)?"
+_PRICE_MAX = re.compile(
+    r"(?:under|below|less than|cheaper than|max(?:imum)?|at most|up to|no more than|within|"
+    r"not over|<=?|budget(?: of| is)?)\s*" + _AMOUNT,
+    _I,
+)
+_PRICE_MAX_AFTER = re.compile(_AMOUNT + r"\s*(?:or less|or under|or cheaper|max|tops)", _I)
+_PRICE_MIN = re.compile(r"(?:over|above|more than|at least|from|>=?|starting at)\s*" + _AMOUNT, _I)
+_BETWEEN = re.compile(r"between\s*" + _AMOUNT + r"\s*(?:and|-|to)\s*" + _AMOUNT, _I)
+_JA_MAX = re.compile(r"(\d[\d,]*)\s*円\s*(以下|以内|まで|未満|より安い|くらいまで|程度)")
+_JA_MIN = re.compile(r"(\d[\d,]*)\s*円\s*(以上|より高い)")
+_PERCENT = re.compile(r"(\d{1,3})\s?(?:%|％|percent|パーセント|割引)|(\d)\s?割(?:引|オフ)?", _I)
+_QUANTITY = re.compile(
+    r"\b(\d{1,3})\s*(?:x\b|pcs|pieces?|copies|copy|units?|packs?|boxes|bottles|of (?:them|those|it))|"
+    r"\bx\s?(\d{1,2})\b|(\d{1,3})\s*(?:つ|個|冊|本|箱|点|台|セット)(?!目)|"
+    r"\b(two|three|four|five|a couple of|a pair of)\b(?= \w+)",
+    _I,
+)
+_AGE = re.compile(r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)", _I)
+_WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
+_EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro", _I)
+
+
+@dataclass
+class Constraints:
+    price_max: int | None = None  # minor units of the partner's currency
+    price_min: int | None = None
+    quantity: int | None = None
+    percent: int | None = None  # a discount the shopper asked for
+    attributes: list[str] = field(default_factory=list)  # terms every pick must carry (a colour, a size)
+    cheaper_than: int | None = None  # strictly below this price (a cheaper one than shown)
+    age: int | None = None  # the age of the person it is for ("for a 5 year old")
+
+    def describe(self) -> list[str]:
+        out = []
+        if self.price_max is not None:
+            out.append(f"price <= {self.price_max}")
+        if self.price_min is not None:
+            out.append(f"price >= {self.price_min}")
+        if self.cheaper_than is not None:
+            out.append(f"price < {self.cheaper_than}")
+        if self.quantity:
+            out.append(f"quantity {self.quantity}")
+        if self.percent:
+            out.append(f"asked {self.percent}% off")
+        if self.attributes:
+            out.append("must have " + ", ".join(self.attributes))
+        return out
+
+
+@dataclass
+class Understanding:
+    language: str
+    acts: list[str]
+    query: str  # what to search for (constraints and small talk taken out)
+    constraints: Constraints
+    referenced: list[dict[str, Any]]  # items of the state the message points at
+    follow_up: bool  # refines the previous topic ("in blue?", "a cheaper one?")
+    corrections: dict[str, str]
+    confidence: float
+    own_query: str = ""  # the message's own words, without the previous topic
+    pronoun: bool = False  # points at a shown item with "it", "that one", "それ"
+
+    @property
+    def social(self) -> list[str]:
+        return [a for a in self.acts if a in ("greeting", "thanks", "goodbye", "smalltalk")]
+
+    @property
+    def substantive(self) -> bool:
+        return any(a in self.acts for a in ("product", "question", "discount", "human", "reference"))
+
+
+@dataclass
+class DialogueState:
+    shown: list[dict[str, Any]] = field(default_factory=list)  # last products shown, in order
+    topic: str = ""  # the query the shown products answered
+    offer: dict[str, Any] | None = None  # the offer in play: {"offer", "code", "title", "percent_off"}
+    open_question: str = ""  # what the employee last asked: "coupon", "confirm", "more"
+    language: str = ""
+    turns: int = 0
+
+    @classmethod
+    def load(cls, data: dict[str, Any] | None) -> DialogueState:
+        data = data or {}
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def dump(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _minor(raw: str, thousands: str | None, exponent: int) -> int | None:
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        return None
+    if thousands:
+        value *= 1000
+    return int((value * (Decimal(10) ** exponent)).to_integral_value())
+
+
+def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
+    """The constraints of a message, and the message with their words taken out."""
+    text = language.normalize(text)
+    found = Constraints()
+    spans: list[tuple[int, int]] = []
+
+    def take(match: re.Match[str]) -> None:
+        spans.append(match.span())
+
+    if m := _BETWEEN.search(text):
+        found.price_min, found.price_max = (
+            _minor(m.group(1), m.group(2), exponent),
+            _minor(m.group(3), m.group(4), exponent),
+        )
+        take(m)
+    else:
+        for pattern, attr in ((_PRICE_MAX, "price_max"), (_PRICE_MAX_AFTER, "price_max"), (_PRICE_MIN, "price_min")):
+            if (m := pattern.search(text)) and not re.search(r"%|％|percent", text[m.end() : m.end() + 2]):
+                if attr == "price_min" and not _EXPLICIT_CURRENCY.search(m.group(0)) and "from" in m.group(0).lower():
+                    continue  # "from 2019" is not a price
+                setattr(found, attr, _minor(m.group(1), m.group(2), exponent))
+                take(m)
+        for pattern, attr in ((_JA_MAX, "price_max"), (_JA_MIN, "price_min")):
+            if m := pattern.search(text):
+                setattr(found, attr, _minor(m.group(1), None, exponent))
+                take(m)
+    if m := _PERCENT.search(text):
+        found.percent = int(m.group(1)) if m.group(1) else int(m.group(2)) * 10
+        take(m)
+    elif re.search(r"半額|半値|half (price|off)", text, _I):
+        found.percent = 50
+    if m := _QUANTITY.search(text):
+        raw = next(g for g in m.groups() if g)
+        found.quantity = _WORD_NUMBERS.get(raw.lower()) or int(raw) if not raw.isdigit() else int(raw)
+        if raw.isdigit():
+            take(m)
+    for m in _AGE.finditer(text):
+        found.age = int(re.search(r"\d+", m.group(0)).group(0))
+        take(m)
+    rest = text
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    return found, rest
+
+
+_AGE_RANGE = re.compile(
+    r"(?:ages?d?|for ages)\s*(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})|(\d{1,2})\s*(?:and up|\+)|"
+    r"(\d{1,2})\s*[〜~]\s*(\d{1,2})\s*歳",
+    _I,
+)
+
+
+def age_fits(age: int, description: str) -> bool:
+    """Whether an item's stated ages ("ages 4 to 7", "10 and up") include `age`; an item
+    that states none fits anyone."""
+    m = _AGE_RANGE.search(description or "")
+    if not m:
+        return True
+    if m.group(1):
+        return int(m.group(1)) <= age <= int(m.group(2))
+    if m.group(3):
+        return age >= int(m.group(3))
+    return int(m.group(4)) <= age <= int(m.group(5))
+
+
+def _strip(pattern: re.Pattern[str], text: str) -> str:
+    return pattern.sub(" ", text)
+
+
+def understand(
+    text: str,
+    state: DialogueState,
+    *,
+    exponent: int,
+    vocabulary: frozenset[str] = frozenset(),
+    skill: str = "coupon_promoter",
+) -> Understanding:
+    """What the message does, against the conversation's state."""
+    lang = language.language_of(text, state.language or "en")
+    constraints, rest = parse_constraints(text, exponent)
+    acts: list[str] = []
+    for act, pattern in (
+        ("greeting", _GREETING),
+        ("thanks", _THANKS),
+        ("goodbye", _GOODBYE),
+        ("smalltalk", _SMALLTALK),
+        ("human", _HUMAN),
+    ):
+        if pattern.search(text):
+            acts.append(act)
+    if _DISCOUNT.search(text) or constraints.percent:
+        acts.append("discount")
+    if _RESOLVED.search(text) or (state.open_question == "confirm" and _YES.search(text)):
+        acts.append("resolved")
+    if state.open_question == "coupon" and _YES.search(text) and "discount" not in acts:
+        acts.append("discount")
+    if _NO.search(text):
+        acts.append("deny")
+    # What is left once the social phrases, the deal words and the constraints are out.
+    residue = rest
+    for pattern in (_GREETING, _THANKS, _GOODBYE, _SMALLTALK, _HUMAN, _RESOLVED, _DISCOUNT, _YES, _NO):
+        residue = _strip(pattern, residue)
+    referenced: list[dict[str, Any]] = []
+    follow_up = False
+    pronoun = False
+    shown = state.shown
+    if shown:
+        if m := _ORDINAL.search(text):
+            key = (m.group(2) or m.group(6) or "").lower()
+            index = _ORDINALS.get(key, int(m.group(5)) - 1 if m.group(5) else 0)
+            if -len(shown) <= index < len(shown):
+                referenced = [shown[index]]
+            residue = _strip(_ORDINAL, residue)
+        else:
+            named = _named(text, shown)
+            if named:
+                referenced = named
+            elif (
+                _THAT_ONE.search(text)
+                and not (set(acts) & {"goodbye", "thanks", "greeting", "smalltalk"})
+                and (len(shown) == 1 or acts)
+            ):
+                referenced = shown[:1]
+                pronoun = True
+        if _CHEAPER.search(text):
+            # Cheaper than the item in focus: the one pointed at, else the top pick shown.
+            low = (referenced or shown)[0]["price"]
+            constraints.cheaper_than = low
+            follow_up = True
+            residue = _strip(_CHEAPER, residue)
+            referenced = []
+    residue = _strip(_THAT_ONE, residue)
+    residue = _strip(_QUESTION_PHRASE, residue)
+    words = [w for w in language.terms(residue) if not w.isdigit()]
+    # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
+    # words whose reading it contains.
+    readings = [w for w in words if w.startswith("@") and len(w) > 4]
+    if readings and vocabulary and not any(r in vocabulary for r in readings):
+        spelled = [
+            v
+            for v in vocabulary
+            if v.startswith("@") and len(v) >= 4 and v not in readings and any(v[1:] in r for r in readings)
+        ]
+        spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
+        if spelled:
+            words = [w for w in words if w not in readings]
+            words.extend(spelled)
+            residue = _respell(residue, spelled)
+    corrections = language.correct(words, vocabulary)
+    # The content words (no kana-run readings, which only help matching).
+    content = [g[0] for g in language.word_groups(residue)]
+    query_terms = [corrections.get(w, w) for w in content]
+    if shown and not query_terms and not referenced and constraints.quantity:
+        referenced = shown[:1]  # "two of them, please"
+    if (
+        state.topic
+        and not query_terms
+        and not referenced
+        and (constraints.price_max is not None or constraints.price_min is not None)
+    ):
+        follow_up = True  # "anything under $15?": the same topic, within the bound
+    if (
+        shown
+        and state.topic
+        and query_terms
+        and not referenced
+        and ((_FOLLOW_UP.search(text) and len(query_terms) <= 2) or constraints.cheaper_than is not None)
+    ):
+        # "in blue?", "any in size M?": the previous topic, narrowed by the new words.
+        # Words the shop does not use narrow nothing: then it is a new request.
+        constraints.attributes = [t for t in query_terms if t in vocabulary or not vocabulary][:2]
+        follow_up = bool(constraints.attributes) or constraints.cheaper_than is not None
+    if constraints.cheaper_than is not None and not query_terms:
+        follow_up = True
+    query = " ".join(corrections.get(w, w) for w in residue.split()) if corrections else residue
+    own_query = " ".join(query.split())
+    if follow_up:
+        query = f"{state.topic} {query}".strip()
+    if referenced and "product" not in acts:
+        acts.append("reference")
+    if query_terms or follow_up or ((constraints.price_max or constraints.price_min) and not acts):
+        acts.append("question" if _QUESTION.search(residue) and skill == "customer_service" else "product")
+        if _QUESTION.search(text) and "question" not in acts:
+            acts.append("question")
+    if not acts:
+        acts.append("smalltalk")
+    confidence = 0.95 if (acts and not query_terms) else 0.7
+    return Understanding(
+        language=lang,
+        acts=acts,
+        query=" ".join(query.split()),
+        constraints=constraints,
+        referenced=referenced,
+        follow_up=follow_up,
+        corrections=corrections,
+        confidence=confidence,
+        own_query=own_query,
+        pronoun=pronoun,
+    )
+
+
+def _respell(text: str, readings: list[str]) -> str:
+    """The kana runs of the text that carry one of the readings, replaced by those
+    readings (katakana, which the partner's words are indexed under)."""
+
+    def swap(match: re.Match[str]) -> str:
+        run = language._katakana(match.group(0))
+        found = [r[1:] for r in readings if r[1:] in run]
+        return f" {' '.join(found)} " if found else match.group(0)
+
+    return language._KANA_RUN.sub(swap, text)
+
+
+def _named(text: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Shown items the message names (most of a name's distinctive words)."""
+    said = set(language.terms(text))
+    out = []
+    for item in shown:
+        name_terms = [t for t in language.terms(item["name"]) if not t.startswith(("~", "@"))]
+        if name_terms and len(said & set(name_terms)) >= max(1, (len(name_terms) + 1) // 2):
+            out.append(item)
+    return out
+
+
+# --- reply wording -------------------------------------------------------------------------
+
+OPENERS = {
+    ("recommend", "en"): (
+        "Here's what fits best:",
+        "Good news — a couple fit well:",
+        "These two stand out:",
+        "I'd look at these:",
+        "Try these:",
+        "Best matches from our shelves:",
+    ),
+    ("recommend", "ja"): (
+        "おすすめはこちらです。",
+        "ぴったりの商品があります。",
+        "こちらはいかがでしょう。",
+        "条件に合うのはこちらです。",
+        "この2つが特におすすめです。",
+    ),
+    ("answer", "en"): (
+        "Here's what our policy says:",
+        "Good question.",
+        "From our documents:",
+        "Sure.",
+        "According to our guide:",
+    ),
+    ("answer", "ja"): ("お答えします。", "規定ではこうなっています。", "資料によると、", "はい、ご案内します。"),
+    ("coupon", "en"): ("Here you go!", "Sure thing.", "Happy to help with that.", "Of course."),
+    ("coupon", "ja"): ("どうぞ！", "かしこまりました。", "お待たせしました。"),
+}
+
+
+def first_words(text: str, n: int = 3) -> str:
+    text = (text or "").strip()
+    if language.is_japanese(text[:12]):
+        return text[:6]
+    return " ".join(re.findall(r"[\w']+", text.lower())[:n])
+
+
+def pick(options: tuple[str, ...] | list[str], used: list[str], seed: int = 0) -> str:
+    """An option whose opening words are not among the openings already used."""
+    used_openings = {first_words(u) for u in used}
+    for k in range(len(options)):
+        option = options[(seed + k) % len(options)]
+        if first_words(option) not in used_openings:
+            return option
+    return options[seed % len(options)]

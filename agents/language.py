@@ -1,0 +1,464 @@
+"""Language handling for the employees, from maintained libraries whose data ships in the
+pip package (so everything runs offline):
+
+- SudachiPy with sudachidict-core: Japanese morphology. A word's normalized form folds
+  spelling variants (めぐすり, 目薬; カゼ薬, 風邪薬), its dictionary form folds inflection,
+  its synonym group ids join words of one concept, and its katakana reading matches a word
+  written in kana only. Chosen over MeCab/fugashi because its dictionary is a pip package
+  (no system dictionary to install) and it normalises spellings, which MeCab's does not.
+- pySBD: rule-based sentence boundaries that know abbreviations and initials ("J.R.R.",
+  "T. rex", "Dr."), for English and Japanese; no model to download.
+- simplemma: English lemmas (headphones → headphone, batteries → battery) from a packaged
+  dictionary, plus whether a word is a known English word (so only unknown words are
+  spell-corrected).
+- RapidFuzz: fast edit-distance matching of a shopper's unknown word against the partner's
+  own vocabulary ("poter" → "potter"), so corrections never leave the partner's data.
+
+The Sudachi dictionary is loaded once per process; segmenters are cached."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import pysbd
+import simplemma
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from sudachipy import Dictionary, SplitMode
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+_KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_KANA_RUN = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc]{3,}")
+_LATIN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+# Parts of speech that carry what a text is about; particles, auxiliaries, symbols and
+# interjections do not.
+_CONTENT_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭辞"])
+# Verbs and nouns so general they match every sentence ("する", "ある", "もの", "こと").
+_JA_STOP = frozenset(
+    [
+        "為る",
+        "有る",
+        "居る",
+        "成る",
+        "出来る",
+        "下さる",
+        "御座る",
+        "物",
+        "事",
+        "方",
+        "所",
+        "其れ",
+        "此れ",
+        "何",
+        "為",
+        "様",
+        "の",
+        "ん",
+        "御",
+        "貰う",
+        "呉れる",
+        "頂く",
+        "遣る",
+        "行く",
+        "来る",
+        "思う",
+        "言う",
+        "今日は",
+        "有り難う",
+        "一寸",
+        "もっと",
+        "又",
+        "矢張り",
+        "余り",
+        "とても",
+        "位",
+        "幾ら",
+        "何時",
+        "何処",
+        "如何",
+        "何故",
+        "誰",
+        "何れ",
+        "何方",
+        "教える",
+        "欲しい",
+        "探す",
+        "詳しい",
+        "良い",
+    ]
+)
+
+EN_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "as",
+        "into",
+        "than",
+        "then",
+        "so",
+        "very",
+        "too",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "just",
+        "any",
+        "some",
+        "all",
+        "no",
+        "not",
+        "please",
+        "thank",
+        "thanks",
+        "want",
+        "wants",
+        "need",
+        "needs",
+        "like",
+        "get",
+        "got",
+        "give",
+        "looking",
+        "look",
+        "something",
+        "anything",
+        "im",
+        "ive",
+        "id",
+        "youre",
+        "one",
+        "ones",
+        "also",
+        "and",
+        "else",
+        "other",
+        "much",
+        "many",
+        "more",
+        "really",
+        "maybe",
+        "hi",
+        "hello",
+        "hey",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "sure",
+        "let",
+        "lets",
+        "tell",
+        "show",
+        "know",
+        "find",
+        "got",
+        "see",
+        "come",
+        "after",
+        "help",
+        "today",
+        "now",
+        "tonight",
+        "lovely",
+        "great",
+        "nice",
+        "perfect",
+        "go",
+        "take",
+        "make",
+        "buy",
+        "sell",
+        "carry",
+        "stock",
+        "available",
+        "off",
+        "thing",
+        "stuff",
+        "please",
+    ]
+)
+
+
+def is_japanese(text: str) -> bool:
+    """Whether the text is written in Japanese (kana or kanji)."""
+    return bool(_CJK.search(text or ""))
+
+
+def language_of(text: str, default: str = "en") -> str:
+    return "ja" if is_japanese(text) else ("en" if re.search(r"[A-Za-z]", text or "") else default)
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> Dictionary:
+    return Dictionary(dict="core")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    return _dictionary().tokenizer(mode=SplitMode.C)
+
+
+def _katakana(text: str) -> str:
+    return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width digits and letters to ASCII, half-width kana to full-width)."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
+@lru_cache(maxsize=4096)
+def _ja_terms(run: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for morpheme in _tokenizer().tokenize(run):
+        pieces = [morpheme]
+        split = list(morpheme.split(SplitMode.A))
+        if len(split) > 1:
+            pieces.extend(split)
+        for piece in pieces:
+            pos = piece.part_of_speech()
+            if pos[0] not in _CONTENT_POS or pos[1] == "数詞" or (pos[1] == "非自立可能" and pos[0] == "名詞"):
+                continue
+            form = piece.normalized_form()
+            if form in _JA_STOP or (len(form) == 1 and not _KANJI.match(form)):
+                continue
+            out.append(form[:64])
+            out.extend(f"~{group}" for group in piece.synonym_group_ids()[:3])
+            # Each kanji of a content word: 頭が痛い (頭, 痛) then meets 頭痛薬 (頭, 痛, 薬).
+            out.extend(c for c in form if _KANJI.match(c) and c not in _STOP_KANJI)
+        reading = morpheme.reading_form()
+        if morpheme.part_of_speech()[0] in _CONTENT_POS and len(reading) >= 3:
+            out.append(f"@{reading}"[:64])
+    for kana in _KANA_RUN.findall(run):
+        out.append(f"@{_katakana(kana)}"[:64])
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _ja_groups(run: str) -> tuple[tuple[str, frozenset[str], frozenset[str], bool], ...]:
+    """(word, its alternative terms, its kanji, proper noun?) per content word of a run."""
+    out = []
+    for morpheme in _tokenizer().tokenize(run):
+        pos = morpheme.part_of_speech()
+        form = morpheme.normalized_form()
+        if pos[0] not in _CONTENT_POS or pos[1] == "数詞" or (pos[1] == "非自立可能" and pos[0] == "名詞"):
+            continue
+        if form in _JA_STOP or (len(form) == 1 and not _KANJI.match(form)):
+            continue
+        alternatives = {form[:64], *(f"~{g}" for g in morpheme.synonym_group_ids()[:3])}
+        if len(morpheme.reading_form()) >= 3:
+            alternatives.add(f"@{morpheme.reading_form()}"[:64])
+        # Its kanji count only all together: 頭痛 is met by 頭 and 痛, 駐車場 not by 場 alone.
+        kanji = frozenset(c for c in form if _KANJI.match(c) and c not in _STOP_KANJI)
+        out.append((form[:64], frozenset(alternatives), kanji, pos[1] == "固有名詞"))
+    return tuple(out)
+
+
+def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:
+    """The content words of a text for judging how much of it a passage covers: (word, the
+    terms that count as the word — synonyms, readings, parts —, its kanji, whether it is a
+    proper noun, such as a place a policy covers without naming it)."""
+    text = normalize(text)
+    out: list[tuple[str, frozenset[str], frozenset[str], bool]] = []
+    first = True
+    for run in re.split(r"([\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u3005ー]+)", text):
+        if not run:
+            continue
+        if _CJK.match(run):
+            out.extend(_ja_groups(run))
+            continue
+        for match in _LATIN_WORD.finditer(run):
+            raw = match.group(0).replace("’", "'")
+            word = (
+                raw.lower().split("'")[0]
+                if raw.lower().endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m"))
+                else raw.lower()
+            )
+            capital = raw[:1].isupper() and not first
+            first = False
+            if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()) or word.isdigit():
+                continue
+            term = _en_term(word)
+            out.append((term, frozenset([term]), frozenset(), capital or not is_known_word(word)))
+    return out
+
+
+def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
+    """1 when a word (or its synonym, reading) is in the terms; a lesser credit when only
+    its kanji are, each of them inside other words (痛い in 頭痛, but also 開く in 開封)."""
+    _word, alternatives, kanji, _proper = group
+    if alternatives & terms_:
+        return 1.0
+    if kanji and kanji <= terms_:
+        return 0.85 if len(kanji) > 1 else 0.6
+    return 0.0
+
+
+# Kanji in nearly every Japanese product text or question.
+_STOP_KANJI = frozenset("品用的性方事物中日円個本枚入無有御")
+
+
+@lru_cache(maxsize=8192)
+def _en_term(word: str) -> str:
+    lemma = simplemma.lemmatize(word, lang="en").lower()
+    return lemma[:64]
+
+
+def is_known_word(word: str) -> bool:
+    return simplemma.is_known(word, lang="en") or simplemma.is_known(word.capitalize(), lang="en")
+
+
+def terms(text: str) -> list[str]:
+    """The search terms of `text`, in order, with repeats: Japanese runs by Sudachi
+    (normalized forms, synonym groups "~id", kanji, readings "@カナ"), other words lower-cased
+    and lemmatised, stop words dropped."""
+    text = normalize(text)
+    out: list[str] = []
+    for run in re.split(r"([\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u3005ー]+)", text):
+        if not run:
+            continue
+        if _CJK.match(run):
+            out.extend(_ja_terms(run))
+            continue
+        for match in _LATIN_WORD.finditer(run.lower()):
+            word = match.group(0).replace("’", "'")
+            word = word.split("'")[0] if word.endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m")) else word
+            if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()):
+                continue
+            out.append(word[:64] if word.isdigit() else _en_term(word))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _segmenter(language: str) -> pysbd.Segmenter:
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+@lru_cache(maxsize=4096)
+def sentences(text: str) -> tuple[str, ...]:
+    """The sentences of a text (abbreviation-aware); Japanese split at 。！？."""
+    text = (text or "").strip()
+    if not text:
+        return ()
+    language = "ja" if is_japanese(text) else "en"
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*• ").strip()
+        if line:
+            out.extend(s.strip() for s in _segmenter(language).segment(line) if s.strip())
+    return tuple(out)
+
+
+def join(parts: Iterable[str], language: str) -> str:
+    """Sentences joined as the language writes them: Japanese with no space and each
+    sentence closed by 。(never "。、"), English with spaces and a full stop."""
+    clean = [p.strip() for p in parts if p and p.strip()]
+    if language == "ja":
+        out = []
+        for part in clean:
+            part = part.rstrip("、,")
+            if not part.endswith(("。", "！", "？", "!", "?", "）", ")", "」")):
+                part += "。"
+            out.append(part)
+        return "".join(out)
+    out = []
+    for part in clean:
+        if not part.endswith((".", "!", "?", ":", ")", "”", '"')):
+            part += "."
+        out.append(part)
+    return " ".join(out)
+
+
+def correct(words: list[str], vocabulary: frozenset[str] | tuple[str, ...]) -> dict[str, str]:
+    """Spelling corrections of unknown Latin words against the partner's vocabulary:
+    {typed: vocabulary word}. Only words not in the vocabulary and not known English words
+    are corrected, and only to a close match (at most two edits, similarity >= 80)."""
+    if not vocabulary:
+        return {}
+    choices = [w for w in vocabulary if w.isascii() and w.isalpha() and len(w) >= 3]
+    out: dict[str, str] = {}
+    for word in words:
+        if len(word) < 4 or not word.isascii() or not word.isalpha() or word in vocabulary:
+            continue
+        if is_known_word(word):
+            continue
+        best = process.extractOne(word, choices, score_cutoff=80)
+        if best and Levenshtein.distance(word, best[0]) <= 2:
+            out[word] = best[0]
+    return out
+
+
+def warm() -> None:
+    """Load the dictionary and segmenters (a worker calls this once at start)."""
+    _tokenizer()
+    _segmenter("en")
+    _segmenter("ja")
+    terms("頭が痛い headphones")

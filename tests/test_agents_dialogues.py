@@ -1,0 +1,100 @@
+"""The dialogue-quality suite (agents.dialogue_suite) on a fixed subset of its scripted
+conversations, through the widget and members' chat APIs with the offline engine: every
+turn must pass every criterion that applies to it. The whole suite runs as
+`python3 dev.py bench dialogues`."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import dialogue_suite as suite
+from agents.models import IssuedCoupon
+
+pytestmark = pytest.mark.django_db
+
+SUBSET = (
+    # English bookshop: greeting, typo, references, cheaper, tagged coupon, thanks, a declined bargain
+    "ink-rinna-fantasy",
+    "ink-rinna-typo",
+    "ink-rinna-tote",
+    "ink-rinna-space",
+    "ink-kai-returns",
+    "ink-kai-unknown",
+    "ink-mei-dinos",
+    # Japanese drugstore: 頭が痛い, kana variants, colour follow-up, quantity, multi-intent, escalation
+    "sak-rinna-headache",
+    "sak-rinna-eyes",
+    "sak-rinna-cold",
+    "sak-rinna-mask",
+    "sak-kai-human",
+    "sak-mei-sun",
+    "sak-kai-hours",
+    # electronics: "in blue?", price bounds, "thanks — and do you ship to Osaka?", warranty, a person asked for
+    "volt-rinna-headphones",
+    "volt-rinna-budget",
+    "volt-rinna-between",
+    "volt-kai-warranty",
+    "volt-kai-human",
+    "volt-mei-watch",
+)
+
+
+@pytest.fixture
+def testserver(settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+
+def test_every_turn_of_the_subset_passes_every_criterion(testserver):
+    # given the subset of the scripted dialogues over the three partners
+    dialogues = [d for d in suite.load_dialogues() if d["id"] in SUBSET]
+    assert sorted(d["id"] for d in dialogues) == sorted(SUBSET)
+    # when each turn is posted through the public chat APIs and answered
+    results = suite.run_suite(dialogues)
+    # then every applicable check of every turn passes
+    failures = [(r.dialogue, r.turn, r.say, r.reply, r.failures) for r in results if r.failures]
+    assert failures == []
+    assert len(results) == sum(len(d["turns"]) for d in dialogues) >= 55
+    table = suite.summary(results)
+    assert all(passed == total for passed, total in table.values())
+    assert table["invented"][1] == len(results) and table["coupon"][1] >= 8
+    # and the offline engine's own time stays under 50 ms a turn (p95: the machine's two cores
+    # are shared, so one turn can be descheduled)
+    assert suite.percentile([r.engine_ms for r in results], 95) < 50
+
+
+def test_a_shopper_asking_again_for_the_deal_gets_the_same_code(testserver):
+    dialogues = [d for d in suite.load_dialogues() if d["id"] == "volt-rinna-charger"]
+    results = suite.run_suite(dialogues)
+    codes = list(IssuedCoupon.objects.values_list("code", flat=True))
+    assert len(codes) == 1 and codes[0].startswith("ACC-")
+    assert codes[0] in results[2].reply and codes[0] in results[3].reply
+    assert [r.failures for r in results] == [[], [], [], []]
+
+
+def test_the_checker_catches_an_invented_discount_and_a_foreign_code(testserver):
+    # given a real turn, and the same reply with a made-up percentage and coupon code
+    dialogues = [d for d in suite.load_dialogues() if d["id"] == "volt-rinna-charger"][:1]
+    suite.run_suite(dialogues)
+    from agents.models import Message
+
+    shop_reply = Message.objects.filter(role="assistant").order_by("id").first()
+    shop = suite.Shop(
+        key="voltmart",
+        partner=shop_reply.conversation.placement.partner,
+        owner=None,
+        placements={"rinna": shop_reply.conversation.placement},
+        widgets={},
+        catalog=list(
+            shop_reply.conversation.placement.catalog_items.values("sku", "name", "price", "tags", "description")
+        ),
+    )
+    spec = {**dialogues[0], "turns": dialogues[0]["turns"][:1]}
+    forged = {
+        "content": shop_reply.content + " Today only 37% off with code ACC-ZZZZZZ!",
+        "products": [],
+        "citations": [],
+    }
+    verdicts, failures = suite.check_turn(shop, spec, 0, spec["turns"][0], forged, shop_reply.reply_to, [])
+    # then "nothing invented" and "coupon only for a configured offer" both fail
+    assert (verdicts["invented"], verdicts["coupon"]) == (False, False)
+    assert any(f.startswith("invented") for f in failures) and any(f.startswith("coupon") for f in failures)
