@@ -33,6 +33,9 @@ class ViewerTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            # The API is a public contract: its times stay in UTC whoever asks.
+            return self.get_response(request)
         try:
             zone = ZoneInfo(viewer_time_zone(request.user))
         except (ZoneInfoNotFoundError, ValueError):

@@ -133,7 +133,7 @@ def test_items_keep_their_shape_and_a_partner_still_sees_only_its_approved_state
         "version_number",
         "net",
         "wage",
-        "clawback",
+        "clawback", "outcome_clawback",
         "carried_credit",
         "adjustments",
         "total",
