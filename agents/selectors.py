@@ -24,9 +24,10 @@ from agents.models import (
     Widget,
 )
 from contracts.models import Placement
-from contracts.selectors import partners_visible, placement_get
+from contracts.selectors import partners_visible, placement_get, placement_list
 from core.currencies import MINOR_UNIT_EXPONENT, format_money
 from core.errors import NotFound
+from revenue.models import Statement
 
 # --- the widget (anonymous callers: no viewer) ----------------------------------------------
 
@@ -228,8 +229,6 @@ def _per_call_price_minor(currency: str) -> Decimal | None:
 def economics(*, placements: QuerySet[Placement]) -> Economics:
     """Token cost of the placements' runs, the wage they earned (approved statements) and
     what per-call pricing would have charged for the same model calls."""
-    from revenue.models import Statement
-
     runs = AgentRun.objects.filter(placement__in=placements)
     totals = runs.aggregate(
         calls=Count("id"),
@@ -271,8 +270,6 @@ def placement_economics(*, viewer: Any, placement_id: int) -> tuple[Placement, E
 
 def employee_economics(*, viewer: Any, slug: str) -> list[tuple[Placement, Economics]]:
     """Per placement of one employee among those the viewer may see, plus nothing else."""
-    from contracts.selectors import placement_list
-
     placements = placement_list(viewer=viewer).filter(employee__slug=slug)
     if not placements.exists():
         raise NotFound(f"No placements of {slug!r} to show.")

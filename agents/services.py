@@ -43,6 +43,7 @@ from contracts.selectors import membership_role
 from core.currencies import minor_unit_exponent
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
+from core.queue import enqueue_on_commit
 from core.services import audit_record
 from revenue.models import Outcome
 from revenue.services.ingestion import outcome_record, outcome_withdraw, touchpoint_record
@@ -216,9 +217,7 @@ def _message_add(conversation: Conversation, text: str, actor: User | None) -> M
 
 
 def _reply_queue(message_id: int) -> None:
-    from agents import tasks
-
-    transaction.on_commit(lambda: tasks.message_reply.delay(message_id))
+    enqueue_on_commit("agents.tasks.message_reply", message_id)
 
 
 # --- a human takes over an escalated conversation -------------------------------------------

@@ -3,7 +3,7 @@ economics; transcripts and economics in the console."""
 
 from django.urls import path, register_converter
 
-from agents import views
+from agents import api, views
 
 
 class _KnowledgeAction:
@@ -57,4 +57,15 @@ urlpatterns = [
     path("console/employees/<slug:slug>/economics/", views.employee_economics, name="employee-economics"),
     path("console/conversations/", views.console_conversations, name="console-conversations"),
     path("console/conversations/<int:conversation_id>/", views.console_conversation, name="console-conversation"),
+]
+
+# Mounted under /api/v1/ by config.urls.
+api_urlpatterns = [
+    path("widget/config", api.WidgetConfigApi.as_view(), name="api-widget-config"),
+    path("widget/conversations", api.WidgetConversationStartApi.as_view(), name="api-widget-conversations"),
+    path("widget/conversations/<str:public_id>/messages", api.WidgetMessagesApi.as_view(),
+         name="api-widget-messages"),
+    path("conversations/<int:conversation_id>", api.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("placements/<int:placement_id>/conversations", api.PlacementConversationsApi.as_view(),
+         name="api-placement-conversations"),
 ]

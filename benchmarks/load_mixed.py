@@ -107,10 +107,10 @@ from contracts.models import Contract, Partner, PartnerMembership  # noqa: E402
 from contracts.selectors import partner_today, period_start  # noqa: E402
 from contracts.services import api_key_create  # noqa: E402
 from core.models import User  # noqa: E402
+from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid  # noqa: E402
 from revenue.models import Sale, Statement  # noqa: E402
 from revenue.selectors.reports import add_months  # noqa: E402
 from revenue.services.attribution import attribution_run  # noqa: E402
-from revenue.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid  # noqa: E402
 from revenue.services.settlement import statement_approve, statement_submit, statements_compute  # noqa: E402
 
 BATCH = 1_000

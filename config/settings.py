@@ -36,7 +36,9 @@ INSTALLED_APPS = [
     "core",
     "employees",
     "contracts",
+    "ledger",
     "revenue",
+    "payments",
     "agents",
 ]
 
@@ -69,7 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "core.context_processors.navigation",
+                "contracts.context_processors.navigation",
             ],
             # `|when` (an instant in the viewer's zone, labelled) on every page without a load.
             "builtins": ["core.templatetags.when"],
@@ -186,7 +188,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     # Payout runs share the settlement runs' statuses: one enum, under its existing name.
-    "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "revenue.models.Invoice.Status",
+    "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "payments.models.Invoice.Status",
                             "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status",
                             "MembershipRoleEnum": "contracts.models.PartnerMembership.Role",
                             "IndustryEnum": "employees.models.Industry"},
@@ -205,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
 }
 
-# Payments (revenue.payments). With no API key, partners and payees use the manual provider.
+# Payments (payments.providers). With no API key, partners and payees use the manual provider.
 STRIPE_API_KEY = env("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # e.g. a local Stripe-compatible server
@@ -255,7 +257,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=12),
     },
     "payout-run-scheduled": {
-        "task": "revenue.tasks.payout_run_scheduled",
+        "task": "payments.tasks.payout_run_scheduled",
         # Daily: pays what is collected and past its hold; retries failed transfers.
         "schedule": crontab(minute=0, hour=3),
     },

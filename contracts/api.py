@@ -25,15 +25,9 @@ from contracts.models import (
 )
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import User
+from core.permissions import FINANCE_ROLES, api_person, has_role
 from employees.models import Industry
 from employees.selectors import employee_list
-
-
-def _person(request: Request) -> User:
-    """Writes are done by people; a partner system's API key may only read here."""
-    if not isinstance(request.user, User):
-        raise PermissionDenied("This action needs a person signed in; API keys may only read it.")
-    return request.user
 
 
 # --- serializers ------------------------------------------------------------------------
@@ -132,7 +126,7 @@ class PlacementListApi(APIView):
     @extend_schema(summary="Hire a digital employee (partner members)",
                    request=PlacementRequestInput, responses={201: PlacementSerializer})
     def post(self, request: Request) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         data = _valid(PlacementRequestInput, request.data)
         # Look the employee up as the catalog shows it to this person: a partner member
         # must not learn from a 409 that an unpublished (draft or retired) employee exists.
@@ -174,7 +168,7 @@ class PlacementActionApi(APIView):
         request=ReasonInput, responses=PlacementSerializer,
     )
     def post(self, request: Request, placement_id: int, action: str) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         service = PLACEMENT_ACTIONS.get(action)
         if service is None:
             raise NotFound(f"No placement action {action!r}; use one of {', '.join(PLACEMENT_ACTIONS)}.")
@@ -208,7 +202,7 @@ class ContractVersionListApi(APIView):
                    description="The first version or an amendment from a later period start.",
                    request=ContractVersionInput, responses={201: ContractVersionSerializer})
     def post(self, request: Request, contract_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         contract = selectors.contract_get(viewer=actor, contract_id=contract_id)
         data = _valid(ContractVersionInput, request.data)
         version = services.contract_version_draft(
@@ -227,7 +221,7 @@ class ContractVersionDetailApi(APIView):
     @extend_schema(summary="Edit a draft (account managers)", request=ContractVersionInput,
                    responses=ContractVersionSerializer)
     def put(self, request: Request, contract_id: int, number: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         version = selectors.contract_version_get(viewer=actor, contract_id=contract_id, number=number)
         data = _valid(ContractVersionInput, request.data)
         version = services.contract_version_update(
@@ -264,7 +258,7 @@ class ContractVersionActionApi(APIView):
         request=ReasonInput, responses=ContractVersionSerializer,
     )
     def post(self, request: Request, contract_id: int, number: int, action: str) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         service = VERSION_ACTIONS.get(action)
         if service is None:
             raise NotFound(f"No contract action {action!r}; use one of {', '.join(VERSION_ACTIONS)}.")
@@ -281,7 +275,7 @@ class ApiKeyListApi(APIView):
     @extend_schema(summary="Your organisation's API keys (never the keys themselves)",
                    responses=ApiKeySerializer(many=True))
     def get(self, request: Request) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         return Response({"results": ApiKeySerializer(selectors.api_key_list(viewer=actor), many=True).data})
 
     @extend_schema(
@@ -291,7 +285,7 @@ class ApiKeyListApi(APIView):
             "key": serializers.CharField(), "api_key": ApiKeySerializer()})},
     )
     def post(self, request: Request) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         partner_id = selectors.viewer_partner_id(actor)
         partner = selectors.partners_visible(viewer=actor).filter(pk=partner_id).first()
         if partner is None:
@@ -304,7 +298,7 @@ class ApiKeyListApi(APIView):
 class ApiKeyRevokeApi(APIView):
     @extend_schema(summary="Revoke an API key (partner owners)", request=None, responses=ApiKeySerializer)
     def post(self, request: Request, key_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         key = selectors.api_key_get(viewer=actor, key_id=key_id)
         key = services.api_key_revoke(actor=actor, key=key)
         return Response(ApiKeySerializer(key).data)
@@ -410,7 +404,7 @@ def _account_manager(username: str | None) -> User | None:
 class PartnerListApi(APIView):
     @extend_schema(summary="Partner organisations you can see", responses=PartnerSerializer(many=True))
     def get(self, request: Request) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         partners = selectors.partners_visible(viewer=actor).select_related("account_manager").order_by("name", "pk")
         return Response({"results": PartnerSerializer(partners, many=True).data})
 
@@ -423,7 +417,7 @@ class PartnerListApi(APIView):
             "partner": PartnerSerializer(), "owner_invitation": InvitationSerializer()})},
     )
     def post(self, request: Request) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         data = _valid(PartnerCreateInput, request.data)
         onboarded = services.partner_onboard(
             actor=actor, slug=data["slug"], name=data["name"], industry=data["industry"], currency=data["currency"],
@@ -437,7 +431,7 @@ class PartnerListApi(APIView):
 class PartnerDetailApi(APIView):
     @extend_schema(summary="One partner organisation with its people", responses=PartnerDetailSerializer)
     def get(self, request: Request, partner_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
         return Response(PartnerDetailSerializer(partner, context={"viewer": actor}).data)
 
@@ -445,7 +439,7 @@ class PartnerDetailApi(APIView):
 class PartnerInvitationListApi(APIView):
     @extend_schema(summary="A partner's invitations, newest first", responses=InvitationSerializer(many=True))
     def get(self, request: Request, partner_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
         invitations = selectors.invitation_list(viewer=actor, partner=partner)
         return Response({"results": InvitationSerializer(invitations, many=True).data})
@@ -456,7 +450,7 @@ class PartnerInvitationListApi(APIView):
         request=InvitationInput, responses={201: InvitationSerializer},
     )
     def post(self, request: Request, partner_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
         data = _valid(InvitationInput, request.data)
         invitation = services.invitation_send(actor=actor, partner=partner, email=data["email"], role=data["role"],
@@ -467,7 +461,7 @@ class PartnerInvitationListApi(APIView):
 class InvitationRevokeApi(APIView):
     @extend_schema(summary="Withdraw an invitation not yet used", request=None, responses=InvitationSerializer)
     def post(self, request: Request, invitation_id: int) -> Response:
-        actor = _person(request)
+        actor = api_person(request)
         invitation = selectors.invitation_get(viewer=actor, invitation_id=invitation_id)
         return Response(InvitationSerializer(services.invitation_revoke(actor=actor, invitation=invitation)).data)
 
@@ -514,8 +508,8 @@ class PayeeCreateInput(serializers.Serializer):
 
 
 def _finance(request: Request) -> User:
-    actor = _person(request)
-    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
+    actor = api_person(request)
+    if not has_role(actor, FINANCE_ROLES):
         raise PermissionDenied("Payees are finance's: only finance can read or create them.")
     return actor
 

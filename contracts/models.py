@@ -33,7 +33,7 @@ class Partner(models.Model):
         related_name="managed_partners",
         limit_choices_to={"role": "account_manager"},
     )
-    # How the partner is invoiced (revenue.payments): "" follows the settings (Stripe when
+    # How the partner is invoiced (payments.providers): "" follows the settings (Stripe when
     # STRIPE_API_KEY is set, else manual); the Stripe customer is created on first invoice.
     payment_provider = models.CharField(max_length=16, choices=PaymentProvider.choices, blank=True, default="")
     stripe_customer_id = models.CharField(max_length=64, blank=True, default="")
@@ -74,7 +74,7 @@ class Payee(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # How the payee is paid out (revenue.payments): "" follows the settings, like Partner.
+    # How the payee is paid out (payments.providers): "" follows the settings, like Partner.
     payment_provider = models.CharField(max_length=16, choices=PaymentProvider.choices, blank=True, default="")
     stripe_account_id = models.CharField(max_length=64, blank=True, default="")
     # A payout run pays a payee only when at least this much (minor units, per currency)

@@ -27,6 +27,7 @@ from contracts.models import (
     Payee,
     Placement,
 )
+from contracts.terms import terms_template
 from core.errors import NotFound
 from core.models import AuditLog, User
 from employees.hiring import HiringStatus
@@ -296,8 +297,6 @@ def contract_draft_defaults(*, placement: Placement) -> dict[str, Any]:
     """Where a new draft starts: the first version from this period, an amendment from the
     earliest period start services.contract_version_draft would accept; the terms of the
     latest version (to amend them) or the template."""
-    from contracts.terms import terms_template
-
     contract = placement.contract
     today = partner_today(partner=placement.partner)
     latest_accepted = (

@@ -61,6 +61,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.models import AuditLog, User
+from core.queue import enqueue_on_commit
 from core.services import audit_record
 from employees.models import DigitalEmployee, Industry
 
@@ -111,17 +112,8 @@ def _audit(
         partner_id=placement.partner_id,
         changes={"placement": placement.pk, **(changes or {})},
     )
-    transaction.on_commit(lambda: _enqueue_notify(entry.pk))
+    enqueue_on_commit("contracts.tasks.audit_entry_notify", entry.pk)
     return entry
-
-
-def _enqueue_notify(audit_entry_id: int) -> None:
-    from contracts.tasks import audit_entry_notify
-
-    try:
-        audit_entry_notify.delay(audit_entry_id)
-    except Exception:  # the change is committed; a lost notice must not turn it into a 500
-        logger.exception("could not queue notifications for audit entry %s", audit_entry_id)
 
 
 def _transition(
@@ -564,7 +556,7 @@ def payee_payment_settings_update(
 
 @transaction.atomic
 def payee_stripe_account_record(*, actor: User | None, payee: Payee, account_id: str) -> Payee:
-    """Remember the payee's Stripe Connect account (made by revenue.services.payouts)."""
+    """Remember the payee's Stripe Connect account (made by payments.services.payouts)."""
     payee = Payee.objects.select_for_update().get(pk=payee.pk)
     if payee.stripe_account_id == account_id:
         return payee

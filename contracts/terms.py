@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from core.currencies import is_known_currency
+from core.currencies import format_money, is_known_currency
 from core.errors import ValidationFailed
 from employees.skills import outcome_kinds_all
 
@@ -350,8 +350,6 @@ def _join(items: list[str]) -> str:
 def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None = None) -> list[str]:
     """What these terms mean, in the sentences the partner reads (and the manager previews).
     `payee_names` maps payee slugs to the names people know them by."""
-    from core.currencies import format_money
-
     currency = terms["currency"]
     names = payee_names or {}
 

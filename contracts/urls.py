@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from contracts import views
+from contracts import api, views
 
 
 def _one_of(*choices: str) -> type:
@@ -51,4 +51,34 @@ urlpatterns = [
     # notifications
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications-read"),
+]
+
+# Mounted under /api/v1/ by config.urls.
+api_urlpatterns = [
+    path("me", api.MeApi.as_view(), name="api-me"),
+    path("placements", api.PlacementListApi.as_view(), name="api-placements"),
+    path("placements/<int:placement_id>", api.PlacementDetailApi.as_view(),
+         name="api-placement"),
+    path("placements/<int:placement_id>/<slug:action>", api.PlacementActionApi.as_view(),
+         name="api-placement-action"),
+    path("contracts", api.ContractListApi.as_view(), name="api-contracts"),
+    path("contracts/<int:contract_id>", api.ContractDetailApi.as_view(),
+         name="api-contract"),
+    path("contracts/<int:contract_id>/versions", api.ContractVersionListApi.as_view(),
+         name="api-contract-versions"),
+    path("contracts/<int:contract_id>/versions/<int:number>",
+         api.ContractVersionDetailApi.as_view(), name="api-contract-version"),
+    path("contracts/<int:contract_id>/versions/<int:number>/<slug:action>",
+         api.ContractVersionActionApi.as_view(), name="api-contract-version-action"),
+    path("partners", api.PartnerListApi.as_view(), name="api-partners"),
+    path("partners/<int:partner_id>", api.PartnerDetailApi.as_view(), name="api-partner"),
+    path("partners/<int:partner_id>/invitations", api.PartnerInvitationListApi.as_view(),
+         name="api-partner-invitations"),
+    path("invitations/accept", api.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
+    path("invitations/<int:invitation_id>/revoke", api.InvitationRevokeApi.as_view(),
+         name="api-invitation-revoke"),
+    path("payees", api.PayeeListApi.as_view(), name="api-payees"),
+    path("api-keys", api.ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<int:key_id>/revoke", api.ApiKeyRevokeApi.as_view(),
+         name="api-key-revoke"),
 ]

@@ -14,7 +14,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import ApplicationError, ErrorCode
+from core.errors import ApplicationError, ErrorCode, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -146,3 +146,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return json_error(ErrorCode.SERVER_ERROR, "Something went wrong on our side; it has been logged.", 500)
     return defaults.server_error(request)
+
+
+def parse_status(raw: str | None, allowed: list[str]) -> str | None:
+    """A status filter: one of `allowed`, or none. A mistyped one must not look like "there are none"."""
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise ValidationFailed(f"Unknown status {raw!r}.",
+                               fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]})
+    return raw

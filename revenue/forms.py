@@ -9,31 +9,15 @@ contracts.terms to say, so the web UI and the API give the same answers.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 from django import forms
 
 from contracts.forms import parse_json_field
+from core.periods import period_parse, period_text
 from revenue.models import Sale, Statement
-
-_PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
-
-
-def period_text(period: date) -> str:
-    return f"{period:%Y-%m}"
-
-
-def period_parse(raw: str) -> date | None:
-    """'2026-10' → date(2026, 10, 1); None when it is not a month."""
-    match = _PERIOD.fullmatch((raw or "").strip())
-    if match is None:
-        return None
-    year, month = int(match["year"]), int(match["month"])
-    if not (1 <= month <= 12 and year >= 1):
-        return None
-    return date(year, month, 1)
+from revenue.services.uploads import MAX_UPLOAD_BYTES
 
 
 class PeriodField(forms.Field):
@@ -126,13 +110,12 @@ class SimulateForm(forms.Form):
         return parse_json_field(self.cleaned_data["terms_b"])
 
 
-class TrendsForm(forms.Form):
-    """The finance charts' selectors: which currency, how many months back from this one."""
-
-    currency = forms.ChoiceField(label="Currency")
-    months = forms.TypedChoiceField(label="Months", coerce=int, initial=12,
-                                    choices=[(6, "6 months"), (12, "12 months"), (24, "24 months")])
-
-    def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["currency"].choices = [(code, code) for code in currencies]
+class UploadForm(forms.Form):
+    # Not required by the form: upload_create says what is missing, as for the API. The
+    # browser is told it is required (and the label says so).
+    file = forms.FileField(
+        label="CSV file (required)", required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True,
+                                               "aria-required": "true"}),
+        help_text=f"UTF-8, header row first; up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
+    )

@@ -8,8 +8,10 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from revenue.payments.base import ProviderError
+from revenue.models import SaleUpload
+from revenue.selectors.stalled import stalled_work
 from revenue.services import attribution, settlement
+from revenue.services.uploads import upload_process
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -47,8 +49,6 @@ def stalled_work_sweep() -> dict[str, list[int]]:
     """Beat, every 5 minutes: queue again the uploads and settlement runs nobody is working
     on (a worker killed mid-task, a message lost; revenue.selectors.stalled). Running the
     same task twice is safe: the second finds the work done, or waits for the first."""
-    from revenue.selectors.stalled import stalled_work
-
     stalled = stalled_work()
     for upload_id in stalled.upload_ids:
         upload_process_task.delay(upload_id)
@@ -77,49 +77,7 @@ def upload_process_task(self, upload_id: int) -> str:
     worker process that was killed and whose query has not ended yet (Celery hands the
     task to a new process at once). Returning would leave the upload "processing" for
     ever; whichever run gets the lock first finishes it, and the others find it done."""
-    from revenue.models import SaleUpload
-    from revenue.services.uploads import upload_process
-
     upload = upload_process(upload_id=upload_id)
     if upload.status in (SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING):
         raise self.retry(countdown=min(60, 2 ** self.request.retries))
     return upload.status
-
-
-# --- payments ----------------------------------------------------------------------------------
-
-
-@shared_task(autoretry_for=(OperationalError, ProviderError), retry_backoff=True, max_retries=8)
-def invoice_issue_task(invoice_id: int) -> str:
-    """Issue an invoice at its provider; an unanswered request is retried (same keys)."""
-    from revenue.services.invoicing import invoice_issue
-
-    return invoice_issue(invoice_id=invoice_id).status
-
-
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=30)
-def payout_run_task(self, run_id: int) -> str:
-    """Runs are serialised: while another one holds the lock this one stays queued, and
-    the task tries again shortly."""
-    from revenue.models import PayoutRun
-    from revenue.services.payouts import payout_run_execute
-
-    run = payout_run_execute(run_id=run_id)
-    if run.status == PayoutRun.Status.QUEUED:
-        raise self.retry(countdown=30)
-    return run.status
-
-
-@shared_task
-def payout_run_scheduled() -> int:
-    """Beat, daily: pay what is due and retry failed transfers."""
-    from revenue.services.payouts import payout_run_request
-
-    return payout_run_request(actor=None, trigger="beat").pk
-
-
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def reconciliation_run_task(run_id: int) -> int:
-    from revenue.services.reconciliation import reconciliation_run_execute
-
-    return reconciliation_run_execute(run_id=run_id).mismatches

@@ -10,11 +10,11 @@ nothing has changed. Amounts reach templates already formatted (core.currencies)
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,14 +23,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from contracts.models import Placement
+from contracts.models import Partner, Placement
 from contracts.selectors import (
     contract_draft_defaults,
     contract_version_effective,
@@ -39,13 +39,15 @@ from contracts.selectors import (
     period_start,
     placement_get,
     viewer_partner,
-    viewer_partner_id,
 )
 from contracts.terms import ATTRIBUTION_KEY_LABELS, terms_validate
+from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
 from core.errors import ApplicationError, NotFound, ValidationFailed
-from core.models import User
-from core.views import console_required, render_failure
+from core.periods import add_months, months_between, period_text
+from core.permissions import console_required, finance_required, partner_required
+from core.views import render_failure
+from ledger.views import journal_row
 from revenue import exports
 from revenue.forms import (
     AdjustmentForm,
@@ -54,48 +56,19 @@ from revenue.forms import (
     SettlementRunForm,
     SimulateForm,
     StatementFilterForm,
-    TrendsForm,
-    period_text,
+    UploadForm,
 )
-from revenue.models import JournalEntry, Sale, SettlementRun, Statement
-from revenue.selectors import reports, trends
-from revenue.selectors.ledger import journal_entries as journal_entry_list
-from revenue.selectors.ledger import trial_balance
+from revenue.models import Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement
+from revenue.selectors import reports
 from revenue.selectors.statements import settlement_runs, statement_get
+from revenue.selectors.uploads import upload_get, upload_latest_with_rejections, upload_list, upload_rejections
 from revenue.services import settlement, statement_batches
+from revenue.services.uploads import REQUIRED_COLUMNS, UPLOAD_COLUMNS, upload_create, upload_progress_percent
 
 PAGE_SIZE = 50
-FINANCE_ROLES = (User.Role.FINANCE, User.Role.STAFF)
 
 
 # --- access ------------------------------------------------------------------------------------
-
-
-def partner_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in as a partner member. The portal's revenue pages speak for one partner;
-    the platform's own people read the same figures in the console."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if viewer_partner_id(request.user) is None:
-            raise DjangoPermissionDenied("These portal pages are for partner members; use the console.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Finance and staff only: account managers and partners get a 403."""
-
-    @console_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.role not in FINANCE_ROLES:
-            raise DjangoPermissionDenied("The finance console is for finance.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -182,71 +155,6 @@ def _statement_rows(statements: Iterable[Statement]) -> list[StatementRow]:
 # The figures are rendered as a table (what a screen reader, a keyboard or a printout reads);
 # static/core/charts.js draws the chart from that table with the vendored Chart.js.
 
-CHART_MONTHS = 12
-
-
-@dataclass(frozen=True)
-class ChartSeries:
-    name: str
-    values: list[int]
-
-
-@dataclass(frozen=True)
-class ChartCell:
-    value: int
-    formatted: str
-
-
-@dataclass(frozen=True)
-class ChartRow:
-    period: date
-    label: str
-    cells: list[ChartCell]
-
-
-@dataclass(frozen=True)
-class TimeChart:
-    key: str              # unique on the page: the ids of its parts
-    title: str
-    kind: str             # "bar" or "line"
-    currency: str
-    periods: list[date]
-    series: list[ChartSeries]
-    stacked: bool = False
-
-    @property
-    def rows(self) -> list[ChartRow]:
-        return [ChartRow(period=period, label=f"{period:%b %Y}",
-                         cells=[ChartCell(value=series.values[index],
-                                          formatted=format_money(series.values[index], self.currency))
-                                for series in self.series])
-                for index, period in enumerate(self.periods)]
-
-    @property
-    def total(self) -> int:
-        return sum(sum(series.values) for series in self.series)
-
-    @property
-    def summary(self) -> str:
-        """One sentence a screen reader announces for the whole chart."""
-        if not self.periods:
-            return f"{self.title}: no figures."
-        span = f"{self.periods[0]:%b %Y}" + (f" to {self.periods[-1]:%b %Y}" if len(self.periods) > 1 else "")
-        if self.kind == "line":
-            last = "; ".join(f"{series.name} {format_money(series.values[-1], self.currency)}"
-                             for series in self.series)
-            return f"{self.title} in {self.currency}, {span}. At the end of {self.periods[-1]:%b %Y}: {last}."
-        per_month = [sum(series.values[index] for series in self.series) for index in range(len(self.periods))]
-        peak = max(range(len(per_month)), key=lambda index: (per_month[index], -index))
-        return (f"{self.title} in {self.currency}, {span}: {format_money(self.total, self.currency)} in all; "
-                f"highest month {self.periods[peak]:%b %Y} ({format_money(per_month[peak], self.currency)}).")
-
-
-def _months(first: date, last: date) -> list[date]:
-    periods = [first]
-    while periods[-1] < last:
-        periods.append(reports.add_months(periods[-1], 1))
-    return periods
 
 
 def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[TimeChart]:
@@ -258,7 +166,7 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
         by_currency.setdefault(row["currency"], []).append(row)
     charts = []
     for currency, currency_rows in sorted(by_currency.items()):
-        periods = _months(min(row["period"] for row in currency_rows),
+        periods = months_between(min(row["period"] for row in currency_rows),
                           max(current_period, max(row["period"] for row in currency_rows)))
         amounts: dict[str, dict[date, int]] = {}
         for row in currency_rows:
@@ -280,8 +188,8 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
 def portal_revenue(request: HttpRequest) -> HttpResponse:
     page = _page(request, reports.statements_brief(viewer=request.user))
     current = _current_period(request)
-    months = trends.attributed_revenue_by_employee(
-        viewer=request.user, period_from=reports.add_months(current, -(CHART_MONTHS - 1)))
+    months = reports.attributed_revenue_by_employee(
+        viewer=request.user, period_from=add_months(current, -(CHART_MONTHS - 1)))
     return render(request, "revenue/portal_revenue.html", {
         "charts": revenue_charts(months, current_period=current),
         "owed": reports.wage_owed(viewer=request.user),
@@ -350,8 +258,8 @@ def portal_sales(request: HttpRequest) -> HttpResponse:
         "form": form,
         "period": period,
         "period_label": period_text(period),
-        "previous_period": period_text(reports.add_months(period, -1)),
-        "next_period": period_text(reports.add_months(period, 1)) if period < current else None,
+        "previous_period": period_text(add_months(period, -1)),
+        "next_period": period_text(add_months(period, 1)) if period < current else None,
         "page": page,
         "rows": [_sale_row(sale, zone) for sale in page.sales],
         "zone": partner.timezone if partner is not None else "UTC",
@@ -369,7 +277,7 @@ def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | N
     form = StatementFilterForm(query, auto_id="filter_%s")
     valid = form.is_valid()
     period = (form.cleaned_data.get("period") if valid else None) or reports.latest_statement_period(
-        viewer=request.user) or reports.add_months(period_start(timezone.now().date()), -1)
+        viewer=request.user) or add_months(period_start(timezone.now().date()), -1)
     status = (form.cleaned_data.get("status") if valid else None) or None
     page = _page(request, reports.statements_brief(viewer=request.user, period=period, status=status))
     return {
@@ -458,29 +366,6 @@ class SplitRow:
     amount: str
 
 
-@dataclass(frozen=True)
-class JournalLineRow:
-    account: str
-    description: str
-    debit: str
-    credit: str
-
-
-@dataclass(frozen=True)
-class JournalRow:
-    entry: JournalEntry
-    lines: list[JournalLineRow]
-
-
-def _journal_row(entry: JournalEntry) -> JournalRow:
-    return JournalRow(entry=entry, lines=[
-        JournalLineRow(account=line.account.code, description=line.description,
-                       debit=format_money(line.amount, line.currency) if line.amount > 0 else "",
-                       credit=format_money(-line.amount, line.currency) if line.amount < 0 else "")
-        for line in entry.lines.all()
-    ])
-
-
 def _console_statement_context(request: HttpRequest, statement: Statement, **extra: Any) -> dict[str, Any]:
     entry = reports.statement_journal_entry(statement=statement)
     currency = statement.currency
@@ -495,7 +380,7 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
                    for split in statement.splits.all()],
         "adjustments": [(adjustment, format_money(adjustment.amount, currency))
                         for adjustment in reports.statement_adjustments(statement=statement)],
-        "journal": _journal_row(entry) if entry is not None else None,
+        "journal": journal_row(entry) if entry is not None else None,
         "figures": [
             ("Net revenue", _money(statement.net, currency)),
             ("Wage", _money(statement.wage, currency)),
@@ -579,88 +464,6 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
     return redirect("console-statement", statement.pk)
 
 
-# --- finance console: ledger ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BalanceRow:
-    code: str
-    kind: str
-    debits: str
-    credits: str
-    balance: str
-    side: str
-
-
-@dataclass(frozen=True)
-class TrialBalanceView:
-    currency: str
-    accounts: list[BalanceRow]
-    total_debits: str
-    total_credits: str
-    balanced: bool
-
-
-@finance_required
-def console_ledger(request: HttpRequest) -> HttpResponse:
-    balances = [
-        TrialBalanceView(
-            currency=tb.currency,
-            accounts=[BalanceRow(code=a.code, kind=a.kind, debits=format_money(a.debits, a.currency),
-                                 credits=format_money(a.credits, a.currency),
-                                 balance=format_money(abs(a.balance), a.currency),
-                                 side="Dr" if a.balance > 0 else "Cr" if a.balance < 0 else "")
-                      for a in tb.accounts],
-            total_debits=format_money(tb.total_debits, tb.currency),
-            total_credits=format_money(tb.total_credits, tb.currency),
-            balanced=tb.balanced,
-        )
-        for tb in trial_balance()
-    ]
-    page = _page(request, journal_entry_list())
-    return render(request, "revenue/console_ledger.html", {
-        "balances": balances,
-        "page": page,
-        "entries": [_journal_row(entry) for entry in page.object_list],
-    })
-
-
-@finance_required
-def console_trends(request: HttpRequest) -> HttpResponse:
-    """Finance's figures over time, in one currency: wages on approved statements, payouts
-    sent, and the ledger's balances at each month's end."""
-    currencies = trends.chart_currencies()
-    form = TrendsForm(request.GET or None, currencies=currencies)
-    if request.GET and not form.is_valid():
-        return render(request, "revenue/console_trends.html", {"form": form, "charts": []}, status=400)
-    currency = form.cleaned_data["currency"] if form.is_bound else (currencies[0] if currencies else "")
-    months = form.cleaned_data["months"] if form.is_bound else CHART_MONTHS
-    last = period_start(timezone.now().date())
-    first = reports.add_months(last, -(months - 1))
-    periods = _months(first, last)
-    charts: list[TimeChart] = []
-    if currency:
-        wages = trends.wages_by_month(currency=currency, period_from=first, period_to=last)
-        payouts = trends.payouts_by_month(currency=currency, period_from=first, period_to=last)
-        balances = trends.ledger_balances_by_month(currency=currency, period_from=first, period_to=last)
-        charts = [
-            TimeChart(key="wages", title="Wages on approved statements", kind="bar", currency=currency,
-                      periods=periods, series=[
-                          ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
-                          ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods])]),
-            TimeChart(key="payouts", title="Payouts sent", kind="bar", currency=currency, periods=periods,
-                      series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])]),
-            TimeChart(key="ledger", title="Ledger balances at month end", kind="line", currency=currency,
-                      periods=periods, series=[
-                          ChartSeries(name=trends.LEDGER_GROUPS.get(group, group),
-                                      values=[balances[group][p] for p in periods])
-                          for group in sorted(balances, key=lambda g: list(trends.LEDGER_GROUPS).index(g)
-                                              if g in trends.LEDGER_GROUPS else len(trends.LEDGER_GROUPS))]),
-        ]
-    return render(request, "revenue/console_trends.html", {"form": form, "charts": charts, "currency": currency,
-                                                           "months": months})
-
-
 # --- CSV exports ----------------------------------------------------------------------------------------
 
 
@@ -673,9 +476,120 @@ def console_statements_export(request: HttpRequest) -> HttpResponse:
     return exports.statements_csv(viewer=request.user, period=form.cleaned_data["period"])
 
 
-@finance_required
-def console_ledger_export(request: HttpRequest) -> HttpResponse:
-    return exports.ledger_csv()
+# --- partner portal: CSV uploads of sales and refunds (DESIGN.md §5b "Large files") ----------------
+# The list polls each unfinished row with htmx until it is done; the rejection report streams as CSV.
+
+UPLOADS_PAGE_SIZE = 25
+REJECTIONS_PAGE_SIZE = 50
+EXAMPLE = (
+    "external_id,type,occurred_at,amount,currency,coupon_code,click_id,conversation_id,customer_ref,store_id,refund_of\n"
+    "pos-8812-001,sale,2026-10-03T12:01:00+09:00,1280,JPY,RINNA-7F3K2,,,,tokyo-221,\n"
+    "pos-8812-001-r,refund,2026-10-05T09:00:00+09:00,1280,JPY,,,,,,pos-8812-001\n"
+)
+
+
+def _member_partner(request: HttpRequest) -> Partner:
+    partner = viewer_partner(request.user)
+    if partner is None:
+        raise DjangoPermissionDenied("Sales uploads are for a partner's members.")
+    return partner
+
+
+def _upload_or_404(request: HttpRequest, upload_id: int) -> SaleUpload:
+    try:
+        return upload_get(viewer=request.user, upload_id=upload_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+def _upload_row(upload: SaleUpload) -> dict[str, Any]:
+    active = upload.status in (SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING)
+    return {"upload": upload, "active": active, "percent": upload_progress_percent(upload)}
+
+
+def _upload_rejected(request: HttpRequest, partner: Partner) -> tuple[SaleUpload | None, Any]:
+    """The upload whose rejected rows show inline (?rejections=<id>, else the latest with
+    any), and the page of them asked for (?rpage=)."""
+    chosen = request.GET.get("rejections", "")
+    if chosen.isdigit():
+        upload = _upload_or_404(request, int(chosen))
+    else:
+        upload = upload_latest_with_rejections(partner=partner)
+    if upload is None or not upload.rejected:
+        return upload, None
+    return upload, Paginator(upload_rejections(upload=upload), REJECTIONS_PAGE_SIZE).get_page(request.GET.get("rpage"))
+
+
+def _uploads_context(request: HttpRequest, partner: Partner | None, **extra: Any) -> dict[str, Any]:
+    page = None
+    rejected_upload, rejections = None, None
+    if partner is not None:
+        page = Paginator(upload_list(partner=partner), UPLOADS_PAGE_SIZE).get_page(request.GET.get("page"))
+        rejected_upload, rejections = _upload_rejected(request, partner)
+    return {
+        "rejected_upload": rejected_upload,
+        "rejections": rejections,
+        "partner": partner,
+        "page": page,
+        "rows": [_upload_row(upload) for upload in page] if page is not None else [],
+        "form": form if (form := extra.pop("form", None)) is not None else UploadForm(),
+        "columns": UPLOAD_COLUMNS,
+        "required_columns": REQUIRED_COLUMNS,
+        "example": EXAMPLE,
+        **extra,
+    }
+
+
+@login_required
+def portal_uploads(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "revenue/uploads.html", _uploads_context(request, _member_partner(request)))
+    partner = viewer_partner(request.user)
+    form = UploadForm(request.POST, request.FILES)
+    try:
+        if partner is None:
+            raise DjangoPermissionDenied("Sales uploads are for a partner's members.")
+        if not form.is_valid():
+            field, errors = next(iter(form.errors.items()))
+            raise ValidationFailed(str(errors[0]), fields={field: list(errors)})
+        upload = upload_create(actor=request.user, partner=partner, file=form.cleaned_data.get("file"))
+    except ApplicationError as error:
+        return render_failure(request, "revenue/uploads.html", _uploads_context(request, partner, form=form), error)
+    messages.success(request, f"“{upload.original_name}” is uploaded; its rows are being processed.")
+    return redirect("portal-uploads")
+
+
+@login_required
+@require_GET
+def portal_upload_row(request: HttpRequest, upload_id: int) -> HttpResponse:
+    """One row of the list, for htmx to poll while the upload is processed."""
+    upload = _upload_or_404(request, upload_id)
+    return render(request, "revenue/upload_row.html", _upload_row(upload))
+
+
+def _report_lines(upload: SaleUpload) -> Iterator[str]:
+    class Line:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Line())
+    yield writer.writerow(["row", "column", "code", "reason"])
+    rejections = (SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
+                  .values_list("row_number", "column", "code", "reason"))
+    for row in rejections.iterator(chunk_size=5000):
+        yield writer.writerow(row)
+
+
+@login_required
+@require_GET
+def portal_upload_rejections(request: HttpRequest, upload_id: int) -> StreamingHttpResponse:
+    """The rejected rows of an upload as CSV: row number, column, code, reason."""
+    upload = _upload_or_404(request, upload_id)
+    stem = upload.original_name.rsplit(".", 1)[0] or "upload"
+    safe = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "_" for ch in stem)[:80]
+    response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{safe}-rejections.csv"'
+    return response
 
 
 # --- account manager: contract simulator ---------------------------------------------------------------

@@ -26,16 +26,9 @@ import stripe as stripe_lib
 from django.test import Client
 
 from contracts.models import Payee, Placement
-from revenue.models import (
-    Invoice,
-    JournalEntry,
-    JournalLine,
-    Payout,
-    PayoutItem,
-    SettlementRun,
-    Statement,
-    WebhookEvent,
-)
+from ledger.models import JournalEntry, JournalLine
+from payments.models import Invoice, Payout, PayoutItem, WebhookEvent
+from revenue.models import SettlementRun, Statement
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import design_terms, hire
 from tests.factories import PayeeFactory

@@ -45,9 +45,9 @@ from django.db import connection
 from contracts import services as contract_services
 from contracts.models import Contract, ContractVersion, Placement
 from employees.models import DigitalEmployee
+from ledger.models import JournalLine
 from revenue import tasks
 from revenue.models import (
-    JournalLine,
     Outcome,
     Sale,
     SaleUpload,

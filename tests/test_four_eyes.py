@@ -15,9 +15,10 @@ from rest_framework.test import APIClient
 
 from core.errors import FourEyesRequired, InvalidTransition
 from core.models import AuditLog
-from revenue.models import Invoice, PayoutRun, SettlementRun, Statement
-from revenue.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
-from revenue.services.payouts import payout_run_request
+from payments.models import Invoice, PayoutRun
+from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
+from payments.services.payouts import payout_run_request
+from revenue.models import SettlementRun, Statement
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import design_terms
 from tests.payments_helpers import OCT, connect_payees, placement_with_coupons

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from core.errors import ValidationFailed
-from revenue.models import Account, JournalEntry, JournalLine
-from revenue.selectors.ledger import account_balance, trial_balance
-from revenue.services.ledger import Posting, journal_entry_post, journal_entry_reverse
+from ledger.models import Account, JournalEntry, JournalLine
+from ledger.selectors.balances import account_balance, trial_balance
+from ledger.services.posting import Posting, journal_entry_post, journal_entry_reverse
 
 DAY = date(2026, 10, 31)
 

@@ -9,10 +9,11 @@ import threading
 import pytest
 from django.db import connection
 
-from revenue import tasks
-from revenue.models import Invoice, JournalEntry, WebhookEvent
-from revenue.selectors.ledger import account_balance
-from revenue.services.invoicing import invoice_create, invoice_issue
+from ledger.models import JournalEntry
+from ledger.selectors.balances import account_balance
+from payments.models import Invoice, WebhookEvent
+from payments.services.invoicing import invoice_create, invoice_issue
+from payments import tasks
 from tests.payments_helpers import (
     connect_payees,
     deliver,

@@ -13,10 +13,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from revenue.models import Invoice, JournalLine, Payout, PayoutItem, PayoutRun
-from revenue.selectors.ledger import account_balance, trial_balance
-from revenue.services.invoicing import invoice_create
-from revenue.services.payouts import payout_run_execute, payout_run_request
+from ledger.models import JournalLine
+from ledger.selectors.balances import account_balance, trial_balance
+from payments.models import Invoice, Payout, PayoutItem, PayoutRun
+from payments.services.invoicing import invoice_create
+from payments.services.payouts import payout_run_execute, payout_run_request
 from tests.conftest import wait_for
 from tests.payments_helpers import (
     connect_payees,

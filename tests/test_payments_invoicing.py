@@ -11,10 +11,11 @@ import pytest
 
 from core.errors import InvalidTransition, PermissionDenied
 from core.models import AuditLog
-from revenue.models import Invoice, Statement, WebhookEvent
-from revenue.selectors.ledger import account_balance
-from revenue.services import invoicing
-from revenue.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
+from ledger.selectors.balances import account_balance
+from payments.models import Invoice, WebhookEvent
+from payments.services import invoicing
+from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
+from revenue.models import Statement
 from tests.payments_helpers import (
     connect_payees,
     db_state,

@@ -5,7 +5,7 @@ more than the payee's payable balance covers; never negative."""
 from hypothesis import given
 from hypothesis import strategies as st
 
-from revenue.services.payouts import payout_amount
+from payments.services.payouts import payout_amount
 
 amounts = st.lists(st.integers(min_value=0, max_value=10**12), max_size=20)
 

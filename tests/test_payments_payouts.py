@@ -11,12 +11,13 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidTransition, PermissionDenied
-from revenue.models import Payout, PayoutRun, Statement
-from revenue.selectors.ledger import account_balance, trial_balance
-from revenue.services import payouts
-from revenue.services.invoicing import invoice_create, invoice_issue
-from revenue.services.payouts import payee_onboarding_link, payout_run_execute, payout_run_request
-from revenue.services.webhooks import webhook_event_process
+from ledger.selectors.balances import account_balance, trial_balance
+from payments.models import Payout, PayoutRun
+from payments.services import payouts
+from payments.services.invoicing import invoice_create, invoice_issue
+from payments.services.payouts import payee_onboarding_link, payout_run_execute, payout_run_request
+from payments.services.webhooks import webhook_event_process
+from revenue.models import Statement
 from tests.conftest import hire
 from tests.payments_helpers import (
     DEC,
@@ -242,7 +243,7 @@ def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):  
 
 def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(world, local_stripe):  # noqa: F811
     # given the partner pays by bank transfer (manual) while the payees are paid by Stripe
-    from revenue.services.invoicing import invoice_mark_paid
+    from payments.services.invoicing import invoice_mark_paid
 
     connect_payees(local_stripe)
     world.hoshi.payment_provider = "manual"
@@ -266,7 +267,7 @@ def test_a_run_left_running_by_a_dead_worker_is_taken_over(world, local_stripe, 
 
 
 def test_the_daily_beat_task_requests_a_run(world):
-    from revenue.tasks import payout_run_scheduled
+    from payments.tasks import payout_run_scheduled
 
     run = PayoutRun.objects.get(pk=payout_run_scheduled())
     assert (run.trigger, run.requested_by, run.status) == ("beat", None, "queued")
@@ -304,7 +305,7 @@ def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_st
 def test_a_run_queued_while_another_holds_the_lock_waits_and_is_retried(world, monkeypatch):
     from django.db import connections
 
-    from revenue import tasks
+    from payments import tasks
 
     run = payout_run_request(actor=world.finance)
     retried = []

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from core.errors import PermissionDenied
-from revenue.models import ReconciliationRun
-from revenue.services import payouts
-from revenue.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
-from revenue.services.reconciliation import reconciliation_run_execute, reconciliation_run_request
+from payments.models import ReconciliationRun
+from payments.services import payouts
+from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
+from payments.services.reconciliation import reconciliation_run_execute, reconciliation_run_request
 from tests.payments_helpers import (
     connect_payees,
     local_stripe,  # noqa: F401

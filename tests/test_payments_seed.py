@@ -6,7 +6,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from contracts.models import Payee
-from revenue.models import Invoice, ReconciliationRun
+from payments.models import Invoice, ReconciliationRun
 from tests.payments_helpers import db_state
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from contracts.models import Payee
-from revenue.models import Invoice, PayoutRun, ReconciliationRun
-from revenue.services.invoicing import invoice_create, invoice_issue, invoice_payment_failed_record
+from payments.models import Invoice, PayoutRun, ReconciliationRun
+from payments.services.invoicing import invoice_create, invoice_issue, invoice_payment_failed_record
 from tests.factories import PayeeFactory
 from tests.payments_helpers import (
     connect_payees,

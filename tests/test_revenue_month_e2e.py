@@ -14,8 +14,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from contracts import services as contract_services
+from ledger.selectors.balances import account_balance, trial_balance
 from revenue.models import Sale, Statement
-from revenue.selectors.ledger import account_balance, trial_balance
 from tests.conftest import hire, wait_for
 from tests.test_attribution import _backdate
 

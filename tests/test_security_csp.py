@@ -126,7 +126,8 @@ def _parameter_values() -> dict[str, list[str]]:
     from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message
     from contracts.models import Partner, PartnerApiKey, Payee, Placement
     from employees.models import DigitalEmployee
-    from revenue.models import Invoice, PayoutRun, SaleUpload, SettlementRun, Statement
+    from payments.models import Invoice, PayoutRun
+    from revenue.models import SaleUpload, SettlementRun, Statement
 
     # Three of each kind: the pages render one template per kind of object, whatever its id.
     def pks(model, limit: int | None = 3) -> list[str]:

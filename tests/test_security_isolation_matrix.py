@@ -38,7 +38,8 @@ from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message, W
 from contracts.models import Invitation, Partner, PartnerApiKey, Payee, Placement
 from contracts.services import api_key_create, invitation_send
 from core.models import User
-from revenue.models import Invoice, PayoutRun, Sale, SaleUpload, SettlementRun, Statement
+from payments.models import Invoice, PayoutRun
+from revenue.models import Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
 from tests.test_web_support import stored
 from tests.url_routes import Route, every_route
@@ -396,7 +397,7 @@ def test_no_page_or_endpoint_shows_anything_of_a_partner_outside_the_callers_sco
 
 def test_the_platforms_own_objects_are_for_finance_only(scene):
     # given a settlement run, a payout run and a payee (the platform's, no partner's)
-    from revenue.services.payouts import payout_run_request
+    from payments.services.payouts import payout_run_request
 
     payout_run_request(actor=User.objects.get(username="finance-ito"))
     routes = [r for r in every_route() if any(name in PLATFORM_OBJECTS for _c, name in r.params)]

@@ -8,8 +8,8 @@ import pytest
 
 from core.errors import Conflict, InvalidTransition, PermissionDenied
 from core.models import AuditLog
+from ledger.selectors.balances import account_balance
 from revenue.models import Outcome, Sale, SettlementRun, Statement
-from revenue.selectors.ledger import account_balance
 from revenue.services.settlement import (
     settlement_run_execute,
     statement_adjust,

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from contracts import services as contract_services
 from contracts.models import PlacementTransition
+from ledger.selectors.balances import account_balance
 from revenue.models import Outcome, SettlementRun, Statement
-from revenue.selectors.ledger import account_balance
 from revenue.services.ingestion import outcome_withdraw
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import design_terms, hire

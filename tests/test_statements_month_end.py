@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.models import AuditLog, User
-from revenue.models import JournalEntry, SettlementRun, Statement
+from ledger.models import JournalEntry
+from revenue.models import SettlementRun, Statement
 from revenue.pagination import BACKWARD, FORWARD, Position, cursor_encode
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.conftest import api_as, hire

@@ -19,11 +19,9 @@ from django.urls import reverse
 
 from contracts.models import ContractVersion, Placement
 from core.models import AuditLog
+from ledger.models import Account, JournalEntry, JournalLine
 from revenue import views as revenue_views
 from revenue.models import (
-    Account,
-    JournalEntry,
-    JournalLine,
     Outcome,
     Sale,
     SettlementRun,

@@ -21,16 +21,9 @@ from django.db.models.functions import TruncMonth
 from contracts.models import Placement
 from contracts.selectors import next_period_start, partners_visible, viewer_partner_id
 from core.currencies import format_money
-from revenue.models import (
-    JournalEntry,
-    JournalLine,
-    Outcome,
-    Sale,
-    Statement,
-    StatementAdjustment,
-    StatementLine,
-    Touchpoint,
-)
+from core.periods import add_months
+from ledger.models import JournalEntry
+from revenue.models import Outcome, Sale, Statement, StatementAdjustment, StatementLine, Touchpoint
 from revenue.rating import rate_period
 from revenue.selectors.statements import statement_list
 from revenue.services.attribution import (
@@ -54,11 +47,6 @@ class MoneyTotal:
     @property
     def formatted(self) -> str:
         return format_money(self.amount, self.currency)
-
-
-def add_months(period: date, months: int) -> date:
-    index = period.year * 12 + period.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def statements_brief(*, viewer: Any, period: date | None = None, status: str | None = None) -> QuerySet[Statement]:
@@ -167,11 +155,37 @@ def statement_journal_entry(*, statement: Statement) -> JournalEntry | None:
             .prefetch_related("lines__account").select_related("posted_by").first())
 
 
+# --- charts ----------------------------------------------------------------------------------
+
+
+def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[dict[str, Any]]:
+    """(period, currency, employee name, revenue) of the viewer's attributed sales since
+    `period_from`. Grouped by placement first (the partial index sale_attributed_month holds
+    it), then named: a partner hires an employee once at a time, so names do not collide
+    within one partner, and two placements of one employee (one ended, one new) add up."""
+    rows = (
+        Sale.objects.filter(
+            partner__in=partners_visible(viewer=viewer), type="sale", placement__isnull=False, period__gte=period_from
+        )
+        .values("period", "currency", "placement__employee__name")
+        .annotate(revenue=Sum("amount"))
+        .order_by("period", "currency", "placement__employee__name")
+    )
+    return [
+        {
+            "period": row["period"],
+            "currency": row["currency"],
+            "employee": row["placement__employee__name"],
+            "revenue": int(row["revenue"]),
+        }
+        for row in rows
+    ]
+
+
 # --- CSV exports ------------------------------------------------------------------------------
 
 STATEMENT_EXPORT_HEADER = ["statement_id", "period", "partner", "employee", "status", "line_kind",
                            "description", "quantity", "revenue", "amount", "currency"]
-LEDGER_EXPORT_HEADER = ["entry_id", "occurred_on", "memo", "account", "currency", "debit", "credit"]
 
 
 def statement_lines_export(*, viewer: Any, period: date) -> Iterator[tuple[Any, ...]]:
@@ -186,15 +200,6 @@ def statement_lines_export(*, viewer: Any, period: date) -> Iterator[tuple[Any, 
         statement_id, period_, partner, employee, status, kind, description, quantity, revenue, amount, cur = row
         yield (statement_id, f"{period_:%Y-%m}", partner, employee, status, kind, description,
                "" if quantity is None else quantity, "" if revenue is None else revenue, amount, cur)
-
-
-def journal_lines_export() -> Iterator[tuple[Any, ...]]:
-    """One row per journal line, debit and credit as positive minor units."""
-    rows = (JournalLine.objects.order_by("entry_id", "id")
-            .values_list("entry_id", "entry__occurred_on", "entry__memo", "account__code", "currency", "amount"))
-    for entry_id, occurred_on, memo, account, currency, amount in rows.iterator(chunk_size=2000):
-        yield (entry_id, occurred_on.isoformat(), memo, account, currency,
-               amount if amount > 0 else 0, -amount if amount < 0 else 0)
 
 
 # --- contract simulator -------------------------------------------------------------------------

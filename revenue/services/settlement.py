@@ -30,16 +30,13 @@ from django.utils import timezone
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
-from core.errors import Conflict, FourEyesRequired, InvalidTransition, PermissionDenied, ValidationFailed
+from core.errors import Conflict, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.models import AuditLog, User
+from core.permissions import finance_require
 from core.services import audit_record
-from revenue.models import (
-    SettlementRun,
-    Statement,
-    StatementAdjustment,
-    StatementLine,
-    StatementSplit,
-)
+from core.queue import enqueue_on_commit
+from ledger.services.posting import Posting, journal_entry_post
+from revenue.models import SettlementRun, Statement, StatementAdjustment, StatementLine, StatementSplit
 from revenue.money import split_largest_remainder
 from revenue.rating import rate_period
 from revenue.services.attribution import (
@@ -51,7 +48,6 @@ from revenue.services.attribution import (
     picked_sales_sql,
     touch_rules_cte,
 )
-from revenue.services.ledger import Posting, journal_entry_post
 
 logger = logging.getLogger(__name__)
 
@@ -531,25 +527,15 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
     return run
 
 
-def _require_finance(actor: User, doing: str) -> None:
-    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
-        raise PermissionDenied(f"Only finance can {doing}.")
-
 
 @transaction.atomic
 def settlement_run_request(*, actor: User | None, period: date, trigger: str = "console") -> SettlementRun:
     if actor is not None:
-        _require_finance(actor, "run settlement")
+        finance_require(actor, doing="run settlement")
     if period.day != 1:
         raise ValidationFailed("A period is a month: give its first day.", fields={"period": [str(period)]})
     run = SettlementRun.objects.create(period=period, requested_by=actor, trigger=trigger)
-
-    def enqueue() -> None:
-        from revenue.tasks import settlement_run_task
-
-        settlement_run_task.delay(run.pk)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("revenue.tasks.settlement_run_task", run.pk)
     return run
 
 
@@ -567,7 +553,7 @@ def _audit(actor: User, action: str, statement: Statement, summary: str, changes
 @transaction.atomic
 def statement_submit(*, actor: User, statement: Statement) -> Statement:
     statement = _lock_statement(statement)
-    _require_finance(actor, "send statements to review")
+    finance_require(actor, doing="send statements to review")
     if statement.status != Statement.Status.DRAFT:
         raise InvalidTransition(f"The statement is {statement.status}; only a draft goes to review.")
     statement.status = Statement.Status.IN_REVIEW
@@ -609,7 +595,7 @@ def _check_four_eyes(actor: User, statement: Statement, submitter_id: int | None
 @transaction.atomic
 def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: str) -> Statement:
     statement = _lock_statement(statement)
-    _require_finance(actor, "adjust statements")
+    finance_require(actor, doing="adjust statements")
     if statement.status in SETTLED:
         raise InvalidTransition("An approved statement never changes; adjust the next period instead.")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
@@ -631,7 +617,7 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     """Approve: settle the counted events, post Dr partner receivable / Cr payee payables
     and platform revenue, and freeze the statement."""
     statement = _lock_statement(statement)
-    _require_finance(actor, "approve statements")
+    finance_require(actor, doing="approve statements")
     if statement.status != Statement.Status.IN_REVIEW:
         raise InvalidTransition(f"The statement is {statement.status}; only one in review can be approved.")
     submitter_id = _submitter_id(statement)

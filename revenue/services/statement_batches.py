@@ -20,8 +20,9 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 
-from core.errors import ApplicationError, ErrorCode, InvalidTransition, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, ErrorCode, InvalidTransition, ValidationFailed
 from core.models import User
+from core.permissions import finance_require
 from core.services import audit_record
 from revenue.models import SettlementRun, Statement
 from revenue.services import settlement
@@ -61,10 +62,6 @@ class BatchResult:
                 REFUSED: sum(o.outcome == REFUSED for o in self.outcomes)}
 
 
-def _require_finance(actor: User) -> None:
-    if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
-        raise PermissionDenied("Only finance can submit or approve statements.")
-
 
 def _run_ready(run: SettlementRun) -> None:
     if run.status != SettlementRun.Status.DONE:
@@ -89,7 +86,7 @@ def statements_batch_decide(
     not found, one in another status is refused by the single service)."""
     if action not in ACTIONS:
         raise InvalidTransition(f"No batch action {action!r}; use submit or approve.")
-    _require_finance(actor)
+    finance_require(actor, doing="submit or approve statements")
     run = SettlementRun.objects.get(pk=run.pk)
     _run_ready(run)
     service, from_status, done = ACTIONS[action]

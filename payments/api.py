@@ -1,0 +1,131 @@
+"""Payments over HTTP: the Stripe webhook endpoint; invoices (`GET /api/v1/invoices`,
+`GET /api/v1/invoices/<id>` — a partner sees only its own; finance `POST /api/v1/invoices`
+`{"statement": id}` to invoice an approved statement) and payout runs (finance:
+`POST /api/v1/payout-runs`, `GET /api/v1/payout-runs/<id>`).
+
+`POST /webhooks/stripe/` — no session, no CSRF (Stripe cannot have either): the
+signature is the authentication. 400 with the usual error body on a bad signature, and
+nothing is written; 200 for every verified event, including replays and events we ignore.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotFound, PermissionDenied
+from core.api import parse_status
+from core.models import User
+from core.permissions import FINANCE_ROLES, api_person, has_role
+from payments.models import Invoice, PayoutRun
+from payments.selectors.billing import invoice_get, invoices_for
+from payments.services import invoicing, payouts
+from payments.services.webhooks import BadSignature, webhook_event_process, webhook_signature_verify
+from revenue.selectors.statements import statement_get
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    try:
+        event = webhook_signature_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+    except BadSignature as error:
+        logger.warning("stripe webhook refused: %s", error.message)
+        return JsonResponse(error.as_dict(), status=400)
+    record = webhook_event_process(event=event)
+    return JsonResponse({"received": True, "event": record.event_id, "outcome": record.outcome})
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    partner = serializers.CharField(source="partner.slug")
+    statement = serializers.IntegerField(source="statement_id")
+    period = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "number", "partner", "statement", "period", "provider", "currency", "amount", "status",
+                  "hosted_url", "failure_message", "issued_at", "paid_at", "failed_at"]
+
+    def get_period(self, invoice: Invoice) -> str:
+        return f"{invoice.statement.period:%Y-%m}"
+
+
+class InvoiceInput(serializers.Serializer):
+    statement = serializers.IntegerField(help_text="An approved statement with something payable.")
+
+
+class InvoiceListApi(APIView):
+    @extend_schema(summary="Invoices (a partner sees its own) and their status",
+                   parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values)],
+                   responses=InvoiceSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        invoices = invoices_for(viewer=request.user,
+                                status=parse_status(request.query_params.get("status"), Invoice.Status.values))
+        return Response({"results": InvoiceSerializer(invoices[:500], many=True).data})
+
+    @extend_schema(summary="Finance: invoice an approved statement (issued on a worker; asking twice returns "
+                           "the first invoice)", request=InvoiceInput, responses={202: InvoiceSerializer})
+    def post(self, request: Request) -> Response:
+        actor = api_person(request)
+        data = InvoiceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = statement_get(viewer=actor, statement_id=data.validated_data["statement"])
+        invoice = invoicing.invoice_create(actor=actor, statement=statement)
+        return Response(InvoiceSerializer(invoice).data, status=202)
+
+
+class InvoiceDetailApi(APIView):
+    @extend_schema(summary="One invoice", responses=InvoiceSerializer)
+    def get(self, request: Request, invoice_id: int) -> Response:
+        return Response(InvoiceSerializer(invoice_get(viewer=request.user, invoice_id=invoice_id)).data)
+
+
+class PayoutRunSerializer(serializers.ModelSerializer):
+    progress_percent = serializers.IntegerField()
+
+    class Meta:
+        model = PayoutRun
+        fields = ["id", "status", "as_of", "trigger", "payouts_total", "payouts_done", "payouts_sent",
+                  "payouts_failed", "created_at", "started_at", "finished_at", "error", "progress_percent"]
+
+
+class PayoutRunInput(serializers.Serializer):
+    as_of = serializers.DateTimeField(required=False, help_text="Default now; each payee's hold still applies.")
+
+
+def _finance(request: Request) -> User:
+    actor = api_person(request)
+    if not has_role(actor, FINANCE_ROLES):
+        raise PermissionDenied("Only finance can run payouts.")
+    return actor
+
+
+class PayoutRunListApi(APIView):
+    @extend_schema(summary="Finance: start a payout run (runs on a worker)", request=PayoutRunInput,
+                   responses={202: PayoutRunSerializer})
+    def post(self, request: Request) -> Response:
+        actor = _finance(request)
+        data = PayoutRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = payouts.payout_run_request(actor=actor, as_of=data.validated_data.get("as_of"))
+        return Response(PayoutRunSerializer(run).data, status=202)
+
+
+class PayoutRunDetailApi(APIView):
+    @extend_schema(summary="Finance: a payout run's progress", responses=PayoutRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        actor = api_person(request)
+        run = PayoutRun.objects.filter(pk=run_id).first()
+        if run is None or not has_role(actor, FINANCE_ROLES):
+            raise NotFound(f"No payout run {run_id}.")
+        return Response(PayoutRunSerializer(run).data)

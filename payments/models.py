@@ -1,0 +1,265 @@
+"""Money moving in and out (DESIGN.md §4, §5.5): invoices to partners, provider webhooks,
+payout runs and transfers to payees, reconciliation against the provider."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from core.currencies import CURRENCY_CHOICES
+from ledger.models import JournalEntry
+from revenue.models import Statement, StatementSplit
+
+
+class Invoice(models.Model):
+    """An approved statement billed to its partner, once: the statement is unique here and
+    the provider's idempotency keys derive from it. `payment_entry` is the ledger's
+    Dr cash / Cr partner receivable, present exactly when the invoice is paid."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Being issued"
+        OPEN = "open", "Open"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    statement = models.OneToOneField(Statement, on_delete=models.PROTECT, related_name="invoice")
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_invoice_id = models.CharField(max_length=64, blank=True, default="")
+    number = models.CharField(max_length=64, blank=True, default="")
+    hosted_url = models.CharField(max_length=500, blank=True, default="")
+    failure_message = models.CharField(max_length=300, blank=True, default="")
+    issue_error = models.CharField(max_length=300, blank=True, default="")
+    # Raised when finance issues again after a refusal: the provider keys of a new attempt
+    # differ, as Stripe keeps a refused request's answer under its key.
+    issue_attempt = models.PositiveIntegerField(default=1)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    payment_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_payment"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_invoice"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "open", "payment_failed", "paid", "void"]),
+                name="invoice_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="paid") & Q(payment_entry__isnull=False) & Q(paid_at__isnull=False))
+                | (~Q(status="paid") & Q(payment_entry__isnull=True)),
+                name="invoice_paid_has_entry",
+            ),
+            models.UniqueConstraint(fields=["provider", "provider_invoice_id"], condition=~Q(provider_invoice_id=""),
+                                    name="invoice_provider_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number or self.pk} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """Each provider event, stored once (its id is unique): a replay finds it and changes
+    nothing."""
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        REJECTED = "rejected", "Rejected"
+
+    provider = models.CharField(max_length=16)
+    event_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=100)
+    created = models.BigIntegerField(help_text="The event's own time (Unix seconds).")
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    message = models.CharField(max_length=300, blank=True, default="")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    received_at = models.DateTimeField(default=now)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_webhookevent"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class PayoutRun(models.Model):
+    """One run of payouts, with progress for the finance console."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    as_of = models.DateTimeField(help_text="Money collected before this, less each hold, is due.")
+    trigger = models.CharField(max_length=16, default="console")  # console, beat, command
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payouts_total = models.IntegerField(default=0)
+    payouts_done = models.IntegerField(default=0)
+    payouts_sent = models.IntegerField(default=0)
+    payouts_failed = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_payoutrun"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
+                                   name="payout_run_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout run #{self.pk} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.payouts_done / self.payouts_total) if self.payouts_total else 0
+
+
+class Payout(models.Model):
+    """What one run pays one payee in one currency: one transfer. Its ledger entry's key is
+    `payout:<id>:sent`; the provider's idempotency key derives from it and the attempt, so
+    an unanswered attempt is retried under the same key (never paid twice) and only an
+    attempt the provider refused is retried under the next one."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (will retry)"
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    payee = models.ForeignKey("contracts.Payee", on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=16)
+    destination = models.CharField(max_length=64, blank=True, default="")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(default=1)
+    provider_transfer_id = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=300, blank=True, default="")
+    journal_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="payout"
+    )
+    created_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_payout"
+        ordering = ["run_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=["pending", "sent", "failed"]), name="payout_status_valid"),
+            models.CheckConstraint(
+                condition=(Q(status="sent") & Q(journal_entry__isnull=False))
+                | (~Q(status="sent") & Q(journal_entry__isnull=True)),
+                name="payout_sent_has_entry",
+            ),
+            models.UniqueConstraint(fields=["provider", "provider_transfer_id"],
+                                    condition=~Q(provider_transfer_id=""), name="payout_transfer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout #{self.pk} to {self.payee_id}: {self.amount} {self.currency}"
+
+    @property
+    def ledger_key(self) -> str:
+        return f"payout:{self.pk}:sent"
+
+    @property
+    def transfer_key(self) -> str:
+        return f"{self.ledger_key}:attempt-{self.attempt}"
+
+
+class PayoutItem(models.Model):
+    """A statement split a payout pays. One split is paid by at most one payout, ever."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="items")
+    split = models.OneToOneField(StatementSplit, on_delete=models.PROTECT, related_name="payout_item")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_payoutitem"
+        ordering = ["payout_id", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payout_item_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.split_id} → {self.payout_id}"
+
+
+class ReconciliationRun(models.Model):
+    """The ledger's cash and receivables against the provider's invoices and transfers."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    invoices_checked = models.IntegerField(default=0)
+    transfers_checked = models.IntegerField(default=0)
+    mismatches = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_reconciliationrun"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation #{self.pk} ({self.mismatches} mismatches)"
+
+
+class ReconciliationItem(models.Model):
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=40)
+    reference = models.CharField(max_length=120)
+    expected = models.CharField(max_length=120, blank=True, default="")
+    actual = models.CharField(max_length=120, blank=True, default="")
+    message = models.CharField(max_length=300)
+
+    class Meta:
+        # Moved from the revenue app with its table: the name stays, no data moves.
+        db_table = "revenue_reconciliationitem"
+        ordering = ["run_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reference}"

@@ -1,0 +1,41 @@
+"""Thin Celery tasks of payments: ids in, one service call, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from payments.models import PayoutRun
+from payments.providers.base import ProviderError
+from payments.services.invoicing import invoice_issue
+from payments.services.payouts import payout_run_request
+from payments.services.reconciliation import reconciliation_run_execute
+
+
+@shared_task(autoretry_for=(OperationalError, ProviderError), retry_backoff=True, max_retries=8)
+def invoice_issue_task(invoice_id: int) -> str:
+    """Issue an invoice at its provider; an unanswered request is retried (same keys)."""
+    return invoice_issue(invoice_id=invoice_id).status
+
+
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=30)
+def payout_run_task(self, run_id: int) -> str:
+    """Runs are serialised: while another one holds the lock this one stays queued, and
+    the task tries again shortly."""
+    from payments.services.payouts import payout_run_execute
+
+    run = payout_run_execute(run_id=run_id)
+    if run.status == PayoutRun.Status.QUEUED:
+        raise self.retry(countdown=30)
+    return run.status
+
+
+@shared_task
+def payout_run_scheduled() -> int:
+    """Beat, daily: pay what is due and retry failed transfers."""
+    return payout_run_request(actor=None, trigger="beat").pk
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def reconciliation_run_task(run_id: int) -> int:
+    return reconciliation_run_execute(run_id=run_id).mismatches
