@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core.forms import LoginForm
 from agents import urls as agents_urls
 from contracts import urls as contracts_urls
+from core.forms import LoginForm
 from employees import urls as employees_urls
 from payments import api as payments_api
 from payments import urls as payments_urls

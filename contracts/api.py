@@ -29,7 +29,6 @@ from core.permissions import FINANCE_ROLES, api_person, has_role
 from employees.models import Industry
 from employees.selectors import employee_list
 
-
 # --- serializers ------------------------------------------------------------------------
 
 

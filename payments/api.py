@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFound, PermissionDenied
 from core.api import parse_status
+from core.errors import NotFound, PermissionDenied
 from core.models import User
 from core.permissions import FINANCE_ROLES, api_person, has_role
 from payments.models import Invoice, PayoutRun

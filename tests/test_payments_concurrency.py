@@ -11,9 +11,9 @@ from django.db import connection
 
 from ledger.models import JournalEntry
 from ledger.selectors.balances import account_balance
+from payments import tasks
 from payments.models import Invoice, WebhookEvent
 from payments.services.invoicing import invoice_create, invoice_issue
-from payments import tasks
 from tests.payments_helpers import (
     connect_payees,
     deliver,

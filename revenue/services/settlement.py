@@ -33,8 +33,8 @@ from core.currencies import format_money
 from core.errors import Conflict, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.models import AuditLog, User
 from core.permissions import finance_require
-from core.services import audit_record
 from core.queue import enqueue_on_commit
+from core.services import audit_record
 from ledger.services.posting import Posting, journal_entry_post
 from revenue.models import SettlementRun, Statement, StatementAdjustment, StatementLine, StatementSplit
 from revenue.money import split_largest_remainder
