@@ -313,8 +313,7 @@ def test_a_run_queued_while_another_holds_the_lock_waits_and_is_retried(world, m
     other = connections.create_connection("default")  # another worker's run holds the lock
     try:
         with other.cursor() as held:
-            held.execute("SELECT pg_advisory_lock(%s, %s)", [payouts.PAYOUT_LOCK >> 32,
-                                                             payouts.PAYOUT_LOCK & 0xFFFFFFFF])
+            held.execute("SELECT pg_advisory_lock(%s, %s)", payouts.PAYOUT_LOCK)
             with pytest.raises(RuntimeError):
                 tasks.payout_run_task.run(run.pk)
     finally:

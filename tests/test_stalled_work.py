@@ -60,7 +60,7 @@ def test_only_old_unfinished_work_whose_lock_nobody_holds_is_stalled(world, sett
     run(period=date(2026, 9, 1), status="failed", minutes_ago=90)
     other = own_connection()
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", upload_lock(at_work.pk))
+        other.execute("SELECT pg_advisory_lock(%s, %s)", upload_lock(at_work.pk))
         other.execute("SELECT pg_advisory_lock(%s, %s)", settlement_period_lock(NOV))
         # when the sweep looks
         found = stalled_work()

@@ -17,12 +17,13 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from contracts.models import PaymentProvider
 from contracts.services import partner_stripe_customer_record
 from core.errors import InvalidTransition, ValidationFailed
+from core.locks import Lock, advisory_key, lock_transaction_acquire
 from core.models import User
 from core.permissions import finance_require
 from core.queue import enqueue_on_commit
@@ -35,7 +36,6 @@ from revenue.models import Statement
 
 logger = logging.getLogger(__name__)
 
-INVOICE_LOCK = 0x48414B454E03  # per partner: one invoice at a time sweeps its pending items
 ISSUABLE = (Statement.Status.APPROVED,)
 
 
@@ -130,8 +130,7 @@ def invoice_issue(*, invoice_id: int) -> Invoice:
                .select_related("partner", "statement__contract__placement__employee").get(pk=invoice_id))
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INVOICE_LOCK >> 32, invoice.partner_id])
+    lock_transaction_acquire(advisory_key(Lock.INVOICE_PARTNER, invoice.partner_id))
     try:
         issued = provider_get(invoice.provider).invoice_issue(invoice_spec(invoice))
     except ValidationFailed as error:

@@ -25,12 +25,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from contracts.models import Payee, PaymentProvider
 from contracts.services import payee_stripe_account_record
 from core.errors import ApplicationError, FourEyesRequired, InvalidTransition, ValidationFailed
+from core.locks import Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import User
 from core.permissions import finance_require
 from core.queue import enqueue_on_commit
@@ -45,7 +46,7 @@ from revenue.services.settlement import four_eyes_threshold
 
 logger = logging.getLogger(__name__)
 
-PAYOUT_LOCK = 0x48414B454E05
+PAYOUT_LOCK = advisory_key(Lock.PAYOUT_RUNS)
 
 
 def payout_amount(*, due: list[int], minimum: int, payable_balance: int) -> int:
@@ -191,11 +192,9 @@ def _payout_send(payout_id: int) -> Payout:
 def payout_run_execute(*, run_id: int) -> PayoutRun:
     """Plan and send. One run at a time; a run found finished is returned as is, a run a
     dead worker left `running` is picked up again and finishes its payouts."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [PAYOUT_LOCK >> 32, PAYOUT_LOCK & 0xFFFFFFFF])
-        if not cursor.fetchone()[0]:
-            logger.info("payout run %s: another run is in progress; leaving it to that one", run_id)
-            return PayoutRun.objects.get(pk=run_id)
+    if not lock_session_acquire(PAYOUT_LOCK, wait=False):
+        logger.info("payout run %s: another run is in progress; leaving it to that one", run_id)
+        return PayoutRun.objects.get(pk=run_id)
     try:
         run = PayoutRun.objects.get(pk=run_id)
         if run.status in (PayoutRun.Status.DONE, PayoutRun.Status.FAILED):
@@ -227,8 +226,7 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             run.save(update_fields=["status", "error", "finished_at"])
             raise
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PAYOUT_LOCK >> 32, PAYOUT_LOCK & 0xFFFFFFFF])
+        lock_session_release(PAYOUT_LOCK)
     return run
 
 

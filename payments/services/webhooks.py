@@ -20,9 +20,10 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError, ValidationFailed
+from core.locks import Lock, lock_transaction_acquire_text
 from payments.models import Invoice, WebhookEvent
 from payments.services.invoicing import (
     invoice_opened_record,
@@ -36,7 +37,6 @@ PAID_EVENTS = ("invoice.paid", "invoice.payment_succeeded")
 OPEN_EVENTS = ("invoice.finalized", "invoice.sent")
 FAILED_EVENTS = ("invoice.payment_failed",)
 VOID_EVENTS = ("invoice.voided",)
-WEBHOOK_LOCK = 0x4B454E04
 HANDLED = PAID_EVENTS + OPEN_EVENTS + FAILED_EVENTS + VOID_EVENTS
 
 
@@ -115,8 +115,7 @@ def _apply(event: dict[str, Any], invoice: Invoice) -> tuple[str, str]:
 @transaction.atomic
 def webhook_event_process(*, event: dict[str, Any], provider: str = "stripe") -> WebhookEvent:
     """Apply a verified event once. The same event id again returns the stored one."""
-    with connection.cursor() as cursor:  # two deliveries of one event at once: one waits
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [WEBHOOK_LOCK, str(event["id"])])
+    lock_transaction_acquire_text(Lock.WEBHOOK_EVENT, str(event["id"]))  # two deliveries at once: one waits
     existing = WebhookEvent.objects.filter(provider=provider, event_id=event["id"]).first()
     if existing is not None:
         return existing

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 
+from core.locks import lock_is_free
 from revenue.models import SaleUpload, SettlementRun
 from revenue.services.settlement import settlement_period_lock
 from revenue.services.uploads import upload_lock
@@ -47,20 +47,7 @@ def stalled_work(*, older_than: timedelta = STALLED_AFTER) -> StalledWork:
     for run_id, period in runs:
         first_run_of_period.setdefault(period, run_id)
     return StalledWork(
-        upload_ids=[pk for pk in uploads if _nobody_holds(upload_lock(pk))],
+        upload_ids=[pk for pk in uploads if lock_is_free(upload_lock(pk))],
         settlement_run_ids=[run_id for period, run_id in first_run_of_period.items()
-                            if _nobody_holds(settlement_period_lock(period))],
+                            if lock_is_free(settlement_period_lock(period))],
     )
-
-
-def _nobody_holds(key: list[int]) -> bool:
-    """Whether the advisory lock `key` (one int8 or two int4) is free: taken and let go at
-    once (a worker that asks for it in that instant waits or retries, as it does behind any
-    other holder)."""
-    arguments = ", ".join(["%s"] * len(key))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_try_advisory_lock({arguments})", key)
-        if not cursor.fetchone()[0]:
-            return False
-        cursor.execute(f"SELECT pg_advisory_unlock({arguments})", key)
-    return True

@@ -34,10 +34,10 @@ from typing import Any
 from django.db import connection, transaction
 
 from contracts.models import ContractVersion
+from core.locks import Lock, advisory_key, lock_transaction_acquire
 
 # One advisory-lock key for attribution passes: two passes at once would only redo each
 # other's work, so the second waits for the first.
-ATTRIBUTION_LOCK = 0x48414B454E01
 
 # The last version of a contract is in force from its start on.
 OPEN_ENDED = date.max
@@ -240,8 +240,8 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
         conditions.append("AND id = ANY(%(sales)s)")
     params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit}
     batch = sale_ids is not None or limit is not None
+    lock_transaction_acquire(advisory_key(Lock.ATTRIBUTION))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ATTRIBUTION_LOCK])
         lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions),
                                        limit="LIMIT %(limit)s" if limit is not None else "")
         if batch:

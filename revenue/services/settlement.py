@@ -31,6 +31,7 @@ from django.utils import timezone
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
 from core.errors import Conflict, FourEyesRequired, InvalidTransition, ValidationFailed
+from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import AuditLog, User
 from core.permissions import finance_require
 from core.queue import enqueue_on_commit
@@ -52,7 +53,6 @@ from revenue.services.attribution import (
 logger = logging.getLogger(__name__)
 
 SETTLED = (Statement.Status.APPROVED, Statement.Status.INVOICED, Statement.Status.PAID, Statement.Status.CLOSED)
-SETTLEMENT_LOCK = 0x48414B454E02
 
 # Parameters: %(period)s, %(contracts)s, the attribution rules, and %(partners)s (NULL for
 # every partner). `scope` maps each contract to its placement; `settled` lists the
@@ -480,9 +480,9 @@ def statement_compute(*, contract: Contract, period: date) -> Statement | None:
     return computed[0] if computed else None
 
 
-def settlement_period_lock(period: date) -> list[int]:
-    """The session advisory lock (two int4 keys) held while a run computes `period`."""
-    return [SETTLEMENT_LOCK >> 32, period.year * 100 + period.month]
+def settlement_period_lock(period: date) -> AdvisoryKey:
+    """The session advisory lock held while a run computes `period`."""
+    return advisory_key(Lock.SETTLEMENT_PERIOD, period.year * 100 + period.month)
 
 
 def settlement_run_execute(*, run_id: int) -> SettlementRun:
@@ -493,8 +493,7 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
     if run.status == SettlementRun.Status.DONE:
         return run
     lock = settlement_period_lock(run.period)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+    lock_session_acquire(lock)
     try:
         run.status, run.started_at, run.error = SettlementRun.Status.RUNNING, timezone.now(), ""
         run.contracts_done = run.statements_written = 0
@@ -522,8 +521,7 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
         run.save(update_fields=["status", "error", "finished_at"])
         raise
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+        lock_session_release(lock)
     return run
 
 

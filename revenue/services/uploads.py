@@ -53,6 +53,7 @@ from contracts.models import Partner
 from contracts.selectors import membership_role
 from core.currencies import MINOR_UNIT_EXPONENT
 from core.errors import PermissionDenied, ValidationFailed
+from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import User
 from core.services import audit_record
 from revenue.models import SaleUpload
@@ -86,7 +87,6 @@ ATTRIBUTE_BY_ID_MAX = 10_000
 # After inserting this many sales, revenue_sale's statistics are refreshed (see _store).
 ANALYZE_AFTER_ROWS = 50_000
 # One upload runs at a time: a session advisory lock on this base + the upload id.
-UPLOAD_LOCK = 0x55504C44 << 32
 # Shares of the progress bar: reading the file, checking it, storing it.
 READ_SHARE, CHECK_SHARE = 0.10, 0.30
 
@@ -217,18 +217,16 @@ class _Run:
             rows_total=self.rows_total, rows_done=done)
 
 
-def upload_lock(upload_id: int) -> list[int]:
-    """The session advisory lock (one int8 key) held while an upload is processed."""
-    return [UPLOAD_LOCK + upload_id]
+def upload_lock(upload_id: int) -> AdvisoryKey:
+    """The session advisory lock held while an upload is processed."""
+    return advisory_key(Lock.UPLOAD, upload_id)
 
 
 def upload_process(*, upload_id: int) -> SaleUpload:
     """Process an upload (see the module docstring). Safe to run twice, or at once: the
     second run finds the upload finished, or being processed, and returns it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", upload_lock(upload_id))
-        if not cursor.fetchone()[0]:
-            return SaleUpload.objects.get(pk=upload_id)
+    if not lock_session_acquire(upload_lock(upload_id), wait=False):
+        return SaleUpload.objects.get(pk=upload_id)
     try:
         upload = _claim(upload_id)
         if upload.status != SaleUpload.Status.PROCESSING:
@@ -258,8 +256,7 @@ def upload_process(*, upload_id: int) -> SaleUpload:
             _session_reset()
     finally:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", upload_lock(upload_id))
+            lock_session_release(upload_lock(upload_id))
         except DatabaseError:  # the connection is gone, and the lock with it
             logger.warning("could not release the lock of upload %s", upload_id, exc_info=True)
 
