@@ -85,7 +85,8 @@ class Problem:
 
     def __post_init__(self) -> None:
         # The SQL is run with psycopg parameters, where a literal % would need doubling.
-        assert "%" not in self.template, self.template
+        if "%" in self.template:
+            raise ValueError(f"a message template cannot hold %: {self.template!r}")
 
     def message(self, **values: Any) -> str:
         return self.template.format(**values)
@@ -107,12 +108,6 @@ class Problem:
             parts.append(f"coalesce('; got ' || quote_literal(nullif(left({echo}, {ECHO_MAX}), '')), '')")
             parts.append("'.'")
         return " || ".join(parts)
-
-    def in_file(self, message: str, cell: str | None) -> str:
-        """The file's message for a cell: the API's, ending with the cell where declared."""
-        if not self.echo_in_file or not cell:
-            return message
-        return f"{message[:-1]}; got {sql_quote(cell[:ECHO_MAX])}."
 
 
 def sql_literal(text: str) -> str:
@@ -377,7 +372,7 @@ def file_amount_sql(cell: str) -> str:
             f"AND {cell}::numeric BETWEEN 1 AND {MAX_AMOUNT} THEN {cell}::bigint END")
 
 
-FILE_INSTANT_PARAMS = {"at_re": FILE_OCCURRED_AT_RE, "naive_re": FILE_NAIVE_RE, "earliest": EARLIEST_OCCURRED_AT,
+FILE_CHECK_PARAMS = {"at_re": FILE_OCCURRED_AT_RE, "naive_re": FILE_NAIVE_RE, "earliest": EARLIEST_OCCURRED_AT,
                        "currencies": sorted(MINOR_UNIT_EXPONENT)}
 
 
@@ -388,7 +383,7 @@ def _file_checked(rule: FieldRule) -> list[Problem]:
 def file_problem_sql(rule: FieldRule, *, row: str, at: str, amount: str) -> str:
     """SQL: the tag of the first problem of `rule`'s cell on a staged row (NULL when fine).
     `row` is the staged row's alias, `at` and `amount` its typed occurred_at and amount.
-    Parameters: %(latest)s, %(currency)s (the partner's) and FILE_INSTANT_PARAMS."""
+    Parameters: %(latest)s, %(currency)s (the partner's) and FILE_CHECK_PARAMS."""
     cell = f"{row}.{rule.name}"
     empty = f"coalesce({cell}, '') = ''"
     whens: list[tuple[str, str]] = []

@@ -3,7 +3,8 @@
 
 Every batch goes through two steps:
 
-1. validation in plain Python, one cheap pass per event (no ORM objects, no serializers);
+1. validation in plain Python, one cheap pass per event (no ORM objects, no serializers),
+   by the rules of `revenue/sale_rules.py` (which drive the CSV upload's SQL checks too);
    an invalid event becomes a rejection with a stable code and never reaches the
    database;
 2. set-based SQL: one `INSERT … SELECT … FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`
@@ -100,20 +101,18 @@ class _Reject(Exception):
         self.field = field
 
 
+# The checks of a text field and a time, and their messages, are sale_rules' (touchpoints and
+# outcomes use them too); they raise sale_rules.Rejected, which _parse_each reports.
+
+
 def _text(event: dict[str, Any], name: str, *, required: bool) -> str | None:
     """A string field of 1–128 characters; an absent, null or empty optional one is None."""
-    try:
-        return sale_rules.check_text(event.get(name), name=name, required=required)
-    except sale_rules.Rejected as rejected:
-        raise _Reject(rejected.code, rejected.message, rejected.field) from None
+    return sale_rules.check_text(event.get(name), name=name, required=required)
 
 
 def _instant(value: Any, name: str, latest: datetime) -> datetime:
     """An aware ISO 8601 date-time, converted to UTC."""
-    try:
-        return sale_rules.check_instant(value, name=name, latest=latest)
-    except sale_rules.Rejected as rejected:
-        raise _Reject(rejected.code, rejected.message, rejected.field) from None
+    return sale_rules.check_instant(value, name=name, latest=latest)
 
 
 def _placement_id(event: dict[str, Any]) -> int:
@@ -126,10 +125,7 @@ def _placement_id(event: dict[str, Any]) -> int:
 
 
 def _unknown_fields(event: dict[str, Any], allowed: frozenset[str]) -> None:
-    try:
-        sale_rules.check_unknown_fields(event, allowed)
-    except sale_rules.Rejected as rejected:
-        raise _Reject(rejected.code, rejected.message, rejected.field) from None
+    sale_rules.check_unknown_fields(event, allowed)
 
 
 def _echo_id(event: Any, name: str) -> str | None:
@@ -179,7 +175,7 @@ def _parse_each(items: list[Any], parse: Callable[[int, Any], _Row], outcomes: _
     for index, item in enumerate(items):
         try:
             parsed.append(parse(index, item))
-        except _Reject as reject:
+        except (_Reject, sale_rules.Rejected) as reject:
             outcomes.reject(index, _echo_id(item, id_field), reject.code, reject.message, reject.field)
     return parsed
 
@@ -244,10 +240,8 @@ class _SaleRow(NamedTuple):
 
 
 def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime) -> _SaleRow:
-    try:
-        values = sale_rules.check_sale_event(event, partner_currency=partner_currency, latest=latest)
-    except sale_rules.Rejected as rejected:
-        raise _Reject(rejected.code, rejected.message, rejected.field) from None
+    """The event typed and digested, if it keeps the rules of sale_rules (else Rejected)."""
+    values = sale_rules.check_sale_event(event, partner_currency=partner_currency, latest=latest)
     keys = [values[name] for name in SALE_OPTIONAL_KEYS]
     digest = sale_digest(external_id=values["external_id"], type=values["type"], occurred_at=values["occurred_at"],
                          amount=values["amount"], currency=values["currency"], keys=keys,

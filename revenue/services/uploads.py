@@ -9,7 +9,8 @@ A file has the columns of the API's event fields, a header row naming them. It i
    is not UTF-8, has no header, names unknown columns or has a row of the wrong width is
    refused as a whole and nothing is stored.
 2. check: one pass types each row (a regular expression vets `occurred_at` before the cast,
-   so no row can abort the statement) and notes each column's problem; one aggregate finds
+   so no row can abort the statement) and notes each column's problem — the CASEs, codes and
+   messages generated from `revenue/sale_rules.py`, as the API's checks are; one aggregate finds
    external_ids repeated within the file (the first valid row wins, later identical rows
    are duplicates, different ones conflicts). Every problem becomes one rejection row
    (row, column, code, reason) with the API's codes and messages.
@@ -488,7 +489,7 @@ def _check(run: _Run) -> None:
         sale_rules.file_rejection_sql(rule, seq=seq, tag=f"c.p_{rule.name}", values=_MESSAGE_VALUES,
                                       echo=_ECHOES.get(rule.name))
         for seq, rule in enumerate(sale_rules.SALE_FIELD_RULES, start=1))
-    params = {**sale_rules.FILE_INSTANT_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
+    params = {**sale_rules.FILE_CHECK_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
               "currency": run.partner.currency}
     # Temporary tables only; a transaction each, so that a failing statement in a test's
     # transaction rolls back to its savepoint.
@@ -559,6 +560,7 @@ WITH stored AS (
 )
 SELECT count(*) FILTER (WHERE same) FROM stored
 """
+
 
 def _conflict_message(external_id: str) -> str:
     return sale_rules.CONFLICT_STORED.sql(external_id=external_id)
@@ -677,6 +679,7 @@ UPDATE upload_refunds r SET outcome = 'accepted' FROM inserted i WHERE r.externa
 
 # A refund the insert skipped was stored by a concurrent batch after the check above.
 _REFUNDS_RACED = _STORED_BY_EXTERNAL_ID.format(scope="r.outcome IS NULL")
+
 
 def _refund_problem(outcome: str, problem: sale_rules.Problem, **values: str) -> str:
     return (f"({sale_rules.sql_literal(outcome)}, {sale_rules.sql_literal(problem.field)}, "
