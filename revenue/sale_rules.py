@@ -20,7 +20,7 @@ Plain Python: nothing from models or services, so both paths and the serializers
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -309,6 +309,62 @@ def check_unknown_fields(event: Mapping[Any, Any], allowed: frozenset[str]) -> N
         raise Rejected(UNKNOWN_FIELD, unknown[0], names=", ".join(sorted(unknown)))
 
 
+_Check = Callable[[Any, str | None, str, datetime], Any]
+
+
+def _api_check(rule: FieldRule) -> _Check:
+    """The API's reading of `rule`, built once: a function of (the value sent, the event's
+    type when it is known, the partner's currency, the latest time allowed) that returns
+    the value typed or raises Rejected."""
+    problems, name = rule.problems, rule.name
+    if rule.kind == "text":
+        always, required_for, forbidden_for = rule.required == "always", rule.required, rule.forbidden_for
+
+        # check_text, inlined: the API reads six text fields of up to 1,000 events a request.
+        def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
+            if value is None or value == "":
+                if always or required_for == kind:
+                    raise Rejected(problems["required"])
+                return None
+            if type(value) is not str:
+                raise Rejected(problems["not_text"])
+            if len(value) > MAX_KEY_LENGTH:
+                raise Rejected(problems["too_long"])
+            if _UNSTORABLE.search(value):
+                raise Rejected(problems["unstorable"])
+            if forbidden_for is not None and forbidden_for == kind:
+                raise Rejected(problems["not_refund"])
+            return value
+    elif rule.kind == "choice":
+        def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
+            if value not in SALE_TYPES:
+                raise Rejected(problems["invalid"])
+            return value
+    elif rule.kind == "instant":
+        def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
+            return check_instant(value, name=name, latest=latest)
+    elif rule.kind == "amount":
+        def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
+            if type(value) is not int or value <= 0 or value > MAX_AMOUNT:
+                raise Rejected(problems["invalid"])
+            return value
+    elif rule.kind == "currency":
+        def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
+            if value is None:
+                raise Rejected(problems["required"])
+            if not is_known_currency(value):
+                raise Rejected(problems["unknown"], currency=value)
+            if value != currency:
+                raise Rejected(problems["mismatch"], currency=value, partner_currency=currency)
+            return value
+    else:
+        raise ValueError(f"no API check for a {rule.kind} field")
+    return check_field
+
+
+_API_CHECKS = tuple((rule.name, _api_check(rule)) for rule in SALE_FIELD_RULES)
+
+
 def check_sale_event(event: Any, *, partner_currency: str, latest: datetime) -> dict[str, Any]:
     """The event's values, typed (occurred_at in UTC, absent keys None), if it keeps every
     rule of SALE_FIELD_RULES; else Rejected for the first rule it breaks, in that order."""
@@ -316,31 +372,9 @@ def check_sale_event(event: Any, *, partner_currency: str, latest: datetime) -> 
         raise Rejected(NOT_AN_OBJECT)
     check_unknown_fields(event, SALE_FIELDS)
     values: dict[str, Any] = {}
-    for rule in SALE_FIELD_RULES:
-        value = event.get(rule.name)
-        problems = rule.problems
-        if rule.kind == "text":
-            kind = values.get("type")  # external_id comes before type
-            required = rule.required == "always" or rule.required == kind
-            value = check_text(value, name=rule.name, required=required, problems=problems)
-            if value is not None and rule.forbidden_for is not None and rule.forbidden_for == kind:
-                raise Rejected(problems["not_refund"])
-        elif rule.kind == "choice":
-            if value not in SALE_TYPES:
-                raise Rejected(problems["invalid"])
-        elif rule.kind == "instant":
-            value = check_instant(value, name=rule.name, latest=latest)
-        elif rule.kind == "amount":
-            if type(value) is not int or value <= 0 or value > MAX_AMOUNT:
-                raise Rejected(problems["invalid"])
-        elif rule.kind == "currency":
-            if value is None:
-                raise Rejected(problems["required"])
-            if not is_known_currency(value):
-                raise Rejected(problems["unknown"], currency=value)
-            if value != partner_currency:
-                raise Rejected(problems["mismatch"], currency=value, partner_currency=partner_currency)
-        values[rule.name] = value
+    for name, check_field in _API_CHECKS:
+        # type is known once checked (external_id comes before it).
+        values[name] = check_field(event.get(name), values.get("type"), partner_currency, latest)
     return values
 
 
