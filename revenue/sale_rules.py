@@ -12,7 +12,15 @@ Where the two paths must differ, the difference is declared here rather than lef
   carry) are the API's alone (`Problem.api_only`);
 - a file's reader sees rows, not the values sent, so some file messages end with the bad
   cell (`Problem.echo_in_file`: "…; got 'abc'.");
-- positions read "this batch (index 3)" in the API and "this file (row 4)" in a file.
+- positions read "this batch (index 3)" in the API and "this file (row 4)" in a file;
+- `{x!r}` quotes with repr in Python and quote_literal in SQL: the same text unless it
+  holds a quote, a backslash or a control character.
+
+One difference is known and not yet reconciled: a time. The API reads any spelling
+`datetime.fromisoformat` takes; a file those of FILE_OCCURRED_AT_RE, a subset (no week
+dates, basic format, offsets of 16 hours or more, …), at the same instant. The upload
+tests pin the file's refusals, so widening it is a decision of its own;
+tests/test_sale_rules_parity.py lists the spellings only the API takes.
 
 Plain Python: nothing from models or services, so both paths and the serializers import it.
 """
@@ -115,7 +123,7 @@ def sql_literal(text: str) -> str:
 
 
 def sql_quote(text: str) -> str:
-    """Python's rendering of PostgreSQL's quote_literal (for tests and file messages)."""
+    """What PostgreSQL's quote_literal makes of `text` (how a file's message quotes a cell)."""
     quoted = "'" + text.replace("'", "''").replace("\\", "\\\\") + "'"
     return ("E" + quoted) if "\\" in text else quoted
 
@@ -160,7 +168,7 @@ OCCURRED_AT = FieldRule("occurred_at", "instant", {
                        echo_in_file=True),
     "naive": Problem("naive", "occurred_at", RejectionCode.INVALID,
                      f"occurred_at has no UTC offset; send {OCCURRED_AT_HELP}.", echo_in_file=True),
-    # Python's datetime overflows converting year 1 or 9999 to UTC; PostgreSQL does not.
+    # Python cannot convert year 1 or 9999 near its limits to UTC; a file's pattern admits no such year.
     "overflow": Problem("overflow", "occurred_at", RejectionCode.INVALID, "occurred_at is out of range.",
                         api_only=True),
     "range": Problem("range", "occurred_at", RejectionCode.INVALID,
