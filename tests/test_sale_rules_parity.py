@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from string import Formatter
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -63,7 +64,7 @@ ABSENT: Any = object()
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PathResult:
     """What one path did with a batch: counts, the rejections as (index, field, code,
     message) in order (a file's rows as indexes), and the rows it stored."""
 
@@ -88,7 +89,7 @@ def changes(before: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     return {key: row for key, row in after.items() if key not in before}
 
 
-def through_api(world, events: list[Any]) -> Outcome:
+def through_api(world, events: list[Any]) -> PathResult:
     """POST /api/v1/sales with a partner API key; undone afterwards (a savepoint)."""
     cache.clear()  # the ingest throttle counts every request of a test
     with transaction.atomic():
@@ -99,25 +100,22 @@ def through_api(world, events: list[Any]) -> Outcome:
         # The field at fault is not in the public answer; the service's result carries it,
         # so the test reads it there on the way out.
         fields: list[str] = []
-        original = ingestion._Outcomes.result
+        result_of = ingestion._Outcomes.result
 
-        def keep_fields(self: Any, inserted_ids: list[int]) -> Any:
-            result = original(self, inserted_ids)
+        def keep_fields(outcomes: Any, inserted_ids: list[int]) -> Any:
+            result = result_of(outcomes, inserted_ids)
             fields.extend(rejection.field for rejection in result.rejected)
             return result
 
-        ingestion._Outcomes.result = keep_fields  # type: ignore[method-assign]
-        try:
+        with mock.patch.object(ingestion._Outcomes, "result", autospec=True, side_effect=keep_fields):
             response = client.post("/api/v1/sales", {"events": events}, format="json")
-        finally:
-            ingestion._Outcomes.result = original  # type: ignore[method-assign]
         assert response.status_code == 200, response.content
         body = response.json()
         new = changes(before)
         transaction.set_rollback(True)
     rejected = [(r["index"], column, r["code"], r["message"]) for r, column in zip(body["rejected"], fields,
                                                                                    strict=True)]
-    return Outcome((body["accepted"], body["duplicates"], len(body["rejected"])), rejected, new)
+    return PathResult((body["accepted"], body["duplicates"], len(body["rejected"])), rejected, new)
 
 
 def cell(value: Any) -> str:
@@ -132,7 +130,7 @@ def csv_of(events: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def through_file(world, events: list[dict[str, Any]]) -> tuple[Outcome, list[tuple[int, str, str, str]]]:
+def through_file(world, events: list[dict[str, Any]]) -> tuple[PathResult, list[tuple[int, str, str, str]]]:
     """An upload of the events as CSV rows, processed as the task does; undone afterwards.
     Also every problem of every row (a file lists them all; `rejections` keeps each row's
     first, as the API names one)."""
@@ -145,12 +143,12 @@ def through_file(world, events: list[dict[str, Any]]) -> tuple[Outcome, list[tup
         problems = [(row - 2, column, code, reason) for row, column, code, reason in
                     SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
                     .values_list("row_number", "column", "code", "reason")]
-        new = {key: row for key, row in changes(before).items()}
+        new = changes(before)
         transaction.set_rollback(True)
     firsts: dict[int, tuple[int, str, str, str]] = {}
     for problem in problems:
         firsts.setdefault(problem[0], problem)
-    outcome = Outcome((upload.accepted, upload.duplicates, upload.rejected), list(firsts.values()), new)
+    outcome = PathResult((upload.accepted, upload.duplicates, upload.rejected), list(firsts.values()), new)
     return outcome, problems
 
 
