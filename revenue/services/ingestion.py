@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from contracts.models import Partner, Placement
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from core.queue import enqueue_on_commit
 from revenue import sale_rules
 from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
 from revenue.sale_rules import (  # noqa: F401  (re-exported: callers import them from here)
@@ -184,9 +185,7 @@ def _after_ingest(partner_id: int, sale_ids: list[int] | None) -> None:
     """THE call site that hands newly stored (or reset) sales to attribution (DESIGN.md §5
     step 3), after the transaction commits. Passing the ids lets attribution find them by
     primary key instead of scanning the partner's sales."""
-    from revenue import tasks
-
-    transaction.on_commit(lambda: tasks.attribution_enqueue(partner_id, sale_ids))
+    enqueue_on_commit("revenue.tasks.attribution_run_task", partner_id, sale_ids)
 
 
 class _Outcomes:

@@ -55,6 +55,7 @@ from contracts.selectors import membership_role
 from core.errors import PermissionDenied, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import User
+from core.queue import enqueue_on_commit
 from core.services import audit_record
 from revenue import sale_rules
 from revenue.models import SaleUpload
@@ -168,17 +169,8 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile | None) -
     upload.save()
     audit_record(actor=actor, action="sale_upload.created", target=upload, partner_id=partner.pk,
                  summary=f"Uploaded {name[:150]!r} ({file.size or 0:,} bytes) for processing")
-    transaction.on_commit(lambda: _enqueue(upload.pk))
+    enqueue_on_commit("revenue.tasks.upload_process_task", upload.pk)
     return upload
-
-
-def _enqueue(upload_id: int) -> None:
-    from revenue import tasks
-
-    try:
-        tasks.upload_process_task.delay(upload_id)
-    except Exception:  # the upload is stored; a lost message must not turn it into a 500
-        logger.exception("could not queue the processing of upload %s", upload_id)
 
 
 # --- processing -------------------------------------------------------------------------
