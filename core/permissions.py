@@ -80,23 +80,31 @@ def finance_require(actor: Any, *, doing: str) -> None:
 
 
 class _RolePermission(BasePermission):
+    """DRF's side of a role: the acting person (an API key is refused with api_person's
+    message) must hold one of `roles`, else the application's PermissionDenied — with the
+    view's own `role_refusal` when it says more than the default. Raised rather than
+    returned False, so the answer carries our error shape and message."""
+
     roles: tuple[str, ...] = ()
-    message = "You may not do this."
+    refusal = "You may not do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return has_role(request.user, self.roles)
+        actor = api_person(request)
+        if not has_role(actor, self.roles):
+            raise PermissionDenied(getattr(view, "role_refusal", self.refusal))
+        return True
 
 
 class IsPartnerMember(_RolePermission):
     roles = PARTNER_ROLES
-    message = "This is for partner members."
+    refusal = "This is for partner members."
 
 
 class IsConsoleUser(_RolePermission):
     roles = CONSOLE_ROLES
-    message = "This is for the platform's own staff."
+    refusal = "This is for the platform's own staff."
 
 
 class IsFinance(_RolePermission):
     roles = FINANCE_ROLES
-    message = "Only finance may do this."
+    refusal = "Only finance can do this."
