@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from core.currencies import format_money
@@ -84,5 +84,5 @@ def console_ledger(request: HttpRequest) -> HttpResponse:
 
 
 @finance_required
-def console_ledger_export(request: HttpRequest) -> HttpResponse:
+def console_ledger_export(request: HttpRequest) -> StreamingHttpResponse:
     return csv_response("ledger.csv", LEDGER_EXPORT_HEADER, journal_lines_export())
