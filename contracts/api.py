@@ -519,5 +519,5 @@ class PayeeListApi(APIView):
                    request=PayeeCreateInput, responses={201: PayeeSerializer})
     def post(self, request: Request) -> Response:
         data = _valid(PayeeCreateInput, request.data)
-        payee = services.payee_create(actor=request.user, **data)
+        payee = services.payee_create(actor=api_person(request), **data)
         return Response(PayeeSerializer(payee).data, status=201)

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -26,7 +27,8 @@ PARTNER_ROLES: tuple[str, ...] = (User.Role.PARTNER,)
 CONSOLE_ROLES: tuple[str, ...] = (User.Role.ACCOUNT_MANAGER, User.Role.FINANCE, User.Role.STAFF)
 FINANCE_ROLES: tuple[str, ...] = (User.Role.FINANCE, User.Role.STAFF)
 
-View = Callable[..., HttpResponse]
+# Any response: a page, a redirect, a streamed CSV export.
+View = Callable[..., HttpResponseBase]
 
 
 def has_role(user: Any, roles: Collection[str]) -> bool:
@@ -41,7 +43,7 @@ def role_required(roles: Collection[str], *, refusal: str) -> Callable[[View], V
     def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
                 raise DjangoPermissionDenied(refusal)
             return view(request, *args, **kwargs)

@@ -15,25 +15,26 @@ from django.contrib.staticfiles import finders
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from core.errors import ApplicationError, NotFound, ValidationFailed
-from core.models import User
+from core.permissions import PARTNER_ROLES, has_role
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands where its work is."""
-    if request.user.role == User.Role.PARTNER:
+    if has_role(request.user, PARTNER_ROLES):
         return redirect("portal")
     return redirect("console")
 
 
 @require_GET
 @cache_control(public=True, max_age=86400)
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(request: HttpRequest) -> HttpResponseBase:
     """Browsers ask for /favicon.ico on every site, whatever the page's <link rel="icon">
     says; answered from the static files (the source, so it works before collectstatic)."""
     path = finders.find("core/favicon.ico")
@@ -67,7 +68,7 @@ def or_404(read: Callable[..., T], **kwargs: Any) -> T:
         raise Http404(error.message) from error
 
 
-def page_of(request: HttpRequest, items: QuerySet[Any], *, size: int = PAGE_SIZE, param: str = "page") -> Page:
+def page_of(request: HttpRequest, items: QuerySet[Any], *, size: int = PAGE_SIZE, param: str = "page") -> Page[Any]:
     # get_page copes with a missing, non-numeric or out-of-range page number.
     return Paginator(items, size).get_page(request.GET.get(param))
 

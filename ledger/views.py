@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -92,7 +92,7 @@ def console_ledger(request: HttpRequest) -> HttpResponse:
 
 
 @finance_required
-def console_ledger_export(request: HttpRequest) -> HttpResponse:
+def console_ledger_export(request: HttpRequest) -> StreamingHttpResponse:
     return csv_response("ledger.csv", LEDGER_EXPORT_HEADER, journal_lines_export())
 
 

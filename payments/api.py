@@ -112,7 +112,7 @@ class PayoutRunListApi(APIView):
     def post(self, request: Request) -> Response:
         data = PayoutRunInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = payouts.payout_run_request(actor=request.user, as_of=data.validated_data.get("as_of"))
+        run = payouts.payout_run_request(actor=api_person(request), as_of=data.validated_data.get("as_of"))
         return Response(PayoutRunSerializer(run).data, status=202)
 
 
