@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from core.errors import ValidationFailed
 from core.periods import add_months
 from core.permissions import IsFinance
-from ledger.selectors.statements import account_statement
+from ledger.selectors.statements import AccountStatement, AccountStatementLine, account_statement
 
 
-class AccountStatementLineSerializer(serializers.Serializer):
+class AccountStatementLineSerializer(serializers.Serializer[AccountStatementLine]):
     entry_id = serializers.IntegerField()
     occurred_on = serializers.DateField()
     memo = serializers.CharField()
@@ -28,7 +28,7 @@ class AccountStatementLineSerializer(serializers.Serializer):
     balance = serializers.IntegerField(help_text="Debit-positive running balance after this line.")
 
 
-class AccountStatementSerializer(serializers.Serializer):
+class AccountStatementSerializer(serializers.Serializer[AccountStatement]):
     account = serializers.CharField(source="code")
     currency = serializers.CharField()
     kind = serializers.CharField()

@@ -114,7 +114,9 @@ def console_account_statement(request: HttpRequest, code: str, currency: str) ->
     except ApplicationError as error:  # a span the selector refuses: said on the page, 400
         return render(request, "ledger/console_account_statement.html", {**context, "error": error.message},
                       status=error.status)
-    money = lambda amount: format_money(amount, statement.currency)  # noqa: E731
+    def money(amount: int) -> str:
+        return format_money(amount, statement.currency)
+
     return render(request, "ledger/console_account_statement.html", {
         **context, "statement": statement,
         "opening": money(statement.opening), "closing": money(statement.closing),
