@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from string import Formatter
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from core.currencies import MINOR_UNIT_EXPONENT, is_known_currency
 
@@ -264,6 +264,12 @@ def is_storable_key(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_KEY_LENGTH and not _UNSTORABLE.search(value)
 
 
+@overload
+def check_text(value: Any, *, name: str, required: Literal[True],
+               problems: Mapping[str, Problem] | None = None) -> str: ...
+@overload
+def check_text(value: Any, *, name: str, required: bool,
+               problems: Mapping[str, Problem] | None = None) -> str | None: ...
 def check_text(value: Any, *, name: str, required: bool, problems: Mapping[str, Problem] | None = None) -> str | None:
     """A string of 1–MAX_KEY_LENGTH characters; an absent, null or empty optional one is None."""
     problems = problems or _text_problems(name)
@@ -414,8 +420,14 @@ def file_amount_sql(cell: str) -> str:
             f"AND {cell}::numeric BETWEEN 1 AND {MAX_AMOUNT} THEN {cell}::bigint END")
 
 
-FILE_CHECK_PARAMS = {"at_re": FILE_OCCURRED_AT_RE, "naive_re": FILE_NAIVE_RE, "earliest": EARLIEST_OCCURRED_AT,
-                       "currencies": sorted(MINOR_UNIT_EXPONENT)}
+# A value a query here passes as a parameter (a kind CursorWrapper.execute takes, in django-stubs'
+# words); a list goes as an array (unnest, ANY). Both paths' queries use them.
+SqlValue: TypeAlias = bool | int | str | datetime | list[Any] | None
+# A query's named parameters, %(name)s.
+SqlParams: TypeAlias = Mapping[str, SqlValue]
+
+FILE_CHECK_PARAMS: SqlParams = {"at_re": FILE_OCCURRED_AT_RE, "naive_re": FILE_NAIVE_RE,
+                                "earliest": EARLIEST_OCCURRED_AT, "currencies": sorted(MINOR_UNIT_EXPONENT)}
 
 
 def _file_checked(rule: FieldRule) -> list[Problem]:

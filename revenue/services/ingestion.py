@@ -106,9 +106,9 @@ class _Reject(Exception):
 # outcomes use them too); they raise sale_rules.Rejected, which _parse_each reports.
 
 
-def _text(event: dict[str, Any], name: str, *, required: bool) -> str | None:
-    """A string field of 1–128 characters; an absent, null or empty optional one is None."""
-    return sale_rules.check_text(event.get(name), name=name, required=required)
+def _text(event: dict[str, Any], name: str) -> str:
+    """A required string field of 1–128 characters."""
+    return sale_rules.check_text(event.get(name), name=name, required=True)
 
 
 def _instant(value: Any, name: str, latest: datetime) -> datetime:
@@ -223,7 +223,7 @@ class _Outcomes:
 
 
 class _SaleRow(NamedTuple):
-    index: int
+    position: int  # the event's index in the batch (a field `index` would shadow tuple.index)
     external_id: str
     type: str
     occurred_at: datetime
@@ -245,8 +245,11 @@ def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime)
     digest = sale_digest(external_id=values["external_id"], type=values["type"], occurred_at=values["occurred_at"],
                          amount=values["amount"], currency=values["currency"], keys=keys,
                          refund_of=values["refund_of"])
-    return _SaleRow(index, values["external_id"], values["type"], values["occurred_at"], values["amount"],
-                    values["currency"], *keys, values["refund_of"], digest)
+    return _SaleRow(position=index, external_id=values["external_id"], type=values["type"],
+                    occurred_at=values["occurred_at"], amount=values["amount"], currency=values["currency"],
+                    coupon_code=values["coupon_code"], click_id=values["click_id"],
+                    conversation_id=values["conversation_id"], customer_ref=values["customer_ref"],
+                    store_id=values["store_id"], refund_of=values["refund_of"], digest=digest)
 
 
 _SALE_INSERT = """
@@ -274,7 +277,7 @@ def _sales_insert(*, partner: Partner, kind: str, rows: Sequence[_SaleRow], refu
     if not rows:
         return {}
     rows = sorted(rows, key=lambda row: row.external_id)
-    params = [
+    params: list[sale_rules.SqlValue] = [
         partner.pk, kind, partner.timezone, received_at, upload_id,
         [r.external_id for r in rows], [r.occurred_at for r in rows], [r.amount for r in rows],
         [r.currency for r in rows], [r.coupon_code for r in rows], [r.click_id for r in rows],
@@ -310,12 +313,12 @@ def _settle_not_inserted(outcomes: _Outcomes, partner: Partner, rows: Sequence[_
     stored = _sale_digests(partner, [row.external_id for row in missing])
     for row in rows:
         if row.external_id in inserted:
-            outcomes.status[row.index] = "accepted"
+            outcomes.status[row.position] = "accepted"
     for row in missing:
         if stored.get(row.external_id) == row.digest:
-            outcomes.status[row.index] = "duplicate"
+            outcomes.status[row.position] = "duplicate"
         else:
-            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
                             _sale_conflict_message(row.external_id), "external_id")
 
 
@@ -340,11 +343,11 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
         if first is None:
             first_by_id[row.external_id] = row
         elif first.digest == row.digest:
-            followers.append((row.index, first.index))
+            followers.append((row.position, first.position))
         else:
             conflict = sale_rules.CONFLICT_EARLIER
-            outcomes.reject(row.index, row.external_id, conflict.code,
-                            conflict.message(external_id=row.external_id, earlier=sale_rules.in_batch(first.index)),
+            outcomes.reject(row.position, row.external_id, conflict.code,
+                            conflict.message(external_id=row.external_id, earlier=sale_rules.in_batch(first.position)),
                             conflict.field)
     sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
     refunds = [row for row in first_by_id.values() if row.type == Sale.Type.REFUND]
@@ -356,7 +359,7 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
 
     # 3. Refunds: lock the sales they name, then check each against what is left to refund.
     inserted_refunds = _refunds_store(outcomes, partner=partner, refunds=refunds,
-                                      batch_sales={row.external_id: row.index for row in sales
+                                      batch_sales={row.external_id: row.position for row in sales
                                                    if row.external_id in inserted_sales},
                                       upload_id=upload_id, received_at=received_at)
 
@@ -368,6 +371,13 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
     return outcomes.result(inserted_ids)
 
 
+def _refund_of(row: _SaleRow) -> str:
+    """The external_id of the sale a refund row names: a refund without refund_of never gets
+    this far (sale_rules.REFUND_OF requires it of a refund)."""
+    assert row.refund_of is not None, row.external_id
+    return row.refund_of
+
+
 def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_SaleRow],
                    batch_sales: dict[str, int], upload_id: int | None,
                    received_at: datetime) -> dict[str, int]:
@@ -376,7 +386,7 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
     if not refunds:
         return {}
     refund_ids = {row.external_id for row in refunds}
-    named = sorted({row.refund_of for row in refunds})
+    named = sorted({_refund_of(row) for row in refunds})
     with connection.cursor() as cursor:
         # Lock first (in id order, so concurrent batches queue rather than deadlock), then
         # read: under READ COMMITTED each statement sees what committed before it started,
@@ -401,38 +411,39 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
     to_insert: list[_SaleRow] = []
     refund_of_ids: dict[str, int] = {}
     remaining = {pk: amount - refunded.get(pk, 0) for pk, _, _, amount, _, _ in targets.values()}
-    for row in sorted(refunds, key=lambda r: r.index):
+    for row in sorted(refunds, key=lambda r: r.position):
+        refund_of = _refund_of(row)
         if row.external_id in stored:
             if stored[row.external_id] == row.digest:
-                outcomes.status[row.index] = "duplicate"
+                outcomes.status[row.position] = "duplicate"
             else:
-                outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+                outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
                                 _sale_conflict_message(row.external_id), "external_id")
             continue
         try:
-            target = targets.get(row.refund_of)
+            target = targets.get(refund_of)
             # The checks of sale_rules.REFUND_RULES, in their order.
-            if row.refund_of in refund_ids:
-                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=row.refund_of)
-            if target is None or batch_sales.get(row.refund_of, -1) > row.index:
+            if refund_of in refund_ids:
+                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=refund_of)
+            if target is None or batch_sales.get(refund_of, -1) > row.position:
                 later = sale_rules.later_in_batch() if target else ""
-                raise sale_rules.Rejected(sale_rules.UNKNOWN_SALE, refund_of=row.refund_of, later=later)
+                raise sale_rules.Rejected(sale_rules.UNKNOWN_SALE, refund_of=refund_of, later=later)
             sale_id, _, sale_type, sale_amount, sale_currency, sale_occurred_at = target
             if sale_type != Sale.Type.SALE:
-                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=row.refund_of)
+                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=refund_of)
             if sale_currency != row.currency:
-                raise sale_rules.Rejected(sale_rules.REFUND_CURRENCY, refund_of=row.refund_of,
+                raise sale_rules.Rejected(sale_rules.REFUND_CURRENCY, refund_of=refund_of,
                                           sale_currency=sale_currency)
             if row.occurred_at < sale_occurred_at:
-                raise sale_rules.Rejected(sale_rules.BEFORE_SALE, refund_of=row.refund_of)
+                raise sale_rules.Rejected(sale_rules.BEFORE_SALE, refund_of=refund_of)
             if row.amount > remaining[sale_id]:
-                raise sale_rules.Rejected(sale_rules.REFUND_EXCEEDS, amount=row.amount, refund_of=row.refund_of,
+                raise sale_rules.Rejected(sale_rules.REFUND_EXCEEDS, amount=row.amount, refund_of=refund_of,
                                           left_to_refund=remaining[sale_id], sale_amount=sale_amount)
         except sale_rules.Rejected as rejected:
-            outcomes.reject(row.index, row.external_id, rejected.code, rejected.message, rejected.field)
+            outcomes.reject(row.position, row.external_id, rejected.code, rejected.message, rejected.field)
             continue
         remaining[sale_id] -= row.amount
-        refund_of_ids[row.refund_of] = sale_id
+        refund_of_ids[refund_of] = sale_id
         to_insert.append(row)
 
     inserted = _sales_insert(partner=partner, kind=Sale.Type.REFUND, rows=to_insert,
@@ -450,7 +461,7 @@ TOUCHPOINT_KINDS = frozenset(Touchpoint.Kind.values)
 
 
 class _TouchRow(NamedTuple):
-    index: int
+    position: int  # the touchpoint's index in the batch
     placement_id: int
     kind: str
     key: str
@@ -466,7 +477,7 @@ def _touchpoint_parse(index: int, item: Any, latest: datetime) -> _TouchRow:
     if type(kind) is not str or kind not in TOUCHPOINT_KINDS:  # a list or object is unhashable
         raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(TOUCHPOINT_KINDS))}.",
                       "kind")
-    key = _text(item, "key", required=True)
+    key = _text(item, "key")
     occurred_at = _instant(item.get("occurred_at"), "occurred_at", latest)
     return _TouchRow(index, placement_id, kind, key, occurred_at)
 
@@ -519,10 +530,10 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
         if first is None:
             first_by_key[(row.kind, row.key)] = row
         elif (first.placement_id, first.occurred_at) == (row.placement_id, row.occurred_at):
-            followers.append((row.index, first.index))
+            followers.append((row.position, first.position))
         else:
-            outcomes.reject(row.index, row.key, RejectionCode.CONFLICT,
-                            f"{row.kind} {row.key!r} appears earlier in this batch (index {first.index}) "
+            outcomes.reject(row.position, row.key, RejectionCode.CONFLICT,
+                            f"{row.kind} {row.key!r} appears earlier in this batch (index {first.position}) "
                             "with different content.", "key")
     primaries = sorted(first_by_key.values(), key=lambda r: (r.kind, r.key))
     inserted: dict[tuple[str, str], int] = {}
@@ -555,11 +566,11 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
                 reset_ids = [row[0] for row in cursor.fetchall()]
         for row in primaries:
             if (row.kind, row.key) in inserted:
-                outcomes.status[row.index] = "accepted"
+                outcomes.status[row.position] = "accepted"
             elif stored.get((row.kind, row.key)) == (row.placement_id, row.occurred_at):
-                outcomes.status[row.index] = "duplicate"
+                outcomes.status[row.position] = "duplicate"
             else:
-                outcomes.reject(row.index, row.key, RejectionCode.CONFLICT,
+                outcomes.reject(row.position, row.key, RejectionCode.CONFLICT,
                                 f"{row.kind} {row.key!r} was already received with different content.", "key")
     outcomes.follow(followers)
     if reset_ids:
@@ -581,7 +592,7 @@ def touchpoints_ingest(*, partner: Partner, touchpoints: list[dict[str, Any]],
         try:
             _placement_check(row.placement_id, statuses)
         except _Reject as reject:
-            outcomes.reject(row.index, row.key, reject.code, reject.message, reject.field)
+            outcomes.reject(row.position, row.key, reject.code, reject.message, reject.field)
             continue
         valid.append(row)
     inserted_ids = _touchpoints_write(outcomes, partner=partner, rows=valid, source=source)
@@ -631,7 +642,7 @@ OUTCOME_KINDS = frozenset(Outcome.Kind.values)
 
 
 class _OutcomeRow(NamedTuple):
-    index: int
+    position: int  # the outcome's index in the batch
     placement_id: int
     kind: str
     external_id: str
@@ -652,7 +663,7 @@ def _outcome_parse(index: int, item: Any, latest: datetime) -> _OutcomeRow:
     if type(kind) is not str or kind not in OUTCOME_KINDS:  # a list or object is unhashable
         raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(OUTCOME_KINDS))}.",
                       "kind")
-    external_id = _text(item, "external_id", required=True)
+    external_id = _text(item, "external_id")
     withdrawn = item.get("withdrawn")
     if withdrawn is None:
         withdrawn = False
@@ -691,11 +702,11 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
         if first is None:
             firsts[row.key] = row
         elif first.occurred_at == row.occurred_at:
-            followers.append((row.index, first.index))
+            followers.append((row.position, first.position))
         else:
-            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
                             f"{row.kind} {row.external_id!r} appears earlier in this batch "
-                            f"(index {first.index}) with a different occurred_at.", "occurred_at")
+                            f"(index {first.position}) with a different occurred_at.", "occurred_at")
     records = sorted(first_record.values(), key=lambda r: r.key)
     withdrawals = sorted(first_withdrawal.values(), key=lambda r: r.key)
     inserted: dict[tuple[int, str, str], int] = {}
@@ -720,28 +731,28 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
             stored = {(placement_id, kind, external_id): (pk, at, withdrawn_at)
                       for pk, placement_id, kind, external_id, at, withdrawn_at in cursor.fetchall()}
         to_withdraw: list[int] = []
-        inserted_index = {r.key: r.index for r in records if r.key in inserted}
+        inserted_index = {r.key: r.position for r in records if r.key in inserted}
         for row in withdrawals:
             existing = stored.get(row.key)
-            if existing is None or inserted_index.get(row.key, -1) > row.index:
-                outcomes.reject(row.index, row.external_id, RejectionCode.UNKNOWN_OUTCOME,
+            if existing is None or inserted_index.get(row.key, -1) > row.position:
+                outcomes.reject(row.position, row.external_id, RejectionCode.UNKNOWN_OUTCOME,
                                 f"There is no {row.kind} {row.external_id!r} on placement "
                                 f"{row.placement_id} to withdraw.", "external_id")
             elif existing[2] is not None:
-                outcomes.status[row.index] = "duplicate"
+                outcomes.status[row.position] = "duplicate"
             else:
-                outcomes.status[row.index] = "accepted"
+                outcomes.status[row.position] = "accepted"
                 to_withdraw.append(existing[0])
         if to_withdraw:
             cursor.execute("UPDATE revenue_outcome SET withdrawn_at = %s WHERE id = ANY(%s::bigint[])",
                            [timezone.now(), to_withdraw])
     for row in records:
         if row.key in inserted:
-            outcomes.status[row.index] = "accepted"
+            outcomes.status[row.position] = "accepted"
         elif stored.get(row.key, (None, None))[1] == row.occurred_at:
-            outcomes.status[row.index] = "duplicate"
+            outcomes.status[row.position] = "duplicate"
         else:
-            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
+            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
                             f"{row.kind} {row.external_id!r} was already received with a different "
                             "occurred_at.", "occurred_at")
     outcomes.follow(followers)
@@ -762,7 +773,7 @@ def outcomes_ingest(*, partner: Partner, outcomes: list[dict[str, Any]]) -> Inge
             # Withdrawing stays possible on an ended placement; recording does not.
             _placement_check(row.placement_id, statuses, earning=not row.withdrawn)
         except _Reject as reject:
-            status.reject(row.index, row.external_id, reject.code, reject.message, reject.field)
+            status.reject(row.position, row.external_id, reject.code, reject.message, reject.field)
             continue
         valid.append(row)
     inserted_ids = _outcomes_write(status, partner=partner, rows=valid)

@@ -146,7 +146,7 @@ def _columns_from_header(head: bytes) -> list[str]:
 
 
 @transaction.atomic
-def upload_create(*, actor: User, partner: Partner, file: UploadedFile | None) -> SaleUpload:
+def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | None) -> SaleUpload:
     """Store a CSV file of `partner`'s sale events and queue its processing. The header row
     is checked at once, so a file with the wrong columns is refused before it is kept."""
     if membership_role(actor, partner) is None:
@@ -478,8 +478,8 @@ def _check(run: _Run) -> None:
         sale_rules.file_rejection_sql(rule, seq=seq, tag=f"c.p_{rule.name}", values=_MESSAGE_VALUES,
                                       echo=_ECHOES.get(rule.name))
         for seq, rule in enumerate(sale_rules.SALE_FIELD_RULES, start=1))
-    params = {**sale_rules.FILE_CHECK_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
-              "currency": run.partner.currency}
+    params: sale_rules.SqlParams = {**sale_rules.FILE_CHECK_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
+                                    "currency": run.partner.currency}
     # Temporary tables only; a transaction each, so that a failing statement in a test's
     # transaction rolls back to its savepoint.
     with transaction.atomic(), connection.cursor() as cursor:
@@ -710,8 +710,8 @@ SELECT %(upload)s, row_number, col, code, left(reason, 300) FROM upload_problems
 
 
 def _store(run: _Run) -> SaleUpload:
-    base = {"partner": run.partner.pk, "upload": run.upload.pk, "received_at": run.received_at,
-            "zone": run.partner.timezone, "conflict": RejectionCode.CONFLICT.value}
+    base: sale_rules.SqlParams = {"partner": run.partner.pk, "upload": run.upload.pk, "received_at": run.received_at,
+                                  "zone": run.partner.timezone, "conflict": RejectionCode.CONFLICT.value}
     with transaction.atomic():
         upload = SaleUpload.objects.select_for_update().get(pk=run.upload.pk)
         if upload.status != SaleUpload.Status.PROCESSING:
@@ -767,7 +767,7 @@ def _store(run: _Run) -> SaleUpload:
     return upload
 
 
-def _store_refunds(cursor: Any, base: dict[str, Any]) -> tuple[int, int]:
+def _store_refunds(cursor: Any, base: sale_rules.SqlParams) -> tuple[int, int]:
     cursor.execute(_REFUNDS_STAGE)
     # A few refunds per hundred rows: indexes are cheap here, and keep every join back to
     # them a lookup whatever the planner estimates.
