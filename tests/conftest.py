@@ -13,7 +13,7 @@ from contracts.models import Partner, Placement
 from contracts.selectors import next_period_start, partner_today, period_start
 from core.models import User
 from employees.models import DigitalEmployee
-from tests.factories import (
+from tests.support.factories import (
     EmployeeFactory,
     MembershipFactory,
     PartnerFactory,
