@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from agents import services
 from agents.models import Conversation, Message
-from tests.conftest import api_as
 from tests.support.agents import db_state, kai_at_hoshi, rinna_at_hoshi
+from tests.support.world import api_as
 
 pytestmark = pytest.mark.django_db
 SHOP = "https://shop.hoshi.example"

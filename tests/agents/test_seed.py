@@ -5,15 +5,9 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from agents.models import CatalogItem, Conversation, CopyDraft, IssuedCoupon, KnowledgeDocument, Message, Widget
+from agents.models import Conversation, CopyDraft, IssuedCoupon, KnowledgeDocument, Widget
 from core.models import AuditLog
-from revenue.models import Touchpoint
-
-
-def _counts() -> tuple:
-    return (CatalogItem.objects.count(), KnowledgeDocument.objects.count(), Widget.objects.count(),
-            Conversation.objects.count(), Message.objects.count(), IssuedCoupon.objects.count(),
-            CopyDraft.objects.count(), Touchpoint.objects.count(), AuditLog.objects.count())
+from tests.support.snapshot import db_snapshot
 
 
 def test_demo_agents_are_loaded_through_the_services_and_idempotent(db):
@@ -31,8 +25,8 @@ def test_demo_agents_are_loaded_through_the_services_and_idempotent(db):
         ("kai", "Hoshi Points FAQ"), ("kai", "Returns policy")]
     assert CopyDraft.objects.get().status == "pending"
     assert AuditLog.objects.filter(action="catalog.upload").count() == 2
-    before = _counts()
+    before = db_snapshot()
     out = StringIO()
     call_command("seed_demo_agents", stdout=out)
     assert out.getvalue() == "Demo agents already loaded.\n"
-    assert _counts() == before
+    assert db_snapshot() == before

@@ -363,7 +363,7 @@ def test_economics_shows_the_wage_of_approved_statements_beside_the_token_cost(w
     from revenue.services.attribution import attribution_run
     from revenue.services.ingestion import sales_ingest
     from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-    from tests.conftest import this_period
+    from tests.support.world import this_period
 
     settings.AGENT_PER_CALL_PRICES = {"JPY": "3"}
     placement = rinna_at_hoshi(world)

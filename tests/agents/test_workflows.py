@@ -15,7 +15,6 @@ from agents.models import AgentRun, CopyDraft, IssuedCoupon, Message
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from revenue.models import Outcome, Touchpoint
 from revenue.services.ingestion import outcomes_ingest
-from tests.conftest import hire
 from tests.support.agents import (
     broken,
     db_state,
@@ -26,6 +25,8 @@ from tests.support.agents import (
     router,
     say,
 )
+from tests.support.snapshot import db_snapshot
+from tests.support.world import hire
 
 pytestmark = pytest.mark.django_db
 
@@ -82,12 +83,12 @@ def test_two_requests_for_deals_get_two_different_codes(world):
 
 def test_rinna_refuses_a_product_the_partner_does_not_carry(world):
     placement = rinna_at_hoshi(world)
-    before = (IssuedCoupon.objects.count(), Touchpoint.objects.filter(kind="coupon").count())
+    before = db_snapshot(IssuedCoupon, Touchpoint)
     reply = say(world, placement, "Do you sell car tyres?")
     assert reply.intent == "no_match"
     assert reply.products == []
     assert reply.content.startswith("Sorry, Hoshi Mart doesn't carry anything like that")
-    assert (IssuedCoupon.objects.count(), Touchpoint.objects.filter(kind="coupon").count()) == before
+    assert db_snapshot(IssuedCoupon, Touchpoint) == before
 
 
 def test_without_a_configured_offer_rinna_invents_no_discount(world):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from contracts import services
 from contracts.models import Placement, PlacementTransition
 from core.models import AuditLog
-from tests.conftest import design_terms, next_period_start_for
+from tests.support.world import design_terms, next_period_start_for
 
 
 def _accepted_from_next_period(world):

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from contracts import services
 from contracts.models import PartnerApiKey
 from core.models import AuditLog
-from tests.conftest import api_as, hire
 from tests.support.api import assert_error, db_state
+from tests.support.world import api_as, hire
 
 KEY_SHAPE = re.compile(r"hk_live_(?P<prefix>[0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 

@@ -10,9 +10,9 @@ import pytest
 
 from contracts import services
 from contracts.models import Placement
-from tests.conftest import DESIGN_TERMS, api_as, hire, this_period
-from tests.support.factories import EmployeeFactory
 from tests.support.api import assert_error, db_state
+from tests.support.factories import EmployeeFactory
+from tests.support.world import DESIGN_TERMS, api_as, hire, this_period
 
 HOSHI_AM = "Only Hoshi Mart's account manager can {}."
 HOSHI_OWNER = "Only an owner of Hoshi Mart can {}."

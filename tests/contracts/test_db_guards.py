@@ -16,7 +16,7 @@ from contracts import services
 from contracts.models import ContractVersion, Placement
 from contracts.selectors import next_period_start
 from core.models import AuditLog
-from tests.conftest import design_terms, hire, this_period
+from tests.support.world import design_terms, hire, this_period
 
 
 def refused(sql: str, params: list[Any]) -> psycopg.Error:

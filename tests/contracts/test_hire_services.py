@@ -1,6 +1,6 @@
 from contracts.models import ContractVersion, Placement, PlacementTransition
 from core.models import AuditLog
-from tests.conftest import hire
+from tests.support.world import hire
 
 
 def test_hire_to_active_through_services(world):

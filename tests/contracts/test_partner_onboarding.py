@@ -18,9 +18,9 @@ from rest_framework.test import APIClient
 from contracts.models import Invitation, Partner, PartnerMembership, Payee
 from contracts.services import invitation_send
 from core.models import AuditLog, User
-from tests.conftest import api_as
 from tests.support.api import assert_error
 from tests.support.web import browser, stored, text
+from tests.support.world import api_as
 
 PASSWORD = "Tsubaki-Lantern-42"
 LINK = re.compile(r"http://testserver/invitations/([A-Za-z0-9_-]+)/")

@@ -6,13 +6,8 @@ from io import StringIO
 from django.core.management import call_command
 
 from contracts.models import ContractVersion, Placement
-from core.models import AuditLog
-from revenue.models import Sale, Statement, Touchpoint
-
-
-def _counts() -> tuple:
-    return (Placement.objects.count(), ContractVersion.objects.count(), AuditLog.objects.count(),
-            Touchpoint.objects.count(), Sale.objects.count(), Statement.objects.count())
+from revenue.models import Sale, Statement
+from tests.support.snapshot import db_snapshot
 
 
 def test_demo_data_covers_every_state_and_is_idempotent(db):
@@ -32,9 +27,9 @@ def test_demo_data_covers_every_state_and_is_idempotent(db):
     assert (hoshi.status, hoshi.net, hoshi.wage) == ("draft", 690_600, 300_000)
     lumen = Statement.objects.get(contract__placement__partner__slug="lumen")
     assert lumen.wage == 75_000  # three delivered works at 25,000
-    before = _counts()
+    before = db_snapshot()
     out = StringIO()
     call_command("seed_demo", stdout=out)
     call_command("seed_demo_revenue", stdout=out)
     assert out.getvalue() == "Demo data already loaded.\nDemo revenue already loaded.\n"
-    assert _counts() == before
+    assert db_snapshot() == before

@@ -18,7 +18,7 @@ from contracts.models import ContractVersion, Placement
 from contracts.selectors import next_period_start
 from core.errors import InvalidTransition
 from core.models import AuditLog
-from tests.conftest import DESIGN_TERMS, hire, this_period
+from tests.support.world import DESIGN_TERMS, hire, this_period
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

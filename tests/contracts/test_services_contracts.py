@@ -12,8 +12,8 @@ from contracts.models import ContractVersion, Notification, Placement
 from contracts.selectors import next_period_start
 from core.errors import InvalidTransition, ValidationFailed
 from core.models import AuditLog
-from tests.conftest import DESIGN_TERMS, api_as, hire, this_period
 from tests.support.api import assert_error, db_state
+from tests.support.world import DESIGN_TERMS, api_as, hire, this_period
 
 
 def draft_v1(world) -> ContractVersion:

@@ -14,8 +14,8 @@ from contracts.models import ContractVersion
 from contracts.selectors import next_period_start
 from contracts.terms import terms_validate
 from core.errors import ValidationFailed
-from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
 from tests.support.api import assert_error, db_state
+from tests.support.world import DESIGN_TERMS, api_as, design_terms, hire, this_period
 
 PAYEES = ["platform", "studio-aoi"]
 DECIMAL_HINT = 'must be a decimal string such as "0.05"; got {!r}.'

@@ -16,8 +16,8 @@ from django.utils import timezone
 from contracts import services
 from contracts.models import ContractVersion
 from contracts.selectors import next_period_start
-from tests.conftest import design_terms, hire, next_period_start_for
 from tests.support.web import browser, db_state, text
+from tests.support.world import design_terms, hire, next_period_start_for
 
 # DESIGN.md §5a's terms, typed into the builder: percentages and major units.
 DESIGN_FIELDS = {

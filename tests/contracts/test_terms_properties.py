@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from contracts.terms import terms_validate
 from core.errors import ValidationFailed
-from tests.conftest import design_terms
+from tests.support.world import design_terms
 
 CENT = Decimal("0.01")
 

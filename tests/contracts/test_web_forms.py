@@ -11,12 +11,12 @@ from django.urls import reverse
 from contracts import services
 from contracts.models import ContractVersion, PartnerApiKey, Placement
 from contracts.services import api_key_digest
-from tests.conftest import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
 from tests.support.web import (
     browser,
     db_state,
     text,
 )
+from tests.support.world import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
 
 # --- contract terms ------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from config.urls import api_v1
 from core.api import exception_handler
-from tests.conftest import api_as, hire
 from tests.support.api import assert_error, db_state
+from tests.support.world import api_as, hire
 
 
 @pytest.mark.parametrize("body", ['{"employee": ', "{'employee': 'rinna'}", '{"employee": NaN}', "\x00"],
@@ -263,7 +263,7 @@ def test_nested_validation_errors_use_one_path_notation():
     InterfaceError("connection already closed"),
 ], ids=["connection-dropped", "deadlock", "connection-closed"])
 def test_the_database_failing_under_a_request_is_a_503_to_retry(error):
-    # given the database failing under a request (tests/test_faults.py cuts a real connection)
+    # given the database failing under a request (tests/e2e/test_faults.py cuts a real connection)
     # when the one exception handler renders it
     response = exception_handler(error, {})
     # then 503 service_unavailable in the error shape, with when to send it again

@@ -14,8 +14,8 @@ from django.utils import timezone
 from agents import services as agent_services
 from agents.models import Conversation, Message
 from contracts.models import PlacementTransition
-from tests.conftest import hire
 from tests.support.web import browser, text
+from tests.support.world import hire
 
 # 03:01 UTC on 3 October 2026: 12:01 in Tokyo (JST), 23:01 the day before in New York (EDT).
 INSTANT = datetime(2026, 10, 3, 3, 1, tzinfo=UTC)

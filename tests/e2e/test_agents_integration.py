@@ -11,9 +11,10 @@ from rest_framework.test import APIClient
 from agents import services
 from agents.models import AgentRun, IssuedCoupon, Message
 from revenue.models import Sale
-from tests.conftest import this_period, wait_for
 from tests.support.agents import rinna_at_hoshi
-from tests.e2e.test_revenue_month import approve, partner_client, post, session, settle, statement
+from tests.support.revenue_api import approve, partner_client, post, session, settle, statement
+from tests.support.workers import wait_for
+from tests.support.world import this_period
 
 pytestmark = pytest.mark.integration
 SHOP = "https://shop.hoshi.example"

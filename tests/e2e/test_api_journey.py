@@ -10,8 +10,8 @@ from rest_framework import serializers
 from contracts.models import Contract, ContractVersion, Placement, PlacementTransition
 from contracts.selectors import next_period_start
 from core.models import AuditLog
-from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
 from tests.support.api import assert_error, db_state
+from tests.support.world import DESIGN_TERMS, api_as, design_terms, hire, this_period
 
 _DT = serializers.DateTimeField()
 

@@ -10,7 +10,7 @@ widget is walked on a third-party page: another origin, with a strict policy of 
 The browser is Debian's Chromium (`/usr/bin/chromium`, or HAKEN_CHROMIUM), driven by
 Playwright; `python3 dev.py test` installs the package when it is missing and it runs as
 root. Without a browser these tests are skipped, saying why. axe-core is vendored next to
-this file (tests/browser_assets, MPL-2.0) and injected into each page from there."""
+this file (tests/e2e/browser_assets, MPL-2.0) and injected into each page from there."""
 
 from __future__ import annotations
 
@@ -114,9 +114,9 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
 def _start_worker(tmp: Path) -> subprocess.Popen[bytes]:
     from django.conf import settings
 
-    from tests.conftest import _database_url_for_worker
+    from tests.support.workers import database_url_for_worker
 
-    env = dict(os.environ, DATABASE_URL=_database_url_for_worker())
+    env = dict(os.environ, DATABASE_URL=database_url_for_worker())
     log_path = tmp / "worker.log"
     celery = Path(sys.executable).parent / "celery"
     with open(log_path, "wb") as log:

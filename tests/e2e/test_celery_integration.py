@@ -7,7 +7,8 @@ from rest_framework.test import APIClient
 from contracts import services
 from contracts.models import Notification, Placement
 from contracts.tasks import placements_activate_due
-from tests.conftest import design_terms, next_period_start_for, this_period, wait_for
+from tests.support.workers import wait_for
+from tests.support.world import design_terms, next_period_start_for, this_period
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@
   only the pool process running the task (as the OOM killer would), after which Celery
   itself hands the task to a new pool process at once (`acks_late` +
   `reject_on_worker_lost`) — while the dead process's database session still lingers.
-  (A worker killed in the middle of a payout run: tests/test_payments_e2e.py.)
+  (A worker killed in the middle of a payout run: tests/e2e/test_payments_loop.py.)
 - The database connection of a `POST /api/v1/sales` dropped inside its transaction: the
   client gets a 503 in the API's error shape, nothing of the batch is stored, and the
   same batch sent again is accepted in full.
@@ -66,10 +66,10 @@ from revenue.services.settlement import (
     statement_submit,
 )
 from revenue.services.uploads import upload_create, upload_process
-from tests.conftest import design_terms, hire, wait_for
 from tests.support.factories import EmployeeFactory, PartnerFactory
-from tests.support.revenue import period_of, sale, touch
-from tests.revenue.test_attribution import _backdate
+from tests.support.revenue import backdate, period_of, sale, touch
+from tests.support.workers import own_connection, wait_for
+from tests.support.world import design_terms, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -77,13 +77,6 @@ OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 
 
 # --- the test's own connection, and what PostgreSQL says about the others -------------------
-
-
-def own_connection() -> psycopg.Connection:
-    """A connection of the test's own (not Django's), to hold locks in a transaction."""
-    db = connection.settings_dict
-    return psycopg.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-                           host=db["HOST"] or None, port=db["PORT"] or None)
 
 
 def blocked_by(holder: psycopg.Connection, *, running: str, timeout: float = 60, what: str) -> int:
@@ -252,15 +245,6 @@ def test_eight_systems_posting_overlapping_batches_at_once_store_each_event_once
 # --- a worker killed in the middle of a CSV import ---------------------------------------
 
 
-@pytest.fixture
-def shared_media(settings, monkeypatch, tmp_path):
-    """Uploaded files where the worker (started after this fixture) reads them too."""
-    media = tmp_path / "media"
-    settings.MEDIA_ROOT = media
-    monkeypatch.setenv("DJANGO_MEDIA_ROOT", str(media))
-    return media
-
-
 STORED_BEFORE = [sale_event(f"pre-{n:04d}", 10_000, day=2) for n in range(300)]
 
 
@@ -420,7 +404,7 @@ def settlement_scene(world) -> SettlementScene:
     """October settled for Rinna; then 249 filler contracts, then Kai at Wayfarer and at Hoshi
     Mart: a November run writes Rinna and the fillers in its first chunk (250 contracts) and
     the two Kais in its second. The November events that arrive before the first run."""
-    rinna = _backdate(hire(world))
+    rinna = backdate(hire(world))
     for code, day in [("C1", 1), ("C2", 2), ("C5", 20)]:
         touch(rinna, "coupon", code, tokyo(10, day, 9))
     october_c2 = sale(world.hoshi, tokyo(10, 10), 2_000_000, coupon_code="C2", external_id="oct-c2")
@@ -429,10 +413,10 @@ def settlement_scene(world) -> SettlementScene:
     approve(world, Statement.objects.get(contract=rinna.contract, period=OCT))  # net 5,000,000; rate 0.056
 
     fill_contracts(world, 249)
-    kai_wayfarer = _backdate(hire(world, partner="wayfarer", employee="kai", terms=design_terms(
+    kai_wayfarer = backdate(hire(world, partner="wayfarer", employee="kai", terms=design_terms(
         currency="USD", share={"model": "flat", "rate": "0.10"}, minimum_per_period=None,
         outcome_fees={"resolution": 150})))
-    kai_hoshi = _backdate(hire(world, employee="kai"))
+    kai_hoshi = backdate(hire(world, employee="kai"))
     for code in ("N1", "N2", "N3"):
         touch(rinna, "coupon", code, tokyo(11, 1, 9))
     for key in ("K1", "K2", "K3"):

@@ -17,13 +17,13 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.conftest import _database_url_for_worker
+from tests.support.workers import database_url_for_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _admin_connection() -> psycopg.Connection:
-    return psycopg.connect(_database_url_for_worker("postgres"), autocommit=True)
+    return psycopg.connect(database_url_for_worker("postgres"), autocommit=True)
 
 
 TEMPLATE = "haken_load_smoke_template"
@@ -38,7 +38,7 @@ def scratch_database():
             admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
     # A no-op once the template is current; new migrations are applied here.
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], check=True,
-                   env=dict(os.environ, DATABASE_URL=_database_url_for_worker(TEMPLATE)), cwd=ROOT, timeout=300)
+                   env=dict(os.environ, DATABASE_URL=database_url_for_worker(TEMPLATE)), cwd=ROOT, timeout=300)
     name = f"load_smoke_{uuid.uuid4().hex[:8]}"
     with _admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
@@ -60,7 +60,7 @@ def test_load_benchmark_runs_end_to_end_with_zero_failures(scratch_database, tmp
         pytest.fail("CELERY_BROKER_URL is not set: run the suite with `python3 dev.py test`.")
     # The plain static storage: a fresh clone has no collectstatic manifest, and making one
     # (compressing every file) would cost a minute of the suite for assets locust never loads.
-    env = dict(os.environ, DATABASE_URL=_database_url_for_worker(scratch_database),
+    env = dict(os.environ, DATABASE_URL=database_url_for_worker(scratch_database),
                CELERY_BROKER_URL=_own_broker_database(settings.CELERY_BROKER_URL),
                DJANGO_STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage")
     completed = subprocess.run(

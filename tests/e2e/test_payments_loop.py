@@ -18,16 +18,15 @@ from ledger.selectors.balances import account_balance, trial_balance
 from payments.models import Invoice, Payout, PayoutItem, PayoutRun
 from payments.services.invoicing import invoice_create
 from payments.services.payouts import payout_run_execute, payout_run_request
-from tests.conftest import wait_for
 from tests.support.payments import (
     connect_payees,
     deliver,
     invoice_event,
-    local_stripe,  # noqa: F401
     october_statement,
     partner_pays,
     placement_with_coupons,
 )
+from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +81,7 @@ def paid_out(server, run: PayoutRun) -> dict:
     }
 
 
-def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, celery_worker_process):  # noqa: F811
+def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, celery_worker_process):
     studio, reseller = connect_payees(local_stripe)
     invoice = issued_and_paid(world, local_stripe)
     assert (invoice.status, invoice.statement.status) == ("paid", "paid")
@@ -100,7 +99,7 @@ def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, cel
     assert paid_out(local_stripe, run) == PAID_OUT
 
 
-def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_stripe, world,  # noqa: F811
+def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_stripe, world,
                                                                           celery_worker_process):
     studio, reseller = connect_payees(local_stripe)
     issued_and_paid(world, local_stripe)

@@ -11,13 +11,12 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 import pytest
-from rest_framework.test import APIClient
 
-from contracts import services as contract_services
 from ledger.selectors.balances import account_balance, trial_balance
 from revenue.models import Sale, Statement
-from tests.conftest import hire, wait_for
-from tests.revenue.test_attribution import _backdate
+from tests.support.revenue import backdate
+from tests.support.revenue_api import approve, partner_client, post, session, settle, statement
+from tests.support.world import hire
 
 pytestmark = pytest.mark.integration
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -38,48 +37,12 @@ def graduated_share(net: int) -> Decimal:
     return Decimal(80_000) + Decimal(net - 1_000_000) * Decimal("0.05")
 
 
-def partner_client(world) -> APIClient:
-    issued = contract_services.api_key_create(actor=world.hoshi_owner, partner=world.hoshi, name="POS")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
-    return client
-
-
-def session(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
-def post(client: APIClient, path: str, body: dict) -> dict:
-    response = client.post(path, body, format="json")
-    assert response.status_code in (200, 202), response.content
-    return response.json()
-
-
-def settle(finance: APIClient, period: str) -> dict:
-    run = post(finance, "/api/v1/settlement-runs", {"period": period})
-    return wait_for(lambda: (r := finance.get(f"/api/v1/settlement-runs/{run['id']}").json())["status"] == "done"
-                    and r, timeout=60, what=f"settlement of {period}")
-
-
-def statement(finance: APIClient, period: str) -> dict:
-    [found] = finance.get(f"/api/v1/statements?period={period}").json()["results"]
-    return found
-
-
-def approve(finance: APIClient, found: dict, approver: APIClient) -> dict:
-    # Four eyes: one finance user submits, another approves.
-    post(finance, f"/api/v1/statements/{found['id']}/submit", {})
-    return post(approver, f"/api/v1/statements/{found['id']}/approve", {})
-
-
 def lines(found: dict) -> list[tuple]:
     return [(line["kind"], line["quantity"], line["revenue"], line["amount"]) for line in found["lines"]]
 
 
 def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
-    placement = _backdate(hire(world))  # DESIGN terms: graduated, minimum 300,000, 70/30 split
+    placement = backdate(hire(world))  # DESIGN terms: graduated, minimum 300,000, 70/30 split
     pos, finance, approver = partner_client(world), session(world.finance), session(world.finance2)
 
     # Rinna issues 200 coupons on 1–5 October (posted as the partner's touchpoints).

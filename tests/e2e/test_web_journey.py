@@ -10,8 +10,8 @@ from contracts import services
 from contracts.models import ContractVersion, Notification, Placement, PlacementTransition
 from contracts.terms import terms_describe, terms_validate
 from core.models import AuditLog
-from tests.conftest import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
 from tests.support.web import browser
+from tests.support.world import DESIGN_TERMS, design_terms, hire, next_period_start_for, this_period
 
 NOT_YET = "Not yet available — measured once the revenue engine is live"
 

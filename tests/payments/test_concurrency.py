@@ -18,7 +18,6 @@ from tests.support.payments import (
     connect_payees,
     deliver,
     invoice_event,
-    local_stripe,  # noqa: F401
     october_statement,
     partner_pays,
     placement_with_coupons,
@@ -51,7 +50,7 @@ def at_once(*calls) -> list:
     return results
 
 
-def test_overlapping_deliveries_book_one_payment(world, local_stripe):  # noqa: F811
+def test_overlapping_deliveries_book_one_payment(world, local_stripe):
     connect_payees(local_stripe)
     statement = october_statement(world, placement_with_coupons(world))
     invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)

@@ -21,7 +21,6 @@ from tests.support.payments import (
     db_state,
     deliver,
     invoice_event,
-    local_stripe,  # noqa: F401
     october_statement,
     partner_pays,
     placement_with_coupons,
@@ -30,7 +29,7 @@ from tests.support.payments import (
 
 
 @pytest.fixture
-def approved(world, local_stripe):  # noqa: F811
+def approved(world, local_stripe):
     connect_payees(local_stripe)
     statement = october_statement(world, placement_with_coupons(world))
     assert (statement.status, statement.payable) == ("approved", 300_000)
@@ -41,7 +40,7 @@ def issue(world, statement: Statement) -> Invoice:
     return invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)
 
 
-def test_an_approved_statement_becomes_one_finalized_stripe_invoice(world, local_stripe, approved):  # noqa: F811
+def test_an_approved_statement_becomes_one_finalized_stripe_invoice(world, local_stripe, approved):
     # when finance invoices the approved statement
     invoice = issue(world, approved)
 
@@ -68,7 +67,7 @@ def test_an_approved_statement_becomes_one_finalized_stripe_invoice(world, local
                 .values_list("action", flat=True).order_by("id")) == ["invoice.created", "invoice.issued"]
 
 
-def test_a_retried_issue_never_makes_a_second_invoice(world, local_stripe, approved, monkeypatch):  # noqa: F811
+def test_a_retried_issue_never_makes_a_second_invoice(world, local_stripe, approved, monkeypatch):
     # given the worker dies after Stripe made the invoice but before our commit
     invoice = invoice_create(actor=world.finance, statement=approved)
     real = invoicing._invoice_record_issued
@@ -96,7 +95,7 @@ def test_a_retried_issue_never_makes_a_second_invoice(world, local_stripe, appro
         Invoice.objects.get(pk=invoice.pk).provider_invoice_id, 300_000, 3)
 
 
-def test_the_signed_paid_webhook_posts_cash_and_marks_the_statement_paid(world, local_stripe, approved):  # noqa: F811
+def test_the_signed_paid_webhook_posts_cash_and_marks_the_statement_paid(world, local_stripe, approved):
     invoice = issue(world, approved)
     # when the partner pays at Stripe and Stripe reports it
     assert partner_pays(local_stripe, invoice)["status"] == "paid"
@@ -114,7 +113,7 @@ def test_the_signed_paid_webhook_posts_cash_and_marks_the_statement_paid(world, 
     assert account_balance(code="cash:stripe", currency="JPY") == 300_000
 
 
-def test_the_same_webhook_three_times_and_out_of_order_posts_once(world, local_stripe, approved):  # noqa: F811
+def test_the_same_webhook_three_times_and_out_of_order_posts_once(world, local_stripe, approved):
     invoice = issue(world, approved)
     partner_pays(local_stripe, invoice)
     paid = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid", event_id="evt_paid")
@@ -137,7 +136,7 @@ def test_the_same_webhook_three_times_and_out_of_order_posts_once(world, local_s
         ("evt_succeeded", "ignored")]
 
 
-def test_paid_before_our_record_of_issuing_it_still_pays_the_right_invoice(world, local_stripe, approved,  # noqa: F811
+def test_paid_before_our_record_of_issuing_it_still_pays_the_right_invoice(world, local_stripe, approved,
                                                                            monkeypatch):
     # given Stripe made and finalized the invoice but our commit was lost
     invoice = invoice_create(actor=world.finance, statement=approved)
@@ -159,7 +158,7 @@ def test_paid_before_our_record_of_issuing_it_still_pays_the_right_invoice(world
 
 
 @pytest.mark.parametrize("how", ["wrong secret", "no header", "tampered", "stale", "garbage"])
-def test_a_bad_signature_is_a_400_and_changes_nothing(world, local_stripe, approved, how):  # noqa: F811
+def test_a_bad_signature_is_a_400_and_changes_nothing(world, local_stripe, approved, how):
     invoice = issue(world, approved)
     partner_pays(local_stripe, invoice)
     event = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid")
@@ -184,7 +183,7 @@ def test_a_bad_signature_is_a_400_and_changes_nothing(world, local_stripe, appro
     assert Invoice.objects.get(pk=invoice.pk).status == "open"
 
 
-def test_unknown_events_and_foreign_invoices_are_stored_and_ignored(world, local_stripe, approved):  # noqa: F811
+def test_unknown_events_and_foreign_invoices_are_stored_and_ignored(world, local_stripe, approved):
     issue(world, approved)
     before = db_state()
     customer = {"id": "evt_c", "object": "event", "type": "customer.created", "created": int(time.time()),
@@ -198,7 +197,7 @@ def test_unknown_events_and_foreign_invoices_are_stored_and_ignored(world, local
     assert after == before
 
 
-def test_a_failed_payment_is_shown_and_notified(world, local_stripe, approved):  # noqa: F811
+def test_a_failed_payment_is_shown_and_notified(world, local_stripe, approved):
     invoice = issue(world, approved)
     remote = partner_pays(local_stripe, invoice, card="4000000000000341")  # declined
     assert remote["status"] == "open"
@@ -252,7 +251,7 @@ def test_invoicing_is_refused_for_drafts_and_for_non_finance(world, settings):
     assert db_state() == before
 
 
-def test_a_refused_issue_is_recorded_and_can_be_issued_again(world, local_stripe, approved):  # noqa: F811
+def test_a_refused_issue_is_recorded_and_can_be_issued_again(world, local_stripe, approved):
     # given the partner points at a Stripe customer that does not exist
     world.hoshi.stripe_customer_id = "cus_gone"
     world.hoshi.save()
@@ -272,7 +271,7 @@ def test_a_refused_issue_is_recorded_and_can_be_issued_again(world, local_stripe
         invoicing.invoice_issue_retry(actor=world.finance, invoice=invoice)
 
 
-def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, local_stripe, approved):  # noqa: F811
+def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, local_stripe, approved):
     # given Stripe took the customer and the items, then refused the invoice itself
     local_stripe.configure("refuse_invoices", count="1")
     invoice = issue(world, approved)
@@ -289,7 +288,7 @@ def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, 
     assert len(local_stripe.client.v1.customers.list().data) == 1
 
 
-def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(world, local_stripe,  # noqa: F811
+def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(world, local_stripe,
                                                                              approved):
     # given Stripe made and finalized the invoice, then refused to send it
     local_stripe.configure("refuse_invoices", step="sends", count="1")

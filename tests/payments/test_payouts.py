@@ -15,43 +15,28 @@ from ledger.selectors.balances import account_balance, trial_balance
 from payments.models import Payout, PayoutRun
 from payments.services import payouts
 from payments.services.invoicing import invoice_create, invoice_issue
-from payments.services.payouts import payee_onboarding_link, payout_run_execute, payout_run_request
+from payments.services.payouts import payee_onboarding_link, payout_run_request
 from payments.services.webhooks import webhook_event_process
 from revenue.models import Statement
-from tests.conftest import hire
 from tests.support.payments import (
     DEC,
+    LATER,
     NOV,
     OCT,
     at,
+    collect,
     connect_payees,
     db_state,
     invoice_event,
-    local_stripe,  # noqa: F401
     october_statement,
     partner_pays,
     placement_with_coupons,
+    run_payouts,
     settle_and_approve,
     two_payee_terms,
 )
 from tests.support.revenue import sale, touch
-
-LATER = timedelta(days=31)  # past the contract's 30-day hold
-
-
-def collect(world, server, statement: Statement):
-    """Invoice the statement, the partner pays at Stripe, Stripe's webhook says so."""
-    invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)
-    partner_pays(server, invoice)
-    webhook_event_process(event=invoice_event(server, invoice.provider_invoice_id, "invoice.paid"))
-    invoice.refresh_from_db()
-    assert invoice.status == "paid"
-    return invoice
-
-
-def run_payouts(world, *, after: timedelta = LATER) -> PayoutRun:
-    run = payout_run_request(actor=world.finance, as_of=timezone.now() + after)
-    return payout_run_execute(run_id=run.pk)
+from tests.support.world import hire
 
 
 def sent(server, payee) -> list[int]:
@@ -59,14 +44,14 @@ def sent(server, payee) -> list[int]:
 
 
 @pytest.fixture
-def paid_october(world, local_stripe):  # noqa: F811
+def paid_october(world, local_stripe):
     studio, reseller = connect_payees(local_stripe)
     statement = october_statement(world, placement_with_coupons(world))
     collect(world, local_stripe, statement)
     return studio, reseller
 
 
-def test_a_run_pays_each_payee_its_collected_share_once(world, local_stripe, paid_october):  # noqa: F811
+def test_a_run_pays_each_payee_its_collected_share_once(world, local_stripe, paid_october):
     studio, reseller = paid_october
     run = run_payouts(world)
     assert (run.status, run.payouts_total, run.payouts_sent, run.payouts_failed) == ("done", 2, 2, 0)
@@ -90,7 +75,7 @@ def test_a_run_pays_each_payee_its_collected_share_once(world, local_stripe, pai
     assert (sent(local_stripe, studio), sent(local_stripe, reseller)) == ([180_000], [120_000])
 
 
-def test_nothing_is_paid_before_collection_or_before_the_hold(world, local_stripe):  # noqa: F811
+def test_nothing_is_paid_before_collection_or_before_the_hold(world, local_stripe):
     connect_payees(local_stripe)
     statement = october_statement(world, placement_with_coupons(world))
     invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)
@@ -105,7 +90,7 @@ def test_nothing_is_paid_before_collection_or_before_the_hold(world, local_strip
     assert run_payouts(world, after=timedelta(days=30, minutes=1)).payouts_sent == 2
 
 
-def test_a_payee_below_its_minimum_waits_for_a_later_run(world, local_stripe, paid_october):  # noqa: F811
+def test_a_payee_below_its_minimum_waits_for_a_later_run(world, local_stripe, paid_october):
     studio, reseller = paid_october
     for payee in (studio, reseller):
         payee.minimum_payout = 150_000
@@ -115,7 +100,7 @@ def test_a_payee_below_its_minimum_waits_for_a_later_run(world, local_stripe, pa
     assert account_balance(code="payee_payable:reseller-kumo", currency="JPY") == -120_000
 
 
-def test_a_payee_without_a_connect_account_is_not_paid(world, local_stripe, paid_october):  # noqa: F811
+def test_a_payee_without_a_connect_account_is_not_paid(world, local_stripe, paid_october):
     _, reseller = paid_october
     reseller.stripe_account_id = ""
     reseller.save()
@@ -123,7 +108,7 @@ def test_a_payee_without_a_connect_account_is_not_paid(world, local_stripe, paid
     assert Payout.objects.filter(payee=reseller).count() == 0
 
 
-def test_a_refused_transfer_is_recorded_and_retried_under_a_new_key(world, local_stripe, paid_october):  # noqa: F811
+def test_a_refused_transfer_is_recorded_and_retried_under_a_new_key(world, local_stripe, paid_october):
     studio, reseller = paid_october
     local_stripe.configure("transfer_failures", account=studio.stripe_account_id, count="1")
 
@@ -142,7 +127,7 @@ def test_a_refused_transfer_is_recorded_and_retried_under_a_new_key(world, local
 
 
 @pytest.mark.parametrize("found_by", ["transfer group", "idempotency key"])
-def test_a_crash_between_the_transfer_and_our_commit_never_pays_twice(world, local_stripe, paid_october,  # noqa: F811
+def test_a_crash_between_the_transfer_and_our_commit_never_pays_twice(world, local_stripe, paid_october,
                                                                        monkeypatch, found_by):
     studio, reseller = paid_october
     real_post = payouts.journal_entry_post
@@ -170,7 +155,7 @@ def test_a_crash_between_the_transfer_and_our_commit_never_pays_twice(world, loc
     assert account_balance(code="cash:stripe", currency="JPY") == 0
 
 
-def test_a_refund_after_payout_is_recovered_from_the_next_period(world, local_stripe):  # noqa: F811
+def test_a_refund_after_payout_is_recovered_from_the_next_period(world, local_stripe):
     # given October (no minimum) is collected and paid out: 280,000 → 168,000 / 112,000
     studio, reseller = connect_payees(local_stripe)
     placement = placement_with_coupons(world, terms=two_payee_terms(minimum_per_period=0))
@@ -215,7 +200,7 @@ def test_a_refund_after_payout_is_recovered_from_the_next_period(world, local_st
     assert account_balance(code="cash:stripe", currency="JPY") == 0
 
 
-def test_payout_runs_and_onboarding_are_for_finance(world, local_stripe):  # noqa: F811
+def test_payout_runs_and_onboarding_are_for_finance(world, local_stripe):
     studio, _ = connect_payees(local_stripe)
     before = db_state()
     with pytest.raises(PermissionDenied):
@@ -226,7 +211,7 @@ def test_payout_runs_and_onboarding_are_for_finance(world, local_stripe):  # noq
     assert PayoutRun.objects.count() == 0
 
 
-def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):  # noqa: F811
+def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):
     from contracts.models import Payee
 
     studio = Payee.objects.get(slug="studio-aoi")
@@ -241,7 +226,7 @@ def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):  
         "haken_payee": "studio-aoi"}
 
 
-def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(world, local_stripe):  # noqa: F811
+def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(world, local_stripe):
     # given the partner pays by bank transfer (manual) while the payees are paid by Stripe
     from payments.services.invoicing import invoice_mark_paid
 
@@ -257,7 +242,7 @@ def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(wor
     assert account_balance(code="cash:manual", currency="JPY") == 300_000
 
 
-def test_a_run_left_running_by_a_dead_worker_is_taken_over(world, local_stripe, paid_october):  # noqa: F811
+def test_a_run_left_running_by_a_dead_worker_is_taken_over(world, local_stripe, paid_october):
     stale = payout_run_request(actor=world.finance, as_of=timezone.now() + LATER)
     PayoutRun.objects.filter(pk=stale.pk).update(status="running")
     run = run_payouts(world)
@@ -273,15 +258,15 @@ def test_the_daily_beat_task_requests_a_run(world):
     assert (run.trigger, run.requested_by, run.status) == ("beat", None, "queued")
 
 
-def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_stripe):  # noqa: F811
+def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_stripe):
     # given two employees at Hoshi Mart, each with a statement collected
     from revenue.models import SettlementRun
     from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-    from tests.revenue.test_attribution import _backdate
+    from tests.support.revenue import backdate
 
     studio, reseller = connect_payees(local_stripe)
     placement_with_coupons(world)  # Rinna, coupons C1–C5
-    kai = _backdate(hire(world, employee="kai", terms=two_payee_terms()))
+    kai = backdate(hire(world, employee="kai", terms=two_payee_terms()))
     touch(kai, "coupon", "K1", at(10, 15, 9))
     for n, amount in enumerate([3_000_000, 1_500_000, 400_000, 100_000], start=1):
         sale(world.hoshi, at(10, 10 + n), amount, coupon_code=f"C{n}", external_id=f"oct-{n}")

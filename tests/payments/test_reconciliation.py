@@ -12,13 +12,13 @@ from payments.services import payouts
 from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
 from payments.services.reconciliation import reconciliation_run_execute, reconciliation_run_request
 from tests.support.payments import (
+    collect,
     connect_payees,
-    local_stripe,  # noqa: F401
     october_statement,
     partner_pays,
     placement_with_coupons,
+    run_payouts,
 )
-from tests.payments.test_payouts import collect, run_payouts
 
 
 def reconcile(world) -> ReconciliationRun:
@@ -30,12 +30,12 @@ def report(run: ReconciliationRun) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def october(world, local_stripe):  # noqa: F811
+def october(world, local_stripe):
     connect_payees(local_stripe)
     return october_statement(world, placement_with_coupons(world))
 
 
-def test_a_clean_loop_reconciles_with_no_mismatch(world, local_stripe, october):  # noqa: F811
+def test_a_clean_loop_reconciles_with_no_mismatch(world, local_stripe, october):
     assert report(reconcile(world)) == []  # approved, not invoiced: receivable 300,000 expected
     collect(world, local_stripe, october)
     run_payouts(world)
@@ -43,7 +43,7 @@ def test_a_clean_loop_reconciles_with_no_mismatch(world, local_stripe, october):
     assert (run.status, run.invoices_checked, run.transfers_checked, run.mismatches) == ("done", 1, 2, 0)
 
 
-def test_a_payment_stripe_has_but_the_ledger_missed_is_reported(world, local_stripe, october):  # noqa: F811
+def test_a_payment_stripe_has_but_the_ledger_missed_is_reported(world, local_stripe, october):
     invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=october).pk)
     partner_pays(local_stripe, invoice)  # and the webhook never arrives
     assert report(reconcile(world)) == [
@@ -53,7 +53,7 @@ def test_a_payment_stripe_has_but_the_ledger_missed_is_reported(world, local_str
     ]
 
 
-def test_a_transfer_the_ledger_has_not_booked_is_reported(world, local_stripe, october, monkeypatch):  # noqa: F811
+def test_a_transfer_the_ledger_has_not_booked_is_reported(world, local_stripe, october, monkeypatch):
     collect(world, local_stripe, october)
     with monkeypatch.context() as patch:
         patch.setattr(payouts, "journal_entry_post", lambda **kw: (_ for _ in ()).throw(RuntimeError("crash")))
@@ -68,7 +68,7 @@ def test_a_transfer_the_ledger_has_not_booked_is_reported(world, local_stripe, o
     assert report(reconcile(world)) == []
 
 
-def test_an_invoice_made_outside_the_platform_is_reported(world, local_stripe, october):  # noqa: F811
+def test_an_invoice_made_outside_the_platform_is_reported(world, local_stripe, october):
     customer = local_stripe.client.v1.customers.create(params={"name": "Someone else"})
     local_stripe.client.v1.invoice_items.create(params={"customer": customer.id, "amount": 5000, "currency": "jpy"})
     outside = local_stripe.client.v1.invoices.create(params={"customer": customer.id,

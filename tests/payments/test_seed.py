@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from contracts.models import Payee
 from payments.models import Invoice, ReconciliationRun
-from tests.support.payments import db_state
+from tests.support.snapshot import db_snapshot
 
 
 def test_demo_payments_make_an_open_manual_invoice_once(db, settings):
@@ -20,8 +20,8 @@ def test_demo_payments_make_an_open_manual_invoice_once(db, settings):
     assert (Payee.objects.get(slug="studio-aoi").minimum_payout, Payee.objects.get(slug="kumo-resellers").hold_days) \
         == (1_000, 7)
     assert ReconciliationRun.objects.get().mismatches == 0
-    before = db_state()
+    before = db_snapshot()
     out = StringIO()
     call_command("seed_demo_payments", stdout=out)
     assert out.getvalue() == "Demo payments already loaded.\n"
-    assert db_state() == before
+    assert db_snapshot() == before

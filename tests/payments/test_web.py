@@ -14,7 +14,6 @@ from tests.support.factories import PayeeFactory
 from tests.support.payments import (
     connect_payees,
     db_state,
-    local_stripe,  # noqa: F401
     october_statement,
     placement_with_coupons,
 )
@@ -205,7 +204,7 @@ def test_the_portal_statement_page_shows_its_invoice_status(world, manual):
     assert "badge badge-open" in page and "/portal/statements/2026-10.pdf" in page
 
 
-def test_onboarding_from_the_console_redirects_to_stripe(world, local_stripe):  # noqa: F811
+def test_onboarding_from_the_console_redirects_to_stripe(world, local_stripe):
     studio = Payee.objects.get(slug="studio-aoi")
     studio.payment_provider = "stripe"
     studio.save()

@@ -8,8 +8,8 @@ import pytest
 from contracts import services
 from revenue.models import Sale
 from revenue.services.attribution import attribution_reopen, attribution_run
-from tests.conftest import design_terms, hire, next_period_start_for
-from tests.support.revenue import sale, touch
+from tests.support.revenue import backdate, sale, touch
+from tests.support.world import design_terms, hire, next_period_start_for
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -21,20 +21,7 @@ def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, month: int = 
 @pytest.fixture
 def rinna(world):
     # active on DESIGN terms: 14 days, last touch, keys conversation > click > coupon
-    return _backdate(hire(world))
-
-
-def _backdate(placement):
-    # Test sales are dated October 2026 and versions are frozen by design, so give the
-    # contract an accepted version 0 in force from January, as an import of an older
-    # contract would.
-    from contracts.models import ContractVersion
-
-    version = placement.contract.versions.get()
-    ContractVersion.objects.create(contract=placement.contract, number=0, terms=version.terms,
-                                   effective_from="2026-01-01", status="accepted",
-                                   created_by=version.created_by)
-    return placement
+    return backdate(hire(world))
 
 
 def _attributed(s: Sale) -> tuple:
@@ -79,7 +66,7 @@ def test_last_touch_takes_the_latest_touch_and_ties_go_by_key_order_then_id(worl
 
 
 def test_first_touch_takes_the_earliest(world):
-    placement = _backdate(hire(world, terms=design_terms(attribution={
+    placement = backdate(hire(world, terms=design_terms(attribution={
         "window_days": 30, "model": "first_touch", "keys": ["coupon_code", "click_id"]})))
     first = touch(placement, "click", "K1", at(2))
     touch(placement, "coupon", "C1", at(9))
@@ -89,7 +76,7 @@ def test_first_touch_takes_the_earliest(world):
 
 
 def test_keys_the_contract_does_not_count_are_ignored(world):
-    placement = _backdate(hire(world, terms=design_terms(attribution={
+    placement = backdate(hire(world, terms=design_terms(attribution={
         "window_days": 14, "model": "last_touch", "keys": ["coupon_code"]})))
     touch(placement, "click", "K1", at(2))
     bought = sale(world.hoshi, at(3), 900, click_id="K1")
@@ -101,7 +88,7 @@ def test_keys_the_contract_does_not_count_are_ignored(world):
 
 def test_another_partners_touchpoint_with_the_same_key_never_matches(world, rinna):
     wayfarer_rinna = hire(world, partner="wayfarer", terms=design_terms(currency="USD"))
-    touch(_backdate(wayfarer_rinna), "coupon", "SHARED", at(1))
+    touch(backdate(wayfarer_rinna), "coupon", "SHARED", at(1))
     bought = sale(world.hoshi, at(2), 700, coupon_code="SHARED")
     attribution_run()
     bought.refresh_from_db()
@@ -118,7 +105,7 @@ def test_a_sale_without_keys_says_so(world, rinna):
 
 def test_one_sale_credits_one_placement_and_the_version_in_force_decides(world, rinna):
     # given Kai also placed at Hoshi Mart, whose contract counts only conversations
-    kai = _backdate(hire(world, employee="kai", terms=design_terms(attribution={
+    kai = backdate(hire(world, employee="kai", terms=design_terms(attribution={
         "window_days": 3, "model": "last_touch", "keys": ["conversation_id"]})))
     touch(rinna, "coupon", "C1", at(1))
     talk = touch(kai, "conversation", "V1", at(2))
@@ -166,7 +153,7 @@ def test_reopening_sends_unsettled_sales_back_and_rerunning_is_deterministic(wor
 def _mixed_month(world, rinna):
     """Sales of every kind of decision: one key, several keys, first touch, outside the
     window, a key no contract counts, no touchpoint, no key."""
-    kai = _backdate(hire(world, employee="kai", terms=design_terms(attribution={
+    kai = backdate(hire(world, employee="kai", terms=design_terms(attribution={
         "window_days": 5, "model": "first_touch", "keys": ["click_id", "conversation_id"]})))
     touch(rinna, "coupon", "C1", at(1))
     touch(rinna, "click", "K1", at(3))

@@ -33,8 +33,9 @@ from contracts.models import ContractVersion, Partner, Placement
 from contracts.selectors import partner_today
 from revenue.models import Sale, SettlementRun, Statement
 from revenue.services.settlement import settlement_run_request, statement_approve, statement_submit
-from tests.conftest import design_terms, wait_for
 from tests.support.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.support.workers import wait_for
+from tests.support.world import design_terms
 
 pytestmark = pytest.mark.integration
 

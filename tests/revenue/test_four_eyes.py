@@ -20,11 +20,11 @@ from payments.services.invoicing import invoice_create, invoice_issue, invoice_m
 from payments.services.payouts import payout_run_request
 from revenue.models import SettlementRun, Statement
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import design_terms
 from tests.support.payments import OCT, connect_payees, placement_with_coupons
-from tests.support.revenue import sale
-from tests.revenue.test_web import at, revenue_state
+from tests.support.revenue import at, revenue_state, sale
+from tests.support.snapshot import db_snapshot
 from tests.support.web import browser, text
+from tests.support.world import design_terms
 
 
 @pytest.fixture
@@ -189,14 +189,14 @@ def test_a_payout_run_is_refused_to_whoever_approved_what_it_would_pay(world, in
     _, statement = in_review
     statement = statement_approve(actor=world.finance2, statement=statement)
     _collected(world, statement, paid_days_ago=31)
-    runs = PayoutRun.objects.count()
+    runs = db_snapshot(PayoutRun)
     # when the approver starts a payout run through the API
     response = api(world.finance2).post("/api/v1/payout-runs", {}, format="json")
     # then 403 four_eyes_required and no run
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "four_eyes_required"
     assert f"#{statement.pk}" in response.json()["error"]["message"]
-    assert PayoutRun.objects.count() == runs
+    assert db_snapshot(PayoutRun) == runs
     # the one who only submitted it may start it, and the audit names who approved what it pays
     run = payout_run_request(actor=world.finance)
     entry = AuditLog.objects.get(action="payout_run.requested", target_id=str(run.pk))

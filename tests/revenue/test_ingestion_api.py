@@ -18,27 +18,11 @@ from rest_framework.test import APIClient
 
 from contracts import services as contract_services
 from contracts.models import Placement
-from core.models import AuditLog
-from revenue.models import Outcome, Sale, SaleUpload, SaleUploadRejection, Statement, Touchpoint
+from revenue.models import Outcome, Sale, Statement, Touchpoint
 from revenue.services import ingestion
-from tests.conftest import api_as, hire
-from tests.support.api import assert_error
-
-_TRACKED = (Sale, Touchpoint, Outcome, SaleUpload, SaleUploadRejection, Statement, AuditLog)
-
-
-def revenue_state() -> dict[str, list[dict[str, Any]]]:
-    """Every row (every field) of the tables ingestion could touch, ordered by id."""
-    return {model.__name__: list(model.objects.order_by("pk").values()) for model in _TRACKED}
-
-
-def bearer(world, partner: str = "hoshi") -> APIClient:
-    issued = contract_services.api_key_create(actor=getattr(world, f"{partner}_owner"),
-                                              partner=getattr(world, partner), name="POS feed")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
-    client.issued = issued  # type: ignore[attr-defined]
-    return client
+from tests.support.api import assert_error, bearer
+from tests.support.revenue import ingestion_state
+from tests.support.world import api_as, hire
 
 
 def sale(external_id: str, amount: int = 1280, *, at: str = "2026-10-03T12:01:00+09:00",
@@ -193,11 +177,11 @@ def test_a_sale_is_stored_with_its_exact_values_and_digest(world):
     same = {"external_id": "pos-8812-001", "type": "sale", "occurred_at": "2026-10-03T03:01:00Z",
             "amount": 1280, "currency": "JPY", "store_id": "tokyo-221", "coupon_code": "RINNA-7F3K2",
             "customer_ref": "c0ffee"}
-    before = revenue_state()
+    before = ingestion_state()
     response = post(client, "/api/v1/sales", {"events": [same]})
     # then it is a duplicate and nothing changes
     assert (response.status_code, response.json()) == (200, {"accepted": 0, "duplicates": 1, "rejected": []})
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize(("occurred_at", "partner", "currency", "period"), [
@@ -223,7 +207,7 @@ def test_a_changed_event_is_a_conflict_and_changes_nothing(world):
     # given a stored sale
     client = bearer(world)
     assert post(client, "/api/v1/sales", {"events": [sale("pos-1", coupon_code="A")]}).status_code == 200
-    before = revenue_state()
+    before = ingestion_state()
     # when the same external_id comes with another coupon, another time, or as a refund
     changed = [sale("pos-1", coupon_code="B"), sale("pos-1", coupon_code="A", at="2026-10-03T12:02:00+09:00"),
                refund("pos-1", "pos-1", 1)]
@@ -234,14 +218,14 @@ def test_a_changed_event_is_a_conflict_and_changes_nothing(world):
     for response in responses:
         assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": [
             {"index": 0, "external_id": "pos-1", "code": "conflict", "message": message}]}
-    assert revenue_state() == before
+    assert ingestion_state() == before
     # when the three come in one batch
     response = post(client, "/api/v1/sales", {"events": changed})
     # then the first conflicts with the stored sale, the others with the first
     in_batch = "external_id 'pos-1' appears earlier in this batch (index 0) with different content."
     assert [(r["index"], r["code"], r["message"]) for r in response.json()["rejected"]] == [
         (0, "conflict", message), (1, "conflict", in_batch), (2, "conflict", in_batch)]
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize(("event", "message"), [
@@ -267,7 +251,7 @@ def test_a_changed_event_is_a_conflict_and_changes_nothing(world):
 def test_invalid_events_are_rejected_with_a_reason(world, event, message):
     # given Hoshi Mart's key
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when it posts the invalid event beside nothing else
     response = post(client, "/api/v1/sales", {"events": [event]})
     # then it is rejected with the reason, and nothing is stored
@@ -275,21 +259,21 @@ def test_invalid_events_are_rejected_with_a_reason(world, event, message):
     [rejection] = response.json()["rejected"]
     assert (rejection["index"], rejection["message"]) == (0, message)
     assert rejection["code"] in ("invalid", "unknown_currency")
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_a_refund_cannot_precede_its_sale_nor_change_currency(world):
     # given a stored sale at 2026-10-03 12:01 Tokyo
     client = bearer(world)
     post(client, "/api/v1/sales", {"events": [sale("pos-1")]})
-    before = revenue_state()
+    before = ingestion_state()
     # when a refund of it is dated a minute earlier
     response = post(client, "/api/v1/sales", {"events": [
         refund("r-1", "pos-1", 100, at="2026-10-03T12:00:00+09:00")]})
     # then it is rejected, and nothing changes
     assert response.json()["rejected"] == [{"index": 0, "external_id": "r-1", "code": "invalid",
                                             "message": "The refund occurs before its sale 'pos-1'."}]
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_a_session_member_can_post_sales_for_their_own_partner(world):
@@ -369,23 +353,23 @@ def test_a_full_batch_of_1000_events_is_written_in_a_few_queries(world, capsys):
 def test_a_malformed_envelope_is_400_and_changes_nothing(world, body, fields):
     # given Hoshi Mart's key
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when the envelope is wrong
     response = post(client, "/api/v1/sales", body)
     # then 400 invalid naming the field, and nothing changed
     assert_error(response, 400, "invalid", fields)
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_malformed_json_is_400(world):
     # given Hoshi Mart's key
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when the body is not JSON
     response = client.post("/api/v1/sales", data='{"events": [', content_type="application/json")
     # then 400 malformed_request, and nothing changed
     assert_error(response, 400, "malformed_request")
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize("path,name", [("/api/v1/sales", "events"), ("/api/v1/touchpoints", "touchpoints"),
@@ -393,25 +377,25 @@ def test_malformed_json_is_400(world):
 def test_over_1000_items_is_413_and_changes_nothing(world, path, name):
     # given Hoshi Mart's key and 1,001 otherwise valid sales
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when they are posted in one request
     response = post(client, path, {name: [sale(f"pos-{i}") for i in range(1001)]})
     # then 413 too_many_events, and not one is stored
     error = assert_error(response, 413, "too_many_events")
     assert error["message"] == f"1001 {name} in one request; send at most 1000 per request."
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_a_body_over_10_mb_is_413_unread(world):
     # given Hoshi Mart's key
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when the body is over 10 MB
     body = '{"events": [], "pad": "' + "p" * (10 * 1024 * 1024) + '"}'
     response = client.post("/api/v1/sales", data=body, content_type="application/json")
     # then 413 request_too_large
     assert_error(response, 413, "request_too_large")
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize("how", ["wrong-secret", "revoked", "no-credentials"])
@@ -426,7 +410,7 @@ def test_a_bad_key_is_401_and_changes_nothing(world, how):
         contract_services.api_key_revoke(actor=world.hoshi_owner, key=issued.key)
     else:
         client = APIClient()
-    before = revenue_state()
+    before = ingestion_state()
     # when it posts a sale, a touchpoint and an outcome
     responses = [post(client, "/api/v1/sales", {"events": [sale("pos-1")]}),
                  post(client, "/api/v1/touchpoints", {"touchpoints": []}),
@@ -435,19 +419,19 @@ def test_a_bad_key_is_401_and_changes_nothing(world, how):
     for response in responses:
         assert_error(response, 401, "not_authenticated")
         assert response["WWW-Authenticate"] == "Bearer"
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize("who", ["staff", "finance", "hoshi_manager"])
 def test_platform_people_cannot_post_sales(world, who):
     # given a signed-in platform person (not a partner member)
     client = api_as(getattr(world, who))
-    before = revenue_state()
+    before = ingestion_state()
     # when they post a sale
     response = post(client, "/api/v1/sales", {"events": [sale("pos-1")]})
     # then 403, and nothing changed
     assert_error(response, 403, "permission_denied")
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_too_many_requests_is_429_with_retry_after(world, settings):
@@ -457,7 +441,7 @@ def test_too_many_requests_is_429_with_retry_after(world, settings):
     other_key = bearer(world)
     assert post(client, "/api/v1/sales", {"events": [sale("pos-1")]}).status_code == 200
     assert post(client, "/api/v1/touchpoints", {"touchpoints": []}).status_code == 200
-    before = revenue_state()
+    before = ingestion_state()
     # when the key sends a third request within the minute
     response = post(client, "/api/v1/sales", {"events": [sale("pos-2")]})
     # then 429 throttled with Retry-After in whole seconds — up to a window and a half: the
@@ -465,7 +449,7 @@ def test_too_many_requests_is_429_with_retry_after(world, settings):
     # — and nothing is stored
     assert_error(response, 429, "throttled")
     assert 1 <= int(response["Retry-After"]) <= 90
-    assert revenue_state() == before
+    assert ingestion_state() == before
     # and another key of the same partner has its own budget
     assert post(other_key, "/api/v1/sales", {"events": [sale("pos-2")]}).json()["accepted"] == 1
 
@@ -478,7 +462,7 @@ def test_one_partner_cannot_refund_or_touch_anothers_data(world):
     hoshi_placement = hire(world)
     ingestion.sales_ingest(partner=world.hoshi, events=[sale("pos-1")])
     wayfarer = bearer(world, "wayfarer")
-    before = revenue_state()
+    before = ingestion_state()
     # when Wayfarer refunds pos-1, posts a touchpoint and an outcome for Hoshi's placement
     refunded = post(wayfarer, "/api/v1/sales", {"events": [refund("r-1", "pos-1", 1, currency="USD")]})
     touched = post(wayfarer, "/api/v1/touchpoints", {"touchpoints": [
@@ -497,7 +481,7 @@ def test_one_partner_cannot_refund_or_touch_anothers_data(world):
     assert outcome.json()["rejected"] == [
         {"index": 0, "external_id": "o-1", "code": "unknown_placement",
          "message": f"You have no placement {hoshi_placement.pk}."}]
-    assert revenue_state() == before
+    assert ingestion_state() == before
     # and Wayfarer may use the same external_id for its own sale: ids are per partner
     response = post(wayfarer, "/api/v1/sales", {"events": [sale("pos-1", 500, currency="USD")]})
     assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
@@ -620,12 +604,12 @@ def test_a_duplicate_touchpoint_resets_nothing(world):
     post(client, "/api/v1/touchpoints", {"touchpoints": [touch(placement, "C-1", "coupon")]})
     ingestion.sales_ingest(partner=world.hoshi, events=[sale("s-1", coupon_code="C-1")])
     Sale.objects.update(attribution="attributed", placement=placement, attributed_key="coupon_code")
-    before = revenue_state()
+    before = ingestion_state()
     # when the same touchpoint is posted again
     response = post(client, "/api/v1/touchpoints", {"touchpoints": [touch(placement, "C-1", "coupon")]})
     # then it is a duplicate and nothing changed
     assert response.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 # --- outcomes ----------------------------------------------------------------------------
@@ -690,12 +674,12 @@ def test_outcomes_are_recorded_withdrawn_and_checked(world):
     }
     assert started <= stored[("resolution", "o-1")].withdrawn_at <= datetime.now(UTC)
     # when o-1's withdrawal and its original record are posted again
-    before = revenue_state()
+    before = ingestion_state()
     again = post(client, "/api/v1/outcomes", {"outcomes": [outcome(placement, "o-1", at=None, withdrawn=True),
                                                            outcome(placement, "o-1")]})
     # then both are duplicates: a withdrawn outcome stays withdrawn
     assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 def test_outcomes_of_an_ended_placement_can_still_be_withdrawn(world):

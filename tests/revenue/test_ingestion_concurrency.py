@@ -15,7 +15,7 @@ from contracts import services as contract_services
 from revenue import tasks
 from revenue.models import Sale, Touchpoint
 from revenue.services import ingestion
-from tests.conftest import hire
+from tests.support.world import hire
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

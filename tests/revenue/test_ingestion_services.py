@@ -12,7 +12,7 @@ from contracts import services as contract_services
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
 from revenue.services import ingestion
-from tests.conftest import hire
+from tests.support.world import hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -19,7 +19,7 @@ from revenue.rating import (
     rate_period,
     share_model_for,
 )
-from tests.conftest import design_terms
+from tests.support.world import design_terms
 
 D = Decimal
 DESIGN_TIERS = [{"up_to": 1_000_000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]

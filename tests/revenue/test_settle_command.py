@@ -6,14 +6,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from revenue.models import SettlementRun, Statement
-from tests.conftest import hire
-from tests.support.revenue import sale, touch
-from tests.revenue.test_attribution import _backdate
-from tests.revenue.test_settlement import at
+from tests.support.revenue import at, backdate, sale, touch
+from tests.support.world import hire
 
 
 def test_settle_command_writes_the_periods_statements(world):
-    placement = _backdate(hire(world))
+    placement = backdate(hire(world))
     touch(placement, "coupon", "C1", at(10, 1, 9))
     sale(world.hoshi, at(10, 2), 2_000_000, coupon_code="C1")
     out = StringIO()

@@ -16,9 +16,8 @@ from revenue.services.settlement import (
     statement_approve,
     statement_submit,
 )
-from tests.conftest import design_terms, hire
-from tests.support.revenue import period_of, sale, touch
-from tests.revenue.test_attribution import _backdate
+from tests.support.revenue import backdate, period_of, sale, touch
+from tests.support.world import design_terms, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OCT, NOV, DEC = date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1)
@@ -43,7 +42,7 @@ def approve(world, statement: Statement) -> Statement:
 
 @pytest.fixture
 def rinna(world):
-    placement = _backdate(hire(world))
+    placement = backdate(hire(world))
     for day, code in [(1, "C1"), (2, "C2"), (3, "C3"), (4, "C4"), (20, "C5")]:
         touch(placement, "coupon", code, at(10, day, 9))
     return placement
@@ -116,7 +115,7 @@ def test_two_months_with_minimum_refunds_late_sale_and_clawback(world, rinna):
 
 
 def test_a_negative_total_carries_credit_and_pays_nothing(world):
-    placement = _backdate(hire(world, terms=design_terms(
+    placement = backdate(hire(world, terms=design_terms(
         share={"model": "flat", "rate": "0.10"}, minimum_per_period=None, outcome_fees={})))
     touch(placement, "coupon", "C1", at(10, 1, 9))
     bought = sale(world.hoshi, at(10, 1), 1_000_000, coupon_code="C1")
@@ -186,7 +185,7 @@ def test_finance_adjustment_survives_a_rerun_and_is_audited(world, rinna):
 def test_a_half_unit_clawback_survives_storing_the_effective_rate(world):
     # given 50% of the first unit and nothing above: a net of 6 earns 0.5, so the effective
     # rate is 0.5 / 6 = 0.08333… (it never ends)
-    placement = _backdate(hire(world, terms=design_terms(
+    placement = backdate(hire(world, terms=design_terms(
         share={"model": "graduated", "tiers": [{"up_to": 1, "rate": "0.5"}, {"up_to": None, "rate": "0"}]},
         minimum_per_period=None, outcome_fees={})))
     touch(placement, "coupon", "C1", at(10, 1, 9))

@@ -13,9 +13,8 @@ from ledger.selectors.balances import account_balance
 from revenue.models import Outcome, SettlementRun, Statement
 from revenue.services.ingestion import outcome_withdraw
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import design_terms, hire
-from tests.support.revenue import period_of, sale, touch
-from tests.revenue.test_attribution import _backdate
+from tests.support.revenue import backdate, period_of, sale, touch
+from tests.support.world import design_terms, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OCT, NOV, DEC, JAN, FEB = (date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1),
@@ -48,7 +47,7 @@ def _resolution(placement, external_id: str, when: datetime) -> Outcome:
 def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open_period(world):
     # Given: Kai on a flat 10% with a resolution fee of 90 and no minimum; October has
     # three resolutions and 10,000 of sales, approved.
-    placement = _backdate(hire(world, employee="kai", terms=design_terms(
+    placement = backdate(hire(world, employee="kai", terms=design_terms(
         share={"model": "flat", "rate": "0.10"}, minimum_per_period=None,
         outcome_fees={"resolution": 90, "delivered_work": 50000})))
     touch(placement, "conversation", "conv-1", at(2026, 10, 1, 9))
@@ -92,7 +91,7 @@ def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open
 
 def test_a_withdrawal_that_outruns_the_wage_carries_credit(world):
     # Given: an October with 5 resolutions at 90 and nothing else, approved (450).
-    placement = _backdate(hire(world, employee="kai", terms=design_terms(
+    placement = backdate(hire(world, employee="kai", terms=design_terms(
         share={"model": "flat", "rate": "0.10"}, minimum_per_period=None)))
     for n in range(5):
         _resolution(placement, f"r{n}", at(2026, 10, 2 + n))
@@ -115,7 +114,7 @@ def _end(world, placement, when: datetime) -> None:
 def test_an_ended_placement_runs_off_late_sales_clawbacks_and_credit_without_a_minimum(world):
     # Given: Rinna under §5a's example terms (graduated, minimum 300,000), October approved
     # with 2,000,000 of sales, then the placement ends on 31 October.
-    placement = _backdate(hire(world))
+    placement = backdate(hire(world))
     touch(placement, "coupon", "C1", at(2026, 10, 1, 9))
     touch(placement, "coupon", "C2", at(2026, 10, 20, 9))
     big = sale(world.hoshi, at(2026, 10, 2), 2_000_000, coupon_code="C1")
@@ -173,7 +172,7 @@ def test_an_ended_placement_runs_off_late_sales_clawbacks_and_credit_without_a_m
 def test_an_ended_placement_shows_a_late_sale_with_its_refund_then_stops(world):
     # Given: an October approved, the placement ended in October, and a November draft
     # computed while a late sale was counted.
-    placement = _backdate(hire(world))
+    placement = backdate(hire(world))
     touch(placement, "coupon", "C1", at(2026, 10, 1, 9))
     sale(world.hoshi, at(2026, 10, 2), 10_000, coupon_code="C1")
     settle(OCT)

@@ -16,8 +16,7 @@ from revenue.models import Sale, SaleUpload, SettlementRun
 from revenue.selectors.stalled import StalledWork, stalled_work
 from revenue.services.settlement import settlement_period_lock
 from revenue.services.uploads import upload_lock
-from tests.conftest import wait_for
-from tests.e2e.test_faults import own_connection, shared_media  # noqa: F401 (a fixture)
+from tests.support.workers import own_connection, wait_for
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 CSV = (b"external_id,type,occurred_at,amount,currency\n"
@@ -75,7 +74,7 @@ def test_only_old_unfinished_work_whose_lock_nobody_holds_is_stalled(world, sett
 
 
 @pytest.mark.integration
-def test_the_sweep_queues_a_lost_upload_and_the_worker_imports_it(world, shared_media,  # noqa: F811
+def test_the_sweep_queues_a_lost_upload_and_the_worker_imports_it(world, shared_media,
                                                                    celery_worker_process):
     # given an upload whose message never reached a worker (the broker was down), 10 minutes old
     lost = upload(world, status="queued", minutes_ago=10)

@@ -14,12 +14,11 @@ from ledger.models import JournalEntry
 from revenue.models import SettlementRun, Statement
 from revenue.pagination import BACKWARD, FORWARD, Position, cursor_encode
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import api_as, hire
-from tests.support.factories import UserFactory
 from tests.support.api import assert_error
-from tests.support.revenue import sale, touch
-from tests.revenue.test_attribution import _backdate
+from tests.support.factories import UserFactory
+from tests.support.revenue import backdate, sale, touch
 from tests.support.web import browser, stored, text
+from tests.support.world import api_as, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 AUG, SEP, OCT = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
@@ -45,9 +44,9 @@ def three_contracts(world):
     """Hoshi × Rinna, Hoshi × Kai, Wayfarer × Kai, each with one attributed sale a month
     from August to October, settled into drafts (nine statements)."""
     placements = [
-        _backdate(hire(world)),
-        _backdate(hire(world, employee="kai")),
-        _backdate(hire(world, partner="wayfarer", employee="kai")),
+        backdate(hire(world)),
+        backdate(hire(world, employee="kai")),
+        backdate(hire(world, partner="wayfarer", employee="kai")),
     ]
     for n, placement in enumerate(placements):
         for month in (8, 9, 10):

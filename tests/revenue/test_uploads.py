@@ -24,6 +24,7 @@ from revenue import tasks
 from revenue.models import Sale, SaleUpload, SaleUploadRejection
 from revenue.services import ingestion, uploads
 from revenue.services.uploads import UploadRefused, upload_create, upload_process
+from tests.support.snapshot import Snapshot, db_snapshot
 
 HEADER = "external_id,type,occurred_at,amount,currency,coupon_code,click_id,conversation_id,customer_ref,store_id," \
          "refund_of\n"
@@ -64,9 +65,8 @@ def sales_of(partner) -> list[tuple[Any, ...]]:
         for s in Sale.objects.filter(partner=partner).select_related("refund_of"))
 
 
-def revenue_state() -> dict[str, list[dict[str, Any]]]:
-    return {model.__name__: list(model.objects.order_by("pk").values())
-            for model in (Sale, SaleUpload, SaleUploadRejection, AuditLog)}
+def revenue_state() -> Snapshot:
+    return db_snapshot(Sale, SaleUpload, SaleUploadRejection, AuditLog)
 
 
 def media_files(settings) -> list[str]:

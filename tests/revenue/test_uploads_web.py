@@ -15,6 +15,7 @@ from core.models import AuditLog
 from revenue import tasks
 from revenue.models import Sale, SaleUpload, SaleUploadRejection
 from revenue.services.uploads import upload_process
+from tests.support.snapshot import db_snapshot
 from tests.support.web import browser, text
 
 HEADER = "external_id,type,occurred_at,amount,currency\n"
@@ -28,10 +29,7 @@ def _media(settings, tmp_path):
 def state(settings) -> dict:
     root = Path(settings.MEDIA_ROOT)
     return {
-        "uploads": list(SaleUpload.objects.order_by("pk").values()),
-        "rejections": SaleUploadRejection.objects.count(),
-        "sales": Sale.objects.count(),
-        "audit": list(AuditLog.objects.order_by("pk").values_list("pk", "action")),
+        "rows": db_snapshot(SaleUpload, SaleUploadRejection, Sale, AuditLog),
         "files": sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.exists() else [],
     }
 

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,24 +18,18 @@ from django.urls import reverse
 
 from contracts.models import ContractVersion, Placement
 from core.models import AuditLog
-from ledger.models import Account, JournalEntry, JournalLine
 from revenue import views as revenue_views
 from revenue.models import (
     Outcome,
     Sale,
     SettlementRun,
     Statement,
-    StatementAdjustment,
-    StatementLine,
-    StatementSplit,
-    Touchpoint,
 )
 from revenue.services.attribution import attribution_run
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import design_terms, hire, next_period_start_for
-from tests.support.revenue import period_of, sale, touch
-from tests.revenue.test_attribution import _backdate
-from tests.support.web import browser, db_state, text
+from tests.support.revenue import backdate, period_of, revenue_state, sale, touch
+from tests.support.web import browser, text
+from tests.support.world import design_terms, hire, next_period_start_for
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OCT = date(2026, 10, 1)
@@ -56,25 +49,6 @@ def approve(world, statement: Statement) -> Statement:
     return statement_approve(actor=world.finance2, statement=statement)
 
 
-def revenue_state() -> dict[str, Any]:
-    """Everything the revenue screens could change, beside contracts' db_state()."""
-    return {
-        **db_state(),
-        "statements": list(Statement.objects.order_by("pk").values_list(
-            "pk", "status", "net", "wage", "adjustments", "total", "payable", "fingerprint", "journal_entry_id")),
-        "lines": list(StatementLine.objects.order_by("pk").values_list("pk", "kind", "amount")),
-        "splits": list(StatementSplit.objects.order_by("pk").values_list("pk", "amount")),
-        "adjustments": list(StatementAdjustment.objects.order_by("pk").values_list("pk", "amount", "reason")),
-        "sales": list(Sale.objects.order_by("pk").values_list("pk", "attribution", "placement_id", "statement_id")),
-        "outcomes": list(Outcome.objects.order_by("pk").values_list("pk", "statement_id")),
-        "touchpoints": Touchpoint.objects.count(),
-        "runs": list(SettlementRun.objects.order_by("pk").values_list("pk", "status")),
-        "accounts": Account.objects.count(),
-        "journal": list(JournalEntry.objects.order_by("pk").values_list("pk", "memo")),
-        "journal_lines": list(JournalLine.objects.order_by("pk").values_list("pk", "amount")),
-    }
-
-
 def _resolution(placement: Placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
     Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
                            period=period_of(when, "Asia/Tokyo"), withdrawn_at=when if withdrawn else None)
@@ -92,7 +66,7 @@ def october(world):
     """Rinna at Hoshi Mart on DESIGN terms, with DESIGN's hand-computed October: 5,200,000
     of attributed sales, 200,000 of it refunded, 2 resolutions (a third withdrawn) and a
     sale with no key."""
-    rinna = _backdate(hire(world))
+    rinna = backdate(hire(world))
     for day, code in [(1, "C1"), (2, "C2"), (3, "C3"), (4, "C4"), (20, "C5")]:
         touch(rinna, "coupon", code, at(10, day, 9))
     hoshi = world.hoshi

@@ -1,4 +1,4 @@
-"""What tests/test_api_fuzz.py found, one focused test each: every answer is a 4xx in the one
+"""What tests/security/test_api_fuzz.py found, one focused test each: every answer is a 4xx in the one
 error shape, never a 500 or an HTML page, and nothing stored changes."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from django.core.cache.backends.base import CacheKeyWarning
 from rest_framework.test import APIClient
 
-from tests.conftest import api_as, hire
-from tests.support.api import assert_error, db_state
-from tests.revenue.test_ingestion_api import bearer, revenue_state
+from tests.support.api import assert_error, bearer, db_state
+from tests.support.revenue import ingestion_state
+from tests.support.world import api_as, hire
 
 
 @pytest.mark.parametrize("path", ["/api/v1/placements/abc", "/api/v1/placements/-1",
@@ -43,7 +43,7 @@ def test_a_kind_that_is_not_a_string_is_rejected_not_a_crash(world, endpoint, ki
     # given a partner system with an API key and an active placement
     placement = hire(world)
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when it reports an item whose kind is a JSON object or list
     item = {"placement": placement.pk, "kind": kind, "occurred_at": "2026-10-03T12:01:00+09:00"}
     item.update({"key": "clk-1"} if endpoint == "touchpoints" else {"external_id": "res-1"})
@@ -56,7 +56,7 @@ def test_a_kind_that_is_not_a_string_is_rejected_not_a_crash(world, endpoint, ki
     kinds = "click, conversation, coupon" if endpoint == "touchpoints" else "delivered_work, resolution"
     assert body["rejected"] == [{"index": 0, "external_id": external_id, "code": "invalid",
                                  "message": f"kind must be one of {kinds}."}]
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize("key", ["pk_\x00", "\x00"])
@@ -90,12 +90,12 @@ def test_a_query_parameter_with_a_nul_is_a_malformed_request(world, path, name):
 def test_a_path_with_a_nul_is_a_malformed_request(world):
     # given a partner system with an API key
     client = bearer(world)
-    before = revenue_state()
+    before = ingestion_state()
     # when it asks for the attribution of a sale whose id contains a NUL character
     response = client.get("/api/v1/sales/pos%00-1/attribution")
     # then 400 malformed_request on the path, and nothing changed
     assert_error(response, 400, "malformed_request", {"path": ["Remove the NUL or unpaired surrogate character."]})
-    assert revenue_state() == before
+    assert ingestion_state() == before
 
 
 @pytest.mark.parametrize("path", [f"/api/v1/{name}/99999999999999999999"

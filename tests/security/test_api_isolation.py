@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 from contracts import services
 from contracts.models import Placement
 from contracts.selectors import next_period_start
-from tests.conftest import DESIGN_TERMS, api_as, design_terms, hire, this_period
-from tests.support.factories import UserFactory
 from tests.support.api import assert_error, db_state
+from tests.support.factories import UserFactory
+from tests.support.world import DESIGN_TERMS, api_as, design_terms, hire, this_period
 
 
 @dataclass

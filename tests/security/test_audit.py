@@ -1,6 +1,6 @@
 """The audit log records the changes that matter — contract terms, statements, invoices,
 payouts, API keys — and refuses to be rewritten (the raw-SQL and ORM refusals of single
-rows are in test_db_guards; here: every kind of entry the money loop leaves)."""
+rows are in tests/contracts/test_db_guards.py; here: every kind of entry the money loop leaves)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from django.db import IntegrityError, transaction
 from contracts.services import api_key_create, api_key_revoke
 from core.models import AuditLog
 from tests.support.payments import (
+    collect,
     connect_payees,
-    local_stripe,  # noqa: F401
     october_statement,
     placement_with_coupons,
+    run_payouts,
 )
-from tests.payments.test_payouts import collect, run_payouts
 
 
 def actions() -> list[tuple[str, str]]:
     return list(AuditLog.objects.order_by("pk").values_list("action", "actor_label"))
 
 
-def test_the_money_loop_and_api_keys_leave_an_append_only_trail(world, local_stripe):  # noqa: F811
+def test_the_money_loop_and_api_keys_leave_an_append_only_trail(world, local_stripe):
     # given a contract accepted, an October statement settled, submitted and approved,
     # invoiced, paid and paid out, and an API key created and revoked
     connect_payees(local_stripe)

@@ -2,7 +2,7 @@
 policy forbids: no inline scripts, no inline event handlers, no hx-on (htmx would eval it),
 no style attributes and no <style> elements (style-src 'self', without 'unsafe-inline').
 
-Besides the listed pages, one test walks every URL pattern (as test_security_csrf does)
+Besides the listed pages, one test walks every URL pattern (as tests/security/test_csrf.py does)
 over the demo data, as a partner owner, an account manager, finance and staff, and checks
 every HTML answer to a GET — full pages and their htmx fragments alike."""
 
@@ -16,9 +16,9 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import hire
-from tests.support.web import browser
 from tests.support.url_routes import every_route
+from tests.support.web import browser
+from tests.support.world import hire
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "

@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.urls.converters import get_converters
 
 from contracts.models import PartnerApiKey, Placement
-from tests.conftest import hire
-from tests.support.web import stored
 from tests.support.url_routes import every_route
+from tests.support.web import stored
+from tests.support.world import hire
 
 # URL name → why no CSRF token is asked for.
 EXEMPT = {

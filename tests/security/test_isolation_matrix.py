@@ -41,8 +41,8 @@ from core.models import User
 from payments.models import Invoice, PayoutRun
 from revenue.models import Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
-from tests.support.web import stored
 from tests.support.url_routes import Route, every_route
+from tests.support.web import stored
 
 PARTNERS = ("hoshi-mart", "wayfarer", "lumen")
 # username → the partners whose data they may see (finance and staff: every partner).
@@ -193,7 +193,7 @@ def _markers(partner: Partner) -> set[str]:
 # Parameters that name no partner's object: filled with a value everyone may use. The
 # admin's own (object ids of any model, content types) are staff-only as a whole: the admin
 # sends everyone else to its sign-in, whatever the object.
-# An invitation link's token is its own credential, for whoever holds it (tests/test_partner_onboarding.py
+# An invitation link's token is its own credential, for whoever holds it (tests/contracts/test_partner_onboarding.py
 # proves an issued one works once and an unknown one is refused): the walk asks with one never issued.
 NEUTRAL = {"action", "slug", "token"}
 # Parameters naming the platform's own objects (runs, payees), no partner's: finance's alone.
@@ -204,7 +204,7 @@ PLATFORM_OBJECTS = {"run_id", "payee_id"}
 ACTIONS = {"api-placement-action": "pause", "api-contract-version-action": "accept",
            "api-statement-action": "approve"}
 # Reached in scope only with the widget's key and the visitor's token (shown once, when the
-# visitor starts): tests/test_agents_api.py::test_a_wrong_token_or_another_widgets_conversation_is_not_found
+# visitor starts): tests/agents/test_api.py::test_a_wrong_token_or_another_widgets_conversation_is_not_found
 # proves the owner's widget reaches it and another's does not.
 REACHED_ELSEWHERE = {"api-widget-messages"}
 

@@ -18,9 +18,9 @@ from django.urls import reverse
 
 from contracts import services
 from contracts.models import ContractVersion, PartnerApiKey, Placement
-from tests.conftest import design_terms, hire, next_period_start_for, this_period
 from tests.support.factories import EmployeeFactory
 from tests.support.web import browser, db_state
+from tests.support.world import design_terms, hire, next_period_start_for, this_period
 
 
 @dataclass

@@ -4,8 +4,6 @@ every row a turn could write, so negative tests can assert nothing changed."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
@@ -25,8 +23,9 @@ from agents.models import (
 )
 from core.models import AuditLog
 from revenue.models import Outcome, Touchpoint
-from tests.conftest import hire
 from tests.support.factories import EmployeeFactory
+from tests.support.snapshot import Snapshot, db_snapshot
+from tests.support.world import hire
 
 CATALOG_CSV = b"""sku,name,description,price,tags
 ONI-SALMON,Salmon onigiri,Rice ball with grilled salmon. A classic lunch.,180,lunch;rice
@@ -59,8 +58,8 @@ _TRACKED = (Conversation, Message, AgentRun, IssuedCoupon, CopyDraft, CatalogIte
             KnowledgeChunk, CouponOffer, Widget, Touchpoint, Outcome, AuditLog)
 
 
-def db_state() -> dict[str, list[dict[str, Any]]]:
-    return {model.__name__: list(model.objects.order_by("pk").values()) for model in _TRACKED}
+def db_state() -> Snapshot:
+    return db_snapshot(*_TRACKED)
 
 
 def rinna_at_hoshi(world, *, offer: bool = True):

@@ -1,9 +1,9 @@
-"""Set-up for the payment tests: the local Stripe-compatible server (tests/stripe_server.py:
+"""Set-up for the payment tests: the local Stripe-compatible server (tests/support/stripe_server.py:
 localstripe plus Connect and idempotency) as a subprocess, the official `stripe` library
 pointed at it, webhook events signed the way Stripe signs them, and approved statements
 made through the real settlement services.
 
-Import the fixtures into a test module: `from tests.support.payments import local_stripe  # noqa: F401`.
+The `local_stripe` fixture (tests/fixtures/stripe.py) starts the server per test.
 """
 
 from __future__ import annotations
@@ -17,33 +17,31 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import stripe as stripe_lib
 from django.test import Client
+from django.utils import timezone
 
 from contracts.models import Payee, Placement
 from ledger.models import JournalEntry, JournalLine
-from payments.models import Invoice, Payout, PayoutItem, WebhookEvent
+from payments.models import Invoice, Payout, PayoutItem, PayoutRun, WebhookEvent
+from payments.services.invoicing import invoice_create, invoice_issue
+from payments.services.payouts import payout_run_execute, payout_run_request
+from payments.services.webhooks import webhook_event_process
 from revenue.models import SettlementRun, Statement
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.conftest import design_terms, hire
 from tests.support.factories import PayeeFactory
-from tests.support.revenue import sale, touch
-from tests.revenue.test_attribution import _backdate
+from tests.support.revenue import at, backdate, sale, touch
+from tests.support.world import design_terms, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OCT, NOV, DEC = date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1)
 API_KEY = "sk_test_haken_local"
 WEBHOOK_SECRET = "whsec_haken_test_secret"
 SERVER_SCRIPT = Path(__file__).with_name("stripe_server.py")
-
-
-def at(month: int, day: int, hour: int = 12) -> datetime:
-    return datetime(2026, month, day, hour, tzinfo=TOKYO)
 
 
 def _free_port() -> int:
@@ -86,23 +84,6 @@ def start_stripe_server() -> StripeServer:
     url = f"http://127.0.0.1:{port}"
     client = stripe_lib.StripeClient(API_KEY, base_addresses={"api": url}, max_network_retries=0)
     return StripeServer(url=url, process=process, client=client)
-
-
-@pytest.fixture
-def local_stripe(settings, monkeypatch):
-    """A fresh local Stripe for one test; settings and the environment (for a worker
-    subprocess started after this fixture) point at it."""
-    server = start_stripe_server()
-    values = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": server.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    for name, value in values.items():
-        setattr(settings, name, value)
-        monkeypatch.setenv(name, value)
-    yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
 
 
 # --- webhooks, signed as Stripe signs them ----------------------------------------------------
@@ -166,7 +147,7 @@ def connect_payees(server: StripeServer | None) -> tuple[Payee, Payee]:
 
 
 def placement_with_coupons(world, *, terms: dict | None = None) -> Placement:
-    placement = _backdate(hire(world, terms=terms or two_payee_terms()))
+    placement = backdate(hire(world, terms=terms or two_payee_terms()))
     for n in range(1, 6):
         touch(placement, "coupon", f"C{n}", at(10, n, 9))
     return placement
@@ -188,7 +169,8 @@ def october_statement(world, placement: Placement) -> Statement:
 
 
 def db_state() -> dict:
-    """What a refused request must leave exactly as it was."""
+    """What a refused request must leave exactly as it was. (Not a tests.support.snapshot:
+    test_invoicing and test_payouts read its parts by name — "events", "entries", "lines".)"""
     return {
         "invoices": sorted(Invoice.objects.values_list("id", "status", "provider_invoice_id", "payment_entry_id")),
         "events": sorted(WebhookEvent.objects.values_list("event_id", "outcome")),
@@ -197,3 +179,23 @@ def db_state() -> dict:
         "payouts": sorted(Payout.objects.values_list("id", "status", "attempt", "provider_transfer_id")),
         "items": PayoutItem.objects.count(),
     }
+
+
+# --- collection and payout runs ----------------------------------------------------------------
+
+LATER = timedelta(days=31)  # past the contract's 30-day hold
+
+
+def collect(world, server, statement: Statement):
+    """Invoice the statement, the partner pays at Stripe, Stripe's webhook says so."""
+    invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=statement).pk)
+    partner_pays(server, invoice)
+    webhook_event_process(event=invoice_event(server, invoice.provider_invoice_id, "invoice.paid"))
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    return invoice
+
+
+def run_payouts(world, *, after: timedelta = LATER) -> PayoutRun:
+    run = payout_run_request(actor=world.finance, as_of=timezone.now() + after)
+    return payout_run_execute(run_id=run.pk)

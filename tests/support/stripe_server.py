@@ -1,6 +1,6 @@
 """A local Stripe-compatible server for the payment tests, run as a subprocess:
 
-    python tests/stripe_server.py --port 12345
+    python tests/support/stripe_server.py --port 12345
 
 It is `localstripe` (PyPI: customers, invoice items, invoices, payment methods, paying an
 invoice) with what localstripe lacks added in Stripe's own wire format (form-encoded

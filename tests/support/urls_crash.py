@@ -1,4 +1,4 @@
-"""The project's URLs plus one view that crashes, for the error-page tests (test_web_look)."""
+"""The project's URLs plus one view that crashes, for the error-page tests (tests/core/test_web_look.py)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path

@@ -1,9 +1,9 @@
-"""Shared pieces of the web UI tests (test_web_*.py import from here; no tests of its own).
+"""Shared pieces of the web UI tests.
 
 - `browser(user)`: a Django test client signed in as `user`.
 - `text(response)`: the page as a person reads it (entities such as &#x27; unescaped).
-- `db_state()`: everything a web action could change, so a refused action can be shown to
-  have changed nothing at all.
+- `db_state()`: every row of everything a web action could change, so a refused action can
+  be shown to have changed nothing at all; `stored()` adds the row count of every model.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from contracts.models import (
     PlacementTransition,
 )
 from core.models import AuditLog, User
+from tests.support.snapshot import Snapshot, db_snapshot
+
+WEB_MODELS = (Placement, PlacementTransition, Contract, ContractVersion, AuditLog, PartnerApiKey, Notification)
 
 
 def browser(user: User) -> Client:
@@ -34,20 +37,9 @@ def text(response: Any) -> str:
     return html.unescape(response.content.decode())
 
 
-def db_state() -> dict[str, Any]:
-    return {
-        "placements": list(Placement.objects.order_by("pk").values_list("pk", "status", "request_note")),
-        "transitions": PlacementTransition.objects.count(),
-        "contracts": list(Contract.objects.order_by("pk").values_list("pk", "placement_id")),
-        "versions": list(
-            ContractVersion.objects.order_by("pk").values_list(
-                "pk", "number", "status", "terms", "effective_from", "decision_note"
-            )
-        ),
-        "audit": list(AuditLog.objects.order_by("pk").values_list("pk", "action")),
-        "api_keys": list(PartnerApiKey.objects.order_by("pk").values_list("pk", "name", "revoked_at")),
-        "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
-    }
+def db_state() -> Snapshot:
+    """Every row (every field) of what a web action on placements, contracts and keys writes."""
+    return db_snapshot(*WEB_MODELS)
 
 
 def stored() -> dict[str, Any]:
