@@ -31,9 +31,9 @@ from payments.models import Invoice, Payout, PayoutItem, PayoutRun, WebhookEvent
 from payments.services.invoicing import invoice_create, invoice_issue
 from payments.services.payouts import payout_run_execute, payout_run_request
 from payments.services.webhooks import webhook_event_process
-from revenue.models import SettlementRun, Statement
+from revenue.models import Statement
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
-from tests.support.factories import PayeeFactory
+from tests.support.factories import PayeeFactory, SettlementRunFactory
 from tests.support.revenue import at, backdate, sale, touch
 from tests.support.world import design_terms, hire
 
@@ -154,7 +154,7 @@ def placement_with_coupons(world, *, terms: dict | None = None) -> Placement:
 
 
 def settle_and_approve(world, period: date) -> Statement:
-    settlement_run_execute(run_id=SettlementRun.objects.create(period=period).pk)
+    settlement_run_execute(run_id=SettlementRunFactory(period=period).pk)
     statement = Statement.objects.get(period=period)
     statement_submit(actor=world.finance, statement=statement)
     return statement_approve(actor=world.finance2, statement=statement)

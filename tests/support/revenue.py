@@ -7,7 +7,7 @@ import itertools
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from contracts.models import ContractVersion, Placement
+from contracts.models import Placement
 from core.models import AuditLog
 from ledger.models import Account, JournalEntry, JournalLine
 from revenue.models import (
@@ -22,6 +22,7 @@ from revenue.models import (
     StatementSplit,
     Touchpoint,
 )
+from tests.support.factories import ContractVersionFactory, SaleFactory, TouchpointFactory
 from tests.support.snapshot import Snapshot, db_snapshot
 from tests.support.web import WEB_MODELS
 
@@ -38,9 +39,8 @@ def backdate(placement):
     # contract an accepted version 0 in force from January, as an import of an older
     # contract would.
     version = placement.contract.versions.get()
-    ContractVersion.objects.create(contract=placement.contract, number=0, terms=version.terms,
-                                   effective_from="2026-01-01", status="accepted",
-                                   created_by=version.created_by)
+    ContractVersionFactory(contract=placement.contract, number=0, terms=version.terms,
+                           effective_from="2026-01-01", status="accepted", created_by=version.created_by)
     return placement
 
 
@@ -49,13 +49,13 @@ def period_of(moment: datetime, zone: str) -> date:
 
 
 def touch(placement: Placement, kind: str, key: str, at: datetime) -> Touchpoint:
-    return Touchpoint.objects.create(partner=placement.partner, placement=placement, kind=kind, key=key,
-                                     occurred_at=at, source="agent")
+    return TouchpointFactory(partner=placement.partner, placement=placement, kind=kind, key=key,
+                             occurred_at=at, source="agent")
 
 
 def sale(partner, at: datetime, amount: int, *, refund_of: Sale | None = None,
          external_id: str | None = None, **keys: str) -> Sale:
-    return Sale.objects.create(
+    return SaleFactory(
         partner=partner, external_id=external_id or f"ext-{next(_ids)}",
         type="refund" if refund_of else "sale", occurred_at=at, amount=amount,
         currency=partner.currency, refund_of=refund_of, period=period_of(at, partner.timezone),
