@@ -25,7 +25,6 @@ from tests.support.agents import (
     router,
     say,
 )
-from tests.support.snapshot import db_snapshot
 from tests.support.world import hire
 
 pytestmark = pytest.mark.django_db
@@ -83,12 +82,12 @@ def test_two_requests_for_deals_get_two_different_codes(world):
 
 def test_rinna_refuses_a_product_the_partner_does_not_carry(world):
     placement = rinna_at_hoshi(world)
-    before = db_snapshot(IssuedCoupon, Touchpoint)
+    before = (IssuedCoupon.objects.count(), Touchpoint.objects.filter(kind="coupon").count())
     reply = say(world, placement, "Do you sell car tyres?")
     assert reply.intent == "no_match"
     assert reply.products == []
     assert reply.content.startswith("Sorry, Hoshi Mart doesn't carry anything like that")
-    assert db_snapshot(IssuedCoupon, Touchpoint) == before
+    assert (IssuedCoupon.objects.count(), Touchpoint.objects.filter(kind="coupon").count()) == before
 
 
 def test_without_a_configured_offer_rinna_invents_no_discount(world):
