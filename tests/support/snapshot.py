@@ -4,7 +4,8 @@
     response = client.post(...)              # refused
     assert db_snapshot(Placement, Contract, AuditLog) == before
 
-`db_snapshot()` with no models takes every model of the project's own apps. A snapshot is
+`db_snapshot()` with no models takes every model of the project's own apps;
+`ignore=["app.Model.field"]` leaves out a field a request may change legitimately. A snapshot is
 a dict {model label: {pk: {field: value}}}; `snapshot["Sale"]` finds "revenue.Sale" too.
 On a failed comparison pytest prints, per model, the rows added, removed and the fields
 changed, not two large dictionaries (tests/fixtures/snapshot.py hooks the report).
@@ -55,13 +56,21 @@ class Snapshot(dict):
         return lines
 
 
-def db_snapshot(*models: type[db_models.Model]) -> Snapshot:
-    """Every row, every field, of `models` (default: every model of the project's apps)."""
-    chosen: Iterable[type[db_models.Model]] = models or project_models()
+def db_snapshot(*models: type[db_models.Model], ignore: Iterable[str] = ()) -> Snapshot:
+    """Every row, every field, of `models` (default: every model of the project's apps).
+
+    `ignore` names fields a request may change legitimately and the snapshot leaves out,
+    as "app.Model.field" (e.g. "contracts.PartnerApiKey.last_used_at": every use of a key)."""
+    chosen: list[type[db_models.Model]] = list(models or project_models())
+    ignored = set(ignore)
     snapshot = Snapshot()
+    unknown = ignored - {f"{m._meta.label}.{f.name}" for m in chosen for f in m._meta.concrete_fields}
+    if unknown:
+        raise ValueError(f"db_snapshot(ignore=...) names no field of the models: {sorted(unknown)}")
     for model in chosen:
         pk = model._meta.pk.attname
-        fields = [field.attname for field in model._meta.concrete_fields]
+        fields = [field.attname for field in model._meta.concrete_fields
+                  if f"{model._meta.label}.{field.name}" not in ignored]
         snapshot[model._meta.label] = {row[pk]: row for row in model._default_manager.values(*fields)}
     return snapshot
 
