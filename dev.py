@@ -3,6 +3,7 @@
 
     python3 dev.py run            # web UI + API, Celery worker and beat, demo data
     python3 dev.py test [ARGS]    # the test suite (ARGS go to pytest)
+    python3 dev.py lint [STEP]    # ruff check, ruff format --check, mypy, lint-imports
     python3 dev.py bench NAME     # a benchmark script under benchmarks/
 
 It creates `.venv` and installs `requirements/dev.txt` into it (again only when the
@@ -22,6 +23,7 @@ import sys
 import time
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -218,7 +220,7 @@ def ensure_browser() -> None:
         _log(f"no Chromium at {CHROMIUM} and not root with apt-get: the browser tests will skip")
         return
     _log("installing Debian's chromium for the browser tests (apt-get, once)")
-    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
     installed = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], **quiet).returncode == 0
     if not installed:  # a fresh machine has no package lists yet
         subprocess.run(["apt-get", "update", "-q"], **quiet)
@@ -243,8 +245,100 @@ def command_bench(args: list[str]) -> int:
     return subprocess.run([sys.executable, str(script), *args[1:]], env=env, cwd=ROOT).returncode
 
 
+# --- lint ------------------------------------------------------------------------------
+
+# What the mypy plugin of django-stubs needs to import config.settings: a secret key and a
+# database URL. Placeholders: type checking never connects and never signs anything.
+LINT_ENVIRONMENT = {
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DJANGO_SECRET_KEY": "lint-only-placeholder-not-a-secret",
+    "DATABASE_URL": "postgres://lint@127.0.0.1:9/lint-never-connected",
+}
+MYPY_BASELINE = ROOT / "mypy-baseline.txt"
+LINT_STEPS = ("ruff", "format", "mypy", "imports")
+
+
+def _lint_run(argv: list[str], env: dict[str, str]) -> int:
+    print(f"$ {' '.join(argv)}", flush=True)
+    return subprocess.run(argv, env=env, cwd=ROOT).returncode
+
+
+def _lint_mypy(bin_dir: Path, env: dict[str, str], *, sync: bool) -> tuple[int, str]:
+    """mypy over the tree, its errors filtered through mypy-baseline.txt: an error not in the
+    file fails, and so does a line of the file that no longer occurs (the baseline only
+    shrinks). With `sync`, a baseline that only lost lines is rewritten; new errors never
+    enter it that way."""
+    print(f"$ {bin_dir / 'mypy'} | {bin_dir / 'mypy-baseline'} filter", flush=True)
+    checked = subprocess.run([str(bin_dir / "mypy")], env=env, cwd=ROOT, capture_output=True, text=True)
+    if checked.returncode not in (0, 1):  # 2: mypy itself failed (configuration, crash)
+        sys.stdout.write(checked.stdout + checked.stderr)
+        return checked.returncode, "mypy could not run (its own message above)"
+
+    def baseline(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(bin_dir / "mypy-baseline"), *args]
+        return subprocess.run(argv, input=checked.stdout, env=env, cwd=ROOT, capture_output=True, text=True)
+
+    filtered = baseline("filter", "--hide-stats")
+    sys.stdout.write(filtered.stdout + filtered.stderr)
+    listed = sum(1 for line in MYPY_BASELINE.read_text().splitlines() if line.strip())
+    if filtered.returncode == 0:
+        print(f"mypy: no error outside {MYPY_BASELINE.name} ({listed} listed there, all still occurring)")
+        return 0, ""
+    # `filter` fails on new errors and on listed ones that no longer occur; with
+    # --allow-unsynced only on new ones, which tells the two apart.
+    if baseline("filter", "--allow-unsynced", "--hide-stats").returncode != 0:
+        return 1, f"mypy: new errors (above, not in {MYPY_BASELINE.name}): fix them; the baseline never grows"
+    if not sync:
+        return 1, (
+            f"mypy: errors listed in {MYPY_BASELINE.name} no longer occur (well done): "
+            f"python3 dev.py lint --sync-baseline removes them; commit the file"
+        )
+    if baseline("sync").returncode != 0:
+        return 1, "mypy-baseline sync failed"
+    shrunk = sum(1 for line in MYPY_BASELINE.read_text().splitlines() if line.strip())
+    print(f"{MYPY_BASELINE.name}: {listed - shrunk} fixed errors removed, {shrunk} left; commit it", flush=True)
+    return 0, ""
+
+
+def command_lint(args: list[str]) -> int:
+    """What reviewers check, in order, stopping at the first failure. `python3 dev.py lint
+    mypy` (or ruff, format, imports) runs one step; --sync-baseline shrinks mypy-baseline.txt
+    after errors were fixed."""
+    sync = "--sync-baseline" in args
+    wanted = [a for a in args if a != "--sync-baseline"]
+    unknown = [a for a in wanted if a not in LINT_STEPS]
+    if unknown:
+        _log(f"unknown lint step {unknown[0]!r}; the steps: {', '.join(LINT_STEPS)}")
+        return 2
+    steps = wanted or (["mypy"] if sync else list(LINT_STEPS))
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, **LINT_ENVIRONMENT}
+    hints = {
+        "ruff": "ruff check found problems (above); `.venv/bin/ruff check --fix PATH` fixes the safe ones",
+        "format": "files ruff format would change (above; `.venv/bin/ruff format --diff PATH` shows how): "
+        "`.venv/bin/ruff format PATH` on the ones you changed",
+        "imports": "an import breaks an architecture contract (above; [tool.importlinter] in pyproject.toml)",
+    }
+    for step in steps:
+        _log(f"lint: {step}")
+        if step == "ruff":
+            code, hint = _lint_run([str(bin_dir / "ruff"), "check", "."], env), hints["ruff"]
+        elif step == "format":
+            argv = [str(bin_dir / "ruff"), "format", "--check", "--output-format", "concise", "."]
+            code, hint = _lint_run(argv, env), hints["format"]
+        elif step == "mypy":
+            code, hint = _lint_mypy(bin_dir, env, sync=sync)
+        else:
+            code, hint = _lint_run([str(bin_dir / "lint-imports"), "--no-logo"], env), hints["imports"]
+        if code != 0:
+            _log(f"lint FAILED at {step} (exit {code}): {hint}")
+            return code or 1
+    _log(f"lint passed: {', '.join(steps)}")
+    return 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "lint"}:
         sys.stderr.write(__doc__ or "")
         return 2
     ensure_venv_and_reexec()
@@ -253,6 +347,8 @@ def main() -> int:
         return command_run()
     if command == "test":
         return command_test(rest)
+    if command == "lint":
+        return command_lint(rest)
     return command_bench(rest)
 
 

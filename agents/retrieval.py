@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from agents.language import is_japanese, terms
+from agents.language import group_matched, is_japanese, terms, word_groups
 
 
 def term_set(*texts: str) -> list[str]:
@@ -90,8 +90,6 @@ def coverage_of(
     synonyms, readings, parts or all of its kanji. A proper noun no document names (a
     town a delivery policy covers without listing it) is left out once anything else of
     the question is covered, so "do you ship to Osaka?" is answered by the shipping policy."""
-    from agents.language import group_matched, word_groups
-
     groups = [g for g in word_groups(question) if g[0] not in ignore]
     if not groups:
         return [0.0 for _ in documents]
@@ -164,8 +162,6 @@ _NOT_THE_THING = frozenset(
 def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """The thing an English request asks for: the last content word of its first phrase
     that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
-    from agents.language import word_groups
-
     if is_japanese(question):
         return ""
     for phrase in _PREPOSITION.split(question):
@@ -177,7 +173,5 @@ def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
 
 def has_qualifier(question: str) -> bool:
     """Whether a request has a prepositional phrase with content ("… for a book lover")."""
-    from agents.language import word_groups
-
     phrases = [p for p in _PREPOSITION.split(question) if word_groups(p)]
     return len(phrases) > 1

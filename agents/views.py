@@ -21,17 +21,11 @@ from agents import selectors, services
 from agents.models import Conversation, CopyDraft, Message
 from contracts.models import Placement
 from contracts.selectors import placement_get, placement_list, viewer_partner_id
-from core.errors import ApplicationError, NotFound, ValidationFailed
-from core.views import console_required, render_failure
+from core.errors import ApplicationError, ValidationFailed
+from core.permissions import console_required
+from core.views import or_404, render_failure
 
 POLL_DELAY = "1s"
-
-
-def _or_404(read, **kwargs):
-    try:
-        return read(**kwargs)
-    except NotFound as error:
-        raise Http404(error.message) from error
 
 
 def _partner_member(request: HttpRequest) -> None:
@@ -82,7 +76,7 @@ def _chat_context(request: HttpRequest, placement: Placement) -> dict[str, Any]:
 def portal_chat(request: HttpRequest, placement_id: int) -> HttpResponse:
     """The placement's conversations; POST starts a new one with its first message."""
     _partner_member(request)
-    placement = _or_404(placement_get, viewer=request.user, placement_id=placement_id)
+    placement = or_404(placement_get, viewer=request.user, placement_id=placement_id)
     if request.method != "POST":
         return render(request, "agents/portal_chat.html", _chat_context(request, placement))
     try:
@@ -113,7 +107,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
 @login_required
 def portal_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     _partner_member(request)
-    conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
+    conversation = or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     return render(request, "agents/conversation.html", _conversation_context(request, conversation))
 
 
@@ -122,7 +116,7 @@ def portal_conversation(request: HttpRequest, conversation_id: int) -> HttpRespo
 def portal_conversation_post(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """htmx: the member's message and a placeholder that polls for the employee's reply."""
     _partner_member(request)
-    conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
+    conversation = or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     try:
         message = services.message_post(
             conversation=conversation, text=request.POST.get("message", ""), actor=request.user
@@ -141,7 +135,7 @@ def portal_conversation_post(request: HttpRequest, conversation_id: int) -> Http
 def portal_conversation_takeover(request: HttpRequest, conversation_id: int, action: str) -> HttpResponse:
     """A member answers an escalated conversation in person, or hands it back."""
     _partner_member(request)
-    conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
+    conversation = or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     try:
         if action == "reply":
             services.conversation_human_reply(
@@ -161,7 +155,7 @@ def message_reply(request: HttpRequest, message_id: int) -> HttpResponse:
     message = Message.objects.filter(pk=message_id, role=Message.Role.USER).select_related("conversation").first()
     if message is None:
         raise Http404("No such message.")
-    _or_404(selectors.conversation_get, viewer=request.user, conversation_id=message.conversation_id)
+    or_404(selectors.conversation_get, viewer=request.user, conversation_id=message.conversation_id)
     reply = selectors.reply_for(message=message)
     if reply is None:
         return render(request, "agents/_reply_pending.html", {"message": message, "poll_delay": POLL_DELAY})
@@ -172,7 +166,7 @@ def message_reply(request: HttpRequest, message_id: int) -> HttpResponse:
 
 
 def _knowledge_context(request: HttpRequest, placement_id: int, **extra: Any) -> dict[str, Any]:
-    return {**_or_404(selectors.placement_knowledge, viewer=request.user, placement_id=placement_id), **extra}
+    return {**or_404(selectors.placement_knowledge, viewer=request.user, placement_id=placement_id), **extra}
 
 
 @login_required
@@ -194,7 +188,7 @@ def _upload(request: HttpRequest) -> tuple[bytes, str]:
 @require_POST
 def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
     _partner_member(request)
-    placement = _or_404(placement_get, viewer=request.user, placement_id=placement_id)
+    placement = or_404(placement_get, viewer=request.user, placement_id=placement_id)
     try:
         if action == "catalog":
             content, name = _upload(request)
@@ -255,7 +249,7 @@ def portal_document_delete(request: HttpRequest, placement_id: int, document_id:
 
 
 def _widget_context(request: HttpRequest, placement_id: int) -> dict[str, Any]:
-    knowledge = _or_404(selectors.placement_knowledge, viewer=request.user, placement_id=placement_id)
+    knowledge = or_404(selectors.placement_knowledge, viewer=request.user, placement_id=placement_id)
     widget = knowledge["widget"]
     origin = f"{request.scheme}://{request.get_host()}"
     return {
@@ -271,7 +265,7 @@ def portal_widget(request: HttpRequest, placement_id: int) -> HttpResponse:
     _partner_member(request)
     if request.method != "POST":
         return render(request, "agents/portal_widget.html", _widget_context(request, placement_id))
-    placement = _or_404(placement_get, viewer=request.user, placement_id=placement_id)
+    placement = or_404(placement_get, viewer=request.user, placement_id=placement_id)
     try:
         services.widget_configure(
             actor=request.user, placement=placement, allowed_origins=request.POST.get("allowed_origins", "")
@@ -317,7 +311,7 @@ def portal_review(request: HttpRequest) -> HttpResponse:
 @require_POST
 def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
     _partner_member(request)
-    draft = _or_404(selectors.copy_draft_get, viewer=request.user, draft_id=draft_id)
+    draft = or_404(selectors.copy_draft_get, viewer=request.user, draft_id=draft_id)
     decision = request.POST.get("decision", "")
     text = request.POST.get("text")
     try:
@@ -340,7 +334,7 @@ def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
 
 @login_required
 def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse:
-    placement, figures = _or_404(selectors.placement_economics, viewer=request.user, placement_id=placement_id)
+    placement, figures = or_404(selectors.placement_economics, viewer=request.user, placement_id=placement_id)
     return render(
         request,
         "agents/economics.html",
@@ -350,7 +344,7 @@ def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse
 
 @console_required
 def employee_economics(request: HttpRequest, slug: str) -> HttpResponse:
-    rows = _or_404(selectors.employee_economics, viewer=request.user, slug=slug)
+    rows = or_404(selectors.employee_economics, viewer=request.user, slug=slug)
     return render(
         request, "agents/economics.html", {"title": rows[0][0].employee.name, "rows": rows, "per_employee": True}
     )
@@ -376,5 +370,5 @@ def console_conversations(request: HttpRequest) -> HttpResponse:
 
 @console_required
 def console_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
+    conversation = or_404(selectors.conversation_get, viewer=request.user, conversation_id=conversation_id)
     return render(request, "agents/conversation.html", _conversation_context(request, conversation))

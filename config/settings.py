@@ -1,6 +1,7 @@
 """Settings, all from the environment. The variables are listed in the README."""
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
@@ -168,7 +169,7 @@ CONTENT_SECURITY_POLICY = env(
     ),
 )
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "contracts.authentication.PartnerApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -7,6 +7,7 @@ from agents import urls as agents_urls
 from contracts import urls as contracts_urls
 from core.forms import LoginForm
 from employees import urls as employees_urls
+from ledger import urls as ledger_urls
 from payments import api as payments_api
 from payments import urls as payments_urls
 from revenue import urls as revenue_urls
@@ -21,6 +22,7 @@ api_v1 = [
     *agents_urls.api_urlpatterns,
     *contracts_urls.api_urlpatterns,
     *revenue_urls.api_urlpatterns,
+    *ledger_urls.api_urlpatterns,
     *payments_urls.api_urlpatterns,
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,7 @@ from contracts.models import (
 )
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import User
-from core.permissions import FINANCE_ROLES, api_person, has_role
+from core.permissions import IsFinance, api_person
 from employees.models import Industry
 from employees.selectors import employee_list
 
@@ -506,24 +506,18 @@ class PayeeCreateInput(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
 
-def _finance(request: Request) -> User:
-    actor = api_person(request)
-    if not has_role(actor, FINANCE_ROLES):
-        raise PermissionDenied("Payees are finance's: only finance can read or create them.")
-    return actor
-
-
 class PayeeListApi(APIView):
+    permission_classes = [IsAuthenticated, IsFinance]
+    role_refusal = "Payees are finance's: only finance can read or create them."
+
     @extend_schema(summary="Finance: every payee and how it is paid", responses=PayeeSerializer(many=True))
     def get(self, request: Request) -> Response:
-        actor = _finance(request)
-        return Response({"results": PayeeSerializer(selectors.payee_list(viewer=actor), many=True).data})
+        return Response({"results": PayeeSerializer(selectors.payee_list(viewer=request.user), many=True).data})
 
     @extend_schema(summary="Finance: create a payee (a studio or reseller) that contract splits can name",
                    description="Onboard it to Stripe Connect from the console's Payees page afterwards.",
                    request=PayeeCreateInput, responses={201: PayeeSerializer})
     def post(self, request: Request) -> Response:
-        actor = _finance(request)
         data = _valid(PayeeCreateInput, request.data)
-        payee = services.payee_create(actor=actor, **data)
+        payee = services.payee_create(actor=api_person(request), **data)
         return Response(PayeeSerializer(payee).data, status=201)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -31,11 +31,6 @@ from contracts.terms import terms_template
 from core.errors import NotFound
 from core.models import AuditLog, User
 from employees.hiring import HiringStatus
-
-
-class Viewer(Protocol):
-    is_authenticated: bool
-    role: str
 
 
 def viewer_partner_id(viewer: Any) -> int | None:
@@ -75,13 +70,6 @@ def partners_visible(*, viewer: Any) -> QuerySet[Partner]:
     if role in (User.Role.FINANCE, User.Role.STAFF):
         return partners
     return partners.none()
-
-
-def partner_get(*, viewer: Any, slug: str) -> Partner:
-    partner = partners_visible(viewer=viewer).filter(slug=slug).first()
-    if partner is None:
-        raise NotFound(f"No partner {slug!r}.")
-    return partner
 
 
 def placement_list(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 from core.currencies import format_money, is_known_currency
 from core.errors import ValidationFailed
@@ -44,7 +44,7 @@ class _Errors:
         self.fields.setdefault(path, []).append(message)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -17,8 +17,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -45,34 +43,26 @@ from contracts.forms import (
 )
 from contracts.models import ContractVersion, Partner, PartnerMembership, Placement
 from contracts.terms import terms_describe, terms_validate
-from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from core.models import AuditLog, User
-from core.views import console_required, render_failure
+from core.permissions import console_required
+from core.views import form_failure, or_404, page_of, render_failure
 from employees.selectors import employee_list
 from employees.views import employee_card, resume_context
 
 S = Placement.Status
 V = ContractVersion.Status
-PAGE_SIZE = 50
 
 
 # --- shared pieces ----------------------------------------------------------------------
 
 
 def _placement_or_404(request: HttpRequest, placement_id: int) -> Placement:
-    try:
-        return selectors.placement_get(viewer=request.user, placement_id=placement_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    return or_404(selectors.placement_get, viewer=request.user, placement_id=placement_id)
 
 
 def _version_or_404(request: HttpRequest, placement_id: int, number: int) -> ContractVersion:
-    try:
-        return selectors.placement_version_get(
-            viewer=request.user, placement_id=placement_id, number=number
-        )
-    except NotFound as error:
-        raise Http404(error.message) from error
+    return or_404(selectors.placement_version_get, viewer=request.user, placement_id=placement_id, number=number)
 
 
 @dataclass(frozen=True)
@@ -126,18 +116,6 @@ def _audit_rows(entries: Iterable[AuditLog]) -> list[AuditRow]:
     ]
 
 
-def _first_form_error(form: Any) -> str:
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        return f"{label}: {errors[0]}" if label else str(errors[0])
-    return "The form is not valid."
-
-
-def _form_failure(form: Any) -> ValidationFailed:
-    """A form's errors in the services' shape, so both kinds of refusal render alike."""
-    return ValidationFailed(_first_form_error(form), fields={k: list(v) for k, v in form.errors.items()})
-
-
 # --- partner portal ---------------------------------------------------------------------
 
 
@@ -181,7 +159,7 @@ def portal_hire(request: HttpRequest, slug: str) -> HttpResponse:
     note = request.POST.get("note", "")
     context = resume_context(viewer=request.user, employee=employee, note=note)
     if not form.is_valid():
-        return render_failure(request, "employees/resume.html", context, _form_failure(form))
+        return render_failure(request, "employees/resume.html", context, form_failure(form))
     try:
         placement = services.placement_request(actor=request.user, employee=employee,
                                                note=form.cleaned_data["note"])
@@ -215,7 +193,7 @@ def _placement_action(
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
     except ApplicationError as error:
         return render_failure(request, template, context(request, placement, failed_action=action), error)
@@ -230,7 +208,7 @@ def portal_version_action(request: HttpRequest, placement_id: int, number: int, 
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         if action == "accept":
             services.contract_version_accept(actor=request.user, version=version)
             done = f"You accepted the terms (version {number}), from {version.effective_from:%Y-%m-%d}."
@@ -267,7 +245,7 @@ def portal_api_keys(request: HttpRequest) -> HttpResponse:
     partner = selectors.viewer_partner(request.user)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         if partner is None:
             raise PermissionDenied("Only a partner's owner can create its API keys.")
         issued = services.api_key_create(actor=request.user, partner=partner, name=form.cleaned_data["name"])
@@ -285,10 +263,7 @@ def portal_api_keys(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def portal_api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    try:
-        key = selectors.api_key_get(viewer=request.user, key_id=key_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    key = or_404(selectors.api_key_get, viewer=request.user, key_id=key_id)
     try:
         services.api_key_revoke(actor=request.user, key=key)
     except ApplicationError as error:
@@ -300,11 +275,6 @@ def portal_api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 # --- manager console ----------------------------------------------------------------------
 
 
-def _page(request: HttpRequest, items: QuerySet[Any]) -> Page:
-    # get_page copes with a missing, non-numeric or out-of-range ?page=.
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 @console_required
 def console_home(request: HttpRequest) -> HttpResponse:
     form = PlacementStatusFilterForm(request.GET)
@@ -314,7 +284,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
     return render(request, "contracts/console_home.html", {
         "form": form,
         "waiting": selectors.placement_list(viewer=request.user, status=S.REQUESTED),
-        "page": _page(request, placements),
+        "page": page_of(request, placements),
     }, status=200 if valid else 400)
 
 
@@ -433,7 +403,7 @@ def _terms_save(request: HttpRequest, placement: Placement, save: Callable[..., 
         form = ContractVersionForm(request.POST)
         try:
             if not form.is_valid():
-                raise _form_failure(form)
+                raise form_failure(form)
             version = save(terms=form.cleaned_data["terms"], effective_from=form.cleaned_data["effective_from"])
         except ApplicationError as error:
             return _terms_failure(request, placement, form, error)
@@ -446,10 +416,10 @@ def _terms_save(request: HttpRequest, placement: Placement, save: Callable[..., 
                       _console_context(request, placement, builder=builder))
     try:
         if not builder.is_valid():
-            raise _form_failure(builder)
+            raise form_failure(builder)
         terms = builder.to_terms()
         if builder.errors:  # an amount finer than the currency's minor unit
-            raise _form_failure(builder)
+            raise form_failure(builder)
         version = save(terms=terms, effective_from=builder.cleaned_data["effective_from"])
     except ApplicationError as error:
         if error.fields and builder.is_bound and not builder.errors:
@@ -524,7 +494,7 @@ def console_version_action(request: HttpRequest, placement_id: int, number: int,
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         if action == "propose":
             services.contract_version_propose(actor=request.user, version=version)
         else:
@@ -544,7 +514,7 @@ def console_audit(request: HttpRequest) -> HttpResponse:
     form = PartnerFilterForm(request.GET, partners=selectors.partners_visible(viewer=request.user))
     valid = form.is_valid()
     partner = form.cleaned_data.get("partner") if valid else None
-    page = _page(request, selectors.audit_list(viewer=request.user, partner=partner))
+    page = page_of(request, selectors.audit_list(viewer=request.user, partner=partner))
     return render(request, "contracts/console_audit.html", {
         "form": form, "page": page, "rows": _audit_rows(page.object_list),
     }, status=200 if valid else 400)
@@ -555,7 +525,7 @@ def console_audit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.notification_list(user=request.user))
+    page = page_of(request, selectors.notification_list(user=request.user))
     return render(request, "contracts/notifications.html", {"page": page})
 
 
@@ -571,10 +541,7 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
 
 
 def _partner_or_404(request: HttpRequest, partner_id: int) -> Partner:
-    try:
-        return selectors.partner_by_id(viewer=request.user, partner_id=partner_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    return or_404(selectors.partner_by_id, viewer=request.user, partner_id=partner_id)
 
 
 def _site_url(request: HttpRequest) -> str:
@@ -596,7 +563,7 @@ def console_partners(request: HttpRequest) -> HttpResponse:
 
     def page(status: int = 200, error: ApplicationError | None = None) -> HttpResponse:
         partners = selectors.partners_visible(viewer=request.user).select_related("account_manager")
-        context = {"form": form, "page": _page(request, partners.order_by("name", "pk"))}
+        context = {"form": form, "page": page_of(request, partners.order_by("name", "pk"))}
         if error is not None:
             return render_failure(request, "contracts/console_partners.html", context, error)
         return render(request, "contracts/console_partners.html", context, status=status)
@@ -607,7 +574,7 @@ def console_partners(request: HttpRequest) -> HttpResponse:
         return page(error=PermissionDenied("Only account managers and the platform's staff can create partner "
                                            "organisations."))
     if not form.is_valid():
-        return page(error=_form_failure(form))
+        return page(error=form_failure(form))
     try:
         data = form.cleaned_data
         onboarded = services.partner_onboard(
@@ -638,7 +605,7 @@ def _invite(request: HttpRequest, partner: Partner, template: str, context: Call
             done: str, *args: Any) -> HttpResponse:
     form = InvitationForm(request.POST)
     if not form.is_valid():
-        return render_failure(request, template, context(request, partner, form), _form_failure(form))
+        return render_failure(request, template, context(request, partner, form), form_failure(form))
     try:
         invitation = services.invitation_send(
             actor=request.user, partner=partner, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
@@ -673,10 +640,7 @@ def portal_members(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    try:
-        invitation = selectors.invitation_get(viewer=request.user, invitation_id=invitation_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    invitation = or_404(selectors.invitation_get, viewer=request.user, invitation_id=invitation_id)
     in_portal = selectors.viewer_partner_id(request.user) is not None
     template = "contracts/portal_members.html" if in_portal else "contracts/console_partner.html"
     try:
@@ -702,7 +666,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             if not form.is_valid():
-                raise _form_failure(form)
+                raise form_failure(form)
             user = services.invitation_accept(token=token, username=form.cleaned_data["username"],
                                               password=form.cleaned_data["password"])
         except ApplicationError as error:

@@ -5,13 +5,17 @@ form can bypass the count. `force_login` (tests) and sessions never authenticate
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
+from core.models import User
 from core.services import login_failure_record, login_lock_check, login_success_record
 
 
-def client_address(request) -> str | None:
+def client_address(request: HttpRequest | None) -> str | None:
     """The peer's address as the WSGI server saw it. Behind a proxy that is the proxy; the
     deployment's proxy should then limit sign-in attempts itself (README, Security)."""
     if request is None:
@@ -20,7 +24,9 @@ def client_address(request) -> str | None:
 
 
 class LockoutModelBackend(ModelBackend):
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> User | None:
         if username is None:
             username = kwargs.get(self._username_field())
         if username is None or password is None:

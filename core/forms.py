@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -16,7 +18,7 @@ class LoginForm(AuthenticationForm):
                    "minute(s); try again later."),
     }
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
         if username and self.cleaned_data.get("password"):
             lock = login_lock_check(username=username, address=client_address(self.request))

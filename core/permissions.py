@@ -15,7 +15,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -26,7 +27,8 @@ PARTNER_ROLES: tuple[str, ...] = (User.Role.PARTNER,)
 CONSOLE_ROLES: tuple[str, ...] = (User.Role.ACCOUNT_MANAGER, User.Role.FINANCE, User.Role.STAFF)
 FINANCE_ROLES: tuple[str, ...] = (User.Role.FINANCE, User.Role.STAFF)
 
-View = Callable[..., HttpResponse]
+# Any response: a page, a redirect, a streamed CSV export.
+View = Callable[..., HttpResponseBase]
 
 
 def has_role(user: Any, roles: Collection[str]) -> bool:
@@ -41,7 +43,7 @@ def role_required(roles: Collection[str], *, refusal: str) -> Callable[[View], V
     def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
                 raise DjangoPermissionDenied(refusal)
             return view(request, *args, **kwargs)
@@ -80,23 +82,31 @@ def finance_require(actor: Any, *, doing: str) -> None:
 
 
 class _RolePermission(BasePermission):
+    """DRF's side of a role: the acting person (an API key is refused with api_person's
+    message) must hold one of `roles`, else the application's PermissionDenied — with the
+    view's own `role_refusal` when it says more than the default. Raised rather than
+    returned False, so the answer carries our error shape and message."""
+
     roles: tuple[str, ...] = ()
-    message = "You may not do this."
+    refusal = "You may not do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return has_role(request.user, self.roles)
+        actor = api_person(request)
+        if not has_role(actor, self.roles):
+            raise PermissionDenied(getattr(view, "role_refusal", self.refusal))
+        return True
 
 
 class IsPartnerMember(_RolePermission):
     roles = PARTNER_ROLES
-    message = "This is for partner members."
+    refusal = "This is for partner members."
 
 
 class IsConsoleUser(_RolePermission):
     roles = CONSOLE_ROLES
-    message = "This is for the platform's own staff."
+    refusal = "This is for the platform's own staff."
 
 
 class IsFinance(_RolePermission):
     roles = FINANCE_ROLES
-    message = "Only finance may do this."
+    refusal = "Only finance can do this."

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import current_app
 from celery.app.task import Task
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 TaskArgument = int | str | list[int] | None
 
 
-def task_named(name: str) -> Task:
+def task_named(name: str) -> Task[Any, Any]:
     """The registered task called `name`, importing every app's tasks module first if this
     process (a web worker, a shell) has not done so yet."""
     registry = current_app.tasks

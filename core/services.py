@@ -83,8 +83,8 @@ def _throttles_locked(*, username: str, address: str | None) -> list[LoginThrott
 
 def _limit_for(throttle: LoginThrottle) -> int:
     if throttle.scope == LoginThrottle.Scope.ADDRESS:
-        return settings.LOGIN_ADDRESS_MAX_FAILURES
-    return settings.LOGIN_MAX_FAILURES
+        return int(settings.LOGIN_ADDRESS_MAX_FAILURES)
+    return int(settings.LOGIN_MAX_FAILURES)
 
 
 def _throttle_unlock(throttle: LoginThrottle, *, reason: str, actor: User | None = None) -> None:
@@ -115,10 +115,13 @@ def login_lock_check(*, username: str, address: str | None) -> LoginLock | None:
     until = None
     locked = LoginThrottle.objects.select_for_update().filter(query, locked_until__isnull=False)
     for throttle in locked.order_by("scope", "key"):
-        if throttle.locked_until <= now:
+        locked_until = throttle.locked_until
+        if locked_until is None:  # not after the filter above; the checker cannot know that
+            continue
+        if locked_until <= now:
             _throttle_unlock(throttle, reason="lockout expired")
         else:
-            until = max(until, throttle.locked_until) if until else throttle.locked_until
+            until = max(until, locked_until) if until else locked_until
     return LoginLock(until=until) if until else None
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import math
 
+from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +28,17 @@ class SharedRateThrottle(SimpleRateThrottle):
     """A sliding-window counter over the shared cache. Subclasses name the scope and the
     cache key (`get_cache_key`), as with DRF's SimpleRateThrottle."""
 
-    def allow_request(self, request, view) -> bool:
-        if self.rate is None:
+    # Set by SimpleRateThrottle.__init__ from parse_rate(rate) (the stubs leave them out):
+    # None when `rate` is None, and then every request is allowed.
+    num_requests: int | None
+    duration: int | None
+    # This request's counts, read again by wait() after a refusal.
+    current: int
+    previous: int
+    elapsed: float
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if self.rate is None or self.num_requests is None or self.duration is None:
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
@@ -44,7 +55,7 @@ class SharedRateThrottle(SimpleRateThrottle):
         except Exception:  # the cache is down or unreachable: fail open, loudly
             logger.warning("rate limit %s not enforced: the cache is unreachable", self.scope, exc_info=True)
             return True
-        if self._estimate(self.current, self.elapsed) <= self.num_requests:
+        if self._estimate(self.current, self.elapsed, self.duration) <= self.num_requests:
             return True
         # A refused request does not use up the allowance, so Retry-After stays true.
         try:
@@ -54,12 +65,14 @@ class SharedRateThrottle(SimpleRateThrottle):
         self.current -= 1
         return False
 
-    def _estimate(self, current: int, elapsed: float) -> float:
-        return self.previous * (1 - elapsed / self.duration) + current
+    def _estimate(self, current: int, elapsed: float, duration: int) -> float:
+        return self.previous * (1 - elapsed / duration) + current
 
     def wait(self) -> int:
         """Seconds until one more request would be allowed, if no other arrives meanwhile."""
         limit, duration = self.num_requests, self.duration
+        if limit is None or duration is None:  # no rate: nothing was refused, nothing to wait for
+            return 0
         wanted = self.current + 1  # this window's count once the next request is let in
         if wanted <= limit and self.previous > 0:
             # Still in this window, once enough of the previous one has slid out of view.

@@ -7,58 +7,40 @@ can both lean on them without depending on each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from core.errors import ApplicationError
-from core.models import User
-
-CONSOLE_ROLES = (User.Role.ACCOUNT_MANAGER, User.Role.FINANCE, User.Role.STAFF)
+from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.permissions import PARTNER_ROLES, has_role
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands where its work is."""
-    if request.user.role == User.Role.PARTNER:
+    if has_role(request.user, PARTNER_ROLES):
         return redirect("portal")
     return redirect("console")
 
 
 @require_GET
 @cache_control(public=True, max_age=86400)
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(request: HttpRequest) -> HttpResponseBase:
     """Browsers ask for /favicon.ico on every site, whatever the page's <link rel="icon">
     says; answered from the static files (the source, so it works before collectstatic)."""
     path = finders.find("core/favicon.ico")
     if not path:
         raise Http404("No favicon.")
     return FileResponse(open(path, "rb"), content_type="image/x-icon")
-
-
-def console_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in and one of the platform's own roles.
-
-    The console's selectors are scoped, so a partner would only ever see its own data
-    there; a 403 is still clearer than a console that looks empty and broken.
-    """
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.role not in CONSOLE_ROLES:
-            raise DjangoPermissionDenied("The console is for the platform's own staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def render_failure(
@@ -71,3 +53,34 @@ def render_failure(
     response, so a browser, a test and a log all see the same verdict."""
     messages.error(request, error.message)
     return render(request, template, {**context, "error_fields": error.fields}, status=error.status)
+
+
+T = TypeVar("T")
+
+PAGE_SIZE = 50
+
+
+def or_404(read: Callable[..., T], **kwargs: Any) -> T:
+    """Call a scoped selector; its NotFound (another partner's object, or none) is a 404 page."""
+    try:
+        return read(**kwargs)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+def page_of(request: HttpRequest, items: QuerySet[Any], *, size: int = PAGE_SIZE, param: str = "page") -> Page[Any]:
+    # get_page copes with a missing, non-numeric or out-of-range page number.
+    return Paginator(items, size).get_page(request.GET.get(param))
+
+
+def form_error_first(form: Any) -> str:
+    """The first error of a form, prefixed by its field's label: what the page says on top."""
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        return f"{label}: {errors[0]}" if label else str(errors[0])
+    return "The form is not valid."
+
+
+def form_failure(form: Any) -> ValidationFailed:
+    """A form's errors in the services' shape, so both kinds of refusal render alike."""
+    return ValidationFailed(form_error_first(form), fields={k: list(v) for k, v in form.errors.items()})

@@ -17,14 +17,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import parse_status
-from core.errors import NotFound, PermissionDenied
-from core.models import User
-from core.permissions import FINANCE_ROLES, api_person, has_role
+from core.errors import NotFound
+from core.permissions import FINANCE_ROLES, IsFinance, api_person, has_role
 from payments.models import Invoice, PayoutRun
 from payments.selectors.billing import invoice_get, invoices_for
 from payments.services import invoicing, payouts
@@ -103,21 +103,16 @@ class PayoutRunInput(serializers.Serializer):
     as_of = serializers.DateTimeField(required=False, help_text="Default now; each payee's hold still applies.")
 
 
-def _finance(request: Request) -> User:
-    actor = api_person(request)
-    if not has_role(actor, FINANCE_ROLES):
-        raise PermissionDenied("Only finance can run payouts.")
-    return actor
-
-
 class PayoutRunListApi(APIView):
+    permission_classes = [IsAuthenticated, IsFinance]
+    role_refusal = "Only finance can run payouts."
+
     @extend_schema(summary="Finance: start a payout run (runs on a worker)", request=PayoutRunInput,
                    responses={202: PayoutRunSerializer})
     def post(self, request: Request) -> Response:
-        actor = _finance(request)
         data = PayoutRunInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = payouts.payout_run_request(actor=actor, as_of=data.validated_data.get("as_of"))
+        run = payouts.payout_run_request(actor=api_person(request), as_of=data.validated_data.get("as_of"))
         return Response(PayoutRunSerializer(run).data, status=202)
 
 

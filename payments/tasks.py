@@ -8,7 +8,7 @@ from django.db import OperationalError
 from payments.models import PayoutRun
 from payments.providers.base import ProviderError
 from payments.services.invoicing import invoice_issue
-from payments.services.payouts import payout_run_request
+from payments.services.payouts import payout_run_execute, payout_run_request
 from payments.services.reconciliation import reconciliation_run_execute
 
 
@@ -22,8 +22,6 @@ def invoice_issue_task(invoice_id: int) -> str:
 def payout_run_task(self, run_id: int) -> str:
     """Runs are serialised: while another one holds the lock this one stays queued, and
     the task tries again shortly."""
-    from payments.services.payouts import payout_run_execute
-
     run = payout_run_execute(run_id=run_id)
     if run.status == PayoutRun.Status.QUEUED:
         raise self.retry(countdown=30)

@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +31,7 @@ from core.errors import ApplicationError, NotFound
 from core.exports import csv_response
 from core.periods import add_months, months_between, period_text
 from core.permissions import finance_required, partner_required
-from core.views import render_failure
+from core.views import or_404, page_of, render_failure
 from payments.forms import TrendsForm
 from payments.models import Invoice, PayoutRun
 from payments.pdf import statements_pdf
@@ -40,8 +39,6 @@ from payments.selectors import billing as selectors
 from payments.selectors import trends
 from payments.services import invoicing, payouts, reconciliation
 from revenue.models import Statement
-
-PAGE_SIZE = 50
 
 
 def money(amount: int | None, currency: str) -> str:
@@ -94,8 +91,7 @@ def _invoice_rows(invoices) -> list[dict[str, Any]]:
 def _invoices_context(request: HttpRequest) -> dict[str, Any]:
     filters = InvoiceFilterForm(request.GET or None)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
-    page = Paginator(selectors.invoices_for(viewer=request.user, status=status or None),
-                     PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, selectors.invoices_for(viewer=request.user, status=status or None))
     awaiting = [{"statement": s, "payable": money(s.payable, s.currency), "period": period_text(s.period)}
                 for s in selectors.statements_awaiting_invoice()[:100]]
     return {"filter_form": filters, "page": page, "rows": _invoice_rows(page.object_list), "awaiting": awaiting,
@@ -124,10 +120,7 @@ def console_statement_invoice(request: HttpRequest, statement_id: int) -> HttpRe
 @finance_required
 @require_POST
 def console_invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    try:
-        invoice = selectors.invoice_get(viewer=request.user, invoice_id=invoice_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    invoice = or_404(selectors.invoice_get, viewer=request.user, invoice_id=invoice_id)
     form = MarkPaidForm(request.POST)
     reference = form.cleaned_data["reference"] if form.is_valid() else ""
     try:
@@ -166,7 +159,7 @@ def console_invoices_export(request: HttpRequest) -> HttpResponse:
 
 
 def _payouts_context(request: HttpRequest, run_form: PayoutRunForm | None = None) -> dict[str, Any]:
-    payouts_page = Paginator(selectors.payouts_recent(), PAGE_SIZE).get_page(request.GET.get("page"))
+    payouts_page = page_of(request, selectors.payouts_recent())
     return {
         "run_form": run_form or PayoutRunForm(),
         "runs": selectors.payout_runs()[:20],
@@ -357,7 +350,7 @@ def portal_statement_pdf(request: HttpRequest, period: str) -> HttpResponse:
 
 @partner_required
 def portal_invoices(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.invoices_for(viewer=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, selectors.invoices_for(viewer=request.user))
     return render(request, "payments/portal_invoices.html", {"page": page, "rows": _invoice_rows(page.object_list)})
 
 

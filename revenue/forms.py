@@ -32,7 +32,7 @@ class PeriodField(forms.Field):
             "inputmode": "numeric"}))
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> date | None:  # type: ignore[override]
+    def to_python(self, value: Any) -> date | None:
         raw = str(value).strip() if value is not None else ""
         if not raw:
             return None

@@ -92,12 +92,14 @@ class _TieredShare(ShareModel):
     def __init__(self, tiers: Sequence[Tier]) -> None:
         if not tiers or tiers[-1].up_to is not None:
             raise ValueError("tiers must be non-empty and end with an open tier (up_to None).")
-        bounds = [tier.up_to for tier in tiers[:-1]]
-        if any(bound is None for bound in bounds):
+        bounds = [tier.up_to for tier in tiers[:-1] if tier.up_to is not None]
+        if len(bounds) != len(tiers) - 1:
             raise ValueError("only the last tier may be open.")
         if any(lower >= upper for lower, upper in zip([0, *bounds], bounds, strict=False)):
             raise ValueError(f"tier bounds must be positive and ascending; got {bounds}.")
         self.tiers = tuple(tiers)
+        # The bounded tiers as (up_to, rate), in order; the open top tier is tiers[-1].
+        self.bounded: tuple[tuple[int, Decimal], ...] = tuple(zip(bounds, (t.rate for t in tiers[:-1]), strict=True))
 
     @property
     def first_rate(self) -> Decimal:
@@ -112,11 +114,11 @@ class GraduatedShare(_TieredShare):
     def _share_of(self, net: Decimal) -> Decimal:
         share = Decimal(0)
         lower = 0
-        for tier in self.tiers[:-1]:
-            if net <= tier.up_to:
-                return share + (net - lower) * tier.rate
-            share += (tier.up_to - lower) * tier.rate
-            lower = tier.up_to
+        for up_to, rate in self.bounded:
+            if net <= up_to:
+                return share + (net - lower) * rate
+            share += (up_to - lower) * rate
+            lower = up_to
         return share + (net - lower) * self.tiers[-1].rate
 
 
@@ -131,9 +133,9 @@ class VolumeShare(_TieredShare):
     name = "volume"
 
     def _share_of(self, net: Decimal) -> Decimal:
-        for tier in self.tiers[:-1]:
-            if net <= tier.up_to:
-                return net * tier.rate
+        for up_to, rate in self.bounded:
+            if net <= up_to:
+                return net * rate
         return net * self.tiers[-1].rate
 
 
@@ -323,6 +325,7 @@ def rate_period(
         effective_rate = model.first_rate
 
     total = wage - clawback - outcome_clawback - carried_credit
+    splits: tuple[tuple[str, int], ...]
     if total < 0:
         # Nothing is invoiced or paid against a negative period; it becomes next period's
         # credit (§4, §5a).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from revenue.models import Outcome, Sale, Touchpoint
-from revenue.services.ingestion import MAX_AMOUNT, MAX_KEY_LENGTH, RejectionCode
+from revenue.sale_rules import MAX_AMOUNT, MAX_KEY_LENGTH, RejectionCode
 
 MAX_BATCH = 1000
 

@@ -34,11 +34,6 @@ def attribution_sweep(limit: int = 5000) -> int:
     return result.attributed + result.unattributed
 
 
-def attribution_enqueue(partner_id: int, sale_ids: list[int] | None = None) -> None:
-    """Called on commit after ingestion: attribute the new (or reset) sales soon."""
-    attribution_run_task.delay(partner_id, sale_ids)
-
-
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def settlement_run_task(run_id: int) -> int:
     return settlement.settlement_run_execute(run_id=run_id).statements_written

@@ -17,7 +17,8 @@ class IngestRateThrottle(SharedRateThrottle):
     scope = "ingest"
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return str(rate) if rate else None
 
     def get_cache_key(self, request, view) -> str:
         api_key = getattr(request.user, "api_key", None)

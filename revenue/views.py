@@ -21,8 +21,6 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -43,10 +41,10 @@ from contracts.selectors import (
 from contracts.terms import ATTRIBUTION_KEY_LABELS, terms_validate
 from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
-from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from core.periods import add_months, months_between, period_text
 from core.permissions import console_required, finance_required, partner_required
-from core.views import render_failure
+from core.views import form_failure, or_404, page_of, render_failure
 from ledger.views import journal_row
 from revenue import exports
 from revenue.forms import (
@@ -65,34 +63,14 @@ from revenue.selectors.uploads import upload_get, upload_latest_with_rejections,
 from revenue.services import settlement, statement_batches
 from revenue.services.uploads import REQUIRED_COLUMNS, UPLOAD_COLUMNS, upload_create, upload_progress_percent
 
-PAGE_SIZE = 50
-
-
 # --- access ------------------------------------------------------------------------------------
 
 
 # --- shared pieces -------------------------------------------------------------------------------
 
 
-def _form_failure(form: Any) -> ValidationFailed:
-    """A form's errors in the services' shape, so both kinds of refusal render alike."""
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        message = f"{label}: {errors[0]}" if label else str(errors[0])
-        return ValidationFailed(message, fields={k: list(v) for k, v in form.errors.items()})
-    return ValidationFailed("The form is not valid.")
-
-
 def _statement_or_404(request: HttpRequest, statement_id: int) -> Statement:
-    try:
-        return statement_get(viewer=request.user, statement_id=statement_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
-
-
-def _page(request: HttpRequest, items: QuerySet[Any]) -> Page:
-    # get_page copes with a missing, non-numeric or out-of-range ?page=.
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    return or_404(statement_get, viewer=request.user, statement_id=statement_id)
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -186,7 +164,7 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
 
 @partner_required
 def portal_revenue(request: HttpRequest) -> HttpResponse:
-    page = _page(request, reports.statements_brief(viewer=request.user))
+    page = page_of(request, reports.statements_brief(viewer=request.user))
     current = _current_period(request)
     months = reports.attributed_revenue_by_employee(
         viewer=request.user, period_from=add_months(current, -(CHART_MONTHS - 1)))
@@ -279,7 +257,7 @@ def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | N
     period = (form.cleaned_data.get("period") if valid else None) or reports.latest_statement_period(
         viewer=request.user) or add_months(period_start(timezone.now().date()), -1)
     status = (form.cleaned_data.get("status") if valid else None) or None
-    page = _page(request, reports.statements_brief(viewer=request.user, period=period, status=status))
+    page = page_of(request, reports.statements_brief(viewer=request.user, period=period, status=status))
     return {
         "filter_form": form,
         "filter_valid": valid,
@@ -302,7 +280,7 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
     form = SettlementRunForm(request.POST)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         period = form.cleaned_data["period"]
         run = settlement.settlement_run_request(actor=request.user, period=period)
     except ApplicationError as error:
@@ -451,7 +429,7 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
     form = AdjustmentForm(request.POST)
     try:
         if not form.is_valid():
-            raise _form_failure(form)
+            raise form_failure(form)
         updated = settlement.statement_adjust(actor=request.user, statement=statement,
                                               amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"])
     except ApplicationError as error:
@@ -471,7 +449,7 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
 def console_statements_export(request: HttpRequest) -> HttpResponse:
     form = ExportForm(request.GET)
     if not form.is_valid():
-        error = _form_failure(form)
+        error = form_failure(form)
         return HttpResponse(error.message, status=400, content_type="text/plain; charset=utf-8")
     return exports.statements_csv(viewer=request.user, period=form.cleaned_data["period"])
 
@@ -496,10 +474,7 @@ def _member_partner(request: HttpRequest) -> Partner:
 
 
 def _upload_or_404(request: HttpRequest, upload_id: int) -> SaleUpload:
-    try:
-        return upload_get(viewer=request.user, upload_id=upload_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    return or_404(upload_get, viewer=request.user, upload_id=upload_id)
 
 
 def _upload_row(upload: SaleUpload) -> dict[str, Any]:
@@ -517,14 +492,14 @@ def _upload_rejected(request: HttpRequest, partner: Partner) -> tuple[SaleUpload
         upload = upload_latest_with_rejections(partner=partner)
     if upload is None or not upload.rejected:
         return upload, None
-    return upload, Paginator(upload_rejections(upload=upload), REJECTIONS_PAGE_SIZE).get_page(request.GET.get("rpage"))
+    return upload, page_of(request, upload_rejections(upload=upload), size=REJECTIONS_PAGE_SIZE, param="rpage")
 
 
 def _uploads_context(request: HttpRequest, partner: Partner | None, **extra: Any) -> dict[str, Any]:
     page = None
     rejected_upload, rejections = None, None
     if partner is not None:
-        page = Paginator(upload_list(partner=partner), UPLOADS_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = page_of(request, upload_list(partner=partner), size=UPLOADS_PAGE_SIZE)
         rejected_upload, rejections = _upload_rejected(request, partner)
     return {
         "rejected_upload": rejected_upload,
@@ -596,10 +571,7 @@ def portal_upload_rejections(request: HttpRequest, upload_id: int) -> StreamingH
 
 
 def _placement_or_404(request: HttpRequest, placement_id: int) -> Placement:
-    try:
-        return placement_get(viewer=request.user, placement_id=placement_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    return or_404(placement_get, viewer=request.user, placement_id=placement_id)
 
 
 def _simulation_defaults(placement: Placement, today: date) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -40,7 +40,7 @@ def account_balances(*, currency: str | None = None, code_prefix: str | None = N
 def account_balance(*, code: str, currency: str) -> int:
     total = Account.objects.filter(code=code, currency=currency).aggregate(
         total=Sum("lines__amount", default=0))["total"]
-    return total
+    return int(total)
 
 
 @dataclass(frozen=True)

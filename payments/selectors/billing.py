@@ -80,7 +80,8 @@ def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit
         contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
     due: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
     for split in splits:
-        if split.statement.invoice.paid_at + timedelta(days=_hold_days(split, versions)) > as_of:
+        paid_at = split.statement.invoice.paid_at  # set: the query asks for paid invoices
+        if paid_at is None or paid_at + timedelta(days=_hold_days(split, versions)) > as_of:
             continue
         if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
             continue

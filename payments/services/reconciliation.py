@@ -32,6 +32,7 @@ from core.services import audit_record
 from ledger.selectors.balances import account_balance
 from payments.models import Invoice, Payout, ReconciliationItem, ReconciliationRun
 from payments.providers import ProviderError, provider_get
+from payments.providers.base import ProviderInvoice, Transfer
 from revenue.models import Statement
 
 
@@ -60,6 +61,8 @@ def _stripe_checks(found: list[Mismatch]) -> tuple[int, int, dict[str, int]]:
     remote_invoices = {i.invoice_id: i for i in provider.invoices_list()}
     remote_transfers = {t.transfer_id: t for t in provider.transfers_list()}
     cash: dict[str, int] = defaultdict(int)
+    remote: ProviderInvoice | None  # an invoice at Stripe; None where ours has no counterpart
+    transfer: Transfer | None
     for remote in remote_invoices.values():
         if remote.status == "paid":
             cash[remote.currency] += remote.amount_paid

@@ -277,8 +277,8 @@ def placement_activity_by_month(*, placement: Placement, first: date, last: date
     touches = (Touchpoint.objects.filter(placement=placement, occurred_at__gte=start, occurred_at__lt=end)
                .annotate(month=TruncMonth("occurred_at", tzinfo=zone)).values("month")
                .annotate(count=Count("id")))
-    for row in touches:
-        activity.setdefault(row["month"].date(), MonthActivity()).touchpoints = row["count"]
+    for touch in touches:
+        activity.setdefault(touch["month"].date(), MonthActivity()).touchpoints = touch["count"]
     return activity
 
 

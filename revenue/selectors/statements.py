@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from contracts.selectors import partners_visible, viewer_partner_id
 from core.errors import NotFound
@@ -50,23 +50,3 @@ def sale_get(*, viewer: Any, external_id: str) -> Sale:
     if sale is None:
         raise NotFound(f"No sale {external_id!r}.")
     return sale
-
-
-def attributed_revenue_by_month(*, viewer: Any, placement_id: int | None = None,
-                                period_from: date | None = None) -> list[dict[str, Any]]:
-    """Monthly attributed sales for the viewer's partners (a chart's data): one aggregate,
-    bounded to the months shown so it does not read the whole history.
-
-    Attributed sales are exactly those with a placement: attribution writes the two together
-    and sends a sale back to pending by clearing both. Asking for the placement rather than
-    the `attribution` column lets the partial index sale_attributed_month answer by an
-    index-only scan; `attribution` stays out of every index so that attributing a sale no
-    placement wins remains a HOT update (see Sale.Meta)."""
-    sales = Sale.objects.filter(partner__in=partners_visible(viewer=viewer), type="sale",
-                                placement__isnull=False)
-    if period_from is not None:
-        sales = sales.filter(period__gte=period_from)
-    if placement_id is not None:
-        sales = sales.filter(placement_id=placement_id)
-    rows = (sales.values("period", "currency").annotate(revenue=Sum("amount")).order_by("period", "currency"))
-    return list(rows)

@@ -296,7 +296,7 @@ def attribution_reopen(*, period_from: date | None = None, placement_ids: list[i
     and return how many; closed periods are never reopened: their sales carry a
     statement."""
     conditions = ["type = 'sale'", "statement_id IS NULL"]
-    params: dict[str, object] = {}
+    params: dict[str, date | list[int]] = {}
     if period_from is not None:
         conditions.append("period >= %(period_from)s")
         params["period_from"] = period_from
@@ -308,4 +308,4 @@ def attribution_reopen(*, period_from: date | None = None, placement_ids: list[i
         params["partners"] = partner_ids
     with connection.cursor() as cursor:
         cursor.execute(RESET_TO_PENDING_SQL.format(condition=" AND ".join(conditions)), params)
-        return cursor.rowcount
+        return int(cursor.rowcount)

@@ -3,7 +3,8 @@
 
 Every batch goes through two steps:
 
-1. validation in plain Python, one cheap pass per event (no ORM objects, no serializers);
+1. validation in plain Python, one cheap pass per event (no ORM objects, no serializers),
+   by the rules of `revenue/sale_rules.py` (which drive the CSV upload's SQL checks too);
    an invalid event becomes a rejection with a stable code and never reaches the
    database;
 2. set-based SQL: one `INSERT … SELECT … FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`
@@ -27,49 +28,36 @@ a sale's amount.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from contracts.models import Partner, Placement
-from core.currencies import is_known_currency
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from core.queue import enqueue_on_commit
+from revenue import sale_rules
 from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
+from revenue.sale_rules import (  # noqa: F401  (re-exported: callers import them from here)
+    EARLIEST_OCCURRED_AT,
+    FUTURE_TOLERANCE,
+    MAX_AMOUNT,
+    MAX_KEY_LENGTH,
+    SALE_FIELDS,
+    SALE_OPTIONAL_KEYS,
+    RejectionCode,
+)
 from revenue.services.attribution import RESET_TO_PENDING_SQL
 
-MAX_KEY_LENGTH = 128
-MAX_AMOUNT = 2**62
 MAX_DATABASE_ID = 2**63 - 1
-# Times outside this range are mistakes (a clock, a zone, a parser), not business: a sale
-# dated in the future would land in a period nobody has settled yet.
-EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=1)
 
 # Placements that can still earn: touchpoints and outcomes for others are refused.
 EARNING_PLACEMENT_STATUSES = frozenset(
     {Placement.Status.APPROVED, Placement.Status.ACTIVE, Placement.Status.PAUSED}
 )
-
-
-class RejectionCode(StrEnum):
-    """Why one event of a batch was not stored. Part of the public API (DESIGN.md §5b)."""
-
-    INVALID = "invalid"
-    UNKNOWN_FIELD = "unknown_field"
-    UNKNOWN_CURRENCY = "unknown_currency"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    CONFLICT = "conflict"
-    UNKNOWN_SALE = "unknown_sale"
-    REFUND_EXCEEDS_SALE = "refund_exceeds_sale"
-    UNKNOWN_PLACEMENT = "unknown_placement"
-    PLACEMENT_INACTIVE = "placement_inactive"
-    UNKNOWN_OUTCOME = "unknown_outcome"
 
 
 @dataclass(frozen=True)
@@ -114,48 +102,18 @@ class _Reject(Exception):
         self.field = field
 
 
-# NUL cannot be stored in PostgreSQL text, and a lone surrogate cannot be encoded as UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_OCCURRED_AT_HELP = "an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00"
+# The checks of a text field and a time, and their messages, are sale_rules' (touchpoints and
+# outcomes use them too); they raise sale_rules.Rejected, which _parse_each reports.
 
 
 def _text(event: dict[str, Any], name: str, *, required: bool) -> str | None:
     """A string field of 1–128 characters; an absent, null or empty optional one is None."""
-    value = event.get(name)
-    if value is None or value == "":
-        if required:
-            raise _Reject(RejectionCode.INVALID, f"{name} is required.", name)
-        return None
-    if type(value) is not str:
-        raise _Reject(RejectionCode.INVALID, f"{name} must be a string.", name)
-    if len(value) > MAX_KEY_LENGTH:
-        raise _Reject(RejectionCode.INVALID, f"{name} is longer than {MAX_KEY_LENGTH} characters.", name)
-    if _UNSTORABLE.search(value):
-        raise _Reject(RejectionCode.INVALID, f"{name} contains characters that cannot be stored.", name)
-    return value
+    return sale_rules.check_text(event.get(name), name=name, required=required)
 
 
 def _instant(value: Any, name: str, latest: datetime) -> datetime:
     """An aware ISO 8601 date-time, converted to UTC."""
-    if value is None:
-        raise _Reject(RejectionCode.INVALID, f"{name} is required: {_OCCURRED_AT_HELP}.", name)
-    if type(value) is not str:
-        raise _Reject(RejectionCode.INVALID, f"{name} must be {_OCCURRED_AT_HELP}.", name)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _Reject(RejectionCode.INVALID, f"{name} must be {_OCCURRED_AT_HELP}.", name) from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise _Reject(RejectionCode.INVALID,
-                      f"{name} has no UTC offset; send {_OCCURRED_AT_HELP}.", name)
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:
-        raise _Reject(RejectionCode.INVALID, f"{name} is out of range.", name) from None
-    if moment < EARLIEST_OCCURRED_AT or moment > latest:
-        raise _Reject(RejectionCode.INVALID,
-                      f"{name} must lie between 2000-01-01 and now; got {value}.", name)
-    return moment
+    return sale_rules.check_instant(value, name=name, latest=latest)
 
 
 def _placement_id(event: dict[str, Any]) -> int:
@@ -168,10 +126,7 @@ def _placement_id(event: dict[str, Any]) -> int:
 
 
 def _unknown_fields(event: dict[str, Any], allowed: frozenset[str]) -> None:
-    if not allowed.issuperset(event):
-        names = ", ".join(sorted(str(name) for name in event if name not in allowed))
-        raise _Reject(RejectionCode.UNKNOWN_FIELD, f"Unknown field(s): {names}.",
-                      next(str(name) for name in event if name not in allowed))
+    sale_rules.check_unknown_fields(event, allowed)
 
 
 def _echo_id(event: Any, name: str) -> str | None:
@@ -221,7 +176,7 @@ def _parse_each(items: list[Any], parse: Callable[[int, Any], _Row], outcomes: _
     for index, item in enumerate(items):
         try:
             parsed.append(parse(index, item))
-        except _Reject as reject:
+        except (_Reject, sale_rules.Rejected) as reject:
             outcomes.reject(index, _echo_id(item, id_field), reject.code, reject.message, reject.field)
     return parsed
 
@@ -230,9 +185,7 @@ def _after_ingest(partner_id: int, sale_ids: list[int] | None) -> None:
     """THE call site that hands newly stored (or reset) sales to attribution (DESIGN.md §5
     step 3), after the transaction commits. Passing the ids lets attribution find them by
     primary key instead of scanning the partner's sales."""
-    from revenue import tasks
-
-    transaction.on_commit(lambda: tasks.attribution_enqueue(partner_id, sale_ids))
+    enqueue_on_commit("revenue.tasks.attribution_run_task", partner_id, sale_ids)
 
 
 class _Outcomes:
@@ -268,12 +221,6 @@ class _Outcomes:
 
 # --- sales and refunds ------------------------------------------------------------------
 
-SALE_FIELDS = frozenset({
-    "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "click_id",
-    "conversation_id", "customer_ref", "store_id", "refund_of",
-})
-SALE_OPTIONAL_KEYS = ("coupon_code", "click_id", "conversation_id", "customer_ref", "store_id")
-
 
 class _SaleRow(NamedTuple):
     index: int
@@ -292,35 +239,14 @@ class _SaleRow(NamedTuple):
 
 
 def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime) -> _SaleRow:
-    if not isinstance(event, dict):
-        raise _Reject(RejectionCode.INVALID, "Each event must be a JSON object.")
-    _unknown_fields(event, SALE_FIELDS)
-    external_id = _text(event, "external_id", required=True)
-    kind = event.get("type")
-    if kind not in ("sale", "refund"):
-        raise _Reject(RejectionCode.INVALID, 'type must be "sale" or "refund".', "type")
-    occurred_at = _instant(event.get("occurred_at"), "occurred_at", latest)
-    amount = event.get("amount")
-    if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
-        raise _Reject(RejectionCode.INVALID,
-                      "amount must be a positive integer in the currency's minor unit "
-                      f"(at most {MAX_AMOUNT}).", "amount")
-    currency = event.get("currency")
-    if currency is None:
-        raise _Reject(RejectionCode.INVALID, "currency is required (ISO 4217).", "currency")
-    if not is_known_currency(currency):
-        raise _Reject(RejectionCode.UNKNOWN_CURRENCY, f"{currency!r} is not an ISO 4217 currency.",
-                      "currency")
-    if currency != partner_currency:
-        raise _Reject(RejectionCode.CURRENCY_MISMATCH,
-                      f"This partner reports sales in {partner_currency}, not {currency}.", "currency")
-    refund_of = _text(event, "refund_of", required=kind == "refund")
-    if kind == "sale" and refund_of is not None:
-        raise _Reject(RejectionCode.INVALID, "Only a refund names refund_of.", "refund_of")
-    keys = [_text(event, name, required=False) for name in SALE_OPTIONAL_KEYS]
-    digest = sale_digest(external_id=external_id, type=kind, occurred_at=occurred_at, amount=amount,
-                         currency=currency, keys=keys, refund_of=refund_of)
-    return _SaleRow(index, external_id, kind, occurred_at, amount, currency, *keys, refund_of, digest)
+    """The event typed and digested, if it keeps the rules of sale_rules (else Rejected)."""
+    values = sale_rules.check_sale_event(event, partner_currency=partner_currency, latest=latest)
+    keys = [values[name] for name in SALE_OPTIONAL_KEYS]
+    digest = sale_digest(external_id=values["external_id"], type=values["type"], occurred_at=values["occurred_at"],
+                         amount=values["amount"], currency=values["currency"], keys=keys,
+                         refund_of=values["refund_of"])
+    return _SaleRow(index, values["external_id"], values["type"], values["occurred_at"], values["amount"],
+                    values["currency"], *keys, values["refund_of"], digest)
 
 
 _SALE_INSERT = """
@@ -374,8 +300,7 @@ def _sale_digests(partner: Partner, external_ids: list[str]) -> dict[str, str]:
 
 
 def _sale_conflict_message(external_id: str) -> str:
-    return (f"external_id {external_id!r} was already received with different content; an event "
-            "cannot be changed once sent (send a refund, and a new sale with a new external_id).")
+    return sale_rules.CONFLICT_STORED.message(external_id=external_id)
 
 
 def _settle_not_inserted(outcomes: _Outcomes, partner: Partner, rows: Sequence[_SaleRow],
@@ -417,9 +342,10 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
         elif first.digest == row.digest:
             followers.append((row.index, first.index))
         else:
-            outcomes.reject(row.index, row.external_id, RejectionCode.CONFLICT,
-                            f"external_id {row.external_id!r} appears earlier in this batch "
-                            f"(index {first.index}) with different content.", "external_id")
+            conflict = sale_rules.CONFLICT_EARLIER
+            outcomes.reject(row.index, row.external_id, conflict.code,
+                            conflict.message(external_id=row.external_id, earlier=sale_rules.in_batch(first.index)),
+                            conflict.field)
     sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
     refunds = [row for row in first_by_id.values() if row.type == Sale.Type.REFUND]
 
@@ -485,32 +411,25 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
             continue
         try:
             target = targets.get(row.refund_of)
+            # The checks of sale_rules.REFUND_RULES, in their order.
             if row.refund_of in refund_ids:
-                raise _Reject(RejectionCode.INVALID,
-                              f"refund_of names {row.refund_of!r}, a refund; name the original sale.",
-                              "refund_of")
+                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=row.refund_of)
             if target is None or batch_sales.get(row.refund_of, -1) > row.index:
-                later = " (it comes later in this batch: put the sale first)" if target else ""
-                raise _Reject(RejectionCode.UNKNOWN_SALE,
-                              f"refund_of names no sale of yours: {row.refund_of!r}{later}.", "refund_of")
+                later = sale_rules.later_in_batch() if target else ""
+                raise sale_rules.Rejected(sale_rules.UNKNOWN_SALE, refund_of=row.refund_of, later=later)
             sale_id, _, sale_type, sale_amount, sale_currency, sale_occurred_at = target
             if sale_type != Sale.Type.SALE:
-                raise _Reject(RejectionCode.INVALID,
-                              f"refund_of names {row.refund_of!r}, a refund; name the original sale.",
-                              "refund_of")
+                raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=row.refund_of)
             if sale_currency != row.currency:
-                raise _Reject(RejectionCode.CURRENCY_MISMATCH,
-                              f"Sale {row.refund_of!r} is in {sale_currency}; refund in that currency.",
-                              "currency")
+                raise sale_rules.Rejected(sale_rules.REFUND_CURRENCY, refund_of=row.refund_of,
+                                          sale_currency=sale_currency)
             if row.occurred_at < sale_occurred_at:
-                raise _Reject(RejectionCode.INVALID,
-                              f"The refund occurs before its sale {row.refund_of!r}.", "occurred_at")
+                raise sale_rules.Rejected(sale_rules.BEFORE_SALE, refund_of=row.refund_of)
             if row.amount > remaining[sale_id]:
-                raise _Reject(RejectionCode.REFUND_EXCEEDS_SALE,
-                              f"Refunding {row.amount} would exceed sale {row.refund_of!r}: "
-                              f"{remaining[sale_id]} of its {sale_amount} is left to refund.", "amount")
-        except _Reject as reject:
-            outcomes.reject(row.index, row.external_id, reject.code, reject.message, reject.field)
+                raise sale_rules.Rejected(sale_rules.REFUND_EXCEEDS, amount=row.amount, refund_of=row.refund_of,
+                                          left_to_refund=remaining[sale_id], sale_amount=sale_amount)
+        except sale_rules.Rejected as rejected:
+            outcomes.reject(row.index, row.external_id, rejected.code, rejected.message, rejected.field)
             continue
         remaining[sale_id] -= row.amount
         refund_of_ids[row.refund_of] = sale_id
@@ -675,7 +594,7 @@ def _service_check(placement: Placement, kind: str, kinds: Iterable[str], key: s
     if kind not in kinds:
         raise ValidationFailed(f"Unknown kind {kind!r}.",
                                fields={"kind": [f"must be one of {sorted(kinds)}"]})
-    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH or _UNSTORABLE.search(key):
+    if not sale_rules.is_storable_key(key):
         raise ValidationFailed("The key must be a string of 1 to 128 characters.",
                                fields={"key": ["must be 1 to 128 characters"]})
     if occurred_at is not None and (occurred_at.tzinfo is None or occurred_at.utcoffset() is None):

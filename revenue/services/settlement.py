@@ -343,7 +343,9 @@ def contracts_in_run_off(*, contracts: list[Contract], period: date) -> set[int]
             and ended_at[contract.placement_id] < _period_start_utc(contract.placement.partner.timezone, period)}
 
 
-def _apply_adjustments(rating: Any, adjustments: int, splits: list[dict[str, str]]) -> tuple[int, int, int, list]:
+def _apply_adjustments(
+    rating: Any, adjustments: int, splits: list[dict[str, str]]
+) -> tuple[int, int, int, list[tuple[str, int]]]:
     """Finance adjustments come after everything §5a computes; the total, what is payable
     and the splits follow from the adjusted total."""
     total = rating.total + adjustments
@@ -565,7 +567,7 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
 def four_eyes_threshold(currency: str) -> int:
     """The amount (minor units of `currency`) above which a second person must release money:
     settings.FOUR_EYES_THRESHOLD by currency, "*" for the others, 0 when unset."""
-    thresholds = settings.FOUR_EYES_THRESHOLD
+    thresholds: dict[str, int | str] = settings.FOUR_EYES_THRESHOLD
     return int(thresholds.get(currency, thresholds.get("*", 0)))
 
 
@@ -605,6 +607,8 @@ def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: 
     StatementAdjustment.objects.create(contract=statement.contract, period=statement.period, amount=amount,
                                        reason=reason[:300], created_by=actor)
     updated = statement_compute(contract=statement.contract, period=statement.period)
+    # The adjustment just stored is something to settle, so the contract has a statement.
+    assert updated is not None
     _audit(actor, "statement.adjusted", statement, f"{statement} adjusted by {amount}: {reason}",
            {"amount": amount, "reason": reason, "total": [statement.total, updated.total]})
     return updated
@@ -658,7 +662,8 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     statement.status = status
     statement.approved_by, statement.approved_at = actor, timezone.now()
     statement.save(update_fields=["status", "approved_by", "approved_at", "journal_entry"])
-    submitter = User.objects.filter(pk=submitter_id).values_list("username", flat=True).first()
+    submitter = (User.objects.filter(pk=submitter_id).values_list("username", flat=True).first()
+                 if submitter_id is not None else None)
     _audit(actor, "statement.approved", statement,
            f"Approved {statement} ({statement.currency} {statement.payable} payable), "
            f"submitted by {submitter or 'unknown'}, approved by {actor.username}"

@@ -9,7 +9,8 @@ A file has the columns of the API's event fields, a header row naming them. It i
    is not UTF-8, has no header, names unknown columns or has a row of the wrong width is
    refused as a whole and nothing is stored.
 2. check: one pass types each row (a regular expression vets `occurred_at` before the cast,
-   so no row can abort the statement) and notes each column's problem; one aggregate finds
+   so no row can abort the statement) and notes each column's problem — the CASEs, codes and
+   messages generated from `revenue/sale_rules.py`, as the API's checks are; one aggregate finds
    external_ids repeated within the file (the first valid row wins, later identical rows
    are duplicates, different ones conflicts). Every problem becomes one rejection row
    (row, column, code, reason) with the API's codes and messages.
@@ -51,31 +52,22 @@ from django.utils import timezone
 
 from contracts.models import Partner
 from contracts.selectors import membership_role
-from core.currencies import MINOR_UNIT_EXPONENT
 from core.errors import PermissionDenied, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import User
+from core.queue import enqueue_on_commit
 from core.services import audit_record
+from revenue import sale_rules
 from revenue.models import SaleUpload
-from revenue.services.ingestion import (
-    EARLIEST_OCCURRED_AT,
-    FUTURE_TOLERANCE,
-    MAX_AMOUNT,
-    MAX_KEY_LENGTH,
-    SALE_DIGEST_SQL,
-    RejectionCode,
-    _after_ingest,
-)
+from revenue.sale_rules import FUTURE_TOLERANCE, RejectionCode
+from revenue.services.ingestion import SALE_DIGEST_SQL, _after_ingest
 
 logger = logging.getLogger(__name__)
 
 # The event fields of DESIGN.md §5b, in the order a template file lists them.
-UPLOAD_COLUMNS = (
-    "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "click_id",
-    "conversation_id", "customer_ref", "store_id", "refund_of",
-)
-REQUIRED_COLUMNS = ("external_id", "type", "occurred_at", "amount", "currency")
-KEY_COLUMNS = ("coupon_code", "click_id", "conversation_id", "customer_ref", "store_id")
+UPLOAD_COLUMNS = sale_rules.SALE_FIELD_ORDER
+REQUIRED_COLUMNS = sale_rules.REQUIRED_FIELDS
+KEY_COLUMNS = sale_rules.SALE_OPTIONAL_KEYS
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 # Pieces of the file sent with one COPY each; progress is written between them.
@@ -89,15 +81,6 @@ ANALYZE_AFTER_ROWS = 50_000
 # One upload runs at a time: a session advisory lock on this base + the upload id.
 # Shares of the progress bar: reading the file, checking it, storing it.
 READ_SHARE, CHECK_SHARE = 0.10, 0.30
-
-_OCCURRED_AT_HELP = "an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00"
-# Dates and times a timestamptz cast accepts and that carry their offset; the day of the month
-# is checked against the month in SQL, so no row that passes can make the cast fail.
-_OCCURRED_AT_RE = (r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-                   r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$")
-# The same without the offset: a local time, refused with its own explanation.
-_NAIVE_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$")
-
 
 class UploadRefused(ValidationFailed):
     """The file as a whole cannot be read: nothing of it is stored."""
@@ -186,17 +169,8 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile | None) -
     upload.save()
     audit_record(actor=actor, action="sale_upload.created", target=upload, partner_id=partner.pk,
                  summary=f"Uploaded {name[:150]!r} ({file.size or 0:,} bytes) for processing")
-    transaction.on_commit(lambda: _enqueue(upload.pk))
+    enqueue_on_commit("revenue.tasks.upload_process_task", upload.pk)
     return upload
-
-
-def _enqueue(upload_id: int) -> None:
-    from revenue import tasks
-
-    try:
-        tasks.upload_process_task.delay(upload_id)
-    except Exception:  # the upload is stored; a lost message must not turn it into a 500
-        logger.exception("could not queue the processing of upload %s", upload_id)
 
 
 # --- processing -------------------------------------------------------------------------
@@ -429,11 +403,10 @@ def _text_column(name: str) -> str:
 
 
 # One pass over the staged rows: typed values, and per column the kind of problem (NULL when
-# fine). Each level is fenced (OFFSET 0) so that every expression is computed once per row:
-# a flattened query would repeat the regular expression wherever its result is used.
-_ALL_FINE = """(p_external_id IS NULL AND p_type IS NULL AND p_occurred_at IS NULL AND p_amount IS NULL
-    AND p_currency IS NULL AND p_coupon_code IS NULL AND p_click_id IS NULL AND p_conversation_id IS NULL
-    AND p_customer_ref IS NULL AND p_store_id IS NULL AND p_refund_of IS NULL)"""
+# fine), each column's CASE generated from its rule in sale_rules. Each level is fenced
+# (OFFSET 0) so that every expression is computed once per row: a flattened query would
+# repeat the regular expression wherever its result is used.
+_ALL_FINE = "(" + " AND ".join(f"p_{name} IS NULL" for name in UPLOAD_COLUMNS) + ")"
 
 _CHECK = """
 CREATE TEMP TABLE upload_checked AS
@@ -442,36 +415,12 @@ SELECT w.*, {all_fine} AS ok, CASE WHEN {all_fine} THEN {digest} END AS digest,
 FROM (
     SELECT u.row_number, u.external_id, u.type, u.currency, {keys}, nullif(u.refund_of, '') AS refund_of,
            u.at AS occurred_at, u.amount_value AS amount,
-           CASE WHEN coalesce(u.external_id, '') = '' THEN 'required'
-                WHEN length(u.external_id) > {max_key} THEN 'too_long' END AS p_external_id,
-           CASE WHEN u.type IS NULL OR u.type NOT IN ('sale', 'refund') THEN 'invalid' END AS p_type,
-           CASE WHEN coalesce(u.occurred_at, '') = '' THEN 'required'
-                WHEN u.at IS NOT NULL THEN CASE WHEN u.at < %(earliest)s OR u.at > %(latest)s THEN 'range' END
-                WHEN u.occurred_at ~ %(naive_re)s THEN 'naive'
-                ELSE 'invalid' END AS p_occurred_at,
-           CASE WHEN u.amount_value IS NULL THEN 'invalid' END AS p_amount,
-           CASE WHEN coalesce(u.currency, '') = '' THEN 'required'
-                WHEN u.currency = %(currency)s THEN NULL
-                WHEN u.currency = ANY(%(currencies)s) THEN 'mismatch'
-                ELSE 'unknown' END AS p_currency,
-           {key_checks},
-           CASE WHEN length(u.refund_of) > {max_key} THEN 'too_long'
-                WHEN u.type = 'refund' AND coalesce(u.refund_of, '') = '' THEN 'required'
-                WHEN u.type = 'sale' AND u.refund_of <> '' THEN 'not_refund' END AS p_refund_of,
-           CASE WHEN u.at IS NULL THEN left(u.occurred_at, 40) END AS bad_occurred_at,
-           CASE WHEN u.amount_value IS NULL THEN left(u.amount, 40) END AS bad_amount
+           {problems},
+           CASE WHEN u.at IS NULL OR u.at < %(earliest)s OR u.at > %(latest)s THEN u.occurred_at END
+               AS bad_occurred_at,
+           CASE WHEN u.amount_value IS NULL THEN left(u.amount, {echo_max}) END AS bad_amount
     FROM (
-        SELECT s.*,
-               CASE WHEN s.occurred_at ~ %(at_re)s
-                         AND substr(s.occurred_at, 9, 2)::int <= CASE substr(s.occurred_at, 6, 2)::int
-                             WHEN 2 THEN 28 + (substr(s.occurred_at, 1, 4)::int %% 4 = 0
-                                               AND (substr(s.occurred_at, 1, 4)::int %% 100 <> 0
-                                                    OR substr(s.occurred_at, 1, 4)::int %% 400 = 0))::int
-                             WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END
-                    THEN s.occurred_at::timestamptz END AS at,
-               CASE WHEN length(s.amount) BETWEEN 1 AND 19 AND ltrim(s.amount, '0123456789') = ''
-                         AND s.amount::numeric BETWEEN 1 AND {max_amount}
-                    THEN s.amount::bigint END AS amount_value
+        SELECT s.*, {at} AS at, {amount} AS amount_value
         FROM upload_stage s
         OFFSET 0
     ) u
@@ -483,41 +432,20 @@ _DIGEST_OF_CHECKED = SALE_DIGEST_SQL.format(
     amount="w.amount", occurred_at="w.occurred_at", currency="w.currency", external_id="w.external_id",
     type="w.type", refund_of="w.refund_of", **{name: f"w.{name}" for name in KEY_COLUMNS})
 
-# Column-level problems → rejections. `seq` orders a row's problems as the columns are listed.
+# Column-level problems → rejections, a row's problems in the rules' order (`seq`): its first
+# is the one the API names for the same event.
 _COLUMN_PROBLEMS = """
 INSERT INTO upload_problems (row_number, seq, col, code, reason)
 SELECT c.row_number, v.seq, v.col, v.code, v.reason
 FROM upload_checked c
 CROSS JOIN LATERAL (VALUES
-    (1, 'external_id', 'invalid', CASE c.p_external_id
-        WHEN 'required' THEN 'external_id is required.'
-        WHEN 'too_long' THEN 'external_id is longer than {max_key} characters.' END),
-    (2, 'type', 'invalid', CASE WHEN c.p_type IS NOT NULL THEN
-        'type must be "sale" or "refund"' || coalesce('; got ' || quote_literal(left(c.type, 40)), '') || '.' END),
-    (3, 'occurred_at', 'invalid', CASE c.p_occurred_at
-        WHEN 'required' THEN 'occurred_at is required: {at_help}.'
-        WHEN 'naive' THEN 'occurred_at has no UTC offset; send {at_help}; got '
-                          || quote_literal(c.bad_occurred_at) || '.'
-        WHEN 'invalid' THEN 'occurred_at must be {at_help}; got ' || quote_literal(c.bad_occurred_at) || '.'
-        WHEN 'range' THEN 'occurred_at must lie between 2000-01-01 and now; got '
-                          || to_char(c.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '.' END),
-    (4, 'amount', 'invalid', CASE WHEN c.p_amount IS NOT NULL THEN
-        'amount must be a positive integer in the currency''s minor unit (at most {max_amount})'
-        || CASE WHEN coalesce(c.bad_amount, '') = '' THEN '' ELSE '; got ' || quote_literal(c.bad_amount) END
-        || '.' END),
-    (5, 'currency', CASE c.p_currency WHEN 'unknown' THEN 'unknown_currency' WHEN 'mismatch' THEN 'currency_mismatch'
-                     ELSE 'invalid' END, CASE c.p_currency
-        WHEN 'required' THEN 'currency is required (ISO 4217).'
-        WHEN 'unknown' THEN quote_literal(left(c.currency, 40)) || ' is not an ISO 4217 currency.'
-        WHEN 'mismatch' THEN 'This partner reports sales in ' || %(currency)s || ', not ' || c.currency || '.' END),
-    {key_problems},
-    (11, 'refund_of', 'invalid', CASE c.p_refund_of
-        WHEN 'required' THEN 'refund_of is required.'
-        WHEN 'too_long' THEN 'refund_of is longer than {max_key} characters.'
-        WHEN 'not_refund' THEN 'Only a refund names refund_of.' END)
+    {rejections}
 ) AS v(seq, col, code, reason)
 WHERE NOT c.ok AND v.reason IS NOT NULL
 """
+# The bad cells the file's messages quote (sale_rules.Problem.echo_in_file).
+_ECHOES = {"type": "c.type", "occurred_at": "c.bad_occurred_at", "amount": "c.bad_amount"}
+_MESSAGE_VALUES = {"currency": "c.currency", "partner_currency": "%(currency)s", "occurred_at": "c.bad_occurred_at"}
 
 # external_ids that more than one valid row carries: the first row is the one that counts.
 _REPEATS = """
@@ -533,34 +461,32 @@ FROM firsts f
 WHERE c.ok AND c.external_id = f.external_id AND c.row_number <> f.row_number
 """
 
-_REPEAT_CONFLICTS = """
+_REPEAT_CONFLICTS = f"""
 INSERT INTO upload_problems (row_number, seq, col, code, reason)
 SELECT row_number, 1, 'external_id', %(conflict)s,
-       'external_id ' || quote_literal(external_id) || ' appears earlier in this file (row '
-       || primary_row || ') with different content.'
+       {sale_rules.CONFLICT_EARLIER.sql(external_id="external_id", earlier=sale_rules.in_file_sql("primary_row"))}
 FROM upload_checked WHERE primary_row IS NOT NULL AND NOT same_as_primary
 """
 
 
 def _check(run: _Run) -> None:
-    max_key = MAX_KEY_LENGTH
     keys = ", ".join(_text_column(name) for name in KEY_COLUMNS)
-    key_checks = ", ".join(f"CASE WHEN length(u.{name}) > {max_key} THEN 'too_long' END AS p_{name}"
-                           for name in KEY_COLUMNS)
-    key_problems = ",\n    ".join(
-        f"({6 + i}, '{name}', 'invalid', CASE WHEN c.p_{name} IS NOT NULL "
-        f"THEN '{name} is longer than {max_key} characters.' END)"
-        for i, name in enumerate(KEY_COLUMNS))
-    now = timezone.now()
-    params = {
-        "earliest": EARLIEST_OCCURRED_AT, "latest": now + FUTURE_TOLERANCE, "at_re": _OCCURRED_AT_RE,
-        "naive_re": _NAIVE_RE, "currency": run.partner.currency, "currencies": sorted(MINOR_UNIT_EXPONENT),
-    }
+    problems = ",\n           ".join(
+        sale_rules.file_problem_sql(rule, row="u", at="u.at", amount="u.amount_value") + f" AS p_{rule.name}"
+        for rule in sale_rules.SALE_FIELD_RULES)
+    rejections = ",\n    ".join(
+        sale_rules.file_rejection_sql(rule, seq=seq, tag=f"c.p_{rule.name}", values=_MESSAGE_VALUES,
+                                      echo=_ECHOES.get(rule.name))
+        for seq, rule in enumerate(sale_rules.SALE_FIELD_RULES, start=1))
+    params = {**sale_rules.FILE_CHECK_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
+              "currency": run.partner.currency}
     # Temporary tables only; a transaction each, so that a failing statement in a test's
     # transaction rolls back to its savepoint.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, all_fine=_ALL_FINE, keys=keys, key_checks=key_checks,
-                                     max_key=max_key, max_amount=MAX_AMOUNT), params)
+        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, all_fine=_ALL_FINE, keys=keys, problems=problems,
+                                     at=sale_rules.file_instant_sql("s.occurred_at"),
+                                     amount=sale_rules.file_amount_sql("s.amount"), echo_max=sale_rules.ECHO_MAX),
+                       params)
         cursor.execute("DROP TABLE upload_stage")
         # Temporary tables get no statistics unless asked; the joins below need them.
         cursor.execute("ANALYZE upload_checked (ok, primary_row, type, external_id)")
@@ -568,9 +494,7 @@ def _check(run: _Run) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE upload_problems (row_number bigint, seq int, col text, code text, "
                        "reason text)")
-        cursor.execute(_COLUMN_PROBLEMS.format(key_problems=key_problems, max_key=max_key, max_amount=MAX_AMOUNT,
-                                               at_help=_OCCURRED_AT_HELP),
-                       {"currency": run.partner.currency})
+        cursor.execute(_COLUMN_PROBLEMS.format(rejections=rejections), {"currency": run.partner.currency})
         cursor.execute(_REPEATS)
         if cursor.rowcount:
             cursor.execute(_REPEAT_CONFLICTS, {"conflict": RejectionCode.CONFLICT.value})
@@ -626,8 +550,10 @@ WITH stored AS (
 SELECT count(*) FILTER (WHERE same) FROM stored
 """
 
-_CONFLICT_MESSAGE = ("'external_id ' || quote_literal({id}) || ' was already received with different content; "
-                     "an event cannot be changed once sent (send a refund, and a new sale with a new external_id).'")
+
+def _conflict_message(external_id: str) -> str:
+    return sale_rules.CONFLICT_STORED.sql(external_id=external_id)
+
 
 _REFUNDS_STAGE = """
 CREATE TEMP TABLE upload_refunds AS
@@ -743,27 +669,31 @@ UPDATE upload_refunds r SET outcome = 'accepted' FROM inserted i WHERE r.externa
 # A refund the insert skipped was stored by a concurrent batch after the check above.
 _REFUNDS_RACED = _STORED_BY_EXTERNAL_ID.format(scope="r.outcome IS NULL")
 
+
+def _refund_problem(outcome: str, problem: sale_rules.Problem, **values: str) -> str:
+    return (f"({sale_rules.sql_literal(outcome)}, {sale_rules.sql_literal(problem.field)}, "
+            f"{sale_rules.sql_literal(problem.code)}, {problem.sql(**values)})")
+
+
 _REFUND_PROBLEMS = """
 INSERT INTO upload_problems (row_number, seq, col, code, reason)
 SELECT r.row_number, 1, v.col, v.code, v.reason
 FROM upload_refunds r
 CROSS JOIN LATERAL (SELECT * FROM (VALUES
-    ('conflict', 'external_id', 'conflict', {conflict_message}),
-    ('refund_of_refund', 'refund_of', 'invalid',
-     'refund_of names ' || quote_literal(r.refund_of) || ', a refund; name the original sale.'),
-    ('unknown_sale', 'refund_of', 'unknown_sale', 'refund_of names no sale of yours: ' || quote_literal(r.refund_of)
-     || '.'),
-    ('sale_later', 'refund_of', 'unknown_sale', 'refund_of names no sale of yours: ' || quote_literal(r.refund_of)
-     || ' (it comes later in this file, row ' || r.sale_row || ': put the sale first).'),
-    ('currency_mismatch', 'currency', 'currency_mismatch',
-     'Sale ' || quote_literal(r.refund_of) || ' is in ' || r.sale_currency || '; refund in that currency.'),
-    ('before_sale', 'occurred_at', 'invalid', 'The refund occurs before its sale ' || quote_literal(r.refund_of)
-     || '.'),
-    ('exceeds', 'amount', 'refund_exceeds_sale',
-     'Refunding ' || r.amount || ' would exceed sale ' || quote_literal(r.refund_of) || ': ' || r.left_to_refund
-     || ' of its ' || r.sale_amount || ' is left to refund.')
+    {problems}
 ) AS m(outcome, col, code, reason) WHERE m.outcome = r.outcome) v
-"""
+""".format(problems=",\n    ".join([
+    _refund_problem("conflict", sale_rules.CONFLICT_STORED, external_id="r.external_id"),
+    _refund_problem("refund_of_refund", sale_rules.REFUND_OF_REFUND, refund_of="r.refund_of"),
+    _refund_problem("unknown_sale", sale_rules.UNKNOWN_SALE, refund_of="r.refund_of", later="''"),
+    _refund_problem("sale_later", sale_rules.UNKNOWN_SALE, refund_of="r.refund_of",
+                    later=sale_rules.later_in_file_sql("r.sale_row")),
+    _refund_problem("currency_mismatch", sale_rules.REFUND_CURRENCY, refund_of="r.refund_of",
+                    sale_currency="r.sale_currency"),
+    _refund_problem("before_sale", sale_rules.BEFORE_SALE, refund_of="r.refund_of"),
+    _refund_problem("exceeds", sale_rules.REFUND_EXCEEDS, amount="r.amount", refund_of="r.refund_of",
+                    left_to_refund="r.left_to_refund", sale_amount="r.sale_amount"),
+]))
 
 # Later identical copies of a row share its fate: rejected with it, else duplicates.
 _FOLLOWER_PROBLEMS = """
@@ -802,7 +732,7 @@ def _store(run: _Run) -> SaleUpload:
                 cursor.execute("ANALYZE revenue_sale (partner_id, external_id, refund_of_id, upload_id)")
             duplicates = 0
             if sales_inserted < sale_rows:
-                cursor.execute(_SALES_SKIPPED.format(conflict_message=_CONFLICT_MESSAGE.format(id="stored.external_id")),
+                cursor.execute(_SALES_SKIPPED.format(conflict_message=_conflict_message("stored.external_id")),
                                base)
                 duplicates += cursor.fetchone()[0]
             # Refunds: locked targets, the API's checks, one INSERT.
@@ -856,7 +786,7 @@ def _store_refunds(cursor: Any, base: dict[str, Any]) -> tuple[int, int]:
             break
     cursor.execute(_REFUNDS_INSERT, base)
     cursor.execute(_REFUNDS_RACED, base)
-    cursor.execute(_REFUND_PROBLEMS.format(conflict_message=_CONFLICT_MESSAGE.format(id="r.external_id")))
+    cursor.execute(_REFUND_PROBLEMS)
     cursor.execute("SELECT count(*) FILTER (WHERE outcome = 'accepted'), count(*) FILTER (WHERE outcome = 'duplicate') "
                    "FROM upload_refunds")
     inserted, duplicates = cursor.fetchone()

@@ -292,7 +292,8 @@ def test_stored_events_are_handed_to_attribution_after_commit(world, monkeypatch
     from revenue import tasks
 
     calls: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr(tasks, "attribution_enqueue", lambda partner_id, sale_ids: calls.append((partner_id, sale_ids)))
+    monkeypatch.setattr(tasks.attribution_run_task, "delay",
+                        lambda partner_id, sale_ids: calls.append((partner_id, sale_ids)))
     client = bearer(world)
     # when a batch stores a sale
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

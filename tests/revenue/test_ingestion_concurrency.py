@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _no_broker(monkeypatch):
     """Attribution is another test's business: here the hook only records its calls."""
     calls: list[int] = []
-    monkeypatch.setattr(tasks, "attribution_enqueue", lambda partner_id, sale_ids: calls.append(partner_id))
+    monkeypatch.setattr(tasks.attribution_run_task, "delay", lambda partner_id, sale_ids: calls.append(partner_id))
     return calls
 
 

@@ -392,7 +392,7 @@ def test_new_sales_go_to_attribution_after_commit_by_id_or_by_partner(world, mon
                                                                     django_capture_on_commit_callbacks):
     # given an attribution hook that records its calls
     calls: list[tuple[int, list[int] | None]] = []
-    monkeypatch.setattr(tasks, "attribution_enqueue", lambda partner_id, sale_ids: calls.append((partner_id,
+    monkeypatch.setattr(tasks.attribution_run_task, "delay", lambda partner_id, sale_ids: calls.append((partner_id,
                                                                                                sale_ids)))
     small = uploaded(world, HEADER + "a,sale,2026-10-03T12:01:00+09:00,100,JPY,,,,,,\n"
                                      "a-r,refund,2026-10-04T12:01:00+09:00,40,JPY,,,,,,a\n")

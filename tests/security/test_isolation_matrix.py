@@ -38,6 +38,7 @@ from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message, W
 from contracts.models import Invitation, Partner, PartnerApiKey, Payee, Placement
 from contracts.services import api_key_create, invitation_send
 from core.models import User
+from ledger.models import Account
 from payments.models import Invoice, PayoutRun
 from revenue.models import Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
@@ -151,6 +152,10 @@ def scene(db, settings, tmp_path) -> Scene:
                                                                      status__in=("approved", "invoiced", "paid"))
                                             .order_by("pk").first(), "period", None))
     values["period"] = {slug: v[:7] for slug, v in values["period"].items()}
+    # a partner's receivable in the ledger, where its statements were approved
+    per_partner("code", lambda p: f"partner_receivable:{p.slug}" if Account.objects.filter(
+        code=f"partner_receivable:{p.slug}").exists() else None)
+    per_partner("currency", lambda p: p.currency)
 
     markers = {slug: _markers(partner) for slug, partner in partners.items()}
     # A string two partners share identifies neither.

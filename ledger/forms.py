@@ -1,0 +1,11 @@
+"""Input forms of the ledger's pages: only the shape (dates); the selector says what is allowed."""
+
+from __future__ import annotations
+
+from django import forms
+
+
+class AccountStatementForm(forms.Form):
+    start = forms.DateField(label="From", input_formats=["%Y-%m-%d"],
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}))
