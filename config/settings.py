@@ -159,7 +159,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Sent on every response (core.middleware). Scripts only from this site, no inline scripts
 # or handlers, no eval; styles only from this site's stylesheets, no style attributes or
-# <style> elements (tests/test_security_csp.py walks every page for them).
+# <style> elements (tests/security/test_csp.py walks every page for them).
 CONTENT_SECURITY_POLICY = env(
     "DJANGO_CONTENT_SECURITY_POLICY",
     default=(

@@ -20,7 +20,7 @@ One difference is known and not yet reconciled: a time. The API reads any spelli
 `datetime.fromisoformat` takes; a file those of FILE_OCCURRED_AT_RE, a subset (no week
 dates, basic format, offsets of 16 hours or more, …), at the same instant. The upload
 tests pin the file's refusals, so widening it is a decision of its own;
-tests/test_sale_rules_parity.py lists the spellings only the API takes.
+tests/revenue/test_sale_rules_parity.py lists the spellings only the API takes.
 
 Plain Python: nothing from models or services, so both paths and the serializers import it.
 """
