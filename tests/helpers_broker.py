@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from celery import current_app
@@ -49,11 +50,14 @@ def celery_broker_at(url: str) -> Iterator[None]:
 
 
 class OwnBroker:
-    """An embedded Valkey on a fixed port, so it comes back where it was."""
+    """An embedded Valkey on a fixed port and in a folder of the test's, so it comes back
+    where it was (in a folder of its own making, its stop would delete it). Nothing is
+    saved: what was queued when it stops is lost, as in an outage."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         self.port = free_port()
-        self.server = ValkeyServer(port=self.port, persist=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.server = ValkeyServer(port=self.port, data_dir=str(folder), persist=False)
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
@@ -64,10 +68,10 @@ class OwnBroker:
 
 
 @pytest.fixture
-def own_broker(settings, monkeypatch) -> Iterator[OwnBroker]:
+def own_broker(settings, monkeypatch, tmp_path) -> Iterator[OwnBroker]:
     """A running broker of the test's own; this process sends to it, and a worker started
     from the test (conftest's celery_worker_process reads the environment) takes from it."""
-    broker = OwnBroker()
+    broker = OwnBroker(tmp_path / "valkey")
     broker.start()
     settings.CELERY_BROKER_URL = broker.url
     monkeypatch.setenv("CELERY_BROKER_URL", broker.url)
