@@ -5,6 +5,7 @@ tests/test_stalled_work.py.)"""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from itertools import count
 
@@ -25,8 +26,10 @@ from core.models import AuditLog
 from payments import tasks as payment_tasks
 from payments.models import Invoice, PayoutRun, ReconciliationRun
 from payments.selectors.stalled import StalledPayments, stalled_payments
+from payments.services import invoicing
+from payments.services.reconciliation import reconciliation_run_execute
 from revenue.models import Statement
-from tests.conftest import design_terms, hire, this_period
+from tests.conftest import design_terms, hire, this_period, wait_for
 
 _numbers = count(1)
 
@@ -267,3 +270,58 @@ def test_notifications_pending_for_longer_than_the_age_are_stalled(world, queued
     expected = [rows[1].audit_entry_id, rows[0].audit_entry_id]
     assert notifications_stalled() == result == expected
     assert queued == [("contracts.tasks.audit_entry_notify", (pk,)) for pk in expected]
+
+
+def test_a_refused_invoice_waits_for_finance_and_is_sought_again_once_retried(world):
+    # given an old draft the provider refused: it waits for finance, the sweep leaves it
+    refused = invoice(hire(world), minutes_ago=30, issue_error="Not Found")
+    assert stalled_payments().invoice_ids == []
+    # when finance issues it again (and that message is lost too)
+    invoicing.invoice_issue_retry(actor=world.finance, invoice=refused)
+    # then the old refusal no longer stands, and the sweep finds it
+    refused.refresh_from_db()
+    assert (refused.status, refused.issue_error, refused.issue_attempt) == ("draft", "", 2)
+    assert stalled_payments().invoice_ids == [refused.pk]
+
+
+@pytest.mark.django_db(transaction=True)  # two sessions, each committing
+def test_a_second_delivery_of_a_reconciliation_run_writes_nothing_once_the_first_has(world):
+    # given a reconciliation run, and a first delivery of its task about to write its report
+    # (it holds the run's row lock)
+    run = reconciliation_run(status="running", minutes_ago=10)
+    first = other_session()
+    first.execute("SELECT id FROM revenue_reconciliationrun WHERE id = %s FOR UPDATE", [run.pk])
+    second: dict[str, ReconciliationRun] = {}
+
+    def deliver_again() -> None:
+        try:
+            second["run"] = reconciliation_run_execute(run_id=run.pk)
+        finally:
+            connection.close()
+
+    # when a second delivery runs the checks and waits to write its own
+    thread = threading.Thread(target=deliver_again)
+    thread.start()
+    try:
+        wait_for(lambda: waiting_on(first), what="the second delivery to wait for the run's row lock")
+        # and the first writes its report (one item) and commits
+        first.execute("INSERT INTO revenue_reconciliationitem (run_id, kind, reference, expected, actual, message) "
+                      "VALUES (%s, 'cash', 'cash:manual JPY', '0', '1', 'first')", [run.pk])
+        first.execute("UPDATE revenue_reconciliationrun SET status = 'done', mismatches = 1, finished_at = now() "
+                      "WHERE id = %s", [run.pk])
+        first.commit()
+        thread.join(timeout=30)
+    finally:
+        first.close()
+    # then the second keeps the first's report rather than writing its items too
+    assert second["run"].status == "done"
+    run.refresh_from_db()
+    assert (run.status, run.mismatches) == ("done", 1)
+    assert list(run.items.values_list("message", flat=True)) == ["first"]
+
+
+def waiting_on(holder: psycopg.Connection) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                       [holder.info.backend_pid])
+        return cursor.fetchone()[0] > 0
