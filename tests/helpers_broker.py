@@ -24,12 +24,11 @@ def free_port() -> int:
 
 
 def _reset_connections() -> None:
-    """Drop this process's pooled broker connections: the next send connects anew, to
-    whatever broker_url says now."""
+    """Forget this process's broker pools: the next send takes the pool of whatever
+    broker_url says now. Not closed: kombu keeps one pool per broker for the process and
+    hands the same one back when the URL is restored; a closed one would refuse every send."""
     app = current_app._get_current_object()
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None
     app.amqp._producer_pool = None
 
 
