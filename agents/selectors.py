@@ -50,8 +50,12 @@ def replies_stalled(
     with transaction.atomic():  # the row locks SKIP LOCKED takes end with it
         return list(
             Message.objects.select_for_update(skip_locked=True)
-            .filter(role=Message.Role.USER, status=Message.Status.PENDING,
-                    created_at__lt=now - older_than, created_at__gte=now - within)
+            .filter(
+                role=Message.Role.USER,
+                status=Message.Status.PENDING,
+                created_at__lt=now - older_than,
+                created_at__gte=now - within,
+            )
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )

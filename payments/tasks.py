@@ -53,5 +53,8 @@ def stalled_work_sweep() -> dict[str, list[int]]:
         enqueue("payments.tasks.payout_run_task", run_id)
     for run_id in stalled.reconciliation_run_ids:
         enqueue("payments.tasks.reconciliation_run_task", run_id)
-    return {"invoices": stalled.invoice_ids, "payout_runs": stalled.payout_run_ids,
-            "reconciliation_runs": stalled.reconciliation_run_ids}
+    return {
+        "invoices": stalled.invoice_ids,
+        "payout_runs": stalled.payout_run_ids,
+        "reconciliation_runs": stalled.reconciliation_run_ids,
+    }

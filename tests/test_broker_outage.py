@@ -31,8 +31,13 @@ from tests.revenue_helpers import touch
 
 pytestmark = pytest.mark.integration
 
-SWEEPS = ("revenue.tasks.attribution_sweep", "revenue.tasks.stalled_work_sweep", "payments.tasks.stalled_work_sweep",
-          "agents.tasks.reply_sweep", "contracts.tasks.notifications_sweep")
+SWEEPS = (
+    "revenue.tasks.attribution_sweep",
+    "revenue.tasks.stalled_work_sweep",
+    "payments.tasks.stalled_work_sweep",
+    "agents.tasks.reply_sweep",
+    "contracts.tasks.notifications_sweep",
+)
 
 
 class _Remember(logging.Handler):
@@ -58,7 +63,13 @@ def warnings_of_queue() -> list[logging.LogRecord]:
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
-        world, own_broker, settings, monkeypatch, warnings_of_queue, request):  # noqa: F811
+    world,
+    own_broker,  # noqa: F811 (the fixture imported above)
+    settings,
+    monkeypatch,
+    warnings_of_queue,
+    request,
+):
     settings.STRIPE_API_KEY = ""  # the manual provider, here and on the worker
     monkeypatch.setenv("STRIPE_API_KEY", "")
     # given the broker is down
@@ -75,12 +86,26 @@ def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
     # when the partner's system posts a November sale with that coupon
     pos = APIClient()
     pos.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    posted = pos.post("/api/v1/sales", {"events": [
-        {"external_id": "nov-1", "type": "sale", "occurred_at": "2026-11-05T12:00:00+09:00", "amount": 50_000,
-         "currency": "JPY", "coupon_code": "N1"}]}, format="json")
+    posted = pos.post(
+        "/api/v1/sales",
+        {
+            "events": [
+                {
+                    "external_id": "nov-1",
+                    "type": "sale",
+                    "occurred_at": "2026-11-05T12:00:00+09:00",
+                    "amount": 50_000,
+                    "currency": "JPY",
+                    "coupon_code": "N1",
+                }
+            ]
+        },
+        format="json",
+    )
     # and a member of Hoshi Mart asks Rinna something in the portal
-    chat = api_as(world.hoshi_member).post(f"/api/v1/placements/{placement.pk}/conversations",
-                                           {"message": "Any bento?"}, format="json")
+    chat = api_as(world.hoshi_member).post(
+        f"/api/v1/placements/{placement.pk}/conversations", {"message": "Any bento?"}, format="json"
+    )
     # and finance runs November's settlement, invoices October and runs payouts (API), and
     # reconciles (console page)
     finance = api_as(world.finance)
@@ -92,8 +117,13 @@ def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
     reconciled = page.post("/console/reconciliation/")
 
     # then every request succeeded (the page redirects to itself, as it always does)
-    assert [posted.status_code, chat.status_code, settlement.status_code, invoiced.status_code,
-            payouts.status_code] == [200, 201, 202, 202, 202]
+    assert [
+        posted.status_code,
+        chat.status_code,
+        settlement.status_code,
+        invoiced.status_code,
+        payouts.status_code,
+    ] == [200, 201, 202, 202, 202]
     assert posted.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert (reconciled.status_code, reconciled["Location"]) == (302, "/console/reconciliation/")
     # and the work is stored, waiting
@@ -110,10 +140,15 @@ def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
     assert Notification.objects.count() == 0
     # and each lost message was logged as a warning, naming its task
     lost = {record.getMessage().split("(")[0].removeprefix("could not queue ") for record in warnings_of_queue}
-    assert lost == {"contracts.tasks.audit_entry_notify", "revenue.tasks.attribution_run_task",
-                    "agents.tasks.message_reply", "revenue.tasks.settlement_run_task",
-                    "payments.tasks.invoice_issue_task", "payments.tasks.payout_run_task",
-                    "payments.tasks.reconciliation_run_task"}
+    assert lost == {
+        "contracts.tasks.audit_entry_notify",
+        "revenue.tasks.attribution_run_task",
+        "agents.tasks.message_reply",
+        "revenue.tasks.settlement_run_task",
+        "payments.tasks.invoice_issue_task",
+        "payments.tasks.payout_run_task",
+        "payments.tasks.reconciliation_run_task",
+    }
 
     # when the broker is back, a worker runs (it counts anything older than now as stalled)
     own_broker.start()
@@ -125,13 +160,15 @@ def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
 
     # then the worker finishes everything that was waiting
     def done() -> bool:
-        return (Sale.objects.get(pk=sale.pk).attribution == "attributed"
-                and Message.objects.filter(reply_to=inbound).exists()
-                and SettlementRun.objects.get(pk=settlement.json()["id"]).status == "done"
-                and Invoice.objects.get(pk=invoiced.json()["id"]).status == "open"
-                and PayoutRun.objects.get(pk=payouts.json()["id"]).status == "done"
-                and ReconciliationRun.objects.get().status == "done"
-                and not PendingNotification.objects.exists())
+        return (
+            Sale.objects.get(pk=sale.pk).attribution == "attributed"
+            and Message.objects.filter(reply_to=inbound).exists()
+            and SettlementRun.objects.get(pk=settlement.json()["id"]).status == "done"
+            and Invoice.objects.get(pk=invoiced.json()["id"]).status == "open"
+            and PayoutRun.objects.get(pk=payouts.json()["id"]).status == "done"
+            and ReconciliationRun.objects.get().status == "done"
+            and not PendingNotification.objects.exists()
+        )
 
     wait_for(done, timeout=40, what="the sweeps to finish the waiting work")
     sale.refresh_from_db()
@@ -143,6 +180,9 @@ def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
     # and the people involved in the hire were told of each change, once (a draft is told to
     # nobody but the manager, who wrote it)
     assert sorted(Notification.objects.values_list("audit_entry__action", "recipient__username")) == [
-        ("contract.accepted", "am-hoshi"), ("contract.proposed", "hoshi-owner"),
-        ("placement.activated", "am-hoshi"), ("placement.approved", "hoshi-owner"),
-        ("placement.requested", "am-hoshi")]
+        ("contract.accepted", "am-hoshi"),
+        ("contract.proposed", "hoshi-owner"),
+        ("placement.activated", "am-hoshi"),
+        ("placement.approved", "hoshi-owner"),
+        ("placement.requested", "am-hoshi"),
+    ]

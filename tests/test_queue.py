@@ -27,8 +27,11 @@ def sent(monkeypatch) -> list[tuple[str, tuple]]:
 def test_an_unknown_task_name_raises_in_the_caller_and_queues_nothing(db, sent, django_capture_on_commit_callbacks):
     # given a transaction in progress
     # when a service names a task that does not exist
-    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(LookupError) as raised,
-          transaction.atomic()):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(LookupError) as raised,
+        transaction.atomic(),
+    ):
         queue.enqueue_on_commit("contracts.tasks.no_such_task", 7)
     # then it fails there and then, with the name, and nothing waits for the commit
     assert str(raised.value) == "No Celery task is registered as 'contracts.tasks.no_such_task'."
@@ -73,6 +76,10 @@ def test_a_broker_that_is_down_answers_false_and_logs_a_warning(caplog):
     # then the caller gets False, not an exception, and the reason is logged as a warning
     assert result is False
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("core.queue", logging.WARNING,
-         "could not queue contracts.tasks.audit_entry_notify(5,); left for the stalled-work sweep")]
+        (
+            "core.queue",
+            logging.WARNING,
+            "could not queue contracts.tasks.audit_entry_notify(5,); left for the stalled-work sweep",
+        )
+    ]
     assert caplog.records[0].exc_info is not None

@@ -41,8 +41,13 @@ def ago(**delta: float):
 def other_session() -> psycopg.Connection:
     """A connection of the test's own, standing in for a worker at work."""
     db = connection.settings_dict
-    return psycopg.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-                           host=db["HOST"] or None, port=db["PORT"] or None)
+    return psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
 
 
 @pytest.fixture
@@ -64,18 +69,29 @@ def queued(monkeypatch) -> list[tuple[str, tuple]]:
 
 def invoice(placement: Placement, *, status: str = "draft", minutes_ago: float, issue_error: str = "") -> Invoice:
     n = next(_numbers)
-    statement = Statement.objects.create(contract=placement.contract, period=date(2020, 1, 1) + timedelta(days=31 * n),
-                                         currency="JPY", version_number=1, payable=1_000)
-    return Invoice.objects.create(statement=statement, partner=placement.partner, provider="manual", currency="JPY",
-                                  amount=1_000, status=status, issue_error=issue_error,
-                                  idempotency_key=f"statement:{statement.pk}:invoice",
-                                  provider_invoice_id=f"m-{n}" if status != "draft" else "",
-                                  created_at=ago(minutes=minutes_ago))
+    statement = Statement.objects.create(
+        contract=placement.contract,
+        period=date(2020, 1, 1) + timedelta(days=31 * n),
+        currency="JPY",
+        version_number=1,
+        payable=1_000,
+    )
+    return Invoice.objects.create(
+        statement=statement,
+        partner=placement.partner,
+        provider="manual",
+        currency="JPY",
+        amount=1_000,
+        status=status,
+        issue_error=issue_error,
+        idempotency_key=f"statement:{statement.pk}:invoice",
+        provider_invoice_id=f"m-{n}" if status != "draft" else "",
+        created_at=ago(minutes=minutes_ago),
+    )
 
 
 def payout_run(*, status: str, minutes_ago: float) -> PayoutRun:
-    return PayoutRun.objects.create(status=status, as_of=ago(minutes=minutes_ago),
-                                    created_at=ago(minutes=minutes_ago))
+    return PayoutRun.objects.create(status=status, as_of=ago(minutes=minutes_ago), created_at=ago(minutes=minutes_ago))
 
 
 def reconciliation_run(*, status: str, minutes_ago: float) -> ReconciliationRun:
@@ -154,9 +170,11 @@ def test_payments_ages_and_batches_are_settings(payments_scene, settings):
     settings.STALLED_WORK_AFTER = timedelta(seconds=30)
     settings.STALLED_WORK_BATCH = 1
     # then the young ones count too, and only the oldest of each kind is taken
-    assert stalled_payments() == StalledPayments(invoice_ids=[s["older_lost_invoice"].pk],
-                                                 payout_run_ids=[s["dead_payout_run"].pk],
-                                                 reconciliation_run_ids=[s["lost_reconciliation"].pk])
+    assert stalled_payments() == StalledPayments(
+        invoice_ids=[s["older_lost_invoice"].pk],
+        payout_run_ids=[s["dead_payout_run"].pk],
+        reconciliation_run_ids=[s["lost_reconciliation"].pk],
+    )
 
 
 def test_the_payments_sweep_queues_what_it_finds_by_task_name(payments_scene, queued):
@@ -166,11 +184,16 @@ def test_the_payments_sweep_queues_what_it_finds_by_task_name(payments_scene, qu
     # then it queues each stalled row's own task, and says what it queued
     invoices = [s["older_lost_invoice"].pk, s["lost_invoice"].pk, s["invoice_at_work"].pk]
     payout_runs = [s["dead_payout_run"].pk, s["lost_payout_run"].pk]
-    assert result == {"invoices": invoices, "payout_runs": payout_runs,
-                      "reconciliation_runs": [s["lost_reconciliation"].pk]}
-    assert queued == ([("payments.tasks.invoice_issue_task", (pk,)) for pk in invoices]
-                      + [("payments.tasks.payout_run_task", (pk,)) for pk in payout_runs]
-                      + [("payments.tasks.reconciliation_run_task", (s["lost_reconciliation"].pk,))])
+    assert result == {
+        "invoices": invoices,
+        "payout_runs": payout_runs,
+        "reconciliation_runs": [s["lost_reconciliation"].pk],
+    }
+    assert queued == (
+        [("payments.tasks.invoice_issue_task", (pk,)) for pk in invoices]
+        + [("payments.tasks.payout_run_task", (pk,)) for pk in payout_runs]
+        + [("payments.tasks.reconciliation_run_task", (s["lost_reconciliation"].pk,))]
+    )
 
 
 def test_a_sweep_finding_nothing_queues_nothing(world, queued):
@@ -180,28 +203,36 @@ def test_a_sweep_finding_nothing_queues_nothing(world, queued):
     invoice(placement, minutes_ago=1)
     payout_run(status="done", minutes_ago=60)
     reconciliation_run(status="done", minutes_ago=60)
-    before = (list(Invoice.objects.values_list("pk", "status")), list(PayoutRun.objects.values_list("pk", "status")),
-              list(ReconciliationRun.objects.values_list("pk", "status")))
+    before = (
+        list(Invoice.objects.values_list("pk", "status")),
+        list(PayoutRun.objects.values_list("pk", "status")),
+        list(ReconciliationRun.objects.values_list("pk", "status")),
+    )
     # when the sweep runs, it finds and queues nothing, and changes nothing
     assert payment_tasks.stalled_work_sweep() == {"invoices": [], "payout_runs": [], "reconciliation_runs": []}
     assert queued == []
-    assert (list(Invoice.objects.values_list("pk", "status")), list(PayoutRun.objects.values_list("pk", "status")),
-            list(ReconciliationRun.objects.values_list("pk", "status"))) == before
+    assert (
+        list(Invoice.objects.values_list("pk", "status")),
+        list(PayoutRun.objects.values_list("pk", "status")),
+        list(ReconciliationRun.objects.values_list("pk", "status")),
+    ) == before
 
 
 # --- agents: replies a shopper is waiting for ------------------------------------------------------
 
 
 def message(conversation: Conversation, *, status: str = "pending", seconds_ago: float) -> Message:
-    return Message.objects.create(conversation=conversation, role="user", content="Any bento?", status=status,
-                                  created_at=ago(seconds=seconds_ago))
+    return Message.objects.create(
+        conversation=conversation, role="user", content="Any bento?", status=status, created_at=ago(seconds=seconds_ago)
+    )
 
 
 @pytest.mark.django_db(transaction=True)  # the other session sees only committed rows
 def test_replies_waiting_past_a_minute_and_not_being_made_are_stalled(world, queued):
     placement = hire(world)
-    conversation = Conversation.objects.create(public_id="conv-stalled", placement=placement,
-                                               skill="coupon_promoter", channel="portal")
+    conversation = Conversation.objects.create(
+        public_id="conv-stalled", placement=placement, skill="coupon_promoter", channel="portal"
+    )
     # given messages: two lost, one being answered, a fresh one, one from two days ago, and
     # ones answered, apologised for or waiting for a human
     lost = message(conversation, seconds_ago=90)
@@ -236,18 +267,23 @@ def test_an_audited_change_stays_pending_until_its_notices_are_made(world):
     placement = hire(world, until="requested")
     contract_services.placement_approve(actor=world.hoshi_manager, placement=placement)
     placement.refresh_from_db()
-    contract_services.contract_version_draft(actor=world.hoshi_manager, placement=placement, terms=design_terms(),
-                                             effective_from=this_period(world.hoshi))
-    entries = list(AuditLog.objects.filter(action__in=["placement.requested", "placement.approved",
-                                                       "contract.drafted"])
-                   .order_by("pk").values_list("pk", flat=True))
+    contract_services.contract_version_draft(
+        actor=world.hoshi_manager, placement=placement, terms=design_terms(), effective_from=this_period(world.hoshi)
+    )
+    entries = list(
+        AuditLog.objects.filter(action__in=["placement.requested", "placement.approved", "contract.drafted"])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     # then each entry is pending
     assert list(PendingNotification.objects.order_by("pk").values_list("audit_entry_id", flat=True)) == entries
     # and once its task has run, none is — also the one that notified nobody
     assert [contract_services.notifications_send(audit_entry_id=pk) for pk in entries] == [1, 1, 0]
     assert PendingNotification.objects.count() == 0
     assert sorted(Notification.objects.values_list("recipient__username", "audit_entry_id")) == [
-        ("am-hoshi", entries[0]), ("hoshi-owner", entries[1])]
+        ("am-hoshi", entries[0]),
+        ("hoshi-owner", entries[1]),
+    ]
     # and running it again makes nothing
     assert [contract_services.notifications_send(audit_entry_id=pk) for pk in entries] == [0, 0, 0]
     assert Notification.objects.count() == 2
@@ -259,9 +295,14 @@ def test_notifications_pending_for_longer_than_the_age_are_stalled(world, queued
     PendingNotification.objects.all().delete()
     rows = []
     for minutes in (10, 60, 1, 30):
-        entry = AuditLog.objects.create(actor_label="test", action="placement.note", summary="a note",
-                                        target_type_id=AuditLog.objects.first().target_type_id, target_id="1",
-                                        changes={"placement": Placement.objects.get().pk})
+        entry = AuditLog.objects.create(
+            actor_label="test",
+            action="placement.note",
+            summary="a note",
+            target_type_id=AuditLog.objects.first().target_type_id,
+            target_id="1",
+            changes={"placement": Placement.objects.get().pk},
+        )
         rows.append(PendingNotification.objects.create(audit_entry=entry, created_at=ago(minutes=minutes)))
     contract_services.notifications_send(audit_entry_id=rows[3].audit_entry_id)
     # when the sweep runs
@@ -305,10 +346,15 @@ def test_a_second_delivery_of_a_reconciliation_run_writes_nothing_once_the_first
     try:
         wait_for(lambda: waiting_on(first), what="the second delivery to wait for the run's row lock")
         # and the first writes its report (one item) and commits
-        first.execute("INSERT INTO revenue_reconciliationitem (run_id, kind, reference, expected, actual, message) "
-                      "VALUES (%s, 'cash', 'cash:manual JPY', '0', '1', 'first')", [run.pk])
-        first.execute("UPDATE revenue_reconciliationrun SET status = 'done', mismatches = 1, finished_at = now() "
-                      "WHERE id = %s", [run.pk])
+        first.execute(
+            "INSERT INTO revenue_reconciliationitem (run_id, kind, reference, expected, actual, message) "
+            "VALUES (%s, 'cash', 'cash:manual JPY', '0', '1', 'first')",
+            [run.pk],
+        )
+        first.execute(
+            "UPDATE revenue_reconciliationrun SET status = 'done', mismatches = 1, finished_at = now() WHERE id = %s",
+            [run.pk],
+        )
         first.commit()
         thread.join(timeout=30)
     finally:
@@ -322,6 +368,7 @@ def test_a_second_delivery_of_a_reconciliation_run_writes_nothing_once_the_first
 
 def waiting_on(holder: psycopg.Connection) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                       [holder.info.backend_pid])
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [holder.info.backend_pid]
+        )
         return cursor.fetchone()[0] > 0

@@ -6,18 +6,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contracts', '0005_invitation'),
-        ('core', '0004_user_time_zone'),
+        ("contracts", "0005_invitation"),
+        ("core", "0004_user_time_zone"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PendingNotification',
+            name="PendingNotification",
             fields=[
-                ('audit_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='+', serialize=False, to='core.auditlog')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "audit_entry",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="core.auditlog",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
     ]

@@ -45,20 +45,25 @@ def stalled_payments(*, older_than: timedelta | None = None, limit: int | None =
         invoice_ids = list(
             Invoice.objects.select_for_update(skip_locked=True)
             .filter(status=Invoice.Status.DRAFT, issue_error="", created_at__lt=cutoff)
-            .order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
         )
     payout_run_ids: list[int] = []
     if lock_is_free(advisory_key(Lock.PAYOUT_RUNS)):
         # Each is queued: the first to get the lock runs (and fails any other left
         # `running`, taking over its payouts), the others wait their turn as usual.
         payout_run_ids = list(
-            PayoutRun.objects.filter(status__in=(PayoutRun.Status.QUEUED, PayoutRun.Status.RUNNING),
-                                     created_at__lt=cutoff)
-            .order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
+            PayoutRun.objects.filter(
+                status__in=(PayoutRun.Status.QUEUED, PayoutRun.Status.RUNNING), created_at__lt=cutoff
+            )
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
         )
     reconciliation_run_ids = list(
         ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING, created_at__lt=cutoff)
-        .order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
     )
-    return StalledPayments(invoice_ids=invoice_ids, payout_run_ids=payout_run_ids,
-                           reconciliation_run_ids=reconciliation_run_ids)
+    return StalledPayments(
+        invoice_ids=invoice_ids, payout_run_ids=payout_run_ids, reconciliation_run_ids=reconciliation_run_ids
+    )
