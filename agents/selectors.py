@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
 
 from agents.models import (
     AgentRun,
@@ -28,6 +31,35 @@ from contracts.selectors import partners_visible, placement_get, placement_list
 from core.currencies import MINOR_UNIT_EXPONENT, format_money
 from core.errors import NotFound
 from revenue.models import Statement
+
+# --- replies nobody is making (the beat's reply_sweep) ---------------------------------------
+
+
+def replies_stalled(
+    *, older_than: timedelta | None = None, within: timedelta | None = None, limit: int | None = None
+) -> list[int]:
+    """Customers' messages still waiting for the employee's reply, written before `older_than`
+    ago (settings.STALLED_REPLY_AFTER) but within `within` (settings.STALLED_REPLY_UNTIL),
+    oldest first, at most `limit` (settings.STALLED_WORK_BATCH): their message to the worker
+    was lost, or the worker died. One a worker is answering right now is passed over:
+    message_answer holds the message's row lock for the whole turn."""
+    now = timezone.now()
+    older_than = settings.STALLED_REPLY_AFTER if older_than is None else older_than
+    within = settings.STALLED_REPLY_UNTIL if within is None else within
+    limit = settings.STALLED_WORK_BATCH if limit is None else limit
+    with transaction.atomic():  # the row locks SKIP LOCKED takes end with it
+        return list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(
+                role=Message.Role.USER,
+                status=Message.Status.PENDING,
+                created_at__lt=now - older_than,
+                created_at__gte=now - within,
+            )
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+
 
 # --- the widget (anonymous callers: no viewer) ----------------------------------------------
 

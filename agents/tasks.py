@@ -4,6 +4,8 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from agents import language, services
+from agents.selectors import replies_stalled
+from core.queue import enqueue
 
 
 @worker_process_init.connect
@@ -29,3 +31,14 @@ def message_reply(self, message_id: int) -> int | None:
     except services.TurnRetry as error:
         raise self.retry(exc=error, countdown=min(2**self.request.retries, 10)) from error
     return reply.pk if reply is not None else None
+
+
+@shared_task
+def reply_sweep() -> list[int]:
+    """Beat, every minute (a shopper is waiting): queue again the replies whose message to
+    the worker was lost or whose worker died (agents.selectors.replies_stalled). A second
+    message_reply for one message returns the reply the first made."""
+    message_ids = replies_stalled()
+    for message_id in message_ids:
+        enqueue("agents.tasks.message_reply", message_id)
+    return message_ids

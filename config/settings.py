@@ -1,5 +1,6 @@
 """Settings, all from the environment. The variables are listed in the README."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -235,6 +236,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Work queued after a commit (core.queue) whose message was lost — the broker was down — or
+# whose worker died is found by the beat's stall sweeps once it is this old: long enough for
+# a busy worker to pick a message up. A shopper waiting for a chat reply gets a shorter one,
+# and a reply that could not be made within a day is no longer sought (a message that fails
+# every time must not be retried for ever). Each sweep queues at most a batch per run.
+STALLED_WORK_AFTER = timedelta(seconds=env.int("STALLED_WORK_AFTER_SECONDS", default=300))
+STALLED_REPLY_AFTER = timedelta(seconds=env.int("STALLED_REPLY_AFTER_SECONDS", default=60))
+STALLED_REPLY_UNTIL = timedelta(seconds=env.int("STALLED_REPLY_UNTIL_SECONDS", default=86_400))
+STALLED_WORK_BATCH = env.int("STALLED_WORK_BATCH", default=500)
 CELERY_BEAT_SCHEDULE = {
     "placements-activate-due": {
         "task": "contracts.tasks.placements_activate_due",
@@ -251,6 +261,20 @@ CELERY_BEAT_SCHEDULE = {
         # Uploads and settlement runs a killed worker left behind, within minutes rather
         # than the broker's visibility timeout (an hour).
         "schedule": crontab(minute="*/5"),
+    },
+    "payments-stalled-work-sweep": {
+        "task": "payments.tasks.stalled_work_sweep",
+        # Invoices still to be issued, payout and reconciliation runs nobody works on.
+        "schedule": crontab(minute="*/5"),
+    },
+    "notifications-sweep": {
+        "task": "contracts.tasks.notifications_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
+    "agents-reply-sweep": {
+        "task": "agents.tasks.reply_sweep",
+        # A shopper is waiting: every minute.
+        "schedule": crontab(minute="*"),
     },
     "settlement-closed-period": {
         "task": "revenue.tasks.settlement_run_closed_period",

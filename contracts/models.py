@@ -277,6 +277,21 @@ class Notification(models.Model):
         return f"to {self.recipient_id}: {self.message}"
 
 
+class PendingNotification(models.Model):
+    """An audit entry whose notices are still to be made: written with the entry, in its
+    transaction, and deleted once notifications_send has made them. A notice alone cannot
+    tell "sent" from "lost": many entries rightly notify nobody (a draft by the only
+    manager). So this row is how the notifications sweep finds an entry whose task was
+    lost (the broker was down) or failed."""
+
+    audit_entry = models.OneToOneField("core.AuditLog", primary_key=True, on_delete=models.PROTECT,
+                                       related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"notify audit entry {self.audit_entry_id}"
+
+
 class Invitation(models.Model):
     """An invitation to join a partner organisation, sent by e-mail as a link.
 

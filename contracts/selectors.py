@@ -8,10 +8,11 @@ than forbidden, so one partner cannot even learn that another's placement exists
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,7 @@ from contracts.models import (
     PartnerApiKey,
     PartnerMembership,
     Payee,
+    PendingNotification,
     Placement,
 )
 from contracts.terms import terms_template
@@ -365,3 +367,14 @@ def payee_list(*, viewer: Any) -> QuerySet[Payee]:
     if getattr(viewer, "role", None) not in (User.Role.FINANCE, User.Role.STAFF):
         return Payee.objects.none()
     return Payee.objects.order_by("kind", "name")
+
+
+def notifications_stalled(*, older_than: timedelta | None = None, limit: int | None = None) -> list[int]:
+    """Audit entries whose notices are still to be made since before `older_than` ago
+    (settings.STALLED_WORK_AFTER), oldest first, at most `limit` (settings.STALLED_WORK_BATCH):
+    their task's message was lost or the task failed. Making notices takes no lock and a
+    second run makes none twice (one per person and entry), so age alone decides."""
+    cutoff = timezone.now() - (settings.STALLED_WORK_AFTER if older_than is None else older_than)
+    limit = settings.STALLED_WORK_BATCH if limit is None else limit
+    return list(PendingNotification.objects.filter(created_at__lt=cutoff)
+                .order_by("created_at", "audit_entry_id").values_list("audit_entry_id", flat=True)[:limit])

@@ -38,6 +38,7 @@ from contracts.models import (
     PartnerMembership,
     Payee,
     PaymentProvider,
+    PendingNotification,
     Placement,
     PlacementTransition,
 )
@@ -112,8 +113,16 @@ def _audit(
         partner_id=placement.partner_id,
         changes={"placement": placement.pk, **(changes or {})},
     )
-    enqueue_on_commit("contracts.tasks.audit_entry_notify", entry.pk)
+    notification_queue(entry=entry)
     return entry
+
+
+def notification_queue(*, entry: AuditLog) -> None:
+    """Have the people involved in `entry`'s placement notified, on a worker after commit.
+    The PendingNotification row, written in the caller's transaction, stays until the
+    notices are made: if the task's message is lost, the notifications sweep finds it."""
+    PendingNotification.objects.create(audit_entry=entry)
+    enqueue_on_commit("contracts.tasks.audit_entry_notify", entry.pk)
 
 
 def _transition(
@@ -157,7 +166,14 @@ INTERNAL_ACTIONS = {"contract.drafted", "contract.draft_edited"}
 
 def notifications_send(*, audit_entry_id: int) -> int:
     """Notify everyone involved in the placement except the actor; return how many new
-    notices were made. Safe to run again: existing notices are not repeated."""
+    notices were made. Safe to run again: existing notices are not repeated. Once they are
+    all made, the entry is no longer pending."""
+    made = _notices_make(audit_entry_id)
+    PendingNotification.objects.filter(audit_entry_id=audit_entry_id).delete()
+    return made
+
+
+def _notices_make(audit_entry_id: int) -> int:
     entry = AuditLog.objects.filter(pk=audit_entry_id).select_related("actor").first()
     placement_id = (entry.changes or {}).get("placement") if entry else None
     if entry is None or placement_id is None:

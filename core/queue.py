@@ -7,8 +7,12 @@ and the message leaves only once the rows it points at are committed and visible
 
 Why never raise: the work is already stored as data (a pending sale, a queued run, a
 draft invoice, a pending message). When the broker is down the request still answers
-2xx; the failure is logged and the beat sweeps (revenue.tasks.stalled_work_sweep,
-attribution_sweep) find the row later and queue it again. Every task is safe to run twice.
+2xx; the failure is logged and a beat sweep finds the row later and queues it again, each
+in its own app: revenue.tasks.stalled_work_sweep (uploads, settlement runs) and
+attribution_sweep (pending sales), payments.tasks.stalled_work_sweep (draft invoices,
+payout and reconciliation runs), agents.tasks.reply_sweep (messages waiting for a reply),
+contracts.tasks.notifications_sweep (audit entries whose notices are pending). Every task
+is safe to run twice.
 """
 
 from __future__ import annotations

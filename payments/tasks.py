@@ -5,8 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from core.queue import enqueue
 from payments.models import PayoutRun
 from payments.providers.base import ProviderError
+from payments.selectors.stalled import stalled_payments
 from payments.services.invoicing import invoice_issue
 from payments.services.payouts import payout_run_execute, payout_run_request
 from payments.services.reconciliation import reconciliation_run_execute
@@ -37,3 +39,22 @@ def payout_run_scheduled() -> int:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def reconciliation_run_task(run_id: int) -> int:
     return reconciliation_run_execute(run_id=run_id).mismatches
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def stalled_work_sweep() -> dict[str, list[int]]:
+    """Beat, every 5 minutes: queue again the invoices, payout runs and reconciliation runs
+    whose message was lost or whose worker died (payments.selectors.stalled). Each task is
+    safe to run twice: the second finds the work done, or waits for the first."""
+    stalled = stalled_payments()
+    for invoice_id in stalled.invoice_ids:
+        enqueue("payments.tasks.invoice_issue_task", invoice_id)
+    for run_id in stalled.payout_run_ids:
+        enqueue("payments.tasks.payout_run_task", run_id)
+    for run_id in stalled.reconciliation_run_ids:
+        enqueue("payments.tasks.reconciliation_run_task", run_id)
+    return {
+        "invoices": stalled.invoice_ids,
+        "payout_runs": stalled.payout_run_ids,
+        "reconciliation_runs": stalled.reconciliation_run_ids,
+    }

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from core.queue import enqueue
 from revenue.models import SaleUpload
 from revenue.selectors.stalled import stalled_work
 from revenue.services import attribution, settlement
@@ -46,9 +47,9 @@ def stalled_work_sweep() -> dict[str, list[int]]:
     same task twice is safe: the second finds the work done, or waits for the first."""
     stalled = stalled_work()
     for upload_id in stalled.upload_ids:
-        upload_process_task.delay(upload_id)
+        enqueue("revenue.tasks.upload_process_task", upload_id)
     for run_id in stalled.settlement_run_ids:
-        settlement_run_task.delay(run_id)
+        enqueue("revenue.tasks.settlement_run_task", run_id)
     return {"uploads": stalled.upload_ids, "settlement_runs": stalled.settlement_run_ids}
 
 

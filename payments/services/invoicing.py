@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.models import PaymentProvider
-from contracts.services import partner_stripe_customer_record
+from contracts.services import notification_queue, partner_stripe_customer_record
 from core.errors import InvalidTransition, ValidationFailed
 from core.locks import Lock, advisory_key, lock_transaction_acquire
 from core.models import User
@@ -79,8 +79,10 @@ def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         raise InvalidTransition(f"{invoice} is already issued.")
-    invoice.issue_attempt += 1
-    invoice.save(update_fields=["issue_attempt"])
+    # Being issued again: the last refusal no longer stands (and the stalled-work sweep
+    # looks for drafts without one, should this attempt's message be lost).
+    invoice.issue_attempt, invoice.issue_error = invoice.issue_attempt + 1, ""
+    invoice.save(update_fields=["issue_attempt", "issue_error"])
     _audit(actor, "invoice.issue_retried", invoice, f"Issuing invoice #{invoice.pk} again",
            {"attempt": invoice.issue_attempt})
     enqueue_on_commit("payments.tasks.invoice_issue_task", invoice.pk)
@@ -222,7 +224,7 @@ def invoice_payment_failed_record(*, invoice: Invoice, message: str, failed_at: 
         changes={"placement": invoice.statement.contract.placement_id, "invoice": invoice.pk,
                  "status": [previous, "payment_failed"]}, via=invoice.provider,
     )
-    enqueue_on_commit("contracts.tasks.audit_entry_notify", entry.pk)
+    notification_queue(entry=entry)
     return invoice
 
 

@@ -161,8 +161,10 @@ def _receivable_checks(found: list[Mismatch], open_at_stripe: dict[str, int]) ->
 
 
 def reconciliation_run_execute(*, run_id: int) -> ReconciliationRun:
+    """Check and write the report. Safe to run twice: a run found finished (done, or failed
+    on the provider) is returned as is."""
     run = ReconciliationRun.objects.get(pk=run_id)
-    if run.status == ReconciliationRun.Status.DONE:
+    if run.status != ReconciliationRun.Status.RUNNING:
         return run
     found: list[Mismatch] = []
     try:
@@ -177,10 +179,16 @@ def reconciliation_run_execute(*, run_id: int) -> ReconciliationRun:
         _cash_checks(found, PaymentProvider.MANUAL, _manual_cash())
         _receivable_checks(found, open_at_stripe)
     except ProviderError as error:
-        run.status, run.error, run.finished_at = ReconciliationRun.Status.FAILED, error.message, timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
-        return run
+        # Only a run still running fails: a second delivery that finished first keeps its report.
+        ReconciliationRun.objects.filter(pk=run_id, status=ReconciliationRun.Status.RUNNING).update(
+            status=ReconciliationRun.Status.FAILED, error=error.message, finished_at=timezone.now())
+        return ReconciliationRun.objects.get(pk=run_id)
     with transaction.atomic():
+        # Two deliveries of one run both get here: the second waits for the first's row lock,
+        # then finds the report written and keeps it (rather than writing its items twice).
+        run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+        if run.status != ReconciliationRun.Status.RUNNING:
+            return run
         run.items.all().delete()
         ReconciliationItem.objects.bulk_create(
             ReconciliationItem(run=run, kind=m.kind, reference=m.reference[:120], expected=m.expected[:120],

@@ -14,15 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from core.locks import lock_is_free
 from revenue.models import SaleUpload, SettlementRun
 from revenue.services.settlement import settlement_period_lock
 from revenue.services.uploads import upload_lock
-
-# Long enough for a queued task to be picked up by a worker that is merely busy.
-STALLED_AFTER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -31,16 +29,18 @@ class StalledWork:
     settlement_run_ids: list[int]
 
 
-def stalled_work(*, older_than: timedelta = STALLED_AFTER) -> StalledWork:
-    """Uploads and settlement runs queued or in progress since before `older_than` ago that
-    no session is working on, oldest first."""
-    cutoff = timezone.now() - older_than
+def stalled_work(*, older_than: timedelta | None = None, limit: int | None = None) -> StalledWork:
+    """Uploads and settlement runs queued or in progress since before `older_than` ago
+    (settings.STALLED_WORK_AFTER) that no session is working on, oldest first, at most
+    `limit` (settings.STALLED_WORK_BATCH) of each looked at."""
+    cutoff = timezone.now() - (settings.STALLED_WORK_AFTER if older_than is None else older_than)
+    limit = settings.STALLED_WORK_BATCH if limit is None else limit
     uploads = SaleUpload.objects.filter(
         status__in=(SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING), created_at__lt=cutoff,
-    ).order_by("created_at", "pk").values_list("pk", flat=True)
+    ).order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
     runs = SettlementRun.objects.filter(
         status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING), created_at__lt=cutoff,
-    ).order_by("created_at", "pk").values_list("pk", "period")
+    ).order_by("created_at", "pk").values_list("pk", "period")[:limit]
     # Several runs of one period wait on one lock: only the oldest needs a nudge, the rest
     # follow it through the lock as they do normally.
     first_run_of_period: dict = {}
