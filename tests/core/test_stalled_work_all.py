@@ -29,7 +29,8 @@ from payments.selectors.stalled import StalledPayments, stalled_payments
 from payments.services import invoicing
 from payments.services.reconciliation import reconciliation_run_execute
 from revenue.models import Statement
-from tests.conftest import design_terms, hire, this_period, wait_for
+from tests.support.workers import wait_for
+from tests.support.world import design_terms, hire, this_period
 
 _numbers = count(1)
 

@@ -23,11 +23,11 @@ from core.models import AuditLog
 from core.queue import enqueue
 from payments.models import Invoice, PayoutRun, ReconciliationRun
 from revenue.models import Sale, SettlementRun, Statement
-from tests.conftest import api_as, wait_for
-from tests.helpers_agents import CATALOG_CSV
-from tests.helpers_broker import own_broker  # noqa: F401 (a fixture)
-from tests.payments_helpers import NOV, at, connect_payees, october_statement, placement_with_coupons
-from tests.revenue_helpers import touch
+from tests.support.agents import CATALOG_CSV
+from tests.support.payments import NOV, at, connect_payees, october_statement, placement_with_coupons
+from tests.support.revenue import touch
+from tests.support.workers import wait_for
+from tests.support.world import api_as
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def warnings_of_queue() -> list[logging.LogRecord]:
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_requests_answer_and_the_sweeps_finish_the_work(
     world,
-    own_broker,  # noqa: F811 (the fixture imported above)
+    own_broker,
     settings,
     monkeypatch,
     warnings_of_queue,
