@@ -53,23 +53,35 @@ NIKUMAN,Nikuman steamed bun,Hot pork bun from the steamer at the register.,160,h
 PUDDING,Custard pudding,Silky caramel custard pudding. A sweet treat.,210,sweet;dessert
 GREEN-TEA,Green tea 500ml,Unsweetened bottled green tea.,140,drink
 """
-QUESTIONS = ("Something hot for lunch?", "Do you have a coupon today?", "Anything sweet for dessert?",
-             "Any discount on snacks?")
+QUESTIONS = (
+    "Something hot for lunch?",
+    "Do you have a coupon today?",
+    "Anything sweet for dessert?",
+    "Any discount on snacks?",
+)
 
 
 def reset() -> Placement:
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE agents_agentrun, agents_issuedcoupon, agents_copydraft, agents_message, "
-                       "agents_conversation, agents_catalogitem, agents_knowledgechunk, agents_knowledgedocument, "
-                       "agents_couponoffer, agents_widget, core_auditlog RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE agents_agentrun, agents_issuedcoupon, agents_copydraft, agents_message, "
+            "agents_conversation, agents_catalogitem, agents_knowledgechunk, agents_knowledgedocument, "
+            "agents_couponoffer, agents_widget, core_auditlog RESTART IDENTITY CASCADE"
+        )
     reset_revenue_tables()
     placement_id, partner_id = build_placements(1, per_partner=1)[0]
     owner, _ = User.objects.get_or_create(username="bench-owner", defaults={"role": "partner"})
     PartnerMembership.objects.update_or_create(user=owner, defaults={"partner_id": partner_id, "role": "owner"})
     placement = Placement.objects.get(pk=placement_id)
     services.catalog_upload(actor=owner, placement=placement, content=CATALOG)
-    services.offer_create(actor=owner, placement=placement, title="10% off hot snacks", percent_off=10,
-                          code_prefix="BENCH", tags=["hot", "snack"])
+    services.offer_create(
+        actor=owner,
+        placement=placement,
+        title="10% off hot snacks",
+        percent_off=10,
+        code_prefix="BENCH",
+        tags=["hot", "snack"],
+    )
     return placement
 
 
@@ -88,8 +100,12 @@ def turn_figures(message_ids: list[int]) -> list[tuple[float, float]]:
     """(end-to-end ms, model ms) per inbound message."""
     replies = dict(Message.objects.filter(reply_to_id__in=message_ids).values_list("reply_to_id", "created_at"))
     posted = dict(Message.objects.filter(pk__in=message_ids).values_list("pk", "created_at"))
-    model = dict(AgentRun.objects.filter(message_id__in=message_ids).values("message_id")
-                 .annotate(ms=Sum("latency_ms")).values_list("message_id", "ms"))
+    model = dict(
+        AgentRun.objects.filter(message_id__in=message_ids)
+        .values("message_id")
+        .annotate(ms=Sum("latency_ms"))
+        .values_list("message_id", "ms")
+    )
     return [((replies[pk] - posted[pk]).total_seconds() * 1000, float(model.get(pk) or 0)) for pk in message_ids]
 
 
@@ -117,8 +133,9 @@ def main() -> None:
         # 1. one turn at a time
         sequential_ids = []
         for n in range(args.sequential):
-            started = services.conversation_start(placement=placement, channel="widget",
-                                                  text=QUESTIONS[n % len(QUESTIONS)])
+            started = services.conversation_start(
+                placement=placement, channel="widget", text=QUESTIONS[n % len(QUESTIONS)]
+            )
             while not Message.objects.filter(reply_to=started.message).exists():
                 time.sleep(0.002)
             sequential_ids.append(started.message.pk)
@@ -128,15 +145,20 @@ def main() -> None:
         print(f"  sequential turns                         {len(figures):>8}")
         print(f"  overhead excluding model time, p50       {percentile(overhead, 50):8.1f} ms")
         print(f"  overhead excluding model time, p95       {percentile(overhead, 95):8.1f} ms")
-        print(f"  end to end, p50 / p95                    {percentile([e for e, _ in figures], 50):8.1f} / "
-              f"{percentile([e for e, _ in figures], 95):.1f} ms")
+        print(
+            f"  end to end, p50 / p95                    {percentile([e for e, _ in figures], 50):8.1f} / "
+            f"{percentile([e for e, _ in figures], 95):.1f} ms"
+        )
         print(f"  model time (offline engine), mean        {statistics.mean(model_ms):8.1f} ms per turn")
 
         # 2. a burst of conversations
         first = time.perf_counter()
-        burst_ids = [services.conversation_start(placement=placement, channel="widget",
-                                                 text=QUESTIONS[n % len(QUESTIONS)]).message.pk
-                     for n in range(args.burst)]
+        burst_ids = [
+            services.conversation_start(
+                placement=placement, channel="widget", text=QUESTIONS[n % len(QUESTIONS)]
+            ).message.pk
+            for n in range(args.burst)
+        ]
         posted_in = time.perf_counter() - first
         while Message.objects.filter(reply_to_id__in=burst_ids).count() < len(burst_ids):
             if process.poll() is not None:

@@ -11,10 +11,12 @@ from core.models import User
 from employees.models import DigitalEmployee
 
 TERMS = {
-    "currency": "JPY", "period": "monthly",
+    "currency": "JPY",
+    "period": "monthly",
     "share": {"model": "graduated", "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]},
     "outcome_fees": {"resolution": 90, "delivered_work": 50000},
-    "minimum_per_period": 300000, "cap_per_period": None,
+    "minimum_per_period": 300000,
+    "cap_per_period": None,
     "attribution": {"window_days": 14, "model": "last_touch", "keys": ["conversation_id", "click_id", "coupon_code"]},
     "hold_days": 30,
     "splits": [{"payee": "platform", "share": "0.70"}, {"payee": "studio-aoi", "share": "0.30"}],
@@ -29,11 +31,13 @@ def reset_revenue_tables() -> None:
             "revenue_journalline, revenue_journalentry, revenue_account, revenue_saleuploadrejection, "
             "revenue_saleupload, contracts_contractversion, contracts_contract, contracts_placementtransition, "
             "contracts_placement, contracts_partnerapikey, contracts_notification, contracts_partnermembership, "
-            "contracts_partner, employees_digitalemployee RESTART IDENTITY CASCADE")
+            "contracts_partner, employees_digitalemployee RESTART IDENTITY CASCADE"
+        )
 
 
-def build_placements(count: int, *, per_partner: int = 100, prefix: str = "bench",
-                     effective_from: str = "2026-01-01") -> list[tuple[int, int]]:
+def build_placements(
+    count: int, *, per_partner: int = 100, prefix: str = "bench", effective_from: str = "2026-01-01"
+) -> list[tuple[int, int]]:
     """`count` active placements; returns (placement id, partner id) pairs. `prefix` names
     the partners and employees, so one benchmark can build several groups."""
     Payee.objects.get_or_create(slug="platform", defaults={"name": "Platform", "kind": "platform"})
@@ -41,23 +45,57 @@ def build_placements(count: int, *, per_partner: int = 100, prefix: str = "bench
     manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": "account_manager"})
     partners_needed = max(1, -(-count // per_partner))
     partners = Partner.objects.bulk_create(
-        Partner(slug=f"{prefix}-{i}", name=f"{prefix.title()} partner {i}", industry="convenience_retail",
-                currency="JPY", timezone="Asia/Tokyo", account_manager=manager) for i in range(partners_needed))
+        Partner(
+            slug=f"{prefix}-{i}",
+            name=f"{prefix.title()} partner {i}",
+            industry="convenience_retail",
+            currency="JPY",
+            timezone="Asia/Tokyo",
+            account_manager=manager,
+        )
+        for i in range(partners_needed)
+    )
     now = timezone.now()
     employees = DigitalEmployee.objects.bulk_create(
-        DigitalEmployee(slug=f"{prefix}-emp-{i}", name=f"{prefix.title()} {i}", title="Coupon promoter",
-                        persona=".", resume=".", skills=["coupon_promoter"], languages=["ja"],
-                        industries=["convenience_retail"],
-                        built_by="Studio Aoi", status="published", published_at=now)
-        for i in range(per_partner))
+        DigitalEmployee(
+            slug=f"{prefix}-emp-{i}",
+            name=f"{prefix.title()} {i}",
+            title="Coupon promoter",
+            persona=".",
+            resume=".",
+            skills=["coupon_promoter"],
+            languages=["ja"],
+            industries=["convenience_retail"],
+            built_by="Studio Aoi",
+            status="published",
+            published_at=now,
+        )
+        for i in range(per_partner)
+    )
     placements = Placement.objects.bulk_create(
-        Placement(partner=partners[i // per_partner], employee=employees[i % per_partner], status="active",
-                  requested_by=manager) for i in range(count))
+        Placement(
+            partner=partners[i // per_partner],
+            employee=employees[i % per_partner],
+            status="active",
+            requested_by=manager,
+        )
+        for i in range(count)
+    )
     contracts = Contract.objects.bulk_create(Contract(placement=p, currency="JPY") for p in placements)
     ContractVersion.objects.bulk_create(
-        ContractVersion(contract=c, number=1, terms=TERMS, effective_from=effective_from, status="accepted",
-                        created_by=manager, proposed_at=now, decided_by=manager, decided_at=now)
-        for c in contracts)
+        ContractVersion(
+            contract=c,
+            number=1,
+            terms=TERMS,
+            effective_from=effective_from,
+            status="accepted",
+            created_by=manager,
+            proposed_at=now,
+            decided_by=manager,
+            decided_at=now,
+        )
+        for c in contracts
+    )
     return [(p.pk, p.partner_id) for p in placements]
 
 
@@ -71,8 +109,11 @@ def placements_table(placements: list[tuple[int, int]]) -> int:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_placements")
         cursor.execute("CREATE TEMP TABLE bench_placements (n int PRIMARY KEY, placement_id bigint, partner_id bigint)")
-        cursor.execute("INSERT INTO bench_placements SELECT g - 1, p, q FROM unnest(%s::bigint[], %s::bigint[]) "
-                       "WITH ORDINALITY AS u(p, q, g)", [[p for p, _ in placements], [q for _, q in placements]])
+        cursor.execute(
+            "INSERT INTO bench_placements SELECT g - 1, p, q FROM unnest(%s::bigint[], %s::bigint[]) "
+            "WITH ORDINALITY AS u(p, q, g)",
+            [[p for p, _ in placements], [q for _, q in placements]],
+        )
     return len(placements)
 
 
@@ -98,8 +139,15 @@ def generate_touchpoints(count: int, *, occurred_at: str) -> None:
         """)
 
 
-def generate_sales(count: int, *, touchpoint: str, occurred_at: str, period: str, keyed: str = "g % 10 < 7",
-                   external_id: str = "'S' || g") -> None:
+def generate_sales(
+    count: int,
+    *,
+    touchpoint: str,
+    occurred_at: str,
+    period: str,
+    keyed: str = "g % 10 < 7",
+    external_id: str = "'S' || g",
+) -> None:
     """`count` pending sales, all SQL expressions of g: sale g names touchpoint
     `touchpoint` (its partner is the touchpoint's) and carries that touchpoint's key in the
     matching column when `keyed`; the others carry no key."""

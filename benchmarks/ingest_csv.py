@@ -103,11 +103,14 @@ def scratch_table(partner_id: int, *, upload_id: int | None) -> None:
             f"ALTER TABLE bench_copy ALTER partner_id SET DEFAULT {int(partner_id)}, "
             "ALTER period SET DEFAULT '2026-10-01', ALTER content_digest SET DEFAULT '', "
             "ALTER received_at SET DEFAULT now(), ALTER attribution SET DEFAULT 'pending', "
-            "ALTER attributed_key SET DEFAULT '', ALTER attribution_note SET DEFAULT ''")
+            "ALTER attributed_key SET DEFAULT '', ALTER attribution_note SET DEFAULT ''"
+        )
         if upload_id is not None:
             cursor.execute(f"ALTER TABLE bench_copy ALTER upload_id SET DEFAULT {int(upload_id)}")
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                           "WHERE conrelid = 'revenue_sale'::regclass AND contype = 'f' ORDER BY conname")
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'revenue_sale'::regclass AND contype = 'f' ORDER BY conname"
+            )
             for name, definition in cursor.fetchall():
                 cursor.execute(f'ALTER TABLE bench_copy ADD CONSTRAINT "bench_{name}" {definition}')
 
@@ -158,8 +161,10 @@ def measure(rows: int, partner: Partner, user: User, path: Path) -> None:
     with open(path, "rb") as source:
         upload = upload_create(actor=user, partner=partner, file=File(source, name="sales.csv"))
     baselines = {}
-    for label, upload_id in (("LIKE revenue_sale INCLUDING ALL, no foreign keys", None),
-                             ("revenue_sale's shape, its foreign keys, partner + upload set", upload.pk)):
+    for label, upload_id in (
+        ("LIKE revenue_sale INCLUDING ALL, no foreign keys", None),
+        ("revenue_sale's shape, its foreign keys, partner + upload set", upload.pk),
+    ):
         scratch_table(partner.pk, upload_id=upload_id)
         checkpoint()
         seconds, copied = timed(f"baseline: raw COPY into {label}", lambda: raw_copy(path))
@@ -169,18 +174,23 @@ def measure(rows: int, partner: Partner, user: User, path: Path) -> None:
         cursor.execute("DROP TABLE bench_copy")
 
     checkpoint()
-    seconds, upload = timed("upload_process: COPY to staging, checks in SQL, INSERT … ON CONFLICT",
-                            lambda: upload_process(upload_id=upload.pk))
+    seconds, upload = timed(
+        "upload_process: COPY to staging, checks in SQL, INSERT … ON CONFLICT",
+        lambda: upload_process(upload_id=upload.pk),
+    )
     assert upload.status == SaleUpload.Status.DONE, upload.error
     stored = Sale.objects.filter(upload=upload).count()
-    print(f"  accepted {upload.accepted:,}, duplicates {upload.duplicates:,}, rejected {upload.rejected:,}; "
-          f"stored {stored:,}")
+    print(
+        f"  accepted {upload.accepted:,}, duplicates {upload.duplicates:,}, rejected {upload.rejected:,}; "
+        f"stored {stored:,}"
+    )
     assert (upload.accepted, upload.duplicates, upload.rejected, stored) == (rows, 0, 0, rows)
     with open(path, "rb") as source:
         again = upload_create(actor=user, partner=partner, file=File(source, name="sales.csv"))
     checkpoint()
-    _, again = timed("the same file again (every row a duplicate; not measured)",
-                     lambda: upload_process(upload_id=again.pk))
+    _, again = timed(
+        "the same file again (every row a duplicate; not measured)", lambda: upload_process(upload_id=again.pk)
+    )
     assert (again.accepted, again.duplicates, again.rejected) == (0, rows, 0)
 
     print()

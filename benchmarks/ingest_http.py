@@ -64,9 +64,16 @@ def setup() -> tuple[Partner, str]:
     issued = api_key_create(actor=owner, partner=partner, name="bench feed")
     placement = Placement.objects.get(pk=placement_id)
     Touchpoint.objects.bulk_create(
-        Touchpoint(partner=partner, placement=placement, kind=TOUCH_KINDS[KEY_KINDS[i % 3]],
-                   key=f"{PREFIXES[KEY_KINDS[i % 3]]}-{i}", occurred_at=START, source="agent")
-        for i in range(TOUCHPOINTS))
+        Touchpoint(
+            partner=partner,
+            placement=placement,
+            kind=TOUCH_KINDS[KEY_KINDS[i % 3]],
+            key=f"{PREFIXES[KEY_KINDS[i % 3]]}-{i}",
+            occurred_at=START,
+            source="agent",
+        )
+        for i in range(TOUCHPOINTS)
+    )
     return partner, issued.secret
 
 
@@ -79,14 +86,26 @@ def events(count: int) -> list[bytes]:
             position = i - first
             target = i - 1 - (i * 7) % 18
             if i % 20 == 19 and position >= 19:
-                batch.append({"external_id": f"web-{i}", "type": "refund", "refund_of": f"web-{target}",
-                              "occurred_at": (START + timedelta(seconds=2 * target, days=1)).isoformat(),
-                              "amount": 100, "currency": "JPY"})
+                batch.append(
+                    {
+                        "external_id": f"web-{i}",
+                        "type": "refund",
+                        "refund_of": f"web-{target}",
+                        "occurred_at": (START + timedelta(seconds=2 * target, days=1)).isoformat(),
+                        "amount": 100,
+                        "currency": "JPY",
+                    }
+                )
                 continue
-            event = {"external_id": f"web-{i}", "type": "sale",
-                     "occurred_at": (START + timedelta(seconds=2 * i)).isoformat(),
-                     "amount": 100 + (i * 7919) % 50_000, "currency": "JPY",
-                     "customer_ref": f"c{i % 5000}", "store_id": f"store-{i % 300}"}
+            event = {
+                "external_id": f"web-{i}",
+                "type": "sale",
+                "occurred_at": (START + timedelta(seconds=2 * i)).isoformat(),
+                "amount": 100 + (i * 7919) % 50_000,
+                "currency": "JPY",
+                "customer_ref": f"c{i % 5000}",
+                "store_id": f"store-{i % 300}",
+            }
             if i % 10 < 7:
                 touch = (i * 104729) % TOUCHPOINTS
                 kind = KEY_KINDS[touch % 3]
@@ -107,8 +126,7 @@ def post_all(port: int, secret: str, bodies: list[bytes], clients: int) -> int:
 
     def client(slot: int) -> None:
         connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json",
-                   "Connection": "keep-alive"}
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Connection": "keep-alive"}
         while not errors:
             try:
                 body = work.get_nowait()
@@ -151,7 +169,7 @@ def copy_in(table: str, data: bytes) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(sql) as copy:
             for start in range(0, len(data), 1 << 20):
-                copy.write(data[start:start + (1 << 20)])
+                copy.write(data[start : start + (1 << 20)])
         cursor.execute(f"SELECT count(*) FROM {table}")
         return cursor.fetchone()[0]
 
@@ -167,8 +185,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, choices=range(1, 9))
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    print(f"Ingestion over HTTP: {args.events:,} events in batches of {BATCH:,}, {args.clients} client threads, "
-          f"gunicorn 2 workers (machine: {os.cpu_count()} cores)")
+    print(
+        f"Ingestion over HTTP: {args.events:,} events in batches of {BATCH:,}, {args.clients} client threads, "
+        f"gunicorn 2 workers (machine: {os.cpu_count()} cores)"
+    )
     reset_revenue_tables()
     partner, secret = setup()
     _, bodies = timed("encode the request bodies (not measured)", lambda: events(args.events))
@@ -177,8 +197,9 @@ def main() -> None:
     try:
         wait_http_ok(port, "/api/v1/me", {"Authorization": f"Bearer {secret}"}, server)
         checkpoint()
-        http_time, accepted = timed("HTTP: POST /api/v1/sales, 1,000 events a request",
-                                    lambda: post_all(port, secret, bodies, args.clients))
+        http_time, accepted = timed(
+            "HTTP: POST /api/v1/sales, 1,000 events a request", lambda: post_all(port, secret, bodies, args.clients)
+        )
     finally:
         stop(server)
     stored = Sale.objects.filter(partner=partner).count()
@@ -189,15 +210,17 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE revenue_sale")
     checkpoint()
-    copy_time, copied = timed("baseline: raw COPY of the same rows into revenue_sale (truncated)",
-                              lambda: copy_in("revenue_sale", data))
+    copy_time, copied = timed(
+        "baseline: raw COPY of the same rows into revenue_sale (truncated)", lambda: copy_in("revenue_sale", data)
+    )
     assert copied == args.events
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_copy")
         cursor.execute("CREATE TABLE bench_copy (LIKE revenue_sale INCLUDING ALL) WITH (fillfactor = 80)")
     checkpoint()
-    plain_time, _ = timed("        raw COPY into LIKE revenue_sale INCLUDING ALL (no foreign keys)",
-                          lambda: copy_in("bench_copy", data))
+    plain_time, _ = timed(
+        "        raw COPY into LIKE revenue_sale INCLUDING ALL (no foreign keys)", lambda: copy_in("bench_copy", data)
+    )
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_copy")
 

@@ -143,8 +143,9 @@ def _meta_write(value: dict[str, Any]) -> None:
         cursor.execute(f"INSERT INTO {META} VALUES ('seed', %s::jsonb)", [json.dumps(value)])
 
 
-def _generate(sales: int, months: int, others: list[tuple[int, int]], dash: list[tuple[int, int]],
-              first: date, now: datetime) -> None:
+def _generate(
+    sales: int, months: int, others: list[tuple[int, int]], dash: list[tuple[int, int]], first: date, now: datetime
+) -> None:
     """Sales spread evenly in time (so in id order, as they arrive) from the first month's
     start to now; each picks a touchpoint of its own day (70% carry its key); half of the
     keyed ones name a touchpoint 20 days away, outside the 14-day window."""
@@ -156,15 +157,21 @@ def _generate(sales: int, months: int, others: list[tuple[int, int]], dash: list
     touchpoints = max(sales // 10, days)
     per_day = touchpoints // days
     origin = f"timestamptz '{start.isoformat()}'"
-    generate_touchpoints(touchpoints, occurred_at=(
-        f"{origin} + LEAST(g / {per_day}, {days - 1}) * interval '1 day' + (g % 36000) * interval '1 second'"))
+    generate_touchpoints(
+        touchpoints,
+        occurred_at=(
+            f"{origin} + LEAST(g / {per_day}, {days - 1}) * interval '1 day' + (g % 36000) * interval '1 second'"
+        ),
+    )
     day = f"(g * {span} / {sales}) / 86400"
     generate_sales(
         sales,
-        touchpoint=(f"(CASE WHEN g % 10 >= 5 THEN ({day} + 20) % {days} ELSE {day} END) * {per_day}"
-                    f" + (g * 104729) % {per_day}"),
+        touchpoint=(
+            f"(CASE WHEN g % 10 >= 5 THEN ({day} + 20) % {days} ELSE {day} END) * {per_day} + (g * 104729) % {per_day}"
+        ),
         occurred_at=f"{origin} + (g * {span} / {sales}) * interval '1 second'",
-        period="date_trunc('month', sale_at AT TIME ZONE 'Asia/Tokyo')::date")
+        period="date_trunc('month', sale_at AT TIME ZONE 'Asia/Tokyo')::date",
+    )
 
 
 def _settle(partner: Partner, finance: User, approver: User, first: date, current: date) -> dict[str, int]:
@@ -203,25 +210,40 @@ def seed(sales: int, months: int, placements: int) -> dict[str, Any]:
     current = period_start(now.astimezone(ZoneInfo("Asia/Tokyo")).date())
     first = add_months(current, -months)
     others = build_placements(placements - DASH_PLACEMENTS, effective_from=first.isoformat())
-    dash = build_placements(DASH_PLACEMENTS, per_partner=DASH_PLACEMENTS, prefix="dash",
-                            effective_from=first.isoformat())
+    dash = build_placements(
+        DASH_PLACEMENTS, per_partner=DASH_PLACEMENTS, prefix="dash", effective_from=first.isoformat()
+    )
     partner = Partner.objects.get(pk=dash[0][1])
-    timed(f"generate {sales:,} sales and their touchpoints (set-based)",
-          lambda: _generate(sales, months, others, dash, first, now))
-    _, result = timed("attribute the dashboard partner's sales (as the worker does)",
-                      lambda: attribution_run(partner_ids=[partner.pk]))
+    timed(
+        f"generate {sales:,} sales and their touchpoints (set-based)",
+        lambda: _generate(sales, months, others, dash, first, now),
+    )
+    _, result = timed(
+        "attribute the dashboard partner's sales (as the worker does)",
+        lambda: attribution_run(partner_ids=[partner.pk]),
+    )
     owner = User.objects.create_user(username="load-owner", password=PASSWORD, role="partner")
     PartnerMembership.objects.create(user=owner, partner=partner, role="owner")
     finance = User.objects.create_user(username="load-finance", password=PASSWORD, role="finance")
     # Four eyes: the statements one finance user submits, another approves.
     approver = User.objects.create_user(username="load-finance-2", password=PASSWORD, role="finance")
-    _, counts = timed(f"settle {months} months: statements, approvals, invoices",
-                      lambda: _settle(partner, finance, approver, first, current))
+    _, counts = timed(
+        f"settle {months} months: statements, approvals, invoices",
+        lambda: _settle(partner, finance, approver, first, current),
+    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE revenue_sale")
     key = api_key_create(actor=owner, partner=partner, name="load feed").secret
-    meta = {"sales": sales, "months": months, "placements": placements, "current": current.isoformat(),
-            "partner": partner.pk, "key": key, "attributed": result.attributed, **counts}
+    meta = {
+        "sales": sales,
+        "months": months,
+        "placements": placements,
+        "current": current.isoformat(),
+        "partner": partner.pk,
+        "key": key,
+        "attributed": result.attributed,
+        **counts,
+    }
     _meta_write(meta)
     return meta
 
@@ -234,8 +256,9 @@ def seeded(args: argparse.Namespace) -> dict[str, Any]:
     wanted = {"sales": args.sales, "months": args.months, "placements": args.placements, "current": current}
     if meta is not None and all(meta.get(k) == v for k, v in wanted.items()):
         # Only what earlier load runs ingested goes: one statement, refunds with their sales.
-        _, deleted = timed("--reuse: delete the sales earlier load runs ingested",
-                           lambda: _delete_ingested(meta["partner"]))
+        _, deleted = timed(
+            "--reuse: delete the sales earlier load runs ingested", lambda: _delete_ingested(meta["partner"])
+        )
         print(f"  reusing the seeded data ({deleted:,} rows of earlier load runs deleted)")
         return meta
     if args.reuse:
@@ -256,20 +279,34 @@ def locust_config(meta: dict[str, Any], run: str, samples: Path) -> dict[str, An
     current = period_start(partner_today(partner=partner))
     since = timezone.now() - timedelta(days=10)
     keys = {kind: list(partner_touch_keys(partner.pk, kind, since)) for kind in ("coupon", "click", "conversation")}
-    statements = list(Statement.objects.filter(contract__placement__partner=partner, status__in=(
-        "approved", "invoiced", "paid")).order_by("-period").values_list("pk", flat=True)[:20])
-    return {"key": meta["key"], "username": "load-owner", "password": PASSWORD, "run": run, "batch": BATCH,
-            "period_start": datetime.combine(current, datetime.min.time(),
-                                             tzinfo=ZoneInfo(partner.timezone)).isoformat(),
-            "current_period": f"{current:%Y-%m}", "last_period": f"{add_months(current, -1):%Y-%m}",
-            "statement_period": f"{add_months(current, -2):%Y-%m}", "statements": statements,
-            "keys": keys, "samples": str(samples)}
+    statements = list(
+        Statement.objects.filter(contract__placement__partner=partner, status__in=("approved", "invoiced", "paid"))
+        .order_by("-period")
+        .values_list("pk", flat=True)[:20]
+    )
+    return {
+        "key": meta["key"],
+        "username": "load-owner",
+        "password": PASSWORD,
+        "run": run,
+        "batch": BATCH,
+        "period_start": datetime.combine(current, datetime.min.time(), tzinfo=ZoneInfo(partner.timezone)).isoformat(),
+        "current_period": f"{current:%Y-%m}",
+        "last_period": f"{add_months(current, -1):%Y-%m}",
+        "statement_period": f"{add_months(current, -2):%Y-%m}",
+        "statements": statements,
+        "keys": keys,
+        "samples": str(samples),
+    }
 
 
 def partner_touch_keys(partner_id: int, kind: str, since: datetime) -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT key FROM revenue_touchpoint WHERE partner_id = %s AND kind = %s AND occurred_at >= %s "
-                       "ORDER BY occurred_at DESC LIMIT 2000", [partner_id, kind, since])
+        cursor.execute(
+            "SELECT key FROM revenue_touchpoint WHERE partner_id = %s AND kind = %s AND occurred_at >= %s "
+            "ORDER BY occurred_at DESC LIMIT 2000",
+            [partner_id, kind, since],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -278,15 +315,36 @@ def partner_touch_keys(partner_id: int, kind: str, since: datetime) -> list[str]
 
 def run_locust(port: int, config_path: Path, csv_prefix: Path, args: argparse.Namespace) -> int:
     users = args.ingest_users + args.dashboard_users
-    env = dict(os.environ, LOAD_MIXED_CONFIG=str(config_path), LOAD_INGEST_USERS=str(args.ingest_users),
-               LOAD_DASHBOARD_USERS=str(args.dashboard_users))
-    command = [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
-               "--run-time", f"{args.run_time}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix),
-               "--only-summary", "--loglevel", "WARNING"]
+    env = dict(
+        os.environ,
+        LOAD_MIXED_CONFIG=str(config_path),
+        LOAD_INGEST_USERS=str(args.ingest_users),
+        LOAD_DASHBOARD_USERS=str(args.dashboard_users),
+    )
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "--run-time",
+        f"{args.run_time}s",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--csv",
+        str(csv_prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
     log = csv_prefix.with_suffix(".log")
     with open(log, "wb") as out:
-        completed = subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   timeout=args.run_time + 180)
+        completed = subprocess.run(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=args.run_time + 180
+        )
     if not Path(f"{csv_prefix}_stats.csv").exists():
         raise SystemExit(f"locust wrote no stats (exit {completed.returncode}):\n{log.read_text()[-4000:]}")
     return completed.returncode
@@ -314,8 +372,9 @@ def page_sql_floor(path: str, user: User, repeats: int = 5) -> tuple[float, int]
         response = client.get(path)
     if response.status_code != 200:
         raise SystemExit(f"{path}: {response.status_code} in the baseline capture")
-    statements = [q["sql"] for q in captured.captured_queries
-                  if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+    statements = [
+        q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+    ]
     raw = connection.connection  # the psycopg connection itself: no Django in the loop
     times = []
     for _ in range(repeats + 1):  # the first replay warms the cache like the load run did
@@ -335,8 +394,10 @@ def copy_baseline(partner_id: int, run: str) -> tuple[int, float]:
     """(rows, seconds) of a raw COPY of the rows the load run stored into revenue_sale, each
     under a new external_id, in a transaction rolled back afterwards."""
     columns = ", ".join(SALE_COLUMNS)
-    select = (f"SELECT 'copy-' || external_id, {columns} FROM revenue_sale "
-              f"WHERE partner_id = {int(partner_id)} AND external_id LIKE 'load-{run}-%' ORDER BY id")
+    select = (
+        f"SELECT 'copy-' || external_id, {columns} FROM revenue_sale "
+        f"WHERE partner_id = {int(partner_id)} AND external_id LIKE 'load-{run}-%' ORDER BY id"
+    )
     with connection.cursor() as cursor, cursor.copy(f"COPY ({select}) TO STDOUT") as copy:
         data = b"".join(bytes(chunk) for chunk in copy)
     with connection.cursor() as cursor:
@@ -347,7 +408,7 @@ def copy_baseline(partner_id: int, run: str) -> tuple[int, float]:
             started = time.perf_counter()
             with cursor.copy(f"COPY revenue_sale (external_id, {columns}) FROM STDIN") as copy:
                 for offset in range(0, len(data), 1 << 20):
-                    copy.write(data[offset:offset + (1 << 20)])
+                    copy.write(data[offset : offset + (1 << 20)])
             # The deferred foreign keys are checked at commit: check them now, inside the timing.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             elapsed = time.perf_counter() - started
@@ -374,26 +435,35 @@ def main() -> int:
     parser.add_argument("--ingest-users", type=int, default=2)
     parser.add_argument("--dashboard-users", type=int, default=10)
     parser.add_argument("--worker-concurrency", type=int, default=1)
-    parser.add_argument("--work", type=Path, default=ROOT / ".data" / "bench" / "load_mixed",
-                        help="folder for locust's CSV, the samples and the logs")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / ".data" / "bench" / "load_mixed",
+        help="folder for locust's CSV, the samples and the logs",
+    )
     args = parser.parse_args()
     work: Path = args.work
-    print(f"Mixed load: ingestion + partner dashboard, {args.sales:,} sales stored "
-          f"(machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start)", flush=True)
+    print(
+        f"Mixed load: ingestion + partner dashboard, {args.sales:,} sales stored "
+        f"(machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start)",
+        flush=True,
+    )
     timed("migrate", lambda: call_command("migrate", verbosity=0))
     manifest_storage = "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]
     if manifest_storage and not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
         # DEBUG off serves static files by their manifest, as in production; collecting
         # (and compressing) takes minutes, so only when no earlier run or deploy did. (The
         # smoke test names the plain storage instead: no page it loads needs the files.)
-        timed("collectstatic (no manifest yet)", lambda: call_command("collectstatic", interactive=False,
-                                                                      verbosity=0))
+        timed("collectstatic (no manifest yet)", lambda: call_command("collectstatic", interactive=False, verbosity=0))
     meta = seeded(args)
     stored = Sale.objects.count() if args.sales <= 1_000_000 else _estimate_rows()
     partner_rows = Sale.objects.filter(partner_id=meta["partner"]).count()
-    print(f"  stored: {stored:,} sales ({'counted' if args.sales <= 1_000_000 else 'estimated'}); "
-          f"dashboard partner {partner_rows:,} over {args.months} months + this one; "
-          f"{meta['approved']} approved statements, {meta['invoiced']} invoices", flush=True)
+    print(
+        f"  stored: {stored:,} sales ({'counted' if args.sales <= 1_000_000 else 'estimated'}); "
+        f"dashboard partner {partner_rows:,} over {args.months} months + this one; "
+        f"{meta['approved']} approved statements, {meta['invoiced']} invoices",
+        flush=True,
+    )
 
     work.mkdir(parents=True, exist_ok=True)
     run = timezone.now().strftime("%H%M%S")
@@ -409,12 +479,19 @@ def main() -> int:
     server = start_server(port, keep_alive=5)
     worker = start_worker(args.worker_concurrency, work / "worker.log")
     try:
-        timed("start gunicorn and the celery worker", lambda: (
-            wait_http_ok(port, "/api/v1/me", {"Authorization": f"Bearer {meta['key']}"}, server),
-            wait_worker_ready(worker, work / "worker.log")))
-        print(f"  gunicorn 2 workers × 4 threads (keep-alive 5 s) on 127.0.0.1:{port}, celery worker prefork "
-              f"×{args.worker_concurrency}; locust: {args.ingest_users} ingestion + {args.dashboard_users} "
-              f"dashboard users for {args.run_time} s", flush=True)
+        timed(
+            "start gunicorn and the celery worker",
+            lambda: (
+                wait_http_ok(port, "/api/v1/me", {"Authorization": f"Bearer {meta['key']}"}, server),
+                wait_worker_ready(worker, work / "worker.log"),
+            ),
+        )
+        print(
+            f"  gunicorn 2 workers × 4 threads (keep-alive 5 s) on 127.0.0.1:{port}, celery worker prefork "
+            f"×{args.worker_concurrency}; locust: {args.ingest_users} ingestion + {args.dashboard_users} "
+            f"dashboard users for {args.run_time} s",
+            flush=True,
+        )
         started = time.monotonic()
         code = run_locust(port, config_path, csv_prefix, args)
         duration = time.monotonic() - started
@@ -430,20 +507,25 @@ def _estimate_rows() -> int:
         return cursor.fetchone()[0]
 
 
-def report(meta: dict[str, Any], config: dict[str, Any], csv_prefix: Path, code: int,
-           args: argparse.Namespace, wall: float) -> int:
+def report(
+    meta: dict[str, Any], config: dict[str, Any], csv_prefix: Path, code: int, args: argparse.Namespace, wall: float
+) -> int:
     run, samples_path = config["run"], Path(config["samples"])
     rows = read_stats(csv_prefix)
     samples = [json.loads(line) for line in samples_path.read_text().splitlines()] if samples_path.exists() else []
     seconds = float(args.run_time)
-    print(f"\n  locust ran {wall:.1f} s wall (load for --run-time {args.run_time} s; rates below are per "
-          f"{args.run_time} s). Percentiles per endpoint as locust's CSV states them (exact < 100 ms, "
-          f"10 ms steps < 1 s, 100 ms steps < 10 s)")
+    print(
+        f"\n  locust ran {wall:.1f} s wall (load for --run-time {args.run_time} s; rates below are per "
+        f"{args.run_time} s). Percentiles per endpoint as locust's CSV states them (exact < 100 ms, "
+        f"10 ms steps < 1 s, 100 ms steps < 10 s)"
+    )
     header = f"  {'endpoint':<48} {'requests':>8} {'fail':>5} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
     print(header)
     for row in rows:
-        print(f"  {row['Name']:<48} {int(row['Request Count']):>8,} {int(row['Failure Count']):>5} "
-              f"{int(row['Request Count']) / seconds:>7.2f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}")
+        print(
+            f"  {row['Name']:<48} {int(row['Request Count']):>8,} {int(row['Failure Count']):>5} "
+            f"{int(row['Request Count']) / seconds:>7.2f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}"
+        )
     failures = sum(int(row["Failure Count"]) for row in rows)
     print("\n  per user class, from every request's own time (0.1 ms resolution):")
     print(header.replace("endpoint", "class   "))
@@ -454,8 +536,10 @@ def report(meta: dict[str, Any], config: dict[str, Any], csv_prefix: Path, code:
         if not times:
             print(f"  {cls:<48} no requests")
             continue
-        print(f"  {cls:<48} {len(times):>8,} {failed:>5} {len(times) / seconds:>7.2f} "
-              f"{percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f} {percentile(times, 99):>7.1f}")
+        print(
+            f"  {cls:<48} {len(times):>8,} {failed:>5} {len(times) / seconds:>7.2f} "
+            f"{percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f} {percentile(times, 99):>7.1f}"
+        )
 
     # Ingestion: what was stored, against a raw COPY of the same rows.
     ingested = Sale.objects.filter(partner_id=meta["partner"], external_id__startswith=f"load-{run}-").count()
@@ -463,18 +547,26 @@ def report(meta: dict[str, Any], config: dict[str, Any], csv_prefix: Path, code:
     # Counted from the batches locust saw answered 200; a batch in flight when locust
     # stopped may still have been stored (the difference to the stored count).
     events_rate = ok_batches * BATCH / seconds
-    print(f"\n  ingestion: {ok_batches:,} batches of {BATCH:,} answered 200 = {events_rate:,.0f} events/s over "
-          f"{args.run_time} s ({ingested:,} events stored)")
-    attributed = Sale.objects.filter(partner_id=meta["partner"], external_id__startswith=f"load-{run}-",
-                                     type="sale").exclude(attribution="pending").count()
-    sales_in = Sale.objects.filter(partner_id=meta["partner"], external_id__startswith=f"load-{run}-",
-                                   type="sale").count()
+    print(
+        f"\n  ingestion: {ok_batches:,} batches of {BATCH:,} answered 200 = {events_rate:,.0f} events/s over "
+        f"{args.run_time} s ({ingested:,} events stored)"
+    )
+    attributed = (
+        Sale.objects.filter(partner_id=meta["partner"], external_id__startswith=f"load-{run}-", type="sale")
+        .exclude(attribution="pending")
+        .count()
+    )
+    sales_in = Sale.objects.filter(
+        partner_id=meta["partner"], external_id__startswith=f"load-{run}-", type="sale"
+    ).count()
     print(f"  worker: {attributed:,} of {sales_in:,} ingested sales attributed and explained when the load stopped")
     if ingested:
         copied, copy_seconds = copy_baseline(meta["partner"], run)
         copy_rate = copied / copy_seconds
-        print(f"  raw COPY of the same {copied:,} rows into revenue_sale ({_estimate_rows():,} rows, all indexes, "
-              f"rolled back): {copy_rate:,.0f} rows/s")
+        print(
+            f"  raw COPY of the same {copied:,} rows into revenue_sale ({_estimate_rows():,} rows, all indexes, "
+            f"rolled back): {copy_rate:,.0f} rows/s"
+        )
         print(f"  ratio ingestion under mixed load / raw COPY: {events_rate / copy_rate:6.1%}")
 
     # Dashboard: each page's p95 under load against its own SQL replayed raw.
@@ -487,8 +579,10 @@ def report(meta: dict[str, Any], config: dict[str, Any], csv_prefix: Path, code:
             continue
         floor, queries = page_sql_floor(path, owner)
         p95 = float(row["95%"])
-        print(f"  {name:<48} p95 {p95:>7.0f} ms   SQL {floor:>8.1f} ms ({queries:>2} queries)   "
-              f"ratio {p95 / floor:>6.1f}×")
+        print(
+            f"  {name:<48} p95 {p95:>7.0f} ms   SQL {floor:>8.1f} ms ({queries:>2} queries)   "
+            f"ratio {p95 / floor:>6.1f}×"
+        )
     print(f"\n  failures: {failures}; locust exit code {code} (finished {timezone.now():%H:%M:%S})")
     return 1 if failures or code not in (0, 1) else 0
 

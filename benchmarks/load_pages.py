@@ -16,8 +16,11 @@ def dashboard_requests(config: dict[str, Any], statement: int | None = None) -> 
         ("dashboard: GET /portal/revenue/", "/portal/revenue/", 3),
         ("dashboard: GET /portal/sales/ (this month)", "/portal/sales/", 3),
         ("dashboard: GET /portal/sales/?period=last", f"/portal/sales/?period={config['last_period']}", 2),
-        ("dashboard: GET /portal/sales/?period=last&page=2",
-         f"/portal/sales/?period={config['last_period']}&page=2", 1),
+        (
+            "dashboard: GET /portal/sales/?period=last&page=2",
+            f"/portal/sales/?period={config['last_period']}&page=2",
+            1,
+        ),
         ("dashboard: GET /portal/invoices/", "/portal/invoices/", 1),
         ("dashboard: GET /api/v1/statements?period=", f"/api/v1/statements?period={config['statement_period']}", 1),
     ]

@@ -33,8 +33,7 @@ _users = count()
 
 @events.request.add_listener
 def _record(name: str, response_time: float, exception: BaseException | None, **_: Any) -> None:
-    SAMPLES.append({"cls": name.split(":", 1)[0], "name": name, "ms": round(response_time, 1),
-                    "ok": exception is None})
+    SAMPLES.append({"cls": name.split(":", 1)[0], "name": name, "ms": round(response_time, 1), "ok": exception is None})
 
 
 @events.quitting.add_listener
@@ -66,15 +65,27 @@ class IngestUser(HttpUser):
             if i % 20 == 19:
                 target = events_[i - 1 - (i * 7) % 18]
                 if target["type"] == "sale":
-                    events_.append({"external_id": f"{prefix}-{i}", "type": "refund",
-                                    "refund_of": target["external_id"], "occurred_at": now.isoformat(),
-                                    "amount": min(100, target["amount"]), "currency": "JPY"})
+                    events_.append(
+                        {
+                            "external_id": f"{prefix}-{i}",
+                            "type": "refund",
+                            "refund_of": target["external_id"],
+                            "occurred_at": now.isoformat(),
+                            "amount": min(100, target["amount"]),
+                            "currency": "JPY",
+                        }
+                    )
                     continue
             at = max(self.period_start, now - timedelta(seconds=random.randrange(36000)))
-            event = {"external_id": f"{prefix}-{i}", "type": "sale", "occurred_at": at.isoformat(),
-                     "amount": random.randrange(100, 50_000), "currency": "JPY",
-                     "customer_ref": f"c{random.randrange(50_000)}",
-                     "store_id": f"store-{random.randrange(300)}"}
+            event = {
+                "external_id": f"{prefix}-{i}",
+                "type": "sale",
+                "occurred_at": at.isoformat(),
+                "amount": random.randrange(100, 50_000),
+                "currency": "JPY",
+                "customer_ref": f"c{random.randrange(50_000)}",
+                "store_id": f"store-{random.randrange(300)}",
+            }
             if self.keys and random.random() < 0.7:
                 column, key = random.choice(self.keys)
                 event[column] = key
@@ -84,8 +95,9 @@ class IngestUser(HttpUser):
     @task
     def post_sales(self) -> None:
         body = json.dumps({"events": self.batch()}, separators=(",", ":"))
-        with self.client.post("/api/v1/sales", data=body, headers=self.headers, name="ingest: POST /api/v1/sales",
-                              catch_response=True) as response:
+        with self.client.post(
+            "/api/v1/sales", data=body, headers=self.headers, name="ingest: POST /api/v1/sales", catch_response=True
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code}: {response.text[:200]} {response.error!r}")
                 return
@@ -105,9 +117,17 @@ class DashboardUser(HttpUser):
         match = CSRF.search(page.text)
         if match is None:
             raise RuntimeError("no CSRF token on /login/")
-        with self.client.post("/login/", name="login: POST /login/", catch_response=True, data={
-            "username": CONFIG["username"], "password": CONFIG["password"], "csrfmiddlewaretoken": match.group(1),
-        }, headers={"Referer": f"{self.host}/login/"}) as response:
+        with self.client.post(
+            "/login/",
+            name="login: POST /login/",
+            catch_response=True,
+            data={
+                "username": CONFIG["username"],
+                "password": CONFIG["password"],
+                "csrfmiddlewaretoken": match.group(1),
+            },
+            headers={"Referer": f"{self.host}/login/"},
+        ) as response:
             # A sign-in that failed draws the form again (200 on /login/); one that worked
             # redirects to the home page.
             if response.status_code != 200 or response.url.rstrip("/").endswith("/login"):

@@ -36,23 +36,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, *, workers: int = 2, threads: int = 4, keep_alive: int = 2,
-                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, *, workers: int = 2, threads: int = 4, keep_alive: int = 2, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """gunicorn with DEBUG off and the ingest throttle raised: the benchmarks measure the
     server, not the per-key rate limit a partner would normally hit first."""
     environment = dict(os.environ)
-    environment.update({"DJANGO_DEBUG": "false", "INGEST_RATE": "1000000/min",
-                        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_LOG_LEVEL": "WARNING"})
+    environment.update(
+        {
+            "DJANGO_DEBUG": "false",
+            "INGEST_RATE": "1000000/min",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+    )
     environment.update(env or {})
     return subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--keep-alive", str(keep_alive),
-         "--log-level", "warning"],
-        env=environment, cwd=ROOT, start_new_session=True)
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            str(keep_alive),
+            "--log-level",
+            "warning",
+        ],
+        env=environment,
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
 
-def wait_http_ok(port: int, path: str, headers: dict[str, str], process: subprocess.Popen[bytes],
-                 *, timeout: float = 60) -> None:
+def wait_http_ok(
+    port: int, path: str, headers: dict[str, str], process: subprocess.Popen[bytes], *, timeout: float = 60
+) -> None:
     """Until `path` answers 200 (the server has imported the project and reaches the database)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,10 +100,30 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # noqa: SIM115 - kept open for the worker's life
     return subprocess.Popen(
-        [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--purge", "--hostname", f"bench-{os.getpid()}@%h",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--purge",
+            "--hostname",
+            f"bench-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+    )
 
 
 def wait_worker_ready(process: subprocess.Popen[bytes], log_path: Path, *, timeout: float = 120) -> None:

@@ -56,9 +56,12 @@ def generate(sales: int, touchpoints: int, placements: list[tuple[int, int]]) ->
     third of those outside the 14-day window; the rest carry none."""
     placements_table(placements)
     generate_touchpoints(touchpoints, occurred_at="timestamptz '2026-09-20 00:00+09' + (g % 40) * interval '1 day'")
-    generate_sales(sales, touchpoint=f"(g * 104729) % {touchpoints}",
-                   occurred_at="timestamptz '2026-10-01 00:00+09' + (g % 2592000) * interval '1 second'",
-                   period=f"date '{PERIOD}'")
+    generate_sales(
+        sales,
+        touchpoint=f"(g * 104729) % {touchpoints}",
+        occurred_at="timestamptz '2026-10-01 00:00+09' + (g % 2592000) * interval '1 second'",
+        period=f"date '{PERIOD}'",
+    )
 
 
 def attribute_new_batch(size: int):
@@ -96,8 +99,10 @@ def main() -> None:
     parser.add_argument("--placements", type=int, default=1_000)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    print(f"Attribution + settlement: {args.sales:,} sales, {args.touchpoints:,} touchpoints, "
-          f"{args.placements:,} placements (machine: {os.cpu_count()} cores)")
+    print(
+        f"Attribution + settlement: {args.sales:,} sales, {args.touchpoints:,} touchpoints, "
+        f"{args.placements:,} placements (machine: {os.cpu_count()} cores)"
+    )
     reset_revenue_tables()
     placements = build_placements(args.placements)
     timed("generate data (not measured against targets)", lambda: generate(args.sales, args.touchpoints, placements))
@@ -105,21 +110,27 @@ def main() -> None:
     plain_aggregate()  # the first scan warms the cache for both sides alike
     baseline, _ = timed("baseline: SELECT partner_id, sum(amount) GROUP BY", plain_aggregate)
     run = SettlementRun.objects.create(period=PERIOD, trigger="command")
-    settle_time, run = timed("attribution + settlement (every sale pending)",
-                             lambda: settlement_run_execute(run_id=run.pk))
+    settle_time, run = timed(
+        "attribution + settlement (every sale pending)", lambda: settlement_run_execute(run_id=run.pk)
+    )
     statements = Statement.objects.filter(period=PERIOD).count()
     finance, _ = User.objects.get_or_create(username="bench-finance", defaults={"role": "finance"})
     # Four eyes: another finance user approves what bench-finance submitted.
     approver, _ = User.objects.get_or_create(username="bench-finance-2", defaults={"role": "finance"})
-    _, settled = timed("approval of the largest statement (writes its sales)",
-                                  lambda: approve_one(finance, approver))
+    _, settled = timed("approval of the largest statement (writes its sales)", lambda: approve_one(finance, approver))
     batch_time, batch = timed("explanations for one new 1,000-sale batch, by id", lambda: attribute_new_batch(1_000))
-    print(f"  attributed {run.attributed:,} of {args.sales:,} sales to {statements:,} statements; "
-          f"approval settled {settled:,} sales; batch: {batch.attributed} of 1,000 attributed")
-    print(f"\n  attribution + settlement: {settle_time:.2f} s = {settle_time / baseline:.1f}× "
-          f"the plain aggregate (target ≤ 10×, < 120 s)")
-    print(f"  the per-sale explanations shown in the portal are written as sales arrive: "
-          f"{batch_time * 1000:.0f} ms per 1,000-sale batch on the worker")
+    print(
+        f"  attributed {run.attributed:,} of {args.sales:,} sales to {statements:,} statements; "
+        f"approval settled {settled:,} sales; batch: {batch.attributed} of 1,000 attributed"
+    )
+    print(
+        f"\n  attribution + settlement: {settle_time:.2f} s = {settle_time / baseline:.1f}× "
+        f"the plain aggregate (target ≤ 10×, < 120 s)"
+    )
+    print(
+        f"  the per-sale explanations shown in the portal are written as sales arrive: "
+        f"{batch_time * 1000:.0f} ms per 1,000-sale batch on the worker"
+    )
 
 
 if __name__ == "__main__":

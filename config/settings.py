@@ -16,9 +16,7 @@ env = environ.Env()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is not set (python3 dev.py run|test generates one under .data/)."
-    )
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set (python3 dev.py run|test generates one under .data/).")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -144,8 +142,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS",
-                              default=31536000 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if SESSION_COOKIE_SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 # Behind a TLS-terminating proxy: e.g. "HTTP_X_FORWARDED_PROTO,https". Set it only when the
@@ -190,10 +187,12 @@ REST_FRAMEWORK: dict[str, Any] = {
 
 SPECTACULAR_SETTINGS = {
     # Payout runs share the settlement runs' statuses: one enum, under its existing name.
-    "ENUM_NAME_OVERRIDES": {"InvoiceStatusEnum": "payments.models.Invoice.Status",
-                            "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status",
-                            "MembershipRoleEnum": "contracts.models.PartnerMembership.Role",
-                            "IndustryEnum": "employees.models.Industry"},
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "payments.models.Invoice.Status",
+        "SettlementRunStatusEnum": "revenue.models.SettlementRun.Status",
+        "MembershipRoleEnum": "contracts.models.PartnerMembership.Role",
+        "IndustryEnum": "employees.models.Industry",
+    },
     "TITLE": "Haken partner API",
     "DESCRIPTION": (
         "Digital employees placed with partner businesses, paid a share of the revenue "

@@ -14,8 +14,11 @@ from revenue import urls as revenue_urls
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
-         name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+        name="api-docs",
+    ),
     # Each app's endpoints. Order matters where patterns overlap: agents'
     # placements/<id>/conversations must come before contracts' placements/<id>/<action>.
     *employees_urls.api_urlpatterns,

@@ -66,8 +66,16 @@ class VersionInline(admin.TabularInline):
     model = ContractVersion
     extra = 0
     can_delete = False
-    readonly_fields = ("number", "status", "effective_from", "terms", "created_by", "decided_by",
-                       "decided_at", "decision_note")
+    readonly_fields = (
+        "number",
+        "status",
+        "effective_from",
+        "terms",
+        "created_by",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+    )
 
 
 @admin.register(Contract)

@@ -38,8 +38,18 @@ class ContractVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContractVersion
-        fields = ["number", "status", "effective_from", "terms", "created_by", "created_at",
-                  "proposed_at", "decided_by", "decided_at", "decision_note"]
+        fields = [
+            "number",
+            "status",
+            "effective_from",
+            "terms",
+            "created_by",
+            "created_at",
+            "proposed_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
 
 
 class ContractSerializer(serializers.Serializer):
@@ -60,8 +70,18 @@ class PlacementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Placement
-        fields = ["id", "partner", "employee", "employee_name", "status", "requested_by",
-                  "request_note", "created_at", "updated_at", "contract"]
+        fields = [
+            "id",
+            "partner",
+            "employee",
+            "employee_name",
+            "status",
+            "requested_by",
+            "request_note",
+            "created_at",
+            "updated_at",
+            "contract",
+        ]
 
     def get_contract(self, placement: Placement) -> int | None:
         return placement.contract.pk if hasattr(placement, "contract") else None
@@ -88,8 +108,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PartnerApiKey
-        fields = ["id", "partner", "name", "prefix", "created_by", "created_at", "last_used_at",
-                  "revoked_at", "active"]
+        fields = ["id", "partner", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at", "active"]
 
 
 class ApiKeyCreateInput(serializers.Serializer):
@@ -122,8 +141,11 @@ class PlacementListApi(APIView):
         placements = selectors.placement_list(viewer=request.user, status=status)
         return Response({"results": PlacementSerializer(placements, many=True).data})
 
-    @extend_schema(summary="Hire a digital employee (partner members)",
-                   request=PlacementRequestInput, responses={201: PlacementSerializer})
+    @extend_schema(
+        summary="Hire a digital employee (partner members)",
+        request=PlacementRequestInput,
+        responses={201: PlacementSerializer},
+    )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
         data = _valid(PlacementRequestInput, request.data)
@@ -162,9 +184,9 @@ class PlacementActionApi(APIView):
             "requested), pause/resume (account manager), end (account manager or partner "
             "owner). decline, pause and end need a reason."
         ),
-        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
-                                     enum=list(PLACEMENT_ACTIONS))],
-        request=ReasonInput, responses=PlacementSerializer,
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(PLACEMENT_ACTIONS))],
+        request=ReasonInput,
+        responses=PlacementSerializer,
     )
     def post(self, request: Request, placement_id: int, action: str) -> Response:
         actor = api_person(request)
@@ -182,8 +204,7 @@ class PlacementActionApi(APIView):
 
 
 class ContractListApi(APIView):
-    @extend_schema(summary="Contracts you can see, with all their versions",
-                   responses=ContractSerializer(many=True))
+    @extend_schema(summary="Contracts you can see, with all their versions", responses=ContractSerializer(many=True))
     def get(self, request: Request) -> Response:
         contracts = selectors.contract_list(viewer=request.user)
         return Response({"results": ContractSerializer(contracts, many=True).data})
@@ -197,15 +218,20 @@ class ContractDetailApi(APIView):
 
 
 class ContractVersionListApi(APIView):
-    @extend_schema(summary="Draft new terms (account managers)",
-                   description="The first version or an amendment from a later period start.",
-                   request=ContractVersionInput, responses={201: ContractVersionSerializer})
+    @extend_schema(
+        summary="Draft new terms (account managers)",
+        description="The first version or an amendment from a later period start.",
+        request=ContractVersionInput,
+        responses={201: ContractVersionSerializer},
+    )
     def post(self, request: Request, contract_id: int) -> Response:
         actor = api_person(request)
         contract = selectors.contract_get(viewer=actor, contract_id=contract_id)
         data = _valid(ContractVersionInput, request.data)
         version = services.contract_version_draft(
-            actor=actor, placement=contract.placement, terms=data["terms"],
+            actor=actor,
+            placement=contract.placement,
+            terms=data["terms"],
             effective_from=data["effective_from"],
         )
         return Response(ContractVersionSerializer(version).data, status=201)
@@ -217,8 +243,9 @@ class ContractVersionDetailApi(APIView):
         version = selectors.contract_version_get(viewer=request.user, contract_id=contract_id, number=number)
         return Response(ContractVersionSerializer(version).data)
 
-    @extend_schema(summary="Edit a draft (account managers)", request=ContractVersionInput,
-                   responses=ContractVersionSerializer)
+    @extend_schema(
+        summary="Edit a draft (account managers)", request=ContractVersionInput, responses=ContractVersionSerializer
+    )
     def put(self, request: Request, contract_id: int, number: int) -> Response:
         actor = api_person(request)
         version = selectors.contract_version_get(viewer=actor, contract_id=contract_id, number=number)
@@ -254,7 +281,8 @@ class ContractVersionActionApi(APIView):
             "manager), accept / reject (partner owner; reject needs a reason)."
         ),
         parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(VERSION_ACTIONS))],
-        request=ReasonInput, responses=ContractVersionSerializer,
+        request=ReasonInput,
+        responses=ContractVersionSerializer,
     )
     def post(self, request: Request, contract_id: int, number: int, action: str) -> Response:
         actor = api_person(request)
@@ -271,8 +299,9 @@ class ContractVersionActionApi(APIView):
 
 
 class ApiKeyListApi(APIView):
-    @extend_schema(summary="Your organisation's API keys (never the keys themselves)",
-                   responses=ApiKeySerializer(many=True))
+    @extend_schema(
+        summary="Your organisation's API keys (never the keys themselves)", responses=ApiKeySerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         actor = api_person(request)
         return Response({"results": ApiKeySerializer(selectors.api_key_list(viewer=actor), many=True).data})
@@ -280,8 +309,9 @@ class ApiKeyListApi(APIView):
     @extend_schema(
         summary="Create an API key (partner owners); the key is in this response only",
         request=ApiKeyCreateInput,
-        responses={201: inline_serializer("IssuedApiKey", {
-            "key": serializers.CharField(), "api_key": ApiKeySerializer()})},
+        responses={
+            201: inline_serializer("IssuedApiKey", {"key": serializers.CharField(), "api_key": ApiKeySerializer()})
+        },
     )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
@@ -304,18 +334,27 @@ class ApiKeyRevokeApi(APIView):
 
 
 class MeApi(APIView):
-    @extend_schema(summary="Who this request is authenticated as",
-                   responses=inline_serializer("Me", {
-                       "username": serializers.CharField(), "role": serializers.CharField(),
-                       "partner": serializers.CharField(allow_null=True)}))
+    @extend_schema(
+        summary="Who this request is authenticated as",
+        responses=inline_serializer(
+            "Me",
+            {
+                "username": serializers.CharField(),
+                "role": serializers.CharField(),
+                "partner": serializers.CharField(allow_null=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         partner_id = selectors.viewer_partner_id(request.user)
         partner = selectors.partners_visible(viewer=request.user).filter(pk=partner_id).first()
-        return Response({
-            "username": request.user.username,
-            "role": request.user.role,
-            "partner": partner.slug if partner else None,
-        })
+        return Response(
+            {
+                "username": request.user.username,
+                "role": request.user.role,
+                "partner": partner.slug if partner else None,
+            }
+        )
 
 
 # --- partner organisations, their people and invitations --------------------------------
@@ -357,8 +396,20 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "partner", "email", "name", "role", "status", "invited_by", "created_at", "expires_at",
-                  "accepted_at", "accepted_user", "revoked_at"]
+        fields = [
+            "id",
+            "partner",
+            "email",
+            "name",
+            "role",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "accepted_user",
+            "revoked_at",
+        ]
 
 
 class PartnerCreateInput(serializers.Serializer):
@@ -368,8 +419,12 @@ class PartnerCreateInput(serializers.Serializer):
     currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. JPY; sales and invoices use it.")
     timezone = serializers.CharField(max_length=64, help_text="IANA zone; periods are cut at its midnight.")
     account_manager = serializers.CharField(
-        max_length=150, required=False, allow_null=True, default=None,
-        help_text="Staff only: the account manager's user name. An account manager is assigned themselves.")
+        max_length=150,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Staff only: the account manager's user name. An account manager is assigned themselves.",
+    )
     owner_email = serializers.EmailField(help_text="The first owner, invited by e-mail.")
     owner_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
@@ -395,8 +450,9 @@ def _account_manager(username: str | None) -> User | None:
         return None
     manager = selectors.account_managers().filter(username=username).first()
     if manager is None:
-        raise ValidationFailed(f"No account manager {username!r}.",
-                               fields={"account_manager": [f"no account manager {username!r}."]})
+        raise ValidationFailed(
+            f"No account manager {username!r}.", fields={"account_manager": [f"no account manager {username!r}."]}
+        )
     return manager
 
 
@@ -409,22 +465,39 @@ class PartnerListApi(APIView):
 
     @extend_schema(
         summary="Create a partner organisation and invite its owner (account managers, staff)",
-        description=("An account manager is assigned the partners they create; staff may name one. The owner gets "
-                     "an e-mail with a single-use link that expires; accepting it creates their account."),
+        description=(
+            "An account manager is assigned the partners they create; staff may name one. The owner gets "
+            "an e-mail with a single-use link that expires; accepting it creates their account."
+        ),
         request=PartnerCreateInput,
-        responses={201: inline_serializer("OnboardedPartner", {
-            "partner": PartnerSerializer(), "owner_invitation": InvitationSerializer()})},
+        responses={
+            201: inline_serializer(
+                "OnboardedPartner", {"partner": PartnerSerializer(), "owner_invitation": InvitationSerializer()}
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
         data = _valid(PartnerCreateInput, request.data)
         onboarded = services.partner_onboard(
-            actor=actor, slug=data["slug"], name=data["name"], industry=data["industry"], currency=data["currency"],
-            timezone_name=data["timezone"], account_manager=_account_manager(data["account_manager"]),
-            owner_email=data["owner_email"], owner_name=data["owner_name"], site_url=_site_url(request),
+            actor=actor,
+            slug=data["slug"],
+            name=data["name"],
+            industry=data["industry"],
+            currency=data["currency"],
+            timezone_name=data["timezone"],
+            account_manager=_account_manager(data["account_manager"]),
+            owner_email=data["owner_email"],
+            owner_name=data["owner_name"],
+            site_url=_site_url(request),
         )
-        return Response({"partner": PartnerSerializer(onboarded.partner).data,
-                         "owner_invitation": InvitationSerializer(onboarded.owner_invitation).data}, status=201)
+        return Response(
+            {
+                "partner": PartnerSerializer(onboarded.partner).data,
+                "owner_invitation": InvitationSerializer(onboarded.owner_invitation).data,
+            },
+            status=201,
+        )
 
 
 class PartnerDetailApi(APIView):
@@ -446,14 +519,21 @@ class PartnerInvitationListApi(APIView):
     @extend_schema(
         summary="Invite someone to a partner organisation (its owners, its account manager, staff)",
         description="A pending invitation to the same address is withdrawn: only the newest link works.",
-        request=InvitationInput, responses={201: InvitationSerializer},
+        request=InvitationInput,
+        responses={201: InvitationSerializer},
     )
     def post(self, request: Request, partner_id: int) -> Response:
         actor = api_person(request)
         partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
         data = _valid(InvitationInput, request.data)
-        invitation = services.invitation_send(actor=actor, partner=partner, email=data["email"], role=data["role"],
-                                              name=data["name"], site_url=_site_url(request))
+        invitation = services.invitation_send(
+            actor=actor,
+            partner=partner,
+            email=data["email"],
+            role=data["role"],
+            name=data["name"],
+            site_url=_site_url(request),
+        )
         return Response(InvitationSerializer(invitation).data, status=201)
 
 
@@ -471,19 +551,36 @@ class InvitationAcceptApi(APIView):
 
     @extend_schema(
         summary="Accept an invitation: choose a user name and password",
-        description=("Creates the account with the invited role; sign in with it afterwards. An unknown token is "
-                     "`404 not_found`; a used, withdrawn or expired one `409 invalid_transition`; none changes "
-                     "anything."),
+        description=(
+            "Creates the account with the invited role; sign in with it afterwards. An unknown token is "
+            "`404 not_found`; a used, withdrawn or expired one `409 invalid_transition`; none changes "
+            "anything."
+        ),
         request=InvitationAcceptInput,
-        responses={201: inline_serializer("AcceptedInvitation", {
-            "username": serializers.CharField(), "role": serializers.CharField(),
-            "partner": serializers.CharField(), "membership": serializers.CharField()})},
+        responses={
+            201: inline_serializer(
+                "AcceptedInvitation",
+                {
+                    "username": serializers.CharField(),
+                    "role": serializers.CharField(),
+                    "partner": serializers.CharField(),
+                    "membership": serializers.CharField(),
+                },
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = _valid(InvitationAcceptInput, request.data)
         user = services.invitation_accept(token=data["token"], username=data["username"], password=data["password"])
-        return Response({"username": user.username, "role": user.role, "partner": user.membership.partner.slug,
-                         "membership": user.membership.role}, status=201)
+        return Response(
+            {
+                "username": user.username,
+                "role": user.role,
+                "partner": user.membership.partner.slug,
+                "membership": user.membership.role,
+            },
+            status=201,
+        )
 
 
 # --- payees (finance) ---------------------------------------------------------------------
@@ -492,8 +589,18 @@ class InvitationAcceptApi(APIView):
 class PayeeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payee
-        fields = ["id", "slug", "name", "kind", "payment_provider", "minimum_payout", "hold_days", "email",
-                  "stripe_account_id", "created_at"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "payment_provider",
+            "minimum_payout",
+            "hold_days",
+            "email",
+            "stripe_account_id",
+            "created_at",
+        ]
 
 
 class PayeeCreateInput(serializers.Serializer):
@@ -514,9 +621,12 @@ class PayeeListApi(APIView):
     def get(self, request: Request) -> Response:
         return Response({"results": PayeeSerializer(selectors.payee_list(viewer=request.user), many=True).data})
 
-    @extend_schema(summary="Finance: create a payee (a studio or reseller) that contract splits can name",
-                   description="Onboard it to Stripe Connect from the console's Payees page afterwards.",
-                   request=PayeeCreateInput, responses={201: PayeeSerializer})
+    @extend_schema(
+        summary="Finance: create a payee (a studio or reseller) that contract splits can name",
+        description="Onboard it to Stripe Connect from the console's Payees page afterwards.",
+        request=PayeeCreateInput,
+        responses={201: PayeeSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = _valid(PayeeCreateInput, request.data)
         payee = services.payee_create(actor=api_person(request), **data)

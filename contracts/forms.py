@@ -35,9 +35,12 @@ def parse_json_field(raw: str) -> Any:
             params={"problem": error.msg, "line": error.lineno, "column": error.colno},
         ) from error
 
+
 class NoteForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
         label="Note for the account manager (optional)",
     )
 
@@ -48,15 +51,15 @@ class ReasonForm(forms.Form):
 
 
 class ApiKeyCreateForm(forms.Form):
-    name = forms.CharField(max_length=80, label="Key name",
-                           help_text="Something that tells keys apart, e.g. “POS export”.")
+    name = forms.CharField(
+        max_length=80, label="Key name", help_text="Something that tells keys apart, e.g. “POS export”."
+    )
 
 
 class TermsForm(forms.Form):
     """The terms textarea alone: what the htmx "Check terms" button posts."""
 
-    terms = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}),
-                            label="Terms (JSON)")
+    terms = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}), label="Terms (JSON)")
 
     def clean_terms(self) -> Any:
         return parse_json_field(self.cleaned_data["terms"])
@@ -64,7 +67,8 @@ class TermsForm(forms.Form):
 
 class ContractVersionForm(TermsForm):
     effective_from = forms.DateField(
-        label="Takes effect from", widget=forms.DateInput(attrs={"type": "date"}),
+        label="Takes effect from",
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The first day of a month: contract terms change at period starts.",
     )
     field_order = ["effective_from", "terms"]
@@ -75,15 +79,16 @@ class ContractVersionForm(TermsForm):
 
 
 class PlacementStatusFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *Placement.Status.choices], label="Status"
-    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Placement.Status.choices], label="Status")
 
 
 class PartnerFilterForm(forms.Form):
     partner = forms.ModelChoiceField(
-        required=False, queryset=Partner.objects.none(), to_field_name="slug",
-        empty_label="All partners", label="Partner",
+        required=False,
+        queryset=Partner.objects.none(),
+        to_field_name="slug",
+        empty_label="All partners",
+        label="Partner",
     )
 
     def __init__(self, *args: Any, partners: Any, **kwargs: Any) -> None:
@@ -104,8 +109,11 @@ SPLIT_FIELDS = ("split_payee", "split_share")
 
 def row_count(data: Any, fields: tuple[str, ...]) -> int:
     """How many numbered rows (`tier_rate_0`, `tier_rate_1`, …) the posted data holds."""
-    indexes = [int(key.rsplit("_", 1)[1]) for key in data
-               if key.rsplit("_", 1)[0] in fields and key.rsplit("_", 1)[1].isdigit()]
+    indexes = [
+        int(key.rsplit("_", 1)[1])
+        for key in data
+        if key.rsplit("_", 1)[0] in fields and key.rsplit("_", 1)[1].isdigit()
+    ]
     return max(indexes) + 1 if indexes else 0
 
 
@@ -133,27 +141,40 @@ def _rate_to_percent(rate: str | None) -> Decimal | None:
 class TermsBuilderForm(forms.Form):
     mode = forms.CharField(widget=forms.HiddenInput, initial="builder")
     effective_from = forms.DateField(
-        label="Takes effect from", widget=forms.DateInput(attrs={"type": "date"}),
+        label="Takes effect from",
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The first day of a month in the partner's time zone: terms change at period starts.",
     )
-    share_model = forms.ChoiceField(label="Share model", choices=list(SHARE_MODEL_LABELS.items()),
-                                    widget=forms.RadioSelect)
+    share_model = forms.ChoiceField(
+        label="Share model", choices=list(SHARE_MODEL_LABELS.items()), widget=forms.RadioSelect
+    )
     flat_rate = forms.DecimalField(label="Rate (%)", required=False, help_text="For a flat share, e.g. 10.")
-    minimum = forms.DecimalField(label="Minimum wage per month", required=False,
-                                 help_text="Blank: none.")
+    minimum = forms.DecimalField(label="Minimum wage per month", required=False, help_text="Blank: none.")
     cap = forms.DecimalField(label="Cap per month", required=False, help_text="Blank: no cap.")
     window_days = forms.IntegerField(label="Attribution window (days)")
-    attribution_model = forms.ChoiceField(label="When several touches match",
-                                          choices=list(ATTRIBUTION_MODEL_LABELS.items()))
+    attribution_model = forms.ChoiceField(
+        label="When several touches match", choices=list(ATTRIBUTION_MODEL_LABELS.items())
+    )
     attribution_keys = forms.MultipleChoiceField(
-        label="A sale counts when it carries", required=False, widget=forms.CheckboxSelectMultiple,
+        label="A sale counts when it carries",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         choices=list(ATTRIBUTION_KEY_LABELS.items()),
-        help_text="Ties between touches go by this order.")
+        help_text="Ties between touches go by this order.",
+    )
     hold_days = forms.IntegerField(label="Hold before payout (days)")
 
-    def __init__(self, data: Any = None, *, currency: str, payees: list[tuple[str, str]],
-                 terms: dict[str, Any] | None = None, effective_from: date | None = None,
-                 tiers: int | None = None, splits: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        currency: str,
+        payees: list[tuple[str, str]],
+        terms: dict[str, Any] | None = None,
+        effective_from: date | None = None,
+        tiers: int | None = None,
+        splits: int | None = None,
+    ) -> None:
         super().__init__(data, initial=self._initial(terms, effective_from, currency) if data is None else None)
         self.currency = currency
         self.exponent = minor_unit_exponent(currency)
@@ -162,29 +183,37 @@ class TermsBuilderForm(forms.Form):
         self.split_count = splits if splits is not None else max(row_count(source, SPLIT_FIELDS), 1)
         for index in range(self.tier_count):
             self.fields[f"tier_up_to_{index}"] = forms.DecimalField(
-                label=f"Tier {index + 1} up to", required=False, help_text="Blank on the last tier: no upper bound.")
+                label=f"Tier {index + 1} up to", required=False, help_text="Blank on the last tier: no upper bound."
+            )
             self.fields[f"tier_rate_{index}"] = forms.DecimalField(label=f"Tier {index + 1} rate (%)", required=False)
         for index in range(self.split_count):
             self.fields[f"split_payee_{index}"] = forms.ChoiceField(
-                label=f"Payee {index + 1}", required=False, choices=[("", "—"), *payees])
-            self.fields[f"split_share_{index}"] = forms.DecimalField(label=f"Payee {index + 1} share (%)",
-                                                                     required=False)
+                label=f"Payee {index + 1}", required=False, choices=[("", "—"), *payees]
+            )
+            self.fields[f"split_share_{index}"] = forms.DecimalField(
+                label=f"Payee {index + 1} share (%)", required=False
+            )
         for kind in sorted(outcome_kinds_all()):
             self.fields[f"fee_{kind}"] = forms.DecimalField(
-                label=f"Fee per {OUTCOME_FEE_LABELS.get(kind, kind.replace('_', ' '))}", required=False,
-                help_text="Blank: no fee.")
+                label=f"Fee per {OUTCOME_FEE_LABELS.get(kind, kind.replace('_', ' '))}",
+                required=False,
+                help_text="Blank: no fee.",
+            )
         if data is None:
             # The keys the terms name first, in their order (it breaks ties), then the others.
             chosen = self.initial.get("attribution_keys", [])
-            self.fields["attribution_keys"].choices = (
-                [(k, ATTRIBUTION_KEY_LABELS[k]) for k in chosen if k in ATTRIBUTION_KEY_LABELS]
-                + [(k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen])
+            self.fields["attribution_keys"].choices = [
+                (k, ATTRIBUTION_KEY_LABELS[k]) for k in chosen if k in ATTRIBUTION_KEY_LABELS
+            ] + [(k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen]
         else:
-            posted = [k for k in data.getlist("attribution_keys") if k in ATTRIBUTION_KEY_LABELS] \
-                if hasattr(data, "getlist") else []
-            self.fields["attribution_keys"].choices = (
-                [(k, ATTRIBUTION_KEY_LABELS[k]) for k in posted]
-                + [(k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted])
+            posted = (
+                [k for k in data.getlist("attribution_keys") if k in ATTRIBUTION_KEY_LABELS]
+                if hasattr(data, "getlist")
+                else []
+            )
+            self.fields["attribution_keys"].choices = [(k, ATTRIBUTION_KEY_LABELS[k]) for k in posted] + [
+                (k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted
+            ]
 
     def _initial(self, terms: dict[str, Any] | None, effective_from: date | None, currency: str) -> dict[str, Any]:
         if not terms:
@@ -197,11 +226,16 @@ class TermsBuilderForm(forms.Form):
         share = terms.get("share") or {}
         attribution = terms.get("attribution") or {}
         initial: dict[str, Any] = {
-            "mode": "builder", "effective_from": effective_from,
-            "share_model": share.get("model"), "flat_rate": _rate_to_percent(share.get("rate")),
-            "minimum": major(terms.get("minimum_per_period")), "cap": major(terms.get("cap_per_period")),
-            "window_days": attribution.get("window_days"), "attribution_model": attribution.get("model"),
-            "attribution_keys": list(attribution.get("keys") or []), "hold_days": terms.get("hold_days"),
+            "mode": "builder",
+            "effective_from": effective_from,
+            "share_model": share.get("model"),
+            "flat_rate": _rate_to_percent(share.get("rate")),
+            "minimum": major(terms.get("minimum_per_period")),
+            "cap": major(terms.get("cap_per_period")),
+            "window_days": attribution.get("window_days"),
+            "attribution_model": attribution.get("model"),
+            "attribution_keys": list(attribution.get("keys") or []),
+            "hold_days": terms.get("hold_days"),
         }
         for index, tier in enumerate(share.get("tiers") or []):
             initial[f"tier_up_to_{index}"] = major(tier.get("up_to"))
@@ -266,19 +300,30 @@ class TermsBuilderForm(forms.Form):
             "outcome_fees": fees,
             "minimum_per_period": self._minor("minimum"),
             "cap_per_period": self._minor("cap"),
-            "attribution": {"window_days": data["window_days"], "model": data["attribution_model"],
-                            "keys": list(data.get("attribution_keys") or [])},
+            "attribution": {
+                "window_days": data["window_days"],
+                "model": data["attribution_model"],
+                "keys": list(data.get("attribution_keys") or []),
+            },
             "hold_days": data["hold_days"],
             "splits": splits,
         }
 
     # Where each problem terms_validate reports (by JSON path) shows on this form.
     _PATHS = {
-        "share": "share_model", "share.model": "share_model", "share.rate": "flat_rate",
-        "share.tiers": "__all__", "minimum_per_period": "minimum", "cap_per_period": "cap",
-        "attribution": "attribution_keys", "attribution.window_days": "window_days",
-        "attribution.model": "attribution_model", "attribution.keys": "attribution_keys",
-        "hold_days": "hold_days", "splits": "__all__", "effective_from": "effective_from",
+        "share": "share_model",
+        "share.model": "share_model",
+        "share.rate": "flat_rate",
+        "share.tiers": "__all__",
+        "minimum_per_period": "minimum",
+        "cap_per_period": "cap",
+        "attribution": "attribution_keys",
+        "attribution.window_days": "window_days",
+        "attribution.model": "attribution_model",
+        "attribution.keys": "attribution_keys",
+        "hold_days": "hold_days",
+        "splits": "__all__",
+        "effective_from": "effective_from",
     }
     _ROW = re.compile(r"(share\.tiers|splits)\[(\d+)\](?:\.(\w+))?")
 
@@ -319,6 +364,8 @@ def _builder_message(path: str, message: str) -> str:
     if message.startswith("must be a decimal string"):
         return "must be a percentage with at most 10 decimal places."
     return message
+
+
 # --- partner organisations, invitations ----------------------------------------------------
 
 
@@ -332,14 +379,22 @@ def service_errors_onto(form: forms.Form, fields: dict[str, list[str]]) -> None:
 
 class PartnerCreateForm(forms.Form):
     name = forms.CharField(max_length=120, label="Organisation name")
-    slug = forms.SlugField(max_length=64, label="Short name",
-                           help_text="Lower-case letters, digits and hyphens, e.g. “corner-shop”. It cannot change.")
+    slug = forms.SlugField(
+        max_length=64,
+        label="Short name",
+        help_text="Lower-case letters, digits and hyphens, e.g. “corner-shop”. It cannot change.",
+    )
     industry = forms.ChoiceField(choices=Industry.choices)
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text="Sales are reported and invoiced in it.")
-    timezone = forms.CharField(max_length=64, initial="UTC", label="Time zone",
-                               help_text="An IANA zone such as Asia/Tokyo: each month is cut at its midnight.")
-    account_manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False,
-                                             to_field_name="username", empty_label="Nobody yet")
+    timezone = forms.CharField(
+        max_length=64,
+        initial="UTC",
+        label="Time zone",
+        help_text="An IANA zone such as Asia/Tokyo: each month is cut at its midnight.",
+    )
+    account_manager = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, to_field_name="username", empty_label="Nobody yet"
+    )
     owner_email = forms.EmailField(label="Owner's e-mail", help_text="They get a link to set up their account.")
     owner_name = forms.CharField(max_length=150, required=False, label="Owner's name")
 
@@ -359,14 +414,18 @@ class InvitationForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    username = forms.CharField(max_length=150, label="User name",
-                               help_text="Letters, digits and @ . + - _ only; you sign in with it.")
+    username = forms.CharField(
+        max_length=150, label="User name", help_text="Letters, digits and @ . + - _ only; you sign in with it."
+    )
     password = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password", max_length=512)
     password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password again", max_length=512)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if cleaned.get("password") and cleaned.get("password_again") and \
-                cleaned["password"] != cleaned["password_again"]:
+        if (
+            cleaned.get("password")
+            and cleaned.get("password_again")
+            and cleaned["password"] != cleaned["password_again"]
+        ):
             self.add_error("password_again", "The two passwords differ.")
         return cleaned

@@ -51,9 +51,7 @@ class PartnerMembership(models.Model):
         OWNER = "owner", "Owner"
         MEMBER = "member", "Member"
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=now)
@@ -87,9 +85,7 @@ class Payee(models.Model):
     class Meta:
         ordering = ["kind", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["kind"], condition=Q(kind="platform"), name="payee_one_platform"
-            ),
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="platform"), name="payee_one_platform"),
             models.CheckConstraint(condition=Q(minimum_payout__gte=0), name="payee_minimum_payout_nonnegative"),
         ]
 
@@ -108,9 +104,7 @@ class Placement(models.Model):
         ENDED = "ended", "Ended"
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="placements")
-    employee = models.ForeignKey(
-        DigitalEmployee, on_delete=models.PROTECT, related_name="placements"
-    )
+    employee = models.ForeignKey(DigitalEmployee, on_delete=models.PROTECT, related_name="placements")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_placements"
@@ -142,9 +136,7 @@ class PlacementTransition(models.Model):
     placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
-    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     actor_label = models.CharField(max_length=120)
     reason = models.TextField(blank=True)
     at = models.DateTimeField(default=now)
@@ -184,9 +176,7 @@ class ContractVersion(models.Model):
     terms = models.JSONField()
     effective_from = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=now)
     proposed_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -211,9 +201,7 @@ class ContractVersion(models.Model):
                 name="contract_one_open_version",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=["draft", "proposed", "accepted", "rejected", "withdrawn"]
-                ),
+                condition=Q(status__in=["draft", "proposed", "accepted", "rejected", "withdrawn"]),
                 name="contract_version_status_valid",
             ),
         ]
@@ -231,9 +219,7 @@ class PartnerApiKey(models.Model):
     name = models.CharField(max_length=80)
     prefix = models.CharField(max_length=16, unique=True)
     key_digest = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -256,9 +242,7 @@ class Notification(models.Model):
     """An in-app notice for one person about one audited change. The unique pair makes
     the notifying task safe to run twice."""
 
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
-    )
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     audit_entry = models.ForeignKey("core.AuditLog", on_delete=models.PROTECT, related_name="+")
     message = models.CharField(max_length=300)
     url = models.CharField(max_length=200, blank=True)
@@ -267,11 +251,7 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["recipient", "audit_entry"], name="notification_once_per_entry"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["recipient", "audit_entry"], name="notification_once_per_entry")]
 
     def __str__(self) -> str:
         return f"to {self.recipient_id}: {self.message}"
@@ -284,8 +264,7 @@ class PendingNotification(models.Model):
     manager). So this row is how the notifications sweep finds an entry whose task was
     lost (the broker was down) or failed."""
 
-    audit_entry = models.OneToOneField("core.AuditLog", primary_key=True, on_delete=models.PROTECT,
-                                       related_name="+")
+    audit_entry = models.OneToOneField("core.AuditLog", primary_key=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:
@@ -325,7 +304,8 @@ class Invitation(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "email"], condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                fields=["partner", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_open_per_partner_email",
             ),
             models.CheckConstraint(condition=Q(role__in=["owner", "member"]), name="invitation_role_valid"),

@@ -74,9 +74,7 @@ def partners_visible(*, viewer: Any) -> QuerySet[Partner]:
     return partners.none()
 
 
-def placement_list(
-    *, viewer: Any, status: str | None = None, partner: Partner | None = None
-) -> QuerySet[Placement]:
+def placement_list(*, viewer: Any, status: str | None = None, partner: Partner | None = None) -> QuerySet[Placement]:
     placements = (
         Placement.objects.filter(partner__in=partners_visible(viewer=viewer))
         .select_related("partner", "employee", "contract", "requested_by")
@@ -97,12 +95,16 @@ def hiring_status_by_employee(viewer: Any, employee_ids: Iterable[int]) -> dict[
     partner_id = viewer_partner_id(viewer)
     if partner_id is None:
         return {}
-    rows = (Placement.objects.filter(partner_id=partner_id, employee_id__in=list(employee_ids))
-            .exclude(status=Placement.Status.ENDED).values_list("employee_id", "pk", "status"))
+    rows = (
+        Placement.objects.filter(partner_id=partner_id, employee_id__in=list(employee_ids))
+        .exclude(status=Placement.Status.ENDED)
+        .values_list("employee_id", "pk", "status")
+    )
     labels = dict(Placement.Status.choices)
-    return {employee_id: HiringStatus(status=status, label=str(labels[status]),
-                                      url=reverse("portal-placement", args=[pk]))
-            for employee_id, pk, status in rows}
+    return {
+        employee_id: HiringStatus(status=status, label=str(labels[status]), url=reverse("portal-placement", args=[pk]))
+        for employee_id, pk, status in rows
+    }
 
 
 def placement_get(*, viewer: Any, placement_id: int) -> Placement:
@@ -158,9 +160,7 @@ def contract_version_effective(*, contract: Contract, on: date) -> ContractVersi
 
 def contract_version_open(*, contract: Contract) -> ContractVersion | None:
     """The draft or proposed version under discussion, if any."""
-    return contract.versions.filter(
-        status__in=[ContractVersion.Status.DRAFT, ContractVersion.Status.PROPOSED]
-    ).first()
+    return contract.versions.filter(status__in=[ContractVersion.Status.DRAFT, ContractVersion.Status.PROPOSED]).first()
 
 
 def partner_today(*, partner: Partner, now: datetime | None = None) -> date:
@@ -223,13 +223,9 @@ def audit_for_placement(*, viewer: Any, placement: Placement) -> QuerySet[AuditL
     from django.db.models import Q
 
     contract = placement.contract if hasattr(placement, "contract") else None
-    condition = Q(
-        target_type=ContentType.objects.get_for_model(Placement), target_id=str(placement.pk)
-    )
+    condition = Q(target_type=ContentType.objects.get_for_model(Placement), target_id=str(placement.pk))
     if contract is not None:
-        condition |= Q(
-            target_type=ContentType.objects.get_for_model(Contract), target_id=str(contract.pk)
-        ) | Q(
+        condition |= Q(target_type=ContentType.objects.get_for_model(Contract), target_id=str(contract.pk)) | Q(
             target_type=ContentType.objects.get_for_model(ContractVersion),
             target_id__in=[str(pk) for pk in contract.versions.values_list("pk", flat=True)],
         )
@@ -301,8 +297,10 @@ def contract_draft_defaults(*, placement: Placement) -> dict[str, Any]:
     latest = contract.versions.order_by("-number").first()
     # terms_template needs at least one payee to split to; "platform" is the name the
     # validator will then ask the manager to create if the platform payee is missing.
-    terms = latest.terms if latest is not None else terms_template(
-        currency=contract.currency, payees=payee_slugs() or ["platform"]
+    terms = (
+        latest.terms
+        if latest is not None
+        else terms_template(currency=contract.currency, payees=payee_slugs() or ["platform"])
     )
     return {"effective_from": effective_from, "terms": terms}
 
@@ -315,9 +313,7 @@ def partner_managed_by(*, viewer: Any, partner: Partner) -> bool:
     """Whether `viewer` manages `partner` (its account manager, or platform staff): what
     the console uses to decide which buttons to draw. services checks it again on write."""
     role = getattr(viewer, "role", None)
-    return role == User.Role.STAFF or (
-        role == User.Role.ACCOUNT_MANAGER and partner.account_manager_id == viewer.pk
-    )
+    return role == User.Role.STAFF or (role == User.Role.ACCOUNT_MANAGER and partner.account_manager_id == viewer.pk)
 
 
 # --- partner organisations: people and invitations ------------------------------------------
@@ -332,20 +328,29 @@ def partner_by_id(*, viewer: Any, partner_id: int) -> Partner:
 
 def partner_members(*, viewer: Any, partner: Partner) -> QuerySet[PartnerMembership]:
     """The people of a partner the viewer may see (services decide who may change them)."""
-    return (PartnerMembership.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
-            .select_related("user").order_by("-role", "user__username"))
+    return (
+        PartnerMembership.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
+        .select_related("user")
+        .order_by("-role", "user__username")
+    )
 
 
 def invitation_list(*, viewer: Any, partner: Partner) -> QuerySet[Invitation]:
     """A partner's invitations, newest first, for its people, its account manager, finance
     and staff. Their links are never readable: only a digest is stored."""
-    return (Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
-            .select_related("invited_by", "accepted_user", "partner").order_by("-created_at", "-id"))
+    return (
+        Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), partner=partner)
+        .select_related("invited_by", "accepted_user", "partner")
+        .order_by("-created_at", "-id")
+    )
 
 
 def invitation_get(*, viewer: Any, invitation_id: int) -> Invitation:
-    invitation = (Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), pk=invitation_id)
-                  .select_related("partner").first())
+    invitation = (
+        Invitation.objects.filter(partner__in=partners_visible(viewer=viewer), pk=invitation_id)
+        .select_related("partner")
+        .first()
+    )
     if invitation is None:
         raise NotFound(f"No invitation {invitation_id}.")
     return invitation
@@ -355,7 +360,8 @@ def may_invite(*, viewer: Any, partner: Partner) -> bool:
     """Whether to draw the invite form: the partner's owners, its account manager, staff
     (contracts.services checks again on write)."""
     return partner_managed_by(viewer=viewer, partner=partner) or (
-        membership_role(viewer, partner) == PartnerMembership.Role.OWNER)
+        membership_role(viewer, partner) == PartnerMembership.Role.OWNER
+    )
 
 
 def account_managers() -> QuerySet[User]:
@@ -376,5 +382,8 @@ def notifications_stalled(*, older_than: timedelta | None = None, limit: int | N
     second run makes none twice (one per person and entry), so age alone decides."""
     cutoff = timezone.now() - (settings.STALLED_WORK_AFTER if older_than is None else older_than)
     limit = settings.STALLED_WORK_BATCH if limit is None else limit
-    return list(PendingNotification.objects.filter(created_at__lt=cutoff)
-                .order_by("created_at", "audit_entry_id").values_list("audit_entry_id", flat=True)[:limit])
+    return list(
+        PendingNotification.objects.filter(created_at__lt=cutoff)
+        .order_by("created_at", "audit_entry_id")
+        .values_list("audit_entry_id", flat=True)[:limit]
+    )

@@ -105,11 +105,21 @@ def _require_reason(reason: str, doing: str) -> str:
 
 
 def _audit(
-    *, actor: User | None, action: str, target: Any, placement: Placement, summary: str,
-    changes: dict[str, Any] | None = None, via: str | None = None,
+    *,
+    actor: User | None,
+    action: str,
+    target: Any,
+    placement: Placement,
+    summary: str,
+    changes: dict[str, Any] | None = None,
+    via: str | None = None,
 ) -> AuditLog:
     entry = audit_record(
-        actor=actor, action=action, target=target, summary=summary, via=via,
+        actor=actor,
+        action=action,
+        target=target,
+        summary=summary,
+        via=via,
         partner_id=placement.partner_id,
         changes={"placement": placement.pk, **(changes or {})},
     )
@@ -126,19 +136,31 @@ def notification_queue(*, entry: AuditLog) -> None:
 
 
 def _transition(
-    placement: Placement, to_status: str, *, action: str, actor: User | None, reason: str = "",
+    placement: Placement,
+    to_status: str,
+    *,
+    action: str,
+    actor: User | None,
+    reason: str = "",
     via: str | None = None,
 ) -> None:
     from_status = placement.status
     placement.status = to_status
     placement.save(update_fields=["status", "updated_at"])
     PlacementTransition.objects.create(
-        placement=placement, from_status=from_status, to_status=to_status, actor=actor,
-        actor_label=via or (actor.username if actor else "system"), reason=reason,
+        placement=placement,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        actor_label=via or (actor.username if actor else "system"),
+        reason=reason,
     )
     _audit(
-        actor=actor, via=via, action=f"placement.{action}",
-        target=placement, placement=placement,
+        actor=actor,
+        via=via,
+        action=f"placement.{action}",
+        target=placement,
+        placement=placement,
         summary=f"{placement.employee.name} at {placement.partner.name}: {from_status} → {to_status}"
         + (f" ({reason})" if reason else ""),
         changes={"status": [from_status, to_status], "reason": reason},
@@ -146,18 +168,13 @@ def _transition(
 
 
 def _lock_placement(placement: Placement) -> Placement:
-    return (
-        Placement.objects.select_for_update(of=("self",))
-        .select_related("partner", "employee")
-        .get(pk=placement.pk)
-    )
+    return Placement.objects.select_for_update(of=("self",)).select_related("partner", "employee").get(pk=placement.pk)
 
 
 def _expect(placement: Placement, allowed: tuple[str, ...], doing: str) -> None:
     if placement.status not in allowed:
         raise InvalidTransition(
-            f"Cannot {doing}: the placement is {placement.status} "
-            f"(allowed from {', '.join(allowed)})."
+            f"Cannot {doing}: the placement is {placement.status} (allowed from {', '.join(allowed)})."
         )
 
 
@@ -239,7 +256,13 @@ def _check_name(name: str, fields: dict[str, list[str]], *, limit: int = 120) ->
 
 @transaction.atomic
 def partner_create(
-    *, actor: User | None, slug: str, name: str, industry: str, currency: str, timezone_name: str,
+    *,
+    actor: User | None,
+    slug: str,
+    name: str,
+    industry: str,
+    currency: str,
+    timezone_name: str,
     account_manager: User | None,
 ) -> Partner:
     """A new partner organisation. Account managers create partners they manage
@@ -250,9 +273,11 @@ def partner_create(
             raise PermissionDenied("Only account managers and the platform's staff can create partner organisations.")
         if actor.role == User.Role.ACCOUNT_MANAGER:
             if account_manager is not None and account_manager.pk != actor.pk:
-                raise PermissionDenied("An account manager creates partners they manage themselves; "
-                                       "staff can assign a partner to another account manager.",
-                                       fields={"account_manager": ["must be yourself."]})
+                raise PermissionDenied(
+                    "An account manager creates partners they manage themselves; "
+                    "staff can assign a partner to another account manager.",
+                    fields={"account_manager": ["must be yourself."]},
+                )
             account_manager = actor
     fields: dict[str, list[str]] = {}
     slug = _check_slug(slug, fields)
@@ -272,13 +297,27 @@ def partner_create(
     if fields:
         raise ValidationFailed("The partner is not valid.", fields=fields)
     partner = Partner.objects.create(
-        slug=slug, name=name, industry=industry, currency=currency, timezone=timezone_name,
+        slug=slug,
+        name=name,
+        industry=industry,
+        currency=currency,
+        timezone=timezone_name,
         account_manager=account_manager,
     )
-    audit_record(actor=actor, action="partner.created", target=partner, partner_id=partner.pk,
-                 summary=f"Created partner {name}",
-                 changes={"slug": slug, "currency": currency, "timezone": timezone_name, "industry": industry,
-                          "account_manager": account_manager.username if account_manager else None})
+    audit_record(
+        actor=actor,
+        action="partner.created",
+        target=partner,
+        partner_id=partner.pk,
+        summary=f"Created partner {name}",
+        changes={
+            "slug": slug,
+            "currency": currency,
+            "timezone": timezone_name,
+            "industry": industry,
+            "account_manager": account_manager.username if account_manager else None,
+        },
+    )
     return partner
 
 
@@ -291,8 +330,13 @@ def partner_member_add(
     if PartnerMembership.objects.filter(user=user).exists():
         raise Conflict(f"{user.username} already belongs to a partner.")
     membership = PartnerMembership.objects.create(user=user, partner=partner, role=role)
-    audit_record(actor=actor, action="partner.member_added", target=partner, partner_id=partner.pk,
-                 summary=f"{user.username} joined {partner.name} as {role}")
+    audit_record(
+        actor=actor,
+        action="partner.member_added",
+        target=partner,
+        partner_id=partner.pk,
+        summary=f"{user.username} joined {partner.name} as {role}",
+    )
     return membership
 
 
@@ -336,22 +380,33 @@ def _invitation_mail(*, invitation: Invitation, link: str) -> None:
         send_mail(f"[Haken] Join {invitation.partner.name}", body, None, [invitation.email], fail_silently=False)
     except (OSError, smtplib.SMTPException) as error:
         logger.warning("invitation e-mail to %s not sent", invitation.email, exc_info=True)
-        raise MailUnavailable("The invitation e-mail could not be sent just now; nothing was stored. "
-                              "Try again in a moment.") from error
+        raise MailUnavailable(
+            "The invitation e-mail could not be sent just now; nothing was stored. Try again in a moment."
+        ) from error
 
 
 def _close_invitation(invitation: Invitation, *, actor: User | None, reason: str) -> None:
     invitation.revoked_at, invitation.revoked_by = timezone.now(), actor
     invitation.save(update_fields=["revoked_at", "revoked_by"])
-    audit_record(actor=actor, action="invitation.revoked", target=invitation, partner_id=invitation.partner_id,
-                 summary=f"Invitation of {invitation.email} to {invitation.partner.name} withdrawn ({reason})",
-                 changes={"email": invitation.email, "role": invitation.role, "reason": reason})
+    audit_record(
+        actor=actor,
+        action="invitation.revoked",
+        target=invitation,
+        partner_id=invitation.partner_id,
+        summary=f"Invitation of {invitation.email} to {invitation.partner.name} withdrawn ({reason})",
+        changes={"email": invitation.email, "role": invitation.role, "reason": reason},
+    )
 
 
 @transaction.atomic
 def invitation_send(
-    *, actor: User | None, partner: Partner, email: str, role: str = PartnerMembership.Role.MEMBER,
-    name: str = "", site_url: str,
+    *,
+    actor: User | None,
+    partner: Partner,
+    email: str,
+    role: str = PartnerMembership.Role.MEMBER,
+    name: str = "",
+    site_url: str,
 ) -> Invitation:
     """Invite `email` to `partner` as `role` (owner or member), by an e-mailed link to
     `site_url`. An owner invites to their own organisation; its account manager and staff
@@ -373,22 +428,35 @@ def invitation_send(
     if fields:
         raise ValidationFailed("The invitation is not valid.", fields=fields)
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict(f"{email} already has a Haken account; one address is one account.",
-                       fields={"email": ["already has an account."]})
+        raise Conflict(
+            f"{email} already has a Haken account; one address is one account.",
+            fields={"email": ["already has an account."]},
+        )
     # One invitation per partner at a time: superseding the old link and writing the new
     # one cannot interleave with another invitation to the same address.
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
-    for old in Invitation.objects.filter(partner=partner, email=email, accepted_at__isnull=True,
-                                         revoked_at__isnull=True).select_related("partner"):
+    for old in Invitation.objects.filter(
+        partner=partner, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("partner"):
         _close_invitation(old, actor=actor, reason="a new invitation was sent")
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        partner=partner, email=email, name=name, role=role, token_digest=invitation_token_digest(token),
-        invited_by=actor, expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
+        partner=partner,
+        email=email,
+        name=name,
+        role=role,
+        token_digest=invitation_token_digest(token),
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
-    audit_record(actor=actor, action="invitation.sent", target=invitation, partner_id=partner.pk,
-                 summary=f"Invited {email} to {partner.name} as {role}",
-                 changes={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()})
+    audit_record(
+        actor=actor,
+        action="invitation.sent",
+        target=invitation,
+        partner_id=partner.pk,
+        summary=f"Invited {email} to {partner.name} as {role}",
+        changes={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
+    )
     link = f"{site_url.rstrip('/')}{reverse('invitation-accept', args=[token])}"
     _invitation_mail(invitation=invitation, link=link)
     return invitation
@@ -399,8 +467,9 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     invitation = Invitation.objects.select_for_update(of=("self",)).select_related("partner").get(pk=invitation.pk)
     _require_inviter(actor, invitation.partner)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
-        raise InvalidTransition(f"The invitation of {invitation.email} is {invitation.status}; "
-                                "only one not yet used can be withdrawn.")
+        raise InvalidTransition(
+            f"The invitation of {invitation.email} is {invitation.status}; only one not yet used can be withdrawn."
+        )
     _close_invitation(invitation, actor=actor, reason=f"withdrawn by {actor.username}")
     return invitation
 
@@ -413,17 +482,23 @@ def invitation_for_token(*, token: str, lock: bool = False) -> Invitation:
         invitations = invitations.select_for_update(of=("self",))
     invitation = invitations.filter(token_digest=invitation_token_digest(token or "")).first()
     if invitation is None:
-        raise NotFound("This invitation link is not valid. Check that you opened the whole link from the e-mail, "
-                       "or ask for a new invitation.")
+        raise NotFound(
+            "This invitation link is not valid. Check that you opened the whole link from the e-mail, "
+            "or ask for a new invitation."
+        )
     status = invitation.status
     if status == "accepted":
         raise InvalidTransition("This invitation has already been used. Sign in with the account it created.")
     if status == "revoked":
-        raise InvalidTransition("This invitation was withdrawn (a newer one may have been sent). "
-                                f"Ask {invitation.partner.name}'s owner or account manager for a new one.")
+        raise InvalidTransition(
+            "This invitation was withdrawn (a newer one may have been sent). "
+            f"Ask {invitation.partner.name}'s owner or account manager for a new one."
+        )
     if status == "expired":
-        raise InvalidTransition(f"This invitation expired on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
-                                f"Ask {invitation.partner.name}'s owner or account manager for a new one.")
+        raise InvalidTransition(
+            f"This invitation expired on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
+            f"Ask {invitation.partner.name}'s owner or account manager for a new one."
+        )
     return invitation
 
 
@@ -443,8 +518,9 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
     else:
         if User.objects.filter(username__iexact=username).exists():
             fields["username"] = [f"{username!r} is taken; choose another."]
-    candidate = User(username=username, email=invitation.email, first_name=invitation.name[:150],
-                     role=User.Role.PARTNER)
+    candidate = User(
+        username=username, email=invitation.email, first_name=invitation.name[:150], role=User.Role.PARTNER
+    )
     try:
         validate_password(password or "", user=candidate)
     except DjangoValidationError as error:
@@ -458,14 +534,21 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
         with transaction.atomic():
             candidate.save()
     except IntegrityError as error:  # the same name chosen at the same moment by someone else
-        raise Conflict(f"{username!r} was just taken; choose another.",
-                       fields={"username": [f"{username!r} is taken; choose another."]}) from error
+        raise Conflict(
+            f"{username!r} was just taken; choose another.",
+            fields={"username": [f"{username!r} is taken; choose another."]},
+        ) from error
     partner_member_add(actor=candidate, partner=invitation.partner, user=candidate, role=invitation.role)
     invitation.accepted_at, invitation.accepted_user = timezone.now(), candidate
     invitation.save(update_fields=["accepted_at", "accepted_user"])
-    audit_record(actor=candidate, action="invitation.accepted", target=invitation, partner_id=invitation.partner_id,
-                 summary=f"{username} accepted the invitation to {invitation.partner.name} as {invitation.role}",
-                 changes={"email": invitation.email, "role": invitation.role, "username": username})
+    audit_record(
+        actor=candidate,
+        action="invitation.accepted",
+        target=invitation,
+        partner_id=invitation.partner_id,
+        summary=f"{username} accepted the invitation to {invitation.partner.name} as {invitation.role}",
+        changes={"email": invitation.email, "role": invitation.role, "username": username},
+    )
     return candidate
 
 
@@ -477,16 +560,38 @@ class OnboardedPartner:
 
 @transaction.atomic
 def partner_onboard(
-    *, actor: User, slug: str, name: str, industry: str, currency: str, timezone_name: str,
-    account_manager: User | None, owner_email: str, owner_name: str = "", site_url: str,
+    *,
+    actor: User,
+    slug: str,
+    name: str,
+    industry: str,
+    currency: str,
+    timezone_name: str,
+    account_manager: User | None,
+    owner_email: str,
+    owner_name: str = "",
+    site_url: str,
 ) -> OnboardedPartner:
     """A partner organisation and the invitation of its first owner, together: a partner
     nobody can sign in to is of no use, and a bad owner address must not leave one behind."""
-    partner = partner_create(actor=actor, slug=slug, name=name, industry=industry, currency=currency,
-                             timezone_name=timezone_name, account_manager=account_manager)
+    partner = partner_create(
+        actor=actor,
+        slug=slug,
+        name=name,
+        industry=industry,
+        currency=currency,
+        timezone_name=timezone_name,
+        account_manager=account_manager,
+    )
     try:
-        invitation = invitation_send(actor=actor, partner=partner, email=owner_email, name=owner_name,
-                                     role=PartnerMembership.Role.OWNER, site_url=site_url)
+        invitation = invitation_send(
+            actor=actor,
+            partner=partner,
+            email=owner_email,
+            name=owner_name,
+            role=PartnerMembership.Role.OWNER,
+            site_url=site_url,
+        )
     except ValidationFailed as error:
         # The owner's fields, named as the partner form names them.
         renamed = {{"email": "owner_email", "name": "owner_name"}.get(k, k): v for k, v in error.fields.items()}
@@ -498,8 +603,15 @@ def partner_onboard(
 
 @transaction.atomic
 def payee_create(
-    *, actor: User | None, slug: str, name: str, kind: str, payment_provider: str = "",
-    minimum_payout: int = 0, hold_days: int = 0, email: str = "",
+    *,
+    actor: User | None,
+    slug: str,
+    name: str,
+    kind: str,
+    payment_provider: str = "",
+    minimum_payout: int = 0,
+    hold_days: int = 0,
+    email: str = "",
 ) -> Payee:
     """A new payee (a studio or a reseller; the platform's own exists once), with how it
     is paid. Finance onboards it to Stripe Connect from the Payees page afterwards.
@@ -528,13 +640,33 @@ def payee_create(
     if Payee.objects.filter(slug=slug).exists():
         raise ValidationFailed(f"A payee {slug!r} exists.", fields={"slug": ["taken"]})
     if kind == Payee.Kind.PLATFORM and Payee.objects.filter(kind=Payee.Kind.PLATFORM).exists():
-        raise Conflict("The platform is a payee once; its share is the platform's revenue.",
-                       fields={"kind": ["the platform payee exists."]})
-    payee = Payee.objects.create(slug=slug, name=name, kind=kind, payment_provider=payment_provider,
-                                 minimum_payout=minimum_payout, hold_days=hold_days, email=email)
-    audit_record(actor=actor, action="payee.created", target=payee, summary=f"Created payee {name}",
-                 changes={"slug": slug, "kind": kind, "payment_provider": payment_provider,
-                          "minimum_payout": minimum_payout, "hold_days": hold_days, "email": email})
+        raise Conflict(
+            "The platform is a payee once; its share is the platform's revenue.",
+            fields={"kind": ["the platform payee exists."]},
+        )
+    payee = Payee.objects.create(
+        slug=slug,
+        name=name,
+        kind=kind,
+        payment_provider=payment_provider,
+        minimum_payout=minimum_payout,
+        hold_days=hold_days,
+        email=email,
+    )
+    audit_record(
+        actor=actor,
+        action="payee.created",
+        target=payee,
+        summary=f"Created payee {name}",
+        changes={
+            "slug": slug,
+            "kind": kind,
+            "payment_provider": payment_provider,
+            "minimum_payout": minimum_payout,
+            "hold_days": hold_days,
+            "email": email,
+        },
+    )
     return payee
 
 
@@ -543,7 +675,13 @@ PAYEE_PAYMENT_FIELDS = ("payment_provider", "minimum_payout", "hold_days", "emai
 
 @transaction.atomic
 def payee_payment_settings_update(
-    *, actor: User, payee: Payee, payment_provider: str, minimum_payout: int, hold_days: int, email: str = "",
+    *,
+    actor: User,
+    payee: Payee,
+    payment_provider: str,
+    minimum_payout: int,
+    hold_days: int,
+    email: str = "",
 ) -> Payee:
     """Finance sets how a payee is paid: provider, minimum payout, hold period."""
     if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
@@ -563,10 +701,13 @@ def payee_payment_settings_update(
     payee.email = (email or "").strip()
     payee.save(update_fields=list(PAYEE_PAYMENT_FIELDS))
     after = {name: getattr(payee, name) for name in PAYEE_PAYMENT_FIELDS}
-    audit_record(actor=actor, action="payee.payment_settings", target=payee,
-                 summary=f"Payment settings of {payee.name} changed",
-                 changes={name: [before[name], after[name]] for name in PAYEE_PAYMENT_FIELDS
-                          if before[name] != after[name]})
+    audit_record(
+        actor=actor,
+        action="payee.payment_settings",
+        target=payee,
+        summary=f"Payment settings of {payee.name} changed",
+        changes={name: [before[name], after[name]] for name in PAYEE_PAYMENT_FIELDS if before[name] != after[name]},
+    )
     return payee
 
 
@@ -580,8 +721,12 @@ def payee_stripe_account_record(*, actor: User | None, payee: Payee, account_id:
         raise Conflict(f"{payee.name} already has the Connect account {payee.stripe_account_id}.")
     payee.stripe_account_id = account_id
     payee.save(update_fields=["stripe_account_id"])
-    audit_record(actor=actor, action="payee.connect_account", target=payee,
-                 summary=f"{payee.name} has the Stripe Connect account {account_id}")
+    audit_record(
+        actor=actor,
+        action="payee.connect_account",
+        target=payee,
+        summary=f"{payee.name} has the Stripe Connect account {account_id}",
+    )
     return payee
 
 
@@ -594,8 +739,14 @@ def partner_stripe_customer_record(*, partner: Partner, customer_id: str) -> Par
             raise Conflict(f"{partner.name} is already the Stripe customer {partner.stripe_customer_id}.")
         partner.stripe_customer_id = customer_id
         partner.save(update_fields=["stripe_customer_id"])
-        audit_record(actor=None, action="partner.stripe_customer", target=partner, partner_id=partner.pk,
-                     summary=f"{partner.name} is the Stripe customer {customer_id}", via="stripe")
+        audit_record(
+            actor=None,
+            action="partner.stripe_customer",
+            target=partner,
+            partner_id=partner.pk,
+            summary=f"{partner.name} is the Stripe customer {customer_id}",
+            via="stripe",
+        )
     return partner
 
 
@@ -618,11 +769,18 @@ def placement_request(*, actor: User, employee: DigitalEmployee, note: str = "")
         partner=partner, employee=employee, requested_by=actor, request_note=note.strip()
     )
     PlacementTransition.objects.create(
-        placement=placement, from_status="", to_status=S.REQUESTED, actor=actor,
-        actor_label=actor.username, reason=note.strip(),
+        placement=placement,
+        from_status="",
+        to_status=S.REQUESTED,
+        actor=actor,
+        actor_label=actor.username,
+        reason=note.strip(),
     )
     _audit(
-        actor=actor, action="placement.requested", target=placement, placement=placement,
+        actor=actor,
+        action="placement.requested",
+        target=placement,
+        placement=placement,
         summary=f"{partner.name} asked to hire {employee.name}",
         changes={"status": [None, S.REQUESTED], "note": note.strip()},
     )
@@ -644,8 +802,7 @@ def placement_decline(*, actor: User, placement: Placement, reason: str) -> Plac
     placement = _lock_placement(placement)
     _require_manager(actor, placement.partner, "decline a hire")
     _expect(placement, (S.REQUESTED,), "decline")
-    _transition(placement, S.ENDED, action="declined", actor=actor,
-                reason=_require_reason(reason, "decline a hire"))
+    _transition(placement, S.ENDED, action="declined", actor=actor, reason=_require_reason(reason, "decline a hire"))
     return placement
 
 
@@ -655,8 +812,9 @@ def placement_withdraw(*, actor: User, placement: Placement, reason: str = "") -
     placement = _lock_placement(placement)
     _require_member(actor, placement.partner, "withdraw a hire request")
     _expect(placement, (S.REQUESTED,), "withdraw")
-    _transition(placement, S.ENDED, action="withdrawn", actor=actor,
-                reason=reason.strip() or "Withdrawn by the partner")
+    _transition(
+        placement, S.ENDED, action="withdrawn", actor=actor, reason=reason.strip() or "Withdrawn by the partner"
+    )
     return placement
 
 
@@ -699,10 +857,14 @@ def placement_end(*, actor: User, placement: Placement, reason: str) -> Placemen
         open_version.decided_by = actor
         open_version.decision_note = "Placement ended"
         open_version.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
-        _audit(actor=actor, action="contract.withdrawn", target=open_version, placement=placement,
-               summary=f"Withdrew v{open_version.number} of the contract for {placement}: placement ended",
-               changes={"version": open_version.number, "status": [before, V.WITHDRAWN],
-                        "reason": "Placement ended"})
+        _audit(
+            actor=actor,
+            action="contract.withdrawn",
+            target=open_version,
+            placement=placement,
+            summary=f"Withdrew v{open_version.number} of the contract for {placement}: placement ended",
+            changes={"version": open_version.number, "status": [before, V.WITHDRAWN], "reason": "Placement ended"},
+        )
     return placement
 
 
@@ -711,9 +873,11 @@ def placements_activate_due(*, now: datetime | None = None) -> list[int]:
     each placement is activated in its own transaction under a row lock, so two beats at
     once activate it once."""
     activated: list[int] = []
-    candidates = Placement.objects.filter(
-        status=S.APPROVED, contract__versions__status=V.ACCEPTED
-    ).select_related("partner").distinct()
+    candidates = (
+        Placement.objects.filter(status=S.APPROVED, contract__versions__status=V.ACCEPTED)
+        .select_related("partner")
+        .distinct()
+    )
     for placement in candidates:
         with transaction.atomic():
             locked = _lock_placement(placement)
@@ -722,8 +886,9 @@ def placements_activate_due(*, now: datetime | None = None) -> list[int]:
             today = partner_today(partner=locked.partner, now=now)
             if not locked.contract.versions.filter(status=V.ACCEPTED, effective_from__lte=today).exists():
                 continue
-            _transition(locked, S.ACTIVE, action="activated", actor=None, via="system:beat",
-                        reason="Contract took effect")
+            _transition(
+                locked, S.ACTIVE, action="activated", actor=None, via="system:beat", reason="Contract took effect"
+            )
             activated.append(locked.pk)
     return activated
 
@@ -731,8 +896,9 @@ def placements_activate_due(*, now: datetime | None = None) -> list[int]:
 # --- contract versions ---------------------------------------------------------------
 
 
-def _check_effective_from(contract: Contract, effective_from: date, *, today: date,
-                          exclude_pk: int | None = None) -> None:
+def _check_effective_from(
+    contract: Contract, effective_from: date, *, today: date, exclude_pk: int | None = None
+) -> None:
     if effective_from.day != 1:
         raise ValidationFailed(
             "A contract version starts at a period boundary (the 1st of a month).",
@@ -774,19 +940,25 @@ def contract_version_draft(
     contract = placement.contract
     existing = contract_version_open(contract=contract)
     if existing is not None:
-        raise Conflict(
-            f"Version {existing.number} is still {existing.status}; edit or withdraw it first."
-        )
+        raise Conflict(f"Version {existing.number} is still {existing.status}; edit or withdraw it first.")
     canonical = _validated_terms(contract, terms)
     _check_effective_from(contract, effective_from, today=partner_today(partner=placement.partner))
     number = (contract.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     version = ContractVersion.objects.create(
-        contract=contract, number=number, terms=canonical, effective_from=effective_from,
+        contract=contract,
+        number=number,
+        terms=canonical,
+        effective_from=effective_from,
         created_by=actor,
     )
-    _audit(actor=actor, action="contract.drafted", target=version, placement=placement,
-           summary=f"Drafted v{number} of {placement}'s contract, from {effective_from}",
-           changes={"version": number, "terms": canonical, "effective_from": str(effective_from)})
+    _audit(
+        actor=actor,
+        action="contract.drafted",
+        target=version,
+        placement=placement,
+        summary=f"Drafted v{number} of {placement}'s contract, from {effective_from}",
+        changes={"version": number, "terms": canonical, "effective_from": str(effective_from)},
+    )
     return version
 
 
@@ -799,8 +971,11 @@ def _lock_version(version: ContractVersion) -> ContractVersion:
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after))
-            if before.get(key) != after.get(key)}
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
 
 
 @transaction.atomic
@@ -813,17 +988,21 @@ def contract_version_update(
     if version.status != V.DRAFT:
         raise InvalidTransition(f"Version {version.number} is {version.status}; only a draft can change.")
     canonical = _validated_terms(version.contract, terms)
-    _check_effective_from(version.contract, effective_from,
-                          today=partner_today(partner=placement.partner))
+    _check_effective_from(version.contract, effective_from, today=partner_today(partner=placement.partner))
     changes = _diff(version.terms, canonical)
     if version.effective_from != effective_from:
         changes["effective_from"] = [str(version.effective_from), str(effective_from)]
     version.terms = canonical
     version.effective_from = effective_from
     version.save(update_fields=["terms", "effective_from"])
-    _audit(actor=actor, action="contract.draft_edited", target=version, placement=placement,
-           summary=f"Edited draft v{version.number} of {placement}'s contract",
-           changes={"version": version.number, "diff": changes})
+    _audit(
+        actor=actor,
+        action="contract.draft_edited",
+        target=version,
+        placement=placement,
+        summary=f"Edited draft v{version.number} of {placement}'s contract",
+        changes={"version": version.number, "diff": changes},
+    )
     return version
 
 
@@ -837,14 +1016,18 @@ def contract_version_propose(*, actor: User, version: ContractVersion) -> Contra
     if placement.status == S.ENDED:
         raise InvalidTransition("The placement has ended.")
     # Time may have passed since drafting: check the start date again.
-    _check_effective_from(version.contract, version.effective_from,
-                          today=partner_today(partner=placement.partner))
+    _check_effective_from(version.contract, version.effective_from, today=partner_today(partner=placement.partner))
     version.status = V.PROPOSED
     version.proposed_at = timezone.now()
     version.save(update_fields=["status", "proposed_at"])
-    _audit(actor=actor, action="contract.proposed", target=version, placement=placement,
-           summary=f"Sent v{version.number} of the contract for {placement} to {placement.partner.name}",
-           changes={"version": version.number, "status": [V.DRAFT, V.PROPOSED]})
+    _audit(
+        actor=actor,
+        action="contract.proposed",
+        target=version,
+        placement=placement,
+        summary=f"Sent v{version.number} of the contract for {placement} to {placement.partner.name}",
+        changes={"version": version.number, "status": [V.DRAFT, V.PROPOSED]},
+    )
     return version
 
 
@@ -861,9 +1044,14 @@ def contract_version_withdraw(*, actor: User, version: ContractVersion, reason: 
     version.decided_at = timezone.now()
     version.decision_note = reason.strip()
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _audit(actor=actor, action="contract.withdrawn", target=version, placement=placement,
-           summary=f"Withdrew v{version.number} of the contract for {placement}",
-           changes={"version": version.number, "status": [before, V.WITHDRAWN], "reason": reason})
+    _audit(
+        actor=actor,
+        action="contract.withdrawn",
+        target=version,
+        placement=placement,
+        summary=f"Withdrew v{version.number} of the contract for {placement}",
+        changes={"version": version.number, "status": [before, V.WITHDRAWN], "reason": reason},
+    )
     return version
 
 
@@ -882,16 +1070,22 @@ def contract_version_accept(*, actor: User, version: ContractVersion) -> Contrac
     except ValidationFailed as error:
         raise InvalidTransition(
             f"These terms were to start on {version.effective_from}, which has passed; "
-            "ask your account manager for new terms.", fields=error.fields,
+            "ask your account manager for new terms.",
+            fields=error.fields,
         ) from error
     version.status = V.ACCEPTED
     version.decided_by = actor
     version.decided_at = timezone.now()
     version.save(update_fields=["status", "decided_by", "decided_at"])
-    _audit(actor=actor, action="contract.accepted", target=version, placement=placement,
-           summary=f"{placement.partner.name} accepted v{version.number} of the contract for "
-                   f"{placement.employee.name}, from {version.effective_from}",
-           changes={"version": version.number, "status": [V.PROPOSED, V.ACCEPTED]})
+    _audit(
+        actor=actor,
+        action="contract.accepted",
+        target=version,
+        placement=placement,
+        summary=f"{placement.partner.name} accepted v{version.number} of the contract for "
+        f"{placement.employee.name}, from {version.effective_from}",
+        changes={"version": version.number, "status": [V.PROPOSED, V.ACCEPTED]},
+    )
     if placement.status == S.APPROVED and version.effective_from <= today:
         _transition(placement, S.ACTIVE, action="activated", actor=actor, reason=f"Accepted contract v{version.number}")
     return version
@@ -910,10 +1104,15 @@ def contract_version_reject(*, actor: User, version: ContractVersion, reason: st
     version.decided_at = timezone.now()
     version.decision_note = reason
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _audit(actor=actor, action="contract.rejected", target=version, placement=placement,
-           summary=f"{placement.partner.name} rejected v{version.number} of the contract for "
-                   f"{placement.employee.name}: {reason}",
-           changes={"version": version.number, "status": [V.PROPOSED, V.REJECTED], "reason": reason})
+    _audit(
+        actor=actor,
+        action="contract.rejected",
+        target=version,
+        placement=placement,
+        summary=f"{placement.partner.name} rejected v{version.number} of the contract for "
+        f"{placement.employee.name}: {reason}",
+        changes={"version": version.number, "status": [V.PROPOSED, V.REJECTED], "reason": reason},
+    )
     return version
 
 
@@ -940,15 +1139,22 @@ def api_key_create(*, actor: User, partner: Partner, name: str) -> IssuedApiKey:
     _require_member(actor, partner, "create API keys", owner=True)
     name = (name or "").strip()
     if not name or len(name) > 80:
-        raise ValidationFailed("Give the key a name (up to 80 characters) so you can tell keys apart.",
-                               fields={"name": ["is required, up to 80 characters."]})
+        raise ValidationFailed(
+            "Give the key a name (up to 80 characters) so you can tell keys apart.",
+            fields={"name": ["is required, up to 80 characters."]},
+        )
     prefix = secrets.token_hex(4)
     raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = PartnerApiKey.objects.create(
         partner=partner, name=name, prefix=prefix, key_digest=api_key_digest(raw), created_by=actor
     )
-    audit_record(actor=actor, action="api_key.created", target=key, partner_id=partner.pk,
-                 summary=f"Created API key {name!r} ({prefix}…) for {partner.name}")
+    audit_record(
+        actor=actor,
+        action="api_key.created",
+        target=key,
+        partner_id=partner.pk,
+        summary=f"Created API key {name!r} ({prefix}…) for {partner.name}",
+    )
     return IssuedApiKey(key=key, secret=raw)
 
 
@@ -961,8 +1167,13 @@ def api_key_revoke(*, actor: User, key: PartnerApiKey) -> PartnerApiKey:
     key.revoked_at = timezone.now()
     key.revoked_by = actor
     key.save(update_fields=["revoked_at", "revoked_by"])
-    audit_record(actor=actor, action="api_key.revoked", target=key, partner_id=key.partner_id,
-                 summary=f"Revoked API key {key.name!r} ({key.prefix}…)")
+    audit_record(
+        actor=actor,
+        action="api_key.revoked",
+        target=key,
+        partner_id=key.partner_id,
+        summary=f"Revoked API key {key.name!r} ({key.prefix}…)",
+    )
     return key
 
 
@@ -971,7 +1182,7 @@ def api_key_authenticate(*, raw_key: str) -> PartnerApiKey | None:
     time so response timing reveals nothing about how much of a guess was right."""
     if not raw_key.startswith(API_KEY_PREFIX):
         return None
-    prefix = raw_key[len(API_KEY_PREFIX):].split("_", 1)[0]
+    prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
     key = PartnerApiKey.objects.filter(prefix=prefix).select_related("partner").first()
     digest = api_key_digest(raw_key)
     if key is None or not hmac.compare_digest(key.key_digest, digest) or key.revoked_at is not None:

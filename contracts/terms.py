@@ -23,8 +23,15 @@ SHARE_MODELS = ("flat", "graduated", "volume")
 ATTRIBUTION_MODELS = ("last_touch", "first_touch")
 ATTRIBUTION_KEYS = ("conversation_id", "click_id", "coupon_code")
 TOP_LEVEL_KEYS = {
-    "currency", "period", "share", "outcome_fees", "minimum_per_period", "cap_per_period",
-    "attribution", "hold_days", "splits",
+    "currency",
+    "period",
+    "share",
+    "outcome_fees",
+    "minimum_per_period",
+    "cap_per_period",
+    "attribution",
+    "hold_days",
+    "splits",
 }
 REQUIRED_KEYS = ("currency", "period", "share", "attribution", "splits")
 MAX_WINDOW_DAYS = 365
@@ -232,8 +239,7 @@ def terms_validate(
     """Validate contract terms; return their canonical form or raise ValidationFailed."""
     errors = _Errors()
     if not isinstance(raw, dict):
-        raise ValidationFailed("Contract terms must be a JSON object.",
-                               fields={"terms": ["must be an object."]})
+        raise ValidationFailed("Contract terms must be a JSON object.", fields={"terms": ["must be an object."]})
     payees = set(known_payees) if known_payees is not None else None
 
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
@@ -263,8 +269,7 @@ def terms_validate(
         known_kinds = outcome_kinds_all()
         for kind, fee in outcome_fees_raw.items():
             if kind not in known_kinds:
-                errors.add(f"outcome_fees.{kind}",
-                           f"unknown outcome kind; known: {', '.join(sorted(known_kinds))}.")
+                errors.add(f"outcome_fees.{kind}", f"unknown outcome kind; known: {', '.join(sorted(known_kinds))}.")
                 continue
             value = _amount(fee, f"outcome_fees.{kind}", errors, nullable=False)
             if value is not None:
@@ -318,8 +323,11 @@ def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
         "outcome_fees": {},
         "minimum_per_period": None,
         "cap_per_period": None,
-        "attribution": {"window_days": 14, "model": "last_touch",
-                        "keys": ["conversation_id", "click_id", "coupon_code"]},
+        "attribution": {
+            "window_days": 14,
+            "model": "last_touch",
+            "keys": ["conversation_id", "click_id", "coupon_code"],
+        },
         "hold_days": 30,
         "splits": splits,
     }
@@ -337,7 +345,7 @@ OUTCOME_FEE_LABELS = {"resolution": "resolved conversation", "delivered_work": "
 
 
 def percent_text(rate: str | Decimal) -> str:
-    """"0.08" → "8%", "0.055" → "5.5%": exact, no float."""
+    """ "0.08" → "8%", "0.055" → "5.5%": exact, no float."""
     return f"{(Decimal(rate) * 100).normalize():f}%"
 
 
@@ -362,14 +370,18 @@ def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None 
         lines.append(f"{percent_text(share['rate'])} of net revenue each month.")
     elif share["model"] == "graduated":
         tiers = share["tiers"]
-        parts = [f"{percent_text(tiers[0]['rate'])} of net revenue"
-                 + (f" up to {money(tiers[0]['up_to'])}" if tiers[0]["up_to"] is not None else "")]
+        parts = [
+            f"{percent_text(tiers[0]['rate'])} of net revenue"
+            + (f" up to {money(tiers[0]['up_to'])}" if tiers[0]["up_to"] is not None else "")
+        ]
         for previous, tier in pairwise(tiers):
             if tier["up_to"] is None:
                 parts.append(f"then {percent_text(tier['rate'])} of the part above {money(previous['up_to'])}")
             else:
-                parts.append(f"then {percent_text(tier['rate'])} of the part from {money(previous['up_to'])} "
-                             f"to {money(tier['up_to'])}")
+                parts.append(
+                    f"then {percent_text(tier['rate'])} of the part from {money(previous['up_to'])} "
+                    f"to {money(tier['up_to'])}"
+                )
         lines.append(", ".join(parts) + ", each month.")
     else:
         tiers = share["tiers"]
@@ -392,11 +404,11 @@ def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None 
     keys = _join([ATTRIBUTION_KEY_LABELS.get(key, key) for key in attribution["keys"]])
     winner = "the latest touch" if attribution["model"] == "last_touch" else "the first touch"
     days = attribution["window_days"]
-    lines.append(f"A sale counts when it carries the employee's {keys}, within {days} day{'s' if days != 1 else ''} "
-                 f"of it; when several match, {winner} wins.")
-    split_text = ", ".join(f"{names.get(s['payee'], s['payee'])} {percent_text(s['share'])}"
-                           for s in terms["splits"])
+    lines.append(
+        f"A sale counts when it carries the employee's {keys}, within {days} day{'s' if days != 1 else ''} "
+        f"of it; when several match, {winner} wins."
+    )
+    split_text = ", ".join(f"{names.get(s['payee'], s['payee'])} {percent_text(s['share'])}" for s in terms["splits"])
     hold = terms["hold_days"]
-    lines.append(f"The wage is shared: {split_text}; paid out {hold} day{'s' if hold != 1 else ''} "
-                 "after your payment.")
+    lines.append(f"The wage is shared: {split_text}; paid out {hold} day{'s' if hold != 1 else ''} after your payment.")
     return lines

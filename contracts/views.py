@@ -73,8 +73,7 @@ class TermsLine:
 
 def _describe(terms: dict[str, Any], payee_names: dict[str, str] | None = None) -> list[TermsLine]:
     names = payee_names if payee_names is not None else selectors.payee_names()
-    return [TermsLine(text=line.strip(), sub=line.startswith(" "))
-            for line in terms_describe(terms, payee_names=names)]
+    return [TermsLine(text=line.strip(), sub=line.startswith(" ")) for line in terms_describe(terms, payee_names=names)]
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,14 @@ def _audit_rows(entries: Iterable[AuditLog]) -> list[AuditRow]:
     # "placement" is the notifier's routing key, not a change anyone made; an empty
     # reason or note says nothing either.
     return [
-        AuditRow(entry=entry, changes=[
-            (key, _change_text(value)) for key, value in (entry.changes or {}).items()
-            if key != "placement" and value not in ("", None)
-        ])
+        AuditRow(
+            entry=entry,
+            changes=[
+                (key, _change_text(value))
+                for key, value in (entry.changes or {}).items()
+                if key != "placement" and value not in ("", None)
+            ],
+        )
         for entry in entries
     ]
 
@@ -123,10 +126,14 @@ def _audit_rows(entries: Iterable[AuditLog]) -> list[AuditRow]:
 def portal_home(request: HttpRequest) -> HttpResponse:
     placements = selectors.placement_list(viewer=request.user)
     awaiting = selectors.contract_versions_awaiting_decision(viewer=request.user)
-    return render(request, "contracts/portal_home.html", {
-        "placements": [(placement, employee_card(placement.employee)) for placement in placements],
-        "awaiting": awaiting,
-    })
+    return render(
+        request,
+        "contracts/portal_home.html",
+        {
+            "placements": [(placement, employee_card(placement.employee)) for placement in placements],
+            "awaiting": awaiting,
+        },
+    )
 
 
 def _portal_context(request: HttpRequest, placement: Placement, **extra: Any) -> dict[str, Any]:
@@ -139,8 +146,7 @@ def _portal_context(request: HttpRequest, placement: Placement, **extra: Any) ->
         "is_member": role is not None,
         "is_owner": role == PartnerMembership.Role.OWNER,
         "can_withdraw": role is not None and placement.status == S.REQUESTED,
-        "can_end": (role == PartnerMembership.Role.OWNER
-                    and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED)),
+        "can_end": (role == PartnerMembership.Role.OWNER and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED)),
         **extra,
     }
 
@@ -161,8 +167,7 @@ def portal_hire(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return render_failure(request, "employees/resume.html", context, form_failure(form))
     try:
-        placement = services.placement_request(actor=request.user, employee=employee,
-                                               note=form.cleaned_data["note"])
+        placement = services.placement_request(actor=request.user, employee=employee, note=form.cleaned_data["note"])
     except ApplicationError as error:
         return render_failure(request, "employees/resume.html", context, error)
     messages.success(request, f"Your request to hire {employee.name} was sent to your account manager.")
@@ -178,14 +183,25 @@ _PORTAL_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
 @login_required
 @require_POST
 def portal_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
-    return _placement_action(request, placement_id, action, _PORTAL_PLACEMENT_ACTIONS, _portal_context,
-                             "contracts/portal_placement.html", "portal-placement")
+    return _placement_action(
+        request,
+        placement_id,
+        action,
+        _PORTAL_PLACEMENT_ACTIONS,
+        _portal_context,
+        "contracts/portal_placement.html",
+        "portal-placement",
+    )
 
 
 def _placement_action(
-    request: HttpRequest, placement_id: int, action: str,
+    request: HttpRequest,
+    placement_id: int,
+    action: str,
     actions: dict[str, tuple[Callable[..., Placement], str]],
-    context: Callable[..., dict[str, Any]], template: str, page: str,
+    context: Callable[..., dict[str, Any]],
+    template: str,
+    page: str,
 ) -> HttpResponse:
     """A life-cycle button: the reason form, one service call, the page again on failure."""
     placement = _placement_or_404(request, placement_id)
@@ -213,8 +229,7 @@ def portal_version_action(request: HttpRequest, placement_id: int, number: int, 
             services.contract_version_accept(actor=request.user, version=version)
             done = f"You accepted the terms (version {number}), from {version.effective_from:%Y-%m-%d}."
         else:
-            services.contract_version_reject(actor=request.user, version=version,
-                                             reason=form.cleaned_data["reason"])
+            services.contract_version_reject(actor=request.user, version=version, reason=form.cleaned_data["reason"])
             done = f"You rejected version {number}; your account manager has been told why."
     except ApplicationError as error:
         placement = _placement_or_404(request, placement_id)
@@ -250,12 +265,10 @@ def portal_api_keys(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("Only a partner's owner can create its API keys.")
         issued = services.api_key_create(actor=request.user, partner=partner, name=form.cleaned_data["name"])
     except ApplicationError as error:
-        return render_failure(request, "contracts/portal_api_keys.html",
-                              _api_keys_context(request, form=form), error)
+        return render_failure(request, "contracts/portal_api_keys.html", _api_keys_context(request, form=form), error)
     # The secret exists only in this response: no redirect (it would have to be stored to
     # survive one), and no cache may keep a copy.
-    response = render(request, "contracts/portal_api_keys.html",
-                      _api_keys_context(request, issued=issued), status=201)
+    response = render(request, "contracts/portal_api_keys.html", _api_keys_context(request, issued=issued), status=201)
     add_never_cache_headers(response)
     return response
 
@@ -281,11 +294,16 @@ def console_home(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     status = form.cleaned_data.get("status") if valid else None
     placements = selectors.placement_list(viewer=request.user, status=status or None)
-    return render(request, "contracts/console_home.html", {
-        "form": form,
-        "waiting": selectors.placement_list(viewer=request.user, status=S.REQUESTED),
-        "page": page_of(request, placements),
-    }, status=200 if valid else 400)
+    return render(
+        request,
+        "contracts/console_home.html",
+        {
+            "form": form,
+            "waiting": selectors.placement_list(viewer=request.user, status=S.REQUESTED),
+            "page": page_of(request, placements),
+        },
+        status=200 if valid else 400,
+    )
 
 
 def _builder(placement: Placement, data: Any = None, **kwargs: Any) -> TermsBuilderForm:
@@ -296,24 +314,31 @@ def _preview(placement: Placement, terms: object) -> tuple[list[TermsLine], dict
     """The partner's reading of `terms`, or the problems by path: the validation the
     services run, without saving anything."""
     try:
-        canonical = terms_validate(terms, known_payees=selectors.payee_slugs(),
-                                   required_currency=placement.contract.currency)
+        canonical = terms_validate(
+            terms, known_payees=selectors.payee_slugs(), required_currency=placement.contract.currency
+        )
     except ValidationFailed as error:
         return [], error.fields
     return _describe(canonical), {}
 
 
 def _console_context(
-    request: HttpRequest, placement: Placement, *, terms_form: ContractVersionForm | None = None,
-    terms_errors: dict[str, list[str]] | None = None, builder: TermsBuilderForm | None = None,
-    terms_mode: str = "builder", **extra: Any,
+    request: HttpRequest,
+    placement: Placement,
+    *,
+    terms_form: ContractVersionForm | None = None,
+    terms_errors: dict[str, list[str]] | None = None,
+    builder: TermsBuilderForm | None = None,
+    terms_mode: str = "builder",
+    **extra: Any,
 ) -> dict[str, Any]:
     versions = list(selectors.placement_versions(viewer=request.user, placement=placement))
     open_version = next((v for v in versions if v.status in (V.DRAFT, V.PROPOSED)), None)
     can_manage = selectors.partner_managed_by(viewer=request.user, partner=placement.partner)
     has_contract = hasattr(placement, "contract")
-    can_draft = (can_manage and has_contract and open_version is None
-                 and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED))
+    can_draft = (
+        can_manage and has_contract and open_version is None and placement.status in (S.APPROVED, S.ACTIVE, S.PAUSED)
+    )
     editing = can_manage and open_version is not None and open_version.status == V.DRAFT
     defaults: dict[str, Any] | None = None
     if can_draft:
@@ -367,14 +392,23 @@ _CONSOLE_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
 @console_required
 @require_POST
 def console_placement_action(request: HttpRequest, placement_id: int, action: str) -> HttpResponse:
-    return _placement_action(request, placement_id, action, _CONSOLE_PLACEMENT_ACTIONS, _console_context,
-                             "contracts/console_placement.html", "console-placement")
+    return _placement_action(
+        request,
+        placement_id,
+        action,
+        _CONSOLE_PLACEMENT_ACTIONS,
+        _console_context,
+        "contracts/console_placement.html",
+        "console-placement",
+    )
 
 
-def _terms_failure(request: HttpRequest, placement: Placement, form: ContractVersionForm,
-                   error: ApplicationError) -> HttpResponse:
-    context = _console_context(request, placement, terms_form=form,
-                               terms_errors=error.fields, failed_action="terms", terms_mode="json")
+def _terms_failure(
+    request: HttpRequest, placement: Placement, form: ContractVersionForm, error: ApplicationError
+) -> HttpResponse:
+    context = _console_context(
+        request, placement, terms_form=form, terms_errors=error.fields, failed_action="terms", terms_mode="json"
+    )
     return render_failure(request, "contracts/console_placement.html", context, error)
 
 
@@ -395,8 +429,9 @@ def _builder_submission(request: HttpRequest, placement: Placement) -> tuple[Ter
     return _builder(placement, data, tiers=tiers, splits=splits), action
 
 
-def _terms_save(request: HttpRequest, placement: Placement, save: Callable[..., ContractVersion],
-                done: str) -> HttpResponse:
+def _terms_save(
+    request: HttpRequest, placement: Placement, save: Callable[..., ContractVersion], done: str
+) -> HttpResponse:
     """Both ways of writing terms: the builder's fields or the JSON textarea. Either ends in
     the same service call with the same kind of dict, so both store the same terms."""
     if request.POST.get("mode") != "builder":
@@ -412,8 +447,9 @@ def _terms_save(request: HttpRequest, placement: Placement, save: Callable[..., 
     builder, action = _builder_submission(request, placement)
     if action != "save":
         # A row added or removed, or a preview asked for: the form again, nothing saved.
-        return render(request, "contracts/console_placement.html",
-                      _console_context(request, placement, builder=builder))
+        return render(
+            request, "contracts/console_placement.html", _console_context(request, placement, builder=builder)
+        )
     try:
         if not builder.is_valid():
             raise form_failure(builder)
@@ -436,11 +472,11 @@ def console_terms_draft(request: HttpRequest, placement_id: int) -> HttpResponse
     placement = _placement_or_404(request, placement_id)
 
     def save(*, terms: object, effective_from: Any) -> ContractVersion:
-        return services.contract_version_draft(actor=request.user, placement=placement, terms=terms,
-                                               effective_from=effective_from)
+        return services.contract_version_draft(
+            actor=request.user, placement=placement, terms=terms, effective_from=effective_from
+        )
 
-    return _terms_save(request, placement, save,
-                       "Draft version {number} saved. Send it to the partner when ready.")
+    return _terms_save(request, placement, save, "Draft version {number} saved. Send it to the partner when ready.")
 
 
 @console_required
@@ -449,8 +485,9 @@ def console_version_update(request: HttpRequest, placement_id: int, number: int)
     version = _version_or_404(request, placement_id, number)
 
     def save(*, terms: object, effective_from: Any) -> ContractVersion:
-        return services.contract_version_update(actor=request.user, version=version, terms=terms,
-                                                effective_from=effective_from)
+        return services.contract_version_update(
+            actor=request.user, version=version, terms=terms, effective_from=effective_from
+        )
 
     return _terms_save(request, _placement_or_404(request, placement_id), save, "Draft version {number} updated.")
 
@@ -498,8 +535,7 @@ def console_version_action(request: HttpRequest, placement_id: int, number: int,
         if action == "propose":
             services.contract_version_propose(actor=request.user, version=version)
         else:
-            services.contract_version_withdraw(actor=request.user, version=version,
-                                               reason=form.cleaned_data["reason"])
+            services.contract_version_withdraw(actor=request.user, version=version, reason=form.cleaned_data["reason"])
     except ApplicationError as error:
         placement = _placement_or_404(request, placement_id)
         context = _console_context(request, placement, failed_action=action, failed_version=number)
@@ -515,9 +551,16 @@ def console_audit(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     partner = form.cleaned_data.get("partner") if valid else None
     page = page_of(request, selectors.audit_list(viewer=request.user, partner=partner))
-    return render(request, "contracts/console_audit.html", {
-        "form": form, "page": page, "rows": _audit_rows(page.object_list),
-    }, status=200 if valid else 400)
+    return render(
+        request,
+        "contracts/console_audit.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": _audit_rows(page.object_list),
+        },
+        status=200 if valid else 400,
+    )
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -571,22 +614,33 @@ def console_partners(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return page()
     if form is None:
-        return page(error=PermissionDenied("Only account managers and the platform's staff can create partner "
-                                           "organisations."))
+        return page(
+            error=PermissionDenied("Only account managers and the platform's staff can create partner organisations.")
+        )
     if not form.is_valid():
         return page(error=form_failure(form))
     try:
         data = form.cleaned_data
         onboarded = services.partner_onboard(
-            actor=request.user, slug=data["slug"], name=data["name"], industry=data["industry"],
-            currency=data["currency"], timezone_name=data["timezone"], account_manager=data.get("account_manager"),
-            owner_email=data["owner_email"], owner_name=data["owner_name"], site_url=_site_url(request),
+            actor=request.user,
+            slug=data["slug"],
+            name=data["name"],
+            industry=data["industry"],
+            currency=data["currency"],
+            timezone_name=data["timezone"],
+            account_manager=data.get("account_manager"),
+            owner_email=data["owner_email"],
+            owner_name=data["owner_name"],
+            site_url=_site_url(request),
         )
     except ApplicationError as error:
         service_errors_onto(form, error.fields)
         return page(error=error)
-    messages.success(request, f"{onboarded.partner.name} is set up; {onboarded.owner_invitation.email} was sent "
-                              "an invitation to be its owner.")
+    messages.success(
+        request,
+        f"{onboarded.partner.name} is set up; {onboarded.owner_invitation.email} was sent "
+        "an invitation to be its owner.",
+    )
     return redirect("console-partner", onboarded.partner.pk)
 
 
@@ -601,20 +655,29 @@ def _people_context(request: HttpRequest, partner: Partner, form: InvitationForm
     }
 
 
-def _invite(request: HttpRequest, partner: Partner, template: str, context: Callable[..., dict[str, Any]],
-            done: str, *args: Any) -> HttpResponse:
+def _invite(
+    request: HttpRequest, partner: Partner, template: str, context: Callable[..., dict[str, Any]], done: str, *args: Any
+) -> HttpResponse:
     form = InvitationForm(request.POST)
     if not form.is_valid():
         return render_failure(request, template, context(request, partner, form), form_failure(form))
     try:
         invitation = services.invitation_send(
-            actor=request.user, partner=partner, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-            name=form.cleaned_data["name"], site_url=_site_url(request))
+            actor=request.user,
+            partner=partner,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            name=form.cleaned_data["name"],
+            site_url=_site_url(request),
+        )
     except ApplicationError as error:
         service_errors_onto(form, error.fields)
         return render_failure(request, template, context(request, partner, form), error)
-    messages.success(request, f"An invitation was sent to {invitation.email}; the link works until "
-                              f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC.")
+    messages.success(
+        request,
+        f"An invitation was sent to {invitation.email}; the link works until "
+        f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
+    )
     return redirect(done, *args)
 
 
@@ -622,8 +685,9 @@ def _invite(request: HttpRequest, partner: Partner, template: str, context: Call
 def console_partner(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = _partner_or_404(request, partner_id)
     if request.method == "POST":
-        return _invite(request, partner, "contracts/console_partner.html", _people_context, "console-partner",
-                       partner.pk)
+        return _invite(
+            request, partner, "contracts/console_partner.html", _people_context, "console-partner", partner.pk
+        )
     return render(request, "contracts/console_partner.html", _people_context(request, partner))
 
 
@@ -660,15 +724,17 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         response = render(request, "contracts/invitation_accept.html", {"refusal": error}, status=error.status)
         add_never_cache_headers(response)
         return response
-    form = InvitationAcceptForm(request.POST if request.method == "POST" else None,
-                                initial={"username": invitation.email.split("@", 1)[0]})
+    form = InvitationAcceptForm(
+        request.POST if request.method == "POST" else None, initial={"username": invitation.email.split("@", 1)[0]}
+    )
     context = {"invitation": invitation, "form": form}
     if request.method == "POST":
         try:
             if not form.is_valid():
                 raise form_failure(form)
-            user = services.invitation_accept(token=token, username=form.cleaned_data["username"],
-                                              password=form.cleaned_data["password"])
+            user = services.invitation_accept(
+                token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+            )
         except ApplicationError as error:
             if form.is_valid():  # the service refused: its per-field reasons beside the fields
                 service_errors_onto(form, error.fields)

@@ -65,13 +65,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # failover), or gave up on it (a deadlock, a serialization failure). The request's
         # transaction did not commit, so nothing of it is stored: the same request again is
         # safe and will most likely succeed.
-        logger.warning("database unavailable during %s", context.get("request") and context["request"].path,
-                       exc_info=True)
+        logger.warning(
+            "database unavailable during %s", context.get("request") and context["request"].path, exc_info=True
+        )
         set_rollback()
-        body = {"error": {"code": str(ErrorCode.SERVICE_UNAVAILABLE),
-                          "message": "The database is unavailable for a moment; nothing of this request was "
-                                     "stored. Send it again.",
-                          "fields": {}}}
+        body = {
+            "error": {
+                "code": str(ErrorCode.SERVICE_UNAVAILABLE),
+                "message": "The database is unavailable for a moment; nothing of this request was "
+                "stored. Send it again.",
+                "fields": {},
+            }
+        }
         return Response(body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):
         exc = drf.NotFound("Not found.")
@@ -118,8 +123,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-def json_error(code: ErrorCode, message: str, status: int,
-               fields: dict[str, list[str]] | None = None) -> JsonResponse:
+def json_error(code: ErrorCode, message: str, status: int, fields: dict[str, list[str]] | None = None) -> JsonResponse:
     """The error shape for answers made outside DRF (Django's handlers, middleware)."""
     return JsonResponse({"error": {"code": str(code), "message": message, "fields": fields or {}}}, status=status)
 
@@ -153,6 +157,7 @@ def parse_status(raw: str | None, allowed: list[str]) -> str | None:
     if not raw:
         return None
     if raw not in allowed:
-        raise ValidationFailed(f"Unknown status {raw!r}.",
-                               fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]})
+        raise ValidationFailed(
+            f"Unknown status {raw!r}.", fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]}
+        )
     return raw

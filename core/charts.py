@@ -33,9 +33,9 @@ class ChartRow:
 
 @dataclass(frozen=True)
 class TimeChart:
-    key: str              # unique on the page: the ids of its parts
+    key: str  # unique on the page: the ids of its parts
     title: str
-    kind: str             # "bar" or "line"
+    kind: str  # "bar" or "line"
     currency: str
     periods: list[date]
     series: list[ChartSeries]
@@ -43,11 +43,17 @@ class TimeChart:
 
     @property
     def rows(self) -> list[ChartRow]:
-        return [ChartRow(period=period, label=f"{period:%b %Y}",
-                         cells=[ChartCell(value=series.values[index],
-                                          formatted=format_money(series.values[index], self.currency))
-                                for series in self.series])
-                for index, period in enumerate(self.periods)]
+        return [
+            ChartRow(
+                period=period,
+                label=f"{period:%b %Y}",
+                cells=[
+                    ChartCell(value=series.values[index], formatted=format_money(series.values[index], self.currency))
+                    for series in self.series
+                ],
+            )
+            for index, period in enumerate(self.periods)
+        ]
 
     @property
     def total(self) -> int:
@@ -60,10 +66,13 @@ class TimeChart:
             return f"{self.title}: no figures."
         span = f"{self.periods[0]:%b %Y}" + (f" to {self.periods[-1]:%b %Y}" if len(self.periods) > 1 else "")
         if self.kind == "line":
-            last = "; ".join(f"{series.name} {format_money(series.values[-1], self.currency)}"
-                             for series in self.series)
+            last = "; ".join(
+                f"{series.name} {format_money(series.values[-1], self.currency)}" for series in self.series
+            )
             return f"{self.title} in {self.currency}, {span}. At the end of {self.periods[-1]:%b %Y}: {last}."
         per_month = [sum(series.values[index] for series in self.series) for index in range(len(self.periods))]
         peak = max(range(len(per_month)), key=lambda index: (per_month[index], -index))
-        return (f"{self.title} in {self.currency}, {span}: {format_money(self.total, self.currency)} in all; "
-                f"highest month {self.periods[peak]:%b %Y} ({format_money(per_month[peak], self.currency)}).")
+        return (
+            f"{self.title} in {self.currency}, {span}: {format_money(self.total, self.currency)} in all; "
+            f"highest month {self.periods[peak]:%b %Y} ({format_money(per_month[peak], self.currency)})."
+        )

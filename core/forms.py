@@ -14,8 +14,9 @@ class LoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": ("Too many failed sign-in attempts. Sign-in is locked for %(minutes)s more "
-                   "minute(s); try again later."),
+        "locked": (
+            "Too many failed sign-in attempts. Sign-in is locked for %(minutes)s more minute(s); try again later."
+        ),
     }
 
     def clean(self) -> dict[str, Any]:
@@ -35,6 +36,4 @@ class LoginForm(AuthenticationForm):
             raise
 
     def _locked_error(self, minutes: int) -> forms.ValidationError:
-        return forms.ValidationError(
-            self.error_messages["locked"], code="locked", params={"minutes": minutes}
-        )
+        return forms.ValidationError(self.error_messages["locked"], code="locked", params={"minutes": minutes})

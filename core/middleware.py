@@ -33,16 +33,21 @@ class ApiUrlGuardMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
             if _UNSTORABLE.search(request.path):
-                return json_error(ErrorCode.MALFORMED_REQUEST,
-                                  "The URL contains a character that cannot be stored (NUL or a lone surrogate).",
-                                  400, fields={"path": ["Remove the NUL or unpaired surrogate character."]})
+                return json_error(
+                    ErrorCode.MALFORMED_REQUEST,
+                    "The URL contains a character that cannot be stored (NUL or a lone surrogate).",
+                    400,
+                    fields={"path": ["Remove the NUL or unpaired surrogate character."]},
+                )
             for name, values in request.GET.lists():
                 if _UNSTORABLE.search(name) or any(_UNSTORABLE.search(value) for value in values):
                     return json_error(
                         ErrorCode.MALFORMED_REQUEST,
                         f"The query parameter {name!r} contains a character that cannot be stored "
                         "(NUL or a lone surrogate).",
-                        400, fields={name: ["Remove the NUL or unpaired surrogate character."]})
+                        400,
+                        fields={name: ["Remove the NUL or unpaired surrogate character."]},
+                    )
         return self.get_response(request)
 
 
@@ -87,8 +92,12 @@ class StyledErrorPagesMiddleware:
             return self._handler(404)(request, exception)
         if isinstance(exception, PermissionDenied):
             return None  # Django renders handler403 in every mode already
-        logger.error("Internal Server Error: %s", request.path, exc_info=exception,
-                     extra={"status_code": 500, "request": request})
+        logger.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=exception,
+            extra={"status_code": 500, "request": request},
+        )
         return self._handler(500)(request)
 
     @staticmethod

@@ -48,9 +48,7 @@ class AuditLog(models.Model):
     (trigger in migration 0002), so history cannot be rewritten from the app either."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
-    )
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries")
     # How the actor acted when there is no person: "api-key:hk_3f9a…", "system:beat".
     actor_label = models.CharField(max_length=120)
     action = models.CharField(max_length=64, db_index=True)
@@ -93,8 +91,9 @@ class LoginThrottle(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="core_loginthrottle_scope_key_unique"),
-            models.CheckConstraint(condition=models.Q(scope__in=["username", "address"]),
-                                   name="core_loginthrottle_scope_valid"),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["username", "address"]), name="core_loginthrottle_scope_valid"
+            ),
         ]
 
     def __str__(self) -> str:

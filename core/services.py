@@ -94,10 +94,17 @@ def _throttle_unlock(throttle: LoginThrottle, *, reason: str, actor: User | None
     throttle.locked_until = None
     throttle.save(update_fields=["failures", "first_failure_at", "locked_until", "updated_at"])
     audit_record(
-        actor=actor, via=None if actor else LOCKOUT_ACTOR, action="login.unlocked", target=throttle,
+        actor=actor,
+        via=None if actor else LOCKOUT_ACTOR,
+        action="login.unlocked",
+        target=throttle,
         summary=f"Sign-in unlocked for {throttle.scope} {throttle.key} ({reason})",
-        changes={"scope": throttle.scope, "key": throttle.key, "reason": reason,
-                 "locked_until": was_locked_until.isoformat() if was_locked_until else None},
+        changes={
+            "scope": throttle.scope,
+            "key": throttle.key,
+            "reason": reason,
+            "locked_until": was_locked_until.isoformat() if was_locked_until else None,
+        },
     )
 
 
@@ -147,12 +154,21 @@ def login_failure_record(*, username: str, address: str | None) -> LoginLock | N
             throttle.locked_until = now + period
             until = max(until, throttle.locked_until) if until else throttle.locked_until
             audit_record(
-                actor=None, via=LOCKOUT_ACTOR, action="login.locked", target=throttle,
-                summary=(f"Sign-in locked for {throttle.scope} {throttle.key} after "
-                         f"{throttle.failures} failed attempts"),
-                changes={"scope": throttle.scope, "key": throttle.key, "failures": throttle.failures,
-                         "locked_until": throttle.locked_until.isoformat(),
-                         "username": username[:150], "address": address},
+                actor=None,
+                via=LOCKOUT_ACTOR,
+                action="login.locked",
+                target=throttle,
+                summary=(
+                    f"Sign-in locked for {throttle.scope} {throttle.key} after {throttle.failures} failed attempts"
+                ),
+                changes={
+                    "scope": throttle.scope,
+                    "key": throttle.key,
+                    "failures": throttle.failures,
+                    "locked_until": throttle.locked_until.isoformat(),
+                    "username": username[:150],
+                    "address": address,
+                },
             )
         throttle.save(update_fields=["failures", "first_failure_at", "locked_until", "updated_at"])
     return LoginLock(until=until) if until else None

@@ -14,8 +14,19 @@ from employees.selectors import employee_list
 class EmployeeSerializer(serializers.ModelSerializer):
     class Meta:
         model = DigitalEmployee
-        fields = ["slug", "name", "title", "persona", "resume", "skills", "languages",
-                  "industries", "built_by", "status", "published_at"]
+        fields = [
+            "slug",
+            "name",
+            "title",
+            "persona",
+            "resume",
+            "skills",
+            "languages",
+            "industries",
+            "built_by",
+            "status",
+            "published_at",
+        ]
 
 
 def _viewer(request: Request):

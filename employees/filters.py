@@ -17,9 +17,7 @@ class EmployeeFilter(django_filters.FilterSet):
     # Choices are read when the form is built: the registry is filled at start-up by
     # agents, after this module may already have been imported.
     skill = django_filters.ChoiceFilter(label="Skill", choices=skill_choices, empty_label="Any skill")
-    industry = django_filters.ChoiceFilter(
-        label="Industry", choices=Industry.choices, empty_label="Any industry"
-    )
+    industry = django_filters.ChoiceFilter(label="Industry", choices=Industry.choices, empty_label="Any industry")
 
     class Meta:
         model = DigitalEmployee

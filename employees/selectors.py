@@ -11,8 +11,9 @@ from core.models import User
 from employees.models import DigitalEmployee
 
 
-def employee_list(*, viewer: User | None, skill: str | None = None,
-                  industry: str | None = None) -> QuerySet[DigitalEmployee]:
+def employee_list(
+    *, viewer: User | None, skill: str | None = None, industry: str | None = None
+) -> QuerySet[DigitalEmployee]:
     """The catalog as `viewer` may see it: partners see published employees only; the
     platform's own staff also see drafts and retired ones."""
     employees = DigitalEmployee.objects.all()
@@ -70,17 +71,22 @@ def _settled_statement_figures(
     if latest is None:
         return None, None
     recent = Q(contract__statements__period__gt=_months_before(latest, ANNUALISING_PERIODS))
-    rows = (statements.values(currency=F("contract__statements__currency"))
-            .annotate(net=Sum("contract__statements__net"),
-                      wage=Sum("contract__statements__wage", filter=recent),
-                      periods=Count("contract__statements__period", filter=recent, distinct=True))
-            .order_by("currency"))
+    rows = (
+        statements.values(currency=F("contract__statements__currency"))
+        .annotate(
+            net=Sum("contract__statements__net"),
+            wage=Sum("contract__statements__wage", filter=recent),
+            periods=Count("contract__statements__period", filter=recent, distinct=True),
+        )
+        .order_by("currency")
+    )
     revenue, annualised = [], []
     for row in rows:
         revenue.append(MoneyFigure(row["currency"], row["net"]))
         if row["periods"]:
             yearly = (Decimal(row["wage"]) * ANNUALISING_PERIODS / row["periods"]).quantize(
-                Decimal(1), rounding=ROUND_HALF_UP)
+                Decimal(1), rounding=ROUND_HALF_UP
+            )
             annualised.append(MoneyFigure(row["currency"], int(yearly)))
     return tuple(revenue), tuple(annualised) or None
 

@@ -45,11 +45,20 @@ def employee_create(
     if DigitalEmployee.objects.filter(slug=slug).exists():
         raise ValidationFailed(f"An employee with slug {slug!r} exists.", fields={"slug": ["taken"]})
     employee = DigitalEmployee.objects.create(
-        slug=slug, name=name, title=title, persona=persona, resume=resume, skills=skills,
-        languages=languages, industries=industries, built_by=built_by, avatar_color=avatar_color,
+        slug=slug,
+        name=name,
+        title=title,
+        persona=persona,
+        resume=resume,
+        skills=skills,
+        languages=languages,
+        industries=industries,
+        built_by=built_by,
+        avatar_color=avatar_color,
     )
-    audit_record(actor=actor, action="employee.created", target=employee,
-                 summary=f"Created {employee.name} ({employee.title})")
+    audit_record(
+        actor=actor, action="employee.created", target=employee, summary=f"Created {employee.name} ({employee.title})"
+    )
     return employee
 
 
@@ -61,8 +70,13 @@ def employee_publish(*, actor: User | None, employee: DigitalEmployee) -> Digita
     employee.status = DigitalEmployee.Status.PUBLISHED
     employee.published_at = timezone.now()
     employee.save(update_fields=["status", "published_at", "updated_at"])
-    audit_record(actor=actor, action="employee.published", target=employee,
-                 summary=f"Published {employee.name}", changes={"status": ["draft", "published"]})
+    audit_record(
+        actor=actor,
+        action="employee.published",
+        target=employee,
+        summary=f"Published {employee.name}",
+        changes={"status": ["draft", "published"]},
+    )
     return employee
 
 
@@ -74,6 +88,11 @@ def employee_retire(*, actor: User | None, employee: DigitalEmployee) -> Digital
     before = employee.status
     employee.status = DigitalEmployee.Status.RETIRED
     employee.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action="employee.retired", target=employee,
-                 summary=f"Retired {employee.name}", changes={"status": [before, "retired"]})
+    audit_record(
+        actor=actor,
+        action="employee.retired",
+        target=employee,
+        summary=f"Retired {employee.name}",
+        changes={"status": [before, "retired"]},
+    )
     return employee

@@ -57,10 +57,14 @@ class AccountStatementApi(APIView):
 
     @extend_schema(
         summary="Finance: a ledger account's statement of account over a span of days",
-        description=("Balance brought forward, every line by date with its running balance, and the balance "
-                     "carried forward; amounts in minor units, debit-positive. Up to 366 days."),
-        parameters=[OpenApiParameter("start", date, description="Default: the first day of this month (UTC)."),
-                    OpenApiParameter("end", date, description="Default: the last day of start's month.")],
+        description=(
+            "Balance brought forward, every line by date with its running balance, and the balance "
+            "carried forward; amounts in minor units, debit-positive. Up to 366 days."
+        ),
+        parameters=[
+            OpenApiParameter("start", date, description="Default: the first day of this month (UTC)."),
+            OpenApiParameter("end", date, description="Default: the last day of start's month."),
+        ],
         responses=AccountStatementSerializer,
     )
     def get(self, request: Request, code: str, currency: str) -> Response:

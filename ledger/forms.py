@@ -6,6 +6,5 @@ from django import forms
 
 
 class AccountStatementForm(forms.Form):
-    start = forms.DateField(label="From", input_formats=["%Y-%m-%d"],
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label="From", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}))

@@ -40,12 +40,18 @@ class JournalRow:
 
 
 def journal_row(entry: JournalEntry) -> JournalRow:
-    return JournalRow(entry=entry, lines=[
-        JournalLineRow(account=line.account.code, description=line.description,
-                       debit=format_money(line.amount, line.currency) if line.amount > 0 else "",
-                       credit=format_money(-line.amount, line.currency) if line.amount < 0 else "")
-        for line in entry.lines.all()
-    ])
+    return JournalRow(
+        entry=entry,
+        lines=[
+            JournalLineRow(
+                account=line.account.code,
+                description=line.description,
+                debit=format_money(line.amount, line.currency) if line.amount > 0 else "",
+                credit=format_money(-line.amount, line.currency) if line.amount < 0 else "",
+            )
+            for line in entry.lines.all()
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,17 @@ def console_ledger(request: HttpRequest) -> HttpResponse:
     balances = [
         TrialBalanceView(
             currency=tb.currency,
-            accounts=[BalanceRow(code=a.code, kind=a.kind, debits=format_money(a.debits, a.currency),
-                                 credits=format_money(a.credits, a.currency),
-                                 balance=format_money(abs(a.balance), a.currency),
-                                 side="Dr" if a.balance > 0 else "Cr" if a.balance < 0 else "")
-                      for a in tb.accounts],
+            accounts=[
+                BalanceRow(
+                    code=a.code,
+                    kind=a.kind,
+                    debits=format_money(a.debits, a.currency),
+                    credits=format_money(a.credits, a.currency),
+                    balance=format_money(abs(a.balance), a.currency),
+                    side="Dr" if a.balance > 0 else "Cr" if a.balance < 0 else "",
+                )
+                for a in tb.accounts
+            ],
             total_debits=format_money(tb.total_debits, tb.currency),
             total_credits=format_money(tb.total_credits, tb.currency),
             balanced=tb.balanced,
@@ -84,11 +96,15 @@ def console_ledger(request: HttpRequest) -> HttpResponse:
         for tb in trial_balance()
     ]
     page = Paginator(journal_entries(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "ledger/console_ledger.html", {
-        "balances": balances,
-        "page": page,
-        "entries": [journal_row(entry) for entry in page.object_list],
-    })
+    return render(
+        request,
+        "ledger/console_ledger.html",
+        {
+            "balances": balances,
+            "page": page,
+            "entries": [journal_row(entry) for entry in page.object_list],
+        },
+    )
 
 
 @finance_required
@@ -105,22 +121,39 @@ def console_account_statement(request: HttpRequest, code: str, currency: str) ->
     context: dict[str, object] = {"form": form, "code": code, "currency": currency}
     if request.GET and not form.is_valid():
         error: ApplicationError = form_failure(form)
-        return render(request, "ledger/console_account_statement.html", {**context, "error": error.message},
-                      status=error.status)
+        return render(
+            request, "ledger/console_account_statement.html", {**context, "error": error.message}, status=error.status
+        )
     first = form.cleaned_data["start"] if form.is_bound else this_month
     last = form.cleaned_data["end"] if form.is_bound else month_end
     try:
         statement = or_404(account_statement, code=code, currency=currency, first=first, last=last)
     except ApplicationError as error:  # a span the selector refuses: said on the page, 400
-        return render(request, "ledger/console_account_statement.html", {**context, "error": error.message},
-                      status=error.status)
+        return render(
+            request, "ledger/console_account_statement.html", {**context, "error": error.message}, status=error.status
+        )
+
     def money(amount: int) -> str:
         return format_money(amount, statement.currency)
 
-    return render(request, "ledger/console_account_statement.html", {
-        **context, "statement": statement,
-        "opening": money(statement.opening), "closing": money(statement.closing),
-        "debits": money(statement.debits), "credits": money(statement.credits),
-        "rows": [(line, money(line.debit) if line.debit else "", money(line.credit) if line.credit else "",
-                  money(line.balance)) for line in statement.lines],
-    })
+    return render(
+        request,
+        "ledger/console_account_statement.html",
+        {
+            **context,
+            "statement": statement,
+            "opening": money(statement.opening),
+            "closing": money(statement.closing),
+            "debits": money(statement.debits),
+            "credits": money(statement.credits),
+            "rows": [
+                (
+                    line,
+                    money(line.debit) if line.debit else "",
+                    money(line.credit) if line.credit else "",
+                    money(line.balance),
+                )
+                for line in statement.lines
+            ],
+        },
+    )

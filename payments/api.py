@@ -53,8 +53,22 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "partner", "statement", "period", "provider", "currency", "amount", "status",
-                  "hosted_url", "failure_message", "issued_at", "paid_at", "failed_at"]
+        fields = [
+            "id",
+            "number",
+            "partner",
+            "statement",
+            "period",
+            "provider",
+            "currency",
+            "amount",
+            "status",
+            "hosted_url",
+            "failure_message",
+            "issued_at",
+            "paid_at",
+            "failed_at",
+        ]
 
     def get_period(self, invoice: Invoice) -> str:
         return f"{invoice.statement.period:%Y-%m}"
@@ -65,16 +79,22 @@ class InvoiceInput(serializers.Serializer):
 
 
 class InvoiceListApi(APIView):
-    @extend_schema(summary="Invoices (a partner sees its own) and their status",
-                   parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values)],
-                   responses=InvoiceSerializer(many=True))
+    @extend_schema(
+        summary="Invoices (a partner sees its own) and their status",
+        parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values)],
+        responses=InvoiceSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        invoices = invoices_for(viewer=request.user,
-                                status=parse_status(request.query_params.get("status"), Invoice.Status.values))
+        invoices = invoices_for(
+            viewer=request.user, status=parse_status(request.query_params.get("status"), Invoice.Status.values)
+        )
         return Response({"results": InvoiceSerializer(invoices[:500], many=True).data})
 
-    @extend_schema(summary="Finance: invoice an approved statement (issued on a worker; asking twice returns "
-                           "the first invoice)", request=InvoiceInput, responses={202: InvoiceSerializer})
+    @extend_schema(
+        summary="Finance: invoice an approved statement (issued on a worker; asking twice returns the first invoice)",
+        request=InvoiceInput,
+        responses={202: InvoiceSerializer},
+    )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
         data = InvoiceInput(data=request.data)
@@ -95,8 +115,21 @@ class PayoutRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PayoutRun
-        fields = ["id", "status", "as_of", "trigger", "payouts_total", "payouts_done", "payouts_sent",
-                  "payouts_failed", "created_at", "started_at", "finished_at", "error", "progress_percent"]
+        fields = [
+            "id",
+            "status",
+            "as_of",
+            "trigger",
+            "payouts_total",
+            "payouts_done",
+            "payouts_sent",
+            "payouts_failed",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "progress_percent",
+        ]
 
 
 class PayoutRunInput(serializers.Serializer):
@@ -107,8 +140,11 @@ class PayoutRunListApi(APIView):
     permission_classes = [IsAuthenticated, IsFinance]
     role_refusal = "Only finance can run payouts."
 
-    @extend_schema(summary="Finance: start a payout run (runs on a worker)", request=PayoutRunInput,
-                   responses={202: PayoutRunSerializer})
+    @extend_schema(
+        summary="Finance: start a payout run (runs on a worker)",
+        request=PayoutRunInput,
+        responses={202: PayoutRunSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = PayoutRunInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -11,8 +11,9 @@ class TrendsForm(forms.Form):
     """The finance charts' selectors: which currency, how many months back from this one."""
 
     currency = forms.ChoiceField(label="Currency")
-    months = forms.TypedChoiceField(label="Months", coerce=int, initial=12,
-                                    choices=[(6, "6 months"), (12, "12 months"), (24, "24 months")])
+    months = forms.TypedChoiceField(
+        label="Months", coerce=int, initial=12, choices=[(6, "6 months"), (12, "12 months"), (24, "24 months")]
+    )
 
     def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -66,8 +66,11 @@ class Invoice(models.Model):
                 | (~Q(status="paid") & Q(payment_entry__isnull=True)),
                 name="invoice_paid_has_entry",
             ),
-            models.UniqueConstraint(fields=["provider", "provider_invoice_id"], condition=~Q(provider_invoice_id=""),
-                                    name="invoice_provider_id_unique"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_invoice_id"],
+                condition=~Q(provider_invoice_id=""),
+                name="invoice_provider_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -134,8 +137,9 @@ class PayoutRun(models.Model):
         db_table = "revenue_payoutrun"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
-                                   name="payout_run_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="payout_run_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -187,8 +191,11 @@ class Payout(models.Model):
                 | (~Q(status="sent") & Q(journal_entry__isnull=True)),
                 name="payout_sent_has_entry",
             ),
-            models.UniqueConstraint(fields=["provider", "provider_transfer_id"],
-                                    condition=~Q(provider_transfer_id=""), name="payout_transfer_unique"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_transfer_id"],
+                condition=~Q(provider_transfer_id=""),
+                name="payout_transfer_unique",
+            ),
         ]
 
     def __str__(self) -> str:

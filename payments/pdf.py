@@ -15,12 +15,14 @@ from revenue.models import Statement
 
 
 def _text(value: object) -> str:
-    return str(value).replace("—", "-").replace("–", "-").replace("×", "x").encode(
-        "latin-1", "replace").decode("latin-1")
+    return (
+        str(value).replace("—", "-").replace("–", "-").replace("×", "x").encode("latin-1", "replace").decode("latin-1")
+    )
 
 
-def statements_pdf(*, partner: Partner, period: date, statements: list[Statement],
-                   invoices: dict[int, Invoice]) -> bytes:
+def statements_pdf(
+    *, partner: Partner, period: date, statements: list[Statement], invoices: dict[int, Invoice]
+) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(_text(f"Statement {partner.name} {period:%Y-%m}"))
     pdf.set_author("Haken")
@@ -41,22 +43,47 @@ def statements_pdf(*, partner: Partner, period: date, statements: list[Statement
         with pdf.table(col_widths=(90, 25, 35, 35), text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT")) as table:
             table.row(["Line", "Quantity", "Revenue", "Amount"])
             for line in statement.lines.all():
-                table.row([_text(line.description), "" if line.quantity is None else f"{line.quantity:,}",
-                           "" if line.revenue is None else _text(money(line.revenue)), _text(money(line.amount))])
+                table.row(
+                    [
+                        _text(line.description),
+                        "" if line.quantity is None else f"{line.quantity:,}",
+                        "" if line.revenue is None else _text(money(line.revenue)),
+                        _text(money(line.amount)),
+                    ]
+                )
             table.row(["Payable", "", "", _text(money(statement.payable))])
             if statement.credit_carried_forward:
                 table.row(["Credit carried forward", "", "", _text(money(statement.credit_carried_forward))])
         splits = [split for split in statement.splits.all() if split.amount]
         if splits:
             pdf.ln(2)
-            pdf.cell(0, 6, _text("Split: " + "; ".join(f"{s.payee.name} {money(s.amount)}" for s in splits)),
-                     new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(
+                0,
+                6,
+                _text("Split: " + "; ".join(f"{s.payee.name} {money(s.amount)}" for s in splits)),
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
         invoice = invoices.get(statement.pk)
-        pdf.cell(0, 6, _text(f"Invoice: {invoice.number or invoice.pk} - {invoice.get_status_display()}"
-                             if invoice else "Invoice: not yet issued"), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            0,
+            6,
+            _text(
+                f"Invoice: {invoice.number or invoice.pk} - {invoice.get_status_display()}"
+                if invoice
+                else "Invoice: not yet issued"
+            ),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
         grand += statement.payable
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 8, _text(f"Total payable for {period:%Y-%m}: {format_money(grand, partner.currency)}"),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0,
+        8,
+        _text(f"Total payable for {period:%Y-%m}: {format_money(grand, partner.currency)}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     return bytes(pdf.output())

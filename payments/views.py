@@ -49,8 +49,11 @@ def money(amount: int | None, currency: str) -> str:
 
 
 class PayoutRunForm(forms.Form):
-    as_of = forms.DateField(required=False, label="Pay money collected up to",
-                            help_text="Leave empty for now. Each payee's hold still applies.")
+    as_of = forms.DateField(
+        required=False,
+        label="Pay money collected up to",
+        help_text="Leave empty for now. Each payee's hold still applies.",
+    )
 
 
 class PayeeSettingsForm(forms.Form):
@@ -62,8 +65,11 @@ class PayeeSettingsForm(forms.Form):
 
 class PayeeCreateForm(forms.Form):
     name = forms.CharField(max_length=120)
-    slug = forms.SlugField(max_length=64, label="Short name",
-                           help_text="How contract splits name the payee, e.g. “studio-aoi”. It cannot change.")
+    slug = forms.SlugField(
+        max_length=64,
+        label="Short name",
+        help_text="How contract splits name the payee, e.g. “studio-aoi”. It cannot change.",
+    )
     kind = forms.ChoiceField(choices=[c for c in Payee.Kind.choices if c[0] != Payee.Kind.PLATFORM])
     payment_provider = forms.ChoiceField(choices=PaymentProvider.choices, required=False, label="Provider")
     minimum_payout = forms.IntegerField(min_value=0, initial=0, label="Minimum payout (minor units)")
@@ -83,19 +89,32 @@ class InvoiceFilterForm(forms.Form):
 
 
 def _invoice_rows(invoices) -> list[dict[str, Any]]:
-    return [{"invoice": invoice, "amount": money(invoice.amount, invoice.currency),
-             "statement": invoice.statement, "period": period_text(invoice.statement.period)}
-            for invoice in invoices]
+    return [
+        {
+            "invoice": invoice,
+            "amount": money(invoice.amount, invoice.currency),
+            "statement": invoice.statement,
+            "period": period_text(invoice.statement.period),
+        }
+        for invoice in invoices
+    ]
 
 
 def _invoices_context(request: HttpRequest) -> dict[str, Any]:
     filters = InvoiceFilterForm(request.GET or None)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
     page = page_of(request, selectors.invoices_for(viewer=request.user, status=status or None))
-    awaiting = [{"statement": s, "payable": money(s.payable, s.currency), "period": period_text(s.period)}
-                for s in selectors.statements_awaiting_invoice()[:100]]
-    return {"filter_form": filters, "page": page, "rows": _invoice_rows(page.object_list), "awaiting": awaiting,
-            "mark_paid_form": MarkPaidForm()}
+    awaiting = [
+        {"statement": s, "payable": money(s.payable, s.currency), "period": period_text(s.period)}
+        for s in selectors.statements_awaiting_invoice()[:100]
+    ]
+    return {
+        "filter_form": filters,
+        "page": page,
+        "rows": _invoice_rows(page.object_list),
+        "awaiting": awaiting,
+        "mark_paid_form": MarkPaidForm(),
+    }
 
 
 @finance_required
@@ -147,12 +166,43 @@ def console_invoice_issue(request: HttpRequest, invoice_id: int) -> HttpResponse
 
 @finance_required
 def console_invoices_export(request: HttpRequest) -> HttpResponse:
-    rows = ((i.pk, i.number, i.partner.slug, i.statement_id, period_text(i.statement.period), i.provider,
-             i.provider_invoice_id, i.currency, i.amount, i.status, i.issued_at, i.paid_at, i.failure_message)
-            for i in selectors.invoices_for(viewer=request.user).iterator())
-    return csv_response("invoices.csv", [
-        "invoice", "number", "partner", "statement", "period", "provider", "provider_invoice_id", "currency",
-        "amount_minor", "status", "issued_at", "paid_at", "failure"], rows)
+    rows = (
+        (
+            i.pk,
+            i.number,
+            i.partner.slug,
+            i.statement_id,
+            period_text(i.statement.period),
+            i.provider,
+            i.provider_invoice_id,
+            i.currency,
+            i.amount,
+            i.status,
+            i.issued_at,
+            i.paid_at,
+            i.failure_message,
+        )
+        for i in selectors.invoices_for(viewer=request.user).iterator()
+    )
+    return csv_response(
+        "invoices.csv",
+        [
+            "invoice",
+            "number",
+            "partner",
+            "statement",
+            "period",
+            "provider",
+            "provider_invoice_id",
+            "currency",
+            "amount_minor",
+            "status",
+            "issued_at",
+            "paid_at",
+            "failure",
+        ],
+        rows,
+    )
 
 
 # --- finance console: payout runs ----------------------------------------------------------------------
@@ -165,9 +215,14 @@ def _payouts_context(request: HttpRequest, run_form: PayoutRunForm | None = None
         "runs": selectors.payout_runs()[:20],
         "page": payouts_page,
         "payouts": [{"payout": p, "amount": money(p.amount, p.currency)} for p in payouts_page.object_list],
-        "held": [{"held": h, "amount": money(h.split.amount, h.split.statement.currency),
-                  "period": period_text(h.split.statement.period)}
-                 for h in selectors.payouts_held(as_of=timezone.now())],
+        "held": [
+            {
+                "held": h,
+                "amount": money(h.split.amount, h.split.statement.currency),
+                "period": period_text(h.split.statement.period),
+            }
+            for h in selectors.payouts_held(as_of=timezone.now())
+        ],
     }
 
 
@@ -179,7 +234,7 @@ def console_payouts(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "payments/console_payouts.html", _payouts_context(request, form), status=400)
     day = form.cleaned_data["as_of"]
-    as_of = (timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min)) if day else None)
+    as_of = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min)) if day else None
     try:
         run = payouts.payout_run_request(actor=request.user, as_of=as_of)
     except ApplicationError as error:
@@ -202,30 +257,75 @@ def console_payout_run(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @finance_required
 def console_payouts_export(request: HttpRequest) -> HttpResponse:
-    rows = ((p.pk, p.run_id, p.payee.slug, p.payee.name, p.provider, p.destination, p.currency, p.amount, p.status,
-             p.attempt, p.provider_transfer_id, p.sent_at, p.failure_message)
-            for p in selectors.payouts_recent().iterator())
-    return csv_response("payouts.csv", [
-        "payout", "run", "payee", "payee_name", "provider", "destination", "currency", "amount_minor", "status",
-        "attempt", "transfer_id", "sent_at", "failure"], rows)
+    rows = (
+        (
+            p.pk,
+            p.run_id,
+            p.payee.slug,
+            p.payee.name,
+            p.provider,
+            p.destination,
+            p.currency,
+            p.amount,
+            p.status,
+            p.attempt,
+            p.provider_transfer_id,
+            p.sent_at,
+            p.failure_message,
+        )
+        for p in selectors.payouts_recent().iterator()
+    )
+    return csv_response(
+        "payouts.csv",
+        [
+            "payout",
+            "run",
+            "payee",
+            "payee_name",
+            "provider",
+            "destination",
+            "currency",
+            "amount_minor",
+            "status",
+            "attempt",
+            "transfer_id",
+            "sent_at",
+            "failure",
+        ],
+        rows,
+    )
 
 
 # --- finance console: payees --------------------------------------------------------------------------------
 
 
-def _payees_context(request: HttpRequest, failed: int | None = None, form: PayeeSettingsForm | None = None,
-                    create_form: PayeeCreateForm | None = None) -> dict[str, Any]:
+def _payees_context(
+    request: HttpRequest,
+    failed: int | None = None,
+    form: PayeeSettingsForm | None = None,
+    create_form: PayeeCreateForm | None = None,
+) -> dict[str, Any]:
     rows = []
     for row in selectors.payees_for_payouts():
         payee = row["payee"]
-        rows.append({
-            **row,
-            "owed": ", ".join(money(a, c) for c, a in row["owed"]) or "—",
-            "due": ", ".join(money(a, c) for c, a in row["due"]) or "—",
-            "form": form if failed == payee.pk and form is not None else PayeeSettingsForm(initial={
-                "payment_provider": payee.payment_provider, "minimum_payout": payee.minimum_payout,
-                "hold_days": payee.hold_days, "email": payee.email}, prefix=f"payee-{payee.pk}"),
-        })
+        rows.append(
+            {
+                **row,
+                "owed": ", ".join(money(a, c) for c, a in row["owed"]) or "—",
+                "due": ", ".join(money(a, c) for c, a in row["due"]) or "—",
+                "form": form
+                if failed == payee.pk and form is not None
+                else PayeeSettingsForm(
+                    initial={
+                        "payment_provider": payee.payment_provider,
+                        "minimum_payout": payee.minimum_payout,
+                        "hold_days": payee.hold_days,
+                        "email": payee.email,
+                    },
+                    prefix=f"payee-{payee.pk}",
+                ),
+            }
+        )
     return {"rows": rows, "create_form": create_form or PayeeCreateForm(prefix="new")}
 
 
@@ -242,11 +342,14 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         payee = payee_create(actor=request.user, **form.cleaned_data)
     except ApplicationError as error:
         service_errors_onto(form, error.fields)
-        return render_failure(request, "payments/console_payees.html", _payees_context(request, create_form=form),
-                              error)
-    messages.success(request, f"Payee {payee.name} ({payee.slug}) created; contract splits can name it now."
-                              + (" Onboard its Stripe Connect account below." if payee.payment_provider == "stripe"
-                                 else ""))
+        return render_failure(
+            request, "payments/console_payees.html", _payees_context(request, create_form=form), error
+        )
+    messages.success(
+        request,
+        f"Payee {payee.name} ({payee.slug}) created; contract splits can name it now."
+        + (" Onboard its Stripe Connect account below." if payee.payment_provider == "stripe" else ""),
+    )
     return redirect("console-payees")
 
 
@@ -278,8 +381,9 @@ def console_payee_settings(request: HttpRequest, payee_id: int) -> HttpResponse:
 def console_payee_onboard(request: HttpRequest, payee_id: int) -> HttpResponse:
     payee = _payee_or_404(payee_id)
     try:
-        link = payouts.payee_onboarding_link(actor=request.user, payee=payee,
-                                             return_url=request.build_absolute_uri(reverse("console-payees")))
+        link = payouts.payee_onboarding_link(
+            actor=request.user, payee=payee, return_url=request.build_absolute_uri(reverse("console-payees"))
+        )
     except ApplicationError as error:
         return render_failure(request, "payments/console_payees.html", _payees_context(request), error)
     return redirect(link)
@@ -294,21 +398,26 @@ def console_reconciliation(request: HttpRequest) -> HttpResponse:
         try:
             run = reconciliation.reconciliation_run_request(actor=request.user)
         except ApplicationError as error:
-            return render_failure(request, "payments/console_reconciliation.html",
-                                  {"run": selectors.reconciliation_latest()}, error)
+            return render_failure(
+                request, "payments/console_reconciliation.html", {"run": selectors.reconciliation_latest()}, error
+            )
         messages.success(request, f"Reconciliation #{run.pk} is running; reload in a moment for its report.")
         return redirect("console-reconciliation")
     run = selectors.reconciliation_latest()
-    return render(request, "payments/console_reconciliation.html", {
-        "run": run, "items": list(run.items.all()) if run else []})
+    return render(
+        request, "payments/console_reconciliation.html", {"run": run, "items": list(run.items.all()) if run else []}
+    )
 
 
 @finance_required
 def console_reconciliation_export(request: HttpRequest) -> HttpResponse:
     run = selectors.reconciliation_latest()
     items = run.items.all().iterator() if run else iter(())
-    return csv_response("reconciliation.csv", ["run", "kind", "reference", "expected", "actual", "message"],
-                                ((i.run_id, i.kind, i.reference, i.expected, i.actual, i.message) for i in items))
+    return csv_response(
+        "reconciliation.csv",
+        ["run", "kind", "reference", "expected", "actual", "message"],
+        ((i.run_id, i.kind, i.reference, i.expected, i.actual, i.message) for i in items),
+    )
 
 
 # --- PDF statements ---------------------------------------------------------------------------------------------
@@ -329,8 +438,10 @@ def _statement_pdf(request: HttpRequest, partner_id: int, period_label: str) -> 
         raise Http404("No settled statement for that partner and period.")
     partner = statements[0].contract.placement.partner
     invoices = {i.statement_id: i for i in Invoice.objects.filter(statement__in=statements)}
-    response = HttpResponse(statements_pdf(partner=partner, period=period, statements=statements, invoices=invoices),
-                            content_type="application/pdf")
+    response = HttpResponse(
+        statements_pdf(partner=partner, period=period, statements=statements, invoices=invoices),
+        content_type="application/pdf",
+    )
     response["Content-Disposition"] = f'inline; filename="statement-{partner.slug}-{period:%Y-%m}.pdf"'
     return response
 
@@ -376,18 +487,48 @@ def console_trends(request: HttpRequest) -> HttpResponse:
         payouts = trends.payouts_by_month(currency=currency, period_from=first, period_to=last)
         balances = trends.ledger_balances_by_month(currency=currency, period_from=first, period_to=last)
         charts = [
-            TimeChart(key="wages", title="Wages on approved statements", kind="bar", currency=currency,
-                      periods=periods, series=[
-                          ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
-                          ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods])]),
-            TimeChart(key="payouts", title="Payouts sent", kind="bar", currency=currency, periods=periods,
-                      series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])]),
-            TimeChart(key="ledger", title="Ledger balances at month end", kind="line", currency=currency,
-                      periods=periods, series=[
-                          ChartSeries(name=trends.LEDGER_GROUPS.get(group, group),
-                                      values=[balances[group][p] for p in periods])
-                          for group in sorted(balances, key=lambda g: list(trends.LEDGER_GROUPS).index(g)
-                                              if g in trends.LEDGER_GROUPS else len(trends.LEDGER_GROUPS))]),
+            TimeChart(
+                key="wages",
+                title="Wages on approved statements",
+                kind="bar",
+                currency=currency,
+                periods=periods,
+                series=[
+                    ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
+                    ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods]),
+                ],
+            ),
+            TimeChart(
+                key="payouts",
+                title="Payouts sent",
+                kind="bar",
+                currency=currency,
+                periods=periods,
+                series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])],
+            ),
+            TimeChart(
+                key="ledger",
+                title="Ledger balances at month end",
+                kind="line",
+                currency=currency,
+                periods=periods,
+                series=[
+                    ChartSeries(
+                        name=trends.LEDGER_GROUPS.get(group, group), values=[balances[group][p] for p in periods]
+                    )
+                    for group in sorted(
+                        balances,
+                        key=lambda g: (
+                            list(trends.LEDGER_GROUPS).index(g)
+                            if g in trends.LEDGER_GROUPS
+                            else len(trends.LEDGER_GROUPS)
+                        ),
+                    )
+                ],
+            ),
         ]
-    return render(request, "payments/console_trends.html", {"form": form, "charts": charts, "currency": currency,
-                                                           "months": months})
+    return render(
+        request,
+        "payments/console_trends.html",
+        {"form": form, "charts": charts, "currency": currency, "months": months},
+    )

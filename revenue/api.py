@@ -58,8 +58,7 @@ class PayloadTooLarge(ApplicationError):
 def _caller_partner(request: Request) -> Partner:
     partner_id = viewer_partner_id(request.user)
     if partner_id is None or partner_id < 0:
-        raise PermissionDenied("Only a partner's systems (API key) and members report sales, "
-                               "touchpoints and outcomes.")
+        raise PermissionDenied("Only a partner's systems (API key) and members report sales, touchpoints and outcomes.")
     api_key = getattr(request.user, "api_key", None)
     if api_key is not None:
         return api_key.partner  # loaded with the key by the authentication
@@ -76,20 +75,24 @@ def _batch(request: Request, name: str) -> list[Any]:
         raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.", code=ErrorCode.REQUEST_TOO_LARGE)
     data = request.data
     if not isinstance(data, dict):
-        raise ValidationFailed(f'The body must be a JSON object: {{"{name}": [...]}}.',
-                               fields={name: ["This field is required."]})
+        raise ValidationFailed(
+            f'The body must be a JSON object: {{"{name}": [...]}}.', fields={name: ["This field is required."]}
+        )
     unknown = sorted(key for key in data if key != name)
     if unknown:
-        raise ValidationFailed(f"Unknown field(s) in the request body: {', '.join(unknown)}.",
-                               fields={key: ["Unknown field."] for key in unknown})
+        raise ValidationFailed(
+            f"Unknown field(s) in the request body: {', '.join(unknown)}.",
+            fields={key: ["Unknown field."] for key in unknown},
+        )
     if name not in data:
         raise ValidationFailed(f"{name} is required.", fields={name: ["This field is required."]})
     items = data[name]
     if not isinstance(items, list):
         raise ValidationFailed(f"{name} must be a list.", fields={name: ["Expected a list of items."]})
     if len(items) > MAX_BATCH:
-        raise PayloadTooLarge(f"{len(items)} {name} in one request; send at most {MAX_BATCH} per request.",
-                              code=ErrorCode.TOO_MANY_EVENTS)
+        raise PayloadTooLarge(
+            f"{len(items)} {name} in one request; send at most {MAX_BATCH} per request.", code=ErrorCode.TOO_MANY_EVENTS
+        )
     return items
 
 
@@ -98,22 +101,28 @@ def _answer(result: IngestResult) -> Response:
 
 
 _ERRORS = {
-    400: OpenApiResponse(IngestErrorSerializer, description="Malformed envelope (code malformed_request "
-                         "or invalid)."),
+    400: OpenApiResponse(IngestErrorSerializer, description="Malformed envelope (code malformed_request or invalid)."),
     401: OpenApiResponse(IngestErrorSerializer, description="Missing, wrong or revoked API key."),
     403: OpenApiResponse(IngestErrorSerializer, description="The caller does not act for a partner."),
-    413: OpenApiResponse(IngestErrorSerializer, description="Over 1,000 items (too_many_events) or a body "
-                         "over 10 MB (request_too_large)."),
-    429: OpenApiResponse(IngestErrorSerializer, description="Too many requests; retry after the number "
-                         "of seconds in the Retry-After header."),
-    503: OpenApiResponse(IngestErrorSerializer, description="The database failed under the request "
-                         "(code service_unavailable): nothing of the batch was stored; send the same batch "
-                         "again after the number of seconds in the Retry-After header."),
+    413: OpenApiResponse(
+        IngestErrorSerializer,
+        description="Over 1,000 items (too_many_events) or a body over 10 MB (request_too_large).",
+    ),
+    429: OpenApiResponse(
+        IngestErrorSerializer,
+        description="Too many requests; retry after the number of seconds in the Retry-After header.",
+    ),
+    503: OpenApiResponse(
+        IngestErrorSerializer,
+        description="The database failed under the request "
+        "(code service_unavailable): nothing of the batch was stored; send the same batch "
+        "again after the number of seconds in the Retry-After header.",
+    ),
 }
 _RESULT = OpenApiResponse(
     IngestResultSerializer,
     description="One result per item: counts of accepted and duplicate items, and each rejected item "
-                "with its index and a stable code. Valid items are stored even when others are rejected.",
+    "with its index and a stable code. Valid items are stored even when others are rejected.",
 )
 
 
@@ -131,12 +140,33 @@ class SalesIngestApi(APIView):
         ),
         request=SalesBatchSerializer,
         responses={200: _RESULT, **_ERRORS},
-        examples=[OpenApiExample("A sale and its refund", request_only=True, value={"events": [
-            {"external_id": "pos-8812-001", "type": "sale", "occurred_at": "2026-10-03T12:01:00+09:00",
-             "amount": 1280, "currency": "JPY", "coupon_code": "RINNA-7F3K2", "store_id": "tokyo-221"},
-            {"external_id": "pos-8812-001-r", "type": "refund", "refund_of": "pos-8812-001",
-             "occurred_at": "2026-10-05T09:00:00+09:00", "amount": 1280, "currency": "JPY"},
-        ]})],
+        examples=[
+            OpenApiExample(
+                "A sale and its refund",
+                request_only=True,
+                value={
+                    "events": [
+                        {
+                            "external_id": "pos-8812-001",
+                            "type": "sale",
+                            "occurred_at": "2026-10-03T12:01:00+09:00",
+                            "amount": 1280,
+                            "currency": "JPY",
+                            "coupon_code": "RINNA-7F3K2",
+                            "store_id": "tokyo-221",
+                        },
+                        {
+                            "external_id": "pos-8812-001-r",
+                            "type": "refund",
+                            "refund_of": "pos-8812-001",
+                            "occurred_at": "2026-10-05T09:00:00+09:00",
+                            "amount": 1280,
+                            "currency": "JPY",
+                        },
+                    ]
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         partner = _caller_partner(request)
@@ -169,7 +199,7 @@ class OutcomesIngestApi(APIView):
         tags=["ingestion"],
         summary="Confirm outcomes (resolutions, delivered works), or withdraw them",
         description=(
-            "Unique per placement, kind and external_id. `\"withdrawn\": true` withdraws an "
+            'Unique per placement, kind and external_id. `"withdrawn": true` withdraws an '
             "outcome sent earlier. Rejection codes: invalid, unknown_field, unknown_placement, "
             "placement_inactive, conflict, unknown_outcome."
         ),
@@ -208,10 +238,31 @@ class StatementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Statement
-        fields = ["id", "period", "partner", "employee", "placement", "contract", "status", "currency",
-                  "version_number", "net", "wage", "clawback", "outcome_clawback", "carried_credit", "adjustments",
-                  "total", "payable", "credit_carried_forward", "effective_rate", "computed_at", "approved_at",
-                  "lines", "splits"]
+        fields = [
+            "id",
+            "period",
+            "partner",
+            "employee",
+            "placement",
+            "contract",
+            "status",
+            "currency",
+            "version_number",
+            "net",
+            "wage",
+            "clawback",
+            "outcome_clawback",
+            "carried_credit",
+            "adjustments",
+            "total",
+            "payable",
+            "credit_carried_forward",
+            "effective_rate",
+            "computed_at",
+            "approved_at",
+            "lines",
+            "splits",
+        ]
 
     def get_period(self, statement: Statement) -> str:
         return f"{statement.period:%Y-%m}"
@@ -224,8 +275,9 @@ def parse_period(raw: str | None) -> date | None:
         year, month = (int(part) for part in raw.split("-"))
         return date(year, month, 1)
     except ValueError as error:
-        raise ValidationFailed(f"period must look like 2026-10; got {raw!r}.",
-                               fields={"period": ["expected YYYY-MM."]}) from error
+        raise ValidationFailed(
+            f"period must look like 2026-10; got {raw!r}.", fields={"period": ["expected YYYY-MM."]}
+        ) from error
 
 
 class StatementListApi(APIView):
@@ -233,16 +285,25 @@ class StatementListApi(APIView):
     # revenue.pagination for why not DRF's CursorPagination.
     pagination_class = StatementCursorPagination
 
-    @extend_schema(summary="Statements with their lines (partners see approved ones), a page at a time",
-                   description=("Ordered by period (newest first), then contract. Follow `next` for the "
-                                "following page and `previous` for the one before; both keep the filters. "
-                                "A cursor that was not issued by this API is `400 invalid`."),
-                   parameters=[OpenApiParameter("period", str, description="YYYY-MM"),
-                               OpenApiParameter("status", str, enum=Statement.Status.values)],
-                   responses=StatementSerializer(many=True))
+    @extend_schema(
+        summary="Statements with their lines (partners see approved ones), a page at a time",
+        description=(
+            "Ordered by period (newest first), then contract. Follow `next` for the "
+            "following page and `previous` for the one before; both keep the filters. "
+            "A cursor that was not issued by this API is `400 invalid`."
+        ),
+        parameters=[
+            OpenApiParameter("period", str, description="YYYY-MM"),
+            OpenApiParameter("status", str, enum=Statement.Status.values),
+        ],
+        responses=StatementSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        statements = statement_list(viewer=request.user, period=parse_period(request.query_params.get("period")),
-                                    status=parse_status(request.query_params.get("status"), Statement.Status.values))
+        statements = statement_list(
+            viewer=request.user,
+            period=parse_period(request.query_params.get("period")),
+            status=parse_status(request.query_params.get("status"), Statement.Status.values),
+        )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(statements, request, view=self)
         return paginator.get_paginated_response(StatementSerializer(page, many=True).data)
@@ -260,11 +321,13 @@ class AdjustmentInput(serializers.Serializer):
 
 
 class StatementActionApi(APIView):
-    @extend_schema(operation_id="statements_decide",
-                   summary="Finance: submit (draft → in review), approve, or adjust a statement",
-                   parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
-                                                enum=["submit", "approve", "adjust"])],
-                   request=AdjustmentInput, responses=StatementSerializer)
+    @extend_schema(
+        operation_id="statements_decide",
+        summary="Finance: submit (draft → in review), approve, or adjust a statement",
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=["submit", "approve", "adjust"])],
+        request=AdjustmentInput,
+        responses=StatementSerializer,
+    )
     def post(self, request: Request, statement_id: int, action: str) -> Response:
         actor = api_person(request)
         statement = statement_get(viewer=actor, statement_id=statement_id)
@@ -275,9 +338,12 @@ class StatementActionApi(APIView):
         elif action == "adjust":
             data = AdjustmentInput(data=request.data)
             data.is_valid(raise_exception=True)
-            statement = settlement.statement_adjust(actor=actor, statement=statement,
-                                                    amount=data.validated_data["amount"],
-                                                    reason=data.validated_data["reason"])
+            statement = settlement.statement_adjust(
+                actor=actor,
+                statement=statement,
+                amount=data.validated_data["amount"],
+                reason=data.validated_data["reason"],
+            )
         else:
             raise NotFound(f"No statement action {action!r}; use submit, approve or adjust.")
         return Response(StatementSerializer(statement_get(viewer=actor, statement_id=statement.pk)).data)
@@ -289,9 +355,21 @@ class SettlementRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SettlementRun
-        fields = ["id", "period", "status", "contracts_total", "contracts_done", "statements_written",
-                  "attributed", "trigger", "created_at", "started_at", "finished_at", "error",
-                  "progress_percent"]
+        fields = [
+            "id",
+            "period",
+            "status",
+            "contracts_total",
+            "contracts_done",
+            "statements_written",
+            "attributed",
+            "trigger",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "progress_percent",
+        ]
 
     def get_period(self, run: SettlementRun) -> str:
         return f"{run.period:%Y-%m}"
@@ -302,8 +380,11 @@ class SettlementRunInput(serializers.Serializer):
 
 
 class SettlementRunListApi(APIView):
-    @extend_schema(summary="Finance: start a settlement run for a period (runs on a worker)",
-                   request=SettlementRunInput, responses={202: SettlementRunSerializer})
+    @extend_schema(
+        summary="Finance: start a settlement run for a period (runs on a worker)",
+        request=SettlementRunInput,
+        responses={202: SettlementRunSerializer},
+    )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
         data = SettlementRunInput(data=request.data)
@@ -336,17 +417,19 @@ class SaleAttributionSerializer(serializers.Serializer):
 
 
 class SaleAttributionApi(APIView):
-    @extend_schema(summary="Why a sale was (or was not) attributed to an employee",
-                   responses=SaleAttributionSerializer)
+    @extend_schema(summary="Why a sale was (or was not) attributed to an employee", responses=SaleAttributionSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         return Response(SaleAttributionSerializer(sale_get(viewer=request.user, external_id=external_id)).data)
 
 
 class StatementBatchInput(serializers.Serializer):
     statements = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, allow_empty=False,
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_empty=False,
         max_length=statement_batches.MAX_STATEMENTS,
-        help_text="Only these statements of the run; leave out for every one in the status the action moves from.")
+        help_text="Only these statements of the run; leave out for every one in the status the action moves from.",
+    )
 
 
 class StatementOutcomeSerializer(serializers.Serializer):
@@ -355,10 +438,15 @@ class StatementOutcomeSerializer(serializers.Serializer):
     partner = serializers.CharField(allow_null=True)
     outcome = serializers.ChoiceField(choices=["submitted", "approved", "refused"])
     status = serializers.CharField(allow_null=True, help_text="The statement's status after the attempt.")
-    error = inline_serializer("StatementRefusal", {
-        "code": serializers.CharField(), "message": serializers.CharField(),
-        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()))},
-        allow_null=True)
+    error = inline_serializer(
+        "StatementRefusal",
+        {
+            "code": serializers.CharField(),
+            "message": serializers.CharField(),
+            "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        },
+        allow_null=True,
+    )
 
 
 class StatementBatchSerializer(serializers.Serializer):
@@ -391,8 +479,10 @@ class SettlementRunBatchApi(APIView):
             "only the `statements` named. Each statement goes through the same service and checks as "
             "`POST /statements/<id>/submit|approve`, in its own transaction: one refused (a stale draft, an "
             "earlier period not yet approved, the approver's own submission…) does not hold back the others. "
-            "The answer lists every statement with `submitted`/`approved` or `refused` and the error."),
-        request=StatementBatchInput, responses=StatementBatchSerializer,
+            "The answer lists every statement with `submitted`/`approved` or `refused` and the error."
+        ),
+        request=StatementBatchInput,
+        responses=StatementBatchSerializer,
     )
     def post(self, request: Request, run_id: int) -> Response:
         actor = api_person(request)
@@ -400,5 +490,6 @@ class SettlementRunBatchApi(APIView):
         data = StatementBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = statement_batches.statements_batch_decide(
-            actor=actor, run=run, action=self.action, statement_ids=data.validated_data.get("statements"))
+            actor=actor, run=run, action=self.action, statement_ids=data.validated_data.get("statements")
+        )
         return Response(StatementBatchSerializer(result).data)

@@ -14,5 +14,8 @@ from revenue.selectors import reports
 def statements_csv(*, viewer: Any, period: date) -> StreamingHttpResponse:
     """One row per statement line of the period: statement_id, period, partner, employee,
     status, line_kind, description, quantity, revenue, amount, currency."""
-    return csv_response(f"statements-{period:%Y-%m}.csv", reports.STATEMENT_EXPORT_HEADER,
-                        reports.statement_lines_export(viewer=viewer, period=period))
+    return csv_response(
+        f"statements-{period:%Y-%m}.csv",
+        reports.STATEMENT_EXPORT_HEADER,
+        reports.statement_lines_export(viewer=viewer, period=period),
+    )

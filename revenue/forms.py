@@ -27,9 +27,18 @@ class PeriodField(forms.Field):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Period")
-        kwargs.setdefault("widget", forms.TextInput(attrs={
-            "placeholder": "2026-10", "pattern": "[0-9]{4}-[0-9]{2}", "size": 9, "maxlength": 7,
-            "inputmode": "numeric"}))
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "placeholder": "2026-10",
+                    "pattern": "[0-9]{4}-[0-9]{2}",
+                    "size": 9,
+                    "maxlength": 7,
+                    "inputmode": "numeric",
+                }
+            ),
+        )
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> date | None:
@@ -51,7 +60,8 @@ class PeriodField(forms.Field):
 class SalesFilterForm(forms.Form):
     period = PeriodField(required=False)
     attribution = forms.ChoiceField(
-        required=False, label="Attribution",
+        required=False,
+        label="Attribution",
         choices=[("", "Any"), *Sale.Attribution.choices],
     )
 
@@ -65,8 +75,7 @@ class SettlementRunForm(forms.Form):
 
 class StatementFilterForm(forms.Form):
     period = PeriodField(required=False)
-    status = forms.ChoiceField(required=False, label="Status",
-                               choices=[("", "Any status"), *Statement.Status.choices])
+    status = forms.ChoiceField(required=False, label="Status", choices=[("", "Any status"), *Statement.Status.choices])
 
 
 class ExportForm(forms.Form):
@@ -80,26 +89,28 @@ class AdjustmentForm(forms.Form):
         help_text="Negative lowers the total, positive raises it.",
     )
     # Not required here: the service says a reason is required, as it does for the API.
-    reason = forms.CharField(required=False, max_length=300, label="Reason",
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(required=False, max_length=300, label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 # --- contract simulator ----------------------------------------------------------------------
-
-
 
 
 MONTH_CHOICES = [(3, "3 months"), (6, "6 months"), (12, "12 months"), (24, "24 months")]
 
 
 class SimulateForm(forms.Form):
-    terms_a = forms.CharField(label="Terms A (JSON)",
-                              widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"}))
-    terms_b = forms.CharField(label="Terms B (JSON)",
-                              widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"}))
+    terms_a = forms.CharField(
+        label="Terms A (JSON)", widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
+    )
+    terms_b = forms.CharField(
+        label="Terms B (JSON)", widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
+    )
     months = forms.TypedChoiceField(label="Months", choices=MONTH_CHOICES, coerce=int, initial=12)
     price_per_call = forms.IntegerField(
-        label="Price per call (minor units)", min_value=0, max_value=10**12, initial=10,
+        label="Price per call (minor units)",
+        min_value=0,
+        max_value=10**12,
+        initial=10,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 10}),
     )
 
@@ -114,8 +125,8 @@ class UploadForm(forms.Form):
     # Not required by the form: upload_create says what is missing, as for the API. The
     # browser is told it is required (and the label says so).
     file = forms.FileField(
-        label="CSV file (required)", required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True,
-                                               "aria-required": "true"}),
+        label="CSV file (required)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True, "aria-required": "true"}),
         help_text=f"UTF-8, header row first; up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
     )

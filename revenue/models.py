@@ -24,9 +24,7 @@ class Touchpoint(models.Model):
 
     # The unique (partner, kind, key) index leads with the partner: no index of its own.
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
-    placement = models.ForeignKey(
-        "contracts.Placement", on_delete=models.PROTECT, related_name="touchpoints"
-    )
+    placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="touchpoints")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(max_length=128)
     occurred_at = models.DateTimeField()
@@ -108,9 +106,7 @@ class Statement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "period"], name="statement_contract_period"),
             models.CheckConstraint(condition=Q(payable__gte=0), name="statement_payable_nonnegative"),
-            models.CheckConstraint(
-                condition=Q(credit_carried_forward__gte=0), name="statement_credit_nonnegative"
-            ),
+            models.CheckConstraint(condition=Q(credit_carried_forward__gte=0), name="statement_credit_nonnegative"),
         ]
 
     def __str__(self) -> str:
@@ -244,8 +240,7 @@ class Sale(models.Model):
     # Every index here is paid for on each of millions of inserts, so foreign keys carry
     # none of their own: the partner is the unique key's first column, and the others get
     # partial indexes below that skip the NULLs most rows hold.
-    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     external_id = models.CharField(max_length=128)
     type = models.CharField(max_length=8, choices=Type.choices)
     occurred_at = models.DateTimeField()
@@ -267,20 +262,27 @@ class Sale(models.Model):
     # with another digest a conflict.
     content_digest = models.CharField(max_length=64)
     received_at = models.DateTimeField(default=now)
-    upload = models.ForeignKey(SaleUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               db_index=False)
+    upload = models.ForeignKey(
+        SaleUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     attribution = models.CharField(max_length=16, choices=Attribution.choices, default=Attribution.PENDING)
     placement = models.ForeignKey(
-        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "contracts.Placement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         db_index=False,
     )
-    touchpoint = models.ForeignKey(Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   db_index=False)
+    touchpoint = models.ForeignKey(
+        Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     attributed_key = models.CharField(max_length=20, blank=True)
     attribution_note = models.CharField(max_length=300, blank=True)
     # The approved statement this event was settled in; null while unsettled.
-    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                  db_index=False)
+    statement = models.ForeignKey(
+        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -296,25 +298,34 @@ class Sale(models.Model):
         # an unattributed sale as a HOT update (same page, no index entries), with the
         # table's fillfactor leaving the room (migration 0007).
         indexes = [
-            models.Index(fields=["placement", "period"], name="sale_placement_period",
-                         condition=Q(placement__isnull=False)),
+            models.Index(
+                fields=["placement", "period"], name="sale_placement_period", condition=Q(placement__isnull=False)
+            ),
             models.Index(fields=["refund_of"], name="sale_refund_of", condition=Q(refund_of__isnull=False)),
             models.Index(fields=["statement"], name="sale_statement", condition=Q(statement__isnull=False)),
             models.Index(fields=["upload"], name="sale_upload", condition=Q(upload__isnull=False)),
             # The partner's sales list: a month's sales, newest first, one page at a time.
-            models.Index(F("partner"), F("period"), F("occurred_at").desc(), F("id").desc(),
-                         name="sale_partner_period_recent"),
+            models.Index(
+                F("partner"), F("period"), F("occurred_at").desc(), F("id").desc(), name="sale_partner_period_recent"
+            ),
             # The partner's revenue chart: attributed sales (those with a placement) summed per
             # month from the index alone (migration 0011, found by benchmarks/load_mixed.py).
-            models.Index(fields=["partner", "period"], include=["amount", "currency"],
-                         condition=Q(placement__isnull=False, type="sale"), name="sale_attributed_month"),
+            models.Index(
+                fields=["partner", "period"],
+                include=["amount", "currency"],
+                condition=Q(placement__isnull=False, type="sale"),
+                name="sale_attributed_month",
+            ),
             # A late touchpoint finds the unsettled sales carrying its key (DESIGN.md §5.3).
-            models.Index(fields=["partner", "coupon_code"], name="sale_coupon_code",
-                         condition=Q(coupon_code__isnull=False)),
-            models.Index(fields=["partner", "click_id"], name="sale_click_id",
-                         condition=Q(click_id__isnull=False)),
-            models.Index(fields=["partner", "conversation_id"], name="sale_conversation_id",
-                         condition=Q(conversation_id__isnull=False)),
+            models.Index(
+                fields=["partner", "coupon_code"], name="sale_coupon_code", condition=Q(coupon_code__isnull=False)
+            ),
+            models.Index(fields=["partner", "click_id"], name="sale_click_id", condition=Q(click_id__isnull=False)),
+            models.Index(
+                fields=["partner", "conversation_id"],
+                name="sale_conversation_id",
+                condition=Q(conversation_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -337,8 +348,7 @@ class Outcome(models.Model):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # The statement that clawed back the fee of a withdrawn outcome already settled (§5a).
-    reversal_statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT,
-                                           related_name="+")
+    reversal_statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -347,9 +357,9 @@ class Outcome(models.Model):
             models.CheckConstraint(
                 condition=Q(reversal_statement__isnull=True)
                 | (Q(statement__isnull=False) & Q(withdrawn_at__isnull=False)),
-                name="outcome_reversal_of_settled_withdrawal"),
-            models.CheckConstraint(condition=Q(kind__in=["resolution", "delivered_work"]),
-                                   name="outcome_kind_valid"),
+                name="outcome_reversal_of_settled_withdrawal",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=["resolution", "delivered_work"]), name="outcome_kind_valid"),
         ]
 
     def __str__(self) -> str:

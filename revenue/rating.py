@@ -208,46 +208,71 @@ class PeriodRating:
         with localcontext(EXACT_CONTEXT):
             subtotal = round_half_up(self.share_precise + self.outcome_fees)
             after_minimum = round_half_up(self.share_precise + self.outcome_fees + self.minimum_top_up)
-        lines = [StatementLine(
-            "share",
-            f"Revenue share ({self.share_model}) of the period's net revenue",
-            self.share_precise,
-            subtotal - self.outcome_fees,
-        )]
+        lines = [
+            StatementLine(
+                "share",
+                f"Revenue share ({self.share_model}) of the period's net revenue",
+                self.share_precise,
+                subtotal - self.outcome_fees,
+            )
+        ]
         for kind, count, fee in self.outcome_fee_breakdown:
             amount = count * fee
-            lines.append(StatementLine(
-                "outcome_fee", f"Outcome fees: {count} × {kind.replace('_', ' ')}", Decimal(amount), amount,
-            ))
+            lines.append(
+                StatementLine(
+                    "outcome_fee",
+                    f"Outcome fees: {count} × {kind.replace('_', ' ')}",
+                    Decimal(amount),
+                    amount,
+                )
+            )
         if self.minimum_top_up:
-            lines.append(StatementLine(
-                "minimum_top_up", "Top-up to the minimum wage for the period",
-                self.minimum_top_up, after_minimum - subtotal,
-            ))
+            lines.append(
+                StatementLine(
+                    "minimum_top_up",
+                    "Top-up to the minimum wage for the period",
+                    self.minimum_top_up,
+                    after_minimum - subtotal,
+                )
+            )
         if self.cap_reduction:
-            lines.append(StatementLine(
-                "cap_reduction", "Reduction to the cap for the period",
-                self.cap_reduction.copy_negate(), self.wage - after_minimum,
-            ))
+            lines.append(
+                StatementLine(
+                    "cap_reduction",
+                    "Reduction to the cap for the period",
+                    self.cap_reduction.copy_negate(),
+                    self.wage - after_minimum,
+                )
+            )
         if self.clawback_refunds:
             count = len(self.clawback_refunds)
-            lines.append(StatementLine(
-                "clawback",
-                f"Clawback: {count} refund(s) of sales on approved statements, at their effective rates",
-                self.clawback_precise.copy_negate(), -self.clawback,
-            ))
+            lines.append(
+                StatementLine(
+                    "clawback",
+                    f"Clawback: {count} refund(s) of sales on approved statements, at their effective rates",
+                    self.clawback_precise.copy_negate(),
+                    -self.clawback,
+                )
+            )
         for kind, count, fee in self.outcome_reversals:
             amount = count * fee
-            lines.append(StatementLine(
-                "outcome_clawback",
-                f"Outcome clawback: {count} withdrawn {kind.replace('_', ' ')}(s) already settled, at their fee",
-                Decimal(-amount), -amount,
-            ))
+            lines.append(
+                StatementLine(
+                    "outcome_clawback",
+                    f"Outcome clawback: {count} withdrawn {kind.replace('_', ' ')}(s) already settled, at their fee",
+                    Decimal(-amount),
+                    -amount,
+                )
+            )
         if self.carried_credit:
-            lines.append(StatementLine(
-                "carried_credit", "Credit carried forward from the previous period",
-                Decimal(-self.carried_credit), -self.carried_credit,
-            ))
+            lines.append(
+                StatementLine(
+                    "carried_credit",
+                    "Credit carried forward from the previous period",
+                    Decimal(-self.carried_credit),
+                    -self.carried_credit,
+                )
+            )
         return lines
 
 
@@ -300,8 +325,9 @@ def rate_period(
     reversals: list[tuple[str, int, int]] = []
     for kind, count, fee in outcome_reversals:
         if _require_int(count, f"reversed {kind!r} count") <= 0 or _require_int(fee, f"{kind!r} fee") < 0:
-            raise ValueError(f"an outcome reversal needs a positive count and a non-negative fee; "
-                             f"got {count} × {fee} for {kind!r}.")
+            raise ValueError(
+                f"an outcome reversal needs a positive count and a non-negative fee; got {count} × {fee} for {kind!r}."
+            )
         reversals.append((kind, count, fee))
     reversals.sort()
     outcome_clawback = sum(count * fee for _, count, fee in reversals)

@@ -133,12 +133,18 @@ def _text_problems(name: str) -> dict[str, Problem]:
     return {
         "required": Problem("required", name, RejectionCode.INVALID, f"{name} is required."),
         "not_text": Problem("not_text", name, RejectionCode.INVALID, f"{name} must be a string.", api_only=True),
-        "too_long": Problem("too_long", name, RejectionCode.INVALID,
-                            f"{name} is longer than {MAX_KEY_LENGTH} characters."),
+        "too_long": Problem(
+            "too_long", name, RejectionCode.INVALID, f"{name} is longer than {MAX_KEY_LENGTH} characters."
+        ),
         # NUL cannot be stored in PostgreSQL text, nor a lone surrogate encoded as UTF-8; a
         # file holding either is refused whole before any row is checked.
-        "unstorable": Problem("unstorable", name, RejectionCode.INVALID,
-                              f"{name} contains characters that cannot be stored.", api_only=True),
+        "unstorable": Problem(
+            "unstorable",
+            name,
+            RejectionCode.INVALID,
+            f"{name} contains characters that cannot be stored.",
+            api_only=True,
+        ),
     }
 
 
@@ -157,71 +163,134 @@ class FieldRule:
 _AMOUNT_HELP = f"amount must be a positive integer in the currency's minor unit (at most {MAX_AMOUNT})."
 
 EXTERNAL_ID = FieldRule("external_id", "text", _text_problems("external_id"))
-TYPE = FieldRule("type", "choice", {
-    "invalid": Problem("invalid", "type", RejectionCode.INVALID, 'type must be "sale" or "refund".',
-                       echo_in_file=True),
-})
-OCCURRED_AT = FieldRule("occurred_at", "instant", {
-    "required": Problem("required", "occurred_at", RejectionCode.INVALID,
-                        f"occurred_at is required: {OCCURRED_AT_HELP}."),
-    "invalid": Problem("invalid", "occurred_at", RejectionCode.INVALID, f"occurred_at must be {OCCURRED_AT_HELP}.",
-                       echo_in_file=True),
-    "naive": Problem("naive", "occurred_at", RejectionCode.INVALID,
-                     f"occurred_at has no UTC offset; send {OCCURRED_AT_HELP}.", echo_in_file=True),
-    # Python cannot convert year 1 or 9999 near its limits to UTC; a file's pattern admits no such year.
-    "overflow": Problem("overflow", "occurred_at", RejectionCode.INVALID, "occurred_at is out of range.",
-                        api_only=True),
-    "range": Problem("range", "occurred_at", RejectionCode.INVALID,
-                     "occurred_at must lie between 2000-01-01 and now; got {occurred_at}."),
-})
-AMOUNT = FieldRule("amount", "amount", {
-    "invalid": Problem("invalid", "amount", RejectionCode.INVALID, _AMOUNT_HELP, echo_in_file=True),
-})
-CURRENCY = FieldRule("currency", "currency", {
-    "required": Problem("required", "currency", RejectionCode.INVALID, "currency is required (ISO 4217)."),
-    "unknown": Problem("unknown", "currency", RejectionCode.UNKNOWN_CURRENCY,
-                       "{currency!r} is not an ISO 4217 currency."),
-    "mismatch": Problem("mismatch", "currency", RejectionCode.CURRENCY_MISMATCH,
-                        "This partner reports sales in {partner_currency}, not {currency}."),
-})
-REFUND_OF = FieldRule("refund_of", "text", {
-    **_text_problems("refund_of"),
-    "not_refund": Problem("not_refund", "refund_of", RejectionCode.INVALID, "Only a refund names refund_of."),
-}, required="refund", forbidden_for="sale")
+TYPE = FieldRule(
+    "type",
+    "choice",
+    {
+        "invalid": Problem(
+            "invalid", "type", RejectionCode.INVALID, 'type must be "sale" or "refund".', echo_in_file=True
+        ),
+    },
+)
+OCCURRED_AT = FieldRule(
+    "occurred_at",
+    "instant",
+    {
+        "required": Problem(
+            "required", "occurred_at", RejectionCode.INVALID, f"occurred_at is required: {OCCURRED_AT_HELP}."
+        ),
+        "invalid": Problem(
+            "invalid",
+            "occurred_at",
+            RejectionCode.INVALID,
+            f"occurred_at must be {OCCURRED_AT_HELP}.",
+            echo_in_file=True,
+        ),
+        "naive": Problem(
+            "naive",
+            "occurred_at",
+            RejectionCode.INVALID,
+            f"occurred_at has no UTC offset; send {OCCURRED_AT_HELP}.",
+            echo_in_file=True,
+        ),
+        # Python cannot convert year 1 or 9999 near its limits to UTC; a file's pattern admits no such year.
+        "overflow": Problem(
+            "overflow", "occurred_at", RejectionCode.INVALID, "occurred_at is out of range.", api_only=True
+        ),
+        "range": Problem(
+            "range",
+            "occurred_at",
+            RejectionCode.INVALID,
+            "occurred_at must lie between 2000-01-01 and now; got {occurred_at}.",
+        ),
+    },
+)
+AMOUNT = FieldRule(
+    "amount",
+    "amount",
+    {
+        "invalid": Problem("invalid", "amount", RejectionCode.INVALID, _AMOUNT_HELP, echo_in_file=True),
+    },
+)
+CURRENCY = FieldRule(
+    "currency",
+    "currency",
+    {
+        "required": Problem("required", "currency", RejectionCode.INVALID, "currency is required (ISO 4217)."),
+        "unknown": Problem(
+            "unknown", "currency", RejectionCode.UNKNOWN_CURRENCY, "{currency!r} is not an ISO 4217 currency."
+        ),
+        "mismatch": Problem(
+            "mismatch",
+            "currency",
+            RejectionCode.CURRENCY_MISMATCH,
+            "This partner reports sales in {partner_currency}, not {currency}.",
+        ),
+    },
+)
+REFUND_OF = FieldRule(
+    "refund_of",
+    "text",
+    {
+        **_text_problems("refund_of"),
+        "not_refund": Problem("not_refund", "refund_of", RejectionCode.INVALID, "Only a refund names refund_of."),
+    },
+    required="refund",
+    forbidden_for="sale",
+)
 KEYS = tuple(FieldRule(name, "text", _text_problems(name), required="never") for name in SALE_OPTIONAL_KEYS)
 
 # The order the API looks at an event's fields (refund_of before the optional keys), and the
 # order a file lists a row's problems.
 SALE_FIELD_RULES = (EXTERNAL_ID, TYPE, OCCURRED_AT, AMOUNT, CURRENCY, REFUND_OF, *KEYS)
 
-UNKNOWN_FIELD = Problem("unknown_field", "", RejectionCode.UNKNOWN_FIELD, "Unknown field(s): {names}.",
-                        api_only=True)
+UNKNOWN_FIELD = Problem("unknown_field", "", RejectionCode.UNKNOWN_FIELD, "Unknown field(s): {names}.", api_only=True)
 NOT_AN_OBJECT = Problem("not_object", "", RejectionCode.INVALID, "Each event must be a JSON object.", api_only=True)
 
 
 # --- problems that need what is stored ----------------------------------------------------
 
 CONFLICT_STORED = Problem(
-    "conflict", "external_id", RejectionCode.CONFLICT,
+    "conflict",
+    "external_id",
+    RejectionCode.CONFLICT,
     "external_id {external_id!r} was already received with different content; an event cannot be changed "
-    "once sent (send a refund, and a new sale with a new external_id).")
+    "once sent (send a refund, and a new sale with a new external_id).",
+)
 # `earlier`: "this batch (index 3)" in the API, "this file (row 4)" in a file.
-CONFLICT_EARLIER = Problem("conflict_earlier", "external_id", RejectionCode.CONFLICT,
-                           "external_id {external_id!r} appears earlier in {earlier} with different content.")
+CONFLICT_EARLIER = Problem(
+    "conflict_earlier",
+    "external_id",
+    RejectionCode.CONFLICT,
+    "external_id {external_id!r} appears earlier in {earlier} with different content.",
+)
 
 # A refund's checks against its sale, in the order they are made; the first that fails counts.
-REFUND_OF_REFUND = Problem("refund_of_refund", "refund_of", RejectionCode.INVALID,
-                           "refund_of names {refund_of!r}, a refund; name the original sale.")
+REFUND_OF_REFUND = Problem(
+    "refund_of_refund",
+    "refund_of",
+    RejectionCode.INVALID,
+    "refund_of names {refund_of!r}, a refund; name the original sale.",
+)
 # `later`: empty, or " (it comes later in this batch: put the sale first)" (the file names the row).
-UNKNOWN_SALE = Problem("unknown_sale", "refund_of", RejectionCode.UNKNOWN_SALE,
-                       "refund_of names no sale of yours: {refund_of!r}{later}.")
-REFUND_CURRENCY = Problem("currency_mismatch", "currency", RejectionCode.CURRENCY_MISMATCH,
-                          "Sale {refund_of!r} is in {sale_currency}; refund in that currency.")
-BEFORE_SALE = Problem("before_sale", "occurred_at", RejectionCode.INVALID,
-                      "The refund occurs before its sale {refund_of!r}.")
-REFUND_EXCEEDS = Problem("exceeds", "amount", RejectionCode.REFUND_EXCEEDS_SALE,
-                         "Refunding {amount} would exceed sale {refund_of!r}: {left_to_refund} of its {sale_amount} "
-                         "is left to refund.")
+UNKNOWN_SALE = Problem(
+    "unknown_sale", "refund_of", RejectionCode.UNKNOWN_SALE, "refund_of names no sale of yours: {refund_of!r}{later}."
+)
+REFUND_CURRENCY = Problem(
+    "currency_mismatch",
+    "currency",
+    RejectionCode.CURRENCY_MISMATCH,
+    "Sale {refund_of!r} is in {sale_currency}; refund in that currency.",
+)
+BEFORE_SALE = Problem(
+    "before_sale", "occurred_at", RejectionCode.INVALID, "The refund occurs before its sale {refund_of!r}."
+)
+REFUND_EXCEEDS = Problem(
+    "exceeds",
+    "amount",
+    RejectionCode.REFUND_EXCEEDS_SALE,
+    "Refunding {amount} would exceed sale {refund_of!r}: {left_to_refund} of its {sale_amount} is left to refund.",
+)
 REFUND_RULES = (REFUND_OF_REFUND, UNKNOWN_SALE, REFUND_CURRENCY, BEFORE_SALE, REFUND_EXCEEDS)
 
 
@@ -265,11 +334,13 @@ def is_storable_key(value: object) -> bool:
 
 
 @overload
-def check_text(value: Any, *, name: str, required: Literal[True],
-               problems: Mapping[str, Problem] | None = None) -> str: ...
+def check_text(
+    value: Any, *, name: str, required: Literal[True], problems: Mapping[str, Problem] | None = None
+) -> str: ...
 @overload
-def check_text(value: Any, *, name: str, required: bool,
-               problems: Mapping[str, Problem] | None = None) -> str | None: ...
+def check_text(
+    value: Any, *, name: str, required: bool, problems: Mapping[str, Problem] | None = None
+) -> str | None: ...
 def check_text(value: Any, *, name: str, required: bool, problems: Mapping[str, Problem] | None = None) -> str | None:
     """A string of 1–MAX_KEY_LENGTH characters; an absent, null or empty optional one is None."""
     problems = problems or _text_problems(name)
@@ -290,9 +361,17 @@ def check_text(value: Any, *, name: str, required: bool, problems: Mapping[str, 
 def _instant_problems(name: str) -> Mapping[str, Problem]:
     if name == OCCURRED_AT.name:
         return OCCURRED_AT.problems
-    return {tag: Problem(tag, name, problem.code, problem.template.replace("occurred_at", name),
-                         problem.echo_in_file, problem.api_only)
-            for tag, problem in OCCURRED_AT.problems.items()}
+    return {
+        tag: Problem(
+            tag,
+            name,
+            problem.code,
+            problem.template.replace("occurred_at", name),
+            problem.echo_in_file,
+            problem.api_only,
+        )
+        for tag, problem in OCCURRED_AT.problems.items()
+    }
 
 
 def check_instant(value: Any, *, name: str, latest: datetime) -> datetime:
@@ -350,19 +429,23 @@ def _api_check(rule: FieldRule) -> _Check:
                 raise Rejected(problems["not_refund"])
             return value
     elif rule.kind == "choice":
+
         def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
             if value not in SALE_TYPES:
                 raise Rejected(problems["invalid"])
             return value
     elif rule.kind == "instant":
+
         def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
             return check_instant(value, name=name, latest=latest)
     elif rule.kind == "amount":
+
         def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
             if type(value) is not int or value <= 0 or value > MAX_AMOUNT:
                 raise Rejected(problems["invalid"])
             return value
     elif rule.kind == "currency":
+
         def check_field(value: Any, kind: str | None, currency: str, latest: datetime) -> Any:
             if value is None:
                 raise Rejected(problems["required"])
@@ -397,8 +480,10 @@ def check_sale_event(event: Any, *, partner_currency: str, latest: datetime) -> 
 # A file's cells are text. Dates and times a timestamptz cast accepts and that carry their
 # offset; the day of the month is checked against the month (FILE_INSTANT_SQL), so no row
 # that passes can make the cast fail.
-FILE_OCCURRED_AT_RE = (r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-                       r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$")
+FILE_OCCURRED_AT_RE = (
+    r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$"
+)
 # The same without the offset: a local time, refused with its own explanation.
 FILE_NAIVE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
 
@@ -407,17 +492,21 @@ def file_instant_sql(cell: str) -> str:
     """SQL: the cell as a timestamptz, NULL when it does not spell one with its offset.
     Needs the parameter %(at_re)s = FILE_OCCURRED_AT_RE."""
     year, month, day = (f"substr({cell}, {start}, {length})::int" for start, length in ((1, 4), (6, 2), (9, 2)))
-    return (f"CASE WHEN {cell} ~ %(at_re)s AND {day} <= CASE {month} "
-            f"WHEN 2 THEN 28 + ({year} %% 4 = 0 AND ({year} %% 100 <> 0 OR {year} %% 400 = 0))::int "
-            f"WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END "
-            f"THEN {cell}::timestamptz END")
+    return (
+        f"CASE WHEN {cell} ~ %(at_re)s AND {day} <= CASE {month} "
+        f"WHEN 2 THEN 28 + ({year} %% 4 = 0 AND ({year} %% 100 <> 0 OR {year} %% 400 = 0))::int "
+        f"WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END "
+        f"THEN {cell}::timestamptz END"
+    )
 
 
 def file_amount_sql(cell: str) -> str:
     """SQL: the cell as a bigint amount, NULL unless it spells an integer in 1..MAX_AMOUNT
     (digits only: no sign, no decimal point, no exponent, as a JSON integer would be)."""
-    return (f"CASE WHEN length({cell}) BETWEEN 1 AND {len(str(MAX_AMOUNT))} AND ltrim({cell}, '0123456789') = '' "
-            f"AND {cell}::numeric BETWEEN 1 AND {MAX_AMOUNT} THEN {cell}::bigint END")
+    return (
+        f"CASE WHEN length({cell}) BETWEEN 1 AND {len(str(MAX_AMOUNT))} AND ltrim({cell}, '0123456789') = '' "
+        f"AND {cell}::numeric BETWEEN 1 AND {MAX_AMOUNT} THEN {cell}::bigint END"
+    )
 
 
 # A value a query here passes as a parameter (a kind CursorWrapper.execute takes, in django-stubs'
@@ -426,8 +515,12 @@ SqlValue: TypeAlias = bool | int | str | datetime | list[Any] | None
 # A query's named parameters, %(name)s.
 SqlParams: TypeAlias = Mapping[str, SqlValue]
 
-FILE_CHECK_PARAMS: SqlParams = {"at_re": FILE_OCCURRED_AT_RE, "naive_re": FILE_NAIVE_RE,
-                                "earliest": EARLIEST_OCCURRED_AT, "currencies": sorted(MINOR_UNIT_EXPONENT)}
+FILE_CHECK_PARAMS: SqlParams = {
+    "at_re": FILE_OCCURRED_AT_RE,
+    "naive_re": FILE_NAIVE_RE,
+    "earliest": EARLIEST_OCCURRED_AT,
+    "currencies": sorted(MINOR_UNIT_EXPONENT),
+}
 
 
 def _file_checked(rule: FieldRule) -> list[Problem]:
@@ -453,21 +546,26 @@ def file_problem_sql(rule: FieldRule, *, row: str, at: str, amount: str) -> str:
         choices = ", ".join(sql_literal(choice) for choice in SALE_TYPES)
         whens.append((f"{cell} IS NULL OR {cell} NOT IN ({choices})", "invalid"))
     elif rule.kind == "instant":
-        return (f"CASE WHEN {empty} THEN 'required' "
-                f"WHEN {at} IS NOT NULL THEN CASE WHEN {at} < %(earliest)s OR {at} > %(latest)s THEN 'range' END "
-                f"WHEN {cell} ~ %(naive_re)s THEN 'naive' ELSE 'invalid' END")
+        return (
+            f"CASE WHEN {empty} THEN 'required' "
+            f"WHEN {at} IS NOT NULL THEN CASE WHEN {at} < %(earliest)s OR {at} > %(latest)s THEN 'range' END "
+            f"WHEN {cell} ~ %(naive_re)s THEN 'naive' ELSE 'invalid' END"
+        )
     elif rule.kind == "amount":
         whens.append((f"{amount} IS NULL", "invalid"))
     elif rule.kind == "currency":
-        return (f"CASE WHEN {empty} THEN 'required' WHEN {cell} = %(currency)s THEN NULL "
-                f"WHEN {cell} = ANY(%(currencies)s) THEN 'mismatch' ELSE 'unknown' END")
+        return (
+            f"CASE WHEN {empty} THEN 'required' WHEN {cell} = %(currency)s THEN NULL "
+            f"WHEN {cell} = ANY(%(currencies)s) THEN 'mismatch' ELSE 'unknown' END"
+        )
     # Every tag named here has its code and message in the rule (an optional key is never "required").
     assert {tag for _, tag in whens} <= {problem.tag for problem in _file_checked(rule)}, rule.name
     return "CASE " + " ".join(f"WHEN {condition} THEN '{tag}'" for condition, tag in whens) + " END"
 
 
-def file_rejection_sql(rule: FieldRule, *, seq: int, tag: str, values: Mapping[str, str],
-                       echo: str | None = None) -> str:
+def file_rejection_sql(
+    rule: FieldRule, *, seq: int, tag: str, values: Mapping[str, str], echo: str | None = None
+) -> str:
     """SQL: one `(seq, column, code, reason)` row of VALUES for `rule` on a checked row
     whose problem tag is the expression `tag` (reason NULL when the cell is fine).
     `values`: SQL for the messages' placeholders; `echo`: the bad cell a message ends with."""

@@ -17,30 +17,34 @@ MAX_BATCH = 1000
 def _key(help_text: str, *, required: bool = False) -> serializers.CharField:
     if required:
         return serializers.CharField(max_length=MAX_KEY_LENGTH, help_text=help_text)
-    return serializers.CharField(max_length=MAX_KEY_LENGTH, required=False, allow_null=True,
-                                 help_text=help_text)
+    return serializers.CharField(max_length=MAX_KEY_LENGTH, required=False, allow_null=True, help_text=help_text)
 
 
 class SaleEventSerializer(serializers.Serializer):
     external_id = _key("Your id for this event: the idempotency key, unique per partner.", required=True)
-    type = serializers.ChoiceField(choices=Sale.Type.choices,
-                                   help_text="sale, or refund (which names its sale in refund_of).")
+    type = serializers.ChoiceField(
+        choices=Sale.Type.choices, help_text="sale, or refund (which names its sale in refund_of)."
+    )
     occurred_at = serializers.DateTimeField(
         help_text="ISO 8601 with a UTC offset; it decides the period (in your time zone)."
     )
     amount = serializers.IntegerField(
-        min_value=1, max_value=MAX_AMOUNT,
+        min_value=1,
+        max_value=MAX_AMOUNT,
         help_text="A positive integer in the currency's minor unit (1280 JPY is ¥1,280; 1280 USD is $12.80).",
     )
-    currency = serializers.CharField(min_length=3, max_length=3,
-                                     help_text="ISO 4217; must be your organisation's currency.")
+    currency = serializers.CharField(
+        min_length=3, max_length=3, help_text="ISO 4217; must be your organisation's currency."
+    )
     coupon_code = _key("The coupon redeemed, if any.")
     click_id = _key("The tracked link's click id, if any.")
     conversation_id = _key("The conversation that led to the sale, if any.")
     customer_ref = _key("A hashed customer reference, if any (never personal data in clear).")
     store_id = _key("The store or channel, if any.")
-    refund_of = _key("Refunds only: the external_id of the sale refunded (sent earlier, or earlier in "
-                     "this batch). Partial refunds are allowed; together they never exceed the sale.")
+    refund_of = _key(
+        "Refunds only: the external_id of the sale refunded (sent earlier, or earlier in "
+        "this batch). Partial refunds are allowed; together they never exceed the sale."
+    )
 
 
 class SalesBatchSerializer(serializers.Serializer):
@@ -66,7 +70,8 @@ class OutcomeInputSerializer(serializers.Serializer):
         required=False, help_text="ISO 8601 with a UTC offset; required unless withdrawn is true."
     )
     withdrawn = serializers.BooleanField(
-        required=False, default=False,
+        required=False,
+        default=False,
         help_text="true withdraws an outcome sent earlier: it stops counting.",
     )
 

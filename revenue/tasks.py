@@ -75,5 +75,5 @@ def upload_process_task(self, upload_id: int) -> str:
     ever; whichever run gets the lock first finishes it, and the others find it done."""
     upload = upload_process(upload_id=upload_id)
     if upload.status in (SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING):
-        raise self.retry(countdown=min(60, 2 ** self.request.retries))
+        raise self.retry(countdown=min(60, 2**self.request.retries))
     return upload.status

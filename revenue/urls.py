@@ -12,43 +12,59 @@ urlpatterns: list[URLPattern] = [
     # finance console: settlement, statements, exports
     path("console/settlement/", views.console_settlement, name="console-settlement"),
     path("console/settlement/runs/<int:run_id>/", views.console_settlement_run, name="console-settlement-run"),
-    path("console/settlement/runs/<int:run_id>/submit/", views.console_settlement_run_batch, {"action": "submit"},
-         name="console-settlement-run-submit"),
-    path("console/settlement/runs/<int:run_id>/approve/", views.console_settlement_run_batch, {"action": "approve"},
-         name="console-settlement-run-approve"),
+    path(
+        "console/settlement/runs/<int:run_id>/submit/",
+        views.console_settlement_run_batch,
+        {"action": "submit"},
+        name="console-settlement-run-submit",
+    ),
+    path(
+        "console/settlement/runs/<int:run_id>/approve/",
+        views.console_settlement_run_batch,
+        {"action": "approve"},
+        name="console-settlement-run-approve",
+    ),
     path("console/statements/export.csv", views.console_statements_export, name="console-statements-export"),
     path("console/statements/<int:statement_id>/", views.console_statement, name="console-statement"),
-    path("console/statements/<int:statement_id>/submit/", views.console_statement_submit,
-         name="console-statement-submit"),
-    path("console/statements/<int:statement_id>/approve/", views.console_statement_approve,
-         name="console-statement-approve"),
-    path("console/statements/<int:statement_id>/adjust/", views.console_statement_adjust,
-         name="console-statement-adjust"),
+    path(
+        "console/statements/<int:statement_id>/submit/", views.console_statement_submit, name="console-statement-submit"
+    ),
+    path(
+        "console/statements/<int:statement_id>/approve/",
+        views.console_statement_approve,
+        name="console-statement-approve",
+    ),
+    path(
+        "console/statements/<int:statement_id>/adjust/", views.console_statement_adjust, name="console-statement-adjust"
+    ),
     # account managers: what two sets of terms would have paid on real history
     path("console/placements/<int:placement_id>/simulate/", views.console_simulate, name="console-simulate"),
     # partner portal: CSV uploads of sales and refunds
     path("portal/uploads/", views.portal_uploads, name="portal-uploads"),
     path("portal/uploads/<int:upload_id>/row/", views.portal_upload_row, name="portal-upload-row"),
-    path("portal/uploads/<int:upload_id>/rejections.csv", views.portal_upload_rejections,
-         name="portal-upload-rejections"),
+    path(
+        "portal/uploads/<int:upload_id>/rejections.csv", views.portal_upload_rejections, name="portal-upload-rejections"
+    ),
 ]
 
 # Mounted under /api/v1/ by config.urls.
 api_urlpatterns = [
     path("statements", api.StatementListApi.as_view(), name="api-statements"),
-    path("statements/<int:statement_id>", api.StatementDetailApi.as_view(),
-         name="api-statement"),
-    path("statements/<int:statement_id>/<slug:action>", api.StatementActionApi.as_view(),
-         name="api-statement-action"),
+    path("statements/<int:statement_id>", api.StatementDetailApi.as_view(), name="api-statement"),
+    path("statements/<int:statement_id>/<slug:action>", api.StatementActionApi.as_view(), name="api-statement-action"),
     path("settlement-runs", api.SettlementRunListApi.as_view(), name="api-settlement-runs"),
-    path("settlement-runs/<int:run_id>", api.SettlementRunDetailApi.as_view(),
-         name="api-settlement-run"),
-    path("settlement-runs/<int:run_id>/submit", api.SettlementRunBatchApi.as_view(action="submit"),
-         name="api-settlement-run-submit"),
-    path("settlement-runs/<int:run_id>/approve", api.SettlementRunBatchApi.as_view(action="approve"),
-         name="api-settlement-run-approve"),
-    path("sales/<str:external_id>/attribution", api.SaleAttributionApi.as_view(),
-         name="api-sale-attribution"),
+    path("settlement-runs/<int:run_id>", api.SettlementRunDetailApi.as_view(), name="api-settlement-run"),
+    path(
+        "settlement-runs/<int:run_id>/submit",
+        api.SettlementRunBatchApi.as_view(action="submit"),
+        name="api-settlement-run-submit",
+    ),
+    path(
+        "settlement-runs/<int:run_id>/approve",
+        api.SettlementRunBatchApi.as_view(action="approve"),
+        name="api-settlement-run-approve",
+    ),
+    path("sales/<str:external_id>/attribution", api.SaleAttributionApi.as_view(), name="api-sale-attribution"),
     path("sales", api.SalesIngestApi.as_view(), name="api-sales"),
     path("touchpoints", api.TouchpointsIngestApi.as_view(), name="api-touchpoints"),
     path("outcomes", api.OutcomesIngestApi.as_view(), name="api-outcomes"),

@@ -106,9 +106,16 @@ def _line_rows(statement: Statement) -> list[LineRow]:
     for line in statement.lines.all():
         # Revenue lines describe revenue and add nothing to the total: no amount shown.
         revenue_only = line.revenue is not None and line.amount == 0
-        rows.append(LineRow(kind=line.kind, kind_label=line.get_kind_display(), description=line.description,
-                            quantity=line.quantity, revenue=_money(line.revenue, statement.currency),
-                            amount="" if revenue_only else _money(line.amount, statement.currency)))
+        rows.append(
+            LineRow(
+                kind=line.kind,
+                kind_label=line.get_kind_display(),
+                description=line.description,
+                quantity=line.quantity,
+                revenue=_money(line.revenue, statement.currency),
+                amount="" if revenue_only else _money(line.amount, statement.currency),
+            )
+        )
     return rows
 
 
@@ -123,16 +130,22 @@ class StatementRow:
 
 
 def _statement_rows(statements: Iterable[Statement]) -> list[StatementRow]:
-    return [StatementRow(statement=s, net=_money(s.net, s.currency), wage=_money(s.wage, s.currency),
-                         total=_money(s.total, s.currency), payable=_money(s.payable, s.currency),
-                         credit_carried_forward=_money(s.credit_carried_forward, s.currency))
-            for s in statements]
+    return [
+        StatementRow(
+            statement=s,
+            net=_money(s.net, s.currency),
+            wage=_money(s.wage, s.currency),
+            total=_money(s.total, s.currency),
+            payable=_money(s.payable, s.currency),
+            credit_carried_forward=_money(s.credit_carried_forward, s.currency),
+        )
+        for s in statements
+    ]
 
 
 # --- charts over time -------------------------------------------------------------------------------
 # The figures are rendered as a table (what a screen reader, a keyboard or a printout reads);
 # static/core/charts.js draws the chart from that table with the vendored Chart.js.
-
 
 
 def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[TimeChart]:
@@ -144,18 +157,29 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
         by_currency.setdefault(row["currency"], []).append(row)
     charts = []
     for currency, currency_rows in sorted(by_currency.items()):
-        periods = months_between(min(row["period"] for row in currency_rows),
-                          max(current_period, max(row["period"] for row in currency_rows)))
+        periods = months_between(
+            min(row["period"] for row in currency_rows),
+            max(current_period, max(row["period"] for row in currency_rows)),
+        )
         amounts: dict[str, dict[date, int]] = {}
         for row in currency_rows:
             amounts.setdefault(row["employee"], {})[row["period"]] = row["revenue"]
         # the employee who earned most first: the bottom of the stack, the first column
         names = sorted(amounts, key=lambda name: (-sum(amounts[name].values()), name))
-        charts.append(TimeChart(
-            key=f"revenue-{currency.lower()}", title="Attributed sales by employee", kind="bar",
-            currency=currency, periods=periods, stacked=True,
-            series=[ChartSeries(name=name, values=[amounts[name].get(period, 0) for period in periods])
-                    for name in names]))
+        charts.append(
+            TimeChart(
+                key=f"revenue-{currency.lower()}",
+                title="Attributed sales by employee",
+                kind="bar",
+                currency=currency,
+                periods=periods,
+                stacked=True,
+                series=[
+                    ChartSeries(name=name, values=[amounts[name].get(period, 0) for period in periods])
+                    for name in names
+                ],
+            )
+        )
     return charts
 
 
@@ -167,24 +191,33 @@ def portal_revenue(request: HttpRequest) -> HttpResponse:
     page = page_of(request, reports.statements_brief(viewer=request.user))
     current = _current_period(request)
     months = reports.attributed_revenue_by_employee(
-        viewer=request.user, period_from=add_months(current, -(CHART_MONTHS - 1)))
-    return render(request, "revenue/portal_revenue.html", {
-        "charts": revenue_charts(months, current_period=current),
-        "owed": reports.wage_owed(viewer=request.user),
-        "page": page,
-        "rows": _statement_rows(page.object_list),
-    })
+        viewer=request.user, period_from=add_months(current, -(CHART_MONTHS - 1))
+    )
+    return render(
+        request,
+        "revenue/portal_revenue.html",
+        {
+            "charts": revenue_charts(months, current_period=current),
+            "owed": reports.wage_owed(viewer=request.user),
+            "page": page,
+            "rows": _statement_rows(page.object_list),
+        },
+    )
 
 
 @partner_required
 def portal_statement(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = _statement_or_404(request, statement_id)
-    return render(request, "revenue/portal_statement.html", {
-        "statement": statement,
-        "row": _statement_rows([statement])[0],
-        "lines": _line_rows(statement),
-        "carried_credit": _money(statement.carried_credit, statement.currency),
-    })
+    return render(
+        request,
+        "revenue/portal_statement.html",
+        {
+            "statement": statement,
+            "row": _statement_rows([statement])[0],
+            "lines": _line_rows(statement),
+            "carried_credit": _money(statement.carried_credit, statement.currency),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -207,15 +240,18 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
     key = source.attributed_key
     if key and explanation.startswith(f"{key} "):
         # The stored note names the key as the API does; a partner reads its plain name.
-        explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key):]
+        explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key) :]
     if source is not sale:
         explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
     when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
     return SaleRow(
-        sale=sale, when=f"{when:%Y-%m-%d %H:%M}",
+        sale=sale,
+        when=f"{when:%Y-%m-%d %H:%M}",
         amount=format_money(-sale.amount if sale.type == Sale.Type.REFUND else sale.amount, sale.currency),
-        status=source.attribution, status_label=source.get_attribution_display(),
-        key=key, explanation=explanation,
+        status=source.attribution,
+        status_label=source.get_attribution_display(),
+        key=key,
+        explanation=explanation,
         employee=source.placement.employee.name if source.placement_id else "",
         key_label=ATTRIBUTION_KEY_LABELS.get(key, key),
     )
@@ -228,34 +264,42 @@ def portal_sales(request: HttpRequest) -> HttpResponse:
     current = _current_period(request)
     period = (form.cleaned_data.get("period") if valid else None) or current
     attribution = (form.cleaned_data.get("attribution") if valid else None) or None
-    page = reports.sales_page(viewer=request.user, period=period, attribution=attribution,
-                              number=_page_number(request))
+    page = reports.sales_page(viewer=request.user, period=period, attribution=attribution, number=_page_number(request))
     partner = viewer_partner(request.user)
     zone = ZoneInfo(partner.timezone) if partner is not None else None
-    return render(request, "revenue/portal_sales.html", {
-        "form": form,
-        "period": period,
-        "period_label": period_text(period),
-        "previous_period": period_text(add_months(period, -1)),
-        "next_period": period_text(add_months(period, 1)) if period < current else None,
-        "page": page,
-        "rows": [_sale_row(sale, zone) for sale in page.sales],
-        "zone": partner.timezone if partner is not None else "UTC",
-    }, status=200 if valid else 400)
+    return render(
+        request,
+        "revenue/portal_sales.html",
+        {
+            "form": form,
+            "period": period,
+            "period_label": period_text(period),
+            "previous_period": period_text(add_months(period, -1)),
+            "next_period": period_text(add_months(period, 1)) if period < current else None,
+            "page": page,
+            "rows": [_sale_row(sale, zone) for sale in page.sales],
+            "zone": partner.timezone if partner is not None else "UTC",
+        },
+        status=200 if valid else 400,
+    )
 
 
 # --- finance console: settlement ------------------------------------------------------------------
 
 
-def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | None = None,
-                        period: date | None = None) -> dict[str, Any]:
+def _settlement_context(
+    request: HttpRequest, *, run_form: SettlementRunForm | None = None, period: date | None = None
+) -> dict[str, Any]:
     # Its own ids: the run form beside it also has a period field. After a batch action the
     # page shows the run's own period, whatever the query said.
     query = {"period": period_text(period)} if period is not None else request.GET
     form = StatementFilterForm(query, auto_id="filter_%s")
     valid = form.is_valid()
-    period = (form.cleaned_data.get("period") if valid else None) or reports.latest_statement_period(
-        viewer=request.user) or add_months(period_start(timezone.now().date()), -1)
+    period = (
+        (form.cleaned_data.get("period") if valid else None)
+        or reports.latest_statement_period(viewer=request.user)
+        or add_months(period_start(timezone.now().date()), -1)
+    )
     status = (form.cleaned_data.get("status") if valid else None) or None
     page = page_of(request, reports.statements_brief(viewer=request.user, period=period, status=status))
     return {
@@ -275,8 +319,9 @@ def _settlement_context(request: HttpRequest, *, run_form: SettlementRunForm | N
 def console_settlement(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         context = _settlement_context(request)
-        return render(request, "revenue/console_settlement.html", context,
-                      status=200 if context["filter_valid"] else 400)
+        return render(
+            request, "revenue/console_settlement.html", context, status=200 if context["filter_valid"] else 400
+        )
     form = SettlementRunForm(request.POST)
     try:
         if not form.is_valid():
@@ -285,10 +330,10 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
         run = settlement.settlement_run_request(actor=request.user, period=period)
     except ApplicationError as error:
         context = _settlement_context(request, run_form=form)
-        return render_failure(request, "revenue/console_settlement.html",
-                              {**context, "failed_action": "run"}, error)
-    messages.success(request, f"Settlement of {period_text(period)} is queued as run #{run.pk}; "
-                              "its progress shows below.")
+        return render_failure(request, "revenue/console_settlement.html", {**context, "failed_action": "run"}, error)
+    messages.success(
+        request, f"Settlement of {period_text(period)} is queued as run #{run.pk}; its progress shows below."
+    )
     return redirect(f"{reverse('console-settlement')}?period={period_text(period)}")
 
 
@@ -304,15 +349,19 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
         result = statement_batches.statements_batch_decide(actor=request.user, run=run, action=action)
     except ApplicationError as error:
         context = _settlement_context(request, period=run.period)
-        return render_failure(request, "revenue/console_settlement.html",
-                              {**context, "failed_action": f"batch-{run.pk}"}, error)
+        return render_failure(
+            request, "revenue/console_settlement.html", {**context, "failed_action": f"batch-{run.pk}"}, error
+        )
     counts = result.counts
     done = statement_batches.ACTIONS[action][2]
     if not result.outcomes:
         messages.info(request, f"Run #{run.pk} has no statement to {action}.")
     elif counts[statement_batches.REFUSED]:
-        messages.warning(request, f"{counts[done]} statement{pluralize(counts[done])} {done}; "
-                                  f"{counts[statement_batches.REFUSED]} refused — see why below.")
+        messages.warning(
+            request,
+            f"{counts[done]} statement{pluralize(counts[done])} {done}; "
+            f"{counts[statement_batches.REFUSED]} refused — see why below.",
+        )
     else:
         messages.success(request, f"{counts[done]} statement{pluralize(counts[done])} {done}.")
     context = _settlement_context(request, period=run.period)
@@ -352,19 +401,29 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
         "statement": statement,
         "row": _statement_rows([statement])[0],
         "lines": _line_rows(statement),
-        "splits": [SplitRow(payee=split.payee.name, kind=split.payee.get_kind_display(),
-                            share=f"{split.share * 100:.2f}".rstrip("0").rstrip(".") + "%",
-                            amount=format_money(split.amount, currency))
-                   for split in statement.splits.all()],
-        "adjustments": [(adjustment, format_money(adjustment.amount, currency))
-                        for adjustment in reports.statement_adjustments(statement=statement)],
+        "splits": [
+            SplitRow(
+                payee=split.payee.name,
+                kind=split.payee.get_kind_display(),
+                share=f"{split.share * 100:.2f}".rstrip("0").rstrip(".") + "%",
+                amount=format_money(split.amount, currency),
+            )
+            for split in statement.splits.all()
+        ],
+        "adjustments": [
+            (adjustment, format_money(adjustment.amount, currency))
+            for adjustment in reports.statement_adjustments(statement=statement)
+        ],
         "journal": journal_row(entry) if entry is not None else None,
         "figures": [
             ("Net revenue", _money(statement.net, currency)),
             ("Wage", _money(statement.wage, currency)),
             ("Clawback", _money(-statement.clawback, currency)),
-            *([("Outcome clawback", _money(-statement.outcome_clawback, currency))]
-              if statement.outcome_clawback else []),
+            *(
+                [("Outcome clawback", _money(-statement.outcome_clawback, currency))]
+                if statement.outcome_clawback
+                else []
+            ),
             ("Credit brought forward", _money(-statement.carried_credit, currency)),
             ("Adjustments", _money(statement.adjustments, currency)),
             ("Total", _money(statement.total, currency)),
@@ -373,9 +432,11 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
         ],
         "can_submit": statement.status == status.DRAFT,
         "can_approve": statement.status == status.IN_REVIEW,
-        "needs_second_approver": (statement.status == status.IN_REVIEW
-                                  and statement.submitted_by_id == request.user.pk
-                                  and statement.payable > settlement.four_eyes_threshold(currency)),
+        "needs_second_approver": (
+            statement.status == status.IN_REVIEW
+            and statement.submitted_by_id == request.user.pk
+            and statement.payable > settlement.four_eyes_threshold(currency)
+        ),
         "can_adjust": statement.status in (status.DRAFT, status.IN_REVIEW),
         "adjust_form": extra.pop("adjust_form", None) or AdjustmentForm(),
         "period_label": period_text(statement.period),
@@ -401,8 +462,7 @@ def _statement_action(request: HttpRequest, statement_id: int, action: str) -> H
     try:
         statement = service(actor=request.user, statement=statement)
     except ApplicationError as error:
-        context = _console_statement_context(request, _statement_or_404(request, statement_id),
-                                             failed_action=action)
+        context = _console_statement_context(request, _statement_or_404(request, statement_id), failed_action=action)
         return render_failure(request, "revenue/console_statement.html", context, error)
     if action == "approve" and statement.status == Statement.Status.CLOSED:
         done = "Statement #{pk} is closed: nothing is due, so no invoice is made."
@@ -430,15 +490,23 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
     try:
         if not form.is_valid():
             raise form_failure(form)
-        updated = settlement.statement_adjust(actor=request.user, statement=statement,
-                                              amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"])
+        updated = settlement.statement_adjust(
+            actor=request.user,
+            statement=statement,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+        )
     except ApplicationError as error:
-        context = _console_statement_context(request, _statement_or_404(request, statement_id),
-                                             adjust_form=form, failed_action="adjust")
+        context = _console_statement_context(
+            request, _statement_or_404(request, statement_id), adjust_form=form, failed_action="adjust"
+        )
         return render_failure(request, "revenue/console_statement.html", context, error)
-    messages.success(request, f"Adjusted by {format_money(form.cleaned_data['amount'], statement.currency)}; "
-                              f"the total is now {format_money(updated.total, updated.currency)}. "
-                              "The statement is a draft again: send it to review when ready.")
+    messages.success(
+        request,
+        f"Adjusted by {format_money(form.cleaned_data['amount'], statement.currency)}; "
+        f"the total is now {format_money(updated.total, updated.currency)}. "
+        "The statement is a draft again: send it to review when ready.",
+    )
     return redirect("console-statement", statement.pk)
 
 
@@ -549,8 +617,11 @@ def _report_lines(upload: SaleUpload) -> Iterator[str]:
 
     writer = csv.writer(Line())
     yield writer.writerow(["row", "column", "code", "reason"])
-    rejections = (SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
-                  .values_list("row_number", "column", "code", "reason"))
+    rejections = (
+        SaleUploadRejection.objects.filter(upload=upload)
+        .order_by("row_number", "id")
+        .values_list("row_number", "column", "code", "reason")
+    )
     for row in rejections.iterator(chunk_size=5000):
         yield writer.writerow(row)
 
@@ -580,11 +651,15 @@ def _simulation_defaults(placement: Placement, today: date) -> tuple[dict[str, A
     B: an amendment under discussion if there is one, else A without the minimum wage."""
     contract = placement.contract
     versions = contract.versions.order_by("-number")
-    current = (contract_version_effective(contract=contract, on=today)
-               or versions.filter(status="accepted").order_by("-effective_from").first() or versions.first())
+    current = (
+        contract_version_effective(contract=contract, on=today)
+        or versions.filter(status="accepted").order_by("-effective_from").first()
+        or versions.first()
+    )
     # With no version yet, the template a first draft would start from.
-    terms_a = _in_design_order(current.terms if current is not None
-                               else contract_draft_defaults(placement=placement)["terms"])
+    terms_a = _in_design_order(
+        current.terms if current is not None else contract_draft_defaults(placement=placement)["terms"]
+    )
     open_version = versions.filter(status__in=["draft", "proposed"]).first()
     if open_version is not None and open_version != current:
         terms_b = _in_design_order(open_version.terms)
@@ -626,18 +701,31 @@ def _simulation_rows(simulation: reports.Simulation) -> dict[str, Any]:
     def diff(amount: int) -> str:
         return ("+" if amount > 0 else "") + fmt(amount)
 
-    rows = [SimulatedRow(period=period_text(month.period), in_progress=month.in_progress,
-                         sales=fmt(month.activity.sales), refunds=fmt(-month.activity.refunds),
-                         net=fmt(month.activity.net), outcomes=month.activity.outcomes_recorded,
-                         calls=month.activity.calls, wage_a=fmt(month.wage_a), wage_b=fmt(month.wage_b),
-                         difference=diff(month.wage_b - month.wage_a), per_call=fmt(month.per_call))
-            for month in simulation.months]
+    rows = [
+        SimulatedRow(
+            period=period_text(month.period),
+            in_progress=month.in_progress,
+            sales=fmt(month.activity.sales),
+            refunds=fmt(-month.activity.refunds),
+            net=fmt(month.activity.net),
+            outcomes=month.activity.outcomes_recorded,
+            calls=month.activity.calls,
+            wage_a=fmt(month.wage_a),
+            wage_b=fmt(month.wage_b),
+            difference=diff(month.wage_b - month.wage_a),
+            per_call=fmt(month.per_call),
+        )
+        for month in simulation.months
+    ]
     return {
         "simulation": simulation,
         "rows": rows,
         "totals": {
-            "net": fmt(simulation.total_net), "wage_a": fmt(simulation.total_a), "wage_b": fmt(simulation.total_b),
-            "difference": diff(simulation.total_b - simulation.total_a), "calls": simulation.total_calls,
+            "net": fmt(simulation.total_net),
+            "wage_a": fmt(simulation.total_a),
+            "wage_b": fmt(simulation.total_b),
+            "difference": diff(simulation.total_b - simulation.total_a),
+            "calls": simulation.total_calls,
             "per_call": fmt(simulation.total_per_call),
         },
         "price_per_call": fmt(simulation.price_per_call),
@@ -655,8 +743,12 @@ def console_simulate(request: HttpRequest, placement_id: int) -> HttpResponse:
         raise Http404("This placement has no contract yet.")
     today = partner_today(partner=placement.partner)
     terms_a, terms_b = _simulation_defaults(placement, today)
-    defaults = {"terms_a": json.dumps(terms_a, indent=2), "terms_b": json.dumps(terms_b, indent=2),
-                "months": "12", "price_per_call": "10"}
+    defaults = {
+        "terms_a": json.dumps(terms_a, indent=2),
+        "terms_b": json.dumps(terms_b, indent=2),
+        "months": "12",
+        "price_per_call": "10",
+    }
     form = SimulateForm(request.POST if request.method == "POST" else defaults)
     errors: dict[str, dict[str, list[str]]] = {}
     context: dict[str, Any] = {"placement": placement, "form": form}
@@ -664,8 +756,9 @@ def console_simulate(request: HttpRequest, placement_id: int) -> HttpResponse:
     if form.is_valid():
         for side in ("terms_a", "terms_b"):
             try:
-                canonical[side] = terms_validate(form.cleaned_data[side], known_payees=payee_slugs(),
-                                                 required_currency=placement.contract.currency)
+                canonical[side] = terms_validate(
+                    form.cleaned_data[side], known_payees=payee_slugs(), required_currency=placement.contract.currency
+                )
             except ValidationFailed as error:
                 errors[side] = error.fields
     else:
@@ -674,9 +767,13 @@ def console_simulate(request: HttpRequest, placement_id: int) -> HttpResponse:
                 errors[side] = {"terms": list(form.errors[side])}
     if not errors and form.is_valid():
         simulation = reports.contract_simulate(
-            placement=placement, terms_a=canonical["terms_a"], terms_b=canonical["terms_b"],
-            months=form.cleaned_data["months"], price_per_call=form.cleaned_data["price_per_call"],
-            current_period=period_start(today))
+            placement=placement,
+            terms_a=canonical["terms_a"],
+            terms_b=canonical["terms_b"],
+            months=form.cleaned_data["months"],
+            price_per_call=form.cleaned_data["price_per_call"],
+            current_period=period_start(today),
+        )
         context.update(_simulation_rows(simulation))
     context["errors"] = errors
     invalid = bool(errors) or not form.is_valid()

@@ -33,13 +33,16 @@ def account_balances(*, currency: str | None = None, code_prefix: str | None = N
         debits=Sum("lines__amount", filter=Q(lines__amount__gt=0), default=0),
         credits=Sum("lines__amount", filter=Q(lines__amount__lt=0), default=0),
     ).order_by("currency", "code")
-    return [AccountBalance(code=row.code, currency=row.currency, kind=row.kind,
-                           debits=row.debits, credits=-row.credits) for row in rows]
+    return [
+        AccountBalance(code=row.code, currency=row.currency, kind=row.kind, debits=row.debits, credits=-row.credits)
+        for row in rows
+    ]
 
 
 def account_balance(*, code: str, currency: str) -> int:
-    total = Account.objects.filter(code=code, currency=currency).aggregate(
-        total=Sum("lines__amount", default=0))["total"]
+    total = Account.objects.filter(code=code, currency=currency).aggregate(total=Sum("lines__amount", default=0))[
+        "total"
+    ]
     return int(total)
 
 
@@ -65,8 +68,7 @@ def trial_balance() -> list[TrialBalance]:
     by_currency: dict[str, list[AccountBalance]] = {}
     for balance in account_balances():
         by_currency.setdefault(balance.currency, []).append(balance)
-    return [TrialBalance(currency=currency, accounts=accounts)
-            for currency, accounts in sorted(by_currency.items())]
+    return [TrialBalance(currency=currency, accounts=accounts) for currency, accounts in sorted(by_currency.items())]
 
 
 def journal_entries(*, account_code: str | None = None) -> QuerySet[JournalEntry]:
@@ -81,8 +83,16 @@ LEDGER_EXPORT_HEADER = ["entry_id", "occurred_on", "memo", "account", "currency"
 
 def journal_lines_export() -> Iterator[tuple[Any, ...]]:
     """One row per journal line, debit and credit as positive minor units."""
-    rows = (JournalLine.objects.order_by("entry_id", "id")
-            .values_list("entry_id", "entry__occurred_on", "entry__memo", "account__code", "currency", "amount"))
+    rows = JournalLine.objects.order_by("entry_id", "id").values_list(
+        "entry_id", "entry__occurred_on", "entry__memo", "account__code", "currency", "amount"
+    )
     for entry_id, occurred_on, memo, account, currency, amount in rows.iterator(chunk_size=2000):
-        yield (entry_id, occurred_on.isoformat(), memo, account, currency,
-               amount if amount > 0 else 0, -amount if amount < 0 else 0)
+        yield (
+            entry_id,
+            occurred_on.isoformat(),
+            memo,
+            account,
+            currency,
+            amount if amount > 0 else 0,
+            -amount if amount < 0 else 0,
+        )

@@ -74,8 +74,10 @@ def account_statement(*, code: str, currency: str, first: date, last: date) -> A
     if last < first:
         raise ValidationFailed("The statement ends before it starts.", fields={"to": [f"is before {first}."]})
     if (last - first).days >= MAX_DAYS:
-        raise ValidationFailed(f"A statement of account spans at most {MAX_DAYS} days.",
-                               fields={"to": [f"is more than {MAX_DAYS} days after {first}."]})
+        raise ValidationFailed(
+            f"A statement of account spans at most {MAX_DAYS} days.",
+            fields={"to": [f"is more than {MAX_DAYS} days after {first}."]},
+        )
     account = Account.objects.filter(code=code, currency=currency).first()
     if account is None:
         raise NotFound(f"No ledger account {code!r} in {currency}.")
@@ -86,11 +88,31 @@ def account_statement(*, code: str, currency: str, first: date, last: date) -> A
     )
     opening = int(totals["opening"])
     with connection.cursor() as cursor:
-        cursor.execute(_LINES_SQL, {"opening": opening, "account": account.pk, "first": first, "last": last,
-                                    "limit": MAX_LINES + 1})
+        cursor.execute(
+            _LINES_SQL,
+            {"opening": opening, "account": account.pk, "first": first, "last": last, "limit": MAX_LINES + 1},
+        )
         rows = cursor.fetchall()
-    lines = [AccountStatementLine(entry_id=row[0], occurred_on=row[1], memo=row[2], description=row[3],
-                                  amount=int(row[4]), balance=int(row[5])) for row in rows[:MAX_LINES]]
-    return AccountStatement(code=account.code, currency=account.currency, kind=account.kind, first=first,
-                            last=last, opening=opening, debits=int(totals["debits"]),
-                            credits=-int(totals["credits"]), lines=lines, truncated=len(rows) > MAX_LINES)
+    lines = [
+        AccountStatementLine(
+            entry_id=row[0],
+            occurred_on=row[1],
+            memo=row[2],
+            description=row[3],
+            amount=int(row[4]),
+            balance=int(row[5]),
+        )
+        for row in rows[:MAX_LINES]
+    ]
+    return AccountStatement(
+        code=account.code,
+        currency=account.currency,
+        kind=account.kind,
+        first=first,
+        last=last,
+        opening=opening,
+        debits=int(totals["debits"]),
+        credits=-int(totals["credits"]),
+        lines=lines,
+        truncated=len(rows) > MAX_LINES,
+    )

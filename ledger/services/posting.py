@@ -81,8 +81,11 @@ def journal_entry_post(
     try:
         with transaction.atomic():
             entry = JournalEntry.objects.create(
-                idempotency_key=idempotency_key, memo=memo[:300], occurred_on=occurred_on,
-                posted_by=actor, reverses=reverses,
+                idempotency_key=idempotency_key,
+                memo=memo[:300],
+                occurred_on=occurred_on,
+                posted_by=actor,
+                reverses=reverses,
             )
     except IntegrityError:
         # Another worker posted the same key between our look-up and insert.
@@ -103,11 +106,19 @@ def journal_entry_post(
 @transaction.atomic
 def journal_entry_reverse(*, entry: JournalEntry, actor: User | None, memo: str) -> JournalEntry:
     postings = [
-        Posting(account_code=line.account.code, amount=-line.amount, currency=line.currency,
-                description=f"Reversal: {line.description}")
+        Posting(
+            account_code=line.account.code,
+            amount=-line.amount,
+            currency=line.currency,
+            description=f"Reversal: {line.description}",
+        )
         for line in entry.lines.select_related("account")
     ]
     return journal_entry_post(
-        idempotency_key=f"reversal:{entry.pk}", memo=memo, occurred_on=entry.occurred_on,
-        postings=postings, actor=actor, reverses=entry,
+        idempotency_key=f"reversal:{entry.pk}",
+        memo=memo,
+        occurred_on=entry.occurred_on,
+        postings=postings,
+        actor=actor,
+        reverses=entry,
     )

@@ -27,8 +27,9 @@ def provider_name_for(party: Partner | Payee) -> str:
 def provider_get(name: str) -> Provider:
     if name == PaymentProvider.STRIPE:
         if not settings.STRIPE_API_KEY:
-            raise ProviderError("Stripe is chosen but STRIPE_API_KEY is not set.", definitive=True,
-                                code="not_configured")
+            raise ProviderError(
+                "Stripe is chosen but STRIPE_API_KEY is not set.", definitive=True, code="not_configured"
+            )
         return StripeProvider()
     if name == PaymentProvider.MANUAL:
         return ManualProvider()

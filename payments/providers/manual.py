@@ -18,15 +18,20 @@ class ManualProvider:
     name = "manual"
 
     def invoice_issue(self, spec: InvoiceSpec) -> IssuedInvoice:
-        return IssuedInvoice(customer_id="", invoice_id=f"manual:{spec.key}", number="", status="open",
-                             hosted_url="")
+        return IssuedInvoice(customer_id="", invoice_id=f"manual:{spec.key}", number="", status="open", hosted_url="")
 
     def invoices_list(self) -> list[ProviderInvoice]:
         return []
 
     def transfer_create(self, spec: TransferSpec) -> Transfer:
-        return Transfer(transfer_id=f"manual:{spec.key}", destination=spec.destination, currency=spec.currency,
-                        amount=spec.amount, group=spec.group, metadata=spec.metadata)
+        return Transfer(
+            transfer_id=f"manual:{spec.key}",
+            destination=spec.destination,
+            currency=spec.currency,
+            amount=spec.amount,
+            group=spec.group,
+            metadata=spec.metadata,
+        )
 
     def transfer_find(self, *, group: str) -> Transfer | None:
         return None
@@ -35,8 +40,11 @@ class ManualProvider:
         return []
 
     def connect_account_create(self, *, key: str, name: str, email: str, metadata: dict[str, str]) -> str:
-        raise ProviderError("Manual payees are paid by bank transfer; they have no Connect account.",
-                            definitive=True, code="not_supported")
+        raise ProviderError(
+            "Manual payees are paid by bank transfer; they have no Connect account.",
+            definitive=True,
+            code="not_supported",
+        )
 
     def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
         raise ProviderError("Manual payees have no onboarding.", definitive=True, code="not_supported")

@@ -34,8 +34,11 @@ def _error(error: stripe.StripeError) -> ProviderError:
     # 429 leave the outcome unknown.
     status = getattr(error, "http_status", None) or 0
     definitive = 400 <= status < 500 and status not in (409, 429)
-    return ProviderError(str(getattr(error, "user_message", None) or error)[:300], definitive=definitive,
-                         code=str(getattr(error, "code", "") or ""))
+    return ProviderError(
+        str(getattr(error, "user_message", None) or error)[:300],
+        definitive=definitive,
+        code=str(getattr(error, "code", "") or ""),
+    )
 
 
 def _metadata(obj: Any) -> dict[str, str]:
@@ -50,8 +53,11 @@ class StripeProvider:
         api_key = api_key or settings.STRIPE_API_KEY
         api_base = api_base if api_base is not None else settings.STRIPE_API_BASE
         addresses: dict[str, str] = {"api": api_base, "connect": api_base} if api_base else {}
-        self.client = stripe.StripeClient(api_key, base_addresses=addresses,  # type: ignore[arg-type]
-                                          max_network_retries=2)
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses=addresses,  # type: ignore[arg-type]
+            max_network_retries=2,
+        )
 
     # --- collection ---------------------------------------------------------------------
 
@@ -62,72 +68,116 @@ class StripeProvider:
             customer = {"name": spec.customer_name, "metadata": {"haken_customer": spec.customer_key}}
             if spec.customer_email:
                 customer["email"] = spec.customer_email
-            customer_id = spec.customer_id or v1.customers.create(
-                params=customer,  # type: ignore[arg-type]
-                options={"idempotency_key": spec.customer_key},
-            ).id
+            customer_id = (
+                spec.customer_id
+                or v1.customers.create(
+                    params=customer,  # type: ignore[arg-type]
+                    options={"idempotency_key": spec.customer_key},
+                ).id
+            )
             invoice = self._earlier_invoice(customer_id, spec) if spec.replaces_earlier_attempt else None
             if invoice is None:
                 if spec.replaces_earlier_attempt:  # items an earlier, refused attempt left pending
-                    for item in v1.invoice_items.list(params={"customer": customer_id, "pending": True,
-                                                              "limit": 100}).auto_paging_iter():
+                    for item in v1.invoice_items.list(
+                        params={"customer": customer_id, "pending": True, "limit": 100}
+                    ).auto_paging_iter():
                         if _metadata(item).get("haken_statement") == spec.metadata.get("haken_statement"):
                             v1.invoice_items.delete(item.id)
                 for line in spec.lines:
                     v1.invoice_items.create(
-                        params={"customer": customer_id, "amount": line.amount, "currency": currency,
-                                "description": line.description[:500], "metadata": line.metadata},
+                        params={
+                            "customer": customer_id,
+                            "amount": line.amount,
+                            "currency": currency,
+                            "description": line.description[:500],
+                            "metadata": line.metadata,
+                        },
                         options={"idempotency_key": line.key},
                     )
                 invoice = v1.invoices.create(
-                    params={"customer": customer_id, "collection_method": "send_invoice",
-                            "days_until_due": spec.days_until_due, "auto_advance": False,
-                            "pending_invoice_items_behavior": "include", "description": spec.description,
-                            "metadata": spec.metadata},
+                    params={
+                        "customer": customer_id,
+                        "collection_method": "send_invoice",
+                        "days_until_due": spec.days_until_due,
+                        "auto_advance": False,
+                        "pending_invoice_items_behavior": "include",
+                        "description": spec.description,
+                        "metadata": spec.metadata,
+                    },
                     options={"idempotency_key": spec.key},
                 )
             if invoice.amount_due != spec.amount or invoice.currency != currency:
                 raise ProviderError(
                     f"Stripe drafted {invoice.amount_due} {invoice.currency} for an invoice of "
-                    f"{spec.amount} {currency}; it was not finalized.", definitive=True, code="amount_mismatch")
+                    f"{spec.amount} {currency}; it was not finalized.",
+                    definitive=True,
+                    code="amount_mismatch",
+                )
             if invoice.status == "draft":
                 invoice = v1.invoices.finalize_invoice(invoice.id, options={"idempotency_key": f"{spec.key}:finalize"})
             if invoice.status == "open":
                 invoice = v1.invoices.send_invoice(invoice.id, options={"idempotency_key": f"{spec.key}:send"})
         except stripe.StripeError as error:
             raise _error(error) from error
-        return IssuedInvoice(customer_id=customer_id, invoice_id=invoice.id,
-                             number=getattr(invoice, "number", None) or "", status=invoice.status,
-                             hosted_url=getattr(invoice, "hosted_invoice_url", None) or "")
+        return IssuedInvoice(
+            customer_id=customer_id,
+            invoice_id=invoice.id,
+            number=getattr(invoice, "number", None) or "",
+            status=invoice.status,
+            hosted_url=getattr(invoice, "hosted_invoice_url", None) or "",
+        )
 
     def _earlier_invoice(self, customer_id: str, spec: InvoiceSpec) -> Any:
         """An invoice an earlier attempt made for the same row (refused later, at finalize
         or send): carry on with it rather than bill the statement twice."""
         for invoice in self.client.v1.invoices.list(params={"customer": customer_id, "limit": 100}).auto_paging_iter():
-            if (_metadata(invoice).get("haken_invoice") == spec.metadata.get("haken_invoice")
-                    and invoice.status in ("draft", "open", "paid")):
+            if _metadata(invoice).get("haken_invoice") == spec.metadata.get("haken_invoice") and invoice.status in (
+                "draft",
+                "open",
+                "paid",
+            ):
                 return invoice
         return None
 
     def invoices_list(self) -> list[ProviderInvoice]:
         try:
-            return [ProviderInvoice(invoice_id=i.id, status=i.status, currency=i.currency.upper(),
-                                    amount_due=i.amount_due, amount_paid=i.amount_paid, metadata=_metadata(i))
-                    for i in self.client.v1.invoices.list(params={"limit": 100}).auto_paging_iter()]
+            return [
+                ProviderInvoice(
+                    invoice_id=i.id,
+                    status=i.status,
+                    currency=i.currency.upper(),
+                    amount_due=i.amount_due,
+                    amount_paid=i.amount_paid,
+                    metadata=_metadata(i),
+                )
+                for i in self.client.v1.invoices.list(params={"limit": 100}).auto_paging_iter()
+            ]
         except stripe.StripeError as error:
             raise _error(error) from error
 
     # --- payouts --------------------------------------------------------------------------
 
     def _transfer(self, obj: Any) -> Transfer:
-        return Transfer(transfer_id=obj.id, destination=obj.destination, currency=obj.currency.upper(),
-                        amount=obj.amount, group=getattr(obj, "transfer_group", None) or "", metadata=_metadata(obj))
+        return Transfer(
+            transfer_id=obj.id,
+            destination=obj.destination,
+            currency=obj.currency.upper(),
+            amount=obj.amount,
+            group=getattr(obj, "transfer_group", None) or "",
+            metadata=_metadata(obj),
+        )
 
     def transfer_create(self, spec: TransferSpec) -> Transfer:
         try:
             transfer = self.client.v1.transfers.create(
-                params={"amount": spec.amount, "currency": spec.currency.lower(), "destination": spec.destination,
-                        "transfer_group": spec.group, "description": spec.description, "metadata": spec.metadata},
+                params={
+                    "amount": spec.amount,
+                    "currency": spec.currency.lower(),
+                    "destination": spec.destination,
+                    "transfer_group": spec.group,
+                    "description": spec.description,
+                    "metadata": spec.metadata,
+                },
                 options={"idempotency_key": spec.key},
             )
         except stripe.StripeError as error:
@@ -143,8 +193,7 @@ class StripeProvider:
 
     def transfers_list(self) -> list[Transfer]:
         try:
-            return [self._transfer(t)
-                    for t in self.client.v1.transfers.list(params={"limit": 100}).auto_paging_iter()]
+            return [self._transfer(t) for t in self.client.v1.transfers.list(params={"limit": 100}).auto_paging_iter()]
         except stripe.StripeError as error:
             raise _error(error) from error
 
@@ -163,8 +212,12 @@ class StripeProvider:
     def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
         try:
             return self.client.v1.account_links.create(
-                params={"account": account_id, "refresh_url": refresh_url, "return_url": return_url,
-                        "type": "account_onboarding"},
+                params={
+                    "account": account_id,
+                    "refresh_url": refresh_url,
+                    "return_url": return_url,
+                    "type": "account_onboarding",
+                },
             ).url
         except stripe.StripeError as error:
             raise _error(error) from error

@@ -44,9 +44,11 @@ def invoice_get(*, viewer: Any, invoice_id: int) -> Invoice:
 
 
 def statements_awaiting_invoice() -> QuerySet[Statement]:
-    return (Statement.objects.filter(status=Statement.Status.APPROVED, payable__gt=0, invoice__isnull=True)
-            .select_related("contract__placement__partner", "contract__placement__employee")
-            .order_by("period", "id"))
+    return (
+        Statement.objects.filter(status=Statement.Status.APPROVED, payable__gt=0, invoice__isnull=True)
+        .select_related("contract__placement__partner", "contract__placement__employee")
+        .order_by("period", "id")
+    )
 
 
 def payout_runs() -> QuerySet[PayoutRun]:
@@ -70,14 +72,20 @@ def payouts_due(*, as_of: datetime) -> dict[tuple[int, str], list[StatementSplit
     Connect account)."""
     splits = list(
         StatementSplit.objects.filter(
-            amount__gt=0, payout_item__isnull=True, statement__invoice__status=Invoice.Status.PAID,
+            amount__gt=0,
+            payout_item__isnull=True,
+            statement__invoice__status=Invoice.Status.PAID,
             statement__invoice__paid_at__lte=as_of,
-        ).exclude(payee__kind=Payee.Kind.PLATFORM)
-        .select_related("payee", "statement__invoice").order_by("payee_id", "statement__period", "id")
+        )
+        .exclude(payee__kind=Payee.Kind.PLATFORM)
+        .select_related("payee", "statement__invoice")
+        .order_by("payee_id", "statement__period", "id")
     )
     keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
-    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
-        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
+    versions = {
+        (v.contract_id, v.number): v
+        for v in ContractVersion.objects.filter(contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})
+    }
     due: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
     for split in splits:
         paid_at = split.statement.invoice.paid_at  # set: the query asks for paid invoices
@@ -110,26 +118,43 @@ def payouts_held(*, as_of: datetime) -> list[HeldSplit]:
     invoice is not paid), in its hold period (until when), below the payee's minimum, or a
     Stripe payee without its Connect account. The same rules as payouts_due, read the other way."""
     splits = list(
-        StatementSplit.objects.filter(amount__gt=0, payout_item__isnull=True,
-                                      statement__status__in=["approved", "invoiced", "paid"])
+        StatementSplit.objects.filter(
+            amount__gt=0, payout_item__isnull=True, statement__status__in=["approved", "invoiced", "paid"]
+        )
         .exclude(payee__kind=Payee.Kind.PLATFORM)
-        .select_related("payee", "statement__invoice", "statement__contract__placement__partner",
-                        "statement__contract__placement__employee")
+        .select_related(
+            "payee",
+            "statement__invoice",
+            "statement__contract__placement__partner",
+            "statement__contract__placement__employee",
+        )
         .order_by("payee__name", "statement__period", "id")
     )
     keys = {(s.statement.contract_id, s.statement.version_number) for s in splits}
-    versions = {(v.contract_id, v.number): v for v in ContractVersion.objects.filter(
-        contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})}
+    versions = {
+        (v.contract_id, v.number): v
+        for v in ContractVersion.objects.filter(contract_id__in={k[0] for k in keys}, number__in={k[1] for k in keys})
+    }
     held: list[HeldSplit] = []
     eligible: dict[tuple[int, str], list[StatementSplit]] = defaultdict(list)
     for split in splits:
         invoice = getattr(split.statement, "invoice", None)
-        if invoice is None or invoice.status != Invoice.Status.PAID or invoice.paid_at is None \
-                or invoice.paid_at > as_of:
-            what = ("the invoice is not issued yet" if invoice is None
-                    else f"invoice {invoice.number or invoice.pk} is {invoice.get_status_display().lower()}")
-            held.append(HeldSplit(split, HELD_NOT_COLLECTED,
-                                  f"Not yet collected: {what}; paid out once the partner pays.", None))
+        if (
+            invoice is None
+            or invoice.status != Invoice.Status.PAID
+            or invoice.paid_at is None
+            or invoice.paid_at > as_of
+        ):
+            what = (
+                "the invoice is not issued yet"
+                if invoice is None
+                else f"invoice {invoice.number or invoice.pk} is {invoice.get_status_display().lower()}"
+            )
+            held.append(
+                HeldSplit(
+                    split, HELD_NOT_COLLECTED, f"Not yet collected: {what}; paid out once the partner pays.", None
+                )
+            )
             continue
         days = _hold_days(split, versions)
         until = invoice.paid_at + timedelta(days=days)
@@ -137,8 +162,9 @@ def payouts_held(*, as_of: datetime) -> list[HeldSplit]:
             held.append(HeldSplit(split, HELD_HOLD, f"Hold period: {days} days from the payment.", until))
             continue
         if provider_name_for(split.payee) == PaymentProvider.STRIPE and not split.payee.stripe_account_id:
-            held.append(HeldSplit(split, HELD_NO_ACCOUNT,
-                                  "The payee has no Stripe account yet: onboard it under Payees.", None))
+            held.append(
+                HeldSplit(split, HELD_NO_ACCOUNT, "The payee has no Stripe account yet: onboard it under Payees.", None)
+            )
             continue
         eligible[(split.payee_id, split.statement.currency)].append(split)
     for group in eligible.values():
@@ -146,11 +172,16 @@ def payouts_held(*, as_of: datetime) -> list[HeldSplit]:
         total = sum(split.amount for split in group)
         if total < payee.minimum_payout:
             for split in group:
-                held.append(HeldSplit(
-                    split, HELD_BELOW_MINIMUM,
-                    f"Below the payee's minimum payout: {format_money(total, split.statement.currency)} due, "
-                    f"the minimum is {format_money(payee.minimum_payout, split.statement.currency)}; "
-                    "it waits until more is collected.", None))
+                held.append(
+                    HeldSplit(
+                        split,
+                        HELD_BELOW_MINIMUM,
+                        f"Below the payee's minimum payout: {format_money(total, split.statement.currency)} due, "
+                        f"the minimum is {format_money(payee.minimum_payout, split.statement.currency)}; "
+                        "it waits until more is collected.",
+                        None,
+                    )
+                )
     return held
 
 
@@ -162,9 +193,15 @@ def payees_for_payouts() -> list[dict[str, Any]]:
     due: dict[int, list[tuple[str, int]]] = {}
     for (payee_id, currency), splits in payouts_due(as_of=timezone.now()).items():
         due.setdefault(payee_id, []).append((currency, sum(s.amount for s in splits)))
-    return [{"payee": payee, "provider": provider_name_for(payee), "owed": owed.get(payee.slug, []),
-             "due": due.get(payee.pk, [])}
-            for payee in Payee.objects.exclude(kind=Payee.Kind.PLATFORM).order_by("name")]
+    return [
+        {
+            "payee": payee,
+            "provider": provider_name_for(payee),
+            "owed": owed.get(payee.slug, []),
+            "due": due.get(payee.pk, []),
+        }
+        for payee in Payee.objects.exclude(kind=Payee.Kind.PLATFORM).order_by("name")
+    ]
 
 
 def reconciliation_latest() -> ReconciliationRun | None:
@@ -178,7 +215,13 @@ def partner_period_statements(*, viewer: Any, partner_id: int, period: date) -> 
         return Statement.objects.none()
     if own is None and getattr(viewer, "role", None) not in FINANCE:
         return Statement.objects.none()
-    return (Statement.objects.filter(contract__placement__partner_id=partner_id, period=period,
-                                     status__in=["approved", "invoiced", "paid", "closed"])
-            .select_related("contract__placement__partner", "contract__placement__employee")
-            .prefetch_related("lines", "splits__payee").order_by("id"))
+    return (
+        Statement.objects.filter(
+            contract__placement__partner_id=partner_id,
+            period=period,
+            status__in=["approved", "invoiced", "paid", "closed"],
+        )
+        .select_related("contract__placement__partner", "contract__placement__employee")
+        .prefetch_related("lines", "splits__payee")
+        .order_by("id")
+    )

@@ -39,35 +39,55 @@ logger = logging.getLogger(__name__)
 ISSUABLE = (Statement.Status.APPROVED,)
 
 
-
-def _audit(actor: User | None, action: str, invoice: Invoice, summary: str, changes: dict | None = None,
-           via: str | None = None) -> None:
-    audit_record(actor=actor, action=action, target=invoice, summary=summary, partner_id=invoice.partner_id,
-                 changes=changes or {}, via=via)
+def _audit(
+    actor: User | None, action: str, invoice: Invoice, summary: str, changes: dict | None = None, via: str | None = None
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=invoice,
+        summary=summary,
+        partner_id=invoice.partner_id,
+        changes=changes or {},
+        via=via,
+    )
 
 
 @transaction.atomic
 def invoice_create(*, actor: User, statement: Statement) -> Invoice:
     """Bill an approved statement. Asking twice returns the first invoice."""
     finance_require(actor, doing="issue invoices")
-    statement = (Statement.objects.select_for_update(of=("self",))
-                 .select_related("contract__placement__partner").get(pk=statement.pk))
+    statement = (
+        Statement.objects.select_for_update(of=("self",))
+        .select_related("contract__placement__partner")
+        .get(pk=statement.pk)
+    )
     existing = Invoice.objects.filter(statement=statement).first()
     if existing is not None:
         return existing
     if statement.status not in ISSUABLE:
         raise InvalidTransition(f"The statement is {statement.status}; only an approved statement is invoiced.")
     if statement.payable <= 0:
-        raise InvalidTransition("Nothing is payable on this statement (it carries a credit forward); "
-                                "there is nothing to invoice.")
+        raise InvalidTransition(
+            "Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice."
+        )
     partner = statement.contract.placement.partner
     invoice = Invoice.objects.create(
-        statement=statement, partner=partner, provider=provider_name_for(partner), currency=statement.currency,
-        amount=statement.payable, idempotency_key=f"statement:{statement.pk}:invoice", created_by=actor,
+        statement=statement,
+        partner=partner,
+        provider=provider_name_for(partner),
+        currency=statement.currency,
+        amount=statement.payable,
+        idempotency_key=f"statement:{statement.pk}:invoice",
+        created_by=actor,
     )
-    _audit(actor, "invoice.created", invoice,
-           f"Invoice for {statement} ({statement.currency} {statement.payable}) via {invoice.provider}",
-           {"statement": statement.pk, "amount": statement.payable, "provider": invoice.provider})
+    _audit(
+        actor,
+        "invoice.created",
+        invoice,
+        f"Invoice for {statement} ({statement.currency} {statement.payable}) via {invoice.provider}",
+        {"statement": statement.pk, "amount": statement.payable, "provider": invoice.provider},
+    )
     enqueue_on_commit("payments.tasks.invoice_issue_task", invoice.pk)
     return invoice
 
@@ -83,8 +103,13 @@ def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
     # looks for drafts without one, should this attempt's message be lost).
     invoice.issue_attempt, invoice.issue_error = invoice.issue_attempt + 1, ""
     invoice.save(update_fields=["issue_attempt", "issue_error"])
-    _audit(actor, "invoice.issue_retried", invoice, f"Issuing invoice #{invoice.pk} again",
-           {"attempt": invoice.issue_attempt})
+    _audit(
+        actor,
+        "invoice.issue_retried",
+        invoice,
+        f"Issuing invoice #{invoice.pk} again",
+        {"attempt": invoice.issue_attempt},
+    )
     enqueue_on_commit("payments.tasks.invoice_issue_task", invoice.pk)
     return invoice
 
@@ -96,29 +121,41 @@ def invoice_spec(invoice: Invoice) -> InvoiceSpec:
     attempt = "" if invoice.issue_attempt == 1 else f":attempt-{invoice.issue_attempt}"
     lines = [
         InvoiceLineSpec(
-            description=line.description if line.revenue is None else
-            f"{line.description} (revenue {line.revenue} {statement.currency})",
-            amount=line.amount, key=f"statement:{statement.pk}:line:{line.pk}{attempt}",
-            metadata={"haken_statement": str(statement.pk), "haken_statement_line": str(line.pk),
-                      "kind": line.kind},
+            description=line.description
+            if line.revenue is None
+            else f"{line.description} (revenue {line.revenue} {statement.currency})",
+            amount=line.amount,
+            key=f"statement:{statement.pk}:line:{line.pk}{attempt}",
+            metadata={"haken_statement": str(statement.pk), "haken_statement_line": str(line.pk), "kind": line.kind},
         )
         for line in statement.lines.all()
     ]
     if sum(line.amount for line in lines) != invoice.amount:
         # Lines of a positive statement add up to its total; if they do not, an invoice
         # would bill something other than what finance approved.
-        raise ValidationFailed(f"The statement's lines add up to {sum(line.amount for line in lines)}, "
-                               f"not the {invoice.amount} payable; it cannot be invoiced as is.")
+        raise ValidationFailed(
+            f"The statement's lines add up to {sum(line.amount for line in lines)}, "
+            f"not the {invoice.amount} payable; it cannot be invoiced as is."
+        )
     owner = partner.memberships.filter(role="owner").select_related("user").order_by("id").first()
     return InvoiceSpec(
-        key=f"{invoice.idempotency_key}{attempt}", customer_key=f"partner:{partner.pk}:customer",
+        key=f"{invoice.idempotency_key}{attempt}",
+        customer_key=f"partner:{partner.pk}:customer",
         replaces_earlier_attempt=invoice.issue_attempt > 1,
-        customer_id=partner.stripe_customer_id, customer_name=partner.name,
-        customer_email=owner.user.email if owner else "", currency=invoice.currency, amount=invoice.amount,
+        customer_id=partner.stripe_customer_id,
+        customer_name=partner.name,
+        customer_email=owner.user.email if owner else "",
+        currency=invoice.currency,
+        amount=invoice.amount,
         description=f"{placement.employee.name} at {partner.name} — wage for {statement.period:%Y-%m}",
-        days_until_due=settings.PAYMENTS_INVOICE_DAYS_DUE, lines=lines,
-        metadata={"haken_invoice": str(invoice.pk), "haken_statement": str(statement.pk),
-                  "haken_partner": partner.slug, "period": f"{statement.period:%Y-%m}"},
+        days_until_due=settings.PAYMENTS_INVOICE_DAYS_DUE,
+        lines=lines,
+        metadata={
+            "haken_invoice": str(invoice.pk),
+            "haken_statement": str(statement.pk),
+            "haken_partner": partner.slug,
+            "period": f"{statement.period:%Y-%m}",
+        },
     )
 
 
@@ -128,8 +165,11 @@ def invoice_issue(*, invoice_id: int) -> Invoice:
     an issued invoice is left alone, and a retried request returns the provider's first
     answer (same idempotency keys). An unanswered request raises (the task retries);
     a refusal is recorded on the invoice for finance."""
-    invoice = (Invoice.objects.select_for_update(of=("self",))
-               .select_related("partner", "statement__contract__placement__employee").get(pk=invoice_id))
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("partner", "statement__contract__placement__employee")
+        .get(pk=invoice_id)
+    )
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
     lock_transaction_acquire(advisory_key(Lock.INVOICE_PARTNER, invoice.partner_id))
@@ -144,8 +184,13 @@ def invoice_issue(*, invoice_id: int) -> Invoice:
             raise
         invoice.issue_error = error.message[:300]
         invoice.save(update_fields=["issue_error"])
-        _audit(None, "invoice.issue_failed", invoice, f"{invoice} could not be issued: {error.message}",
-               via=invoice.provider)
+        _audit(
+            None,
+            "invoice.issue_failed",
+            invoice,
+            f"{invoice} could not be issued: {error.message}",
+            via=invoice.provider,
+        )
         return invoice
     return _invoice_record_issued(invoice, issued)
 
@@ -157,12 +202,18 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
     invoice.number = issued.number or f"HKN-{invoice.pk:06d}"
     invoice.hosted_url = issued.hosted_url
     invoice.status, invoice.issued_at, invoice.issue_error = Invoice.Status.OPEN, timezone.now(), ""
-    invoice.save(update_fields=["provider_invoice_id", "number", "hosted_url", "status", "issued_at",
-                                "issue_error"])
+    invoice.save(update_fields=["provider_invoice_id", "number", "hosted_url", "status", "issued_at", "issue_error"])
     Statement.objects.filter(pk=invoice.statement_id, status=Statement.Status.APPROVED).update(
-        status=Statement.Status.INVOICED)
-    _audit(None, "invoice.issued", invoice, f"Invoice {invoice.number} issued to {invoice.partner.name}",
-           {"provider_invoice_id": invoice.provider_invoice_id}, via=invoice.provider)
+        status=Statement.Status.INVOICED
+    )
+    _audit(
+        None,
+        "invoice.issued",
+        invoice,
+        f"Invoice {invoice.number} issued to {invoice.partner.name}",
+        {"provider_invoice_id": invoice.provider_invoice_id},
+        via=invoice.provider,
+    )
     return invoice
 
 
@@ -171,12 +222,23 @@ def invoice_opened_record(*, invoice: Invoice, provider_invoice_id: str, number:
     committed (a crash between the two): take its word. Called with the row locked."""
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
-    return _invoice_record_issued(invoice, IssuedInvoice(customer_id="", invoice_id=provider_invoice_id,
-                                                         number=number, status="open", hosted_url=hosted_url))
+    return _invoice_record_issued(
+        invoice,
+        IssuedInvoice(
+            customer_id="", invoice_id=provider_invoice_id, number=number, status="open", hosted_url=hosted_url
+        ),
+    )
 
 
-def invoice_payment_record(*, invoice: Invoice, amount: int, currency: str, paid_at: datetime,
-                           actor: User | None = None, via: str | None = None) -> Invoice:
+def invoice_payment_record(
+    *,
+    invoice: Invoice,
+    amount: int,
+    currency: str,
+    paid_at: datetime,
+    actor: User | None = None,
+    via: str | None = None,
+) -> Invoice:
     """Record the partner's payment. Called with the invoice row locked. Paid already:
     nothing changes. An amount other than the invoice's is refused (reconciliation
     reports it), never booked as a payment in full."""
@@ -185,26 +247,35 @@ def invoice_payment_record(*, invoice: Invoice, amount: int, currency: str, paid
     if invoice.status == Invoice.Status.VOID:
         raise InvalidTransition(f"{invoice} is void; a payment for it needs finance.")
     if amount != invoice.amount or currency.upper() != invoice.currency:
-        raise ValidationFailed(f"Paid {amount} {currency.upper()} against an invoice of "
-                               f"{invoice.amount} {invoice.currency}; not recorded.")
+        raise ValidationFailed(
+            f"Paid {amount} {currency.upper()} against an invoice of {invoice.amount} {invoice.currency}; not recorded."
+        )
     statement = invoice.statement
     partner = invoice.partner
     invoice.payment_entry = journal_entry_post(
         idempotency_key=f"invoice:{invoice.pk}:paid",
         memo=f"{partner.name} paid invoice {invoice.number or invoice.pk} ({statement.period:%Y-%m})",
         occurred_on=timezone.localdate(paid_at),
-        postings=[Posting(f"cash:{invoice.provider}", invoice.amount, invoice.currency, f"Invoice {invoice.number}"),
-                  Posting(f"partner_receivable:{partner.slug}", -invoice.amount, invoice.currency,
-                          f"Invoice {invoice.number}")],
+        postings=[
+            Posting(f"cash:{invoice.provider}", invoice.amount, invoice.currency, f"Invoice {invoice.number}"),
+            Posting(
+                f"partner_receivable:{partner.slug}", -invoice.amount, invoice.currency, f"Invoice {invoice.number}"
+            ),
+        ],
         actor=actor,
     )
     previous = invoice.status
     invoice.status, invoice.paid_at = Invoice.Status.PAID, paid_at
     invoice.save(update_fields=["payment_entry", "status", "paid_at"])
     Statement.objects.filter(pk=statement.pk).update(status=Statement.Status.PAID)
-    _audit(actor, "invoice.paid", invoice,
-           f"{partner.name} paid invoice {invoice.number} ({invoice.currency} {invoice.amount})",
-           {"status": [previous, "paid"]}, via=via)
+    _audit(
+        actor,
+        "invoice.paid",
+        invoice,
+        f"{partner.name} paid invoice {invoice.number} ({invoice.currency} {invoice.amount})",
+        {"status": [previous, "paid"]},
+        via=via,
+    )
     return invoice
 
 
@@ -219,10 +290,17 @@ def invoice_payment_failed_record(*, invoice: Invoice, message: str, failed_at: 
     # `placement` in the changes is what contracts' notifier keys on: the partner's owners
     # and its account manager get a notice.
     entry = audit_record(
-        actor=None, action="invoice.payment_failed", target=invoice, partner_id=invoice.partner_id,
+        actor=None,
+        action="invoice.payment_failed",
+        target=invoice,
+        partner_id=invoice.partner_id,
         summary=f"Payment of invoice {invoice.number or invoice.pk} failed: {message}",
-        changes={"placement": invoice.statement.contract.placement_id, "invoice": invoice.pk,
-                 "status": [previous, "payment_failed"]}, via=invoice.provider,
+        changes={
+            "placement": invoice.statement.contract.placement_id,
+            "invoice": invoice.pk,
+            "status": [previous, "payment_failed"],
+        },
+        via=invoice.provider,
     )
     notification_queue(entry=entry)
     return invoice
@@ -232,16 +310,20 @@ def invoice_payment_failed_record(*, invoice: Invoice, message: str, failed_at: 
 def invoice_mark_paid(*, actor: User, invoice: Invoice, reference: str = "") -> Invoice:
     """Finance records that a manual invoice was paid (a bank transfer outside Stripe)."""
     finance_require(actor, doing="record payments")
-    invoice = (Invoice.objects.select_for_update(of=("self",))
-               .select_related("partner", "statement__contract__placement").get(pk=invoice.pk))
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("partner", "statement__contract__placement")
+        .get(pk=invoice.pk)
+    )
     if invoice.provider != PaymentProvider.MANUAL:
         raise InvalidTransition("Stripe invoices are marked paid by Stripe's webhook, not by hand.")
     if invoice.status == Invoice.Status.PAID:
         raise InvalidTransition(f"{invoice} is already paid.")
     if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.PAYMENT_FAILED):
         raise InvalidTransition(f"{invoice} is {invoice.status}; only an open invoice is paid.")
-    invoice = invoice_payment_record(invoice=invoice, amount=invoice.amount, currency=invoice.currency,
-                                     paid_at=timezone.now(), actor=actor)
+    invoice = invoice_payment_record(
+        invoice=invoice, amount=invoice.amount, currency=invoice.currency, paid_at=timezone.now(), actor=actor
+    )
     if reference.strip():
         _audit(actor, "invoice.payment_reference", invoice, f"Payment reference: {reference.strip()[:200]}")
     return invoice

@@ -60,7 +60,6 @@ def payout_amount(*, due: list[int], minimum: int, payable_balance: int) -> int:
     return total
 
 
-
 @transaction.atomic
 def payout_run_request(*, actor: User | None, as_of: datetime | None = None, trigger: str = "console") -> PayoutRun:
     as_of = as_of or timezone.now()
@@ -69,9 +68,14 @@ def payout_run_request(*, actor: User | None, as_of: datetime | None = None, tri
         finance_require(actor, doing="run payouts")
         approvers = _check_four_eyes(actor, as_of)
     run = PayoutRun.objects.create(as_of=as_of, requested_by=actor, trigger=trigger)
-    audit_record(actor=actor, action="payout_run.requested", target=run, summary=f"Payout run #{run.pk} requested",
-                 via=None if actor else trigger,
-                 changes={"requested_by": actor.username, "statements_approved_by": approvers} if actor else None)
+    audit_record(
+        actor=actor,
+        action="payout_run.requested",
+        target=run,
+        summary=f"Payout run #{run.pk} requested",
+        via=None if actor else trigger,
+        changes={"requested_by": actor.username, "statements_approved_by": approvers} if actor else None,
+    )
     enqueue_on_commit("payments.tasks.payout_run_task", run.pk)
     return run
 
@@ -81,14 +85,21 @@ def _check_four_eyes(actor: User, as_of: datetime) -> list[str]:
     statement above the four-eyes threshold that `actor` approved is refused. Returns who
     approved the statements the run would pay, for the audit trail. Runs beat starts (no
     person) pay only what two people already released (submitted, then approved)."""
-    statements = {split.statement_id: split.statement
-                  for splits in payouts_due(as_of=as_of).values() for split in splits}
-    own = sorted((s for s in statements.values()
-                  if s.approved_by_id == actor.pk and s.payable > four_eyes_threshold(s.currency)),
-                 key=lambda s: s.pk)
+    statements = {
+        split.statement_id: split.statement for splits in payouts_due(as_of=as_of).values() for split in splits
+    }
+    own = sorted(
+        (
+            s
+            for s in statements.values()
+            if s.approved_by_id == actor.pk and s.payable > four_eyes_threshold(s.currency)
+        ),
+        key=lambda s: s.pk,
+    )
     if own:
         raise FourEyesRequired(
-            "You approved statement(s) " + ", ".join(f"#{s.pk}" for s in own)
+            "You approved statement(s) "
+            + ", ".join(f"#{s.pk}" for s in own)
             + " that this run would pay out, so another finance user must start it (four eyes above the "
             "threshold).",
             fields={"actor": ["must be a different finance user than the one who approved the statements paid."]},
@@ -98,14 +109,20 @@ def _check_four_eyes(actor: User, as_of: datetime) -> list[str]:
 
 
 def _unsent_total(payee: Payee, currency: str) -> int:
-    return sum(Payout.objects.filter(payee=payee, currency=currency)
-               .exclude(status=Payout.Status.SENT).values_list("amount", flat=True))
+    return sum(
+        Payout.objects.filter(payee=payee, currency=currency)
+        .exclude(status=Payout.Status.SENT)
+        .values_list("amount", flat=True)
+    )
 
 
 def _cash_available(provider: str, currency: str) -> int:
     """What the provider holds for us in `currency` by the ledger, less payouts on their way."""
-    unsent = sum(Payout.objects.filter(provider=provider, currency=currency).exclude(status=Payout.Status.SENT)
-                 .values_list("amount", flat=True))
+    unsent = sum(
+        Payout.objects.filter(provider=provider, currency=currency)
+        .exclude(status=Payout.Status.SENT)
+        .values_list("amount", flat=True)
+    )
     return account_balance(code=f"cash:{provider}", currency=currency) - unsent
 
 
@@ -115,20 +132,34 @@ def _payouts_plan(run: PayoutRun) -> list[int]:
     for (payee_id, currency), splits in payouts_due(as_of=run.as_of).items():
         payee = Payee.objects.select_for_update().get(pk=payee_id)
         balance = -account_balance(code=f"payee_payable:{payee.slug}", currency=currency)
-        amount = payout_amount(due=[s.amount for s in splits], minimum=payee.minimum_payout,
-                               payable_balance=balance - _unsent_total(payee, currency))
+        amount = payout_amount(
+            due=[s.amount for s in splits],
+            minimum=payee.minimum_payout,
+            payable_balance=balance - _unsent_total(payee, currency),
+        )
         provider = provider_name_for(payee)
         if amount == 0:
             continue
         if amount > _cash_available(provider, currency):
             # Collected, but into another provider's account (a manual partner's bank
             # transfer cannot fund a Stripe transfer): it waits until finance moves it.
-            logger.warning("payout run %s: %s is due %s %s, but %s cash does not cover it", run.pk, payee.slug,
-                           amount, currency, provider)
+            logger.warning(
+                "payout run %s: %s is due %s %s, but %s cash does not cover it",
+                run.pk,
+                payee.slug,
+                amount,
+                currency,
+                provider,
+            )
             continue
-        payout = Payout.objects.create(run=run, payee=payee, provider=provider, currency=currency, amount=amount,
-                                       destination=payee.stripe_account_id if provider == PaymentProvider.STRIPE
-                                       else f"manual:{payee.slug}")
+        payout = Payout.objects.create(
+            run=run,
+            payee=payee,
+            provider=provider,
+            currency=currency,
+            amount=amount,
+            destination=payee.stripe_account_id if provider == PaymentProvider.STRIPE else f"manual:{payee.slug}",
+        )
         PayoutItem.objects.bulk_create(PayoutItem(payout=payout, split=s, amount=s.amount) for s in splits)
     unsent = list(Payout.objects.exclude(status=Payout.Status.SENT).order_by("id").values_list("id", flat=True))
     run.payouts_total = len(unsent)
@@ -157,35 +188,56 @@ def _payout_send(payout_id: int) -> Payout:
     transfer = provider.transfer_find(group=group)
     if transfer is None:
         try:
-            transfer = provider.transfer_create(TransferSpec(
-                key=payout.transfer_key, group=group, destination=payout.destination, currency=payout.currency,
-                amount=payout.amount, description=f"Haken payout #{payout.pk} to {payout.payee.name}",
-                metadata={"haken_payout": str(payout.pk), "ledger_key": payout.ledger_key},
-            ))
+            transfer = provider.transfer_create(
+                TransferSpec(
+                    key=payout.transfer_key,
+                    group=group,
+                    destination=payout.destination,
+                    currency=payout.currency,
+                    amount=payout.amount,
+                    description=f"Haken payout #{payout.pk} to {payout.payee.name}",
+                    metadata={"haken_payout": str(payout.pk), "ledger_key": payout.ledger_key},
+                )
+            )
         except ProviderError as error:
             if not error.definitive:
                 raise
             payout.status, payout.failure_message = Payout.Status.FAILED, error.message[:300]
             payout.attempt += 1
             payout.save(update_fields=["status", "failure_message", "attempt"])
-            audit_record(actor=None, action="payout.failed", target=payout, via=payout.provider,
-                         summary=f"Payout #{payout.pk} to {payout.payee.name} failed: {error.message}")
+            audit_record(
+                actor=None,
+                action="payout.failed",
+                target=payout,
+                via=payout.provider,
+                summary=f"Payout #{payout.pk} to {payout.payee.name} failed: {error.message}",
+            )
             return payout
     if transfer.amount != payout.amount or transfer.currency.upper() != payout.currency:
-        raise ValidationFailed(f"The provider's transfer {transfer.transfer_id} is {transfer.amount} "
-                               f"{transfer.currency}, not {payout.amount} {payout.currency}.")
+        raise ValidationFailed(
+            f"The provider's transfer {transfer.transfer_id} is {transfer.amount} "
+            f"{transfer.currency}, not {payout.amount} {payout.currency}."
+        )
     payee = payout.payee
     payout.journal_entry = journal_entry_post(
-        idempotency_key=payout.ledger_key, memo=f"Payout #{payout.pk} to {payee.name}",
+        idempotency_key=payout.ledger_key,
+        memo=f"Payout #{payout.pk} to {payee.name}",
         occurred_on=timezone.localdate(),
-        postings=[Posting(f"payee_payable:{payee.slug}", payout.amount, payout.currency, f"Payout #{payout.pk}"),
-                  Posting(f"cash:{payout.provider}", -payout.amount, payout.currency, f"Payout #{payout.pk}")],
+        postings=[
+            Posting(f"payee_payable:{payee.slug}", payout.amount, payout.currency, f"Payout #{payout.pk}"),
+            Posting(f"cash:{payout.provider}", -payout.amount, payout.currency, f"Payout #{payout.pk}"),
+        ],
     )
     payout.status, payout.sent_at, payout.failure_message = Payout.Status.SENT, timezone.now(), ""
     payout.provider_transfer_id = transfer.transfer_id
     payout.save(update_fields=["journal_entry", "status", "sent_at", "failure_message", "provider_transfer_id"])
-    audit_record(actor=None, action="payout.sent", target=payout, via=payout.provider,
-                 summary=f"Paid {payee.name} {payout.currency} {payout.amount} ({transfer.transfer_id})")
+    audit_record(
+        actor=None,
+        action="payout.sent",
+        target=payout,
+        via=payout.provider,
+        summary=f"Paid {payee.name} {payout.currency} {payout.amount} ({transfer.transfer_id})",
+    )
     return payout
 
 
@@ -204,8 +256,10 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
         # Holding the lock, any other run still marked running lost its worker: this run
         # takes over its unsent payouts, so say so there.
         PayoutRun.objects.filter(status=PayoutRun.Status.RUNNING).exclude(pk=run.pk).update(
-            status=PayoutRun.Status.FAILED, finished_at=timezone.now(),
-            error=f"Interrupted (its worker stopped); its unsent payouts were taken over by run #{run.pk}.")
+            status=PayoutRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"Interrupted (its worker stopped); its unsent payouts were taken over by run #{run.pk}.",
+        )
         try:
             unsent = _payouts_plan(run)
             sent = failed = 0
@@ -245,8 +299,11 @@ def payee_onboarding_link(*, actor: User, payee: Payee, return_url: str) -> str:
     provider = provider_get(PaymentProvider.STRIPE)
     try:
         account_id = payee.stripe_account_id or provider.connect_account_create(
-            key=f"payee:{payee.pk}:connect-account", name=payee.name, email=payee.email,
-            metadata={"haken_payee": payee.slug})
+            key=f"payee:{payee.pk}:connect-account",
+            name=payee.name,
+            email=payee.email,
+            metadata={"haken_payee": payee.slug},
+        )
         payee = payee_stripe_account_record(actor=actor, payee=payee, account_id=account_id)
         return provider.onboarding_link(account_id=account_id, refresh_url=return_url, return_url=return_url)
     except ProviderError as error:

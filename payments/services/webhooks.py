@@ -64,8 +64,7 @@ def webhook_signature_verify(*, payload: bytes, signature: str | None) -> dict[s
 def _invoice_for(obj: dict[str, Any]) -> Invoice | None:
     if obj.get("object") != "invoice":
         return None
-    query = Invoice.objects.select_for_update(of=("self",)).select_related(
-        "partner", "statement__contract__placement")
+    query = Invoice.objects.select_for_update(of=("self",)).select_related("partner", "statement__contract__placement")
     found = query.filter(provider="stripe", provider_invoice_id=obj.get("id") or "-").first()
     if found is None:
         # Issued, but our record of it not yet committed: the metadata names our row.
@@ -85,24 +84,34 @@ def _apply(event: dict[str, Any], invoice: Invoice) -> tuple[str, str]:
     created = int(event.get("created") or 0)
     transitions = obj.get("status_transitions") or {}
     if invoice.status == Invoice.Status.DRAFT and obj.get("id"):
-        invoice = invoice_opened_record(invoice=invoice, provider_invoice_id=obj["id"],
-                                        number=obj.get("number") or "", hosted_url=obj.get("hosted_invoice_url") or "")
+        invoice = invoice_opened_record(
+            invoice=invoice,
+            provider_invoice_id=obj["id"],
+            number=obj.get("number") or "",
+            hosted_url=obj.get("hosted_invoice_url") or "",
+        )
     if kind in PAID_EVENTS:
         if obj.get("status") != "paid":
             return WebhookEvent.Outcome.IGNORED, f"the invoice in the event is {obj.get('status')}, not paid"
         if invoice.status == Invoice.Status.PAID:
             return WebhookEvent.Outcome.IGNORED, "already paid"
-        invoice_payment_record(invoice=invoice, amount=int(obj.get("amount_paid") or 0),
-                               currency=str(obj.get("currency") or ""),
-                               paid_at=_moment(transitions.get("paid_at"), created), via="stripe")
+        invoice_payment_record(
+            invoice=invoice,
+            amount=int(obj.get("amount_paid") or 0),
+            currency=str(obj.get("currency") or ""),
+            paid_at=_moment(transitions.get("paid_at"), created),
+            via="stripe",
+        )
         return WebhookEvent.Outcome.PROCESSED, "paid"
     if kind in FAILED_EVENTS:
         if invoice.status == Invoice.Status.PAID:
             return WebhookEvent.Outcome.IGNORED, "already paid"
         attempts = obj.get("attempt_count")
         invoice_payment_failed_record(
-            invoice=invoice, failed_at=_moment(None, created),
-            message=f"The payment was declined{f' (attempt {attempts})' if attempts else ''}.")
+            invoice=invoice,
+            failed_at=_moment(None, created),
+            message=f"The payment was declined{f' (attempt {attempts})' if attempts else ''}.",
+        )
         return WebhookEvent.Outcome.PROCESSED, "payment failed"
     if kind in VOID_EVENTS:
         if invoice.status == Invoice.Status.PAID:
@@ -120,9 +129,14 @@ def webhook_event_process(*, event: dict[str, Any], provider: str = "stripe") ->
     if existing is not None:
         return existing
     obj = (event.get("data") or {}).get("object") or {}
-    record = WebhookEvent(provider=provider, event_id=str(event["id"])[:100], type=str(event["type"])[:100],
-                          created=int(event.get("created") or 0), payload=event,
-                          outcome=WebhookEvent.Outcome.IGNORED)
+    record = WebhookEvent(
+        provider=provider,
+        event_id=str(event["id"])[:100],
+        type=str(event["type"])[:100],
+        created=int(event.get("created") or 0),
+        payload=event,
+        outcome=WebhookEvent.Outcome.IGNORED,
+    )
     if event["type"] not in HANDLED:
         record.message = "not an event this platform acts on"
     else:

@@ -61,8 +61,14 @@ def statements_brief(*, viewer: Any, period: date | None = None, status: str | N
 def wage_owed(*, viewer: Any) -> list[MoneyTotal]:
     """What the viewer's partner owes: payable of approved and invoiced statements, per
     currency (a paid statement is settled; a negative period has nothing payable)."""
-    rows = (statements_brief(viewer=viewer).filter(status__in=OWED).order_by().values("currency")
-            .annotate(amount=Sum("payable")).order_by("currency"))
+    rows = (
+        statements_brief(viewer=viewer)
+        .filter(status__in=OWED)
+        .order_by()
+        .values("currency")
+        .annotate(amount=Sum("payable"))
+        .order_by("currency")
+    )
     return [MoneyTotal(row["currency"], row["amount"]) for row in rows if row["amount"]]
 
 
@@ -92,8 +98,7 @@ class SalesPage:
         return self.has_next or self.has_previous
 
 
-def sales_page(*, viewer: Any, period: date, attribution: str | None, number: int,
-               per_page: int = 50) -> SalesPage:
+def sales_page(*, viewer: Any, period: date, attribution: str | None, number: int, per_page: int = 50) -> SalesPage:
     """The viewer's sales and refunds of one period, newest first. The partner and the
     period narrow the rows first; LIMIT/OFFSET fetch the page. A refund is filtered by the
     attribution of the sale it refunds (refunds follow their sale)."""
@@ -104,13 +109,16 @@ def sales_page(*, viewer: Any, period: date, attribution: str | None, number: in
     else:
         sales = sales.filter(partner__in=partners_visible(viewer=viewer))
     if attribution:
-        sales = sales.filter(Q(type=Sale.Type.SALE, attribution=attribution)
-                             | Q(type=Sale.Type.REFUND, refund_of__attribution=attribution))
+        sales = sales.filter(
+            Q(type=Sale.Type.SALE, attribution=attribution)
+            | Q(type=Sale.Type.REFUND, refund_of__attribution=attribution)
+        )
     number = max(number, 1)
     offset = (number - 1) * per_page
     rows = list(
-        sales.order_by("-occurred_at", "-id")
-        .prefetch_related("placement__employee", "refund_of__placement__employee")[offset:offset + per_page + 1]
+        sales.order_by("-occurred_at", "-id").prefetch_related("placement__employee", "refund_of__placement__employee")[
+            offset : offset + per_page + 1
+        ]
     )
     return SalesPage(sales=rows[:per_page], number=number, has_next=len(rows) > per_page)
 
@@ -132,27 +140,40 @@ class StatusSummary:
 
 def statement_period_summary(*, viewer: Any, period: date) -> list[StatusSummary]:
     """How many statements of the period are in each status, and what they make payable."""
-    rows = (statements_brief(viewer=viewer, period=period).order_by().values("status", "currency")
-            .annotate(count=Count("id"), payable=Sum("payable")))
+    rows = (
+        statements_brief(viewer=viewer, period=period)
+        .order_by()
+        .values("status", "currency")
+        .annotate(count=Count("id"), payable=Sum("payable"))
+    )
     grouped: dict[str, tuple[int, list[MoneyTotal]]] = {}
     for row in rows:
         count, totals = grouped.get(row["status"], (0, []))
         grouped[row["status"]] = (count + row["count"], [*totals, MoneyTotal(row["currency"], row["payable"])])
     labels = dict(Statement.Status.choices)
-    return [StatusSummary(status, labels[status], count, sorted(totals, key=lambda t: t.currency))
-            for status, (count, totals) in sorted(grouped.items(), key=lambda item: STATUS_ORDER.index(item[0]))]
+    return [
+        StatusSummary(status, labels[status], count, sorted(totals, key=lambda t: t.currency))
+        for status, (count, totals) in sorted(grouped.items(), key=lambda item: STATUS_ORDER.index(item[0]))
+    ]
 
 
 def statement_adjustments(*, statement: Statement) -> QuerySet[StatementAdjustment]:
-    return (StatementAdjustment.objects.filter(contract_id=statement.contract_id, period=statement.period)
-            .select_related("created_by").order_by("created_at", "id"))
+    return (
+        StatementAdjustment.objects.filter(contract_id=statement.contract_id, period=statement.period)
+        .select_related("created_by")
+        .order_by("created_at", "id")
+    )
 
 
 def statement_journal_entry(*, statement: Statement) -> JournalEntry | None:
     if statement.journal_entry_id is None:
         return None
-    return (JournalEntry.objects.filter(pk=statement.journal_entry_id)
-            .prefetch_related("lines__account").select_related("posted_by").first())
+    return (
+        JournalEntry.objects.filter(pk=statement.journal_entry_id)
+        .prefetch_related("lines__account")
+        .select_related("posted_by")
+        .first()
+    )
 
 
 # --- charts ----------------------------------------------------------------------------------
@@ -184,22 +205,56 @@ def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[di
 
 # --- CSV exports ------------------------------------------------------------------------------
 
-STATEMENT_EXPORT_HEADER = ["statement_id", "period", "partner", "employee", "status", "line_kind",
-                           "description", "quantity", "revenue", "amount", "currency"]
+STATEMENT_EXPORT_HEADER = [
+    "statement_id",
+    "period",
+    "partner",
+    "employee",
+    "status",
+    "line_kind",
+    "description",
+    "quantity",
+    "revenue",
+    "amount",
+    "currency",
+]
 
 
 def statement_lines_export(*, viewer: Any, period: date) -> Iterator[tuple[Any, ...]]:
     """One row per statement line of the period, streamed from a server-side cursor."""
     statement_ids = statements_brief(viewer=viewer, period=period).order_by().values("pk")
-    rows = (StatementLine.objects.filter(statement_id__in=statement_ids)
-            .order_by("statement__contract_id", "statement_id", "position")
-            .values_list("statement_id", "statement__period", "statement__contract__placement__partner__slug",
-                         "statement__contract__placement__employee__slug", "statement__status", "kind",
-                         "description", "quantity", "revenue", "amount", "statement__currency"))
+    rows = (
+        StatementLine.objects.filter(statement_id__in=statement_ids)
+        .order_by("statement__contract_id", "statement_id", "position")
+        .values_list(
+            "statement_id",
+            "statement__period",
+            "statement__contract__placement__partner__slug",
+            "statement__contract__placement__employee__slug",
+            "statement__status",
+            "kind",
+            "description",
+            "quantity",
+            "revenue",
+            "amount",
+            "statement__currency",
+        )
+    )
     for row in rows.iterator(chunk_size=2000):
         statement_id, period_, partner, employee, status, kind, description, quantity, revenue, amount, cur = row
-        yield (statement_id, f"{period_:%Y-%m}", partner, employee, status, kind, description,
-               "" if quantity is None else quantity, "" if revenue is None else revenue, amount, cur)
+        yield (
+            statement_id,
+            f"{period_:%Y-%m}",
+            partner,
+            employee,
+            status,
+            kind,
+            description,
+            "" if quantity is None else quantity,
+            "" if revenue is None else revenue,
+            amount,
+            cur,
+        )
 
 
 # --- contract simulator -------------------------------------------------------------------------
@@ -257,15 +312,24 @@ def placement_activity_by_month(*, placement: Placement, first: date, last: date
     touchpoints of the placement. Three grouped queries, whatever the volume."""
     activity: dict[date, MonthActivity] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_PLACEMENT_NET_BY_PERIOD, {
-            "placement": placement.pk, "partner": placement.partner_id, "first": first, "last": last,
-            **attribution_rules(partner_ids=[placement.partner_id])})
+        cursor.execute(
+            _PLACEMENT_NET_BY_PERIOD,
+            {
+                "placement": placement.pk,
+                "partner": placement.partner_id,
+                "first": first,
+                "last": last,
+                **attribution_rules(partner_ids=[placement.partner_id]),
+            },
+        )
         for period, sales, refunds in cursor.fetchall():
             month = activity.setdefault(period, MonthActivity())
             month.sales, month.refunds = int(sales or 0), int(refunds or 0)
-    outcomes = (Outcome.objects.filter(placement=placement, period__gte=first, period__lte=last)
-                .values("period", "kind")
-                .annotate(recorded=Count("id"), counted=Count("id", filter=Q(withdrawn_at__isnull=True))))
+    outcomes = (
+        Outcome.objects.filter(placement=placement, period__gte=first, period__lte=last)
+        .values("period", "kind")
+        .annotate(recorded=Count("id"), counted=Count("id", filter=Q(withdrawn_at__isnull=True)))
+    )
     for row in outcomes:
         month = activity.setdefault(row["period"], MonthActivity())
         month.outcomes_recorded += row["recorded"]
@@ -274,9 +338,12 @@ def placement_activity_by_month(*, placement: Placement, first: date, last: date
     zone = ZoneInfo(placement.partner.timezone)
     start = datetime.combine(first, time.min, tzinfo=zone)
     end = datetime.combine(next_period_start(last), time.min, tzinfo=zone)
-    touches = (Touchpoint.objects.filter(placement=placement, occurred_at__gte=start, occurred_at__lt=end)
-               .annotate(month=TruncMonth("occurred_at", tzinfo=zone)).values("month")
-               .annotate(count=Count("id")))
+    touches = (
+        Touchpoint.objects.filter(placement=placement, occurred_at__gte=start, occurred_at__lt=end)
+        .annotate(month=TruncMonth("occurred_at", tzinfo=zone))
+        .values("month")
+        .annotate(count=Count("id"))
+    )
     for touch in touches:
         activity.setdefault(touch["month"].date(), MonthActivity()).touchpoints = touch["count"]
     return activity
@@ -321,8 +388,15 @@ class Simulation:
         return sum(month.per_call for month in self.months)
 
 
-def contract_simulate(*, placement: Placement, terms_a: Mapping[str, Any], terms_b: Mapping[str, Any],
-                      months: int, price_per_call: int, current_period: date) -> Simulation:
+def contract_simulate(
+    *,
+    placement: Placement,
+    terms_a: Mapping[str, Any],
+    terms_b: Mapping[str, Any],
+    months: int,
+    price_per_call: int,
+    current_period: date,
+) -> Simulation:
     """What two sets of (validated, canonical) terms would have paid on the placement's
     real history, month by month, beside per-call pricing. Reads only.
 
@@ -335,9 +409,24 @@ def contract_simulate(*, placement: Placement, terms_a: Mapping[str, Any], terms
     rows = []
     for period in sorted(activity):
         month = activity[period]
-        wages = [rate_period(terms=terms, net=month.net, outcomes=month.outcomes, clawback_refunds=[],
-                             carried_credit=0).wage for terms in (terms_a, terms_b)]
-        rows.append(SimulatedMonth(period=period, activity=month, wage_a=wages[0], wage_b=wages[1],
-                                   per_call=month.calls * price_per_call, in_progress=period == current_period))
-    return Simulation(currency=placement.contract.currency, first=first, last=current_period,
-                      price_per_call=price_per_call, months=rows)
+        wages = [
+            rate_period(terms=terms, net=month.net, outcomes=month.outcomes, clawback_refunds=[], carried_credit=0).wage
+            for terms in (terms_a, terms_b)
+        ]
+        rows.append(
+            SimulatedMonth(
+                period=period,
+                activity=month,
+                wage_a=wages[0],
+                wage_b=wages[1],
+                per_call=month.calls * price_per_call,
+                in_progress=period == current_period,
+            )
+        )
+    return Simulation(
+        currency=placement.contract.currency,
+        first=first,
+        last=current_period,
+        price_per_call=price_per_call,
+        months=rows,
+    )

@@ -35,12 +35,22 @@ def stalled_work(*, older_than: timedelta | None = None, limit: int | None = Non
     `limit` (settings.STALLED_WORK_BATCH) of each looked at."""
     cutoff = timezone.now() - (settings.STALLED_WORK_AFTER if older_than is None else older_than)
     limit = settings.STALLED_WORK_BATCH if limit is None else limit
-    uploads = SaleUpload.objects.filter(
-        status__in=(SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING), created_at__lt=cutoff,
-    ).order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
-    runs = SettlementRun.objects.filter(
-        status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING), created_at__lt=cutoff,
-    ).order_by("created_at", "pk").values_list("pk", "period")[:limit]
+    uploads = (
+        SaleUpload.objects.filter(
+            status__in=(SaleUpload.Status.QUEUED, SaleUpload.Status.PROCESSING),
+            created_at__lt=cutoff,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    runs = (
+        SettlementRun.objects.filter(
+            status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING),
+            created_at__lt=cutoff,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "period")[:limit]
+    )
     # Several runs of one period wait on one lock: only the oldest needs a nudge, the rest
     # follow it through the lock as they do normally.
     first_run_of_period: dict = {}
@@ -48,6 +58,7 @@ def stalled_work(*, older_than: timedelta | None = None, limit: int | None = Non
         first_run_of_period.setdefault(period, run_id)
     return StalledWork(
         upload_ids=[pk for pk in uploads if lock_is_free(upload_lock(pk))],
-        settlement_run_ids=[run_id for period, run_id in first_run_of_period.items()
-                            if lock_is_free(settlement_period_lock(period))],
+        settlement_run_ids=[
+            run_id for period, run_id in first_run_of_period.items() if lock_is_free(settlement_period_lock(period))
+        ],
     )

@@ -17,8 +17,10 @@ def statement_list(*, viewer: Any, period: date | None = None, status: str | Non
     statements = (
         Statement.objects.filter(contract__placement__partner__in=partners_visible(viewer=viewer))
         .select_related("contract__placement__partner", "contract__placement__employee", "approved_by")
-        .prefetch_related(Prefetch("lines", queryset=StatementLine.objects.order_by("position")),
-                          Prefetch("splits", queryset=StatementSplit.objects.select_related("payee")))
+        .prefetch_related(
+            Prefetch("lines", queryset=StatementLine.objects.order_by("position")),
+            Prefetch("splits", queryset=StatementSplit.objects.select_related("payee")),
+        )
         .order_by("-period", "contract_id")
     )
     if viewer_partner_id(viewer) is not None:

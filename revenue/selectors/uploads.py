@@ -32,5 +32,8 @@ def upload_rejections(*, upload: SaleUpload) -> QuerySet[SaleUploadRejection]:
 
 
 def upload_latest_with_rejections(*, partner: Partner) -> SaleUpload | None:
-    return (SaleUpload.objects.filter(partner=partner, status=SaleUpload.Status.DONE, rejected__gt=0)
-            .order_by("-created_at", "-id").first())
+    return (
+        SaleUpload.objects.filter(partner=partner, status=SaleUpload.Status.DONE, rejected__gt=0)
+        .order_by("-created_at", "-id")
+        .first()
+    )

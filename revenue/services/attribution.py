@@ -61,13 +61,11 @@ RULES_CTE = """
 """
 
 
-
 def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
     """`touch_rules`: each touchpoint of `touchpoints` (the table, or a CTE of the few a
     batch can match) with the version(s) of its contract that count its kind of key, and
     its sort key, built once per touchpoint rather than once per sale."""
-    rank = ("CASE t.kind WHEN 'coupon' THEN r.coupon_rank WHEN 'click' THEN r.click_rank "
-            "ELSE r.conversation_rank END")
+    rank = "CASE t.kind WHEN 'coupon' THEN r.coupon_rank WHEN 'click' THEN r.click_rank ELSE r.conversation_rank END"
     # extract() is exact (numeric): touches a microsecond apart keep their order.
     return f"""
     touch_rules AS NOT MATERIALIZED (
@@ -88,16 +86,22 @@ def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
 # The touchpoints a few sales (`source`) can match, found through the unique key: a batch
 # then never reads the whole touchpoint table.
 def batch_touchpoints_cte(source: str) -> str:
-    return "batch_touchpoints AS MATERIALIZED (" + " UNION ".join(f"""
+    return (
+        "batch_touchpoints AS MATERIALIZED ("
+        + " UNION ".join(
+            f"""
         SELECT t.* FROM {source} s JOIN revenue_touchpoint t
             ON t.partner_id = s.partner_id AND t.kind = '{kind}' AND t.key = s.{column}"""
-        for kind, column in (("coupon", "coupon_code"), ("click", "click_id"),
-                             ("conversation", "conversation_id"))) + ")"
+            for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
+        )
+        + ")"
+    )
 
 
 def _candidate(alias: str) -> str:
-    return (f"CASE WHEN {alias}.touched_at <= s.occurred_at AND s.occurred_at <= {alias}.touch_until "
-            f"THEN {alias}.pick END")
+    return (
+        f"CASE WHEN {alias}.touched_at <= s.occurred_at AND s.occurred_at <= {alias}.touch_until THEN {alias}.pick END"
+    )
 
 
 _JOINS = """
@@ -132,11 +136,24 @@ def attribution_rules(*, partner_ids: list[int] | None = None) -> dict[str, list
     versions = ContractVersion.objects.filter(status=ContractVersion.Status.ACCEPTED)
     if partner_ids is not None:
         versions = versions.filter(contract__placement__partner_id__in=partner_ids)
-    rows = list(versions.order_by("contract_id", "effective_from")
-                .values_list("contract_id", "contract__placement_id", "effective_from", "terms"))
-    params: dict[str, list[Any]] = {name: [] for name in (
-        "rule_placement", "rule_from", "rule_to", "rule_window", "rule_first", "rule_coupon_rank",
-        "rule_click_rank", "rule_conversation_rank")}
+    rows = list(
+        versions.order_by("contract_id", "effective_from").values_list(
+            "contract_id", "contract__placement_id", "effective_from", "terms"
+        )
+    )
+    params: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "rule_placement",
+            "rule_from",
+            "rule_to",
+            "rule_window",
+            "rule_first",
+            "rule_coupon_rank",
+            "rule_click_rank",
+            "rule_conversation_rank",
+        )
+    }
     for index, (contract_id, placement_id, effective_from, terms) in enumerate(rows):
         following = rows[index + 1] if index + 1 < len(rows) else None
         rules = terms["attribution"]
@@ -146,8 +163,7 @@ def attribution_rules(*, partner_ids: list[int] | None = None) -> dict[str, list
         params["rule_to"].append(following[2] if following and following[0] == contract_id else OPEN_ENDED)
         params["rule_window"].append(int(rules["window_days"]))
         params["rule_first"].append(rules["model"] == "first_touch")
-        for key, name in zip(SALE_KEYS, ("rule_coupon_rank", "rule_click_rank", "rule_conversation_rank"),
-                             strict=True):
+        for key, name in zip(SALE_KEYS, ("rule_coupon_rank", "rule_click_rank", "rule_conversation_rank"), strict=True):
             params[name].append(keys.index(key) + 1 if key in keys else None)
     return params
 
@@ -220,8 +236,9 @@ class AttributionResult:
 
 
 @transaction.atomic
-def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int] | None = None,
-                    limit: int | None = None) -> AttributionResult:
+def attribution_run(
+    *, partner_ids: list[int] | None = None, sale_ids: list[int] | None = None, limit: int | None = None
+) -> AttributionResult:
     """Attribute pending sales and explain each decision: all of them, a partner's, the
     given ids (how ingestion hands over a batch, so the pass finds them by primary key),
     or the oldest `limit` (the sweep that catches batches whose hand-over was lost).
@@ -242,8 +259,7 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
     batch = sale_ids is not None or limit is not None
     lock_transaction_acquire(advisory_key(Lock.ATTRIBUTION))
     with connection.cursor() as cursor:
-        lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions),
-                                       limit="LIMIT %(limit)s" if limit is not None else "")
+        lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions), limit="LIMIT %(limit)s" if limit is not None else "")
         if batch:
             cursor.execute(lock, params)
             params["locked"] = [row[0] for row in cursor.fetchall()]
@@ -261,17 +277,29 @@ def attribution_run(*, partner_ids: list[int] | None = None, sale_ids: list[int]
             # whole tables, planned on that belief, take minutes instead of seconds.
             cursor.execute("SET LOCAL enable_nestloop = off")
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
-        touch_rules = (f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
-                       if batch else touch_rules_cte())
-        cursor.execute(_ATTRIBUTE.format(rules=RULES_CTE, touch_rules=touch_rules, locked=locked_source,
-                                         picked=picked_sales_sql("pending", explain=True),
-                                         write=WRITE_ATTRIBUTION_SET), params)
+        touch_rules = (
+            f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
+            if batch
+            else touch_rules_cte()
+        )
+        cursor.execute(
+            _ATTRIBUTE.format(
+                rules=RULES_CTE,
+                touch_rules=touch_rules,
+                locked=locked_source,
+                picked=picked_sales_sql("pending", explain=True),
+                write=WRITE_ATTRIBUTION_SET,
+            ),
+            params,
+        )
         outcomes = [row[0] for row in cursor.fetchall()]
         skipped = 0
         if sale_ids is not None and locked < len(sale_ids):
             cursor.execute(
                 "SELECT count(*) FROM revenue_sale WHERE id = ANY(%(sales)s) AND attribution = 'pending' "
-                "AND type = 'sale' AND statement_id IS NULL", params)
+                "AND type = 'sale' AND statement_id IS NULL",
+                params,
+            )
             skipped = cursor.fetchone()[0]
     attributed = outcomes.count("attributed")
     return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed, skipped=skipped)
@@ -290,8 +318,9 @@ RETURNING s.id
 
 
 @transaction.atomic
-def attribution_reopen(*, period_from: date | None = None, placement_ids: list[int] | None = None,
-                       partner_ids: list[int] | None = None) -> int:
+def attribution_reopen(
+    *, period_from: date | None = None, placement_ids: list[int] | None = None, partner_ids: list[int] | None = None
+) -> int:
     """Send unsettled sales back to pending (after a contract's terms change, for instance)
     and return how many; closed periods are never reopened: their sales carry a
     statement."""

@@ -55,9 +55,7 @@ from revenue.services.attribution import RESET_TO_PENDING_SQL
 MAX_DATABASE_ID = 2**63 - 1
 
 # Placements that can still earn: touchpoints and outcomes for others are refused.
-EARNING_PLACEMENT_STATUSES = frozenset(
-    {Placement.Status.APPROVED, Placement.Status.ACTIVE, Placement.Status.PAUSED}
-)
+EARNING_PLACEMENT_STATUSES = frozenset({Placement.Status.APPROVED, Placement.Status.ACTIVE, Placement.Status.PAUSED})
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,7 @@ class Rejection:
     field: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "external_id": self.external_id, "code": self.code,
-                "message": self.message}
+        return {"index": self.index, "external_id": self.external_id, "code": self.code, "message": self.message}
 
 
 @dataclass
@@ -85,8 +82,11 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The public answer of DESIGN.md §5b."""
-        return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": [rejection.as_dict() for rejection in self.rejected]}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [rejection.as_dict() for rejection in self.rejected],
+        }
 
 
 # --- validation helpers -----------------------------------------------------------------
@@ -138,8 +138,16 @@ def _echo_id(event: Any, name: str) -> str | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def sale_digest(*, external_id: str, type: str, occurred_at: datetime, amount: int, currency: str,
-                keys: Sequence[str | None], refund_of: str | None) -> str:
+def sale_digest(
+    *,
+    external_id: str,
+    type: str,
+    occurred_at: datetime,
+    amount: int,
+    currency: str,
+    keys: Sequence[str | None],
+    refund_of: str | None,
+) -> str:
     """SHA-256 of the canonical event: its fields in a fixed order (the five optional keys in
     SALE_OPTIONAL_KEYS' order), `|` between them, every text as `<length>:<text>` (so no
     value can imitate a separator) or `~` when absent, `occurred_at` as whole microseconds
@@ -156,21 +164,35 @@ def sale_digest(*, external_id: str, type: str, occurred_at: datetime, amount: i
 # when absent), bigint amount, timestamptz occurred_at. The same event posted through either
 # path must digest the same, or a re-sent event would be a conflict instead of a duplicate;
 # tests hold the two together (length() counts characters, as Python's len counts code points).
-SALE_DIGEST_SQL = "encode(sha256(convert_to(" + " || '|' || ".join([
-    *(f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')" for name in ("external_id", "type")),
-    "(extract(epoch FROM {occurred_at}) * 1000000)::bigint::text",
-    "({amount})::text",
-    *(f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')"
-      for name in ("currency", "coupon_code", "click_id", "conversation_id", "customer_ref", "store_id",
-                   "refund_of")),
-]) + ", 'UTF8')), 'hex')"
+SALE_DIGEST_SQL = (
+    "encode(sha256(convert_to("
+    + " || '|' || ".join(
+        [
+            *(f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')" for name in ("external_id", "type")),
+            "(extract(epoch FROM {occurred_at}) * 1000000)::bigint::text",
+            "({amount})::text",
+            *(
+                f"coalesce(length({{{name}}}) || ':' || {{{name}}}, '~')"
+                for name in (
+                    "currency",
+                    "coupon_code",
+                    "click_id",
+                    "conversation_id",
+                    "customer_ref",
+                    "store_id",
+                    "refund_of",
+                )
+            ),
+        ]
+    )
+    + ", 'UTF8')), 'hex')"
+)
 
 
 _Row = TypeVar("_Row")
 
 
-def _parse_each(items: list[Any], parse: Callable[[int, Any], _Row], outcomes: _Outcomes,
-                id_field: str) -> list[_Row]:
+def _parse_each(items: list[Any], parse: Callable[[int, Any], _Row], outcomes: _Outcomes, id_field: str) -> list[_Row]:
     """Parse every item in order; an item that does not parse is rejected under its index."""
     parsed: list[_Row] = []
     for index, item in enumerate(items):
@@ -202,8 +224,7 @@ class _Outcomes:
         for index, primary in followers:
             first = self.status[primary]
             if isinstance(first, Rejection):
-                self.status[index] = Rejection(index, first.external_id, first.code, first.message,
-                                               first.field)
+                self.status[index] = Rejection(index, first.external_id, first.code, first.message, first.field)
             else:
                 self.status[index] = "duplicate"
 
@@ -242,14 +263,30 @@ def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime)
     """The event typed and digested, if it keeps the rules of sale_rules (else Rejected)."""
     values = sale_rules.check_sale_event(event, partner_currency=partner_currency, latest=latest)
     keys = [values[name] for name in SALE_OPTIONAL_KEYS]
-    digest = sale_digest(external_id=values["external_id"], type=values["type"], occurred_at=values["occurred_at"],
-                         amount=values["amount"], currency=values["currency"], keys=keys,
-                         refund_of=values["refund_of"])
-    return _SaleRow(position=index, external_id=values["external_id"], type=values["type"],
-                    occurred_at=values["occurred_at"], amount=values["amount"], currency=values["currency"],
-                    coupon_code=values["coupon_code"], click_id=values["click_id"],
-                    conversation_id=values["conversation_id"], customer_ref=values["customer_ref"],
-                    store_id=values["store_id"], refund_of=values["refund_of"], digest=digest)
+    digest = sale_digest(
+        external_id=values["external_id"],
+        type=values["type"],
+        occurred_at=values["occurred_at"],
+        amount=values["amount"],
+        currency=values["currency"],
+        keys=keys,
+        refund_of=values["refund_of"],
+    )
+    return _SaleRow(
+        position=index,
+        external_id=values["external_id"],
+        type=values["type"],
+        occurred_at=values["occurred_at"],
+        amount=values["amount"],
+        currency=values["currency"],
+        coupon_code=values["coupon_code"],
+        click_id=values["click_id"],
+        conversation_id=values["conversation_id"],
+        customer_ref=values["customer_ref"],
+        store_id=values["store_id"],
+        refund_of=values["refund_of"],
+        digest=digest,
+    )
 
 
 _SALE_INSERT = """
@@ -270,18 +307,35 @@ RETURNING id, external_id
 """
 
 
-def _sales_insert(*, partner: Partner, kind: str, rows: Sequence[_SaleRow], refund_of_ids: dict[str, int],
-                  upload_id: int | None, received_at: datetime) -> dict[str, int]:
+def _sales_insert(
+    *,
+    partner: Partner,
+    kind: str,
+    rows: Sequence[_SaleRow],
+    refund_of_ids: dict[str, int],
+    upload_id: int | None,
+    received_at: datetime,
+) -> dict[str, int]:
     """Insert `rows` in one statement (sorted by external_id so concurrent batches lock in
     the same order); return {external_id: id} of the rows actually inserted."""
     if not rows:
         return {}
     rows = sorted(rows, key=lambda row: row.external_id)
     params: list[sale_rules.SqlValue] = [
-        partner.pk, kind, partner.timezone, received_at, upload_id,
-        [r.external_id for r in rows], [r.occurred_at for r in rows], [r.amount for r in rows],
-        [r.currency for r in rows], [r.coupon_code for r in rows], [r.click_id for r in rows],
-        [r.conversation_id for r in rows], [r.customer_ref for r in rows], [r.store_id for r in rows],
+        partner.pk,
+        kind,
+        partner.timezone,
+        received_at,
+        upload_id,
+        [r.external_id for r in rows],
+        [r.occurred_at for r in rows],
+        [r.amount for r in rows],
+        [r.currency for r in rows],
+        [r.coupon_code for r in rows],
+        [r.click_id for r in rows],
+        [r.conversation_id for r in rows],
+        [r.customer_ref for r in rows],
+        [r.store_id for r in rows],
         [refund_of_ids.get(r.refund_of) if r.refund_of else None for r in rows],
         [r.digest for r in rows],
     ]
@@ -306,8 +360,9 @@ def _sale_conflict_message(external_id: str) -> str:
     return sale_rules.CONFLICT_STORED.message(external_id=external_id)
 
 
-def _settle_not_inserted(outcomes: _Outcomes, partner: Partner, rows: Sequence[_SaleRow],
-                         inserted: dict[str, int]) -> None:
+def _settle_not_inserted(
+    outcomes: _Outcomes, partner: Partner, rows: Sequence[_SaleRow], inserted: dict[str, int]
+) -> None:
     """Rows the INSERT skipped exist already: a duplicate with the same digest, else a conflict."""
     missing = [row for row in rows if row.external_id not in inserted]
     stored = _sale_digests(partner, [row.external_id for row in missing])
@@ -318,13 +373,17 @@ def _settle_not_inserted(outcomes: _Outcomes, partner: Partner, rows: Sequence[_
         if stored.get(row.external_id) == row.digest:
             outcomes.status[row.position] = "duplicate"
         else:
-            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
-                            _sale_conflict_message(row.external_id), "external_id")
+            outcomes.reject(
+                row.position,
+                row.external_id,
+                RejectionCode.CONFLICT,
+                _sale_conflict_message(row.external_id),
+                "external_id",
+            )
 
 
 @transaction.atomic
-def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
-                 upload: SaleUpload | None = None) -> IngestResult:
+def sales_ingest(*, partner: Partner, events: list[dict[str, Any]], upload: SaleUpload | None = None) -> IngestResult:
     """Store a batch of sale and refund events of `partner` (DESIGN.md §5b).
 
     Valid events are stored even when others are rejected; the result counts accepted
@@ -337,8 +396,9 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
     # 1. Validate each event in Python; fold repeats of an external_id within the batch.
     first_by_id: dict[str, _SaleRow] = {}
     followers: list[tuple[int, int]] = []
-    for row in _parse_each(events, lambda index, event: _sale_parse(index, event, partner.currency, latest),
-                           outcomes, "external_id"):
+    for row in _parse_each(
+        events, lambda index, event: _sale_parse(index, event, partner.currency, latest), outcomes, "external_id"
+    ):
         first = first_by_id.get(row.external_id)
         if first is None:
             first_by_id[row.external_id] = row
@@ -346,22 +406,31 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]],
             followers.append((row.position, first.position))
         else:
             conflict = sale_rules.CONFLICT_EARLIER
-            outcomes.reject(row.position, row.external_id, conflict.code,
-                            conflict.message(external_id=row.external_id, earlier=sale_rules.in_batch(first.position)),
-                            conflict.field)
+            outcomes.reject(
+                row.position,
+                row.external_id,
+                conflict.code,
+                conflict.message(external_id=row.external_id, earlier=sale_rules.in_batch(first.position)),
+                conflict.field,
+            )
     sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
     refunds = [row for row in first_by_id.values() if row.type == Sale.Type.REFUND]
 
     # 2. Sales: one INSERT; rows it skipped already exist (duplicate or conflict).
-    inserted_sales = _sales_insert(partner=partner, kind=Sale.Type.SALE, rows=sales, refund_of_ids={},
-                                   upload_id=upload_id, received_at=received_at)
+    inserted_sales = _sales_insert(
+        partner=partner, kind=Sale.Type.SALE, rows=sales, refund_of_ids={}, upload_id=upload_id, received_at=received_at
+    )
     _settle_not_inserted(outcomes, partner, sales, inserted_sales)
 
     # 3. Refunds: lock the sales they name, then check each against what is left to refund.
-    inserted_refunds = _refunds_store(outcomes, partner=partner, refunds=refunds,
-                                      batch_sales={row.external_id: row.position for row in sales
-                                                   if row.external_id in inserted_sales},
-                                      upload_id=upload_id, received_at=received_at)
+    inserted_refunds = _refunds_store(
+        outcomes,
+        partner=partner,
+        refunds=refunds,
+        batch_sales={row.external_id: row.position for row in sales if row.external_id in inserted_sales},
+        upload_id=upload_id,
+        received_at=received_at,
+    )
 
     outcomes.follow(followers)
     inserted_ids = sorted([*inserted_sales.values(), *inserted_refunds.values()])
@@ -378,9 +447,15 @@ def _refund_of(row: _SaleRow) -> str:
     return row.refund_of
 
 
-def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_SaleRow],
-                   batch_sales: dict[str, int], upload_id: int | None,
-                   received_at: datetime) -> dict[str, int]:
+def _refunds_store(
+    outcomes: _Outcomes,
+    *,
+    partner: Partner,
+    refunds: list[_SaleRow],
+    batch_sales: dict[str, int],
+    upload_id: int | None,
+    received_at: datetime,
+) -> dict[str, int]:
     """`batch_sales`: the sales this batch inserted, {external_id: index}; a refund may
     name one only if it comes later in the batch."""
     if not refunds:
@@ -417,8 +492,13 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
             if stored[row.external_id] == row.digest:
                 outcomes.status[row.position] = "duplicate"
             else:
-                outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
-                                _sale_conflict_message(row.external_id), "external_id")
+                outcomes.reject(
+                    row.position,
+                    row.external_id,
+                    RejectionCode.CONFLICT,
+                    _sale_conflict_message(row.external_id),
+                    "external_id",
+                )
             continue
         try:
             target = targets.get(refund_of)
@@ -432,13 +512,17 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
             if sale_type != Sale.Type.SALE:
                 raise sale_rules.Rejected(sale_rules.REFUND_OF_REFUND, refund_of=refund_of)
             if sale_currency != row.currency:
-                raise sale_rules.Rejected(sale_rules.REFUND_CURRENCY, refund_of=refund_of,
-                                          sale_currency=sale_currency)
+                raise sale_rules.Rejected(sale_rules.REFUND_CURRENCY, refund_of=refund_of, sale_currency=sale_currency)
             if row.occurred_at < sale_occurred_at:
                 raise sale_rules.Rejected(sale_rules.BEFORE_SALE, refund_of=refund_of)
             if row.amount > remaining[sale_id]:
-                raise sale_rules.Rejected(sale_rules.REFUND_EXCEEDS, amount=row.amount, refund_of=refund_of,
-                                          left_to_refund=remaining[sale_id], sale_amount=sale_amount)
+                raise sale_rules.Rejected(
+                    sale_rules.REFUND_EXCEEDS,
+                    amount=row.amount,
+                    refund_of=refund_of,
+                    left_to_refund=remaining[sale_id],
+                    sale_amount=sale_amount,
+                )
         except sale_rules.Rejected as rejected:
             outcomes.reject(row.position, row.external_id, rejected.code, rejected.message, rejected.field)
             continue
@@ -446,8 +530,14 @@ def _refunds_store(outcomes: _Outcomes, *, partner: Partner, refunds: list[_Sale
         refund_of_ids[refund_of] = sale_id
         to_insert.append(row)
 
-    inserted = _sales_insert(partner=partner, kind=Sale.Type.REFUND, rows=to_insert,
-                             refund_of_ids=refund_of_ids, upload_id=upload_id, received_at=received_at)
+    inserted = _sales_insert(
+        partner=partner,
+        kind=Sale.Type.REFUND,
+        rows=to_insert,
+        refund_of_ids=refund_of_ids,
+        upload_id=upload_id,
+        received_at=received_at,
+    )
     # A row skipped here was inserted by a concurrent batch after our existence check: its
     # amount was counted above, which can only make this batch stricter, never over-refund.
     _settle_not_inserted(outcomes, partner, to_insert, inserted)
@@ -475,8 +565,7 @@ def _touchpoint_parse(index: int, item: Any, latest: datetime) -> _TouchRow:
     placement_id = _placement_id(item)
     kind = item.get("kind")
     if type(kind) is not str or kind not in TOUCHPOINT_KINDS:  # a list or object is unhashable
-        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(TOUCHPOINT_KINDS))}.",
-                      "kind")
+        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(TOUCHPOINT_KINDS))}.", "kind")
     key = _text(item, "key")
     occurred_at = _instant(item.get("occurred_at"), "occurred_at", latest)
     return _TouchRow(index, placement_id, kind, key, occurred_at)
@@ -496,9 +585,12 @@ def _placement_check(placement_id: int, statuses: dict[int, str], *, earning: bo
         # Never say more: another partner's placement and no placement look the same.
         raise _Reject(RejectionCode.UNKNOWN_PLACEMENT, f"You have no placement {placement_id}.", "placement")
     if earning and status not in EARNING_PLACEMENT_STATUSES:
-        raise _Reject(RejectionCode.PLACEMENT_INACTIVE,
-                      f"Placement {placement_id} is {status}; it takes touchpoints and outcomes "
-                      "only while approved, active or paused.", "placement")
+        raise _Reject(
+            RejectionCode.PLACEMENT_INACTIVE,
+            f"Placement {placement_id} is {status}; it takes touchpoints and outcomes "
+            "only while approved, active or paused.",
+            "placement",
+        )
 
 
 _TOUCHPOINT_INSERT = """
@@ -515,13 +607,14 @@ RETURNING id, kind, key
 # be deciding them on a snapshot taken before this touchpoint (RESET_TO_PENDING_SQL). A
 # sale before the earliest new touch cannot be credited to it
 # (touch.occurred_at <= sale.occurred_at), so it is left alone.
-_LATE_TOUCHPOINT_RESET = RESET_TO_PENDING_SQL.format(condition="""
+_LATE_TOUCHPOINT_RESET = RESET_TO_PENDING_SQL.format(
+    condition="""
     partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s
-    AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))""")
+    AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))"""
+)
 
 
-def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_TouchRow],
-                       source: str) -> list[int]:
+def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_TouchRow], source: str) -> list[int]:
     """Insert the first row of each (kind, key); settle every row's status; return the new ids."""
     first_by_key: dict[tuple[str, str], _TouchRow] = {}
     followers: list[tuple[int, int]] = []
@@ -532,19 +625,31 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
         elif (first.placement_id, first.occurred_at) == (row.placement_id, row.occurred_at):
             followers.append((row.position, first.position))
         else:
-            outcomes.reject(row.position, row.key, RejectionCode.CONFLICT,
-                            f"{row.kind} {row.key!r} appears earlier in this batch (index {first.position}) "
-                            "with different content.", "key")
+            outcomes.reject(
+                row.position,
+                row.key,
+                RejectionCode.CONFLICT,
+                f"{row.kind} {row.key!r} appears earlier in this batch (index {first.position}) "
+                "with different content.",
+                "key",
+            )
     primaries = sorted(first_by_key.values(), key=lambda r: (r.kind, r.key))
     inserted: dict[tuple[str, str], int] = {}
     reset_ids: list[int] = []
     if primaries:
         with connection.cursor() as cursor:
-            cursor.execute(_TOUCHPOINT_INSERT, [
-                partner.pk, source, timezone.now(),
-                [r.placement_id for r in primaries], [r.kind for r in primaries],
-                [r.key for r in primaries], [r.occurred_at for r in primaries],
-            ])
+            cursor.execute(
+                _TOUCHPOINT_INSERT,
+                [
+                    partner.pk,
+                    source,
+                    timezone.now(),
+                    [r.placement_id for r in primaries],
+                    [r.kind for r in primaries],
+                    [r.key for r in primaries],
+                    [r.occurred_at for r in primaries],
+                ],
+            )
             inserted = {(kind, key): pk for pk, kind, key in cursor.fetchall()}
             missing = [r for r in primaries if (r.kind, r.key) not in inserted]
             stored: dict[tuple[str, str], tuple[int, datetime]] = {}
@@ -559,10 +664,16 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
             new = [r for r in primaries if (r.kind, r.key) in inserted]
             if new:
                 by_kind = {kind: [r.key for r in new if r.kind == kind] for kind in TOUCHPOINT_KINDS}
-                cursor.execute(_LATE_TOUCHPOINT_RESET, [
-                    partner.pk, min(r.occurred_at for r in new), by_kind[Touchpoint.Kind.COUPON],
-                    by_kind[Touchpoint.Kind.CLICK], by_kind[Touchpoint.Kind.CONVERSATION],
-                ])
+                cursor.execute(
+                    _LATE_TOUCHPOINT_RESET,
+                    [
+                        partner.pk,
+                        min(r.occurred_at for r in new),
+                        by_kind[Touchpoint.Kind.COUPON],
+                        by_kind[Touchpoint.Kind.CLICK],
+                        by_kind[Touchpoint.Kind.CONVERSATION],
+                    ],
+                )
                 reset_ids = [row[0] for row in cursor.fetchall()]
         for row in primaries:
             if (row.kind, row.key) in inserted:
@@ -570,8 +681,13 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
             elif stored.get((row.kind, row.key)) == (row.placement_id, row.occurred_at):
                 outcomes.status[row.position] = "duplicate"
             else:
-                outcomes.reject(row.position, row.key, RejectionCode.CONFLICT,
-                                f"{row.kind} {row.key!r} was already received with different content.", "key")
+                outcomes.reject(
+                    row.position,
+                    row.key,
+                    RejectionCode.CONFLICT,
+                    f"{row.kind} {row.key!r} was already received with different content.",
+                    "key",
+                )
     outcomes.follow(followers)
     if reset_ids:
         _after_ingest(partner.pk, sorted(reset_ids))
@@ -579,8 +695,9 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
 
 
 @transaction.atomic
-def touchpoints_ingest(*, partner: Partner, touchpoints: list[dict[str, Any]],
-                       source: str = Touchpoint.Source.PARTNER_API) -> IngestResult:
+def touchpoints_ingest(
+    *, partner: Partner, touchpoints: list[dict[str, Any]], source: str = Touchpoint.Source.PARTNER_API
+) -> IngestResult:
     """Store a batch of the partner's own touchpoints (tracked clicks, conversation ids,
     coupons), each for one of its placements; unique per (partner, kind, key)."""
     outcomes = _Outcomes(len(touchpoints))
@@ -599,26 +716,31 @@ def touchpoints_ingest(*, partner: Partner, touchpoints: list[dict[str, Any]],
     return outcomes.result(inserted_ids)
 
 
-def _service_check(placement: Placement, kind: str, kinds: Iterable[str], key: str,
-                   occurred_at: datetime | None) -> None:
+def _service_check(
+    placement: Placement, kind: str, kinds: Iterable[str], key: str, occurred_at: datetime | None
+) -> None:
     """Validation for the one-at-a-time services the agents app calls."""
     if kind not in kinds:
-        raise ValidationFailed(f"Unknown kind {kind!r}.",
-                               fields={"kind": [f"must be one of {sorted(kinds)}"]})
+        raise ValidationFailed(f"Unknown kind {kind!r}.", fields={"kind": [f"must be one of {sorted(kinds)}"]})
     if not sale_rules.is_storable_key(key):
-        raise ValidationFailed("The key must be a string of 1 to 128 characters.",
-                               fields={"key": ["must be 1 to 128 characters"]})
+        raise ValidationFailed(
+            "The key must be a string of 1 to 128 characters.", fields={"key": ["must be 1 to 128 characters"]}
+        )
     if occurred_at is not None and (occurred_at.tzinfo is None or occurred_at.utcoffset() is None):
-        raise ValidationFailed("occurred_at must be an aware datetime.",
-                               fields={"occurred_at": ["must have a time zone"]})
+        raise ValidationFailed(
+            "occurred_at must be an aware datetime.", fields={"occurred_at": ["must have a time zone"]}
+        )
     if placement.status not in EARNING_PLACEMENT_STATUSES:
-        raise InvalidTransition(f"Placement {placement.pk} is {placement.status}; it records "
-                                "touchpoints and outcomes only while approved, active or paused.")
+        raise InvalidTransition(
+            f"Placement {placement.pk} is {placement.status}; it records "
+            "touchpoints and outcomes only while approved, active or paused."
+        )
 
 
 @transaction.atomic
-def touchpoint_record(*, placement: Placement, kind: str, key: str, occurred_at: datetime,
-                      source: str = Touchpoint.Source.AGENT) -> Touchpoint:
+def touchpoint_record(
+    *, placement: Placement, kind: str, key: str, occurred_at: datetime, source: str = Touchpoint.Source.AGENT
+) -> Touchpoint:
     """Record one touchpoint of `placement` (what the agents call when an employee issues a
     coupon, shares a tracked link or holds a conversation). Idempotent on the key: the same
     key for the same placement again returns the touchpoint already stored."""
@@ -661,8 +783,7 @@ def _outcome_parse(index: int, item: Any, latest: datetime) -> _OutcomeRow:
     placement_id = _placement_id(item)
     kind = item.get("kind")
     if type(kind) is not str or kind not in OUTCOME_KINDS:  # a list or object is unhashable
-        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(OUTCOME_KINDS))}.",
-                      "kind")
+        raise _Reject(RejectionCode.INVALID, f"kind must be one of {', '.join(sorted(OUTCOME_KINDS))}.", "kind")
     external_id = _text(item, "external_id")
     withdrawn = item.get("withdrawn")
     if withdrawn is None:
@@ -704,57 +825,85 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
         elif first.occurred_at == row.occurred_at:
             followers.append((row.position, first.position))
         else:
-            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
-                            f"{row.kind} {row.external_id!r} appears earlier in this batch "
-                            f"(index {first.position}) with a different occurred_at.", "occurred_at")
+            outcomes.reject(
+                row.position,
+                row.external_id,
+                RejectionCode.CONFLICT,
+                f"{row.kind} {row.external_id!r} appears earlier in this batch "
+                f"(index {first.position}) with a different occurred_at.",
+                "occurred_at",
+            )
     records = sorted(first_record.values(), key=lambda r: r.key)
     withdrawals = sorted(first_withdrawal.values(), key=lambda r: r.key)
     inserted: dict[tuple[int, str, str], int] = {}
     with connection.cursor() as cursor:
         if records:
-            cursor.execute(_OUTCOME_INSERT, [
-                partner.timezone, timezone.now(), [r.placement_id for r in records],
-                [r.kind for r in records], [r.external_id for r in records],
-                [r.occurred_at for r in records],
-            ])
-            inserted = {(placement_id, kind, external_id): pk
-                        for pk, placement_id, kind, external_id in cursor.fetchall()}
+            cursor.execute(
+                _OUTCOME_INSERT,
+                [
+                    partner.timezone,
+                    timezone.now(),
+                    [r.placement_id for r in records],
+                    [r.kind for r in records],
+                    [r.external_id for r in records],
+                    [r.occurred_at for r in records],
+                ],
+            )
+            inserted = {
+                (placement_id, kind, external_id): pk for pk, placement_id, kind, external_id in cursor.fetchall()
+            }
         # Existing rows for every key not inserted (to tell duplicates from conflicts) and for
         # every withdrawal, locked in id order: withdrawals change them.
         look_up = [r for r in records if r.key not in inserted] + withdrawals
         stored: dict[tuple[int, str, str], tuple[int, datetime, datetime | None]] = {}
         if look_up:
-            cursor.execute(_OUTCOME_SELECT + " FOR UPDATE", [
-                [r.placement_id for r in look_up], [r.kind for r in look_up],
-                [r.external_id for r in look_up],
-            ])
-            stored = {(placement_id, kind, external_id): (pk, at, withdrawn_at)
-                      for pk, placement_id, kind, external_id, at, withdrawn_at in cursor.fetchall()}
+            cursor.execute(
+                _OUTCOME_SELECT + " FOR UPDATE",
+                [
+                    [r.placement_id for r in look_up],
+                    [r.kind for r in look_up],
+                    [r.external_id for r in look_up],
+                ],
+            )
+            stored = {
+                (placement_id, kind, external_id): (pk, at, withdrawn_at)
+                for pk, placement_id, kind, external_id, at, withdrawn_at in cursor.fetchall()
+            }
         to_withdraw: list[int] = []
         inserted_index = {r.key: r.position for r in records if r.key in inserted}
         for row in withdrawals:
             existing = stored.get(row.key)
             if existing is None or inserted_index.get(row.key, -1) > row.position:
-                outcomes.reject(row.position, row.external_id, RejectionCode.UNKNOWN_OUTCOME,
-                                f"There is no {row.kind} {row.external_id!r} on placement "
-                                f"{row.placement_id} to withdraw.", "external_id")
+                outcomes.reject(
+                    row.position,
+                    row.external_id,
+                    RejectionCode.UNKNOWN_OUTCOME,
+                    f"There is no {row.kind} {row.external_id!r} on placement {row.placement_id} to withdraw.",
+                    "external_id",
+                )
             elif existing[2] is not None:
                 outcomes.status[row.position] = "duplicate"
             else:
                 outcomes.status[row.position] = "accepted"
                 to_withdraw.append(existing[0])
         if to_withdraw:
-            cursor.execute("UPDATE revenue_outcome SET withdrawn_at = %s WHERE id = ANY(%s::bigint[])",
-                           [timezone.now(), to_withdraw])
+            cursor.execute(
+                "UPDATE revenue_outcome SET withdrawn_at = %s WHERE id = ANY(%s::bigint[])",
+                [timezone.now(), to_withdraw],
+            )
     for row in records:
         if row.key in inserted:
             outcomes.status[row.position] = "accepted"
         elif stored.get(row.key, (None, None))[1] == row.occurred_at:
             outcomes.status[row.position] = "duplicate"
         else:
-            outcomes.reject(row.position, row.external_id, RejectionCode.CONFLICT,
-                            f"{row.kind} {row.external_id!r} was already received with a different "
-                            "occurred_at.", "occurred_at")
+            outcomes.reject(
+                row.position,
+                row.external_id,
+                RejectionCode.CONFLICT,
+                f"{row.kind} {row.external_id!r} was already received with a different occurred_at.",
+                "occurred_at",
+            )
     outcomes.follow(followers)
     return sorted(inserted.values())
 
@@ -798,8 +947,11 @@ def outcome_record(*, placement: Placement, kind: str, external_id: str, occurre
 @transaction.atomic
 def outcome_withdraw(*, placement: Placement, kind: str, external_id: str) -> Outcome:
     """Withdraw an outcome (it stops counting). Withdrawing it again changes nothing."""
-    outcome = (Outcome.objects.select_for_update()
-               .filter(placement_id=placement.pk, kind=kind, external_id=external_id).first())
+    outcome = (
+        Outcome.objects.select_for_update()
+        .filter(placement_id=placement.pk, kind=kind, external_id=external_id)
+        .first()
+    )
     if outcome is None:
         raise NotFound(f"There is no {kind} {external_id!r} on placement {placement.pk}.")
     if outcome.withdrawn_at is None:

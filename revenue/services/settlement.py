@@ -73,11 +73,13 @@ _COUNTS_IN_PERIOD = """
 _PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
 # For a few contracts, the only sales that can be theirs are those carrying a key of one of
 # their touchpoints: found through the sales' key indexes instead of a scan of the partner's.
-_KEYED_SALES = " UNION ALL ".join(f"""
+_KEYED_SALES = " UNION ALL ".join(
+    f"""
     SELECT ks.id FROM revenue_touchpoint kt
       JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key
      WHERE kt.kind = '{kind}' AND kt.placement_id IN (SELECT placement_id FROM scope)"""
-    for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id")))
+    for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
+)
 # Unsettled sales that may count in P, attributed here and now by the rule itself. Sales of
 # earlier periods that attribution already found unattributed stay so (a late touchpoint or
 # new terms send them back to pending), which keeps old periods out of every run.
@@ -146,11 +148,13 @@ SELECT contract_id, effective_rate, count(*), sum(amount)
 """
 # The narrowing for a few contracts (see _KEYED_SALES); none when every contract is settled.
 _NARROW = {
-    True: {"narrow_sales": f"AND id IN ({_KEYED_SALES})",
-           "narrow_refunds": f"""AND r.refund_of_id IN (
+    True: {
+        "narrow_sales": f"AND id IN ({_KEYED_SALES})",
+        "narrow_refunds": f"""AND r.refund_of_id IN (
                SELECT ss.id FROM revenue_sale ss
                 WHERE ss.placement_id IN (SELECT placement_id FROM scope) AND ss.statement_id IS NOT NULL
-               UNION ALL {_KEYED_SALES})"""},
+               UNION ALL {_KEYED_SALES})""",
+    },
     False: {"narrow_sales": "", "narrow_refunds": ""},
 }
 _OUTCOMES = f"""
@@ -189,8 +193,9 @@ UPDATE revenue_outcome o SET reversal_statement_id = %(statement)s
 # approval and a refund of its sales arriving at the same moment queue instead of
 # deadlocking: the update reaches a row only through `locked`, that is, after locking it.
 _MARK_SALES = f"""
-WITH {_SCOPE}, {_COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True),
-                                      narrow_sales="{narrow_sales}")},
+WITH {_SCOPE}, {
+    _COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True), narrow_sales="{narrow_sales}")
+},
 locked AS (SELECT id FROM revenue_sale WHERE id IN (SELECT id FROM counted_sales) ORDER BY id FOR UPDATE)
 UPDATE revenue_sale s
    SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
@@ -241,9 +246,16 @@ class PeriodInputs:
     def has_activity(self) -> bool:
         """Anything for a statement to show besides the minimum: what keeps an ended
         placement's run-off statements coming (§5a)."""
-        return bool(self.sales_count or self.late_count or self.refunds_count or self.clawback_count
-                    or any(self.outcomes.values()) or self.outcome_reversals or self.carried_credit
-                    or self.adjustments)
+        return bool(
+            self.sales_count
+            or self.late_count
+            or self.refunds_count
+            or self.clawback_count
+            or any(self.outcomes.values())
+            or self.outcome_reversals
+            or self.carried_credit
+            or self.adjustments
+        )
 
     def fingerprint(self) -> str:
         payload = json.dumps(asdict(self), sort_keys=True, default=str)
@@ -254,10 +266,17 @@ def _query_params(*, contract_ids: list[int], period: date, every_partner: bool)
     """Parameters of the settlement queries. Attribution looks at the sales of the
     contracts' partners only (a partner's sales can only match its own touchpoints), or at
     every sale when all contracts are settled together."""
-    partner_ids = None if every_partner else sorted(set(
-        Contract.objects.filter(pk__in=contract_ids).values_list("placement__partner_id", flat=True)))
-    return {"period": period, "contracts": contract_ids, "partners": partner_ids,
-            **attribution_rules(partner_ids=partner_ids)}
+    partner_ids = (
+        None
+        if every_partner
+        else sorted(set(Contract.objects.filter(pk__in=contract_ids).values_list("placement__partner_id", flat=True)))
+    )
+    return {
+        "period": period,
+        "contracts": contract_ids,
+        "partners": partner_ids,
+        **attribution_rules(partner_ids=partner_ids),
+    }
 
 
 def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool = False) -> dict[int, PeriodInputs]:
@@ -298,12 +317,16 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
     # The credit each contract carries is the one its latest settled statement left.
     carried = dict(
         Statement.objects.filter(contract_id__in=contract_ids, period__lt=period, status__in=SETTLED)
-        .order_by("contract_id", "-period").distinct("contract_id")
+        .order_by("contract_id", "-period")
+        .distinct("contract_id")
         .values_list("contract_id", "credit_carried_forward")
     )
     adjustments: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for contract_id, amount, reason in (StatementAdjustment.objects.filter(contract_id__in=contract_ids, period=period)
-                                        .order_by("created_at", "id").values_list("contract_id", "amount", "reason")):
+    for contract_id, amount, reason in (
+        StatementAdjustment.objects.filter(contract_id__in=contract_ids, period=period)
+        .order_by("created_at", "id")
+        .values_list("contract_id", "amount", "reason")
+    ):
         adjustments[contract_id].append((amount, reason))
     for contract_id in contract_ids:
         item = inputs[contract_id]
@@ -320,9 +343,12 @@ def contracts_to_settle(*, period: date) -> list[Contract]:
     """Contracts with terms in force for the period. Those whose placement ended before the
     period began are in run-off (`contracts_in_run_off`): they get a statement only while
     something is left to settle."""
-    return list(Contract.objects.filter(versions__status=ContractVersion.Status.ACCEPTED,
-                                        versions__effective_from__lte=period)
-                .select_related("placement__partner").distinct().order_by("id"))
+    return list(
+        Contract.objects.filter(versions__status=ContractVersion.Status.ACCEPTED, versions__effective_from__lte=period)
+        .select_related("placement__partner")
+        .distinct()
+        .order_by("id")
+    )
 
 
 def contracts_in_run_off(*, contracts: list[Contract], period: date) -> set[int]:
@@ -334,13 +360,21 @@ def contracts_in_run_off(*, contracts: list[Contract], period: date) -> set[int]
     if not ended:
         return set()
     ended_at: dict[int, datetime] = {}
-    for placement_id, at in (PlacementTransition.objects.filter(
-            placement_id__in=[contract.placement_id for contract in ended], to_status="ended")
-            .order_by("placement_id", "-at").distinct("placement_id").values_list("placement_id", "at")):
+    for placement_id, at in (
+        PlacementTransition.objects.filter(
+            placement_id__in=[contract.placement_id for contract in ended], to_status="ended"
+        )
+        .order_by("placement_id", "-at")
+        .distinct("placement_id")
+        .values_list("placement_id", "at")
+    ):
         ended_at[placement_id] = at
-    return {contract.pk for contract in ended
-            if contract.placement_id in ended_at
-            and ended_at[contract.placement_id] < _period_start_utc(contract.placement.partner.timezone, period)}
+    return {
+        contract.pk
+        for contract in ended
+        if contract.placement_id in ended_at
+        and ended_at[contract.placement_id] < _period_start_utc(contract.placement.partner.timezone, period)
+    }
 
 
 def _apply_adjustments(
@@ -356,15 +390,20 @@ def _apply_adjustments(
 
 
 def _versions_in_force(contract_ids: list[int], period: date) -> dict[int, ContractVersion]:
-    versions = (ContractVersion.objects.filter(contract_id__in=contract_ids, status=ContractVersion.Status.ACCEPTED,
-                                               effective_from__lte=period)
-                .order_by("contract_id", "-effective_from").distinct("contract_id"))
+    versions = (
+        ContractVersion.objects.filter(
+            contract_id__in=contract_ids, status=ContractVersion.Status.ACCEPTED, effective_from__lte=period
+        )
+        .order_by("contract_id", "-effective_from")
+        .distinct("contract_id")
+    )
     return {version.contract_id: version for version in versions}
 
 
 @transaction.atomic
-def statements_compute(*, contracts: list[Contract], period: date,
-                       inputs: dict[int, PeriodInputs] | None = None) -> list[Statement]:
+def statements_compute(
+    *, contracts: list[Contract], period: date, inputs: dict[int, PeriodInputs] | None = None
+) -> list[Statement]:
     """Write (or rewrite) the draft statements of `contracts` for `period` with a fixed
     number of queries, however many contracts. Approved statements are never touched;
     draft or in-review ones are replaced in full. `inputs` may be computed beforehand for
@@ -373,8 +412,10 @@ def statements_compute(*, contracts: list[Contract], period: date,
     minimum; a draft it no longer needs is removed."""
     ids = [contract.pk for contract in contracts]
     versions = _versions_in_force(ids, period)
-    existing = {statement.contract_id: statement for statement in
-                Statement.objects.select_for_update().filter(contract_id__in=ids, period=period)}
+    existing = {
+        statement.contract_id: statement
+        for statement in Statement.objects.select_for_update().filter(contract_id__in=ids, period=period)
+    }
     if inputs is None:
         inputs = period_inputs(contract_ids=ids, period=period)
     run_off = contracts_in_run_off(contracts=contracts, period=period)
@@ -401,9 +442,12 @@ def statements_compute(*, contracts: list[Contract], period: date,
                 continue
             terms = {**terms, "minimum_per_period": None}
         rating = rate_period(
-            terms=terms, net=item.net, outcomes=item.outcomes,
+            terms=terms,
+            net=item.net,
+            outcomes=item.outcomes,
             clawback_refunds=[(amount, Decimal(rate)) for amount, rate in item.clawback_refunds],
-            carried_credit=item.carried_credit, outcome_reversals=item.outcome_reversals,
+            carried_credit=item.carried_credit,
+            outcome_reversals=item.outcome_reversals,
         )
         adjustments_total = sum(amount for amount, _ in item.adjustments)
         total, payable, credit_forward, splits = _apply_adjustments(rating, adjustments_total, terms["splits"])
@@ -430,19 +474,39 @@ def statements_compute(*, contracts: list[Contract], period: date,
     if replaced:
         StatementLine.objects.filter(statement__in=replaced).delete()
         StatementSplit.objects.filter(statement__in=replaced).delete()
-        Statement.objects.bulk_update(replaced, [
-            "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage", "clawback",
-            "outcome_clawback",
-            "carried_credit", "adjustments", "total", "payable", "credit_carried_forward", "fingerprint",
-            "computed_at", "submitted_by", "submitted_at"])
+        Statement.objects.bulk_update(
+            replaced,
+            [
+                "status",
+                "currency",
+                "version_number",
+                "net",
+                "share_precise",
+                "effective_rate",
+                "wage",
+                "clawback",
+                "outcome_clawback",
+                "carried_credit",
+                "adjustments",
+                "total",
+                "payable",
+                "credit_carried_forward",
+                "fingerprint",
+                "computed_at",
+                "submitted_by",
+                "submitted_at",
+            ],
+        )
     Statement.objects.bulk_create([statement for statement, *_ in computed if statement.pk is None])
 
     lines: list[StatementLine] = []
     split_rows: list[StatementSplit] = []
     for statement, item, rating, splits, shares in computed:
         lines.extend(_statement_lines(statement, item, rating, period))
-        split_rows.extend(StatementSplit(statement=statement, payee=payees[slug], share=shares[slug], amount=amount)
-                          for slug, amount in splits)
+        split_rows.extend(
+            StatementSplit(statement=statement, payee=payees[slug], share=shares[slug], amount=amount)
+            for slug, amount in splits
+        )
         results.append(statement)
     StatementLine.objects.bulk_create(lines)
     StatementSplit.objects.bulk_create(split_rows)
@@ -452,25 +516,52 @@ def statements_compute(*, contracts: list[Contract], period: date,
 def _statement_lines(statement: Statement, inputs: PeriodInputs, rating: Any, period: date) -> list[StatementLine]:
     lines: list[StatementLine] = []
 
-    def add(kind: str, description: str, *, amount: int = 0, revenue: int | None = None,
-            quantity: int | None = None, precise: Decimal | None = None) -> None:
-        lines.append(StatementLine(statement=statement, position=len(lines) + 1, kind=kind,
-                                   description=description[:300], quantity=quantity, revenue=revenue,
-                                   amount_precise=precise, amount=amount))
+    def add(
+        kind: str,
+        description: str,
+        *,
+        amount: int = 0,
+        revenue: int | None = None,
+        quantity: int | None = None,
+        precise: Decimal | None = None,
+    ) -> None:
+        lines.append(
+            StatementLine(
+                statement=statement,
+                position=len(lines) + 1,
+                kind=kind,
+                description=description[:300],
+                quantity=quantity,
+                revenue=revenue,
+                amount_precise=precise,
+                amount=amount,
+            )
+        )
 
-    add("attributed_sales", f"Attributed sales in {period:%B %Y}", quantity=inputs.sales_count,
-        revenue=inputs.sales_total)
+    add(
+        "attributed_sales",
+        f"Attributed sales in {period:%B %Y}",
+        quantity=inputs.sales_count,
+        revenue=inputs.sales_total,
+    )
     if inputs.late_count:
-        add("late_sales", "Late sales from periods already approved", quantity=inputs.late_count,
-            revenue=inputs.late_total)
+        add(
+            "late_sales",
+            "Late sales from periods already approved",
+            quantity=inputs.late_count,
+            revenue=inputs.late_total,
+        )
     if inputs.refunds_count:
-        add("refunds", "Refunds of sales not yet settled", quantity=inputs.refunds_count,
-            revenue=-inputs.refunds_total)
+        add("refunds", "Refunds of sales not yet settled", quantity=inputs.refunds_count, revenue=-inputs.refunds_total)
     kind_map = {"cap_reduction": "cap"}
     for line in rating.lines():
-        add(kind_map.get(line.kind, line.kind), line.description, amount=line.amount,
+        add(
+            kind_map.get(line.kind, line.kind),
+            line.description,
+            amount=line.amount,
             precise=line.amount_precise,
-            quantity=inputs.clawback_count if line.kind == "clawback" else None)
+            quantity=inputs.clawback_count if line.kind == "clawback" else None,
+        )
     for amount, reason in inputs.adjustments:
         add("adjustment", f"Finance adjustment: {reason}", amount=amount, precise=Decimal(amount))
     return lines
@@ -506,13 +597,14 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
         # Three aggregates over the period's sales for every contract at once, attributing
         # the sales as they read them; statements are then written a chunk at a time so the
         # progress bar moves.
-        inputs = period_inputs(contract_ids=[contract.pk for contract in contracts], period=run.period,
-                               every_partner=True)
+        inputs = period_inputs(
+            contract_ids=[contract.pk for contract in contracts], period=run.period, every_partner=True
+        )
         run.attributed = sum(item.sales_count + item.late_count for item in inputs.values())
         run.save(update_fields=["attributed"])
         batch = 250
         for start in range(0, len(contracts), batch):
-            chunk = contracts[start:start + batch]
+            chunk = contracts[start : start + batch]
             run.statements_written += len(statements_compute(contracts=chunk, period=run.period, inputs=inputs))
             run.contracts_done += len(chunk)
             run.save(update_fields=["contracts_done", "statements_written"])
@@ -527,7 +619,6 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
     return run
 
 
-
 @transaction.atomic
 def settlement_run_request(*, actor: User | None, period: date, trigger: str = "console") -> SettlementRun:
     if actor is not None:
@@ -540,14 +631,22 @@ def settlement_run_request(*, actor: User | None, period: date, trigger: str = "
 
 
 def _lock_statement(statement: Statement) -> Statement:
-    return (Statement.objects.select_for_update(of=("self",))
-            .select_related("contract__placement__partner", "contract__placement__employee")
-            .get(pk=statement.pk))
+    return (
+        Statement.objects.select_for_update(of=("self",))
+        .select_related("contract__placement__partner", "contract__placement__employee")
+        .get(pk=statement.pk)
+    )
 
 
 def _audit(actor: User, action: str, statement: Statement, summary: str, changes: dict[str, Any]) -> None:
-    audit_record(actor=actor, action=action, target=statement, summary=summary,
-                 partner_id=statement.contract.placement.partner_id, changes=changes)
+    audit_record(
+        actor=actor,
+        action=action,
+        target=statement,
+        summary=summary,
+        partner_id=statement.contract.placement.partner_id,
+        changes=changes,
+    )
 
 
 @transaction.atomic
@@ -559,8 +658,13 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
     statement.status = Statement.Status.IN_REVIEW
     statement.submitted_by, statement.submitted_at = actor, timezone.now()
     statement.save(update_fields=["status", "submitted_by", "submitted_at"])
-    _audit(actor, "statement.in_review", statement, f"{statement} sent to review",
-           {"status": ["draft", "in_review"], "submitted_by": actor.username})
+    _audit(
+        actor,
+        "statement.in_review",
+        statement,
+        f"{statement} sent to review",
+        {"status": ["draft", "in_review"], "submitted_by": actor.username},
+    )
     return statement
 
 
@@ -575,9 +679,17 @@ def _submitter_id(statement: Statement) -> int | None:
     if statement.submitted_by_id is not None:
         return statement.submitted_by_id
     # Sent to review before submitters were recorded on the statement: the audit trail knows.
-    return (AuditLog.objects.filter(action="statement.in_review", target_id=str(statement.pk),
-                                    target_type__model="statement", target_type__app_label="revenue")
-            .order_by("-at", "-id").values_list("actor_id", flat=True).first())
+    return (
+        AuditLog.objects.filter(
+            action="statement.in_review",
+            target_id=str(statement.pk),
+            target_type__model="statement",
+            target_type__app_label="revenue",
+        )
+        .order_by("-at", "-id")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
 
 
 def _check_four_eyes(actor: User, statement: Statement, submitter_id: int | None) -> None:
@@ -599,18 +711,26 @@ def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: 
     if statement.status in SETTLED:
         raise InvalidTransition("An approved statement never changes; adjust the next period instead.")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise ValidationFailed("An adjustment is a non-zero whole number of minor units.",
-                               fields={"amount": ["must be a non-zero integer."]})
+        raise ValidationFailed(
+            "An adjustment is a non-zero whole number of minor units.",
+            fields={"amount": ["must be a non-zero integer."]},
+        )
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("An adjustment needs a reason.", fields={"reason": ["is required."]})
-    StatementAdjustment.objects.create(contract=statement.contract, period=statement.period, amount=amount,
-                                       reason=reason[:300], created_by=actor)
+    StatementAdjustment.objects.create(
+        contract=statement.contract, period=statement.period, amount=amount, reason=reason[:300], created_by=actor
+    )
     updated = statement_compute(contract=statement.contract, period=statement.period)
     # The adjustment just stored is something to settle, so the contract has a statement.
     assert updated is not None
-    _audit(actor, "statement.adjusted", statement, f"{statement} adjusted by {amount}: {reason}",
-           {"amount": amount, "reason": reason, "total": [statement.total, updated.total]})
+    _audit(
+        actor,
+        "statement.adjusted",
+        statement,
+        f"{statement} adjusted by {amount}: {reason}",
+        {"amount": amount, "reason": reason, "total": [statement.total, updated.total]},
+    )
     return updated
 
 
@@ -624,8 +744,12 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
         raise InvalidTransition(f"The statement is {statement.status}; only one in review can be approved.")
     submitter_id = _submitter_id(statement)
     _check_four_eyes(actor, statement, submitter_id)
-    earlier = (Statement.objects.filter(contract=statement.contract, period__lt=statement.period)
-               .exclude(status__in=SETTLED).order_by("period").first())
+    earlier = (
+        Statement.objects.filter(contract=statement.contract, period__lt=statement.period)
+        .exclude(status__in=SETTLED)
+        .order_by("period")
+        .first()
+    )
     if earlier is not None:
         raise InvalidTransition(f"Approve {earlier.period:%Y-%m} first: periods are approved in order.")
     contract = statement.contract
@@ -634,10 +758,14 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     inputs = period_inputs(contract_ids=[contract.pk], period=statement.period).get(contract.pk, PeriodInputs())
     inputs.version_number = statement.version_number
     if inputs.fingerprint() != statement.fingerprint:
-        raise Conflict("New sales, refunds or outcomes arrived since this draft was computed; "
-                       "re-run the period and review it again.")
-    params = {**_query_params(contract_ids=[contract.pk], period=statement.period, every_partner=False),
-              "statement": statement.pk}
+        raise Conflict(
+            "New sales, refunds or outcomes arrived since this draft was computed; "
+            "re-run the period and review it again."
+        )
+    params = {
+        **_query_params(contract_ids=[contract.pk], period=statement.period, every_partner=False),
+        "statement": statement.pk,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_MARK_SALES.format(**_NARROW[True]), params)
         cursor.execute(_MARK_REFUNDS.format(**_NARROW[True]), params)
@@ -645,16 +773,25 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
         cursor.execute(_MARK_OUTCOME_REVERSALS, params)
     partner = contract.placement.partner
     if statement.payable > 0:
-        postings = [Posting(f"partner_receivable:{partner.slug}", statement.payable, statement.currency,
-                            f"Wage for {statement.period:%Y-%m}")]
+        postings = [
+            Posting(
+                f"partner_receivable:{partner.slug}",
+                statement.payable,
+                statement.currency,
+                f"Wage for {statement.period:%Y-%m}",
+            )
+        ]
         for split in statement.splits.select_related("payee").filter(amount__gt=0):
-            code = ("platform_revenue" if split.payee.kind == Payee.Kind.PLATFORM
-                    else f"payee_payable:{split.payee.slug}")
+            code = (
+                "platform_revenue" if split.payee.kind == Payee.Kind.PLATFORM else f"payee_payable:{split.payee.slug}"
+            )
             postings.append(Posting(code, -split.amount, statement.currency, f"{split.payee.name} share"))
         statement.journal_entry = journal_entry_post(
             idempotency_key=f"statement:{statement.pk}:approved",
             memo=f"{contract.placement} — statement {statement.period:%Y-%m}",
-            occurred_on=statement.period, postings=postings, actor=actor,
+            occurred_on=statement.period,
+            postings=postings,
+            actor=actor,
         )
     # Nothing payable (a zero period, or a credit carried forward): settled all the same,
     # but closed here, as there is nothing to invoice or pay out.
@@ -662,13 +799,23 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     statement.status = status
     statement.approved_by, statement.approved_at = actor, timezone.now()
     statement.save(update_fields=["status", "approved_by", "approved_at", "journal_entry"])
-    submitter = (User.objects.filter(pk=submitter_id).values_list("username", flat=True).first()
-                 if submitter_id is not None else None)
-    _audit(actor, "statement.approved", statement,
-           f"Approved {statement} ({statement.currency} {statement.payable} payable), "
-           f"submitted by {submitter or 'unknown'}, approved by {actor.username}"
-           + ("; nothing due, closed without an invoice" if status == Statement.Status.CLOSED else ""),
-           {"status": ["in_review", str(status)], "payable": statement.payable,
-            "submitted_by": submitter, "approved_by": actor.username})
+    submitter = (
+        User.objects.filter(pk=submitter_id).values_list("username", flat=True).first()
+        if submitter_id is not None
+        else None
+    )
+    _audit(
+        actor,
+        "statement.approved",
+        statement,
+        f"Approved {statement} ({statement.currency} {statement.payable} payable), "
+        f"submitted by {submitter or 'unknown'}, approved by {actor.username}"
+        + ("; nothing due, closed without an invoice" if status == Statement.Status.CLOSED else ""),
+        {
+            "status": ["in_review", str(status)],
+            "payable": statement.payable,
+            "submitted_by": submitter,
+            "approved_by": actor.username,
+        },
+    )
     return statement
-

@@ -58,26 +58,35 @@ class BatchResult:
     @property
     def counts(self) -> dict[str, int]:
         done = ACTIONS[self.action][2]
-        return {done: sum(o.outcome == done for o in self.outcomes),
-                REFUSED: sum(o.outcome == REFUSED for o in self.outcomes)}
-
+        return {
+            done: sum(o.outcome == done for o in self.outcomes),
+            REFUSED: sum(o.outcome == REFUSED for o in self.outcomes),
+        }
 
 
 def _run_ready(run: SettlementRun) -> None:
     if run.status != SettlementRun.Status.DONE:
         raise InvalidTransition(
             f"Settlement run #{run.pk} is {run.status}; its statements can be submitted or approved once it is "
-            "done." + (" Run the period again." if run.status == SettlementRun.Status.FAILED else ""))
+            "done." + (" Run the period again." if run.status == SettlementRun.Status.FAILED else "")
+        )
 
 
 def run_statements(*, run: SettlementRun) -> Any:
     """The statements a run computed: every contract's statement of the run's period."""
-    return (Statement.objects.filter(period=run.period)
-            .select_related("contract__placement__partner").order_by("contract_id", "pk"))
+    return (
+        Statement.objects.filter(period=run.period)
+        .select_related("contract__placement__partner")
+        .order_by("contract_id", "pk")
+    )
 
 
 def statements_batch_decide(
-    *, actor: User, run: SettlementRun, action: str, statement_ids: Iterable[int] | None = None,
+    *,
+    actor: User,
+    run: SettlementRun,
+    action: str,
+    statement_ids: Iterable[int] | None = None,
 ) -> BatchResult:
     """Submit (drafts → in review) or approve (in review → approved) the statements of `run`.
 
@@ -98,16 +107,28 @@ def statements_batch_decide(
     else:
         wanted = list(dict.fromkeys(statement_ids))
         if len(wanted) > MAX_STATEMENTS:
-            raise ValidationFailed(f"At most {MAX_STATEMENTS} statements a request.",
-                                   fields={"statements": [f"at most {MAX_STATEMENTS} ids."]})
+            raise ValidationFailed(
+                f"At most {MAX_STATEMENTS} statements a request.",
+                fields={"statements": [f"at most {MAX_STATEMENTS} ids."]},
+            )
         found = {s.pk: s for s in statements.filter(pk__in=wanted)}
         targets = [found[pk] for pk in wanted if pk in found]
         missing = [pk for pk in wanted if pk not in found]
     for pk in missing:
-        result.outcomes.append(StatementOutcome(
-            statement_id=pk, contract_id=None, partner=None, outcome=REFUSED, status=None,
-            error={"code": "not_found", "message": f"Statement {pk} is not one of run #{run.pk} "
-                                                   f"({run.period:%Y-%m}).", "fields": {}}))
+        result.outcomes.append(
+            StatementOutcome(
+                statement_id=pk,
+                contract_id=None,
+                partner=None,
+                outcome=REFUSED,
+                status=None,
+                error={
+                    "code": "not_found",
+                    "message": f"Statement {pk} is not one of run #{run.pk} ({run.period:%Y-%m}).",
+                    "fields": {},
+                },
+            )
+        )
     for statement in targets:
         partner = statement.contract.placement.partner.slug
         try:
@@ -117,18 +138,33 @@ def statements_batch_decide(
         except (OperationalError, InterfaceError):
             # A deadlock or a lost connection under this one statement: its own transaction
             # rolled back, the ones before it stand, so say so for it alone.
-            refusal = {"code": str(ErrorCode.SERVICE_UNAVAILABLE), "fields": {},
-                       "message": "The database was unavailable for this statement; it did not change. "
-                                  "Ask again for it."}
+            refusal = {
+                "code": str(ErrorCode.SERVICE_UNAVAILABLE),
+                "fields": {},
+                "message": "The database was unavailable for this statement; it did not change. Ask again for it.",
+            }
         else:
-            result.outcomes.append(StatementOutcome(
-                statement_id=statement.pk, contract_id=statement.contract_id, partner=partner, outcome=done,
-                status=updated.status))
+            result.outcomes.append(
+                StatementOutcome(
+                    statement_id=statement.pk,
+                    contract_id=statement.contract_id,
+                    partner=partner,
+                    outcome=done,
+                    status=updated.status,
+                )
+            )
             continue
         current = Statement.objects.filter(pk=statement.pk).values_list("status", flat=True).first()
-        result.outcomes.append(StatementOutcome(
-            statement_id=statement.pk, contract_id=statement.contract_id, partner=partner, outcome=REFUSED,
-            status=current, error=refusal))
+        result.outcomes.append(
+            StatementOutcome(
+                statement_id=statement.pk,
+                contract_id=statement.contract_id,
+                partner=partner,
+                outcome=REFUSED,
+                status=current,
+                error=refusal,
+            )
+        )
     _audit_batch(actor=actor, result=result)
     return result
 
@@ -138,10 +174,18 @@ def _audit_batch(*, actor: User, result: BatchResult) -> None:
     run, counts = result.run, result.counts
     done = ACTIONS[result.action][2]
     audit_record(
-        actor=actor, action=f"settlement_run.batch_{result.action}", target=run,
-        summary=(f"{result.action.title()} the statements of {run.period:%Y-%m} (run #{run.pk}): "
-                 f"{counts[done]} {done}, {counts[REFUSED]} refused"),
-        changes={"counts": counts, "statements": {
-            str(o.statement_id): o.outcome if o.error is None else f"{o.outcome}: {o.error['code']}"
-            for o in result.outcomes}},
+        actor=actor,
+        action=f"settlement_run.batch_{result.action}",
+        target=run,
+        summary=(
+            f"{result.action.title()} the statements of {run.period:%Y-%m} (run #{run.pk}): "
+            f"{counts[done]} {done}, {counts[REFUSED]} refused"
+        ),
+        changes={
+            "counts": counts,
+            "statements": {
+                str(o.statement_id): o.outcome if o.error is None else f"{o.outcome}: {o.error['code']}"
+                for o in result.outcomes
+            },
+        },
     )

@@ -82,6 +82,7 @@ ANALYZE_AFTER_ROWS = 50_000
 # Shares of the progress bar: reading the file, checking it, storing it.
 READ_SHARE, CHECK_SHARE = 0.10, 0.30
 
+
 class UploadRefused(ValidationFailed):
     """The file as a whole cannot be read: nothing of it is stored."""
 
@@ -107,38 +108,54 @@ def _columns_from_header(head: bytes) -> list[str]:
     """The column names of the header row (the first line), checked; `head` is the file's
     first bytes. Raises UploadRefused with what is wrong and how to fix it."""
     if head.startswith(_BOM):
-        head = head[len(_BOM):]
+        head = head[len(_BOM) :]
     if not head.strip():
-        raise UploadRefused("The file is empty: it needs a header row naming the columns, then one row "
-                            "per sale or refund.", fields={"file": ["is empty"]})
+        raise UploadRefused(
+            "The file is empty: it needs a header row naming the columns, then one row per sale or refund.",
+            fields={"file": ["is empty"]},
+        )
     end = head.find(b"\n")
     line = head if end < 0 else head[:end]
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
-        raise UploadRefused("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
-                            fields={"file": ["is not UTF-8 text"]}) from None
+        raise UploadRefused(
+            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
+            fields={"file": ["is not UTF-8 text"]},
+        ) from None
     if "\x00" in text:
-        raise UploadRefused("The file is not CSV text (it contains NUL bytes; is it a spreadsheet?). "
-                            "Save it as “CSV UTF-8” and upload it again.", fields={"file": ["is not CSV text"]})
+        raise UploadRefused(
+            "The file is not CSV text (it contains NUL bytes; is it a spreadsheet?). "
+            "Save it as “CSV UTF-8” and upload it again.",
+            fields={"file": ["is not CSV text"]},
+        )
     names = [name.strip() for name in next(csv.reader([text.rstrip("\r")]), [])]
     expected = ", ".join(UPLOAD_COLUMNS)
     unknown = [name for name in names if name not in UPLOAD_COLUMNS]
     if unknown:
         shown = ", ".join(repr(name[:40]) for name in unknown[:5])
-        hint = ("" if any(name in UPLOAD_COLUMNS for name in names)
-                else " The first row must be the header row naming the columns.")
-        raise UploadRefused(f"Unknown column(s) in the header row: {shown}.{hint} The columns are: {expected}.",
-                            fields={"file": [f"unknown column(s): {shown}"]})
+        hint = (
+            ""
+            if any(name in UPLOAD_COLUMNS for name in names)
+            else " The first row must be the header row naming the columns."
+        )
+        raise UploadRefused(
+            f"Unknown column(s) in the header row: {shown}.{hint} The columns are: {expected}.",
+            fields={"file": [f"unknown column(s): {shown}"]},
+        )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise UploadRefused(f"Column(s) named twice in the header row: {', '.join(repeated)}.",
-                            fields={"file": [f"repeated column(s): {', '.join(repeated)}"]})
+        raise UploadRefused(
+            f"Column(s) named twice in the header row: {', '.join(repeated)}.",
+            fields={"file": [f"repeated column(s): {', '.join(repeated)}"]},
+        )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
-        raise UploadRefused(f"Missing column(s): {', '.join(missing)}. The header row must name at least "
-                            f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(UPLOAD_COLUMNS[5:])}).",
-                            fields={"file": [f"missing column(s): {', '.join(missing)}"]})
+        raise UploadRefused(
+            f"Missing column(s): {', '.join(missing)}. The header row must name at least "
+            f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(UPLOAD_COLUMNS[5:])}).",
+            fields={"file": [f"missing column(s): {', '.join(missing)}"]},
+        )
     return names
 
 
@@ -155,11 +172,15 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | 
         raise ValidationFailed("Choose a CSV file to upload.", fields={"file": ["is required"]})
     name = (file.name or "upload.csv").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     if not name.lower().endswith(".csv"):
-        raise ValidationFailed(f"{name!r} is not a .csv file. Save the sheet as “CSV UTF-8” and upload that.",
-                               fields={"file": ["must be a .csv file"]})
+        raise ValidationFailed(
+            f"{name!r} is not a .csv file. Save the sheet as “CSV UTF-8” and upload that.",
+            fields={"file": ["must be a .csv file"]},
+        )
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        raise ValidationFailed(f"The file is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it into "
-                               "smaller files.", fields={"file": ["is too large"]})
+        raise ValidationFailed(
+            f"The file is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it into smaller files.",
+            fields={"file": ["is too large"]},
+        )
     file.seek(0)
     head = file.read(HEAD_BYTES)
     file.seek(0)
@@ -167,8 +188,13 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | 
     upload = SaleUpload(partner=partner, original_name=name[:200], uploaded_by=actor)
     upload.file.save(f"{partner.pk}/{uuid.uuid4().hex}.csv", file, save=False)
     upload.save()
-    audit_record(actor=actor, action="sale_upload.created", target=upload, partner_id=partner.pk,
-                 summary=f"Uploaded {name[:150]!r} ({file.size or 0:,} bytes) for processing")
+    audit_record(
+        actor=actor,
+        action="sale_upload.created",
+        target=upload,
+        partner_id=partner.pk,
+        summary=f"Uploaded {name[:150]!r} ({file.size or 0:,} bytes) for processing",
+    )
     enqueue_on_commit("revenue.tasks.upload_process_task", upload.pk)
     return upload
 
@@ -188,7 +214,8 @@ class _Run:
         progress bar sees it."""
         done = int(self.rows_total * max(0.0, min(fraction, 0.99)))
         SaleUpload.objects.filter(pk=self.upload.pk, status=SaleUpload.Status.PROCESSING).update(
-            rows_total=self.rows_total, rows_done=done)
+            rows_total=self.rows_total, rows_done=done
+        )
 
 
 def upload_lock(upload_id: int) -> AdvisoryKey:
@@ -214,8 +241,14 @@ def upload_process(*, upload_id: int) -> SaleUpload:
             _check(run)
             checked = time.perf_counter()
             upload = _store(run)
-            logger.info("upload %s: %s rows; read %.2f s, check %.2f s, store %.2f s", upload_id, run.rows_total,
-                        read - started, checked - read, time.perf_counter() - checked)
+            logger.info(
+                "upload %s: %s rows; read %.2f s, check %.2f s, store %.2f s",
+                upload_id,
+                run.rows_total,
+                read - started,
+                checked - read,
+                time.perf_counter() - checked,
+            )
             return upload
         except UploadRefused as refused:
             return _fail(upload, refused.message)
@@ -223,8 +256,11 @@ def upload_process(*, upload_id: int) -> SaleUpload:
             raise  # transient (a lost connection, a deadlock): the task retries, the status stays
         except Exception as error:
             logger.exception("upload %s failed", upload_id)
-            _fail(upload, f"Processing failed ({type(error).__name__}); nothing was stored. "
-                          "Try again, or contact support if it keeps failing.")
+            _fail(
+                upload,
+                f"Processing failed ({type(error).__name__}); nothing was stored. "
+                "Try again, or contact support if it keeps failing.",
+            )
             raise
         finally:
             _session_reset()
@@ -294,11 +330,13 @@ def _read(run: _Run) -> None:
         columns = _columns_from_header(head)
         start = len(_BOM) if head.startswith(_BOM) else 0
         header_end = head.find(b"\n", start)
-        rest = b"" if header_end < 0 else head[header_end + 1:]
+        rest = b"" if header_end < 0 else head[header_end + 1 :]
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMP TABLE upload_stage (row_number bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
-                + ", ".join(f"{name} text" for name in UPLOAD_COLUMNS) + ")")
+                + ", ".join(f"{name} text" for name in UPLOAD_COLUMNS)
+                + ")"
+            )
         copy_sql = f"COPY upload_stage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
         line = 2  # the file's line the next piece starts on
         read_bytes = header_end + 1
@@ -309,13 +347,16 @@ def _read(run: _Run) -> None:
                 decoder.decode(piece, final=False)
             except UnicodeDecodeError as error:
                 where = line + piece.count(b"\n", 0, error.start)
-                raise UploadRefused(f"The file is not UTF-8 text (line {where} has bytes that are not). "
-                                    "Save it as “CSV UTF-8” and upload it again.",
-                                    fields={"file": ["is not UTF-8 text"]}) from None
+                raise UploadRefused(
+                    f"The file is not UTF-8 text (line {where} has bytes that are not). "
+                    "Save it as “CSV UTF-8” and upload it again.",
+                    fields={"file": ["is not UTF-8 text"]},
+                ) from None
             if b"\x00" in piece:
                 where = line + piece.count(b"\n", 0, piece.index(b"\x00"))
-                raise UploadRefused(f"Line {where} contains a NUL byte: the file is not CSV text.",
-                                    fields={"file": ["is not CSV text"]})
+                raise UploadRefused(
+                    f"Line {where} contains a NUL byte: the file is not CSV text.", fields={"file": ["is not CSV text"]}
+                )
             _copy_piece(copy_sql, piece, line)
             newlines = piece.count(b"\n")
             line += newlines
@@ -327,8 +368,10 @@ def _read(run: _Run) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise UploadRefused("The file is not UTF-8 text (it ends inside a character). Save it as "
-                                "“CSV UTF-8” and upload it again.", fields={"file": ["is not UTF-8 text"]}) from None
+            raise UploadRefused(
+                "The file is not UTF-8 text (it ends inside a character). Save it as “CSV UTF-8” and upload it again.",
+                fields={"file": ["is not UTF-8 text"]},
+            ) from None
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM upload_stage")
         run.rows_total = cursor.fetchone()[0]
@@ -347,16 +390,20 @@ def _copy_piece(copy_sql: str, piece: bytes, line: int) -> None:
         where = line + int(found.group(1)) - 1 if found else line
         detail = (getattr(diag, "message_primary", None) or str(cause)).strip()
         if "missing data for column" in detail:
-            text = (f"Line {where} is empty." if (getattr(diag, "context", "") or "").endswith('""')
-                    else f"Line {where} has fewer fields than the header row.")
+            text = (
+                f"Line {where} is empty."
+                if (getattr(diag, "context", "") or "").endswith('""')
+                else f"Line {where} has fewer fields than the header row."
+            )
         elif "extra data after last expected column" in detail:
             text = f"Line {where} has more fields than the header row."
         elif "unterminated CSV quoted field" in detail:
             text = f"A quoted field starting near line {where} is never closed."
         else:
             text = f"Line {where} cannot be read as CSV: {detail}."
-        raise UploadRefused(f"{text} Nothing was stored; fix the file and upload it again.",
-                            fields={"file": [text]}) from None
+        raise UploadRefused(
+            f"{text} Nothing was stored; fix the file and upload it again.", fields={"file": [text]}
+        ) from None
 
 
 def _pieces(stream: IO[bytes], pending: bytes) -> Iterator[bytes]:
@@ -429,8 +476,14 @@ FROM (
 """
 
 _DIGEST_OF_CHECKED = SALE_DIGEST_SQL.format(
-    amount="w.amount", occurred_at="w.occurred_at", currency="w.currency", external_id="w.external_id",
-    type="w.type", refund_of="w.refund_of", **{name: f"w.{name}" for name in KEY_COLUMNS})
+    amount="w.amount",
+    occurred_at="w.occurred_at",
+    currency="w.currency",
+    external_id="w.external_id",
+    type="w.type",
+    refund_of="w.refund_of",
+    **{name: f"w.{name}" for name in KEY_COLUMNS},
+)
 
 # Column-level problems → rejections, a row's problems in the rules' order (`seq`): its first
 # is the one the API names for the same event.
@@ -473,27 +526,42 @@ def _check(run: _Run) -> None:
     keys = ", ".join(_text_column(name) for name in KEY_COLUMNS)
     problems = ",\n           ".join(
         sale_rules.file_problem_sql(rule, row="u", at="u.at", amount="u.amount_value") + f" AS p_{rule.name}"
-        for rule in sale_rules.SALE_FIELD_RULES)
+        for rule in sale_rules.SALE_FIELD_RULES
+    )
     rejections = ",\n    ".join(
-        sale_rules.file_rejection_sql(rule, seq=seq, tag=f"c.p_{rule.name}", values=_MESSAGE_VALUES,
-                                      echo=_ECHOES.get(rule.name))
-        for seq, rule in enumerate(sale_rules.SALE_FIELD_RULES, start=1))
-    params: sale_rules.SqlParams = {**sale_rules.FILE_CHECK_PARAMS, "latest": timezone.now() + FUTURE_TOLERANCE,
-                                    "currency": run.partner.currency}
+        sale_rules.file_rejection_sql(
+            rule, seq=seq, tag=f"c.p_{rule.name}", values=_MESSAGE_VALUES, echo=_ECHOES.get(rule.name)
+        )
+        for seq, rule in enumerate(sale_rules.SALE_FIELD_RULES, start=1)
+    )
+    params: sale_rules.SqlParams = {
+        **sale_rules.FILE_CHECK_PARAMS,
+        "latest": timezone.now() + FUTURE_TOLERANCE,
+        "currency": run.partner.currency,
+    }
     # Temporary tables only; a transaction each, so that a failing statement in a test's
     # transaction rolls back to its savepoint.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CHECK.format(digest=_DIGEST_OF_CHECKED, all_fine=_ALL_FINE, keys=keys, problems=problems,
-                                     at=sale_rules.file_instant_sql("s.occurred_at"),
-                                     amount=sale_rules.file_amount_sql("s.amount"), echo_max=sale_rules.ECHO_MAX),
-                       params)
+        cursor.execute(
+            _CHECK.format(
+                digest=_DIGEST_OF_CHECKED,
+                all_fine=_ALL_FINE,
+                keys=keys,
+                problems=problems,
+                at=sale_rules.file_instant_sql("s.occurred_at"),
+                amount=sale_rules.file_amount_sql("s.amount"),
+                echo_max=sale_rules.ECHO_MAX,
+            ),
+            params,
+        )
         cursor.execute("DROP TABLE upload_stage")
         # Temporary tables get no statistics unless asked; the joins below need them.
         cursor.execute("ANALYZE upload_checked (ok, primary_row, type, external_id)")
     run.progress(READ_SHARE + CHECK_SHARE * 0.7)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE upload_problems (row_number bigint, seq int, col text, code text, "
-                       "reason text)")
+        cursor.execute(
+            "CREATE TEMP TABLE upload_problems (row_number bigint, seq int, col text, code text, reason text)"
+        )
         cursor.execute(_COLUMN_PROBLEMS.format(rejections=rejections), {"currency": run.partner.currency})
         cursor.execute(_REPEATS)
         if cursor.rowcount:
@@ -671,8 +739,10 @@ _REFUNDS_RACED = _STORED_BY_EXTERNAL_ID.format(scope="r.outcome IS NULL")
 
 
 def _refund_problem(outcome: str, problem: sale_rules.Problem, **values: str) -> str:
-    return (f"({sale_rules.sql_literal(outcome)}, {sale_rules.sql_literal(problem.field)}, "
-            f"{sale_rules.sql_literal(problem.code)}, {problem.sql(**values)})")
+    return (
+        f"({sale_rules.sql_literal(outcome)}, {sale_rules.sql_literal(problem.field)}, "
+        f"{sale_rules.sql_literal(problem.code)}, {problem.sql(**values)})"
+    )
 
 
 _REFUND_PROBLEMS = """
@@ -682,18 +752,36 @@ FROM upload_refunds r
 CROSS JOIN LATERAL (SELECT * FROM (VALUES
     {problems}
 ) AS m(outcome, col, code, reason) WHERE m.outcome = r.outcome) v
-""".format(problems=",\n    ".join([
-    _refund_problem("conflict", sale_rules.CONFLICT_STORED, external_id="r.external_id"),
-    _refund_problem("refund_of_refund", sale_rules.REFUND_OF_REFUND, refund_of="r.refund_of"),
-    _refund_problem("unknown_sale", sale_rules.UNKNOWN_SALE, refund_of="r.refund_of", later="''"),
-    _refund_problem("sale_later", sale_rules.UNKNOWN_SALE, refund_of="r.refund_of",
-                    later=sale_rules.later_in_file_sql("r.sale_row")),
-    _refund_problem("currency_mismatch", sale_rules.REFUND_CURRENCY, refund_of="r.refund_of",
-                    sale_currency="r.sale_currency"),
-    _refund_problem("before_sale", sale_rules.BEFORE_SALE, refund_of="r.refund_of"),
-    _refund_problem("exceeds", sale_rules.REFUND_EXCEEDS, amount="r.amount", refund_of="r.refund_of",
-                    left_to_refund="r.left_to_refund", sale_amount="r.sale_amount"),
-]))
+""".format(
+    problems=",\n    ".join(
+        [
+            _refund_problem("conflict", sale_rules.CONFLICT_STORED, external_id="r.external_id"),
+            _refund_problem("refund_of_refund", sale_rules.REFUND_OF_REFUND, refund_of="r.refund_of"),
+            _refund_problem("unknown_sale", sale_rules.UNKNOWN_SALE, refund_of="r.refund_of", later="''"),
+            _refund_problem(
+                "sale_later",
+                sale_rules.UNKNOWN_SALE,
+                refund_of="r.refund_of",
+                later=sale_rules.later_in_file_sql("r.sale_row"),
+            ),
+            _refund_problem(
+                "currency_mismatch",
+                sale_rules.REFUND_CURRENCY,
+                refund_of="r.refund_of",
+                sale_currency="r.sale_currency",
+            ),
+            _refund_problem("before_sale", sale_rules.BEFORE_SALE, refund_of="r.refund_of"),
+            _refund_problem(
+                "exceeds",
+                sale_rules.REFUND_EXCEEDS,
+                amount="r.amount",
+                refund_of="r.refund_of",
+                left_to_refund="r.left_to_refund",
+                sale_amount="r.sale_amount",
+            ),
+        ]
+    )
+)
 
 # Later identical copies of a row share its fate: rejected with it, else duplicates.
 _FOLLOWER_PROBLEMS = """
@@ -710,15 +798,22 @@ SELECT %(upload)s, row_number, col, code, left(reason, 300) FROM upload_problems
 
 
 def _store(run: _Run) -> SaleUpload:
-    base: sale_rules.SqlParams = {"partner": run.partner.pk, "upload": run.upload.pk, "received_at": run.received_at,
-                                  "zone": run.partner.timezone, "conflict": RejectionCode.CONFLICT.value}
+    base: sale_rules.SqlParams = {
+        "partner": run.partner.pk,
+        "upload": run.upload.pk,
+        "received_at": run.received_at,
+        "zone": run.partner.timezone,
+        "conflict": RejectionCode.CONFLICT.value,
+    }
     with transaction.atomic():
         upload = SaleUpload.objects.select_for_update().get(pk=run.upload.pk)
         if upload.status != SaleUpload.Status.PROCESSING:
             return upload
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FILTER (WHERE type = 'sale'), count(*) FILTER (WHERE type = 'refund') "
-                           "FROM upload_checked WHERE ok AND primary_row IS NULL")
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE type = 'sale'), count(*) FILTER (WHERE type = 'refund') "
+                "FROM upload_checked WHERE ok AND primary_row IS NULL"
+            )
             sale_rows, refund_rows = cursor.fetchone()
             # Sales: one INSERT; the rows it skipped are duplicates or conflicts.
             cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
@@ -732,8 +827,7 @@ def _store(run: _Run) -> SaleUpload:
                 cursor.execute("ANALYZE revenue_sale (partner_id, external_id, refund_of_id, upload_id)")
             duplicates = 0
             if sales_inserted < sale_rows:
-                cursor.execute(_SALES_SKIPPED.format(conflict_message=_conflict_message("stored.external_id")),
-                               base)
+                cursor.execute(_SALES_SKIPPED.format(conflict_message=_conflict_message("stored.external_id")), base)
                 duplicates += cursor.fetchone()[0]
             # Refunds: locked targets, the API's checks, one INSERT.
             refunds_inserted = 0
@@ -745,21 +839,30 @@ def _store(run: _Run) -> SaleUpload:
             if cursor.fetchone()[0]:
                 cursor.execute("ANALYZE upload_problems")
                 cursor.execute(_FOLLOWER_PROBLEMS)
-                cursor.execute("SELECT count(*) FROM upload_checked c WHERE c.same_as_primary AND c.primary_row "
-                               "NOT IN (SELECT p.row_number FROM upload_problems p)")
+                cursor.execute(
+                    "SELECT count(*) FROM upload_checked c WHERE c.same_as_primary AND c.primary_row "
+                    "NOT IN (SELECT p.row_number FROM upload_problems p)"
+                )
                 duplicates += cursor.fetchone()[0]
             cursor.execute(_REJECTIONS_INSERT, base)
             cursor.execute("SELECT count(DISTINCT row_number) FROM upload_problems")
             rejected = cursor.fetchone()[0]
         accepted = sales_inserted + refunds_inserted
         if accepted + duplicates + rejected != run.rows_total:
-            logger.error("upload %s: %s accepted + %s duplicates + %s rejected != %s rows", upload.pk, accepted,
-                         duplicates, rejected, run.rows_total)
+            logger.error(
+                "upload %s: %s accepted + %s duplicates + %s rejected != %s rows",
+                upload.pk,
+                accepted,
+                duplicates,
+                rejected,
+                run.rows_total,
+            )
         upload.status, upload.finished_at = SaleUpload.Status.DONE, timezone.now()
         upload.rows_total = upload.rows_done = run.rows_total
         upload.accepted, upload.duplicates, upload.rejected = accepted, duplicates, rejected
-        upload.save(update_fields=["status", "finished_at", "rows_total", "rows_done", "accepted", "duplicates",
-                                   "rejected"])
+        upload.save(
+            update_fields=["status", "finished_at", "rows_total", "rows_done", "accepted", "duplicates", "rejected"]
+        )
         if sales_inserted:
             # Refunds follow their sale's attribution; only new sales need attributing. Very
             # many go by partner: attribution then finds its pending sales itself.
@@ -787,7 +890,9 @@ def _store_refunds(cursor: Any, base: sale_rules.SqlParams) -> tuple[int, int]:
     cursor.execute(_REFUNDS_INSERT, base)
     cursor.execute(_REFUNDS_RACED, base)
     cursor.execute(_REFUND_PROBLEMS)
-    cursor.execute("SELECT count(*) FILTER (WHERE outcome = 'accepted'), count(*) FILTER (WHERE outcome = 'duplicate') "
-                   "FROM upload_refunds")
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE outcome = 'accepted'), count(*) FILTER (WHERE outcome = 'duplicate') "
+        "FROM upload_refunds"
+    )
     inserted, duplicates = cursor.fetchone()
     return inserted, duplicates

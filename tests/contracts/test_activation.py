@@ -15,8 +15,9 @@ def _accepted_from_next_period(world):
     services.placement_approve(actor=world.hoshi_manager, placement=placement)
     placement.refresh_from_db()
     start = next_period_start_for(placement.partner)
-    version = services.contract_version_draft(actor=world.hoshi_manager, placement=placement,
-                                              terms=design_terms(), effective_from=start)
+    version = services.contract_version_draft(
+        actor=world.hoshi_manager, placement=placement, terms=design_terms(), effective_from=start
+    )
     services.contract_version_propose(actor=world.hoshi_manager, version=version)
     services.contract_version_accept(actor=world.hoshi_owner, version=version)
     placement.refresh_from_db()
@@ -43,7 +44,10 @@ def test_activation_waits_for_midnight_in_the_partners_zone(world):
     assert Placement.objects.get(pk=placement.pk).status == Placement.Status.ACTIVE
     transition = PlacementTransition.objects.filter(placement=placement).last()
     assert (transition.from_status, transition.to_status, transition.actor_label) == (
-        "approved", "active", "system:beat")
+        "approved",
+        "active",
+        "system:beat",
+    )
     assert AuditLog.objects.filter(action="placement.activated").get().actor_label == "system:beat"
     # and running it again changes nothing
     assert services.placements_activate_due(now=midnight_tokyo) == []

@@ -27,8 +27,7 @@ def bearer(secret: str) -> APIClient:
 
 
 def issue(world, partner: str = "hoshi", name: str = "POS feed") -> services.IssuedApiKey:
-    return services.api_key_create(actor=getattr(world, f"{partner}_owner"),
-                                   partner=getattr(world, partner), name=name)
+    return services.api_key_create(actor=getattr(world, f"{partner}_owner"), partner=getattr(world, partner), name=name)
 
 
 def test_an_owner_creates_a_key_shown_once_and_stored_as_a_digest(world):
@@ -46,9 +45,15 @@ def test_an_owner_creates_a_key_shown_once_and_stored_as_a_digest(world):
     key = PartnerApiKey.objects.get()
     assert set(body) == {"key", "api_key"}
     assert body["api_key"] == {
-        "id": key.pk, "partner": "hoshi-mart", "name": "POS feed", "prefix": match["prefix"],
-        "created_by": "hoshi-owner", "created_at": body["api_key"]["created_at"],
-        "last_used_at": None, "revoked_at": None, "active": True,
+        "id": key.pk,
+        "partner": "hoshi-mart",
+        "name": "POS feed",
+        "prefix": match["prefix"],
+        "created_by": "hoshi-owner",
+        "created_at": body["api_key"]["created_at"],
+        "last_used_at": None,
+        "revoked_at": None,
+        "active": True,
     }
     # and the database holds only its SHA-256 digest: the key is in no column of the row
     assert key.key_digest == hashlib.sha256(secret.encode()).hexdigest()
@@ -57,15 +62,14 @@ def test_an_owner_creates_a_key_shown_once_and_stored_as_a_digest(world):
     assert all(secret not in str(value) for value in row.values()), row
     # nor in the audit trail
     entry = AuditLog.objects.get()
-    assert (entry.action, entry.actor_id, entry.partner_id) == ("api_key.created", world.hoshi_owner.pk,
-                                                                world.hoshi.pk)
+    assert (entry.action, entry.actor_id, entry.partner_id) == ("api_key.created", world.hoshi_owner.pk, world.hoshi.pk)
     assert all(secret not in str(value) for value in AuditLog.objects.values().get().values())
     # and listing keys never shows it again
     response = client.get("/api/v1/api-keys")
     assert response.status_code == 200
     assert [set(row) for row in response.json()["results"]] == [
-        {"id", "partner", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at",
-         "active"}]
+        {"id", "partner", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at", "active"}
+    ]
     assert secret not in response.content.decode()
     assert match["prefix"] in response.content.decode()
 
@@ -85,8 +89,10 @@ def test_a_bearer_key_reads_its_partners_data_and_marks_itself_used(world):
     assert [row["id"] for row in response.json()["results"]] == [hoshi.pk]
     # and /me says who it is
     response = client.get("/api/v1/me")
-    assert (response.status_code, response.json()) == (200, {
-        "username": f"api-key:{issued.key.prefix}", "role": "partner", "partner": "hoshi-mart"})
+    assert (response.status_code, response.json()) == (
+        200,
+        {"username": f"api-key:{issued.key.prefix}", "role": "partner", "partner": "hoshi-mart"},
+    )
     # and the key's last use is recorded
     last_used = PartnerApiKey.objects.get().last_used_at
     assert last_used is not None
@@ -121,18 +127,32 @@ def test_the_bearer_scheme_is_case_insensitive(world):
     assert (response.status_code, response.json()["partner"]) == (200, "hoshi-mart")
 
 
-@pytest.mark.parametrize(("header", "message"), [
-    ("Bearer hk_live_0000000f_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-     "The API key is not valid or has been revoked."),
-    ("Bearer not-a-key", "The API key is not valid or has been revoked."),
-    ("Bearer hk_live_", "The API key is not valid or has been revoked."),
-    ("Bearer", "The Authorization header has no API key."),
-    ("Bearer    ", "The Authorization header has no API key."),
-    ("Token abc", "Authentication credentials were not provided."),
-    ("Basic aG9zaGk6cGFzcw==", "Authentication credentials were not provided."),
-    ("hk_live_0000000f_AAAA", "Authentication credentials were not provided."),
-], ids=["unknown-prefix", "not-a-key", "prefix-only", "no-key", "blank-key", "token-scheme",
-        "basic-scheme", "no-scheme"])
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            "Bearer hk_live_0000000f_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "The API key is not valid or has been revoked.",
+        ),
+        ("Bearer not-a-key", "The API key is not valid or has been revoked."),
+        ("Bearer hk_live_", "The API key is not valid or has been revoked."),
+        ("Bearer", "The Authorization header has no API key."),
+        ("Bearer    ", "The Authorization header has no API key."),
+        ("Token abc", "Authentication credentials were not provided."),
+        ("Basic aG9zaGk6cGFzcw==", "Authentication credentials were not provided."),
+        ("hk_live_0000000f_AAAA", "Authentication credentials were not provided."),
+    ],
+    ids=[
+        "unknown-prefix",
+        "not-a-key",
+        "prefix-only",
+        "no-key",
+        "blank-key",
+        "token-scheme",
+        "basic-scheme",
+        "no-scheme",
+    ],
+)
 def test_wrong_and_malformed_keys_are_not_authenticated(world, header, message):
     # given an active key, and a request with a bad Authorization header
     issue(world)
@@ -175,16 +195,20 @@ def test_a_revoked_key_is_refused(world):
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("post", "/api/v1/placements", {"employee": "kai"}),
-    ("post", "/api/v1/placements/{p}/end", {"reason": "Done"}),
-    ("post", "/api/v1/placements/{p}/pause", {"reason": "Refit"}),
-    ("post", "/api/v1/contracts/{c}/versions/1/withdraw", {}),
-    ("put", "/api/v1/contracts/{c}/versions/1", {"terms": {}, "effective_from": "2026-01-01"}),
-    ("post", "/api/v1/api-keys", {"name": "Another"}),
-    ("post", "/api/v1/api-keys/{k}/revoke", {}),
-    ("get", "/api/v1/api-keys", None),
-], ids=["hire", "end", "pause", "withdraw-version", "edit-version", "create-key", "revoke-key", "list-keys"])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/v1/placements", {"employee": "kai"}),
+        ("post", "/api/v1/placements/{p}/end", {"reason": "Done"}),
+        ("post", "/api/v1/placements/{p}/pause", {"reason": "Refit"}),
+        ("post", "/api/v1/contracts/{c}/versions/1/withdraw", {}),
+        ("put", "/api/v1/contracts/{c}/versions/1", {"terms": {}, "effective_from": "2026-01-01"}),
+        ("post", "/api/v1/api-keys", {"name": "Another"}),
+        ("post", "/api/v1/api-keys/{k}/revoke", {}),
+        ("get", "/api/v1/api-keys", None),
+    ],
+    ids=["hire", "end", "pause", "withdraw-version", "edit-version", "create-key", "revoke-key", "list-keys"],
+)
 def test_api_keys_cannot_write(world, method, path, body):
     # given an active placement and Hoshi Mart's key
     placement = hire(world)
@@ -248,23 +272,28 @@ def test_revoking_twice_conflicts(world):
     key = PartnerApiKey.objects.get()
     assert (key.revoked_by_id, key.is_active) == (world.hoshi_owner.pk, False)
     assert list(AuditLog.objects.order_by("id").values_list("action", flat=True)) == [
-        "api_key.created", "api_key.revoked"]
+        "api_key.created",
+        "api_key.revoked",
+    ]
     before = db_state()
     # when it is revoked again
     response = client.post(f"/api/v1/api-keys/{issued.key.pk}/revoke")
     # then 409 invalid_transition, and nothing changed (the first revocation stands)
     error = assert_error(response, 409, "invalid_transition")
-    assert error["message"] == (
-        f"Key {key.prefix}… was already revoked on {key.revoked_at:%Y-%m-%d}.")
+    assert error["message"] == (f"Key {key.prefix}… was already revoked on {key.revoked_at:%Y-%m-%d}.")
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ({}, {"name": ["This field is required."]}),
-    ({"name": ""}, {"name": ["This field may not be blank."]}),
-    ({"name": "   "}, {"name": ["This field may not be blank."]}),
-    ({"name": "x" * 81}, {"name": ["Ensure this field has no more than 80 characters."]}),
-], ids=["missing", "empty", "blank", "too-long"])
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"name": ["This field is required."]}),
+        ({"name": ""}, {"name": ["This field may not be blank."]}),
+        ({"name": "   "}, {"name": ["This field may not be blank."]}),
+        ({"name": "x" * 81}, {"name": ["Ensure this field has no more than 80 characters."]}),
+    ],
+    ids=["missing", "empty", "blank", "too-long"],
+)
 def test_a_key_needs_a_name(world, body, fields):
     # given the owner
     before = db_state()

@@ -24,8 +24,9 @@ def build(world, state: str) -> Placement:
     v1 proposed, "active"/"paused" have v1 accepted."""
     if state == "draft":
         placement = hire(world, until="approved")
-        services.contract_version_draft(actor=world.hoshi_manager, placement=placement,
-                                        terms=DESIGN_TERMS, effective_from=this_period(world.hoshi))
+        services.contract_version_draft(
+            actor=world.hoshi_manager, placement=placement, terms=DESIGN_TERMS, effective_from=this_period(world.hoshi)
+        )
         return placement
     if state == "ended":
         placement = hire(world)
@@ -64,8 +65,12 @@ MANAGER_ONLY = [
 
 
 def manager_only_cases(actors: list[str], *, drafts: bool) -> list:
-    return [pytest.param(actor, *case, id=f"{case[4]}@{case[0]}-{actor}")
-            for case in MANAGER_ONLY for actor in actors if (case[0] == "draft") == drafts]
+    return [
+        pytest.param(actor, *case, id=f"{case[4]}@{case[0]}-{actor}")
+        for case in MANAGER_ONLY
+        for actor in actors
+        if (case[0] == "draft") == drafts
+    ]
 
 
 @pytest.mark.parametrize(
@@ -85,14 +90,19 @@ def test_manager_actions_refused_to_others(world, actor, state, method, path, bo
     assert db_state() == before
 
 
-DRAFT_REQUESTS = [("get", V1, None), ("put", V1, "version"),
-                  *[("post", f"{V1}/{action}", REASON)
-                    for action in ("propose", "withdraw", "accept", "reject")]]
+DRAFT_REQUESTS = [
+    ("get", V1, None),
+    ("put", V1, "version"),
+    *[("post", f"{V1}/{action}", REASON) for action in ("propose", "withdraw", "accept", "reject")],
+]
 
 
 @pytest.mark.parametrize("actor", ["hoshi_owner", "hoshi_member"])
-@pytest.mark.parametrize(("method", "path", "body"), DRAFT_REQUESTS,
-                         ids=[case[1].rsplit("/", 1)[-1] + f"-{case[0]}" for case in DRAFT_REQUESTS])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    DRAFT_REQUESTS,
+    ids=[case[1].rsplit("/", 1)[-1] + f"-{case[0]}" for case in DRAFT_REQUESTS],
+)
 def test_partners_cannot_see_or_touch_a_draft(world, actor, method, path, body):
     # given a draft v1 that was never sent to the partner
     placement = build(world, "draft")
@@ -171,44 +181,122 @@ def test_staff_may_act_as_any_account_manager(world):
 
 # (state, actor, method, path, body, message)
 INVALID_TRANSITIONS = [
-    ("active", "hoshi_manager", "post", ACT + "approve", {},
-     "Cannot approve: the placement is active (allowed from requested)."),
-    ("approved", "hoshi_manager", "post", ACT + "approve", {},
-     "Cannot approve: the placement is approved (allowed from requested)."),
-    ("ended", "hoshi_manager", "post", ACT + "approve", {},
-     "Cannot approve: the placement is ended (allowed from requested)."),
-    ("active", "hoshi_manager", "post", ACT + "decline", REASON,
-     "Cannot decline: the placement is active (allowed from requested)."),
-    ("active", "hoshi_manager", "post", ACT + "resume", {},
-     "Cannot resume: the placement is active (allowed from paused)."),
-    ("paused", "hoshi_manager", "post", ACT + "pause", REASON,
-     "Cannot pause: the placement is paused (allowed from active)."),
-    ("requested", "hoshi_manager", "post", ACT + "pause", REASON,
-     "Cannot pause: the placement is requested (allowed from active)."),
-    ("requested", "hoshi_manager", "post", ACT + "end", REASON,
-     "Cannot end: the placement is requested (allowed from approved, active, paused)."),
-    ("ended", "hoshi_owner", "post", ACT + "end", REASON,
-     "Cannot end: the placement is ended (allowed from approved, active, paused)."),
-    ("approved", "hoshi_owner", "post", ACT + "withdraw", {},
-     "Cannot withdraw: the placement is approved (allowed from requested)."),
-    ("ended", "hoshi_manager", "post", VERSIONS, "version",
-     "Cannot draft terms: the placement is ended (allowed from approved, active, paused)."),
-    ("proposed", "hoshi_manager", "post", V1 + "/propose", {},
-     "Version 1 is proposed; only a draft can be sent."),
-    ("active", "hoshi_owner", "post", V1 + "/reject", REASON,
-     "Version 1 is accepted; only proposed terms can be rejected."),
-    ("active", "hoshi_owner", "post", V1 + "/accept", {},
-     "Version 1 is accepted; only proposed terms can be accepted."),
+    (
+        "active",
+        "hoshi_manager",
+        "post",
+        ACT + "approve",
+        {},
+        "Cannot approve: the placement is active (allowed from requested).",
+    ),
+    (
+        "approved",
+        "hoshi_manager",
+        "post",
+        ACT + "approve",
+        {},
+        "Cannot approve: the placement is approved (allowed from requested).",
+    ),
+    (
+        "ended",
+        "hoshi_manager",
+        "post",
+        ACT + "approve",
+        {},
+        "Cannot approve: the placement is ended (allowed from requested).",
+    ),
+    (
+        "active",
+        "hoshi_manager",
+        "post",
+        ACT + "decline",
+        REASON,
+        "Cannot decline: the placement is active (allowed from requested).",
+    ),
+    (
+        "active",
+        "hoshi_manager",
+        "post",
+        ACT + "resume",
+        {},
+        "Cannot resume: the placement is active (allowed from paused).",
+    ),
+    (
+        "paused",
+        "hoshi_manager",
+        "post",
+        ACT + "pause",
+        REASON,
+        "Cannot pause: the placement is paused (allowed from active).",
+    ),
+    (
+        "requested",
+        "hoshi_manager",
+        "post",
+        ACT + "pause",
+        REASON,
+        "Cannot pause: the placement is requested (allowed from active).",
+    ),
+    (
+        "requested",
+        "hoshi_manager",
+        "post",
+        ACT + "end",
+        REASON,
+        "Cannot end: the placement is requested (allowed from approved, active, paused).",
+    ),
+    (
+        "ended",
+        "hoshi_owner",
+        "post",
+        ACT + "end",
+        REASON,
+        "Cannot end: the placement is ended (allowed from approved, active, paused).",
+    ),
+    (
+        "approved",
+        "hoshi_owner",
+        "post",
+        ACT + "withdraw",
+        {},
+        "Cannot withdraw: the placement is approved (allowed from requested).",
+    ),
+    (
+        "ended",
+        "hoshi_manager",
+        "post",
+        VERSIONS,
+        "version",
+        "Cannot draft terms: the placement is ended (allowed from approved, active, paused).",
+    ),
+    ("proposed", "hoshi_manager", "post", V1 + "/propose", {}, "Version 1 is proposed; only a draft can be sent."),
+    (
+        "active",
+        "hoshi_owner",
+        "post",
+        V1 + "/reject",
+        REASON,
+        "Version 1 is accepted; only proposed terms can be rejected.",
+    ),
+    (
+        "active",
+        "hoshi_owner",
+        "post",
+        V1 + "/accept",
+        {},
+        "Version 1 is accepted; only proposed terms can be accepted.",
+    ),
     ("proposed", "hoshi_manager", "put", V1, "version", "Version 1 is proposed; only a draft can change."),
     ("active", "hoshi_manager", "put", V1, "version", "Version 1 is accepted; only a draft can change."),
-    ("active", "hoshi_manager", "post", V1 + "/withdraw", REASON,
-     "Version 1 is accepted; it cannot be withdrawn."),
+    ("active", "hoshi_manager", "post", V1 + "/withdraw", REASON, "Version 1 is accepted; it cannot be withdrawn."),
 ]
 
 
-@pytest.mark.parametrize(("state", "actor", "method", "path", "body", "message"), INVALID_TRANSITIONS,
-                         ids=[f"{case[3].rsplit('/', 1)[-1]}@{case[0]}-{case[2]}"
-                              for case in INVALID_TRANSITIONS])
+@pytest.mark.parametrize(
+    ("state", "actor", "method", "path", "body", "message"),
+    INVALID_TRANSITIONS,
+    ids=[f"{case[3].rsplit('/', 1)[-1]}@{case[0]}-{case[2]}" for case in INVALID_TRANSITIONS],
+)
 def test_invalid_transitions_conflict(world, state, actor, method, path, body, message):
     # given Rinna's placement in a state that does not allow the action
     placement = build(world, state)
@@ -248,13 +336,17 @@ def test_a_second_open_version_conflicts(world):
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "  \n "}], ids=["absent", "empty", "blank"])
-@pytest.mark.parametrize(("state", "actor", "path", "doing"), [
-    ("requested", "hoshi_manager", ACT + "decline", "decline a hire"),
-    ("active", "hoshi_manager", ACT + "pause", "pause a placement"),
-    ("active", "hoshi_manager", ACT + "end", "end a placement"),
-    ("active", "hoshi_owner", ACT + "end", "end a placement"),
-    ("proposed", "hoshi_owner", V1 + "/reject", "reject contract terms"),
-], ids=["decline", "pause", "end-by-manager", "end-by-owner", "reject"])
+@pytest.mark.parametrize(
+    ("state", "actor", "path", "doing"),
+    [
+        ("requested", "hoshi_manager", ACT + "decline", "decline a hire"),
+        ("active", "hoshi_manager", ACT + "pause", "pause a placement"),
+        ("active", "hoshi_manager", ACT + "end", "end a placement"),
+        ("active", "hoshi_owner", ACT + "end", "end a placement"),
+        ("proposed", "hoshi_owner", V1 + "/reject", "reject contract terms"),
+    ],
+    ids=["decline", "pause", "end-by-manager", "end-by-owner", "reject"],
+)
 def test_a_reason_is_required(world, body, state, actor, path, doing):
     # given a placement where the action is allowed
     placement = build(world, state)
@@ -281,14 +373,19 @@ def test_only_published_employees_can_be_hired(world, slug, status):
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ({}, {"employee": ["This field is required."]}),
-    ({"employee": ""}, {"employee": ["This field may not be blank."]}),
-    ({"employee": "not a slug!"},
-     {"employee": ['Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.']}),
-    ({"employee": "rinna", "note": "x" * 2001},
-     {"note": ["Ensure this field has no more than 2000 characters."]}),
-], ids=["missing", "blank", "not-slug", "note-too-long"])
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"employee": ["This field is required."]}),
+        ({"employee": ""}, {"employee": ["This field may not be blank."]}),
+        (
+            {"employee": "not a slug!"},
+            {"employee": ['Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.']},
+        ),
+        ({"employee": "rinna", "note": "x" * 2001}, {"note": ["Ensure this field has no more than 2000 characters."]}),
+    ],
+    ids=["missing", "blank", "not-slug", "note-too-long"],
+)
 def test_hire_input_is_validated(world, body, fields):
     # given a bad hire request
     before = db_state()

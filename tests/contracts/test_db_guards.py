@@ -43,11 +43,15 @@ def count(table: str) -> int:
 # --- audit log ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sql", "operation"), [
-    ("UPDATE core_auditlog SET summary = 'rewritten' WHERE id = %s", "UPDATE"),
-    ("UPDATE core_auditlog SET actor_id = NULL, actor_label = 'nobody' WHERE id = %s", "UPDATE"),
-    ("DELETE FROM core_auditlog WHERE id = %s", "DELETE"),
-], ids=["update-summary", "update-actor", "delete"])
+@pytest.mark.parametrize(
+    ("sql", "operation"),
+    [
+        ("UPDATE core_auditlog SET summary = 'rewritten' WHERE id = %s", "UPDATE"),
+        ("UPDATE core_auditlog SET actor_id = NULL, actor_label = 'nobody' WHERE id = %s", "UPDATE"),
+        ("DELETE FROM core_auditlog WHERE id = %s", "DELETE"),
+    ],
+    ids=["update-summary", "update-actor", "delete"],
+)
 def test_audit_rows_cannot_be_changed_or_deleted(world, sql, operation):
     # given an audit trail
     hire(world, until="requested")
@@ -84,8 +88,11 @@ def _version(world, status: str) -> ContractVersion:
     if status == "draft":
         placement = hire(world, until="approved")
         return services.contract_version_draft(
-            actor=world.hoshi_manager, placement=placement, terms=design_terms(),
-            effective_from=this_period(world.hoshi))
+            actor=world.hoshi_manager,
+            placement=placement,
+            terms=design_terms(),
+            effective_from=this_period(world.hoshi),
+        )
     placement = hire(world, until="proposed" if status in ("proposed", "rejected", "withdrawn") else "active")
     version = placement.contract.versions.get(number=1)
     if status == "rejected":
@@ -98,12 +105,17 @@ def _version(world, status: str) -> ContractVersion:
 
 
 FROZEN_CHANGES = [
-    ("terms", "UPDATE contracts_contractversion SET terms = %s::jsonb WHERE id = %s",
-     lambda version: [json.dumps(design_terms(hold_days=0)), version.pk]),
-    ("effective_from", "UPDATE contracts_contractversion SET effective_from = %s WHERE id = %s",
-     lambda version: [next_period_start(version.effective_from), version.pk]),
-    ("number", "UPDATE contracts_contractversion SET number = 7 WHERE id = %s",
-     lambda version: [version.pk]),
+    (
+        "terms",
+        "UPDATE contracts_contractversion SET terms = %s::jsonb WHERE id = %s",
+        lambda version: [json.dumps(design_terms(hold_days=0)), version.pk],
+    ),
+    (
+        "effective_from",
+        "UPDATE contracts_contractversion SET effective_from = %s WHERE id = %s",
+        lambda version: [next_period_start(version.effective_from), version.pk],
+    ),
+    ("number", "UPDATE contracts_contractversion SET number = 7 WHERE id = %s", lambda version: [version.pk]),
 ]
 
 
@@ -148,9 +160,15 @@ def test_frozen_terms_refused_through_the_orm(world):
     assert row("contracts_contractversion", version.pk) == before
 
 
-@pytest.mark.parametrize(("status", "to_status"), [
-    ("accepted", "proposed"), ("accepted", "draft"), ("rejected", "accepted"), ("withdrawn", "proposed"),
-])
+@pytest.mark.parametrize(
+    ("status", "to_status"),
+    [
+        ("accepted", "proposed"),
+        ("accepted", "draft"),
+        ("rejected", "accepted"),
+        ("withdrawn", "proposed"),
+    ],
+)
 def test_decided_versions_stay_decided(world, status, to_status):
     # given a decided version
     version = _version(world, status)
@@ -167,8 +185,10 @@ def test_a_draft_may_change_and_a_proposal_may_be_decided(world):
     version = _version(world, "draft")
     # when its terms change, then it is proposed and its status moves on
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE contracts_contractversion SET terms = %s::jsonb WHERE id = %s",
-                       [json.dumps(design_terms(hold_days=3)), version.pk])
+        cursor.execute(
+            "UPDATE contracts_contractversion SET terms = %s::jsonb WHERE id = %s",
+            [json.dumps(design_terms(hold_days=3)), version.pk],
+        )
         cursor.execute("UPDATE contracts_contractversion SET status = 'proposed' WHERE id = %s", [version.pk])
         cursor.execute("UPDATE contracts_contractversion SET status = 'accepted' WHERE id = %s", [version.pk])
     # then the database allowed each step
@@ -186,9 +206,15 @@ def test_a_draft_may_be_deleted(world):
     assert not ContractVersion.objects.filter(pk=version.pk).exists()
 
 
-@pytest.mark.parametrize(("existing", "new"), [
-    ("draft", "draft"), ("draft", "proposed"), ("proposed", "draft"), ("proposed", "proposed"),
-])
+@pytest.mark.parametrize(
+    ("existing", "new"),
+    [
+        ("draft", "draft"),
+        ("draft", "proposed"),
+        ("proposed", "draft"),
+        ("proposed", "proposed"),
+    ],
+)
 def test_one_open_version_per_contract(world, existing, new):
     # given a contract with a version under discussion
     version = _version(world, existing)
@@ -197,8 +223,8 @@ def test_one_open_version_per_contract(world, existing, new):
     error = refused(
         "INSERT INTO contracts_contractversion (contract_id, number, terms, effective_from, status, "
         "created_by_id, created_at, decision_note) VALUES (%s, 2, %s::jsonb, %s, %s, %s, now(), '')",
-        [version.contract_id, json.dumps(design_terms()), version.effective_from, new,
-         world.hoshi_manager.pk])
+        [version.contract_id, json.dumps(design_terms()), version.effective_from, new, world.hoshi_manager.pk],
+    )
     # then the unique constraint refuses it
     assert error.sqlstate == "23505"
     assert error.diag.constraint_name == "contract_one_open_version"
@@ -213,10 +239,10 @@ def test_one_accepted_version_per_start_date(world):
     error = refused(
         "INSERT INTO contracts_contractversion (contract_id, number, terms, effective_from, status, "
         "created_by_id, created_at, decision_note) VALUES (%s, 2, %s::jsonb, %s, 'accepted', %s, now(), '')",
-        [version.contract_id, json.dumps(design_terms()), version.effective_from, world.hoshi_manager.pk])
+        [version.contract_id, json.dumps(design_terms()), version.effective_from, world.hoshi_manager.pk],
+    )
     # then the unique constraint refuses it
-    assert (error.sqlstate, error.diag.constraint_name) == (
-        "23505", "contract_one_accepted_version_per_start")
+    assert (error.sqlstate, error.diag.constraint_name) == ("23505", "contract_one_accepted_version_per_start")
     assert count("contracts_contractversion") == total
 
 
@@ -228,7 +254,8 @@ def test_version_numbers_are_unique_per_contract(world):
     error = refused(
         "INSERT INTO contracts_contractversion (contract_id, number, terms, effective_from, status, "
         "created_by_id, created_at, decision_note) VALUES (%s, 1, %s::jsonb, %s, 'withdrawn', %s, now(), '')",
-        [version.contract_id, json.dumps(design_terms()), version.effective_from, world.hoshi_manager.pk])
+        [version.contract_id, json.dumps(design_terms()), version.effective_from, world.hoshi_manager.pk],
+    )
     # then it is refused
     assert (error.sqlstate, error.diag.constraint_name) == ("23505", "contract_version_number")
     assert count("contracts_contractversion") == total
@@ -239,7 +266,8 @@ def test_version_numbers_are_unique_per_contract(world):
 
 INSERT_PLACEMENT = (
     "INSERT INTO contracts_placement (partner_id, employee_id, status, requested_by_id, request_note, "
-    "created_at, updated_at) VALUES (%s, %s, %s, %s, '', now(), now())")
+    "created_at, updated_at) VALUES (%s, %s, %s, %s, '', now(), now())"
+)
 
 
 @pytest.mark.parametrize("open_status", ["requested", "approved", "active", "paused"])
@@ -251,8 +279,7 @@ def test_one_open_placement_per_partner_and_employee(world, open_status, new_sta
     # when a second open placement of Rinna at Hoshi Mart is inserted
     error = refused(INSERT_PLACEMENT, [world.hoshi.pk, world.rinna.pk, new_status, world.hoshi_owner.pk])
     # then the partial unique constraint refuses it
-    assert (error.sqlstate, error.diag.constraint_name) == (
-        "23505", "placement_one_open_per_partner_employee")
+    assert (error.sqlstate, error.diag.constraint_name) == ("23505", "placement_one_open_per_partner_employee")
     assert count("contracts_placement") == total
     assert Placement.objects.get().status == placement.status
 
@@ -268,7 +295,10 @@ def test_ended_placements_do_not_block_a_new_hire(world):
         cursor.execute(INSERT_PLACEMENT, [world.hoshi.pk, world.rinna.pk, "ended", world.hoshi_owner.pk])
     # then the database accepts both
     assert sorted(Placement.objects.filter(partner=world.hoshi).values_list("status", flat=True)) == [
-        "ended", "ended", "requested"]
+        "ended",
+        "ended",
+        "requested",
+    ]
 
 
 def test_placement_status_must_be_known(world):

@@ -11,9 +11,16 @@ def test_hire_to_active_through_services(world):
     assert placement.status == Placement.Status.ACTIVE
     version = placement.contract.versions.get()
     assert (version.number, version.status) == (1, ContractVersion.Status.ACCEPTED)
-    assert list(PlacementTransition.objects.filter(placement=placement)
-                .values_list("from_status", "to_status")) == [
-        ("", "requested"), ("requested", "approved"), ("approved", "active")]
+    assert list(PlacementTransition.objects.filter(placement=placement).values_list("from_status", "to_status")) == [
+        ("", "requested"),
+        ("requested", "approved"),
+        ("approved", "active"),
+    ]
     assert list(AuditLog.objects.order_by("id").values_list("action", flat=True)) == [
-        "placement.requested", "placement.approved", "contract.drafted", "contract.proposed",
-        "contract.accepted", "placement.activated"]
+        "placement.requested",
+        "placement.approved",
+        "contract.drafted",
+        "contract.proposed",
+        "contract.accepted",
+        "placement.activated",
+    ]

@@ -59,10 +59,12 @@ def test_two_members_hiring_the_same_employee_at_once_get_one_hire(world):
     # given Hoshi Mart's owner and member, each signed in
     owner, member = signed_in(world.hoshi_owner), signed_in(world.hoshi_member)
     # when both hire Rinna at the same moment
-    results = run_at_once({
-        "owner": lambda: owner.post("/api/v1/placements", {"employee": "rinna"}, format="json"),
-        "member": lambda: member.post("/api/v1/placements", {"employee": "rinna"}, format="json"),
-    })
+    results = run_at_once(
+        {
+            "owner": lambda: owner.post("/api/v1/placements", {"employee": "rinna"}, format="json"),
+            "member": lambda: member.post("/api/v1/placements", {"employee": "rinna"}, format="json"),
+        }
+    )
     # then one hire is made and the other is told it conflicts (not a 500)
     assert sorted(response.status_code for response in results.values()) == [201, 409], results
     refused = next(response for response in results.values() if response.status_code == 409)
@@ -88,8 +90,11 @@ def test_accepting_twice_at_once_accepts_once(world):
 def _amendment_proposed(world) -> tuple[Placement, ContractVersion]:
     placement = hire(world)
     version = services.contract_version_draft(
-        actor=world.hoshi_manager, placement=placement, terms=DESIGN_TERMS,
-        effective_from=next_period_start(this_period(world.hoshi)))
+        actor=world.hoshi_manager,
+        placement=placement,
+        terms=DESIGN_TERMS,
+        effective_from=next_period_start(this_period(world.hoshi)),
+    )
     services.contract_version_propose(actor=world.hoshi_manager, version=version)
     return Placement.objects.get(pk=placement.pk), ContractVersion.objects.get(pk=version.pk)
 
@@ -116,11 +121,12 @@ def test_accepting_while_the_placement_ends_does_not_deadlock(world, monkeypatch
 
     monkeypatch.setattr(services, "_lock_placement", forced_lock)
     # when the owner accepts and the manager ends the placement
-    results = run_at_once({
-        "accept": lambda: services.contract_version_accept(actor=world.hoshi_owner, version=amendment),
-        "end": lambda: services.placement_end(actor=world.hoshi_manager, placement=placement,
-                                              reason="Closing"),
-    })
+    results = run_at_once(
+        {
+            "accept": lambda: services.contract_version_accept(actor=world.hoshi_owner, version=amendment),
+            "end": lambda: services.placement_end(actor=world.hoshi_manager, placement=placement, reason="Closing"),
+        }
+    )
     # then the end goes through, withdrawing the amendment, and the acceptance is refused
     # cleanly (no deadlock victim)
     assert isinstance(results["end"], Placement), results
@@ -148,18 +154,18 @@ def test_rejecting_while_the_placement_ends_keeps_the_rejection(world, monkeypat
     def reject() -> ContractVersion:
         end_has_looked.wait(timeout=WAIT)
         try:
-            return services.contract_version_reject(actor=world.hoshi_owner, version=amendment,
-                                                    reason="Too low")
+            return services.contract_version_reject(actor=world.hoshi_owner, version=amendment, reason="Too low")
         finally:
             rejected.set()
 
     monkeypatch.setattr(services, "contract_version_open", forced_open)
     # when the manager ends the placement and the owner rejects the amendment
-    results = run_at_once({
-        "end": lambda: services.placement_end(actor=world.hoshi_manager, placement=placement,
-                                              reason="Closing"),
-        "reject": reject,
-    })
+    results = run_at_once(
+        {
+            "end": lambda: services.placement_end(actor=world.hoshi_manager, placement=placement, reason="Closing"),
+            "reject": reject,
+        }
+    )
     # then both succeed: the amendment stays rejected (it was no longer open to withdraw)
     assert isinstance(results["end"], Placement), results
     assert isinstance(results["reject"], ContractVersion), results

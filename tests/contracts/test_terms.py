@@ -52,8 +52,9 @@ def without(*keys: str) -> dict[str, Any]:
 
 
 def tiers(*pairs: tuple[int | None, str]) -> dict[str, Any]:
-    return design_terms(share={"model": "graduated",
-                               "tiers": [{"up_to": up_to, "rate": rate} for up_to, rate in pairs]})
+    return design_terms(
+        share={"model": "graduated", "tiers": [{"up_to": up_to, "rate": rate} for up_to, rate in pairs]}
+    )
 
 
 def splits(*pairs: tuple[str, Any]) -> dict[str, Any]:
@@ -63,145 +64,293 @@ def splits(*pairs: tuple[str, Any]) -> dict[str, Any]:
 # (id, terms, the exact `fields` of the error)
 INVALID: list[tuple[str, dict[str, Any], dict[str, list[str]]]] = [
     # splits
-    ("splits-sum-0.9", splits(("platform", "0.7"), ("studio-aoi", "0.2")),
-     {"splits": ["shares must sum to exactly 1; they sum to 0.9."]}),
-    ("splits-sum-1.1", splits(("platform", "0.80"), ("studio-aoi", "0.30")),
-     {"splits": ["shares must sum to exactly 1; they sum to 1.10."]}),
-    ("splits-duplicate-payee", splits(("platform", "0.5"), ("platform", "0.5")),
-     {"splits[1].payee": ["payee 'platform' appears twice."]}),
-    ("splits-unknown-payee", splits(("platform", "0.7"), ("studio-kumo", "0.3")),
-     {"splits[1].payee": ["unknown payee 'studio-kumo'."]}),
-    ("splits-missing-payee", design_terms(splits=[{"share": "1"}]),
-     {"splits[0].payee": ["must name a payee."]}),
-    ("splits-zero-share", splits(("platform", "1"), ("studio-aoi", "0")),
-     {"splits[1].share": ["must be above 0 and at most 1; got 0."]}),
-    ("splits-negative-share", splits(("platform", "1"), ("studio-aoi", "-0.3")),
-     {"splits[1].share": [DECIMAL_HINT.format("-0.3")]}),
-    ("splits-above-one", splits(("platform", "1.5")),
-     {"splits[0].share": ["must be above 0 and at most 1; got 1.5."]}),
-    ("splits-float-share", splits(("platform", 0.7), ("studio-aoi", "0.3")),
-     {"splits[0].share": [DECIMAL_HINT.format(0.7)]}),
-    ("splits-unknown-key", design_terms(splits=[{"payee": "platform", "share": "1", "memo": "x"}]),
-     {"splits[0]": ["unknown key(s): memo."]}),
-    ("splits-not-objects", design_terms(splits=["platform"]),
-     {"splits[0]": ["must be an object with payee and share."]}),
+    (
+        "splits-sum-0.9",
+        splits(("platform", "0.7"), ("studio-aoi", "0.2")),
+        {"splits": ["shares must sum to exactly 1; they sum to 0.9."]},
+    ),
+    (
+        "splits-sum-1.1",
+        splits(("platform", "0.80"), ("studio-aoi", "0.30")),
+        {"splits": ["shares must sum to exactly 1; they sum to 1.10."]},
+    ),
+    (
+        "splits-duplicate-payee",
+        splits(("platform", "0.5"), ("platform", "0.5")),
+        {"splits[1].payee": ["payee 'platform' appears twice."]},
+    ),
+    (
+        "splits-unknown-payee",
+        splits(("platform", "0.7"), ("studio-kumo", "0.3")),
+        {"splits[1].payee": ["unknown payee 'studio-kumo'."]},
+    ),
+    ("splits-missing-payee", design_terms(splits=[{"share": "1"}]), {"splits[0].payee": ["must name a payee."]}),
+    (
+        "splits-zero-share",
+        splits(("platform", "1"), ("studio-aoi", "0")),
+        {"splits[1].share": ["must be above 0 and at most 1; got 0."]},
+    ),
+    (
+        "splits-negative-share",
+        splits(("platform", "1"), ("studio-aoi", "-0.3")),
+        {"splits[1].share": [DECIMAL_HINT.format("-0.3")]},
+    ),
+    ("splits-above-one", splits(("platform", "1.5")), {"splits[0].share": ["must be above 0 and at most 1; got 1.5."]}),
+    (
+        "splits-float-share",
+        splits(("platform", 0.7), ("studio-aoi", "0.3")),
+        {"splits[0].share": [DECIMAL_HINT.format(0.7)]},
+    ),
+    (
+        "splits-unknown-key",
+        design_terms(splits=[{"payee": "platform", "share": "1", "memo": "x"}]),
+        {"splits[0]": ["unknown key(s): memo."]},
+    ),
+    (
+        "splits-not-objects",
+        design_terms(splits=["platform"]),
+        {"splits[0]": ["must be an object with payee and share."]},
+    ),
     ("splits-empty", design_terms(splits=[]), {"splits": ["must be a non-empty list of {payee, share}."]}),
-    ("splits-not-list", design_terms(splits={"platform": "1"}),
-     {"splits": ["must be a non-empty list of {payee, share}."]}),
+    (
+        "splits-not-list",
+        design_terms(splits={"platform": "1"}),
+        {"splits": ["must be a non-empty list of {payee, share}."]},
+    ),
     # rates
-    ("rate-above-one", with_path("share.tiers.0.rate", "1.5"),
-     {"share.tiers[0].rate": ["must be between 0 and 1; got 1.5."]}),
-    ("rate-negative", with_path("share.tiers.0.rate", "-0.05"),
-     {"share.tiers[0].rate": [DECIMAL_HINT.format("-0.05")]}),
-    ("rate-float", with_path("share.tiers.1.rate", 0.05),
-     {"share.tiers[1].rate": [DECIMAL_HINT.format(0.05)]}),
-    ("rate-integer", with_path("share.tiers.1.rate", 0),
-     {"share.tiers[1].rate": [DECIMAL_HINT.format(0)]}),
-    ("rate-missing", tiers((1000000, "0.08"), (None, None)),
-     {"share.tiers[1].rate": [DECIMAL_HINT.format(None)]}),
-    ("flat-rate-float", design_terms(share={"model": "flat", "rate": 0.05}),
-     {"share.rate": [DECIMAL_HINT.format(0.05)]}),
-    ("flat-rate-above-one", design_terms(share={"model": "flat", "rate": "1.01"}),
-     {"share.rate": ["must be between 0 and 1; got 1.01."]}),
-    *[(f"rate-not-decimal-{index}", design_terms(share={"model": "flat", "rate": text}),
-       {"share.rate": [DECIMAL_HINT.format(text)]})
-      for index, text in enumerate(["5%", "1e-2", "0,05", "", " 0.05", "0.05 ", ".05", "0.", "NaN",
-                                    "Infinity", "0x1", "0.05\n",
-                                    # Unicode digits are digits to `\d`, but not decimal strings.
-                                    "０.０５", "٠.٠٥"])],
+    (
+        "rate-above-one",
+        with_path("share.tiers.0.rate", "1.5"),
+        {"share.tiers[0].rate": ["must be between 0 and 1; got 1.5."]},
+    ),
+    (
+        "rate-negative",
+        with_path("share.tiers.0.rate", "-0.05"),
+        {"share.tiers[0].rate": [DECIMAL_HINT.format("-0.05")]},
+    ),
+    ("rate-float", with_path("share.tiers.1.rate", 0.05), {"share.tiers[1].rate": [DECIMAL_HINT.format(0.05)]}),
+    ("rate-integer", with_path("share.tiers.1.rate", 0), {"share.tiers[1].rate": [DECIMAL_HINT.format(0)]}),
+    ("rate-missing", tiers((1000000, "0.08"), (None, None)), {"share.tiers[1].rate": [DECIMAL_HINT.format(None)]}),
+    (
+        "flat-rate-float",
+        design_terms(share={"model": "flat", "rate": 0.05}),
+        {"share.rate": [DECIMAL_HINT.format(0.05)]},
+    ),
+    (
+        "flat-rate-above-one",
+        design_terms(share={"model": "flat", "rate": "1.01"}),
+        {"share.rate": ["must be between 0 and 1; got 1.01."]},
+    ),
+    *[
+        (
+            f"rate-not-decimal-{index}",
+            design_terms(share={"model": "flat", "rate": text}),
+            {"share.rate": [DECIMAL_HINT.format(text)]},
+        )
+        for index, text in enumerate(
+            [
+                "5%",
+                "1e-2",
+                "0,05",
+                "",
+                " 0.05",
+                "0.05 ",
+                ".05",
+                "0.",
+                "NaN",
+                "Infinity",
+                "0x1",
+                "0.05\n",
+                # Unicode digits are digits to `\d`, but not decimal strings.
+                "０.０５",
+                "٠.٠٥",
+            ]
+        )
+    ],
     # tiers
-    ("tiers-not-ascending", tiers((1000000, "0.08"), (500000, "0.06"), (None, "0.05")),
-     {"share.tiers[1].up_to": ["tiers must ascend: 500000 is not above the previous bound 1000000."]}),
-    ("tiers-equal-bounds", tiers((1000000, "0.08"), (1000000, "0.06"), (None, "0.05")),
-     {"share.tiers[1].up_to": ["tiers must ascend: 1000000 is not above the previous bound 1000000."]}),
-    ("tiers-last-not-open", tiers((1000000, "0.08"), (2000000, "0.05")),
-     {"share.tiers[1].up_to": ["the last tier must be open (up_to: null)."]}),
-    ("tiers-open-not-last", tiers((None, "0.08"), (1000000, "0.05")),
-     {"share.tiers[0].up_to": ["only the last tier may be open (null)."],
-      "share.tiers[1].up_to": ["the last tier must be open (up_to: null)."]}),
-    ("tiers-two-open", tiers((None, "0.08"), (None, "0.05")),
-     {"share.tiers[0].up_to": ["only the last tier may be open (null)."]}),
-    ("tiers-empty", design_terms(share={"model": "graduated", "tiers": []}),
-     {"share.tiers": ["a graduated share needs a non-empty list of tiers."]}),
-    ("tiers-missing", design_terms(share={"model": "volume"}),
-     {"share.tiers": ["a volume share needs a non-empty list of tiers."]}),
-    *[(f"tiers-bound-{bound!r}", tiers((bound, "0.08"), (None, "0.05")),
-       {"share.tiers[0].up_to": [POSITIVE_BOUND]}) for bound in (0, -5, 1000.5, "1000", True, 2**62 + 1)],
-    ("tiers-missing-bound", design_terms(share={"model": "graduated", "tiers": [{"rate": "0.05"}]}),
-     {"share.tiers[0].up_to": ["is required (null for the last, open tier)."]}),
-    ("tiers-unknown-key", design_terms(share={"model": "graduated",
-                                              "tiers": [{"up_to": None, "rate": "0.05", "cap": 1}]}),
-     {"share.tiers[0]": ["unknown key(s): cap."]}),
-    ("tiers-not-objects", design_terms(share={"model": "graduated", "tiers": ["0.05"]}),
-     {"share.tiers[0]": ["must be an object with up_to and rate."]}),
+    (
+        "tiers-not-ascending",
+        tiers((1000000, "0.08"), (500000, "0.06"), (None, "0.05")),
+        {"share.tiers[1].up_to": ["tiers must ascend: 500000 is not above the previous bound 1000000."]},
+    ),
+    (
+        "tiers-equal-bounds",
+        tiers((1000000, "0.08"), (1000000, "0.06"), (None, "0.05")),
+        {"share.tiers[1].up_to": ["tiers must ascend: 1000000 is not above the previous bound 1000000."]},
+    ),
+    (
+        "tiers-last-not-open",
+        tiers((1000000, "0.08"), (2000000, "0.05")),
+        {"share.tiers[1].up_to": ["the last tier must be open (up_to: null)."]},
+    ),
+    (
+        "tiers-open-not-last",
+        tiers((None, "0.08"), (1000000, "0.05")),
+        {
+            "share.tiers[0].up_to": ["only the last tier may be open (null)."],
+            "share.tiers[1].up_to": ["the last tier must be open (up_to: null)."],
+        },
+    ),
+    (
+        "tiers-two-open",
+        tiers((None, "0.08"), (None, "0.05")),
+        {"share.tiers[0].up_to": ["only the last tier may be open (null)."]},
+    ),
+    (
+        "tiers-empty",
+        design_terms(share={"model": "graduated", "tiers": []}),
+        {"share.tiers": ["a graduated share needs a non-empty list of tiers."]},
+    ),
+    (
+        "tiers-missing",
+        design_terms(share={"model": "volume"}),
+        {"share.tiers": ["a volume share needs a non-empty list of tiers."]},
+    ),
+    *[
+        (f"tiers-bound-{bound!r}", tiers((bound, "0.08"), (None, "0.05")), {"share.tiers[0].up_to": [POSITIVE_BOUND]})
+        for bound in (0, -5, 1000.5, "1000", True, 2**62 + 1)
+    ],
+    (
+        "tiers-missing-bound",
+        design_terms(share={"model": "graduated", "tiers": [{"rate": "0.05"}]}),
+        {"share.tiers[0].up_to": ["is required (null for the last, open tier)."]},
+    ),
+    (
+        "tiers-unknown-key",
+        design_terms(share={"model": "graduated", "tiers": [{"up_to": None, "rate": "0.05", "cap": 1}]}),
+        {"share.tiers[0]": ["unknown key(s): cap."]},
+    ),
+    (
+        "tiers-not-objects",
+        design_terms(share={"model": "graduated", "tiers": ["0.05"]}),
+        {"share.tiers[0]": ["must be an object with up_to and rate."]},
+    ),
     # share model
-    ("share-unknown-model", design_terms(share={"model": "percentage", "rate": "0.05"}),
-     {"share.model": ["must be one of flat, graduated, volume; got 'percentage'."]}),
-    ("share-no-model", design_terms(share={"rate": "0.05"}),
-     {"share.model": ["must be one of flat, graduated, volume; got None."]}),
-    ("flat-without-rate", design_terms(share={"model": "flat"}),
-     {"share.rate": ["is required for a flat share."]}),
-    ("flat-with-tiers", design_terms(share={"model": "flat", "rate": "0.05", "tiers": []}),
-     {"share": ["unknown key(s) for a flat share: tiers."]}),
-    ("tiered-with-rate", design_terms(share={"model": "volume", "rate": "0.05",
-                                             "tiers": [{"up_to": None, "rate": "0.05"}]}),
-     {"share": ["unknown key(s) for a tiered share: rate."]}),
+    (
+        "share-unknown-model",
+        design_terms(share={"model": "percentage", "rate": "0.05"}),
+        {"share.model": ["must be one of flat, graduated, volume; got 'percentage'."]},
+    ),
+    (
+        "share-no-model",
+        design_terms(share={"rate": "0.05"}),
+        {"share.model": ["must be one of flat, graduated, volume; got None."]},
+    ),
+    ("flat-without-rate", design_terms(share={"model": "flat"}), {"share.rate": ["is required for a flat share."]}),
+    (
+        "flat-with-tiers",
+        design_terms(share={"model": "flat", "rate": "0.05", "tiers": []}),
+        {"share": ["unknown key(s) for a flat share: tiers."]},
+    ),
+    (
+        "tiered-with-rate",
+        design_terms(share={"model": "volume", "rate": "0.05", "tiers": [{"up_to": None, "rate": "0.05"}]}),
+        {"share": ["unknown key(s) for a tiered share: rate."]},
+    ),
     ("share-not-object", design_terms(share="flat"), {"share": ["must be an object with a model."]}),
     # currency and period
-    ("currency-unknown", design_terms(currency="XYZ"),
-     {"currency": ["unknown currency 'XYZ'; use an ISO 4217 code such as JPY or USD."]}),
-    ("currency-lowercase", design_terms(currency="jpy"),
-     {"currency": ["unknown currency 'jpy'; use an ISO 4217 code such as JPY or USD."]}),
-    ("currency-not-string", design_terms(currency=392),
-     {"currency": ["unknown currency 392; use an ISO 4217 code such as JPY or USD."]}),
-    ("currency-not-partners", design_terms(currency="USD"),
-     {"currency": ["must be JPY, the currency of this partner's contract."]}),
+    (
+        "currency-unknown",
+        design_terms(currency="XYZ"),
+        {"currency": ["unknown currency 'XYZ'; use an ISO 4217 code such as JPY or USD."]},
+    ),
+    (
+        "currency-lowercase",
+        design_terms(currency="jpy"),
+        {"currency": ["unknown currency 'jpy'; use an ISO 4217 code such as JPY or USD."]},
+    ),
+    (
+        "currency-not-string",
+        design_terms(currency=392),
+        {"currency": ["unknown currency 392; use an ISO 4217 code such as JPY or USD."]},
+    ),
+    (
+        "currency-not-partners",
+        design_terms(currency="USD"),
+        {"currency": ["must be JPY, the currency of this partner's contract."]},
+    ),
     ("period-unknown", design_terms(period="weekly"), {"period": ["must be one of monthly; got 'weekly'."]}),
     # attribution
-    *[(f"window-{value!r}", with_path("attribution.window_days", value),
-       {"attribution.window_days": [WINDOW]}) for value in (0, 366, -1, 14.0, 14.5, "14", True, None)],
-    ("attribution-unknown-model", with_path("attribution.model", "linear"),
-     {"attribution.model": ["must be one of last_touch, first_touch; got 'linear'."]}),
-    ("attribution-unknown-key", with_path("attribution.keys", ["coupon_code", "email"]),
-     {"attribution.keys": ["unknown key(s): email."]}),
-    ("attribution-repeated-key", with_path("attribution.keys", ["coupon_code", "click_id", "coupon_code"]),
-     {"attribution.keys": ["must not repeat a key."]}),
-    ("attribution-no-keys", with_path("attribution.keys", []),
-     {"attribution.keys": ["must be a non-empty list drawn from conversation_id, click_id, coupon_code."]}),
-    ("attribution-keys-string", with_path("attribution.keys", "coupon_code"),
-     {"attribution.keys": ["must be a non-empty list drawn from conversation_id, click_id, coupon_code."]}),
-    ("attribution-extra-key", with_path("attribution.decay", "linear"),
-     {"attribution": ["unknown key(s): decay."]}),
-    ("attribution-not-object", design_terms(attribution="last_touch"),
-     {"attribution": ["must be an object with window_days, model and keys."]}),
+    *[
+        (f"window-{value!r}", with_path("attribution.window_days", value), {"attribution.window_days": [WINDOW]})
+        for value in (0, 366, -1, 14.0, 14.5, "14", True, None)
+    ],
+    (
+        "attribution-unknown-model",
+        with_path("attribution.model", "linear"),
+        {"attribution.model": ["must be one of last_touch, first_touch; got 'linear'."]},
+    ),
+    (
+        "attribution-unknown-key",
+        with_path("attribution.keys", ["coupon_code", "email"]),
+        {"attribution.keys": ["unknown key(s): email."]},
+    ),
+    (
+        "attribution-repeated-key",
+        with_path("attribution.keys", ["coupon_code", "click_id", "coupon_code"]),
+        {"attribution.keys": ["must not repeat a key."]},
+    ),
+    (
+        "attribution-no-keys",
+        with_path("attribution.keys", []),
+        {"attribution.keys": ["must be a non-empty list drawn from conversation_id, click_id, coupon_code."]},
+    ),
+    (
+        "attribution-keys-string",
+        with_path("attribution.keys", "coupon_code"),
+        {"attribution.keys": ["must be a non-empty list drawn from conversation_id, click_id, coupon_code."]},
+    ),
+    ("attribution-extra-key", with_path("attribution.decay", "linear"), {"attribution": ["unknown key(s): decay."]}),
+    (
+        "attribution-not-object",
+        design_terms(attribution="last_touch"),
+        {"attribution": ["must be an object with window_days, model and keys."]},
+    ),
     # minimum, cap, outcome fees, hold
     ("minimum-negative", design_terms(minimum_per_period=-1), {"minimum_per_period": [NEGATIVE]}),
     ("minimum-float", design_terms(minimum_per_period=300000.5), {"minimum_per_period": [WHOLE]}),
     ("minimum-float-whole", design_terms(minimum_per_period=300000.0), {"minimum_per_period": [WHOLE]}),
     ("minimum-string", design_terms(minimum_per_period="300000"), {"minimum_per_period": [WHOLE]}),
-    ("minimum-too-large", design_terms(minimum_per_period=2**62 + 1),
-     {"minimum_per_period": ["is too large."]}),
+    ("minimum-too-large", design_terms(minimum_per_period=2**62 + 1), {"minimum_per_period": ["is too large."]}),
     ("cap-negative", design_terms(cap_per_period=-1), {"cap_per_period": ["must not be negative."]}),
-    ("cap-below-minimum", design_terms(cap_per_period=299999),
-     {"cap_per_period": ["must not be below minimum_per_period (300000)."]}),
-    ("outcome-unknown-kind", design_terms(outcome_fees={"coupon_redeemed": 10}),
-     {"outcome_fees.coupon_redeemed": ["unknown outcome kind; known: delivered_work, resolution."]}),
-    ("outcome-negative-fee", design_terms(outcome_fees={"resolution": -90}),
-     {"outcome_fees.resolution": ["must not be negative."]}),
-    ("outcome-float-fee", design_terms(outcome_fees={"resolution": 90.5}),
-     {"outcome_fees.resolution": [WHOLE]}),
-    ("outcome-null-fee", design_terms(outcome_fees={"resolution": None}),
-     {"outcome_fees.resolution": ["is required."]}),
-    ("outcome-not-object", design_terms(outcome_fees=[90]),
-     {"outcome_fees": ["must be an object of outcome kind → fee in minor units."]}),
-    *[(f"hold-{value!r}", design_terms(hold_days=value), {"hold_days": [HOLD]})
-      for value in (-1, 366, 30.0, "30", None, False)],
+    (
+        "cap-below-minimum",
+        design_terms(cap_per_period=299999),
+        {"cap_per_period": ["must not be below minimum_per_period (300000)."]},
+    ),
+    (
+        "outcome-unknown-kind",
+        design_terms(outcome_fees={"coupon_redeemed": 10}),
+        {"outcome_fees.coupon_redeemed": ["unknown outcome kind; known: delivered_work, resolution."]},
+    ),
+    (
+        "outcome-negative-fee",
+        design_terms(outcome_fees={"resolution": -90}),
+        {"outcome_fees.resolution": ["must not be negative."]},
+    ),
+    ("outcome-float-fee", design_terms(outcome_fees={"resolution": 90.5}), {"outcome_fees.resolution": [WHOLE]}),
+    (
+        "outcome-null-fee",
+        design_terms(outcome_fees={"resolution": None}),
+        {"outcome_fees.resolution": ["is required."]},
+    ),
+    (
+        "outcome-not-object",
+        design_terms(outcome_fees=[90]),
+        {"outcome_fees": ["must be an object of outcome kind → fee in minor units."]},
+    ),
+    *[
+        (f"hold-{value!r}", design_terms(hold_days=value), {"hold_days": [HOLD]})
+        for value in (-1, 366, 30.0, "30", None, False)
+    ],
     # shape
     ("unknown-top-level-key", design_terms(discount="0.1"), {"terms": ["unknown key(s): discount."]}),
-    ("missing-splits-and-attribution", without("splits", "attribution"),
-     {"attribution": ["is required."], "splits": ["is required."]}),
-    ("empty-object", {}, {key: ["is required."] for key in ("currency", "period", "share", "attribution",
-                                                              "splits")}),
+    (
+        "missing-splits-and-attribution",
+        without("splits", "attribution"),
+        {"attribution": ["is required."], "splits": ["is required."]},
+    ),
+    ("empty-object", {}, {key: ["is required."] for key in ("currency", "period", "share", "attribution", "splits")}),
 ]
 
 INVALID_PARAMS = [case[1:] for case in INVALID]
@@ -221,12 +370,14 @@ def test_terms_validate_names_each_problem(terms, fields):
     first_path, first_messages = next(iter(caught.value.fields.items()))
     count = sum(len(messages) for messages in fields.values())
     assert caught.value.message == (
-        f"The contract terms have {count} problem(s); first: {first_path} {first_messages[0]}")
+        f"The contract terms have {count} problem(s); first: {first_path} {first_messages[0]}"
+    )
     assert terms == original
 
 
-@pytest.mark.parametrize("terms", [[], "terms", None, 42, [DESIGN_TERMS]],
-                         ids=["list", "string", "null", "number", "list-of-terms"])
+@pytest.mark.parametrize(
+    "terms", [[], "terms", None, 42, [DESIGN_TERMS]], ids=["list", "string", "null", "number", "list-of-terms"]
+)
 def test_terms_validate_refuses_non_objects(terms):
     # given terms that are not a JSON object
     # when they are validated
@@ -239,9 +390,12 @@ def test_terms_validate_refuses_non_objects(terms):
 
 def test_terms_validate_reports_every_problem_at_once():
     # given a draft with four unrelated problems
-    terms = design_terms(currency="EUR", hold_days=400,
-                         splits=[{"payee": "platform", "share": "0.7"}],
-                         attribution={"window_days": 0, "model": "last_touch", "keys": ["click_id"]})
+    terms = design_terms(
+        currency="EUR",
+        hold_days=400,
+        splits=[{"payee": "platform", "share": "0.7"}],
+        attribution={"window_days": 0, "model": "last_touch", "keys": ["click_id"]},
+    )
     # when it is validated
     with pytest.raises(ValidationFailed) as caught:
         validate(terms)
@@ -268,27 +422,41 @@ def test_optional_keys_get_their_defaults():
     # when they are validated
     canonical = validate(terms)
     # then the canonical form has every key, with the documented defaults
-    assert canonical == {**DESIGN_TERMS, "outcome_fees": {}, "minimum_per_period": None,
-                         "cap_per_period": None, "hold_days": 30}
+    assert canonical == {
+        **DESIGN_TERMS,
+        "outcome_fees": {},
+        "minimum_per_period": None,
+        "cap_per_period": None,
+        "hold_days": 30,
+    }
 
 
-@pytest.mark.parametrize("overrides", [
-    {"share": {"model": "flat", "rate": "0"}},
-    {"share": {"model": "flat", "rate": "1"}},
-    {"share": {"model": "volume", "tiers": [{"up_to": 1, "rate": "0.000000000001"},
-                                            {"up_to": None, "rate": "1.0"}]}},
-    {"share": {"model": "graduated", "tiers": [{"up_to": None, "rate": "0.05"}]}},
-    {"attribution": {"window_days": 1, "model": "first_touch", "keys": ["coupon_code"]}},
-    {"attribution": {"window_days": 365, "model": "last_touch", "keys": ["click_id", "conversation_id"]}},
-    {"hold_days": 0}, {"hold_days": 365},
-    {"minimum_per_period": 0, "cap_per_period": 0},
-    {"minimum_per_period": None, "cap_per_period": 5},
-    {"minimum_per_period": 2**62, "cap_per_period": 2**62},
-    {"outcome_fees": {}},
-    {"outcome_fees": {"resolution": 0}},
-    {"splits": [{"payee": "platform", "share": "1"}]},
-    {"splits": [{"payee": "studio-aoi", "share": "0.333"}, {"payee": "platform", "share": "0.667"}]},
-], ids=lambda overrides: ",".join(overrides))
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"share": {"model": "flat", "rate": "0"}},
+        {"share": {"model": "flat", "rate": "1"}},
+        {
+            "share": {
+                "model": "volume",
+                "tiers": [{"up_to": 1, "rate": "0.000000000001"}, {"up_to": None, "rate": "1.0"}],
+            }
+        },
+        {"share": {"model": "graduated", "tiers": [{"up_to": None, "rate": "0.05"}]}},
+        {"attribution": {"window_days": 1, "model": "first_touch", "keys": ["coupon_code"]}},
+        {"attribution": {"window_days": 365, "model": "last_touch", "keys": ["click_id", "conversation_id"]}},
+        {"hold_days": 0},
+        {"hold_days": 365},
+        {"minimum_per_period": 0, "cap_per_period": 0},
+        {"minimum_per_period": None, "cap_per_period": 5},
+        {"minimum_per_period": 2**62, "cap_per_period": 2**62},
+        {"outcome_fees": {}},
+        {"outcome_fees": {"resolution": 0}},
+        {"splits": [{"payee": "platform", "share": "1"}]},
+        {"splits": [{"payee": "studio-aoi", "share": "0.333"}, {"payee": "platform", "share": "0.667"}]},
+    ],
+    ids=lambda overrides: ",".join(overrides),
+)
 def test_edge_values_are_accepted_unchanged(overrides):
     # given terms at the edges of what is allowed
     terms = design_terms(**overrides)
@@ -309,8 +477,8 @@ def approved(world):
 
 def post_version(world, contract_id: int, terms: object, effective_from: str):
     return api_as(world.hoshi_manager).post(
-        f"/api/v1/contracts/{contract_id}/versions",
-        {"terms": terms, "effective_from": effective_from}, format="json")
+        f"/api/v1/contracts/{contract_id}/versions", {"terms": terms, "effective_from": effective_from}, format="json"
+    )
 
 
 @pytest.mark.parametrize(("terms", "fields"), INVALID_PARAMS, ids=INVALID_IDS)
@@ -324,8 +492,7 @@ def test_api_refuses_invalid_terms_and_changes_nothing(world, approved, terms, f
     assert db_state() == before
 
 
-@pytest.mark.parametrize("terms", [[], "terms", 42, [DESIGN_TERMS]],
-                         ids=["list", "string", "number", "list-of-terms"])
+@pytest.mark.parametrize("terms", [[], "terms", 42, [DESIGN_TERMS]], ids=["list", "string", "number", "list-of-terms"])
 def test_api_refuses_terms_that_are_not_an_object(world, approved, terms):
     # given terms that are not an object
     before = db_state()
@@ -336,21 +503,30 @@ def test_api_refuses_terms_that_are_not_an_object(world, approved, terms):
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ({"effective_from": "2026-10-01"}, {"terms": ["This field is required."]}),
-    ({"terms": None, "effective_from": "2026-10-01"}, {"terms": ["This field may not be null."]}),
-    ({"terms": DESIGN_TERMS}, {"effective_from": ["This field is required."]}),
-    ({"terms": DESIGN_TERMS, "effective_from": "2026-13-01"},
-     {"effective_from": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]}),
-    ({"terms": DESIGN_TERMS, "effective_from": "October"},
-     {"effective_from": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]}),
-], ids=["no-terms", "null-terms", "no-date", "bad-month", "not-a-date"])
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"effective_from": "2026-10-01"}, {"terms": ["This field is required."]}),
+        ({"terms": None, "effective_from": "2026-10-01"}, {"terms": ["This field may not be null."]}),
+        ({"terms": DESIGN_TERMS}, {"effective_from": ["This field is required."]}),
+        (
+            {"terms": DESIGN_TERMS, "effective_from": "2026-13-01"},
+            {"effective_from": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]},
+        ),
+        (
+            {"terms": DESIGN_TERMS, "effective_from": "October"},
+            {"effective_from": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]},
+        ),
+    ],
+    ids=["no-terms", "null-terms", "no-date", "bad-month", "not-a-date"],
+)
 def test_api_refuses_a_malformed_envelope(world, approved, body, fields):
     # given a request body missing a field or with a bad date
     before = db_state()
     # when drafted
     response = api_as(world.hoshi_manager).post(
-        f"/api/v1/contracts/{approved.contract.pk}/versions", body, format="json")
+        f"/api/v1/contracts/{approved.contract.pk}/versions", body, format="json"
+    )
     # then the field is named, and nothing changed
     assert_error(response, 400, "invalid", fields)
     assert db_state() == before
@@ -389,8 +565,7 @@ def test_api_amendment_must_start_after_the_current_period(world, offset_periods
     # when an amendment is drafted from this (or an earlier) period
     response = post_version(world, placement.contract.pk, design_terms(hold_days=10), day.isoformat())
     # then it is refused: an amendment never rewrites the current period
-    assert_error(response, 400, "invalid",
-                 {"effective_from": [f"must be {next_period_start(start)} or later."]})
+    assert_error(response, 400, "invalid", {"effective_from": [f"must be {next_period_start(start)} or later."]})
     assert db_state() == before
 
 
@@ -402,7 +577,9 @@ def test_api_edit_with_invalid_terms_leaves_the_draft_untouched(world, approved)
     # when the manager saves invalid terms into it
     response = api_as(world.hoshi_manager).put(
         f"/api/v1/contracts/{approved.contract.pk}/versions/1",
-        {"terms": with_path("attribution.window_days", 366), "effective_from": start}, format="json")
+        {"terms": with_path("attribution.window_days", 366), "effective_from": start},
+        format="json",
+    )
     # then it is refused and the draft keeps its terms
     assert_error(response, 400, "invalid", {"attribution.window_days": [WINDOW]})
     assert db_state() == before

@@ -41,8 +41,9 @@ def exact_splits(draw: st.DrawFn) -> list[dict[str, str]]:
         shares.append(_format(units, places))
         remaining -= units
     shares.append(_format(remaining, draw(st.integers(min_value=_min_places(remaining), max_value=4))))
-    payees = draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
-                           min_size=count, max_size=count, unique=True))
+    payees = draw(
+        st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), min_size=count, max_size=count, unique=True)
+    )
     return [{"payee": payee, "share": share} for payee, share in zip(payees, shares, strict=True)]
 
 
@@ -52,8 +53,7 @@ def test_splits_summing_to_one_are_accepted_unchanged(splits):
     assert sum(Decimal(split["share"]) for split in splits) == 1
     terms = design_terms(splits=splits)
     # when validated (every payee known)
-    canonical = terms_validate(terms, known_payees=[split["payee"] for split in splits],
-                               required_currency="JPY")
+    canonical = terms_validate(terms, known_payees=[split["payee"] for split in splits], required_currency="JPY")
     # then they round-trip exactly, share strings included
     assert canonical["splits"] == splits
     assert canonical == terms
@@ -73,8 +73,9 @@ def test_splits_off_by_a_cent_are_refused(splits, data):
         total += Decimal(split["share"])
     # when validated
     try:
-        terms_validate(design_terms(splits=splits), known_payees=[split["payee"] for split in splits],
-                       required_currency="JPY")
+        terms_validate(
+            design_terms(splits=splits), known_payees=[split["payee"] for split in splits], required_currency="JPY"
+        )
     except ValidationFailed as error:
         fields = error.fields
     else:
@@ -85,8 +86,8 @@ def test_splits_off_by_a_cent_are_refused(splits, data):
 
 
 rates = st.integers(min_value=1, max_value=12).flatmap(
-    lambda places: st.integers(min_value=0, max_value=10**places).map(
-        lambda n: f"{Decimal(n).scaleb(-places):f}"))
+    lambda places: st.integers(min_value=0, max_value=10**places).map(lambda n: f"{Decimal(n).scaleb(-places):f}")
+)
 bounds = st.lists(st.integers(min_value=1, max_value=2**62), unique=True, max_size=6)
 
 
@@ -102,17 +103,22 @@ def test_ascending_tiers_ending_open_are_accepted_unchanged(model, upper, data):
     assert canonical == terms
 
 
-@given(model=st.sampled_from(["graduated", "volume"]),
-       shuffled=bounds.filter(lambda values: len(values) >= 2).flatmap(st.permutations),
-       data=st.data())
+@given(
+    model=st.sampled_from(["graduated", "volume"]),
+    shuffled=bounds.filter(lambda values: len(values) >= 2).flatmap(st.permutations),
+    data=st.data(),
+)
 def test_tiers_out_of_order_are_refused(model, shuffled, data):
     # given bounded tiers in an order that is not ascending, then the open tier
     assume(shuffled != sorted(shuffled))
     tiers = [{"up_to": up_to, "rate": data.draw(rates)} for up_to in [*shuffled, None]]
     # when validated
     try:
-        terms_validate(design_terms(share={"model": model, "tiers": tiers}),
-                       known_payees=["platform", "studio-aoi"], required_currency="JPY")
+        terms_validate(
+            design_terms(share={"model": model, "tiers": tiers}),
+            known_payees=["platform", "studio-aoi"],
+            required_currency="JPY",
+        )
     except ValidationFailed as error:
         fields = error.fields
     else:
@@ -120,6 +126,8 @@ def test_tiers_out_of_order_are_refused(model, shuffled, data):
     # then each tier that does not rise above the one before is named
     assert fields == {
         f"share.tiers[{index}].up_to": [
-            f"tiers must ascend: {shuffled[index]} is not above the previous bound {shuffled[index - 1]}."]
-        for index in range(1, len(shuffled)) if shuffled[index] < shuffled[index - 1]
+            f"tiers must ascend: {shuffled[index]} is not above the previous bound {shuffled[index - 1]}."
+        ]
+        for index in range(1, len(shuffled))
+        if shuffled[index] < shuffled[index - 1]
     }

@@ -31,15 +31,17 @@ def test_invalid_json_in_the_draft_form_is_a_400_with_the_parse_error(world, app
     manager = browser(world.hoshi_manager)
     before = db_state()
     # when the manager submits terms with a trailing comma
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": this_period(world.hoshi).isoformat(),
-        "terms": '{"currency": "JPY",}',
-    })
+    response = manager.post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {
+            "effective_from": this_period(world.hoshi).isoformat(),
+            "terms": '{"currency": "JPY",}',
+        },
+    )
     # then the page comes back with the JSON error where it was typed, and no version exists
     assert response.status_code == 400
     page = text(response)
-    assert ("This is not valid JSON: Expecting property name enclosed in double quotes "
-            "at line 1, column 20.") in page
+    assert ("This is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 20.") in page
     assert response.context["terms_form"].data["terms"] == '{"currency": "JPY",}'
     assert ContractVersion.objects.count() == 0
     assert db_state() == before
@@ -51,13 +53,14 @@ def test_terms_of_the_wrong_shape_are_a_400_listing_every_problem_by_path(world,
     before = db_state()
     bad = design_terms(
         currency="USD",
-        share={"model": "graduated",
-               "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": 5, "rate": "8%"}]},
+        share={"model": "graduated", "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": 5, "rate": "8%"}]},
         splits=[{"payee": "platform", "share": "0.70"}, {"payee": "nobody", "share": "0.20"}],
     )
     # when the manager saves them
-    response = manager.post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": this_period(world.hoshi).isoformat(), "terms": json.dumps(bad)})
+    response = manager.post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": this_period(world.hoshi).isoformat(), "terms": json.dumps(bad)},
+    )
     # then each problem is shown under its JSON path, and no version was made
     assert response.status_code == 400
     assert response.context["terms_errors"] == {
@@ -66,7 +69,7 @@ def test_terms_of_the_wrong_shape_are_a_400_listing_every_problem_by_path(world,
             "tiers must ascend: 5 is not above the previous bound 1000000.",
             "the last tier must be open (up_to: null).",
         ],
-        "share.tiers[1].rate": ['must be a decimal string such as "0.05"; got \'8%\'.'],
+        "share.tiers[1].rate": ["must be a decimal string such as \"0.05\"; got '8%'."],
         "splits[1].payee": ["unknown payee 'nobody'."],
     }
     page = text(response)
@@ -79,8 +82,10 @@ def test_terms_that_are_json_but_not_an_object_are_a_400(world, approved):
     # given an approved placement
     before = db_state()
     # when the manager saves a JSON list
-    response = browser(world.hoshi_manager).post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": this_period(world.hoshi).isoformat(), "terms": "[1, 2]"})
+    response = browser(world.hoshi_manager).post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": this_period(world.hoshi).isoformat(), "terms": "[1, 2]"},
+    )
     # then the service's message is shown and nothing is saved
     assert response.status_code == 400
     assert "Contract terms must be a JSON object." in text(response)
@@ -92,12 +97,13 @@ def test_a_start_date_inside_a_month_is_a_400(world, approved):
     before = db_state()
     start = this_period(world.hoshi).replace(day=2)
     # when the manager picks the 2nd of the month
-    response = browser(world.hoshi_manager).post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": start.isoformat(), "terms": json.dumps(DESIGN_TERMS)})
+    response = browser(world.hoshi_manager).post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": start.isoformat(), "terms": json.dumps(DESIGN_TERMS)},
+    )
     # then they are told versions start on the 1st, and nothing is saved
     assert response.status_code == 400
-    assert response.context["terms_errors"] == {
-        "effective_from": [f"{start} is not the first day of a month."]}
+    assert response.context["terms_errors"] == {"effective_from": [f"{start} is not the first day of a month."]}
     assert "A contract version starts at a period boundary (the 1st of a month)." in text(response)
     assert db_state() == before
 
@@ -106,26 +112,36 @@ def test_a_missing_start_date_is_a_400(world, approved):
     # given an approved placement
     before = db_state()
     # when the manager leaves the date empty
-    response = browser(world.hoshi_manager).post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": "", "terms": json.dumps(DESIGN_TERMS)})
+    response = browser(world.hoshi_manager).post(
+        reverse("console-terms-draft", args=[approved.pk]), {"effective_from": "", "terms": json.dumps(DESIGN_TERMS)}
+    )
     # then the form says so, and nothing is saved
     assert response.status_code == 400
     assert response.context["terms_form"].errors == {"effective_from": ["This field is required."]}
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("terms", "errors"), [
-    ("{not json", {"terms": ["This is not valid JSON: Expecting property name enclosed in double quotes "
-                             "at line 1, column 2."]}),
-    (json.dumps(design_terms(hold_days=-1)),
-     {"hold_days": ["must be a whole number of days from 0 to 365."]}),
-])
+@pytest.mark.parametrize(
+    ("terms", "errors"),
+    [
+        (
+            "{not json",
+            {
+                "terms": [
+                    "This is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2."
+                ]
+            },
+        ),
+        (json.dumps(design_terms(hold_days=-1)), {"hold_days": ["must be a whole number of days from 0 to 365."]}),
+    ],
+)
 def test_the_check_button_reports_problems_with_a_422_fragment(world, approved, terms, errors):
     # given an approved placement
     before = db_state()
     # when the manager checks bad terms through htmx
     response = browser(world.hoshi_manager).post(
-        reverse("console-terms-check", args=[approved.pk]), {"terms": terms}, HTTP_HX_REQUEST="true")
+        reverse("console-terms-check", args=[approved.pk]), {"terms": terms}, HTTP_HX_REQUEST="true"
+    )
     # then a fragment lists the problems by path (htmx swaps 422s in, see base.html)
     assert response.status_code == 422
     assert response.context["errors"] == errors
@@ -137,12 +153,15 @@ def test_the_check_button_reports_problems_with_a_422_fragment(world, approved, 
 def test_invalid_json_when_editing_a_draft_keeps_the_draft_as_it_was(world, approved):
     # given a draft version 1
     manager = browser(world.hoshi_manager)
-    services.contract_version_draft(actor=world.hoshi_manager, placement=approved, terms=design_terms(),
-                                    effective_from=this_period(world.hoshi))
+    services.contract_version_draft(
+        actor=world.hoshi_manager, placement=approved, terms=design_terms(), effective_from=this_period(world.hoshi)
+    )
     before = db_state()
     # when the manager saves broken JSON over it
-    response = manager.post(reverse("console-version-update", args=[approved.pk, 1]), {
-        "effective_from": this_period(world.hoshi).isoformat(), "terms": '{"share": '})
+    response = manager.post(
+        reverse("console-version-update", args=[approved.pk, 1]),
+        {"effective_from": this_period(world.hoshi).isoformat(), "terms": '{"share": '},
+    )
     # then the edit form comes back with the error, and the draft is unchanged
     assert response.status_code == 400
     assert "This is not valid JSON" in text(response)
@@ -152,12 +171,15 @@ def test_invalid_json_when_editing_a_draft_keeps_the_draft_as_it_was(world, appr
 
 def test_drafting_while_a_version_is_open_is_a_409(world, approved):
     # given a draft version 1 already open
-    services.contract_version_draft(actor=world.hoshi_manager, placement=approved, terms=design_terms(),
-                                    effective_from=this_period(world.hoshi))
+    services.contract_version_draft(
+        actor=world.hoshi_manager, placement=approved, terms=design_terms(), effective_from=this_period(world.hoshi)
+    )
     before = db_state()
     # when a second draft is posted (say from a stale tab)
-    response = browser(world.hoshi_manager).post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": next_period_start_for(world.hoshi).isoformat(), "terms": json.dumps(DESIGN_TERMS)})
+    response = browser(world.hoshi_manager).post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": next_period_start_for(world.hoshi).isoformat(), "terms": json.dumps(DESIGN_TERMS)},
+    )
     # then it is a conflict, and nothing changed
     assert response.status_code == 409
     assert "Version 1 is still draft; edit or withdraw it first." in text(response)
@@ -176,8 +198,10 @@ def test_finance_reads_the_console_but_cannot_draft(world, approved):
     assert "End placement" not in text(response)
     # and a forged draft post is refused with nothing changed
     before = db_state()
-    response = finance.post(reverse("console-terms-draft", args=[approved.pk]), {
-        "effective_from": this_period(world.hoshi).isoformat(), "terms": json.dumps(DESIGN_TERMS)})
+    response = finance.post(
+        reverse("console-terms-draft", args=[approved.pk]),
+        {"effective_from": this_period(world.hoshi).isoformat(), "terms": json.dumps(DESIGN_TERMS)},
+    )
     assert response.status_code == 403
     assert "Only Hoshi Mart's account manager can draft contract terms." in text(response)
     assert db_state() == before
@@ -186,19 +210,23 @@ def test_finance_reads_the_console_but_cannot_draft(world, approved):
 # --- reasons ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("until", "action", "message"), [
-    ("requested", "decline", "A reason is required to decline a hire."),
-    ("active", "pause", "A reason is required to pause a placement."),
-    ("active", "end", "A reason is required to end a placement."),
-    ("paused", "end", "A reason is required to end a placement."),
-])
+@pytest.mark.parametrize(
+    ("until", "action", "message"),
+    [
+        ("requested", "decline", "A reason is required to decline a hire."),
+        ("active", "pause", "A reason is required to pause a placement."),
+        ("active", "end", "A reason is required to end a placement."),
+        ("paused", "end", "A reason is required to end a placement."),
+    ],
+)
 def test_console_actions_that_need_a_reason_refuse_without_one(world, until, action, message):
     # given a placement in the state the action starts from
     placement = hire(world, until=until)
     before = db_state()
     # when the manager posts the action with a blank reason
     response = browser(world.hoshi_manager).post(
-        reverse("console-placement-action", args=[placement.pk, action]), {"reason": "   "})
+        reverse("console-placement-action", args=[placement.pk, action]), {"reason": "   "}
+    )
     # then the page says a reason is required, under that action's form, and nothing changed
     assert response.status_code == 400
     assert response.context["failed_action"] == action
@@ -211,8 +239,11 @@ def test_portal_end_and_reject_need_a_reason(world):
     # given an active placement and a proposed amendment
     placement = hire(world)
     amendment = services.contract_version_draft(
-        actor=world.hoshi_manager, placement=placement, terms=design_terms(),
-        effective_from=next_period_start_for(world.hoshi))
+        actor=world.hoshi_manager,
+        placement=placement,
+        terms=design_terms(),
+        effective_from=next_period_start_for(world.hoshi),
+    )
     services.contract_version_propose(actor=world.hoshi_manager, version=amendment)
     owner = browser(world.hoshi_owner)
     before = db_state()
@@ -233,7 +264,8 @@ def test_a_reason_over_2000_characters_is_a_400(world):
     before = db_state()
     # when the manager declines with an essay
     response = browser(world.hoshi_manager).post(
-        reverse("console-placement-action", args=[placement.pk, "decline"]), {"reason": "x" * 2001})
+        reverse("console-placement-action", args=[placement.pk, "decline"]), {"reason": "x" * 2001}
+    )
     # then the form refuses it, and nothing changed
     assert response.status_code == 400
     assert "Ensure this value has at most 2000 characters (it has 2001)." in text(response)
@@ -249,7 +281,8 @@ def test_approving_twice_is_a_409(world):
     before = db_state()
     # when the approve button is pressed again (a second tab)
     response = browser(world.hoshi_manager).post(
-        reverse("console-placement-action", args=[placement.pk, "approve"]), {"reason": ""})
+        reverse("console-placement-action", args=[placement.pk, "approve"]), {"reason": ""}
+    )
     # then it is refused as a transition the placement cannot make, and nothing changed
     assert response.status_code == 409
     assert "Cannot approve: the placement is approved (allowed from requested)." in text(response)
@@ -328,11 +361,9 @@ def test_an_unknown_catalog_filter_is_a_400(world):
     response = browser(world.hoshi_owner).get(reverse("catalog"), {"skill": "astrology"})
     # then the filter explains, with a 400
     assert response.status_code == 400
-    assert "Select a valid choice. astrology is not one of the available choices." in text(
-        response)
+    assert "Select a valid choice. astrology is not one of the available choices." in text(response)
     # and from htmx, the fragment comes with the 422 that htmx is told to swap in
-    response = browser(world.hoshi_owner).get(reverse("catalog"), {"skill": "astrology"},
-                                              HTTP_HX_REQUEST="true")
+    response = browser(world.hoshi_owner).get(reverse("catalog"), {"skill": "astrology"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     assert "<html" not in text(response)
 

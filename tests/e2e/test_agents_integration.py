@@ -22,8 +22,11 @@ SHOP = "https://shop.hoshi.example"
 
 def _reply_after(shopper: APIClient, key: str, conversation: dict, after: int) -> dict:
     def replied():
-        body = shopper.get(f"/api/v1/widget/conversations/{conversation['conversation']}/messages",
-                           {"key": key, "token": conversation["token"], "after": after}, HTTP_ORIGIN=SHOP).json()
+        body = shopper.get(
+            f"/api/v1/widget/conversations/{conversation['conversation']}/messages",
+            {"key": key, "token": conversation["token"], "after": after},
+            HTTP_ORIGIN=SHOP,
+        ).json()
         return next((m for m in body["messages"] if m["role"] == "assistant"), None)
 
     return wait_for(replied, timeout=60, what="Rinna's reply from the worker")
@@ -36,9 +39,12 @@ def test_a_widget_chat_coupon_becomes_an_attributed_sale_on_the_statement(world,
     shopper = APIClient()
 
     # when a shopper asks the widget for lunch ideas, the worker answers from the catalog
-    started = shopper.post("/api/v1/widget/conversations",
-                           {"key": widget.publishable_key, "message": "Something hot for lunch?"},
-                           format="json", HTTP_ORIGIN=SHOP)
+    started = shopper.post(
+        "/api/v1/widget/conversations",
+        {"key": widget.publishable_key, "message": "Something hot for lunch?"},
+        format="json",
+        HTTP_ORIGIN=SHOP,
+    )
     assert started.status_code == 201, started.content
     assert started["Access-Control-Allow-Origin"] == SHOP
     conversation = started.json()
@@ -47,9 +53,16 @@ def test_a_widget_chat_coupon_becomes_an_attributed_sale_on_the_statement(world,
     assert first["coupon"] is None
 
     # when the shopper asks for a deal, the reply carries a unique coupon code
-    asked = shopper.post(f"/api/v1/widget/conversations/{conversation['conversation']}/messages",
-                         {"key": widget.publishable_key, "token": conversation["token"],
-                          "message": "Do you have a coupon for the nikuman?"}, format="json", HTTP_ORIGIN=SHOP)
+    asked = shopper.post(
+        f"/api/v1/widget/conversations/{conversation['conversation']}/messages",
+        {
+            "key": widget.publishable_key,
+            "token": conversation["token"],
+            "message": "Do you have a coupon for the nikuman?",
+        },
+        format="json",
+        HTTP_ORIGIN=SHOP,
+    )
     assert asked.status_code == 201, asked.content
     reply = _reply_after(shopper, widget.publishable_key, conversation, asked.json()["message"]["id"])
     code = reply["coupon"]["code"]
@@ -62,9 +75,23 @@ def test_a_widget_chat_coupon_becomes_an_attributed_sale_on_the_statement(world,
 
     # when the partner's POS posts the sale that redeemed it
     pos, finance, approver = partner_client(world), session(world.finance), session(world.finance2)
-    sold = post(pos, "/api/v1/sales", {"events": [{
-        "external_id": "pos-widget-1", "type": "sale", "occurred_at": timezone.now().isoformat(),
-        "amount": 1280, "currency": "JPY", "coupon_code": code, "store_id": "tokyo-221"}]})
+    sold = post(
+        pos,
+        "/api/v1/sales",
+        {
+            "events": [
+                {
+                    "external_id": "pos-widget-1",
+                    "type": "sale",
+                    "occurred_at": timezone.now().isoformat(),
+                    "amount": 1280,
+                    "currency": "JPY",
+                    "coupon_code": code,
+                    "store_id": "tokyo-221",
+                }
+            ]
+        },
+    )
     assert sold == {"accepted": 1, "duplicates": 0, "rejected": []}
 
     # then settlement attributes it to Rinna's coupon and the statement shows it

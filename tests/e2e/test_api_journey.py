@@ -66,8 +66,7 @@ def test_hire_contract_and_amend_through_the_api(world):
     assert response.json()["results"][0]["skills"] == ["coupon_promoter"]
 
     # when the owner hires Rinna
-    response = owner.post("/api/v1/placements", {"employee": "rinna", "note": "Autumn coupon push"},
-                          format="json")
+    response = owner.post("/api/v1/placements", {"employee": "rinna", "note": "Autumn coupon push"}, format="json")
     # then a requested placement exists, with no contract yet
     assert response.status_code == 201
     placement = Placement.objects.get()
@@ -85,13 +84,14 @@ def test_hire_contract_and_amend_through_the_api(world):
     contract = Contract.objects.get()
     assert response.json() == placement_json(placement)
     assert (response.json()["status"], response.json()["contract"]) == ("approved", contract.pk)
-    assert (contract.placement_id, contract.currency, contract.versions.count()) == (
-        placement.pk, "JPY", 0)
+    assert (contract.placement_id, contract.currency, contract.versions.count()) == (placement.pk, "JPY", 0)
 
     # when the manager drafts DESIGN.md's terms from the start of this period
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                            {"terms": DESIGN_TERMS, "effective_from": start.isoformat()},
-                            format="json")
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions",
+        {"terms": DESIGN_TERMS, "effective_from": start.isoformat()},
+        format="json",
+    )
     # then version 1 is a draft with exactly those terms
     assert response.status_code == 201
     v1 = ContractVersion.objects.get(contract=contract, number=1)
@@ -101,10 +101,15 @@ def test_hire_contract_and_amend_through_the_api(world):
     assert (response.json()["created_by"], response.json()["proposed_at"]) == ("am-hoshi", None)
 
     # when the manager edits the draft (a lower minimum, a different split)
-    edited = design_terms(minimum_per_period=250000, splits=[
-        {"payee": "platform", "share": "0.75"}, {"payee": "studio-aoi", "share": "0.25"}])
-    response = manager.put(f"/api/v1/contracts/{contract.pk}/versions/1",
-                           {"terms": edited, "effective_from": start.isoformat()}, format="json")
+    edited = design_terms(
+        minimum_per_period=250000,
+        splits=[{"payee": "platform", "share": "0.75"}, {"payee": "studio-aoi", "share": "0.25"}],
+    )
+    response = manager.put(
+        f"/api/v1/contracts/{contract.pk}/versions/1",
+        {"terms": edited, "effective_from": start.isoformat()},
+        format="json",
+    )
     # then the draft holds the edited terms and the audit trail records the diff
     assert response.status_code == 200
     assert response.json() == version_json(v1)
@@ -112,9 +117,9 @@ def test_hire_contract_and_amend_through_the_api(world):
     assert response.json()["status"] == "draft"
     edit_entry = AuditLog.objects.get(action="contract.draft_edited")
     assert edit_entry.changes == {
-        "placement": placement.pk, "version": 1,
-        "diff": {"minimum_per_period": [300000, 250000],
-                 "splits": [DESIGN_TERMS["splits"], edited["splits"]]},
+        "placement": placement.pk,
+        "version": 1,
+        "diff": {"minimum_per_period": [300000, 250000], "splits": [DESIGN_TERMS["splits"], edited["splits"]]},
     }
 
     # when the manager proposes it
@@ -139,9 +144,11 @@ def test_hire_contract_and_amend_through_the_api(world):
     # when the manager drafts an amendment from next period, proposes it, the owner accepts
     amended = design_terms(share={"model": "flat", "rate": "0.06"}, minimum_per_period=None)
     next_start = next_period_start(start)
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                            {"terms": amended, "effective_from": next_start.isoformat()},
-                            format="json")
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions",
+        {"terms": amended, "effective_from": next_start.isoformat()},
+        format="json",
+    )
     assert response.status_code == 201
     assert (response.json()["number"], response.json()["status"]) == (2, "draft")
     response = manager.post(f"/api/v1/contracts/{contract.pk}/versions/2/propose", {}, format="json")
@@ -154,30 +161,45 @@ def test_hire_contract_and_amend_through_the_api(world):
     response = owner.get(f"/api/v1/contracts/{contract.pk}")
     assert response.status_code == 200
     assert response.json() == {
-        "id": contract.pk, "placement": placement.pk, "partner": "hoshi-mart",
-        "employee": "rinna", "currency": "JPY",
+        "id": contract.pk,
+        "placement": placement.pk,
+        "partner": "hoshi-mart",
+        "employee": "rinna",
+        "currency": "JPY",
         "versions": [version_json(v1), version_json(v2)],
     }
     body = response.json()["versions"]
     assert [(v["number"], v["status"], v["effective_from"]) for v in body] == [
-        (1, "accepted", start.isoformat()), (2, "accepted", next_start.isoformat())]
+        (1, "accepted", start.isoformat()),
+        (2, "accepted", next_start.isoformat()),
+    ]
     assert body[0]["terms"] == edited
-    assert body[1]["terms"] == {
-        **DESIGN_TERMS, "share": {"model": "flat", "rate": "0.06"}, "minimum_per_period": None}
+    assert body[1]["terms"] == {**DESIGN_TERMS, "share": {"model": "flat", "rate": "0.06"}, "minimum_per_period": None}
     assert [v["decided_by"] for v in body] == ["hoshi-owner", "hoshi-owner"]
     # and the placement is still active (the amendment does not re-activate it)
     placement.refresh_from_db()
     assert placement.status == Placement.Status.ACTIVE
-    assert list(PlacementTransition.objects.filter(placement=placement)
-                .values_list("from_status", "to_status", "actor__username")) == [
-        ("", "requested", "hoshi-owner"), ("requested", "approved", "am-hoshi"),
-        ("approved", "active", "hoshi-owner")]
+    assert list(
+        PlacementTransition.objects.filter(placement=placement).values_list(
+            "from_status", "to_status", "actor__username"
+        )
+    ) == [
+        ("", "requested", "hoshi-owner"),
+        ("requested", "approved", "am-hoshi"),
+        ("approved", "active", "hoshi-owner"),
+    ]
     assert list(AuditLog.objects.order_by("id").values_list("action", "actor__username")) == [
-        ("placement.requested", "hoshi-owner"), ("placement.approved", "am-hoshi"),
-        ("contract.drafted", "am-hoshi"), ("contract.draft_edited", "am-hoshi"),
-        ("contract.proposed", "am-hoshi"), ("contract.accepted", "hoshi-owner"),
-        ("placement.activated", "hoshi-owner"), ("contract.drafted", "am-hoshi"),
-        ("contract.proposed", "am-hoshi"), ("contract.accepted", "hoshi-owner")]
+        ("placement.requested", "hoshi-owner"),
+        ("placement.approved", "am-hoshi"),
+        ("contract.drafted", "am-hoshi"),
+        ("contract.draft_edited", "am-hoshi"),
+        ("contract.proposed", "am-hoshi"),
+        ("contract.accepted", "hoshi-owner"),
+        ("placement.activated", "hoshi-owner"),
+        ("contract.drafted", "am-hoshi"),
+        ("contract.proposed", "am-hoshi"),
+        ("contract.accepted", "hoshi-owner"),
+    ]
     assert set(AuditLog.objects.values_list("partner_id", flat=True)) == {world.hoshi.pk}
 
 
@@ -189,9 +211,18 @@ def test_contract_list_shows_the_contract_with_its_versions(world):
     response = api_as(world.hoshi_owner).get("/api/v1/contracts")
     # then exactly that contract is listed, with its one accepted version
     assert response.status_code == 200
-    assert response.json() == {"results": [{
-        "id": contract.pk, "placement": placement.pk, "partner": "hoshi-mart", "employee": "rinna",
-        "currency": "JPY", "versions": [version_json(contract.versions.get())]}]}
+    assert response.json() == {
+        "results": [
+            {
+                "id": contract.pk,
+                "placement": placement.pk,
+                "partner": "hoshi-mart",
+                "employee": "rinna",
+                "currency": "JPY",
+                "versions": [version_json(contract.versions.get())],
+            }
+        ]
+    }
 
 
 def test_reject_needs_a_reason_then_a_new_draft_follows(world):
@@ -215,25 +246,32 @@ def test_reject_needs_a_reason_then_a_new_draft_follows(world):
     assert response.status_code == 200
     v1 = contract.versions.get(number=1)
     assert response.json() == version_json(v1)
-    assert (response.json()["status"], response.json()["decided_by"],
-            response.json()["decision_note"]) == ("rejected", "hoshi-owner", "Minimum wage too high for us")
+    assert (response.json()["status"], response.json()["decided_by"], response.json()["decision_note"]) == (
+        "rejected",
+        "hoshi-owner",
+        "Minimum wage too high for us",
+    )
     assert AuditLog.objects.filter(action="contract.rejected").get().changes == {
-        "placement": placement.pk, "version": 1, "status": ["proposed", "rejected"],
-        "reason": "Minimum wage too high for us"}
+        "placement": placement.pk,
+        "version": 1,
+        "status": ["proposed", "rejected"],
+        "reason": "Minimum wage too high for us",
+    }
     placement.refresh_from_db()
     assert placement.status == Placement.Status.APPROVED
 
     # when the manager drafts v2 (again from this period: nothing was ever accepted)
     start = this_period(world.hoshi)
     terms = design_terms(minimum_per_period=200000)
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                            {"terms": terms, "effective_from": start.isoformat()}, format="json")
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions",
+        {"terms": terms, "effective_from": start.isoformat()},
+        format="json",
+    )
     # then v2 is a new draft; v1 stays rejected and unchanged
     assert response.status_code == 201
-    assert (response.json()["number"], response.json()["status"], response.json()["terms"]) == (
-        2, "draft", terms)
-    assert list(contract.versions.order_by("number").values_list("number", "status")) == [
-        (1, "rejected"), (2, "draft")]
+    assert (response.json()["number"], response.json()["status"], response.json()["terms"]) == (2, "draft", terms)
+    assert list(contract.versions.order_by("number").values_list("number", "status")) == [(1, "rejected"), (2, "draft")]
 
     # when it is proposed and accepted
     assert manager.post(f"/api/v1/contracts/{contract.pk}/versions/2/propose").status_code == 200
@@ -243,8 +281,7 @@ def test_reject_needs_a_reason_then_a_new_draft_follows(world):
     placement.refresh_from_db()
     assert placement.status == Placement.Status.ACTIVE
     response = owner.get(f"/api/v1/contracts/{contract.pk}")
-    assert [(v["number"], v["status"]) for v in response.json()["versions"]] == [
-        (1, "rejected"), (2, "accepted")]
+    assert [(v["number"], v["status"]) for v in response.json()["versions"]] == [(1, "rejected"), (2, "accepted")]
 
 
 def test_withdrawn_proposal_makes_room_for_a_new_draft(world):
@@ -254,22 +291,30 @@ def test_withdrawn_proposal_makes_room_for_a_new_draft(world):
     manager = api_as(world.hoshi_manager)
     # when the manager tries to draft a second version while v1 is open
     before = db_state()
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                            {"terms": DESIGN_TERMS, "effective_from": this_period(world.hoshi).isoformat()},
-                            format="json")
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions",
+        {"terms": DESIGN_TERMS, "effective_from": this_period(world.hoshi).isoformat()},
+        format="json",
+    )
     # then it is a conflict and nothing changed
     assert_error(response, 409, "conflict")
     assert db_state() == before
     # when the manager withdraws v1 with a note
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions/1/withdraw",
-                            {"reason": "Wrong minimum"}, format="json")
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions/1/withdraw", {"reason": "Wrong minimum"}, format="json"
+    )
     # then it is withdrawn and a new draft can follow
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["decision_note"],
-            response.json()["decided_by"]) == ("withdrawn", "Wrong minimum", "am-hoshi")
-    response = manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                            {"terms": DESIGN_TERMS, "effective_from": this_period(world.hoshi).isoformat()},
-                            format="json")
+    assert (response.json()["status"], response.json()["decision_note"], response.json()["decided_by"]) == (
+        "withdrawn",
+        "Wrong minimum",
+        "am-hoshi",
+    )
+    response = manager.post(
+        f"/api/v1/contracts/{contract.pk}/versions",
+        {"terms": DESIGN_TERMS, "effective_from": this_period(world.hoshi).isoformat()},
+        format="json",
+    )
     assert (response.status_code, response.json()["number"], response.json()["status"]) == (201, 2, "draft")
 
 
@@ -279,29 +324,39 @@ def test_placement_lifecycle_pause_resume_end(world):
     contract = placement.contract
     manager, owner = api_as(world.hoshi_manager), api_as(world.hoshi_owner)
     next_start = next_period_start(this_period(world.hoshi))
-    assert manager.post(f"/api/v1/contracts/{contract.pk}/versions",
-                        {"terms": DESIGN_TERMS, "effective_from": next_start.isoformat()},
-                        format="json").status_code == 201
+    assert (
+        manager.post(
+            f"/api/v1/contracts/{contract.pk}/versions",
+            {"terms": DESIGN_TERMS, "effective_from": next_start.isoformat()},
+            format="json",
+        ).status_code
+        == 201
+    )
     # when the manager pauses, then resumes it
-    response = manager.post(f"/api/v1/placements/{placement.pk}/pause", {"reason": "Store refit"},
-                            format="json")
+    response = manager.post(f"/api/v1/placements/{placement.pk}/pause", {"reason": "Store refit"}, format="json")
     assert (response.status_code, response.json()["status"]) == (200, "paused")
     response = manager.post(f"/api/v1/placements/{placement.pk}/resume", {}, format="json")
     assert (response.status_code, response.json()["status"]) == (200, "active")
     # when the partner owner ends it
-    response = owner.post(f"/api/v1/placements/{placement.pk}/end", {"reason": "Campaign over"},
-                          format="json")
+    response = owner.post(f"/api/v1/placements/{placement.pk}/end", {"reason": "Campaign over"}, format="json")
     # then it is ended, the open draft is withdrawn, and every step is on record
     assert response.status_code == 200
     assert response.json() == placement_json(placement)
     assert response.json()["status"] == "ended"
     assert list(contract.versions.order_by("number").values_list("number", "status")) == [
-        (1, "accepted"), (2, "withdrawn")]
-    assert list(PlacementTransition.objects.filter(placement=placement).values_list(
-        "from_status", "to_status", "reason")) == [
-        ("", "requested", ""), ("requested", "approved", ""),
-        ("approved", "active", "Accepted contract v1"), ("active", "paused", "Store refit"),
-        ("paused", "active", ""), ("active", "ended", "Campaign over")]
+        (1, "accepted"),
+        (2, "withdrawn"),
+    ]
+    assert list(
+        PlacementTransition.objects.filter(placement=placement).values_list("from_status", "to_status", "reason")
+    ) == [
+        ("", "requested", ""),
+        ("requested", "approved", ""),
+        ("approved", "active", "Accepted contract v1"),
+        ("active", "paused", "Store refit"),
+        ("paused", "active", ""),
+        ("active", "ended", "Campaign over"),
+    ]
     # and the partner may hire Rinna again
     response = owner.post("/api/v1/placements", {"employee": "rinna"}, format="json")
     assert (response.status_code, response.json()["status"]) == (201, "requested")
@@ -315,13 +370,14 @@ def test_withdraw_and_decline_a_request(world):
     # when a member withdraws one and the manager declines the other with a reason
     response = api_as(world.hoshi_member).post(f"/api/v1/placements/{rinna.pk}/withdraw")
     assert (response.status_code, response.json()["status"]) == (200, "ended")
-    response = api_as(world.hoshi_manager).post(f"/api/v1/placements/{kai.pk}/decline",
-                                                {"reason": "Not in this region yet"}, format="json")
+    response = api_as(world.hoshi_manager).post(
+        f"/api/v1/placements/{kai.pk}/decline", {"reason": "Not in this region yet"}, format="json"
+    )
     # then both are ended, with the reasons on record, and no contract was made
     assert (response.status_code, response.json()["status"]) == (200, "ended")
-    assert list(PlacementTransition.objects.filter(to_status="ended").order_by("id").values_list(
-        "placement_id", "reason", "actor__username")) == [
-        (rinna.pk, "Withdrawn by the partner", "hoshi-member"),
-        (kai.pk, "Not in this region yet", "am-hoshi")]
+    assert list(
+        PlacementTransition.objects.filter(to_status="ended")
+        .order_by("id")
+        .values_list("placement_id", "reason", "actor__username")
+    ) == [(rinna.pk, "Withdrawn by the partner", "hoshi-member"), (kai.pk, "Not in this region yet", "am-hoshi")]
     assert Contract.objects.count() == 0
-

@@ -517,7 +517,10 @@ def test_the_readme_first_journey_works_on_the_demo_data(site, visit):
     mei.refresh_from_db()
     [accepted] = mei.contract.versions.filter(status="accepted")
     assert (mei.status, accepted.number, accepted.effective_from) == (
-        Placement.Status.APPROVED, 1, next_period_start(partner_today(partner=mei.partner)))
+        Placement.Status.APPROVED,
+        1,
+        next_period_start(partner_today(partner=mei.partner)),
+    )
 
 
 @pytest.mark.parametrize("width", ["1366", "390"])

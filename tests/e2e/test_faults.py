@@ -87,8 +87,10 @@ def blocked_by(holder: psycopg.Connection, *, running: str, timeout: float = 60,
 
     def waiting() -> int | None:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) "
-                           "AND strpos(query, %s) > 0", [holder_pid, running])
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND strpos(query, %s) > 0",
+                [holder_pid, running],
+            )
             row = cursor.fetchone()
         return row[0] if row else None
 
@@ -107,19 +109,41 @@ def bearer(world) -> dict[str, str]:
 
 
 def sale_event(external_id: str, amount: int, day: int = 3, **keys: str) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "sale", "occurred_at": f"2026-10-{day:02d}T12:01:00+09:00",
-            "amount": amount, "currency": "JPY", **keys}
+    return {
+        "external_id": external_id,
+        "type": "sale",
+        "occurred_at": f"2026-10-{day:02d}T12:01:00+09:00",
+        "amount": amount,
+        "currency": "JPY",
+        **keys,
+    }
 
 
 def refund_event(external_id: str, of: str, amount: int) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "refund", "refund_of": of, "amount": amount,
-            "occurred_at": "2026-10-25T09:00:00+09:00", "currency": "JPY"}
+    return {
+        "external_id": external_id,
+        "type": "refund",
+        "refund_of": of,
+        "amount": amount,
+        "occurred_at": "2026-10-25T09:00:00+09:00",
+        "currency": "JPY",
+    }
 
 
 def stored_sales(partner) -> list[tuple[Any, ...]]:
-    return sorted(Sale.objects.filter(partner=partner).values_list(
-        "external_id", "type", "occurred_at", "amount", "currency", "coupon_code", "refund_of__external_id",
-        "period", "content_digest"))
+    return sorted(
+        Sale.objects.filter(partner=partner).values_list(
+            "external_id",
+            "type",
+            "occurred_at",
+            "amount",
+            "currency",
+            "coupon_code",
+            "refund_of__external_id",
+            "period",
+            "content_digest",
+        )
+    )
 
 
 # --- the database connection dropped during ingestion ------------------------------------
@@ -149,8 +173,11 @@ def test_the_connection_dropped_inside_an_ingestion_answers_503_and_stores_nothi
         # when the request's backend, its 40 sales inserted, waits for the lock
         victim = blocked_by(holder, running="FOR UPDATE", what="the ingestion to wait for the sale's lock")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
-                           "AND mode = 'RowExclusiveLock'", [victim])
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
+                "AND mode = 'RowExclusiveLock'",
+                [victim],
+            )
             assert cursor.fetchone()[0] == 1  # it has written into revenue_sale
             # and its connection is cut from the server's side
             cursor.execute("SELECT pg_terminate_backend(%s)", [victim])
@@ -163,10 +190,13 @@ def test_the_connection_dropped_inside_an_ingestion_answers_503_and_stores_nothi
     assert "error" not in answer, answer.get("error")
     response = answer["response"]
     assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
-    assert response.json() == {"error": {
-        "code": "service_unavailable",
-        "message": "The database is unavailable for a moment; nothing of this request was stored. Send it again.",
-        "fields": {}}}
+    assert response.json() == {
+        "error": {
+            "code": "service_unavailable",
+            "message": "The database is unavailable for a moment; nothing of this request was stored. Send it again.",
+            "fields": {},
+        }
+    }
     # and nothing of the batch was stored
     wait_for(lambda: backend_gone(victim), what="the terminated backend to exit")
     assert stored_sales(world.hoshi) == before
@@ -174,7 +204,8 @@ def test_the_connection_dropped_inside_an_ingestion_answers_503_and_stores_nothi
     again = requests.post(url, json={"events": batch}, headers=headers, timeout=60)
     assert (again.status_code, again.json()) == (200, {"accepted": 41, "duplicates": 0, "rejected": []})
     assert [row[0] for row in stored_sales(world.hoshi)] == sorted(
-        ["pos-0", "ref-0", *(f"pos-{n}" for n in range(1, 41))])
+        ["pos-0", "ref-0", *(f"pos-{n}" for n in range(1, 41))]
+    )
     assert Sale.objects.get(external_id="ref-0").refund_of.external_id == "pos-0"
 
 
@@ -187,18 +218,23 @@ def test_eight_systems_posting_overlapping_batches_at_once_store_each_event_once
     # shared sales (after them), and 10 of 40 refunds of the earlier sales (two per sale,
     # 3,000 + 4,000: both fit)
     headers = bearer(world)
-    ingestion.sales_ingest(partner=world.hoshi, events=[sale_event(f"old-{j:02d}", 10_000, day=1)
-                                                        for j in range(20)])
+    ingestion.sales_ingest(partner=world.hoshi, events=[sale_event(f"old-{j:02d}", 10_000, day=1) for j in range(20)])
     shared = [sale_event(f"s-{x:03d}", 2_000 + x, coupon_code=f"C{x % 7}") for x in range(200)]
-    old_refunds = [refund_event(f"r-old-{j:02d}-{part}", f"old-{j:02d}", amount)
-                   for j in range(20) for part, amount in (("a", 3_000), ("b", 4_000))]
+    old_refunds = [
+        refund_event(f"r-old-{j:02d}-{part}", f"old-{j:02d}", amount)
+        for j in range(20)
+        for part, amount in (("a", 3_000), ("b", 4_000))
+    ]
     rng = random.Random(20261202)
     batches = []
     for k in range(8):
         sales = rng.sample(shared, 120) + [sale_event(f"u-{k}-{n}", 500 + n) for n in range(10)]
         rng.shuffle(sales)
-        refunds = [refund_event(f"r-{e['external_id']}", e["external_id"], 1_000)
-                   for e in sales if e["external_id"].startswith("s-") and int(e["external_id"][2:]) % 10 == 0]
+        refunds = [
+            refund_event(f"r-{e['external_id']}", e["external_id"], 1_000)
+            for e in sales
+            if e["external_id"].startswith("s-") and int(e["external_id"][2:]) % 10 == 0
+        ]
         refunds += rng.sample(old_refunds, 10)
         rng.shuffle(refunds)
         batches.append(sales + refunds)
@@ -259,10 +295,14 @@ def import_file() -> bytes:
     rows += [f"pre-{n:04d},sale,2026-10-02T12:01:00+09:00,10000,JPY,," for n in range(200)]
     rows += [f"pre-{n:04d},sale,2026-10-02T12:01:00+09:00,10001,JPY,," for n in range(200, 250)]
     for n in range(100):
-        rows.append([f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,abc,JPY,,",
-                     f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,USD,,",
-                     f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,XXX,,",
-                     f"bad-{n:03d},sale,2026-10-05,100,JPY,,"][n % 4])
+        rows.append(
+            [
+                f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,abc,JPY,,",
+                f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,USD,,",
+                f"bad-{n:03d},sale,2026-10-05T10:00:00+09:00,100,XXX,,",
+                f"bad-{n:03d},sale,2026-10-05,100,JPY,,",
+            ][n % 4]
+        )
     rows += [f"f-{n:05d},sale,2026-10-{1 + n % 28:02d}T10:00:00+09:00,{1_000 + n},JPY,C{n % 50}," for n in range(100)]
     rows += [f"rf-{n:05d},refund,2026-10-29T10:00:00+09:00,100,JPY,,f-{n * 12:05d}" for n in range(1_000)]
     rows += [f"rp-{n:04d},refund,2026-10-29T10:00:00+09:00,2000,JPY,,pre-{n:04d}" for n in range(250, 300)]
@@ -274,12 +314,22 @@ def import_file() -> bytes:
 def import_result(upload: SaleUpload) -> dict[str, Any]:
     upload.refresh_from_db()
     return {
-        "upload": (upload.status, upload.rows_total, upload.rows_done, upload.accepted, upload.duplicates,
-                   upload.rejected, upload.error),
+        "upload": (
+            upload.status,
+            upload.rows_total,
+            upload.rows_done,
+            upload.accepted,
+            upload.duplicates,
+            upload.rejected,
+            upload.error,
+        ),
         "sales": stored_sales(upload.partner),
         "from_this_file": Sale.objects.filter(upload=upload).count(),
-        "rejections": list(SaleUploadRejection.objects.filter(upload=upload).order_by("row_number", "id")
-                           .values_list("row_number", "column", "code", "reason")),
+        "rejections": list(
+            SaleUploadRejection.objects.filter(upload=upload)
+            .order_by("row_number", "id")
+            .values_list("row_number", "column", "code", "reason")
+        ),
     }
 
 
@@ -305,47 +355,65 @@ def pool_child(worker) -> psutil.Process:
 
 
 @pytest.mark.integration
-def test_a_worker_killed_mid_import_and_the_task_redelivered_imports_exactly_once(world, shared_media,
-                                                                                    celery_worker_process):
+def test_a_worker_killed_mid_import_and_the_task_redelivered_imports_exactly_once(
+    world, shared_media, celery_worker_process
+):
     # given 300 sales sent before, and a 13,515-row file that duplicates, conflicts with and
     # refunds some of them
     content = import_file()
     expected = uninterrupted_import(world, content)
     ingestion.sales_ingest(partner=world.hoshi, events=STORED_BEFORE)
     # (the worker has explained both partners' new sales: one task per batch and per file)
-    wait_for(lambda: tasks_succeeded(celery_worker_process, "revenue.tasks.attribution_run_task") == 3,
-             what="the worker to finish the attribution it was sent")
+    wait_for(
+        lambda: tasks_succeeded(celery_worker_process, "revenue.tasks.attribution_run_task") == 3,
+        what="the worker to finish the attribution it was sent",
+    )
     # and the test holding the lock of the sale the file's first refund names
     holder = own_connection()
-    holder.execute("SELECT id FROM revenue_sale WHERE partner_id = %s AND external_id = 'pre-0250' FOR UPDATE",
-                   [world.hoshi.pk])
+    holder.execute(
+        "SELECT id FROM revenue_sale WHERE partner_id = %s AND external_id = 'pre-0250' FOR UPDATE", [world.hoshi.pk]
+    )
     try:
         # when the file is uploaded, and its import on the worker has read and checked it and
         # inserted its sales (uncommitted), and waits for that lock to check the refunds
-        upload = upload_create(actor=world.hoshi_owner, partner=world.hoshi,
-                               file=SimpleUploadedFile("october.csv", content, content_type="text/csv"))
+        upload = upload_create(
+            actor=world.hoshi_owner,
+            partner=world.hoshi,
+            file=SimpleUploadedFile("october.csv", content, content_type="text/csv"),
+        )
         victim = blocked_by(holder, running="upload_refunds", what="the import to wait for the refunded sale's lock")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
-                           "AND mode = 'RowExclusiveLock'", [victim])
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'revenue_sale'::regclass "
+                "AND mode = 'RowExclusiveLock'",
+                [victim],
+            )
             assert cursor.fetchone()[0] == 1
         assert (SaleUpload.objects.get(pk=upload.pk).status, SaleUpload.objects.get(pk=upload.pk).rows_total) == (
-            "processing", 13_515)
+            "processing",
+            13_515,
+        )
         # and the worker process running it is killed; Celery hands the task to a new one
         # while the dead process's session still holds the upload's lock
         child = pool_child(celery_worker_process)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
         log = celery_worker_process.log_path
-        wait_for(lambda: log.read_text().count("upload_process_task[") >= 3, timeout=30,
-                 what="the task redelivered and run again")
+        wait_for(
+            lambda: log.read_text().count("upload_process_task[") >= 3,
+            timeout=30,
+            what="the task redelivered and run again",
+        )
         assert not backend_gone(victim)
     finally:
         holder.rollback()
         holder.close()
     # then, once the dead session is gone, the import completes exactly as an uninterrupted one
-    wait_for(lambda: SaleUpload.objects.get(pk=upload.pk).status == "done", timeout=60,
-             what="the redelivered import to finish")
+    wait_for(
+        lambda: SaleUpload.objects.get(pk=upload.pk).status == "done",
+        timeout=60,
+        what="the redelivered import to finish",
+    )
     # (the redelivered task found the dead session's lock, and tried again later)
     assert re.search(r"upload_process_task\[[0-9a-f-]+\] retry: Retry in \d+s", log.read_text())
     result = import_result(upload)
@@ -367,8 +435,13 @@ def new_york(month: int, day: int, hour: int = 12) -> datetime:
 
 
 def resolution(placement: Placement, external_id: str, when: datetime) -> None:
-    Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
-                           period=period_of(when, placement.partner.timezone))
+    Outcome.objects.create(
+        placement=placement,
+        kind="resolution",
+        external_id=external_id,
+        occurred_at=when,
+        period=period_of(when, placement.partner.timezone),
+    )
 
 
 def approve(world, statement: Statement) -> Statement:
@@ -380,16 +453,26 @@ def fill_contracts(world, count: int) -> None:
     """`count` more active contracts at Hoshi Mart, each with its own employee and a minimum
     wage of its own (10,000 + n) in force since January: a run settles them in chunks."""
     employees = DigitalEmployee.objects.bulk_create(
-        EmployeeFactory.build(slug=f"filler-{n:03d}", name=f"Filler {n}") for n in range(count))
+        EmployeeFactory.build(slug=f"filler-{n:03d}", name=f"Filler {n}") for n in range(count)
+    )
     placements = Placement.objects.bulk_create(
         Placement(partner=world.hoshi, employee=employee, status="active", requested_by=world.hoshi_owner)
-        for employee in employees)
+        for employee in employees
+    )
     contracts = Contract.objects.bulk_create(Contract(placement=placement, currency="JPY") for placement in placements)
     ContractVersion.objects.bulk_create(
-        ContractVersion(contract=contract, number=1, status="accepted", effective_from=date(2026, 1, 1),
-                        terms=design_terms(minimum_per_period=10_000 + n), created_by=world.hoshi_manager,
-                        decided_by=world.hoshi_owner, decided_at=contract.created_at)
-        for n, contract in enumerate(contracts))
+        ContractVersion(
+            contract=contract,
+            number=1,
+            status="accepted",
+            effective_from=date(2026, 1, 1),
+            terms=design_terms(minimum_per_period=10_000 + n),
+            created_by=world.hoshi_manager,
+            decided_by=world.hoshi_owner,
+            decided_at=contract.created_at,
+        )
+        for n, contract in enumerate(contracts)
+    )
 
 
 @dataclass
@@ -413,9 +496,19 @@ def settlement_scene(world) -> SettlementScene:
     approve(world, Statement.objects.get(contract=rinna.contract, period=OCT))  # net 5,000,000; rate 0.056
 
     fill_contracts(world, 249)
-    kai_wayfarer = backdate(hire(world, partner="wayfarer", employee="kai", terms=design_terms(
-        currency="USD", share={"model": "flat", "rate": "0.10"}, minimum_per_period=None,
-        outcome_fees={"resolution": 150})))
+    kai_wayfarer = backdate(
+        hire(
+            world,
+            partner="wayfarer",
+            employee="kai",
+            terms=design_terms(
+                currency="USD",
+                share={"model": "flat", "rate": "0.10"},
+                minimum_per_period=None,
+                outcome_fees={"resolution": 150},
+            ),
+        )
+    )
     kai_hoshi = backdate(hire(world, employee="kai"))
     for code in ("N1", "N2", "N3"):
         touch(rinna, "coupon", code, tokyo(11, 1, 9))
@@ -451,33 +544,70 @@ def november_arrivals(world, scene: SettlementScene) -> None:
 def november() -> dict[str, list[tuple[Any, ...]]]:
     """Every value of every November statement, line and split, by contract."""
     return {
-        "statements": list(Statement.objects.filter(period=NOV).order_by("contract_id").values_list(
-            "contract_id", "status", "currency", "version_number", "net", "share_precise", "effective_rate", "wage",
-            "clawback", "carried_credit", "adjustments", "total", "payable", "credit_carried_forward",
-            "fingerprint", "journal_entry_id")),
-        "lines": list(StatementLine.objects.filter(statement__period=NOV).order_by(
-            "statement__contract_id", "position").values_list(
-            "statement__contract_id", "position", "kind", "description", "quantity", "revenue", "amount_precise",
-            "amount")),
-        "splits": list(StatementSplit.objects.filter(statement__period=NOV).order_by(
-            "statement__contract_id", "payee__slug").values_list(
-            "statement__contract_id", "payee__slug", "share", "amount")),
+        "statements": list(
+            Statement.objects.filter(period=NOV)
+            .order_by("contract_id")
+            .values_list(
+                "contract_id",
+                "status",
+                "currency",
+                "version_number",
+                "net",
+                "share_precise",
+                "effective_rate",
+                "wage",
+                "clawback",
+                "carried_credit",
+                "adjustments",
+                "total",
+                "payable",
+                "credit_carried_forward",
+                "fingerprint",
+                "journal_entry_id",
+            )
+        ),
+        "lines": list(
+            StatementLine.objects.filter(statement__period=NOV)
+            .order_by("statement__contract_id", "position")
+            .values_list(
+                "statement__contract_id",
+                "position",
+                "kind",
+                "description",
+                "quantity",
+                "revenue",
+                "amount_precise",
+                "amount",
+            )
+        ),
+        "splits": list(
+            StatementSplit.objects.filter(statement__period=NOV)
+            .order_by("statement__contract_id", "payee__slug")
+            .values_list("statement__contract_id", "payee__slug", "share", "amount")
+        ),
     }
 
 
 def ledger() -> list[tuple[Any, ...]]:
-    return list(JournalLine.objects.order_by("entry__idempotency_key", "account__code").values_list(
-        "entry__idempotency_key", "entry__memo", "entry__occurred_on", "account__code", "amount", "currency"))
+    return list(
+        JournalLine.objects.order_by("entry__idempotency_key", "account__code").values_list(
+            "entry__idempotency_key", "entry__memo", "entry__occurred_on", "account__code", "amount", "currency"
+        )
+    )
 
 
 def lines_of(placement: Placement) -> list[tuple[Any, ...]]:
-    return list(StatementLine.objects.filter(statement__contract=placement.contract, statement__period=NOV)
-                .order_by("position").values_list("kind", "quantity", "revenue", "amount"))
+    return list(
+        StatementLine.objects.filter(statement__contract=placement.contract, statement__period=NOV)
+        .order_by("position")
+        .values_list("kind", "quantity", "revenue", "amount")
+    )
 
 
 @pytest.mark.integration
 def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uninterrupted_run(
-        world, celery_worker_process):
+    world, celery_worker_process
+):
     # given October approved, 252 contracts, November drafts from a first run, and then
     # new sales, refunds and outcomes that make them stale
     scene = settlement_scene(world)
@@ -496,7 +626,11 @@ def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uni
         blocked_by(holder, running="revenue_statement", what="the run to reach its second chunk")
         midway = SettlementRun.objects.get(pk=run.pk)
         assert (midway.status, midway.contracts_total, midway.contracts_done, midway.statements_written) == (
-            "running", 252, 250, 250)
+            "running",
+            252,
+            250,
+            250,
+        )
         rewritten = november()["statements"]
         # (Rinna's statement is rewritten with the new events, the Kais' are still stale)
         assert [row[4] for row in rewritten[:1] + rewritten[-2:]] == [2_900_000, 65_000, 250_000]
@@ -509,8 +643,10 @@ def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uni
     assert SettlementRun.objects.get(pk=run.pk).status == "running"
     # and once the dead worker's session has let go of the run's lock, the beat's sweep finds
     # the run stalled (and nothing else), and its task is run again
-    wait_for(lambda: stalled_work(older_than=timedelta(0)) == StalledWork(upload_ids=[], settlement_run_ids=[run.pk]),
-             what="the killed run to be seen as stalled")
+    wait_for(
+        lambda: stalled_work(older_than=timedelta(0)) == StalledWork(upload_ids=[], settlement_run_ids=[run.pk]),
+        what="the killed run to be seen as stalled",
+    )
     assert tasks.settlement_run_task(run.pk) == 252
     retried = november()
     run.refresh_from_db()
@@ -524,16 +660,27 @@ def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uni
     # and they are right: Rinna's net 2,500,000 + late 500,000 − refunds 100,000 = 2,900,000;
     # share 80,000 + 95,000; 3 resolutions; raised to 300,000; clawback 300,000 × 0.056
     assert lines_of(scene.rinna) == [
-        ("attributed_sales", 3, 2_500_000, 0), ("late_sales", 1, 500_000, 0), ("refunds", 1, -100_000, 0),
-        ("share", None, None, 175_000), ("outcome_fee", None, None, 270), ("minimum_top_up", None, None, 124_730),
-        ("clawback", 1, None, -16_800)]
+        ("attributed_sales", 3, 2_500_000, 0),
+        ("late_sales", 1, 500_000, 0),
+        ("refunds", 1, -100_000, 0),
+        ("share", None, None, 175_000),
+        ("outcome_fee", None, None, 270),
+        ("minimum_top_up", None, None, 124_730),
+        ("clawback", 1, None, -16_800),
+    ]
     # Kai at Wayfarer: 100,000 − 5,000 at 10% + 2 × 150; Kai at Hoshi: 400,000 at 8% + 90, raised
     assert lines_of(scene.kai_wayfarer) == [
-        ("attributed_sales", 3, 100_000, 0), ("refunds", 1, -5_000, 0), ("share", None, None, 9_500),
-        ("outcome_fee", None, None, 300)]
+        ("attributed_sales", 3, 100_000, 0),
+        ("refunds", 1, -5_000, 0),
+        ("share", None, None, 9_500),
+        ("outcome_fee", None, None, 300),
+    ]
     assert lines_of(scene.kai_hoshi) == [
-        ("attributed_sales", 2, 400_000, 0), ("share", None, None, 32_000), ("outcome_fee", None, None, 90),
-        ("minimum_top_up", None, None, 267_910)]
+        ("attributed_sales", 2, 400_000, 0),
+        ("share", None, None, 32_000),
+        ("outcome_fee", None, None, 90),
+        ("minimum_top_up", None, None, 267_910),
+    ]
     # and the ledger: no run posts to it, killed or not; approval posts exactly the splits
     assert ledger() == ledger_before
     for placement in (scene.rinna, scene.kai_wayfarer, scene.kai_hoshi):
@@ -542,10 +689,19 @@ def test_a_worker_killed_mid_settlement_and_the_task_run_again_settles_as_an_uni
     for key, _, _, account, amount, currency in sorted(set(ledger()) - set(ledger_before)):
         entries.setdefault(key, []).append((account, amount, currency))
     assert sorted(entries.values()) == [
-        [("partner_receivable:hoshi-mart", 283_200, "JPY"), ("payee_payable:studio-aoi", -84_960, "JPY"),
-         ("platform_revenue", -198_240, "JPY")],
-        [("partner_receivable:hoshi-mart", 300_000, "JPY"), ("payee_payable:studio-aoi", -90_000, "JPY"),
-         ("platform_revenue", -210_000, "JPY")],
-        [("partner_receivable:wayfarer", 9_800, "USD"), ("payee_payable:studio-aoi", -2_940, "USD"),
-         ("platform_revenue", -6_860, "USD")],
+        [
+            ("partner_receivable:hoshi-mart", 283_200, "JPY"),
+            ("payee_payable:studio-aoi", -84_960, "JPY"),
+            ("platform_revenue", -198_240, "JPY"),
+        ],
+        [
+            ("partner_receivable:hoshi-mart", 300_000, "JPY"),
+            ("payee_payable:studio-aoi", -90_000, "JPY"),
+            ("platform_revenue", -210_000, "JPY"),
+        ],
+        [
+            ("partner_receivable:wayfarer", 9_800, "USD"),
+            ("payee_payable:studio-aoi", -2_940, "USD"),
+            ("platform_revenue", -6_860, "USD"),
+        ],
     ]

@@ -37,8 +37,13 @@ def scratch_database():
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [TEMPLATE]).fetchone() is None:
             admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
     # A no-op once the template is current; new migrations are applied here.
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], check=True,
-                   env=dict(os.environ, DATABASE_URL=database_url_for_worker(TEMPLATE)), cwd=ROOT, timeout=300)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
+        check=True,
+        env=dict(os.environ, DATABASE_URL=database_url_for_worker(TEMPLATE)),
+        cwd=ROOT,
+        timeout=300,
+    )
     name = f"load_smoke_{uuid.uuid4().hex[:8]}"
     with _admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
@@ -60,19 +65,47 @@ def test_load_benchmark_runs_end_to_end_with_zero_failures(scratch_database, tmp
         pytest.fail("CELERY_BROKER_URL is not set: run the suite with `python3 dev.py test`.")
     # The plain static storage: a fresh clone has no collectstatic manifest, and making one
     # (compressing every file) would cost a minute of the suite for assets locust never loads.
-    env = dict(os.environ, DATABASE_URL=database_url_for_worker(scratch_database),
-               CELERY_BROKER_URL=_own_broker_database(settings.CELERY_BROKER_URL),
-               DJANGO_STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url_for_worker(scratch_database),
+        CELERY_BROKER_URL=_own_broker_database(settings.CELERY_BROKER_URL),
+        DJANGO_STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
+    )
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "load_mixed.py"), "--sales", "20000", "--months", "3",
-         "--placements", "40", "--run-time", "6", "--ingest-users", "1", "--dashboard-users", "3",
-         "--work", str(tmp_path)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "load_mixed.py"),
+            "--sales",
+            "20000",
+            "--months",
+            "3",
+            "--placements",
+            "40",
+            "--run-time",
+            "6",
+            "--ingest-users",
+            "1",
+            "--dashboard-users",
+            "3",
+            "--work",
+            str(tmp_path),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-6000:]
     assert "failures: 0;" in output, output[-6000:]
-    for figure in ("ingest: POST /api/v1/sales", "events/s over", "ratio ingestion under mixed load / raw COPY",
-                   "page's own SQL replayed", "seeding (not measured)"):
+    for figure in (
+        "ingest: POST /api/v1/sales",
+        "events/s over",
+        "ratio ingestion under mixed load / raw COPY",
+        "page's own SQL replayed",
+        "seeding (not measured)",
+    ):
         assert figure in output, f"{figure!r} missing:\n{output[-6000:]}"
     # Every dashboard class request and ingestion row is a figure line with its percentiles.
     assert "\n  ingest " in output and "\n  dashboard " in output, output[-6000:]

@@ -47,14 +47,22 @@ def issued_and_paid(world, server) -> Invoice:
 # ran through or was killed in the middle and the run repeated.
 PAID_OUT = {
     "run": "done",
-    "payouts": [("reseller-kumo", "stripe", "JPY", 120_000, "sent", 1, ""),
-                ("studio-aoi", "stripe", "JPY", 180_000, "sent", 1, "")],
+    "payouts": [
+        ("reseller-kumo", "stripe", "JPY", 120_000, "sent", 1, ""),
+        ("studio-aoi", "stripe", "JPY", 180_000, "sent", 1, ""),
+    ],
     "items": [("reseller-kumo", 120_000), ("studio-aoi", 180_000)],
     "transfers": [("reseller-kumo", 120_000, "jpy"), ("studio-aoi", 180_000, "jpy")],
-    "ledger": [[("cash:stripe", -180_000, "JPY"), ("payee_payable:studio-aoi", 180_000, "JPY")],
-               [("cash:stripe", -120_000, "JPY"), ("payee_payable:reseller-kumo", 120_000, "JPY")]],
-    "balances": {"cash:stripe": 0, "partner_receivable:hoshi-mart": 0, "payee_payable:studio-aoi": 0,
-                 "payee_payable:reseller-kumo": 0},
+    "ledger": [
+        [("cash:stripe", -180_000, "JPY"), ("payee_payable:studio-aoi", 180_000, "JPY")],
+        [("cash:stripe", -120_000, "JPY"), ("payee_payable:reseller-kumo", 120_000, "JPY")],
+    ],
+    "balances": {
+        "cash:stripe": 0,
+        "partner_receivable:hoshi-mart": 0,
+        "payee_payable:studio-aoi": 0,
+        "payee_payable:reseller-kumo": 0,
+    },
 }
 
 
@@ -67,13 +75,15 @@ def paid_out(server, run: PayoutRun) -> dict:
     by_account = {p.destination: p.payee.slug for p in payouts}
     assert sorted(transfers) == sorted(p.provider_transfer_id for p in payouts)  # one transfer each, no other
     entries = {}
-    for entry_id, code, amount, currency in JournalLine.objects.filter(
-            entry__payout__run=run).values_list("entry_id", "account__code", "amount", "currency"):
+    for entry_id, code, amount, currency in JournalLine.objects.filter(entry__payout__run=run).values_list(
+        "entry_id", "account__code", "amount", "currency"
+    ):
         entries.setdefault(entry_id, []).append((code, amount, currency))
     return {
         "run": PayoutRun.objects.get(pk=run.pk).status,
-        "payouts": sorted((p.payee.slug, p.provider, p.currency, p.amount, p.status, p.attempt, p.failure_message)
-                          for p in payouts),
+        "payouts": sorted(
+            (p.payee.slug, p.provider, p.currency, p.amount, p.status, p.attempt, p.failure_message) for p in payouts
+        ),
         "items": sorted(PayoutItem.objects.filter(payout__run=run).values_list("payout__payee__slug", "amount")),
         "transfers": sorted((by_account[t.destination], t.amount, t.currency) for t in transfers.values()),
         "ledger": sorted(sorted(lines) for lines in entries.values()),
@@ -99,8 +109,7 @@ def test_approved_statement_to_payouts_on_a_real_worker(local_stripe, world, cel
     assert paid_out(local_stripe, run) == PAID_OUT
 
 
-def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_stripe, world,
-                                                                          celery_worker_process):
+def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_stripe, world, celery_worker_process):
     studio, reseller = connect_payees(local_stripe)
     issued_and_paid(world, local_stripe)
     # each transfer takes Stripe two seconds: time to kill the worker in the middle
@@ -116,8 +125,9 @@ def test_the_worker_killed_mid_run_and_the_run_repeated_pays_no_one_twice(local_
     # the run repeated (once the dead worker's session has let go of the run lock)
     wait_for(lambda: payout_run_execute(run_id=run.pk).status == "done", timeout=30, what="the repeated run")
     assert sorted(Payout.objects.values_list("status", flat=True)) == ["sent", "sent"]
-    assert sorted((t.destination, t.amount) for t in local_stripe.transfers()) == sorted([
-        (studio.stripe_account_id, 180_000), (reseller.stripe_account_id, 120_000)])
+    assert sorted((t.destination, t.amount) for t in local_stripe.transfers()) == sorted(
+        [(studio.stripe_account_id, 180_000), (reseller.stripe_account_id, 120_000)]
+    )
     assert account_balance(code="cash:stripe", currency="JPY") == 0
     # and everything it left is exactly what an uninterrupted run leaves (the test above)
     assert paid_out(local_stripe, run) == PAID_OUT

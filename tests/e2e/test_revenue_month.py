@@ -47,8 +47,15 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
 
     # Rinna issues 200 coupons on 1–5 October (posted as the partner's touchpoints).
     issued = [(f"RINNA-{n:04d}", datetime(2026, 10, 1 + n % 5, 9, n % 60, tzinfo=TOKYO)) for n in range(1, 201)]
-    result = post(pos, "/api/v1/touchpoints", {"touchpoints": [
-        {"placement": placement.pk, "kind": "coupon", "key": key, "occurred_at": iso(at)} for key, at in issued]})
+    result = post(
+        pos,
+        "/api/v1/touchpoints",
+        {
+            "touchpoints": [
+                {"placement": placement.pk, "kind": "coupon", "key": key, "occurred_at": iso(at)} for key, at in issued
+            ]
+        },
+    )
     assert result == {"accepted": 200, "duplicates": 0, "rejected": []}
     touched_at = dict(issued)
 
@@ -56,12 +63,23 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
     sales = []
     for n in range(1, 3001):
         code = f"RINNA-{n % 250 + 1:04d}"
-        sales.append({"external_id": f"pos-{n:05d}", "type": "sale", "amount": 5_000 + (n % 7) * 500,
-                      "currency": "JPY", "coupon_code": code, "store_id": f"tokyo-{n % 40}",
-                      "occurred_at": iso(datetime(2026, 10, 6 + n % 8, 8 + n % 12, tzinfo=TOKYO))})
+        sales.append(
+            {
+                "external_id": f"pos-{n:05d}",
+                "type": "sale",
+                "amount": 5_000 + (n % 7) * 500,
+                "currency": "JPY",
+                "coupon_code": code,
+                "store_id": f"tokyo-{n % 40}",
+                "occurred_at": iso(datetime(2026, 10, 6 + n % 8, 8 + n % 12, tzinfo=TOKYO)),
+            }
+        )
     for start in range(0, 3000, 1000):
-        assert post(pos, "/api/v1/sales", {"events": sales[start:start + 1000]}) == {
-            "accepted": 1000, "duplicates": 0, "rejected": []}
+        assert post(pos, "/api/v1/sales", {"events": sales[start : start + 1000]}) == {
+            "accepted": 1000,
+            "duplicates": 0,
+            "rejected": [],
+        }
     # the POS system retries its first batch, and sends one changed event
     changed = {**sales[0], "amount": 1}
     retry = post(pos, "/api/v1/sales", {"events": [*sales[:999], changed]})
@@ -71,9 +89,17 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
 
     # ten attributed sales are refunded in October (two of them partly)
     refunded = attributed[:10]
-    refunds = [{"external_id": f"{s['external_id']}-r", "type": "refund", "refund_of": s["external_id"],
-                "amount": s["amount"] if i < 8 else 1_000, "currency": "JPY",
-                "occurred_at": iso(datetime(2026, 10, 25, 10, tzinfo=TOKYO))} for i, s in enumerate(refunded)]
+    refunds = [
+        {
+            "external_id": f"{s['external_id']}-r",
+            "type": "refund",
+            "refund_of": s["external_id"],
+            "amount": s["amount"] if i < 8 else 1_000,
+            "currency": "JPY",
+            "occurred_at": iso(datetime(2026, 10, 25, 10, tzinfo=TOKYO)),
+        }
+        for i, s in enumerate(refunded)
+    ]
     assert post(pos, "/api/v1/sales", {"events": refunds})["accepted"] == 10
 
     # finance settles October on the worker
@@ -99,30 +125,72 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
 
     approved = approve(finance, october, approver)
     assert approved["status"] == "approved"
-    assert (account_balance(code="partner_receivable:hoshi-mart", currency="JPY"),
-            account_balance(code="platform_revenue", currency="JPY"),
-            account_balance(code="payee_payable:studio-aoi", currency="JPY")) == (807_325, -565_128, -242_197)
+    assert (
+        account_balance(code="partner_receivable:hoshi-mart", currency="JPY"),
+        account_balance(code="platform_revenue", currency="JPY"),
+        account_balance(code="payee_payable:studio-aoi", currency="JPY"),
+    ) == (807_325, -565_128, -242_197)
     # the partner now sees it, with its lines
     [seen] = pos.get("/api/v1/statements?period=2026-10").json()["results"]
     assert (seen["id"], lines(seen)) == (october["id"], lines(october))
 
     # November: a late October sale arrives; 1,200 settled October sales are refunded;
     # 100 small November sales.
-    post(pos, "/api/v1/touchpoints", {"touchpoints": [
-        {"placement": placement.pk, "kind": "coupon", "key": "RINNA-LATE",
-         "occurred_at": iso(datetime(2026, 10, 30, 9, tzinfo=TOKYO))}]})
-    late = {"external_id": "pos-late", "type": "sale", "amount": 40_000, "currency": "JPY",
-            "coupon_code": "RINNA-LATE", "occurred_at": iso(datetime(2026, 10, 31, 20, tzinfo=TOKYO))}
+    post(
+        pos,
+        "/api/v1/touchpoints",
+        {
+            "touchpoints": [
+                {
+                    "placement": placement.pk,
+                    "kind": "coupon",
+                    "key": "RINNA-LATE",
+                    "occurred_at": iso(datetime(2026, 10, 30, 9, tzinfo=TOKYO)),
+                }
+            ]
+        },
+    )
+    late = {
+        "external_id": "pos-late",
+        "type": "sale",
+        "amount": 40_000,
+        "currency": "JPY",
+        "coupon_code": "RINNA-LATE",
+        "occurred_at": iso(datetime(2026, 10, 31, 20, tzinfo=TOKYO)),
+    }
     clawed = attributed[10:1210]
-    november_refunds = [{"external_id": f"{s['external_id']}-r", "type": "refund", "refund_of": s["external_id"],
-                         "amount": s["amount"], "currency": "JPY",
-                         "occurred_at": iso(datetime(2026, 11, 3, 10, tzinfo=TOKYO))} for s in clawed]
+    november_refunds = [
+        {
+            "external_id": f"{s['external_id']}-r",
+            "type": "refund",
+            "refund_of": s["external_id"],
+            "amount": s["amount"],
+            "currency": "JPY",
+            "occurred_at": iso(datetime(2026, 11, 3, 10, tzinfo=TOKYO)),
+        }
+        for s in clawed
+    ]
     november_touch = datetime(2026, 11, 1, 9, tzinfo=TOKYO)
-    post(pos, "/api/v1/touchpoints", {"touchpoints": [
-        {"placement": placement.pk, "kind": "coupon", "key": "RINNA-NOV", "occurred_at": iso(november_touch)}]})
-    november_sales = [{"external_id": f"nov-{n}", "type": "sale", "amount": 2_000, "currency": "JPY",
-                       "coupon_code": "RINNA-NOV", "occurred_at": iso(november_touch + timedelta(hours=n))}
-                      for n in range(1, 101)]
+    post(
+        pos,
+        "/api/v1/touchpoints",
+        {
+            "touchpoints": [
+                {"placement": placement.pk, "kind": "coupon", "key": "RINNA-NOV", "occurred_at": iso(november_touch)}
+            ]
+        },
+    )
+    november_sales = [
+        {
+            "external_id": f"nov-{n}",
+            "type": "sale",
+            "amount": 2_000,
+            "currency": "JPY",
+            "coupon_code": "RINNA-NOV",
+            "occurred_at": iso(november_touch + timedelta(hours=n)),
+        }
+        for n in range(1, 101)
+    ]
     result = post(pos, "/api/v1/sales", {"events": [late, *november_refunds, *november_sales][:1000]})
     assert result["accepted"] == 1000
     result = post(pos, "/api/v1/sales", {"events": [late, *november_refunds, *november_sales][1000:]})
@@ -145,8 +213,14 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
         ("minimum_top_up", None, None, 280_800),
         ("clawback", 1200, None, -405_207),
     ]
-    assert (november["wage"], november["clawback"], november["total"], november["payable"],
-            november["credit_carried_forward"], november["splits"]) == (300_000, 405_207, -105_207, 0, 105_207, [])
+    assert (
+        november["wage"],
+        november["clawback"],
+        november["total"],
+        november["payable"],
+        november["credit_carried_forward"],
+        november["splits"],
+    ) == (300_000, 405_207, -105_207, 0, 105_207, [])
     approve(finance, november, approver)
     # nothing is invoiced or paid out against a negative period
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 807_325

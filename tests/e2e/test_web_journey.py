@@ -62,7 +62,11 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     assert response.status_code == 302
     assert response["Location"] == reverse("portal-placement", args=[placement.pk])
     assert (placement.partner, placement.employee, placement.status, placement.request_note) == (
-        world.hoshi, world.rinna, Placement.Status.REQUESTED, "Autumn coupon campaign")
+        world.hoshi,
+        world.rinna,
+        Placement.Status.REQUESTED,
+        "Autumn coupon campaign",
+    )
     assert audit_actions() == ["placement.requested"]
     response = owner.get(response["Location"])
     assert response.status_code == 200
@@ -75,8 +79,7 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     assert [p.pk for p in response.context["waiting"]] == [placement.pk]
 
     # when they approve it
-    response = manager.post(reverse("console-placement-action", args=[placement.pk, "approve"]),
-                            {"reason": ""})
+    response = manager.post(reverse("console-placement-action", args=[placement.pk, "approve"]), {"reason": ""})
     # then the placement is approved with a contract in the partner's currency
     assert response.status_code == 302
     assert response["Location"] == reverse("console-placement", args=[placement.pk])
@@ -94,30 +97,46 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     assert form.initial["effective_from"] == next_period_start_for(world.hoshi)
     assert json.loads(form.initial["terms"])["currency"] == "JPY"
     assert json.loads(form.initial["terms"])["splits"] == [
-        {"payee": "platform", "share": "0.7"}, {"payee": "studio-aoi", "share": "0.3"}]
+        {"payee": "platform", "share": "0.7"},
+        {"payee": "studio-aoi", "share": "0.3"},
+    ]
 
     # when they check DESIGN.md's terms with the htmx button
     terms_json = json.dumps(DESIGN_TERMS, indent=2)
-    response = manager.post(reverse("console-terms-check", args=[placement.pk]),
-                            {"terms": terms_json, "effective_from": ""}, HTTP_HX_REQUEST="true")
+    response = manager.post(
+        reverse("console-terms-check", args=[placement.pk]),
+        {"terms": terms_json, "effective_from": ""},
+        HTTP_HX_REQUEST="true",
+    )
     # then the plain-language reading comes back, and nothing was saved
     assert response.status_code == 200
     assert response.context["errors"] == {}
-    assert [line.text for line in response.context["lines"]] == [line.strip() for line in terms_describe(
-        terms_validate(design_terms(), known_payees=["platform", "studio-aoi"], required_currency="JPY"),
-        payee_names={"platform": "Haken platform", "studio-aoi": "Studio Aoi"})]
-    assert ("8% of net revenue up to JPY 1,000,000, then 5% of the part above JPY 1,000,000, each month."
-            in response.content.decode())
+    assert [line.text for line in response.context["lines"]] == [
+        line.strip()
+        for line in terms_describe(
+            terms_validate(design_terms(), known_payees=["platform", "studio-aoi"], required_currency="JPY"),
+            payee_names={"platform": "Haken platform", "studio-aoi": "Studio Aoi"},
+        )
+    ]
+    assert (
+        "8% of net revenue up to JPY 1,000,000, then 5% of the part above JPY 1,000,000, each month."
+        in response.content.decode()
+    )
     assert ContractVersion.objects.count() == 0
 
     # when they save the terms as a draft
-    response = manager.post(reverse("console-terms-draft", args=[placement.pk]), {
-        "effective_from": this_period(world.hoshi).isoformat(), "terms": terms_json})
+    response = manager.post(
+        reverse("console-terms-draft", args=[placement.pk]),
+        {"effective_from": this_period(world.hoshi).isoformat(), "terms": terms_json},
+    )
     # then version 1 is a draft with DESIGN.md's terms, in canonical form
     assert response.status_code == 302
     version = ContractVersion.objects.get()
     assert (version.number, version.status, version.effective_from) == (
-        1, ContractVersion.Status.DRAFT, this_period(world.hoshi))
+        1,
+        ContractVersion.Status.DRAFT,
+        this_period(world.hoshi),
+    )
     assert version.terms == design_terms()
     assert audit_actions() == ["placement.requested", "placement.approved", "contract.drafted"]
 
@@ -149,12 +168,19 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     placement.refresh_from_db()
     assert (version.status, version.decided_by) == (ContractVersion.Status.ACCEPTED, world.hoshi_owner)
     assert placement.status == Placement.Status.ACTIVE
-    assert list(PlacementTransition.objects.filter(placement=placement)
-                .values_list("from_status", "to_status")) == [
-        ("", "requested"), ("requested", "approved"), ("approved", "active")]
+    assert list(PlacementTransition.objects.filter(placement=placement).values_list("from_status", "to_status")) == [
+        ("", "requested"),
+        ("requested", "approved"),
+        ("approved", "active"),
+    ]
     assert audit_actions() == [
-        "placement.requested", "placement.approved", "contract.drafted", "contract.proposed",
-        "contract.accepted", "placement.activated"]
+        "placement.requested",
+        "placement.approved",
+        "contract.drafted",
+        "contract.proposed",
+        "contract.accepted",
+        "placement.activated",
+    ]
     # and nothing waits for a decision any more
     response = owner.get(reverse("portal"))
     assert list(response.context["awaiting"]) == []
@@ -163,8 +189,13 @@ def test_partner_hires_rinna_and_the_manager_contracts_her_through_the_web(world
     # and the console's audit trail for the placement shows every step, newest first
     response = manager.get(reverse("console-placement", args=[placement.pk]))
     assert [row.entry.action for row in response.context["audit"]] == [
-        "placement.activated", "contract.accepted", "contract.proposed", "contract.drafted",
-        "placement.approved", "placement.requested"]
+        "placement.activated",
+        "contract.accepted",
+        "contract.proposed",
+        "contract.drafted",
+        "placement.approved",
+        "placement.requested",
+    ]
 
 
 def test_the_manager_amends_terms_from_next_period_and_the_partner_rejects_them(world):
@@ -183,25 +214,31 @@ def test_the_manager_amends_terms_from_next_period_and_the_partner_rejects_them(
 
     # when the manager drafts a flat 6% from next period, edits it to 7%, and sends it
     amended = design_terms(share={"model": "flat", "rate": "0.06"})
-    manager.post(reverse("console-terms-draft", args=[placement.pk]),
-                 {"effective_from": next_start.isoformat(), "terms": json.dumps(amended)})
+    manager.post(
+        reverse("console-terms-draft", args=[placement.pk]),
+        {"effective_from": next_start.isoformat(), "terms": json.dumps(amended)},
+    )
     amended["share"]["rate"] = "0.07"
-    response = manager.post(reverse("console-version-update", args=[placement.pk, 2]),
-                            {"effective_from": next_start.isoformat(), "terms": json.dumps(amended)})
+    response = manager.post(
+        reverse("console-version-update", args=[placement.pk, 2]),
+        {"effective_from": next_start.isoformat(), "terms": json.dumps(amended)},
+    )
     assert response.status_code == 302
     manager.post(reverse("console-version-action", args=[placement.pk, 2, "propose"]))
     version = placement.contract.versions.get(number=2)
     assert (version.status, version.terms["share"]) == (
-        ContractVersion.Status.PROPOSED, {"model": "flat", "rate": "0.07"})
+        ContractVersion.Status.PROPOSED,
+        {"model": "flat", "rate": "0.07"},
+    )
 
     # when the partner owner rejects it with a reason
-    response = owner.post(reverse("portal-version-action", args=[placement.pk, 2, "reject"]),
-                          {"reason": "7% is too much for us"})
+    response = owner.post(
+        reverse("portal-version-action", args=[placement.pk, 2, "reject"]), {"reason": "7% is too much for us"}
+    )
     # then the version is rejected with that note, and version 1 stays in force
     assert response.status_code == 302
     version.refresh_from_db()
-    assert (version.status, version.decision_note) == (
-        ContractVersion.Status.REJECTED, "7% is too much for us")
+    assert (version.status, version.decision_note) == (ContractVersion.Status.REJECTED, "7% is too much for us")
     assert placement.contract.versions.get(number=1).status == ContractVersion.Status.ACCEPTED
     assert AuditLog.objects.order_by("id").values_list("action", flat=True).last() == "contract.rejected"
 
@@ -220,7 +257,8 @@ def test_notifications_list_and_mark_all_read(world):
     # then they see theirs, newest first, linked to the portal page, with the unread count
     assert response.status_code == 200
     assert [n.pk for n in response.context["page"].object_list] == list(
-        mine.order_by("-created_at", "-id").values_list("pk", flat=True))
+        mine.order_by("-created_at", "-id").values_list("pk", flat=True)
+    )
     assert response.context["nav_unread"] == mine.count()
     assert f'href="{reverse("portal-placement", args=[placement.pk])}"' in response.content.decode()
 
@@ -279,12 +317,9 @@ def test_the_console_filters_placements_by_status(world):
     manager = browser(world.hoshi_manager)
     # when the manager filters by status
     # then each filter shows its own
-    assert [p.pk for p in manager.get(reverse("console"), {"status": "active"}).context["page"]] == [
-        active.pk]
-    assert [p.pk for p in manager.get(reverse("console"), {"status": "requested"}).context["page"]] == [
-        requested.pk]
-    assert [p.pk for p in manager.get(reverse("console"), {"status": ""}).context["page"]] == [
-        requested.pk, active.pk]
+    assert [p.pk for p in manager.get(reverse("console"), {"status": "active"}).context["page"]] == [active.pk]
+    assert [p.pk for p in manager.get(reverse("console"), {"status": "requested"}).context["page"]] == [requested.pk]
+    assert [p.pk for p in manager.get(reverse("console"), {"status": ""}).context["page"]] == [requested.pk, active.pk]
 
 
 def test_the_audit_log_pages_and_filters_by_partner(world):

@@ -19,7 +19,9 @@ DAY = date(2026, 10, 31)
 def _approval(key: str = "statement:1:approved") -> JournalEntry:
     # Statement approved: Dr partner receivable; Cr each payee payable; Cr platform revenue.
     return journal_entry_post(
-        idempotency_key=key, memo="October statement, Hoshi Mart × Rinna", occurred_on=DAY,
+        idempotency_key=key,
+        memo="October statement, Hoshi Mart × Rinna",
+        occurred_on=DAY,
         postings=[
             Posting("partner_receivable:hoshi-mart", 300000, "JPY"),
             Posting("platform_revenue", -210000, "JPY"),
@@ -49,19 +51,29 @@ def test_posting_the_same_key_twice_posts_once(db):
 
 def test_an_unbalanced_entry_is_refused_before_the_database(db):
     with pytest.raises(ValidationFailed, match="does not balance"):
-        journal_entry_post(idempotency_key="bad", memo="bad", occurred_on=DAY, postings=[
-            Posting("partner_receivable:hoshi-mart", 1000, "JPY"),
-            Posting("platform_revenue", -999, "JPY"),
-        ])
+        journal_entry_post(
+            idempotency_key="bad",
+            memo="bad",
+            occurred_on=DAY,
+            postings=[
+                Posting("partner_receivable:hoshi-mart", 1000, "JPY"),
+                Posting("platform_revenue", -999, "JPY"),
+            ],
+        )
     assert (JournalEntry.objects.count(), JournalLine.objects.count(), Account.objects.count()) == (0, 0, 0)
 
 
 def test_balancing_across_currencies_is_not_balancing(db):
     with pytest.raises(ValidationFailed, match="does not balance"):
-        journal_entry_post(idempotency_key="fx", memo="fx", occurred_on=DAY, postings=[
-            Posting("cash:stripe", 1000, "USD"),
-            Posting("partner_receivable:wayfarer", -1000, "JPY"),
-        ])
+        journal_entry_post(
+            idempotency_key="fx",
+            memo="fx",
+            occurred_on=DAY,
+            postings=[
+                Posting("cash:stripe", 1000, "USD"),
+                Posting("partner_receivable:wayfarer", -1000, "JPY"),
+            ],
+        )
     assert JournalEntry.objects.count() == 0
 
 
@@ -70,12 +82,15 @@ def _raw_entry(lines: list[tuple[int, int, str]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO revenue_journalentry (idempotency_key, memo, occurred_on, posted_at) "
-            "VALUES ('raw', 'raw', '2026-10-31', now()) RETURNING id")
+            "VALUES ('raw', 'raw', '2026-10-31', now()) RETURNING id"
+        )
         entry_id = cursor.fetchone()[0]
         for account_id, amount, currency in lines:
             cursor.execute(
                 "INSERT INTO revenue_journalline (entry_id, account_id, amount, currency, description) "
-                "VALUES (%s, %s, %s, %s, '')", [entry_id, account_id, amount, currency])
+                "VALUES (%s, %s, %s, %s, '')",
+                [entry_id, account_id, amount, currency],
+            )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
@@ -85,10 +100,13 @@ def _accounts() -> tuple[int, int]:
     return receivable.pk, revenue.pk
 
 
-@pytest.mark.parametrize("lines, message", [
-    ([("r", 1000), ("p", -999)], "does not balance: JPY lines sum to 1"),
-    ([("r", 1000)], "has 1 line(s)"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ([("r", 1000), ("p", -999)], "does not balance: JPY lines sum to 1"),
+        ([("r", 1000)], "has 1 line(s)"),
+    ],
+)
 def test_the_database_refuses_an_unbalanced_entry(db, lines, message):
     receivable, revenue = _accounts()
     ids = {"r": receivable, "p": revenue}
@@ -110,12 +128,15 @@ def test_the_database_refuses_a_line_in_another_currency_than_its_account(db):
     assert JournalLine.objects.count() == 0
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE revenue_journalline SET amount = amount + 1",
-    "DELETE FROM revenue_journalline",
-    "UPDATE revenue_journalentry SET memo = 'rewritten'",
-    "DELETE FROM revenue_journalentry",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE revenue_journalline SET amount = amount + 1",
+        "DELETE FROM revenue_journalline",
+        "UPDATE revenue_journalentry SET memo = 'rewritten'",
+        "DELETE FROM revenue_journalentry",
+    ],
+)
 def test_posted_entries_and_lines_are_append_only(db, statement):
     _approval()
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
@@ -133,8 +154,7 @@ def test_a_reversing_entry_undoes_an_entry(db):
     assert journal_entry_reverse(entry=entry, actor=None, memo="again").pk == reversal.pk
 
 
-ACCOUNTS = ["partner_receivable:a", "partner_receivable:b", "payee_payable:s", "platform_revenue",
-            "cash:stripe"]
+ACCOUNTS = ["partner_receivable:a", "partner_receivable:b", "payee_payable:s", "platform_revenue", "cash:stripe"]
 
 
 @st.composite

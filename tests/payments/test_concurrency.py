@@ -58,8 +58,9 @@ def test_overlapping_deliveries_book_one_payment(world, local_stripe):
     paid = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid", event_id="evt_same")
     succeeded = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.payment_succeeded")
 
-    answers = at_once(lambda: deliver(paid).status_code, lambda: deliver(paid).status_code,
-                      lambda: deliver(succeeded).status_code)
+    answers = at_once(
+        lambda: deliver(paid).status_code, lambda: deliver(paid).status_code, lambda: deliver(succeeded).status_code
+    )
 
     assert answers == [200, 200, 200]
     assert Invoice.objects.get(pk=invoice.pk).status == "paid"

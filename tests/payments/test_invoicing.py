@@ -49,22 +49,38 @@ def test_an_approved_statement_becomes_one_finalized_stripe_invoice(world, local
     remote = local_stripe.client.v1.invoices.retrieve(invoice.provider_invoice_id)
     assert world.hoshi.stripe_customer_id == remote.customer
     assert [i.id for i in local_stripe.client.v1.invoices.list(params={"customer": remote.customer}).data] == [
-        invoice.provider_invoice_id]
+        invoice.provider_invoice_id
+    ]
     assert (remote.status, remote.amount_due, remote.currency, remote.collection_method) == (
-        "open", 300_000, "jpy", "send_invoice")
-    assert remote.metadata.to_dict() == {"haken_invoice": str(invoice.pk), "haken_statement": str(approved.pk),
-                                         "haken_partner": "hoshi-mart", "period": "2026-10"}
+        "open",
+        300_000,
+        "jpy",
+        "send_invoice",
+    )
+    assert remote.metadata.to_dict() == {
+        "haken_invoice": str(invoice.pk),
+        "haken_statement": str(approved.pk),
+        "haken_partner": "hoshi-mart",
+        "period": "2026-10",
+    }
     lines = [(line.kind, line.amount) for line in approved.lines.all()]
     assert lines == [("attributed_sales", 0), ("share", 280_000), ("minimum_top_up", 20_000)]
     assert sorted((item.metadata["kind"], item.amount) for item in remote.lines.data) == sorted(lines)
     # and ours is open, the statement invoiced, with an audit trail
     invoice.refresh_from_db()
     approved.refresh_from_db()
-    assert (invoice.status, invoice.provider, invoice.amount, invoice.number) == ("open", "stripe", 300_000,
-                                                                                  remote.number)
+    assert (invoice.status, invoice.provider, invoice.amount, invoice.number) == (
+        "open",
+        "stripe",
+        300_000,
+        remote.number,
+    )
     assert approved.status == "invoiced"
-    assert list(AuditLog.objects.filter(target_id=str(invoice.pk), action__startswith="invoice.")
-                .values_list("action", flat=True).order_by("id")) == ["invoice.created", "invoice.issued"]
+    assert list(
+        AuditLog.objects.filter(target_id=str(invoice.pk), action__startswith="invoice.")
+        .values_list("action", flat=True)
+        .order_by("id")
+    ) == ["invoice.created", "invoice.issued"]
 
 
 def test_a_retried_issue_never_makes_a_second_invoice(world, local_stripe, approved, monkeypatch):
@@ -92,7 +108,10 @@ def test_a_retried_issue_never_makes_a_second_invoice(world, local_stripe, appro
     assert len(customers) == 1
     [remote] = local_stripe.client.v1.invoices.list(params={"customer": customers[0].id}).data
     assert (remote.id, remote.amount_due, len(remote.lines.data)) == (
-        Invoice.objects.get(pk=invoice.pk).provider_invoice_id, 300_000, 3)
+        Invoice.objects.get(pk=invoice.pk).provider_invoice_id,
+        300_000,
+        3,
+    )
 
 
 def test_the_signed_paid_webhook_posts_cash_and_marks_the_statement_paid(world, local_stripe, approved):
@@ -102,13 +121,17 @@ def test_the_signed_paid_webhook_posts_cash_and_marks_the_statement_paid(world, 
     response = deliver(invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid", event_id="evt_1"))
 
     # then
-    assert (response.status_code, response.json()) == (200, {"received": True, "event": "evt_1",
-                                                             "outcome": "processed"})
+    assert (response.status_code, response.json()) == (
+        200,
+        {"received": True, "event": "evt_1", "outcome": "processed"},
+    )
     invoice.refresh_from_db()
     approved.refresh_from_db()
     assert (invoice.status, approved.status) == ("paid", "paid")
     assert [(line.account.code, line.amount) for line in invoice.payment_entry.lines.select_related("account")] == [
-        ("cash:stripe", 300_000), ("partner_receivable:hoshi-mart", -300_000)]
+        ("cash:stripe", 300_000),
+        ("partner_receivable:hoshi-mart", -300_000),
+    ]
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 0
     assert account_balance(code="cash:stripe", currency="JPY") == 300_000
 
@@ -117,8 +140,9 @@ def test_the_same_webhook_three_times_and_out_of_order_posts_once(world, local_s
     invoice = issue(world, approved)
     partner_pays(local_stripe, invoice)
     paid = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.paid", event_id="evt_paid")
-    succeeded = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.payment_succeeded",
-                              event_id="evt_succeeded")
+    succeeded = invoice_event(
+        local_stripe, invoice.provider_invoice_id, "invoice.payment_succeeded", event_id="evt_succeeded"
+    )
     finalized = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.finalized", event_id="evt_final")
     failed = invoice_event(local_stripe, invoice.provider_invoice_id, "invoice.payment_failed", event_id="evt_fail")
 
@@ -132,12 +156,14 @@ def test_the_same_webhook_three_times_and_out_of_order_posts_once(world, local_s
     assert account_balance(code="cash:stripe", currency="JPY") == 300_000
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 0
     assert sorted(WebhookEvent.objects.values_list("event_id", "outcome")) == [
-        ("evt_fail", "ignored"), ("evt_final", "processed"), ("evt_paid", "processed"),
-        ("evt_succeeded", "ignored")]
+        ("evt_fail", "ignored"),
+        ("evt_final", "processed"),
+        ("evt_paid", "processed"),
+        ("evt_succeeded", "ignored"),
+    ]
 
 
-def test_paid_before_our_record_of_issuing_it_still_pays_the_right_invoice(world, local_stripe, approved,
-                                                                           monkeypatch):
+def test_paid_before_our_record_of_issuing_it_still_pays_the_right_invoice(world, local_stripe, approved, monkeypatch):
     # given Stripe made and finalized the invoice but our commit was lost
     invoice = invoice_create(actor=world.finance, statement=approved)
     with monkeypatch.context() as patch:
@@ -170,8 +196,10 @@ def test_a_bad_signature_is_a_400_and_changes_nothing(world, local_stripe, appro
     elif how == "no header":
         response = deliver(event, header="")
     elif how == "tampered":
-        response = deliver({**event, "type": "invoice.paid", "id": "evt_forged"},
-                           header=signature(json.dumps({**event, "id": "evt_other"}).encode()))
+        response = deliver(
+            {**event, "type": "invoice.paid", "id": "evt_forged"},
+            header=signature(json.dumps({**event, "id": "evt_other"}).encode()),
+        )
     elif how == "stale":
         response = deliver(event, header=signature(payload, timestamp=int(time.time()) - 3600))
     else:
@@ -186,10 +214,20 @@ def test_a_bad_signature_is_a_400_and_changes_nothing(world, local_stripe, appro
 def test_unknown_events_and_foreign_invoices_are_stored_and_ignored(world, local_stripe, approved):
     issue(world, approved)
     before = db_state()
-    customer = {"id": "evt_c", "object": "event", "type": "customer.created", "created": int(time.time()),
-                "data": {"object": {"id": "cus_x", "object": "customer"}}}
-    foreign = {"id": "evt_f", "object": "event", "type": "invoice.paid", "created": int(time.time()),
-               "data": {"object": {"id": "in_not_ours", "object": "invoice", "status": "paid", "metadata": {}}}}
+    customer = {
+        "id": "evt_c",
+        "object": "event",
+        "type": "customer.created",
+        "created": int(time.time()),
+        "data": {"object": {"id": "cus_x", "object": "customer"}},
+    }
+    foreign = {
+        "id": "evt_f",
+        "object": "event",
+        "type": "invoice.paid",
+        "created": int(time.time()),
+        "data": {"object": {"id": "in_not_ours", "object": "invoice", "status": "paid", "metadata": {}}},
+    }
     assert [deliver(e).json()["outcome"] for e in (customer, foreign)] == ["ignored", "ignored"]
     after = db_state()
     assert after.pop("events") == [("evt_c", "ignored"), ("evt_f", "ignored")]
@@ -219,7 +257,10 @@ def test_the_manual_provider_records_and_finance_marks_paid(world, settings):
     statement = october_statement(world, placement_with_coupons(world))
     invoice = issue(world, statement)
     assert (invoice.provider, invoice.status, invoice.provider_invoice_id) == (
-        "manual", "open", f"manual:statement:{statement.pk}:invoice")
+        "manual",
+        "open",
+        f"manual:statement:{statement.pk}:invoice",
+    )
 
     # the partner cannot mark its own invoice paid
     before = db_state()
@@ -241,8 +282,9 @@ def test_invoicing_is_refused_for_drafts_and_for_non_finance(world, settings):
     settings.STRIPE_API_KEY = ""
     connect_payees(None)
     statement = october_statement(world, placement_with_coupons(world))
-    draft = Statement.objects.create(contract=statement.contract, period="2026-11-01", currency="JPY",
-                                     version_number=0, payable=100)
+    draft = Statement.objects.create(
+        contract=statement.contract, period="2026-11-01", currency="JPY", version_number=0, payable=100
+    )
     before = db_state()
     with pytest.raises(InvalidTransition):
         invoice_create(actor=world.finance, statement=draft)
@@ -288,8 +330,7 @@ def test_issuing_again_after_a_late_refusal_replaces_the_left_over_items(world, 
     assert len(local_stripe.client.v1.customers.list().data) == 1
 
 
-def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(world, local_stripe,
-                                                                             approved):
+def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(world, local_stripe, approved):
     # given Stripe made and finalized the invoice, then refused to send it
     local_stripe.configure("refuse_invoices", step="sends", count="1")
     invoice = issue(world, approved)
@@ -300,4 +341,8 @@ def test_issuing_again_after_a_refused_send_carries_on_with_the_same_invoice(wor
     # then it is the same, single invoice at Stripe
     [remote] = local_stripe.client.v1.invoices.list().data
     assert (invoice.status, invoice.provider_invoice_id, remote.amount_due, len(remote.lines.data)) == (
-        "open", remote.id, 300_000, 3)
+        "open",
+        remote.id,
+        300_000,
+        3,
+    )

@@ -10,8 +10,11 @@ from payments.services.payouts import payout_amount
 amounts = st.lists(st.integers(min_value=0, max_value=10**12), max_size=20)
 
 
-@given(due=amounts, minimum=st.integers(min_value=0, max_value=10**12),
-       balance=st.integers(min_value=-(10**13), max_value=10**13))
+@given(
+    due=amounts,
+    minimum=st.integers(min_value=0, max_value=10**12),
+    balance=st.integers(min_value=-(10**13), max_value=10**13),
+)
 def test_all_or_nothing_within_minimum_and_balance(due, minimum, balance):
     paid = payout_amount(due=due, minimum=minimum, payable_balance=balance)
     assert paid in (0, sum(due))

@@ -59,11 +59,19 @@ def test_a_run_pays_each_payee_its_collected_share_once(world, local_stripe, pai
     transfer = local_stripe.transfers(destination=studio.stripe_account_id)[0]
     payout = Payout.objects.get(payee=studio)
     assert (transfer.transfer_group, transfer.metadata.to_dict()) == (
-        f"payout-{payout.pk}", {"haken_payout": str(payout.pk), "ledger_key": f"payout:{payout.pk}:sent"})
+        f"payout-{payout.pk}",
+        {"haken_payout": str(payout.pk), "ledger_key": f"payout:{payout.pk}:sent"},
+    )
     assert [(line.account.code, line.amount) for line in payout.journal_entry.lines.select_related("account")] == [
-        ("payee_payable:studio-aoi", 180_000), ("cash:stripe", -180_000)]
-    for code in ("cash:stripe", "partner_receivable:hoshi-mart", "payee_payable:studio-aoi",
-                 "payee_payable:reseller-kumo"):
+        ("payee_payable:studio-aoi", 180_000),
+        ("cash:stripe", -180_000),
+    ]
+    for code in (
+        "cash:stripe",
+        "partner_receivable:hoshi-mart",
+        "payee_payable:studio-aoi",
+        "payee_payable:reseller-kumo",
+    ):
         assert account_balance(code=code, currency="JPY") == 0, code
 
     # a second run finds nothing to pay
@@ -116,7 +124,10 @@ def test_a_refused_transfer_is_recorded_and_retried_under_a_new_key(world, local
     assert (first.payouts_sent, first.payouts_failed) == (1, 1)
     failed = Payout.objects.get(payee=studio)
     assert (failed.status, failed.attempt, failed.failure_message) == (
-        "failed", 2, "The destination account cannot receive transfers now.")
+        "failed",
+        2,
+        "The destination account cannot receive transfers now.",
+    )
     assert account_balance(code="payee_payable:studio-aoi", currency="JPY") == -180_000
 
     second = run_payouts(world)
@@ -127,8 +138,9 @@ def test_a_refused_transfer_is_recorded_and_retried_under_a_new_key(world, local
 
 
 @pytest.mark.parametrize("found_by", ["transfer group", "idempotency key"])
-def test_a_crash_between_the_transfer_and_our_commit_never_pays_twice(world, local_stripe, paid_october,
-                                                                       monkeypatch, found_by):
+def test_a_crash_between_the_transfer_and_our_commit_never_pays_twice(
+    world, local_stripe, paid_october, monkeypatch, found_by
+):
     studio, reseller = paid_october
     real_post = payouts.journal_entry_post
 
@@ -170,7 +182,11 @@ def test_a_refund_after_payout_is_recovered_from_the_next_period(world, local_st
     sale(world.hoshi, at(11, 5), 3_000_000, refund_of=Sale.objects.get(external_id="oct-1"))
     november = settle_and_approve(world, NOV)
     assert (november.clawback, november.total, november.payable, november.credit_carried_forward) == (
-        168_000, -168_000, 0, 168_000)
+        168_000,
+        -168_000,
+        0,
+        168_000,
+    )
     # then nothing is invoiced and nothing paid against the negative period
     before = db_state()
     with pytest.raises(InvalidTransition):
@@ -188,11 +204,16 @@ def test_a_refund_after_payout_is_recovered_from_the_next_period(world, local_st
         sale(world.hoshi, at(12, 10 + n), amount, coupon_code=f"D{n}", external_id=f"dec-{n}")
     december = settle_and_approve(world, DEC)
     assert (december.carried_credit, december.payable, [s.amount for s in december.splits.all()]) == (
-        168_000, 112_000, [67_200, 44_800])
+        168_000,
+        112_000,
+        [67_200, 44_800],
+    )
     collect(world, local_stripe, december)
     assert run_payouts(world, after=timedelta(days=90)).payouts_sent == 2
     assert (sorted(sent(local_stripe, studio)), sorted(sent(local_stripe, reseller))) == (
-        [67_200, 168_000], [44_800, 112_000])
+        [67_200, 168_000],
+        [44_800, 112_000],
+    )
     # everything collected (280,000 + 112,000) went out, to the unit
     assert sum(t.amount for t in local_stripe.transfers()) == 392_000
     for balance in trial_balance():
@@ -223,7 +244,8 @@ def test_onboarding_makes_one_connect_account_and_a_link(world, local_stripe):
     assert studio.stripe_account_id.startswith("acct_")
     assert first == second == f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}"
     assert local_stripe.client.v1.accounts.retrieve(studio.stripe_account_id).metadata.to_dict() == {
-        "haken_payee": "studio-aoi"}
+        "haken_payee": "studio-aoi"
+    }
 
 
 def test_money_collected_by_another_provider_does_not_fund_a_stripe_transfer(world, local_stripe):
@@ -283,7 +305,10 @@ def test_one_transfer_per_payee_for_all_its_collected_statements(world, local_st
 
     # then each payee gets one transfer with both statements' shares
     assert (run.payouts_total, sent(local_stripe, studio), sent(local_stripe, reseller)) == (
-        2, [180_000 + 318_000], [120_000 + 212_000])
+        2,
+        [180_000 + 318_000],
+        [120_000 + 212_000],
+    )
     assert Payout.objects.get(payee=studio).items.count() == 2
 
 

@@ -71,8 +71,9 @@ def test_a_transfer_the_ledger_has_not_booked_is_reported(world, local_stripe, o
 def test_an_invoice_made_outside_the_platform_is_reported(world, local_stripe, october):
     customer = local_stripe.client.v1.customers.create(params={"name": "Someone else"})
     local_stripe.client.v1.invoice_items.create(params={"customer": customer.id, "amount": 5000, "currency": "jpy"})
-    outside = local_stripe.client.v1.invoices.create(params={"customer": customer.id,
-                                                             "pending_invoice_items_behavior": "include"})
+    outside = local_stripe.client.v1.invoices.create(
+        params={"customer": customer.id, "pending_invoice_items_behavior": "include"}
+    )
     assert report(reconcile(world)) == [("invoice_unknown", "an invoice of ours", "none")]
     assert reconcile(world).items.get().reference == outside.id
 

@@ -17,8 +17,10 @@ def test_demo_payments_make_an_open_manual_invoice_once(db, settings):
     [invoice] = Invoice.objects.all()
     assert (invoice.provider, invoice.status, invoice.partner.slug) == ("manual", "open", "hoshi-mart")
     assert invoice.statement.status == "invoiced"
-    assert (Payee.objects.get(slug="studio-aoi").minimum_payout, Payee.objects.get(slug="kumo-resellers").hold_days) \
-        == (1_000, 7)
+    assert (
+        Payee.objects.get(slug="studio-aoi").minimum_payout,
+        Payee.objects.get(slug="kumo-resellers").hold_days,
+    ) == (1_000, 7)
     assert ReconciliationRun.objects.get().mismatches == 0
     before = db_snapshot()
     out = StringIO()

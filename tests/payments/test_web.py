@@ -70,8 +70,11 @@ def test_partners_and_managers_cannot_use_the_payment_console(world, manual):
 
 def test_the_portal_shows_a_partner_its_own_invoices_and_a_failed_payment(world, manual):
     invoice = invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
-    invoice_payment_failed_record(invoice=Invoice.objects.select_related("statement__contract").get(pk=invoice.pk),
-                                  message="The payment was declined.", failed_at=invoice.issued_at)
+    invoice_payment_failed_record(
+        invoice=Invoice.objects.select_related("statement__contract").get(pk=invoice.pk),
+        message="The payment was declined.",
+        failed_at=invoice.issued_at,
+    )
     page = login(world.hoshi_owner).get("/portal/invoices/")
     assert page.status_code == 200
     body = page.content.decode()
@@ -109,14 +112,22 @@ def test_payee_settings_are_saved_and_bad_ones_change_nothing(world, manual):
     page = finance.get("/console/payees/").content.decode()
     assert "Kumo Resale" in page and "JPY 120,000" in page  # owed: its share of the approved statement
     prefix = f"payee-{reseller.pk}"
-    response = finance.post(f"/console/payees/{reseller.pk}/settings/", {
-        f"{prefix}-payment_provider": "manual", f"{prefix}-minimum_payout": "5000", f"{prefix}-hold_days": "14",
-        f"{prefix}-email": "pay@kumo.example"})
+    response = finance.post(
+        f"/console/payees/{reseller.pk}/settings/",
+        {
+            f"{prefix}-payment_provider": "manual",
+            f"{prefix}-minimum_payout": "5000",
+            f"{prefix}-hold_days": "14",
+            f"{prefix}-email": "pay@kumo.example",
+        },
+    )
     assert response.status_code == 302
     reseller.refresh_from_db()
     assert (reseller.minimum_payout, reseller.hold_days, reseller.email) == (5000, 14, "pay@kumo.example")
-    bad = finance.post(f"/console/payees/{reseller.pk}/settings/", {
-        f"{prefix}-payment_provider": "manual", f"{prefix}-minimum_payout": "-1", f"{prefix}-hold_days": "14"})
+    bad = finance.post(
+        f"/console/payees/{reseller.pk}/settings/",
+        {f"{prefix}-payment_provider": "manual", f"{prefix}-minimum_payout": "-1", f"{prefix}-hold_days": "14"},
+    )
     assert bad.status_code == 400
     reseller.refresh_from_db()
     assert reseller.minimum_payout == 5000
@@ -130,9 +141,11 @@ def test_reconciliation_from_the_console_and_the_csv_exports(world, manual):
     assert ReconciliationRun.objects.count() == 1
     assert finance.get("/console/reconciliation/").status_code == 200
     invoice_issue(invoice_id=invoice_create(actor=world.finance, statement=manual).pk)
-    for url, header in (("/console/invoices/export.csv", "invoice,number,partner"),
-                        ("/console/payouts/export.csv", "payout,run,payee"),
-                        ("/console/reconciliation/export.csv", "run,kind,reference")):
+    for url, header in (
+        ("/console/invoices/export.csv", "invoice,number,partner"),
+        ("/console/payouts/export.csv", "payout,run,payee"),
+        ("/console/reconciliation/export.csv", "run,kind,reference"),
+    ):
         response = finance.get(url)
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv"), url
         assert b"".join(response.streaming_content).decode().startswith(header), url
@@ -153,7 +166,13 @@ def test_the_invoices_api_is_scoped_to_the_partner(world, manual):
     own.force_login(world.hoshi_owner)
     [row] = own.get("/api/v1/invoices").json()["results"]
     assert (row["id"], row["status"], row["amount"], row["currency"], row["period"], row["provider"]) == (
-        invoice.pk, "open", 300_000, "JPY", "2026-10", "manual")
+        invoice.pk,
+        "open",
+        300_000,
+        "JPY",
+        "2026-10",
+        "manual",
+    )
     other = APIClient()
     other.force_login(world.wayfarer_owner)
     assert other.get("/api/v1/invoices").json()["results"] == []
@@ -211,7 +230,9 @@ def test_onboarding_from_the_console_redirects_to_stripe(world, local_stripe):
     response = login(world.finance).post(f"/console/payees/{studio.pk}/onboard/")
     studio.refresh_from_db()
     assert (response.status_code, response["Location"]) == (
-        302, f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}")
+        302,
+        f"{local_stripe.url}/connect/onboarding/{studio.stripe_account_id}",
+    )
     # a manual payee has no onboarding: refused with the page, nothing changes
     reseller = PayeeFactory(slug="reseller-kumo", kind="reseller", payment_provider="manual")
     refused = login(world.finance).post(f"/console/payees/{reseller.pk}/onboard/")

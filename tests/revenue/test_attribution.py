@@ -36,15 +36,19 @@ def test_a_sale_with_an_issued_coupon_inside_the_window_is_attributed(world, rin
     assert _attributed(bought) == ("attributed", rinna.pk, coupon.pk, "coupon_code")
     assert bought.attribution_note == (
         "coupon_code RINNA-7F3K2, touched 2026-10-01 03:00 UTC, 2 days after the touch; "
-        "last touch of 1 eligible touchpoint(s).")
+        "last touch of 1 eligible touchpoint(s)."
+    )
 
 
-@pytest.mark.parametrize("offset, expected", [
-    (timedelta(0), "attributed"),                                # the touch's own instant
-    (timedelta(days=14), "attributed"),                          # the window's last instant
-    (timedelta(days=14, seconds=1), "unattributed"),             # just past it
-    (timedelta(seconds=-1), "unattributed"),                     # before the touch
-])
+@pytest.mark.parametrize(
+    "offset, expected",
+    [
+        (timedelta(0), "attributed"),  # the touch's own instant
+        (timedelta(days=14), "attributed"),  # the window's last instant
+        (timedelta(days=14, seconds=1), "unattributed"),  # just past it
+        (timedelta(seconds=-1), "unattributed"),  # before the touch
+    ],
+)
 def test_the_window_is_inclusive_at_both_ends(world, rinna, offset, expected):
     touch(rinna, "click", "clk-1", at(1))
     bought = sale(world.hoshi, at(1) + offset, 500, click_id="clk-1")
@@ -55,7 +59,7 @@ def test_the_window_is_inclusive_at_both_ends(world, rinna, offset, expected):
 
 def test_last_touch_takes_the_latest_touch_and_ties_go_by_key_order_then_id(world, rinna):
     coupon = touch(rinna, "coupon", "C1", at(5))
-    click = touch(rinna, "click", "K1", at(5))       # same instant as the coupon
+    click = touch(rinna, "click", "K1", at(5))  # same instant as the coupon
     older = touch(rinna, "conversation", "V1", at(2))
     bought = sale(world.hoshi, at(6), 900, coupon_code="C1", click_id="K1", conversation_id="V1")
     attribution_run()
@@ -66,8 +70,14 @@ def test_last_touch_takes_the_latest_touch_and_ties_go_by_key_order_then_id(worl
 
 
 def test_first_touch_takes_the_earliest(world):
-    placement = backdate(hire(world, terms=design_terms(attribution={
-        "window_days": 30, "model": "first_touch", "keys": ["coupon_code", "click_id"]})))
+    placement = backdate(
+        hire(
+            world,
+            terms=design_terms(
+                attribution={"window_days": 30, "model": "first_touch", "keys": ["coupon_code", "click_id"]}
+            ),
+        )
+    )
     first = touch(placement, "click", "K1", at(2))
     touch(placement, "coupon", "C1", at(9))
     bought = sale(world.hoshi, at(10), 900, coupon_code="C1", click_id="K1")
@@ -76,8 +86,9 @@ def test_first_touch_takes_the_earliest(world):
 
 
 def test_keys_the_contract_does_not_count_are_ignored(world):
-    placement = backdate(hire(world, terms=design_terms(attribution={
-        "window_days": 14, "model": "last_touch", "keys": ["coupon_code"]})))
+    placement = backdate(
+        hire(world, terms=design_terms(attribution={"window_days": 14, "model": "last_touch", "keys": ["coupon_code"]}))
+    )
     touch(placement, "click", "K1", at(2))
     bought = sale(world.hoshi, at(3), 900, click_id="K1")
     attribution_run()
@@ -105,33 +116,41 @@ def test_a_sale_without_keys_says_so(world, rinna):
 
 def test_one_sale_credits_one_placement_and_the_version_in_force_decides(world, rinna):
     # given Kai also placed at Hoshi Mart, whose contract counts only conversations
-    kai = backdate(hire(world, employee="kai", terms=design_terms(attribution={
-        "window_days": 3, "model": "last_touch", "keys": ["conversation_id"]})))
+    kai = backdate(
+        hire(
+            world,
+            employee="kai",
+            terms=design_terms(attribution={"window_days": 3, "model": "last_touch", "keys": ["conversation_id"]}),
+        )
+    )
     touch(rinna, "coupon", "C1", at(1))
     talk = touch(kai, "conversation", "V1", at(2))
     early = sale(world.hoshi, at(3), 100, coupon_code="C1", conversation_id="V1")
     late = sale(world.hoshi, at(6), 100, coupon_code="C1", conversation_id="V1")  # past Kai's 3 days
     attribution_run()
-    assert _attributed(early)[1:3] == (kai.pk, talk.pk)      # last touch: Kai's later touch
-    assert _attributed(late)[1] == rinna.pk                   # Kai's window closed; Rinna's open
+    assert _attributed(early)[1:3] == (kai.pk, talk.pk)  # last touch: Kai's later touch
+    assert _attributed(late)[1] == rinna.pk  # Kai's window closed; Rinna's open
     assert Sale.objects.filter(attribution="attributed").count() == 2
 
 
 def test_a_new_version_applies_from_its_period(world):
-    placement = hire(world, terms=design_terms(attribution={
-        "window_days": 1, "model": "last_touch", "keys": ["coupon_code"]}))
+    placement = hire(
+        world, terms=design_terms(attribution={"window_days": 1, "model": "last_touch", "keys": ["coupon_code"]})
+    )
     manager, owner = world.hoshi_manager, world.hoshi_owner
     start = next_period_start_for(placement.partner)
-    amendment = services.contract_version_draft(actor=manager, placement=placement, effective_from=start,
-                                                terms=design_terms(attribution={
-                                                    "window_days": 30, "model": "last_touch",
-                                                    "keys": ["coupon_code"]}))
+    amendment = services.contract_version_draft(
+        actor=manager,
+        placement=placement,
+        effective_from=start,
+        terms=design_terms(attribution={"window_days": 30, "model": "last_touch", "keys": ["coupon_code"]}),
+    )
     services.contract_version_propose(actor=manager, version=amendment)
     services.contract_version_accept(actor=owner, version=amendment)
     touch_time = datetime(start.year, start.month, 1, tzinfo=TOKYO) - timedelta(days=3)
     touch(placement, "coupon", "C9", touch_time)
     before = sale(world.hoshi, touch_time + timedelta(days=2), 100, coupon_code="C9")  # old 1-day window
-    after = sale(world.hoshi, touch_time + timedelta(days=4), 100, coupon_code="C9")   # new 30-day window
+    after = sale(world.hoshi, touch_time + timedelta(days=4), 100, coupon_code="C9")  # new 30-day window
     attribution_run()
     before.refresh_from_db()
     after.refresh_from_db()
@@ -153,20 +172,37 @@ def test_reopening_sends_unsettled_sales_back_and_rerunning_is_deterministic(wor
 def _mixed_month(world, rinna):
     """Sales of every kind of decision: one key, several keys, first touch, outside the
     window, a key no contract counts, no touchpoint, no key."""
-    kai = backdate(hire(world, employee="kai", terms=design_terms(attribution={
-        "window_days": 5, "model": "first_touch", "keys": ["click_id", "conversation_id"]})))
+    kai = backdate(
+        hire(
+            world,
+            employee="kai",
+            terms=design_terms(
+                attribution={"window_days": 5, "model": "first_touch", "keys": ["click_id", "conversation_id"]}
+            ),
+        )
+    )
     touch(rinna, "coupon", "C1", at(1))
     touch(rinna, "click", "K1", at(3))
     touch(kai, "click", "K2", at(2))
     touch(kai, "conversation", "V1", at(4))
-    keys = [{"coupon_code": "C1"}, {"coupon_code": "C1", "click_id": "K1"}, {"click_id": "K2", "conversation_id": "V1"},
-            {"coupon_code": "C1", "conversation_id": "V1"}, {"click_id": "K2"}, {"coupon_code": "NOPE"}, {}]
+    keys = [
+        {"coupon_code": "C1"},
+        {"coupon_code": "C1", "click_id": "K1"},
+        {"click_id": "K2", "conversation_id": "V1"},
+        {"coupon_code": "C1", "conversation_id": "V1"},
+        {"click_id": "K2"},
+        {"coupon_code": "NOPE"},
+        {},
+    ]
     return [sale(world.hoshi, at(day), 100 * day, **key) for day in (4, 6, 9, 20) for key in keys]
 
 
 def _decisions():
-    return list(Sale.objects.order_by("pk").values_list("pk", "attribution", "placement_id", "touchpoint_id",
-                                                        "attributed_key", "attribution_note"))
+    return list(
+        Sale.objects.order_by("pk").values_list(
+            "pk", "attribution", "placement_id", "touchpoint_id", "attributed_key", "attribution_note"
+        )
+    )
 
 
 def test_a_batch_by_id_decides_exactly_as_a_whole_pass(world, rinna):

@@ -58,22 +58,32 @@ def _partner(world, zone: str) -> tuple[Partner, Placement, APIClient]:
     an API key for its feed."""
     n = next(_twins)
     owner = UserFactory(username=f"twin-owner-{n}")
-    partner = PartnerFactory(slug=f"twin-{n}", name=f"Twin {n}", currency="JPY", timezone=zone,
-                             account_manager=world.hoshi_manager)
+    partner = PartnerFactory(
+        slug=f"twin-{n}", name=f"Twin {n}", currency="JPY", timezone=zone, account_manager=world.hoshi_manager
+    )
     MembershipFactory(partner=partner, user=owner)
     placement = contract_services.placement_request(actor=owner, employee=world.rinna, note="")
     contract_services.placement_approve(actor=world.hoshi_manager, placement=placement)
     placement.refresh_from_db()
     terms = design_terms(minimum_per_period=None)
     version = contract_services.contract_version_draft(
-        actor=world.hoshi_manager, placement=placement, terms=terms,
-        effective_from=partner_today(partner=partner).replace(day=1))
+        actor=world.hoshi_manager,
+        placement=placement,
+        terms=terms,
+        effective_from=partner_today(partner=partner).replace(day=1),
+    )
     contract_services.contract_version_propose(actor=world.hoshi_manager, version=version)
     contract_services.contract_version_accept(actor=owner, version=version)
     # The months under test are past: a version 0 in force from January, as an imported
     # older contract would be.
-    ContractVersion.objects.create(contract=placement.contract, number=0, terms=terms,
-                                   effective_from="2026-01-01", status="accepted", created_by=world.hoshi_manager)
+    ContractVersion.objects.create(
+        contract=placement.contract,
+        number=0,
+        terms=terms,
+        effective_from="2026-01-01",
+        status="accepted",
+        created_by=world.hoshi_manager,
+    )
     key = contract_services.api_key_create(actor=owner, partner=partner, name="POS").secret
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
@@ -86,14 +96,21 @@ def months(draw):
     zone = ZoneInfo(draw(st.sampled_from(ZONES)))
     september = datetime(2026, 9, 1, tzinfo=zone)
     october = datetime(2026, 10, 1, tzinfo=zone)
-    settled = [(f"sep-{i}", september + timedelta(days=draw(st.integers(2, 12)), hours=i),
-                draw(st.integers(500, 9_000))) for i in range(draw(st.integers(1, 4)))]
+    settled = [
+        (f"sep-{i}", september + timedelta(days=draw(st.integers(2, 12)), hours=i), draw(st.integers(500, 9_000)))
+        for i in range(draw(st.integers(1, 4)))
+    ]
     codes = [f"C{i}" for i in range(draw(st.integers(2, 6)))]
     touches = {code: october + timedelta(hours=draw(st.integers(-15 * 24, 20 * 24))) for code in codes}
     events: list[Event] = []
     for code, at in touches.items():
-        events.append(Event(at, "/api/v1/touchpoints", {"touchpoints": [
-            {"placement": None, "kind": "coupon", "key": code, "occurred_at": at.isoformat()}]}))
+        events.append(
+            Event(
+                at,
+                "/api/v1/touchpoints",
+                {"touchpoints": [{"placement": None, "kind": "coupon", "key": code, "occurred_at": at.isoformat()}]},
+            )
+        )
     sales = []
     for i in range(draw(st.integers(3, 14))):
         code = draw(st.sampled_from([*codes, "NEVER-ISSUED"]))
@@ -102,20 +119,67 @@ def months(draw):
         at = base + timedelta(hours=draw(st.integers(0, 17 * 24)), minutes=i)
         amount = draw(st.integers(100, 20_000))
         sales.append((f"s-{i}", at, amount))
-        events.append(Event(at, "/api/v1/sales", {"events": [
-            {"external_id": f"s-{i}", "type": "sale", "occurred_at": at.isoformat(), "amount": amount,
-             "currency": "JPY", "coupon_code": code}]}))
+        events.append(
+            Event(
+                at,
+                "/api/v1/sales",
+                {
+                    "events": [
+                        {
+                            "external_id": f"s-{i}",
+                            "type": "sale",
+                            "occurred_at": at.isoformat(),
+                            "amount": amount,
+                            "currency": "JPY",
+                            "coupon_code": code,
+                        }
+                    ]
+                },
+            )
+        )
     for external_id, at, amount in draw(st.lists(st.sampled_from(sales), unique=True, max_size=4)):
         refund_at = at + timedelta(hours=draw(st.integers(1, 72)))
         part = draw(st.integers(1, amount))
-        events.append(Event(refund_at, "/api/v1/sales", {"events": [
-            {"external_id": f"{external_id}-r", "type": "refund", "refund_of": external_id,
-             "occurred_at": refund_at.isoformat(), "amount": part, "currency": "JPY"}]}, after=external_id))
+        events.append(
+            Event(
+                refund_at,
+                "/api/v1/sales",
+                {
+                    "events": [
+                        {
+                            "external_id": f"{external_id}-r",
+                            "type": "refund",
+                            "refund_of": external_id,
+                            "occurred_at": refund_at.isoformat(),
+                            "amount": part,
+                            "currency": "JPY",
+                        }
+                    ]
+                },
+                after=external_id,
+            )
+        )
     for external_id, _at, amount in draw(st.lists(st.sampled_from(settled), unique=True, max_size=2)):
         refund_at = october + timedelta(days=draw(st.integers(0, 25)))
-        events.append(Event(refund_at, "/api/v1/sales", {"events": [
-            {"external_id": f"{external_id}-r", "type": "refund", "refund_of": external_id,
-             "occurred_at": refund_at.isoformat(), "amount": amount, "currency": "JPY"}]}, after=external_id))
+        events.append(
+            Event(
+                refund_at,
+                "/api/v1/sales",
+                {
+                    "events": [
+                        {
+                            "external_id": f"{external_id}-r",
+                            "type": "refund",
+                            "refund_of": external_id,
+                            "occurred_at": refund_at.isoformat(),
+                            "amount": amount,
+                            "currency": "JPY",
+                        }
+                    ]
+                },
+                after=external_id,
+            )
+        )
     shuffle_seed = draw(st.integers(0, 2**32 - 1))
     return zone.key, settled, events, shuffle_seed
 
@@ -175,17 +239,28 @@ def _deadlocks() -> int:
 def _settle(world, period: str) -> None:
     """A settlement run on the worker, as finance starts one."""
     run = settlement_run_request(actor=world.finance, period=datetime.fromisoformat(period).date())
-    wait_for(lambda: SettlementRun.objects.get(pk=run.pk).status == SettlementRun.Status.DONE, timeout=60,
-             what=f"the settlement run of {period}")
+    wait_for(
+        lambda: SettlementRun.objects.get(pk=run.pk).status == SettlementRun.Status.DONE,
+        timeout=60,
+        what=f"the settlement run of {period}",
+    )
 
 
 def _figures(placement: Placement, period: str) -> tuple:
     statement = Statement.objects.get(contract=placement.contract, period=period)
     return (
-        statement.net, str(statement.share_precise), statement.wage, statement.clawback, statement.total,
-        statement.payable, statement.credit_carried_forward, str(statement.effective_rate),
-        [(line.kind, line.quantity, line.revenue, line.amount, str(line.amount_precise))
-         for line in statement.lines.order_by("position")],
+        statement.net,
+        str(statement.share_precise),
+        statement.wage,
+        statement.clawback,
+        statement.total,
+        statement.payable,
+        statement.credit_carried_forward,
+        str(statement.effective_rate),
+        [
+            (line.kind, line.quantity, line.revenue, line.amount, str(line.amount_precise))
+            for line in statement.lines.order_by("position")
+        ],
         [(split.payee.slug, split.amount) for split in statement.splits.order_by("payee__slug")],
     )
 
@@ -198,12 +273,19 @@ def _approve(world, placement: Placement, period: str) -> None:
 
 
 def _wait_until_decided(*partners: Partner) -> None:
-    wait_for(lambda: not Sale.objects.filter(partner__in=partners, type="sale", attribution="pending").exists(),
-             timeout=60, what="the worker to attribute every sale")
+    wait_for(
+        lambda: not Sale.objects.filter(partner__in=partners, type="sale", attribution="pending").exists(),
+        timeout=60,
+        what="the worker to attribute every sale",
+    )
 
 
-@settings(max_examples=6, deadline=None, derandomize=False,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(month=months())
 def test_statements_do_not_depend_on_arrival_order(world, celery_worker_process, month):
     zone, settled, events, seed = month
@@ -214,12 +296,32 @@ def test_statements_do_not_depend_on_arrival_order(world, celery_worker_process,
     # Given: September settled and approved for both twins alike.
     september_touch = datetime(2026, 9, 1, 1, tzinfo=ZoneInfo(zone)).isoformat()
     for client, placement in ((ordered_client, ordered_placement), (shuffled_client, shuffled_placement)):
-        client.post("/api/v1/touchpoints", {"touchpoints": [
-            {"placement": placement.pk, "kind": "coupon", "key": "SEP", "occurred_at": september_touch}]},
-            format="json")
-        response = client.post("/api/v1/sales", {"events": [
-            {"external_id": external_id, "type": "sale", "occurred_at": at.isoformat(), "amount": amount,
-             "currency": "JPY", "coupon_code": "SEP"} for external_id, at, amount in settled]}, format="json")
+        client.post(
+            "/api/v1/touchpoints",
+            {
+                "touchpoints": [
+                    {"placement": placement.pk, "kind": "coupon", "key": "SEP", "occurred_at": september_touch}
+                ]
+            },
+            format="json",
+        )
+        response = client.post(
+            "/api/v1/sales",
+            {
+                "events": [
+                    {
+                        "external_id": external_id,
+                        "type": "sale",
+                        "occurred_at": at.isoformat(),
+                        "amount": amount,
+                        "currency": "JPY",
+                        "coupon_code": "SEP",
+                    }
+                    for external_id, at, amount in settled
+                ]
+            },
+            format="json",
+        )
         assert response.json()["accepted"] == len(settled)
     _wait_until_decided(ordered, shuffled)
     _settle(world, "2026-09-01")
@@ -229,13 +331,14 @@ def test_statements_do_not_depend_on_arrival_order(world, celery_worker_process,
     # When: October's events arrive in time order for one twin, in a random interleaving by
     # two clients at once for the other, while the worker attributes.
     answers: list[int] = []
-    _post_all(ordered_client, sorted(events, key=lambda e: (e.at, e.after is not None)), ordered_placement,
-              answers)
+    _post_all(ordered_client, sorted(events, key=lambda e: (e.at, e.after is not None)), ordered_placement, answers)
     lanes = _interleavings(events, seed)
     second = APIClient()
     second.credentials(**shuffled_client._credentials)
-    threads = [threading.Thread(target=_post_all, args=(client, lane, shuffled_placement, answers))
-               for client, lane in zip((shuffled_client, second), lanes, strict=True)]
+    threads = [
+        threading.Thread(target=_post_all, args=(client, lane, shuffled_placement, answers))
+        for client, lane in zip((shuffled_client, second), lanes, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -257,9 +360,16 @@ def test_many_clients_refunding_while_the_worker_attributes_meet_no_deadlock(wor
     partner, placement, client = _partner(world, "Asia/Tokyo")
     tokyo = ZoneInfo("Asia/Tokyo")
     october = datetime(2026, 10, 1, tzinfo=tokyo)
-    client.post("/api/v1/touchpoints", {"touchpoints": [
-        {"placement": placement.pk, "kind": "coupon", "key": f"K{i}", "occurred_at": october.isoformat()}
-        for i in range(20)]}, format="json")
+    client.post(
+        "/api/v1/touchpoints",
+        {
+            "touchpoints": [
+                {"placement": placement.pk, "kind": "coupon", "key": f"K{i}", "occurred_at": october.isoformat()}
+                for i in range(20)
+            ]
+        },
+        format="json",
+    )
     answers: list[int] = []
     deadlocks_before = _deadlocks()
 
@@ -268,15 +378,34 @@ def test_many_clients_refunding_while_the_worker_attributes_meet_no_deadlock(wor
         mine.credentials(**client._credentials)
         try:
             for batch in range(12):
-                sales = [{"external_id": f"L{number}-{batch}-{i}", "type": "sale", "amount": 1_000 + i,
-                          "currency": "JPY", "coupon_code": f"K{(batch + i) % 20}",
-                          "occurred_at": (october + timedelta(days=2, minutes=i)).isoformat()} for i in range(40)]
+                sales = [
+                    {
+                        "external_id": f"L{number}-{batch}-{i}",
+                        "type": "sale",
+                        "amount": 1_000 + i,
+                        "currency": "JPY",
+                        "coupon_code": f"K{(batch + i) % 20}",
+                        "occurred_at": (october + timedelta(days=2, minutes=i)).isoformat(),
+                    }
+                    for i in range(40)
+                ]
                 # refunds of the sales another lane posted a batch ago (when they exist yet)
                 other = (number + 1) % 4
-                refunds = [{"external_id": f"L{other}-{batch - 1}-{i}-r{number}", "type": "refund",
-                            "refund_of": f"L{other}-{batch - 1}-{i}", "amount": 1, "currency": "JPY",
-                            "occurred_at": (october + timedelta(days=3, minutes=i)).isoformat()}
-                           for i in range(0, 40, 3)] if batch else []
+                refunds = (
+                    [
+                        {
+                            "external_id": f"L{other}-{batch - 1}-{i}-r{number}",
+                            "type": "refund",
+                            "refund_of": f"L{other}-{batch - 1}-{i}",
+                            "amount": 1,
+                            "currency": "JPY",
+                            "occurred_at": (october + timedelta(days=3, minutes=i)).isoformat(),
+                        }
+                        for i in range(0, 40, 3)
+                    ]
+                    if batch
+                    else []
+                )
                 response = mine.post("/api/v1/sales", {"events": sales + refunds}, format="json")
                 answers.append(response.status_code)
         finally:
@@ -318,8 +447,10 @@ def _in_thread(work, *, hold: threading.Event, release: threading.Event) -> thre
 
 def _blocked_backends() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND cardinality(pg_blocking_pids(pid)) > 0")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND cardinality(pg_blocking_pids(pid)) > 0"
+        )
         return cursor.fetchone()[0]
 
 
@@ -338,8 +469,13 @@ def test_a_touchpoint_stored_while_a_pass_starts_leaves_its_sale_for_the_next_pa
     october = datetime(2026, 10, 5, 12, tzinfo=ZoneInfo("Asia/Tokyo"))
     bought = sale(partner, october, 7_000, coupon_code="LATE-1")
     hold, release = threading.Event(), threading.Event()
-    storing = _in_thread(lambda: touchpoints_ingest(partner=partner, touchpoints=[
-        _coupon(placement, "LATE-1", october - timedelta(days=2))]), hold=hold, release=release)
+    storing = _in_thread(
+        lambda: touchpoints_ingest(
+            partner=partner, touchpoints=[_coupon(placement, "LATE-1", october - timedelta(days=2))]
+        ),
+        hold=hold,
+        release=release,
+    )
     assert hold.wait(10)
 
     # When: the worker's pass for the sale runs meanwhile.
@@ -354,7 +490,11 @@ def test_a_touchpoint_stored_while_a_pass_starts_leaves_its_sale_for_the_next_pa
     after = attribution_run(sale_ids=[bought.pk])
     bought.refresh_from_db()
     assert (after.attributed, bought.attribution, bought.placement_id, bought.attributed_key) == (
-        1, "attributed", placement.pk, "coupon_code")
+        1,
+        "attributed",
+        placement.pk,
+        "coupon_code",
+    )
 
 
 def test_a_touchpoint_stored_while_a_pass_decides_waits_and_sends_its_sale_back(transactional_db, world):

@@ -25,16 +25,30 @@ from tests.support.revenue import ingestion_state
 from tests.support.world import api_as, hire
 
 
-def sale(external_id: str, amount: int = 1280, *, at: str = "2026-10-03T12:01:00+09:00",
-         currency: str = "JPY", **extra: Any) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "sale", "occurred_at": at, "amount": amount,
-            "currency": currency, **extra}
+def sale(
+    external_id: str, amount: int = 1280, *, at: str = "2026-10-03T12:01:00+09:00", currency: str = "JPY", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "type": "sale",
+        "occurred_at": at,
+        "amount": amount,
+        "currency": currency,
+        **extra,
+    }
 
 
-def refund(external_id: str, of: str, amount: int, *, at: str = "2026-10-05T09:00:00+09:00",
-           currency: str = "JPY") -> dict[str, Any]:
-    return {"external_id": external_id, "type": "refund", "refund_of": of, "occurred_at": at,
-            "amount": amount, "currency": currency}
+def refund(
+    external_id: str, of: str, amount: int, *, at: str = "2026-10-05T09:00:00+09:00", currency: str = "JPY"
+) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "type": "refund",
+        "refund_of": of,
+        "occurred_at": at,
+        "amount": amount,
+        "currency": currency,
+    }
 
 
 def post(client: APIClient, path: str, body: Any):
@@ -44,8 +58,15 @@ def post(client: APIClient, path: str, body: Any):
 def rows(partner) -> list[tuple]:
     """The partner's stored sales and refunds, in a comparable form."""
     return sorted(
-        (s.external_id, s.type, s.amount, s.currency, s.refund_of.external_id if s.refund_of else None,
-         s.period, s.attribution)
+        (
+            s.external_id,
+            s.type,
+            s.amount,
+            s.currency,
+            s.refund_of.external_id if s.refund_of else None,
+            s.period,
+            s.attribution,
+        )
         for s in Sale.objects.filter(partner=partner).select_related("refund_of")
     )
 
@@ -70,31 +91,31 @@ def test_a_mixed_batch_is_answered_event_by_event_and_stores_only_the_valid_even
     del no_id["external_id"]
     events = [
         sale("new-0", coupon_code="RINNA-7F3K2", store_id="tokyo-221"),  # 0 accepted
-        sale("pos-1"),                                    # 1 duplicate of the stored sale
-        sale("old-2", 600),                               # 2 conflict: same id, other amount
-        sale("neg-3", -5),                                # 3 negative amount
-        sale("float-4", 1280.0),                          # 4 a float, even a whole one
-        sale("str-5", "1280"),                            # 5 a string
-        sale("zero-6", 0),                                # 6 zero
-        sale("xyz-7", currency="XYZ"),                    # 7 not ISO 4217
-        sale("usd-8", currency="USD"),                    # 8 a real currency, not Hoshi's
-        no_id,                                            # 9 no external_id
-        naive,                                            # 10 no UTC offset
-        refund("r-11", "nope", 100),                      # 11 refund of an unknown sale
-        refund("r-12", "pos-1", 1281),                    # 12 more than the sale
-        refund("r-13", "pos-1", 280),                     # 13 partial refund
-        refund("r-14", "pos-1", 1000),                    # 14 the rest: 280 + 1000 = 1280 exactly
-        sale("batch-15", 2000),                           # 15 a sale ...
-        refund("r-16", "batch-15", 2000),                 # 16 ... refunded later in the same batch
-        {**sale("extra-17"), "discount": 10},             # 17 an unknown field
-        sale("bool-18", True),                            # 18 a boolean
-        sale("huge-19", 2**62 + 1),                       # 19 over 2^62
-        refund("r-20", "r-13", 1),                        # 20 refunding a refund
-        refund("r-21", "later-22", 10),                   # 21 refund before its sale in the batch
-        sale("later-22", 10),                             # 22 the sale
+        sale("pos-1"),  # 1 duplicate of the stored sale
+        sale("old-2", 600),  # 2 conflict: same id, other amount
+        sale("neg-3", -5),  # 3 negative amount
+        sale("float-4", 1280.0),  # 4 a float, even a whole one
+        sale("str-5", "1280"),  # 5 a string
+        sale("zero-6", 0),  # 6 zero
+        sale("xyz-7", currency="XYZ"),  # 7 not ISO 4217
+        sale("usd-8", currency="USD"),  # 8 a real currency, not Hoshi's
+        no_id,  # 9 no external_id
+        naive,  # 10 no UTC offset
+        refund("r-11", "nope", 100),  # 11 refund of an unknown sale
+        refund("r-12", "pos-1", 1281),  # 12 more than the sale
+        refund("r-13", "pos-1", 280),  # 13 partial refund
+        refund("r-14", "pos-1", 1000),  # 14 the rest: 280 + 1000 = 1280 exactly
+        sale("batch-15", 2000),  # 15 a sale ...
+        refund("r-16", "batch-15", 2000),  # 16 ... refunded later in the same batch
+        {**sale("extra-17"), "discount": 10},  # 17 an unknown field
+        sale("bool-18", True),  # 18 a boolean
+        sale("huge-19", 2**62 + 1),  # 19 over 2^62
+        refund("r-20", "r-13", 1),  # 20 refunding a refund
+        refund("r-21", "later-22", 10),  # 21 refund before its sale in the batch
+        sale("later-22", 10),  # 22 the sale
         sale("new-0", coupon_code="RINNA-7F3K2", store_id="tokyo-221"),  # 23 repeat of 0
-        sale("new-0", 999),                               # 24 same id as 0, other content
-        refund("r-25", "pos-1", 1),                       # 25 nothing left to refund
+        sale("new-0", 999),  # 24 same id as 0, other content
+        refund("r-25", "pos-1", 1),  # 25 nothing left to refund
     ]
     before_existing = rows(world.hoshi)
     # when its system posts the batch
@@ -129,22 +150,25 @@ def test_a_mixed_batch_is_answered_event_by_event_and_stores_only_the_valid_even
     assert messages[7] == "'XYZ' is not an ISO 4217 currency."
     assert messages[8] == "This partner reports sales in JPY, not USD."
     assert messages[9] == "external_id is required."
-    assert messages[10] == ("occurred_at has no UTC offset; send an ISO 8601 date-time with a UTC "
-                            "offset, e.g. 2026-10-03T12:01:00+09:00.")
+    assert messages[10] == (
+        "occurred_at has no UTC offset; send an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00."
+    )
     assert messages[12] == "Refunding 1281 would exceed sale 'pos-1': 1280 of its 1280 is left to refund."
     assert messages[17] == "Unknown field(s): discount."
     assert messages[25] == "Refunding 1 would exceed sale 'pos-1': 0 of its 1280 is left to refund."
     # and exactly the valid new events were stored, with their values
     october = date(2026, 10, 1)
-    assert rows(world.hoshi) == sorted([
-        *before_existing,
-        ("new-0", "sale", 1280, "JPY", None, october, "pending"),
-        ("r-13", "refund", 280, "JPY", "pos-1", october, "pending"),
-        ("r-14", "refund", 1000, "JPY", "pos-1", october, "pending"),
-        ("batch-15", "sale", 2000, "JPY", None, october, "pending"),
-        ("r-16", "refund", 2000, "JPY", "batch-15", october, "pending"),
-        ("later-22", "sale", 10, "JPY", None, october, "pending"),
-    ])
+    assert rows(world.hoshi) == sorted(
+        [
+            *before_existing,
+            ("new-0", "sale", 1280, "JPY", None, october, "pending"),
+            ("r-13", "refund", 280, "JPY", "pos-1", october, "pending"),
+            ("r-14", "refund", 1000, "JPY", "pos-1", october, "pending"),
+            ("batch-15", "sale", 2000, "JPY", None, october, "pending"),
+            ("r-16", "refund", 2000, "JPY", "batch-15", october, "pending"),
+            ("later-22", "sale", 10, "JPY", None, october, "pending"),
+        ]
+    )
     # and the stored sale pos-1 and old-2 are unchanged
     assert Sale.objects.get(partner=world.hoshi, external_id="old-2").amount == 500
 
@@ -152,9 +176,18 @@ def test_a_mixed_batch_is_answered_event_by_event_and_stores_only_the_valid_even
 def test_a_sale_is_stored_with_its_exact_values_and_digest(world):
     # given Hoshi Mart's key
     client = bearer(world)
-    event = {"external_id": "pos-8812-001", "type": "sale", "occurred_at": "2026-10-03T12:01:00+09:00",
-             "amount": 1280, "currency": "JPY", "coupon_code": "RINNA-7F3K2", "store_id": "tokyo-221",
-             "click_id": None, "conversation_id": "", "customer_ref": "c0ffee"}
+    event = {
+        "external_id": "pos-8812-001",
+        "type": "sale",
+        "occurred_at": "2026-10-03T12:01:00+09:00",
+        "amount": 1280,
+        "currency": "JPY",
+        "coupon_code": "RINNA-7F3K2",
+        "store_id": "tokyo-221",
+        "click_id": None,
+        "conversation_id": "",
+        "customer_ref": "c0ffee",
+    }
     started = datetime.now(UTC)
     # when it posts the sale of DESIGN.md §5b
     response = post(client, "/api/v1/sales", {"events": [event]})
@@ -165,18 +198,40 @@ def test_a_sale_is_stored_with_its_exact_values_and_digest(world):
     canonical = "12:pos-8812-001|4:sale|1790996460000000|1280|3:JPY|11:RINNA-7F3K2|~|~|6:c0ffee|9:tokyo-221|~"
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     assert {k: v for k, v in Sale.objects.values().get().items() if k not in ("id", "received_at")} == {
-        "partner_id": world.hoshi.pk, "external_id": "pos-8812-001", "type": "sale",
-        "occurred_at": datetime(2026, 10, 3, 3, 1, tzinfo=UTC), "amount": 1280, "currency": "JPY",
-        "coupon_code": "RINNA-7F3K2", "click_id": None, "conversation_id": None, "customer_ref": "c0ffee",
-        "store_id": "tokyo-221", "refund_of_id": None, "period": date(2026, 10, 1),
-        "content_digest": digest, "upload_id": None, "attribution": "pending", "placement_id": None,
-        "touchpoint_id": None, "attributed_key": "", "attribution_note": "", "statement_id": None,
+        "partner_id": world.hoshi.pk,
+        "external_id": "pos-8812-001",
+        "type": "sale",
+        "occurred_at": datetime(2026, 10, 3, 3, 1, tzinfo=UTC),
+        "amount": 1280,
+        "currency": "JPY",
+        "coupon_code": "RINNA-7F3K2",
+        "click_id": None,
+        "conversation_id": None,
+        "customer_ref": "c0ffee",
+        "store_id": "tokyo-221",
+        "refund_of_id": None,
+        "period": date(2026, 10, 1),
+        "content_digest": digest,
+        "upload_id": None,
+        "attribution": "pending",
+        "placement_id": None,
+        "touchpoint_id": None,
+        "attributed_key": "",
+        "attribution_note": "",
+        "statement_id": None,
     }
     assert started <= stored.received_at <= datetime.now(UTC)
     # when the same event comes again, its time written in UTC and the empty keys left out
-    same = {"external_id": "pos-8812-001", "type": "sale", "occurred_at": "2026-10-03T03:01:00Z",
-            "amount": 1280, "currency": "JPY", "store_id": "tokyo-221", "coupon_code": "RINNA-7F3K2",
-            "customer_ref": "c0ffee"}
+    same = {
+        "external_id": "pos-8812-001",
+        "type": "sale",
+        "occurred_at": "2026-10-03T03:01:00Z",
+        "amount": 1280,
+        "currency": "JPY",
+        "store_id": "tokyo-221",
+        "coupon_code": "RINNA-7F3K2",
+        "customer_ref": "c0ffee",
+    }
     before = ingestion_state()
     response = post(client, "/api/v1/sales", {"events": [same]})
     # then it is a duplicate and nothing changes
@@ -184,14 +239,23 @@ def test_a_sale_is_stored_with_its_exact_values_and_digest(world):
     assert ingestion_state() == before
 
 
-@pytest.mark.parametrize(("occurred_at", "partner", "currency", "period"), [
-    ("2026-10-31T23:30:00+09:00", "hoshi", "JPY", date(2026, 10, 1)),
-    ("2026-10-31T15:30:00Z", "hoshi", "JPY", date(2026, 11, 1)),       # 00:30 on 1 Nov in Tokyo
-    ("2026-10-31T14:59:59.999999+00:00", "hoshi", "JPY", date(2026, 10, 1)),
-    ("2026-11-01T03:30:00Z", "wayfarer", "USD", date(2026, 10, 1)),    # 23:30 on 31 Oct in New York
-    ("2026-11-01T04:00:00Z", "wayfarer", "USD", date(2026, 11, 1)),
-], ids=["tokyo-late-october", "utc-but-november-in-tokyo", "last-microsecond", "new-york-october",
-        "new-york-november"])
+@pytest.mark.parametrize(
+    ("occurred_at", "partner", "currency", "period"),
+    [
+        ("2026-10-31T23:30:00+09:00", "hoshi", "JPY", date(2026, 10, 1)),
+        ("2026-10-31T15:30:00Z", "hoshi", "JPY", date(2026, 11, 1)),  # 00:30 on 1 Nov in Tokyo
+        ("2026-10-31T14:59:59.999999+00:00", "hoshi", "JPY", date(2026, 10, 1)),
+        ("2026-11-01T03:30:00Z", "wayfarer", "USD", date(2026, 10, 1)),  # 23:30 on 31 Oct in New York
+        ("2026-11-01T04:00:00Z", "wayfarer", "USD", date(2026, 11, 1)),
+    ],
+    ids=[
+        "tokyo-late-october",
+        "utc-but-november-in-tokyo",
+        "last-microsecond",
+        "new-york-october",
+        "new-york-november",
+    ],
+)
 def test_the_period_is_the_month_in_the_partners_time_zone(world, occurred_at, partner, currency, period):
     # given a partner's key
     client = bearer(world, partner)
@@ -209,45 +273,78 @@ def test_a_changed_event_is_a_conflict_and_changes_nothing(world):
     assert post(client, "/api/v1/sales", {"events": [sale("pos-1", coupon_code="A")]}).status_code == 200
     before = ingestion_state()
     # when the same external_id comes with another coupon, another time, or as a refund
-    changed = [sale("pos-1", coupon_code="B"), sale("pos-1", coupon_code="A", at="2026-10-03T12:02:00+09:00"),
-               refund("pos-1", "pos-1", 1)]
+    changed = [
+        sale("pos-1", coupon_code="B"),
+        sale("pos-1", coupon_code="A", at="2026-10-03T12:02:00+09:00"),
+        refund("pos-1", "pos-1", 1),
+    ]
     responses = [post(client, "/api/v1/sales", {"events": [event]}) for event in changed]
     # then each is rejected as a conflict, with the same advice
-    message = ("external_id 'pos-1' was already received with different content; an event cannot be "
-               "changed once sent (send a refund, and a new sale with a new external_id).")
+    message = (
+        "external_id 'pos-1' was already received with different content; an event cannot be "
+        "changed once sent (send a refund, and a new sale with a new external_id)."
+    )
     for response in responses:
-        assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": [
-            {"index": 0, "external_id": "pos-1", "code": "conflict", "message": message}]}
+        assert response.json() == {
+            "accepted": 0,
+            "duplicates": 0,
+            "rejected": [{"index": 0, "external_id": "pos-1", "code": "conflict", "message": message}],
+        }
     assert ingestion_state() == before
     # when the three come in one batch
     response = post(client, "/api/v1/sales", {"events": changed})
     # then the first conflicts with the stored sale, the others with the first
     in_batch = "external_id 'pos-1' appears earlier in this batch (index 0) with different content."
     assert [(r["index"], r["code"], r["message"]) for r in response.json()["rejected"]] == [
-        (0, "conflict", message), (1, "conflict", in_batch), (2, "conflict", in_batch)]
+        (0, "conflict", message),
+        (1, "conflict", in_batch),
+        (2, "conflict", in_batch),
+    ]
     assert ingestion_state() == before
 
 
-@pytest.mark.parametrize(("event", "message"), [
-    ("not an object", "Each event must be a JSON object."),
-    ({"external_id": "a" * 129, "type": "sale"}, "external_id is longer than 128 characters."),
-    ({**sale("t"), "type": "Sale"}, 'type must be "sale" or "refund".'),
-    ({**sale("t"), "occurred_at": "next tuesday"},
-     "occurred_at must be an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00."),
-    ({**sale("t"), "occurred_at": 1790000000},
-     "occurred_at must be an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00."),
-    ({**sale("t"), "occurred_at": "2099-01-01T00:00:00Z"},
-     "occurred_at must lie between 2000-01-01 and now; got 2099-01-01T00:00:00Z."),
-    ({**sale("t"), "currency": None}, "currency is required (ISO 4217)."),
-    ({**sale("t"), "currency": "jpy"}, "'jpy' is not an ISO 4217 currency."),
-    ({**sale("t"), "coupon_code": 7}, "coupon_code must be a string."),
-    ({**sale("t"), "store_id": "s" * 129}, "store_id is longer than 128 characters."),
-    ({**sale("t"), "customer_ref": "a\x00b"}, "customer_ref contains characters that cannot be stored."),
-    ({**sale("t"), "refund_of": "pos-1"}, "Only a refund names refund_of."),
-    ({**refund("t", "x", 1), "refund_of": None}, "refund_of is required."),
-], ids=["not-object", "long-id", "type-case", "bad-time", "epoch-time", "future", "no-currency",
-        "lowercase-currency", "int-coupon", "long-store", "nul-char", "sale-with-refund-of",
-        "refund-without"])
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("not an object", "Each event must be a JSON object."),
+        ({"external_id": "a" * 129, "type": "sale"}, "external_id is longer than 128 characters."),
+        ({**sale("t"), "type": "Sale"}, 'type must be "sale" or "refund".'),
+        (
+            {**sale("t"), "occurred_at": "next tuesday"},
+            "occurred_at must be an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00.",
+        ),
+        (
+            {**sale("t"), "occurred_at": 1790000000},
+            "occurred_at must be an ISO 8601 date-time with a UTC offset, e.g. 2026-10-03T12:01:00+09:00.",
+        ),
+        (
+            {**sale("t"), "occurred_at": "2099-01-01T00:00:00Z"},
+            "occurred_at must lie between 2000-01-01 and now; got 2099-01-01T00:00:00Z.",
+        ),
+        ({**sale("t"), "currency": None}, "currency is required (ISO 4217)."),
+        ({**sale("t"), "currency": "jpy"}, "'jpy' is not an ISO 4217 currency."),
+        ({**sale("t"), "coupon_code": 7}, "coupon_code must be a string."),
+        ({**sale("t"), "store_id": "s" * 129}, "store_id is longer than 128 characters."),
+        ({**sale("t"), "customer_ref": "a\x00b"}, "customer_ref contains characters that cannot be stored."),
+        ({**sale("t"), "refund_of": "pos-1"}, "Only a refund names refund_of."),
+        ({**refund("t", "x", 1), "refund_of": None}, "refund_of is required."),
+    ],
+    ids=[
+        "not-object",
+        "long-id",
+        "type-case",
+        "bad-time",
+        "epoch-time",
+        "future",
+        "no-currency",
+        "lowercase-currency",
+        "int-coupon",
+        "long-store",
+        "nul-char",
+        "sale-with-refund-of",
+        "refund-without",
+    ],
+)
 def test_invalid_events_are_rejected_with_a_reason(world, event, message):
     # given Hoshi Mart's key
     client = bearer(world)
@@ -268,11 +365,11 @@ def test_a_refund_cannot_precede_its_sale_nor_change_currency(world):
     post(client, "/api/v1/sales", {"events": [sale("pos-1")]})
     before = ingestion_state()
     # when a refund of it is dated a minute earlier
-    response = post(client, "/api/v1/sales", {"events": [
-        refund("r-1", "pos-1", 100, at="2026-10-03T12:00:00+09:00")]})
+    response = post(client, "/api/v1/sales", {"events": [refund("r-1", "pos-1", 100, at="2026-10-03T12:00:00+09:00")]})
     # then it is rejected, and nothing changes
-    assert response.json()["rejected"] == [{"index": 0, "external_id": "r-1", "code": "invalid",
-                                            "message": "The refund occurs before its sale 'pos-1'."}]
+    assert response.json()["rejected"] == [
+        {"index": 0, "external_id": "r-1", "code": "invalid", "message": "The refund occurs before its sale 'pos-1'."}
+    ]
     assert ingestion_state() == before
 
 
@@ -286,14 +383,14 @@ def test_a_session_member_can_post_sales_for_their_own_partner(world):
     assert list(Sale.objects.values_list("partner_id", "external_id")) == [(world.hoshi.pk, "web-1")]
 
 
-def test_stored_events_are_handed_to_attribution_after_commit(world, monkeypatch,
-                                                              django_capture_on_commit_callbacks):
+def test_stored_events_are_handed_to_attribution_after_commit(world, monkeypatch, django_capture_on_commit_callbacks):
     # given an attribution hook that records the partners it is called for
     from revenue import tasks
 
     calls: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr(tasks.attribution_run_task, "delay",
-                        lambda partner_id, sale_ids: calls.append((partner_id, sale_ids)))
+    monkeypatch.setattr(
+        tasks.attribution_run_task, "delay", lambda partner_id, sale_ids: calls.append((partner_id, sale_ids))
+    )
     client = bearer(world)
     # when a batch stores a sale
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -311,10 +408,10 @@ def test_a_full_batch_of_1000_events_is_written_in_a_few_queries(world, capsys):
     # given 1,000 distinct sales and 1,000 refunds of half of them
     client = bearer(world)
     client.get("/api/v1/me")  # the key's first use is recorded outside the measurement
-    sales = [sale(f"pos-{i:05d}", 1000 + i, coupon_code=f"C-{i % 97}", store_id=f"store-{i % 13}")
-             for i in range(1000)]
-    refunds = [refund(f"ref-{i:05d}", f"pos-{i:05d}", 10 + i) for i in range(0, 1000, 2)] + \
-              [refund(f"ref-{i:05d}", f"pos-{i:05d}", 10 + i) for i in range(1, 1000, 2)]
+    sales = [sale(f"pos-{i:05d}", 1000 + i, coupon_code=f"C-{i % 97}", store_id=f"store-{i % 13}") for i in range(1000)]
+    refunds = [refund(f"ref-{i:05d}", f"pos-{i:05d}", 10 + i) for i in range(0, 1000, 2)] + [
+        refund(f"ref-{i:05d}", f"pos-{i:05d}", 10 + i) for i in range(1, 1000, 2)
+    ]
     # when each batch is posted
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
@@ -336,21 +433,27 @@ def test_a_full_batch_of_1000_events_is_written_in_a_few_queries(world, capsys):
     again = post(client, "/api/v1/sales", {"events": sales})
     assert again.json() == {"accepted": 0, "duplicates": 1000, "rejected": []}
     with capsys.disabled():
-        print(f"\n[timing] 1,000 sales through the API client: {elapsed_sales * 1000:.0f} ms; "
-              f"1,000 refunds: {elapsed_refunds * 1000:.0f} ms")
+        print(
+            f"\n[timing] 1,000 sales through the API client: {elapsed_sales * 1000:.0f} ms; "
+            f"1,000 refunds: {elapsed_refunds * 1000:.0f} ms"
+        )
 
 
 # --- the envelope ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ([], {"events": ["This field is required."]}),
-    ({}, {"events": ["This field is required."]}),
-    ({"events": None}, {"events": ["Expected a list of items."]}),
-    ({"events": {"external_id": "x"}}, {"events": ["Expected a list of items."]}),
-    ({"events": "pos-1"}, {"events": ["Expected a list of items."]}),
-    ({"events": [], "batch": 1}, {"batch": ["Unknown field."]}),
-], ids=["list-body", "empty-object", "null", "object", "string", "unknown-key"])
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ([], {"events": ["This field is required."]}),
+        ({}, {"events": ["This field is required."]}),
+        ({"events": None}, {"events": ["Expected a list of items."]}),
+        ({"events": {"external_id": "x"}}, {"events": ["Expected a list of items."]}),
+        ({"events": "pos-1"}, {"events": ["Expected a list of items."]}),
+        ({"events": [], "batch": 1}, {"batch": ["Unknown field."]}),
+    ],
+    ids=["list-body", "empty-object", "null", "object", "string", "unknown-key"],
+)
 def test_a_malformed_envelope_is_400_and_changes_nothing(world, body, fields):
     # given Hoshi Mart's key
     client = bearer(world)
@@ -373,8 +476,9 @@ def test_malformed_json_is_400(world):
     assert ingestion_state() == before
 
 
-@pytest.mark.parametrize("path,name", [("/api/v1/sales", "events"), ("/api/v1/touchpoints", "touchpoints"),
-                                       ("/api/v1/outcomes", "outcomes")])
+@pytest.mark.parametrize(
+    "path,name", [("/api/v1/sales", "events"), ("/api/v1/touchpoints", "touchpoints"), ("/api/v1/outcomes", "outcomes")]
+)
 def test_over_1000_items_is_413_and_changes_nothing(world, path, name):
     # given Hoshi Mart's key and 1,001 otherwise valid sales
     client = bearer(world)
@@ -413,9 +517,11 @@ def test_a_bad_key_is_401_and_changes_nothing(world, how):
         client = APIClient()
     before = ingestion_state()
     # when it posts a sale, a touchpoint and an outcome
-    responses = [post(client, "/api/v1/sales", {"events": [sale("pos-1")]}),
-                 post(client, "/api/v1/touchpoints", {"touchpoints": []}),
-                 post(client, "/api/v1/outcomes", {"outcomes": []})]
+    responses = [
+        post(client, "/api/v1/sales", {"events": [sale("pos-1")]}),
+        post(client, "/api/v1/touchpoints", {"touchpoints": []}),
+        post(client, "/api/v1/outcomes", {"outcomes": []}),
+    ]
     # then each is 401 not_authenticated with the Bearer challenge, and nothing changed
     for response in responses:
         assert_error(response, 401, "not_authenticated")
@@ -466,35 +572,64 @@ def test_one_partner_cannot_refund_or_touch_anothers_data(world):
     before = ingestion_state()
     # when Wayfarer refunds pos-1, posts a touchpoint and an outcome for Hoshi's placement
     refunded = post(wayfarer, "/api/v1/sales", {"events": [refund("r-1", "pos-1", 1, currency="USD")]})
-    touched = post(wayfarer, "/api/v1/touchpoints", {"touchpoints": [
-        touch(hoshi_placement, "k-1"), touch(987654321, "k-2")]})
-    outcome = post(wayfarer, "/api/v1/outcomes", {"outcomes": [
-        {"placement": hoshi_placement.pk, "kind": "resolution", "external_id": "o-1",
-         "occurred_at": "2026-10-01T00:00:00Z"}]})
+    touched = post(
+        wayfarer, "/api/v1/touchpoints", {"touchpoints": [touch(hoshi_placement, "k-1"), touch(987654321, "k-2")]}
+    )
+    outcome = post(
+        wayfarer,
+        "/api/v1/outcomes",
+        {
+            "outcomes": [
+                {
+                    "placement": hoshi_placement.pk,
+                    "kind": "resolution",
+                    "external_id": "o-1",
+                    "occurred_at": "2026-10-01T00:00:00Z",
+                }
+            ]
+        },
+    )
     # then the sale is unknown to Wayfarer, and Hoshi's placement looks like no placement at all
-    assert refunded.json()["rejected"] == [{"index": 0, "external_id": "r-1", "code": "unknown_sale",
-                                            "message": "refund_of names no sale of yours: 'pos-1'."}]
+    assert refunded.json()["rejected"] == [
+        {
+            "index": 0,
+            "external_id": "r-1",
+            "code": "unknown_sale",
+            "message": "refund_of names no sale of yours: 'pos-1'.",
+        }
+    ]
     assert touched.json()["rejected"] == [
-        {"index": 0, "external_id": "k-1", "code": "unknown_placement",
-         "message": f"You have no placement {hoshi_placement.pk}."},
-        {"index": 1, "external_id": "k-2", "code": "unknown_placement",
-         "message": "You have no placement 987654321."}]
+        {
+            "index": 0,
+            "external_id": "k-1",
+            "code": "unknown_placement",
+            "message": f"You have no placement {hoshi_placement.pk}.",
+        },
+        {"index": 1, "external_id": "k-2", "code": "unknown_placement", "message": "You have no placement 987654321."},
+    ]
     assert outcome.json()["rejected"] == [
-        {"index": 0, "external_id": "o-1", "code": "unknown_placement",
-         "message": f"You have no placement {hoshi_placement.pk}."}]
+        {
+            "index": 0,
+            "external_id": "o-1",
+            "code": "unknown_placement",
+            "message": f"You have no placement {hoshi_placement.pk}.",
+        }
+    ]
     assert ingestion_state() == before
     # and Wayfarer may use the same external_id for its own sale: ids are per partner
     response = post(wayfarer, "/api/v1/sales", {"events": [sale("pos-1", 500, currency="USD")]})
     assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
-    assert sorted(Sale.objects.values_list("partner_id", "external_id", "currency")) == sorted([
-        (world.hoshi.pk, "pos-1", "JPY"), (world.wayfarer.pk, "pos-1", "USD")])
+    assert sorted(Sale.objects.values_list("partner_id", "external_id", "currency")) == sorted(
+        [(world.hoshi.pk, "pos-1", "JPY"), (world.wayfarer.pk, "pos-1", "USD")]
+    )
 
 
 # --- touchpoints -------------------------------------------------------------------------
 
 
-def touch(placement: Placement | int, key: str, kind: str = "click",
-          at: str = "2026-10-01T10:00:00+09:00") -> dict[str, Any]:
+def touch(
+    placement: Placement | int, key: str, kind: str = "click", at: str = "2026-10-01T10:00:00+09:00"
+) -> dict[str, Any]:
     pk = placement if isinstance(placement, int) else placement.pk  # bool is an int: sent as is
     return {"placement": pk, "kind": kind, "key": key, "occurred_at": at}
 
@@ -508,41 +643,50 @@ def test_touchpoints_are_stored_with_duplicate_and_conflict_rules(world):
     assert first.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     # when a batch mixes new, repeated, changed and invalid touchpoints
     batch = [
-        touch(rinna, "conv-0", "conversation"),                     # 0 accepted
-        touch(rinna, "click-1"),                                    # 1 duplicate of the stored one
-        touch(rinna, "click-1", at="2026-10-01T10:00:01+09:00"),    # 2 conflict: other time
-        touch(rinna, "click-1", kind="coupon"),                     # 3 accepted: keys are per kind
-        touch(kai, "click-4"),                                      # 4 placement only requested
-        touch(rinna, "click-5", kind="email"),                      # 5 unknown kind
-        {**touch(rinna, "click-6"), "source": "agent"},             # 6 unknown field
-        touch(rinna, "k" * 129),                                    # 7 key too long
+        touch(rinna, "conv-0", "conversation"),  # 0 accepted
+        touch(rinna, "click-1"),  # 1 duplicate of the stored one
+        touch(rinna, "click-1", at="2026-10-01T10:00:01+09:00"),  # 2 conflict: other time
+        touch(rinna, "click-1", kind="coupon"),  # 3 accepted: keys are per kind
+        touch(kai, "click-4"),  # 4 placement only requested
+        touch(rinna, "click-5", kind="email"),  # 5 unknown kind
+        {**touch(rinna, "click-6"), "source": "agent"},  # 6 unknown field
+        touch(rinna, "k" * 129),  # 7 key too long
         {**touch(rinna, "click-8"), "occurred_at": "2026-10-01T10:00:00"},  # 8 naive time
-        {**touch(rinna, "click-9"), "placement": str(rinna.pk)},    # 9 placement not an integer
-        touch(rinna, "conv-0", "conversation"),                     # 10 repeat of 0
+        {**touch(rinna, "click-9"), "placement": str(rinna.pk)},  # 9 placement not an integer
+        touch(rinna, "conv-0", "conversation"),  # 10 repeat of 0
         touch(rinna, "conv-0", "conversation", at="2026-10-02T10:00:00+09:00"),  # 11 conflicts with 0
-        touch(2**70, "click-12"),                                   # 12 no such placement (nor bigint)
-        touch(True, "click-13"),                                    # 13 a boolean is not an id
+        touch(2**70, "click-12"),  # 12 no such placement (nor bigint)
+        touch(True, "click-13"),  # 13 a boolean is not an id
     ]
     response = post(client, "/api/v1/touchpoints", {"touchpoints": batch})
     # then each has its answer
     body = response.json()
     assert (body["accepted"], body["duplicates"]) == (2, 2)
     assert [(r["index"], r["external_id"], r["code"]) for r in body["rejected"]] == [
-        (2, "click-1", "conflict"), (4, "click-4", "placement_inactive"), (5, "click-5", "invalid"),
-        (6, "click-6", "unknown_field"), (7, "k" * 128, "invalid"), (8, "click-8", "invalid"),
-        (9, "click-9", "invalid"), (11, "conv-0", "conflict"), (12, "click-12", "unknown_placement"),
-        (13, "click-13", "invalid")]
+        (2, "click-1", "conflict"),
+        (4, "click-4", "placement_inactive"),
+        (5, "click-5", "invalid"),
+        (6, "click-6", "unknown_field"),
+        (7, "k" * 128, "invalid"),
+        (8, "click-8", "invalid"),
+        (9, "click-9", "invalid"),
+        (11, "conv-0", "conflict"),
+        (12, "click-12", "unknown_placement"),
+        (13, "click-13", "invalid"),
+    ]
     assert body["rejected"][1]["message"] == (
-        f"Placement {kai.pk} is requested; it takes touchpoints and outcomes only while approved, "
-        "active or paused.")
+        f"Placement {kai.pk} is requested; it takes touchpoints and outcomes only while approved, active or paused."
+    )
     # and exactly the new touchpoints are stored
-    assert sorted(Touchpoint.objects.values_list("partner_id", "placement_id", "kind", "key", "occurred_at",
-                                                 "source")) == sorted([
-        (world.hoshi.pk, rinna.pk, "click", "click-1", datetime(2026, 10, 1, 1, tzinfo=UTC), "partner_api"),
-        (world.hoshi.pk, rinna.pk, "conversation", "conv-0", datetime(2026, 10, 1, 1, tzinfo=UTC),
-         "partner_api"),
-        (world.hoshi.pk, rinna.pk, "coupon", "click-1", datetime(2026, 10, 1, 1, tzinfo=UTC), "partner_api"),
-    ])
+    assert sorted(
+        Touchpoint.objects.values_list("partner_id", "placement_id", "kind", "key", "occurred_at", "source")
+    ) == sorted(
+        [
+            (world.hoshi.pk, rinna.pk, "click", "click-1", datetime(2026, 10, 1, 1, tzinfo=UTC), "partner_api"),
+            (world.hoshi.pk, rinna.pk, "conversation", "conv-0", datetime(2026, 10, 1, 1, tzinfo=UTC), "partner_api"),
+            (world.hoshi.pk, rinna.pk, "coupon", "click-1", datetime(2026, 10, 1, 1, tzinfo=UTC), "partner_api"),
+        ]
+    )
 
 
 def test_touchpoints_of_paused_placements_are_taken_and_of_ended_ones_refused(world):
@@ -552,8 +696,7 @@ def test_touchpoints_of_paused_placements_are_taken_and_of_ended_ones_refused(wo
     contract_services.placement_end(actor=world.hoshi_manager, placement=ended, reason="Done")
     client = bearer(world)
     # when touchpoints are posted for both
-    response = post(client, "/api/v1/touchpoints",
-                    {"touchpoints": [touch(paused, "p-1"), touch(ended, "e-1")]})
+    response = post(client, "/api/v1/touchpoints", {"touchpoints": [touch(paused, "p-1"), touch(ended, "e-1")]})
     # then the paused one is stored and the ended one refused
     assert response.json()["accepted"] == 1
     assert [(r["index"], r["code"]) for r in response.json()["rejected"]] == [(1, "placement_inactive")]
@@ -564,33 +707,55 @@ def test_a_late_touchpoint_sends_matching_unsettled_sales_back_to_pending(world)
     # given sales already through attribution: some carry coupon RINNA-1, one is settled,
     # one is a refund, one happened before the touch, one carries another key
     placement = hire(world)
-    ingestion.sales_ingest(partner=world.hoshi, events=[
-        sale("match-coupon", coupon_code="RINNA-1", at="2026-10-10T10:00:00+09:00"),
-        sale("match-attributed", coupon_code="RINNA-1", at="2026-10-11T10:00:00+09:00"),
-        sale("match-click", click_id="RINNA-1", at="2026-10-10T10:00:00+09:00"),
-        sale("settled", coupon_code="RINNA-1", at="2026-10-10T10:00:00+09:00"),
-        sale("before-touch", coupon_code="RINNA-1", at="2026-10-01T10:00:00+09:00"),
-        sale("other-key", coupon_code="RINNA-2", at="2026-10-10T10:00:00+09:00"),
-        refund("refund", "match-coupon", 10, at="2026-10-12T10:00:00+09:00") | {"coupon_code": "RINNA-1"},
-    ])
-    statement = Statement.objects.create(contract=placement.contract, period=date(2026, 10, 1),
-                                         status="approved", currency="JPY", version_number=1)
-    other = Touchpoint.objects.create(partner=world.hoshi, placement=placement, kind="coupon", key="OLD",
-                                      occurred_at=datetime(2026, 9, 1, tzinfo=UTC), source="agent")
+    ingestion.sales_ingest(
+        partner=world.hoshi,
+        events=[
+            sale("match-coupon", coupon_code="RINNA-1", at="2026-10-10T10:00:00+09:00"),
+            sale("match-attributed", coupon_code="RINNA-1", at="2026-10-11T10:00:00+09:00"),
+            sale("match-click", click_id="RINNA-1", at="2026-10-10T10:00:00+09:00"),
+            sale("settled", coupon_code="RINNA-1", at="2026-10-10T10:00:00+09:00"),
+            sale("before-touch", coupon_code="RINNA-1", at="2026-10-01T10:00:00+09:00"),
+            sale("other-key", coupon_code="RINNA-2", at="2026-10-10T10:00:00+09:00"),
+            refund("refund", "match-coupon", 10, at="2026-10-12T10:00:00+09:00") | {"coupon_code": "RINNA-1"},
+        ],
+    )
+    statement = Statement.objects.create(
+        contract=placement.contract, period=date(2026, 10, 1), status="approved", currency="JPY", version_number=1
+    )
+    other = Touchpoint.objects.create(
+        partner=world.hoshi,
+        placement=placement,
+        kind="coupon",
+        key="OLD",
+        occurred_at=datetime(2026, 9, 1, tzinfo=UTC),
+        source="agent",
+    )
     Sale.objects.update(attribution="unattributed", attribution_note="No touchpoint in the window.")
     Sale.objects.filter(external_id="match-attributed").update(
-        attribution="attributed", placement=placement, touchpoint=other, attributed_key="coupon_code",
-        attribution_note="")
+        attribution="attributed",
+        placement=placement,
+        touchpoint=other,
+        attributed_key="coupon_code",
+        attribution_note="",
+    )
     Sale.objects.filter(external_id="settled").update(statement=statement)
     before = {s["external_id"]: s for s in Sale.objects.values()}
     # when the partner posts the coupon touchpoint late (it happened on 5 October)
-    response = post(bearer(world), "/api/v1/touchpoints", {"touchpoints": [
-        touch(placement, "RINNA-1", "coupon", at="2026-10-05T09:00:00+09:00")]})
+    response = post(
+        bearer(world),
+        "/api/v1/touchpoints",
+        {"touchpoints": [touch(placement, "RINNA-1", "coupon", at="2026-10-05T09:00:00+09:00")]},
+    )
     assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     # then exactly the unsettled sales carrying the coupon code after the touch are pending again
     after = {s["external_id"]: s for s in Sale.objects.values()}
-    reset = {"attribution": "pending", "placement_id": None, "touchpoint_id": None, "attributed_key": "",
-             "attribution_note": ""}
+    reset = {
+        "attribution": "pending",
+        "placement_id": None,
+        "touchpoint_id": None,
+        "attributed_key": "",
+        "attribution_note": "",
+    }
     assert after == {
         **before,
         "match-coupon": {**before["match-coupon"], **reset},
@@ -616,8 +781,13 @@ def test_a_duplicate_touchpoint_resets_nothing(world):
 # --- outcomes ----------------------------------------------------------------------------
 
 
-def outcome(placement: Placement, external_id: str, kind: str = "resolution",
-            at: str | None = "2026-10-31T23:30:00+09:00", **extra: Any) -> dict[str, Any]:
+def outcome(
+    placement: Placement,
+    external_id: str,
+    kind: str = "resolution",
+    at: str | None = "2026-10-31T23:30:00+09:00",
+    **extra: Any,
+) -> dict[str, Any]:
     item = {"placement": placement.pk, "kind": kind, "external_id": external_id, **extra}
     if at is not None:
         item["occurred_at"] = at
@@ -632,22 +802,22 @@ def test_outcomes_are_recorded_withdrawn_and_checked(world):
     assert post(client, "/api/v1/outcomes", {"outcomes": [outcome(placement, "o-1")]}).json()["accepted"] == 1
     # when a batch records, repeats, changes and withdraws outcomes
     batch = [
-        outcome(placement, "o-2", "delivered_work", at="2026-10-31T15:30:00Z"),   # 0 accepted (November)
-        outcome(placement, "o-1"),                                                 # 1 duplicate
-        outcome(placement, "o-1", at="2026-10-30T10:00:00+09:00"),                 # 2 conflict
-        outcome(placement, "o-1", "delivered_work"),                               # 3 accepted: other kind
-        outcome(placement, "o-1", at=None, withdrawn=True),                        # 4 withdraws o-1
-        outcome(placement, "o-1", at=None, withdrawn=True),                        # 5 repeat of 4
-        outcome(placement, "nope", at=None, withdrawn=True),                       # 6 unknown outcome
-        outcome(placement, "o-7", at=None, withdrawn=True),                        # 7 before its record
-        outcome(placement, "o-7"),                                                 # 8 accepted
-        outcome(placement, "o-9"),                                                 # 9 accepted ...
-        outcome(placement, "o-9", at="2026-11-01T00:00:00Z", withdrawn=True),      # 10 ... and withdrawn
-        outcome(placement, "o-11", kind="refund"),                                 # 11 invalid kind
-        outcome(placement, "o-12", withdrawn="yes"),                               # 12 invalid withdrawn
-        outcome(placement, "o-13", at=None),                                       # 13 no time
-        outcome(requested, "o-14"),                                                # 14 placement inactive
-        {**outcome(placement, "o-15"), "amount": 90},                              # 15 unknown field
+        outcome(placement, "o-2", "delivered_work", at="2026-10-31T15:30:00Z"),  # 0 accepted (November)
+        outcome(placement, "o-1"),  # 1 duplicate
+        outcome(placement, "o-1", at="2026-10-30T10:00:00+09:00"),  # 2 conflict
+        outcome(placement, "o-1", "delivered_work"),  # 3 accepted: other kind
+        outcome(placement, "o-1", at=None, withdrawn=True),  # 4 withdraws o-1
+        outcome(placement, "o-1", at=None, withdrawn=True),  # 5 repeat of 4
+        outcome(placement, "nope", at=None, withdrawn=True),  # 6 unknown outcome
+        outcome(placement, "o-7", at=None, withdrawn=True),  # 7 before its record
+        outcome(placement, "o-7"),  # 8 accepted
+        outcome(placement, "o-9"),  # 9 accepted ...
+        outcome(placement, "o-9", at="2026-11-01T00:00:00Z", withdrawn=True),  # 10 ... and withdrawn
+        outcome(placement, "o-11", kind="refund"),  # 11 invalid kind
+        outcome(placement, "o-12", withdrawn="yes"),  # 12 invalid withdrawn
+        outcome(placement, "o-13", at=None),  # 13 no time
+        outcome(requested, "o-14"),  # 14 placement inactive
+        {**outcome(placement, "o-15"), "amount": 90},  # 15 unknown field
     ]
     started = datetime.now(UTC)
     response = post(client, "/api/v1/outcomes", {"outcomes": batch})
@@ -655,18 +825,24 @@ def test_outcomes_are_recorded_withdrawn_and_checked(world):
     body = response.json()
     assert (body["accepted"], body["duplicates"]) == (6, 2)
     assert [(r["index"], r["external_id"], r["code"]) for r in body["rejected"]] == [
-        (2, "o-1", "conflict"), (6, "nope", "unknown_outcome"), (7, "o-7", "unknown_outcome"),
-        (11, "o-11", "invalid"), (12, "o-12", "invalid"), (13, "o-13", "invalid"),
-        (14, "o-14", "placement_inactive"), (15, "o-15", "unknown_field")]
-    assert body["rejected"][1]["message"] == (
-        f"There is no resolution 'nope' on placement {placement.pk} to withdraw.")
+        (2, "o-1", "conflict"),
+        (6, "nope", "unknown_outcome"),
+        (7, "o-7", "unknown_outcome"),
+        (11, "o-11", "invalid"),
+        (12, "o-12", "invalid"),
+        (13, "o-13", "invalid"),
+        (14, "o-14", "placement_inactive"),
+        (15, "o-15", "unknown_field"),
+    ]
+    assert body["rejected"][1]["message"] == (f"There is no resolution 'nope' on placement {placement.pk} to withdraw.")
     # and the stored outcomes are exactly these, periods in Tokyo time
     stored = {(o.kind, o.external_id): o for o in Outcome.objects.all()}
     late_october = datetime(2026, 10, 31, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
     early_november = datetime(2026, 10, 31, 15, 30, tzinfo=UTC)  # 00:30 on 1 November in Tokyo
     october, november = date(2026, 10, 1), date(2026, 11, 1)
-    assert {key: (o.placement_id, o.occurred_at, o.period, o.withdrawn_at is not None)
-            for key, o in stored.items()} == {
+    assert {
+        key: (o.placement_id, o.occurred_at, o.period, o.withdrawn_at is not None) for key, o in stored.items()
+    } == {
         ("resolution", "o-1"): (placement.pk, late_october, october, True),
         ("delivered_work", "o-2"): (placement.pk, early_november, november, False),
         ("delivered_work", "o-1"): (placement.pk, late_october, october, False),
@@ -676,8 +852,11 @@ def test_outcomes_are_recorded_withdrawn_and_checked(world):
     assert started <= stored[("resolution", "o-1")].withdrawn_at <= datetime.now(UTC)
     # when o-1's withdrawal and its original record are posted again
     before = ingestion_state()
-    again = post(client, "/api/v1/outcomes", {"outcomes": [outcome(placement, "o-1", at=None, withdrawn=True),
-                                                           outcome(placement, "o-1")]})
+    again = post(
+        client,
+        "/api/v1/outcomes",
+        {"outcomes": [outcome(placement, "o-1", at=None, withdrawn=True), outcome(placement, "o-1")]},
+    )
     # then both are duplicates: a withdrawn outcome stays withdrawn
     assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
     assert ingestion_state() == before
@@ -690,8 +869,11 @@ def test_outcomes_of_an_ended_placement_can_still_be_withdrawn(world):
     post(client, "/api/v1/outcomes", {"outcomes": [outcome(placement, "o-1")]})
     contract_services.placement_end(actor=world.hoshi_manager, placement=placement, reason="Done")
     # when the partner records another and withdraws the first
-    response = post(client, "/api/v1/outcomes", {"outcomes": [
-        outcome(placement, "o-2"), outcome(placement, "o-1", at=None, withdrawn=True)]})
+    response = post(
+        client,
+        "/api/v1/outcomes",
+        {"outcomes": [outcome(placement, "o-2"), outcome(placement, "o-1", at=None, withdrawn=True)]},
+    )
     # then the record is refused and the withdrawal taken
     assert response.json()["accepted"] == 1
     assert [(r["index"], r["code"]) for r in response.json()["rejected"]] == [(0, "placement_inactive")]

@@ -68,13 +68,24 @@ def at_once(*bodies: dict[str, Any], authorization: str, path: str = "/api/v1/sa
 
 
 def sale(external_id: str, amount: int) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "sale", "occurred_at": "2026-10-03T12:01:00+09:00",
-            "amount": amount, "currency": "JPY"}
+    return {
+        "external_id": external_id,
+        "type": "sale",
+        "occurred_at": "2026-10-03T12:01:00+09:00",
+        "amount": amount,
+        "currency": "JPY",
+    }
 
 
 def refund(external_id: str, of: str, amount: int) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "refund", "refund_of": of, "amount": amount,
-            "occurred_at": "2026-10-05T09:00:00+09:00", "currency": "JPY"}
+    return {
+        "external_id": external_id,
+        "type": "refund",
+        "refund_of": of,
+        "amount": amount,
+        "occurred_at": "2026-10-05T09:00:00+09:00",
+        "currency": "JPY",
+    }
 
 
 def test_the_same_batch_posted_twice_at_once_is_stored_once(world, _no_broker):
@@ -102,15 +113,20 @@ def test_two_refunds_at_once_never_exceed_their_sale(world, round_):
     authorization = bearer(world)
     ingestion.sales_ingest(partner=world.hoshi, events=[sale("pos-1", 1000)])
     # when two systems refund ¥600 each at the same moment
-    first, second = at_once({"events": [refund("r-a", "pos-1", 600)]},
-                            {"events": [refund("r-b", "pos-1", 600)]}, authorization=authorization)
+    first, second = at_once(
+        {"events": [refund("r-a", "pos-1", 600)]},
+        {"events": [refund("r-b", "pos-1", 600)]},
+        authorization=authorization,
+    )
     # then exactly one is accepted and the other rejected as exceeding the sale
     answers = sorted([first[1], second[1]], key=lambda body: body["accepted"])
     assert answers[1] == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert answers[0]["accepted"] == 0
     [rejection] = answers[0]["rejected"]
     assert (rejection["code"], rejection["message"]) == (
-        "refund_exceeds_sale", "Refunding 600 would exceed sale 'pos-1': 400 of its 1000 is left to refund.")
+        "refund_exceeds_sale",
+        "Refunding 600 would exceed sale 'pos-1': 400 of its 1000 is left to refund.",
+    )
     # and the stored refunds add up to no more than the sale
     refunds = list(Sale.objects.filter(type="refund").values_list("amount", "refund_of__external_id"))
     assert refunds == [(600, "pos-1")]
@@ -120,10 +136,15 @@ def test_concurrent_batches_that_share_touchpoint_keys_store_each_once(world):
     # given an active placement and two overlapping batches of touchpoints, in opposite orders
     placement = hire(world)
     keys = [f"click-{i:03d}" for i in range(200)]
-    items = [{"placement": placement.pk, "kind": "click", "key": key, "occurred_at": "2026-10-01T00:00:00Z"}
-             for key in keys]
-    first, second = at_once({"touchpoints": items}, {"touchpoints": list(reversed(items))},
-                            authorization=bearer(world), path="/api/v1/touchpoints")
+    items = [
+        {"placement": placement.pk, "kind": "click", "key": key, "occurred_at": "2026-10-01T00:00:00Z"} for key in keys
+    ]
+    first, second = at_once(
+        {"touchpoints": items},
+        {"touchpoints": list(reversed(items))},
+        authorization=bearer(world),
+        path="/api/v1/touchpoints",
+    )
     # then neither deadlocked, and each touchpoint was accepted once and a duplicate once
     assert (first[0], second[0]) == (200, 200)
     assert first[1]["accepted"] + second[1]["accepted"] == 200

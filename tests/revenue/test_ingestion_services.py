@@ -20,23 +20,33 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 def test_touchpoint_record_is_idempotent_on_its_key(world):
     # given an active placement and an unattributed sale carrying coupon RINNA-1
     placement = hire(world)
-    ingestion.sales_ingest(partner=world.hoshi, events=[{
-        "external_id": "s-1", "type": "sale", "occurred_at": "2026-10-10T10:00:00+09:00", "amount": 100,
-        "currency": "JPY", "coupon_code": "RINNA-1"}])
+    ingestion.sales_ingest(
+        partner=world.hoshi,
+        events=[
+            {
+                "external_id": "s-1",
+                "type": "sale",
+                "occurred_at": "2026-10-10T10:00:00+09:00",
+                "amount": 100,
+                "currency": "JPY",
+                "coupon_code": "RINNA-1",
+            }
+        ],
+    )
     Sale.objects.update(attribution="unattributed", attribution_note="No touchpoint.")
     at = datetime(2026, 10, 1, 9, 0, tzinfo=TOKYO)
     # when the agent records the coupon it issued
-    touchpoint = ingestion.touchpoint_record(placement=placement, kind="coupon", key="RINNA-1",
-                                             occurred_at=at)
+    touchpoint = ingestion.touchpoint_record(placement=placement, kind="coupon", key="RINNA-1", occurred_at=at)
     # then it is stored as the agent's, and the sale carrying it goes back to pending
-    assert Touchpoint.objects.values_list("partner_id", "placement_id", "kind", "key", "occurred_at",
-                                          "source").get() == (
-        world.hoshi.pk, placement.pk, "coupon", "RINNA-1", datetime(2026, 10, 1, 0, 0, tzinfo=UTC), "agent")
+    assert Touchpoint.objects.values_list(
+        "partner_id", "placement_id", "kind", "key", "occurred_at", "source"
+    ).get() == (world.hoshi.pk, placement.pk, "coupon", "RINNA-1", datetime(2026, 10, 1, 0, 0, tzinfo=UTC), "agent")
     assert touchpoint.pk == Touchpoint.objects.get().pk
     assert Sale.objects.values_list("attribution", "attribution_note").get() == ("pending", "")
     # when it records the same key again (a retried task), even with a later clock reading
-    again = ingestion.touchpoint_record(placement=placement, kind="coupon", key="RINNA-1",
-                                        occurred_at=datetime(2026, 10, 1, 9, 5, tzinfo=TOKYO))
+    again = ingestion.touchpoint_record(
+        placement=placement, kind="coupon", key="RINNA-1", occurred_at=datetime(2026, 10, 1, 9, 5, tzinfo=TOKYO)
+    )
     # then the stored touchpoint is returned unchanged
     assert again.pk == touchpoint.pk
     assert Touchpoint.objects.get().occurred_at == datetime(2026, 10, 1, 0, 0, tzinfo=UTC)
@@ -70,17 +80,19 @@ def test_outcome_record_and_withdraw(world):
     placement = hire(world)
     at = datetime(2026, 10, 31, 23, 30, tzinfo=TOKYO)
     # when the agent records a resolution late on 31 October, Tokyo time
-    recorded = ingestion.outcome_record(placement=placement, kind="resolution", external_id="conv-1",
-                                        occurred_at=at)
+    recorded = ingestion.outcome_record(placement=placement, kind="resolution", external_id="conv-1", occurred_at=at)
     # then it counts in October
     assert (recorded.period, recorded.occurred_at, recorded.withdrawn_at) == (date(2026, 10, 1), at, None)
     # and recording it again returns it; with another time is a conflict
-    again = ingestion.outcome_record(placement=placement, kind="resolution", external_id="conv-1",
-                                     occurred_at=at)
+    again = ingestion.outcome_record(placement=placement, kind="resolution", external_id="conv-1", occurred_at=at)
     assert again.pk == recorded.pk
     with pytest.raises(Conflict):
-        ingestion.outcome_record(placement=placement, kind="resolution", external_id="conv-1",
-                                 occurred_at=datetime(2026, 11, 1, tzinfo=TOKYO))
+        ingestion.outcome_record(
+            placement=placement,
+            kind="resolution",
+            external_id="conv-1",
+            occurred_at=datetime(2026, 11, 1, tzinfo=TOKYO),
+        )
     # when it is withdrawn, twice
     withdrawn = ingestion.outcome_withdraw(placement=placement, kind="resolution", external_id="conv-1")
     twice = ingestion.outcome_withdraw(placement=placement, kind="resolution", external_id="conv-1")
@@ -95,18 +107,32 @@ def test_outcome_record_and_withdraw(world):
 
 def test_sales_from_an_upload_name_it(world):
     # given a CSV upload of Hoshi Mart
-    upload = SaleUpload.objects.create(partner=world.hoshi, file="uploads/october.csv",
-                                       original_name="october.csv", uploaded_by=world.hoshi_owner)
+    upload = SaleUpload.objects.create(
+        partner=world.hoshi, file="uploads/october.csv", original_name="october.csv", uploaded_by=world.hoshi_owner
+    )
     # when its rows are ingested, one of them invalid
-    result = ingestion.sales_ingest(partner=world.hoshi, upload=upload, events=[
-        {"external_id": "u-1", "type": "sale", "occurred_at": "2026-10-10T10:00:00+09:00", "amount": 100,
-         "currency": "JPY"},
-        {"external_id": "u-2", "type": "sale", "occurred_at": "2026-10-10T10:00:00+09:00", "amount": "1,280",
-         "currency": "JPY"},
-    ])
+    result = ingestion.sales_ingest(
+        partner=world.hoshi,
+        upload=upload,
+        events=[
+            {
+                "external_id": "u-1",
+                "type": "sale",
+                "occurred_at": "2026-10-10T10:00:00+09:00",
+                "amount": 100,
+                "currency": "JPY",
+            },
+            {
+                "external_id": "u-2",
+                "type": "sale",
+                "occurred_at": "2026-10-10T10:00:00+09:00",
+                "amount": "1,280",
+                "currency": "JPY",
+            },
+        ],
+    )
     # then the valid row is stored with the upload, and the rejection names the column at fault
     assert (result.accepted, result.duplicates) == (1, 0)
     assert result.inserted_ids == [Sale.objects.get().pk]
-    assert [(r.index, r.external_id, r.code, r.field) for r in result.rejected] == [
-        (1, "u-2", "invalid", "amount")]
+    assert [(r.index, r.external_id, r.code, r.field) for r in result.rejected] == [(1, "u-2", "invalid", "amount")]
     assert Sale.objects.values_list("external_id", "upload_id").get() == ("u-1", upload.pk)

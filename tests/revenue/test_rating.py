@@ -25,10 +25,17 @@ D = Decimal
 DESIGN_TIERS = [{"up_to": 1_000_000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]
 
 
-def rate(terms: dict[str, Any], net: int, *, outcomes: dict[str, int] | None = None,
-         refunds: list[tuple[int, Decimal]] | None = None, carried_credit: int = 0) -> PeriodRating:
-    return rate_period(terms=terms, net=net, outcomes=outcomes or {},
-                       clawback_refunds=refunds or [], carried_credit=carried_credit)
+def rate(
+    terms: dict[str, Any],
+    net: int,
+    *,
+    outcomes: dict[str, int] | None = None,
+    refunds: list[tuple[int, Decimal]] | None = None,
+    carried_credit: int = 0,
+) -> PeriodRating:
+    return rate_period(
+        terms=terms, net=net, outcomes=outcomes or {}, clawback_refunds=refunds or [], carried_credit=carried_credit
+    )
 
 
 def amounts(rating: PeriodRating) -> list[tuple[str, Decimal, int]]:
@@ -95,8 +102,7 @@ def test_flat_share():
     [
         ({"model": "flat", "rate": "0.10"}, "-200000"),
         ({"model": "graduated", "tiers": DESIGN_TIERS}, "-160000"),  # 8%, not 5%, on all of it
-        ({"model": "volume", "tiers": [{"up_to": 10, "rate": "0.02"}, {"up_to": None, "rate": "0.5"}]},
-         "-40000"),
+        ({"model": "volume", "tiers": [{"up_to": 10, "rate": "0.02"}, {"up_to": None, "rate": "0.5"}]}, "-40000"),
     ],
 )
 def test_negative_net_is_rated_at_the_first_tiers_rate(share, expected):
@@ -156,8 +162,7 @@ def test_outcome_fees_add_to_the_share_and_count_toward_the_minimum():
     # given DESIGN's terms (90 per resolution, 50,000 per delivered work)
     # when a period nets 1,000,000 with 1,000 resolutions, 2 delivered works and 7
     # outcomes of a kind the terms do not price
-    rating = rate(design_terms(), 1_000_000,
-                  outcomes={"resolution": 1_000, "delivered_work": 2, "lead_qualified": 7})
+    rating = rate(design_terms(), 1_000_000, outcomes={"resolution": 1_000, "delivered_work": 2, "lead_qualified": 7})
     # then 80,000 + 90,000 + 100,000 = 270,000, topped up by 30,000; the unpriced kind earns 0
     assert rating.outcome_fees == 190_000
     assert rating.outcome_fee_breakdown == (("delivered_work", 2, 50_000), ("resolution", 1_000, 90))
@@ -170,7 +175,9 @@ def test_outcome_fees_add_to_the_share_and_count_toward_the_minimum():
         ("minimum_top_up", D(30_000), 30_000),
     ]
     assert [line.description for line in rating.lines()][1:3] == [
-        "Outcome fees: 2 × delivered work", "Outcome fees: 1000 × resolution"]
+        "Outcome fees: 2 × delivered work",
+        "Outcome fees: 1000 × resolution",
+    ]
 
 
 def test_outcome_fees_above_the_minimum():
@@ -269,9 +276,10 @@ def test_clawback_of_an_unterminated_rate_rounds_as_the_exact_fraction():
 def test_clawback_of_a_half_unit_through_an_unterminated_rate_still_rounds_up():
     # given an earlier statement with a share of 0.5 on a net of 6 (nothing to 5, then 50%):
     # its effective rate 1/12 cannot be written exactly
-    terms = design_terms(share={"model": "graduated",
-                                "tiers": [{"up_to": 5, "rate": "0"}, {"up_to": None, "rate": "0.5"}]},
-                         minimum_per_period=None)
+    terms = design_terms(
+        share={"model": "graduated", "tiers": [{"up_to": 5, "rate": "0"}, {"up_to": None, "rate": "0.5"}]},
+        minimum_per_period=None,
+    )
     earlier = rate(terms, 6)
     assert earlier.share_precise == D("0.5")
     # when all 6 are refunded, and separately 3 of them
@@ -285,8 +293,7 @@ def test_clawback_of_a_half_unit_through_an_unterminated_rate_still_rounds_up():
 
 def test_a_negative_total_is_carried_forward_and_not_split():
     # given no minimum, a quiet period (net 0), a 5,600 clawback and 1,000 credit brought forward
-    rating = rate(design_terms(minimum_per_period=None), 0,
-                  refunds=[(100_000, D("0.056"))], carried_credit=1_000)
+    rating = rate(design_terms(minimum_per_period=None), 0, refunds=[(100_000, D("0.056"))], carried_credit=1_000)
     # then the total is −6,600: carried into the next period, nothing payable, no splits
     assert rating.wage == 0
     assert rating.total == -6_600
@@ -295,7 +302,10 @@ def test_a_negative_total_is_carried_forward_and_not_split():
     assert rating.splits == ()
     assert rating.effective_rate == D("0.08")  # net 0: the first tier's rate
     assert amounts(rating) == [
-        ("share", D(0), 0), ("clawback", D(-5_600), -5_600), ("carried_credit", D(-1_000), -1_000)]
+        ("share", D(0), 0),
+        ("clawback", D(-5_600), -5_600),
+        ("carried_credit", D(-1_000), -1_000),
+    ]
     assert sum(line.amount for line in rating.lines()) == rating.total
 
 
@@ -348,8 +358,9 @@ def test_lines_add_up_when_share_and_top_up_are_both_halves():
 
 def test_the_share_line_carries_the_wages_rounding():
     # given a flat 10% without minimum; when a period nets −5 and has one resolution (90)
-    rating = rate(design_terms(share={"model": "flat", "rate": "0.10"}, minimum_per_period=None), -5,
-                  outcomes={"resolution": 1})
+    rating = rate(
+        design_terms(share={"model": "flat", "rate": "0.10"}, minimum_per_period=None), -5, outcomes={"resolution": 1}
+    )
     # then the wage is 89.5 → 90; the fee line shows its exact 90, so the share of −0.5
     # shows 0 (half a unit away, where round(−0.5) alone would give −1 and a sum of 89)
     assert rating.wage == 90

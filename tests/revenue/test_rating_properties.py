@@ -19,8 +19,8 @@ MAX_BOUND = 10**9
 
 # Rates in [0, 1] as decimal strings of up to four places, as the terms hold them.
 rates = st.integers(min_value=0, max_value=4).flatmap(
-    lambda places: st.integers(min_value=0, max_value=10**places).map(
-        lambda n: f"{Decimal(n).scaleb(-places):f}"))
+    lambda places: st.integers(min_value=0, max_value=10**places).map(lambda n: f"{Decimal(n).scaleb(-places):f}")
+)
 
 
 @st.composite
@@ -47,19 +47,20 @@ def share_terms(*models: str) -> st.SearchStrategy[dict[str, Any]]:
 def splits(draw: st.DrawFn) -> list[dict[str, str]]:
     """1–4 payees whose positive shares of up to four places sum to exactly 1."""
     count = draw(st.integers(min_value=1, max_value=4))
-    cuts = sorted(draw(st.lists(st.integers(min_value=1, max_value=9_999), unique=True,
-                                min_size=count - 1, max_size=count - 1)))
+    cuts = sorted(
+        draw(st.lists(st.integers(min_value=1, max_value=9_999), unique=True, min_size=count - 1, max_size=count - 1))
+    )
     units = [upper - lower for lower, upper in zip([0, *cuts], [*cuts, 10_000], strict=True)]
-    return [{"payee": f"payee-{index}", "share": f"{Decimal(unit).scaleb(-4):f}"}
-            for index, unit in enumerate(units)]
+    return [{"payee": f"payee-{index}", "share": f"{Decimal(unit).scaleb(-4):f}"} for index, unit in enumerate(units)]
 
 
 @st.composite
 def terms(draw: st.DrawFn, *, share: st.SearchStrategy[dict[str, Any]] | None = None) -> dict[str, Any]:
     minimum = draw(st.none() | st.integers(min_value=0, max_value=10**8))
     cap = draw(st.none() | st.integers(min_value=minimum or 0, max_value=2 * 10**8))
-    fees = draw(st.dictionaries(st.sampled_from(["resolution", "delivered_work"]),
-                                st.integers(min_value=0, max_value=100_000)))
+    fees = draw(
+        st.dictionaries(st.sampled_from(["resolution", "delivered_work"]), st.integers(min_value=0, max_value=100_000))
+    )
     return {
         "currency": draw(st.sampled_from(["JPY", "USD"])),
         "period": "monthly",
@@ -73,7 +74,7 @@ def terms(draw: st.DrawFn, *, share: st.SearchStrategy[dict[str, Any]] | None = 
 
 def nets_for(share: dict[str, Any]) -> st.SearchStrategy[int]:
     """Any net, negative included, with extra weight on tier bounds and their neighbours."""
-    anywhere = st.integers(min_value=-10**9, max_value=10 * MAX_BOUND)
+    anywhere = st.integers(min_value=-(10**9), max_value=10 * MAX_BOUND)
     bounds = [tier["up_to"] for tier in share.get("tiers", []) if tier["up_to"] is not None]
     if not bounds:
         return anywhere
@@ -91,17 +92,21 @@ def periods(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "terms": period_terms,
         "net": draw(nets_for(period_terms["share"])),
-        "outcomes": draw(st.dictionaries(st.sampled_from(["resolution", "delivered_work", "lead_qualified"]),
-                                         st.integers(min_value=0, max_value=1_000))),
-        "clawback_refunds": draw(st.lists(st.tuples(st.integers(min_value=0, max_value=10**7), refund_rates),
-                                          max_size=4)),
+        "outcomes": draw(
+            st.dictionaries(
+                st.sampled_from(["resolution", "delivered_work", "lead_qualified"]),
+                st.integers(min_value=0, max_value=1_000),
+            )
+        ),
+        "clawback_refunds": draw(
+            st.lists(st.tuples(st.integers(min_value=0, max_value=10**7), refund_rates), max_size=4)
+        ),
         "carried_credit": draw(st.integers(min_value=0, max_value=10**7) | st.just(0)),
     }
 
 
 def tier_rates(share: dict[str, Any]) -> list[Decimal]:
-    return [Decimal(share["rate"])] if share["model"] == "flat" else [
-        Decimal(tier["rate"]) for tier in share["tiers"]]
+    return [Decimal(share["rate"])] if share["model"] == "flat" else [Decimal(tier["rate"]) for tier in share["tiers"]]
 
 
 # --- (1) signs: payable, credit, wage ---------------------------------------------------------
@@ -245,15 +250,13 @@ def test_rounding_happens_once_and_lines_add_up_to_the_total(period):
     # given any period; when rated
     rating = rate_period(**period)
     # then the wage is the precise wage rounded once, half-up — nothing rounded before it
-    fees = sum(count * period["terms"]["outcome_fees"].get(kind, 0)
-               for kind, count in period["outcomes"].items())
+    fees = sum(count * period["terms"]["outcome_fees"].get(kind, 0) for kind, count in period["outcomes"].items())
     assert rating.outcome_fees == fees
     assert rating.share_precise == share_model_for(period["terms"]["share"]).share(Decimal(period["net"]))
     lines = rating.lines()
     # (exact arithmetic: a refund rate of share ÷ net carries sixty digits)
     with localcontext(EXACT_CONTEXT):
-        assert rating.wage_precise == (rating.share_precise + fees + rating.minimum_top_up
-                                       - rating.cap_reduction)
+        assert rating.wage_precise == (rating.share_precise + fees + rating.minimum_top_up - rating.cap_reduction)
         clawback = sum((amount * rate for amount, rate in period["clawback_refunds"]), Decimal(0))
         precise_total = sum((line.amount_precise for line in lines), Decimal(0))
         assert precise_total == rating.wage_precise - clawback - rating.carried_credit

@@ -17,7 +17,8 @@ def test_settle_command_writes_the_periods_statements(world):
     out = StringIO()
     call_command("settle", "--period", "2026-10", stdout=out)
     assert out.getvalue().strip() == (
-        "2026-10: 1 sales attributed, 1 statements written over 1 contracts (1 statements for the period).")
+        "2026-10: 1 sales attributed, 1 statements written over 1 contracts (1 statements for the period)."
+    )
     statement = Statement.objects.get()
     # 8% of 1,000,000 + 5% of 1,000,000 = 130,000: under the 300,000 minimum
     assert (statement.period.isoformat(), statement.net, statement.wage) == ("2026-10-01", 2_000_000, 300_000)

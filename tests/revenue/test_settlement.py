@@ -49,9 +49,14 @@ def rinna(world):
 
 
 def _resolution(placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
-    Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
-                           period=period_of(when, "Asia/Tokyo"),
-                           withdrawn_at=when if withdrawn else None)
+    Outcome.objects.create(
+        placement=placement,
+        kind="resolution",
+        external_id=external_id,
+        occurred_at=when,
+        period=period_of(when, "Asia/Tokyo"),
+        withdrawn_at=when if withdrawn else None,
+    )
 
 
 def test_two_months_with_minimum_refunds_late_sale_and_clawback(world, rinna):
@@ -74,7 +79,12 @@ def test_two_months_with_minimum_refunds_late_sale_and_clawback(world, rinna):
     # net 5,000,000: 8% of the first 1,000,000 + 5% of 4,000,000 = 280,000; fees 180;
     # raised to the 300,000 minimum (top-up 19,820); split 70/30.
     assert (october.status, october.net, october.wage, october.total, october.payable) == (
-        "draft", 5_000_000, 300_000, 300_000, 300_000)
+        "draft",
+        5_000_000,
+        300_000,
+        300_000,
+        300_000,
+    )
     assert october.effective_rate == Decimal("0.056")
     assert lines(october) == [
         ("attributed_sales", 4, 5_200_000, 0),
@@ -83,8 +93,7 @@ def test_two_months_with_minimum_refunds_late_sale_and_clawback(world, rinna):
         ("outcome_fee", None, None, 180),
         ("minimum_top_up", None, None, 19_820),
     ]
-    assert list(october.splits.values_list("payee__slug", "amount")) == [("platform", 210_000),
-                                                                        ("studio-aoi", 90_000)]
+    assert list(october.splits.values_list("payee__slug", "amount")) == [("platform", 210_000), ("studio-aoi", 90_000)]
 
     approve(world, october)
     assert account_balance(code="partner_receivable:hoshi-mart", currency="JPY") == 300_000
@@ -115,19 +124,27 @@ def test_two_months_with_minimum_refunds_late_sale_and_clawback(world, rinna):
 
 
 def test_a_negative_total_carries_credit_and_pays_nothing(world):
-    placement = backdate(hire(world, terms=design_terms(
-        share={"model": "flat", "rate": "0.10"}, minimum_per_period=None, outcome_fees={})))
+    placement = backdate(
+        hire(
+            world, terms=design_terms(share={"model": "flat", "rate": "0.10"}, minimum_per_period=None, outcome_fees={})
+        )
+    )
     touch(placement, "coupon", "C1", at(10, 1, 9))
     bought = sale(world.hoshi, at(10, 1), 1_000_000, coupon_code="C1")
     settle(OCT)
-    approve(world, Statement.objects.get(period=OCT))       # wage 100,000 at 10%
+    approve(world, Statement.objects.get(period=OCT))  # wage 100,000 at 10%
     sale(world.hoshi, at(11, 2), 1_000_000, refund_of=bought)  # clawback 100,000
     touch(placement, "coupon", "C2", at(11, 1, 9))
-    sale(world.hoshi, at(11, 3), 300_000, coupon_code="C2")    # wage 30,000
+    sale(world.hoshi, at(11, 3), 300_000, coupon_code="C2")  # wage 30,000
     settle(NOV)
     november = Statement.objects.get(period=NOV)
-    assert (november.wage, november.clawback, november.total, november.payable,
-            november.credit_carried_forward) == (30_000, 100_000, -70_000, 0, 70_000)
+    assert (november.wage, november.clawback, november.total, november.payable, november.credit_carried_forward) == (
+        30_000,
+        100_000,
+        -70_000,
+        0,
+        70_000,
+    )
     assert november.splits.count() == 0
     approve(world, november)
     assert november.journal_entry is None  # nothing invoiced against a negative period
@@ -172,10 +189,14 @@ def test_approval_refuses_a_stale_draft_out_of_order_periods_and_non_finance(wor
 
 
 def test_finance_adjustment_survives_a_rerun_and_is_audited(world, rinna):
-    sale(world.hoshi, at(10, 2), 10_000_000, coupon_code="C2")   # share 530,000
+    sale(world.hoshi, at(10, 2), 10_000_000, coupon_code="C2")  # share 530,000
     settle(OCT)
-    october = statement_adjust(actor=world.finance, statement=Statement.objects.get(period=OCT),
-                               amount=-30_000, reason="Goodwill for the POS outage")
+    october = statement_adjust(
+        actor=world.finance,
+        statement=Statement.objects.get(period=OCT),
+        amount=-30_000,
+        reason="Goodwill for the POS outage",
+    )
     assert (october.total, lines(october)[-1]) == (500_000, ("adjustment", None, None, -30_000))
     settle(OCT)
     assert Statement.objects.get(period=OCT).total == 500_000
@@ -185,9 +206,16 @@ def test_finance_adjustment_survives_a_rerun_and_is_audited(world, rinna):
 def test_a_half_unit_clawback_survives_storing_the_effective_rate(world):
     # given 50% of the first unit and nothing above: a net of 6 earns 0.5, so the effective
     # rate is 0.5 / 6 = 0.08333… (it never ends)
-    placement = backdate(hire(world, terms=design_terms(
-        share={"model": "graduated", "tiers": [{"up_to": 1, "rate": "0.5"}, {"up_to": None, "rate": "0"}]},
-        minimum_per_period=None, outcome_fees={})))
+    placement = backdate(
+        hire(
+            world,
+            terms=design_terms(
+                share={"model": "graduated", "tiers": [{"up_to": 1, "rate": "0.5"}, {"up_to": None, "rate": "0"}]},
+                minimum_per_period=None,
+                outcome_fees={},
+            ),
+        )
+    )
     touch(placement, "coupon", "C1", at(10, 1, 9))
     bought = sale(world.hoshi, at(10, 1), 6, coupon_code="C1")
     settle(OCT)
@@ -216,13 +244,16 @@ def test_settlement_attributes_what_it_counts_and_approval_writes_it_onto_the_se
     october = Statement.objects.get(period=OCT)
     assert (run.attributed, october.net) == (3, 5_100_000)
     assert list(Sale.objects.order_by("pk").values_list("attribution", "statement_id")) == [
-        ("pending", None), ("pending", None), ("pending", None), ("unattributed", None)]
+        ("pending", None),
+        ("pending", None),
+        ("pending", None),
+        ("unattributed", None),
+    ]
     # when finance approves it
     approve(world, october)
     # then each settled sale carries the attribution it was settled under, with the reason;
     # the sale without a key is left for the attribution pass
-    rows = {s.pk: (s.attribution, s.placement_id, s.attributed_key, s.statement_id)
-            for s in Sale.objects.all()}
+    rows = {s.pk: (s.attribution, s.placement_id, s.attributed_key, s.statement_id) for s in Sale.objects.all()}
     assert rows == {
         counted[0].pk: ("attributed", rinna.pk, "coupon_code", october.pk),
         counted[1].pk: ("attributed", rinna.pk, "coupon_code", october.pk),
@@ -231,4 +262,5 @@ def test_settlement_attributes_what_it_counts_and_approval_writes_it_onto_the_se
     }
     assert Sale.objects.get(pk=stale.pk).attribution_note == (
         "coupon_code C3, touched 2026-10-03 00:00 UTC, 03:00:00 after the touch; last touch of 1 eligible "
-        "touchpoint(s).")
+        "touchpoint(s)."
+    )

@@ -17,8 +17,7 @@ from tests.support.revenue import backdate, period_of, sale, touch
 from tests.support.world import design_terms, hire
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-OCT, NOV, DEC, JAN, FEB = (date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1),
-                           date(2027, 2, 1))
+OCT, NOV, DEC, JAN, FEB = (date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1))
 
 
 def at(year: int, month: int, day: int, hour: int = 12) -> datetime:
@@ -40,16 +39,29 @@ def approve(world, period: date) -> Statement:
 
 
 def _resolution(placement, external_id: str, when: datetime) -> Outcome:
-    return Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id,
-                                  occurred_at=when, period=period_of(when, "Asia/Tokyo"))
+    return Outcome.objects.create(
+        placement=placement,
+        kind="resolution",
+        external_id=external_id,
+        occurred_at=when,
+        period=period_of(when, "Asia/Tokyo"),
+    )
 
 
 def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open_period(world):
     # Given: Kai on a flat 10% with a resolution fee of 90 and no minimum; October has
     # three resolutions and 10,000 of sales, approved.
-    placement = backdate(hire(world, employee="kai", terms=design_terms(
-        share={"model": "flat", "rate": "0.10"}, minimum_per_period=None,
-        outcome_fees={"resolution": 90, "delivered_work": 50000})))
+    placement = backdate(
+        hire(
+            world,
+            employee="kai",
+            terms=design_terms(
+                share={"model": "flat", "rate": "0.10"},
+                minimum_per_period=None,
+                outcome_fees={"resolution": 90, "delivered_work": 50000},
+            ),
+        )
+    )
     touch(placement, "conversation", "conv-1", at(2026, 10, 1, 9))
     sale(world.hoshi, at(2026, 10, 2), 10_000, conversation_id="conv-1")
     first, second, _third = (_resolution(placement, f"r{n}", at(2026, 10, 3 + n)) for n in range(3))
@@ -74,10 +86,17 @@ def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open
         ("outcome_clawback", None, None, -180),
     ]
     assert (november.wage, november.clawback, november.outcome_clawback, november.total, november.payable) == (
-        300, 0, 180, 120, 120)
+        300,
+        0,
+        180,
+        120,
+        120,
+    )
     approve(world, NOV)
     assert sorted(Outcome.objects.filter(reversal_statement=november).values_list("external_id", flat=True)) == [
-        "r0", "r1"]
+        "r0",
+        "r1",
+    ]
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.statement_id, second.statement_id) == (october.pk, october.pk)
@@ -91,8 +110,11 @@ def test_a_withdrawn_outcome_already_paid_for_is_reversed_once_in_the_first_open
 
 def test_a_withdrawal_that_outruns_the_wage_carries_credit(world):
     # Given: an October with 5 resolutions at 90 and nothing else, approved (450).
-    placement = backdate(hire(world, employee="kai", terms=design_terms(
-        share={"model": "flat", "rate": "0.10"}, minimum_per_period=None)))
+    placement = backdate(
+        hire(
+            world, employee="kai", terms=design_terms(share={"model": "flat", "rate": "0.10"}, minimum_per_period=None)
+        )
+    )
     for n in range(5):
         _resolution(placement, f"r{n}", at(2026, 10, 2 + n))
     settle(OCT)

@@ -19,22 +19,30 @@ from revenue.services.uploads import upload_lock
 from tests.support.workers import own_connection, wait_for
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
-CSV = (b"external_id,type,occurred_at,amount,currency\n"
-       b"pos-1,sale,2026-10-03T12:00:00+09:00,1200,JPY\n"
-       b"pos-2,sale,2026-10-04T12:00:00+09:00,-5,JPY\n")
+CSV = (
+    b"external_id,type,occurred_at,amount,currency\n"
+    b"pos-1,sale,2026-10-03T12:00:00+09:00,1200,JPY\n"
+    b"pos-2,sale,2026-10-04T12:00:00+09:00,-5,JPY\n"
+)
 
 
 def upload(world, *, status: str, minutes_ago: int) -> SaleUpload:
     """An upload stored as a worker would have left it, `minutes_ago` minutes old."""
-    row = SaleUpload(partner=world.hoshi, original_name="october.csv", uploaded_by=world.hoshi_owner,
-                     status=status, created_at=timezone.now() - timedelta(minutes=minutes_ago))
+    row = SaleUpload(
+        partner=world.hoshi,
+        original_name="october.csv",
+        uploaded_by=world.hoshi_owner,
+        status=status,
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
     row.file.save("stalled/october.csv", ContentFile(CSV), save=True)
     return row
 
 
 def run(*, period: date, status: str, minutes_ago: int) -> SettlementRun:
-    return SettlementRun.objects.create(period=period, status=status,
-                                        created_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return SettlementRun.objects.create(
+        period=period, status=status, created_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
 
 
 def advisory_locks_held_here() -> int:
@@ -74,8 +82,7 @@ def test_only_old_unfinished_work_whose_lock_nobody_holds_is_stalled(world, sett
 
 
 @pytest.mark.integration
-def test_the_sweep_queues_a_lost_upload_and_the_worker_imports_it(world, shared_media,
-                                                                   celery_worker_process):
+def test_the_sweep_queues_a_lost_upload_and_the_worker_imports_it(world, shared_media, celery_worker_process):
     # given an upload whose message never reached a worker (the broker was down), 10 minutes old
     lost = upload(world, status="queued", minutes_ago=10)
     # when the beat's sweep runs

@@ -40,14 +40,20 @@ def words(html: str) -> str:
 
 
 def an_upload(world, *, partner: str = "hoshi", status: str = "queued", **fields) -> SaleUpload:
-    upload = SaleUpload(partner=getattr(world, partner), original_name="october.csv", status=status,
-                        uploaded_by=getattr(world, f"{partner}_owner"), **fields)
+    upload = SaleUpload(
+        partner=getattr(world, partner),
+        original_name="october.csv",
+        status=status,
+        uploaded_by=getattr(world, f"{partner}_owner"),
+        **fields,
+    )
     upload.file.save("october.csv", ContentFile(HEADER.encode()), save=True)
     return upload
 
 
-def test_a_member_uploads_a_file_and_its_processing_is_queued_after_commit(world, monkeypatch,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_member_uploads_a_file_and_its_processing_is_queued_after_commit(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
     # given Hoshi Mart's member on the uploads page, and a broker that records what is queued
     queued: list[int] = []
     monkeypatch.setattr(tasks.upload_process_task, "delay", queued.append)
@@ -56,19 +62,28 @@ def test_a_member_uploads_a_file_and_its_processing_is_queued_after_commit(world
     content = HEADER + "s-1,sale,2026-10-03T12:01:00+09:00,1280,JPY\n"
     # when they upload a CSV file
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("portal-uploads"),
-                               {"file": SimpleUploadedFile("october.csv", content.encode(), "text/csv")})
+        response = client.post(
+            reverse("portal-uploads"), {"file": SimpleUploadedFile("october.csv", content.encode(), "text/csv")}
+        )
     # then they are sent back to the list, the file is stored and its processing queued once
     assert (response.status_code, response["Location"]) == (302, reverse("portal-uploads"))
     upload = SaleUpload.objects.get()
     assert (upload.partner_id, upload.original_name, upload.status, upload.uploaded_by_id) == (
-        world.hoshi.pk, "october.csv", "queued", world.hoshi_member.pk)
+        world.hoshi.pk,
+        "october.csv",
+        "queued",
+        world.hoshi_member.pk,
+    )
     assert upload.file.name.startswith(f"uploads/{world.hoshi.pk}/")
     with upload.file.open("rb") as stored:
         assert stored.read() == content.encode()
     assert queued == [upload.pk]
-    assert AuditLog.objects.filter(action="sale_upload.created", target_id=str(upload.pk),
-                                   partner_id=world.hoshi.pk).count() == 1
+    assert (
+        AuditLog.objects.filter(
+            action="sale_upload.created", target_id=str(upload.pk), partner_id=world.hoshi.pk
+        ).count()
+        == 1
+    )
     # and the list shows it as queued, polled until done
     page = text(client.get(reverse("portal-uploads")))
     assert "“october.csv” is uploaded; its rows are being processed." in page
@@ -78,17 +93,22 @@ def test_a_member_uploads_a_file_and_its_processing_is_queued_after_commit(world
 def test_an_unknown_column_is_refused_on_the_page_and_nothing_is_stored(world, settings):
     client = browser(world.hoshi_owner)
     before = state(settings)
-    response = client.post(reverse("portal-uploads"), {"file": SimpleUploadedFile(
-        "bad.csv", b"external_id,type,occurred_at,amount,currency,discount\n", "text/csv")})
+    response = client.post(
+        reverse("portal-uploads"),
+        {"file": SimpleUploadedFile("bad.csv", b"external_id,type,occurred_at,amount,currency,discount\n", "text/csv")},
+    )
     assert response.status_code == 400
     assert "Unknown column(s) in the header row: 'discount'." in text(response)
     assert state(settings) == before
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("sales.xlsx", b"PK\x03\x04", "'sales.xlsx' is not a .csv file."),
-    ("empty.csv", b"", "The submitted file is empty."),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("sales.xlsx", b"PK\x03\x04", "'sales.xlsx' is not a .csv file."),
+        ("empty.csv", b"", "The submitted file is empty."),
+    ],
+)
 def test_a_file_that_is_not_a_csv_is_refused(world, settings, name, content, message):
     client = browser(world.hoshi_owner)
     before = state(settings)
@@ -110,8 +130,14 @@ def test_an_account_manager_cannot_upload_or_open_the_page(world, settings):
     client = browser(world.hoshi_manager)
     before = state(settings)
     assert client.get(reverse("portal-uploads")).status_code == 403
-    response = client.post(reverse("portal-uploads"), {"file": SimpleUploadedFile(
-        "october.csv", (HEADER + "s-1,sale,2026-10-03T12:01:00+09:00,1280,JPY\n").encode(), "text/csv")})
+    response = client.post(
+        reverse("portal-uploads"),
+        {
+            "file": SimpleUploadedFile(
+                "october.csv", (HEADER + "s-1,sale,2026-10-03T12:01:00+09:00,1280,JPY\n").encode(), "text/csv"
+            )
+        },
+    )
     assert response.status_code == 403
     assert state(settings) == before
 
@@ -130,8 +156,9 @@ def test_the_page_shows_progress_while_processing_and_stops_polling_when_done(wo
     assert '<progress max="100" value="25"' in page
     assert "25% of about 1,000 rows" in page
     # when the row is polled after the upload is done
-    SaleUpload.objects.filter(pk=upload.pk).update(status="done", rows_done=1000, accepted=990, duplicates=4,
-                                                   rejected=6)
+    SaleUpload.objects.filter(pk=upload.pk).update(
+        status="done", rows_done=1000, accepted=990, duplicates=4, rejected=6
+    )
     fragment = client.get(reverse("portal-upload-row", args=[upload.pk]))
     # then it is the finished row: counts, the report link, and no more polling
     body = text(fragment)
@@ -152,9 +179,18 @@ def test_a_failed_upload_shows_its_error(world):
 def test_a_processed_file_shows_its_counts_on_the_page(world):
     # given a processed upload with one rejected row
     client = browser(world.hoshi_owner)
-    client.post(reverse("portal-uploads"), {"file": SimpleUploadedFile("october.csv", (
-        HEADER + "s-1,sale,2026-10-03T12:01:00+09:00,1280,JPY\ns-2,sale,2026-10-03T12:01:00+09:00,-1,JPY\n"
-    ).encode(), "text/csv")})
+    client.post(
+        reverse("portal-uploads"),
+        {
+            "file": SimpleUploadedFile(
+                "october.csv",
+                (
+                    HEADER + "s-1,sale,2026-10-03T12:01:00+09:00,1280,JPY\ns-2,sale,2026-10-03T12:01:00+09:00,-1,JPY\n"
+                ).encode(),
+                "text/csv",
+            )
+        },
+    )
     upload = upload_process(upload_id=SaleUpload.objects.get().pk)
     # when the list is opened, then it shows what happened to the rows
     page = text(client.get(reverse("portal-uploads")))
@@ -186,9 +222,15 @@ def test_rejected_rows_are_listed_on_the_page_fifty_at_a_time_beside_the_downloa
     # given a processed upload of Hoshi Mart with 51 rejected rows
     upload = an_upload(world, status="done", rows_total=60, rows_done=60, accepted=9, rejected=51)
     SaleUploadRejection.objects.bulk_create(
-        SaleUploadRejection(upload=upload, row_number=n + 1, column="amount", code="invalid",
-                            reason=f"amount must be a positive whole number; got -{n}.")
-        for n in range(1, 52))
+        SaleUploadRejection(
+            upload=upload,
+            row_number=n + 1,
+            column="amount",
+            code="invalid",
+            reason=f"amount must be a positive whole number; got -{n}.",
+        )
+        for n in range(1, 52)
+    )
     client = browser(world.hoshi_member)
     # when the uploads page is opened, then the latest upload's rejections show inline, 50 of them
     response = client.get(reverse("portal-uploads"))

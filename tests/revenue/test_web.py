@@ -50,8 +50,14 @@ def approve(world, statement: Statement) -> Statement:
 
 
 def _resolution(placement: Placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
-    Outcome.objects.create(placement=placement, kind="resolution", external_id=external_id, occurred_at=when,
-                           period=period_of(when, "Asia/Tokyo"), withdrawn_at=when if withdrawn else None)
+    Outcome.objects.create(
+        placement=placement,
+        kind="resolution",
+        external_id=external_id,
+        occurred_at=when,
+        period=period_of(when, "Asia/Tokyo"),
+        withdrawn_at=when if withdrawn else None,
+    )
 
 
 @pytest.fixture
@@ -92,8 +98,9 @@ OCTOBER_LINES = [
 
 
 def _lines(response) -> list[tuple]:
-    return [(line.kind, line.description, line.quantity, line.revenue, line.amount)
-            for line in response.context["lines"]]
+    return [
+        (line.kind, line.description, line.quantity, line.revenue, line.amount) for line in response.context["lines"]
+    ]
 
 
 # --- partner portal ----------------------------------------------------------------------------
@@ -112,7 +119,12 @@ def test_a_partner_sees_its_approved_statement_line_by_line_and_what_it_owes(wor
     assert _lines(response) == OCTOBER_LINES
     row = response.context["row"]
     assert (row.net, row.wage, row.total, row.payable, row.credit_carried_forward) == (
-        "JPY 5,000,000", "JPY 300,000", "JPY 300,000", "JPY 300,000", "JPY 0")
+        "JPY 5,000,000",
+        "JPY 300,000",
+        "JPY 300,000",
+        "JPY 300,000",
+        "JPY 0",
+    )
     page = text(response)
     assert "Top-up to the minimum wage for the period" in page
     # and the split between the platform and the studio is not the partner's business
@@ -178,27 +190,47 @@ def test_the_sales_list_explains_each_attribution_newest_first(world, october, t
     attribution_run()
     stored = dict(Sale.objects.values_list("external_id", "attribution_note"))
     # the partner reads the key by its plain name ("Coupon code"); the API keeps coupon_code
-    notes = {external_id: "Coupon code" + note[len("coupon_code"):] if note.startswith("coupon_code ") else note
-             for external_id, note in stored.items()}
+    notes = {
+        external_id: "Coupon code" + note[len("coupon_code") :] if note.startswith("coupon_code ") else note
+        for external_id, note in stored.items()
+    }
     owner = browser(world.hoshi_owner)
     # when the owner lists October's sales
     response = owner.get(reverse("portal-sales"), {"period": "2026-10"})
     # then each sale says whether it was attributed, by which key, to whom and why
     assert response.status_code == 200
-    rows = [(r.sale.external_id, r.when, r.amount, r.status, r.key, r.employee, r.explanation)
-            for r in response.context["rows"]]
+    rows = [
+        (r.sale.external_id, r.when, r.amount, r.status, r.key, r.employee, r.explanation)
+        for r in response.context["rows"]
+    ]
     assert rows == [
-        ("pos-1-r", "2026-10-06 12:00", "JPY -200,000", "attributed", "coupon_code", "Rinna",
-         f"Refund of pos-1. {notes['pos-1']}"),
-        ("pos-5", "2026-10-05 12:00", "JPY 999,999", "unattributed", "", "",
-         "The sale carries no coupon code, click id or conversation id."),
+        (
+            "pos-1-r",
+            "2026-10-06 12:00",
+            "JPY -200,000",
+            "attributed",
+            "coupon_code",
+            "Rinna",
+            f"Refund of pos-1. {notes['pos-1']}",
+        ),
+        (
+            "pos-5",
+            "2026-10-05 12:00",
+            "JPY 999,999",
+            "unattributed",
+            "",
+            "",
+            "The sale carries no coupon code, click id or conversation id.",
+        ),
         ("pos-4", "2026-10-04 12:00", "JPY 100,000", "attributed", "coupon_code", "Rinna", notes["pos-4"]),
         ("pos-3", "2026-10-03 12:00", "JPY 600,000", "attributed", "coupon_code", "Rinna", notes["pos-3"]),
         ("pos-2", "2026-10-02 12:00", "JPY 1,500,000", "attributed", "coupon_code", "Rinna", notes["pos-2"]),
         ("pos-1", "2026-10-01 12:00", "JPY 3,000,000", "attributed", "coupon_code", "Rinna", notes["pos-1"]),
     ]
-    assert stored["pos-1"] == ("coupon_code C1, touched 2026-10-01 00:00 UTC, 03:00:00 after the touch; "
-                               "last touch of 1 eligible touchpoint(s).")
+    assert stored["pos-1"] == (
+        "coupon_code C1, touched 2026-10-01 00:00 UTC, 03:00:00 after the touch; "
+        "last touch of 1 eligible touchpoint(s)."
+    )
     assert notes["pos-1"] in text(response) and "coupon_code" not in text(response)
 
     # when they filter to the sales that were not attributed
@@ -221,9 +253,18 @@ def test_the_sales_list_explains_each_attribution_newest_first(world, october, t
 def test_the_sales_list_pages_by_fifty_without_counting_the_table(world, today):
     # given 51 sales in October
     Sale.objects.bulk_create(
-        Sale(partner=world.hoshi, external_id=f"bulk-{n:03}", type="sale", occurred_at=at(10, 1 + n % 28, n % 24),
-             amount=100 + n, currency="JPY", period=OCT, content_digest="x")
-        for n in range(51))
+        Sale(
+            partner=world.hoshi,
+            external_id=f"bulk-{n:03}",
+            type="sale",
+            occurred_at=at(10, 1 + n % 28, n % 24),
+            amount=100 + n,
+            currency="JPY",
+            period=OCT,
+            content_digest="x",
+        )
+        for n in range(51)
+    )
     owner = browser(world.hoshi_owner)
     # when the owner opens the first page
     with CaptureQueriesContext(connection) as queries:
@@ -262,7 +303,8 @@ def test_the_portal_revenue_pages_are_for_partner_members(world, october):
 
 
 def test_finance_runs_reviews_adjusts_and_approves_october_through_the_console(
-        world, october, today, monkeypatch, django_capture_on_commit_callbacks):
+    world, october, today, monkeypatch, django_capture_on_commit_callbacks
+):
     finance = browser(world.finance)
     queued: list[int] = []
     from revenue.tasks import settlement_run_task
@@ -298,10 +340,10 @@ def test_finance_runs_reviews_adjusts_and_approves_october_through_the_console(
     response = finance.get(reverse("console-settlement"), {"period": "2026-10"})
     statement = Statement.objects.get(period=OCT)
     assert [(row.statement.pk, row.statement.status, row.payable) for row in response.context["rows"]] == [
-        (statement.pk, "draft", "JPY 300,000")]
+        (statement.pk, "draft", "JPY 300,000")
+    ]
     assert [(s.status, s.count) for s in response.context["summary"]] == [("draft", 1)]
-    assert finance.get(reverse("console-settlement"), {"period": "2026-10", "status": "approved"}
-                       ).context["rows"] == []
+    assert finance.get(reverse("console-settlement"), {"period": "2026-10", "status": "approved"}).context["rows"] == []
 
     # when finance opens it
     response = finance.get(reverse("console-statement", args=[statement.pk]))
@@ -309,38 +351,54 @@ def test_finance_runs_reviews_adjusts_and_approves_october_through_the_console(
     assert response.status_code == 200
     assert _lines(response) == OCTOBER_LINES
     assert [(s.payee, s.share, s.amount) for s in response.context["splits"]] == [
-        ("Haken platform", "70%", "JPY 210,000"), ("Studio Aoi", "30%", "JPY 90,000")]
+        ("Haken platform", "70%", "JPY 210,000"),
+        ("Studio Aoi", "30%", "JPY 90,000"),
+    ]
     assert response.context["can_submit"] and not response.context["can_approve"]
 
     # when finance adjusts without a reason
     before = revenue_state()
-    response = finance.post(reverse("console-statement-adjust", args=[statement.pk]),
-                            {"amount": "-30000", "reason": "  "})
+    response = finance.post(
+        reverse("console-statement-adjust", args=[statement.pk]), {"amount": "-30000", "reason": "  "}
+    )
     # then the page says a reason is required (400), and nothing changed
     assert response.status_code == 400
     assert "An adjustment needs a reason." in text(response)
     assert response.context["adjust_form"].data["amount"] == "-30000"
     assert revenue_state() == before
     # nor with an amount that is not a whole number
-    response = finance.post(reverse("console-statement-adjust", args=[statement.pk]),
-                            {"amount": "12.5", "reason": "Goodwill"})
+    response = finance.post(
+        reverse("console-statement-adjust", args=[statement.pk]), {"amount": "12.5", "reason": "Goodwill"}
+    )
     assert response.status_code == 400
     assert "Amount (minor units): Enter a whole number." in text(response)
     assert revenue_state() == before
 
     # when finance adjusts by −30,000 with a reason
-    response = finance.post(reverse("console-statement-adjust", args=[statement.pk]),
-                            {"amount": "-30000", "reason": "Goodwill for the POS outage"})
+    response = finance.post(
+        reverse("console-statement-adjust", args=[statement.pk]),
+        {"amount": "-30000", "reason": "Goodwill for the POS outage"},
+    )
     # then the statement is recomputed with the adjustment as its last line
     assert response.status_code == 302
     statement.refresh_from_db()
     assert (statement.status, statement.adjustments, statement.total, statement.payable) == (
-        "draft", -30_000, 270_000, 270_000)
+        "draft",
+        -30_000,
+        270_000,
+        270_000,
+    )
     response = finance.get(reverse("console-statement", args=[statement.pk]))
-    assert _lines(response)[-1] == ("adjustment", "Finance adjustment: Goodwill for the POS outage", None, "",
-                                    "JPY -30,000")
+    assert _lines(response)[-1] == (
+        "adjustment",
+        "Finance adjustment: Goodwill for the POS outage",
+        None,
+        "",
+        "JPY -30,000",
+    )
     assert [(a.reason, amount) for a, amount in response.context["adjustments"]] == [
-        ("Goodwill for the POS outage", "JPY -30,000")]
+        ("Goodwill for the POS outage", "JPY -30,000")
+    ]
 
     # when finance approves a draft directly
     before = revenue_state()
@@ -375,7 +433,11 @@ def test_finance_runs_reviews_adjusts_and_approves_october_through_the_console(
     assert response.status_code == 200
     [jpy] = response.context["balances"]
     assert (jpy.currency, jpy.total_debits, jpy.total_credits, jpy.balanced) == (
-        "JPY", "JPY 270,000", "JPY 270,000", True)
+        "JPY",
+        "JPY 270,000",
+        "JPY 270,000",
+        True,
+    )
     assert [(a.code, a.debits, a.credits, a.balance, a.side) for a in jpy.accounts] == [
         ("partner_receivable:hoshi-mart", "JPY 270,000", "JPY 0", "JPY 270,000", "Dr"),
         ("payee_payable:studio-aoi", "JPY 0", "JPY 81,000", "JPY 81,000", "Cr"),
@@ -404,8 +466,9 @@ def test_approval_of_a_stale_review_is_a_409_that_says_to_rerun_and_changes_noth
     # sale is not even attributed: the approval rolled back)
     assert response.status_code == 409
     page = text(response)
-    assert ("New sales, refunds or outcomes arrived since this draft was computed; "
-            "re-run the period and review it again.") in page
+    assert (
+        "New sales, refunds or outcomes arrived since this draft was computed; re-run the period and review it again."
+    ) in page
     assert "Re-run 2026-10" in page
     assert revenue_state() == before
 
@@ -425,8 +488,7 @@ FINANCE_PAGES = [
     ("statement", lambda s: reverse("console-statement", args=[s["statement"]]), None),
     ("submit", lambda s: reverse("console-statement-submit", args=[s["statement"]]), {}),
     ("approve", lambda s: reverse("console-statement-approve", args=[s["statement"]]), {}),
-    ("adjust", lambda s: reverse("console-statement-adjust", args=[s["statement"]]),
-     {"amount": "100", "reason": "x"}),
+    ("adjust", lambda s: reverse("console-statement-adjust", args=[s["statement"]]), {"amount": "100", "reason": "x"}),
     ("ledger", lambda s: reverse("console-ledger"), None),
     ("statements csv", lambda s: reverse("console-statements-export") + "?period=2026-10", None),
     ("ledger csv", lambda s: reverse("console-ledger-export"), None),
@@ -476,8 +538,19 @@ def test_the_csv_exports_stream_exact_rows(world, october, today):
     sid = str(statement.pk)
     head = [sid, "2026-10", "hoshi-mart", "rinna", "approved"]
     assert _csv(response) == [
-        ["statement_id", "period", "partner", "employee", "status", "line_kind", "description", "quantity",
-         "revenue", "amount", "currency"],
+        [
+            "statement_id",
+            "period",
+            "partner",
+            "employee",
+            "status",
+            "line_kind",
+            "description",
+            "quantity",
+            "revenue",
+            "amount",
+            "currency",
+        ],
         [*head, "attributed_sales", "Attributed sales in October 2026", "4", "5200000", "0", "JPY"],
         [*head, "refunds", "Refunds of sales not yet settled", "1", "-200000", "0", "JPY"],
         [*head, "share", "Revenue share (graduated) of the period's net revenue", "", "", "280000", "JPY"],
@@ -486,8 +559,20 @@ def test_the_csv_exports_stream_exact_rows(world, october, today):
     ]
     # and another month has only the header
     assert _csv(finance.get(reverse("console-statements-export"), {"period": "2026-09"})) == [
-        ["statement_id", "period", "partner", "employee", "status", "line_kind", "description", "quantity",
-         "revenue", "amount", "currency"]]
+        [
+            "statement_id",
+            "period",
+            "partner",
+            "employee",
+            "status",
+            "line_kind",
+            "description",
+            "quantity",
+            "revenue",
+            "amount",
+            "currency",
+        ]
+    ]
 
     # when finance downloads the ledger
     response = finance.get(reverse("console-ledger-export"))
@@ -507,8 +592,10 @@ def test_the_csv_exports_stream_exact_rows(world, october, today):
 def test_the_statements_export_needs_a_month(world, query):
     response = browser(world.finance).get(reverse("console-statements-export"), query)
     assert response.status_code == 400
-    assert response.content.decode() in ("Period: This field is required.",
-                                          "Period: Give a month as YYYY-MM, e.g. 2026-10.")
+    assert response.content.decode() in (
+        "Period: This field is required.",
+        "Period: Give a month as YYYY-MM, e.g. 2026-10.",
+    )
 
 
 def test_text_that_looks_like_a_formula_is_defused_in_csv(world, october, today):
@@ -516,8 +603,9 @@ def test_text_that_looks_like_a_formula_is_defused_in_csv(world, october, today)
     settle()
     from revenue.services.settlement import statement_adjust
 
-    statement_adjust(actor=world.finance, statement=Statement.objects.get(period=OCT), amount=-1,
-                     reason="=HYPERLINK(\"http://evil\")")
+    statement_adjust(
+        actor=world.finance, statement=Statement.objects.get(period=OCT), amount=-1, reason='=HYPERLINK("http://evil")'
+    )
     # and a partner named like one
     world.hoshi.__class__.objects.filter(pk=world.hoshi.pk).update(slug="=cmd|calc")
     rows = _csv(browser(world.finance).get(reverse("console-statements-export"), {"period": "2026-10"}))
@@ -531,8 +619,10 @@ def test_text_that_looks_like_a_formula_is_defused_in_csv(world, october, today)
 
 
 def _simulate(client, placement: Placement, terms_a: dict, terms_b: dict):
-    return client.post(reverse("console-simulate", args=[placement.pk]), {
-        "terms_a": json.dumps(terms_a), "terms_b": json.dumps(terms_b), "months": "12", "price_per_call": "10"})
+    return client.post(
+        reverse("console-simulate", args=[placement.pk]),
+        {"terms_a": json.dumps(terms_a), "terms_b": json.dumps(terms_b), "months": "12", "price_per_call": "10"},
+    )
 
 
 def test_the_simulator_rates_real_october_under_two_sets_of_terms_and_writes_nothing(world, october, today):
@@ -549,23 +639,34 @@ def test_the_simulator_rates_real_october_under_two_sets_of_terms_and_writes_not
     assert json.loads(form.data["terms_a"]) == design_terms()
     assert json.loads(form.data["terms_b"]) == design_terms(minimum_per_period=None)
     assert [(r.period, r.net, r.wage_a, r.wage_b) for r in response.context["rows"]] == [
-        ("2026-10", "JPY 5,000,000", "JPY 300,000", "JPY 280,180")]
+        ("2026-10", "JPY 5,000,000", "JPY 300,000", "JPY 280,180")
+    ]
 
     # when they compare DESIGN's terms with the same terms without minimum or outcome fees
-    response = _simulate(manager, october, design_terms(),
-                         design_terms(minimum_per_period=None, outcome_fees={}))
+    response = _simulate(manager, october, design_terms(), design_terms(minimum_per_period=None, outcome_fees={}))
     # then October pays 300,000 under A (280,000 + 180 of fees, raised to the minimum) and
     # exactly 280,000 under B (8% of 1,000,000 + 5% of 4,000,000)
     assert response.status_code == 200
     [row] = response.context["rows"]
     assert (row.period, row.sales, row.refunds, row.net, row.outcomes, row.wage_a, row.wage_b, row.difference) == (
-        "2026-10", "JPY 5,200,000", "JPY -200,000", "JPY 5,000,000", 3, "JPY 300,000", "JPY 280,000",
-        "JPY -20,000")
+        "2026-10",
+        "JPY 5,200,000",
+        "JPY -200,000",
+        "JPY 5,000,000",
+        3,
+        "JPY 300,000",
+        "JPY 280,000",
+        "JPY -20,000",
+    )
     # and per-call pricing would have charged 10 a call for 5 touchpoints + 3 outcomes
     assert (row.calls, row.per_call) == (8, "JPY 80")
     totals = response.context["totals"]
     assert (totals["wage_a"], totals["wage_b"], totals["calls"], totals["per_call"]) == (
-        "JPY 300,000", "JPY 280,000", 8, "JPY 80")
+        "JPY 300,000",
+        "JPY 280,000",
+        8,
+        "JPY 80",
+    )
     page = text(response)
     assert "calls = touchpoints + outcomes recorded; agent runs will replace this" in page
     # and nothing was written
@@ -580,21 +681,28 @@ def test_the_simulator_shows_problems_by_path_and_changes_nothing(world, october
     response = _simulate(manager, october, bad, design_terms())
     # then the page lists A's problems by path (400)
     assert response.status_code == 400
-    assert response.context["errors"] == {"terms_a": {
-        "currency": ["must be JPY, the currency of this partner's contract."],
-        "share.rate": ['must be a decimal string such as "0.05"; got \'8%\'.'],
-    }}
+    assert response.context["errors"] == {
+        "terms_a": {
+            "currency": ["must be JPY, the currency of this partner's contract."],
+            "share.rate": ["must be a decimal string such as \"0.05\"; got '8%'."],
+        }
+    }
     assert "<code>share.rate</code>" in text(response)
     assert "rows" not in response.context
     # when the same comes through htmx with B not even JSON
-    response = manager.post(reverse("console-simulate", args=[october.pk]), {
-        "terms_a": json.dumps(design_terms()), "terms_b": "{", "months": "12", "price_per_call": "10"},
-        HTTP_HX_REQUEST="true")
+    response = manager.post(
+        reverse("console-simulate", args=[october.pk]),
+        {"terms_a": json.dumps(design_terms()), "terms_b": "{", "months": "12", "price_per_call": "10"},
+        HTTP_HX_REQUEST="true",
+    )
     # then the fragment answers 422 (base.html swaps those in)
     assert response.status_code == 422
     assert "<html" not in text(response)
-    assert response.context["errors"] == {"terms_b": {"terms": [
-        "This is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2."]}}
+    assert response.context["errors"] == {
+        "terms_b": {
+            "terms": ["This is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2."]
+        }
+    }
     assert revenue_state() == before
 
 
@@ -621,15 +729,18 @@ def test_the_simulator_starts_b_from_an_amendment_and_works_before_any_terms(wor
     active = hire(world)
     amendment = design_terms(minimum_per_period=100000)
     # (the next period start by the real clock: the services, unlike the pinned pages, use it)
-    version = services.contract_version_draft(actor=world.hoshi_manager, placement=active, terms=amendment,
-                                              effective_from=next_period_start_for(world.hoshi))
+    version = services.contract_version_draft(
+        actor=world.hoshi_manager, placement=active, terms=amendment, effective_from=next_period_start_for(world.hoshi)
+    )
     services.contract_version_propose(actor=world.hoshi_manager, version=version)
     # when the manager opens the simulator
     response = browser(world.hoshi_manager).get(reverse("console-simulate", args=[active.pk]))
     # then A is the terms in force and B the amendment; with no activity there are no months
     assert response.status_code == 200
-    assert (json.loads(response.context["form"].data["terms_a"]),
-            json.loads(response.context["form"].data["terms_b"])) == (design_terms(), amendment)
+    assert (
+        json.loads(response.context["form"].data["terms_a"]),
+        json.loads(response.context["form"].data["terms_b"]),
+    ) == (design_terms(), amendment)
     assert response.context["rows"] == []
     assert "No sales, refunds, outcomes or touchpoints were recorded" in text(response)
 
@@ -680,15 +791,31 @@ def test_the_annualised_wage_averages_the_periods_of_the_last_twelve_months(worl
     contract_h, contract_w = hoshi.contract, wayfarer.contract
 
     def approved(contract, period: date, net: int, wage: int) -> None:
-        Statement.objects.create(contract=contract, period=period, status="approved", currency=contract.currency,
-                                 version_number=1, net=net, wage=wage, total=wage, payable=wage)
+        Statement.objects.create(
+            contract=contract,
+            period=period,
+            status="approved",
+            currency=contract.currency,
+            version_number=1,
+            net=net,
+            wage=wage,
+            total=wage,
+            payable=wage,
+        )
 
-    approved(contract_h, date(2025, 9, 1), 1_000_000, 999_999)   # 13 months before the latest: outside
+    approved(contract_h, date(2025, 9, 1), 1_000_000, 999_999)  # 13 months before the latest: outside
     approved(contract_h, date(2026, 1, 1), 2_000_000, 300_000)
     approved(contract_h, date(2026, 10, 1), 5_000_000, 300_001)
     approved(contract_w, date(2026, 10, 1), 12_345, 1_000)
-    Statement.objects.create(contract=contract_w, period=date(2026, 9, 1), status="draft", currency="USD",
-                             version_number=1, net=999_999, wage=999_999)
+    Statement.objects.create(
+        contract=contract_w,
+        period=date(2026, 9, 1),
+        status="draft",
+        currency="USD",
+        version_number=1,
+        net=999_999,
+        wage=999_999,
+    )
     # when the figures are read
     from employees.selectors import employee_track_record
 
@@ -696,8 +823,12 @@ def test_the_annualised_wage_averages_the_periods_of_the_last_twelve_months(worl
     # then revenue sums every approved net; the wage averages the 2 JPY periods in the
     # window (600,001 / 2 × 12 = 3,600,006) and the 1 USD period (10.00 × 12)
     assert [(f.currency, f.amount, f.formatted) for f in track.attributed_revenue] == [
-        ("JPY", 8_000_000, "JPY 8,000,000"), ("USD", 12_345, "USD 123.45")]
+        ("JPY", 8_000_000, "JPY 8,000,000"),
+        ("USD", 12_345, "USD 123.45"),
+    ]
     assert [(f.currency, f.amount, f.formatted) for f in track.annualised_wage] == [
-        ("JPY", 3_600_006, "JPY 3,600,006"), ("USD", 12_000, "USD 120.00")]
+        ("JPY", 3_600_006, "JPY 3,600,006"),
+        ("USD", 12_000, "USD 120.00"),
+    ]
     assert ContractVersion.objects.count() == 2
     assert AuditLog.objects.filter(action__startswith="statement").count() == 0

@@ -67,16 +67,18 @@ def fuzz_data(world, settings):
     connect_payees(None)
     placement = placement_with_coupons(world)
     october_statement(world, placement)
-    agent_services.widget_configure(actor=world.hoshi_owner, placement=placement,
-                                    allowed_origins=["https://hoshi.example"])
+    agent_services.widget_configure(
+        actor=world.hoshi_owner, placement=placement, allowed_origins=["https://hoshi.example"]
+    )
     issued = contract_services.api_key_create(actor=world.hoshi_owner, partner=world.hoshi, name="fuzz")
     browser = Client()
     browser.force_login(world.finance)
     csrf = secrets.token_hex(16)  # 32 characters: a valid unmasked CSRF secret for cookie and header
     yield {
         "api_key": Credentials(headers={"Authorization": f"Bearer {issued.secret}"}, cookies={}),
-        "finance": Credentials(headers={"X-CSRFToken": csrf},
-                               cookies={"sessionid": browser.cookies["sessionid"].value, "csrftoken": csrf}),
+        "finance": Credentials(
+            headers={"X-CSRFToken": csrf}, cookies={"sessionid": browser.cookies["sessionid"].value, "csrftoken": csrf}
+        ),
         "anonymous": Credentials(headers={}, cookies={}),
     }
     cache.clear()  # the rate limits' counters: leave none behind for the next test
@@ -116,12 +118,22 @@ def assert_error_shape(response: Any) -> None:
 
 @pytest.mark.parametrize("caller", CALLERS)
 @schema.parametrize()
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
-          phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 def test_no_request_is_a_server_error_and_every_4xx_has_the_error_shape(
-        case, caller, fuzz_data, in_process_connection, raised):
+    case, caller, fuzz_data, in_process_connection, raised
+):
     credentials = fuzz_data[caller]
     raised.clear()
     with transaction.atomic():
@@ -129,7 +141,8 @@ def test_no_request_is_a_server_error_and_every_4xx_has_the_error_shape(
         transaction.set_rollback(True)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} as {caller} answered {response.status_code}\n"
-        f"{case.as_curl_command()}\n{''.join(raised)}")
+        f"{case.as_curl_command()}\n{''.join(raised)}"
+    )
     case.validate_response(response, checks=[not_a_server_error])
     if 400 <= response.status_code < 500:
         assert_error_shape(response)

@@ -14,8 +14,10 @@ from tests.support.revenue import ingestion_state
 from tests.support.world import api_as, hire
 
 
-@pytest.mark.parametrize("path", ["/api/v1/placements/abc", "/api/v1/placements/-1",
-                                  "/api/v1/api-keys/null/revoke", "/api/v1/no-such-endpoint"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/placements/abc", "/api/v1/placements/-1", "/api/v1/api-keys/null/revoke", "/api/v1/no-such-endpoint"],
+)
 def test_an_api_url_no_route_matches_is_a_json_not_found(world, path):
     # given a signed-in partner owner
     before = db_state()
@@ -54,8 +56,9 @@ def test_a_kind_that_is_not_a_string_is_rejected_not_a_crash(world, endpoint, ki
     assert (body["accepted"], body["duplicates"]) == (0, 0)
     external_id = "clk-1" if endpoint == "touchpoints" else "res-1"
     kinds = "click, conversation, coupon" if endpoint == "touchpoints" else "delivered_work, resolution"
-    assert body["rejected"] == [{"index": 0, "external_id": external_id, "code": "invalid",
-                                 "message": f"kind must be one of {kinds}."}]
+    assert body["rejected"] == [
+        {"index": 0, "external_id": external_id, "code": "invalid", "message": f"kind must be one of {kinds}."}
+    ]
     assert ingestion_state() == before
 
 
@@ -63,27 +66,38 @@ def test_a_kind_that_is_not_a_string_is_rejected_not_a_crash(world, endpoint, ki
 def test_a_widget_key_with_a_nul_is_an_unknown_key(db, key):
     # given no widget at all
     # when a visitor's page starts a conversation with a key containing a NUL character
-    response = APIClient().post("/api/v1/widget/conversations", {"key": key, "message": "hi"}, format="json",
-                                HTTP_ORIGIN="https://hoshi.example")
+    response = APIClient().post(
+        "/api/v1/widget/conversations",
+        {"key": key, "message": "hi"},
+        format="json",
+        HTTP_ORIGIN="https://hoshi.example",
+    )
     # then 404 not_found on the key, as for any unknown key (not a database error)
     assert_error(response, 404, "not_found", {"key": ["No widget has this publishable key."]})
 
 
-@pytest.mark.parametrize(("path", "name"), [
-    ("/api/v1/statements?status=%00", "status"), ("/api/v1/invoices?status=paid%00", "status"),
-    ("/api/v1/employees?skill=%00", "skill"), ("/api/v1/employees?industry=a%00b", "industry"),
-    ("/api/v1/placements?status=%00", "status"),
-])
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/statements?status=%00", "status"),
+        ("/api/v1/invoices?status=paid%00", "status"),
+        ("/api/v1/employees?skill=%00", "skill"),
+        ("/api/v1/employees?industry=a%00b", "industry"),
+        ("/api/v1/placements?status=%00", "status"),
+    ],
+)
 def test_a_query_parameter_with_a_nul_is_a_malformed_request(world, path, name):
     # given a signed-in finance user
     before = db_state()
     # when they filter by a value containing a NUL character
     response = api_as(world.finance).get(path)
     # then 400 malformed_request naming the parameter, and nothing changed
-    error = assert_error(response, 400, "malformed_request",
-                         {name: ["Remove the NUL or unpaired surrogate character."]})
-    assert error["message"] == (f"The query parameter {name!r} contains a character that cannot be stored "
-                                "(NUL or a lone surrogate).")
+    error = assert_error(
+        response, 400, "malformed_request", {name: ["Remove the NUL or unpaired surrogate character."]}
+    )
+    assert error["message"] == (
+        f"The query parameter {name!r} contains a character that cannot be stored (NUL or a lone surrogate)."
+    )
     assert db_state() == before
 
 
@@ -98,8 +112,10 @@ def test_a_path_with_a_nul_is_a_malformed_request(world):
     assert ingestion_state() == before
 
 
-@pytest.mark.parametrize("path", [f"/api/v1/{name}/99999999999999999999"
-                                  for name in ("placements", "statements", "invoices", "conversations")])
+@pytest.mark.parametrize(
+    "path",
+    [f"/api/v1/{name}/99999999999999999999" for name in ("placements", "statements", "invoices", "conversations")],
+)
 def test_an_id_beyond_any_database_integer_is_not_found(world, path):
     # given a signed-in finance user
     before = db_state()
@@ -110,18 +126,20 @@ def test_an_id_beyond_any_database_integer_is_not_found(world, path):
     assert db_state() == before
 
 
-@pytest.mark.parametrize(("path", "allowed"), [
-    ("/api/v1/statements", "draft, in_review, approved, invoiced, paid, closed"),
-    ("/api/v1/invoices", "draft, open, payment_failed, paid, void"),
-])
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/statements", "draft, in_review, approved, invoiced, paid, closed"),
+        ("/api/v1/invoices", "draft, open, payment_failed, paid, void"),
+    ],
+)
 def test_an_unknown_status_filter_is_invalid_not_an_empty_list(world, path, allowed):
     # given a signed-in finance user
     before = db_state()
     # when they filter by a status that does not exist
     response = api_as(world.finance).get(path, {"status": "approvd"})
     # then 400 invalid naming the statuses there are (a typo must not look like "there are none")
-    error = assert_error(response, 400, "invalid",
-                         {"status": [f"must be one of {allowed}; got 'approvd'."]})
+    error = assert_error(response, 400, "invalid", {"status": [f"must be one of {allowed}; got 'approvd'."]})
     assert error["message"] == "Unknown status 'approvd'."
     assert db_state() == before
 
@@ -130,8 +148,10 @@ def test_the_widget_rate_limit_names_a_key_by_its_digest(db, settings):
     # given a widget rate of one message a minute
     from django.core.cache import cache
 
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "widget": "1/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "widget": "1/min"},
+    }
     cache.clear()
     client = APIClient()
     key = "pk \x1f odd key with spaces"

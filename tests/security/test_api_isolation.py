@@ -31,16 +31,21 @@ class Scene:
 def scene(world) -> Scene:
     hoshi_active = hire(world)
     next_start = next_period_start(this_period(world.hoshi))
-    services.contract_version_draft(actor=world.hoshi_manager, placement=hoshi_active,
-                                    terms=DESIGN_TERMS, effective_from=next_start)
+    services.contract_version_draft(
+        actor=world.hoshi_manager, placement=hoshi_active, terms=DESIGN_TERMS, effective_from=next_start
+    )
     hoshi_requested = hire(world, employee="kai", until="requested")
     wayfarer_active = hire(world, partner="wayfarer", employee="kai")
     hoshi_key = services.api_key_create(actor=world.hoshi_owner, partner=world.hoshi, name="POS")
-    wayfarer_key = services.api_key_create(actor=world.wayfarer_owner, partner=world.wayfarer,
-                                           name="Booking engine")
-    return Scene(hoshi_active=hoshi_active, hoshi_requested=hoshi_requested,
-                 wayfarer_active=wayfarer_active, hoshi_key=hoshi_key.key.pk,
-                 wayfarer_key=wayfarer_key.key.pk, wayfarer_secret=wayfarer_key.secret)
+    wayfarer_key = services.api_key_create(actor=world.wayfarer_owner, partner=world.wayfarer, name="Booking engine")
+    return Scene(
+        hoshi_active=hoshi_active,
+        hoshi_requested=hoshi_requested,
+        wayfarer_active=wayfarer_active,
+        hoshi_key=hoshi_key.key.pk,
+        wayfarer_key=wayfarer_key.key.pk,
+        wayfarer_secret=wayfarer_key.secret,
+    )
 
 
 def hoshi_requests(scene: Scene) -> list[tuple[str, str, dict | None]]:
@@ -53,17 +58,24 @@ def hoshi_requests(scene: Scene) -> list[tuple[str, str, dict | None]]:
     return [
         ("get", f"/api/v1/placements/{active}", None),
         ("get", f"/api/v1/placements/{requested}", None),
-        *[("post", f"/api/v1/placements/{requested}/{action}", reason)
-          for action in ("approve", "decline", "withdraw")],
-        *[("post", f"/api/v1/placements/{active}/{action}", reason)
-          for action in ("pause", "resume", "end", "withdraw")],
+        *[
+            ("post", f"/api/v1/placements/{requested}/{action}", reason)
+            for action in ("approve", "decline", "withdraw")
+        ],
+        *[
+            ("post", f"/api/v1/placements/{active}/{action}", reason)
+            for action in ("pause", "resume", "end", "withdraw")
+        ],
         ("get", f"/api/v1/contracts/{contract}", None),
         ("post", f"/api/v1/contracts/{contract}/versions", version_body),
         ("get", f"/api/v1/contracts/{contract}/versions/1", None),
         ("get", f"/api/v1/contracts/{contract}/versions/2", None),
         ("put", f"/api/v1/contracts/{contract}/versions/2", version_body),
-        *[("post", f"/api/v1/contracts/{contract}/versions/{number}/{action}", reason)
-          for number in (1, 2) for action in ("propose", "withdraw", "accept", "reject")],
+        *[
+            ("post", f"/api/v1/contracts/{contract}/versions/{number}/{action}", reason)
+            for number in (1, 2)
+            for action in ("propose", "withdraw", "accept", "reject")
+        ],
         ("post", f"/api/v1/api-keys/{scene.hoshi_key}/revoke", None),
     ]
 
@@ -107,8 +119,7 @@ def test_an_unknown_id_answers_exactly_like_another_partners_id(world, scene):
     missing = client.get(f"/api/v1/placements/{missing_id}").json()
     # then the two answers differ only in the id echoed back
     assert seen == {"error": {"code": "not_found", "message": f"No placement {hoshi_id}.", "fields": {}}}
-    assert missing == {"error": {"code": "not_found", "message": f"No placement {missing_id}.",
-                                 "fields": {}}}
+    assert missing == {"error": {"code": "not_found", "message": f"No placement {missing_id}.", "fields": {}}}
 
 
 def test_hoshi_people_cannot_reach_wayfarer(world, scene):
@@ -136,16 +147,22 @@ def ids(response) -> list[int]:
     return [row["id"] for row in response.json()["results"]]
 
 
-@pytest.mark.parametrize(("viewer", "partners"), [
-    ("hoshi_owner", ["hoshi"]), ("hoshi_member", ["hoshi"]), ("hoshi_manager", ["hoshi"]),
-    ("wayfarer_owner", ["wayfarer"]), ("wayfarer_manager", ["wayfarer"]),
-    ("finance", ["hoshi", "wayfarer"]), ("staff", ["hoshi", "wayfarer"]),
-])
+@pytest.mark.parametrize(
+    ("viewer", "partners"),
+    [
+        ("hoshi_owner", ["hoshi"]),
+        ("hoshi_member", ["hoshi"]),
+        ("hoshi_manager", ["hoshi"]),
+        ("wayfarer_owner", ["wayfarer"]),
+        ("wayfarer_manager", ["wayfarer"]),
+        ("finance", ["hoshi", "wayfarer"]),
+        ("staff", ["hoshi", "wayfarer"]),
+    ],
+)
 def test_lists_hold_exactly_the_viewers_rows(world, scene, viewer, partners):
     # given placements, contracts and keys at both partners
     # (newest first: Wayfarer's placement, Hoshi's Kai request, Hoshi's Rinna)
-    placements = {"hoshi": [scene.hoshi_requested.pk, scene.hoshi_active.pk],
-                  "wayfarer": [scene.wayfarer_active.pk]}
+    placements = {"hoshi": [scene.hoshi_requested.pk, scene.hoshi_active.pk], "wayfarer": [scene.wayfarer_active.pk]}
     contracts = {"hoshi": [scene.hoshi_active.contract.pk], "wayfarer": [scene.wayfarer_active.contract.pk]}
     keys = {"hoshi": [scene.hoshi_key], "wayfarer": [scene.wayfarer_key]}
     client = api_as(getattr(world, viewer))
@@ -157,10 +174,13 @@ def test_lists_hold_exactly_the_viewers_rows(world, scene, viewer, partners):
     assert ids(client.get("/api/v1/api-keys")) == [k for p in reversed(partners) for k in keys[p]]
     # and filtering by status stays inside the same scope
     assert ids(client.get("/api/v1/placements", {"status": "requested"})) == (
-        [scene.hoshi_requested.pk] if "hoshi" in partners else [])
+        [scene.hoshi_requested.pk] if "hoshi" in partners else []
+    )
     assert ids(client.get("/api/v1/placements", {"status": "active"})) == [
-        p for partner in reversed(partners)
-        for p in {"hoshi": [scene.hoshi_active.pk], "wayfarer": [scene.wayfarer_active.pk]}[partner]]
+        p
+        for partner in reversed(partners)
+        for p in {"hoshi": [scene.hoshi_active.pk], "wayfarer": [scene.wayfarer_active.pk]}[partner]
+    ]
 
 
 @pytest.mark.parametrize("viewer", ["finance", "staff"])
@@ -198,9 +218,11 @@ def test_an_api_key_reads_only_its_own_partner(world, scene):
     assert ids(client.get("/api/v1/contracts")) == [scene.wayfarer_active.contract.pk]
     # when it reads Hoshi Mart's placement, contract and a version
     before = db_state()
-    for path in (f"/api/v1/placements/{scene.hoshi_active.pk}",
-                 f"/api/v1/contracts/{scene.hoshi_active.contract.pk}",
-                 f"/api/v1/contracts/{scene.hoshi_active.contract.pk}/versions/1"):
+    for path in (
+        f"/api/v1/placements/{scene.hoshi_active.pk}",
+        f"/api/v1/contracts/{scene.hoshi_active.contract.pk}",
+        f"/api/v1/contracts/{scene.hoshi_active.contract.pk}/versions/1",
+    ):
         response = client.get(path)
         # then each is not found
         assert_error(response, 404, "not_found")
@@ -214,11 +236,13 @@ def test_a_draft_never_sent_stays_private_after_it_is_withdrawn(world):
     # given a v1 draft the manager withdrew without ever proposing it, then a proposed v2
     placement = hire(world, until="approved")
     start = this_period(world.hoshi)
-    v1 = services.contract_version_draft(actor=world.hoshi_manager, placement=placement,
-                                         terms=design_terms(minimum_per_period=1), effective_from=start)
+    v1 = services.contract_version_draft(
+        actor=world.hoshi_manager, placement=placement, terms=design_terms(minimum_per_period=1), effective_from=start
+    )
     services.contract_version_withdraw(actor=world.hoshi_manager, version=v1, reason="typo")
-    v2 = services.contract_version_draft(actor=world.hoshi_manager, placement=placement,
-                                         terms=DESIGN_TERMS, effective_from=start)
+    v2 = services.contract_version_draft(
+        actor=world.hoshi_manager, placement=placement, terms=DESIGN_TERMS, effective_from=start
+    )
     services.contract_version_propose(actor=world.hoshi_manager, version=v2)
     contract = placement.contract.pk
     # when the partner's people read the contract, and v1 directly
@@ -233,20 +257,23 @@ def test_a_draft_never_sent_stays_private_after_it_is_withdrawn(world):
         assert error["message"] == f"Contract {contract} has no version 1."
     # and the account manager still sees both
     response = api_as(world.hoshi_manager).get(f"/api/v1/contracts/{contract}")
-    assert [(v["number"], v["status"]) for v in response.json()["versions"]] == [
-        (1, "withdrawn"), (2, "proposed")]
+    assert [(v["number"], v["status"]) for v in response.json()["versions"]] == [(1, "withdrawn"), (2, "proposed")]
 
 
 def test_a_draft_withdrawn_by_ending_the_placement_stays_private(world):
     # given an active placement with an amendment drafted, then ended by the manager
     placement = hire(world)
-    services.contract_version_draft(actor=world.hoshi_manager, placement=placement,
-                                    terms=design_terms(hold_days=5),
-                                    effective_from=next_period_start(this_period(world.hoshi)))
+    services.contract_version_draft(
+        actor=world.hoshi_manager,
+        placement=placement,
+        terms=design_terms(hold_days=5),
+        effective_from=next_period_start(this_period(world.hoshi)),
+    )
     services.placement_end(actor=world.hoshi_manager, placement=placement, reason="Contract over")
     # when the partner owner reads the contract
     response = api_as(world.hoshi_owner).get(f"/api/v1/contracts/{placement.contract.pk}")
     # then only v1, which they accepted, is shown
     assert [(v["number"], v["status"]) for v in response.json()["versions"]] == [(1, "accepted")]
-    assert_error(api_as(world.hoshi_owner).get(f"/api/v1/contracts/{placement.contract.pk}/versions/2"),
-                 404, "not_found")
+    assert_error(
+        api_as(world.hoshi_owner).get(f"/api/v1/contracts/{placement.contract.pk}/versions/2"), 404, "not_found"
+    )

@@ -34,10 +34,21 @@ def test_the_money_loop_and_api_keys_leave_an_append_only_trail(world, local_str
     # then each step is on the trail, by who did it
     trail = actions()
     recorded = {action for action, _label in trail}
-    for expected in ["placement.requested", "contract.drafted", "contract.proposed", "contract.accepted",
-                     "statement.in_review", "statement.approved", "invoice.created", "invoice.issued",
-                     "invoice.paid", "payout_run.requested", "payout.sent",
-                     "api_key.created", "api_key.revoked"]:
+    for expected in [
+        "placement.requested",
+        "contract.drafted",
+        "contract.proposed",
+        "contract.accepted",
+        "statement.in_review",
+        "statement.approved",
+        "invoice.created",
+        "invoice.issued",
+        "invoice.paid",
+        "payout_run.requested",
+        "payout.sent",
+        "api_key.created",
+        "api_key.revoked",
+    ]:
         assert expected in recorded, (expected, sorted(recorded))
     assert ("contract.accepted", "hoshi-owner") in trail
     # four eyes: one finance user sends the statement to review, another approves it

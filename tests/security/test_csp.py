@@ -62,10 +62,17 @@ def test_the_login_page_carries_the_policy():
 def test_partner_pages_carry_the_policy_and_render(world):
     placement = hire(world, until="active")
     client = browser(world.hoshi_owner)
-    for url in [reverse("portal"), reverse("catalog"), reverse("portal-agents"),
-                reverse("portal-chat", args=[placement.pk]), reverse("portal-widget", args=[placement.pk]),
-                reverse("portal-api-keys"), reverse("portal-revenue"), reverse("portal-sales"),
-                reverse("notifications")]:
+    for url in [
+        reverse("portal"),
+        reverse("catalog"),
+        reverse("portal-agents"),
+        reverse("portal-chat", args=[placement.pk]),
+        reverse("portal-widget", args=[placement.pk]),
+        reverse("portal-api-keys"),
+        reverse("portal-revenue"),
+        reverse("portal-sales"),
+        reverse("notifications"),
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert_strict_page(response)
@@ -75,14 +82,19 @@ def test_console_pages_carry_the_policy_and_render(world):
     hire(world, until="active")
     for user in (world.hoshi_manager, world.finance):
         client = browser(user)
-        for url in [reverse("console"), reverse("catalog"), reverse("console-audit"),
-                    reverse("console-conversations")]:
+        for url in [reverse("console"), reverse("catalog"), reverse("console-audit"), reverse("console-conversations")]:
             response = client.get(url)
             assert response.status_code == 200, url
             assert_strict_page(response)
     client = browser(world.finance)
-    for url in [reverse("console-settlement"), reverse("console-ledger"), reverse("console-invoices"),
-                reverse("console-payouts"), reverse("console-payees"), reverse("console-reconciliation")]:
+    for url in [
+        reverse("console-settlement"),
+        reverse("console-ledger"),
+        reverse("console-invoices"),
+        reverse("console-payouts"),
+        reverse("console-payees"),
+        reverse("console-reconciliation"),
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert_strict_page(response)
@@ -119,6 +131,7 @@ def test_an_empty_policy_setting_sends_no_header(settings):
 
 
 # --- every GET page, over the demo data -----------------------------------------------------
+
 
 # The project's URL parameters → the demo objects to fill them with (every one of them: the
 # pages a person may not see answer 404, which is rendered HTML too).
@@ -163,8 +176,9 @@ def _invitation_values() -> dict[str, list[str]]:
     from contracts.services import invitation_send
 
     hoshi = Partner.objects.get(slug="hoshi-mart")
-    invitation = invitation_send(actor=hoshi.account_manager, partner=hoshi, email="new-colleague@hoshi.example",
-                                 site_url="http://testserver/")
+    invitation = invitation_send(
+        actor=hoshi.account_manager, partner=hoshi, email="new-colleague@hoshi.example", site_url="http://testserver/"
+    )
     [token] = re.findall(r"/invitations/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
     return {"invitation_id": [str(invitation.pk)], "token": [token, "never-issued-token"]}
 
@@ -203,6 +217,7 @@ def test_every_page_of_every_role_renders_without_inline_styles():
     from django.core.management import call_command
 
     from core.models import User
+
     for command in ("seed_demo", "seed_demo_revenue", "seed_demo_payments", "seed_demo_agents"):
         call_command(command, stdout=StringIO())
     values = _parameter_values()

@@ -25,7 +25,7 @@ from tests.support.world import hire
 EXEMPT = {
     "stripe-webhook": "Stripe calls it server to server; the Stripe-Signature header is verified instead",
     "api-widget-conversations": "the widget on partners' sites: no session or cookie (authentication_classes = []); "
-                                "publishable key + allowed origin (CORS) instead",
+    "publishable key + allowed origin (CORS) instead",
     "api-widget-messages": "as api-widget-conversations, plus the conversation's secret token",
     "api-widget-config": "as api-widget-conversations; a read only (GET), which the widget asks before it shows",
 }
@@ -34,8 +34,10 @@ SAMPLE = {"int": "1", "slug": "x", "str": "x", "path": "x", "uuid": "00000000-00
 
 def every_url() -> list[tuple[str, str, object]]:
     """(name, a concrete path, the view) for every pattern of the project."""
-    return [(route.name, route.filled(lambda converter, _name: sample(converter)), route.callback)
-            for route in every_route()]
+    return [
+        (route.name, route.filled(lambda converter, _name: sample(converter)), route.callback)
+        for route in every_route()
+    ]
 
 
 def sample(converter: str) -> str:
@@ -69,8 +71,11 @@ def test_the_exemptions_are_exactly_the_listed_ones():
     for name, _path, view in every_url():
         view_class = getattr(view, "cls", None)
         if view_class is not None:  # DRF: CSRF comes from SessionAuthentication
-            classes = [type(c).__name__ for c in view_class().get_authenticators()] if hasattr(
-                view_class, "get_authenticators") else []
+            classes = (
+                [type(c).__name__ for c in view_class().get_authenticators()]
+                if hasattr(view_class, "get_authenticators")
+                else []
+            )
             if "SessionAuthentication" not in classes:
                 exempt.add(name)
         elif getattr(view, "csrf_exempt", False):

@@ -71,8 +71,9 @@ class Caller:
 
     def request(self, method: str, path: str) -> Any:
         if path.startswith("/api/"):
-            return getattr(self.client, method)(path, {} if method == "post" else None,
-                                                content_type="application/json", headers=self.headers)
+            return getattr(self.client, method)(
+                path, {} if method == "post" else None, content_type="application/json", headers=self.headers
+            )
         return getattr(self.client, method)(path, headers=self.headers)
 
 
@@ -102,16 +103,28 @@ def scene(db, settings, tmp_path) -> Scene:
     for slug, partner in partners.items():
         owner = User.objects.get(username=owners[slug])
         secrets[slug] = api_key_create(actor=owner, partner=partner, name=f"{slug} till system").secret
-        upload = upload_create(actor=owner, partner=partner, file=SimpleUploadedFile(
-            f"{slug}-october-sales.csv",
-            (f"external_id,type,occurred_at,amount,currency\n"
-             f"{slug}-upload-ok,sale,2026-10-03T12:00:00+09:00,1200,{partner.currency}\n"
-             f"{slug}-upload-bad,sale,2026-10-03T12:00:00+09:00,-5,{partner.currency}\n").encode(),
-            content_type="text/csv"))
+        upload = upload_create(
+            actor=owner,
+            partner=partner,
+            file=SimpleUploadedFile(
+                f"{slug}-october-sales.csv",
+                (
+                    f"external_id,type,occurred_at,amount,currency\n"
+                    f"{slug}-upload-ok,sale,2026-10-03T12:00:00+09:00,1200,{partner.currency}\n"
+                    f"{slug}-upload-bad,sale,2026-10-03T12:00:00+09:00,-5,{partner.currency}\n"
+                ).encode(),
+                content_type="text/csv",
+            ),
+        )
         upload_process(upload_id=upload.pk)
         # an invitation per partner, from its account manager (its address marks the partner)
-        invitation_send(actor=partner.account_manager, partner=partner, email=f"new-colleague@{slug}.example",
-                        name=f"Colleague of {partner.name}", site_url="http://testserver/")
+        invitation_send(
+            actor=partner.account_manager,
+            partner=partner,
+            email=f"new-colleague@{slug}.example",
+            name=f"Colleague of {partner.name}",
+            site_url="http://testserver/",
+        )
 
     values: dict[str, dict[str, str]] = {}
 
@@ -126,35 +139,67 @@ def scene(db, settings, tmp_path) -> Scene:
         return _first(Placement.objects.filter(partner=partner, contract__isnull=False), "placement").pk
 
     per_partner("placement_id", placement_of)
-    per_partner("contract_id", lambda p: _first(Placement.objects.filter(partner=p, contract__isnull=False),
-                                                "contract").contract.pk)
+    per_partner(
+        "contract_id",
+        lambda p: _first(Placement.objects.filter(partner=p, contract__isnull=False), "contract").contract.pk,
+    )
     per_partner("number", lambda p: 1)
     per_partner("key_id", lambda p: _first(PartnerApiKey.objects.filter(partner=p), "key").pk)
-    per_partner("statement_id", lambda p: getattr(Statement.objects.filter(contract__placement__partner=p)
-                                                  .order_by("pk").first(), "pk", None))
-    per_partner("invoice_id", lambda p: getattr(Invoice.objects.filter(statement__contract__placement__partner=p)
-                                                .order_by("pk").first(), "pk", None))
+    per_partner(
+        "statement_id",
+        lambda p: getattr(Statement.objects.filter(contract__placement__partner=p).order_by("pk").first(), "pk", None),
+    )
+    per_partner(
+        "invoice_id",
+        lambda p: getattr(
+            Invoice.objects.filter(statement__contract__placement__partner=p).order_by("pk").first(), "pk", None
+        ),
+    )
     per_partner("upload_id", lambda p: _first(SaleUpload.objects.filter(partner=p), "upload").pk)
-    per_partner("conversation_id", lambda p: getattr(Conversation.objects.filter(placement__partner=p)
-                                                     .order_by("pk").first(), "pk", None))
-    per_partner("public_id", lambda p: getattr(Conversation.objects.filter(placement__partner=p)
-                                               .order_by("pk").first(), "public_id", None))
-    per_partner("message_id", lambda p: getattr(Message.objects.filter(conversation__placement__partner=p)
-                                                .order_by("pk").first(), "pk", None))
-    per_partner("document_id", lambda p: getattr(KnowledgeDocument.objects.filter(placement__partner=p)
-                                                 .order_by("pk").first(), "pk", None))
-    per_partner("draft_id", lambda p: getattr(CopyDraft.objects.filter(placement__partner=p)
-                                              .order_by("pk").first(), "pk", None))
+    per_partner(
+        "conversation_id",
+        lambda p: getattr(Conversation.objects.filter(placement__partner=p).order_by("pk").first(), "pk", None),
+    )
+    per_partner(
+        "public_id",
+        lambda p: getattr(Conversation.objects.filter(placement__partner=p).order_by("pk").first(), "public_id", None),
+    )
+    per_partner(
+        "message_id",
+        lambda p: getattr(
+            Message.objects.filter(conversation__placement__partner=p).order_by("pk").first(), "pk", None
+        ),
+    )
+    per_partner(
+        "document_id",
+        lambda p: getattr(KnowledgeDocument.objects.filter(placement__partner=p).order_by("pk").first(), "pk", None),
+    )
+    per_partner(
+        "draft_id", lambda p: getattr(CopyDraft.objects.filter(placement__partner=p).order_by("pk").first(), "pk", None)
+    )
     per_partner("external_id", lambda p: _first(Sale.objects.filter(partner=p), "sale").external_id)
     per_partner("partner_id", lambda p: p.pk)
     per_partner("invitation_id", lambda p: _first(Invitation.objects.filter(partner=p), "invitation").pk)
-    per_partner("period", lambda p: getattr(Statement.objects.filter(contract__placement__partner=p,
-                                                                     status__in=("approved", "invoiced", "paid"))
-                                            .order_by("pk").first(), "period", None))
+    per_partner(
+        "period",
+        lambda p: getattr(
+            Statement.objects.filter(contract__placement__partner=p, status__in=("approved", "invoiced", "paid"))
+            .order_by("pk")
+            .first(),
+            "period",
+            None,
+        ),
+    )
     values["period"] = {slug: v[:7] for slug, v in values["period"].items()}
     # a partner's receivable in the ledger, where its statements were approved
-    per_partner("code", lambda p: f"partner_receivable:{p.slug}" if Account.objects.filter(
-        code=f"partner_receivable:{p.slug}").exists() else None)
+    per_partner(
+        "code",
+        lambda p: (
+            f"partner_receivable:{p.slug}"
+            if Account.objects.filter(code=f"partner_receivable:{p.slug}").exists()
+            else None
+        ),
+    )
     per_partner("currency", lambda p: p.currency)
 
     markers = {slug: _markers(partner) for slug, partner in partners.items()}
@@ -170,8 +215,7 @@ def scene(db, settings, tmp_path) -> Scene:
         callers.append(Caller(username, scope, client))
     callers.append(Caller(ANONYMOUS, set(), Client()))
     for slug, secret in secrets.items():
-        callers.append(Caller(f"api key of {slug}", {slug}, Client(),
-                              {"Authorization": f"Bearer {secret}"}))
+        callers.append(Caller(f"api key of {slug}", {slug}, Client(), {"Authorization": f"Bearer {secret}"}))
     return Scene(partners=partners, values=values, markers=markers, callers=callers)
 
 
@@ -183,12 +227,16 @@ def _markers(partner: Partner) -> set[str]:
     found |= set(SaleUpload.objects.filter(partner=partner).values_list("original_name", flat=True))
     conversations = Conversation.objects.filter(placement__partner=partner)
     found |= set(conversations.values_list("public_id", flat=True))
-    found |= {text.strip()[:40] for text in Message.objects.filter(
-        conversation__in=conversations).values_list("content", flat=True)}
+    found |= {
+        text.strip()[:40]
+        for text in Message.objects.filter(conversation__in=conversations).values_list("content", flat=True)
+    }
     found |= set(KnowledgeDocument.objects.filter(placement__partner=partner).values_list("title", flat=True))
     found |= set(Widget.objects.filter(placement__partner=partner).values_list("publishable_key", flat=True))
-    found |= {text.strip()[:40] for text in CopyDraft.objects.filter(
-        placement__partner=partner).values_list("text", flat=True)}
+    found |= {
+        text.strip()[:40]
+        for text in CopyDraft.objects.filter(placement__partner=partner).values_list("text", flat=True)
+    }
     found |= set(Invitation.objects.filter(partner=partner).values_list("email", flat=True))
     return {m for m in found if m}
 
@@ -206,8 +254,7 @@ PLATFORM_OBJECTS = {"run_id", "payee_id"}
 
 
 # Actions named by a plain slug in the path: a real one, so GET is 405 rather than 404.
-ACTIONS = {"api-placement-action": "pause", "api-contract-version-action": "accept",
-           "api-statement-action": "approve"}
+ACTIONS = {"api-placement-action": "pause", "api-contract-version-action": "accept", "api-statement-action": "approve"}
 # Reached in scope only with the widget's key and the visitor's token (shown once, when the
 # visitor starts): tests/agents/test_api.py::test_a_wrong_token_or_another_widgets_conversation_is_not_found
 # proves the owner's widget reaches it and another's does not.
@@ -269,8 +316,13 @@ def refused(caller: Caller, path: str, response: Any) -> bool:
 def leaks(caller: Caller, scene: Scene, body: str, path: str) -> list[str]:
     """Strings of partners outside the caller's scope in `body` — except those the caller
     wrote in the URL itself (an error may name the id it could not find)."""
-    return sorted(marker for slug, found in scene.markers.items() if slug not in caller.scope
-                  for marker in found if marker in body and marker not in path)
+    return sorted(
+        marker
+        for slug, found in scene.markers.items()
+        if slug not in caller.scope
+        for marker in found
+        if marker in body and marker not in path
+    )
 
 
 def body_of(response: Any) -> str:
@@ -317,7 +369,8 @@ def test_every_route_with_an_object_is_refused_to_everyone_outside_its_partner(s
                     response = caller.request(method, path)
                     # then it is refused, and shows nothing of it
                     assert refused(caller, path, response), (
-                        f"{route.name} {method.upper()} {path} as {caller.name}: {response.status_code}")
+                        f"{route.name} {method.upper()} {path} as {caller.name}: {response.status_code}"
+                    )
                     assert not leaks(caller, scene, body_of(response), path), (route.name, caller.name)
                     checked += 1
             reached.add(route.name)
@@ -417,19 +470,20 @@ def test_the_platforms_own_objects_are_for_finance_only(scene):
                 # when a partner, an account manager, a partner system or nobody asks,
                 response = caller.request(method, path)
                 # then it is refused
-                assert refused(caller, path, response), f"{name} {method} {path} as {caller.name}: " \
-                                                        f"{response.status_code}"
+                assert refused(caller, path, response), (
+                    f"{name} {method} {path} as {caller.name}: {response.status_code}"
+                )
     # and nothing changed; while finance reaches every one of them
     assert stored() == before
     finance = next(c for c in scene.callers if c.name == "finance-ito")
     assert {name: finance.request("get", path).status_code in (200, 405) for name, path in paths.items()} == {
-        name: True for name in paths}
+        name: True for name in paths
+    }
 
 
 def test_the_admin_is_for_staff_only(scene):
     # given every URL of the Django admin (object ids filled with 1: any model's first row)
-    paths = {route.name: fill(route, scene, "hoshi-mart") for route in every_route()
-             if route.name.startswith("admin:")}
+    paths = {route.name: fill(route, scene, "hoshi-mart") for route in every_route() if route.name.startswith("admin:")}
     assert len(paths) > 50
     before = stored()
     for caller in scene.callers:
@@ -441,6 +495,7 @@ def test_the_admin_is_for_staff_only(scene):
             for method in ("get", "post"):
                 # when anyone but staff asks — finance included — then the admin's sign-in
                 response = caller.request(method, path)
-                assert refused(caller, path, response), f"{name} {method} {path} as {caller.name}: " \
-                                                        f"{response.status_code}"
+                assert refused(caller, path, response), (
+                    f"{name} {method} {path} as {caller.name}: {response.status_code}"
+                )
     assert stored() == before

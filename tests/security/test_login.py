@@ -27,13 +27,11 @@ def _limits(settings):
 
 
 def sign_in(client: Client, username: str, password: str, *, address: str = "203.0.113.7"):
-    return client.post(reverse("login"), {"username": username, "password": password},
-                       REMOTE_ADDR=address)
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def throttles() -> list[tuple]:
-    return list(LoginThrottle.objects.order_by("scope", "key").values_list(
-        "scope", "key", "failures", "locked_until"))
+    return list(LoginThrottle.objects.order_by("scope", "key").values_list("scope", "key", "failures", "locked_until"))
 
 
 def audit() -> list[tuple]:
@@ -182,8 +180,9 @@ def test_the_admin_sign_in_is_locked_too():
     before = (throttles(), audit())
     # when the right password goes to the admin's own sign-in form
     client = Client()
-    response = client.post(reverse("admin:login"), {"username": "admin", "password": PASSWORD},
-                           REMOTE_ADDR="198.51.100.9")
+    response = client.post(
+        reverse("admin:login"), {"username": "admin", "password": PASSWORD}, REMOTE_ADDR="198.51.100.9"
+    )
     # then it is refused and nothing changed
     assert response.status_code == 200
     assert SESSION_KEY not in client.session
@@ -214,15 +213,19 @@ def test_staff_lift_a_lock_from_the_admin_and_it_is_audited_under_their_name():
     admin = Client()
     admin.force_login(staff)
     # when staff run the admin's unlock action on it
-    response = admin.post(reverse("admin:core_loginthrottle_changelist"),
-                          {"action": "unlock", "_selected_action": [row.pk]})
+    response = admin.post(
+        reverse("admin:core_loginthrottle_changelist"), {"action": "unlock", "_selected_action": [row.pk]}
+    )
     # then it is lifted, audited by them, and the user signs in
     assert response.status_code == 302
     row.refresh_from_db()
     assert (row.failures, row.locked_until) == (0, None)
     unlocked = AuditLog.objects.get(action="login.unlocked")
     assert (unlocked.actor_id, unlocked.actor_label, unlocked.changes["reason"]) == (
-        staff.pk, "admin", "lifted by admin")
+        staff.pk,
+        "admin",
+        "lifted by admin",
+    )
     client = Client()
     assert sign_in(client, "hoshi-owner", PASSWORD).status_code == 302
 

@@ -59,13 +59,16 @@ def test_the_cache_is_the_brokers_redis_in_its_own_database():
     assert django_settings.CACHES["default"]["KEY_PREFIX"] == "haken"
 
 
-@pytest.mark.parametrize(("broker", "expected"), [
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"),
-    ("rediss://:secret@cache.internal:6380/3", "rediss://:secret@cache.internal:6380/1"),
-    ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/1"),
-    ("amqp://guest:guest@127.0.0.1:5672//", "locmemcache://"),
-    ("", "locmemcache://"),
-])
+@pytest.mark.parametrize(
+    ("broker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"),
+        ("rediss://:secret@cache.internal:6380/3", "rediss://:secret@cache.internal:6380/1"),
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/1"),
+        ("amqp://guest:guest@127.0.0.1:5672//", "locmemcache://"),
+        ("", "locmemcache://"),
+    ],
+)
 def test_the_default_cache_follows_the_broker(broker, expected):
     assert _default_cache_url(broker) == expected
 
@@ -143,16 +146,32 @@ def test_requests_counted_by_another_process_count_here(world, settings):
         "print(json.dumps([IngestRateThrottle().allow_request(request, None) for _ in range(2)]))\n"
     )
     env = {**os.environ, "INGEST_RATE": "3/min", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    other = subprocess.run([sys.executable, "-c", script, created.key.prefix], env=env, cwd=ROOT,
-                           capture_output=True, text=True, check=True, timeout=60)
+    other = subprocess.run(
+        [sys.executable, "-c", script, created.key.prefix],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert json.loads(other.stdout.strip().splitlines()[-1]) == [True, True]
     # then this process lets one more in and refuses the next, storing nothing for it
     client_headers = {"HTTP_AUTHORIZATION": f"Bearer {created.secret}"}
     from rest_framework.test import APIClient
 
     client = APIClient()
-    body = {"events": [{"external_id": "pos-1", "type": "sale", "occurred_at": "2026-10-03T12:01:00+09:00",
-                        "amount": 1280, "currency": "JPY"}]}
+    body = {
+        "events": [
+            {
+                "external_id": "pos-1",
+                "type": "sale",
+                "occurred_at": "2026-10-03T12:01:00+09:00",
+                "amount": 1280,
+                "currency": "JPY",
+            }
+        ]
+    }
     assert client.post("/api/v1/sales", body, format="json", **client_headers).status_code == 200
     body["events"][0]["external_id"] = "pos-2"
     refused = client.post("/api/v1/sales", body, format="json", **client_headers)

@@ -28,8 +28,9 @@ SETTINGS_DUMP = (
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     base["DJANGO_SECRET_KEY"] = os.environ["DJANGO_SECRET_KEY"]
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_production_environment_passes_check_deploy_with_no_warning():
@@ -49,9 +50,13 @@ def test_production_defaults_follow_secure_cookies():
     # then HTTPS is enforced
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {
-        "DEBUG": False, "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True,
-        "SECURE_SSL_REDIRECT": True, "SECURE_HSTS_SECONDS": 31536000,
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": False,
+        "DEBUG": False,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": None,
     }
 
@@ -62,9 +67,13 @@ def test_development_keeps_plain_http_on_loopback():
     # then nothing redirects to https, no HSTS is sent and cookies work over http
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {
-        "DEBUG": True, "SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False,
-        "SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0,
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": False,
+        "DEBUG": True,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": None,
     }
 

@@ -41,8 +41,9 @@ def scene(world) -> Scene:
     for slug in ("mei", "sora", "yuki"):
         setattr(world, slug, EmployeeFactory(slug=slug, name=slug.title()))
     drafting = hire(world, employee="mei", until="approved")
-    services.contract_version_draft(actor=world.hoshi_manager, placement=drafting,
-                                    terms=design_terms(), effective_from=this_period(world.hoshi))
+    services.contract_version_draft(
+        actor=world.hoshi_manager, placement=drafting, terms=design_terms(), effective_from=this_period(world.hoshi)
+    )
     return Scene(
         requested=hire(world, employee="rinna", until="requested"),
         drafting=Placement.objects.get(pk=drafting.pk),
@@ -54,39 +55,53 @@ def scene(world) -> Scene:
 
 
 def terms_post(scene: Scene) -> dict[str, str]:
-    return {"effective_from": next_period_start_for(scene.active.partner).isoformat(),
-            "terms": json.dumps(design_terms())}
+    return {
+        "effective_from": next_period_start_for(scene.active.partner).isoformat(),
+        "terms": json.dumps(design_terms()),
+    }
 
 
 # (name, url, POST data or None for GET); the URL is built from the scene.
 PORTAL_URLS: list[tuple[str, Any, Any]] = [
     ("portal placement", lambda s: reverse("portal-placement", args=[s.active.pk]), None),
-    ("withdraw", lambda s: reverse("portal-placement-action", args=[s.requested.pk, "withdraw"]),
-     {"reason": "changed our mind"}),
-    ("end (portal)", lambda s: reverse("portal-placement-action", args=[s.active.pk, "end"]),
-     {"reason": "closing stores"}),
+    (
+        "withdraw",
+        lambda s: reverse("portal-placement-action", args=[s.requested.pk, "withdraw"]),
+        {"reason": "changed our mind"},
+    ),
+    (
+        "end (portal)",
+        lambda s: reverse("portal-placement-action", args=[s.active.pk, "end"]),
+        {"reason": "closing stores"},
+    ),
     ("accept", lambda s: reverse("portal-version-action", args=[s.proposed.pk, 1, "accept"]), {}),
-    ("reject", lambda s: reverse("portal-version-action", args=[s.proposed.pk, 1, "reject"]),
-     {"reason": "too expensive"}),
+    (
+        "reject",
+        lambda s: reverse("portal-version-action", args=[s.proposed.pk, 1, "reject"]),
+        {"reason": "too expensive"},
+    ),
     ("revoke key", lambda s: reverse("portal-api-key-revoke", args=[s.key.pk]), {}),
 ]
 CONSOLE_URLS: list[tuple[str, Any, Any]] = [
     ("console placement", lambda s: reverse("console-placement", args=[s.active.pk]), None),
-    ("approve", lambda s: reverse("console-placement-action", args=[s.requested.pk, "approve"]),
-     {"reason": ""}),
-    ("decline", lambda s: reverse("console-placement-action", args=[s.requested.pk, "decline"]),
-     {"reason": "no capacity"}),
-    ("pause", lambda s: reverse("console-placement-action", args=[s.active.pk, "pause"]),
-     {"reason": "refit"}),
+    ("approve", lambda s: reverse("console-placement-action", args=[s.requested.pk, "approve"]), {"reason": ""}),
+    (
+        "decline",
+        lambda s: reverse("console-placement-action", args=[s.requested.pk, "decline"]),
+        {"reason": "no capacity"},
+    ),
+    ("pause", lambda s: reverse("console-placement-action", args=[s.active.pk, "pause"]), {"reason": "refit"}),
     ("resume", lambda s: reverse("console-placement-action", args=[s.paused.pk, "resume"]), {}),
-    ("end (console)", lambda s: reverse("console-placement-action", args=[s.active.pk, "end"]),
-     {"reason": "contract over"}),
+    (
+        "end (console)",
+        lambda s: reverse("console-placement-action", args=[s.active.pk, "end"]),
+        {"reason": "contract over"},
+    ),
     ("draft terms", lambda s: reverse("console-terms-draft", args=[s.active.pk]), terms_post),
     ("check terms", lambda s: reverse("console-terms-check", args=[s.active.pk]), terms_post),
     ("edit draft", lambda s: reverse("console-version-update", args=[s.drafting.pk, 1]), terms_post),
     ("propose", lambda s: reverse("console-version-action", args=[s.drafting.pk, 1, "propose"]), {}),
-    ("withdraw version", lambda s: reverse("console-version-action", args=[s.proposed.pk, 1, "withdraw"]),
-     {}),
+    ("withdraw version", lambda s: reverse("console-version-action", args=[s.proposed.pk, 1, "withdraw"]), {}),
 ]
 
 
@@ -97,8 +112,9 @@ def _request(client: Client, scene: Scene, url: Any, data: Any) -> Any:
     return client.post(path, data(scene) if callable(data) else data)
 
 
-@pytest.mark.parametrize(("what", "url", "data"), PORTAL_URLS + CONSOLE_URLS,
-                         ids=[case[0] for case in PORTAL_URLS + CONSOLE_URLS])
+@pytest.mark.parametrize(
+    ("what", "url", "data"), PORTAL_URLS + CONSOLE_URLS, ids=[case[0] for case in PORTAL_URLS + CONSOLE_URLS]
+)
 def test_the_other_partners_account_manager_gets_404_and_nothing_changes(world, scene, what, url, data):
     # given Wayfarer's account manager, who does not manage Hoshi Mart
     client = browser(world.wayfarer_manager)
@@ -188,8 +204,7 @@ def test_partners_never_see_drafts_the_manager_has_not_sent(world, scene):
     assert response.context["versions"] == []
     # and acting on the draft by number finds nothing
     before = db_state()
-    response = browser(world.hoshi_owner).post(
-        reverse("portal-version-action", args=[scene.drafting.pk, 1, "accept"]))
+    response = browser(world.hoshi_owner).post(reverse("portal-version-action", args=[scene.drafting.pk, 1, "accept"]))
     assert response.status_code == 404
     assert db_state() == before
 
@@ -217,8 +232,9 @@ def test_anonymous_visitors_are_sent_to_login(world, scene, url, client):
     assert response["Location"] == f"{reverse('login')}?next={path}"
 
 
-@pytest.mark.parametrize(("what", "url", "data"), PORTAL_URLS + CONSOLE_URLS,
-                         ids=[case[0] for case in PORTAL_URLS + CONSOLE_URLS])
+@pytest.mark.parametrize(
+    ("what", "url", "data"), PORTAL_URLS + CONSOLE_URLS, ids=[case[0] for case in PORTAL_URLS + CONSOLE_URLS]
+)
 def test_anonymous_actions_are_sent_to_login_and_change_nothing(world, scene, client, what, url, data):
     # given nobody signed in
     before = db_state()
@@ -248,7 +264,8 @@ def test_get_on_an_action_url_is_refused(world, scene):
     before = db_state()
     # when a link (GET) points at an action URL
     response = browser(world.hoshi_manager).get(
-        reverse("console-placement-action", args=[scene.requested.pk, "approve"]))
+        reverse("console-placement-action", args=[scene.requested.pk, "approve"])
+    )
     # then only POST may act
     assert response.status_code == 405
     assert db_state() == before

@@ -54,8 +54,21 @@ You earn one Hoshi point for every 100 yen you spend. Scan the app at the regist
 Points can be used from 100 points upward, one point is one yen.
 """
 
-_TRACKED = (Conversation, Message, AgentRun, IssuedCoupon, CopyDraft, CatalogItem, KnowledgeDocument,
-            KnowledgeChunk, CouponOffer, Widget, Touchpoint, Outcome, AuditLog)
+_TRACKED = (
+    Conversation,
+    Message,
+    AgentRun,
+    IssuedCoupon,
+    CopyDraft,
+    CatalogItem,
+    KnowledgeDocument,
+    KnowledgeChunk,
+    CouponOffer,
+    Widget,
+    Touchpoint,
+    Outcome,
+    AuditLog,
+)
 
 
 def db_state() -> Snapshot:
@@ -66,17 +79,25 @@ def rinna_at_hoshi(world, *, offer: bool = True):
     placement = hire(world)
     services.catalog_upload(actor=world.hoshi_owner, placement=placement, content=CATALOG_CSV)
     if offer:
-        services.offer_create(actor=world.hoshi_owner, placement=placement, title="10% off hot snacks",
-                              percent_off=10, code_prefix="RINNA", tags=["hot", "snack"])
+        services.offer_create(
+            actor=world.hoshi_owner,
+            placement=placement,
+            title="10% off hot snacks",
+            percent_off=10,
+            code_prefix="RINNA",
+            tags=["hot", "snack"],
+        )
     return placement
 
 
 def kai_at_hoshi(world):
     placement = hire(world, employee="kai")
-    services.document_upload(actor=world.hoshi_owner, placement=placement, content=RETURNS_MD,
-                             filename="returns.md", title="Returns policy")
-    services.document_upload(actor=world.hoshi_owner, placement=placement, content=POINTS_MD,
-                             filename="points.md", title="Hoshi Points FAQ")
+    services.document_upload(
+        actor=world.hoshi_owner, placement=placement, content=RETURNS_MD, filename="returns.md", title="Returns policy"
+    )
+    services.document_upload(
+        actor=world.hoshi_owner, placement=placement, content=POINTS_MD, filename="points.md", title="Hoshi Points FAQ"
+    )
     return placement
 
 
@@ -103,16 +124,16 @@ def broken() -> BrokenChatModel:
 
 
 def router(small, large) -> ModelRouter:
-    return ModelRouter(tiers={"small": ModelChoice("fake-small", "small", small),
-                              "large": ModelChoice("fake-large", "large", large)})
+    return ModelRouter(
+        tiers={"small": ModelChoice("fake-small", "small", small), "large": ModelChoice("fake-large", "large", large)}
+    )
 
 
 def say(world, placement, text: str, *, conversation: Conversation | None = None, router_=None) -> Message:
     """The partner owner writes `text` in the portal; the turn runs at once (as the worker
     would); returns the reply."""
     if conversation is None:
-        started = services.conversation_start(placement=placement, channel="portal", text=text,
-                                              actor=world.hoshi_owner)
+        started = services.conversation_start(placement=placement, channel="portal", text=text, actor=world.hoshi_owner)
         message = started.message
     else:
         message = services.message_post(conversation=conversation, text=text, actor=world.hoshi_owner)

@@ -21,8 +21,7 @@ from contracts.models import (
 from core.models import AuditLog
 from tests.support.snapshot import Snapshot, db_snapshot
 
-_TRACKED = (Placement, PlacementTransition, Contract, ContractVersion, PartnerApiKey, AuditLog,
-            Notification)
+_TRACKED = (Placement, PlacementTransition, Contract, ContractVersion, PartnerApiKey, AuditLog, Notification)
 
 
 def db_state() -> Snapshot:
@@ -32,8 +31,9 @@ def db_state() -> Snapshot:
 
 def bearer(world, partner: str = "hoshi") -> APIClient:
     """An API client authenticated by a new API key of `partner` (the key is `client.issued`)."""
-    issued = contract_services.api_key_create(actor=getattr(world, f"{partner}_owner"),
-                                              partner=getattr(world, partner), name="POS feed")
+    issued = contract_services.api_key_create(
+        actor=getattr(world, f"{partner}_owner"), partner=getattr(world, partner), name="POS feed"
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     client.issued = issued  # type: ignore[attr-defined]
@@ -48,12 +48,12 @@ def error_of(response: Response) -> dict[str, Any]:
     return body["error"]
 
 
-def assert_error(response: Response, status: int, code: str,
-                 fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def assert_error(
+    response: Response, status: int, code: str, fields: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The response is the one error shape, with this status, code and (exact) fields."""
     assert response.status_code == status, (response.status_code, response.content)
     error = error_of(response)
     assert error["code"] == code, error
     assert error["fields"] == (fields or {}), error
     return error
-

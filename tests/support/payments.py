@@ -69,8 +69,9 @@ class StripeServer:
 
 def start_stripe_server() -> StripeServer:
     port = _free_port()
-    process = subprocess.Popen([sys.executable, str(SERVER_SCRIPT), "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER_SCRIPT), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -99,23 +100,34 @@ def invoice_event(server: StripeServer, invoice_id: str, kind: str, *, event_id:
     """An event carrying the invoice as the Stripe server has it now (read through the
     official library), as Stripe's webhook would deliver it."""
     invoice = server.client.v1.invoices.retrieve(invoice_id)
-    return {"id": event_id or f"evt_{secrets.token_hex(8)}", "object": "event", "type": kind,
-            "api_version": stripe_lib.api_version, "created": int(time.time()), "livemode": False,
-            "data": {"object": invoice.to_dict()}}
+    return {
+        "id": event_id or f"evt_{secrets.token_hex(8)}",
+        "object": "event",
+        "type": kind,
+        "api_version": stripe_lib.api_version,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": invoice.to_dict()},
+    }
 
 
 def deliver(event: dict, *, sign_with: str = WEBHOOK_SECRET, header: str | None = None):
     payload = json.dumps(event).encode()
-    return Client().post("/webhooks/stripe/", data=payload, content_type="application/json",
-                         HTTP_STRIPE_SIGNATURE=header if header is not None else signature(payload, secret=sign_with))
+    return Client().post(
+        "/webhooks/stripe/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=header if header is not None else signature(payload, secret=sign_with),
+    )
 
 
 def partner_pays(server: StripeServer, invoice: Invoice, *, card: str = "4242424242424242") -> dict:
     """The partner pays its invoice at Stripe with a card (4000000000000341 is declined)."""
     client = server.client
     remote = client.v1.invoices.retrieve(invoice.provider_invoice_id)
-    method = client.v1.payment_methods.create(params={
-        "type": "card", "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
     client.v1.payment_methods.attach(method.id, params={"customer": remote.customer})
     client.v1.customers.update(remote.customer, params={"invoice_settings": {"default_payment_method": method.id}})
     return client.v1.invoices.pay(invoice.provider_invoice_id).to_dict()
@@ -127,8 +139,9 @@ def partner_pays(server: StripeServer, invoice: Invoice, *, card: str = "4242424
 def two_payee_terms(**overrides) -> dict:
     """No platform share: the whole wage goes to two payees (studio 60%, reseller 40%), so
     their transfers add up to everything collected."""
-    return design_terms(splits=[{"payee": "studio-aoi", "share": "0.60"},
-                                {"payee": "reseller-kumo", "share": "0.40"}], **overrides)
+    return design_terms(
+        splits=[{"payee": "studio-aoi", "share": "0.60"}, {"payee": "reseller-kumo", "share": "0.40"}], **overrides
+    )
 
 
 def connect_payees(server: StripeServer | None) -> tuple[Payee, Payee]:
@@ -138,7 +151,8 @@ def connect_payees(server: StripeServer | None) -> tuple[Payee, Payee]:
     for payee in (studio, reseller):
         if server is not None:
             payee.stripe_account_id = server.client.v1.accounts.create(
-                params={"type": "express", "metadata": {"haken_payee": payee.slug}}).id
+                params={"type": "express", "metadata": {"haken_payee": payee.slug}}
+            ).id
             payee.payment_provider = "stripe"
         else:
             payee.payment_provider = "manual"
@@ -174,7 +188,8 @@ def db_state() -> dict:
     return {
         "invoices": sorted(Invoice.objects.values_list("id", "status", "provider_invoice_id", "payment_entry_id")),
         "events": sorted(WebhookEvent.objects.values_list("event_id", "outcome")),
-        "entries": JournalEntry.objects.count(), "lines": JournalLine.objects.count(),
+        "entries": JournalEntry.objects.count(),
+        "lines": JournalLine.objects.count(),
         "statements": sorted(Statement.objects.values_list("id", "status")),
         "payouts": sorted(Payout.objects.values_list("id", "status", "attempt", "provider_transfer_id")),
         "items": PayoutItem.objects.count(),

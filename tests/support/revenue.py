@@ -39,8 +39,14 @@ def backdate(placement):
     # contract an accepted version 0 in force from January, as an import of an older
     # contract would.
     version = placement.contract.versions.get()
-    ContractVersionFactory(contract=placement.contract, number=0, terms=version.terms,
-                           effective_from="2026-01-01", status="accepted", created_by=version.created_by)
+    ContractVersionFactory(
+        contract=placement.contract,
+        number=0,
+        terms=version.terms,
+        effective_from="2026-01-01",
+        status="accepted",
+        created_by=version.created_by,
+    )
     return placement
 
 
@@ -49,17 +55,25 @@ def period_of(moment: datetime, zone: str) -> date:
 
 
 def touch(placement: Placement, kind: str, key: str, at: datetime) -> Touchpoint:
-    return TouchpointFactory(partner=placement.partner, placement=placement, kind=kind, key=key,
-                             occurred_at=at, source="agent")
+    return TouchpointFactory(
+        partner=placement.partner, placement=placement, kind=kind, key=key, occurred_at=at, source="agent"
+    )
 
 
-def sale(partner, at: datetime, amount: int, *, refund_of: Sale | None = None,
-         external_id: str | None = None, **keys: str) -> Sale:
+def sale(
+    partner, at: datetime, amount: int, *, refund_of: Sale | None = None, external_id: str | None = None, **keys: str
+) -> Sale:
     return SaleFactory(
-        partner=partner, external_id=external_id or f"ext-{next(_ids)}",
-        type="refund" if refund_of else "sale", occurred_at=at, amount=amount,
-        currency=partner.currency, refund_of=refund_of, period=period_of(at, partner.timezone),
-        content_digest="x", **keys,
+        partner=partner,
+        external_id=external_id or f"ext-{next(_ids)}",
+        type="refund" if refund_of else "sale",
+        occurred_at=at,
+        amount=amount,
+        currency=partner.currency,
+        refund_of=refund_of,
+        period=period_of(at, partner.timezone),
+        content_digest="x",
+        **keys,
     )
 
 
@@ -70,5 +84,17 @@ def ingestion_state() -> Snapshot:
 
 def revenue_state() -> Snapshot:
     """Every row of everything the revenue screens could change, beside contracts' (web.db_state)."""
-    return db_snapshot(*WEB_MODELS, Statement, StatementLine, StatementSplit, StatementAdjustment, Sale, Outcome,
-                       Touchpoint, SettlementRun, Account, JournalEntry, JournalLine)
+    return db_snapshot(
+        *WEB_MODELS,
+        Statement,
+        StatementLine,
+        StatementSplit,
+        StatementAdjustment,
+        Sale,
+        Outcome,
+        Touchpoint,
+        SettlementRun,
+        Account,
+        JournalEntry,
+        JournalLine,
+    )

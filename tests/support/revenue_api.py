@@ -30,8 +30,11 @@ def post(client: APIClient, path: str, body: dict) -> dict:
 
 def settle(finance: APIClient, period: str) -> dict:
     run = post(finance, "/api/v1/settlement-runs", {"period": period})
-    return wait_for(lambda: (r := finance.get(f"/api/v1/settlement-runs/{run['id']}").json())["status"] == "done"
-                    and r, timeout=60, what=f"settlement of {period}")
+    return wait_for(
+        lambda: (r := finance.get(f"/api/v1/settlement-runs/{run['id']}").json())["status"] == "done" and r,
+        timeout=60,
+        what=f"settlement of {period}",
+    )
 
 
 def statement(finance: APIClient, period: str) -> dict:

@@ -49,8 +49,11 @@ class Snapshot(dict):
             for pk in sorted(set(mine) - set(theirs), key=repr):
                 lines.append(f"{label} pk={pk!r} removed: {mine[pk]!r}")
             for pk in sorted(set(mine) & set(theirs), key=repr):
-                changed = {field: (mine[pk].get(field), theirs[pk].get(field))
-                           for field in set(mine[pk]) | set(theirs[pk]) if mine[pk].get(field) != theirs[pk].get(field)}
+                changed = {
+                    field: (mine[pk].get(field), theirs[pk].get(field))
+                    for field in set(mine[pk]) | set(theirs[pk])
+                    if mine[pk].get(field) != theirs[pk].get(field)
+                }
                 for field, (was, now) in sorted(changed.items()):
                     lines.append(f"{label} pk={pk!r} {field}: {was!r} -> {now!r}")
         return lines
@@ -69,8 +72,8 @@ def db_snapshot(*models: type[db_models.Model], ignore: Iterable[str] = ()) -> S
         raise ValueError(f"db_snapshot(ignore=...) names no field of the models: {sorted(unknown)}")
     for model in chosen:
         pk = model._meta.pk.attname
-        fields = [field.attname for field in model._meta.concrete_fields
-                  if f"{model._meta.label}.{field.name}" not in ignored]
+        fields = [
+            field.attname for field in model._meta.concrete_fields if f"{model._meta.label}.{field.name}" not in ignored
+        ]
         snapshot[model._meta.label] = {row[pk]: row for row in model._default_manager.values(*fields)}
     return snapshot
-

@@ -57,11 +57,15 @@ async def idempotency_middleware(request: web.Request, handler):
     if key in _idempotent:
         seen, status, answer = _idempotent[key]
         if seen != fingerprint:
-            return stripe_error(400, "idempotency_error",
-                                "Keys for idempotent requests can only be used with the same parameters "
-                                "they were first used with.", kind="idempotency_error")
-        return web.Response(body=answer, status=status, content_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+            return stripe_error(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                kind="idempotency_error",
+            )
+        return web.Response(
+            body=answer, status=status, content_type="application/json", headers={"Idempotent-Replayed": "true"}
+        )
     response = await handler(request)
     if response.status < 500:
         _idempotent[key] = (fingerprint, response.status, response.body)
@@ -70,9 +74,18 @@ async def idempotency_middleware(request: web.Request, handler):
 
 app.middlewares.insert(0, idempotency_middleware)
 
+
 # --- invoices: the parameters and routes localstripe lacks --------------------------------------
-def _invoice_create(cls, customer=None, description=None, metadata=None, collection_method=None,
-                    days_until_due=None, auto_advance=None, pending_invoice_items_behavior=None):
+def _invoice_create(
+    cls,
+    customer=None,
+    description=None,
+    metadata=None,
+    collection_method=None,
+    days_until_due=None,
+    auto_advance=None,
+    pending_invoice_items_behavior=None,
+):
     # localstripe only invoices subscriptions; a one-off invoice takes the customer's
     # pending invoice items (Stripe's `pending_invoice_items_behavior=include`).
     if pending_invoice_items_behavior not in (None, "include", "exclude"):
@@ -146,10 +159,16 @@ def _list(url: str, items: list[dict], limit: str | None) -> dict:
 async def account_create(request: web.Request) -> web.Response:
     data = await get_post_data(request) or {}
     account = {
-        "id": _new_id("acct_"), "object": "account", "type": data.get("type", "express"),
-        "country": data.get("country", "JP"), "email": data.get("email"),
-        "metadata": data.get("metadata") or {}, "created": int(time.time()),
-        "charges_enabled": False, "payouts_enabled": True, "details_submitted": False,
+        "id": _new_id("acct_"),
+        "object": "account",
+        "type": data.get("type", "express"),
+        "country": data.get("country", "JP"),
+        "email": data.get("email"),
+        "metadata": data.get("metadata") or {},
+        "created": int(time.time()),
+        "charges_enabled": False,
+        "payouts_enabled": True,
+        "details_submitted": False,
         "capabilities": {"transfers": "active"},
     }
     accounts[account["id"]] = account
@@ -171,13 +190,22 @@ async def account_link_create(request: web.Request) -> web.Response:
         if not data.get(field):
             return stripe_error(400, "parameter_missing", f"Missing required param: {field}.")
     now = int(time.time())
-    return web.json_response({"object": "account_link", "created": now, "expires_at": now + 300,
-                              "url": f"http://{request.host}/connect/onboarding/{data['account']}"})
+    return web.json_response(
+        {
+            "object": "account_link",
+            "created": now,
+            "expires_at": now + 300,
+            "url": f"http://{request.host}/connect/onboarding/{data['account']}",
+        }
+    )
 
 
 def _balance(currency: str) -> int:
-    collected = sum(invoice.amount_paid for key, invoice in list(store.items())
-                    if key.startswith("invoice:") and invoice.currency == currency and invoice.status == "paid")
+    collected = sum(
+        invoice.amount_paid
+        for key, invoice in list(store.items())
+        if key.startswith("invoice:") and invoice.currency == currency and invoice.status == "paid"
+    )
     paid_out = sum(t["amount"] for t in transfers.values() if t["currency"] == currency)
     return collected - paid_out
 
@@ -200,13 +228,22 @@ async def transfer_create(request: web.Request) -> web.Response:
         failures[destination] -= 1
         return stripe_error(400, "account_invalid", "The destination account cannot receive transfers now.")
     if amount > _balance(currency):
-        return stripe_error(400, "balance_insufficient",
-                            "You have insufficient available funds in your Stripe account.")
+        return stripe_error(
+            400, "balance_insufficient", "You have insufficient available funds in your Stripe account."
+        )
     transfer = {
-        "id": _new_id("tr_"), "object": "transfer", "amount": amount, "currency": currency,
-        "destination": destination, "transfer_group": data.get("transfer_group"),
-        "description": data.get("description"), "metadata": data.get("metadata") or {},
-        "created": int(time.time()), "reversed": False, "amount_reversed": 0, "livemode": False,
+        "id": _new_id("tr_"),
+        "object": "transfer",
+        "amount": amount,
+        "currency": currency,
+        "destination": destination,
+        "transfer_group": data.get("transfer_group"),
+        "description": data.get("description"),
+        "metadata": data.get("metadata") or {},
+        "created": int(time.time()),
+        "reversed": False,
+        "amount_reversed": 0,
+        "livemode": False,
     }
     transfers[transfer["id"]] = transfer
     return web.json_response(transfer)
@@ -214,8 +251,11 @@ async def transfer_create(request: web.Request) -> web.Response:
 
 async def transfer_list(request: web.Request) -> web.Response:
     query = unflatten_data(request.query)
-    found = [t for t in transfers.values()
-             if all(query.get(field) in (None, t[field]) for field in ("transfer_group", "destination"))]
+    found = [
+        t
+        for t in transfers.values()
+        if all(query.get(field) in (None, t[field]) for field in ("transfer_group", "destination"))
+    ]
     found.sort(key=lambda t: t["created"], reverse=True)
     return web.json_response(_list("/v1/transfers", found, query.get("limit", "100")))
 

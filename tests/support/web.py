@@ -47,5 +47,7 @@ def stored() -> dict[str, Any]:
     """db_state, and how many rows every model has: what a refused request must leave as it was."""
     from django.apps import apps
 
-    return {"state": db_state(),
-            "counts": {model._meta.label: model._default_manager.count() for model in apps.get_models()}}
+    return {
+        "state": db_state(),
+        "counts": {model._meta.label: model._default_manager.count() for model in apps.get_models()},
+    }

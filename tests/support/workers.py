@@ -26,8 +26,13 @@ def database_url_for_worker(name: str | None = None) -> str:
 def own_connection() -> psycopg.Connection:
     """A connection of the test's own (not Django's), to hold locks in a transaction."""
     db = connection.settings_dict
-    return psycopg.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-                           host=db["HOST"] or None, port=db["PORT"] or None)
+    return psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
 
 
 def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):

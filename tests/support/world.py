@@ -21,13 +21,11 @@ from employees.models import DigitalEmployee
 DESIGN_TERMS: dict[str, Any] = {
     "currency": "JPY",
     "period": "monthly",
-    "share": {"model": "graduated",
-              "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]},
+    "share": {"model": "graduated", "tiers": [{"up_to": 1000000, "rate": "0.08"}, {"up_to": None, "rate": "0.05"}]},
     "outcome_fees": {"resolution": 90, "delivered_work": 50000},
     "minimum_per_period": 300000,
     "cap_per_period": None,
-    "attribution": {"window_days": 14, "model": "last_touch",
-                    "keys": ["conversation_id", "click_id", "coupon_code"]},
+    "attribution": {"window_days": 14, "model": "last_touch", "keys": ["conversation_id", "click_id", "coupon_code"]},
     "hold_days": 30,
     "splits": [{"payee": "platform", "share": "0.70"}, {"payee": "studio-aoi", "share": "0.30"}],
 }
@@ -66,8 +64,14 @@ def next_period_start_for(partner: Partner) -> date:
     return next_period_start(partner_today(partner=partner))
 
 
-def hire(world: World, *, partner: str = "hoshi", employee: str = "rinna",
-         until: str = "active", terms: dict[str, Any] | None = None) -> Placement:
+def hire(
+    world: World,
+    *,
+    partner: str = "hoshi",
+    employee: str = "rinna",
+    until: str = "active",
+    terms: dict[str, Any] | None = None,
+) -> Placement:
     """A placement driven through the real services up to `until`."""
     owner = getattr(world, f"{partner}_owner")
     manager = getattr(world, f"{partner}_manager")
@@ -80,8 +84,10 @@ def hire(world: World, *, partner: str = "hoshi", employee: str = "rinna",
     placement.refresh_from_db()
     currency = placement.partner.currency
     version = services.contract_version_draft(
-        actor=manager, placement=placement,
-        terms=terms or design_terms(currency=currency), effective_from=this_period(placement.partner),
+        actor=manager,
+        placement=placement,
+        terms=terms or design_terms(currency=currency),
+        effective_from=this_period(placement.partner),
     )
     services.contract_version_propose(actor=manager, version=version)
     if until == "proposed":

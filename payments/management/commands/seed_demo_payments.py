@@ -35,17 +35,22 @@ class Command(BaseCommand):
         finance = User.objects.filter(username="finance-ito").first()
         # Four eyes: finance-ito sends the statement to review, finance-mori approves it.
         approver = User.objects.filter(username="finance-mori").first() or finance
-        statement = (Statement.objects.filter(contract__placement__partner__slug="hoshi-mart",
-                                              contract__placement__employee__slug="rinna")
-                     .order_by("-period").first())
+        statement = (
+            Statement.objects.filter(
+                contract__placement__partner__slug="hoshi-mart", contract__placement__employee__slug="rinna"
+            )
+            .order_by("-period")
+            .first()
+        )
         if finance is None or statement is None:
             self.stdout.write("Run seed_demo and seed_demo_revenue first.")
             return
         for slug, values in PAYEES.items():
             payee = Payee.objects.filter(slug=slug).first()
             if payee is not None:
-                payee_payment_settings_update(actor=finance, payee=payee, payment_provider=PaymentProvider.DEFAULT,
-                                              **values)
+                payee_payment_settings_update(
+                    actor=finance, payee=payee, payment_provider=PaymentProvider.DEFAULT, **values
+                )
         try:
             if statement.status == Statement.Status.DRAFT:
                 statement = statement_submit(actor=finance, statement=statement)

@@ -42,23 +42,51 @@ class Command(BaseCommand):
             return (first + span * fraction).isoformat()
 
         with transaction.atomic():
-            coupons = [{"placement": rinna.pk, "kind": "coupon", "key": f"RINNA-{n:04d}",
-                        "occurred_at": moment(n / 400)} for n in range(1, 121)]
+            coupons = [
+                {"placement": rinna.pk, "kind": "coupon", "key": f"RINNA-{n:04d}", "occurred_at": moment(n / 400)}
+                for n in range(1, 121)
+            ]
             touchpoints_ingest(partner=hoshi, touchpoints=coupons)
             events = []
             for n in range(1, 901):
                 code = f"RINNA-{n % 150 + 1:04d}"  # codes above 120 were never issued
-                events.append({"external_id": f"demo-pos-{n:05d}", "type": "sale",
-                               "occurred_at": moment(min(1.0, (n % 150 + 1) / 400 + n / 2000)),
-                               "amount": 480 + (n % 9) * 120, "currency": "JPY", "coupon_code": code,
-                               "store_id": f"tokyo-{n % 40:03d}"})
+                events.append(
+                    {
+                        "external_id": f"demo-pos-{n:05d}",
+                        "type": "sale",
+                        "occurred_at": moment(min(1.0, (n % 150 + 1) / 400 + n / 2000)),
+                        "amount": 480 + (n % 9) * 120,
+                        "currency": "JPY",
+                        "coupon_code": code,
+                        "store_id": f"tokyo-{n % 40:03d}",
+                    }
+                )
             sales_ingest(partner=hoshi, events=events)
-            sales_ingest(partner=hoshi, events=[{
-                "external_id": "demo-pos-00007-r", "type": "refund", "refund_of": "demo-pos-00007",
-                "occurred_at": moment(1.0), "amount": 600, "currency": "JPY"}])
-            outcomes_ingest(partner=lumen_mei.partner, outcomes=[
-                {"placement": lumen_mei.pk, "kind": "delivered_work", "external_id": f"brief-{n}",
-                 "occurred_at": moment(n / 4)} for n in (1, 2, 3)])
+            sales_ingest(
+                partner=hoshi,
+                events=[
+                    {
+                        "external_id": "demo-pos-00007-r",
+                        "type": "refund",
+                        "refund_of": "demo-pos-00007",
+                        "occurred_at": moment(1.0),
+                        "amount": 600,
+                        "currency": "JPY",
+                    }
+                ],
+            )
+            outcomes_ingest(
+                partner=lumen_mei.partner,
+                outcomes=[
+                    {
+                        "placement": lumen_mei.pk,
+                        "kind": "delivered_work",
+                        "external_id": f"brief-{n}",
+                        "occurred_at": moment(n / 4),
+                    }
+                    for n in (1, 2, 3)
+                ],
+            )
         attribution_run()
         run = SettlementRun.objects.create(period=start, trigger="command")
         settlement_run_execute(run_id=run.pk)

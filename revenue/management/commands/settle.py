@@ -25,6 +25,9 @@ class Command(BaseCommand):
         run = SettlementRun.objects.create(period=period, trigger="command")
         run = settlement_run_execute(run_id=run.pk)
         drafts = Statement.objects.filter(period=period).count()
-        self.stdout.write(self.style.SUCCESS(
-            f"{period:%Y-%m}: {run.attributed} sales attributed, {run.statements_written} statements "
-            f"written over {run.contracts_total} contracts ({drafts} statements for the period)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{period:%Y-%m}: {run.attributed} sales attributed, {run.statements_written} statements "
+                f"written over {run.contracts_total} contracts ({drafts} statements for the period)."
+            )
+        )
