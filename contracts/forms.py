@@ -421,7 +421,7 @@ class InvitationAcceptForm(forms.Form):
     password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password again", max_length=512)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if (
             cleaned.get("password")
             and cleaned.get("password_again")
