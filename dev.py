@@ -30,6 +30,9 @@ VENV = ROOT / ".venv"
 DATA = ROOT / ".data"
 REQUIREMENTS = [ROOT / "requirements" / "base.txt", ROOT / "requirements" / "dev.txt"]
 VENV_PYTHON = VENV / "bin" / "python"
+# Celery lanes `run` starts a worker for (config/settings.py CELERY_TASK_ROUTES):
+# name -> (queues it takes, processes).
+WORKER_LANES = {"chat": ("chat", 2), "ingest": ("ingest,default", 1), "settle": ("settle", 1)}
 
 
 def _log(message: str) -> None:
@@ -156,18 +159,6 @@ def command_run() -> int:
             "--access-logfile",
             "-",
         ],
-        "worker": [
-            str(bin_dir / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "2",
-            "--hostname",
-            "worker@%h",
-        ],
         "beat": [
             str(bin_dir / "celery"),
             "-A",
@@ -179,6 +170,23 @@ def command_run() -> int:
             str(DATA / "celerybeat-schedule"),
         ],
     }
+    # One worker per lane (config/settings.py CELERY_TASK_ROUTES), so a settlement run or a
+    # large upload never queues in front of a shopper's chat reply.
+    for lane, (queues, concurrency) in WORKER_LANES.items():
+        processes[f"worker-{lane}"] = [
+            str(bin_dir / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{lane}@%h",
+        ]
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -214,7 +222,7 @@ def command_run() -> int:
                 exit_code = child.returncode or 1
                 stopping = True
         time.sleep(0.5)
-    _log("stopping web, worker and beat")
+    _log("stopping web, workers and beat")
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -235,6 +236,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Three lanes, so that a month-end settlement or a large CSV never sits in front of a
+# shopper's chat reply: each lane has workers of its own (`python3 dev.py run` starts one per
+# lane; the README gives the commands for more machines). A worker started without -Q takes
+# every lane, as the tests' workers do. Everything else (notices, activation, sweeps) goes to
+# `default`, which the ingestion workers also take.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue("chat"), Queue("ingest"), Queue("settle"), Queue("default")]
+CELERY_TASK_ROUTES = {
+    "agents.tasks.message_reply": {"queue": "chat"},
+    "agents.tasks.reply_sweep": {"queue": "chat"},
+    "revenue.tasks.attribution_*": {"queue": "ingest"},
+    "revenue.tasks.upload_process_task": {"queue": "ingest"},
+    "revenue.tasks.settlement_*": {"queue": "settle"},
+    "payments.tasks.*": {"queue": "settle"},
+}
 # Work queued after a commit (core.queue) whose message was lost — the broker was down — or
 # whose worker died is found by the beat's stall sweeps once it is this old: long enough for
 # a busy worker to pick a message up. A shopper waiting for a chat reply gets a shorter one,

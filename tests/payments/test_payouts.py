@@ -326,6 +326,9 @@ def test_a_run_queued_while_another_holds_the_lock_waits_and_is_retried(world, m
             held.execute("SELECT pg_advisory_lock(%s, %s)", payouts.PAYOUT_LOCK)
             with pytest.raises(RuntimeError):
                 tasks.payout_run_task.run(run.pk)
+            # let go before closing: a closed session's locks go only when its backend has
+            # exited, which the next line could otherwise outrun
+            held.execute("SELECT pg_advisory_unlock(%s, %s)", payouts.PAYOUT_LOCK)
     finally:
         other.close()
     assert (PayoutRun.objects.get(pk=run.pk).status, retried) == ("queued", [{"countdown": 30}])

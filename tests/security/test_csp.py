@@ -139,6 +139,7 @@ def _parameter_values() -> dict[str, list[str]]:
     from agents.models import Conversation, CopyDraft, KnowledgeDocument, Message
     from contracts.models import Partner, PartnerApiKey, Payee, Placement
     from employees.models import DigitalEmployee
+    from ledger.models import Account
     from payments.models import Invoice, PayoutRun
     from revenue.models import SaleUpload, SettlementRun, Statement
 
@@ -162,6 +163,9 @@ def _parameter_values() -> dict[str, list[str]]:
         "message_id": pks(Message),
         "draft_id": pks(CopyDraft),
         "period": sorted({period.strftime("%Y-%m") for period in Statement.objects.values_list("period", flat=True)}),
+        # a statement of account per ledger account the demo posted to
+        "code": sorted(set(Account.objects.values_list("code", flat=True))),
+        "currency": sorted(set(Account.objects.values_list("currency", flat=True))),
     }
 
 
