@@ -425,6 +425,17 @@ def check_turn(
             and (shown[:1] == [target] or (any(p["sku"] == target and p["name"] in text for p in before))),
             f"expected {target}, showed {shown}",
         )
+    if "pick" in expect:
+        # "the cheaper one", "高い方": the cheapest (priciest) of the items shown before.
+        before = next((h["reply"].get("products") for h in reversed(history) if h["reply"].get("products")), [])
+        prices_before = [p["price"] for p in before]
+        wanted = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before, default=None)
+        target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
+        verdict(
+            "reference",
+            target is not None and (shown[:1] == [target] or (not shown and any(p["sku"] == target and p["name"] in text for p in before))),
+            f"expected the {expect['pick']} shown ({target}), showed {shown}",
+        )
 
     # constraints
     prices = {item["sku"]: item["price"] for item in shop.catalog}
