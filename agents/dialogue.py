@@ -71,6 +71,21 @@ _YES = re.compile(
     r"^\s*(はい|お願い|ええ|うん|ぜひ)",
     _I,
 )
+# Whether the shop sells a thing: a question for the catalog, never for the policies.
+_STOCK = re.compile(
+    r"\b(do|does|did) (you|they|u) (sell|carry|stock|make)\b|\b(sell|carry|stock) (any|a|an)\b|"
+    r"売って(い|ま|る)|売ってる|扱って(い|ま|る)|置いて(い|ま|る)|取り扱い|販売して",
+    _I,
+)
+# Words that acknowledge or approve ("awesome", "fine", "cool", "なるほど"): with a thanks or a
+# goodbye they are part of it, not something to look for.
+_ACK = re.compile(
+    r"\b(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|"
+    r"excellent|wonderful|super|sweet|fantastic|superb|good|gotcha|noted|sounds good|will do|right|"
+    r"much|so|very|really|again|anyway|then|well|oh|ah|wow)\b|"
+    r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
+    _I,
+)
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
 _DISCOUNT = re.compile(
     r"\b(coupons?|discounts?|deals?|promo(tion)?s?|promo codes?|vouchers?|codes?|offers?|"
@@ -86,33 +101,40 @@ _QUESTION = re.compile(
 
 # --- references to earlier items -------------------------------------------------------------
 
-_ORDINALS = {
-    "first": 0,
-    "1st": 0,
-    "second": 1,
-    "2nd": 1,
-    "third": 2,
-    "3rd": 2,
-    "last": -1,
-    "最初": 0,
-    "一つ目": 0,
-    "1つ目": 0,
-    "一番目": 0,
-    "1番目": 0,
-    "二つ目": 1,
-    "2つ目": 1,
-    "二番目": 1,
-    "2番目": 1,
-    "三つ目": 2,
-    "3つ目": 2,
-    "三番目": 2,
-    "3番目": 2,
-    "最後": -1,
-}
+_EN_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+_KANJI_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5}
 _ORDINAL = re.compile(
-    r"\b(the )?(first|1st|second|2nd|third|3rd|last)( one| item| book| option)?\b|"
-    r"\b(number|no\.?|#)\s*([1-3])\b|"
-    r"(最初|一つ目|1つ目|一番目|1番目|二つ目|2つ目|二番目|2番目|三つ目|3つ目|三番目|3番目|最後)",
+    r"\b(the )?(first|1st|second|2nd|third|3rd|last)( one| item| book| option| choice| link)?\b|"
+    r"\b(number|no\.?|#|option|item)\s*([1-5])\b|"
+    # Japanese counters with 目: 1つ目, 一つ目, ひとつめ, 2個目, 二番目, 3番め
+    r"([1-5]|[一二三四五]|ひと|ふた|みっ|よっ|いつ)\s*(つ|個|こ|番|品)\s*(目|め)|"
+    r"(最初|最後|一番上|一番下)",
+    _I,
+)
+
+
+def _ordinal_index(match: re.Match[str]) -> int:
+    if match.group(2):
+        return _EN_ORDINALS[match.group(2).lower()]
+    if match.group(5):
+        return int(match.group(5)) - 1
+    if match.group(6):
+        raw = match.group(6)
+        return (int(raw) if raw.isdigit() else _KANJI_NUMBERS[raw]) - 1
+    return 0 if match.group(9) in ("最初", "一番上") else -1
+
+
+# "The cheaper one", "安い方": the cheapest (the priciest) of the items shown, not a new search.
+_PICK_CHEAPEST = re.compile(
+    r"\b(the|that|which is the|which one is the) (cheaper|cheapest|less expensive|least expensive|"
+    r"lower[- ]priced|more affordable|most affordable)( one| option| of the two| of them)?\b|"
+    r"\bthe cheapest\b|(安い|安価な|お手頃な|手頃な)(方|ほう)|(一番|いちばん)(安い|お手頃)",
+    _I,
+)
+_PICK_PRICIEST = re.compile(
+    r"\b(the|that|which is the|which one is the) (more expensive|most expensive|pricier|priciest|dearer|"
+    r"higher[- ]priced|premium)( one| option| of the two| of them)?\b|"
+    r"(高い|高価な|高級な)(方|ほう)|(一番|いちばん)(高い|高級)",
     _I,
 )
 _THAT_ONE = re.compile(
@@ -158,7 +180,12 @@ _QUANTITY = re.compile(
     r"\b(two|three|four|five|a couple of|a pair of)\b(?= \w+)",
     _I,
 )
-_AGE = re.compile(r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)", _I)
+_AGE = re.compile(
+    r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)|"
+    r"\b(?:she|he|they)(?:'s|’s| is| are| turns?| turned)\s+\d{1,2}\b(?!\s*(?:%|percent|dollars|\$|cm|kg|inch))|"
+    r"\b\d{1,2}\s?(?:yo|y/o)\b",
+    _I,
+)
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
 _EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro", _I)
 
@@ -332,12 +359,17 @@ def understand(
             acts.append(act)
     if _DISCOUNT.search(text) or constraints.percent:
         acts.append("discount")
-    if _RESOLVED.search(text) or (state.open_question == "confirm" and _YES.search(text)):
+    if _RESOLVED.search(text) or (
+        state.open_question == "confirm" and _YES.search(text) and "goodbye" not in acts
+    ):
+        # "great thanks, bye" takes its leave; "yes, great" to "did that answer it?" confirms.
         acts.append("resolved")
     if state.open_question == "coupon" and _YES.search(text) and "discount" not in acts:
         acts.append("discount")
     if _NO.search(text):
         acts.append("deny")
+    if _STOCK.search(text):
+        acts.append("stock")
     # What is left once the social phrases, the deal words and the constraints are out.
     residue = rest
     for pattern in (_GREETING, _THANKS, _GOODBYE, _SMALLTALK, _HUMAN, _RESOLVED, _DISCOUNT, _YES, _NO):
@@ -345,13 +377,21 @@ def understand(
     referenced: list[dict[str, Any]] = []
     follow_up = False
     pronoun = False
+    pointed = False  # an item shown was pointed at by its place or its price ("the second", "安い方")
     shown = state.shown
     if shown:
-        if m := _ORDINAL.search(text):
-            key = (m.group(2) or m.group(6) or "").lower()
-            index = _ORDINALS.get(key, int(m.group(5)) - 1 if m.group(5) else 0)
+        picked = None
+        if len(shown) > 1 and (m := _PICK_CHEAPEST.search(text) or _PICK_PRICIEST.search(text)):
+            cheapest = m.re is _PICK_CHEAPEST
+            picked = (min if cheapest else max)(shown, key=lambda p: p["price"])
+            referenced = [picked]
+            pointed = True
+            residue = _strip(m.re, residue)
+        elif m := _ORDINAL.search(text):
+            index = _ordinal_index(m)
             if -len(shown) <= index < len(shown):
                 referenced = [shown[index]]
+                pointed = True
             residue = _strip(_ORDINAL, residue)
         else:
             named = _named(text, shown)
@@ -364,7 +404,7 @@ def understand(
             ):
                 referenced = shown[:1]
                 pronoun = True
-        if _CHEAPER.search(text):
+        if picked is None and _CHEAPER.search(text):
             # Cheaper than the item in focus: the one pointed at, else the top pick shown.
             low = (referenced or shown)[0]["price"]
             constraints.cheaper_than = low
@@ -377,11 +417,12 @@ def understand(
     # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
     # words whose reading it contains.
     readings = [w for w in words if w.startswith("@") and len(w) > 4]
-    if readings and vocabulary and not any(r in vocabulary for r in readings):
+    if readings and vocabulary and not referenced and not any(r in vocabulary for r in readings):
         spelled = [
             v
             for v in vocabulary
-            if v.startswith("@") and len(v) >= 4 and v not in readings and any(v[1:] in r for r in readings)
+            # Four kana at least: shorter readings (イマス, リマス) are endings, not words.
+            if v.startswith("@") and len(v) >= 5 and v not in readings and any(v[1:] in r for r in readings)
         ]
         spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
         if spelled:
@@ -392,6 +433,16 @@ def understand(
     # The content words (no kana-run readings, which only help matching).
     content = [g[0] for g in language.word_groups(residue)]
     query_terms = [corrections.get(w, w) for w in content]
+    if (
+        set(acts) & {"thanks", "goodbye", "greeting", "resolved"}
+        and not _QUESTION.search(text)
+        and not referenced
+        and not any(t in vocabulary or t in corrections.values() for t in query_terms)
+        and len(language.word_groups(_strip(_ACK, residue))) <= 1
+    ):
+        # "awesome thank you", "fine, bye", "cool, cheers": the rest of a social message that
+        # names nothing the shop has is part of the courtesy, not a request.
+        query_terms, residue = [], ""
     if shown and not query_terms and not referenced and constraints.quantity:
         referenced = shown[:1]  # "two of them, please"
     if (
@@ -424,6 +475,11 @@ def understand(
         acts.append("question" if _QUESTION.search(residue) and skill == "customer_service" else "product")
         if _QUESTION.search(text) and "question" not in acts:
             acts.append("question")
+    if pointed and "product" in acts and not any(t in vocabulary for t in query_terms):
+        # "2つ目のにします", "高い方はどうですか": the item pointed at, not a new search.
+        acts.remove("product")
+        if "reference" not in acts:
+            acts.append("reference")
     if not acts:
         acts.append("smalltalk")
     confidence = 0.95 if (acts and not query_terms) else 0.7

@@ -427,7 +427,9 @@ def check_turn(
         )
     if "pick" in expect:
         # "the cheaper one", "高い方": the cheapest (priciest) of the items shown before.
-        before = next((h["reply"].get("products") for h in reversed(history) if h["reply"].get("products")), [])
+        before = next(
+            (h["reply"]["products"] for h in reversed(history) if len(h["reply"].get("products") or []) > 1), []
+        )
         prices_before = [p["price"] for p in before]
         wanted = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before, default=None)
         target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
@@ -480,7 +482,7 @@ def check_turn(
             sentences = language.sentences(doc.body) if doc else ()
             verdict(
                 "citation",
-                any(s.lstrip("#").strip() in text for s in sentences if len(s) > 12),
+                any(s.lstrip("#").strip() in text for s in sentences if len(s.lstrip("#").strip()) > 8),
                 f"cites {title!r} without using it",
             )
         if expect.get("cite"):

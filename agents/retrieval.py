@@ -84,6 +84,8 @@ def coverage_of(
     total: int | None = None,
     ignore: frozenset[str] = frozenset(),
     head: str = "",
+    aliases: dict[str, frozenset[str]] | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[float]:
     """For each document, the share of the question's content words it covers (each word
     weighted by how rare it is among the documents). A word counts as covered by its
@@ -93,6 +95,9 @@ def coverage_of(
     from agents.language import group_matched, word_groups
 
     groups = [g for g in word_groups(question) if g[0] not in ignore]
+    if aliases:
+        # The partner's words for the shopper's ("deliver" → ship) count as the word itself.
+        groups = [(w, alts | aliases.get(w, frozenset()), k, p) for w, alts, k, p in groups]
     if not groups:
         return [0.0 for _ in documents]
     sets = [set(doc) for doc in documents]
@@ -102,7 +107,12 @@ def coverage_of(
     for group, row in zip(groups, matched, strict=True):
         df = sum(1 for credit in row if credit)
         # The thing asked for weighs double: a gift for a book lover is a gift first.
-        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1))
+        weight = math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1)
+        if known is not None and not (group[1] & known) and not (group[2] and group[2] <= known):
+            # A word the partner never uses at all ("my gears keep slipping") says how the
+            # shopper put it more than what they ask: it weighs half.
+            weight *= 0.5
+        weights.append(weight)
     out = []
     for d in range(len(sets)):
         got = sum(w * row[d] for w, row in zip(weights, matched, strict=True))

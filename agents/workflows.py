@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from agents import copywriting, dialogue, language, retrieval, tools
+from agents import copywriting, dialogue, language, retrieval, semantics, tools
 from agents.dialogue import DialogueState, Understanding
 from agents.engine import OfflineChatModel
 from agents.llm import Invoker
@@ -207,10 +207,73 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
 PRODUCT_COVERAGE_MIN = 0.34
 
 
+def _knowledge_candidates(ctx: TurnContext, query: str) -> list[dict[str, Any]]:
+    """The passages to read for a question: all of a partner's passages when they are few
+    (a question worded unlike the documents shares no word with its answer), else those
+    the lexical index finds."""
+    placement_id = ctx.conversation.placement_id
+    chunks = list(
+        KnowledgeChunk.objects.filter(placement_id=placement_id)
+        .select_related("document")
+        .order_by("document_id", "ordinal")[: READ_ALL_PASSAGES_UP_TO + 1]
+    )
+    if len(chunks) > READ_ALL_PASSAGES_UP_TO:
+        return tools.knowledge_search.invoke({"placement_id": placement_id, "query": query[:2000], "limit": 10})
+    return [
+        {"document": c.document_id, "title": c.document.title, "chunk": c.pk, "heading": c.heading, "text": c.text}
+        for c in chunks
+    ]
+
+
+READ_ALL_PASSAGES_UP_TO = 200
+
+
+def _aliases(
+    question: str, groups: list[tuple[str, frozenset[str], frozenset[str], bool]], targets: set[str]
+) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Partner words that mean what a shopper's word means ("send back" → return, "deliver" →
+    ship, "fix" → repair): for each English word of the question that none of the partner's
+    sentences uses, the words of those sentences nearest in meaning (MiniLM), a phrasal verb
+    read whole; and the particles so read ("back"), which are no words of their own."""
+    phrasal: dict[str, str] = {}
+    tokens = re.findall(r"[a-z']+", question.lower())
+    for i, token in enumerate(tokens):
+        if token in _PARTICLES:
+            # The verb (or noun) the particle belongs to: the nearest word before it that is
+            # not a pronoun or an article ("send it back", "get my money back").
+            for before in reversed(tokens[max(0, i - 3) : i]):
+                if before not in language.EN_STOPWORDS:
+                    phrasal[language._en_term(before)] = f"{before} {token}"
+                    break
+    words = sorted(t for t in targets if t.isascii() and t.isalpha() and len(t) >= 3 and t not in language.EN_STOPWORDS)
+    out: dict[str, frozenset[str]] = {}
+    particles: set[str] = set()
+    for word, alternatives, _kanji, _proper in groups:
+        if not word.isascii() or word in _PARTICLES:
+            continue
+        phrase = phrasal.get(word, word)
+        near = {w for w, _ in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)}
+        if near and phrase != word:
+            particles.add(phrase.split()[-1])
+        if near:
+            out[word] = frozenset(near)
+    return out, frozenset(particles)
+
+
+ALIAS_MIN_SIMILARITY = 0.45
+_PARTICLES = frozenset(["back", "up", "out", "off", "over", "down", "away"])  # read with their verb
+
+
 def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]], float]:
     """The sentences of the partner's documents that answer the question, scored; and the
-    confidence that they do (the share of the question's weight they carry)."""
-    passages = tools.knowledge_search.invoke({"placement_id": ctx.conversation.placement_id, "query": query[:2000]})
+    confidence that they do.
+
+    Three signals, so a question worded unlike the documents is still answered and one they
+    do not cover is still handed over: how much of the question's weight a sentence carries
+    (its words, their synonyms and readings, and for English words the partner's words
+    nearest in meaning), whether it states the kind of fact asked for (a time, a duration,
+    an amount), and how close the whole sentence is in meaning (MiniLM, English)."""
+    passages = _knowledge_candidates(ctx, query)
     if not passages:
         return [], 0.0
     query_terms = retrieval.terms(query)
@@ -219,28 +282,71 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         context = retrieval.terms(f"{p['title']} {p['heading']}")
         for sentence in language.sentences(p["text"]):
             candidates.append((p, sentence, retrieval.terms(sentence), context))
-    total = KnowledgeChunk.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    if not candidates:
+        return [], 0.0
+    total = len(candidates)
+    meaning = semantics.similarities(query, [f"{p['heading']}: {sentence}" for p, sentence, _, _ in candidates])
+    groups = language.word_groups(query)
+    # Partner words for the shopper's words, from the sentences nearest in meaning.
+    nearest = sorted(range(total), key=lambda i: -meaning[i])[:6] if any(meaning) else []
+    targets = {t for i in nearest for t in candidates[i][2] + candidates[i][3]}
+    aliases, particles = (
+        _aliases(query, groups, targets) if nearest else ({}, frozenset())
+    )
     idf = retrieval.idf_weights(
-        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 4, len(candidates))
+        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
-    # Coverage by the sentence itself, its heading and title helping at half weight.
-    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], total=total * 4)
-    with_context = retrieval.coverage_of(
-        query, [terms + context for _, _, terms, context in candidates], total=total * 4
-    )
+    # Coverage by the sentence itself, its heading and title helping at a lesser weight.
+    known = tools.vocabulary(ctx.conversation.placement_id) | targets
+    cover_args = {"total": total * 2, "aliases": aliases, "ignore": particles, "known": known}
+    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], **cover_args)
+    with_context = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates], **cover_args)
+    # The thing an English question asks about ("bike fitting", "a restocking fee"): a sentence
+    # that does not speak to it does not answer, however much else it shares.
+    head = retrieval.head_word(query)
+    head_group = next((g for g in groups if g[0] == head), None)
+    # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
+    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
+    size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
-    for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
-        scored.append((max(a, 0.85 * b), retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
+    for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
+        lexical = max(a, 0.85 * b)
+        if kinds:
+            # The kind of fact asked for counts as one more word of the question.
+            states = bool(kinds & language.kinds_in(sentence))
+            lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
+        if head_group is not None and head not in particles:
+            alternatives = head_group[1] | aliases.get(head, frozenset())
+            if not (alternatives & set(terms + context)):
+                lexical = min(lexical, HEAD_MISSING_CAP)
+        close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
+        cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
+        # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
+        states = bool(kinds & language.kinds_in(sentence))
+        closeness = sim + retrieval.score(query_terms, terms + context, idf=idf) / 10 + (1.0 if states else 0.0)
+        scored.append((round(cover, 3), closeness, p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
-    # A second sentence when it adds what the first left out of the question.
-    missing = set(query_terms) - set(best_terms)
-    for cover, own, p, sentence, terms in scored[1:4]:
-        if own > 0 and missing & set(terms) and sentence != best_sentence and cover >= best_cover * 0.6:
-            chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
-            break
+    # A second sentence of the same document when, together, they carry clearly more of the
+    # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
+    # includes gears).
+    best_pair = None
+    for cover, own, p, sentence, terms in scored[1:5]:
+        if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
+            continue
+        together = retrieval.coverage_of(query, [best_terms + terms], **cover_args)[0]
+        if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
+            best_pair = (together, p, sentence)
+    if best_pair is not None:
+        together, p, sentence = best_pair
+        chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
+        best_cover = max(best_cover, together)
     return chosen, best_cover
+
+
+SEMANTIC_ALONE = 0.6  # a sentence this close in meaning answers even with no word in common
+HEAD_MISSING_CAP = 0.4  # below the hand-over threshold
 
 
 def _citations(chosen: list[dict[str, Any]], reply: str) -> list[dict[str, Any]]:
@@ -362,7 +468,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
             note = "cheaper"
     knowledge: list[dict[str, Any]] = []
     cover = 0.0
-    if "question" in u.acts and ctx.conversation.placement.documents.exists():
+    if "question" in u.acts and "stock" not in u.acts and ctx.conversation.placement.documents.exists():
         knowledge, cover = _answer_sentences(ctx, u.query or state["text"])
     if knowledge and cover >= max(confidence, 0.55):
         return _answer(ctx, state, knowledge, cover)
@@ -624,6 +730,10 @@ def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     answered = any(role == "assistant" for role, _ in ctx.history)
     substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
+    if not substantive and ctx.state and ctx.state.topic and language.answer_kinds(state["text"]):
+        # "how long would it take?", "いくらですか": a question about the topic in hand.
+        u.query = ""
+        substantive = ["(topic)"]
     if "human" in u.acts:
         intent = "human"
     elif "resolved" in u.acts and answered and not substantive:
@@ -661,8 +771,9 @@ def _answer(ctx: TurnContext, state: TurnState, chosen: list[dict[str, Any]], co
 def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     u = _u(ctx)
-    chosen, cover = _answer_sentences(ctx, u.query or state["text"])
     topic = ctx.state.topic if ctx.state else ""
+    # A question with no words of its own ("how long would it take?") asks about the topic.
+    chosen, cover = _answer_sentences(ctx, u.query or topic or state["text"])
     if cover < dialogue.ESCALATE_BELOW and topic and u.query:
         # A follow-up question ("where does the money go?" after one about refunds): the
         # earlier question's topic helps read it.
