@@ -319,6 +319,11 @@ _AGE_RANGE = re.compile(
 )
 
 
+def states_age(description: str) -> bool:
+    """Whether an item's description says which ages it is for."""
+    return bool(_AGE_RANGE.search(description or ""))
+
+
 def age_fits(age: int, description: str) -> bool:
     """Whether an item's stated ages ("ages 4 to 7", "10 and up") include `age`; an item
     that states none fits anyone."""
@@ -421,8 +426,7 @@ def understand(
         spelled = [
             v
             for v in vocabulary
-            # Four kana at least: shorter readings (イマス, リマス) are endings, not words.
-            if v.startswith("@") and len(v) >= 5 and v not in readings and any(v[1:] in r for r in readings)
+            if v.startswith("@") and len(v) >= 4 and v not in readings and any(_spelled_in(v[1:], r) for r in readings)
         ]
         spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
         if spelled:
@@ -495,6 +499,18 @@ def understand(
         own_query=own_query,
         pronoun=pronoun,
     )
+
+
+_VERB_ENDING = ("マス", "マセン", "マシ", "タイ", "テ", "ナイ")
+
+
+def _spelled_in(reading: str, run: str) -> bool:
+    """Whether a partner word's reading is written in a kana run as a word, not as part of a
+    verb's ending (いています is no イマス, かかりますか no カカリ)."""
+    at = run.find(reading)
+    if at < 0 or reading.endswith(_VERB_ENDING):
+        return False
+    return not run[at + len(reading) :].startswith(_VERB_ENDING)
 
 
 def _respell(text: str, readings: list[str]) -> str:

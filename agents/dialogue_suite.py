@@ -435,7 +435,11 @@ def check_turn(
         target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
         verdict(
             "reference",
-            target is not None and (shown[:1] == [target] or (not shown and any(p["sku"] == target and p["name"] in text for p in before))),
+            target is not None
+            and (
+                shown[:1] == [target]
+                or (not shown and any(p["sku"] == target and p["name"] in text for p in before))
+            ),
             f"expected the {expect['pick']} shown ({target}), showed {shown}",
         )
 

@@ -484,7 +484,8 @@ _ASKS = {
         re.IGNORECASE,
     ),
     "duration": re.compile(
-        r"\bhow (long|fast|soon|quickly|many days|many weeks)\b|\bwhen will\b|\bwhen (do|does|can|would) i (get|receive)\b|"
+        r"\bhow (long|fast|soon|quickly|many days|many weeks)\b|\bwhen will\b|"
+        r"\bwhen (do|does|can|would) i (get|receive)\b|"
         r"\buntil\b|何日|何週|どれくらい|どのくらい|いつ(まで|頃|ごろ)?|日数|期間|かかり",
         re.IGNORECASE,
     ),
@@ -494,7 +495,9 @@ _ASKS = {
     ),
 }
 _CARRIES = {
-    "clock": re.compile(r"\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b|\d{1,2}時|\bnoon\b|\bmidnight\b", re.IGNORECASE),
+    "clock": re.compile(
+        r"\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b|\d{1,2}時|\bnoon\b|\bmidnight\b", re.IGNORECASE
+    ),
     "duration": re.compile(
         r"\b(\d+|one|two|three|four|five|six|seven|ten|fourteen|thirty)\s*(-|to)?\s*(\d+\s*)?"
         r"(working |business )?(days?|weeks?|hours?|months?|years?)\b|\bsame day\b|\bnext (working )?day\b|"

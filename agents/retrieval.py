@@ -125,7 +125,7 @@ def coverage_of(
     return out
 
 
-_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|by|like)\b", re.I)
+_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|at|by|like)\b", re.I)
 
 
 # Nouns that say who it is for or that it is a request, not what it is.
@@ -171,6 +171,14 @@ _NOT_THE_THING = frozenset(
 )
 
 
+_HAPPENING = re.compile(
+    r"(?<=\w)\s+(?:keeps?|kept|stopped|stops|started|starts|is|are|was|were|has been|have been|"
+    r"won'?t|doesn'?t|isn'?t)\s+"
+    r"(?:not\s+)?(?:\w+ing|broken|dead|stuck|cracked|torn|faulty|damaged|missing|wrong|not working)\b.*",
+    re.I,
+)
+
+
 def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """The thing an English request asks for: the last content word of its first phrase
     that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
@@ -178,6 +186,9 @@ def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
 
     if is_japanese(question):
         return ""
+    # "my phone keeps dying", "the zip is broken": what the shopper says happens to a thing is
+    # not the thing; the phrase before such a verb is where it is named.
+    question = _HAPPENING.sub(" , ", question)
     for phrase in _PREPOSITION.split(question):
         groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
         if groups:

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from rapidfuzz.distance import Levenshtein
 
 from agents import copywriting, dialogue, language, retrieval, semantics, tools
 from agents.dialogue import DialogueState, Understanding
@@ -198,9 +199,17 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
         p["coverage"] = round(cover, 3)
         if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
             kept.append(p)
+    if language.is_japanese(u.query):
+        # 万年筆 asked for: 万年筆用インク is ink for a fountain pen, not one; an item whose name
+        # carries the word only as a modifier (〜用, 〜向け, 〜専用) goes after those it names.
+        asked = [g[0] for g in language.word_groups(u.own_query or u.query) if language.is_japanese(g[0])]
+        kept.sort(key=lambda p: any(re.search(f"{re.escape(w)}(用|向け|専用)", p["name"]) for w in asked))
     if c.age is not None:
-        # "for a 5 year old": items whose stated ages leave the child out go after the rest.
-        kept.sort(key=lambda p: not dialogue.age_fits(c.age, p["description"]))
+        # "for a 5 year old": items whose stated ages leave the child out go after the rest,
+        # and items made for that age (their ages stated) before those for anyone.
+        kept.sort(
+            key=lambda p: (not dialogue.age_fits(c.age, p["description"]), not dialogue.states_age(p["description"]))
+        )
     return kept
 
 
@@ -248,11 +257,17 @@ def _aliases(
     words = sorted(t for t in targets if t.isascii() and t.isalpha() and len(t) >= 3 and t not in language.EN_STOPWORDS)
     out: dict[str, frozenset[str]] = {}
     particles: set[str] = set()
-    for word, alternatives, _kanji, _proper in groups:
-        if not word.isascii() or word in _PARTICLES:
-            continue
+    for word, _alternatives, _kanji, proper in groups:
+        if not word.isascii() or word in _PARTICLES or word in _ORDINAL_WORDS or proper:
+            continue  # a name (Tolkien, Osaka) means itself; "second" is no synonym of "first"
         phrase = phrasal.get(word, word)
-        near = {w for w, _ in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)}
+        near = {
+            w
+            for w, _ in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)
+            # Near-homographs (fee, free) sit close in the model for their spelling, not their
+            # meaning; a word's own forms (deliver, delivery) are fine.
+            if not _spelling_only(w, word)
+        }
         if near and phrase != word:
             particles.add(phrase.split()[-1])
         if near:
@@ -260,7 +275,19 @@ def _aliases(
     return out, frozenset(particles)
 
 
-ALIAS_MIN_SIMILARITY = 0.45
+ALIAS_MIN_SIMILARITY = 0.5
+ALIAS_SENTENCE_MIN = 0.35
+
+
+def _spelling_only(candidate: str, word: str) -> bool:
+    """Whether two words are close in the model for their spelling rather than their meaning:
+    near-homographs (fee, free) and compounds of a word (water, waterproof). A word's own
+    forms (deliver, delivery) are not."""
+    short, long_ = sorted((candidate, word), key=len)
+    if long_.startswith(short):
+        return len(long_) - len(short) > 3
+    return Levenshtein.distance(candidate, word) <= 2
+_ORDINAL_WORDS = frozenset(["first", "second", "third", "last", "next", "one", "two", "three"])
 _PARTICLES = frozenset(["back", "up", "out", "off", "over", "down", "away"])  # read with their verb
 
 
@@ -291,7 +318,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     nearest = sorted(range(total), key=lambda i: -meaning[i])[:6] if any(meaning) else []
     targets = {t for i in nearest for t in candidates[i][2] + candidates[i][3]}
     aliases, particles = (
-        _aliases(query, groups, targets) if nearest else ({}, frozenset())
+        _aliases(query, [g for g in groups if not (g[1] & targets)], targets) if nearest else ({}, frozenset())
     )
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
@@ -301,6 +328,16 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     cover_args = {"total": total * 2, "aliases": aliases, "ignore": particles, "known": known}
     own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], **cover_args)
     with_context = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates], **cover_args)
+    if aliases:
+        # A word matched only by meaning counts in full where the whole sentence is near the
+        # question in meaning too, and half elsewhere ("a restocking fee" is no payment rule).
+        plain = {**cover_args, "aliases": None}
+        own_plain = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], **plain)
+        context_plain = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates], **plain)
+        for i, sim in enumerate(meaning):
+            if sim < ALIAS_SENTENCE_MIN:
+                own_cover[i] = (own_cover[i] + own_plain[i]) / 2
+                with_context[i] = (with_context[i] + context_plain[i]) / 2
     # The thing an English question asks about ("bike fitting", "a restocking fee"): a sentence
     # that does not speak to it does not answer, however much else it shares.
     head = retrieval.head_word(query)
@@ -324,7 +361,8 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
         states = bool(kinds & language.kinds_in(sentence))
         closeness = sim + retrieval.score(query_terms, terms + context, idf=idf) / 10 + (1.0 if states else 0.0)
-        scored.append((round(cover, 3), closeness, p, sentence, terms))
+        # Near-equals keep the documents' order (a policy states its main rule first).
+        scored.append((round(cover, 2), round(closeness, 1), p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
@@ -332,10 +370,13 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
-    for cover, own, p, sentence, terms in scored[1:5]:
+    head_terms = (head_group[1] | aliases.get(head, frozenset())) if head_group is not None else frozenset()
+    for _cover, own, p, sentence, terms in scored[1:5]:
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = retrieval.coverage_of(query, [best_terms + terms], **cover_args)[0]
+        if head_terms and head not in particles and not (head_terms & set(best_terms + terms)):
+            together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
     if best_pair is not None:
