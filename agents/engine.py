@@ -270,6 +270,12 @@ def escalate_reply(info: dict[str, str], partner: str) -> str:
     lang = info.get("language", "en")
     reason = info.get("reason", "unknown")
     acts = [a for a in info.get("acts", "").split(",") if a]
+    if info.get("again") == "yes":  # a colleague already has the conversation
+        if lang == "ja":
+            return "その点も担当者にお伝えしました。こちらでご連絡しますので、少々お待ちください。"
+        if reason == "human":
+            return f"A colleague at {partner} already has this conversation and will reply here shortly."
+        return f"I've added that for my colleague at {partner}, who will pick this up here too."
     if lang == "ja":
         if reason == "human":
             return f"かしこまりました。{partner}の担当者に引き継ぎましたので、こちらでご連絡します。"
@@ -321,7 +327,15 @@ def reply(system: str, history: list[BaseMessage]) -> str:
     if mode == "draft":
         return copywriting.draft(question, sections)
     hint = info.get("hint", "")
-    return chat_reply(acts or ["greeting"], info["language"], name, partner, used, seed, hint, first=not prior)
+    text = chat_reply(acts or ["greeting"], info["language"], name, partner, used, seed, hint, first=not prior)
+    if info.get("handover") == "pending" and "goodbye" not in acts:
+        # The shopper's question is with a colleague: say so, rather than start afresh.
+        text += (
+            "担当者がご質問を確認し、こちらでご連絡します。"
+            if info["language"] == "ja"
+            else " A colleague has your question and will reply here."
+        )
+    return text
 
 
 class OfflineChatModel(BaseChatModel):

@@ -464,11 +464,15 @@ def correct(words: list[str], vocabulary: frozenset[str] | tuple[str, ...]) -> d
 
 
 def warm() -> None:
-    """Load the dictionary and segmenters (a worker calls this once at start)."""
+    """Load the dictionary, the segmenters and the meaning model (a worker calls this once
+    at start)."""
     _tokenizer()
     _segmenter("en")
     _segmenter("ja")
     terms("頭が痛い headphones")
+    from agents import semantics  # the English meaning model: its weights load once too
+
+    semantics.warm()
 
 
 # --- what kind of answer a question wants ---------------------------------------------------

@@ -682,11 +682,15 @@ def _social(ctx: TurnContext, state: TurnState, hint: str) -> TurnState:
         ctx,
         state,
         mode="chat",
-        sections={"Dialogue": _dialogue_lines(ctx, hint=hint), "Playbook": list(ctx.playbook)},
+        sections={
+            "Dialogue": _dialogue_lines(ctx, hint=hint, handover="pending" if _handed_over(ctx) else ""),
+            "Playbook": list(ctx.playbook),
+        },
         instructions=_instructions(
             ctx,
             "Answer the greeting, thanks, goodbye or small talk as such, briefly and in "
-            "character; a thank-you is not a new conversation.",
+            "character; a thank-you is not a new conversation. If a hand-over is pending, say "
+            "a colleague has the question and will reply here.",
         ),
     )
     return {"mode": "chat", "reply": reply, "confidence": 0.95}
@@ -833,13 +837,20 @@ def _service_answer(state: TurnState, config: RunnableConfig) -> TurnState:
     return _answer(ctx, state, state["passages"], state.get("confidence", 0.0))
 
 
+def _handed_over(ctx: TurnContext) -> bool:
+    """Whether the conversation was handed to a colleague earlier (who has not answered yet:
+    otherwise the employee would not be answering)."""
+    return ctx.conversation.status == Conversation.Status.ESCALATED
+
+
 def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> TurnState:
+    again = _handed_over(ctx)
     tools.escalate.invoke({"conversation_id": ctx.conversation.pk, "reason": reason})
     reply = _respond(
         ctx,
         state,
         mode="escalate",
-        sections={"Dialogue": _dialogue_lines(ctx, reason=kind)},
+        sections={"Dialogue": _dialogue_lines(ctx, reason=kind, again="yes" if again else "")},
         instructions=_instructions(
             ctx,
             "Tell the customer a colleague will pick this up here; do not "
