@@ -41,7 +41,8 @@ _THANKS = re.compile(
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
     r"that'?s all|that is all|take care|later)\b|"
-    r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは",
+    r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
+    r"また(来|き)ます|また今度|また後で|また寄",
     _I,
 )
 _SMALLTALK = re.compile(
@@ -77,6 +78,12 @@ _STOCK = re.compile(
     r"売って(い|ま|る)|売ってる|扱って(い|ま|る)|置いて(い|ま|る)|取り扱い|販売して",
     _I,
 )
+# The cheapest or dearest of all that fits ("your cheapest helmet", "一番安いのは").
+_SUPERLATIVE = re.compile(
+    r"(?P<low>\b(cheapest|least expensive|most affordable|lowest[- ]priced)\b|(一番|いちばん|最も)(安い|お手頃))|"
+    r"\b(most expensive|priciest|dearest|highest[- ]priced|top[- ]of[- ]the[- ]range)\b|(一番|いちばん|最も)(高い|高級)",
+    _I,
+)
 # Words that acknowledge or approve ("awesome", "fine", "cool", "なるほど"): with a thanks or a
 # goodbye they are part of it, not something to look for.
 _ACK = re.compile(
@@ -84,6 +91,11 @@ _ACK = re.compile(
     r"excellent|wonderful|super|sweet|fantastic|superb|good|gotcha|noted|sounds good|will do|right|"
     r"much|so|very|really|again|anyway|then|well|oh|ah|wow)\b|"
     r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
+    _I,
+)
+_LEADING_ACK = re.compile(
+    r"^\s*(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
+    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|oh|ah|wow|hmm+|well)\s*([,.!]+|$)",
     _I,
 )
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
@@ -198,6 +210,7 @@ class Constraints:
     percent: int | None = None  # a discount the shopper asked for
     attributes: list[str] = field(default_factory=list)  # terms every pick must carry (a colour, a size)
     cheaper_than: int | None = None  # strictly below this price (a cheaper one than shown)
+    order: str = ""  # "cheapest" / "priciest": the shopper wants the extreme of what fits
     age: int | None = None  # the age of the person it is for ("for a 5 year old")
 
     def describe(self) -> list[str]:
@@ -208,6 +221,8 @@ class Constraints:
             out.append(f"price >= {self.price_min}")
         if self.cheaper_than is not None:
             out.append(f"price < {self.cheaper_than}")
+        if self.order:
+            out.append(f"the {self.order}")
         if self.quantity:
             out.append(f"quantity {self.quantity}")
         if self.percent:
@@ -242,6 +257,7 @@ class Understanding:
 @dataclass
 class DialogueState:
     shown: list[dict[str, Any]] = field(default_factory=list)  # last products shown, in order
+    listed: list[dict[str, Any]] = field(default_factory=list)  # the last list of several products
     topic: str = ""  # the query the shown products answered
     offer: dict[str, Any] | None = None  # the offer in play: {"offer", "code", "title", "percent_off"}
     open_question: str = ""  # what the employee last asked: "coupon", "confirm", "more"
@@ -376,7 +392,7 @@ def understand(
     if _STOCK.search(text):
         acts.append("stock")
     # What is left once the social phrases, the deal words and the constraints are out.
-    residue = rest
+    residue = _LEADING_ACK.sub(" ", rest)  # "sweet, I'll take it", "cool. and can I …"
     for pattern in (_GREETING, _THANKS, _GOODBYE, _SMALLTALK, _HUMAN, _RESOLVED, _DISCOUNT, _YES, _NO):
         residue = _strip(pattern, residue)
     referenced: list[dict[str, Any]] = []
@@ -384,18 +400,21 @@ def understand(
     pronoun = False
     pointed = False  # an item shown was pointed at by its place or its price ("the second", "安い方")
     shown = state.shown
+    # "The second one", "高い方" compare the last list of several items, even when a reply about
+    # one of them came in between.
+    compared = shown if len(shown) > 1 or not state.listed else state.listed
     if shown:
         picked = None
-        if len(shown) > 1 and (m := _PICK_CHEAPEST.search(text) or _PICK_PRICIEST.search(text)):
+        if len(compared) > 1 and (m := _PICK_CHEAPEST.search(text) or _PICK_PRICIEST.search(text)):
             cheapest = m.re is _PICK_CHEAPEST
-            picked = (min if cheapest else max)(shown, key=lambda p: p["price"])
+            picked = (min if cheapest else max)(compared, key=lambda p: p["price"])
             referenced = [picked]
             pointed = True
             residue = _strip(m.re, residue)
         elif m := _ORDINAL.search(text):
             index = _ordinal_index(m)
-            if -len(shown) <= index < len(shown):
-                referenced = [shown[index]]
+            if -len(compared) <= index < len(compared):
+                referenced = [compared[index]]
                 pointed = True
             residue = _strip(_ORDINAL, residue)
         else:
@@ -409,13 +428,23 @@ def understand(
             ):
                 referenced = shown[:1]
                 pronoun = True
-        if picked is None and _CHEAPER.search(text):
+        if picked is None and (m := _SUPERLATIVE.search(text)):
+            # "what's the cheapest one you have?" with a single item shown: the extreme of the
+            # topic's items, not of what happens to be on screen.
+            constraints.order = "cheapest" if m.group("low") else "priciest"
+            follow_up = True
+            residue = _strip(_SUPERLATIVE, residue)
+            referenced = []
+        elif picked is None and _CHEAPER.search(text):
             # Cheaper than the item in focus: the one pointed at, else the top pick shown.
             low = (referenced or shown)[0]["price"]
             constraints.cheaper_than = low
             follow_up = True
             residue = _strip(_CHEAPER, residue)
             referenced = []
+    if not shown and (m := _SUPERLATIVE.search(text)):
+        constraints.order = "cheapest" if m.group("low") else "priciest"
+        residue = _strip(_SUPERLATIVE, residue)
     residue = _strip(_THAT_ONE, residue)
     residue = _strip(_QUESTION_PHRASE, residue)
     words = [w for w in language.terms(residue) if not w.isdigit()]
@@ -467,7 +496,7 @@ def understand(
         # Words the shop does not use narrow nothing: then it is a new request.
         constraints.attributes = [t for t in query_terms if t in vocabulary or not vocabulary][:2]
         follow_up = bool(constraints.attributes) or constraints.cheaper_than is not None
-    if constraints.cheaper_than is not None and not query_terms:
+    if (constraints.cheaper_than is not None or constraints.order) and not query_terms and state.topic:
         follow_up = True
     query = " ".join(corrections.get(w, w) for w in residue.split()) if corrections else residue
     own_query = " ".join(query.split())

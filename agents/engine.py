@@ -171,7 +171,7 @@ def recommend_reply(
         if note == "cheaper":
             opener = "もう少しお手頃なものならこちらです。"
         elif note == "reference":
-            opener = ""
+            opener = dialogue.pick(("こちらですね。", "かしこまりました。", "はい、こちらです。"), used, seed)
         items = []
         for p in products:
             line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
@@ -192,7 +192,7 @@ def recommend_reply(
     if note == "cheaper":
         opener = dialogue.pick(("Something easier on the wallet:", "A cheaper option:", "For less, try:"), used, seed)
     elif note == "reference":
-        opener = ""
+        opener = dialogue.pick(("Good pick:", "That one:", "Sure —", "Here it is:"), used, seed)
     else:
         opener = dialogue.pick(dialogue.OPENERS[("recommend", "en")], used, seed)
         if len(products) == 1:

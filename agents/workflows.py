@@ -151,6 +151,8 @@ def _remember(
     assert state is not None
     if shown:
         state.shown = [{k: p[k] for k in ("sku", "name", "price", "price_label", "tags")} for p in shown]
+        if len(state.shown) > 1:
+            state.listed = state.shown
         if topic is not None:
             state.topic = topic[:300]
     state.open_question = open_question
@@ -158,6 +160,36 @@ def _remember(
 
 
 def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
+    """The items that fit the request: by its words, and by meaning when the words alone
+    find nothing that fits well."""
+    kept = _lookup_by_words(ctx, relax=relax, exclude=exclude)
+    u = _u(ctx)
+    c = u.constraints
+    if c.order and kept:
+        # "the cheapest one", "一番高いの": the extreme of what fits, alone.
+        return [sorted(kept, key=lambda p: p["price"], reverse=c.order == "priciest")[0]]
+    if "stock" in u.acts or c.attributes or u.follow_up or not u.own_query or exclude:
+        return kept
+    # A need described in words the catalog does not use: the item nearest in meaning, when
+    # one clearly stands out and the words found nothing that covers the request as well.
+    if max((p.get("coverage", 0.0) for p in kept), default=0.0) >= MEANING_OVER_WORDS:
+        return kept
+    price_max = c.price_max if c.cheaper_than is None else min(c.price_max or c.cheaper_than, c.cheaper_than - 1)
+    meant = tools.product_by_meaning(
+        ctx.conversation.placement_id,
+        u.own_query,
+        price_max=None if relax else price_max,
+        price_min=None if relax else c.price_min,
+    )
+    if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
+        return kept
+    chosen = {m["sku"] for m in meant}
+    return meant + [p for p in kept if p["sku"] not in chosen]
+
+
+def _lookup_by_words(
+    ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None
+) -> list[dict[str, Any]]:
     u = _u(ctx)
     c = u.constraints
     price_max = c.price_max
@@ -199,6 +231,14 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
         p["coverage"] = round(cover, 3)
         if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
             kept.append(p)
+    if (c.cheaper_than is not None or c.order) and u.follow_up and ctx.state is not None and ctx.state.topic:
+        # "A cheaper one" is one of the same kind: items whose name or tags carry the topic's
+        # words, when there are any, rather than one whose description merely mentions it.
+        topic = {g[0] for g in language.word_groups(ctx.state.topic)}
+        same_kind = [
+            p for p in kept if topic & {g[0] for g in language.word_groups(f"{p['name']} {' '.join(p['tags'])}")}
+        ]
+        kept = same_kind or kept
     if language.is_japanese(u.query):
         # 万年筆 asked for: 万年筆用インク is ink for a fountain pen, not one; an item whose name
         # carries the word only as a modifier (〜用, 〜向け, 〜専用) goes after those it names.
@@ -214,6 +254,7 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
 
 
 PRODUCT_COVERAGE_MIN = 0.34
+MEANING_OVER_WORDS = 0.75  # words that cover less of the request than this yield to a clear match in meaning
 
 
 def _knowledge_candidates(ctx: TurnContext, query: str) -> list[dict[str, Any]]:
@@ -509,8 +550,16 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
             note = "cheaper"
     knowledge: list[dict[str, Any]] = []
     cover = 0.0
-    if "question" in u.acts and "stock" not in u.acts and ctx.conversation.placement.documents.exists():
-        knowledge, cover = _answer_sentences(ctx, u.query or state["text"])
+    own_words = language.word_groups(u.own_query)
+    if (
+        "question" in u.acts
+        and "stock" not in u.acts
+        and own_words
+        and ctx.conversation.placement.documents.exists()
+    ):
+        # A policy question in the shopper's own words ("and can I pick it up today?"); a
+        # refinement of the products shown ("is there anything cheaper?") is none.
+        knowledge, cover = _answer_sentences(ctx, u.own_query)
     if knowledge and cover >= max(confidence, 0.55):
         return _answer(ctx, state, knowledge, cover)
     if not found:
