@@ -81,7 +81,8 @@ _STOCK = re.compile(
 # The cheapest or dearest of all that fits ("your cheapest helmet", "一番安いのは").
 _SUPERLATIVE = re.compile(
     r"(?P<low>\b(cheapest|least expensive|most affordable|lowest[- ]priced)\b|(一番|いちばん|最も)(安い|お手頃))|"
-    r"\b(most expensive|priciest|dearest|highest[- ]priced|top[- ]of[- ]the[- ]range)\b|(一番|いちばん|最も)(高い|高級)",
+    r"\b(most expensive|priciest|dearest|highest[- ]priced|top[- ]of[- ]the[- ]range)\b|"
+    r"(一番|いちばん|最も)(高い|高級)",
     _I,
 )
 # Words that acknowledge or approve ("awesome", "fine", "cool", "なるほど"): with a thanks or a
