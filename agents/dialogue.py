@@ -96,7 +96,7 @@ _ACK = re.compile(
 )
 _LEADING_ACK = re.compile(
     r"^\s*(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
-    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|oh|ah|wow|hmm+|well)\s*([,.!]+|$)",
+    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow)\s*([,.!]+|$)",
     _I,
 )
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
