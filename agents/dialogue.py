@@ -95,8 +95,9 @@ _ACK = re.compile(
     _I,
 )
 _LEADING_ACK = re.compile(
-    r"^\s*(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
-    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow)\s*([,.!]+|$)",
+    r"^\s*((ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
+    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|fair enough|no worries|never mind|no problem|"
+    r"i see|got it|understood|that'?s fine|all good|oh well|shame)\s*([,.!]+|$)\s*)+",
     _I,
 )
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
@@ -212,6 +213,7 @@ class Constraints:
     attributes: list[str] = field(default_factory=list)  # terms every pick must carry (a colour, a size)
     cheaper_than: int | None = None  # strictly below this price (a cheaper one than shown)
     order: str = ""  # "cheapest" / "priciest": the shopper wants the extreme of what fits
+    percent_words: str = ""  # how the shopper put the discount ("40%", "3割", "半額"): said back as said
     age: int | None = None  # the age of the person it is for ("for a 5 year old")
 
     def describe(self) -> list[str]:
@@ -312,9 +314,11 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
                 take(m)
     if m := _PERCENT.search(text):
         found.percent = int(m.group(1)) if m.group(1) else int(m.group(2)) * 10
+        found.percent_words = m.group(0).strip()
         take(m)
-    elif re.search(r"半額|半値|half (price|off)", text, _I):
+    elif m := re.search(r"半額|半値|half (price|off)|50/50", text, _I):
         found.percent = 50
+        found.percent_words = m.group(0)
     if m := _QUANTITY.search(text):
         raw = next(g for g in m.groups() if g)
         found.quantity = _WORD_NUMBERS.get(raw.lower()) or int(raw) if not raw.isdigit() else int(raw)
@@ -386,7 +390,12 @@ def understand(
     ):
         # "great thanks, bye" takes its leave; "yes, great" to "did that answer it?" confirms.
         acts.append("resolved")
-    if state.open_question == "coupon" and _YES.search(text) and "discount" not in acts:
+    if (
+        state.open_question == "coupon"
+        and _YES.search(text)
+        and "discount" not in acts
+        and not {"goodbye", "thanks"} & set(acts)  # "ok cheers, bye" closes, it does not accept
+    ):
         acts.append("discount")
     if _NO.search(text):
         acts.append("deny")
@@ -395,6 +404,8 @@ def understand(
     # What is left once the social phrases, the deal words and the constraints are out.
     residue = _LEADING_ACK.sub(" ", rest)  # "sweet, I'll take it", "cool. and can I …"
     for pattern in (_GREETING, _THANKS, _GOODBYE, _SMALLTALK, _HUMAN, _RESOLVED, _DISCOUNT, _YES, _NO):
+        if pattern is _DISCOUNT and skill == "customer_service":
+            continue  # "do you do gift vouchers?" asks Kai about vouchers: they are the subject
         residue = _strip(pattern, residue)
     referenced: list[dict[str, Any]] = []
     follow_up = False

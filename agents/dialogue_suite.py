@@ -308,7 +308,7 @@ _MONEY = re.compile(
 )
 _PCT = re.compile(r"(\d{1,3})\s?(?:%|％|percent)", re.I)
 _CODE = re.compile(r"\b([A-Z0-9]{2,12}-[23456789A-HJ-NP-Z]{6})\b")
-_BACK_OFFICE = re.compile(r"review queue|draft sent|escalat|knowledge base|workflow|\bMODE\b|TASK:|###", re.I)
+_BACK_OFFICE = re.compile(r"(?i:review queue|draft sent|escalat|knowledge base|workflow)|\bMODE:|TASK:|###")
 _DECLINE = re.compile(r"can'?t do|cannot do|can'?t offer|not able to|できかね|できません|難しい", re.I)
 _UNSURE = re.compile(r"not certain|not sure|確かなこと", re.I)
 _HANDOVER = re.compile(r"colleague|team member|person|担当者|スタッフ", re.I)
@@ -430,8 +430,14 @@ def check_turn(
         before = next(
             (h["reply"]["products"] for h in reversed(history) if len(h["reply"].get("products") or []) > 1), []
         )
+        if not before:
+            # One item was shown: "the cheapest" is the cheapest of its kind (its first tag).
+            last = next((h["reply"]["products"] for h in reversed(history) if h["reply"].get("products")), [])
+            tags = next((item["tags"] for item in shop.catalog if last and item["sku"] == last[0]["sku"]), [])
+            kind = tags[0] if tags else None
+            before = [item for item in shop.catalog if kind in item["tags"]] if kind else []
         prices_before = [p["price"] for p in before]
-        wanted = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before, default=None)
+        wanted = min(prices_before, default=None) if expect["pick"] == "cheapest" else max(prices_before, default=None)
         target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
         verdict(
             "reference",

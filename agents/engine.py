@@ -227,14 +227,15 @@ def coupon_reply(coupon: list[str], info: dict[str, str], used: list[str], seed:
     lead = social_prefix(acts, lang, used, seed)
     if lang == "ja":
         if declined:
-            body = f"{declined}%の割引はできかねますが、{title}ならご利用いただけます。クーポンコード：{code}。"
+            asked = f"{declined}の割引" if declined.endswith(("%", "％")) else declined
+            body = f"{asked}はできかねますが、{title}ならご利用いただけます。クーポンコード：{code}。"
         elif reused:
             body = f"先ほどのクーポンがそのまま使えます：{code}（{title}）。"
         else:
             body = f"クーポンをどうぞ：{code}（{title}）。"
         return lead + body + "レジでお見せいただくか、オンラインで入力してください。"
     if declined:
-        body = f"I can't do {declined}%, but {title} applies — your code is {code}."
+        body = f"I can't do {declined}, but {title} applies — your code is {code}."
     elif reused:
         body = f"Your code is still {code} ({title}) — it's already yours for this visit."
     else:

@@ -246,6 +246,13 @@ EN_STOPWORDS = frozenset(
         "guy",
         "guys",
         "hey",
+        "instead",
+        "actually",
+        "perhaps",
+        "rather",
+        "anyway",
+        "still",
+        "even",
     ]
 )
 

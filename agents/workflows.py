@@ -8,6 +8,7 @@ conversation, message, model invoker) travels in the run's config."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from agents.prompts import Label, Persona, classify_prompt, reply_prompt
 from core.currencies import minor_unit_exponent
 
 HISTORY_TURNS = 6
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,12 +164,21 @@ def _remember(
 def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     """The items that fit the request: by its words, and by meaning when the words alone
     find nothing that fits well."""
-    kept = _lookup_by_words(ctx, relax=relax, exclude=exclude)
+    kept = _widen(ctx, _lookup_by_words(ctx, relax=relax, exclude=exclude))
     u = _u(ctx)
     c = u.constraints
-    if c.order and kept:
-        # "the cheapest one", "一番高いの": the extreme of what fits, alone.
-        return [sorted(kept, key=lambda p: p["price"], reverse=c.order == "priciest")[0]]
+    if c.order:
+        # "the cheapest one", "一番高いの": the extreme of the items of that kind (sharing the
+        # tags of the one in focus), alone.
+        focus = ctx.state.shown[:1] if ctx.state and u.follow_up else []
+        tags = [t for p in focus for t in p.get("tags", [])[:1]]  # its kind: the first tag
+        if tags:
+            same = tools.product_lookup.invoke(
+                {"placement_id": ctx.conversation.placement_id, "query": " ".join(tags), "limit": 10}
+            )
+            kept = [p for p in same if set(p["tags"]) & set(tags)] or kept
+        if kept:
+            return [sorted(kept, key=lambda p: p["price"], reverse=c.order == "priciest")[0]]
     if "stock" in u.acts or c.attributes or u.follow_up or not u.own_query or exclude:
         return kept
     # A need described in words the catalog does not use: the item nearest in meaning, when
@@ -185,6 +196,28 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
         return kept
     chosen = {m["sku"] for m in meant}
     return meant + [p for p in kept if p["sku"] not in chosen]
+
+
+def _widen(ctx: TurnContext, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item found for a request that names a kind of thing ("a bouquet for my mother's
+    birthday"): the other items of its kind (its first tag) that speak to the request too, so
+    the shopper has a choice of two or three, as on a shop floor."""
+    u = _u(ctx)
+    c = u.constraints
+    bounded = c.price_max is not None or c.price_min is not None or c.cheaper_than is not None
+    if len(kept) != 1 or bounded or c.attributes or c.order or u.follow_up or not kept[0].get("tags"):
+        return kept
+    kind = kept[0]["tags"][0]
+    asked = {t for t in retrieval.terms(u.query) if not t.startswith(("~", "@"))}
+    if not asked & set(retrieval.terms(kind)):
+        return kept  # the request does not name the kind ("a quiet mouse for the office" names mice)
+    same = tools.product_lookup.invoke(
+        {"placement_id": ctx.conversation.placement_id, "query": kind[:2000], "limit": 6}
+    )
+    others = [p for p in same if p["sku"] != kept[0]["sku"] and kind in p["tags"]]
+    for p in others:
+        p["coverage"] = kept[0].get("coverage", 0.5)
+    return kept + others[:2]
 
 
 def _lookup_by_words(
@@ -303,8 +336,8 @@ def _aliases(
             continue  # a name (Tolkien, Osaka) means itself; "second" is no synonym of "first"
         phrase = phrasal.get(word, word)
         near = {
-            w
-            for w, _ in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)
+            (w, sim >= ALIAS_STRONG)
+            for w, sim in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)
             # Near-homographs (fee, free) sit close in the model for their spelling, not their
             # meaning; a word's own forms (deliver, delivery) are fine.
             if not _spelling_only(w, word)
@@ -312,12 +345,16 @@ def _aliases(
         if near and phrase != word:
             particles.add(phrase.split()[-1])
         if near:
-            out[word] = frozenset(near)
+            out[word] = frozenset(w for w, _ in near)
+            strong = frozenset(w for w, is_strong in near if is_strong)
+            if strong:
+                out[f"{word}!"] = strong  # the close ones, which alone can stand for the thing asked
     return out, frozenset(particles)
 
 
-ALIAS_MIN_SIMILARITY = 0.5
-ALIAS_SENTENCE_MIN = 0.35
+ALIAS_MIN_SIMILARITY = 0.44
+ALIAS_STRONG = 0.5  # an alias this close may stand for the very thing asked (the head word)
+ALIAS_SENTENCE_MIN = 0.3
 
 
 def _spelling_only(candidate: str, word: str) -> bool:
@@ -394,7 +431,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             states = bool(kinds & language.kinds_in(sentence))
             lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
         if head_group is not None and head not in particles:
-            alternatives = head_group[1] | aliases.get(head, frozenset())
+            alternatives = head_group[1] | aliases.get(f"{head}!", frozenset())
             if not (alternatives & set(terms + context)):
                 lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
@@ -405,13 +442,22 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         # Near-equals keep the documents' order (a policy states its main rule first).
         scored.append((round(cover, 2), round(closeness, 1), p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "answer %r aliases=%s kinds=%s head=%r: %s",
+            query,
+            {k: sorted(v) for k, v in aliases.items()},
+            sorted(kinds),
+            head,
+            [(row[0], row[1], row[3][:50]) for row in scored[:3]],
+        )
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
     # A second sentence of the same document when, together, they carry clearly more of the
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
-    head_terms = (head_group[1] | aliases.get(head, frozenset())) if head_group is not None else frozenset()
+    head_terms = (head_group[1] | aliases.get(f"{head}!", frozenset())) if head_group is not None else frozenset()
     for _cover, own, p, sentence, terms in scored[1:5]:
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
@@ -707,7 +753,11 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
         state,
         mode="coupon",
         sections={
-            "Dialogue": _dialogue_lines(ctx, declined=declined, reused="yes" if coupon.get("reused") else ""),
+            "Dialogue": _dialogue_lines(
+                ctx,
+                declined=(u.constraints.percent_words or f"{declined}%") if declined else None,
+                reused="yes" if coupon.get("reused") else "",
+            ),
             "Playbook": list(ctx.playbook),
             "Coupon": [f"{coupon['code']} | {coupon['offer']} | {coupon['percent_off']}"],
         },
@@ -872,11 +922,15 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
         # A follow-up question ("where does the money go?" after one about refunds): the
         # earlier question's topic helps read it.
         again, again_cover = _answer_sentences(ctx, f"{topic} {u.query}")
-        # Only when the sentence found also speaks to a word of the new question itself.
+        # Only when the sentence found also speaks to a word of the new question itself, or
+        # the question is a short one about the same matter ("do I need to bring anything?",
+        # "is it free?"): a question naming new things ("do you do gift vouchers?") is new.
         vocabulary = tools.vocabulary(ctx.conversation.placement_id)
-        own = [g for g in language.word_groups(u.query) if g[1] & vocabulary]
+        words = language.word_groups(u.query)
+        own = [g for g in words if g[1] & vocabulary]
         said = set(retrieval.terms(again[0]["sentence"])) if again else set()
-        if again_cover > cover and any(language.group_matched(g, said) for g in own):
+        short = len(words) <= 1 and not any(g[3] for g in words)
+        if again_cover > cover and (short or any(language.group_matched(g, said) for g in own)):
             chosen, cover = again, again_cover
     return {"passages": chosen, "confidence": round(cover, 2)}
 
