@@ -225,7 +225,7 @@ def product_by_meaning(
     return out
 
 
-MEANING_CATALOG_LIMIT = 300
+MEANING_CATALOG_LIMIT = 200
 MEANING_MIN = 0.42  # measured: needs described ~0.43-0.6, unrelated items and other trades under 0.4
 MEANING_MARGIN = 0.05
 
