@@ -247,6 +247,7 @@ class Understanding:
     confidence: float
     own_query: str = ""  # the message's own words, without the previous topic
     pronoun: bool = False  # points at a shown item with "it", "that one", "それ"
+    beyond: bool = False  # "the third one" when two were shown: the ones shown, to choose from
 
     @property
     def social(self) -> list[str]:
@@ -411,6 +412,7 @@ def understand(
     follow_up = False
     pronoun = False
     pointed = False  # an item shown was pointed at by its place or its price ("the second", "安い方")
+    beyond = False
     shown = state.shown
     # "The second one", "高い方" compare the last list of several items, even when a reply about
     # one of them came in between.
@@ -427,7 +429,9 @@ def understand(
             index = _ordinal_index(m)
             if -len(compared) <= index < len(compared):
                 referenced = [compared[index]]
-                pointed = True
+            else:
+                referenced, beyond = list(compared), True
+            pointed = True
             residue = _strip(_ORDINAL, residue)
         else:
             named = _named(text, shown)
@@ -539,6 +543,7 @@ def understand(
         confidence=confidence,
         own_query=own_query,
         pronoun=pronoun,
+        beyond=beyond,
     )
 
 

@@ -172,6 +172,8 @@ def recommend_reply(
             opener = "もう少しお手頃なものならこちらです。"
         elif note == "reference":
             opener = dialogue.pick(("こちらですね。", "かしこまりました。", "はい、こちらです。"), used, seed)
+        elif note == "beyond":
+            opener = f"ご紹介したのはこちらの{len(products)}点です。"
         items = []
         for p in products:
             line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
@@ -188,11 +190,15 @@ def recommend_reply(
                 + body
             )
         step = "クーポンもお出ししましょうか？" if has_offer else "詳しく知りたい商品はありますか？"
+        if note == "beyond":
+            step = "どちらになさいますか？"
         return "".join(part for part in (lead, opener, body, step) if part)
     if note == "cheaper":
         opener = dialogue.pick(("Something easier on the wallet:", "A cheaper option:", "For less, try:"), used, seed)
     elif note == "reference":
         opener = dialogue.pick(("Good pick:", "That one:", "Sure —", "Here it is:"), used, seed)
+    elif note == "beyond":
+        opener = f"I showed you {len(products)}:"
     else:
         opener = dialogue.pick(dialogue.OPENERS[("recommend", "en")], used, seed)
         if len(products) == 1:
@@ -215,6 +221,8 @@ def recommend_reply(
         used,
         seed,
     )
+    if note == "beyond":
+        step = "Which one would you like?"
     return " ".join(part for part in (lead, opener, body, step) if part)
 
 

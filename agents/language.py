@@ -522,7 +522,11 @@ _CARRIES = {
 def answer_kinds(question: str) -> frozenset[str]:
     """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount"."""
     text = normalize(question)
-    return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(text))
+    kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
+    if "amount" in kinds and re.search(r"いくら|how much", text, re.IGNORECASE):
+        # "いくらかかりますか", "how much does it take": かかる/take is the cost here, not a time.
+        kinds.discard("duration")
+    return frozenset(kinds)
 
 
 def kinds_in(sentence: str) -> frozenset[str]:

@@ -584,7 +584,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
                 best = max(sentences, key=lambda x: len(asked & set(retrieval.terms(x))), default="")
                 if best and asked & set(retrieval.terms(best)):
                     p["reason"] = best
-        note = "reference"
+        note = "beyond" if u.beyond else "reference"
         confidence = 0.9
     else:
         relax = dm.open_question == "relax" and not u.query
@@ -961,6 +961,8 @@ def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> Tur
         ),
     )
     _remember(ctx)
+    if ctx.state is not None and _u(ctx).query and kind != "human":
+        ctx.state.topic = _u(ctx).query[:300]  # "how much would that cost?" asks about the question handed over
     return {
         "mode": "escalate",
         "escalated": True,
