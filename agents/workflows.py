@@ -353,7 +353,7 @@ def _aliases(
 
 
 ALIAS_MIN_SIMILARITY = 0.44
-ALIAS_STRONG = 0.5  # an alias this close may stand for the very thing asked (the head word)
+ALIAS_STRONG = 0.52  # an alias this close may stand for the very thing asked (the head word)
 ALIAS_SENTENCE_MIN = 0.3
 
 
@@ -420,6 +420,16 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # that does not speak to it does not answer, however much else it shares.
     head = retrieval.head_word(query)
     head_group = next((g for g in groups if g[0] == head), None)
+    # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
+    # too, as much as the thing it is done to.
+    asked_to = _ASKED_TO.search(query)
+    verb = language._en_term(asked_to.group(1).lower()) if asked_to else ""
+    verb_group = next((g for g in groups if g[0] == verb and g[0] not in _GENERAL_VERBS), None)
+    musts = [
+        g[1] | aliases.get(f"{g[0]}!", frozenset())
+        for g in (head_group, verb_group)
+        if g is not None and g[0] not in particles
+    ]
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
     kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
     size = len([g for g in groups if g[0] not in particles]) or 1
@@ -430,10 +440,8 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             # The kind of fact asked for counts as one more word of the question.
             states = bool(kinds & language.kinds_in(sentence))
             lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
-        if head_group is not None and head not in particles:
-            alternatives = head_group[1] | aliases.get(f"{head}!", frozenset())
-            if not (alternatives & set(terms + context)):
-                lexical = min(lexical, HEAD_MISSING_CAP)
+        if any(not (must & set(terms + context)) for must in musts):
+            lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
         cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
         # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
@@ -457,12 +465,12 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
-    head_terms = (head_group[1] | aliases.get(f"{head}!", frozenset())) if head_group is not None else frozenset()
+
     for _cover, own, p, sentence, terms in scored[1:5]:
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = retrieval.coverage_of(query, [best_terms + terms], **cover_args)[0]
-        if head_terms and head not in particles and not (head_terms & set(best_terms + terms)):
+        if any(not (must & set(best_terms + terms)) for must in musts):
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
@@ -473,6 +481,12 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     return chosen, best_cover
 
 
+_ASKED_TO = re.compile(
+    r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
+)
+_GENERAL_VERBS = frozenset(
+    ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
+)
 SEMANTIC_ALONE = 0.6  # a sentence this close in meaning answers even with no word in common
 HEAD_MISSING_CAP = 0.4  # below the hand-over threshold
 
