@@ -14,7 +14,10 @@ Criteria:
 - invented: every price, percentage and code in the reply comes from the partner's data
   (catalog prices, configured offers, document text) or the shopper's own words.
 - coupon: a code in the reply is one issued for a configured offer of this placement in
-  this conversation, and there is at most one code per offer per conversation.
+  this conversation, there is at most one code per offer per conversation, and a code asked
+  for again is the one given before.
+- offer: the offer chosen is the one expected for what is in play (a tagged offer that fits
+  the products before the catalog-wide one).
 - intent: the turn was handled as what it was (greeting as a greeting, a deal as a deal).
 - products: what was recommended is among the items that fit, and none that must not be.
 - reference: "the second one" is the second item shown before.
@@ -55,6 +58,7 @@ ORIGIN = "https://shop.dialogues.example"
 CRITERIA = (
     "invented",
     "coupon",
+    "offer",
     "intent",
     "products",
     "reference",
@@ -388,7 +392,7 @@ def check_turn(
         verdict("coupon", ok, f"codes {sorted(codes)} not issued for a configured offer, or two per offer")
     if expect.get("coupon_prefix"):
         verdict(
-            "coupon",
+            "offer",
             any(code.startswith(expect["coupon_prefix"] + "-") for code in codes),
             f"expected a {expect['coupon_prefix']} code",
         )
