@@ -34,7 +34,8 @@ _GREETING = re.compile(
     _I,
 )
 _THANKS = re.compile(
-    r"\b(thanks?|thank you|thx|ty|cheers|much appreciated|appreciate it)\b|"
+    r"\b(thanks?|thank you|thank u|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
+    r"many thanks|thanks a (lot|million|bunch))\b|"
     r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
     _I,
 )
