@@ -337,7 +337,9 @@ def _aliases(
         phrase = phrasal.get(word, word)
         near = {
             (w, sim >= ALIAS_STRONG)
-            for w, sim in semantics.nearest(phrase, words, minimum=ALIAS_MIN_SIMILARITY, limit=3)
+            for w, sim in semantics.nearest(
+                phrase, [w for w in words if w != word], minimum=ALIAS_MIN_SIMILARITY, limit=3
+            )
             # Near-homographs (fee, free) sit close in the model for their spelling, not their
             # meaning; a word's own forms (deliver, delivery) are fine.
             if not _spelling_only(w, word)
@@ -395,8 +397,10 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # Partner words for the shopper's words, from the sentences nearest in meaning.
     nearest = sorted(range(total), key=lambda i: -meaning[i])[:6] if any(meaning) else []
     targets = {t for i in nearest for t in candidates[i][2] + candidates[i][3]}
+    # Words the nearest sentences themselves do not use (a heading's word is not an answer's).
+    said = {t for i in nearest for t in candidates[i][2]}
     aliases, particles = (
-        _aliases(query, [g for g in groups if not (g[1] & targets)], targets) if nearest else ({}, frozenset())
+        _aliases(query, [g for g in groups if not (g[1] & said)], targets) if nearest else ({}, frozenset())
     )
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
@@ -420,6 +424,10 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # that does not speak to it does not answer, however much else it shares.
     head = retrieval.head_word(query)
     head_group = next((g for g in groups if g[0] == head), None)
+    # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
+    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
+    if "amount" in kinds and head in _AMOUNT_WORDS:
+        head_group = None  # "how much do you charge for delivery?": the amount is asked, delivery is the thing
     # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
     # too, as much as the thing it is done to.
     asked_to = _ASKED_TO.search(query)
@@ -430,8 +438,6 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         for g in (head_group, verb_group)
         if g is not None and g[0] not in particles
     ]
-    # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
-    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
     size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
     for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
@@ -484,6 +490,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
 _ASKED_TO = re.compile(
     r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
 )
+_AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
 )
