@@ -43,7 +43,7 @@ _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
     r"that'?s all|that is all|take care|later)\b|"
     r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
-    r"また(来|き)ます|また今度|また後で|また寄",
+    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました",
     _I,
 )
 _SMALLTALK = re.compile(
@@ -116,11 +116,15 @@ _QUESTION = re.compile(
 
 # --- references to earlier items -------------------------------------------------------------
 
-_EN_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+_EN_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1,
+    "middle": 1, "one": 0, "two": 1, "three": 2, "four": 3, "five": 4,
+}  # fmt: skip
 _KANJI_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5}
 _ORDINAL = re.compile(
-    r"\b(the )?(first|1st|second|2nd|third|3rd|last)( one| item| book| option| choice| link)?\b|"
-    r"\b(number|no\.?|#|option|item)\s*([1-5])\b|"
+    r"\b(the )?(first|1st|second|2nd|third|3rd|fourth|4th|last|(?<=the )middle)"
+    r"( one| item| book| option| choice| link)?\b|"
+    r"\b(number|no\.?|#|option|item|choice)\s*([1-5]|one|two|three|four|five)\b|"
     # Japanese counters with 目: 1つ目, 一つ目, ひとつめ, 2個目, 二番目, 3番め
     r"([1-5]|[一二三四五]|ひと|ふた|みっ|よっ|いつ)\s*(つ|個|こ|番|品)\s*(目|め)|"
     r"(最初|最後|一番上|一番下)",
@@ -132,7 +136,8 @@ def _ordinal_index(match: re.Match[str]) -> int:
     if match.group(2):
         return _EN_ORDINALS[match.group(2).lower()]
     if match.group(5):
-        return int(match.group(5)) - 1
+        raw = match.group(5).lower()
+        return int(raw) - 1 if raw.isdigit() else _EN_ORDINALS[raw]
     if match.group(6):
         raw = match.group(6)
         return (int(raw) if raw.isdigit() else _KANJI_NUMBERS[raw]) - 1
@@ -154,7 +159,7 @@ _PICK_PRICIEST = re.compile(
 )
 _THAT_ONE = re.compile(
     r"\b(that one|this one|that|it|those|them|the one you (said|mentioned))\b|"
-    r"それ|これ|あれ|その|この",
+    r"それ|これ|あれ|その|この|さっきの|先ほどの",
     _I,
 )
 _CHEAPER = re.compile(

@@ -134,6 +134,8 @@ def test_asking_whether_the_shop_sells_a_thing_is_a_catalog_question():
         ("最後のにします", "PEN-C"),
         ("the second one", "PEN-B"),
         ("option 3 please", "PEN-C"),
+        ("number two please", "PEN-B"),
+        ("the middle one", "PEN-B"),
         ("安い方にします", "PEN-A"),
         ("高い方はどうですか？", "PEN-C"),
         ("the cheaper one", "PEN-A"),
@@ -165,3 +167,8 @@ def test_the_cheapest_of_a_topic_when_one_item_is_shown():
 def test_a_childs_age_is_read_from_how_parents_say_it():
     assert read("Looking for a helmet for my daughter, she's 6", shown=[]).constraints.age == 6
     assert read("a book for my 5 yo", shown=[]).constraints.age == 5
+
+
+def test_an_ordinal_past_the_list_offers_the_list_to_choose_from():
+    understood = read("the fourth one", vocabulary={"ボールペン"})
+    assert (understood.beyond, [p["sku"] for p in understood.referenced]) == (True, ["PEN-A", "PEN-B", "PEN-C"])
