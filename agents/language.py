@@ -363,6 +363,14 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
     return out
 
 
+def is_ja_noun(word: str) -> bool:
+    """Whether a Japanese word is a noun (Sudachi's part of speech)."""
+    if not is_japanese(word):
+        return False
+    morphemes = _tokenizer().tokenize(word)
+    return bool(morphemes) and morphemes[0].part_of_speech()[0] == "名詞"
+
+
 def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
     """1 when a word (or its synonym, reading) is in the terms; a lesser credit when only
     its kanji are, each of them inside other words (痛い in 頭痛, but also 開く in 開封)."""
@@ -523,7 +531,8 @@ def answer_kinds(question: str) -> frozenset[str]:
     """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount"."""
     text = normalize(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
-    if "amount" in kinds and re.search(r"いくら|how much", text, re.IGNORECASE):
+    duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}
+    if "amount" in kinds and (re.search(r"いくら|how much", text, re.IGNORECASE) or duration_words <= {"かかり"}):
         # "いくらかかりますか", "how much does it take": かかる/take is the cost here, not a time.
         kinds.discard("duration")
     return frozenset(kinds)

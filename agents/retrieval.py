@@ -185,7 +185,7 @@ def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     from agents.language import word_groups
 
     if is_japanese(question):
-        return ""
+        return _ja_topic(question)
     # "my phone keeps dying", "the zip is broken": what the shopper says happens to a thing is
     # not the thing; the phrase before such a verb is where it is named.
     question = _HAPPENING.sub(" , ", question)
@@ -193,6 +193,23 @@ def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
         groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
         if groups:
             return groups[-1][0]
+    return ""
+
+
+def _ja_topic(question: str) -> str:
+    """The noun a Japanese question is about: the last content noun before its first topic
+    or subject particle (クレジットカードは使えますか → クレジットカード, 送料はいくら → 送料)."""
+    from agents import language
+
+    last = ""
+    for morpheme in language._tokenizer().tokenize(language.normalize(question)):
+        pos = morpheme.part_of_speech()
+        if pos[0] == "助詞" and morpheme.surface() in ("は", "が", "って"):
+            return last
+        if pos[0] == "名詞" and pos[1] != "数詞" and morpheme.normalized_form() not in language._JA_STOP:
+            last = morpheme.normalized_form()[:64]
+        elif pos[0] not in ("名詞", "接尾辞", "接頭辞") and not (pos[0] == "助詞" and morpheme.surface() == "の"):
+            last = ""  # a verb or another particle between: the noun was not the topic's
     return ""
 
 

@@ -434,10 +434,15 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     verb = language._en_term(asked_to.group(1).lower()) if asked_to else ""
     verb_group = next((g for g in groups if g[0] == verb and g[0] not in _GENERAL_VERBS), None)
     musts = [
-        g[1] | aliases.get(f"{g[0]}!", frozenset())
+        (g, aliases.get(f"{g[0]}!", frozenset()))
         for g in (head_group, verb_group)
         if g is not None and g[0] not in particles
     ]
+
+    def answers_what_is_asked(words: set[str]) -> bool:
+        # Its word, synonym, reading or all its kanji (お金 in 返金), or a close alias.
+        return all(language.group_matched(g, words) or (strong & words) for g, strong in musts)
+
     size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
     for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
@@ -446,7 +451,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             # The kind of fact asked for counts as one more word of the question.
             states = bool(kinds & language.kinds_in(sentence))
             lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
-        if any(not (must & set(terms + context)) for must in musts):
+        if not answers_what_is_asked(set(terms + context)):
             lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
         cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
@@ -476,7 +481,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = retrieval.coverage_of(query, [best_terms + terms], **cover_args)[0]
-        if any(not (must & set(best_terms + terms)) for must in musts):
+        if not answers_what_is_asked(set(best_terms + terms)):
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
@@ -950,7 +955,8 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
         words = language.word_groups(u.query)
         own = [g for g in words if g[1] & vocabulary]
         said = set(retrieval.terms(again[0]["sentence"])) if again else set()
-        short = len(words) <= 1 and not any(g[3] for g in words)
+        # (A single Japanese noun is a new subject: 日曜日もやってますか is no follow-up on postage.)
+        short = len(words) <= 1 and not any(g[3] or language.is_ja_noun(g[0]) for g in words)
         if again_cover > cover and (short or any(language.group_matched(g, said) for g in own)):
             chosen, cover = again, again_cover
     return {"passages": chosen, "confidence": round(cover, 2)}

@@ -66,6 +66,8 @@ def test_an_embedding_is_unit_length_and_the_same_alone_or_in_a_batch():
         ("注文してから何日で届きますか", {"duration"}),
         ("how much do you charge for delivery?", {"amount"}),
         ("送料はいくらですか", {"amount"}),
+        ("送料かかりますか", {"amount"}),
+        ("いくらかかりますか", {"amount"}),
         ("Do you ship to Japan?", set()),
     ],
 )
@@ -77,6 +79,12 @@ def test_a_sentence_says_which_kinds_of_fact_it_states():
     assert language.kinds_in("営業時間は10時から19時までです。") == {"clock"}
     assert language.kinds_in("Most repairs are ready within 3 working days.") == {"duration"}
     assert language.kinds_in("Shipping is free on orders over $75; below that it costs $6.95.") == {"amount"}
+
+
+def test_a_japanese_question_is_about_the_noun_before_its_topic_particle():
+    assert retrieval.head_word("クレジットカードは使えますか") == "クレジットカード"
+    assert retrieval.head_word("ギフト用のラッピングはできますか") == "ラッピング"
+    assert retrieval.head_word("水曜日もやってますか") == ""
 
 
 def test_what_happens_to_a_thing_is_not_the_thing():
