@@ -41,7 +41,8 @@ _THANKS = re.compile(
 )
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
-    r"that'?s all|that is all|take care|later)\b|"
+    r"that'?s all|that is all|that'?s everything|that'?s it for (now|today)|nothing else|"
+    r"i'?m (all )?(done|set)|take care|later|bye for now|cya)\b|"
     r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
     r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました",
     _I,
@@ -89,7 +90,7 @@ _SUPERLATIVE = re.compile(
 # Words that acknowledge or approve ("awesome", "fine", "cool", "なるほど"): with a thanks or a
 # goodbye they are part of it, not something to look for.
 _ACK = re.compile(
-    r"\b(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|"
+    r"\b(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|brill|grand|"
     r"excellent|wonderful|super|sweet|fantastic|superb|good|gotcha|noted|sounds good|will do|right|"
     r"much|so|very|really|again|anyway|then|well|oh|ah|wow)\b|"
     r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
@@ -97,7 +98,8 @@ _ACK = re.compile(
 )
 _LEADING_ACK = re.compile(
     r"^\s*((ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
-    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|fair enough|no worries|never mind|no problem|"
+    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|brill|grand|ace|fair enough|no worries|"
+    r"never mind|no problem|"
     r"i see|got it|understood|that'?s fine|all good|oh well|shame)\s*([,.!]+|$)\s*)+",
     _I,
 )

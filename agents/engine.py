@@ -173,7 +173,7 @@ def recommend_reply(
         elif note == "reference":
             opener = dialogue.pick(("こちらですね。", "かしこまりました。", "はい、こちらです。"), used, seed)
         elif note == "beyond":
-            opener = f"ご紹介したのはこちらの{len(products)}点です。"
+            opener = f"ご紹介したのはこちらの{len(products)}点です。" if len(products) > 1 else "ご紹介したのはこちらです。"
         items = []
         for p in products:
             line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
@@ -191,14 +191,14 @@ def recommend_reply(
             )
         step = "クーポンもお出ししましょうか？" if has_offer else "詳しく知りたい商品はありますか？"
         if note == "beyond":
-            step = "どちらになさいますか？"
+            step = "どちらになさいますか？" if len(products) > 1 else "ほかにもお探ししましょうか？"
         return "".join(part for part in (lead, opener, body, step) if part)
     if note == "cheaper":
         opener = dialogue.pick(("Something easier on the wallet:", "A cheaper option:", "For less, try:"), used, seed)
     elif note == "reference":
         opener = dialogue.pick(("Good pick:", "That one:", "Sure —", "Here it is:"), used, seed)
     elif note == "beyond":
-        opener = f"I showed you {len(products)}:"
+        opener = f"I showed you {len(products)}:" if len(products) > 1 else "That's the one I found:"
     else:
         opener = dialogue.pick(dialogue.OPENERS[("recommend", "en")], used, seed)
         if len(products) == 1:
@@ -222,7 +222,7 @@ def recommend_reply(
         seed,
     )
     if note == "beyond":
-        step = "Which one would you like?"
+        step = "Which one would you like?" if len(products) > 1 else "Shall I look for more like it?"
     return " ".join(part for part in (lead, opener, body, step) if part)
 
 
