@@ -173,7 +173,9 @@ def recommend_reply(
         elif note == "reference":
             opener = dialogue.pick(("こちらですね。", "かしこまりました。", "はい、こちらです。"), used, seed)
         elif note == "beyond":
-            opener = f"ご紹介したのはこちらの{len(products)}点です。" if len(products) > 1 else "ご紹介したのはこちらです。"
+            opener = (
+                f"ご紹介したのはこちらの{len(products)}点です。" if len(products) > 1 else "ご紹介したのはこちらです。"
+            )
         items = []
         for p in products:
             line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
