@@ -206,7 +206,9 @@ def _ja_topic(question: str) -> str:
         pos = morpheme.part_of_speech()
         if pos[0] == "助詞" and morpheme.surface() in ("は", "が", "って"):
             return last
-        if pos[0] == "名詞" and pos[1] != "数詞" and morpheme.normalized_form() not in language._JA_STOP:
+        if pos[0] == "名詞" and pos[2] == "副詞可能":
+            last = ""  # 土曜日は, 今日は: when it is asked about, not what
+        elif pos[0] == "名詞" and pos[1] != "数詞" and morpheme.normalized_form() not in language._JA_STOP:
             last = morpheme.normalized_form()[:64]
         elif pos[0] not in ("名詞", "接尾辞", "接頭辞") and not (pos[0] == "助詞" and morpheme.surface() == "の"):
             last = ""  # a verb or another particle between: the noun was not the topic's

@@ -85,6 +85,7 @@ def test_a_japanese_question_is_about_the_noun_before_its_topic_particle():
     assert retrieval.head_word("クレジットカードは使えますか") == "クレジットカード"
     assert retrieval.head_word("ギフト用のラッピングはできますか") == "ラッピング"
     assert retrieval.head_word("水曜日もやってますか") == ""
+    assert retrieval.head_word("土曜日は営業していますか") == ""  # a when, not a what
 
 
 def test_what_happens_to_a_thing_is_not_the_thing():
