@@ -469,6 +469,9 @@ def understand(
     if not shown and (m := _SUPERLATIVE.search(text)):
         constraints.order = "cheapest" if m.group("low") else "priciest"
         residue = _strip(_SUPERLATIVE, residue)
+    elif not shown:
+        # "高いほうにします" with nothing shown compares nothing: it is no search for 高い (tall).
+        residue = _strip(_PICK_PRICIEST, _strip(_PICK_CHEAPEST, residue))
     residue = _strip(_THAT_ONE, residue)
     residue = _strip(_QUESTION_PHRASE, residue)
     words = [w for w in language.terms(residue) if not w.isdigit()]
