@@ -270,6 +270,7 @@ class Understanding:
 class DialogueState:
     shown: list[dict[str, Any]] = field(default_factory=list)  # last products shown, in order
     listed: list[dict[str, Any]] = field(default_factory=list)  # the last list of several products
+    focus: dict[str, Any] | None = None  # the item last talked about ("a cheaper one" than this)
     topic: str = ""  # the query the shown products answered
     offer: dict[str, Any] | None = None  # the offer in play: {"offer", "code", "title", "percent_off"}
     open_question: str = ""  # what the employee last asked: "coupon", "confirm", "more"
@@ -461,7 +462,7 @@ def understand(
             referenced = []
         elif picked is None and _CHEAPER.search(text):
             # Cheaper than the item in focus: the one pointed at, else the top pick shown.
-            low = (referenced or shown)[0]["price"]
+            low = (referenced or ([state.focus] if state.focus else []) or shown)[0]["price"]
             constraints.cheaper_than = low
             follow_up = True
             residue = _strip(_CHEAPER, residue)

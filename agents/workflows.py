@@ -155,6 +155,7 @@ def _remember(
         state.shown = [{k: p[k] for k in ("sku", "name", "price", "price_label", "tags")} for p in shown]
         if len(state.shown) > 1:
             state.listed = state.shown
+        state.focus = state.shown[0]
         if topic is not None:
             state.topic = topic[:300]
     state.open_question = open_question
@@ -170,7 +171,7 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
     if c.order:
         # "the cheapest one", "一番高いの": the extreme of the items of that kind (sharing the
         # tags of the one in focus), alone.
-        focus = ctx.state.shown[:1] if ctx.state and u.follow_up else []
+        focus = ([ctx.state.focus] if ctx.state.focus else ctx.state.shown[:1]) if ctx.state and u.follow_up else []
         tags = [t for p in focus for t in p.get("tags", [])[:1]]  # its kind: the first tag
         if tags:
             same = tools.product_lookup.invoke(
@@ -611,6 +612,8 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
                 if best and asked & set(retrieval.terms(best)):
                     p["reason"] = best
         note = "beyond" if u.beyond else "reference"
+        if not u.beyond and found:
+            dm.focus = {k: found[0][k] for k in ("sku", "name", "price", "price_label", "tags") if k in found[0]}
         confidence = 0.9
     else:
         relax = dm.open_question == "relax" and not u.query

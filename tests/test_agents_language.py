@@ -168,6 +168,12 @@ def test_a_cheaper_one_is_a_new_search_below_the_item_in_focus():
     assert (understood.follow_up, understood.constraints.cheaper_than, understood.referenced) == (True, 165, [])
 
 
+def test_a_cheaper_one_is_cheaper_than_the_item_last_talked_about():
+    # given the list shown, then a reply about its second item
+    understood = read("もう少し安いのはある？", focus=SHOWN[1])
+    assert understood.constraints.cheaper_than == 440
+
+
 def test_the_cheapest_of_a_topic_when_one_item_is_shown():
     understood = read("what's the cheapest one you have?", shown=SHOWN[1:2], topic="helmet")
     assert (understood.constraints.order, understood.follow_up) == ("cheapest", True)
