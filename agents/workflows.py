@@ -408,15 +408,18 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     )
     # Coverage by the sentence itself, its heading and title helping at a lesser weight.
     known = tools.vocabulary(ctx.conversation.placement_id) | targets
-    cover_args = {"total": total * 2, "aliases": aliases, "ignore": particles, "known": known}
-    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], **cover_args)
-    with_context = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates], **cover_args)
+    def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
+        return retrieval.coverage_of(
+            query, documents, total=total * 2, aliases=aliases if by_meaning else None, ignore=particles, known=known
+        )
+
+    own_cover = cover_of([terms for _, _, terms, _ in candidates])
+    with_context = cover_of([terms + context for _, _, terms, context in candidates])
     if aliases:
         # A word matched only by meaning counts in full where the whole sentence is near the
         # question in meaning too, and half elsewhere ("a restocking fee" is no payment rule).
-        plain = {**cover_args, "aliases": None}
-        own_plain = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], **plain)
-        context_plain = retrieval.coverage_of(query, [terms + context for _, _, terms, context in candidates], **plain)
+        own_plain = cover_of([terms for _, _, terms, _ in candidates], by_meaning=False)
+        context_plain = cover_of([terms + context for _, _, terms, context in candidates], by_meaning=False)
         for i, sim in enumerate(meaning):
             if sim < ALIAS_SENTENCE_MIN:
                 own_cover[i] = (own_cover[i] + own_plain[i]) / 2
@@ -481,7 +484,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     for _cover, own, p, sentence, terms in scored[1:5]:
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
-        together = retrieval.coverage_of(query, [best_terms + terms], **cover_args)[0]
+        together = cover_of([best_terms + terms])[0]
         if not answers_what_is_asked(set(best_terms + terms)):
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
