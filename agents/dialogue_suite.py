@@ -445,10 +445,10 @@ def check_turn(
             kind = tags[0] if tags else None
             before = [item for item in shop.catalog if kind in item["tags"]] if kind else []
         prices_before = [p["price"] for p in before]
-        wanted: int | None = None
+        extreme: int | None = None
         if prices_before:
-            wanted = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before)
-        target = next((p["sku"] for p in before if p["price"] == wanted), None) if before else None
+            extreme = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before)
+        target = next((p["sku"] for p in before if p["price"] == extreme), None) if before else None
         verdict(
             "reference",
             target is not None
