@@ -395,9 +395,7 @@ def understand(
             acts.append(act)
     if _DISCOUNT.search(text) or constraints.percent:
         acts.append("discount")
-    if _RESOLVED.search(text) or (
-        state.open_question == "confirm" and _YES.search(text) and "goodbye" not in acts
-    ):
+    if _RESOLVED.search(text) or (state.open_question == "confirm" and _YES.search(text) and "goodbye" not in acts):
         # "great thanks, bye" takes its leave; "yes, great" to "did that answer it?" confirms.
         acts.append("resolved")
     if (

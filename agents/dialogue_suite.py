@@ -453,8 +453,7 @@ def check_turn(
             "reference",
             target is not None
             and (
-                shown[:1] == [target]
-                or (not shown and any(p["sku"] == target and p["name"] in text for p in before))
+                shown[:1] == [target] or (not shown and any(p["sku"] == target and p["name"] in text for p in before))
             ),
             f"expected the {expect['pick']} shown ({target}), showed {shown}",
         )

@@ -368,6 +368,8 @@ def _spelling_only(candidate: str, word: str) -> bool:
     if long_.startswith(short):
         return len(long_) - len(short) > 3
     return Levenshtein.distance(candidate, word) <= 2
+
+
 _ORDINAL_WORDS = frozenset(["first", "second", "third", "last", "next", "one", "two", "three"])
 _PARTICLES = frozenset(["back", "up", "out", "off", "over", "down", "away"])  # read with their verb
 
@@ -408,6 +410,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     )
     # Coverage by the sentence itself, its heading and title helping at a lesser weight.
     known = tools.vocabulary(ctx.conversation.placement_id) | targets
+
     def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
         return retrieval.coverage_of(
             query, documents, total=total * 2, aliases=aliases if by_meaning else None, ignore=particles, known=known
@@ -629,12 +632,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     knowledge: list[dict[str, Any]] = []
     cover = 0.0
     own_words = language.word_groups(u.own_query)
-    if (
-        "question" in u.acts
-        and "stock" not in u.acts
-        and own_words
-        and ctx.conversation.placement.documents.exists()
-    ):
+    if "question" in u.acts and "stock" not in u.acts and own_words and ctx.conversation.placement.documents.exists():
         # A policy question in the shopper's own words ("and can I pick it up today?"); a
         # refinement of the products shown ("is there anything cheaper?") is none.
         knowledge, cover = _answer_sentences(ctx, u.own_query)
