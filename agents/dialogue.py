@@ -34,14 +34,17 @@ _GREETING = re.compile(
     _I,
 )
 _THANKS = re.compile(
-    r"\b(thanks?|thank you|thx|ty|cheers|much appreciated|appreciate it)\b|"
+    r"\b(thanks?|thank you|thank u|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
+    r"many thanks|thanks a (lot|million|bunch))\b|"
     r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
     _I,
 )
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
-    r"that'?s all|that is all|take care|later)\b|"
-    r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは",
+    r"that'?s all|that is all|that'?s everything|that'?s it for (now|today)|nothing else|"
+    r"i'?m (all )?(done|set)|take care|later|bye for now|cya)\b|"
+    r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
+    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました",
     _I,
 )
 _SMALLTALK = re.compile(
@@ -71,6 +74,35 @@ _YES = re.compile(
     r"^\s*(はい|お願い|ええ|うん|ぜひ)",
     _I,
 )
+# Whether the shop sells a thing: a question for the catalog, never for the policies.
+_STOCK = re.compile(
+    r"\b(do|does|did) (you|they|u) (sell|carry|stock|make)\b|\b(sell|carry|stock) (any|a|an)\b|"
+    r"売って(い|ま|る)|売ってる|扱って(い|ま|る)|置いて(い|ま|る)|取り扱い|販売して",
+    _I,
+)
+# The cheapest or dearest of all that fits ("your cheapest helmet", "一番安いのは").
+_SUPERLATIVE = re.compile(
+    r"(?P<low>\b(cheapest|least expensive|most affordable|lowest[- ]priced)\b|(一番|いちばん|最も)(安い|お手頃))|"
+    r"\b(most expensive|priciest|dearest|highest[- ]priced|top[- ]of[- ]the[- ]range)\b|"
+    r"(一番|いちばん|最も)(高い|高級)",
+    _I,
+)
+# Words that acknowledge or approve ("awesome", "fine", "cool", "なるほど"): with a thanks or a
+# goodbye they are part of it, not something to look for.
+_ACK = re.compile(
+    r"\b(ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|brill|grand|"
+    r"excellent|wonderful|super|sweet|fantastic|superb|good|gotcha|noted|sounds good|will do|right|"
+    r"much|so|very|really|again|anyway|then|well|oh|ah|wow)\b|"
+    r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
+    _I,
+)
+_LEADING_ACK = re.compile(
+    r"^\s*((ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
+    r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|brill|grand|ace|fair enough|no worries|"
+    r"never mind|no problem|"
+    r"i see|got it|understood|that'?s fine|all good|oh well|shame)\s*([,.!]+|$)\s*)+",
+    _I,
+)
 _NO = re.compile(r"^\s*(no|nope|not really|no thanks|nah)\b|^\s*(いいえ|いや|結構です|大丈夫です)", _I)
 _DISCOUNT = re.compile(
     r"\b(coupons?|discounts?|deals?|promo(tion)?s?|promo codes?|vouchers?|codes?|offers?|"
@@ -86,38 +118,50 @@ _QUESTION = re.compile(
 
 # --- references to earlier items -------------------------------------------------------------
 
-_ORDINALS = {
-    "first": 0,
-    "1st": 0,
-    "second": 1,
-    "2nd": 1,
-    "third": 2,
-    "3rd": 2,
-    "last": -1,
-    "最初": 0,
-    "一つ目": 0,
-    "1つ目": 0,
-    "一番目": 0,
-    "1番目": 0,
-    "二つ目": 1,
-    "2つ目": 1,
-    "二番目": 1,
-    "2番目": 1,
-    "三つ目": 2,
-    "3つ目": 2,
-    "三番目": 2,
-    "3番目": 2,
-    "最後": -1,
-}
+_EN_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1,
+    "middle": 1, "one": 0, "two": 1, "three": 2, "four": 3, "five": 4,
+}  # fmt: skip
+_KANJI_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5}
 _ORDINAL = re.compile(
-    r"\b(the )?(first|1st|second|2nd|third|3rd|last)( one| item| book| option)?\b|"
-    r"\b(number|no\.?|#)\s*([1-3])\b|"
-    r"(最初|一つ目|1つ目|一番目|1番目|二つ目|2つ目|二番目|2番目|三つ目|3つ目|三番目|3番目|最後)",
+    r"\b(the )?(first|1st|second|2nd|third|3rd|fourth|4th|last|(?<=the )middle)"
+    r"( one| item| book| option| choice| link)?\b|"
+    r"\b(number|no\.?|#|option|item|choice)\s*([1-5]|one|two|three|four|five)\b|"
+    # Japanese counters with 目: 1つ目, 一つ目, ひとつめ, 2個目, 二番目, 3番め
+    r"([1-5]|[一二三四五]|ひと|ふた|みっ|よっ|いつ)\s*(つ|個|こ|番|品)\s*(目|め)|"
+    r"(最初|最後|一番上|一番下)",
+    _I,
+)
+
+
+def _ordinal_index(match: re.Match[str]) -> int:
+    if match.group(2):
+        return _EN_ORDINALS[match.group(2).lower()]
+    if match.group(5):
+        raw = match.group(5).lower()
+        return int(raw) - 1 if raw.isdigit() else _EN_ORDINALS[raw]
+    if match.group(6):
+        raw = match.group(6)
+        return (int(raw) if raw.isdigit() else _KANJI_NUMBERS[raw]) - 1
+    return 0 if match.group(9) in ("最初", "一番上") else -1
+
+
+# "The cheaper one", "安い方": the cheapest (the priciest) of the items shown, not a new search.
+_PICK_CHEAPEST = re.compile(
+    r"\b(the|that|which is the|which one is the) (cheaper|cheapest|less expensive|least expensive|"
+    r"lower[- ]priced|more affordable|most affordable)( one| option| of the two| of them)?\b|"
+    r"\bthe cheapest\b|(安い|安価な|お手頃な|手頃な)(方|ほう)|(一番|いちばん)(安い|お手頃)",
+    _I,
+)
+_PICK_PRICIEST = re.compile(
+    r"\b(the|that|which is the|which one is the) (more expensive|most expensive|pricier|priciest|dearer|"
+    r"higher[- ]priced|premium)( one| option| of the two| of them)?\b|"
+    r"(高い|高価な|高級な)(方|ほう)|(一番|いちばん)(高い|高級)",
     _I,
 )
 _THAT_ONE = re.compile(
     r"\b(that one|this one|that|it|those|them|the one you (said|mentioned))\b|"
-    r"それ|これ|あれ|その|この",
+    r"それ|これ|あれ|その|この|さっきの|先ほどの",
     _I,
 )
 _CHEAPER = re.compile(
@@ -158,7 +202,12 @@ _QUANTITY = re.compile(
     r"\b(two|three|four|five|a couple of|a pair of)\b(?= \w+)",
     _I,
 )
-_AGE = re.compile(r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)", _I)
+_AGE = re.compile(
+    r"\b(?:a |an )?\d{1,2}[- ]?(?:years?|yrs?)[- ]?old\b|\baged? \d{1,2}\b|\d{1,2}\s*(?:歳|才)|"
+    r"\b(?:she|he|they)(?:'s|’s| is| are| turns?| turned)\s+\d{1,2}\b(?!\s*(?:%|percent|dollars|\$|cm|kg|inch))|"
+    r"\b\d{1,2}\s?(?:yo|y/o)\b",
+    _I,
+)
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
 _EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro", _I)
 
@@ -171,6 +220,8 @@ class Constraints:
     percent: int | None = None  # a discount the shopper asked for
     attributes: list[str] = field(default_factory=list)  # terms every pick must carry (a colour, a size)
     cheaper_than: int | None = None  # strictly below this price (a cheaper one than shown)
+    order: str = ""  # "cheapest" / "priciest": the shopper wants the extreme of what fits
+    percent_words: str = ""  # how the shopper put the discount ("40%", "3割", "半額"): said back as said
     age: int | None = None  # the age of the person it is for ("for a 5 year old")
 
     def describe(self) -> list[str]:
@@ -181,6 +232,8 @@ class Constraints:
             out.append(f"price >= {self.price_min}")
         if self.cheaper_than is not None:
             out.append(f"price < {self.cheaper_than}")
+        if self.order:
+            out.append(f"the {self.order}")
         if self.quantity:
             out.append(f"quantity {self.quantity}")
         if self.percent:
@@ -202,6 +255,7 @@ class Understanding:
     confidence: float
     own_query: str = ""  # the message's own words, without the previous topic
     pronoun: bool = False  # points at a shown item with "it", "that one", "それ"
+    beyond: bool = False  # "the third one" when two were shown: the ones shown, to choose from
 
     @property
     def social(self) -> list[str]:
@@ -215,6 +269,8 @@ class Understanding:
 @dataclass
 class DialogueState:
     shown: list[dict[str, Any]] = field(default_factory=list)  # last products shown, in order
+    listed: list[dict[str, Any]] = field(default_factory=list)  # the last list of several products
+    focus: dict[str, Any] | None = None  # the item last talked about ("a cheaper one" than this)
     topic: str = ""  # the query the shown products answered
     offer: dict[str, Any] | None = None  # the offer in play: {"offer", "code", "title", "percent_off"}
     open_question: str = ""  # what the employee last asked: "coupon", "confirm", "more"
@@ -268,9 +324,11 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
                 take(m)
     if m := _PERCENT.search(text):
         found.percent = int(m.group(1)) if m.group(1) else int(m.group(2)) * 10
+        found.percent_words = m.group(0).strip()
         take(m)
-    elif re.search(r"半額|半値|half (price|off)", text, _I):
+    elif m := re.search(r"半額|半値|half (price|off)|50/50", text, _I):
         found.percent = 50
+        found.percent_words = m.group(0)
     if m := _QUANTITY.search(text):
         raw = next(g for g in m.groups() if g)
         found.quantity = _WORD_NUMBERS.get(raw.lower()) or int(raw) if not raw.isdigit() else int(raw)
@@ -290,6 +348,11 @@ _AGE_RANGE = re.compile(
     r"(\d{1,2})\s*[〜~]\s*(\d{1,2})\s*歳",
     _I,
 )
+
+
+def states_age(description: str) -> bool:
+    """Whether an item's description says which ages it is for."""
+    return bool(_AGE_RANGE.search(description or ""))
 
 
 def age_fits(age: int, description: str) -> bool:
@@ -332,26 +395,50 @@ def understand(
             acts.append(act)
     if _DISCOUNT.search(text) or constraints.percent:
         acts.append("discount")
-    if _RESOLVED.search(text) or (state.open_question == "confirm" and _YES.search(text)):
+    if _RESOLVED.search(text) or (state.open_question == "confirm" and _YES.search(text) and "goodbye" not in acts):
+        # "great thanks, bye" takes its leave; "yes, great" to "did that answer it?" confirms.
         acts.append("resolved")
-    if state.open_question == "coupon" and _YES.search(text) and "discount" not in acts:
+    if (
+        state.open_question == "coupon"
+        and _YES.search(text)
+        and "discount" not in acts
+        and not {"goodbye", "thanks"} & set(acts)  # "ok cheers, bye" closes, it does not accept
+    ):
         acts.append("discount")
     if _NO.search(text):
         acts.append("deny")
+    if _STOCK.search(text):
+        acts.append("stock")
     # What is left once the social phrases, the deal words and the constraints are out.
-    residue = rest
+    residue = _LEADING_ACK.sub(" ", rest)  # "sweet, I'll take it", "cool. and can I …"
     for pattern in (_GREETING, _THANKS, _GOODBYE, _SMALLTALK, _HUMAN, _RESOLVED, _DISCOUNT, _YES, _NO):
+        if pattern is _DISCOUNT and skill == "customer_service":
+            continue  # "do you do gift vouchers?" asks Kai about vouchers: they are the subject
         residue = _strip(pattern, residue)
     referenced: list[dict[str, Any]] = []
     follow_up = False
     pronoun = False
+    pointed = False  # an item shown was pointed at by its place or its price ("the second", "安い方")
+    beyond = False
     shown = state.shown
+    # "The second one", "高い方" compare the last list of several items, even when a reply about
+    # one of them came in between.
+    compared = shown if len(shown) > 1 or not state.listed else state.listed
     if shown:
-        if m := _ORDINAL.search(text):
-            key = (m.group(2) or m.group(6) or "").lower()
-            index = _ORDINALS.get(key, int(m.group(5)) - 1 if m.group(5) else 0)
-            if -len(shown) <= index < len(shown):
-                referenced = [shown[index]]
+        picked = None
+        if len(compared) > 1 and (m := _PICK_CHEAPEST.search(text) or _PICK_PRICIEST.search(text)):
+            cheapest = m.re is _PICK_CHEAPEST
+            picked = (min if cheapest else max)(compared, key=lambda p: p["price"])
+            referenced = [picked]
+            pointed = True
+            residue = _strip(m.re, residue)
+        elif m := _ORDINAL.search(text):
+            index = _ordinal_index(m)
+            if -len(compared) <= index < len(compared):
+                referenced = [compared[index]]
+            else:
+                referenced, beyond = list(compared), True
+            pointed = True
             residue = _strip(_ORDINAL, residue)
         else:
             named = _named(text, shown)
@@ -364,24 +451,37 @@ def understand(
             ):
                 referenced = shown[:1]
                 pronoun = True
-        if _CHEAPER.search(text):
+        if picked is None and (m := _SUPERLATIVE.search(text)):
+            # "what's the cheapest one you have?" with a single item shown: the extreme of the
+            # topic's items, not of what happens to be on screen.
+            constraints.order = "cheapest" if m.group("low") else "priciest"
+            follow_up = True
+            residue = _strip(_SUPERLATIVE, residue)
+            referenced = []
+        elif picked is None and _CHEAPER.search(text):
             # Cheaper than the item in focus: the one pointed at, else the top pick shown.
-            low = (referenced or shown)[0]["price"]
+            low = (referenced or ([state.focus] if state.focus else []) or shown)[0]["price"]
             constraints.cheaper_than = low
             follow_up = True
             residue = _strip(_CHEAPER, residue)
             referenced = []
+    if not shown and (m := _SUPERLATIVE.search(text)):
+        constraints.order = "cheapest" if m.group("low") else "priciest"
+        residue = _strip(_SUPERLATIVE, residue)
+    elif not shown:
+        # "高いほうにします" with nothing shown compares nothing: it is no search for 高い (tall).
+        residue = _strip(_PICK_PRICIEST, _strip(_PICK_CHEAPEST, residue))
     residue = _strip(_THAT_ONE, residue)
     residue = _strip(_QUESTION_PHRASE, residue)
     words = [w for w in language.terms(residue) if not w.isdigit()]
     # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
     # words whose reading it contains.
     readings = [w for w in words if w.startswith("@") and len(w) > 4]
-    if readings and vocabulary and not any(r in vocabulary for r in readings):
+    if readings and vocabulary and not referenced and not any(r in vocabulary for r in readings):
         spelled = [
             v
             for v in vocabulary
-            if v.startswith("@") and len(v) >= 4 and v not in readings and any(v[1:] in r for r in readings)
+            if v.startswith("@") and len(v) >= 4 and v not in readings and any(_spelled_in(v[1:], r) for r in readings)
         ]
         spelled = [v for v in spelled if not any(v != o and v[1:] in o for o in spelled)]
         if spelled:
@@ -392,6 +492,16 @@ def understand(
     # The content words (no kana-run readings, which only help matching).
     content = [g[0] for g in language.word_groups(residue)]
     query_terms = [corrections.get(w, w) for w in content]
+    if (
+        set(acts) & {"thanks", "goodbye", "greeting", "resolved"}
+        and not _QUESTION.search(text)
+        and not referenced
+        and not any(t in vocabulary or t in corrections.values() for t in query_terms)
+        and len(language.word_groups(_strip(_ACK, residue))) <= 1
+    ):
+        # "awesome thank you", "fine, bye", "cool, cheers": the rest of a social message that
+        # names nothing the shop has is part of the courtesy, not a request.
+        query_terms, residue = [], ""
     if shown and not query_terms and not referenced and constraints.quantity:
         referenced = shown[:1]  # "two of them, please"
     if (
@@ -412,7 +522,7 @@ def understand(
         # Words the shop does not use narrow nothing: then it is a new request.
         constraints.attributes = [t for t in query_terms if t in vocabulary or not vocabulary][:2]
         follow_up = bool(constraints.attributes) or constraints.cheaper_than is not None
-    if constraints.cheaper_than is not None and not query_terms:
+    if (constraints.cheaper_than is not None or constraints.order) and not query_terms and state.topic:
         follow_up = True
     query = " ".join(corrections.get(w, w) for w in residue.split()) if corrections else residue
     own_query = " ".join(query.split())
@@ -424,6 +534,11 @@ def understand(
         acts.append("question" if _QUESTION.search(residue) and skill == "customer_service" else "product")
         if _QUESTION.search(text) and "question" not in acts:
             acts.append("question")
+    if pointed and "product" in acts and not any(t in vocabulary for t in query_terms):
+        # "2つ目のにします", "高い方はどうですか": the item pointed at, not a new search.
+        acts.remove("product")
+        if "reference" not in acts:
+            acts.append("reference")
     if not acts:
         acts.append("smalltalk")
     confidence = 0.95 if (acts and not query_terms) else 0.7
@@ -438,7 +553,20 @@ def understand(
         confidence=confidence,
         own_query=own_query,
         pronoun=pronoun,
+        beyond=beyond,
     )
+
+
+_VERB_ENDING = ("マス", "マセン", "マシ", "タイ", "テ", "ナイ")
+
+
+def _spelled_in(reading: str, run: str) -> bool:
+    """Whether a partner word's reading is written in a kana run as a word, not as part of a
+    verb's ending (いています is no イマス, かかりますか no カカリ)."""
+    at = run.find(reading)
+    if at < 0 or reading.endswith(_VERB_ENDING):
+        return False
+    return not run[at + len(reading) :].startswith(_VERB_ENDING)
 
 
 def _respell(text: str, readings: list[str]) -> str:

@@ -14,7 +14,10 @@ Criteria:
 - invented: every price, percentage and code in the reply comes from the partner's data
   (catalog prices, configured offers, document text) or the shopper's own words.
 - coupon: a code in the reply is one issued for a configured offer of this placement in
-  this conversation, and there is at most one code per offer per conversation.
+  this conversation, there is at most one code per offer per conversation, and a code asked
+  for again is the one given before.
+- offer: the offer chosen is the one expected for what is in play (a tagged offer that fits
+  the products before the catalog-wide one).
 - intent: the turn was handled as what it was (greeting as a greeting, a deal as a deal).
 - products: what was recommended is among the items that fit, and none that must not be.
 - reference: "the second one" is the second item shown before.
@@ -55,6 +58,7 @@ ORIGIN = "https://shop.dialogues.example"
 CRITERIA = (
     "invented",
     "coupon",
+    "offer",
     "intent",
     "products",
     "reference",
@@ -308,7 +312,7 @@ _MONEY = re.compile(
 )
 _PCT = re.compile(r"(\d{1,3})\s?(?:%|％|percent)", re.I)
 _CODE = re.compile(r"\b([A-Z0-9]{2,12}-[23456789A-HJ-NP-Z]{6})\b")
-_BACK_OFFICE = re.compile(r"review queue|draft sent|escalat|knowledge base|workflow|\bMODE\b|TASK:|###", re.I)
+_BACK_OFFICE = re.compile(r"(?i:review queue|draft sent|escalat|knowledge base|workflow)|\bMODE:|TASK:|###")
 _DECLINE = re.compile(r"can'?t do|cannot do|can'?t offer|not able to|できかね|できません|難しい", re.I)
 _UNSURE = re.compile(r"not certain|not sure|確かなこと", re.I)
 _HANDOVER = re.compile(r"colleague|team member|person|担当者|スタッフ", re.I)
@@ -388,7 +392,7 @@ def check_turn(
         verdict("coupon", ok, f"codes {sorted(codes)} not issued for a configured offer, or two per offer")
     if expect.get("coupon_prefix"):
         verdict(
-            "coupon",
+            "offer",
             any(code.startswith(expect["coupon_prefix"] + "-") for code in codes),
             f"expected a {expect['coupon_prefix']} code",
         )
@@ -424,6 +428,34 @@ def check_turn(
             target is not None
             and (shown[:1] == [target] or (any(p["sku"] == target and p["name"] in text for p in before))),
             f"expected {target}, showed {shown}",
+        )
+    if "pick" in expect:
+        # "the cheaper one", "高い方": the cheapest (priciest) of the items shown before.
+        before = next(
+            (h["reply"]["products"] for h in reversed(history) if len(h["reply"].get("products") or []) > 1), []
+        )
+        if not before:
+            # One item was shown: "the cheapest" is the cheapest of its kind (its first tag).
+            last: list[dict[str, Any]] = next(
+                (h["reply"]["products"] for h in reversed(history) if h["reply"].get("products")), []
+            )
+            tags: list[str] = next(
+                (item["tags"] for item in shop.catalog if last and item["sku"] == last[0]["sku"]), []
+            )
+            kind = tags[0] if tags else None
+            before = [item for item in shop.catalog if kind in item["tags"]] if kind else []
+        prices_before = [p["price"] for p in before]
+        extreme: int | None = None
+        if prices_before:
+            extreme = min(prices_before) if expect["pick"] == "cheapest" else max(prices_before)
+        target = next((p["sku"] for p in before if p["price"] == extreme), None) if before else None
+        verdict(
+            "reference",
+            target is not None
+            and (
+                shown[:1] == [target] or (not shown and any(p["sku"] == target and p["name"] in text for p in before))
+            ),
+            f"expected the {expect['pick']} shown ({target}), showed {shown}",
         )
 
     # constraints
@@ -469,7 +501,7 @@ def check_turn(
             sentences = language.sentences(doc.body) if doc else ()
             verdict(
                 "citation",
-                any(s.lstrip("#").strip() in text for s in sentences if len(s) > 12),
+                any(s.lstrip("#").strip() in text for s in sentences if len(s.lstrip("#").strip()) > 8),
                 f"cites {title!r} without using it",
             )
         if expect.get("cite"):

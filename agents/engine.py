@@ -171,7 +171,11 @@ def recommend_reply(
         if note == "cheaper":
             opener = "もう少しお手頃なものならこちらです。"
         elif note == "reference":
-            opener = ""
+            opener = dialogue.pick(("こちらですね。", "かしこまりました。", "はい、こちらです。"), used, seed)
+        elif note == "beyond":
+            opener = (
+                f"ご紹介したのはこちらの{len(products)}点です。" if len(products) > 1 else "ご紹介したのはこちらです。"
+            )
         items = []
         for p in products:
             line = f"{p['name']}（{p['price'].replace('JPY ', '¥')}）"
@@ -188,11 +192,15 @@ def recommend_reply(
                 + body
             )
         step = "クーポンもお出ししましょうか？" if has_offer else "詳しく知りたい商品はありますか？"
+        if note == "beyond":
+            step = "どちらになさいますか？" if len(products) > 1 else "ほかにもお探ししましょうか？"
         return "".join(part for part in (lead, opener, body, step) if part)
     if note == "cheaper":
         opener = dialogue.pick(("Something easier on the wallet:", "A cheaper option:", "For less, try:"), used, seed)
     elif note == "reference":
-        opener = ""
+        opener = dialogue.pick(("Good pick:", "That one:", "Sure —", "Here it is:"), used, seed)
+    elif note == "beyond":
+        opener = f"I showed you {len(products)}:" if len(products) > 1 else "That's the one I found:"
     else:
         opener = dialogue.pick(dialogue.OPENERS[("recommend", "en")], used, seed)
         if len(products) == 1:
@@ -215,6 +223,8 @@ def recommend_reply(
         used,
         seed,
     )
+    if note == "beyond":
+        step = "Which one would you like?" if len(products) > 1 else "Shall I look for more like it?"
     return " ".join(part for part in (lead, opener, body, step) if part)
 
 
@@ -227,14 +237,15 @@ def coupon_reply(coupon: list[str], info: dict[str, str], used: list[str], seed:
     lead = social_prefix(acts, lang, used, seed)
     if lang == "ja":
         if declined:
-            body = f"{declined}%の割引はできかねますが、{title}ならご利用いただけます。クーポンコード：{code}。"
+            asked = f"{declined}の割引" if declined.endswith(("%", "％")) else declined
+            body = f"{asked}はできかねますが、{title}ならご利用いただけます。クーポンコード：{code}。"
         elif reused:
             body = f"先ほどのクーポンがそのまま使えます：{code}（{title}）。"
         else:
             body = f"クーポンをどうぞ：{code}（{title}）。"
         return lead + body + "レジでお見せいただくか、オンラインで入力してください。"
     if declined:
-        body = f"I can't do {declined}%, but {title} applies — your code is {code}."
+        body = f"I can't do {declined}, but {title} applies — your code is {code}."
     elif reused:
         body = f"Your code is still {code} ({title}) — it's already yours for this visit."
     else:
@@ -270,6 +281,12 @@ def escalate_reply(info: dict[str, str], partner: str) -> str:
     lang = info.get("language", "en")
     reason = info.get("reason", "unknown")
     acts = [a for a in info.get("acts", "").split(",") if a]
+    if info.get("again") == "yes":  # a colleague already has the conversation
+        if lang == "ja":
+            return "その点も担当者にお伝えしました。こちらでご連絡しますので、少々お待ちください。"
+        if reason == "human":
+            return f"A colleague at {partner} already has this conversation and will reply here shortly."
+        return f"I've added that for my colleague at {partner}, who will pick this up here too."
     if lang == "ja":
         if reason == "human":
             return f"かしこまりました。{partner}の担当者に引き継ぎましたので、こちらでご連絡します。"
@@ -321,7 +338,15 @@ def reply(system: str, history: list[BaseMessage]) -> str:
     if mode == "draft":
         return copywriting.draft(question, sections)
     hint = info.get("hint", "")
-    return chat_reply(acts or ["greeting"], info["language"], name, partner, used, seed, hint, first=not prior)
+    text = chat_reply(acts or ["greeting"], info["language"], name, partner, used, seed, hint, first=not prior)
+    if info.get("handover") == "pending" and "goodbye" not in acts:
+        # The shopper's question is with a colleague: say so, rather than start afresh.
+        text += (
+            "担当者がご質問を確認し、こちらでご連絡します。"
+            if info["language"] == "ja"
+            else " A colleague has your question and will reply here."
+        )
+    return text
 
 
 class OfflineChatModel(BaseChatModel):

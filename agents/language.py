@@ -243,6 +243,16 @@ EN_STOPWORDS = frozenset(
         "thing",
         "stuff",
         "please",
+        "guy",
+        "guys",
+        "hey",
+        "instead",
+        "actually",
+        "perhaps",
+        "rather",
+        "anyway",
+        "still",
+        "even",
     ]
 )
 
@@ -337,6 +347,8 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
             continue
         for match in _LATIN_WORD.finditer(run):
             raw = match.group(0).replace("’", "'")
+            if raw.lower().endswith("n't"):
+                continue  # "haven't", "don't": an auxiliary with its negation, no content
             word = (
                 raw.lower().split("'")[0]
                 if raw.lower().endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m"))
@@ -349,6 +361,14 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
             term = _en_term(word)
             out.append((term, frozenset([term]), frozenset(), capital or not is_known_word(word)))
     return out
+
+
+def is_ja_noun(word: str) -> bool:
+    """Whether a Japanese word is a noun (Sudachi's part of speech)."""
+    if not is_japanese(word):
+        return False
+    morphemes = _tokenizer().tokenize(word)
+    return bool(morphemes) and morphemes[0].part_of_speech()[0] == "名詞"
 
 
 def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
@@ -390,6 +410,8 @@ def terms(text: str) -> list[str]:
             continue
         for match in _LATIN_WORD.finditer(run.lower()):
             word = match.group(0).replace("’", "'")
+            if word.endswith("n't"):
+                continue
             word = word.split("'")[0] if word.endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m")) else word
             if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()):
                 continue
@@ -457,8 +479,66 @@ def correct(words: list[str], vocabulary: frozenset[str] | tuple[str, ...]) -> d
 
 
 def warm() -> None:
-    """Load the dictionary and segmenters (a worker calls this once at start)."""
+    """Load the dictionary, the segmenters and the meaning model (a worker calls this once
+    at start)."""
     _tokenizer()
     _segmenter("en")
     _segmenter("ja")
     terms("頭が痛い headphones")
+    from agents import semantics  # the English meaning model: its weights load once too
+
+    semantics.warm()
+
+
+# --- what kind of answer a question wants ---------------------------------------------------
+# A question asks for a kind of fact as much as about a subject: "what time do you open" wants
+# a time of day, "how long until my refund" a duration, "送料はいくら" an amount. A sentence that
+# carries that kind of fact answers it better than one that only shares its words, and the
+# kind joins words the shopper and the shop word differently (何時から開いて → 営業時間は10時から).
+
+_ASKS = {
+    "clock": re.compile(
+        r"\bwhat time\b|\bwhen\b.{0,30}\b(open|close|closing|opening)\b|\b(open|opening|closing) (hours|times)\b|"
+        r"\bhours\b|何時|営業時間|開店|閉店",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(
+        r"\bhow (long|fast|soon|quickly|many days|many weeks)\b|\bwhen will\b|"
+        r"\bwhen (do|does|can|would) i (get|receive)\b|"
+        r"\buntil\b|何日|何週|どれくらい|どのくらい|いつ(まで|頃|ごろ)?|日数|期間|かかり",
+        re.IGNORECASE,
+    ),
+    "amount": re.compile(
+        r"\bhow much\b|\b(cost|costs|charge|charges|price|fee|fees)\b|いくら|料金|費用|送料|値段|価格",
+        re.IGNORECASE,
+    ),
+}
+_CARRIES = {
+    "clock": re.compile(
+        r"\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b|\d{1,2}時|\bnoon\b|\bmidnight\b", re.IGNORECASE
+    ),
+    "duration": re.compile(
+        r"\b(\d+|one|two|three|four|five|six|seven|ten|fourteen|thirty)\s*(-|to)?\s*(\d+\s*)?"
+        r"(working |business )?(days?|weeks?|hours?|months?|years?)\b|\bsame day\b|\bnext (working )?day\b|"
+        r"\d+\s*(日|週間|時間|か月|ヶ月|年)|翌日|当日",
+        re.IGNORECASE,
+    ),
+    "amount": re.compile(r"[$¥€£]\s?\d|\d[\d,]*\s?円|\bfree\b|無料|\d+\s?%", re.IGNORECASE),
+}
+
+
+def answer_kinds(question: str) -> frozenset[str]:
+    """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount"."""
+    text = normalize(question)
+    kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
+    duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}
+    if "amount" in kinds and (re.search(r"いくら|how much", text, re.IGNORECASE) or duration_words <= {"かかり"}):
+        # "いくらかかりますか", "how much does it take": かかる/take is the cost here, not a time.
+        kinds.discard("duration")
+    return frozenset(kinds)
+
+
+def kinds_in(sentence: str) -> frozenset[str]:
+    """The kinds of fact a sentence states."""
+    text = normalize(sentence)
+    return frozenset(kind for kind, pattern in _CARRIES.items() if pattern.search(text))

@@ -84,6 +84,8 @@ def coverage_of(
     total: int | None = None,
     ignore: frozenset[str] = frozenset(),
     head: str = "",
+    aliases: dict[str, frozenset[str]] | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[float]:
     """For each document, the share of the question's content words it covers (each word
     weighted by how rare it is among the documents). A word counts as covered by its
@@ -91,6 +93,9 @@ def coverage_of(
     town a delivery policy covers without listing it) is left out once anything else of
     the question is covered, so "do you ship to Osaka?" is answered by the shipping policy."""
     groups = [g for g in word_groups(question) if g[0] not in ignore]
+    if aliases:
+        # The partner's words for the shopper's ("deliver" → ship) count as the word itself.
+        groups = [(w, alts | aliases.get(w, frozenset()), k, p) for w, alts, k, p in groups]
     if not groups:
         return [0.0 for _ in documents]
     sets = [set(doc) for doc in documents]
@@ -100,7 +105,12 @@ def coverage_of(
     for group, row in zip(groups, matched, strict=True):
         df = sum(1 for credit in row if credit)
         # The thing asked for weighs double: a gift for a book lover is a gift first.
-        weights.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1))
+        weight = math.log(1 + (n - df + 0.5) / (df + 0.5)) * (2 if group[0] == head else 1)
+        if known is not None and not (group[1] & known) and not (group[2] and group[2] <= known):
+            # A word the partner never uses at all ("my gears keep slipping") says how the
+            # shopper put it more than what they ask: it weighs half.
+            weight *= 0.5
+        weights.append(weight)
     out = []
     for d in range(len(sets)):
         got = sum(w * row[d] for w, row in zip(weights, matched, strict=True))
@@ -113,7 +123,7 @@ def coverage_of(
     return out
 
 
-_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|by|like)\b", re.I)
+_PREPOSITION = re.compile(r"\b(?:for|with|about|to|from|that|which|under|below|over|in|on|at|by|like)\b", re.I)
 
 
 # Nouns that say who it is for or that it is a request, not what it is.
@@ -159,15 +169,45 @@ _NOT_THE_THING = frozenset(
 )
 
 
+_HAPPENING = re.compile(
+    r"(?<=\w)\s+(?:keeps?|kept|stopped|stops|started|starts|is|are|was|were|has been|have been|"
+    r"won'?t|doesn'?t|isn'?t)\s+"
+    r"(?:not\s+)?(?:\w+ing|broken|dead|stuck|cracked|torn|faulty|damaged|missing|wrong|not working)\b.*",
+    re.I,
+)
+
+
 def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """The thing an English request asks for: the last content word of its first phrase
     that has one ("a gift for a book lover" → gift, "blue car tyres" → tyre)."""
     if is_japanese(question):
-        return ""
+        return _ja_topic(question)
+    # "my phone keeps dying", "the zip is broken": what the shopper says happens to a thing is
+    # not the thing; the phrase before such a verb is where it is named.
+    question = _HAPPENING.sub(" , ", question)
     for phrase in _PREPOSITION.split(question):
         groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
         if groups:
             return groups[-1][0]
+    return ""
+
+
+def _ja_topic(question: str) -> str:
+    """The noun a Japanese question is about: the last content noun before its first topic
+    or subject particle (クレジットカードは使えますか → クレジットカード, 送料はいくら → 送料)."""
+    from agents import language
+
+    last = ""
+    for morpheme in language._tokenizer().tokenize(language.normalize(question)):
+        pos = morpheme.part_of_speech()
+        if pos[0] == "助詞" and morpheme.surface() in ("は", "が", "って"):
+            return last
+        if pos[0] == "名詞" and pos[2] == "副詞可能":
+            last = ""  # 土曜日は, 今日は: when it is asked about, not what
+        elif pos[0] == "名詞" and pos[1] != "数詞" and morpheme.normalized_form() not in language._JA_STOP:
+            last = morpheme.normalized_form()[:64]
+        elif pos[0] not in ("名詞", "接尾辞", "接頭辞") and not (pos[0] == "助詞" and morpheme.surface() == "の"):
+            last = ""  # a verb or another particle between: the noun was not the topic's
     return ""
 
 

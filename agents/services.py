@@ -200,10 +200,22 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
     return _message_add(conversation, text, actor)
 
 
+def human_has(conversation: Conversation) -> bool:
+    """Whether a person has taken the conversation over: it was escalated and a member has
+    answered in person since. Until then the employee keeps the conversation going (a
+    hand-over passes a question on; it does not leave the shopper talking to no one)."""
+    if conversation.status != Conversation.Status.ESCALATED:
+        return False
+    staff = conversation.messages.filter(role=Message.Role.STAFF)
+    if conversation.escalated_at is not None:
+        staff = staff.filter(created_at__gte=conversation.escalated_at)
+    return staff.exists()
+
+
 def _message_add(conversation: Conversation, text: str, actor: User | None) -> Message:
-    """Store a customer's message; the employee answers it on a worker, unless a human has
-    the conversation (escalated): then it waits for them."""
-    escalated = conversation.status == Conversation.Status.ESCALATED
+    """Store a customer's message; the employee answers it on a worker, unless a person has
+    taken the conversation over (answered it in person): then it waits for them."""
+    escalated = human_has(conversation)
     message = Message.objects.create(
         conversation=conversation,
         role=Message.Role.USER,

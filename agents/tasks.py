@@ -10,8 +10,8 @@ from core.queue import enqueue
 
 @worker_process_init.connect
 def _warm_language(**_kwargs) -> None:
-    """Load the Japanese dictionary and the sentence segmenters once per worker process,
-    not in a shopper's first turn."""
+    """Load the Japanese dictionary, the sentence segmenters and the English meaning model
+    once per worker process, not in a shopper's first turn."""
     language.warm()
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from agents import language, retrieval
+from agents import language, retrieval, semantics
 from agents.models import CatalogItem, Conversation, CopyDraft, CouponOffer, IssuedCoupon, KnowledgeChunk, Message
 from contracts.models import Placement
 from core.currencies import format_money
@@ -175,6 +175,59 @@ def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dic
         }
         for chunk, value in ranked
     ]  # type: ignore[attr-defined]
+
+
+def product_by_meaning(
+    placement_id: int,
+    query: str,
+    *,
+    price_max: int | None = None,
+    price_min: int | None = None,
+    limit: int = 2,
+) -> list[dict[str, Any]]:
+    """Items that fit what an English-speaking shopper describes in words the catalog does not
+    use ("my hands get cold when I ride" → winter gloves, "keep my bike from getting stolen" →
+    a lock): the items nearest in meaning (MiniLM), when one clearly stands out. For catalogs
+    small enough to read whole (each item is embedded once per process)."""
+    if language.is_japanese(query) or not semantics.available():
+        return []
+    items = list(CatalogItem.objects.filter(placement_id=placement_id).order_by("sku")[: MEANING_CATALOG_LIMIT + 1])
+    if not items or len(items) > MEANING_CATALOG_LIMIT:
+        return []
+    sims = semantics.similarities(query, [f"{item.name}: {item.description}" for item in items])
+    ranked = sorted(zip(items, sims, strict=True), key=lambda pair: -pair[1])
+    top = ranked[0][1]
+    runner_up = next((s for item, s in ranked[1:] if set(item.tags) != set(ranked[0][0].tags)), 0.0)
+    if top < MEANING_MIN or top - runner_up < MEANING_MARGIN:
+        return []  # nothing close enough, or several unlike items equally close: no guess
+    out = []
+    for item, sim in ranked[:limit]:
+        if sim < top - MEANING_MARGIN:
+            break
+        if (price_max is not None and item.price > price_max) or (price_min is not None and item.price < price_min):
+            continue
+        sentences = language.sentences(item.description) or ("",)
+        closest = max(zip(sentences, semantics.similarities(query, list(sentences)), strict=True), key=lambda p: p[1])
+        out.append(
+            {
+                "sku": item.sku,
+                "name": item.name,
+                "price": item.price,
+                "currency": item.currency,
+                "price_label": format_money(item.price, item.currency),
+                "description": item.description,
+                "reason": closest[0][:160],
+                "tags": list(item.tags),
+                "score": round(sim, 3),
+                "coverage": round(sim, 3),
+            }
+        )
+    return out
+
+
+MEANING_CATALOG_LIMIT = 200
+MEANING_MIN = 0.42  # measured: needs described ~0.43-0.6, unrelated items and other trades under 0.4
+MEANING_MARGIN = 0.05
 
 
 knowledge_search = StructuredTool.from_function(

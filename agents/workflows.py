@@ -8,6 +8,7 @@ conversation, message, model invoker) travels in the run's config."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from rapidfuzz.distance import Levenshtein
 
-from agents import copywriting, dialogue, language, retrieval, tools
+from agents import copywriting, dialogue, language, retrieval, semantics, tools
 from agents.dialogue import DialogueState, Understanding
 from agents.engine import OfflineChatModel
 from agents.llm import Invoker
@@ -26,6 +28,7 @@ from agents.prompts import Label, Persona, classify_prompt, reply_prompt
 from core.currencies import minor_unit_exponent
 
 HISTORY_TURNS = 6
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,6 +153,9 @@ def _remember(
     assert state is not None
     if shown:
         state.shown = [{k: p[k] for k in ("sku", "name", "price", "price_label", "tags")} for p in shown]
+        if len(state.shown) > 1:
+            state.listed = state.shown
+        state.focus = state.shown[0]
         if topic is not None:
             state.topic = topic[:300]
     state.open_question = open_question
@@ -157,6 +163,67 @@ def _remember(
 
 
 def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
+    """The items that fit the request: by its words, and by meaning when the words alone
+    find nothing that fits well."""
+    kept = _widen(ctx, _lookup_by_words(ctx, relax=relax, exclude=exclude))
+    u = _u(ctx)
+    c = u.constraints
+    if c.order:
+        # "the cheapest one", "一番高いの": the extreme of the items of that kind (sharing the
+        # tags of the one in focus), alone.
+        focus = ([ctx.state.focus] if ctx.state.focus else ctx.state.shown[:1]) if ctx.state and u.follow_up else []
+        tags = [t for p in focus for t in p.get("tags", [])[:1]]  # its kind: the first tag
+        if tags:
+            same = tools.product_lookup.invoke(
+                {"placement_id": ctx.conversation.placement_id, "query": " ".join(tags), "limit": 10}
+            )
+            kept = [p for p in same if set(p["tags"]) & set(tags)] or kept
+        if kept:
+            return [sorted(kept, key=lambda p: p["price"], reverse=c.order == "priciest")[0]]
+    if "stock" in u.acts or c.attributes or u.follow_up or not u.own_query or exclude:
+        return kept
+    # A need described in words the catalog does not use: the item nearest in meaning, when
+    # one clearly stands out and the words found nothing that covers the request as well.
+    if max((p.get("coverage", 0.0) for p in kept), default=0.0) >= MEANING_OVER_WORDS:
+        return kept
+    price_max = c.price_max if c.cheaper_than is None else min(c.price_max or c.cheaper_than, c.cheaper_than - 1)
+    meant = tools.product_by_meaning(
+        ctx.conversation.placement_id,
+        u.own_query,
+        price_max=None if relax else price_max,
+        price_min=None if relax else c.price_min,
+    )
+    if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
+        return kept
+    chosen = {m["sku"] for m in meant}
+    return meant + [p for p in kept if p["sku"] not in chosen]
+
+
+def _widen(ctx: TurnContext, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item found for a request that names a kind of thing ("a bouquet for my mother's
+    birthday"): the other items of its kind (its first tag) that speak to the request too, so
+    the shopper has a choice of two or three, as on a shop floor."""
+    u = _u(ctx)
+    c = u.constraints
+    bounded = c.price_max is not None or c.price_min is not None or c.cheaper_than is not None
+    if len(kept) != 1 or bounded or c.attributes or c.order or u.follow_up or not kept[0].get("tags"):
+        return kept
+    kind = kept[0]["tags"][0]
+    asked = {t for t in retrieval.terms(u.query) if not t.startswith(("~", "@"))}
+    if not asked & set(retrieval.terms(kind)):
+        return kept  # the request does not name the kind ("a quiet mouse for the office" names mice)
+    same = tools.product_lookup.invoke(
+        {"placement_id": ctx.conversation.placement_id, "query": kind[:2000], "limit": 6}
+    )
+    others = [p for p in same if p["sku"] != kept[0]["sku"] and kind in p["tags"]]
+    for p in others:
+        p["coverage"] = kept[0].get("coverage", 0.5)
+    return kept + others[:2]
+
+
+def _lookup_by_words(
+    ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None
+) -> list[dict[str, Any]]:
     u = _u(ctx)
     c = u.constraints
     price_max = c.price_max
@@ -198,19 +265,125 @@ def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None 
         p["coverage"] = round(cover, 3)
         if cover >= PRODUCT_COVERAGE_MIN or c.attributes or u.follow_up:
             kept.append(p)
+    if (c.cheaper_than is not None or c.order) and u.follow_up and ctx.state is not None and ctx.state.topic:
+        # "A cheaper one" is one of the same kind: items whose name or tags carry the topic's
+        # words, when there are any, rather than one whose description merely mentions it.
+        topic = {g[0] for g in language.word_groups(ctx.state.topic)}
+        same_kind = [
+            p for p in kept if topic & {g[0] for g in language.word_groups(f"{p['name']} {' '.join(p['tags'])}")}
+        ]
+        kept = same_kind or kept
+    if language.is_japanese(u.query):
+        # 万年筆 asked for: 万年筆用インク is ink for a fountain pen, not one; an item whose name
+        # carries the word only as a modifier (〜用, 〜向け, 〜専用) goes after those it names.
+        asked = [g[0] for g in language.word_groups(u.own_query or u.query) if language.is_japanese(g[0])]
+        kept.sort(key=lambda p: any(re.search(f"{re.escape(w)}(用|向け|専用)", p["name"]) for w in asked))
     if c.age is not None:
-        # "for a 5 year old": items whose stated ages leave the child out go after the rest.
-        kept.sort(key=lambda p: not dialogue.age_fits(c.age, p["description"]))
+        # "for a 5 year old": items whose stated ages leave the child out go after the rest,
+        # and items made for that age (their ages stated) before those for anyone.
+        kept.sort(
+            key=lambda p: (not dialogue.age_fits(c.age, p["description"]), not dialogue.states_age(p["description"]))
+        )
     return kept
 
 
 PRODUCT_COVERAGE_MIN = 0.34
+MEANING_OVER_WORDS = 0.75  # words that cover less of the request than this yield to a clear match in meaning
+
+
+def _knowledge_candidates(ctx: TurnContext, query: str) -> list[dict[str, Any]]:
+    """The passages to read for a question: all of a partner's passages when they are few
+    (a question worded unlike the documents shares no word with its answer), else those
+    the lexical index finds."""
+    placement_id = ctx.conversation.placement_id
+    chunks = list(
+        KnowledgeChunk.objects.filter(placement_id=placement_id)
+        .select_related("document")
+        .order_by("document_id", "ordinal")[: READ_ALL_PASSAGES_UP_TO + 1]
+    )
+    if len(chunks) > READ_ALL_PASSAGES_UP_TO:
+        return tools.knowledge_search.invoke({"placement_id": placement_id, "query": query[:2000], "limit": 10})
+    return [
+        {"document": c.document_id, "title": c.document.title, "chunk": c.pk, "heading": c.heading, "text": c.text}
+        for c in chunks
+    ]
+
+
+READ_ALL_PASSAGES_UP_TO = 80  # each sentence is embedded once per process: ~10 ms each, the first time
+
+
+def _aliases(
+    question: str, groups: list[tuple[str, frozenset[str], frozenset[str], bool]], targets: set[str]
+) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Partner words that mean what a shopper's word means ("send back" → return, "deliver" →
+    ship, "fix" → repair): for each English word of the question that none of the partner's
+    sentences uses, the words of those sentences nearest in meaning (MiniLM), a phrasal verb
+    read whole; and the particles so read ("back"), which are no words of their own."""
+    phrasal: dict[str, str] = {}
+    tokens = re.findall(r"[a-z']+", question.lower())
+    for i, token in enumerate(tokens):
+        if token in _PARTICLES:
+            # The verb (or noun) the particle belongs to: the nearest word before it that is
+            # not a pronoun or an article ("send it back", "get my money back").
+            for before in reversed(tokens[max(0, i - 3) : i]):
+                if before not in language.EN_STOPWORDS:
+                    phrasal[language._en_term(before)] = f"{before} {token}"
+                    break
+    words = sorted(t for t in targets if t.isascii() and t.isalpha() and len(t) >= 3 and t not in language.EN_STOPWORDS)
+    out: dict[str, frozenset[str]] = {}
+    particles: set[str] = set()
+    for word, _alternatives, _kanji, proper in groups:
+        if not word.isascii() or word in _PARTICLES or word in _ORDINAL_WORDS or proper:
+            continue  # a name (Tolkien, Osaka) means itself; "second" is no synonym of "first"
+        phrase = phrasal.get(word, word)
+        near = {
+            (w, sim >= ALIAS_STRONG)
+            for w, sim in semantics.nearest(
+                phrase, [w for w in words if w != word], minimum=ALIAS_MIN_SIMILARITY, limit=3
+            )
+            # Near-homographs (fee, free) sit close in the model for their spelling, not their
+            # meaning; a word's own forms (deliver, delivery) are fine.
+            if not _spelling_only(w, word)
+        }
+        if near and phrase != word:
+            particles.add(phrase.split()[-1])
+        if near:
+            out[word] = frozenset(w for w, _ in near)
+            strong = frozenset(w for w, is_strong in near if is_strong)
+            if strong:
+                out[f"{word}!"] = strong  # the close ones, which alone can stand for the thing asked
+    return out, frozenset(particles)
+
+
+ALIAS_MIN_SIMILARITY = 0.44
+ALIAS_STRONG = 0.52  # an alias this close may stand for the very thing asked (the head word)
+ALIAS_SENTENCE_MIN = 0.3
+
+
+def _spelling_only(candidate: str, word: str) -> bool:
+    """Whether two words are close in the model for their spelling rather than their meaning:
+    near-homographs (fee, free) and compounds of a word (water, waterproof). A word's own
+    forms (deliver, delivery) are not."""
+    short, long_ = sorted((candidate, word), key=len)
+    if long_.startswith(short):
+        return len(long_) - len(short) > 3
+    return Levenshtein.distance(candidate, word) <= 2
+
+
+_ORDINAL_WORDS = frozenset(["first", "second", "third", "last", "next", "one", "two", "three"])
+_PARTICLES = frozenset(["back", "up", "out", "off", "over", "down", "away"])  # read with their verb
 
 
 def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]], float]:
     """The sentences of the partner's documents that answer the question, scored; and the
-    confidence that they do (the share of the question's weight they carry)."""
-    passages = tools.knowledge_search.invoke({"placement_id": ctx.conversation.placement_id, "query": query[:2000]})
+    confidence that they do.
+
+    Three signals, so a question worded unlike the documents is still answered and one they
+    do not cover is still handed over: how much of the question's weight a sentence carries
+    (its words, their synonyms and readings, and for English words the partner's words
+    nearest in meaning), whether it states the kind of fact asked for (a time, a duration,
+    an amount), and how close the whole sentence is in meaning (MiniLM, English)."""
+    passages = _knowledge_candidates(ctx, query)
     if not passages:
         return [], 0.0
     query_terms = retrieval.terms(query)
@@ -219,28 +392,122 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         context = retrieval.terms(f"{p['title']} {p['heading']}")
         for sentence in language.sentences(p["text"]):
             candidates.append((p, sentence, retrieval.terms(sentence), context))
-    total = KnowledgeChunk.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    if not candidates:
+        return [], 0.0
+    total = len(candidates)
+    meaning = semantics.similarities(query, [f"{p['heading']}: {sentence}" for p, sentence, _, _ in candidates])
+    groups = language.word_groups(query)
+    # Partner words for the shopper's words, from the sentences nearest in meaning.
+    nearest = sorted(range(total), key=lambda i: -meaning[i])[:6] if any(meaning) else []
+    targets = {t for i in nearest for t in candidates[i][2] + candidates[i][3]}
+    # Words the nearest sentences themselves do not use (a heading's word is not an answer's).
+    said = {t for i in nearest for t in candidates[i][2]}
+    aliases, particles = (
+        _aliases(query, [g for g in groups if not (g[1] & said)], targets) if nearest else ({}, frozenset())
+    )
     idf = retrieval.idf_weights(
-        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 4, len(candidates))
+        query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
-    # Coverage by the sentence itself, its heading and title helping at half weight.
-    own_cover = retrieval.coverage_of(query, [terms for _, _, terms, _ in candidates], total=total * 4)
-    with_context = retrieval.coverage_of(
-        query, [terms + context for _, _, terms, context in candidates], total=total * 4
-    )
+    # Coverage by the sentence itself, its heading and title helping at a lesser weight.
+    known = tools.vocabulary(ctx.conversation.placement_id) | targets
+
+    def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
+        return retrieval.coverage_of(
+            query, documents, total=total * 2, aliases=aliases if by_meaning else None, ignore=particles, known=known
+        )
+
+    own_cover = cover_of([terms for _, _, terms, _ in candidates])
+    with_context = cover_of([terms + context for _, _, terms, context in candidates])
+    if aliases:
+        # A word matched only by meaning counts in full where the whole sentence is near the
+        # question in meaning too, and half elsewhere ("a restocking fee" is no payment rule).
+        own_plain = cover_of([terms for _, _, terms, _ in candidates], by_meaning=False)
+        context_plain = cover_of([terms + context for _, _, terms, context in candidates], by_meaning=False)
+        for i, sim in enumerate(meaning):
+            if sim < ALIAS_SENTENCE_MIN:
+                own_cover[i] = (own_cover[i] + own_plain[i]) / 2
+                with_context[i] = (with_context[i] + context_plain[i]) / 2
+    # The thing an English question asks about ("bike fitting", "a restocking fee"): a sentence
+    # that does not speak to it does not answer, however much else it shares.
+    head = retrieval.head_word(query)
+    head_group = next((g for g in groups if g[0] == head), None)
+    # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
+    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
+    if "amount" in kinds and head in _AMOUNT_WORDS:
+        head_group = None  # "how much do you charge for delivery?": the amount is asked, delivery is the thing
+    # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
+    # too, as much as the thing it is done to.
+    asked_to = _ASKED_TO.search(query)
+    verb = language._en_term(asked_to.group(1).lower()) if asked_to else ""
+    verb_group = next((g for g in groups if g[0] == verb and g[0] not in _GENERAL_VERBS), None)
+    musts = [
+        (g, aliases.get(f"{g[0]}!", frozenset()))
+        for g in (head_group, verb_group)
+        if g is not None and g[0] not in particles
+    ]
+
+    def answers_what_is_asked(words: set[str]) -> bool:
+        # Its word, synonym, reading or all its kanji (お金 in 返金), or a close alias.
+        return all(language.group_matched(g, words) or (strong & words) for g, strong in musts)
+
+    size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
-    for (p, sentence, terms, _context), a, b in zip(candidates, own_cover, with_context, strict=True):
-        scored.append((max(a, 0.85 * b), retrieval.score(query_terms, terms, idf=idf), p, sentence, terms))
+    for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
+        lexical = max(a, 0.85 * b)
+        if kinds:
+            # The kind of fact asked for counts as one more word of the question.
+            states = bool(kinds & language.kinds_in(sentence))
+            lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
+        if not answers_what_is_asked(set(terms + context)):
+            lexical = min(lexical, HEAD_MISSING_CAP)
+        close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
+        cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
+        # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
+        states = bool(kinds & language.kinds_in(sentence))
+        closeness = sim + retrieval.score(query_terms, terms + context, idf=idf) / 10 + (1.0 if states else 0.0)
+        # Near-equals keep the documents' order (a policy states its main rule first).
+        scored.append((round(cover, 2), round(closeness, 1), p, sentence, terms))
     scored.sort(key=lambda row: (-row[0], -row[1]))
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "answer %r aliases=%s kinds=%s head=%r: %s",
+            query,
+            {k: sorted(v) for k, v in aliases.items()},
+            sorted(kinds),
+            head,
+            [(row[0], row[1], row[3][:50]) for row in scored[:3]],
+        )
     best_cover, _, best_passage, best_sentence, best_terms = scored[0]
     chosen = [{"document": best_passage["document"], "title": best_passage["title"], "sentence": best_sentence}]
-    # A second sentence when it adds what the first left out of the question.
-    missing = set(query_terms) - set(best_terms)
-    for cover, own, p, sentence, terms in scored[1:4]:
-        if own > 0 and missing & set(terms) and sentence != best_sentence and cover >= best_cover * 0.6:
-            chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
-            break
+    # A second sentence of the same document when, together, they carry clearly more of the
+    # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
+    # includes gears).
+    best_pair = None
+
+    for _cover, own, p, sentence, terms in scored[1:5]:
+        if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
+            continue
+        together = cover_of([best_terms + terms])[0]
+        if not answers_what_is_asked(set(best_terms + terms)):
+            together = min(together, HEAD_MISSING_CAP)
+        if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
+            best_pair = (together, p, sentence)
+    if best_pair is not None:
+        together, p, sentence = best_pair
+        chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
+        best_cover = max(best_cover, together)
     return chosen, best_cover
+
+
+_ASKED_TO = re.compile(
+    r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
+)
+_AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
+_GENERAL_VERBS = frozenset(
+    ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
+)
+SEMANTIC_ALONE = 0.6  # a sentence this close in meaning answers even with no word in common
+HEAD_MISSING_CAP = 0.4  # below the hand-over threshold
 
 
 def _citations(chosen: list[dict[str, Any]], reply: str) -> list[dict[str, Any]]:
@@ -350,7 +617,9 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
                 best = max(sentences, key=lambda x: len(asked & set(retrieval.terms(x))), default="")
                 if best and asked & set(retrieval.terms(best)):
                     p["reason"] = best
-        note = "reference"
+        note = "beyond" if u.beyond else "reference"
+        if not u.beyond and found:
+            dm.focus = {k: found[0][k] for k in ("sku", "name", "price", "price_label", "tags") if k in found[0]}
         confidence = 0.9
     else:
         relax = dm.open_question == "relax" and not u.query
@@ -362,8 +631,11 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
             note = "cheaper"
     knowledge: list[dict[str, Any]] = []
     cover = 0.0
-    if "question" in u.acts and ctx.conversation.placement.documents.exists():
-        knowledge, cover = _answer_sentences(ctx, u.query or state["text"])
+    own_words = language.word_groups(u.own_query)
+    if "question" in u.acts and "stock" not in u.acts and own_words and ctx.conversation.placement.documents.exists():
+        # A policy question in the shopper's own words ("and can I pick it up today?"); a
+        # refinement of the products shown ("is there anything cheaper?") is none.
+        knowledge, cover = _answer_sentences(ctx, u.own_query)
     if knowledge and cover >= max(confidence, 0.55):
         return _answer(ctx, state, knowledge, cover)
     if not found:
@@ -511,7 +783,11 @@ def _coupon_issue(state: TurnState, config: RunnableConfig) -> TurnState:
         state,
         mode="coupon",
         sections={
-            "Dialogue": _dialogue_lines(ctx, declined=declined, reused="yes" if coupon.get("reused") else ""),
+            "Dialogue": _dialogue_lines(
+                ctx,
+                declined=(u.constraints.percent_words or f"{declined}%") if declined else None,
+                reused="yes" if coupon.get("reused") else "",
+            ),
             "Playbook": list(ctx.playbook),
             "Coupon": [f"{coupon['code']} | {coupon['offer']} | {coupon['percent_off']}"],
         },
@@ -535,11 +811,15 @@ def _social(ctx: TurnContext, state: TurnState, hint: str) -> TurnState:
         ctx,
         state,
         mode="chat",
-        sections={"Dialogue": _dialogue_lines(ctx, hint=hint), "Playbook": list(ctx.playbook)},
+        sections={
+            "Dialogue": _dialogue_lines(ctx, hint=hint, handover="pending" if _handed_over(ctx) else ""),
+            "Playbook": list(ctx.playbook),
+        },
         instructions=_instructions(
             ctx,
             "Answer the greeting, thanks, goodbye or small talk as such, briefly and in "
-            "character; a thank-you is not a new conversation.",
+            "character; a thank-you is not a new conversation. If a hand-over is pending, say "
+            "a colleague has the question and will reply here.",
         ),
     )
     return {"mode": "chat", "reply": reply, "confidence": 0.95}
@@ -624,6 +904,10 @@ def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     answered = any(role == "assistant" for role, _ in ctx.history)
     substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
+    if not substantive and ctx.state and ctx.state.topic and language.answer_kinds(state["text"]):
+        # "how long would it take?", "いくらですか": a question about the topic in hand.
+        u.query = ""
+        substantive = ["(topic)"]
     if "human" in u.acts:
         intent = "human"
     elif "resolved" in u.acts and answered and not substantive:
@@ -661,17 +945,23 @@ def _answer(ctx: TurnContext, state: TurnState, chosen: list[dict[str, Any]], co
 def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     u = _u(ctx)
-    chosen, cover = _answer_sentences(ctx, u.query or state["text"])
     topic = ctx.state.topic if ctx.state else ""
+    # A question with no words of its own ("how long would it take?") asks about the topic.
+    chosen, cover = _answer_sentences(ctx, u.query or topic or state["text"])
     if cover < dialogue.ESCALATE_BELOW and topic and u.query:
         # A follow-up question ("where does the money go?" after one about refunds): the
         # earlier question's topic helps read it.
         again, again_cover = _answer_sentences(ctx, f"{topic} {u.query}")
-        # Only when the sentence found also speaks to a word of the new question itself.
+        # Only when the sentence found also speaks to a word of the new question itself, or
+        # the question is a short one about the same matter ("do I need to bring anything?",
+        # "is it free?"): a question naming new things ("do you do gift vouchers?") is new.
         vocabulary = tools.vocabulary(ctx.conversation.placement_id)
-        own = [g for g in language.word_groups(u.query) if g[1] & vocabulary]
+        words = language.word_groups(u.query)
+        own = [g for g in words if g[1] & vocabulary]
         said = set(retrieval.terms(again[0]["sentence"])) if again else set()
-        if again_cover > cover and any(language.group_matched(g, said) for g in own):
+        # (A single Japanese noun is a new subject: 日曜日もやってますか is no follow-up on postage.)
+        short = len(words) <= 1 and not any(g[3] or language.is_ja_noun(g[0]) for g in words)
+        if again_cover > cover and (short or any(language.group_matched(g, said) for g in own)):
             chosen, cover = again, again_cover
     return {"passages": chosen, "confidence": round(cover, 2)}
 
@@ -681,13 +971,20 @@ def _service_answer(state: TurnState, config: RunnableConfig) -> TurnState:
     return _answer(ctx, state, state["passages"], state.get("confidence", 0.0))
 
 
+def _handed_over(ctx: TurnContext) -> bool:
+    """Whether the conversation was handed to a colleague earlier (who has not answered yet:
+    otherwise the employee would not be answering)."""
+    return ctx.conversation.status == Conversation.Status.ESCALATED
+
+
 def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> TurnState:
+    again = _handed_over(ctx)
     tools.escalate.invoke({"conversation_id": ctx.conversation.pk, "reason": reason})
     reply = _respond(
         ctx,
         state,
         mode="escalate",
-        sections={"Dialogue": _dialogue_lines(ctx, reason=kind)},
+        sections={"Dialogue": _dialogue_lines(ctx, reason=kind, again="yes" if again else "")},
         instructions=_instructions(
             ctx,
             "Tell the customer a colleague will pick this up here; do not "
@@ -695,6 +992,8 @@ def _escalate(ctx: TurnContext, state: TurnState, reason: str, kind: str) -> Tur
         ),
     )
     _remember(ctx)
+    if ctx.state is not None and _u(ctx).query and kind != "human":
+        ctx.state.topic = _u(ctx).query[:300]  # "how much would that cost?" asks about the question handed over
     return {
         "mode": "escalate",
         "escalated": True,

@@ -38,7 +38,13 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true", help="print every failed check")
     parser.add_argument("--transcript", action="store_true", help="print every turn")
     parser.add_argument("--files", nargs="*", type=Path)
+    parser.add_argument("--debug", action="store_true", help="log how each answer was chosen")
     args = parser.parse_args()
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("agents.workflows").setLevel(logging.DEBUG)
     call_command("migrate", verbosity=0)
     # The API is called in process, by Django's test client, whose host is "testserver".
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]

@@ -311,15 +311,16 @@ def test_a_member_takes_over_an_escalated_widget_conversation_and_hands_it_back(
     services.message_answer(message_id=body["message"]["id"])
     conversation = Conversation.objects.get()
     assert conversation.status == "escalated"
-    # the visitor writes again: the message waits for a person, no turn is queued
-    later = visitor.post(f"/api/v1/widget/conversations/{body['conversation']}/messages",
-                         {"key": widget.publishable_key, "token": body["token"], "message": "Hello?"},
-                         format="json", **shop).json()["message"]
-    assert later["status"] == "waiting"
-    assert services.message_answer(message_id=later["id"]) is None
-    read = visitor.get(f"/api/v1/widget/conversations/{body['conversation']}/messages",
-                       {"key": widget.publishable_key, "token": body["token"], "after": later["id"]}, **shop).json()
-    assert (read["messages"], read["pending"], read["waiting_for_human"]) == ([], False, True)
+    # the visitor writes again before anyone has answered: the employee keeps the conversation
+    # going (the question was passed on; the shopper is not left talking to no one)
+    meanwhile = visitor.post(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                             {"key": widget.publishable_key, "token": body["token"], "message": "Hello?"},
+                             format="json", **shop).json()["message"]
+    assert meanwhile["status"] == "pending"
+    kept_going = services.message_answer(message_id=meanwhile["id"])
+    assert kept_going.intent == "chat" and "colleague" in kept_going.content
+    conversation.refresh_from_db()
+    assert conversation.status == "escalated"
     # a member answers in person from the portal
     member = client_for(world.hoshi_member)
     page = member.get(reverse("portal-conversation", args=[conversation.pk])).content.decode()
@@ -328,9 +329,17 @@ def test_a_member_takes_over_an_escalated_widget_conversation_and_hands_it_back(
                            {"message": "We don't repair engines, sorry! Try the garage next door."})
     assert response.status_code == 302
     read = visitor.get(f"/api/v1/widget/conversations/{body['conversation']}/messages",
-                       {"key": widget.publishable_key, "token": body["token"], "after": later["id"]}, **shop).json()
+                       {"key": widget.publishable_key, "token": body["token"], "after": kept_going.pk}, **shop).json()
     assert [(m["role"], m["sender"]) for m in read["messages"]] == [("staff", "Hoshi Mart staff")]
-    assert read["waiting_for_human"] is False
+    # now a person has it: the visitor's next message waits for them, no turn is queued
+    later = visitor.post(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                         {"key": widget.publishable_key, "token": body["token"], "message": "Thanks, which garage?"},
+                         format="json", **shop).json()["message"]
+    assert later["status"] == "waiting"
+    assert services.message_answer(message_id=later["id"]) is None
+    read = visitor.get(f"/api/v1/widget/conversations/{body['conversation']}/messages",
+                       {"key": widget.publishable_key, "token": body["token"], "after": later["id"]}, **shop).json()
+    assert (read["messages"], read["pending"], read["waiting_for_human"]) == ([], False, True)
     # and hands it back: the employee answers the next message again
     assert member.post(reverse("portal-conversation-takeover", args=[conversation.pk, "hand-back"])).status_code == 302
     conversation.refresh_from_db()

@@ -1,0 +1,189 @@
+"""How the employees read a shopper's message, without a database: meaning beyond the words
+(agents.semantics), the kind of fact a question asks (agents.language), and the dialogue
+manager's acts, references and constraints (agents.dialogue) for the kinds of message a
+held-out set found misread: paraphrases, courtesy with an adjective, ordinals and
+comparatives in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import dialogue, language, retrieval, semantics
+
+SHOWN = [
+    {"sku": "PEN-A", "name": "ゲルボールペン 黒", "price": 165, "price_label": "¥165", "tags": ["ボールペン"]},
+    {"sku": "PEN-B", "name": "3色ボールペン", "price": 440, "price_label": "¥440", "tags": ["ボールペン"]},
+    {"sku": "PEN-C", "name": "万年筆 こまち", "price": 3300, "price_label": "¥3,300", "tags": ["万年筆"]},
+]
+
+
+def read(text: str, *, shown: list | None = None, topic: str = "ボールペン", vocabulary=frozenset(), **state):
+    return dialogue.understand(
+        text,
+        dialogue.DialogueState(shown=list(shown if shown is not None else SHOWN), topic=topic, **state),
+        exponent=0,
+        vocabulary=frozenset(vocabulary),
+    )
+
+
+# --- meaning: the packaged MiniLM, run with numpy ---------------------------------------------------
+
+
+def test_the_meaning_model_joins_a_shoppers_words_to_a_shops():
+    # given the model the wheel ships (nothing downloaded)
+    assert semantics.available()
+    # then the shopper's words are near the partner's in meaning, and unrelated words are not
+    assert round(semantics.similarity("fix", "repair"), 2) == 0.63
+    assert round(semantics.similarity("deliver", "ship"), 2) == 0.63
+    assert [w for w, _ in semantics.nearest("pick up", ["return", "refund", "collect", "warranty"], minimum=0.5)] == [
+        "collect"
+    ]
+    assert [w for w, _ in semantics.nearest("send back", ["return", "refund", "ship", "warranty"], minimum=0.5)] == [
+        "refund",
+        "return",
+    ]
+    # and Japanese is left to Sudachi: the English model gives it no meaning at all
+    assert semantics.embed("営業時間") is None and semantics.similarity("何時", "営業") == 0.0
+
+
+def test_an_embedding_is_unit_length_and_the_same_alone_or_in_a_batch():
+    alone = semantics.embed("how fast do you deliver?")
+    batch = semantics.embed_many(["a much longer sentence about returns and refunds", "how fast do you deliver?"])
+    assert round(float(alone @ alone), 4) == 1.0
+    assert round(float(alone @ batch[1]), 4) == 1.0
+
+
+# --- the kind of fact asked ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("何時から開いていますか", {"clock"}),
+        ("and when are you open on Sunday?", {"clock"}),
+        ("how long would it take?", {"duration"}),
+        ("お金はいつ戻ってきますか", {"duration"}),
+        ("注文してから何日で届きますか", {"duration"}),
+        ("how much do you charge for delivery?", {"amount"}),
+        ("送料はいくらですか", {"amount"}),
+        ("送料かかりますか", {"amount"}),
+        ("いくらかかりますか", {"amount"}),
+        ("Do you ship to Japan?", set()),
+    ],
+)
+def test_a_question_says_which_kind_of_fact_it_wants(question, kinds):
+    assert language.answer_kinds(question) == kinds
+
+
+def test_a_sentence_says_which_kinds_of_fact_it_states():
+    assert language.kinds_in("営業時間は10時から19時までです。") == {"clock"}
+    assert language.kinds_in("Most repairs are ready within 3 working days.") == {"duration"}
+    assert language.kinds_in("Shipping is free on orders over $75; below that it costs $6.95.") == {"amount"}
+
+
+def test_a_japanese_question_is_about_the_noun_before_its_topic_particle():
+    assert retrieval.head_word("クレジットカードは使えますか") == "クレジットカード"
+    assert retrieval.head_word("ギフト用のラッピングはできますか") == "ラッピング"
+    assert retrieval.head_word("水曜日もやってますか") == ""
+    assert retrieval.head_word("土曜日は営業していますか") == ""  # a when, not a what
+
+
+def test_what_happens_to_a_thing_is_not_the_thing():
+    assert retrieval.head_word("my phone keeps dying, what can help?") == "phone"
+    assert retrieval.head_word("Is parking available at the shop?") == "park"
+    assert retrieval.head_word("blue car tyres") == "tyre"
+
+
+# --- courtesy, with the words people add to it ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "acts"),
+    [
+        ("awesome thank you", ["thanks"]),
+        ("fine, bye", ["goodbye"]),
+        ("cool, cheers", ["thanks"]),
+        ("great thanks, bye", ["thanks", "goodbye"]),
+        ("ありがとう！またね", ["thanks", "goodbye"]),
+        ("わかりました、さようなら", ["goodbye", "resolved"]),
+        ("また来ます", ["goodbye"]),
+    ],
+)
+def test_courtesy_with_an_adjective_is_courtesy_not_a_search(text, acts):
+    understood = read(text, shown=[])
+    assert (understood.acts, understood.query) == (acts, "")
+
+
+def test_a_goodbye_after_an_answer_is_not_taken_as_confirming_it():
+    assert "resolved" not in read("great thanks, bye", shown=[], open_question="confirm").acts
+    assert "resolved" in read("yes, great", shown=[], open_question="confirm").acts
+
+
+def test_thanks_with_a_question_keeps_the_question():
+    understood = read("thanks - and can I pick it up at the shop today?", shown=[], vocabulary={"shop"})
+    assert understood.acts == ["thanks", "product", "question"]
+
+
+def test_asking_whether_the_shop_sells_a_thing_is_a_catalog_question():
+    assert "stock" in read("Do you sell scooters?", shown=[]).acts
+    assert "stock" in read("消しゴムは売っていますか", shown=[]).acts
+    assert "stock" not in read("Do you have express delivery?", shown=[]).acts
+
+
+# --- references: ordinals and comparatives in both languages ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("ひとつめのを詳しく教えて", "PEN-A"),
+        ("2つ目のにします", "PEN-B"),
+        ("二番目のは？", "PEN-B"),
+        ("3番めをください", "PEN-C"),
+        ("最後のにします", "PEN-C"),
+        ("the second one", "PEN-B"),
+        ("option 3 please", "PEN-C"),
+        ("number two please", "PEN-B"),
+        ("the middle one", "PEN-B"),
+        ("安い方にします", "PEN-A"),
+        ("高い方はどうですか？", "PEN-C"),
+        ("the cheaper one", "PEN-A"),
+        ("which is the more expensive one?", "PEN-C"),
+    ],
+)
+def test_an_item_shown_is_pointed_at_by_its_place_or_its_price(text, sku):
+    understood = read(text, vocabulary={"ボールペン"})
+    assert [p["sku"] for p in understood.referenced] == [sku]
+    assert "product" not in understood.acts and "reference" in understood.acts
+
+
+def test_the_comparison_is_with_the_last_list_of_several_items():
+    # given a reply about one item of the list shown before it
+    understood = read("高い方にします", shown=SHOWN[:1], listed=SHOWN)
+    assert [p["sku"] for p in understood.referenced] == ["PEN-C"]
+
+
+def test_a_cheaper_one_is_a_new_search_below_the_item_in_focus():
+    understood = read("もっと安いのは？")
+    assert (understood.follow_up, understood.constraints.cheaper_than, understood.referenced) == (True, 165, [])
+
+
+def test_a_cheaper_one_is_cheaper_than_the_item_last_talked_about():
+    # given the list shown, then a reply about its second item
+    understood = read("もう少し安いのはある？", focus=SHOWN[1])
+    assert understood.constraints.cheaper_than == 440
+
+
+def test_the_cheapest_of_a_topic_when_one_item_is_shown():
+    understood = read("what's the cheapest one you have?", shown=SHOWN[1:2], topic="helmet")
+    assert (understood.constraints.order, understood.follow_up) == ("cheapest", True)
+
+
+def test_a_childs_age_is_read_from_how_parents_say_it():
+    assert read("Looking for a helmet for my daughter, she's 6", shown=[]).constraints.age == 6
+    assert read("a book for my 5 yo", shown=[]).constraints.age == 5
+
+
+def test_an_ordinal_past_the_list_offers_the_list_to_choose_from():
+    understood = read("the fourth one", vocabulary={"ボールペン"})
+    assert (understood.beyond, [p["sku"] for p in understood.referenced]) == (True, ["PEN-A", "PEN-B", "PEN-C"])
