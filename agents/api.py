@@ -219,15 +219,24 @@ class WidgetConversationStartApi(WidgetApiView):
         )
 
 
-_CONFIG_OUT = inline_serializer("WidgetConfig", {
-    "enabled": serializers.BooleanField(help_text="Whether the launcher should show at all."),
-    "reason": serializers.CharField(help_text='Why not: "placement_inactive"; empty when enabled.'),
-    "employee": serializers.DictField(help_text="name and title, for the greeting and the header."),
-    "partner": serializers.CharField()})
+_CONFIG_OUT = inline_serializer(
+    "WidgetConfig",
+    {
+        "enabled": serializers.BooleanField(help_text="Whether the launcher should show at all."),
+        "reason": serializers.CharField(help_text='Why not: "placement_inactive"; empty when enabled.'),
+        "employee": serializers.DictField(help_text="name and title, for the greeting and the header."),
+        "partner": serializers.CharField(),
+    },
+)
 
 
-@extend_schema(tags=["widget"], summary="Whether the widget may show on this page, and whose it is", auth=[],
-               parameters=[OpenApiParameter("key", str, required=True)], responses={200: _CONFIG_OUT})
+@extend_schema(
+    tags=["widget"],
+    summary="Whether the widget may show on this page, and whose it is",
+    auth=[],
+    parameters=[OpenApiParameter("key", str, required=True)],
+    responses={200: _CONFIG_OUT},
+)
 class WidgetConfigApi(WidgetApiView):
     """What the widget asks before it draws its launcher: an unknown key is 404, a page whose
     origin is not allowed 403 (and no CORS header, so the page cannot read even that), and a
@@ -238,11 +247,14 @@ class WidgetConfigApi(WidgetApiView):
         widget = self._widget(request)
         placement = widget.placement
         active = placement.status == Placement.Status.ACTIVE
-        return Response({
-            "enabled": active, "reason": "" if active else "placement_inactive",
-            "employee": {"name": placement.employee.name, "title": placement.employee.title} if active else {},
-            "partner": placement.partner.name if active else "",
-        })
+        return Response(
+            {
+                "enabled": active,
+                "reason": "" if active else "placement_inactive",
+                "employee": {"name": placement.employee.name, "title": placement.employee.title} if active else {},
+                "partner": placement.partner.name if active else "",
+            }
+        )
 
 
 class WidgetMessagesApi(WidgetApiView):

@@ -63,9 +63,11 @@ urlpatterns = [
 api_urlpatterns = [
     path("widget/config", api.WidgetConfigApi.as_view(), name="api-widget-config"),
     path("widget/conversations", api.WidgetConversationStartApi.as_view(), name="api-widget-conversations"),
-    path("widget/conversations/<str:public_id>/messages", api.WidgetMessagesApi.as_view(),
-         name="api-widget-messages"),
+    path("widget/conversations/<str:public_id>/messages", api.WidgetMessagesApi.as_view(), name="api-widget-messages"),
     path("conversations/<int:conversation_id>", api.ConversationDetailApi.as_view(), name="api-conversation"),
-    path("placements/<int:placement_id>/conversations", api.PlacementConversationsApi.as_view(),
-         name="api-placement-conversations"),
+    path(
+        "placements/<int:placement_id>/conversations",
+        api.PlacementConversationsApi.as_view(),
+        name="api-placement-conversations",
+    ),
 ]

@@ -31,8 +31,11 @@ pytestmark = pytest.mark.django_db
 
 
 def runs(message: Message) -> list[tuple]:
-    return list(AgentRun.objects.filter(message=message.reply_to or message).order_by("id")
-                .values_list("step", "tier", "model", "status", "attempt"))
+    return list(
+        AgentRun.objects.filter(message=message.reply_to or message)
+        .order_by("id")
+        .values_list("step", "tier", "model", "status", "attempt")
+    )
 
 
 # --- coupon_promoter, offline engine -------------------------------------------------------
@@ -48,8 +51,7 @@ def test_rinna_recommends_items_of_the_catalog_that_fit(world):
     assert reply.intent == "recommend"
     assert "Karaage bento (JPY 598)" in reply.content
     assert IssuedCoupon.objects.count() == 0
-    assert runs(reply) == [("route", "small", "haken-offline", "ok", 1),
-                           ("respond", "large", "haken-offline", "ok", 1)]
+    assert runs(reply) == [("route", "small", "haken-offline", "ok", 1), ("respond", "large", "haken-offline", "ok", 1)]
     run = AgentRun.objects.filter(step="respond").get()
     assert (run.tokens_in > 0, run.tokens_out > 0, run.cost, run.cost_currency) == (True, True, 0, "USD")
 
@@ -63,11 +65,18 @@ def test_rinna_issues_a_unique_tracked_coupon_when_asked_for_a_deal(world):
     coupon = IssuedCoupon.objects.get()
     assert coupon.code.startswith("RINNA-") and len(coupon.code) == 12
     assert (coupon.offer.title, coupon.message_id, coupon.conversation_id) == (
-        "10% off hot snacks", reply.reply_to_id, first.conversation_id)
+        "10% off hot snacks",
+        reply.reply_to_id,
+        first.conversation_id,
+    )
     assert coupon.code in reply.content and "10% off hot snacks" in reply.content
     touch = Touchpoint.objects.get(kind="coupon")
-    assert (touch.key, touch.placement_id, touch.source, touch.pk) == (coupon.code, placement.pk, "agent",
-                                                                       coupon.touchpoint_id)
+    assert (touch.key, touch.placement_id, touch.source, touch.pk) == (
+        coupon.code,
+        placement.pk,
+        "agent",
+        coupon.touchpoint_id,
+    )
     # and the conversation itself is a touchpoint too
     assert Touchpoint.objects.get(kind="conversation").key == first.conversation.public_id
 
@@ -176,7 +185,11 @@ def test_a_confirmed_resolution_is_an_outcome_and_reopening_within_a_day_withdra
     assert done.intent == "resolved"
     assert (conversation.status, conversation.resolved_by) == ("resolved", "customer")
     assert (outcome.kind, outcome.external_id, outcome.placement_id, outcome.withdrawn_at) == (
-        "resolution", conversation.public_id, placement.pk, None)
+        "resolution",
+        conversation.public_id,
+        placement.pk,
+        None,
+    )
     # when the customer writes again the same day, the conversation reopens and the outcome is withdrawn
     services.message_post(conversation=conversation, text="Actually, points did not arrive", actor=world.hoshi_owner)
     conversation.refresh_from_db()
@@ -190,8 +203,9 @@ def test_reopening_after_a_day_keeps_the_resolution(world):
     answer = say(world, placement, "How do I earn Hoshi points?")
     say(world, placement, "Yes, that solved it, thanks", conversation=answer.conversation)
     Outcome.objects.update(occurred_at=timezone.now() - timedelta(hours=25))
-    services.message_post(conversation=answer.conversation, text="A new question about returns",
-                          actor=world.hoshi_owner)
+    services.message_post(
+        conversation=answer.conversation, text="A new question about returns", actor=world.hoshi_owner
+    )
     assert Outcome.objects.get().withdrawn_at is None
 
 
@@ -200,9 +214,17 @@ def test_a_resolution_the_partner_confirmed_by_api_is_withdrawn_when_reopened(wo
     answer = say(world, placement, "Can I return fresh food?")
     conversation = answer.conversation
     # the partner confirms the resolution through the outcomes API's service
-    result = outcomes_ingest(partner=world.hoshi, outcomes=[{
-        "placement": placement.pk, "kind": "resolution", "external_id": conversation.public_id,
-        "occurred_at": timezone.now().isoformat()}])
+    result = outcomes_ingest(
+        partner=world.hoshi,
+        outcomes=[
+            {
+                "placement": placement.pk,
+                "kind": "resolution",
+                "external_id": conversation.public_id,
+                "occurred_at": timezone.now().isoformat(),
+            }
+        ],
+    )
     assert result.accepted == 1
     services.message_post(conversation=conversation, text="It was spoiled though", actor=world.hoshi_owner)
     assert Outcome.objects.get().withdrawn_at is not None
@@ -223,12 +245,17 @@ def test_mei_drafts_copy_into_the_review_queue_and_approval_is_delivered_work(wo
     reply = say(world, placement, "Write a campaign for our karaage bento for office workers at lunch")
     draft = CopyDraft.objects.get()
     assert (reply.intent, draft.status, draft.placement_id, draft.message_id) == (
-        "draft", "pending", placement.pk, reply.reply_to_id)
+        "draft",
+        "pending",
+        placement.pk,
+        reply.reply_to_id,
+    )
     assert draft.text.startswith("Headline: Karaage bento")
     assert Outcome.objects.count() == 0
     # when a member approves it after an edit
-    services.copy_draft_review(actor=world.hoshi_member, draft=draft, decision="approve",
-                               text="Karaage bento: lunch that keeps up with you.")
+    services.copy_draft_review(
+        actor=world.hoshi_member, draft=draft, decision="approve", text="Karaage bento: lunch that keeps up with you."
+    )
     draft.refresh_from_db()
     outcome = Outcome.objects.get()
     assert (draft.status, draft.edited, draft.reviewed_by) == ("approved", True, world.hoshi_member)
@@ -267,26 +294,33 @@ def test_another_partner_cannot_review_a_draft(world):
 
 def test_a_failing_model_retries_then_falls_back_a_tier(world):
     placement = rinna_at_hoshi(world)
-    started = services.conversation_start(placement=placement, channel="portal", text="Any discount today?",
-                                          actor=world.hoshi_owner)
+    started = services.conversation_start(
+        placement=placement, channel="portal", text="Any discount today?", actor=world.hoshi_owner
+    )
     fakes = router(small=fake("coupon", "coupon", "coupon", "Here you go"), large=broken())
     # when the large model times out on the first attempt, the turn asks to be retried
     before_coupons = IssuedCoupon.objects.count()
     with pytest.raises(services.TurnRetry):
         services.message_answer(message_id=started.message.pk, attempt=1, final=False, router=fakes)
     # and stores the failed call, but no reply and no coupon (the tool's writes rolled back)
-    assert runs(started.message) == [("route", "small", "fake-small", "ok", 1),
-                                     ("respond", "large", "fake-large", "error", 1)]
+    assert runs(started.message) == [
+        ("route", "small", "fake-small", "ok", 1),
+        ("respond", "large", "fake-large", "error", 1),
+    ]
     assert AgentRun.objects.filter(status="error").get().error == "TimeoutError: model endpoint timed out"
     assert (Message.objects.filter(reply_to=started.message).count(), IssuedCoupon.objects.count()) == (
-        0, before_coupons)
+        0,
+        before_coupons,
+    )
     # when the final attempt fails at the large tier too, it falls back to the small one
     reply = services.message_answer(message_id=started.message.pk, attempt=3, final=True, router=fakes)
     assert reply.content.startswith("Here you go")
-    assert runs(started.message)[2:] == [("route", "small", "fake-small", "ok", 3),
-                                         ("respond", "large", "fake-large", "error", 3),
-                                         ("route", "small", "fake-small", "ok", 3),
-                                         ("respond", "small", "fake-small", "ok", 3)]
+    assert runs(started.message)[2:] == [
+        ("route", "small", "fake-small", "ok", 3),
+        ("respond", "large", "fake-large", "error", 3),
+        ("route", "small", "fake-small", "ok", 3),
+        ("respond", "small", "fake-small", "ok", 3),
+    ]
     assert IssuedCoupon.objects.count() == 1
     started.message.refresh_from_db()
     assert started.message.status == "answered"
@@ -294,22 +328,27 @@ def test_a_failing_model_retries_then_falls_back_a_tier(world):
 
 def test_when_every_tier_fails_the_employee_apologises_and_records_the_failure(world):
     placement = rinna_at_hoshi(world)
-    started = services.conversation_start(placement=placement, channel="portal", text="Any discount today?",
-                                          actor=world.hoshi_owner)
+    started = services.conversation_start(
+        placement=placement, channel="portal", text="Any discount today?", actor=world.hoshi_owner
+    )
     reply = services.message_answer(message_id=started.message.pk, router=router(small=broken(), large=broken()))
     started.message.refresh_from_db()
-    assert reply.content == ("Sorry, I can't answer right now. Your message is saved, and a colleague at "
-                             "Hoshi Mart will follow up here.")
+    assert reply.content == (
+        "Sorry, I can't answer right now. Your message is saved, and a colleague at Hoshi Mart will follow up here."
+    )
     assert (started.message.status, reply.intent) == ("failed", "failed")
-    assert runs(started.message) == [("route", "small", "fake-small", "error", 1),
-                                     ("route", "small", "fake-small", "error", 1)]
+    assert runs(started.message) == [
+        ("route", "small", "fake-small", "error", 1),
+        ("route", "small", "fake-small", "error", 1),
+    ]
     assert IssuedCoupon.objects.count() == 0
 
 
 def test_the_task_retries_and_falls_back_on_its_last_attempt(world):
     placement = rinna_at_hoshi(world)
-    started = services.conversation_start(placement=placement, channel="portal", text="Any discount today?",
-                                          actor=world.hoshi_owner)
+    started = services.conversation_start(
+        placement=placement, channel="portal", text="Any discount today?", actor=world.hoshi_owner
+    )
     router_override(router(small=fake(*["coupon"] * 4, "Deal!"), large=broken()))
     try:
         tasks.message_reply.apply(args=[started.message.pk])
@@ -323,8 +362,9 @@ def test_the_task_retries_and_falls_back_on_its_last_attempt(world):
 
 def test_running_the_reply_task_twice_gives_one_reply(world):
     placement = rinna_at_hoshi(world)
-    started = services.conversation_start(placement=placement, channel="portal", text="Do you have a coupon?",
-                                          actor=world.hoshi_owner)
+    started = services.conversation_start(
+        placement=placement, channel="portal", text="Do you have a coupon?", actor=world.hoshi_owner
+    )
     first = tasks.message_reply.apply(args=[started.message.pk]).get()
     state = db_state()
     second = tasks.message_reply.apply(args=[started.message.pk]).get()
@@ -340,10 +380,16 @@ def test_a_reply_task_for_a_message_that_is_gone_does_nothing(world):
 # --- bad input --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("", "empty"), ("   \n ", "empty"), ("x" * 2001, "limit is 2,000"), ("bad\x00byte", "cannot be stored"),
-    (None, "must be text"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("x" * 2001, "limit is 2,000"),
+        ("bad\x00byte", "cannot be stored"),
+        (None, "must be text"),
+    ],
+)
 def test_empty_oversized_or_unstorable_messages_are_refused(world, text, fragment):
     placement = rinna_at_hoshi(world)
     before = db_state()
@@ -387,7 +433,8 @@ def test_fake_models_resolution_path_records_the_outcome(world):
     done = say(world, placement, "perfect", conversation=answer.conversation, router_=fakes)
     assert (done.intent, done.content) == ("resolved", "Happy to help!")
     assert list(Outcome.objects.values_list("kind", "external_id", "withdrawn_at")) == [
-        ("resolution", answer.conversation.public_id, None)]
+        ("resolution", answer.conversation.public_id, None)
+    ]
 
 
 def test_thanks_after_an_answer_neither_escalates_nor_resolves(world):
@@ -404,15 +451,18 @@ def test_configured_tiers_route_to_an_openai_compatible_endpoint(settings):
     from agents.engine import OfflineChatModel
     from agents.llm import router_from_settings
 
-    settings.AGENT_MODELS = {"large": {"base_url": "http://127.0.0.1:9/v1", "model": "qwen2.5:7b",
-                                       "api_key_env": "NO_SUCH_KEY_VAR"}}
-    settings.AGENT_MODEL_PRICES = {"qwen2.5:7b": {"input_per_1k": "0.001", "output_per_1k": "0.002",
-                                                  "currency": "USD"}}
+    settings.AGENT_MODELS = {
+        "large": {"base_url": "http://127.0.0.1:9/v1", "model": "qwen2.5:7b", "api_key_env": "NO_SUCH_KEY_VAR"}
+    }
+    settings.AGENT_MODEL_PRICES = {"qwen2.5:7b": {"input_per_1k": "0.001", "output_per_1k": "0.002", "currency": "USD"}}
     configured = router_from_settings()
     large, small = configured.tiers["large"], configured.tiers["small"]
     assert isinstance(large.model, ChatOpenAI) and isinstance(small.model, OfflineChatModel)
     assert (large.name, large.model.model_name, str(large.model.openai_api_base)) == (
-        "qwen2.5:7b", "qwen2.5:7b", "http://127.0.0.1:9/v1")
+        "qwen2.5:7b",
+        "qwen2.5:7b",
+        "http://127.0.0.1:9/v1",
+    )
     assert (large.model.max_retries, large.price.input_per_1k, small.name) == (0, Decimal("0.001"), "haken-offline")
     assert configured.choice("large", degraded=True) is small
 
@@ -424,8 +474,11 @@ def test_an_unreachable_endpoint_falls_back_to_the_next_tier(world, settings):
     reply = say(world, placement, "Something hot for lunch?")
     assert reply.intent == "recommend" and "Karaage bento" in reply.content
     failed = AgentRun.objects.get(status="error")
-    assert (failed.model, failed.tier, failed.error) == ("down-model", "large",
-                                                      "OpenAIConnectionError: Connection error.")
+    assert (failed.model, failed.tier, failed.error) == (
+        "down-model",
+        "large",
+        "OpenAIConnectionError: Connection error.",
+    )
     assert AgentRun.objects.filter(status="ok", step="respond").get().model == "haken-offline"
 
 
@@ -436,8 +489,9 @@ def test_two_deliveries_at_once_still_give_one_reply(world):
     from django.db import connection
 
     placement = rinna_at_hoshi(world)
-    started = services.conversation_start(placement=placement, channel="portal", text="Do you have a coupon?",
-                                          actor=world.hoshi_owner)
+    started = services.conversation_start(
+        placement=placement, channel="portal", text="Do you have a coupon?", actor=world.hoshi_owner
+    )
     barrier, results = threading.Barrier(2), []
 
     def deliver():
@@ -453,8 +507,11 @@ def test_two_deliveries_at_once_still_give_one_reply(world):
     for thread in threads:
         thread.join()
     assert len(results) == 2 and results[0] == results[1]
-    assert (Message.objects.filter(reply_to=started.message).count(), IssuedCoupon.objects.count(),
-            AgentRun.objects.count()) == (1, 1, 2)
+    assert (
+        Message.objects.filter(reply_to=started.message).count(),
+        IssuedCoupon.objects.count(),
+        AgentRun.objects.count(),
+    ) == (1, 1, 2)
 
 
 def test_an_answer_can_come_from_any_line_of_a_passage(world):
@@ -469,8 +526,11 @@ def test_an_empty_answer_counts_as_a_failure_and_falls_back(world):
     reply = say(world, placement, "karaage bento", router_=fakes)
     assert reply.content == "Try the bento."
     assert list(AgentRun.objects.order_by("id").values_list("step", "tier", "status", "error")) == [
-        ("route", "small", "ok", ""), ("respond", "large", "error", "empty answer"),
-        ("route", "small", "ok", ""), ("respond", "small", "ok", "")]
+        ("route", "small", "ok", ""),
+        ("respond", "large", "error", "empty answer"),
+        ("route", "small", "ok", ""),
+        ("respond", "small", "ok", ""),
+    ]
 
 
 def test_a_model_that_invents_a_discount_or_a_price_is_overruled_by_the_catalog(world):
@@ -487,8 +547,10 @@ def test_a_model_that_invents_a_discount_or_a_price_is_overruled_by_the_catalog(
 
 # --- Japanese ---------------------------------------------------------------------------------
 
-JA_CATALOG = ("sku,name,description,price,tags\nONI-SAKE,鮭おにぎり,焼き鮭のおにぎり。,180,lunch;rice\n"
-              "NIKUMAN,肉まん,レジ横のせいろで温めた豚まん。,160,hot;snack\nPUDDING,カスタードプリン,なめらかなプリン。,210,sweet\n")
+JA_CATALOG = (
+    "sku,name,description,price,tags\nONI-SAKE,鮭おにぎり,焼き鮭のおにぎり。,180,lunch;rice\n"
+    "NIKUMAN,肉まん,レジ横のせいろで温めた豚まん。,160,hot;snack\nPUDDING,カスタードプリン,なめらかなプリン。,210,sweet\n"
+)
 
 
 def test_rinna_answers_a_japanese_shopper_in_japanese(world):
@@ -499,19 +561,24 @@ def test_rinna_answers_a_japanese_shopper_in_japanese(world):
     assert reply.content == "おすすめはこちらです。鮭おにぎり（¥180）：焼き鮭のおにぎり。クーポンもお出ししましょうか？"
     coupon = say(world, placement, "クーポンはありますか", conversation=reply.conversation)
     code = IssuedCoupon.objects.get().code
-    assert coupon.content == (f"クーポンをどうぞ：{code}（10% off hot snacks）。"
-                              "レジでお見せいただくか、オンラインで入力してください。")
+    assert coupon.content == (
+        f"クーポンをどうぞ：{code}（10% off hot snacks）。レジでお見せいただくか、オンラインで入力してください。"
+    )
     refused = say(world, placement, "自転車はありますか", conversation=reply.conversation)
     assert (refused.intent, refused.content.startswith("申し訳ありません、Hoshi Mart")) == ("no_match", True)
 
 
 def test_kai_answers_a_japanese_question_from_a_japanese_document_with_its_source(world):
     placement = hire(world, employee="kai")
-    body = ("# 返品\n\n未開封の商品はレシートがあれば14日以内に返品できます。\n\n"
-            "# ポイント\n\n100円ごとに1ポイントたまります。\n")
-    services.document_upload(actor=world.hoshi_owner, placement=placement, filename="henpin.md", title="返品ポリシー",
-                             content=body.encode())
+    body = (
+        "# 返品\n\n未開封の商品はレシートがあれば14日以内に返品できます。\n\n"
+        "# ポイント\n\n100円ごとに1ポイントたまります。\n"
+    )
+    services.document_upload(
+        actor=world.hoshi_owner, placement=placement, filename="henpin.md", title="返品ポリシー", content=body.encode()
+    )
     reply = say(world, placement, "未開封の商品は返品できますか")
-    assert reply.content == ("未開封の商品はレシートがあれば14日以内に返品できます。"
-                             "（出典：「返品ポリシー」）これで解決しましたか？")
+    assert reply.content == (
+        "未開封の商品はレシートがあれば14日以内に返品できます。（出典：「返品ポリシー」）これで解決しましたか？"
+    )
     assert [c["title"] for c in reply.citations] == ["返品ポリシー"]

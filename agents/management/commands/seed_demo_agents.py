@@ -72,40 +72,70 @@ class Command(BaseCommand):
             return
         hoshi_owner = User.objects.get(username="hoshi-owner")
         port = os.environ.get("PORT", "8000")
-        services.catalog_upload(actor=hoshi_owner, placement=rinna, content=RINNA_CATALOG.encode(),
-                                filename="hoshi-catalog.csv")
-        services.offer_create(actor=hoshi_owner, placement=rinna, title="10% off hot snacks", percent_off=10,
-                              code_prefix="RINNA", tags=["hot", "snack"])
-        services.offer_create(actor=hoshi_owner, placement=rinna, title="50 yen off any lunch", percent_off=8,
-                              code_prefix="LUNCH", tags=["lunch"])
-        widget = services.widget_configure(actor=hoshi_owner, placement=rinna, allowed_origins=[
-            f"http://127.0.0.1:{port}", f"http://localhost:{port}", "https://shop.hoshi-mart.example"])
-        started = services.conversation_start(placement=rinna, channel="portal", actor=hoshi_owner,
-                                              text="Something hot for lunch?")
+        services.catalog_upload(
+            actor=hoshi_owner, placement=rinna, content=RINNA_CATALOG.encode(), filename="hoshi-catalog.csv"
+        )
+        services.offer_create(
+            actor=hoshi_owner,
+            placement=rinna,
+            title="10% off hot snacks",
+            percent_off=10,
+            code_prefix="RINNA",
+            tags=["hot", "snack"],
+        )
+        services.offer_create(
+            actor=hoshi_owner,
+            placement=rinna,
+            title="50 yen off any lunch",
+            percent_off=8,
+            code_prefix="LUNCH",
+            tags=["lunch"],
+        )
+        widget = services.widget_configure(
+            actor=hoshi_owner,
+            placement=rinna,
+            allowed_origins=[f"http://127.0.0.1:{port}", f"http://localhost:{port}", "https://shop.hoshi-mart.example"],
+        )
+        started = services.conversation_start(
+            placement=rinna, channel="portal", actor=hoshi_owner, text="Something hot for lunch?"
+        )
         services.message_answer(message_id=started.message.pk)
-        follow_up = services.message_post(conversation=started.conversation, actor=hoshi_owner,
-                                          text="Nice. Do you have a coupon for the nikuman?")
+        follow_up = services.message_post(
+            conversation=started.conversation, actor=hoshi_owner, text="Nice. Do you have a coupon for the nikuman?"
+        )
         services.message_answer(message_id=follow_up.pk)
 
         kai = Placement.objects.filter(partner__slug="hoshi-mart", employee__slug="kai").first()
         if kai is not None and kai.status != Placement.Status.ENDED:
             for title, body in KAI_DOCUMENTS.items():
-                services.document_upload(actor=hoshi_owner, placement=kai, content=body.encode(),
-                                         filename=f"{title.lower().replace(' ', '-')}.md", title=title)
+                services.document_upload(
+                    actor=hoshi_owner,
+                    placement=kai,
+                    content=body.encode(),
+                    filename=f"{title.lower().replace(' ', '-')}.md",
+                    title=title,
+                )
             if kai.status == Placement.Status.ACTIVE:
-                asked = services.conversation_start(placement=kai, channel="portal", actor=hoshi_owner,
-                                                    text="Can I return fresh food?")
+                asked = services.conversation_start(
+                    placement=kai, channel="portal", actor=hoshi_owner, text="Can I return fresh food?"
+                )
                 services.message_answer(message_id=asked.message.pk)
 
-        mei = Placement.objects.filter(partner__slug="lumen", employee__slug="mei",
-                                       status=Placement.Status.ACTIVE).first()
+        mei = Placement.objects.filter(
+            partner__slug="lumen", employee__slug="mei", status=Placement.Status.ACTIVE
+        ).first()
         if mei is not None:
             lumen_owner = User.objects.get(username="lumen-owner")
-            services.catalog_upload(actor=lumen_owner, placement=mei, content=MEI_CATALOG.encode(),
-                                    filename="lumen-releases.csv")
+            services.catalog_upload(
+                actor=lumen_owner, placement=mei, content=MEI_CATALOG.encode(), filename="lumen-releases.csv"
+            )
             brief = services.conversation_start(
-                placement=mei, channel="portal", actor=lumen_owner,
-                text="Write a campaign for Northlight, our thriller, for young adults who love mysteries")
+                placement=mei,
+                channel="portal",
+                actor=lumen_owner,
+                text="Write a campaign for Northlight, our thriller, for young adults who love mysteries",
+            )
             services.message_answer(message_id=brief.message.pk)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo agents loaded. Widget key for Rinna at Hoshi Mart: {widget.publishable_key}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo agents loaded. Widget key for Rinna at Hoshi Mart: {widget.publishable_key}")
+        )
