@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "core",
     "employees",
     "contracts",
+    "webhooks",
     "ledger",
     "revenue",
     "payments",
@@ -286,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contracts.tasks.notifications_sweep",
         "schedule": crontab(minute="*/5"),
     },
+    "webhooks-stalled-sweep": {
+        "task": "webhooks.tasks.webhook_stalled_sweep",
+        # Deliveries due for a while that nobody attempts (a lost message, a dead worker).
+        "schedule": crontab(minute="*"),
+    },
     "agents-reply-sweep": {
         "task": "agents.tasks.reply_sweep",
         # A shopper is waiting: every minute.
@@ -302,6 +308,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=3),
     },
 }
+
+# Outbound webhooks (webhooks/). An attempt without a 2xx answer is retried after each of
+# these delays in turn (seconds: 1 min, 5 min, 30 min, 2 h, 6 h, 12 h), then the delivery
+# has failed; an endpoint whose deliveries fail this many times in a row is disabled and
+# its partner's owners are told. Private, loopback and link-local targets (an intranet, the
+# cloud's metadata address) are refused unless WEBHOOK_ALLOW_PRIVATE_TARGETS (default: on
+# with DJANGO_DEBUG, as `dev.py run` has it, so the demo and tests can deliver to a
+# receiver on 127.0.0.1; off in production).
+WEBHOOK_RETRY_SCHEDULE = [
+    int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE_SECONDS", default=["60", "300", "1800", "7200", "21600", "43200"])
+]
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG)
+# After a secret is rotated the old one signs too (a second v1=) for this long.
+WEBHOOK_SECRET_ROTATION_GRACE = timedelta(seconds=env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=86_400))
+# A sale.attributed event lists at most this many sales; a larger pass sends several.
+WEBHOOK_SALES_PER_EVENT = env.int("WEBHOOK_SALES_PER_EVENT", default=1000)
 
 # Four eyes on money: approving a statement whose payable is above this many minor units
 # (per currency; "*" for currencies not listed) needs someone other than who submitted it,

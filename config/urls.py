@@ -11,6 +11,7 @@ from ledger import urls as ledger_urls
 from payments import api as payments_api
 from payments import urls as payments_urls
 from revenue import urls as revenue_urls
+from webhooks import urls as webhooks_urls
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -27,6 +28,7 @@ api_v1 = [
     *revenue_urls.api_urlpatterns,
     *ledger_urls.api_urlpatterns,
     *payments_urls.api_urlpatterns,
+    *webhooks_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -42,6 +44,7 @@ urlpatterns = [
     path("", include("revenue.urls")),
     path("", include("payments.urls")),
     path("", include("agents.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 # Under /api/ Django's own 400/403/404/500 answers use the API's error shape (core.api).

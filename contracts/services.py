@@ -223,6 +223,30 @@ def _notices_make(audit_entry_id: int) -> int:
     return created_count
 
 
+def partner_owners_notify(*, entry: AuditLog, partner: Partner, url: str) -> int:
+    """Notices of `entry` for `partner`'s owners, for what concerns the organisation as a
+    whole rather than one placement (a webhook endpoint disabled after failing). Made at
+    once, in the caller's transaction; safe to call twice (one notice per person and entry).
+    A mail server that refuses is logged: the in-app notice stands."""
+    made = 0
+    owners = partner.memberships.filter(role=PartnerMembership.Role.OWNER).select_related("user")
+    for membership in owners.order_by("pk"):
+        if membership.user_id == entry.actor_id:
+            continue
+        _, created = Notification.objects.get_or_create(
+            recipient=membership.user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
+        )
+        if not created:
+            continue
+        made += 1
+        if membership.user.email:
+            try:
+                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [membership.user.email])
+            except (smtplib.SMTPException, OSError):
+                logger.warning("could not mail %s about audit entry %s", membership.user_id, entry.pk, exc_info=True)
+    return made
+
+
 @transaction.atomic
 def notification_mark_read(*, user: User, notification_ids: list[int] | None = None) -> int:
     notices = Notification.objects.filter(recipient=user, read_at__isnull=True)

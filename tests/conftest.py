@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.stripe",
     "tests.fixtures.broker",
     "tests.fixtures.snapshot",
+    "tests.fixtures.webhooks",
 ]

@@ -33,6 +33,8 @@ from payments.models import Invoice
 from payments.providers import ProviderError, provider_get, provider_name_for
 from payments.providers.base import InvoiceLineSpec, InvoiceSpec, IssuedInvoice
 from revenue.models import Statement
+from webhooks.models import EventType
+from webhooks.services import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +215,25 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
         f"Invoice {invoice.number} issued to {invoice.partner.name}",
         {"provider_invoice_id": invoice.provider_invoice_id},
         via=invoice.provider,
+    )
+    statement = invoice.statement
+    webhook_event_emit(
+        partner=invoice.partner,
+        type=EventType.INVOICE_ISSUED,
+        key=f"invoice:{invoice.pk}:issued",
+        payload={
+            "invoice": {
+                "id": invoice.pk,
+                "number": invoice.number,
+                "statement": invoice.statement_id,
+                "period": f"{statement.period:%Y-%m}",
+                "currency": invoice.currency,
+                "amount": invoice.amount,
+                "provider": invoice.provider,
+                "hosted_url": invoice.hosted_url,
+                "issued_at": invoice.issued_at,
+            }
+        },
     )
     return invoice
 

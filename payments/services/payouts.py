@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from contracts.models import Payee, PaymentProvider
+from contracts.models import Partner, Payee, PaymentProvider
 from contracts.services import payee_stripe_account_record
 from core.errors import ApplicationError, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.locks import Lock, advisory_key, lock_session_acquire, lock_session_release
@@ -43,6 +44,9 @@ from payments.providers import ProviderError, provider_get, provider_name_for
 from payments.providers.base import TransferSpec
 from payments.selectors.billing import payouts_due
 from revenue.services.settlement import four_eyes_threshold
+from webhooks.models import EventType
+from webhooks.selectors import partners_listening
+from webhooks.services import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +242,48 @@ def _payout_send(payout_id: int) -> Payout:
         via=payout.provider,
         summary=f"Paid {payee.name} {payout.currency} {payout.amount} ({transfer.transfer_id})",
     )
+    _paid_emit(payout)
     return payout
+
+
+def _paid_emit(payout: Payout) -> None:
+    """payout.paid, to each partner whose statements this payout carried a share of: which of
+    its statements, and how much of each, reached the payee. Never the payout's total — a
+    payee's payout gathers shares of several partners' statements — only what the partner's
+    own statements and contract terms already show it."""
+    items = (
+        PayoutItem.objects.filter(payout=payout)
+        .values_list(
+            "split__statement__contract__placement__partner_id",
+            "split__statement_id",
+            "split__statement__period",
+            "amount",
+        )
+        .order_by("split__statement_id", "pk")
+    )
+    by_partner: dict[int, list[dict[str, Any]]] = {}
+    for partner_id, statement_id, period, amount in items:
+        by_partner.setdefault(partner_id, []).append(
+            {"statement": statement_id, "period": f"{period:%Y-%m}", "amount": amount}
+        )
+    listening = partners_listening(partner_ids=sorted(by_partner), event_type=EventType.PAYOUT_PAID)
+    for partner in Partner.objects.filter(pk__in=listening).order_by("pk"):
+        statements = by_partner[partner.pk]
+        webhook_event_emit(
+            partner=partner,
+            type=EventType.PAYOUT_PAID,
+            key=f"payout:{payout.pk}:paid",
+            payload={
+                "payout": {
+                    "id": payout.pk,
+                    "payee": {"slug": payout.payee.slug, "name": payout.payee.name, "kind": payout.payee.kind},
+                    "currency": payout.currency,
+                    "amount": sum(s["amount"] for s in statements),
+                    "paid_at": payout.sent_at,
+                    "statements": statements,
+                }
+            },
+        )
 
 
 def payout_run_execute(*, run_id: int) -> PayoutRun:

@@ -27,14 +27,20 @@ Two uses of the same rule:
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from contracts.models import ContractVersion
+from contracts.models import ContractVersion, Partner
 from core.locks import Lock, advisory_key, lock_transaction_acquire
+from webhooks.models import EventType
+from webhooks.selectors import partners_listening
+from webhooks.services import webhook_event_emit
 
 # One advisory-lock key for attribution passes: two passes at once would only redo each
 # other's work, so the second waits for the first.
@@ -204,13 +210,34 @@ pending AS MATERIALIZED (
       FROM {locked} JOIN revenue_sale s ON s.id = l.id
 ),
 {touch_rules},
-picked AS ({picked})
-UPDATE revenue_sale s
-   SET {write}
-  FROM picked p
-  LEFT JOIN revenue_touchpoint t ON t.id = p.pick[4]
- WHERE s.id = p.id
-RETURNING s.attribution
+picked AS ({picked}),
+written AS (
+    UPDATE revenue_sale s
+       SET {write}
+      FROM picked p
+      LEFT JOIN revenue_touchpoint t ON t.id = p.pick[4]
+     WHERE s.id = p.id
+    RETURNING s.id, s.partner_id, s.attribution, s.external_id, s.placement_id, s.attributed_key, s.amount,
+              s.currency, s.occurred_at
+),
+-- What the pass attributed, for the sale.attributed webhook: only for the partners with an
+-- endpoint listening, in parts of at most WEBHOOK_SALES_PER_EVENT sales, built here as JSON
+-- rather than row by row in Python. The row without a partner holds the pass's totals.
+told AS (
+    SELECT w.*, (row_number() OVER (PARTITION BY w.partner_id ORDER BY w.id) - 1) / %(per_event)s AS part
+      FROM written w
+     WHERE w.attribution = 'attributed' AND w.partner_id = ANY(%(listening)s::bigint[])
+)
+SELECT NULL::bigint AS partner_id, NULL::bigint AS part, count(*) FILTER (WHERE attribution = 'attributed'),
+       count(*) FILTER (WHERE attribution <> 'attributed'), NULL::json
+  FROM written
+UNION ALL
+SELECT partner_id, part, NULL, NULL,
+       json_agg(json_build_object('id', id, 'external_id', external_id, 'placement', placement_id,
+                                  'attributed_key', attributed_key, 'amount', amount, 'currency', currency,
+                                  'occurred_at', occurred_at) ORDER BY id)
+  FROM told
+ GROUP BY partner_id, part
 """
 
 # Step one of a pass: lock the pending sales it will decide, in id order (the one lock order
@@ -255,7 +282,13 @@ def attribution_run(
         conditions.append("AND partner_id = ANY(%(partners)s)")
     if sale_ids is not None:
         conditions.append("AND id = ANY(%(sales)s)")
-    params: dict[str, Any] = {"partners": partner_ids, "sales": sale_ids, "limit": limit}
+    params: dict[str, Any] = {
+        "partners": partner_ids,
+        "sales": sale_ids,
+        "limit": limit,
+        "listening": sorted(partners_listening(partner_ids=partner_ids, event_type=EventType.SALE_ATTRIBUTED)),
+        "per_event": max(1, int(settings.WEBHOOK_SALES_PER_EVENT)),
+    }
     batch = sale_ids is not None or limit is not None
     lock_transaction_acquire(advisory_key(Lock.ATTRIBUTION))
     with connection.cursor() as cursor:
@@ -292,7 +325,7 @@ def attribution_run(
             ),
             params,
         )
-        outcomes = [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
         skipped = 0
         if sale_ids is not None and locked < len(sale_ids):
             cursor.execute(
@@ -301,8 +334,26 @@ def attribution_run(
                 params,
             )
             skipped = cursor.fetchone()[0]
-    attributed = outcomes.count("attributed")
-    return AttributionResult(attributed=attributed, unattributed=len(outcomes) - attributed, skipped=skipped)
+    totals = next(row for row in rows if row[0] is None)
+    _attributed_emit([(int(row[0]), int(row[1]), row[4]) for row in rows if row[0] is not None])
+    return AttributionResult(attributed=int(totals[2]), unattributed=int(totals[3]), skipped=skipped)
+
+
+def _attributed_emit(parts: list[tuple[int, int, list[dict[str, Any]]]]) -> None:
+    """One sale.attributed event per partner for this pass (several when it attributed more
+    than settings.WEBHOOK_SALES_PER_EVENT of its sales), in the pass's transaction."""
+    if not parts:
+        return
+    pass_id = secrets.token_hex(8)
+    partners = Partner.objects.in_bulk({partner_id for partner_id, _, _ in parts})
+    counts = Counter(partner_id for partner_id, _, _ in parts)
+    for partner_id, part, sales in sorted(parts, key=lambda p: (p[0], p[1])):
+        webhook_event_emit(
+            partner=partners[partner_id],
+            type=EventType.SALE_ATTRIBUTED,
+            key=f"attribution-pass:{pass_id}:{part}",
+            payload={"sales": sales, "count": len(sales), "part": part + 1, "parts": counts[partner_id]},
+        )
 
 
 # Sending sales back to pending locks them in id order first (the one lock order), and

@@ -51,6 +51,8 @@ from revenue.sale_rules import (  # noqa: F401  (re-exported: callers import the
     RejectionCode,
 )
 from revenue.services.attribution import RESET_TO_PENDING_SQL
+from webhooks.models import EventType
+from webhooks.services import webhook_event_emit
 
 MAX_DATABASE_ID = 2**63 - 1
 
@@ -744,16 +746,31 @@ def touchpoint_record(
     """Record one touchpoint of `placement` (what the agents call when an employee issues a
     coupon, shares a tracked link or holds a conversation). Idempotent on the key: the same
     key for the same placement again returns the touchpoint already stored."""
-    placement = Placement.objects.select_related("partner").get(pk=placement.pk)
+    placement = Placement.objects.select_related("partner", "employee").get(pk=placement.pk)
     _service_check(placement, kind, TOUCHPOINT_KINDS, key, occurred_at)
     if source not in Touchpoint.Source.values:
         raise ValidationFailed(f"Unknown touchpoint source {source!r}.")
     outcomes = _Outcomes(1)
     row = _TouchRow(0, placement.pk, kind, key, occurred_at.astimezone(UTC))
-    _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
+    inserted = _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
     touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
     if touchpoint.placement_id != placement.pk:
         raise Conflict(f"The {kind} {key!r} already belongs to another placement of this partner.")
+    if kind == Touchpoint.Kind.COUPON and touchpoint.pk in inserted:
+        # An employee handed out a coupon: the partner's till may want to know the code.
+        webhook_event_emit(
+            partner=placement.partner,
+            type=EventType.COUPON_ISSUED,
+            key=f"touchpoint:{touchpoint.pk}",
+            payload={
+                "coupon": {
+                    "code": touchpoint.key,
+                    "placement": placement.pk,
+                    "employee": placement.employee.slug,
+                    "issued_at": touchpoint.occurred_at,
+                }
+            },
+        )
     return touchpoint
 
 

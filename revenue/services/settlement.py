@@ -49,6 +49,8 @@ from revenue.services.attribution import (
     picked_sales_sql,
     touch_rules_cte,
 )
+from webhooks.models import EventType
+from webhooks.services import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -665,7 +667,44 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
         f"{statement} sent to review",
         {"status": ["draft", "in_review"], "submitted_by": actor.username},
     )
+    _submitted_emit(statement)
     return statement
+
+
+def _submitted_emit(statement: Statement) -> None:
+    """statement.submitted, for the partner's systems: the figures finance is reviewing.
+    A statement re-run after review goes back to draft, so each submission is its own event."""
+    placement = statement.contract.placement
+    assert statement.submitted_at is not None
+    webhook_event_emit(
+        partner=placement.partner,
+        type=EventType.STATEMENT_SUBMITTED,
+        key=f"statement:{statement.pk}:submitted:{statement.submitted_at.isoformat()}",
+        payload={
+            "statement": {
+                "id": statement.pk,
+                "contract": statement.contract_id,
+                "placement": placement.pk,
+                "employee": placement.employee.slug,
+                "period": f"{statement.period:%Y-%m}",
+                "status": statement.status,
+                "currency": statement.currency,
+                "net": statement.net,
+                "wage": statement.wage,
+                "clawback": statement.clawback,
+                "carried_credit": statement.carried_credit,
+                "adjustments": statement.adjustments,
+                "total": statement.total,
+                "payable": statement.payable,
+                "credit_carried_forward": statement.credit_carried_forward,
+                "submitted_at": statement.submitted_at,
+                "lines": [
+                    {"kind": line.kind, "description": line.description, "amount": line.amount}
+                    for line in statement.lines.all()
+                ],
+            }
+        },
+    )
 
 
 def four_eyes_threshold(currency: str) -> int:

@@ -1,0 +1,103 @@
+"""The portal's webhooks page: endpoints, their secrets (shown once), the delivery log with
+Replay. Thin: a form checks the shape, one service or selector does the work; when a
+service refuses, the page is drawn again with its message and status, nothing changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from contracts.models import PartnerMembership
+from contracts.selectors import membership_role, viewer_partner
+from core.errors import ApplicationError, PermissionDenied
+from core.permissions import partner_required
+from core.views import form_failure, or_404, page_of, render_failure
+from webhooks import selectors, services
+from webhooks.forms import DeliveryFilterForm, EndpointCreateForm
+
+TEMPLATE = "webhooks/portal_webhooks.html"
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    partner = viewer_partner(request.user)
+    role = membership_role(request.user, partner) if partner is not None else None
+    filters = DeliveryFilterForm(request.GET)
+    status = filters.cleaned_data.get("status") if filters.is_valid() else None
+    form = extra.pop("form", None)
+    return {
+        "partner": partner,
+        "is_owner": role == PartnerMembership.Role.OWNER,
+        "endpoints": selectors.endpoint_list(viewer=request.user),
+        "page": page_of(request, selectors.delivery_list(viewer=request.user, status=status or None)),
+        "filters": filters,
+        "form": form if form is not None else EndpointCreateForm(),
+        **extra,
+    }
+
+
+def _with_secret(request: HttpRequest, issued: services.IssuedEndpoint, status: int) -> HttpResponse:
+    # The secret exists only in this response: no redirect (it would have to be stored to
+    # survive one), and no cache may keep a copy.
+    response = render(request, TEMPLATE, _context(request, issued=issued), status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+@partner_required
+def portal_webhooks(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, TEMPLATE, _context(request))
+    form = EndpointCreateForm(request.POST)
+    partner = viewer_partner(request.user)
+    try:
+        if not form.is_valid():
+            raise form_failure(form)
+        if partner is None:
+            raise PermissionDenied("Only a partner's owner can add webhook endpoints.")
+        issued = services.webhook_endpoint_create(
+            actor=request.user,
+            partner=partner,
+            url=form.cleaned_data["url"],
+            description=form.cleaned_data["description"],
+            event_types=form.cleaned_data["event_types"],
+        )
+    except ApplicationError as error:
+        return render_failure(request, TEMPLATE, _context(request, form=form), error)
+    return _with_secret(request, issued, 201)
+
+
+@partner_required
+@require_POST
+def portal_webhook_endpoint_action(request: HttpRequest, endpoint_id: int, action: str) -> HttpResponse:
+    endpoint = or_404(selectors.endpoint_get, viewer=request.user, endpoint_id=endpoint_id)
+    try:
+        if action == "rotate":
+            issued = services.webhook_endpoint_secret_rotate(actor=request.user, endpoint=endpoint)
+            return _with_secret(request, issued, 200)
+        if action == "disable":
+            services.webhook_endpoint_disable(actor=request.user, endpoint=endpoint)
+            done = f"{endpoint.url} is disabled: no events go to it until you enable it."
+        else:
+            services.webhook_endpoint_enable(actor=request.user, endpoint=endpoint)
+            done = f"{endpoint.url} is enabled again. Replay any deliveries it missed."
+    except ApplicationError as error:
+        return render_failure(request, TEMPLATE, _context(request), error)
+    messages.success(request, done)
+    return redirect("portal-webhooks")
+
+
+@partner_required
+@require_POST
+def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = or_404(selectors.delivery_get, viewer=request.user, delivery_id=delivery_id)
+    try:
+        replay = services.webhook_delivery_replay(actor=request.user, delivery=delivery)
+    except ApplicationError as error:
+        return render_failure(request, TEMPLATE, _context(request), error)
+    messages.success(request, f"{delivery.event.public_id} is queued again (delivery #{replay.pk}).")
+    return redirect("portal-webhooks")
