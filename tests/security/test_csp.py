@@ -69,6 +69,7 @@ def test_partner_pages_carry_the_policy_and_render(world):
         reverse("portal-chat", args=[placement.pk]),
         reverse("portal-widget", args=[placement.pk]),
         reverse("portal-api-keys"),
+        reverse("portal-webhooks"),
         reverse("portal-revenue"),
         reverse("portal-sales"),
         reverse("notifications"),
@@ -166,6 +167,9 @@ def _parameter_values() -> dict[str, list[str]]:
         # a statement of account per ledger account the demo posted to
         "code": sorted(set(Account.objects.values_list("code", flat=True))),
         "currency": sorted(set(Account.objects.values_list("currency", flat=True))),
+        # the webhooks' actions are POST-only: any id shows the 405 (or 404) page
+        "endpoint_id": ["1"],
+        "delivery_id": ["1"],
     }
 
 

@@ -44,6 +44,8 @@ from revenue.models import Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
 from tests.support.url_routes import Route, every_route
 from tests.support.web import stored
+from webhooks.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_event_emit
 
 PARTNERS = ("hoshi-mart", "wayfarer", "lumen")
 # username → the partners whose data they may see (finance and staff: every partner).
@@ -117,6 +119,15 @@ def scene(db, settings, tmp_path) -> Scene:
             ),
         )
         upload_process(upload_id=upload.pk)
+        # a webhook endpoint per partner with one delivery of an event (its URL marks the partner)
+        webhook_endpoint_create(
+            actor=owner,
+            partner=partner,
+            url=f"https://hooks.{slug}.example/haken",
+            event_types=["statement.submitted"],
+            description=f"ERP of {partner.name}",
+        )
+        webhook_event_emit(partner=partner, type="statement.submitted", key=f"{slug}-k", payload={"who": slug})
         # an invitation per partner, from its account manager (its address marks the partner)
         invitation_send(
             actor=partner.account_manager,
@@ -201,6 +212,10 @@ def scene(db, settings, tmp_path) -> Scene:
         ),
     )
     per_partner("currency", lambda p: p.currency)
+    per_partner("endpoint_id", lambda p: _first(WebhookEndpoint.objects.filter(partner=p), "webhook endpoint").pk)
+    per_partner(
+        "delivery_id", lambda p: _first(WebhookDelivery.objects.filter(endpoint__partner=p), "webhook delivery").pk
+    )
 
     markers = {slug: _markers(partner) for slug, partner in partners.items()}
     # A string two partners share identifies neither.
@@ -238,6 +253,9 @@ def _markers(partner: Partner) -> set[str]:
         for text in CopyDraft.objects.filter(placement__partner=partner).values_list("text", flat=True)
     }
     found |= set(Invitation.objects.filter(partner=partner).values_list("email", flat=True))
+    endpoints = WebhookEndpoint.objects.filter(partner=partner)
+    found |= set(endpoints.values_list("url", flat=True)) | set(endpoints.values_list("secret", flat=True))
+    found |= set(OutboundEvent.objects.filter(partner=partner).values_list("public_id", flat=True))
     return {m for m in found if m}
 
 
