@@ -102,7 +102,8 @@ class WebhookEndpointListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
-        partner = partners_visible(viewer=actor).filter(pk=viewer_partner_id(actor)).first()
+        partner_id = viewer_partner_id(actor)
+        partner = partners_visible(viewer=actor).filter(pk=partner_id).first() if partner_id is not None else None
         if partner is None:
             raise PermissionDenied("Only a partner's owner can add its webhook endpoints.")
         data = _valid(WebhookEndpointInput, request.data)

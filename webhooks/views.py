@@ -15,12 +15,19 @@ from django.views.decorators.http import require_POST
 from contracts.models import PartnerMembership
 from contracts.selectors import membership_role, viewer_partner
 from core.errors import ApplicationError, PermissionDenied
+from core.models import User
 from core.permissions import partner_required
 from core.views import form_failure, or_404, page_of, render_failure
 from webhooks import selectors, services
 from webhooks.forms import DeliveryFilterForm, EndpointCreateForm
 
 TEMPLATE = "webhooks/portal_webhooks.html"
+
+
+def _person(request: HttpRequest) -> User:
+    """The signed-in person (partner_required let only a partner member through)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def portal_webhooks(request: HttpRequest) -> HttpResponse:
         if partner is None:
             raise PermissionDenied("Only a partner's owner can add webhook endpoints.")
         issued = services.webhook_endpoint_create(
-            actor=request.user,
+            actor=_person(request),
             partner=partner,
             url=form.cleaned_data["url"],
             description=form.cleaned_data["description"],
@@ -77,13 +84,13 @@ def portal_webhook_endpoint_action(request: HttpRequest, endpoint_id: int, actio
     endpoint = or_404(selectors.endpoint_get, viewer=request.user, endpoint_id=endpoint_id)
     try:
         if action == "rotate":
-            issued = services.webhook_endpoint_secret_rotate(actor=request.user, endpoint=endpoint)
+            issued = services.webhook_endpoint_secret_rotate(actor=_person(request), endpoint=endpoint)
             return _with_secret(request, issued, 200)
         if action == "disable":
-            services.webhook_endpoint_disable(actor=request.user, endpoint=endpoint)
+            services.webhook_endpoint_disable(actor=_person(request), endpoint=endpoint)
             done = f"{endpoint.url} is disabled: no events go to it until you enable it."
         else:
-            services.webhook_endpoint_enable(actor=request.user, endpoint=endpoint)
+            services.webhook_endpoint_enable(actor=_person(request), endpoint=endpoint)
             done = f"{endpoint.url} is enabled again. Replay any deliveries it missed."
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
@@ -96,7 +103,7 @@ def portal_webhook_endpoint_action(request: HttpRequest, endpoint_id: int, actio
 def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = or_404(selectors.delivery_get, viewer=request.user, delivery_id=delivery_id)
     try:
-        replay = services.webhook_delivery_replay(actor=request.user, delivery=delivery)
+        replay = services.webhook_delivery_replay(actor=_person(request), delivery=delivery)
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
     messages.success(request, f"{delivery.event.public_id} is queued again (delivery #{replay.pk}).")

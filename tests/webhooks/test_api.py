@@ -158,7 +158,8 @@ def test_the_delivery_log_filters_and_replays(world):
         "invalid",
         {
             "type": [
-                "must be one of sale.attributed, statement.submitted, inquiry.resolved, invoice.issued, payout.paid, coupon.issued."
+                "must be one of sale.attributed, statement.submitted, inquiry.resolved, invoice.issued, "
+                "payout.paid, coupon.issued."
             ]
         },
     )
