@@ -340,3 +340,30 @@ def test_the_stall_finder_lists_deliveries_overdue_that_nobody_attempts(world, r
     assert stalled_deliveries() == [overdue.pk]
     # and, asked for everything due by now, the most overdue first
     assert stalled_deliveries(older_than=timedelta(0)) == [overdue.pk, fresh.pk]
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(world, receiver):
+    receiver.answer_with(302)
+    _endpoint(world, receiver.url)
+    _emit(world)
+    [outcome] = _attempt_all()
+    assert (outcome.status, WebhookDelivery.objects.get().last_status_code) == ("pending", 302)
+    assert len(receiver.events()) == 1
+
+
+def test_a_receiver_that_never_answers_times_out(world, receiver, settings):
+    import socket
+
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection, never answers
+    try:
+        _endpoint(world, f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
+        _emit(world)
+        [outcome] = _attempt_all()
+    finally:
+        silent.close()
+    delivery = WebhookDelivery.objects.get()
+    assert (outcome.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
+    assert delivery.last_response == "TimeoutError: timed out"
