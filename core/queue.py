@@ -11,8 +11,9 @@ draft invoice, a pending message). When the broker is down the request still ans
 in its own app: revenue.tasks.stalled_work_sweep (uploads, settlement runs) and
 attribution_sweep (pending sales), payments.tasks.stalled_work_sweep (draft invoices,
 payout and reconciliation runs), agents.tasks.reply_sweep (messages waiting for a reply),
-contracts.tasks.notifications_sweep (audit entries whose notices are pending). Every task
-is safe to run twice.
+contracts.tasks.notifications_sweep (audit entries whose notices are pending),
+webhooks.tasks.webhook_stalled_sweep (webhook deliveries due that nobody attempts). Every
+task is safe to run twice.
 """
 
 from __future__ import annotations
