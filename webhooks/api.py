@@ -132,6 +132,32 @@ class WebhookEndpointRotateApi(APIView):
         return Response({"secret": issued.secret, "endpoint": WebhookEndpointSerializer(issued.endpoint).data})
 
 
+class WebhookEndpointDisableApi(APIView):
+    @extend_schema(
+        summary="Disable an endpoint: no events go to it (partner owners)",
+        request=None,
+        responses=WebhookEndpointSerializer,
+    )
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        actor = api_person(request)
+        endpoint = selectors.endpoint_get(viewer=actor, endpoint_id=endpoint_id)
+        endpoint = services.webhook_endpoint_disable(actor=actor, endpoint=endpoint)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+
+class WebhookEndpointEnableApi(APIView):
+    @extend_schema(
+        summary="Enable an endpoint again, its failure count reset (partner owners)",
+        request=None,
+        responses=WebhookEndpointSerializer,
+    )
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        actor = api_person(request)
+        endpoint = selectors.endpoint_get(viewer=actor, endpoint_id=endpoint_id)
+        endpoint = services.webhook_endpoint_enable(actor=actor, endpoint=endpoint)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+
 class DeliveryPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500

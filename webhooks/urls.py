@@ -39,6 +39,16 @@ api_urlpatterns = [
         api.WebhookEndpointRotateApi.as_view(),
         name="api-webhook-endpoint-rotate",
     ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/disable",
+        api.WebhookEndpointDisableApi.as_view(),
+        name="api-webhook-endpoint-disable",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/enable",
+        api.WebhookEndpointEnableApi.as_view(),
+        name="api-webhook-endpoint-enable",
+    ),
     path("webhook-deliveries", api.WebhookDeliveryListApi.as_view(), name="api-webhook-deliveries"),
     path(
         "webhook-deliveries/<int:delivery_id>/replay",

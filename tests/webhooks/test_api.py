@@ -218,3 +218,20 @@ def test_a_member_sees_the_page_without_the_owners_buttons(world):
     shown = text(browser(world.hoshi_member).get(reverse("portal-webhooks")))
     assert URL in shown and "Replay" not in shown and "Rotate secret" not in shown
     assert "Only an owner of Hoshi Mart can add endpoints" in shown
+
+
+def test_an_owner_disables_and_enables_an_endpoint_through_the_api(world):
+    endpoint, _ = _delivered(world)
+    api = api_as(world.hoshi_owner)
+    disabled = api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/disable")
+    assert disabled.status_code == 200
+    assert (disabled.json()["status"], disabled.json()["disabled_reason"]) == ("disabled", "Disabled by hoshi-owner")
+    before = db_snapshot(*TRACKED)
+    assert_error(api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/disable"), 409, "invalid_transition")
+    assert_error(
+        api_as(world.hoshi_member).post(f"/api/v1/webhook-endpoints/{endpoint.pk}/enable"), 403, "permission_denied"
+    )
+    assert_error(api_as(world.wayfarer_owner).post(f"/api/v1/webhook-endpoints/{endpoint.pk}/enable"), 404, "not_found")
+    assert db_snapshot(*TRACKED) == before
+    enabled = api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/enable")
+    assert (enabled.status_code, enabled.json()["status"]) == (200, "enabled")
