@@ -32,7 +32,12 @@ REQUIREMENTS = [ROOT / "requirements" / "base.txt", ROOT / "requirements" / "dev
 VENV_PYTHON = VENV / "bin" / "python"
 # Celery lanes `run` starts a worker for (config/settings.py CELERY_TASK_ROUTES):
 # name -> (queues it takes, processes).
-WORKER_LANES = {"chat": ("chat", 2), "ingest": ("ingest,default", 1), "settle": ("settle", 1)}
+WORKER_LANES = {
+    "chat": ("chat", 2),
+    "ingest": ("ingest,default", 1),
+    "settle": ("settle", 1),
+    "webhooks": ("webhooks", 1),
+}
 
 
 def _log(message: str) -> None:

@@ -237,13 +237,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-# Three lanes, so that a month-end settlement or a large CSV never sits in front of a
+# Four lanes, so that a month-end settlement or a large CSV never sits in front of a
 # shopper's chat reply: each lane has workers of its own (`python3 dev.py run` starts one per
 # lane; the README gives the commands for more machines). A worker started without -Q takes
 # every lane, as the tests' workers do. Everything else (notices, activation, sweeps) goes to
 # `default`, which the ingestion workers also take.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue("chat"), Queue("ingest"), Queue("settle"), Queue("default")]
+CELERY_TASK_QUEUES = [Queue("chat"), Queue("ingest"), Queue("settle"), Queue("webhooks"), Queue("default")]
 CELERY_TASK_ROUTES = {
     "agents.tasks.message_reply": {"queue": "chat"},
     "agents.tasks.reply_sweep": {"queue": "chat"},
@@ -251,6 +251,9 @@ CELERY_TASK_ROUTES = {
     "revenue.tasks.upload_process_task": {"queue": "ingest"},
     "revenue.tasks.settlement_*": {"queue": "settle"},
     "payments.tasks.*": {"queue": "settle"},
+    # A partner's slow or dead endpoint (each attempt may wait WEBHOOK_TIMEOUT_SECONDS) holds
+    # only the webhook workers, never attribution, notices or payouts.
+    "webhooks.tasks.*": {"queue": "webhooks"},
 }
 # Work queued after a commit (core.queue) whose message was lost — the broker was down — or
 # whose worker died is found by the beat's stall sweeps once it is this old: long enough for

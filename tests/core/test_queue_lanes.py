@@ -20,6 +20,8 @@ EXPECTED_LANE = {
     "revenue.tasks.settlement_run_task": "settle",
     "revenue.tasks.stalled_work_sweep": "default",
     "revenue.tasks.upload_process_task": "ingest",
+    "webhooks.tasks.webhook_delivery_task": "webhooks",
+    "webhooks.tasks.webhook_stalled_sweep": "webhooks",
 }
 
 
@@ -39,5 +41,11 @@ def test_every_task_goes_to_its_lane():
 
 
 def test_a_worker_without_queues_named_takes_every_lane():
-    # the tests' and benchmarks' workers start without -Q: they must consume all four queues
-    assert sorted(queue.name for queue in current_app.amqp.queues.values()) == ["chat", "default", "ingest", "settle"]
+    # the tests' and benchmarks' workers start without -Q: they must consume all five queues
+    assert sorted(queue.name for queue in current_app.amqp.queues.values()) == [
+        "chat",
+        "default",
+        "ingest",
+        "settle",
+        "webhooks",
+    ]
