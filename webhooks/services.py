@@ -124,11 +124,7 @@ def webhook_endpoint_create(
     description = (description or "").strip()
     if len(description) > 200:
         raise ValidationFailed("The description is too long.", fields={"description": ["up to 200 characters."]})
-    Partner.objects.select_for_update().get(pk=partner.pk)  # count and insert as one
-    if WebhookEndpoint.objects.filter(partner=partner).count() >= MAX_ENDPOINTS_PER_PARTNER:
-        raise InvalidTransition(
-            f"{partner.name} has {MAX_ENDPOINTS_PER_PARTNER} endpoints already; remove or reuse one.",
-        )
+    _room_check(partner)
     secret = _new_secret()
     endpoint = WebhookEndpoint.objects.create(
         partner=partner, url=url, description=description, event_types=types, secret=secret, created_by=actor
@@ -141,6 +137,16 @@ def webhook_endpoint_create(
         {"url": url, "event_types": types},
     )
     return IssuedEndpoint(endpoint=endpoint, secret=secret)
+
+
+def _room_check(partner: Partner) -> None:
+    """At most MAX_ENDPOINTS_PER_PARTNER enabled endpoints (disabled ones do not count)."""
+    Partner.objects.select_for_update().get(pk=partner.pk)  # count and write as one
+    enabled = WebhookEndpoint.objects.filter(partner=partner, status=WebhookEndpoint.Status.ENABLED)
+    if enabled.count() >= MAX_ENDPOINTS_PER_PARTNER:
+        raise InvalidTransition(
+            f"{partner.name} has {MAX_ENDPOINTS_PER_PARTNER} enabled endpoints already; disable one first."
+        )
 
 
 def _lock_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpoint:
@@ -186,6 +192,7 @@ def webhook_endpoint_enable(*, actor: User, endpoint: WebhookEndpoint) -> Webhoo
     _require_owner(actor, endpoint.partner, "enable webhook endpoints")
     if endpoint.is_enabled:
         raise InvalidTransition("The endpoint is already enabled.")
+    _room_check(endpoint.partner)
     endpoint.status, endpoint.disabled_at, endpoint.disabled_reason = WebhookEndpoint.Status.ENABLED, None, ""
     endpoint.consecutive_failures = 0
     endpoint.save(update_fields=["status", "disabled_at", "disabled_reason", "consecutive_failures"])

@@ -367,3 +367,19 @@ def test_a_receiver_that_never_answers_times_out(world, receiver, settings):
     delivery = WebhookDelivery.objects.get()
     assert (outcome.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
     assert delivery.last_response == "TimeoutError: timed out"
+
+
+def test_a_partner_has_at_most_sixteen_enabled_endpoints(world, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    endpoints = [_endpoint(world, f"https://hooks.example.com/{n}").endpoint for n in range(16)]
+    before = db_snapshot(*ALL_WEBHOOKS)
+    with pytest.raises(InvalidTransition) as refused:
+        _endpoint(world, "https://hooks.example.com/17")
+    assert refused.value.message == "Hoshi Mart has 16 enabled endpoints already; disable one first."
+    assert db_snapshot(*ALL_WEBHOOKS) == before
+    # a disabled one makes room, and cannot be enabled again while the others fill it
+    services.webhook_endpoint_disable(actor=world.hoshi_owner, endpoint=endpoints[0])
+    _endpoint(world, "https://hooks.example.com/17")
+    with pytest.raises(InvalidTransition):
+        services.webhook_endpoint_enable(actor=world.hoshi_owner, endpoint=endpoints[0])
+    assert WebhookEndpoint.objects.filter(status="enabled").count() == 16
