@@ -25,7 +25,7 @@ from agents.engine import OfflineChatModel
 from agents.llm import Invoker
 from agents.models import CatalogItem, Conversation, KnowledgeChunk, Message
 from agents.prompts import Label, Persona, classify_prompt, reply_prompt
-from core.currencies import minor_unit_exponent
+from core.currencies import format_money, minor_unit_exponent
 
 HISTORY_TURNS = 6
 logger = logging.getLogger(__name__)
@@ -164,7 +164,170 @@ def _remember(
 
 def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     """The items that fit the request: by its words, and by meaning when the words alone
-    find nothing that fits well."""
+    find nothing that fits well; of the kind named first, when the request names one."""
+    found = _lookup_any(ctx, relax=relax, exclude=exclude)
+    return _of_kind_named(ctx, found, relax=relax, exclude=exclude)
+
+
+def _of_kind_named(
+    ctx: TurnContext, found: list[dict[str, Any]], *, relax: bool = False, exclude: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """A request that names a kind of product ("a sunscreen that doesn't leave a white cast",
+    "do you sell cycling shoes?"): the items of that kind — the word in their name or tags, or
+    (English, a request rather than "do you sell …?") a tag of the catalog near it in meaning
+    (sunscreen → sun) — before items that merely share other words (a cleanser that is white,
+    one that removes sunscreen); none of that kind in a shop asked whether it sells it: nothing,
+    so the reply says so."""
+    u = _u(ctx)
+    c = u.constraints
+    if u.follow_up or u.referenced or c.order or c.attributes or not u.query:
+        return found
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+    # The message's own words (its prepositions and relative clauses mark where the thing is
+    # named), the price bounds taken out ("a sunscreen cheaper than $25").
+    own = dialogue.parse_constraints(ctx.message.content, 0)[1]
+    head = retrieval.head_word(own, vocabulary)
+    japanese = language.is_japanese(own)
+    if not head or head in retrieval._NOT_THE_THING or len(head) < (2 if japanese else 3):
+        return found
+    if not japanese:
+        # The thing asked for follows a determiner or a verb of wanting ("a sunscreen", "any
+        # gloves", "do you sell cycling shoes"), within three words.
+        words = re.findall(r"[\w'-]+", own.lower())
+        at = next((k for k, w in enumerate(words) if head in retrieval.terms(w)), None)
+        if at is None or not (set(words[max(0, at - 3) : at]) & _DETERMINERS):
+            return found  # "… so the thorns don't hurt my hands": the hands are not what is wanted
+    items = list(
+        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
+            "sku", "name", "tags", "price", "currency", "description"
+        )[: tools.MEANING_CATALOG_LIMIT + 1]
+    )
+    if len(items) > tools.MEANING_CATALOG_LIMIT:
+        return found
+    stock = "stock" in u.acts
+    if japanese:
+        # 日本酒 asked for: the items tagged 日本酒 (not 芋焼酎, whose blurb says おすすめ), else
+        # named so (日本酒グラス carries the word in its name only as a modifier).
+        named = {i["sku"] for i in items if head in i["tags"]} or {i["sku"] for i in items if head in i["name"]}
+    else:
+        named = {i["sku"] for i in items if head in retrieval.terms(f"{i['name']} {' '.join(i['tags'])}")}
+    if not named and not japanese and not stock and semantics.available():
+        tags = sorted({t for i in items for t in i["tags"]})
+        if tags:
+            sims = semantics.similarities(head, tags)
+            best = max(sims)
+            if best >= KIND_TAG_MIN:
+                near = {t for t, sim in zip(tags, sims, strict=True) if sim >= best - 0.02}
+                named = {i["sku"] for i in items if near & set(i["tags"])}
+    if not named:
+        if stock and head not in vocabulary and not japanese:
+            # "do you sell cycling shoes?" in a shop with no shoes: the gloves that are for cycling
+            # too are not the answer.
+            return []
+        return found
+    kind = [p for p in found if p["sku"] in named]
+    if kind:
+        return kind
+    price_max = c.price_max
+    if c.cheaper_than is not None:
+        price_max = min(price_max if price_max is not None else c.cheaper_than - 1, c.cheaper_than - 1)
+    pool = [
+        i
+        for i in items
+        if i["sku"] in named
+        and i["sku"] not in (exclude or [])
+        and (relax or price_max is None or i["price"] <= price_max)
+        and (relax or c.price_min is None or i["price"] >= c.price_min)
+    ]
+    if not pool:
+        return found
+    if c.age is not None:
+        age = c.age
+        pool.sort(key=lambda i: _age_order(age, i))
+    if not japanese and semantics.available():
+        # The kind's items in the order of how near each is to the whole request; instead of
+        # what the words found only when nearer than those (a book about space and black holes
+        # is the cosmos book, though the only item named "book" is a picture book).
+        request = u.own_query or u.query
+        sims = semantics.similarities(request, [f"{i['name']}: {i['description']}" for i in pool])
+        order = sorted(range(len(pool)), key=lambda k: -sims[k])
+        pool = [pool[k] for k in order]
+        if found:
+            theirs = semantics.similarities(request, [f"{p['name']}: {p['description']}" for p in found])
+            if max(theirs) >= sims[order[0]]:
+                return found
+    wanted = set(retrieval.terms(u.query))
+    kind = []
+    for i in pool[:3]:
+        sentences = language.sentences(i["description"]) or ("",)
+        reason = max(sentences, key=lambda x: (len(wanted & set(retrieval.terms(x))), -sentences.index(x)))
+        kind.append(
+            {
+                "sku": i["sku"],
+                "name": i["name"],
+                "price": i["price"],
+                "currency": i["currency"],
+                "price_label": format_money(i["price"], i["currency"]),
+                "description": i["description"],
+                "reason": reason[:160],
+                "tags": list(i["tags"]),
+                "score": 1.0,
+                "coverage": 0.7,
+            }
+        )
+    return kind
+
+
+_DETERMINERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "any",
+        "some",
+        "your",
+        "sell",
+        "carry",
+        "stock",
+        "need",
+        "want",
+        "what",
+        "which",
+        "recommend",
+        "buy",
+        "get",
+        "got",
+        "have",
+        "of",
+        "cheap",
+        "good",
+        "best",
+        "new",
+        "looking",
+    ]
+)
+KIND_TAG_MIN = 0.6  # measured: sunscreen → sun 0.67, shoes → gloves 0.57, perfume → lips 0.41
+
+
+def _age_order(age: int, item: dict[str, Any]) -> tuple[bool, bool]:
+    """Items whose stated ages leave the child out last; items made for that age (ages stated,
+    or a child's item by its own name or tags: kids, children) before those for anyone."""
+    description = item.get("description", "")
+    made_for_child = dialogue.states_age(description) or bool(
+        _CHILD_ITEM.search(f"{item.get('name', '')} {' '.join(item.get('tags', []))}")
+    )
+    fits = dialogue.age_fits(age, description) and (age < ADULT_AGE or not made_for_child)
+    return (not fits, not made_for_child)
+
+
+_CHILD_ITEM = re.compile(
+    r"\b(kids?|kid's|kids'|child|children|children's|junior|toddler|youth|baby)\b|子ども|子供|キッズ|幼児|ジュニア",
+    re.I,
+)
+ADULT_AGE = 13
+
+
+def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     kept = _widen(ctx, _lookup_by_words(ctx, relax=relax, exclude=exclude))
     u = _u(ctx)
     c = u.constraints
@@ -208,6 +371,8 @@ def _widen(ctx: TurnContext, kept: list[dict[str, Any]]) -> list[dict[str, Any]]
     bounded = c.price_max is not None or c.price_min is not None or c.cheaper_than is not None
     if len(kept) != 1 or bounded or c.attributes or c.order or u.follow_up or not kept[0].get("tags"):
         return kept
+    if c.age is not None and _age_order(c.age, kept[0]) == (False, False):
+        return kept  # the kids' bike for a 5-year-old: the adults' bikes are no choice
     kind = kept[0]["tags"][0]
     asked = {t for t in retrieval.terms(u.query) if not t.startswith(("~", "@"))}
     if not asked & set(retrieval.terms(kind)):
@@ -280,10 +445,18 @@ def _lookup_by_words(
         kept.sort(key=lambda p: any(re.search(f"{re.escape(w)}(用|向け|専用)", p["name"]) for w in asked))
     if c.age is not None:
         # "for a 5 year old": items whose stated ages leave the child out go after the rest,
-        # and items made for that age (their ages stated) before those for anyone.
+        # and items made for that age (their ages stated) before those for anyone; when some
+        # are made for a child of that age, those alone (not the adults' bikes beside the kids').
+        age = c.age
         kept.sort(
-            key=lambda p: (not dialogue.age_fits(c.age, p["description"]), not dialogue.states_age(p["description"]))
+            key=lambda p: (not dialogue.age_fits(age, p["description"]), not dialogue.states_age(p["description"]))
         )
+        if age < ADULT_AGE:
+            # Of a kind that has an item made for the child's age (the kids' bike), the others of
+            # that kind (the adults' bikes) are no choice; other kinds stay.
+            made = [p for p in kept if _age_order(age, p) == (False, False)]
+            kinds = {p["tags"][0] for p in made if p.get("tags")}
+            kept = [p for p in kept if p in made or not (p.get("tags") and p["tags"][0] in kinds)]
     return kept
 
 
@@ -496,7 +669,33 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         together, p, sentence = best_pair
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
+    elif _EXCEPTION.search(best_sentence):
+        # The sentence found states an exception or a condition ("engraved items can't be
+        # returned", "orders over $35 ship free"): the general rule of the same document comes
+        # first ("unopened products can be returned within 14 days", "standard shipping costs
+        # $4.95"), when it answers the question nearly as well and states the kind of fact asked.
+        for cover, _own, p, sentence, terms in scored[1:6]:
+            if p["document"] != best_passage["document"] or _EXCEPTION.search(sentence):
+                continue
+            if cover < max(dialogue.ESCALATE_BELOW, best_cover - GENERAL_RULE_MARGIN):
+                continue
+            if kinds and not kinds & language.kinds_in(sentence):
+                continue
+            if not answers_what_is_asked(set(terms + retrieval.terms(f"{p['title']} {p['heading']}"))):
+                continue
+            chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
+            break
     return chosen, best_cover
+
+
+# An exception or a condition to a rule, in the partner's words.
+_EXCEPTION = re.compile(
+    r"\b(cannot|can't|can not|won't|will not|aren't|are not|isn't|is not|unless|except|excluding)\b|\bonly if\b|"
+    r"\b(over|above|from) [$¥€£]\s?\d|\bfree\b|"
+    r"できません|できかねます|除き|除く|以外|無料|対象外|いたしません|しません|\d[\d,]*\s?円以上",
+    re.IGNORECASE,
+)
+GENERAL_RULE_MARGIN = 0.3
 
 
 _ASKED_TO = re.compile(
@@ -1088,6 +1287,7 @@ def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
     found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"][:2000]})
     # The brief's own products: a second one only when it fits nearly as well as the first.
     products = [p for p in found[:2] if p["score"] >= found[0]["score"] * 0.75] if found else []
+    products = _brief_products(ctx, state["text"], products)
     tone, length = copywriting.tone_of(state["text"]), copywriting.length_of(state["text"])
     text = _respond(
         ctx,
@@ -1113,6 +1313,79 @@ def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
         "reply": f"{text}{note}",
         "confidence": 0.8 if products else 0.5,
     }
+
+
+def _core_name(name: str) -> str:
+    """An item's name without its parenthesis ("Commuter helmet (grey)" → "commuter helmet"),
+    folded, spaces out of Japanese."""
+    core = re.sub(r"\s*[(（][^)）]*[)）]\s*", " ", name).strip().casefold()
+    return re.sub(r"\s+", "", core) if language.is_japanese(core) else re.sub(r"\s+", " ", core)
+
+
+def _named_in(brief: str, name: str) -> bool:
+    """Whether a brief names an item: its name, or (English) its first words ("the Daily UV
+    fluid" for "Daily UV fluid SPF 50")."""
+    core = _core_name(name)
+    if language.is_japanese(core):
+        return len(core) >= 3 and core in re.sub(r"\s+", "", brief)
+    text = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
+    if f" {core} " in text:
+        return True
+    words = core.split()
+    return len(words) > 3 and len(" ".join(words[:3])) >= 8 and f" {' '.join(words[:3])} " in text
+
+
+_BUNDLE_ASKED = re.compile(r"\b(sets?|bundles?|gift box(es)?|kits?|hampers?)\b|セット|詰め合わせ|ギフトボックス", re.I)
+
+
+def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The products a draft is about: those the brief names, and only those, when it names any
+    (not the gift set that contains the serum, not another item to pair it with); else those
+    found for it, less a set that merely contains one of them. Each with a sentence of its own
+    description that states no figure the brief did not give (精米歩合40% is no discount, but a
+    reviewer should not have to ask)."""
+    items = list(
+        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
+            "sku", "name", "price", "currency", "description", "tags"
+        )[:500]
+    )
+    named = [i for i in items if _named_in(brief, i["name"])]
+    # "Retinol night serum" named, not the longer name that contains it.
+    named = [i for i in named if not any(o is not i and _core_name(i["name"]) in _core_name(o["name"]) for o in named)]
+    if named:
+        by_sku = {p["sku"]: p for p in products}
+        chosen = []
+        for i in named[:2]:
+            chosen.append(
+                by_sku.get(i["sku"])
+                or {
+                    "sku": i["sku"],
+                    "name": i["name"],
+                    "price": i["price"],
+                    "currency": i["currency"],
+                    "price_label": format_money(i["price"], i["currency"]),
+                    "description": i["description"],
+                    "reason": (language.sentences(i["description"]) or ("",))[0][:160],
+                    "tags": list(i["tags"]),
+                    "score": 1.0,
+                }
+            )
+        products = chosen
+    elif not _BUNDLE_ASKED.search(brief):
+        names = [_core_name(i["name"]) for i in items]
+        products = [
+            p
+            for p in products
+            if not _BUNDLE_ASKED.search(p["name"])
+            and not any(n and n != _core_name(p["name"]) and n in p["description"].casefold() for n in names)
+        ] or products[:1]
+    figures = set(re.findall(r"\d+", brief))
+    for p in products:
+        sentences = language.sentences(p.get("description", "")) or ()
+        plain = [x for x in sentences if set(re.findall(r"\d+(?=\s?[%％])", x)) <= figures]
+        if plain and (p.get("reason") or "") not in plain:
+            p["reason"] = plain[0][:160]
+    return products
 
 
 def _copy_chat(state: TurnState, config: RunnableConfig) -> TurnState:
