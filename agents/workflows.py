@@ -226,8 +226,17 @@ def _of_kind_named(
             return []
         return found
     kind = [p for p in found if p["sku"] in named]
+    logger.debug("kind %r named %s, found %s", head, sorted(named), [(p["sku"], p.get("coverage")) for p in found])
     if kind:
         return kind
+    if (
+        found
+        and found[0].get("coverage", 0.0) >= MEANING_OVER_WORDS
+        and head not in retrieval.terms(f"{found[0]['name']} {' '.join(found[0]['tags'])} {found[0]['description']}")
+    ):
+        # The words found an item that covers the request though it never says the kind's word
+        # (a bookshop does not call its novels "books"): that item.
+        return found
     price_max = c.price_max
     if c.cheaper_than is not None:
         price_max = min(price_max if price_max is not None else c.cheaper_than - 1, c.cheaper_than - 1)
@@ -238,6 +247,7 @@ def _of_kind_named(
         and i["sku"] not in (exclude or [])
         and (relax or price_max is None or i["price"] <= price_max)
         and (relax or c.price_min is None or i["price"] >= c.price_min)
+        and (c.age is None or dialogue.age_fits(c.age, i["description"]))
     ]
     if not pool:
         return found
@@ -457,6 +467,8 @@ def _lookup_by_words(
             made = [p for p in kept if _age_order(age, p) == (False, False)]
             kinds = {p["tags"][0] for p in made if p.get("tags")}
             kept = [p for p in kept if p in made or not (p.get("tags") and p["tags"][0] in kinds)]
+        fitting = [p for p in kept if dialogue.age_fits(age, p["description"])]
+        kept = fitting or kept  # a picture book for ages 4 to 7 is no book for an 11-year-old
     return kept
 
 
@@ -604,6 +616,10 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # that does not speak to it does not answer, however much else it shares.
     head = retrieval.head_word(query)
     head_group = next((g for g in groups if g[0] == head), None)
+    if head in _GENERIC_HEADS:
+        # "what's your return policy?": the policy is the returns; "policy" need not be said.
+        head_group = None
+        particles = particles | {g[0] for g in groups if g[0] in _GENERIC_HEADS}
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
     kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
     if "amount" in kinds and head in _AMOUNT_WORDS:
@@ -701,6 +717,9 @@ GENERAL_RULE_MARGIN = 0.3
 _ASKED_TO = re.compile(
     r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
 )
+_GENERIC_HEADS = frozenset(
+    ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
+)
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
@@ -760,8 +779,11 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     label = _classify(ctx, state["text"], COUPON_LABELS, "recommend")
     u = _u(ctx)
+    after_answer = bool(ctx.state and ctx.state.open_question == "confirm" and ctx.state.topic)
     if "human" in u.acts:
         intent = "escalate"
+    elif after_answer and _about_the_topic(u.query, state["text"]):
+        intent = "recommend"  # "and how much is it?" after a policy answer: about that policy
     elif "discount" in u.acts:
         intent = "coupon"
     elif u.referenced and ("product" not in u.acts or u.pronoun):
@@ -794,6 +816,17 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     assert dm is not None
     offers = [f"{o.title}" for o in ctx.conversation.placement.offers.filter(active=True)]
     note = ""
+    if (
+        dm.open_question == "confirm"
+        and dm.topic
+        and _about_the_topic(u.query, state["text"])
+        and ctx.conversation.placement.documents.exists()
+    ):
+        # "how long will that take?" after "we ship to Canada …": the same policy, the fact now asked.
+        knowledge, cover = _answer_sentences(ctx, dm.topic)
+        if knowledge and cover >= dialogue.ESCALATE_BELOW:
+            u.query = dm.topic
+            return _answer(ctx, state, knowledge, cover)
     if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
         # "the second one", "that one": the item already shown, with what we know of it.
         skus = [p["sku"] for p in u.referenced]
@@ -844,7 +877,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         )
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
-        if "question" in u.acts and knowledge and cover >= 0.2:
+        if "question" in u.acts and knowledge and cover >= 0.2 and not _WANTS_AN_ITEM.search(state["text"]):
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
     found = _best(found)
@@ -869,6 +902,15 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         ),
     )
     return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
+
+
+# A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
+# nothing fits, that is said plainly; it is no question for a colleague.
+_WANTS_AN_ITEM = re.compile(
+    r"\b(something|anything)\s+(for|to|that)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"を探して|が欲しい|がほしい",
+    re.I,
+)
 
 
 def _as_product(ctx: TurnContext, shown: dict[str, Any]) -> dict[str, Any]:
@@ -1097,13 +1139,53 @@ SERVICE_LABELS = (
 )
 
 
+# Words that ask for the kind of fact ("how long", "how much would that cost", 何日, いくら),
+# not about a thing: a question made only of them asks about the topic in hand.
+_KIND_WORDS = frozenset(
+    [
+        "long",
+        "much",
+        "cost",
+        "price",
+        "fee",
+        "charge",
+        "take",
+        "soon",
+        "fast",
+        "quick",
+        "quickly",
+        "time",
+        "day",
+        "何日",
+        "掛かる",
+        "以内",
+        "いくら",
+        "料金",
+        "値段",
+        "何時",
+        "時間",
+        "日数",
+        "費用",
+        "何円",
+    ]
+)
+
+
+def _about_the_topic(query: str, text: str) -> bool:
+    """Whether a question asks only for a kind of fact, naming nothing of its own ("and how
+    much is it?", "how long will that take?", 「それはいくらですか」): a follow-up on the topic."""
+    if not language.answer_kinds(text):
+        return False
+    return all(g[0] in _KIND_WORDS for g in language.word_groups(query))
+
+
 def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     label = _classify(ctx, state["text"], SERVICE_LABELS, "question")
     u = _u(ctx)
     answered = any(role == "assistant" for role, _ in ctx.history)
     substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
-    if not substantive and ctx.state and ctx.state.topic and language.answer_kinds(state["text"]):
+    if ctx.state and ctx.state.topic and _about_the_topic(u.query, state["text"]):
         # "how long would it take?", "いくらですか": a question about the topic in hand.
         u.query = ""
         substantive = ["(topic)"]
@@ -1146,6 +1228,8 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     topic = ctx.state.topic if ctx.state else ""
     # A question with no words of its own ("how long would it take?") asks about the topic.
+    if topic and _about_the_topic(u.query, state["text"]):
+        u.query = ""  # 「それはいくらですか」: the topic's sentences, for the kind of fact now asked
     chosen, cover = _answer_sentences(ctx, u.query or topic or state["text"])
     if cover < dialogue.ESCALATE_BELOW and topic and u.query:
         # A follow-up question ("where does the money go?" after one about refunds): the
