@@ -672,8 +672,23 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
+    # The fact that goes with it, from the same passage: "we ship to the United Kingdom with
+    # Royal Mail" says how, "delivery to the UK costs $18 and takes 10 to 14 working days" says
+    # what it costs and how long; a shopper asking whether they can have it wants both.
+    if not (language.kinds_in(best_sentence) & {"amount", "duration"}):
+        for cover, _own, p, sentence, _terms in scored[1:6]:
+            if (
+                p is best_passage
+                and cover >= dialogue.ESCALATE_BELOW
+                and language.kinds_in(sentence) & {"amount", "duration"}
+                and not _EXCEPTION.search(sentence)
+            ):
+                best_pair = (best_cover, p, sentence)
+                break
 
     for _cover, own, p, sentence, terms in scored[1:5]:
+        if best_pair is not None and best_pair[1] is best_passage:
+            break
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = cover_of([best_terms + terms])[0]
