@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -319,7 +320,7 @@ _DETERMINERS = frozenset(
 KIND_TAG_MIN = 0.6  # measured: sunscreen → sun 0.67, shoes → gloves 0.57, perfume → lips 0.41
 
 
-def _age_order(age: int, item: dict[str, Any]) -> tuple[bool, bool]:
+def _age_order(age: int, item: Mapping[str, Any]) -> tuple[bool, bool]:
     """Items whose stated ages leave the child out last; items made for that age (ages stated,
     or a child's item by its own name or tags: kids, children) before those for anyone."""
     description = item.get("description", "")
@@ -838,10 +839,10 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         and ctx.conversation.placement.documents.exists()
     ):
         # "how long will that take?" after "we ship to Canada …": the same policy, the fact now asked.
-        knowledge, cover = _answer_sentences(ctx, dm.topic)
-        if knowledge and cover >= dialogue.ESCALATE_BELOW:
+        on_topic, on_cover = _answer_sentences(ctx, dm.topic)
+        if on_topic and on_cover >= dialogue.ESCALATE_BELOW:
             u.query = dm.topic
-            return _answer(ctx, state, knowledge, cover)
+            return _answer(ctx, state, on_topic, on_cover)
     if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
         # "the second one", "that one": the item already shown, with what we know of it.
         skus = [p["sku"] for p in u.referenced]
