@@ -34,7 +34,7 @@ _GREETING = re.compile(
     _I,
 )
 _THANKS = re.compile(
-    r"\b(thanks?|thank you|thank u|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
+    r"\b(thank you|thank u|thanks?|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
     r"many thanks|thanks a (lot|million|bunch))\b|"
     r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
     _I,
@@ -96,6 +96,8 @@ _ACK = re.compile(
     r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
     _I,
 )
+# Words that open an aside or a new question and say nothing of it ("btw", "by the way", "oh").
+_ASIDE = re.compile(r"\b(btw|by the way|oh|also|anyway|one more thing|quick question)\b|ところで|ちなみに", _I)
 _LEADING_ACK = re.compile(
     r"^\s*((ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
     r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|brill|grand|ace|fair enough|no worries|"
@@ -431,6 +433,7 @@ def understand(
         if pattern is _DISCOUNT and skill == "customer_service":
             continue  # "do you do gift vouchers?" asks Kai about vouchers: they are the subject
         residue = _strip(pattern, residue)
+    residue = _strip(_ASIDE, residue)  # "btw how much is shipping?": the question is the shipping
     referenced: list[dict[str, Any]] = []
     follow_up = False
     pronoun = False

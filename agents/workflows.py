@@ -673,6 +673,25 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
+    if _EXCEPTION.search(best_sentence):
+        # The sentence found states an exception or a condition ("engraved items can't be
+        # returned", "orders over $35 ship free"): the general rule of the same document comes
+        # first ("unopened products can be returned within 14 days", "standard shipping costs
+        # $4.95") — a sentence that is no exception, speaks to a word of the question the
+        # exception speaks to too (return, ship) and states the kind of fact asked.
+        asked_terms = set(query_terms)
+        for _cover, own, p, sentence, terms in scored[1:8]:
+            if p["document"] != best_passage["document"] or _EXCEPTION.search(sentence) or own <= 0:
+                continue
+            shared = set(terms) & set(best_terms)
+            # (By the question's own word, or by the kind of fact asked where the shopper said
+            # "delivery charge" and the documents say "ship".)
+            if not (shared & asked_terms or (kinds and shared)):
+                continue
+            if kinds and not kinds & language.kinds_in(sentence):
+                continue
+            chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
+            return chosen, best_cover
     # The fact that goes with it, from the same passage: "we ship to the United Kingdom with
     # Royal Mail" says how, "delivery to the UK costs $18 and takes 10 to 14 working days" says
     # what it costs and how long; a shopper asking whether they can have it wants both.
@@ -701,22 +720,6 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         together, p, sentence = best_pair
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
-    elif _EXCEPTION.search(best_sentence):
-        # The sentence found states an exception or a condition ("engraved items can't be
-        # returned", "orders over $35 ship free"): the general rule of the same document comes
-        # first ("unopened products can be returned within 14 days", "standard shipping costs
-        # $4.95"), when it answers the question nearly as well and states the kind of fact asked.
-        for cover, _own, p, sentence, terms in scored[1:6]:
-            if p["document"] != best_passage["document"] or _EXCEPTION.search(sentence):
-                continue
-            if cover < max(dialogue.ESCALATE_BELOW, best_cover - GENERAL_RULE_MARGIN):
-                continue
-            if kinds and not kinds & language.kinds_in(sentence):
-                continue
-            if not answers_what_is_asked(set(terms + retrieval.terms(f"{p['title']} {p['heading']}"))):
-                continue
-            chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
-            break
     return chosen, best_cover
 
 
@@ -727,7 +730,6 @@ _EXCEPTION = re.compile(
     r"できません|できかねます|除き|除く|以外|無料|対象外|いたしません|しません|\d[\d,]*\s?円以上",
     re.IGNORECASE,
 )
-GENERAL_RULE_MARGIN = 0.3
 
 
 _ASKED_TO = re.compile(
@@ -884,7 +886,9 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         # A policy question in the shopper's own words ("and can I pick it up today?"); a
         # refinement of the products shown ("is there anything cheaper?") is none.
         knowledge, cover = _answer_sentences(ctx, u.own_query)
-    if knowledge and cover >= max(confidence, 0.55):
+    if knowledge and cover >= max(confidence, 0.55) and not (found and _WANTS_AN_ITEM.search(state["text"])):
+        # (A request for an item that the catalog answers is no policy question: "anything for dry
+        # skin?" is the barrier cream, not "all our products are tested on sensitive skin".)
         return _answer(ctx, state, knowledge, cover)
     if not found:
         bounded = (
@@ -923,7 +927,8 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
 # A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
 # nothing fits, that is said plainly; it is no question for a colleague.
 _WANTS_AN_ITEM = re.compile(
-    r"\b(something|anything)\s+(for|to|that)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"\b(something|anything)\s+(for|to|that|under|below|with)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"\bdo you (have|sell|carry|stock|got) (any|a|an|some)\b|\bhave you got (any|a|an|some)\b|"
     r"を探して|が欲しい|がほしい",
     re.I,
 )
