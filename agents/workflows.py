@@ -181,22 +181,31 @@ def _of_kind_named(
     so the reply says so."""
     u = _u(ctx)
     c = u.constraints
-    if u.follow_up or u.referenced or c.order or c.attributes or not u.query:
-        return found
-    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
     # The message's own words (its prepositions and relative clauses mark where the thing is
     # named), the price bounds taken out ("a sunscreen cheaper than $25").
     own = dialogue.parse_constraints(ctx.message.content, 0)[1]
+    bound_only = (
+        u.follow_up
+        and (c.price_max is not None or c.price_min is not None)
+        and not language.word_groups(u.own_query)
+        and ctx.state is not None
+        and bool(ctx.state.topic)
+    )
+    if bound_only and ctx.state is not None:
+        own = ctx.state.topic  # "cheaper than 20?" after bike lights: lights within the bound
+    elif u.follow_up or u.referenced or c.order or c.attributes or not u.query:
+        return found
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
     head = retrieval.head_word(own, vocabulary)
     japanese = language.is_japanese(own)
     if not head or head in retrieval._NOT_THE_THING or len(head) < (2 if japanese else 3):
         return found
-    if not japanese:
+    if not japanese and not bound_only:
         # The thing asked for follows a determiner or a verb of wanting ("a sunscreen", "any
         # gloves", "do you sell cycling shoes"), within three words.
         words = re.findall(r"[\w'-]+", own.lower())
         at = next((k for k, w in enumerate(words) if head in retrieval.terms(w)), None)
-        if at is None or not (set(words[max(0, at - 3) : at]) & _DETERMINERS):
+        if at is None or (at > 1 and not (set(words[max(0, at - 3) : at]) & _DETERMINERS)):
             return found  # "… so the thorns don't hurt my hands": the hands are not what is wanted
     items = list(
         CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
@@ -251,7 +260,12 @@ def _of_kind_named(
         and (c.age is None or dialogue.age_fits(c.age, i["description"]))
     ]
     if not pool:
-        return found
+        # None of the kind within the bounds: nothing, after a topic of that kind ("cheaper than
+        # 20?" after bike lights); else, of what the words found, only what speaks of the kind at
+        # all (a Harry Potter "book" for a children's book; not an inner tube for a bike light).
+        if bound_only:
+            return []
+        return [p for p in found if head in retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}")]
     if c.age is not None:
         age = c.age
         pool.sort(key=lambda i: _age_order(age, i))
