@@ -34,7 +34,7 @@ _GREETING = re.compile(
     _I,
 )
 _THANKS = re.compile(
-    r"\b(thanks?|thank you|thank u|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
+    r"\b(thank you|thank u|thanks?|thanx|thx|tnx|ty|tysm|ta|cheers|much appreciated|appreciate it|"
     r"many thanks|thanks a (lot|million|bunch))\b|"
     r"(どうも)?(ありがと|有難|有り難)う?(ございます|ございました)?|どうも|助かりま(す|した)|感謝(します)?",
     _I,
@@ -96,6 +96,8 @@ _ACK = re.compile(
     r"なるほど|いいですね|そうですか|そうなんだ|了解|オッケー|はーい|すごい|よかった|良かった|では|じゃあ|じゃ",
     _I,
 )
+# Words that open an aside or a new question and say nothing of it ("btw", "by the way", "oh").
+_ASIDE = re.compile(r"\b(btw|by the way|oh|also|anyway|one more thing|quick question)\b|ところで|ちなみに", _I)
 _LEADING_ACK = re.compile(
     r"^\s*((ok(ay)?|great|cool|awesome|amazing|perfect|nice|fine|alright|all right|lovely|brilliant|excellent|"
     r"wonderful|super|sweet|fantastic|right|sure|yes|yeah|yep|wow|brill|grand|ace|fair enough|no worries|"
@@ -193,8 +195,11 @@ _PRICE_MAX = re.compile(
 _PRICE_MAX_AFTER = re.compile(_AMOUNT + r"\s*(?:or less|or under|or cheaper|max|tops)", _I)
 _PRICE_MIN = re.compile(r"(?:over|above|more than|at least|from|>=?|starting at)\s*" + _AMOUNT, _I)
 _BETWEEN = re.compile(r"between\s*" + _AMOUNT + r"\s*(?:and|-|to)\s*" + _AMOUNT, _I)
-_JA_MAX = re.compile(r"(\d[\d,]*)\s*円\s*(以下|以内|まで|未満|より安い|くらいまで|程度)")
-_JA_MIN = re.compile(r"(\d[\d,]*)\s*円\s*(以上|より高い)")
+# 「5000円以下」「1万円以内」「1.5万円まで」「3千円くらいまで」: an amount, 万/千 multiplying it.
+_JA_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(万|千)?\s*円?\s*"
+_JA_MAX = re.compile(_JA_AMOUNT + r"(以下|以内|まで|未満|より安い|くらいまで|ぐらいまで|程度|前後)")
+_JA_MIN = re.compile(_JA_AMOUNT + r"(以上|より高い)")
+_JA_UNITS = {"万": 10000, "千": 1000}
 _PERCENT = re.compile(r"(\d{1,3})\s?(?:%|％|percent|パーセント|割引)|(\d)\s?割(?:引|オフ)?", _I)
 _QUANTITY = re.compile(
     r"\b(\d{1,3})\s*(?:x\b|pcs|pieces?|copies|copy|units?|packs?|boxes|bottles|of (?:them|those|it))|"
@@ -319,9 +324,22 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
                 setattr(found, attr, _minor(m.group(1), m.group(2), exponent))
                 take(m)
         for pattern, attr in ((_JA_MAX, "price_max"), (_JA_MIN, "price_min")):
-            if m := pattern.search(text):
-                setattr(found, attr, _minor(m.group(1), None, exponent))
+            for m in pattern.finditer(text):
+                unit = m.group(2)
+                if not unit and "円" not in m.group(0) and not _EXPLICIT_CURRENCY.search(text):
+                    continue  # 「3日以内」「20歳以上」 are no prices; a bare number needs 円 or 万/千
+                if re.match(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g)", text[m.end(1) :]) and not unit:
+                    continue
+                value = _minor(m.group(1), None, exponent) if not unit else None
+                if unit:
+                    try:
+                        amount = Decimal(m.group(1).replace(",", "")) * _JA_UNITS[unit]
+                    except InvalidOperation:
+                        continue
+                    value = int((amount * (Decimal(10) ** exponent)).to_integral_value())
+                setattr(found, attr, value)
                 take(m)
+                break
     if m := _PERCENT.search(text):
         found.percent = int(m.group(1)) if m.group(1) else int(m.group(2)) * 10
         found.percent_words = m.group(0).strip()
@@ -415,6 +433,7 @@ def understand(
         if pattern is _DISCOUNT and skill == "customer_service":
             continue  # "do you do gift vouchers?" asks Kai about vouchers: they are the subject
         residue = _strip(pattern, residue)
+    residue = _strip(_ASIDE, residue)  # "btw how much is shipping?": the question is the shipping
     referenced: list[dict[str, Any]] = []
     follow_up = False
     pronoun = False
@@ -458,7 +477,8 @@ def understand(
             follow_up = True
             residue = _strip(_SUPERLATIVE, residue)
             referenced = []
-        elif picked is None and _CHEAPER.search(text):
+        elif picked is None and _CHEAPER.search(text) and constraints.price_max is None:
+            # ("cheaper than $25" is a bound, read with the prices; "a cheaper one" is relative.)
             # Cheaper than the item in focus: the one pointed at, else the top pick shown.
             low = (referenced or ([state.focus] if state.focus else []) or shown)[0]["price"]
             constraints.cheaper_than = low

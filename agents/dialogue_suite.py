@@ -549,7 +549,9 @@ def check_turn(
             Decimal(next(g for g in m.groups() if g).replace(",", "")).normalize() for m in _MONEY.finditer(draft_text)
         }
         pct = {Decimal(m.group(1)).normalize() for m in _PCT.finditer(draft_text)}
-        verdict("draft", not money and pct <= brief_figures, "a price or a discount the brief did not give")
+        verdict(
+            "draft", money <= brief_figures and pct <= brief_figures, "a price or a discount the brief did not give"
+        )
         verdict("draft", not _echoes(turn["say"], draft_text), "echoes the brief")
         names = [item for item in shop.catalog if item["name"] in draft_text]
         allowed = set(expect.get("products", []))

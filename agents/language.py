@@ -512,6 +512,13 @@ _ASKS = {
         r"\bhow much\b|\b(cost|costs|charge|charges|price|fee|fees)\b|いくら|料金|費用|送料|値段|価格",
         re.IGNORECASE,
     ),
+    # "I'm 18, can I buy?", 「18歳ですが買えますか」, "how old do you have to be?": an age limit.
+    "age": re.compile(
+        r"\d{1,2}\s*(歳|才)|\bhow old\b|"
+        r"\b(i'?m|i am|we'?re|she'?s|he'?s|they'?re)\s+(only\s+)?\d{1,2}\b(?!\s*(%|\$|dollars|cm|kg))|"
+        r"\bage (limit|restriction|requirement)s?\b|\bminimum age\b|\bunder\s?age\b|\bminors?\b|年齢|未成年",
+        re.IGNORECASE,
+    ),
 }
 _CARRIES = {
     "clock": re.compile(
@@ -524,11 +531,16 @@ _CARRIES = {
         re.IGNORECASE,
     ),
     "amount": re.compile(r"[$¥€£]\s?\d|\d[\d,]*\s?円|\bfree\b|無料|\d+\s?%", re.IGNORECASE),
+    "age": re.compile(
+        r"\d{1,2}\s*(歳|才)|\b\d{1,2}\s*(years? (old|of age)|\+|or (older|over)|and (over|up))|"
+        r"\b(aged?|age of)\s+\d{1,2}\b|\bminors?\b|未成年",
+        re.IGNORECASE,
+    ),
 }
 
 
 def answer_kinds(question: str) -> frozenset[str]:
-    """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount"."""
+    """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount", "age"."""
     text = normalize(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
     duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}

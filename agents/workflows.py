@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -25,7 +26,7 @@ from agents.engine import OfflineChatModel
 from agents.llm import Invoker
 from agents.models import CatalogItem, Conversation, KnowledgeChunk, Message
 from agents.prompts import Label, Persona, classify_prompt, reply_prompt
-from core.currencies import minor_unit_exponent
+from core.currencies import format_money, minor_unit_exponent
 
 HISTORY_TURNS = 6
 logger = logging.getLogger(__name__)
@@ -164,7 +165,194 @@ def _remember(
 
 def _lookup(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     """The items that fit the request: by its words, and by meaning when the words alone
-    find nothing that fits well."""
+    find nothing that fits well; of the kind named first, when the request names one."""
+    found = _lookup_any(ctx, relax=relax, exclude=exclude)
+    return _of_kind_named(ctx, found, relax=relax, exclude=exclude)
+
+
+def _of_kind_named(
+    ctx: TurnContext, found: list[dict[str, Any]], *, relax: bool = False, exclude: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """A request that names a kind of product ("a sunscreen that doesn't leave a white cast",
+    "do you sell cycling shoes?"): the items of that kind — the word in their name or tags, or
+    (English, a request rather than "do you sell …?") a tag of the catalog near it in meaning
+    (sunscreen → sun) — before items that merely share other words (a cleanser that is white,
+    one that removes sunscreen); none of that kind in a shop asked whether it sells it: nothing,
+    so the reply says so."""
+    u = _u(ctx)
+    c = u.constraints
+    # The message's own words (its prepositions and relative clauses mark where the thing is
+    # named), the price bounds taken out ("a sunscreen cheaper than $25").
+    own = dialogue.parse_constraints(ctx.message.content, 0)[1]
+    bound_only = (
+        u.follow_up
+        and (c.price_max is not None or c.price_min is not None)
+        and not language.word_groups(u.own_query)
+        and ctx.state is not None
+        and bool(ctx.state.topic)
+    )
+    if bound_only and ctx.state is not None:
+        own = ctx.state.topic  # "cheaper than 20?" after bike lights: lights within the bound
+    elif u.follow_up or u.referenced or c.order or c.attributes or not u.query:
+        return found
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+    head = retrieval.head_word(own, vocabulary)
+    japanese = language.is_japanese(own)
+    if not head or head in retrieval._NOT_THE_THING or len(head) < (2 if japanese else 3):
+        return found
+    if not japanese and not bound_only:
+        # The thing asked for follows a determiner or a verb of wanting ("a sunscreen", "any
+        # gloves", "do you sell cycling shoes"), within three words.
+        words = re.findall(r"[\w'-]+", own.lower())
+        at = next((k for k, w in enumerate(words) if head in retrieval.terms(w)), None)
+        if at is None or (at > 1 and not (set(words[max(0, at - 3) : at]) & _DETERMINERS)):
+            return found  # "… so the thorns don't hurt my hands": the hands are not what is wanted
+    items = list(
+        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
+            "sku", "name", "tags", "price", "currency", "description"
+        )[: tools.MEANING_CATALOG_LIMIT + 1]
+    )
+    if len(items) > tools.MEANING_CATALOG_LIMIT:
+        return found
+    stock = "stock" in u.acts
+    if japanese:
+        # 日本酒 asked for: the items tagged 日本酒 (not 芋焼酎, whose blurb says おすすめ), else
+        # named so (日本酒グラス carries the word in its name only as a modifier).
+        named = {i["sku"] for i in items if head in i["tags"]} or {i["sku"] for i in items if head in i["name"]}
+    else:
+        named = {i["sku"] for i in items if head in retrieval.terms(f"{i['name']} {' '.join(i['tags'])}")}
+    if not named and not japanese and not stock and semantics.available():
+        tags = sorted({t for i in items for t in i["tags"]})
+        if tags:
+            sims = semantics.similarities(head, tags)
+            best = max(sims)
+            if best >= KIND_TAG_MIN:
+                near = {t for t, sim in zip(tags, sims, strict=True) if sim >= best - 0.02}
+                named = {i["sku"] for i in items if near & set(i["tags"])}
+    if not named:
+        if stock and head not in vocabulary and not japanese:
+            # "do you sell cycling shoes?" in a shop with no shoes: the gloves that are for cycling
+            # too are not the answer.
+            return []
+        return found
+    kind = [p for p in found if p["sku"] in named]
+    logger.debug("kind %r named %s, found %s", head, sorted(named), [(p["sku"], p.get("coverage")) for p in found])
+    if kind:
+        return kind
+    if (
+        found
+        and found[0].get("coverage", 0.0) >= MEANING_OVER_WORDS
+        and head not in retrieval.terms(f"{found[0]['name']} {' '.join(found[0]['tags'])} {found[0]['description']}")
+    ):
+        # The words found an item that covers the request though it never says the kind's word
+        # (a bookshop does not call its novels "books"): that item.
+        return found
+    price_max = c.price_max
+    if c.cheaper_than is not None:
+        price_max = min(price_max if price_max is not None else c.cheaper_than - 1, c.cheaper_than - 1)
+    pool = [
+        i
+        for i in items
+        if i["sku"] in named
+        and i["sku"] not in (exclude or [])
+        and (relax or price_max is None or i["price"] <= price_max)
+        and (relax or c.price_min is None or i["price"] >= c.price_min)
+        and (c.age is None or dialogue.age_fits(c.age, i["description"]))
+    ]
+    if not pool:
+        # None of the kind within the bounds: nothing, after a topic of that kind ("cheaper than
+        # 20?" after bike lights); else, of what the words found, only what speaks of the kind at
+        # all (a Harry Potter "book" for a children's book; not an inner tube for a bike light).
+        if bound_only:
+            return []
+        return [p for p in found if head in retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}")]
+    if c.age is not None:
+        age = c.age
+        pool.sort(key=lambda i: _age_order(age, i))
+    if not japanese and semantics.available():
+        # The kind's items in the order of how near each is to the whole request; instead of
+        # what the words found only when nearer than those (a book about space and black holes
+        # is the cosmos book, though the only item named "book" is a picture book).
+        request = u.own_query or u.query
+        sims = semantics.similarities(request, [f"{i['name']}: {i['description']}" for i in pool])
+        order = sorted(range(len(pool)), key=lambda k: -sims[k])
+        pool = [pool[k] for k in order]
+        if found:
+            theirs = semantics.similarities(request, [f"{p['name']}: {p['description']}" for p in found])
+            if max(theirs) >= sims[order[0]]:
+                return found
+    wanted = set(retrieval.terms(u.query))
+    kind = []
+    for i in pool[:3]:
+        sentences = language.sentences(i["description"]) or ("",)
+        reason = max(sentences, key=lambda x: (len(wanted & set(retrieval.terms(x))), -sentences.index(x)))
+        kind.append(
+            {
+                "sku": i["sku"],
+                "name": i["name"],
+                "price": i["price"],
+                "currency": i["currency"],
+                "price_label": format_money(i["price"], i["currency"]),
+                "description": i["description"],
+                "reason": reason[:160],
+                "tags": list(i["tags"]),
+                "score": 1.0,
+                "coverage": 0.7,
+            }
+        )
+    return kind
+
+
+_DETERMINERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "any",
+        "some",
+        "your",
+        "sell",
+        "carry",
+        "stock",
+        "need",
+        "want",
+        "what",
+        "which",
+        "recommend",
+        "buy",
+        "get",
+        "got",
+        "have",
+        "of",
+        "cheap",
+        "good",
+        "best",
+        "new",
+        "looking",
+    ]
+)
+KIND_TAG_MIN = 0.6  # measured: sunscreen → sun 0.67, shoes → gloves 0.57, perfume → lips 0.41
+
+
+def _age_order(age: int, item: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Items whose stated ages leave the child out last; items made for that age (ages stated,
+    or a child's item by its own name or tags: kids, children) before those for anyone."""
+    description = item.get("description", "")
+    made_for_child = dialogue.states_age(description) or bool(
+        _CHILD_ITEM.search(f"{item.get('name', '')} {' '.join(item.get('tags', []))}")
+    )
+    fits = dialogue.age_fits(age, description) and (age < ADULT_AGE or not made_for_child)
+    return (not fits, not made_for_child)
+
+
+_CHILD_ITEM = re.compile(
+    r"\b(kids?|kid's|kids'|child|children|children's|junior|toddler|youth|baby)\b|子ども|子供|キッズ|幼児|ジュニア",
+    re.I,
+)
+ADULT_AGE = 13
+
+
+def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     kept = _widen(ctx, _lookup_by_words(ctx, relax=relax, exclude=exclude))
     u = _u(ctx)
     c = u.constraints
@@ -208,6 +396,8 @@ def _widen(ctx: TurnContext, kept: list[dict[str, Any]]) -> list[dict[str, Any]]
     bounded = c.price_max is not None or c.price_min is not None or c.cheaper_than is not None
     if len(kept) != 1 or bounded or c.attributes or c.order or u.follow_up or not kept[0].get("tags"):
         return kept
+    if c.age is not None and _age_order(c.age, kept[0]) == (False, False):
+        return kept  # the kids' bike for a 5-year-old: the adults' bikes are no choice
     kind = kept[0]["tags"][0]
     asked = {t for t in retrieval.terms(u.query) if not t.startswith(("~", "@"))}
     if not asked & set(retrieval.terms(kind)):
@@ -280,10 +470,20 @@ def _lookup_by_words(
         kept.sort(key=lambda p: any(re.search(f"{re.escape(w)}(用|向け|専用)", p["name"]) for w in asked))
     if c.age is not None:
         # "for a 5 year old": items whose stated ages leave the child out go after the rest,
-        # and items made for that age (their ages stated) before those for anyone.
+        # and items made for that age (their ages stated) before those for anyone; when some
+        # are made for a child of that age, those alone (not the adults' bikes beside the kids').
+        age = c.age
         kept.sort(
-            key=lambda p: (not dialogue.age_fits(c.age, p["description"]), not dialogue.states_age(p["description"]))
+            key=lambda p: (not dialogue.age_fits(age, p["description"]), not dialogue.states_age(p["description"]))
         )
+        if age < ADULT_AGE:
+            # Of a kind that has an item made for the child's age (the kids' bike), the others of
+            # that kind (the adults' bikes) are no choice; other kinds stay.
+            made = [p for p in kept if _age_order(age, p) == (False, False)]
+            kinds = {p["tags"][0] for p in made if p.get("tags")}
+            kept = [p for p in kept if p in made or not (p.get("tags") and p["tags"][0] in kinds)]
+        fitting = [p for p in kept if dialogue.age_fits(age, p["description"])]
+        kept = fitting or kept  # a picture book for ages 4 to 7 is no book for an 11-year-old
     return kept
 
 
@@ -431,6 +631,10 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # that does not speak to it does not answer, however much else it shares.
     head = retrieval.head_word(query)
     head_group = next((g for g in groups if g[0] == head), None)
+    if head in _GENERIC_HEADS:
+        # "what's your return policy?": the policy is the returns; "policy" need not be said.
+        head_group = None
+        particles = particles | {g[0] for g in groups if g[0] in _GENERIC_HEADS}
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
     kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
     if "amount" in kinds and head in _AMOUNT_WORDS:
@@ -483,8 +687,42 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # question ("my gears keep slipping, can you fix that?": the workshop repairs; a service
     # includes gears).
     best_pair = None
+    if _EXCEPTION.search(best_sentence):
+        # The sentence found states an exception or a condition ("engraved items can't be
+        # returned", "orders over $35 ship free"): the general rule of the same document comes
+        # first ("unopened products can be returned within 14 days", "standard shipping costs
+        # $4.95") — a sentence that is no exception, speaks to a word of the question the
+        # exception speaks to too (return, ship) and states the kind of fact asked.
+        asked_terms = set(query_terms)
+        for _cover, own, p, sentence, terms in scored[1:8]:
+            if p["document"] != best_passage["document"] or _EXCEPTION.search(sentence) or own <= 0:
+                continue
+            shared = set(terms) & set(best_terms)
+            # (By the question's own word, or by the kind of fact asked where the shopper said
+            # "delivery charge" and the documents say "ship".)
+            if not (shared & asked_terms or (kinds and shared)):
+                continue
+            if kinds and not kinds & language.kinds_in(sentence):
+                continue
+            chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
+            return chosen, best_cover
+    # The fact that goes with it, from the same passage: "we ship to the United Kingdom with
+    # Royal Mail" says how, "delivery to the UK costs $18 and takes 10 to 14 working days" says
+    # what it costs and how long; a shopper asking whether they can have it wants both.
+    if not (language.kinds_in(best_sentence) & {"amount", "duration"}):
+        for cover, _own, p, sentence, _terms in scored[1:6]:
+            if (
+                p is best_passage
+                and cover >= dialogue.ESCALATE_BELOW
+                and language.kinds_in(sentence) & {"amount", "duration"}
+                and not _EXCEPTION.search(sentence)
+            ):
+                best_pair = (best_cover, p, sentence)
+                break
 
     for _cover, own, p, sentence, terms in scored[1:5]:
+        if best_pair is not None and best_pair[1] is best_passage:
+            break
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = cover_of([best_terms + terms])[0]
@@ -499,8 +737,20 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     return chosen, best_cover
 
 
+# An exception or a condition to a rule, in the partner's words.
+_EXCEPTION = re.compile(
+    r"\b(cannot|can't|can not|won't|will not|aren't|are not|isn't|is not|unless|except|excluding)\b|\bonly if\b|"
+    r"\b(over|above|from) [$¥€£]\s?\d|\bfree\b|"
+    r"できません|できかねます|除き|除く|以外|無料|対象外|いたしません|しません|\d[\d,]*\s?円以上",
+    re.IGNORECASE,
+)
+
+
 _ASKED_TO = re.compile(
     r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
+)
+_GENERIC_HEADS = frozenset(
+    ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
 )
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
 _GENERAL_VERBS = frozenset(
@@ -561,8 +811,11 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     label = _classify(ctx, state["text"], COUPON_LABELS, "recommend")
     u = _u(ctx)
+    after_answer = bool(ctx.state and ctx.state.open_question == "confirm" and ctx.state.topic)
     if "human" in u.acts:
         intent = "escalate"
+    elif after_answer and _about_the_topic(u.query, state["text"]):
+        intent = "recommend"  # "and how much is it?" after a policy answer: about that policy
     elif "discount" in u.acts:
         intent = "coupon"
     elif u.referenced and ("product" not in u.acts or u.pronoun):
@@ -595,6 +848,17 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     assert dm is not None
     offers = [f"{o.title}" for o in ctx.conversation.placement.offers.filter(active=True)]
     note = ""
+    if (
+        dm.open_question == "confirm"
+        and dm.topic
+        and _about_the_topic(u.query, state["text"])
+        and ctx.conversation.placement.documents.exists()
+    ):
+        # "how long will that take?" after "we ship to Canada …": the same policy, the fact now asked.
+        on_topic, on_cover = _answer_sentences(ctx, dm.topic)
+        if on_topic and on_cover >= dialogue.ESCALATE_BELOW:
+            u.query = dm.topic
+            return _answer(ctx, state, on_topic, on_cover)
     if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
         # "the second one", "that one": the item already shown, with what we know of it.
         skus = [p["sku"] for p in u.referenced]
@@ -636,7 +900,9 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         # A policy question in the shopper's own words ("and can I pick it up today?"); a
         # refinement of the products shown ("is there anything cheaper?") is none.
         knowledge, cover = _answer_sentences(ctx, u.own_query)
-    if knowledge and cover >= max(confidence, 0.55):
+    if knowledge and cover >= max(confidence, 0.55) and not (found and _WANTS_AN_ITEM.search(state["text"])):
+        # (A request for an item that the catalog answers is no policy question: "anything for dry
+        # skin?" is the barrier cream, not "all our products are tested on sensitive skin".)
         return _answer(ctx, state, knowledge, cover)
     if not found:
         bounded = (
@@ -645,7 +911,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         )
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
-        if "question" in u.acts and knowledge and cover >= 0.2:
+        if "question" in u.acts and knowledge and cover >= 0.2 and not _WANTS_AN_ITEM.search(state["text"]):
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
     found = _best(found)
@@ -670,6 +936,16 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         ),
     )
     return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
+
+
+# A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
+# nothing fits, that is said plainly; it is no question for a colleague.
+_WANTS_AN_ITEM = re.compile(
+    r"\b(something|anything)\s+(for|to|that|under|below|with)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"\bdo you (have|sell|carry|stock|got) (any|a|an|some)\b|\bhave you got (any|a|an|some)\b|"
+    r"を探して|が欲しい|がほしい",
+    re.I,
+)
 
 
 def _as_product(ctx: TurnContext, shown: dict[str, Any]) -> dict[str, Any]:
@@ -898,13 +1174,53 @@ SERVICE_LABELS = (
 )
 
 
+# Words that ask for the kind of fact ("how long", "how much would that cost", 何日, いくら),
+# not about a thing: a question made only of them asks about the topic in hand.
+_KIND_WORDS = frozenset(
+    [
+        "long",
+        "much",
+        "cost",
+        "price",
+        "fee",
+        "charge",
+        "take",
+        "soon",
+        "fast",
+        "quick",
+        "quickly",
+        "time",
+        "day",
+        "何日",
+        "掛かる",
+        "以内",
+        "いくら",
+        "料金",
+        "値段",
+        "何時",
+        "時間",
+        "日数",
+        "費用",
+        "何円",
+    ]
+)
+
+
+def _about_the_topic(query: str, text: str) -> bool:
+    """Whether a question asks only for a kind of fact, naming nothing of its own ("and how
+    much is it?", "how long will that take?", 「それはいくらですか」): a follow-up on the topic."""
+    if not language.answer_kinds(text):
+        return False
+    return all(g[0] in _KIND_WORDS for g in language.word_groups(query))
+
+
 def _service_route(state: TurnState, config: RunnableConfig) -> TurnState:
     ctx = _ctx(config)
     label = _classify(ctx, state["text"], SERVICE_LABELS, "question")
     u = _u(ctx)
     answered = any(role == "assistant" for role, _ in ctx.history)
     substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
-    if not substantive and ctx.state and ctx.state.topic and language.answer_kinds(state["text"]):
+    if ctx.state and ctx.state.topic and _about_the_topic(u.query, state["text"]):
         # "how long would it take?", "いくらですか": a question about the topic in hand.
         u.query = ""
         substantive = ["(topic)"]
@@ -947,6 +1263,8 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     topic = ctx.state.topic if ctx.state else ""
     # A question with no words of its own ("how long would it take?") asks about the topic.
+    if topic and _about_the_topic(u.query, state["text"]):
+        u.query = ""  # 「それはいくらですか」: the topic's sentences, for the kind of fact now asked
     chosen, cover = _answer_sentences(ctx, u.query or topic or state["text"])
     if cover < dialogue.ESCALATE_BELOW and topic and u.query:
         # A follow-up question ("where does the money go?" after one about refunds): the
@@ -1088,6 +1406,7 @@ def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
     found = tools.product_lookup.invoke({"placement_id": ctx.conversation.placement_id, "query": state["text"][:2000]})
     # The brief's own products: a second one only when it fits nearly as well as the first.
     products = [p for p in found[:2] if p["score"] >= found[0]["score"] * 0.75] if found else []
+    products = _brief_products(ctx, state["text"], products)
     tone, length = copywriting.tone_of(state["text"]), copywriting.length_of(state["text"])
     text = _respond(
         ctx,
@@ -1113,6 +1432,79 @@ def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
         "reply": f"{text}{note}",
         "confidence": 0.8 if products else 0.5,
     }
+
+
+def _core_name(name: str) -> str:
+    """An item's name without its parenthesis ("Commuter helmet (grey)" → "commuter helmet"),
+    folded, spaces out of Japanese."""
+    core = re.sub(r"\s*[(（][^)）]*[)）]\s*", " ", name).strip().casefold()
+    return re.sub(r"\s+", "", core) if language.is_japanese(core) else re.sub(r"\s+", " ", core)
+
+
+def _named_in(brief: str, name: str) -> bool:
+    """Whether a brief names an item: its name, or (English) its first words ("the Daily UV
+    fluid" for "Daily UV fluid SPF 50")."""
+    core = _core_name(name)
+    if language.is_japanese(core):
+        return len(core) >= 3 and core in re.sub(r"\s+", "", brief)
+    text = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
+    if f" {core} " in text:
+        return True
+    words = core.split()
+    return len(words) > 3 and len(" ".join(words[:3])) >= 8 and f" {' '.join(words[:3])} " in text
+
+
+_BUNDLE_ASKED = re.compile(r"\b(sets?|bundles?|gift box(es)?|kits?|hampers?)\b|セット|詰め合わせ|ギフトボックス", re.I)
+
+
+def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The products a draft is about: those the brief names, and only those, when it names any
+    (not the gift set that contains the serum, not another item to pair it with); else those
+    found for it, less a set that merely contains one of them. Each with a sentence of its own
+    description that states no figure the brief did not give (精米歩合40% is no discount, but a
+    reviewer should not have to ask)."""
+    items = list(
+        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
+            "sku", "name", "price", "currency", "description", "tags"
+        )[:500]
+    )
+    named = [i for i in items if _named_in(brief, i["name"])]
+    # "Retinol night serum" named, not the longer name that contains it.
+    named = [i for i in named if not any(o is not i and _core_name(i["name"]) in _core_name(o["name"]) for o in named)]
+    if named:
+        by_sku = {p["sku"]: p for p in products}
+        chosen = []
+        for i in named[:2]:
+            chosen.append(
+                by_sku.get(i["sku"])
+                or {
+                    "sku": i["sku"],
+                    "name": i["name"],
+                    "price": i["price"],
+                    "currency": i["currency"],
+                    "price_label": format_money(i["price"], i["currency"]),
+                    "description": i["description"],
+                    "reason": (language.sentences(i["description"]) or ("",))[0][:160],
+                    "tags": list(i["tags"]),
+                    "score": 1.0,
+                }
+            )
+        products = chosen
+    elif not _BUNDLE_ASKED.search(brief):
+        names = [_core_name(i["name"]) for i in items]
+        products = [
+            p
+            for p in products
+            if not _BUNDLE_ASKED.search(p["name"])
+            and not any(n and n != _core_name(p["name"]) and n in p["description"].casefold() for n in names)
+        ] or products[:1]
+    figures = set(re.findall(r"\d+", brief))
+    for p in products:
+        sentences = language.sentences(p.get("description", "")) or ()
+        plain = [x for x in sentences if set(re.findall(r"\d+(?=\s?[%％])", x)) <= figures]
+        if plain and (p.get("reason") or "") not in plain:
+            p["reason"] = plain[0][:160]
+    return products
 
 
 def _copy_chat(state: TurnState, config: RunnableConfig) -> TurnState:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents import dialogue, language, retrieval, semantics
+from agents import copywriting, dialogue, language, retrieval, semantics
 
 SHOWN = [
     {"sku": "PEN-A", "name": "ゲルボールペン 黒", "price": 165, "price_label": "¥165", "tags": ["ボールペン"]},
@@ -69,6 +69,8 @@ def test_an_embedding_is_unit_length_and_the_same_alone_or_in_a_batch():
         ("送料かかりますか", {"amount"}),
         ("いくらかかりますか", {"amount"}),
         ("Do you ship to Japan?", set()),
+        ("18歳ですが買えますか", {"age"}),
+        ("I'm 17, can I still order?", {"age"}),
     ],
 )
 def test_a_question_says_which_kind_of_fact_it_wants(question, kinds):
@@ -187,3 +189,45 @@ def test_a_childs_age_is_read_from_how_parents_say_it():
 def test_an_ordinal_past_the_list_offers_the_list_to_choose_from():
     understood = read("the fourth one", vocabulary={"ボールペン"})
     assert (understood.beyond, [p["sku"] for p in understood.referenced]) == (True, ["PEN-A", "PEN-B", "PEN-C"])
+
+
+@pytest.mark.parametrize(
+    ("text", "exponent", "price_max"),
+    [
+        ("5000円以下で贈り物にいい日本酒はありますか", 0, 5000),
+        ("2000円以下だと？", 0, 2000),
+        ("3000円までの梅酒", 0, 3000),
+        ("1万円以内でおすすめは", 0, 10000),
+        ("1.5万円まで", 0, 15000),
+        ("3千円くらいまで", 0, 3000),
+        ("under $20", 2, 2000),
+        ("below 15 dollars", 2, 1500),
+        ("less than £30", 2, 3000),
+        ("cleansers up to 20?", 2, 2000),
+        ("a sunscreen cheaper than $25", 2, 2500),
+        ("3日以内に届きますか", 0, None),
+    ],
+)
+def test_a_price_bound_is_read_in_either_language(text, exponent, price_max):
+    assert dialogue.parse_constraints(text, exponent)[0].price_max == price_max
+
+
+def test_cheaper_than_an_amount_is_a_bound_not_a_cheaper_one_than_shown():
+    understood = read("a sunscreen cheaper than $25", shown=[], topic="")
+    assert (understood.constraints.price_max, understood.constraints.cheaper_than) == (25, None)
+
+
+def test_an_age_limit_is_a_kind_of_fact_a_sentence_states():
+    assert language.kinds_in("20歳未満の方には酒類を販売いたしません。") == {"age"}
+    assert "age" not in language.kinds_in("ご購入の際は、生年月日の入力をお願いしています。")
+
+
+def test_a_brief_says_what_to_mention_and_how_many_sentences():
+    brief = "Write a 2-sentence Instagram post about the Retinol night serum. Mention free shipping over $35"
+    assert (copywriting.mentions(brief), copywriting.sentences_asked(brief)) == (["free shipping over $35"], 2)
+    assert copywriting.mentions("月光のメールを書いてください。送料無料（10000円以上）にも触れてください") == [
+        "送料無料（10000円以上）"
+    ]
+    draft = copywriting.draft(brief, {"Products": ["SRM | Retinol night serum | $42 | Smooths fine lines overnight."]})
+    body = next(line for line in draft.splitlines() if line.startswith("Body: "))
+    assert body == "Body: Retinol night serum smooths fine lines overnight. Free shipping over $35."
