@@ -16,6 +16,7 @@ from ledger.selectors.balances import account_balance, trial_balance
 from revenue.models import Sale, Statement
 from tests.support.revenue import backdate
 from tests.support.revenue_api import approve, partner_client, post, session, settle, statement
+from tests.support.workers import wait_for
 from tests.support.world import hire
 
 pytestmark = pytest.mark.integration
@@ -101,6 +102,14 @@ def test_a_month_of_a_convenience_store_chain(world, celery_worker_process):
         for i, s in enumerate(refunded)
     ]
     assert post(pos, "/api/v1/sales", {"events": refunds})["accepted"] == 10
+
+    # the worker has attributed the batches (ingestion and settlement are separate Celery lanes,
+    # so a settlement run is not queued behind them: at month end it comes long after)
+    wait_for(
+        lambda: not Sale.objects.filter(type="sale", attribution="pending").exists(),
+        timeout=60,
+        what="the batches attributed",
+    )
 
     # finance settles October on the worker
     run = settle(finance, "2026-10")
