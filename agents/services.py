@@ -38,8 +38,8 @@ from agents.prompts import Persona
 from agents.skills import workflow_for
 from agents.tools import resolution_current
 from agents.workflows import TurnContext
-from contracts.models import PartnerMembership, Placement
-from contracts.selectors import membership_role
+from contracts.models import Placement
+from contracts.services import partner_member_require
 from core.currencies import minor_unit_exponent
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
@@ -57,13 +57,6 @@ def max_message_chars() -> int:
 
 
 # --- who may do what --------------------------------------------------------------------
-
-
-def _require_member(actor: Any, placement: Placement, doing: str, *, owner: bool = False) -> None:
-    role = membership_role(actor, placement.partner)
-    if role is None or (owner and role != PartnerMembership.Role.OWNER):
-        who = "an owner" if owner else "a member"
-        raise PermissionDenied(f"Only {who} of {placement.partner.name} can {doing}.")
 
 
 def _require_working(placement: Placement) -> None:
@@ -143,7 +136,7 @@ def conversation_start(
     text = message_text_clean(text)
     placement = _placement_read(placement)
     if channel == Conversation.Channel.PORTAL:
-        _require_member(actor, placement, "talk with its employees in the portal")
+        partner_member_require(actor, placement.partner, doing="talk with its employees in the portal")
     elif channel != Conversation.Channel.WIDGET:
         raise ValidationFailed(f"Unknown channel {channel!r}.")
     _require_working(placement)
@@ -192,7 +185,7 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
         .get(pk=conversation.pk)
     )
     if conversation.channel == Conversation.Channel.PORTAL:
-        _require_member(actor, conversation.placement, "write in this conversation")
+        partner_member_require(actor, conversation.placement.partner, doing="write in this conversation")
     elif actor is not None:
         raise PermissionDenied("A widget conversation is the visitor's: only they write in it.")
     _require_working(conversation.placement)
@@ -241,7 +234,7 @@ def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversat
         .select_related("placement__partner", "placement__employee")
         .get(pk=conversation.pk)
     )
-    _require_member(actor, conversation.placement, doing)
+    partner_member_require(actor, conversation.placement.partner, doing=doing)
     if conversation.status != Conversation.Status.ESCALATED:
         raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only an escalated one.")
     return conversation
@@ -486,7 +479,7 @@ def copy_draft_review(
         .select_related("placement__partner", "placement__employee")
         .get(pk=draft.pk)
     )
-    _require_member(actor, draft.placement, "review its employees' drafts")
+    partner_member_require(actor, draft.placement.partner, doing="review its employees' drafts")
     if decision not in COPY_DECISIONS:
         raise ValidationFailed(f"Unknown decision {decision!r}.", fields={"decision": ["approve or reject"]})
     if draft.status != CopyDraft.Status.PENDING:
@@ -538,7 +531,7 @@ KNOWLEDGE_STATUSES = (
 
 
 def _require_knowledge_editable(actor: Any, placement: Placement) -> None:
-    _require_member(actor, placement, "change what its employees know")
+    partner_member_require(actor, placement.partner, doing="change what its employees know")
     if placement.status not in KNOWLEDGE_STATUSES:
         raise InvalidTransition(f"The placement is {placement.status}; its knowledge can no longer change.")
 
@@ -836,7 +829,7 @@ def origins_clean(origins: Any) -> list[str]:
 def widget_configure(*, actor: User, placement: Placement, allowed_origins: Any) -> Widget:
     """Create the placement's widget (with a publishable key) or change its allowed origins."""
     placement = _placement_for_update(placement)
-    _require_member(actor, placement, "configure the chat widget", owner=True)
+    partner_member_require(actor, placement.partner, doing="configure the chat widget", owner=True)
     origins = origins_clean(allowed_origins)
     widget, created = Widget.objects.get_or_create(
         placement=placement, defaults={"publishable_key": _publishable_key(), "allowed_origins": origins}
@@ -859,7 +852,7 @@ def widget_configure(*, actor: User, placement: Placement, allowed_origins: Any)
 @transaction.atomic
 def widget_key_rotate(*, actor: User, widget: Widget) -> Widget:
     widget = Widget.objects.select_for_update().select_related("placement__partner").get(pk=widget.pk)
-    _require_member(actor, widget.placement, "rotate the widget key", owner=True)
+    partner_member_require(actor, widget.placement.partner, doing="rotate the widget key", owner=True)
     widget.publishable_key = _publishable_key()
     widget.save(update_fields=["publishable_key", "updated_at"])
     audit_record(

@@ -23,6 +23,7 @@ from contracts.models import (
     PaymentProvider,
     Placement,
 )
+from core.api import validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import User
 from core.permissions import IsFinance, api_person
@@ -115,12 +116,6 @@ class ApiKeyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=80)
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 # --- placements -------------------------------------------------------------------------
 
 
@@ -148,7 +143,7 @@ class PlacementListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
-        data = _valid(PlacementRequestInput, request.data)
+        data = validated(PlacementRequestInput, request.data)
         # Look the employee up as the catalog shows it to this person: a partner member
         # must not learn from a 409 that an unpublished (draft or retired) employee exists.
         employee = employee_list(viewer=actor).filter(slug=data["employee"]).first()
@@ -194,7 +189,7 @@ class PlacementActionApi(APIView):
         if service is None:
             raise NotFound(f"No placement action {action!r}; use one of {', '.join(PLACEMENT_ACTIONS)}.")
         placement = selectors.placement_get(viewer=actor, placement_id=placement_id)
-        data = _valid(ReasonInput, request.data)
+        data = validated(ReasonInput, request.data)
         placement = service(actor=actor, placement=placement, reason=data["reason"])
         placement.refresh_from_db()
         return Response(PlacementSerializer(placement).data)
@@ -227,7 +222,7 @@ class ContractVersionListApi(APIView):
     def post(self, request: Request, contract_id: int) -> Response:
         actor = api_person(request)
         contract = selectors.contract_get(viewer=actor, contract_id=contract_id)
-        data = _valid(ContractVersionInput, request.data)
+        data = validated(ContractVersionInput, request.data)
         version = services.contract_version_draft(
             actor=actor,
             placement=contract.placement,
@@ -249,7 +244,7 @@ class ContractVersionDetailApi(APIView):
     def put(self, request: Request, contract_id: int, number: int) -> Response:
         actor = api_person(request)
         version = selectors.contract_version_get(viewer=actor, contract_id=contract_id, number=number)
-        data = _valid(ContractVersionInput, request.data)
+        data = validated(ContractVersionInput, request.data)
         version = services.contract_version_update(
             actor=actor, version=version, terms=data["terms"], effective_from=data["effective_from"]
         )
@@ -290,7 +285,7 @@ class ContractVersionActionApi(APIView):
         if service is None:
             raise NotFound(f"No contract action {action!r}; use one of {', '.join(VERSION_ACTIONS)}.")
         version = selectors.contract_version_get(viewer=actor, contract_id=contract_id, number=number)
-        data = _valid(ReasonInput, request.data)
+        data = validated(ReasonInput, request.data)
         version = service(actor=actor, version=version, reason=data["reason"])
         return Response(ContractVersionSerializer(version).data)
 
@@ -319,7 +314,7 @@ class ApiKeyListApi(APIView):
         partner = selectors.partners_visible(viewer=actor).filter(pk=partner_id).first()
         if partner is None:
             raise PermissionDenied("Only a partner's owner can create its API keys.")
-        data = _valid(ApiKeyCreateInput, request.data)
+        data = validated(ApiKeyCreateInput, request.data)
         issued = services.api_key_create(actor=actor, partner=partner, name=data["name"])
         return Response({"key": issued.secret, "api_key": ApiKeySerializer(issued.key).data}, status=201)
 
@@ -478,7 +473,7 @@ class PartnerListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = api_person(request)
-        data = _valid(PartnerCreateInput, request.data)
+        data = validated(PartnerCreateInput, request.data)
         onboarded = services.partner_onboard(
             actor=actor,
             slug=data["slug"],
@@ -525,7 +520,7 @@ class PartnerInvitationListApi(APIView):
     def post(self, request: Request, partner_id: int) -> Response:
         actor = api_person(request)
         partner = selectors.partner_by_id(viewer=actor, partner_id=partner_id)
-        data = _valid(InvitationInput, request.data)
+        data = validated(InvitationInput, request.data)
         invitation = services.invitation_send(
             actor=actor,
             partner=partner,
@@ -570,7 +565,7 @@ class InvitationAcceptApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(InvitationAcceptInput, request.data)
+        data = validated(InvitationAcceptInput, request.data)
         user = services.invitation_accept(token=data["token"], username=data["username"], password=data["password"])
         return Response(
             {
@@ -628,6 +623,6 @@ class PayeeListApi(APIView):
         responses={201: PayeeSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PayeeCreateInput, request.data)
+        data = validated(PayeeCreateInput, request.data)
         payee = services.payee_create(actor=api_person(request), **data)
         return Response(PayeeSerializer(payee).data, status=201)

@@ -86,7 +86,9 @@ def _require_manager(actor: User, partner: Partner, doing: str) -> None:
         raise PermissionDenied(f"Only {partner.name}'s account manager can {doing}.")
 
 
-def _require_member(actor: User, partner: Partner, doing: str, *, owner: bool = False) -> str:
+def partner_member_require(actor: Any, partner: Partner, *, doing: str, owner: bool = False) -> str:
+    """The guard of a partner's own actions: `actor` is a member (an owner with owner=True) of
+    `partner`, else PermissionDenied naming who may. Returns the member's role."""
     role = membership_role(actor, partner)
     if role is None or (owner and role != PartnerMembership.Role.OWNER):
         who = "an owner" if owner else "a member"
@@ -834,7 +836,7 @@ def placement_decline(*, actor: User, placement: Placement, reason: str) -> Plac
 def placement_withdraw(*, actor: User, placement: Placement, reason: str = "") -> Placement:
     """The partner takes back a request nobody has approved yet."""
     placement = _lock_placement(placement)
-    _require_member(actor, placement.partner, "withdraw a hire request")
+    partner_member_require(actor, placement.partner, doing="withdraw a hire request")
     _expect(placement, (S.REQUESTED,), "withdraw")
     _transition(
         placement, S.ENDED, action="withdrawn", actor=actor, reason=reason.strip() or "Withdrawn by the partner"
@@ -865,7 +867,7 @@ def placement_end(*, actor: User, placement: Placement, reason: str) -> Placemen
     """The account manager or a partner owner ends a placement for good."""
     placement = _lock_placement(placement)
     if not _is_manager_of(actor, placement.partner):
-        _require_member(actor, placement.partner, "end a placement", owner=True)
+        partner_member_require(actor, placement.partner, doing="end a placement", owner=True)
     _expect(placement, (S.APPROVED, S.ACTIVE, S.PAUSED), "end")
     reason = _require_reason(reason, "end a placement")
     _transition(placement, S.ENDED, action="ended", actor=actor, reason=reason)
@@ -1085,7 +1087,7 @@ def contract_version_accept(*, actor: User, version: ContractVersion) -> Contrac
     # acceptance and an end at the same moment wait for each other instead of deadlocking.
     placement = _lock_placement(version.contract.placement)
     version = _lock_version(version)
-    _require_member(actor, placement.partner, "accept contract terms", owner=True)
+    partner_member_require(actor, placement.partner, doing="accept contract terms", owner=True)
     if version.status != V.PROPOSED:
         raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be accepted.")
     today = partner_today(partner=placement.partner)
@@ -1119,7 +1121,7 @@ def contract_version_accept(*, actor: User, version: ContractVersion) -> Contrac
 def contract_version_reject(*, actor: User, version: ContractVersion, reason: str) -> ContractVersion:
     version = _lock_version(version)
     placement = version.contract.placement
-    _require_member(actor, placement.partner, "reject contract terms", owner=True)
+    partner_member_require(actor, placement.partner, doing="reject contract terms", owner=True)
     if version.status != V.PROPOSED:
         raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be rejected.")
     reason = _require_reason(reason, "reject contract terms")
@@ -1160,7 +1162,7 @@ def api_key_digest(raw_key: str) -> str:
 
 @transaction.atomic
 def api_key_create(*, actor: User, partner: Partner, name: str) -> IssuedApiKey:
-    _require_member(actor, partner, "create API keys", owner=True)
+    partner_member_require(actor, partner, doing="create API keys", owner=True)
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ValidationFailed(
@@ -1185,7 +1187,7 @@ def api_key_create(*, actor: User, partner: Partner, name: str) -> IssuedApiKey:
 @transaction.atomic
 def api_key_revoke(*, actor: User, key: PartnerApiKey) -> PartnerApiKey:
     key = PartnerApiKey.objects.select_for_update().select_related("partner").get(pk=key.pk)
-    _require_member(actor, key.partner, "revoke API keys", owner=True)
+    partner_member_require(actor, key.partner, doing="revoke API keys", owner=True)
     if key.revoked_at is not None:
         raise InvalidTransition(f"Key {key.prefix}… was already revoked on {key.revoked_at:%Y-%m-%d}.")
     key.revoked_at = timezone.now()

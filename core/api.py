@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -161,3 +162,11 @@ def parse_status(raw: str | None, allowed: list[str]) -> str | None:
             f"Unknown status {raw!r}.", fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]}
         )
     return raw
+
+
+def validated(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
+    """`data` checked by `serializer_class`; a refusal raises DRF's ValidationError, which the
+    exception handler renders in the error shape."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

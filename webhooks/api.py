@@ -3,8 +3,6 @@ one service or selector, and render; rules live in webhooks.services."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -13,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contracts.selectors import partners_visible, viewer_partner_id
-from core.api import parse_status
+from core.api import parse_status, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.permissions import api_person
 from webhooks import selectors, services
@@ -78,12 +76,6 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         ]
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 _ISSUED = inline_serializer(
     "IssuedWebhookEndpoint", {"secret": serializers.CharField(), "endpoint": WebhookEndpointSerializer()}
 )
@@ -106,7 +98,7 @@ class WebhookEndpointListApi(APIView):
         partner = partners_visible(viewer=actor).filter(pk=partner_id).first() if partner_id is not None else None
         if partner is None:
             raise PermissionDenied("Only a partner's owner can add its webhook endpoints.")
-        data = _valid(WebhookEndpointInput, request.data)
+        data = validated(WebhookEndpointInput, request.data)
         issued = services.webhook_endpoint_create(
             actor=actor,
             partner=partner,

@@ -25,10 +25,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from contracts.models import Partner, PartnerMembership
-from contracts.selectors import membership_role
-from contracts.services import partner_owners_notify
-from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from contracts.models import Partner
+from contracts.services import partner_member_require, partner_owners_notify
+from core.errors import InvalidTransition, ValidationFailed
 from core.models import User
 from core.queue import enqueue_on_commit
 from core.services import audit_record
@@ -55,11 +54,6 @@ class IssuedEndpoint:
 
 def _new_secret() -> str:
     return f"{SECRET_PREFIX}{secrets.token_urlsafe(32)}"
-
-
-def _require_owner(actor: User, partner: Partner, doing: str) -> None:
-    if membership_role(actor, partner) != PartnerMembership.Role.OWNER:
-        raise PermissionDenied(f"Only an owner of {partner.name} can {doing}.")
 
 
 def _audit(actor: User | None, action: str, endpoint: WebhookEndpoint, summary: str, changes: dict[str, Any]) -> None:
@@ -118,7 +112,7 @@ def _event_types_check(event_types: Any) -> list[str]:
 def webhook_endpoint_create(
     *, actor: User, partner: Partner, url: str, event_types: list[str], description: str = ""
 ) -> IssuedEndpoint:
-    _require_owner(actor, partner, "add webhook endpoints")
+    partner_member_require(actor, partner, doing="add webhook endpoints", owner=True)
     url = webhook_url_check(url)
     types = _event_types_check(event_types)
     description = (description or "").strip()
@@ -158,7 +152,7 @@ def webhook_endpoint_secret_rotate(*, actor: User, endpoint: WebhookEndpoint) ->
     """A new secret at once; the old one also signs (a second v1=) for
     settings.WEBHOOK_SECRET_ROTATION_GRACE, so receivers can switch without a gap."""
     endpoint = _lock_endpoint(endpoint)
-    _require_owner(actor, endpoint.partner, "rotate webhook secrets")
+    partner_member_require(actor, endpoint.partner, doing="rotate webhook secrets", owner=True)
     secret = _new_secret()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + settings.WEBHOOK_SECRET_ROTATION_GRACE
@@ -177,7 +171,7 @@ def webhook_endpoint_secret_rotate(*, actor: User, endpoint: WebhookEndpoint) ->
 @transaction.atomic
 def webhook_endpoint_disable(*, actor: User, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     endpoint = _lock_endpoint(endpoint)
-    _require_owner(actor, endpoint.partner, "disable webhook endpoints")
+    partner_member_require(actor, endpoint.partner, doing="disable webhook endpoints", owner=True)
     if not endpoint.is_enabled:
         raise InvalidTransition("The endpoint is already disabled.")
     _disable(endpoint, actor=actor, reason=f"Disabled by {actor.username}")
@@ -189,7 +183,7 @@ def webhook_endpoint_enable(*, actor: User, endpoint: WebhookEndpoint) -> Webhoo
     """Enabled again, with its failure count reset. Deliveries that failed meanwhile are not
     re-sent by themselves: replay the ones the receiver needs."""
     endpoint = _lock_endpoint(endpoint)
-    _require_owner(actor, endpoint.partner, "enable webhook endpoints")
+    partner_member_require(actor, endpoint.partner, doing="enable webhook endpoints", owner=True)
     if endpoint.is_enabled:
         raise InvalidTransition("The endpoint is already enabled.")
     _room_check(endpoint.partner)
@@ -395,7 +389,7 @@ def webhook_delivery_replay(*, actor: User, delivery: WebhookDelivery) -> Webhoo
     """Send the same event (same evt_ id) to the same endpoint again, as a new delivery."""
     delivery = WebhookDelivery.objects.select_related("endpoint__partner", "event").get(pk=delivery.pk)
     endpoint = _lock_endpoint(delivery.endpoint)
-    _require_owner(actor, endpoint.partner, "replay webhook deliveries")
+    partner_member_require(actor, endpoint.partner, doing="replay webhook deliveries", owner=True)
     if not endpoint.is_enabled:
         raise InvalidTransition("The endpoint is disabled; enable it before replaying deliveries to it.")
     if delivery.status == WebhookDelivery.Status.PENDING:
