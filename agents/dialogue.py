@@ -29,7 +29,7 @@ _I = re.IGNORECASE
 # --- small talk and other acts -------------------------------------------------------------
 
 _GREETING = re.compile(
-    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo)\b|"
+    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo|morning|evening|afternoon)\b(?!\s+(?:or|and|delivery|slot|pick))|"
     r"こんにちは|こんばんは|おはよう|はじめまして|初めまして|もしもし",
     _I,
 )
@@ -59,7 +59,8 @@ _HUMAN = re.compile(
     r"somebody|staff|agent|representative|manager|colleague|real)|real person|human being|"
     r"a human|(an? )?(live )?agent please|customer service rep|operator|"
     r"(get|put) me (through )?to (a |the )?(person|human|manager|staff))\b|"
-    r"担当者|人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者",
+    r"担当者|担当の(方|人|かた)|担当さん|お店の(方|人|かた)|店の人|人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|"
+    r"(直接|電話で)(話|相談)",
     _I,
 )
 _RESOLVED = re.compile(
@@ -152,13 +153,16 @@ def _ordinal_index(match: re.Match[str]) -> int:
 _PICK_CHEAPEST = re.compile(
     r"\b(the|that|which is the|which one is the) (cheaper|cheapest|less expensive|least expensive|"
     r"lower[- ]priced|more affordable|most affordable)( one| option| of the two| of them)?\b|"
-    r"\bthe cheapest\b|(安い|安価な|お手頃な|手頃な)(方|ほう)|(一番|いちばん)(安い|お手頃)",
+    r"\bthe cheapest\b|\bwhich (?:one |of (?:those|them|these|the two) )?(?:is|'s) (?:the )?"
+    r"(?:cheaper|cheapest|less expensive|more affordable)\b|\bwhich (?:one |of (?:those|them|these) )?costs less\b|"
+    r"(安い|安価な|お手頃な|手頃な)(方|ほう)|(一番|いちばん)(安い|お手頃)|(どっち|どちら)が(安い|お手頃)|安いのは(どっち|どちら)",
     _I,
 )
 _PICK_PRICIEST = re.compile(
     r"\b(the|that|which is the|which one is the) (more expensive|most expensive|pricier|priciest|dearer|"
     r"higher[- ]priced|premium)( one| option| of the two| of them)?\b|"
-    r"(高い|高価な|高級な)(方|ほう)|(一番|いちばん)(高い|高級)",
+    r"\bwhich (?:one |of (?:those|them|these|the two) )?(?:is|'s) (?:the )?(?:pricier|more expensive|dearer)\b|"
+    r"(高い|高価な|高級な)(方|ほう)|(一番|いちばん)(高い|高級)|(どっち|どちら)が高い",
     _I,
 )
 _THAT_ONE = re.compile(
@@ -187,17 +191,61 @@ _FOLLOW_UP = re.compile(
 # --- constraints ---------------------------------------------------------------------------
 
 _AMOUNT = r"(?:[$¥€£]\s?)?(\d[\d,]*(?:\.\d+)?)\s?(k\b)?\s?(?:円|yen\b|dollars?\b|usd\b|jpy\b|bucks\b|euros?\b)?"
+# A bound in the shopper's words: "under", "no more than", "nothing over", "tops", and an
+# amount given as a rough figure ("around $30", "about 20 bucks"), read as the budget: what
+# is shown stays within it.
 _PRICE_MAX = re.compile(
-    r"(?:under|below|less than|cheaper than|max(?:imum)?|at most|up to|no more than|within|"
-    r"not over|<=?|budget(?: of| is)?)\s*" + _AMOUNT,
+    r"(?:under|below|less than|cheaper than|max(?:imum)?(?: of)?|at (?:the )?most|up to|within|"
+    r"(?:no|not|nothing|none|never) (?:more than|over|above|higher than|pricier than|exceeding)|"
+    r"(?:won'?t|wouldn'?t|can'?t|cannot|don'?t want to|do not want to) (?:spend|pay|go) (?:more than|over|above)|"
+    r"(?:spend|pay|budget)(?: of| is| was| around| about)?(?: up to)?|"
+    r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of)|<=?)\s*" + _AMOUNT,
     _I,
 )
-_PRICE_MAX_AFTER = re.compile(_AMOUNT + r"\s*(?:or less|or under|or cheaper|max|tops)", _I)
-_PRICE_MIN = re.compile(r"(?:over|above|more than|at least|from|>=?|starting at)\s*" + _AMOUNT, _I)
+_PRICE_MAX_AFTER = re.compile(
+    _AMOUNT + r"\s*(?:or less|or under|or below|or cheaper|max(?:imum)?|tops|at (?:the )?most|or so|-?ish|budget)", _I
+)
+_PRICE_MIN = re.compile(
+    r"(?<!no )(?<!not )(?<!nothing )(?:over|above|more than|at least|from|>=?|starting at)\s*" + _AMOUNT, _I
+)
+# English number words before a currency or after a bound ("thirty dollars tops", "under
+# twenty"): written as digits before the bounds are read.
+_UNITS_EN = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS_EN = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_NUMBER_WORDS = re.compile(
+    r"\b(?:(?P<tens>" + "|".join(_TENS_EN) + r")(?:[- ](?P<unit>" + "|".join(_UNITS_EN) + r"))?|"
+    r"(?P<alone>" + "|".join(_UNITS_EN) + r"))(?: (?P<hundred>hundred))?\b"
+    r"(?=\s*(?:dollars?|bucks|euros?|pounds?|quid|yen|usd|tops|max|or less|or so)\b)",
+    _I,
+)
+_NUMBER_AFTER_BOUND = re.compile(
+    r"\b(under|below|less than|up to|at most|max|no more than|around|about|budget of|budget is)\s+"
+    r"(?P<word>(?:" + "|".join(_TENS_EN) + r")(?:[- ](?:" + "|".join(_UNITS_EN) + r"))?|"
+    + "|".join(_UNITS_EN) + r")\b",
+    _I,
+)
+
+
+def _number_words(text: str) -> str:
+    def value(phrase: str) -> int:
+        parts = re.split(r"[- ]", phrase.lower())
+        total = sum(_TENS_EN.get(w, 0) + _UNITS_EN.get(w, 0) for w in parts if w != "hundred")
+        return total * 100 if parts[-1] == "hundred" else total
+
+    text = _NUMBER_WORDS.sub(lambda m: str(value(m.group(0))), text)
+    return _NUMBER_AFTER_BOUND.sub(lambda m: f"{m.group(1)} {value(m.group('word'))}", text)
 _BETWEEN = re.compile(r"between\s*" + _AMOUNT + r"\s*(?:and|-|to)\s*" + _AMOUNT, _I)
 # 「5000円以下」「1万円以内」「1.5万円まで」「3千円くらいまで」: an amount, 万/千 multiplying it.
 _JA_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(万|千)?\s*円?\s*"
-_JA_MAX = re.compile(_JA_AMOUNT + r"(以下|以内|まで|未満|より安い|くらいまで|ぐらいまで|程度|前後)")
+_JA_MAX = re.compile(
+    _JA_AMOUNT + r"(以下|以内|まで|未満|より安い|より低い|を超えない|を越えない|くらい|ぐらい|位|程度|前後|ほど|ちょっと|弱)"
+)
+# 「予算は2000円」「予算2千円で」: the budget named before its amount.
+_JA_BUDGET = re.compile(r"予算(?:は|が|を)?(?:だいたい|大体|およそ|約)?\s*" + _JA_AMOUNT)
 _JA_MIN = re.compile(_JA_AMOUNT + r"(以上|より高い)")
 _JA_UNITS = {"万": 10000, "千": 1000}
 _PERCENT = re.compile(r"(\d{1,3})\s?(?:%|％|percent|パーセント|割引)|(\d)\s?割(?:引|オフ)?", _I)
@@ -214,7 +262,8 @@ _AGE = re.compile(
     _I,
 )
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
-_EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro", _I)
+_EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro|quid|pounds?\b", _I)
+_APPROX = re.compile(r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of)\b", _I)
 
 
 @dataclass
@@ -303,7 +352,7 @@ def _minor(raw: str, thousands: str | None, exponent: int) -> int | None:
 
 def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
     """The constraints of a message, and the message with their words taken out."""
-    text = language.normalize(text)
+    text = _number_words(language.normalize(text))
     found = Constraints()
     spans: list[tuple[int, int]] = []
 
@@ -318,17 +367,25 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
         take(m)
     else:
         for pattern, attr in ((_PRICE_MAX, "price_max"), (_PRICE_MAX_AFTER, "price_max"), (_PRICE_MIN, "price_min")):
+            if getattr(found, attr) is not None:
+                continue  # one bound of each side: "no more than $15" is not also "more than $15"
             if (m := pattern.search(text)) and not re.search(r"%|％|percent", text[m.end() : m.end() + 2]):
+                if any(start < m.end(1) and m.start(1) < end for start, end in spans):
+                    continue  # its amount was read as the other bound
+                if not _EXPLICIT_CURRENCY.search(m.group(0)) and pattern is _PRICE_MAX and _APPROX.match(m.group(0)):
+                    continue  # "about 3 days" is no price: a rough figure is a budget only with a currency
                 if attr == "price_min" and not _EXPLICIT_CURRENCY.search(m.group(0)) and "from" in m.group(0).lower():
                     continue  # "from 2019" is not a price
                 setattr(found, attr, _minor(m.group(1), m.group(2), exponent))
                 take(m)
-        for pattern, attr in ((_JA_MAX, "price_max"), (_JA_MIN, "price_min")):
+        for pattern, attr in ((_JA_BUDGET, "price_max"), (_JA_MAX, "price_max"), (_JA_MIN, "price_min")):
+            if getattr(found, attr) is not None:
+                continue
             for m in pattern.finditer(text):
                 unit = m.group(2)
                 if not unit and "円" not in m.group(0) and not _EXPLICIT_CURRENCY.search(text):
                     continue  # 「3日以内」「20歳以上」 are no prices; a bare number needs 円 or 万/千
-                if re.match(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g)", text[m.end(1) :]) and not unit:
+                if re.match(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g|kg|キロ|袋|合|升|人|名|回|ヶ月|か月|年|cm|mm)", text[m.end(1) :]) and not unit:
                     continue
                 value = _minor(m.group(1), None, exponent) if not unit else None
                 if unit:
@@ -552,7 +609,9 @@ def understand(
         acts.append("reference")
     if query_terms or follow_up or ((constraints.price_max or constraints.price_min) and not acts):
         acts.append("question" if _QUESTION.search(residue) and skill == "customer_service" else "product")
-        if _QUESTION.search(text) and "question" not in acts:
+        bounded = constraints.price_max is not None or constraints.price_min is not None
+        if _QUESTION.search(text) and "question" not in acts and not (bounded and skill != "customer_service"):
+            # ("any candles around $20?" asks for candles within a budget, not about a policy.)
             acts.append("question")
     if pointed and "product" in acts and not any(t in vocabulary for t in query_terms):
         # "2つ目のにします", "高い方はどうですか": the item pointed at, not a new search.

@@ -170,6 +170,47 @@ def nearest(phrase: str, candidates: Sequence[str], *, minimum: float, limit: in
     return sorted(scored, key=lambda pair: -pair[1])[:limit]
 
 
+# Where a product blurb turns from one benefit to the next: sentence ends, semicolons,
+# commas and the joining words of a list of benefits ("and", "with", "for", "while", "that").
+_CLAUSE = re.compile(r"[;:,]\s*|\s[-–—]\s|\s+(?:and|with|while)\s+", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    """The benefit clauses of a product's blurb, each of two words or more: its sentences
+    and their parts between commas and "and"/"with"/"while" ("Flame-free fragrance for small
+    rooms", "puts flames out without smoke")."""
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.;!?])\s+", text or ""):
+        sentence = sentence.strip(" .;")
+        pieces = [p.strip(" .;,()") for p in _CLAUSE.split(sentence)]
+        out.extend(p for p in [sentence, *pieces] if len(p.split()) >= 2)
+    return list(dict.fromkeys(out))
+
+
+def need_scores(query: str, texts: Sequence[tuple[str, str]]) -> list[tuple[float, str]]:
+    """How well each product meets a need put in the shopper's words: for each (name,
+    description), the blend of the whole item's meaning and its nearest benefit clause (a
+    shopper's "without lighting anything" meets "Flame-free fragrance" though the rest of the
+    blurb is about figs), and that clause, the reason to give. The whole item still counts,
+    so one clause sharing a word ("smoke" in a candle's name) does not outrank what the item
+    as a whole is for."""
+    wholes = similarities(query, [f"{name}: {description}" for name, description in texts])
+    pieces = [[name, *clauses(description)] for name, description in texts]
+    flat = [p for group in pieces for p in group]
+    sims = similarities(query, flat)
+    out = []
+    at = 0
+    for whole, group in zip(wholes, pieces, strict=True):
+        scored = sims[at : at + len(group)]
+        at += len(group)
+        k = max(range(len(group)), key=lambda j: scored[j])
+        out.append((NEED_WHOLE * whole + (1 - NEED_WHOLE) * scored[k], group[k]))
+    return out
+
+
+NEED_WHOLE = 0.4  # measured on the suites' needs: clauses alone let one shared word win
+
+
 def warm() -> None:
     """Load the weights and run the model once (a worker does this at start)."""
     embed("warm up")

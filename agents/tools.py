@@ -194,20 +194,29 @@ def product_by_meaning(
     items = list(CatalogItem.objects.filter(placement_id=placement_id).order_by("sku")[: MEANING_CATALOG_LIMIT + 1])
     if not items or len(items) > MEANING_CATALOG_LIMIT:
         return []
-    sims = semantics.similarities(query, [f"{item.name}: {item.description}" for item in items])
-    ranked = sorted(zip(items, sims, strict=True), key=lambda pair: -pair[1])
-    top = ranked[0][1]
-    runner_up = next((s for item, s in ranked[1:] if set(item.tags) != set(ranked[0][0].tags)), 0.0)
-    if top < MEANING_MIN or top - runner_up < MEANING_MARGIN:
+    # The shopper's bounds first: the items within them compete with each other.
+    items = [
+        item
+        for item in items
+        if (price_max is None or item.price <= price_max) and (price_min is None or item.price >= price_min)
+    ]
+    if not items:
+        return []
+    scores = semantics.need_scores(query, [(item.name, f"{item.description} ({', '.join(item.tags)})") for item in items])
+    ranked = sorted(zip(items, scores, strict=True), key=lambda pair: -pair[1][0])
+    top = ranked[0][1][0]
+    # Items that share a kind (a tag) with the best are alternatives to show beside it (tomato
+    # seeds and tomato feed), not rivals that make the guess unsure.
+    runner_up = next((s for item, (s, _) in ranked[1:] if not set(item.tags) & set(ranked[0][0].tags)), 0.0)
+    if top < MEANING_MIN or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR):
         return []  # nothing close enough, or several unlike items equally close: no guess
     out = []
-    for item, sim in ranked[:limit]:
-        if sim < top - MEANING_MARGIN:
-            break
-        if (price_max is not None and item.price > price_max) or (price_min is not None and item.price < price_min):
-            continue
+    for item, (sim, clause) in ranked[:limit]:
+        if sim < top - MEANING_MARGIN and not (out and sim >= MEANING_CLEAR - MEANING_MARGIN):
+            break  # (two unlike items both clearly near the need: both, the nearer first)
+        # The reason given is the blurb's sentence that holds the clause nearest the need.
         sentences = language.sentences(item.description) or ("",)
-        closest = max(zip(sentences, semantics.similarities(query, list(sentences)), strict=True), key=lambda p: p[1])
+        reason = next((x for x in sentences if clause and clause in x), sentences[0])
         out.append(
             {
                 "sku": item.sku,
@@ -216,7 +225,7 @@ def product_by_meaning(
                 "currency": item.currency,
                 "price_label": format_money(item.price, item.currency),
                 "description": item.description,
-                "reason": closest[0][:160],
+                "reason": reason[:160],
                 "tags": list(item.tags),
                 "score": round(sim, 3),
                 "coverage": round(sim, 3),
@@ -228,6 +237,7 @@ def product_by_meaning(
 MEANING_CATALOG_LIMIT = 200
 MEANING_MIN = 0.42  # measured: needs described ~0.43-0.6, unrelated items and other trades under 0.4
 MEANING_MARGIN = 0.05
+MEANING_CLEAR = 0.5  # near enough to show though an unlike item is close too: both are shown
 
 
 knowledge_search = StructuredTool.from_function(
