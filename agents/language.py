@@ -89,6 +89,10 @@ _JA_STOP = frozenset(
         "探す",
         "詳しい",
         "良い",
+        # Negation (じゃなかったら, ないですか) and degree (少しだけ) say how a condition is put,
+        # not what it is about.
+        "無い",
+        "少し",
     ]
 )
 

@@ -197,6 +197,14 @@ def _ja_topic(question: str) -> str:
     or subject particle (クレジットカードは使えますか → クレジットカード, 送料はいくら → 送料)."""
     from agents import language
 
+    # 「味が好みじゃなかったら返品できますか」: what comes before a condition (〜たら, 〜なら,
+    # 〜れば, 〜ても) is the case, the question is what follows it (返品).
+    parts = _JA_CONDITION.split(language.normalize(question))
+    question = parts[-1] if len(parts) > 1 and parts[-1].strip() else question
+    if _JA_HAPPENED.search(question):
+        # 「袋が破れていました」 tells what happened to a thing: what is asked is what to do about
+        # the happening (破れる), not the bag (as "the zip is broken" in English).
+        return ""
     last = ""
     for morpheme in language._tokenizer().tokenize(language.normalize(question)):
         pos = morpheme.part_of_speech()
@@ -209,6 +217,10 @@ def _ja_topic(question: str) -> str:
         elif pos[0] not in ("名詞", "接尾辞", "接頭辞") and not (pos[0] == "助詞" and morpheme.surface() == "の"):
             last = ""  # a verb or another particle between: the noun was not the topic's
     return ""
+
+
+_JA_HAPPENED = re.compile(r"(?:ていました|てました|ちゃいました|てしまいました|ていた|てた)[。!！]*\s*$")
+_JA_CONDITION = re.compile(r"(?:たら|なら|ならば|れば|ても|場合は)[、,]?")
 
 
 def has_qualifier(question: str) -> bool:

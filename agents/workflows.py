@@ -1279,7 +1279,10 @@ def _service_search(state: TurnState, config: RunnableConfig) -> TurnState:
         said = set(retrieval.terms(again[0]["sentence"])) if again else set()
         # (A single Japanese noun is a new subject: 日曜日もやってますか is no follow-up on postage.)
         short = len(words) <= 1 and not any(g[3] or language.is_ja_noun(g[0]) for g in words)
-        if again_cover > cover and (short or any(language.group_matched(g, said) for g in own)):
+        # (A thing the partner never names, "candle making classes", is a new subject.)
+        head = retrieval.head_word(u.query)
+        new_subject = bool(head) and not any(g[0] == head for g in own)
+        if again_cover > cover and (short or (any(language.group_matched(g, said) for g in own) and not new_subject)):
             chosen, cover = again, again_cover
     return {"passages": chosen, "confidence": round(cover, 2)}
 
