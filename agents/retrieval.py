@@ -169,10 +169,16 @@ _NOT_THE_THING = frozenset(
 )
 
 
+_STATE_WORDS = (
+    r"broken|dead|stuck|cracked|torn|faulty|damaged|missing|wrong|not working|smashed|shattered|dented|"
+    r"scratched|melted|bent|chipped|leaking|leaked|ripped|spoiled|stale|late|snapped"
+)
 _HAPPENING = re.compile(
-    r"(?<=\w)\s+(?:keeps?|kept|stopped|stops|started|starts|is|are|was|were|has been|have been|"
-    r"won'?t|doesn'?t|isn'?t)\s+"
-    r"(?:not\s+)?(?:\w+ing|broken|dead|stuck|cracked|torn|faulty|damaged|missing|wrong|not working)\b.*",
+    r"(?<=\w)\s+(?:(?:keeps?|kept|stopped|stops|started|starts|is|are|was|were|has been|have been|"
+    r"won'?t|doesn'?t|isn'?t|turns? up|turned up|shows? up|showed up|arrives?|arrived|comes?|came|gets?|got)\s+"
+    r"(?:not\s+)?(?:\w+ing|" + _STATE_WORDS + r")|"
+    # or told by its own verb: "my trowel snapped", "the jar broke".
+    r"(?:snapped|broke|cracked|shattered|leaked|melted|tore|split|died|stopped working))\b.*",
     re.I,
 )
 
