@@ -523,6 +523,12 @@ _ASKS = {
         r"\bage (limit|restriction|requirement)s?\b|\bminimum age\b|\bunder\s?age\b|\bminors?\b|年齢|未成年",
         re.IGNORECASE,
     ),
+    # "do you deliver to Toronto?", 「海外に発送できますか」: where the shop sends orders.
+    "place": re.compile(
+        r"\b(ship|shipping|deliver|delivery|send|post)\w*\s+(to|outside|abroad|overseas|internationally)\b|"
+        r"\bwhere do you (ship|deliver|send)\b|\b(abroad|overseas|internationally)\b|海外|どこ(まで|に|へ)",
+        re.IGNORECASE,
+    ),
 }
 _CARRIES = {
     "clock": re.compile(
@@ -535,6 +541,11 @@ _CARRIES = {
         re.IGNORECASE,
     ),
     "amount": re.compile(r"[$¥€£]\s?\d|\d[\d,]*\s?円|\bfree\b|無料|\d+\s?%", re.IGNORECASE),
+    "place": re.compile(
+        r"\b(ship|deliver|send)s?\s+(only\s+)?(to|within|outside|abroad|overseas|worldwide|internationally)\b|"
+        r"\b(only|also) (ship|deliver)\b|\bcountries\b|\bworldwide\b|全国|海外|国内|離島|地域",
+        re.IGNORECASE,
+    ),
     "age": re.compile(
         r"\d{1,2}\s*(歳|才)|\b\d{1,2}\s*(years? (old|of age)|\+|or (older|over)|and (over|up))|"
         r"\b(aged?|age of)\s+\d{1,2}\b|\bminors?\b|未成年",
@@ -544,7 +555,8 @@ _CARRIES = {
 
 
 def answer_kinds(question: str) -> frozenset[str]:
-    """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount", "age"."""
+    """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount", "age",
+    "place" (where orders are sent)."""
     text = normalize(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
     duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}
