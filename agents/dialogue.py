@@ -29,7 +29,8 @@ _I = re.IGNORECASE
 # --- small talk and other acts -------------------------------------------------------------
 
 _GREETING = re.compile(
-    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo|morning|evening|afternoon)\b(?!\s+(?:or|and|delivery|slot|pick))|"
+    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening|day)|greetings|yo|morning|evening|afternoon)\b"
+    r"(?!\s+(?:or|and|delivery|slot|pick))|"
     r"こんにちは|こんばんは|おはよう|はじめまして|初めまして|もしもし",
     _I,
 )
@@ -215,7 +216,16 @@ _UNITS_EN = {
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
     "seventeen": 17, "eighteen": 18, "nineteen": 19,
 }  # fmt: skip
-_TENS_EN = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_TENS_EN = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _NUMBER_WORDS = re.compile(
     r"\b(?:(?P<tens>" + "|".join(_TENS_EN) + r")(?:[- ](?P<unit>" + "|".join(_UNITS_EN) + r"))?|"
     r"(?P<alone>" + "|".join(_UNITS_EN) + r"))(?: (?P<hundred>hundred))?\b"
@@ -224,8 +234,13 @@ _NUMBER_WORDS = re.compile(
 )
 _NUMBER_AFTER_BOUND = re.compile(
     r"\b(under|below|less than|up to|at most|max|no more than|around|about|budget of|budget is)\s+"
-    r"(?P<word>(?:" + "|".join(_TENS_EN) + r")(?:[- ](?:" + "|".join(_UNITS_EN) + r"))?|"
-    + "|".join(_UNITS_EN) + r")\b",
+    r"(?P<word>(?:"
+    + "|".join(_TENS_EN)
+    + r")(?:[- ](?:"
+    + "|".join(_UNITS_EN)
+    + r"))?|"
+    + "|".join(_UNITS_EN)
+    + r")\b",
     _I,
 )
 
@@ -238,12 +253,17 @@ def _number_words(text: str) -> str:
 
     text = _NUMBER_WORDS.sub(lambda m: str(value(m.group(0))), text)
     return _NUMBER_AFTER_BOUND.sub(lambda m: f"{m.group(1)} {value(m.group('word'))}", text)
+
+
 _BETWEEN = re.compile(r"between\s*" + _AMOUNT + r"\s*(?:and|-|to)\s*" + _AMOUNT, _I)
 # 「5000円以下」「1万円以内」「1.5万円まで」「3千円くらいまで」: an amount, 万/千 multiplying it.
 _JA_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(万|千)?\s*円?\s*"
 _JA_MAX = re.compile(
-    _JA_AMOUNT + r"(以下|以内|まで|未満|より安い|より低い|を超えない|を越えない|くらい|ぐらい|位|程度|前後|ほど|ちょっと|弱)"
+    _JA_AMOUNT + r"(以下|以内|まで|未満|より安い|より低い|を超えない|を越えない|"
+    r"くらい|ぐらい|位|程度|前後|ほど|ちょっと|弱)"
 )
+# A number counting days, ages, pieces or weights (3日以内, 5kgくらい) is no price.
+_NOT_MONEY_UNIT = re.compile(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g|kg|キロ|袋|合|升|人|名|回|ヶ月|か月|年|cm|mm)")
 # 「予算は2000円」「予算2千円で」: the budget named before its amount.
 _JA_BUDGET = re.compile(r"予算(?:は|が|を)?(?:だいたい|大体|およそ|約)?\s*" + _JA_AMOUNT)
 _JA_MIN = re.compile(_JA_AMOUNT + r"(以上|より高い)")
@@ -385,7 +405,7 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
                 unit = m.group(2)
                 if not unit and "円" not in m.group(0) and not _EXPLICIT_CURRENCY.search(text):
                     continue  # 「3日以内」「20歳以上」 are no prices; a bare number needs 円 or 万/千
-                if re.match(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g|kg|キロ|袋|合|升|人|名|回|ヶ月|か月|年|cm|mm)", text[m.end(1) :]) and not unit:
+                if _NOT_MONEY_UNIT.match(text[m.end(1) :]) and not unit:
                     continue
                 value = _minor(m.group(1), None, exponent) if not unit else None
                 if unit:

@@ -202,7 +202,9 @@ def product_by_meaning(
     ]
     if not items:
         return []
-    scores = semantics.need_scores(query, [(item.name, f"{item.description} ({', '.join(item.tags)})") for item in items])
+    scores = semantics.need_scores(
+        query, [(item.name, f"{item.description} ({', '.join(item.tags)})") for item in items]
+    )
     ranked = sorted(zip(items, scores, strict=True), key=lambda pair: -pair[1][0])
     top = ranked[0][1][0]
     # Items that share a kind (a tag) with the best are alternatives to show beside it (tomato

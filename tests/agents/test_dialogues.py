@@ -61,6 +61,18 @@ SUBSET = (
     "sakaya-kai-followup",
     "sakaya-mei",
     "spoke-rinna-kidsbike",
+    # a home-fragrance shop and a rice shop (written from the shopper's side before the fixes):
+    # a need in other words ("without lighting anything" → a reed diffuser) with its tagged
+    # offer, bounds in paraphrase ("nothing over 45 bucks", "thirty dollars tops", "no more than
+    # $15", 予算は2000円くらい), a person asked for as 担当の方, a case before the question
+    # (味が好みじゃなかったら返品), a happening told (袋が破れていました), a new subject after a policy
+    "ember-rinna-bathroom",
+    "ember-rinna-present",
+    "ember-rinna-bounds",
+    "ember-kai-care",
+    "komeya-rinna-budget",
+    "komeya-rinna-person",
+    "komeya-kai-returns",
 )
 
 
@@ -78,7 +90,7 @@ def test_every_turn_of_the_subset_passes_every_criterion(testserver):
     # then every applicable check of every turn passes
     failures = [(r.dialogue, r.turn, r.say, r.reply, r.failures) for r in results if r.failures]
     assert failures == []
-    assert len(results) == sum(len(d["turns"]) for d in dialogues) == 111
+    assert len(results) == sum(len(d["turns"]) for d in dialogues) == 129
     table = suite.summary(results)
     assert all(passed == total for passed, total in table.values())
     assert table["invented"][1] == len(results) and table["coupon"][1] >= 8

@@ -68,7 +68,7 @@ def test_an_embedding_is_unit_length_and_the_same_alone_or_in_a_batch():
         ("送料はいくらですか", {"amount"}),
         ("送料かかりますか", {"amount"}),
         ("いくらかかりますか", {"amount"}),
-        ("Do you ship to Japan?", set()),
+        ("Do you ship to Japan?", {"place"}),
         ("18歳ですが買えますか", {"age"}),
         ("I'm 17, can I still order?", {"age"}),
     ],
@@ -231,3 +231,79 @@ def test_a_brief_says_what_to_mention_and_how_many_sentences():
     draft = copywriting.draft(brief, {"Products": ["SRM | Retinol night serum | $42 | Smooths fine lines overnight."]})
     body = next(line for line in draft.splitlines() if line.startswith("Body: "))
     assert body == "Body: Retinol night serum smooths fine lines overnight. Free shipping over $35."
+
+
+# --- price bounds in paraphrase, needs by their benefit clauses, Japanese topics -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "exponent", "price_max", "price_min"),
+    [
+        ("looking for a present for my sister, nothing over 45 bucks", 2, 4500, None),
+        ("something for a stuffy nose, thirty dollars tops", 2, 3000, None),
+        ("a small candle I can take on trips, no more than $15", 2, 1500, None),
+        ("any candles around $20?", 2, 2000, None),
+        ("I don't want to spend more than $40", 2, 4000, None),
+        ("can't spend over fifty bucks", 2, 5000, None),
+        ("more than $50", 2, None, 5000),
+        ("about 3 days?", 2, None, None),
+        ("予算は2000円くらいで、研がなくていいお米", 0, 2000, None),
+        ("1万円前後のギフト", 0, 10000, None),
+        ("5kgくらいで2000円以下", 0, 2000, None),
+    ],
+)
+def test_price_bounds_put_in_other_words_are_read_as_bounds(text, exponent, price_max, price_min):
+    # when a message sets a bound in the shopper's own words
+    constraints, _rest = dialogue.parse_constraints(text, exponent)
+    # then it is read as the bound meant, and "no more than" is not also "more than"
+    assert (constraints.price_max, constraints.price_min) == (price_max, price_min)
+
+
+def test_a_person_asked_for_as_tantou_no_kata_is_a_person():
+    # when a shopper asks for 担当の方 within a longer message
+    u = read("すみません、業務用に30kg単位で買いたいので担当の方と話せますか", shown=[])
+    # then a person is asked for
+    assert "human" in u.acts
+
+
+def test_which_of_those_is_cheaper_picks_the_cheapest_shown():
+    # given three pens shown; when the shopper asks which of them is cheaper
+    u = read("which of those is cheaper?")
+    # then the cheapest one shown is meant
+    assert [p["sku"] for p in u.referenced] == ["PEN-A"]
+
+
+def test_a_need_meets_the_benefit_clause_that_answers_it():
+    # given a blurb whose one clause answers the need among others that do not
+    items = [
+        ("Fig reed diffuser", "Flame-free fragrance for small rooms and bathrooms; lasts about three months."),
+        ("Cedar & smoke candle", "Warm woody notes of cedar and campfire smoke in a three-wick tumbler."),
+    ]
+    # when a need is put without the catalog's words
+    scores = semantics.need_scores("make a tiny bathroom smell nice without lighting anything", items)
+    # then the item whose clause answers it ranks first, that clause given as the reason
+    assert scores[0][0] > scores[1][0]
+    assert scores[0][1] == "Flame-free fragrance for small rooms and bathrooms"
+    assert semantics.clauses("Trims wicks to 5 mm for a clean burn and puts flames out without smoke.") == [
+        "Trims wicks to 5 mm for a clean burn and puts flames out without smoke",
+        "Trims wicks to 5 mm for a clean burn",
+        "puts flames out without smoke",
+    ]
+
+
+def test_a_japanese_question_is_about_what_follows_its_condition_and_a_happening_has_no_topic():
+    # a condition before the question (味が好みじゃなかったら) is the case, not the topic
+    assert retrieval.head_word("味が好みじゃなかったら返品できますか") == ""
+    assert retrieval.head_word("送料はいくらですか") == "送料"
+    # what happened to a thing is told: the thing is no topic that the answer must name
+    assert retrieval.head_word("届いたお米の袋が破れていました") == ""
+    assert retrieval.head_word("what if one turns up smashed?") == ""
+    # negation says how a condition is put: it is no word to look for
+    assert "無い" not in language.terms("味が好みじゃなかったら")
+
+
+def test_where_orders_are_sent_is_a_kind_of_fact():
+    assert "place" in language.answer_kinds("do you deliver to Toronto?")
+    assert "place" in language.kinds_in("We only ship within the United States, because wax can melt.")
+    assert "place" not in language.kinds_in("Standard shipping costs $6 and takes 2 to 4 business days.")
+    assert "place" not in language.answer_kinds("今日中に発送してもらえますか")
