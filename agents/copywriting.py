@@ -122,7 +122,14 @@ def _benefit(reason: str, lang: str, limit: int = 90) -> str:
     if len(sentence) <= limit:
         return sentence
     cut = sentence[:limit]
-    return cut[: cut.rfind(" ")] if " " in cut and lang != "ja" else cut
+    # At the end of a clause when one ends past the middle ("… in a three-wick tumbler"), else
+    # at a word; never on the clause's own comma or semicolon ("tumbler;.").
+    clause = max(cut.rfind(mark) for mark in (";", ",", "；", "、", "。"))
+    if clause > limit // 2:
+        cut = cut[:clause]
+    elif " " in cut and lang != "ja":
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-–—、；")
 
 
 def _audience(brief: str, lang: str) -> str:

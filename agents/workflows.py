@@ -1454,7 +1454,13 @@ def _named_in(brief: str, name: str) -> bool:
     if f" {core} " in text:
         return True
     words = core.split()
-    return len(words) > 3 and len(" ".join(words[:3])) >= 8 and f" {' '.join(words[:3])} " in text
+    if len(words) > 3 and len(" ".join(words[:3])) >= 8 and f" {' '.join(words[:3])} " in text:
+        return True
+    # Named in short ("the candle trio" for "Candle gift trio", "the vitamin C serum"): two words
+    # of three or more letters, and at least two thirds of the name's such words, in the brief.
+    own = [w for w in words if len(w) >= 3]
+    said = [w for w in own if f" {w} " in text]
+    return len(said) >= 2 and 3 * len(said) >= 2 * len(own)
 
 
 _BUNDLE_ASKED = re.compile(r"\b(sets?|bundles?|gift box(es)?|kits?|hampers?)\b|セット|詰め合わせ|ギフトボックス", re.I)
