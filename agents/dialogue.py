@@ -252,10 +252,35 @@ def _number_words(text: str) -> str:
         return total * 100 if parts[-1] == "hundred" else total
 
     text = _NUMBER_WORDS.sub(lambda m: str(value(m.group(0))), text)
-    return _NUMBER_AFTER_BOUND.sub(lambda m: f"{m.group(1)} {value(m.group('word'))}", text)
+    text = _NUMBER_AFTER_BOUND.sub(lambda m: f"{m.group(1)} {value(m.group('word'))}", text)
+    return _KANJI_AMOUNT.sub(lambda m: str(_kanji_number(m.group(1))), text)
+
+
+# 「五千円以内」「一万五千円まで」: an amount in kanji numerals before 円, written as digits.
+_KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+_KANJI_AMOUNT = re.compile(r"(?<![\d.,])([〇一二三四五六七八九十百千][〇一二三四五六七八九十百千万]*)(?=円)")
+
+
+def _kanji_number(numeral: str) -> int:
+    total = section = digit = 0
+    for char in numeral:
+        if char in _KANJI_DIGITS:
+            digit = _KANJI_DIGITS[char]
+        elif char in _KANJI_UNITS:
+            section += (digit or 1) * _KANJI_UNITS[char]
+            digit = 0
+        else:  # 万
+            total += (section + digit or 1) * 10000
+            section = digit = 0
+    return total + section + digit
 
 
 _BETWEEN = re.compile(r"between\s*" + _AMOUNT + r"\s*(?:and|-|to)\s*" + _AMOUNT, _I)
+# "$20-30", "from 20 to 40 dollars": a range, when a currency says it is one of prices.
+_RANGE = re.compile(r"(?:from\s*)?" + _AMOUNT + r"\s*(?:-|–|to)\s*" + _AMOUNT, _I)
+# 「3000円台」「1万円台」: the prices from that amount up to the next step of its magnitude.
+_JA_BAND = re.compile(r"(\d[\d,]*)\s*(万|千)?\s*円台")
 # 「5000円以下」「1万円以内」「1.5万円まで」「3千円くらいまで」: an amount, 万/千 multiplying it.
 _JA_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(万|千)?\s*円?\s*"
 _JA_MAX = re.compile(
@@ -379,11 +404,20 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
     def take(match: re.Match[str]) -> None:
         spans.append(match.span())
 
-    if m := _BETWEEN.search(text):
+    ranged = next(
+        (r for r in _RANGE.finditer(text) if _EXPLICIT_CURRENCY.search(r.group(0)) and "%" not in r.group(0)), None
+    )
+    if m := _BETWEEN.search(text) or ranged:
         found.price_min, found.price_max = (
             _minor(m.group(1), m.group(2), exponent),
             _minor(m.group(3), m.group(4), exponent),
         )
+        take(m)
+    elif m := _JA_BAND.search(text):
+        low = int(Decimal(m.group(1).replace(",", "")) * _JA_UNITS.get(m.group(2) or "", 1))
+        step = 10 ** (len(str(low)) - 1)
+        found.price_min = _minor(str(low), None, exponent)
+        found.price_max = _minor(str(low + step - 1), None, exponent)
         take(m)
     else:
         for pattern, attr in ((_PRICE_MAX, "price_max"), (_PRICE_MAX_AFTER, "price_max"), (_PRICE_MIN, "price_min")):

@@ -250,6 +250,14 @@ def test_a_brief_says_what_to_mention_and_how_many_sentences():
         ("予算は2000円くらいで、研がなくていいお米", 0, 2000, None),
         ("1万円前後のギフト", 0, 10000, None),
         ("5kgくらいで2000円以下", 0, 2000, None),
+        ("五千円以内で贈り物", 0, 5000, None),
+        ("一万五千円まで", 0, 15000, None),
+        ("千円以内のお菓子", 0, 1000, None),
+        ("3000円台の日本酒", 0, 3999, 3000),
+        ("1万円台で", 0, 19999, 10000),
+        ("candles in the $20-30 range", 2, 3000, 2000),
+        ("from 20 to 40 dollars", 2, 4000, 2000),
+        ("it takes 3 to 5 days", 2, None, None),
     ],
 )
 def test_price_bounds_put_in_other_words_are_read_as_bounds(text, exponent, price_max, price_min):
