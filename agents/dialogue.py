@@ -114,6 +114,12 @@ _DISCOUNT = re.compile(
     r"クーポン|割引|値引|お得|セール|オフ|キャンペーン|安くして|安くなり|まけて|コード|半額|半値",
     _I,
 )
+_ITEM_REQUEST = re.compile(
+    r"^\s*(any|some|got any|have you got|do you (have|sell|carry|stock)|looking for|i need|i want|i'?m after|"
+    r"something|anything|what|which|recommend)\b|"
+    r"(ありますか|ある[?？]?$|ありません|おすすめ|探して|ほしい|欲しい|ください)",
+    _I,
+)
 _QUESTION = re.compile(
     r"\?|？|^\s*(do|does|can|could|is|are|will|would|how|what|when|where|why|which|"
     r"may|should)\b|ますか|ですか|でしょうか|かな|できる|教えて|いつ|どこ|どう|何日|いくら",
@@ -663,9 +669,13 @@ def understand(
         acts.append("reference")
     if query_terms or follow_up or ((constraints.price_max or constraints.price_min) and not acts):
         acts.append("question" if _QUESTION.search(residue) and skill == "customer_service" else "product")
-        bounded = constraints.price_max is not None or constraints.price_min is not None
-        if _QUESTION.search(text) and "question" not in acts and not (bounded and skill != "customer_service"):
-            # ("any candles around $20?" asks for candles within a budget, not about a policy.)
+        # A request for items within a budget ("any candles around $20?") is no policy question;
+        # a floor ("is shipping free on orders over $50?") or a fee asked about ("is delivery
+        # about $5?") is one.
+        budget = (
+            constraints.price_max is not None and constraints.price_min is None and bool(_ITEM_REQUEST.search(text))
+        )
+        if _QUESTION.search(text) and "question" not in acts and not (budget and skill != "customer_service"):
             acts.append("question")
     if pointed and "product" in acts and not any(t in vocabulary for t in query_terms):
         # "2つ目のにします", "高い方はどうですか": the item pointed at, not a new search.

@@ -315,3 +315,11 @@ def test_where_orders_are_sent_is_a_kind_of_fact():
     assert "place" in language.kinds_in("We only ship within the United States, because wax can melt.")
     assert "place" not in language.kinds_in("Standard shipping costs $6 and takes 2 to 4 business days.")
     assert "place" not in language.answer_kinds("今日中に発送してもらえますか")
+
+
+def test_a_budget_makes_a_request_for_items_and_a_floor_stays_a_policy_question():
+    # a request for items within a budget is no policy question
+    assert "question" not in read("any candles around $20?", shown=[]).acts
+    # a threshold asked about is one, and so is a fee asked about
+    assert "question" in read("is shipping free on orders over $50?", shown=[]).acts
+    assert "question" in read("is delivery about $6?", shown=[]).acts
