@@ -60,7 +60,8 @@ _HUMAN = re.compile(
     r"somebody|staff|agent|representative|manager|colleague|real)|real person|human being|"
     r"a human|(an? )?(live )?agent please|customer service rep|operator|"
     r"(get|put) me (through )?to (a |the )?(person|human|manager|staff))\b|"
-    r"担当者|担当の(方|人|かた)|担当さん|お店の(方|人|かた)|店の人|人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|"
+    r"担当者|担当さん|(担当|お店|店)の(方|人|かた)(と|に(代わ|かわ|相談|聞|つな|連絡))|"
+    r"人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|"
     r"(直接|電話で)(話|相談)",
     _I,
 )
@@ -245,7 +246,8 @@ _NUMBER_AFTER_BOUND = re.compile(
     + r")(?:[- ](?:"
     + "|".join(_UNITS_EN)
     + r"))?|"
-    + "|".join(_UNITS_EN)
+    # (from ten: "about one week", "under one kilo" are no prices)
+    + "|".join(w for w, n in _UNITS_EN.items() if n >= 10)
     + r")\b",
     _I,
 )
@@ -314,7 +316,11 @@ _AGE = re.compile(
 )
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a pair of": 2}
 _EXPLICIT_CURRENCY = re.compile(r"[$¥€£]|円|yen|dollar|usd|jpy|bucks|euro|quid|pounds?\b", _I)
-_APPROX = re.compile(r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of)\b", _I)
+# A rough figure, or what one would spend or pay, is a price only with a currency ("pay in 3
+# instalments" is none).
+_APPROX = re.compile(
+    r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of|spend|pay)\b", _I
+)
 
 
 @dataclass

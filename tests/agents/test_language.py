@@ -323,3 +323,9 @@ def test_a_budget_makes_a_request_for_items_and_a_floor_stays_a_policy_question(
     # a threshold asked about is one, and so is a fee asked about
     assert "question" in read("is shipping free on orders over $50?", shown=[]).acts
     assert "question" in read("is delivery about $6?", shown=[]).acts
+
+
+def test_a_small_number_word_or_a_payment_count_is_no_price():
+    assert dialogue.parse_constraints("about one week?", 2)[0].price_max is None
+    assert dialogue.parse_constraints("can I pay in 3 instalments?", 2)[0].price_max is None
+    assert dialogue.parse_constraints("I can pay up to 30 dollars", 2)[0].price_max == 3000
