@@ -21,6 +21,9 @@ class User(AbstractUser):
     # The zone the platform's own people read times in (IANA name); blank follows
     # settings.TIME_ZONE. Partner members read their partner's zone instead.
     time_zone = models.CharField(max_length=64, blank=True, default="")
+    # The language the person chose for the web pages (a code of settings.LANGUAGES); blank
+    # follows the browser (core.middleware.UserLanguageMiddleware).
+    language = models.CharField(max_length=8, blank=True, default="")
 
     @property
     def is_partner_member(self) -> bool:
