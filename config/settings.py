@@ -115,6 +115,8 @@ LANGUAGE_CODE = "en"
 # `dev.py run|test` compile it in pure Python, core/catalog.py).
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date formats per language (config/formats/<lang>/formats.py) over Django's own.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
