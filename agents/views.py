@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from agents import selectors, services
 from agents.models import Conversation, CopyDraft, Message
@@ -143,7 +144,7 @@ def portal_conversation_takeover(request: HttpRequest, conversation_id: int, act
             )
         else:
             services.conversation_hand_back(actor=request.user, conversation=conversation)
-            messages.success(request, f"{conversation.placement.employee.name} has the conversation again.")
+            messages.success(request, _("%(name)s has the conversation again.") % {"name": conversation.placement.employee.name})
     except ApplicationError as error:
         return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation), error)
     return redirect("portal-conversation", conversation_id=conversation.pk)
@@ -193,7 +194,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
         if action == "catalog":
             content, name = _upload(request)
             count = services.catalog_upload(actor=request.user, placement=placement, content=content, filename=name)
-            messages.success(request, f"Catalog replaced: {count} products.")
+            messages.success(request, _("Catalog replaced: %(count)s products.") % {"count": count})
         elif action == "documents":
             content, name = _upload(request)
             document = services.document_upload(
@@ -203,7 +204,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
                 filename=name,
                 title=request.POST.get("title", ""),
             )
-            messages.success(request, f"“{document.title}” is in the knowledge base.")
+            messages.success(request, _("“%(title)s” is in the knowledge base.") % {"title": document.title})
         else:  # offers
             try:
                 percent = int(request.POST.get("percent_off", ""))
@@ -217,7 +218,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
                 code_prefix=request.POST.get("code_prefix", ""),
                 tags=request.POST.get("tags", "").replace(";", ",").split(","),
             )
-            messages.success(request, f"Offer “{offer.title}” added.")
+            messages.success(request, _("Offer “%(title)s” added.") % {"title": offer.title})
     except ApplicationError as error:
         rows = getattr(error, "rows", None)
         return render_failure(
@@ -241,7 +242,7 @@ def portal_document_delete(request: HttpRequest, placement_id: int, document_id:
         services.document_delete(actor=request.user, document=document)
     except ApplicationError as error:
         return render_failure(request, "agents/portal_knowledge.html", knowledge, error)
-    messages.success(request, f"“{document.title}” removed from the knowledge base.")
+    messages.success(request, _("“%(title)s” removed from the knowledge base.") % {"title": document.title})
     return redirect("portal-knowledge", placement_id=placement_id)
 
 
@@ -272,7 +273,7 @@ def portal_widget(request: HttpRequest, placement_id: int) -> HttpResponse:
         )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_widget.html", _widget_context(request, placement_id), error)
-    messages.success(request, "Widget settings saved.")
+    messages.success(request, _("Widget settings saved."))
     return redirect("portal-widget", placement_id=placement.pk)
 
 
@@ -287,7 +288,7 @@ def portal_widget_rotate(request: HttpRequest, placement_id: int) -> HttpRespons
         services.widget_key_rotate(actor=request.user, widget=context["widget"])
     except ApplicationError as error:
         return render_failure(request, "agents/portal_widget.html", context, error)
-    messages.success(request, "New key issued; update the snippet on your site.")
+    messages.success(request, _("New key issued; update the snippet on your site."))
     return redirect("portal-widget", placement_id=placement_id)
 
 
@@ -324,8 +325,11 @@ def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
         )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_review.html", _review_context(request), error)
-    verdict = "approved: it counts as delivered work" if decision == "approve" else "rejected"
-    messages.success(request, f"Draft {draft.pk} {verdict}.")
+    if decision == "approve":
+        verdict = _("Draft %(number)s approved: it counts as delivered work.")
+    else:
+        verdict = _("Draft %(number)s rejected.")
+    messages.success(request, verdict % {"number": draft.pk})
     return redirect("portal-review")
 
 
@@ -338,7 +342,7 @@ def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse
     return render(
         request,
         "agents/economics.html",
-        {"title": f"{placement.employee.name} at {placement.partner.name}", "rows": [(placement, figures)]},
+        {"title": _("%(name)s at %(partner)s") % {"name": placement.employee.name, "partner": placement.partner.name}, "rows": [(placement, figures)]},
     )
 
 

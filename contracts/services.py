@@ -26,7 +26,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from contracts.models import (
     Contract,
@@ -215,13 +216,13 @@ def _notices_make(audit_entry_id: int) -> int:
     recipients.pop(entry.actor_id or 0, None)
     created_count = 0
     for user, url in recipients.values():
-        _, created = Notification.objects.get_or_create(
+        _notice, created = Notification.objects.get_or_create(
             recipient=user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
         )
         if created:
             created_count += 1
             if user.email:
-                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [user.email])
+                _notice_mail(user=user, summary=entry.summary, url=url)
     return created_count
 
 
@@ -235,7 +236,7 @@ def partner_owners_notify(*, entry: AuditLog, partner: Partner, url: str) -> int
     for membership in owners.order_by("pk"):
         if membership.user_id == entry.actor_id:
             continue
-        _, created = Notification.objects.get_or_create(
+        _notice, created = Notification.objects.get_or_create(
             recipient=membership.user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
         )
         if not created:
@@ -243,7 +244,7 @@ def partner_owners_notify(*, entry: AuditLog, partner: Partner, url: str) -> int
         made += 1
         if membership.user.email:
             try:
-                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [membership.user.email])
+                _notice_mail(user=membership.user, summary=entry.summary, url=url)
             except (smtplib.SMTPException, OSError):
                 logger.warning("could not mail %s about audit entry %s", membership.user_id, entry.pk, exc_info=True)
     return made
@@ -383,31 +384,50 @@ def invitation_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _notice_mail(*, user: User, summary: str, url: str) -> None:
+    """A notice by e-mail, framed in the recipient's language (User.language, else the
+    site's). The summary itself is the audit log's record, stored once, in English."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        body = _("%(summary)s\n\nSee %(url)s") % {"summary": summary, "url": url}
+        send_mail(f"[Haken] {summary}", body, None, [user.email])
+
+
 def _may_invite(actor: User, partner: Partner) -> bool:
     return _is_manager_of(actor, partner) or membership_role(actor, partner) == PartnerMembership.Role.OWNER
 
 
 def _require_inviter(actor: User | None, partner: Partner) -> None:
     if actor is not None and not _may_invite(actor, partner):
-        raise PermissionDenied(f"Only an owner of {partner.name} or its account manager can invite people to it.")
+        raise PermissionDenied(
+            _("Only an owner of %(partner)s or its account manager can invite people to it.") % {"partner": partner.name}
+        )
 
 
 def _invitation_mail(*, invitation: Invitation, link: str) -> None:
+    # In the inviter's language (the one active for their request): the invitee has none yet.
     inviter = invitation.invited_by.display_name if invitation.invited_by else "Haken"
-    role = "an owner" if invitation.role == PartnerMembership.Role.OWNER else "a member"
+    if invitation.role == PartnerMembership.Role.OWNER:
+        invites = _("%(inviter)s invites you to join %(partner)s on Haken as an owner.")
+    else:
+        invites = _("%(inviter)s invites you to join %(partner)s on Haken as a member.")
+    greeting = _("Hello %(name)s,") % {"name": invitation.name} if invitation.name else _("Hello,")
     body = (
-        f"Hello{' ' + invitation.name if invitation.name else ''},\n\n"
-        f"{inviter} invites you to join {invitation.partner.name} on Haken as {role}.\n\n"
-        f"Choose your user name and password here:\n{link}\n\n"
-        f"The link works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
-        "If you did not expect this invitation, ignore this e-mail.\n"
+        f"{greeting}\n\n"
+        + invites % {"inviter": inviter, "partner": invitation.partner.name}
+        + "\n\n"
+        + _("Choose your user name and password here:\n%(link)s") % {"link": link}
+        + "\n\n"
+        + _("The link works once, until %(until)s UTC. If you did not expect this invitation, ignore this e-mail.")
+        % {"until": f"{invitation.expires_at:%Y-%m-%d %H:%M}"}
+        + "\n"
     )
+    subject = _("[Haken] Join %(partner)s") % {"partner": invitation.partner.name}
     try:
-        send_mail(f"[Haken] Join {invitation.partner.name}", body, None, [invitation.email], fail_silently=False)
+        send_mail(subject, body, None, [invitation.email], fail_silently=False)
     except (OSError, smtplib.SMTPException) as error:
         logger.warning("invitation e-mail to %s not sent", invitation.email, exc_info=True)
         raise MailUnavailable(
-            "The invitation e-mail could not be sent just now; nothing was stored. Try again in a moment."
+            _("The invitation e-mail could not be sent just now; nothing was stored. Try again in a moment.")
         ) from error
 
 

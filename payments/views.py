@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from contracts.forms import service_errors_onto
 from contracts.models import Payee, PaymentProvider
@@ -132,7 +133,8 @@ def console_statement_invoice(request: HttpRequest, statement_id: int) -> HttpRe
         invoice = invoicing.invoice_create(actor=request.user, statement=statement)
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice #{invoice.pk} for {statement} is being issued via {invoice.provider}.")
+    messages.success(request, _("Invoice #%(number)s for %(statement)s is being issued via %(provider)s.")
+        % {"number": invoice.pk, "statement": statement, "provider": invoice.provider})
     return redirect("console-invoices")
 
 
@@ -146,7 +148,7 @@ def console_invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResp
         invoicing.invoice_mark_paid(actor=request.user, invoice=invoice, reference=reference)
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice {invoice.number or invoice.pk} is recorded as paid.")
+    messages.success(request, _("Invoice %(number)s is recorded as paid.") % {"number": invoice.number or invoice.pk})
     return redirect("console-invoices")
 
 
@@ -160,7 +162,7 @@ def console_invoice_issue(request: HttpRequest, invoice_id: int) -> HttpResponse
         raise Http404(error.message) from error
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice #{invoice.pk} is being issued again.")
+    messages.success(request, _("Invoice #%(number)s is being issued again.") % {"number": invoice.pk})
     return redirect("console-invoices")
 
 
@@ -239,7 +241,7 @@ def console_payouts(request: HttpRequest) -> HttpResponse:
         run = payouts.payout_run_request(actor=request.user, as_of=as_of)
     except ApplicationError as error:
         return render_failure(request, "payments/console_payouts.html", _payouts_context(request, form), error)
-    messages.success(request, f"Payout run #{run.pk} is queued; its progress shows below.")
+    messages.success(request, _("Payout run #%(number)s is queued; its progress shows below.") % {"number": run.pk})
     return redirect("console-payouts")
 
 
@@ -336,7 +338,7 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         return render(request, "payments/console_payees.html", _payees_context(request))
     form = PayeeCreateForm(request.POST, prefix="new")
     if not form.is_valid():
-        messages.error(request, "The new payee is not valid; see the fields below.")
+        messages.error(request, _("The new payee is not valid; see the fields below."))
         return render(request, "payments/console_payees.html", _payees_context(request, create_form=form), status=400)
     try:
         payee = payee_create(actor=request.user, **form.cleaned_data)
@@ -347,8 +349,8 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         )
     messages.success(
         request,
-        f"Payee {payee.name} ({payee.slug}) created; contract splits can name it now."
-        + (" Onboard its Stripe Connect account below." if payee.payment_provider == "stripe" else ""),
+        _("Payee %(name)s (%(slug)s) created; contract splits can name it now.") % {"name": payee.name, "slug": payee.slug}
+        + (" " + _("Onboard its Stripe Connect account below.") if payee.payment_provider == "stripe" else ""),
     )
     return redirect("console-payees")
 
@@ -366,13 +368,13 @@ def console_payee_settings(request: HttpRequest, payee_id: int) -> HttpResponse:
     payee = _payee_or_404(payee_id)
     form = PayeeSettingsForm(request.POST, prefix=f"payee-{payee.pk}")
     if not form.is_valid():
-        messages.error(request, f"The settings of {payee.name} are not valid.")
+        messages.error(request, _("The settings of %(name)s are not valid.") % {"name": payee.name})
         return render(request, "payments/console_payees.html", _payees_context(request, payee.pk, form), status=400)
     try:
         payee_payment_settings_update(actor=request.user, payee=payee, **form.cleaned_data)
     except ApplicationError as error:
         return render_failure(request, "payments/console_payees.html", _payees_context(request, payee.pk, form), error)
-    messages.success(request, f"Payment settings of {payee.name} saved.")
+    messages.success(request, _("Payment settings of %(name)s saved.") % {"name": payee.name})
     return redirect("console-payees")
 
 
@@ -401,7 +403,7 @@ def console_reconciliation(request: HttpRequest) -> HttpResponse:
             return render_failure(
                 request, "payments/console_reconciliation.html", {"run": selectors.reconciliation_latest()}, error
             )
-        messages.success(request, f"Reconciliation #{run.pk} is running; reload in a moment for its report.")
+        messages.success(request, _("Reconciliation #%(number)s is running; reload in a moment for its report.") % {"number": run.pk})
         return redirect("console-reconciliation")
     run = selectors.reconciliation_latest()
     return render(

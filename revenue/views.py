@@ -23,10 +23,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from contracts.models import Partner, Placement
 from contracts.selectors import (
@@ -332,7 +333,8 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
         context = _settlement_context(request, run_form=form)
         return render_failure(request, "revenue/console_settlement.html", {**context, "failed_action": "run"}, error)
     messages.success(
-        request, f"Settlement of {period_text(period)} is queued as run #{run.pk}; its progress shows below."
+        request, _("Settlement of %(period)s is queued as run #%(number)s; its progress shows below.")
+        % {"period": period_text(period), "number": run.pk}
     )
     return redirect(f"{reverse('console-settlement')}?period={period_text(period)}")
 
@@ -355,15 +357,22 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
     counts = result.counts
     done = statement_batches.ACTIONS[action][2]
     if not result.outcomes:
-        messages.info(request, f"Run #{run.pk} has no statement to {action}.")
-    elif counts[statement_batches.REFUSED]:
-        messages.warning(
-            request,
-            f"{counts[done]} statement{pluralize(counts[done])} {done}; "
-            f"{counts[statement_batches.REFUSED]} refused — see why below.",
+        nothing = _("Run #%(number)s has no statement to submit.") if action == "submit" else _(
+            "Run #%(number)s has no statement to approve."
         )
+        messages.info(request, nothing % {"number": run.pk})
     else:
-        messages.success(request, f"{counts[done]} statement{pluralize(counts[done])} {done}.")
+        count = counts[done]
+        if action == "submit":
+            outcome = ngettext("%(count)s statement submitted", "%(count)s statements submitted", count)
+        else:
+            outcome = ngettext("%(count)s statement approved", "%(count)s statements approved", count)
+        outcome = outcome % {"count": count}
+        if counts[statement_batches.REFUSED]:
+            refused = _("%(count)s refused — see why below.") % {"count": counts[statement_batches.REFUSED]}
+            messages.warning(request, f"{outcome}; {refused}")
+        else:
+            messages.success(request, f"{outcome}.")
     context = _settlement_context(request, period=run.period)
     return render(request, "revenue/console_settlement.html", {**context, "batch": result})
 
@@ -451,8 +460,8 @@ def console_statement(request: HttpRequest, statement_id: int) -> HttpResponse:
 
 
 _STATEMENT_ACTIONS: dict[str, tuple[Callable[..., Statement], str]] = {
-    "submit": (settlement.statement_submit, "Statement #{pk} is in review."),
-    "approve": (settlement.statement_approve, "Statement #{pk} is approved and posted to the ledger."),
+    "submit": (settlement.statement_submit, gettext_noop("Statement #{pk} is in review.")),
+    "approve": (settlement.statement_approve, gettext_noop("Statement #{pk} is approved and posted to the ledger.")),
 }
 
 
@@ -465,8 +474,8 @@ def _statement_action(request: HttpRequest, statement_id: int, action: str) -> H
         context = _console_statement_context(request, _statement_or_404(request, statement_id), failed_action=action)
         return render_failure(request, "revenue/console_statement.html", context, error)
     if action == "approve" and statement.status == Statement.Status.CLOSED:
-        done = "Statement #{pk} is closed: nothing is due, so no invoice is made."
-    messages.success(request, done.format(pk=statement.pk))
+        done = gettext_noop("Statement #{pk} is closed: nothing is due, so no invoice is made.")
+    messages.success(request, _(done).format(pk=statement.pk))
     return redirect("console-statement", statement.pk)
 
 
@@ -503,9 +512,14 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
         return render_failure(request, "revenue/console_statement.html", context, error)
     messages.success(
         request,
-        f"Adjusted by {format_money(form.cleaned_data['amount'], statement.currency)}; "
-        f"the total is now {format_money(updated.total, updated.currency)}. "
-        "The statement is a draft again: send it to review when ready.",
+        _(
+            "Adjusted by %(amount)s; the total is now %(total)s. "
+            "The statement is a draft again: send it to review when ready."
+        )
+        % {
+            "amount": format_money(form.cleaned_data["amount"], statement.currency),
+            "total": format_money(updated.total, updated.currency),
+        },
     )
     return redirect("console-statement", statement.pk)
 
@@ -598,7 +612,7 @@ def portal_uploads(request: HttpRequest) -> HttpResponse:
         upload = upload_create(actor=request.user, partner=partner, file=form.cleaned_data.get("file"))
     except ApplicationError as error:
         return render_failure(request, "revenue/uploads.html", _uploads_context(request, partner, form=form), error)
-    messages.success(request, f"“{upload.original_name}” is uploaded; its rows are being processed.")
+    messages.success(request, _("“%(name)s” is uploaded; its rows are being processed.") % {"name": upload.original_name})
     return redirect("portal-uploads")
 
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from contracts.models import PartnerMembership
 from contracts.selectors import membership_role, viewer_partner
@@ -88,10 +89,10 @@ def portal_webhook_endpoint_action(request: HttpRequest, endpoint_id: int, actio
             return _with_secret(request, issued, 200)
         if action == "disable":
             services.webhook_endpoint_disable(actor=_person(request), endpoint=endpoint)
-            done = f"{endpoint.url} is disabled: no events go to it until you enable it."
+            done = _("%(url)s is disabled: no events go to it until you enable it.") % {"url": endpoint.url}
         else:
             services.webhook_endpoint_enable(actor=_person(request), endpoint=endpoint)
-            done = f"{endpoint.url} is enabled again. Replay any deliveries it missed."
+            done = _("%(url)s is enabled again. Replay any deliveries it missed.") % {"url": endpoint.url}
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
     messages.success(request, done)
@@ -106,5 +107,5 @@ def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> Ht
         replay = services.webhook_delivery_replay(actor=_person(request), delivery=delivery)
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
-    messages.success(request, f"{delivery.event.public_id} is queued again (delivery #{replay.pk}).")
+    messages.success(request, _("%(event)s is queued again (delivery #%(number)s).") % {"event": delivery.event.public_id, "number": replay.pk})
     return redirect("portal-webhooks")
