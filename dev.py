@@ -237,7 +237,7 @@ def command_run() -> int:
         f"\n  Haken is running at http://127.0.0.1:{port}/\n"
         f"  API docs:  http://127.0.0.1:{port}/api/v1/docs/\n"
         f"  Demo logins (password for all: demo-pass-2026):\n"
-        f"    hoshi-owner     partner owner, Hoshi Mart (convenience stores, JPY)\n"
+        f"    hoshi-owner     partner owner, Hoshi Mart (convenience stores, JPY; reads the portal in Japanese)\n"
         f"    wayfarer-owner  partner owner, Wayfarer Travel (USD)\n"
         f"    lumen-owner     partner owner, Lumen Pictures (USD)\n"
         f"    am-sato         account manager (Hoshi Mart, Wayfarer Travel)\n"
