@@ -155,7 +155,7 @@ def message_reply(request: HttpRequest, message_id: int) -> HttpResponse:
     """htmx polling: the reply once the worker made it; until then the placeholder again."""
     message = Message.objects.filter(pk=message_id, role=Message.Role.USER).select_related("conversation").first()
     if message is None:
-        raise Http404("No such message.")
+        raise Http404(_("No such message."))
     or_404(selectors.conversation_get, viewer=request.user, conversation_id=message.conversation_id)
     reply = selectors.reply_for(message=message)
     if reply is None:
@@ -179,9 +179,9 @@ def portal_knowledge(request: HttpRequest, placement_id: int) -> HttpResponse:
 def _upload(request: HttpRequest) -> tuple[bytes, str]:
     upload = request.FILES.get("file")
     if upload is None:
-        raise ValidationFailed("Choose a file to upload.", fields={"file": ["Required."]})
+        raise ValidationFailed(_("Choose a file to upload."), fields={"file": ["Required."]})
     if upload.size > services.MAX_CATALOG_BYTES:
-        raise ValidationFailed("The file is too large.", fields={"file": ["Too large."]})
+        raise ValidationFailed(_("The file is too large."), fields={"file": ["Too large."]})
     return upload.read(), upload.name or ""
 
 
@@ -237,7 +237,7 @@ def portal_document_delete(request: HttpRequest, placement_id: int, document_id:
     knowledge = _knowledge_context(request, placement_id)
     document = knowledge["documents"].filter(pk=document_id).first()
     if document is None:
-        raise Http404("No such document.")
+        raise Http404(_("No such document."))
     try:
         services.document_delete(actor=request.user, document=document)
     except ApplicationError as error:
@@ -283,7 +283,7 @@ def portal_widget_rotate(request: HttpRequest, placement_id: int) -> HttpRespons
     _partner_member(request)
     context = _widget_context(request, placement_id)
     if context["widget"] is None:
-        raise Http404("This placement has no widget yet.")
+        raise Http404(_("This placement has no widget yet."))
     try:
         services.widget_key_rotate(actor=request.user, widget=context["widget"])
     except ApplicationError as error:

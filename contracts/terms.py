@@ -7,6 +7,7 @@ whole draft in one go.
 """
 
 from __future__ import annotations
+from django.utils.translation import gettext as _
 
 import re
 from collections.abc import Iterable
@@ -239,7 +240,7 @@ def terms_validate(
     """Validate contract terms; return their canonical form or raise ValidationFailed."""
     errors = _Errors()
     if not isinstance(raw, dict):
-        raise ValidationFailed("Contract terms must be a JSON object.", fields={"terms": ["must be an object."]})
+        raise ValidationFailed(_("Contract terms must be a JSON object."), fields={"terms": ["must be an object."]})
     payees = set(known_payees) if known_payees is not None else None
 
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
@@ -292,7 +293,7 @@ def terms_validate(
         count = sum(len(messages) for messages in errors.fields.values())
         first_path, first_messages = next(iter(errors.fields.items()))
         raise ValidationFailed(
-            f"The contract terms have {count} problem(s); first: {first_path} {first_messages[0]}",
+            _("The contract terms have %(count)s problem(s); first: %(first_path)s %(first_messages)s") % {"count": count, "first_path": first_path, "first_messages": first_messages[0]},
             fields=errors.fields,
         )
     return {

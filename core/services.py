@@ -189,10 +189,10 @@ def login_success_record(*, username: str) -> None:
 def login_throttle_unlock(*, actor: User, throttle: LoginThrottle) -> LoginThrottle:
     """Staff lift a lock (or clear a count) before it runs out; audited under their name."""
     if not (actor.is_superuser or actor.is_platform_staff):
-        raise PermissionDenied("Only the platform's staff can lift a sign-in lock.")
+        raise PermissionDenied(_("Only the platform's staff can lift a sign-in lock."))
     throttle = LoginThrottle.objects.select_for_update().get(pk=throttle.pk)
     if throttle.locked_until is None and throttle.failures == 0:
-        raise InvalidTransition(f"Sign-in for {throttle.scope} {throttle.key} is not locked.")
+        raise InvalidTransition(_("Sign-in for %(scope)s %(key)s is not locked.") % {"scope": throttle.scope, "key": throttle.key})
     _throttle_unlock(throttle, reason=f"lifted by {actor.username}", actor=actor)
     return throttle
 

@@ -75,7 +75,7 @@ def favicon(request: HttpRequest) -> HttpResponseBase:
     says; answered from the static files (the source, so it works before collectstatic)."""
     path = finders.find("core/favicon.ico")
     if not path:
-        raise Http404("No favicon.")
+        raise Http404(_("No favicon."))
     return FileResponse(open(path, "rb"), content_type="image/x-icon")
 
 

@@ -15,6 +15,7 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -158,5 +159,5 @@ class PayoutRunDetailApi(APIView):
         actor = api_person(request)
         run = PayoutRun.objects.filter(pk=run_id).first()
         if run is None or not has_role(actor, FINANCE_ROLES):
-            raise NotFound(f"No payout run {run_id}.")
+            raise NotFound(_("No payout run %(run_id)s.") % {"run_id": run_id})
         return Response(PayoutRunSerializer(run).data)

@@ -128,7 +128,7 @@ def console_invoices(request: HttpRequest) -> HttpResponse:
 def console_statement_invoice(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = Statement.objects.filter(pk=statement_id).first()
     if statement is None:
-        raise Http404(f"No statement {statement_id}.")
+        raise Http404(_("No statement %(statement_id)s.") % {"statement_id": statement_id})
     try:
         invoice = invoicing.invoice_create(actor=request.user, statement=statement)
     except ApplicationError as error:
@@ -250,7 +250,7 @@ def console_payout_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """htmx: one run's row, polled every 2 s while it is queued or running."""
     run = PayoutRun.objects.filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No payout run {run_id}.")
+        raise Http404(_("No payout run %(run_id)s.") % {"run_id": run_id})
     response = render(request, "payments/_payout_run_row.html", {"run": run})
     if request.htmx and run.status in (PayoutRun.Status.DONE, PayoutRun.Status.FAILED):
         response["HX-Refresh"] = "true"
@@ -358,7 +358,7 @@ def console_payees(request: HttpRequest) -> HttpResponse:
 def _payee_or_404(payee_id: int) -> Payee:
     payee = Payee.objects.filter(pk=payee_id).exclude(kind=Payee.Kind.PLATFORM).first()
     if payee is None:
-        raise Http404(f"No payee {payee_id}.")
+        raise Http404(_("No payee %(payee_id)s.") % {"payee_id": payee_id})
     return payee
 
 
@@ -430,14 +430,14 @@ def _period_or_404(text: str) -> date:
         year, month = (int(part) for part in text.split("-"))
         return date(year, month, 1)
     except ValueError as error:
-        raise Http404(f"No period {text!r}.") from error
+        raise Http404(_("No period %(text)r.") % {"text": text}) from error
 
 
 def _statement_pdf(request: HttpRequest, partner_id: int, period_label: str) -> HttpResponse:
     period = _period_or_404(period_label)
     statements = list(selectors.partner_period_statements(viewer=request.user, partner_id=partner_id, period=period))
     if not statements:
-        raise Http404("No settled statement for that partner and period.")
+        raise Http404(_("No settled statement for that partner and period."))
     partner = statements[0].contract.placement.partner
     invoices = {i.statement_id: i for i in Invoice.objects.filter(statement__in=statements)}
     response = HttpResponse(

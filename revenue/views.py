@@ -346,7 +346,7 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
     through its own service and checks; the page lists what happened to each."""
     run = SettlementRun.objects.filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No settlement run {run_id}.")
+        raise Http404(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     try:
         result = statement_batches.statements_batch_decide(actor=request.user, run=run, action=action)
     except ApplicationError as error:
@@ -382,7 +382,7 @@ def console_settlement_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """htmx: one run's row, polled every 2 s while the run is queued or running."""
     run = SettlementRun.objects.select_related("requested_by").filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No settlement run {run_id}.")
+        raise Http404(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     response = render(request, "revenue/_run_row.html", {"run": run})
     if request.htmx and run.status in (SettlementRun.Status.DONE, SettlementRun.Status.FAILED):
         # The row was polling, so the run finished while the page was open: reload it
@@ -754,7 +754,7 @@ def console_simulate(request: HttpRequest, placement_id: int) -> HttpResponse:
     nothing is drafted, saved or queued, whatever is typed."""
     placement = _placement_or_404(request, placement_id)
     if not hasattr(placement, "contract"):
-        raise Http404("This placement has no contract yet.")
+        raise Http404(_("This placement has no contract yet."))
     today = partner_today(partner=placement.partner)
     terms_a, terms_b = _simulation_defaults(placement, today)
     defaults = {

@@ -66,7 +66,7 @@ def portal_webhooks(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             raise form_failure(form)
         if partner is None:
-            raise PermissionDenied("Only a partner's owner can add webhook endpoints.")
+            raise PermissionDenied(_("Only a partner's owner can add webhook endpoints."))
         issued = services.webhook_endpoint_create(
             actor=_person(request),
             partner=partner,
