@@ -718,7 +718,7 @@ def document_upload(
         raise ValidationFailed(_("Upload a .txt or .md file."), fields={"file": ["Text or markdown only."]})
     if len(content) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed(
-            _("The document is over %(max_document_bytes____1024)s KB.") % {"max_document_bytes____1024": MAX_DOCUMENT_BYTES // 1024}, fields={"file": ["Too large."]}
+            _("The document is over %(kilobytes)s KB.") % {"kilobytes": MAX_DOCUMENT_BYTES // 1024}, fields={"file": ["Too large."]}
         )
     body = _decode(content, "document").replace("\r\n", "\n").strip()
     if _UNSTORABLE.search(body):

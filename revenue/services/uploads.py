@@ -179,7 +179,7 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | 
         )
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise ValidationFailed(
-            _("The file is over %(max_upload_bytes____1024____1024)s MB; split it into smaller files.") % {"max_upload_bytes____1024____1024": MAX_UPLOAD_BYTES // 1024 // 1024},
+            _("The file is over %(megabytes)s MB; split it into smaller files.") % {"megabytes": MAX_UPLOAD_BYTES // 1024 // 1024},
             fields={"file": ["is too large"]},
         )
     file.seek(0)
