@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.currencies import CURRENCY_CHOICES
 from ledger.models import JournalEntry
@@ -21,7 +22,7 @@ class Invoice(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Being issued")
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("invoice status", "Open")
         PAYMENT_FAILED = "payment_failed", _("Payment failed")
         PAID = "paid", _("Paid")
         VOID = "void", _("Void")
