@@ -7,12 +7,12 @@ CORS headers, and rate-limited per key and client address. A visitor continues a
 conversation with the secret token it got when the conversation started."""
 
 from __future__ import annotations
-from django.utils.translation import gettext as _
 
 import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny

@@ -105,7 +105,9 @@ def _skill_for(placement: Placement, skill: str | None) -> str:
     skills = [key for key in placement.employee.skills if workflow_for(key) is not None]
     if skill is None:
         if not skills:
-            raise InvalidTransition(_("%(name)s has no skill that can hold a conversation.") % {"name": placement.employee.name})
+            raise InvalidTransition(
+                _("%(name)s has no skill that can hold a conversation.") % {"name": placement.employee.name}
+            )
         return skills[0]
     if skill not in skills:
         raise ValidationFailed(
@@ -237,7 +239,10 @@ def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversat
     )
     partner_member_require(actor, conversation.placement.partner, doing=doing)
     if conversation.status != Conversation.Status.ESCALATED:
-        raise InvalidTransition(_("The conversation is %(status)s; a human takes over only an escalated one.") % {"status": conversation.status})
+        raise InvalidTransition(
+            _("The conversation is %(status)s; a human takes over only an escalated one.")
+            % {"status": conversation.status}
+        )
     return conversation
 
 
@@ -482,7 +487,9 @@ def copy_draft_review(
     )
     partner_member_require(actor, draft.placement.partner, doing="review its employees' drafts")
     if decision not in COPY_DECISIONS:
-        raise ValidationFailed(_("Unknown decision %(decision)r.") % {"decision": decision}, fields={"decision": ["approve or reject"]})
+        raise ValidationFailed(
+            _("Unknown decision %(decision)r.") % {"decision": decision}, fields={"decision": ["approve or reject"]}
+        )
     if draft.status != CopyDraft.Status.PENDING:
         raise InvalidTransition(_("This draft was already %(status)s.") % {"status": draft.status})
     note = (note or "").strip()[:500]
@@ -492,7 +499,9 @@ def copy_draft_review(
         if text is not None:
             text = text.strip()
             if not text:
-                raise ValidationFailed(_("The edited copy is empty."), fields={"text": ["Write the copy or reject it."]})
+                raise ValidationFailed(
+                    _("The edited copy is empty."), fields={"text": ["Write the copy or reject it."]}
+                )
             if len(text) > 20000:
                 raise ValidationFailed(_("The copy is longer than 20,000 characters."), fields={"text": ["Too long."]})
             draft.text = text
@@ -534,7 +543,9 @@ KNOWLEDGE_STATUSES = (
 def _require_knowledge_editable(actor: Any, placement: Placement) -> None:
     partner_member_require(actor, placement.partner, doing="change what its employees know")
     if placement.status not in KNOWLEDGE_STATUSES:
-        raise InvalidTransition(_("The placement is %(status)s; its knowledge can no longer change.") % {"status": placement.status})
+        raise InvalidTransition(
+            _("The placement is %(status)s; its knowledge can no longer change.") % {"status": placement.status}
+        )
 
 
 @dataclass(frozen=True)
@@ -557,7 +568,9 @@ def _decode(content: bytes, what: str) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed(_("The %(what)s is not UTF-8 text.") % {"what": what}, fields={"file": ["Save it as UTF-8."]}) from None
+        raise ValidationFailed(
+            _("The %(what)s is not UTF-8 text.") % {"what": what}, fields={"file": ["Save it as UTF-8."]}
+        ) from None
 
 
 def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[CatalogRowError]]:
@@ -567,13 +580,15 @@ def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[
     missing = [name for name in ("sku", "name", "price") if name not in header]
     if missing:
         raise ValidationFailed(
-            _("The CSV header lacks: %(join)s (expected %(join2)s).") % {"join": ', '.join(missing), "join2": ', '.join(CATALOG_COLUMNS)},
+            _("The CSV header lacks: %(join)s (expected %(join2)s).")
+            % {"join": ", ".join(missing), "join2": ", ".join(CATALOG_COLUMNS)},
             fields={"file": [f"Missing column(s): {', '.join(missing)}."]},
         )
     unknown = [name for name in header if name not in CATALOG_COLUMNS]
     if unknown:
         raise ValidationFailed(
-            _("Unknown column(s): %(join)s.") % {"join": ', '.join(unknown)}, fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]}
+            _("Unknown column(s): %(join)s.") % {"join": ", ".join(unknown)},
+            fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]},
         )
     reader.fieldnames = header
     exponent = minor_unit_exponent(currency)
@@ -636,7 +651,8 @@ def catalog_upload(*, actor: User, placement: Placement, content: bytes, filenam
     _require_knowledge_editable(actor, placement)
     if len(content) > MAX_CATALOG_BYTES:
         raise ValidationFailed(
-            _("The file is over %(max_catalog_bytes)s MB.") % {"max_catalog_bytes": MAX_CATALOG_BYTES // (1024 * 1024)}, fields={"file": ["Too large."]}
+            _("The file is over %(max_catalog_bytes)s MB.") % {"max_catalog_bytes": MAX_CATALOG_BYTES // (1024 * 1024)},
+            fields={"file": ["Too large."]},
         )
     rows, errors = _catalog_rows(_decode(content, "catalog"), placement.partner.currency)
     if errors:
@@ -718,7 +734,8 @@ def document_upload(
         raise ValidationFailed(_("Upload a .txt or .md file."), fields={"file": ["Text or markdown only."]})
     if len(content) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed(
-            _("The document is over %(kilobytes)s KB.") % {"kilobytes": MAX_DOCUMENT_BYTES // 1024}, fields={"file": ["Too large."]}
+            _("The document is over %(kilobytes)s KB.") % {"kilobytes": MAX_DOCUMENT_BYTES // 1024},
+            fields={"file": ["Too large."]},
         )
     body = _decode(content, "document").replace("\r\n", "\n").strip()
     if _UNSTORABLE.search(body):

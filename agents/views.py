@@ -15,8 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from agents import selectors, services
 from agents.models import Conversation, CopyDraft, Message
@@ -144,7 +144,9 @@ def portal_conversation_takeover(request: HttpRequest, conversation_id: int, act
             )
         else:
             services.conversation_hand_back(actor=request.user, conversation=conversation)
-            messages.success(request, _("%(name)s has the conversation again.") % {"name": conversation.placement.employee.name})
+            messages.success(
+                request, _("%(name)s has the conversation again.") % {"name": conversation.placement.employee.name}
+            )
     except ApplicationError as error:
         return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation), error)
     return redirect("portal-conversation", conversation_id=conversation.pk)
@@ -342,7 +344,11 @@ def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse
     return render(
         request,
         "agents/economics.html",
-        {"title": _("%(name)s at %(partner)s") % {"name": placement.employee.name, "partner": placement.partner.name}, "rows": [(placement, figures)]},
+        {
+            "title": _("%(name)s at %(partner)s")
+            % {"name": placement.employee.name, "partner": placement.partner.name},
+            "rows": [(placement, figures)],
+        },
     )
 
 

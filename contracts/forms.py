@@ -80,7 +80,9 @@ class ContractVersionForm(TermsForm):
 
 
 class PlacementStatusFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", _("Any status")), *Placement.Status.choices], label=_("Status"))
+    status = forms.ChoiceField(
+        required=False, choices=[("", _("Any status")), *Placement.Status.choices], label=_("Status")
+    )
 
 
 class PartnerFilterForm(forms.Form):
@@ -184,9 +186,13 @@ class TermsBuilderForm(forms.Form):
         self.split_count = splits if splits is not None else max(row_count(source, SPLIT_FIELDS), 1)
         for index in range(self.tier_count):
             self.fields[f"tier_up_to_{index}"] = forms.DecimalField(
-                label=_("Tier %(number)s up to") % {"number": index + 1}, required=False, help_text=_("Blank on the last tier: no upper bound.")
+                label=_("Tier %(number)s up to") % {"number": index + 1},
+                required=False,
+                help_text=_("Blank on the last tier: no upper bound."),
             )
-            self.fields[f"tier_rate_{index}"] = forms.DecimalField(label=_("Tier %(number)s rate (%%)") % {"number": index + 1}, required=False)
+            self.fields[f"tier_rate_{index}"] = forms.DecimalField(
+                label=_("Tier %(number)s rate (%%)") % {"number": index + 1}, required=False
+            )
         for index in range(self.split_count):
             self.fields[f"split_payee_{index}"] = forms.ChoiceField(
                 label=_("Payee %(number)s") % {"number": index + 1}, required=False, choices=[("", "—"), *payees]

@@ -146,7 +146,9 @@ def contract_version_get(*, viewer: Any, contract_id: int, number: int) -> Contr
     contract = contract_get(viewer=viewer, contract_id=contract_id)
     version = contract_versions_visible(viewer=viewer).filter(contract=contract, number=number).first()
     if version is None:
-        raise NotFound(_("Contract %(contract_id)s has no version %(number)s.") % {"contract_id": contract_id, "number": number})
+        raise NotFound(
+            _("Contract %(contract_id)s has no version %(number)s.") % {"contract_id": contract_id, "number": number}
+        )
     return version
 
 
@@ -264,7 +266,10 @@ def placement_version_get(*, viewer: Any, placement_id: int, number: int) -> Con
     placement = placement_get(viewer=viewer, placement_id=placement_id)
     version = placement_versions(viewer=viewer, placement=placement).filter(number=number).first()
     if version is None:
-        raise NotFound(_("Placement %(placement_id)s has no contract version %(number)s.") % {"placement_id": placement_id, "number": number})
+        raise NotFound(
+            _("Placement %(placement_id)s has no contract version %(number)s.")
+            % {"placement_id": placement_id, "number": number}
+        )
     return version
 
 

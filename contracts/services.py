@@ -84,7 +84,9 @@ def _is_manager_of(actor: User, partner: Partner) -> bool:
 
 def _require_manager(actor: User, partner: Partner, doing: str) -> None:
     if not _is_manager_of(actor, partner):
-        raise PermissionDenied(_("Only %(name)s's account manager can %(doing)s.") % {"name": partner.name, "doing": doing})
+        raise PermissionDenied(
+            _("Only %(name)s's account manager can %(doing)s.") % {"name": partner.name, "doing": doing}
+        )
 
 
 def partner_member_require(actor: Any, partner: Partner, *, doing: str, owner: bool = False) -> str:
@@ -93,14 +95,18 @@ def partner_member_require(actor: Any, partner: Partner, *, doing: str, owner: b
     role = membership_role(actor, partner)
     if role is None or (owner and role != PartnerMembership.Role.OWNER):
         who = "an owner" if owner else "a member"
-        raise PermissionDenied(_("Only %(who)s of %(name)s can %(doing)s.") % {"who": who, "name": partner.name, "doing": doing})
+        raise PermissionDenied(
+            _("Only %(who)s of %(name)s can %(doing)s.") % {"who": who, "name": partner.name, "doing": doing}
+        )
     return role
 
 
 def _require_reason(reason: str, doing: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed(_("A reason is required to %(doing)s.") % {"doing": doing}, fields={"reason": ["is required."]})
+        raise ValidationFailed(
+            _("A reason is required to %(doing)s.") % {"doing": doing}, fields={"reason": ["is required."]}
+        )
     return reason
 
 
@@ -177,7 +183,8 @@ def _lock_placement(placement: Placement) -> Placement:
 def _expect(placement: Placement, allowed: tuple[str, ...], doing: str) -> None:
     if placement.status not in allowed:
         raise InvalidTransition(
-            _("Cannot %(doing)s: the placement is %(status)s (allowed from %(join)s).") % {"doing": doing, "status": placement.status, "join": ', '.join(allowed)}
+            _("Cannot %(doing)s: the placement is %(status)s (allowed from %(join)s).")
+            % {"doing": doing, "status": placement.status, "join": ", ".join(allowed)}
         )
 
 
@@ -297,7 +304,9 @@ def partner_create(
     shell (seed data)."""
     if actor is not None:
         if not (_is_platform_staff(actor) or actor.role == User.Role.ACCOUNT_MANAGER):
-            raise PermissionDenied(_("Only account managers and the platform's staff can create partner organisations."))
+            raise PermissionDenied(
+                _("Only account managers and the platform's staff can create partner organisations.")
+            )
         if actor.role == User.Role.ACCOUNT_MANAGER:
             if account_manager is not None and account_manager.pk != actor.pk:
                 raise PermissionDenied(
@@ -399,7 +408,8 @@ def _may_invite(actor: User, partner: Partner) -> bool:
 def _require_inviter(actor: User | None, partner: Partner) -> None:
     if actor is not None and not _may_invite(actor, partner):
         raise PermissionDenied(
-            _("Only an owner of %(partner)s or its account manager can invite people to it.") % {"partner": partner.name}
+            _("Only an owner of %(partner)s or its account manager can invite people to it.")
+            % {"partner": partner.name}
         )
 
 
@@ -514,7 +524,8 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     _require_inviter(actor, invitation.partner)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidTransition(
-            _("The invitation of %(email)s is %(status)s; only one not yet used can be withdrawn.") % {"email": invitation.email, "status": invitation.status}
+            _("The invitation of %(email)s is %(status)s; only one not yet used can be withdrawn.")
+            % {"email": invitation.email, "status": invitation.status}
         )
     _close_invitation(invitation, actor=actor, reason=f"withdrawn by {actor.username}")
     return invitation
@@ -574,7 +585,10 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
     if fields:
         raise ValidationFailed(_("Choose a user name and password that can be used."), fields=fields)
     if User.objects.filter(email__iexact=invitation.email).exists():
-        raise Conflict(_("%(email)s got a Haken account since this invitation was sent; sign in with it.") % {"email": invitation.email})
+        raise Conflict(
+            _("%(email)s got a Haken account since this invitation was sent; sign in with it.")
+            % {"email": invitation.email}
+        )
     candidate.set_password(password)
     try:
         with transaction.atomic():
@@ -764,7 +778,10 @@ def payee_stripe_account_record(*, actor: User | None, payee: Payee, account_id:
     if payee.stripe_account_id == account_id:
         return payee
     if payee.stripe_account_id:
-        raise Conflict(_("%(name)s already has the Connect account %(stripe_account_id)s.") % {"name": payee.name, "stripe_account_id": payee.stripe_account_id})
+        raise Conflict(
+            _("%(name)s already has the Connect account %(stripe_account_id)s.")
+            % {"name": payee.name, "stripe_account_id": payee.stripe_account_id}
+        )
     payee.stripe_account_id = account_id
     payee.save(update_fields=["stripe_account_id"])
     audit_record(
@@ -782,7 +799,10 @@ def partner_stripe_customer_record(*, partner: Partner, customer_id: str) -> Par
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if partner.stripe_customer_id != customer_id:
         if partner.stripe_customer_id:
-            raise Conflict(_("%(name)s is already the Stripe customer %(stripe_customer_id)s.") % {"name": partner.name, "stripe_customer_id": partner.stripe_customer_id})
+            raise Conflict(
+                _("%(name)s is already the Stripe customer %(stripe_customer_id)s.")
+                % {"name": partner.name, "stripe_customer_id": partner.stripe_customer_id}
+            )
         partner.stripe_customer_id = customer_id
         partner.save(update_fields=["stripe_customer_id"])
         audit_record(
@@ -806,11 +826,16 @@ def placement_request(*, actor: User, employee: DigitalEmployee, note: str = "")
         raise PermissionDenied(_("Only a partner member can hire a digital employee."))
     partner = actor.membership.partner
     if not employee.is_hireable:
-        raise InvalidTransition(_("%(name)s is %(status)s and cannot be hired.") % {"name": employee.name, "status": employee.status})
+        raise InvalidTransition(
+            _("%(name)s is %(status)s and cannot be hired.") % {"name": employee.name, "status": employee.status}
+        )
     # Lock the partner row so two members hiring the same employee at once get one hire.
     Partner.objects.select_for_update().get(pk=partner.pk)
     if Placement.objects.filter(partner=partner, employee=employee).exclude(status=S.ENDED).exists():
-        raise Conflict(_("%(name)s already has %(name2)s (or a request for them) open.") % {"name": partner.name, "name2": employee.name})
+        raise Conflict(
+            _("%(name)s already has %(name2)s (or a request for them) open.")
+            % {"name": partner.name, "name2": employee.name}
+        )
     placement = Placement.objects.create(
         partner=partner, employee=employee, requested_by=actor, request_note=note.strip()
     )
@@ -986,7 +1011,10 @@ def contract_version_draft(
     contract = placement.contract
     existing = contract_version_open(contract=contract)
     if existing is not None:
-        raise Conflict(_("Version %(number)s is still %(status)s; edit or withdraw it first.") % {"number": existing.number, "status": existing.status})
+        raise Conflict(
+            _("Version %(number)s is still %(status)s; edit or withdraw it first.")
+            % {"number": existing.number, "status": existing.status}
+        )
     canonical = _validated_terms(contract, terms)
     _check_effective_from(contract, effective_from, today=partner_today(partner=placement.partner))
     number = (contract.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
@@ -1032,7 +1060,10 @@ def contract_version_update(
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "edit contract terms")
     if version.status != V.DRAFT:
-        raise InvalidTransition(_("Version %(number)s is %(status)s; only a draft can change.") % {"number": version.number, "status": version.status})
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only a draft can change.")
+            % {"number": version.number, "status": version.status}
+        )
     canonical = _validated_terms(version.contract, terms)
     _check_effective_from(version.contract, effective_from, today=partner_today(partner=placement.partner))
     changes = _diff(version.terms, canonical)
@@ -1058,7 +1089,10 @@ def contract_version_propose(*, actor: User, version: ContractVersion) -> Contra
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "send contract terms")
     if version.status != V.DRAFT:
-        raise InvalidTransition(_("Version %(number)s is %(status)s; only a draft can be sent.") % {"number": version.number, "status": version.status})
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only a draft can be sent.")
+            % {"number": version.number, "status": version.status}
+        )
     if placement.status == S.ENDED:
         raise InvalidTransition(_("The placement has ended."))
     # Time may have passed since drafting: check the start date again.
@@ -1083,7 +1117,10 @@ def contract_version_withdraw(*, actor: User, version: ContractVersion, reason: 
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "withdraw contract terms")
     if version.status not in (V.DRAFT, V.PROPOSED):
-        raise InvalidTransition(_("Version %(number)s is %(status)s; it cannot be withdrawn.") % {"number": version.number, "status": version.status})
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; it cannot be withdrawn.")
+            % {"number": version.number, "status": version.status}
+        )
     before = version.status
     version.status = V.WITHDRAWN
     version.decided_by = actor
@@ -1109,7 +1146,10 @@ def contract_version_accept(*, actor: User, version: ContractVersion) -> Contrac
     version = _lock_version(version)
     partner_member_require(actor, placement.partner, doing="accept contract terms", owner=True)
     if version.status != V.PROPOSED:
-        raise InvalidTransition(_("Version %(number)s is %(status)s; only proposed terms can be accepted.") % {"number": version.number, "status": version.status})
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only proposed terms can be accepted.")
+            % {"number": version.number, "status": version.status}
+        )
     today = partner_today(partner=placement.partner)
     try:
         _check_effective_from(version.contract, version.effective_from, today=today)
@@ -1143,7 +1183,10 @@ def contract_version_reject(*, actor: User, version: ContractVersion, reason: st
     placement = version.contract.placement
     partner_member_require(actor, placement.partner, doing="reject contract terms", owner=True)
     if version.status != V.PROPOSED:
-        raise InvalidTransition(_("Version %(number)s is %(status)s; only proposed terms can be rejected.") % {"number": version.number, "status": version.status})
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only proposed terms can be rejected.")
+            % {"number": version.number, "status": version.status}
+        )
     reason = _require_reason(reason, "reject contract terms")
     version.status = V.REJECTED
     version.decided_by = actor

@@ -7,13 +7,14 @@ whole draft in one go.
 """
 
 from __future__ import annotations
-from django.utils.translation import gettext as _
 
 import re
 from collections.abc import Iterable
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any, TypeGuard
+
+from django.utils.translation import gettext as _
 
 from core.currencies import format_money, is_known_currency
 from core.errors import ValidationFailed
@@ -293,7 +294,8 @@ def terms_validate(
         count = sum(len(messages) for messages in errors.fields.values())
         first_path, first_messages = next(iter(errors.fields.items()))
         raise ValidationFailed(
-            _("The contract terms have %(count)s problem(s); first: %(first_path)s %(first_messages)s") % {"count": count, "first_path": first_path, "first_messages": first_messages[0]},
+            _("The contract terms have %(count)s problem(s); first: %(first_path)s %(first_messages)s")
+            % {"count": count, "first_path": first_path, "first_messages": first_messages[0]},
             fields=errors.fields,
         )
     return {

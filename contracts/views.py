@@ -20,10 +20,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
+from django.views.decorators.http import require_POST
 
 from contracts import selectors, services
 from contracts.forms import (
@@ -173,7 +173,9 @@ def portal_hire(request: HttpRequest, slug: str) -> HttpResponse:
         placement = services.placement_request(actor=request.user, employee=employee, note=form.cleaned_data["note"])
     except ApplicationError as error:
         return render_failure(request, "employees/resume.html", context, error)
-    messages.success(request, _("Your request to hire %(name)s was sent to your account manager.") % {"name": employee.name})
+    messages.success(
+        request, _("Your request to hire %(name)s was sent to your account manager.") % {"name": employee.name}
+    )
     return redirect("portal-placement", placement.pk)
 
 
@@ -287,7 +289,11 @@ def portal_api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
         services.api_key_revoke(actor=request.user, key=key)
     except ApplicationError as error:
         return render_failure(request, "contracts/portal_api_keys.html", _api_keys_context(request), error)
-    messages.success(request, _("Key “%(name)s” (%(prefix)s…) is revoked; calls with it now fail.") % {"name": key.name, "prefix": key.prefix})
+    messages.success(
+        request,
+        _("Key “%(name)s” (%(prefix)s…) is revoked; calls with it now fail.")
+        % {"name": key.name, "prefix": key.prefix},
+    )
     return redirect("portal-api-keys")
 
 
@@ -482,7 +488,9 @@ def console_terms_draft(request: HttpRequest, placement_id: int) -> HttpResponse
             actor=request.user, placement=placement, terms=terms, effective_from=effective_from
         )
 
-    return _terms_save(request, placement, save, gettext_noop("Draft version {number} saved. Send it to the partner when ready."))
+    return _terms_save(
+        request, placement, save, gettext_noop("Draft version {number} saved. Send it to the partner when ready.")
+    )
 
 
 @console_required
@@ -495,7 +503,9 @@ def console_version_update(request: HttpRequest, placement_id: int, number: int)
             actor=request.user, version=version, terms=terms, effective_from=effective_from
         )
 
-    return _terms_save(request, _placement_or_404(request, placement_id), save, gettext_noop("Draft version {number} updated."))
+    return _terms_save(
+        request, _placement_or_404(request, placement_id), save, gettext_noop("Draft version {number} updated.")
+    )
 
 
 @console_required
@@ -582,7 +592,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notifications_mark_read(request: HttpRequest) -> HttpResponse:
     count = services.notification_mark_read(user=request.user)
-    messages.success(request, ngettext("Marked %(count)s notification as read.", "Marked %(count)s notifications as read.", count) % {"count": count})
+    messages.success(
+        request,
+        ngettext("Marked %(count)s notification as read.", "Marked %(count)s notifications as read.", count)
+        % {"count": count},
+    )
     return redirect("notifications")
 
 
@@ -621,7 +635,9 @@ def console_partners(request: HttpRequest) -> HttpResponse:
         return page()
     if form is None:
         return page(
-            error=PermissionDenied(_("Only account managers and the platform's staff can create partner organisations."))
+            error=PermissionDenied(
+                _("Only account managers and the platform's staff can create partner organisations.")
+            )
         )
     if not form.is_valid():
         return page(error=form_failure(form))
@@ -717,7 +733,9 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         services.invitation_revoke(actor=request.user, invitation=invitation)
     except ApplicationError as error:
         return render_failure(request, template, _people_context(request, invitation.partner), error)
-    messages.success(request, _("The invitation of %(email)s is withdrawn; its link no longer works.") % {"email": invitation.email})
+    messages.success(
+        request, _("The invitation of %(email)s is withdrawn; its link no longer works.") % {"email": invitation.email}
+    )
     return redirect("portal-members") if in_portal else redirect("console-partner", invitation.partner_id)
 
 
@@ -750,7 +768,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             add_never_cache_headers(response)
             return response
         login(request, user, backend="core.auth_backends.LockoutModelBackend")
-        messages.success(request, _("Welcome to %(partner)s, %(username)s: you are signed in.") % {"partner": invitation.partner.name, "username": user.username})
+        messages.success(
+            request,
+            _("Welcome to %(partner)s, %(username)s: you are signed in.")
+            % {"partner": invitation.partner.name, "username": user.username},
+        )
         return redirect("portal")
     response = render(request, "contracts/invitation_accept.html", context)
     add_never_cache_headers(response)

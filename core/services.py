@@ -192,7 +192,9 @@ def login_throttle_unlock(*, actor: User, throttle: LoginThrottle) -> LoginThrot
         raise PermissionDenied(_("Only the platform's staff can lift a sign-in lock."))
     throttle = LoginThrottle.objects.select_for_update().get(pk=throttle.pk)
     if throttle.locked_until is None and throttle.failures == 0:
-        raise InvalidTransition(_("Sign-in for %(scope)s %(key)s is not locked.") % {"scope": throttle.scope, "key": throttle.key})
+        raise InvalidTransition(
+            _("Sign-in for %(scope)s %(key)s is not locked.") % {"scope": throttle.scope, "key": throttle.key}
+        )
     _throttle_unlock(throttle, reason=f"lifted by {actor.username}", actor=actor)
     return throttle
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
-from django.utils.translation import gettext as _
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request

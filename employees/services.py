@@ -67,7 +67,10 @@ def employee_create(
 def employee_publish(*, actor: User | None, employee: DigitalEmployee) -> DigitalEmployee:
     employee = DigitalEmployee.objects.select_for_update().get(pk=employee.pk)
     if employee.status != DigitalEmployee.Status.DRAFT:
-        raise InvalidTransition(_("Only a draft can be published; %(name)s is %(status)s.") % {"name": employee.name, "status": employee.status})
+        raise InvalidTransition(
+            _("Only a draft can be published; %(name)s is %(status)s.")
+            % {"name": employee.name, "status": employee.status}
+        )
     employee.status = DigitalEmployee.Status.PUBLISHED
     employee.published_at = timezone.now()
     employee.save(update_fields=["status", "published_at", "updated_at"])

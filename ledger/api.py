@@ -49,7 +49,9 @@ def _day(raw: str | None, name: str, default: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(_("%(name)s must be a date as YYYY-MM-DD.") % {"name": name}, fields={name: [f"got {raw!r}."]}) from None
+        raise ValidationFailed(
+            _("%(name)s must be a date as YYYY-MM-DD.") % {"name": name}, fields={name: [f"got {raw!r}."]}
+        ) from None
 
 
 class AccountStatementApi(APIView):

@@ -13,7 +13,10 @@ class TrendsForm(forms.Form):
 
     currency = forms.ChoiceField(label=_("Currency"))
     months = forms.TypedChoiceField(
-        label=_("Months"), coerce=int, initial=12, choices=[(6, _("6 months")), (12, _("12 months")), (24, _("24 months"))]
+        label=_("Months"),
+        coerce=int,
+        initial=12,
+        choices=[(6, _("6 months")), (12, _("12 months")), (24, _("24 months"))],
     )
 
     def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:

@@ -19,8 +19,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from contracts.forms import service_errors_onto
 from contracts.models import Payee, PaymentProvider
@@ -133,8 +133,11 @@ def console_statement_invoice(request: HttpRequest, statement_id: int) -> HttpRe
         invoice = invoicing.invoice_create(actor=request.user, statement=statement)
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, _("Invoice #%(number)s for %(statement)s is being issued via %(provider)s.")
-        % {"number": invoice.pk, "statement": statement, "provider": invoice.provider})
+    messages.success(
+        request,
+        _("Invoice #%(number)s for %(statement)s is being issued via %(provider)s.")
+        % {"number": invoice.pk, "statement": statement, "provider": invoice.provider},
+    )
     return redirect("console-invoices")
 
 
@@ -349,7 +352,8 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         )
     messages.success(
         request,
-        _("Payee %(name)s (%(slug)s) created; contract splits can name it now.") % {"name": payee.name, "slug": payee.slug}
+        _("Payee %(name)s (%(slug)s) created; contract splits can name it now.")
+        % {"name": payee.name, "slug": payee.slug}
         + (" " + _("Onboard its Stripe Connect account below.") if payee.payment_provider == "stripe" else ""),
     )
     return redirect("console-payees")
@@ -403,7 +407,9 @@ def console_reconciliation(request: HttpRequest) -> HttpResponse:
             return render_failure(
                 request, "payments/console_reconciliation.html", {"run": selectors.reconciliation_latest()}, error
             )
-        messages.success(request, _("Reconciliation #%(number)s is running; reload in a moment for its report.") % {"number": run.pk})
+        messages.success(
+            request, _("Reconciliation #%(number)s is running; reload in a moment for its report.") % {"number": run.pk}
+        )
         return redirect("console-reconciliation")
     run = selectors.reconciliation_latest()
     return render(

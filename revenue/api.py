@@ -10,11 +10,11 @@ since they report nothing on a partner's behalf.
 """
 
 from __future__ import annotations
-from django.utils.translation import gettext as _
 
 from datetime import date
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -59,7 +59,9 @@ class PayloadTooLarge(ApplicationError):
 def _caller_partner(request: Request) -> Partner:
     partner_id = viewer_partner_id(request.user)
     if partner_id is None or partner_id < 0:
-        raise PermissionDenied(_("Only a partner's systems (API key) and members report sales, touchpoints and outcomes."))
+        raise PermissionDenied(
+            _("Only a partner's systems (API key) and members report sales, touchpoints and outcomes.")
+        )
     api_key = getattr(request.user, "api_key", None)
     if api_key is not None:
         return api_key.partner  # loaded with the key by the authentication
@@ -73,7 +75,10 @@ def _batch(request: Request, name: str) -> list[Any]:
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(_("The request body is over %(max_body_bytes)s bytes.") % {"max_body_bytes": MAX_BODY_BYTES}, code=ErrorCode.REQUEST_TOO_LARGE)
+        raise PayloadTooLarge(
+            _("The request body is over %(max_body_bytes)s bytes.") % {"max_body_bytes": MAX_BODY_BYTES},
+            code=ErrorCode.REQUEST_TOO_LARGE,
+        )
     data = request.data
     if not isinstance(data, dict):
         raise ValidationFailed(
@@ -82,17 +87,21 @@ def _batch(request: Request, name: str) -> list[Any]:
     unknown = sorted(key for key in data if key != name)
     if unknown:
         raise ValidationFailed(
-            _("Unknown field(s) in the request body: %(join)s.") % {"join": ', '.join(unknown)},
+            _("Unknown field(s) in the request body: %(join)s.") % {"join": ", ".join(unknown)},
             fields={key: ["Unknown field."] for key in unknown},
         )
     if name not in data:
         raise ValidationFailed(_("%(name)s is required.") % {"name": name}, fields={name: ["This field is required."]})
     items = data[name]
     if not isinstance(items, list):
-        raise ValidationFailed(_("%(name)s must be a list.") % {"name": name}, fields={name: ["Expected a list of items."]})
+        raise ValidationFailed(
+            _("%(name)s must be a list.") % {"name": name}, fields={name: ["Expected a list of items."]}
+        )
     if len(items) > MAX_BATCH:
         raise PayloadTooLarge(
-            _("%(len)s %(name)s in one request; send at most %(max_batch)s per request.") % {"len": len(items), "name": name, "max_batch": MAX_BATCH}, code=ErrorCode.TOO_MANY_EVENTS
+            _("%(len)s %(name)s in one request; send at most %(max_batch)s per request.")
+            % {"len": len(items), "name": name, "max_batch": MAX_BATCH},
+            code=ErrorCode.TOO_MANY_EVENTS,
         )
     return items
 

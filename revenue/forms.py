@@ -77,7 +77,9 @@ class SettlementRunForm(forms.Form):
 
 class StatementFilterForm(forms.Form):
     period = PeriodField(required=False)
-    status = forms.ChoiceField(required=False, label=_("Status"), choices=[("", _("Any status")), *Statement.Status.choices])
+    status = forms.ChoiceField(
+        required=False, label=_("Status"), choices=[("", _("Any status")), *Statement.Status.choices]
+    )
 
 
 class ExportForm(forms.Form):
@@ -91,7 +93,9 @@ class AdjustmentForm(forms.Form):
         help_text=_("Negative lowers the total, positive raises it."),
     )
     # Not required here: the service says a reason is required, as it does for the API.
-    reason = forms.CharField(required=False, max_length=300, label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        required=False, max_length=300, label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 # --- contract simulator ----------------------------------------------------------------------
@@ -130,5 +134,7 @@ class UploadForm(forms.Form):
         label=_("CSV file (required)"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True, "aria-required": "true"}),
-        help_text=format_lazy(_("UTF-8, header row first; up to {megabytes} MB."), megabytes=MAX_UPLOAD_BYTES // 1024 // 1024),
+        help_text=format_lazy(
+            _("UTF-8, header row first; up to {megabytes} MB."), megabytes=MAX_UPLOAD_BYTES // 1024 // 1024
+        ),
     )

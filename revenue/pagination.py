@@ -82,7 +82,8 @@ class StatementCursorPagination(BasePagination):
             size = 0
         if not 1 <= size <= self.max_page_size:
             raise ValidationFailed(
-                _("page_size must be a whole number from 1 to %(max_page_size)s; got %(raw)r.") % {"max_page_size": self.max_page_size, "raw": raw},
+                _("page_size must be a whole number from 1 to %(max_page_size)s; got %(raw)r.")
+                % {"max_page_size": self.max_page_size, "raw": raw},
                 fields={"page_size": [f"must be between 1 and {self.max_page_size}."]},
             )
         return size

@@ -25,9 +25,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
+from django.views.decorators.http import require_GET, require_POST
 
 from contracts.models import Partner, Placement
 from contracts.selectors import (
@@ -333,8 +333,9 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
         context = _settlement_context(request, run_form=form)
         return render_failure(request, "revenue/console_settlement.html", {**context, "failed_action": "run"}, error)
     messages.success(
-        request, _("Settlement of %(period)s is queued as run #%(number)s; its progress shows below.")
-        % {"period": period_text(period), "number": run.pk}
+        request,
+        _("Settlement of %(period)s is queued as run #%(number)s; its progress shows below.")
+        % {"period": period_text(period), "number": run.pk},
     )
     return redirect(f"{reverse('console-settlement')}?period={period_text(period)}")
 
@@ -357,8 +358,10 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
     counts = result.counts
     done = statement_batches.ACTIONS[action][2]
     if not result.outcomes:
-        nothing = _("Run #%(number)s has no statement to submit.") if action == "submit" else _(
-            "Run #%(number)s has no statement to approve."
+        nothing = (
+            _("Run #%(number)s has no statement to submit.")
+            if action == "submit"
+            else _("Run #%(number)s has no statement to approve.")
         )
         messages.info(request, nothing % {"number": run.pk})
     else:
@@ -612,7 +615,9 @@ def portal_uploads(request: HttpRequest) -> HttpResponse:
         upload = upload_create(actor=request.user, partner=partner, file=form.cleaned_data.get("file"))
     except ApplicationError as error:
         return render_failure(request, "revenue/uploads.html", _uploads_context(request, partner, form=form), error)
-    messages.success(request, _("“%(name)s” is uploaded; its rows are being processed.") % {"name": upload.original_name})
+    messages.success(
+        request, _("“%(name)s” is uploaded; its rows are being processed.") % {"name": upload.original_name}
+    )
     return redirect("portal-uploads")
 
 

@@ -2,8 +2,8 @@
 one service or selector, and render; rules live in webhooks.services."""
 
 from __future__ import annotations
-from django.utils.translation import gettext as _
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination

@@ -10,7 +10,9 @@ from webhooks.models import EventType, WebhookDelivery
 
 
 class EndpointCreateForm(forms.Form):
-    url = forms.CharField(max_length=500, label=_("URL"), help_text=_("Where to POST events, e.g. https://example.com/haken"))
+    url = forms.CharField(
+        max_length=500, label=_("URL"), help_text=_("Where to POST events, e.g. https://example.com/haken")
+    )
     description = forms.CharField(max_length=200, required=False, label=_("Description"))
     event_types = forms.MultipleChoiceField(
         label=_("Events"), widget=forms.CheckboxSelectMultiple, choices=EventType.choices

@@ -140,7 +140,8 @@ def _room_check(partner: Partner) -> None:
     enabled = WebhookEndpoint.objects.filter(partner=partner, status=WebhookEndpoint.Status.ENABLED)
     if enabled.count() >= MAX_ENDPOINTS_PER_PARTNER:
         raise InvalidTransition(
-            _("%(name)s has %(max_endpoints_per_partner)s enabled endpoints already; disable one first.") % {"name": partner.name, "max_endpoints_per_partner": MAX_ENDPOINTS_PER_PARTNER}
+            _("%(name)s has %(max_endpoints_per_partner)s enabled endpoints already; disable one first.")
+            % {"name": partner.name, "max_endpoints_per_partner": MAX_ENDPOINTS_PER_PARTNER}
         )
 
 

@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from contracts.models import PartnerMembership
 from contracts.selectors import membership_role, viewer_partner
@@ -107,5 +107,9 @@ def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> Ht
         replay = services.webhook_delivery_replay(actor=_person(request), delivery=delivery)
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
-    messages.success(request, _("%(event)s is queued again (delivery #%(number)s).") % {"event": delivery.event.public_id, "number": replay.pk})
+    messages.success(
+        request,
+        _("%(event)s is queued again (delivery #%(number)s).")
+        % {"event": delivery.event.public_id, "number": replay.pk},
+    )
     return redirect("portal-webhooks")

@@ -56,7 +56,9 @@ def _check_postings(postings: list[Posting]) -> None:
     totals: dict[str, int] = defaultdict(int)
     for posting in postings:
         if not isinstance(posting.amount, int) or isinstance(posting.amount, bool) or posting.amount == 0:
-            raise ValidationFailed(_("Line amounts are non-zero integers; got %(amount)r.") % {"amount": posting.amount})
+            raise ValidationFailed(
+                _("Line amounts are non-zero integers; got %(amount)r.") % {"amount": posting.amount}
+            )
         totals[posting.currency] += posting.amount
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:

@@ -69,7 +69,9 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
     if existing is not None:
         return existing
     if statement.status not in ISSUABLE:
-        raise InvalidTransition(_("The statement is %(status)s; only an approved statement is invoiced.") % {"status": statement.status})
+        raise InvalidTransition(
+            _("The statement is %(status)s; only an approved statement is invoiced.") % {"status": statement.status}
+        )
     if statement.payable <= 0:
         raise InvalidTransition(
             _("Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice.")
@@ -270,7 +272,8 @@ def invoice_payment_record(
         raise InvalidTransition(_("%(invoice)s is void; a payment for it needs finance.") % {"invoice": invoice})
     if amount != invoice.amount or currency.upper() != invoice.currency:
         raise ValidationFailed(
-            _("Paid %(amount)s %(upper)s against an invoice of %(amount2)s %(currency)s; not recorded.") % {"amount": amount, "upper": currency.upper(), "amount2": invoice.amount, "currency": invoice.currency}
+            _("Paid %(amount)s %(upper)s against an invoice of %(amount2)s %(currency)s; not recorded.")
+            % {"amount": amount, "upper": currency.upper(), "amount2": invoice.amount, "currency": invoice.currency}
         )
     statement = invoice.statement
     partner = invoice.partner
@@ -342,7 +345,10 @@ def invoice_mark_paid(*, actor: User, invoice: Invoice, reference: str = "") -> 
     if invoice.status == Invoice.Status.PAID:
         raise InvalidTransition(_("%(invoice)s is already paid.") % {"invoice": invoice})
     if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.PAYMENT_FAILED):
-        raise InvalidTransition(_("%(invoice)s is %(status)s; only an open invoice is paid.") % {"invoice": invoice, "status": invoice.status})
+        raise InvalidTransition(
+            _("%(invoice)s is %(status)s; only an open invoice is paid.")
+            % {"invoice": invoice, "status": invoice.status}
+        )
     invoice = invoice_payment_record(
         invoice=invoice, amount=invoice.amount, currency=invoice.currency, paid_at=timezone.now(), actor=actor
     )

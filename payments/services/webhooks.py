@@ -54,7 +54,10 @@ def webhook_signature_verify(*, payload: bytes, signature: str | None) -> dict[s
         stripe.Webhook.construct_event(payload, signature, secret)
         event = json.loads(payload)
     except stripe.SignatureVerificationError as error:
-        raise BadSignature(_("The Stripe-Signature header does not verify: %(user_message_or_error)s") % {"user_message_or_error": error.user_message or error}) from error
+        raise BadSignature(
+            _("The Stripe-Signature header does not verify: %(user_message_or_error)s")
+            % {"user_message_or_error": error.user_message or error}
+        ) from error
     except ValueError as error:
         raise BadSignature(_("The payload is not a JSON event.")) from error
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):

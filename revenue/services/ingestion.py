@@ -724,7 +724,9 @@ def _service_check(
 ) -> None:
     """Validation for the one-at-a-time services the agents app calls."""
     if kind not in kinds:
-        raise ValidationFailed(_("Unknown kind %(kind)r.") % {"kind": kind}, fields={"kind": [f"must be one of {sorted(kinds)}"]})
+        raise ValidationFailed(
+            _("Unknown kind %(kind)r.") % {"kind": kind}, fields={"kind": [f"must be one of {sorted(kinds)}"]}
+        )
     if not sale_rules.is_storable_key(key):
         raise ValidationFailed(
             _("The key must be a string of 1 to 128 characters."), fields={"key": ["must be 1 to 128 characters"]}
@@ -756,7 +758,9 @@ def touchpoint_record(
     inserted = _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
     touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
     if touchpoint.placement_id != placement.pk:
-        raise Conflict(_("The %(kind)s %(key)r already belongs to another placement of this partner.") % {"kind": kind, "key": key})
+        raise Conflict(
+            _("The %(kind)s %(key)r already belongs to another placement of this partner.") % {"kind": kind, "key": key}
+        )
     if kind == Touchpoint.Kind.COUPON and touchpoint.pk in inserted:
         # An employee handed out a coupon: the partner's till may want to know the code.
         webhook_event_emit(
@@ -971,7 +975,10 @@ def outcome_withdraw(*, placement: Placement, kind: str, external_id: str) -> Ou
         .first()
     )
     if outcome is None:
-        raise NotFound(_("There is no %(kind)s %(external_id)r on placement %(pk)s.") % {"kind": kind, "external_id": external_id, "pk": placement.pk})
+        raise NotFound(
+            _("There is no %(kind)s %(external_id)r on placement %(pk)s.")
+            % {"kind": kind, "external_id": external_id, "pk": placement.pk}
+        )
     if outcome.withdrawn_at is None:
         outcome.withdrawn_at = timezone.now()
         outcome.save(update_fields=["withdrawn_at"])

@@ -657,7 +657,9 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
     statement = _lock_statement(statement)
     finance_require(actor, doing="send statements to review")
     if statement.status != Statement.Status.DRAFT:
-        raise InvalidTransition(_("The statement is %(status)s; only a draft goes to review.") % {"status": statement.status})
+        raise InvalidTransition(
+            _("The statement is %(status)s; only a draft goes to review.") % {"status": statement.status}
+        )
     statement.status = Statement.Status.IN_REVIEW
     statement.submitted_by, statement.submitted_at = actor, timezone.now()
     statement.save(update_fields=["status", "submitted_by", "submitted_at"])
@@ -781,7 +783,9 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     statement = _lock_statement(statement)
     finance_require(actor, doing="approve statements")
     if statement.status != Statement.Status.IN_REVIEW:
-        raise InvalidTransition(_("The statement is %(status)s; only one in review can be approved.") % {"status": statement.status})
+        raise InvalidTransition(
+            _("The statement is %(status)s; only one in review can be approved.") % {"status": statement.status}
+        )
     submitter_id = _submitter_id(statement)
     _check_four_eyes(actor, statement, submitter_id)
     earlier = (

@@ -141,13 +141,14 @@ def _columns_from_header(head: bytes) -> list[str]:
             else " The first row must be the header row naming the columns."
         )
         raise UploadRefused(
-            _("Unknown column(s) in the header row: %(shown)s.%(hint)s The columns are: %(expected)s.") % {"shown": shown, "hint": hint, "expected": expected},
+            _("Unknown column(s) in the header row: %(shown)s.%(hint)s The columns are: %(expected)s.")
+            % {"shown": shown, "hint": hint, "expected": expected},
             fields={"file": [f"unknown column(s): {shown}"]},
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UploadRefused(
-            _("Column(s) named twice in the header row: %(join)s.") % {"join": ', '.join(repeated)},
+            _("Column(s) named twice in the header row: %(join)s.") % {"join": ", ".join(repeated)},
             fields={"file": [f"repeated column(s): {', '.join(repeated)}"]},
         )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
@@ -179,7 +180,8 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | 
         )
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise ValidationFailed(
-            _("The file is over %(megabytes)s MB; split it into smaller files.") % {"megabytes": MAX_UPLOAD_BYTES // 1024 // 1024},
+            _("The file is over %(megabytes)s MB; split it into smaller files.")
+            % {"megabytes": MAX_UPLOAD_BYTES // 1024 // 1024},
             fields={"file": ["is too large"]},
         )
     file.seek(0)
@@ -356,7 +358,8 @@ def _read(run: _Run) -> None:
             if b"\x00" in piece:
                 where = line + piece.count(b"\n", 0, piece.index(b"\x00"))
                 raise UploadRefused(
-                    _("Line %(where)s contains a NUL byte: the file is not CSV text.") % {"where": where}, fields={"file": ["is not CSV text"]}
+                    _("Line %(where)s contains a NUL byte: the file is not CSV text.") % {"where": where},
+                    fields={"file": ["is not CSV text"]},
                 )
             _copy_piece(copy_sql, piece, line)
             newlines = piece.count(b"\n")
@@ -370,7 +373,10 @@ def _read(run: _Run) -> None:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise UploadRefused(
-                _("The file is not UTF-8 text (it ends inside a character). Save it as “CSV UTF-8” and upload it again."),
+                _(
+                    "The file is not UTF-8 text (it ends inside a character). "
+                    "Save it as “CSV UTF-8” and upload it again."
+                ),
                 fields={"file": ["is not UTF-8 text"]},
             ) from None
     with connection.cursor() as cursor:
@@ -403,7 +409,8 @@ def _copy_piece(copy_sql: str, piece: bytes, line: int) -> None:
         else:
             text = f"Line {where} cannot be read as CSV: {detail}."
         raise UploadRefused(
-            _("%(text)s Nothing was stored; fix the file and upload it again.") % {"text": text}, fields={"file": [text]}
+            _("%(text)s Nothing was stored; fix the file and upload it again.") % {"text": text},
+            fields={"file": [text]},
         ) from None
 
 

@@ -33,9 +33,7 @@ def approved(world, settings):
     return statement
 
 
-def test_a_member_who_chose_japanese_reads_the_portal_in_japanese_with_dates_in_the_partners_zone(
-    world, approved
-):
+def test_a_member_who_chose_japanese_reads_the_portal_in_japanese_with_dates_in_the_partners_zone(world, approved):
     # Given Hoshi Mart's owner, whose stored choice is Japanese
     world.hoshi_owner.language = "ja"
     world.hoshi_owner.save(update_fields=["language"])

@@ -135,9 +135,7 @@ def _outside_translation(source: str) -> str:
                 skipping.pop()
             # A space, not the mark: a tag may sit inside an HTML tag (<li{% if a %} class="x"{% endif %}>).
             pieces.append(" ")
-        elif skipping or token.token_type == TokenType.COMMENT:
-            pieces.append(MARK)
-        elif token.token_type == TokenType.VAR:
+        elif skipping or token.token_type == TokenType.COMMENT or token.token_type == TokenType.VAR:
             pieces.append(MARK)
         else:
             pieces.append(token.contents)
