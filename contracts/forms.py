@@ -90,7 +90,7 @@ class PartnerFilterForm(forms.Form):
         required=False,
         queryset=Partner.objects.none(),
         to_field_name="slug",
-        empty_label=_(_("All partners")),
+        empty_label=_("All partners"),
         label=_("Partner"),
     )
 
@@ -149,20 +149,20 @@ class TermsBuilderForm(forms.Form):
         help_text=_("The first day of a month in the partner's time zone: terms change at period starts."),
     )
     share_model = forms.ChoiceField(
-        label=_("Share model"), choices=list(SHARE_MODEL_LABELS.items()), widget=forms.RadioSelect
+        label=_("Share model"), choices=[(k, _(v)) for k, v in SHARE_MODEL_LABELS.items()], widget=forms.RadioSelect
     )
     flat_rate = forms.DecimalField(label=_("Rate (%)"), required=False, help_text=_("For a flat share, e.g. 10."))
     minimum = forms.DecimalField(label=_("Minimum wage per month"), required=False, help_text=_("Blank: none."))
     cap = forms.DecimalField(label=_("Cap per month"), required=False, help_text=_("Blank: no cap."))
     window_days = forms.IntegerField(label=_("Attribution window (days)"))
     attribution_model = forms.ChoiceField(
-        label=_("When several touches match"), choices=list(ATTRIBUTION_MODEL_LABELS.items())
+        label=_("When several touches match"), choices=[(k, _(v)) for k, v in ATTRIBUTION_MODEL_LABELS.items()]
     )
     attribution_keys = forms.MultipleChoiceField(
         label=_("A sale counts when it carries"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        choices=list(ATTRIBUTION_KEY_LABELS.items()),
+        choices=[(k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items()],
         help_text=_("Ties between touches go by this order."),
     )
     hold_days = forms.IntegerField(label=_("Hold before payout (days)"))
@@ -202,7 +202,8 @@ class TermsBuilderForm(forms.Form):
             )
         for kind in sorted(outcome_kinds_all()):
             self.fields[f"fee_{kind}"] = forms.DecimalField(
-                label=_("Fee per %(outcome)s") % {"outcome": OUTCOME_FEE_LABELS.get(kind, kind.replace("_", " "))},
+                label=_("Fee per %(outcome)s")
+                % {"outcome": _(OUTCOME_FEE_LABELS[kind]) if kind in OUTCOME_FEE_LABELS else kind.replace("_", " ")},
                 required=False,
                 help_text=_("Blank: no fee."),
             )
@@ -210,16 +211,16 @@ class TermsBuilderForm(forms.Form):
             # The keys the terms name first, in their order (it breaks ties), then the others.
             chosen = self.initial.get("attribution_keys", [])
             self.fields["attribution_keys"].choices = [
-                (k, ATTRIBUTION_KEY_LABELS[k]) for k in chosen if k in ATTRIBUTION_KEY_LABELS
-            ] + [(k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen]
+                (k, _(ATTRIBUTION_KEY_LABELS[k])) for k in chosen if k in ATTRIBUTION_KEY_LABELS
+            ] + [(k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen]
         else:
             posted = (
                 [k for k in data.getlist("attribution_keys") if k in ATTRIBUTION_KEY_LABELS]
                 if hasattr(data, "getlist")
                 else []
             )
-            self.fields["attribution_keys"].choices = [(k, ATTRIBUTION_KEY_LABELS[k]) for k in posted] + [
-                (k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted
+            self.fields["attribution_keys"].choices = [(k, _(ATTRIBUTION_KEY_LABELS[k])) for k in posted] + [
+                (k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted
             ]
 
     def _initial(self, terms: dict[str, Any] | None, effective_from: date | None, currency: str) -> dict[str, Any]:
@@ -400,7 +401,7 @@ class PartnerCreateForm(forms.Form):
         help_text=_("An IANA zone such as Asia/Tokyo: each month is cut at its midnight."),
     )
     account_manager = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, to_field_name="username", empty_label=_(_("Nobody yet"))
+        queryset=User.objects.none(), required=False, to_field_name="username", empty_label=_("Nobody yet")
     )
     owner_email = forms.EmailField(label=_("Owner's e-mail"), help_text=_("They get a link to set up their account."))
     owner_name = forms.CharField(max_length=150, required=False, label=_("Owner's name"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "locale"
@@ -25,7 +26,7 @@ DOMAIN = "django"
 PYTHON_FOLDERS = ("config", "core", "employees", "contracts", "webhooks", "ledger", "revenue", "payments", "agents")
 SKIPPED_PARTS = {"migrations", "tests", "__pycache__", ".venv", "node_modules"}
 # Django's keywords (makemessages), in Babel's spec: argument positions, "c" for the context.
-KEYWORDS: dict[str, object] = {
+KEYWORDS: dict[str, Any] = {
     "_": None,
     "gettext": None,
     "gettext_lazy": None,

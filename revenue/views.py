@@ -241,7 +241,9 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
     key = source.attributed_key
     if key and explanation.startswith(f"{key} "):
         # The stored note names the key as the API does; a partner reads its plain name.
-        explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key) :]
+        explanation = (_(ATTRIBUTION_KEY_LABELS[key]) if key in ATTRIBUTION_KEY_LABELS else key) + explanation[
+            len(key) :
+        ]
     if source is not sale:
         explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
     when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
@@ -254,7 +256,7 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
         key=key,
         explanation=explanation,
         employee=source.placement.employee.name if source.placement_id else "",
-        key_label=ATTRIBUTION_KEY_LABELS.get(key, key),
+        key_label=_(ATTRIBUTION_KEY_LABELS[key]) if key in ATTRIBUTION_KEY_LABELS else key,
     )
 
 
