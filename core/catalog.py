@@ -117,8 +117,11 @@ def catalogue_update(language: str, root: Path = ROOT) -> tuple[int, int]:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         catalogue = Catalog(locale=language, domain=DOMAIN, project="Haken", fuzzy=False)
-    # No fuzzy guesses: a near match's translation would be shipped as if checked.
-    catalogue.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    # No fuzzy guesses: a near match's translation would be shipped as if checked. The header's
+    # dates stay as they were, so a refresh that finds nothing new changes nothing.
+    created, revised = catalogue.creation_date, catalogue.revision_date
+    catalogue.update(template, no_fuzzy_matching=True, update_header_comment=False, update_creation_date=False)
+    catalogue.creation_date, catalogue.revision_date = created, revised
     catalogue.obsolete.clear()
     catalogue.fuzzy = False
     with path.open("wb") as handle:
