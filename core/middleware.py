@@ -120,5 +120,5 @@ class UserLanguageMiddleware:
         chosen = getattr(user, "language", "") if getattr(user, "is_authenticated", False) else ""
         if chosen and chosen in dict(settings.LANGUAGES) and not request.path.startswith(API_PREFIX):
             translation.activate(chosen)
-            request.LANGUAGE_CODE = chosen  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = chosen
         return self.get_response(request)

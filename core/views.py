@@ -47,7 +47,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         language = ""
     if request.user.is_authenticated:
         try:
-            user_language_set(actor=request.user, language=language)  # type: ignore[arg-type]
+            user_language_set(actor=request.user, language=language)
         except ApplicationError as error:
             messages.error(request, error.message)
     target = request.POST.get("next", "")
