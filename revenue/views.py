@@ -245,7 +245,8 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
             len(key) :
         ]
     if source is not sale:
-        explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
+        refund = _("Refund of %(sale)s.") % {"sale": source.external_id}
+        explanation = refund + (f" {explanation}" if explanation else "")
     when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
     return SaleRow(
         sale=sale,
