@@ -497,32 +497,33 @@ def console_trends(request: HttpRequest) -> HttpResponse:
         charts = [
             TimeChart(
                 key="wages",
-                title="Wages on approved statements",
+                title=_("Wages on approved statements"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
                 series=[
-                    ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
-                    ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods]),
+                    ChartSeries(name=_("Wage"), values=[wages.get(p, {}).get("wage", 0) for p in periods]),
+                    ChartSeries(name=_("Payable"), values=[wages.get(p, {}).get("payable", 0) for p in periods]),
                 ],
             ),
             TimeChart(
                 key="payouts",
-                title="Payouts sent",
+                title=_("Payouts sent"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
-                series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])],
+                series=[ChartSeries(name=_("Sent to payees"), values=[payouts.get(p, 0) for p in periods])],
             ),
             TimeChart(
                 key="ledger",
-                title="Ledger balances at month end",
+                title=_("Ledger balances at month end"),
                 kind="line",
                 currency=currency,
                 periods=periods,
                 series=[
                     ChartSeries(
-                        name=trends.LEDGER_GROUPS.get(group, group), values=[balances[group][p] for p in periods]
+                        name=_(trends.LEDGER_GROUPS[group]) if group in trends.LEDGER_GROUPS else group,
+                        values=[balances[group][p] for p in periods],
                     )
                     for group in sorted(
                         balances,

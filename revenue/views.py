@@ -170,7 +170,7 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
         charts.append(
             TimeChart(
                 key=f"revenue-{currency.lower()}",
-                title="Attributed sales by employee",
+                title=_("Attributed sales by employee"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
