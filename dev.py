@@ -5,6 +5,7 @@
     python3 dev.py test [ARGS]    # the test suite (ARGS go to pytest)
     python3 dev.py lint [STEP]    # ruff check, ruff format --check, mypy, lint-imports
     python3 dev.py bench NAME     # a benchmark script under benchmarks/
+    python3 dev.py messages       # refresh locale/*/django.po from the source (then translate)
 
 It creates `.venv` and installs `requirements/dev.txt` into it (again only when the
 requirements change), then re-executes itself inside it. Without `DATABASE_URL` it starts
@@ -135,6 +136,32 @@ def prepare_environment(*, database: str, data_folder: Path) -> dict[str, str]:
 # --- commands ------------------------------------------------------------------------
 
 
+def compile_messages() -> None:
+    """The .mo files Django reads, from locale/*/LC_MESSAGES/django.po, in pure Python (Babel;
+    no GNU gettext needed). Build output, not committed: every run and test run compiles what
+    changed."""
+    sys.path.insert(0, str(ROOT))
+    from core.catalog import catalogue_compile
+
+    for path in catalogue_compile(ROOT):
+        _log(f"compiled {path.relative_to(ROOT)}")
+
+
+def command_messages() -> int:
+    """Refresh each language's catalogue from the templates and the Python source: new msgids
+    arrive untranslated (empty msgstr) for a person to translate; removed ones leave."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from core.catalog import catalogue_update
+
+    for folder in sorted((ROOT / "locale").iterdir()):
+        if (folder / "LC_MESSAGES").is_dir():
+            total, untranslated = catalogue_update(folder.name, ROOT)
+            _log(f"locale/{folder.name}: {total} messages, {untranslated} to translate")
+    compile_messages()
+    return 0
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
@@ -144,6 +171,7 @@ def command_run() -> int:
     env.setdefault("DJANGO_DEBUG", "true")
     port = env.get("PORT", "8000")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+    compile_messages()
     _manage(env, "migrate", "--noinput")
     _manage(env, "seed_demo")
     _manage(env, "seed_demo_revenue")
@@ -209,7 +237,7 @@ def command_run() -> int:
         f"\n  Haken is running at http://127.0.0.1:{port}/\n"
         f"  API docs:  http://127.0.0.1:{port}/api/v1/docs/\n"
         f"  Demo logins (password for all: demo-pass-2026):\n"
-        f"    hoshi-owner     partner owner, Hoshi Mart (convenience stores, JPY)\n"
+        f"    hoshi-owner     partner owner, Hoshi Mart (convenience stores, JPY; reads the portal in Japanese)\n"
         f"    wayfarer-owner  partner owner, Wayfarer Travel (USD)\n"
         f"    lumen-owner     partner owner, Lumen Pictures (USD)\n"
         f"    am-sato         account manager (Hoshi Mart, Wayfarer Travel)\n"
@@ -265,6 +293,7 @@ def ensure_browser() -> None:
 
 def command_test(args: list[str]) -> int:
     ensure_browser()
+    compile_messages()
     env = prepare_environment(database="haken", data_folder=DATA / "test")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
@@ -274,6 +303,7 @@ def command_bench(args: list[str]) -> int:
     if not args:
         _log("usage: python3 dev.py bench NAME [ARGS]  (see benchmarks/)")
         return 2
+    compile_messages()
     env = prepare_environment(database="haken_bench", data_folder=DATA / "bench")
     script = ROOT / "benchmarks" / f"{args[0]}.py"
     return subprocess.run([sys.executable, str(script), *args[1:]], env=env, cwd=ROOT).returncode
@@ -372,7 +402,7 @@ def command_lint(args: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "lint"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "lint", "messages"}:
         sys.stderr.write(__doc__ or "")
         return 2
     ensure_venv_and_reexec()
@@ -383,6 +413,8 @@ def main() -> int:
         return command_test(rest)
     if command == "lint":
         return command_lint(rest)
+    if command == "messages":
+        return command_messages()
     return command_bench(rest)
 
 

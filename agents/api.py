@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -83,12 +84,16 @@ class WidgetApiView(APIView):
         except ValueError:
             length = 0
         if length > MAX_WIDGET_BODY:
-            raise ValidationFailed("The request is too large.", fields={"message": ["Too large."]})
+            raise ValidationFailed(_("The request is too large."), fields={"message": ["Too large."]})
         widget = selectors.widget_by_key(key=_key_of(request))
         origin = _origin(request)
         if not origin or origin not in widget.allowed_origins:
             raise PermissionDenied(
-                f"This widget is not enabled on {origin or 'a page without an Origin'}.",
+                (
+                    _("This widget is not enabled on %(origin)s.") % {"origin": origin}
+                    if origin
+                    else _("This widget is not enabled on a page without an Origin.")
+                ),
                 fields={"origin": ["Add this site to the widget's allowed origins."]},
             )
         request.widget_allowed_origin = origin  # type: ignore[attr-defined]
@@ -184,14 +189,14 @@ _MEMBER_IN = inline_serializer("FirstMessage", {"message": serializers.CharField
 
 def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
-        raise ValidationFailed("The body must be a JSON object.", fields={"message": ["Required."]})
+        raise ValidationFailed(_("The body must be a JSON object."), fields={"message": ["Required."]})
     return request.data
 
 
 def _visitor_conversation(widget: Widget, public_id: str, token: Any) -> Conversation:
     conversation = selectors.widget_conversation(widget=widget, public_id=public_id)
     if not services.conversation_token_matches(conversation, token):
-        raise NotFound("No such conversation.")
+        raise NotFound(_("No such conversation."))
     return conversation
 
 
@@ -285,7 +290,7 @@ class WidgetMessagesApi(WidgetApiView):
         try:
             after = max(0, int(request.query_params.get("after", "0")))
         except ValueError:
-            raise ValidationFailed("after must be a message id.", fields={"after": ["An integer."]}) from None
+            raise ValidationFailed(_("after must be a message id."), fields={"after": ["An integer."]}) from None
         messages = selectors.transcript(conversation=conversation, after=after)
         pending = conversation.messages.filter(role="user", status="pending").exists()
         waiting = conversation.messages.filter(role="user", status="waiting").exists()

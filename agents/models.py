@@ -14,6 +14,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 
 class CatalogItem(models.Model):
@@ -122,13 +123,13 @@ class Widget(models.Model):
 
 class Conversation(models.Model):
     class Channel(models.TextChoices):
-        PORTAL = "portal", "Partner portal"
-        WIDGET = "widget", "Website widget"
+        PORTAL = "portal", _("Partner portal")
+        WIDGET = "widget", _("Website widget")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ESCALATED = "escalated", "Escalated to a human"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        ESCALATED = "escalated", _("Escalated to a human")
+        RESOLVED = "resolved", _("Resolved")
 
     # The conversation id partners see and may send back with a sale or an outcome.
     public_id = models.CharField(max_length=40, unique=True)
@@ -168,16 +169,16 @@ class Conversation(models.Model):
 
 class Message(models.Model):
     class Role(models.TextChoices):
-        USER = "user", "Customer"
-        ASSISTANT = "assistant", "Employee"
-        STAFF = "staff", "Partner staff"  # a human who took over an escalated conversation
+        USER = "user", _("Customer")
+        ASSISTANT = "assistant", _("Employee")
+        STAFF = "staff", _("Partner staff")  # a human who took over an escalated conversation
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a reply"
-        WAITING = "waiting", "Waiting for a human"  # written while the conversation is escalated
-        ANSWERED = "answered", "Answered"
-        FAILED = "failed", "Answered with an apology"
-        SENT = "sent", "Sent"  # the employee's and staff's own messages
+        PENDING = "pending", _("Waiting for a reply")
+        WAITING = "waiting", _("Waiting for a human")  # written while the conversation is escalated
+        ANSWERED = "answered", _("Answered")
+        FAILED = "failed", _("Answered with an apology")
+        SENT = "sent", _("Sent")  # the employee's and staff's own messages
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -237,9 +238,9 @@ class CopyDraft(models.Model):
     """Campaign copy the copywriter drafted; it counts as delivered work once approved."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="copy_drafts")
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="copy_drafts")
@@ -276,8 +277,8 @@ class AgentRun(models.Model):
     """One model call made for one inbound message: which model, tokens, cost, latency."""
 
     class Status(models.TextChoices):
-        OK = "ok", "Succeeded"
-        ERROR = "error", "Failed"
+        OK = "ok", _("Succeeded")
+        ERROR = "error", _("Failed")
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="runs")
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="agent_runs")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agents.models import (
     AgentRun,
@@ -67,12 +68,12 @@ def replies_stalled(
 def widget_by_key(*, key: Any) -> Widget:
     # A key PostgreSQL cannot even compare (a NUL byte) names no widget either.
     if not isinstance(key, str) or not key or len(key) > 64 or "\x00" in key:
-        raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
+        raise NotFound(_("Unknown widget key."), fields={"key": ["No widget has this publishable key."]})
     widget = (
         Widget.objects.select_related("placement__partner", "placement__employee").filter(publishable_key=key).first()
     )
     if widget is None:
-        raise NotFound("Unknown widget key.", fields={"key": ["No widget has this publishable key."]})
+        raise NotFound(_("Unknown widget key."), fields={"key": ["No widget has this publishable key."]})
     return widget
 
 
@@ -81,7 +82,7 @@ def widget_conversation(*, widget: Widget, public_id: str) -> Conversation:
         placement_id=widget.placement_id, public_id=public_id, channel=Conversation.Channel.WIDGET
     ).first()
     if conversation is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(_("No such conversation."))
     return conversation
 
 
@@ -106,7 +107,7 @@ def conversation_list(*, viewer: Any, placement: Placement | None = None) -> Que
 def conversation_get(*, viewer: Any, conversation_id: int) -> Conversation:
     conversation = conversation_list(viewer=viewer).filter(pk=conversation_id).first()
     if conversation is None:
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound(_("No conversation %(conversation_id)s.") % {"conversation_id": conversation_id})
     return conversation
 
 
@@ -128,7 +129,7 @@ def transcript(*, conversation: Conversation, after: int = 0) -> list[Message]:
 def message_get(*, conversation: Conversation, message_id: int) -> Message:
     message = conversation.messages.filter(pk=message_id).first()
     if message is None:
-        raise NotFound(f"No message {message_id} in this conversation.")
+        raise NotFound(_("No message %(message_id)s in this conversation.") % {"message_id": message_id})
     return message
 
 
@@ -203,7 +204,7 @@ def copy_drafts(*, viewer: Any, status: str | None = None) -> QuerySet[CopyDraft
 def copy_draft_get(*, viewer: Any, draft_id: int) -> CopyDraft:
     draft = copy_drafts(viewer=viewer).filter(pk=draft_id).first()
     if draft is None:
-        raise NotFound(f"No draft {draft_id}.")
+        raise NotFound(_("No draft %(draft_id)s.") % {"draft_id": draft_id})
     return draft
 
 
@@ -304,5 +305,5 @@ def employee_economics(*, viewer: Any, slug: str) -> list[tuple[Placement, Econo
     """Per placement of one employee among those the viewer may see, plus nothing else."""
     placements = placement_list(viewer=viewer).filter(employee__slug=slug)
     if not placements.exists():
-        raise NotFound(f"No placements of {slug!r} to show.")
+        raise NotFound(_("No placements of %(slug)r to show.") % {"slug": slug})
     return [(p, economics(placements=Placement.objects.filter(pk=p.pk))) for p in placements]

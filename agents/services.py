@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agents import retrieval
 from agents.llm import Invoker, ModelFailure, ModelRouter, current_router
@@ -82,10 +83,10 @@ def _placement_for_update(placement: Placement) -> Placement:
 def message_text_clean(text: Any) -> str:
     """A message as it will be stored, or ValidationFailed (empty, too long, unstorable)."""
     if not isinstance(text, str):
-        raise ValidationFailed("The message must be text.", fields={"message": ["Must be a string."]})
+        raise ValidationFailed(_("The message must be text."), fields={"message": ["Must be a string."]})
     text = text.strip()
     if not text:
-        raise ValidationFailed("The message is empty.", fields={"message": ["Write something first."]})
+        raise ValidationFailed(_("The message is empty."), fields={"message": ["Write something first."]})
     limit = max_message_chars()
     if len(text) > limit:
         raise ValidationFailed(
@@ -94,7 +95,7 @@ def message_text_clean(text: Any) -> str:
         )
     if _UNSTORABLE.search(text):
         raise ValidationFailed(
-            "The message contains characters that cannot be stored.",
+            _("The message contains characters that cannot be stored."),
             fields={"message": ["Contains invalid characters."]},
         )
     return text
@@ -104,11 +105,13 @@ def _skill_for(placement: Placement, skill: str | None) -> str:
     skills = [key for key in placement.employee.skills if workflow_for(key) is not None]
     if skill is None:
         if not skills:
-            raise InvalidTransition(f"{placement.employee.name} has no skill that can hold a conversation.")
+            raise InvalidTransition(
+                _("%(name)s has no skill that can hold a conversation.") % {"name": placement.employee.name}
+            )
         return skills[0]
     if skill not in skills:
         raise ValidationFailed(
-            f"{placement.employee.name} does not have the skill {skill!r}.",
+            _("%(name)s does not have the skill %(skill)r.") % {"name": placement.employee.name, "skill": skill},
             fields={"skill": [f"One of: {', '.join(skills)}."]},
         )
     return skill
@@ -138,7 +141,7 @@ def conversation_start(
     if channel == Conversation.Channel.PORTAL:
         partner_member_require(actor, placement.partner, doing="talk with its employees in the portal")
     elif channel != Conversation.Channel.WIDGET:
-        raise ValidationFailed(f"Unknown channel {channel!r}.")
+        raise ValidationFailed(_("Unknown channel %(channel)r.") % {"channel": channel})
     _require_working(placement)
     skill = _skill_for(placement, skill)
     token = secrets.token_urlsafe(24) if channel == Conversation.Channel.WIDGET else ""
@@ -187,7 +190,7 @@ def message_post(*, conversation: Conversation, text: Any, actor: User | None = 
     if conversation.channel == Conversation.Channel.PORTAL:
         partner_member_require(actor, conversation.placement.partner, doing="write in this conversation")
     elif actor is not None:
-        raise PermissionDenied("A widget conversation is the visitor's: only they write in it.")
+        raise PermissionDenied(_("A widget conversation is the visitor's: only they write in it."))
     _require_working(conversation.placement)
     _reopen_if_resolved(conversation, actor)
     return _message_add(conversation, text, actor)
@@ -236,7 +239,10 @@ def _escalated(conversation: Conversation, actor: User, doing: str) -> Conversat
     )
     partner_member_require(actor, conversation.placement.partner, doing=doing)
     if conversation.status != Conversation.Status.ESCALATED:
-        raise InvalidTransition(f"The conversation is {conversation.status}; a human takes over only an escalated one.")
+        raise InvalidTransition(
+            _("The conversation is %(status)s; a human takes over only an escalated one.")
+            % {"status": conversation.status}
+        )
     return conversation
 
 
@@ -481,9 +487,11 @@ def copy_draft_review(
     )
     partner_member_require(actor, draft.placement.partner, doing="review its employees' drafts")
     if decision not in COPY_DECISIONS:
-        raise ValidationFailed(f"Unknown decision {decision!r}.", fields={"decision": ["approve or reject"]})
+        raise ValidationFailed(
+            _("Unknown decision %(decision)r.") % {"decision": decision}, fields={"decision": ["approve or reject"]}
+        )
     if draft.status != CopyDraft.Status.PENDING:
-        raise InvalidTransition(f"This draft was already {draft.status}.")
+        raise InvalidTransition(_("This draft was already %(status)s.") % {"status": draft.status})
     note = (note or "").strip()[:500]
     now = timezone.now()
     changes: dict[str, Any] = {"status": [draft.status, ""]}
@@ -491,9 +499,11 @@ def copy_draft_review(
         if text is not None:
             text = text.strip()
             if not text:
-                raise ValidationFailed("The edited copy is empty.", fields={"text": ["Write the copy or reject it."]})
+                raise ValidationFailed(
+                    _("The edited copy is empty."), fields={"text": ["Write the copy or reject it."]}
+                )
             if len(text) > 20000:
-                raise ValidationFailed("The copy is longer than 20,000 characters.", fields={"text": ["Too long."]})
+                raise ValidationFailed(_("The copy is longer than 20,000 characters."), fields={"text": ["Too long."]})
             draft.text = text
         draft.status = CopyDraft.Status.APPROVED
         outcome_record(
@@ -533,7 +543,9 @@ KNOWLEDGE_STATUSES = (
 def _require_knowledge_editable(actor: Any, placement: Placement) -> None:
     partner_member_require(actor, placement.partner, doing="change what its employees know")
     if placement.status not in KNOWLEDGE_STATUSES:
-        raise InvalidTransition(f"The placement is {placement.status}; its knowledge can no longer change.")
+        raise InvalidTransition(
+            _("The placement is %(status)s; its knowledge can no longer change.") % {"status": placement.status}
+        )
 
 
 @dataclass(frozen=True)
@@ -556,7 +568,9 @@ def _decode(content: bytes, what: str) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed(f"The {what} is not UTF-8 text.", fields={"file": ["Save it as UTF-8."]}) from None
+        raise ValidationFailed(
+            _("The %(what)s is not UTF-8 text.") % {"what": what}, fields={"file": ["Save it as UTF-8."]}
+        ) from None
 
 
 def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[CatalogRowError]]:
@@ -566,13 +580,15 @@ def _catalog_rows(text: str, currency: str) -> tuple[list[dict[str, Any]], list[
     missing = [name for name in ("sku", "name", "price") if name not in header]
     if missing:
         raise ValidationFailed(
-            f"The CSV header lacks: {', '.join(missing)} (expected {', '.join(CATALOG_COLUMNS)}).",
+            _("The CSV header lacks: %(join)s (expected %(join2)s).")
+            % {"join": ", ".join(missing), "join2": ", ".join(CATALOG_COLUMNS)},
             fields={"file": [f"Missing column(s): {', '.join(missing)}."]},
         )
     unknown = [name for name in header if name not in CATALOG_COLUMNS]
     if unknown:
         raise ValidationFailed(
-            f"Unknown column(s): {', '.join(unknown)}.", fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]}
+            _("Unknown column(s): %(join)s.") % {"join": ", ".join(unknown)},
+            fields={"file": [f"Columns are {', '.join(CATALOG_COLUMNS)}."]},
         )
     reader.fieldnames = header
     exponent = minor_unit_exponent(currency)
@@ -635,7 +651,8 @@ def catalog_upload(*, actor: User, placement: Placement, content: bytes, filenam
     _require_knowledge_editable(actor, placement)
     if len(content) > MAX_CATALOG_BYTES:
         raise ValidationFailed(
-            f"The file is over {MAX_CATALOG_BYTES // (1024 * 1024)} MB.", fields={"file": ["Too large."]}
+            _("The file is over %(max_catalog_bytes)s MB.") % {"max_catalog_bytes": MAX_CATALOG_BYTES // (1024 * 1024)},
+            fields={"file": ["Too large."]},
         )
     rows, errors = _catalog_rows(_decode(content, "catalog"), placement.partner.currency)
     if errors:
@@ -647,7 +664,7 @@ def catalog_upload(*, actor: User, placement: Placement, content: bytes, filenam
             errors,
         )
     if not rows:
-        raise ValidationFailed("The CSV has no products.", fields={"file": ["Add at least one row."]})
+        raise ValidationFailed(_("The CSV has no products."), fields={"file": ["Add at least one row."]})
     if len(rows) > MAX_CATALOG_ROWS:
         raise ValidationFailed(
             f"At most {MAX_CATALOG_ROWS:,} products per catalog.", fields={"file": ["Too many rows."]}
@@ -714,19 +731,20 @@ def document_upload(
     _require_knowledge_editable(actor, placement)
     filename = (filename or "").strip()[:200]
     if not filename.lower().endswith((".txt", ".md", ".markdown")):
-        raise ValidationFailed("Upload a .txt or .md file.", fields={"file": ["Text or markdown only."]})
+        raise ValidationFailed(_("Upload a .txt or .md file."), fields={"file": ["Text or markdown only."]})
     if len(content) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed(
-            f"The document is over {MAX_DOCUMENT_BYTES // 1024} KB.", fields={"file": ["Too large."]}
+            _("The document is over %(kilobytes)s KB.") % {"kilobytes": MAX_DOCUMENT_BYTES // 1024},
+            fields={"file": ["Too large."]},
         )
     body = _decode(content, "document").replace("\r\n", "\n").strip()
     if _UNSTORABLE.search(body):
         raise ValidationFailed(
-            "The document contains characters that cannot be stored.", fields={"file": ["Invalid characters."]}
+            _("The document contains characters that cannot be stored."), fields={"file": ["Invalid characters."]}
         )
     passages = _chunks(body)
     if not passages:
-        raise ValidationFailed("The document is empty.", fields={"file": ["No text."]})
+        raise ValidationFailed(_("The document is empty."), fields={"file": ["No text."]})
     title = (title or "").strip() or re.sub(r"\.(txt|md|markdown)$", "", filename, flags=re.IGNORECASE)
     title = title[:200]
     KnowledgeDocument.objects.filter(placement=placement, title=title).delete()
@@ -791,7 +809,7 @@ def offer_create(
         fields["tags"] = ["Each tag at most 40 characters."]
     if fields:
         first = next(iter(fields))
-        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields)
+        raise ValidationFailed(_("%(first)s: %(fields)s") % {"first": first, "fields": fields[first][0]}, fields=fields)
     offer = CouponOffer.objects.create(
         placement=placement, title=title, percent_off=percent_off, code_prefix=code_prefix, tags=clean_tags
     )
@@ -817,11 +835,11 @@ def origins_clean(origins: Any) -> list[str]:
     bad = [o for o in cleaned if not _ORIGIN.match(o)]
     if bad:
         raise ValidationFailed(
-            f"Not an origin: {bad[0]} (write e.g. https://shop.example.com).",
+            _("Not an origin: %(bad)s (write e.g. https://shop.example.com).") % {"bad": bad[0]},
             fields={"allowed_origins": [f"Not an origin: {o}" for o in bad]},
         )
     if len(cleaned) > 20:
-        raise ValidationFailed("At most 20 origins.", fields={"allowed_origins": ["Too many."]})
+        raise ValidationFailed(_("At most 20 origins."), fields={"allowed_origins": ["Too many."]})
     return cleaned
 
 

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from agents import selectors, services
@@ -143,7 +144,9 @@ def portal_conversation_takeover(request: HttpRequest, conversation_id: int, act
             )
         else:
             services.conversation_hand_back(actor=request.user, conversation=conversation)
-            messages.success(request, f"{conversation.placement.employee.name} has the conversation again.")
+            messages.success(
+                request, _("%(name)s has the conversation again.") % {"name": conversation.placement.employee.name}
+            )
     except ApplicationError as error:
         return render_failure(request, "agents/conversation.html", _conversation_context(request, conversation), error)
     return redirect("portal-conversation", conversation_id=conversation.pk)
@@ -154,7 +157,7 @@ def message_reply(request: HttpRequest, message_id: int) -> HttpResponse:
     """htmx polling: the reply once the worker made it; until then the placeholder again."""
     message = Message.objects.filter(pk=message_id, role=Message.Role.USER).select_related("conversation").first()
     if message is None:
-        raise Http404("No such message.")
+        raise Http404(_("No such message."))
     or_404(selectors.conversation_get, viewer=request.user, conversation_id=message.conversation_id)
     reply = selectors.reply_for(message=message)
     if reply is None:
@@ -178,9 +181,9 @@ def portal_knowledge(request: HttpRequest, placement_id: int) -> HttpResponse:
 def _upload(request: HttpRequest) -> tuple[bytes, str]:
     upload = request.FILES.get("file")
     if upload is None:
-        raise ValidationFailed("Choose a file to upload.", fields={"file": ["Required."]})
+        raise ValidationFailed(_("Choose a file to upload."), fields={"file": ["Required."]})
     if upload.size > services.MAX_CATALOG_BYTES:
-        raise ValidationFailed("The file is too large.", fields={"file": ["Too large."]})
+        raise ValidationFailed(_("The file is too large."), fields={"file": ["Too large."]})
     return upload.read(), upload.name or ""
 
 
@@ -193,7 +196,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
         if action == "catalog":
             content, name = _upload(request)
             count = services.catalog_upload(actor=request.user, placement=placement, content=content, filename=name)
-            messages.success(request, f"Catalog replaced: {count} products.")
+            messages.success(request, _("Catalog replaced: %(count)s products.") % {"count": count})
         elif action == "documents":
             content, name = _upload(request)
             document = services.document_upload(
@@ -203,7 +206,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
                 filename=name,
                 title=request.POST.get("title", ""),
             )
-            messages.success(request, f"“{document.title}” is in the knowledge base.")
+            messages.success(request, _("“%(title)s” is in the knowledge base.") % {"title": document.title})
         else:  # offers
             try:
                 percent = int(request.POST.get("percent_off", ""))
@@ -217,7 +220,7 @@ def portal_knowledge_action(request: HttpRequest, placement_id: int, action: str
                 code_prefix=request.POST.get("code_prefix", ""),
                 tags=request.POST.get("tags", "").replace(";", ",").split(","),
             )
-            messages.success(request, f"Offer “{offer.title}” added.")
+            messages.success(request, _("Offer “%(title)s” added.") % {"title": offer.title})
     except ApplicationError as error:
         rows = getattr(error, "rows", None)
         return render_failure(
@@ -236,12 +239,12 @@ def portal_document_delete(request: HttpRequest, placement_id: int, document_id:
     knowledge = _knowledge_context(request, placement_id)
     document = knowledge["documents"].filter(pk=document_id).first()
     if document is None:
-        raise Http404("No such document.")
+        raise Http404(_("No such document."))
     try:
         services.document_delete(actor=request.user, document=document)
     except ApplicationError as error:
         return render_failure(request, "agents/portal_knowledge.html", knowledge, error)
-    messages.success(request, f"“{document.title}” removed from the knowledge base.")
+    messages.success(request, _("“%(title)s” removed from the knowledge base.") % {"title": document.title})
     return redirect("portal-knowledge", placement_id=placement_id)
 
 
@@ -272,7 +275,7 @@ def portal_widget(request: HttpRequest, placement_id: int) -> HttpResponse:
         )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_widget.html", _widget_context(request, placement_id), error)
-    messages.success(request, "Widget settings saved.")
+    messages.success(request, _("Widget settings saved."))
     return redirect("portal-widget", placement_id=placement.pk)
 
 
@@ -282,12 +285,12 @@ def portal_widget_rotate(request: HttpRequest, placement_id: int) -> HttpRespons
     _partner_member(request)
     context = _widget_context(request, placement_id)
     if context["widget"] is None:
-        raise Http404("This placement has no widget yet.")
+        raise Http404(_("This placement has no widget yet."))
     try:
         services.widget_key_rotate(actor=request.user, widget=context["widget"])
     except ApplicationError as error:
         return render_failure(request, "agents/portal_widget.html", context, error)
-    messages.success(request, "New key issued; update the snippet on your site.")
+    messages.success(request, _("New key issued; update the snippet on your site."))
     return redirect("portal-widget", placement_id=placement_id)
 
 
@@ -324,8 +327,11 @@ def portal_review_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
         )
     except ApplicationError as error:
         return render_failure(request, "agents/portal_review.html", _review_context(request), error)
-    verdict = "approved: it counts as delivered work" if decision == "approve" else "rejected"
-    messages.success(request, f"Draft {draft.pk} {verdict}.")
+    if decision == "approve":
+        verdict = _("Draft %(number)s approved: it counts as delivered work.")
+    else:
+        verdict = _("Draft %(number)s rejected.")
+    messages.success(request, verdict % {"number": draft.pk})
     return redirect("portal-review")
 
 
@@ -338,7 +344,11 @@ def placement_economics(request: HttpRequest, placement_id: int) -> HttpResponse
     return render(
         request,
         "agents/economics.html",
-        {"title": f"{placement.employee.name} at {placement.partner.name}", "rows": [(placement, figures)]},
+        {
+            "title": _("%(name)s at %(partner)s")
+            % {"name": placement.employee.name, "partner": placement.partner.name},
+            "rows": [(placement, figures)],
+        },
     )
 
 

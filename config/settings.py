@@ -49,10 +49,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ApiUrlGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (it reads the language cookie), before CommonMiddleware (Django's order):
+    # the browser's choice (cookie, else Accept-Language) for everyone ...
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "contracts.middleware.ViewerTimeZoneMiddleware",
+    # ... then a signed-in person's stored choice (User.language) over it, once the user is known.
+    "core.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -105,7 +110,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The portal's languages (the catalogue in locale/ja; `python3 dev.py messages` refreshes it and
+# `dev.py run|test` compile it in pure Python, core/catalog.py).
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date formats per language (config/formats/<lang>/formats.py) over Django's own.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -130,7 +131,7 @@ class PlacementListApi(APIView):
         if status is not None and status not in Placement.Status.values:
             # A mistyped filter must not look like "you have no placements".
             raise ValidationFailed(
-                f"Unknown placement status {status!r}.",
+                _("Unknown placement status %(status)r.") % {"status": status},
                 fields={"status": [f"must be one of {', '.join(Placement.Status.values)}; got {status!r}."]},
             )
         placements = selectors.placement_list(viewer=request.user, status=status)
@@ -148,7 +149,7 @@ class PlacementListApi(APIView):
         # must not learn from a 409 that an unpublished (draft or retired) employee exists.
         employee = employee_list(viewer=actor).filter(slug=data["employee"]).first()
         if employee is None:
-            raise NotFound(f"No digital employee {data['employee']!r}.")
+            raise NotFound(_("No digital employee %(data)r.") % {"data": data["employee"]})
         placement = services.placement_request(actor=actor, employee=employee, note=data["note"])
         return Response(PlacementSerializer(placement).data, status=201)
 
@@ -187,7 +188,10 @@ class PlacementActionApi(APIView):
         actor = api_person(request)
         service = PLACEMENT_ACTIONS.get(action)
         if service is None:
-            raise NotFound(f"No placement action {action!r}; use one of {', '.join(PLACEMENT_ACTIONS)}.")
+            raise NotFound(
+                _("No placement action %(action)r; use one of %(join)s.")
+                % {"action": action, "join": ", ".join(PLACEMENT_ACTIONS)}
+            )
         placement = selectors.placement_get(viewer=actor, placement_id=placement_id)
         data = validated(ReasonInput, request.data)
         placement = service(actor=actor, placement=placement, reason=data["reason"])
@@ -283,7 +287,10 @@ class ContractVersionActionApi(APIView):
         actor = api_person(request)
         service = VERSION_ACTIONS.get(action)
         if service is None:
-            raise NotFound(f"No contract action {action!r}; use one of {', '.join(VERSION_ACTIONS)}.")
+            raise NotFound(
+                _("No contract action %(action)r; use one of %(join)s.")
+                % {"action": action, "join": ", ".join(VERSION_ACTIONS)}
+            )
         version = selectors.contract_version_get(viewer=actor, contract_id=contract_id, number=number)
         data = validated(ReasonInput, request.data)
         version = service(actor=actor, version=version, reason=data["reason"])
@@ -313,7 +320,7 @@ class ApiKeyListApi(APIView):
         partner_id = selectors.viewer_partner_id(actor)
         partner = selectors.partners_visible(viewer=actor).filter(pk=partner_id).first()
         if partner is None:
-            raise PermissionDenied("Only a partner's owner can create its API keys.")
+            raise PermissionDenied(_("Only a partner's owner can create its API keys."))
         data = validated(ApiKeyCreateInput, request.data)
         issued = services.api_key_create(actor=actor, partner=partner, name=data["name"])
         return Response({"key": issued.secret, "api_key": ApiKeySerializer(issued.key).data}, status=201)
@@ -446,7 +453,8 @@ def _account_manager(username: str | None) -> User | None:
     manager = selectors.account_managers().filter(username=username).first()
     if manager is None:
         raise ValidationFailed(
-            f"No account manager {username!r}.", fields={"account_manager": [f"no account manager {username!r}."]}
+            _("No account manager %(username)r.") % {"username": username},
+            fields={"account_manager": [f"no account manager {username!r}."]},
         )
     return manager
 

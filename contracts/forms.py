@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from contracts.models import Partner, PartnerMembership, Placement
 from contracts.terms import ATTRIBUTION_KEY_LABELS, ATTRIBUTION_MODEL_LABELS, OUTCOME_FEE_LABELS, SHARE_MODEL_LABELS
@@ -30,7 +31,7 @@ def parse_json_field(raw: str) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as error:
         raise forms.ValidationError(
-            "This is not valid JSON: %(problem)s at line %(line)s, column %(column)s.",
+            _("This is not valid JSON: %(problem)s at line %(line)s, column %(column)s."),
             code="invalid_json",
             params={"problem": error.msg, "line": error.lineno, "column": error.colno},
         ) from error
@@ -41,7 +42,7 @@ class NoteForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Note for the account manager (optional)",
+        label=_("Note for the account manager (optional)"),
     )
 
 
@@ -52,14 +53,14 @@ class ReasonForm(forms.Form):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(
-        max_length=80, label="Key name", help_text="Something that tells keys apart, e.g. “POS export”."
+        max_length=80, label=_("Key name"), help_text=_("Something that tells keys apart, e.g. “POS export”.")
     )
 
 
 class TermsForm(forms.Form):
     """The terms textarea alone: what the htmx "Check terms" button posts."""
 
-    terms = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}), label="Terms (JSON)")
+    terms = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}), label=_("Terms (JSON)"))
 
     def clean_terms(self) -> Any:
         return parse_json_field(self.cleaned_data["terms"])
@@ -67,9 +68,9 @@ class TermsForm(forms.Form):
 
 class ContractVersionForm(TermsForm):
     effective_from = forms.DateField(
-        label="Takes effect from",
+        label=_("Takes effect from"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The first day of a month: contract terms change at period starts.",
+        help_text=_("The first day of a month: contract terms change at period starts."),
     )
     field_order = ["effective_from", "terms"]
 
@@ -79,7 +80,9 @@ class ContractVersionForm(TermsForm):
 
 
 class PlacementStatusFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Placement.Status.choices], label="Status")
+    status = forms.ChoiceField(
+        required=False, choices=[("", _("Any status")), *Placement.Status.choices], label=_("Status")
+    )
 
 
 class PartnerFilterForm(forms.Form):
@@ -87,8 +90,8 @@ class PartnerFilterForm(forms.Form):
         required=False,
         queryset=Partner.objects.none(),
         to_field_name="slug",
-        empty_label="All partners",
-        label="Partner",
+        empty_label=_("All partners"),
+        label=_("Partner"),
     )
 
     def __init__(self, *args: Any, partners: Any, **kwargs: Any) -> None:
@@ -141,28 +144,28 @@ def _rate_to_percent(rate: str | None) -> Decimal | None:
 class TermsBuilderForm(forms.Form):
     mode = forms.CharField(widget=forms.HiddenInput, initial="builder")
     effective_from = forms.DateField(
-        label="Takes effect from",
+        label=_("Takes effect from"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The first day of a month in the partner's time zone: terms change at period starts.",
+        help_text=_("The first day of a month in the partner's time zone: terms change at period starts."),
     )
     share_model = forms.ChoiceField(
-        label="Share model", choices=list(SHARE_MODEL_LABELS.items()), widget=forms.RadioSelect
+        label=_("Share model"), choices=[(k, _(v)) for k, v in SHARE_MODEL_LABELS.items()], widget=forms.RadioSelect
     )
-    flat_rate = forms.DecimalField(label="Rate (%)", required=False, help_text="For a flat share, e.g. 10.")
-    minimum = forms.DecimalField(label="Minimum wage per month", required=False, help_text="Blank: none.")
-    cap = forms.DecimalField(label="Cap per month", required=False, help_text="Blank: no cap.")
-    window_days = forms.IntegerField(label="Attribution window (days)")
+    flat_rate = forms.DecimalField(label=_("Rate (%)"), required=False, help_text=_("For a flat share, e.g. 10."))
+    minimum = forms.DecimalField(label=_("Minimum wage per month"), required=False, help_text=_("Blank: none."))
+    cap = forms.DecimalField(label=_("Cap per month"), required=False, help_text=_("Blank: no cap."))
+    window_days = forms.IntegerField(label=_("Attribution window (days)"))
     attribution_model = forms.ChoiceField(
-        label="When several touches match", choices=list(ATTRIBUTION_MODEL_LABELS.items())
+        label=_("When several touches match"), choices=[(k, _(v)) for k, v in ATTRIBUTION_MODEL_LABELS.items()]
     )
     attribution_keys = forms.MultipleChoiceField(
-        label="A sale counts when it carries",
+        label=_("A sale counts when it carries"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        choices=list(ATTRIBUTION_KEY_LABELS.items()),
-        help_text="Ties between touches go by this order.",
+        choices=[(k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items()],
+        help_text=_("Ties between touches go by this order."),
     )
-    hold_days = forms.IntegerField(label="Hold before payout (days)")
+    hold_days = forms.IntegerField(label=_("Hold before payout (days)"))
 
     def __init__(
         self,
@@ -183,36 +186,41 @@ class TermsBuilderForm(forms.Form):
         self.split_count = splits if splits is not None else max(row_count(source, SPLIT_FIELDS), 1)
         for index in range(self.tier_count):
             self.fields[f"tier_up_to_{index}"] = forms.DecimalField(
-                label=f"Tier {index + 1} up to", required=False, help_text="Blank on the last tier: no upper bound."
+                label=_("Tier %(number)s up to") % {"number": index + 1},
+                required=False,
+                help_text=_("Blank on the last tier: no upper bound."),
             )
-            self.fields[f"tier_rate_{index}"] = forms.DecimalField(label=f"Tier {index + 1} rate (%)", required=False)
+            self.fields[f"tier_rate_{index}"] = forms.DecimalField(
+                label=_("Tier %(number)s rate (%%)") % {"number": index + 1}, required=False
+            )
         for index in range(self.split_count):
             self.fields[f"split_payee_{index}"] = forms.ChoiceField(
-                label=f"Payee {index + 1}", required=False, choices=[("", "—"), *payees]
+                label=_("Payee %(number)s") % {"number": index + 1}, required=False, choices=[("", "—"), *payees]
             )
             self.fields[f"split_share_{index}"] = forms.DecimalField(
-                label=f"Payee {index + 1} share (%)", required=False
+                label=_("Payee %(number)s share (%%)") % {"number": index + 1}, required=False
             )
         for kind in sorted(outcome_kinds_all()):
             self.fields[f"fee_{kind}"] = forms.DecimalField(
-                label=f"Fee per {OUTCOME_FEE_LABELS.get(kind, kind.replace('_', ' '))}",
+                label=_("Fee per %(outcome)s")
+                % {"outcome": _(OUTCOME_FEE_LABELS[kind]) if kind in OUTCOME_FEE_LABELS else kind.replace("_", " ")},
                 required=False,
-                help_text="Blank: no fee.",
+                help_text=_("Blank: no fee."),
             )
         if data is None:
             # The keys the terms name first, in their order (it breaks ties), then the others.
             chosen = self.initial.get("attribution_keys", [])
             self.fields["attribution_keys"].choices = [
-                (k, ATTRIBUTION_KEY_LABELS[k]) for k in chosen if k in ATTRIBUTION_KEY_LABELS
-            ] + [(k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen]
+                (k, _(ATTRIBUTION_KEY_LABELS[k])) for k in chosen if k in ATTRIBUTION_KEY_LABELS
+            ] + [(k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in chosen]
         else:
             posted = (
                 [k for k in data.getlist("attribution_keys") if k in ATTRIBUTION_KEY_LABELS]
                 if hasattr(data, "getlist")
                 else []
             )
-            self.fields["attribution_keys"].choices = [(k, ATTRIBUTION_KEY_LABELS[k]) for k in posted] + [
-                (k, v) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted
+            self.fields["attribution_keys"].choices = [(k, _(ATTRIBUTION_KEY_LABELS[k])) for k in posted] + [
+                (k, _(v)) for k, v in ATTRIBUTION_KEY_LABELS.items() if k not in posted
             ]
 
     def _initial(self, terms: dict[str, Any] | None, effective_from: date | None, currency: str) -> dict[str, Any]:
@@ -378,25 +386,25 @@ def service_errors_onto(form: forms.Form, fields: dict[str, list[str]]) -> None:
 
 
 class PartnerCreateForm(forms.Form):
-    name = forms.CharField(max_length=120, label="Organisation name")
+    name = forms.CharField(max_length=120, label=_("Organisation name"))
     slug = forms.SlugField(
         max_length=64,
-        label="Short name",
-        help_text="Lower-case letters, digits and hyphens, e.g. “corner-shop”. It cannot change.",
+        label=_("Short name"),
+        help_text=_("Lower-case letters, digits and hyphens, e.g. “corner-shop”. It cannot change."),
     )
     industry = forms.ChoiceField(choices=Industry.choices)
-    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text="Sales are reported and invoiced in it.")
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text=_("Sales are reported and invoiced in it."))
     timezone = forms.CharField(
         max_length=64,
         initial="UTC",
-        label="Time zone",
-        help_text="An IANA zone such as Asia/Tokyo: each month is cut at its midnight.",
+        label=_("Time zone"),
+        help_text=_("An IANA zone such as Asia/Tokyo: each month is cut at its midnight."),
     )
     account_manager = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, to_field_name="username", empty_label="Nobody yet"
+        queryset=User.objects.none(), required=False, to_field_name="username", empty_label=_("Nobody yet")
     )
-    owner_email = forms.EmailField(label="Owner's e-mail", help_text="They get a link to set up their account.")
-    owner_name = forms.CharField(max_length=150, required=False, label="Owner's name")
+    owner_email = forms.EmailField(label=_("Owner's e-mail"), help_text=_("They get a link to set up their account."))
+    owner_name = forms.CharField(max_length=150, required=False, label=_("Owner's name"))
 
     def __init__(self, *args: Any, managers: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -408,17 +416,17 @@ class PartnerCreateForm(forms.Form):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label="E-mail")
-    name = forms.CharField(max_length=150, required=False, label="Name (optional)")
+    email = forms.EmailField(label=_("E-mail"))
+    name = forms.CharField(max_length=150, required=False, label=_("Name (optional)"))
     role = forms.ChoiceField(choices=PartnerMembership.Role.choices, initial=PartnerMembership.Role.MEMBER)
 
 
 class InvitationAcceptForm(forms.Form):
     username = forms.CharField(
-        max_length=150, label="User name", help_text="Letters, digits and @ . + - _ only; you sign in with it."
+        max_length=150, label=_("User name"), help_text=_("Letters, digits and @ . + - _ only; you sign in with it.")
     )
-    password = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password", max_length=512)
-    password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password again", max_length=512)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, label=_("Password"), max_length=512)
+    password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label=_("Password again"), max_length=512)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -427,5 +435,5 @@ class InvitationAcceptForm(forms.Form):
             and cleaned.get("password_again")
             and cleaned["password"] != cleaned["password_again"]
         ):
-            self.add_error("password_again", "The two passwords differ.")
+            self.add_error("password_again", _("The two passwords differ."))
         return cleaned

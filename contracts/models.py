@@ -4,15 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 from core.currencies import CURRENCY_CHOICES
 from employees.models import DigitalEmployee, Industry
 
 
 class PaymentProvider(models.TextChoices):
-    DEFAULT = "", "Default (Stripe when configured, else manual)"
-    STRIPE = "stripe", "Stripe"
-    MANUAL = "manual", "Manual (CSV export)"
+    DEFAULT = "", _("Default (Stripe when configured, else manual)")
+    STRIPE = "stripe", _("Stripe")
+    MANUAL = "manual", _("Manual (CSV export)")
 
 
 class Partner(models.Model):
@@ -48,8 +49,8 @@ class Partner(models.Model):
 
 class PartnerMembership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
@@ -65,9 +66,9 @@ class Payee(models.Model):
     a reseller. Contract terms name payees by slug."""
 
     class Kind(models.TextChoices):
-        PLATFORM = "platform", "Platform"
-        STUDIO = "studio", "Studio"
-        RESELLER = "reseller", "Reseller"
+        PLATFORM = "platform", _("Platform")
+        STUDIO = "studio", _("Studio")
+        RESELLER = "reseller", _("Reseller")
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
@@ -97,11 +98,11 @@ class Placement(models.Model):
     """A hire: one digital employee working for one partner."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        APPROVED = "approved", "Approved"
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        ENDED = "ended", "Ended"
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="placements")
     employee = models.ForeignKey(DigitalEmployee, on_delete=models.PROTECT, related_name="placements")
@@ -165,11 +166,11 @@ class ContractVersion(models.Model):
     and start date are frozen, which a database trigger enforces (migration 0002)."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PROPOSED = "proposed", "Proposed to partner"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        DRAFT = "draft", _("Draft")
+        PROPOSED = "proposed", _("Proposed to partner")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import (
     Contract,
@@ -110,7 +111,7 @@ def hiring_status_by_employee(viewer: Any, employee_ids: Iterable[int]) -> dict[
 def placement_get(*, viewer: Any, placement_id: int) -> Placement:
     placement = placement_list(viewer=viewer).filter(pk=placement_id).first()
     if placement is None:
-        raise NotFound(f"No placement {placement_id}.")
+        raise NotFound(_("No placement %(placement_id)s.") % {"placement_id": placement_id})
     return placement
 
 
@@ -137,7 +138,7 @@ def contract_list(*, viewer: Any) -> QuerySet[Contract]:
 def contract_get(*, viewer: Any, contract_id: int) -> Contract:
     contract = contract_list(viewer=viewer).filter(pk=contract_id).first()
     if contract is None:
-        raise NotFound(f"No contract {contract_id}.")
+        raise NotFound(_("No contract %(contract_id)s.") % {"contract_id": contract_id})
     return contract
 
 
@@ -145,7 +146,9 @@ def contract_version_get(*, viewer: Any, contract_id: int, number: int) -> Contr
     contract = contract_get(viewer=viewer, contract_id=contract_id)
     version = contract_versions_visible(viewer=viewer).filter(contract=contract, number=number).first()
     if version is None:
-        raise NotFound(f"Contract {contract_id} has no version {number}.")
+        raise NotFound(
+            _("Contract %(contract_id)s has no version %(number)s.") % {"contract_id": contract_id, "number": number}
+        )
     return version
 
 
@@ -197,7 +200,7 @@ def api_key_list(*, viewer: Any) -> QuerySet[PartnerApiKey]:
 def api_key_get(*, viewer: Any, key_id: int) -> PartnerApiKey:
     key = api_key_list(viewer=viewer).filter(pk=key_id).first()
     if key is None:
-        raise NotFound(f"No API key {key_id}.")
+        raise NotFound(_("No API key %(key_id)s.") % {"key_id": key_id})
     return key
 
 
@@ -263,7 +266,10 @@ def placement_version_get(*, viewer: Any, placement_id: int, number: int) -> Con
     placement = placement_get(viewer=viewer, placement_id=placement_id)
     version = placement_versions(viewer=viewer, placement=placement).filter(number=number).first()
     if version is None:
-        raise NotFound(f"Placement {placement_id} has no contract version {number}.")
+        raise NotFound(
+            _("Placement %(placement_id)s has no contract version %(number)s.")
+            % {"placement_id": placement_id, "number": number}
+        )
     return version
 
 
@@ -322,7 +328,7 @@ def partner_managed_by(*, viewer: Any, partner: Partner) -> bool:
 def partner_by_id(*, viewer: Any, partner_id: int) -> Partner:
     partner = partners_visible(viewer=viewer).select_related("account_manager").filter(pk=partner_id).first()
     if partner is None:
-        raise NotFound(f"No partner {partner_id}.")
+        raise NotFound(_("No partner %(partner_id)s.") % {"partner_id": partner_id})
     return partner
 
 
@@ -352,7 +358,7 @@ def invitation_get(*, viewer: Any, invitation_id: int) -> Invitation:
         .first()
     )
     if invitation is None:
-        raise NotFound(f"No invitation {invitation_id}.")
+        raise NotFound(_("No invitation %(invitation_id)s.") % {"invitation_id": invitation_id})
     return invitation
 
 

@@ -26,7 +26,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from contracts.models import (
     Contract,
@@ -83,7 +84,9 @@ def _is_manager_of(actor: User, partner: Partner) -> bool:
 
 def _require_manager(actor: User, partner: Partner, doing: str) -> None:
     if not _is_manager_of(actor, partner):
-        raise PermissionDenied(f"Only {partner.name}'s account manager can {doing}.")
+        raise PermissionDenied(
+            _("Only %(name)s's account manager can %(doing)s.") % {"name": partner.name, "doing": doing}
+        )
 
 
 def partner_member_require(actor: Any, partner: Partner, *, doing: str, owner: bool = False) -> str:
@@ -92,14 +95,18 @@ def partner_member_require(actor: Any, partner: Partner, *, doing: str, owner: b
     role = membership_role(actor, partner)
     if role is None or (owner and role != PartnerMembership.Role.OWNER):
         who = "an owner" if owner else "a member"
-        raise PermissionDenied(f"Only {who} of {partner.name} can {doing}.")
+        raise PermissionDenied(
+            _("Only %(who)s of %(name)s can %(doing)s.") % {"who": who, "name": partner.name, "doing": doing}
+        )
     return role
 
 
 def _require_reason(reason: str, doing: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed(f"A reason is required to {doing}.", fields={"reason": ["is required."]})
+        raise ValidationFailed(
+            _("A reason is required to %(doing)s.") % {"doing": doing}, fields={"reason": ["is required."]}
+        )
     return reason
 
 
@@ -176,7 +183,8 @@ def _lock_placement(placement: Placement) -> Placement:
 def _expect(placement: Placement, allowed: tuple[str, ...], doing: str) -> None:
     if placement.status not in allowed:
         raise InvalidTransition(
-            f"Cannot {doing}: the placement is {placement.status} (allowed from {', '.join(allowed)})."
+            _("Cannot %(doing)s: the placement is %(status)s (allowed from %(join)s).")
+            % {"doing": doing, "status": placement.status, "join": ", ".join(allowed)}
         )
 
 
@@ -215,13 +223,13 @@ def _notices_make(audit_entry_id: int) -> int:
     recipients.pop(entry.actor_id or 0, None)
     created_count = 0
     for user, url in recipients.values():
-        _, created = Notification.objects.get_or_create(
+        _notice, created = Notification.objects.get_or_create(
             recipient=user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
         )
         if created:
             created_count += 1
             if user.email:
-                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [user.email])
+                _notice_mail(user=user, summary=entry.summary, url=url)
     return created_count
 
 
@@ -235,7 +243,7 @@ def partner_owners_notify(*, entry: AuditLog, partner: Partner, url: str) -> int
     for membership in owners.order_by("pk"):
         if membership.user_id == entry.actor_id:
             continue
-        _, created = Notification.objects.get_or_create(
+        _notice, created = Notification.objects.get_or_create(
             recipient=membership.user, audit_entry=entry, defaults={"message": entry.summary, "url": url}
         )
         if not created:
@@ -243,7 +251,7 @@ def partner_owners_notify(*, entry: AuditLog, partner: Partner, url: str) -> int
         made += 1
         if membership.user.email:
             try:
-                send_mail(f"[Haken] {entry.summary}", f"{entry.summary}\n\nSee {url}", None, [membership.user.email])
+                _notice_mail(user=membership.user, summary=entry.summary, url=url)
             except (smtplib.SMTPException, OSError):
                 logger.warning("could not mail %s about audit entry %s", membership.user_id, entry.pk, exc_info=True)
     return made
@@ -296,7 +304,9 @@ def partner_create(
     shell (seed data)."""
     if actor is not None:
         if not (_is_platform_staff(actor) or actor.role == User.Role.ACCOUNT_MANAGER):
-            raise PermissionDenied("Only account managers and the platform's staff can create partner organisations.")
+            raise PermissionDenied(
+                _("Only account managers and the platform's staff can create partner organisations.")
+            )
         if actor.role == User.Role.ACCOUNT_MANAGER:
             if account_manager is not None and account_manager.pk != actor.pk:
                 raise PermissionDenied(
@@ -321,7 +331,7 @@ def partner_create(
     if "slug" not in fields and Partner.objects.filter(slug=slug).exists():
         fields["slug"] = [f"{slug!r} is taken."]
     if fields:
-        raise ValidationFailed("The partner is not valid.", fields=fields)
+        raise ValidationFailed(_("The partner is not valid."), fields=fields)
     partner = Partner.objects.create(
         slug=slug,
         name=name,
@@ -352,9 +362,9 @@ def partner_member_add(
     *, actor: User | None, partner: Partner, user: User, role: str = PartnerMembership.Role.MEMBER
 ) -> PartnerMembership:
     if user.role != User.Role.PARTNER:
-        raise ValidationFailed(f"{user.username} is platform staff, not a partner member.")
+        raise ValidationFailed(_("%(username)s is platform staff, not a partner member.") % {"username": user.username})
     if PartnerMembership.objects.filter(user=user).exists():
-        raise Conflict(f"{user.username} already belongs to a partner.")
+        raise Conflict(_("%(username)s already belongs to a partner.") % {"username": user.username})
     membership = PartnerMembership.objects.create(user=user, partner=partner, role=role)
     audit_record(
         actor=actor,
@@ -383,31 +393,51 @@ def invitation_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _notice_mail(*, user: User, summary: str, url: str) -> None:
+    """A notice by e-mail, framed in the recipient's language (User.language, else the
+    site's). The summary itself is the audit log's record, stored once, in English."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        body = _("%(summary)s\n\nSee %(url)s") % {"summary": summary, "url": url}
+        send_mail(f"[Haken] {summary}", body, None, [user.email])
+
+
 def _may_invite(actor: User, partner: Partner) -> bool:
     return _is_manager_of(actor, partner) or membership_role(actor, partner) == PartnerMembership.Role.OWNER
 
 
 def _require_inviter(actor: User | None, partner: Partner) -> None:
     if actor is not None and not _may_invite(actor, partner):
-        raise PermissionDenied(f"Only an owner of {partner.name} or its account manager can invite people to it.")
+        raise PermissionDenied(
+            _("Only an owner of %(partner)s or its account manager can invite people to it.")
+            % {"partner": partner.name}
+        )
 
 
 def _invitation_mail(*, invitation: Invitation, link: str) -> None:
+    # In the inviter's language (the one active for their request): the invitee has none yet.
     inviter = invitation.invited_by.display_name if invitation.invited_by else "Haken"
-    role = "an owner" if invitation.role == PartnerMembership.Role.OWNER else "a member"
+    if invitation.role == PartnerMembership.Role.OWNER:
+        invites = _("%(inviter)s invites you to join %(partner)s on Haken as an owner.")
+    else:
+        invites = _("%(inviter)s invites you to join %(partner)s on Haken as a member.")
+    greeting = _("Hello %(name)s,") % {"name": invitation.name} if invitation.name else _("Hello,")
     body = (
-        f"Hello{' ' + invitation.name if invitation.name else ''},\n\n"
-        f"{inviter} invites you to join {invitation.partner.name} on Haken as {role}.\n\n"
-        f"Choose your user name and password here:\n{link}\n\n"
-        f"The link works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
-        "If you did not expect this invitation, ignore this e-mail.\n"
+        f"{greeting}\n\n"
+        + invites % {"inviter": inviter, "partner": invitation.partner.name}
+        + "\n\n"
+        + _("Choose your user name and password here:\n%(link)s") % {"link": link}
+        + "\n\n"
+        + _("The link works once, until %(until)s UTC. If you did not expect this invitation, ignore this e-mail.")
+        % {"until": f"{invitation.expires_at:%Y-%m-%d %H:%M}"}
+        + "\n"
     )
+    subject = _("[Haken] Join %(partner)s") % {"partner": invitation.partner.name}
     try:
-        send_mail(f"[Haken] Join {invitation.partner.name}", body, None, [invitation.email], fail_silently=False)
+        send_mail(subject, body, None, [invitation.email], fail_silently=False)
     except (OSError, smtplib.SMTPException) as error:
         logger.warning("invitation e-mail to %s not sent", invitation.email, exc_info=True)
         raise MailUnavailable(
-            "The invitation e-mail could not be sent just now; nothing was stored. Try again in a moment."
+            _("The invitation e-mail could not be sent just now; nothing was stored. Try again in a moment.")
         ) from error
 
 
@@ -452,10 +482,10 @@ def invitation_send(
     if len(name) > 150:
         fields["name"] = ["up to 150 characters."]
     if fields:
-        raise ValidationFailed("The invitation is not valid.", fields=fields)
+        raise ValidationFailed(_("The invitation is not valid."), fields=fields)
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(
-            f"{email} already has a Haken account; one address is one account.",
+            _("%(email)s already has a Haken account; one address is one account.") % {"email": email},
             fields={"email": ["already has an account."]},
         )
     # One invitation per partner at a time: superseding the old link and writing the new
@@ -494,7 +524,8 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     _require_inviter(actor, invitation.partner)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidTransition(
-            f"The invitation of {invitation.email} is {invitation.status}; only one not yet used can be withdrawn."
+            _("The invitation of %(email)s is %(status)s; only one not yet used can be withdrawn.")
+            % {"email": invitation.email, "status": invitation.status}
         )
     _close_invitation(invitation, actor=actor, reason=f"withdrawn by {actor.username}")
     return invitation
@@ -514,7 +545,7 @@ def invitation_for_token(*, token: str, lock: bool = False) -> Invitation:
         )
     status = invitation.status
     if status == "accepted":
-        raise InvalidTransition("This invitation has already been used. Sign in with the account it created.")
+        raise InvalidTransition(_("This invitation has already been used. Sign in with the account it created."))
     if status == "revoked":
         raise InvalidTransition(
             "This invitation was withdrawn (a newer one may have been sent). "
@@ -552,16 +583,19 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
     except DjangoValidationError as error:
         fields["password"] = list(error.messages)
     if fields:
-        raise ValidationFailed("Choose a user name and password that can be used.", fields=fields)
+        raise ValidationFailed(_("Choose a user name and password that can be used."), fields=fields)
     if User.objects.filter(email__iexact=invitation.email).exists():
-        raise Conflict(f"{invitation.email} got a Haken account since this invitation was sent; sign in with it.")
+        raise Conflict(
+            _("%(email)s got a Haken account since this invitation was sent; sign in with it.")
+            % {"email": invitation.email}
+        )
     candidate.set_password(password)
     try:
         with transaction.atomic():
             candidate.save()
     except IntegrityError as error:  # the same name chosen at the same moment by someone else
         raise Conflict(
-            f"{username!r} was just taken; choose another.",
+            _("%(username)r was just taken; choose another.") % {"username": username},
             fields={"username": [f"{username!r} is taken; choose another."]},
         ) from error
     partner_member_add(actor=candidate, partner=invitation.partner, user=candidate, role=invitation.role)
@@ -643,7 +677,7 @@ def payee_create(
     is paid. Finance onboards it to Stripe Connect from the Payees page afterwards.
     `actor` None is the shell (seed data)."""
     if actor is not None and not (_is_platform_staff(actor) or actor.role == User.Role.FINANCE):
-        raise PermissionDenied("Only finance can create payees.")
+        raise PermissionDenied(_("Only finance can create payees."))
     fields: dict[str, list[str]] = {}
     slug = _check_slug(slug, fields)
     name = _check_name(name, fields)
@@ -662,12 +696,12 @@ def payee_create(
         except DjangoValidationError:
             fields["email"] = ["must be an e-mail address."]
     if fields:
-        raise ValidationFailed("The payee is not valid.", fields=fields)
+        raise ValidationFailed(_("The payee is not valid."), fields=fields)
     if Payee.objects.filter(slug=slug).exists():
-        raise ValidationFailed(f"A payee {slug!r} exists.", fields={"slug": ["taken"]})
+        raise ValidationFailed(_("A payee %(slug)r exists.") % {"slug": slug}, fields={"slug": ["taken"]})
     if kind == Payee.Kind.PLATFORM and Payee.objects.filter(kind=Payee.Kind.PLATFORM).exists():
         raise Conflict(
-            "The platform is a payee once; its share is the platform's revenue.",
+            _("The platform is a payee once; its share is the platform's revenue."),
             fields={"kind": ["the platform payee exists."]},
         )
     payee = Payee.objects.create(
@@ -711,7 +745,7 @@ def payee_payment_settings_update(
 ) -> Payee:
     """Finance sets how a payee is paid: provider, minimum payout, hold period."""
     if actor.role not in (User.Role.FINANCE, User.Role.STAFF):
-        raise PermissionDenied("Only finance can change how payees are paid.")
+        raise PermissionDenied(_("Only finance can change how payees are paid."))
     fields: dict[str, list[str]] = {}
     if payment_provider not in PaymentProvider.values:
         fields["payment_provider"] = [f"unknown provider {payment_provider!r}."]
@@ -720,7 +754,7 @@ def payee_payment_settings_update(
     if not isinstance(hold_days, int) or isinstance(hold_days, bool) or not 0 <= hold_days <= 365:
         fields["hold_days"] = ["must be between 0 and 365."]
     if fields:
-        raise ValidationFailed("The payment settings are not valid.", fields=fields)
+        raise ValidationFailed(_("The payment settings are not valid."), fields=fields)
     payee = Payee.objects.select_for_update().get(pk=payee.pk)
     before = {name: getattr(payee, name) for name in PAYEE_PAYMENT_FIELDS}
     payee.payment_provider, payee.minimum_payout, payee.hold_days = payment_provider, minimum_payout, hold_days
@@ -744,7 +778,10 @@ def payee_stripe_account_record(*, actor: User | None, payee: Payee, account_id:
     if payee.stripe_account_id == account_id:
         return payee
     if payee.stripe_account_id:
-        raise Conflict(f"{payee.name} already has the Connect account {payee.stripe_account_id}.")
+        raise Conflict(
+            _("%(name)s already has the Connect account %(stripe_account_id)s.")
+            % {"name": payee.name, "stripe_account_id": payee.stripe_account_id}
+        )
     payee.stripe_account_id = account_id
     payee.save(update_fields=["stripe_account_id"])
     audit_record(
@@ -762,7 +799,10 @@ def partner_stripe_customer_record(*, partner: Partner, customer_id: str) -> Par
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if partner.stripe_customer_id != customer_id:
         if partner.stripe_customer_id:
-            raise Conflict(f"{partner.name} is already the Stripe customer {partner.stripe_customer_id}.")
+            raise Conflict(
+                _("%(name)s is already the Stripe customer %(stripe_customer_id)s.")
+                % {"name": partner.name, "stripe_customer_id": partner.stripe_customer_id}
+            )
         partner.stripe_customer_id = customer_id
         partner.save(update_fields=["stripe_customer_id"])
         audit_record(
@@ -783,14 +823,19 @@ def partner_stripe_customer_record(*, partner: Partner, customer_id: str) -> Par
 def placement_request(*, actor: User, employee: DigitalEmployee, note: str = "") -> Placement:
     """A partner member asks to hire `employee`."""
     if actor.role != User.Role.PARTNER or not PartnerMembership.objects.filter(user=actor).exists():
-        raise PermissionDenied("Only a partner member can hire a digital employee.")
+        raise PermissionDenied(_("Only a partner member can hire a digital employee."))
     partner = actor.membership.partner
     if not employee.is_hireable:
-        raise InvalidTransition(f"{employee.name} is {employee.status} and cannot be hired.")
+        raise InvalidTransition(
+            _("%(name)s is %(status)s and cannot be hired.") % {"name": employee.name, "status": employee.status}
+        )
     # Lock the partner row so two members hiring the same employee at once get one hire.
     Partner.objects.select_for_update().get(pk=partner.pk)
     if Placement.objects.filter(partner=partner, employee=employee).exclude(status=S.ENDED).exists():
-        raise Conflict(f"{partner.name} already has {employee.name} (or a request for them) open.")
+        raise Conflict(
+            _("%(name)s already has %(name2)s (or a request for them) open.")
+            % {"name": partner.name, "name2": employee.name}
+        )
     placement = Placement.objects.create(
         partner=partner, employee=employee, requested_by=actor, request_note=note.strip()
     )
@@ -927,7 +972,7 @@ def _check_effective_from(
 ) -> None:
     if effective_from.day != 1:
         raise ValidationFailed(
-            "A contract version starts at a period boundary (the 1st of a month).",
+            _("A contract version starts at a period boundary (the 1st of a month)."),
             fields={"effective_from": [f"{effective_from} is not the first day of a month."]},
         )
     accepted = contract.versions.filter(status=V.ACCEPTED)
@@ -938,7 +983,7 @@ def _check_effective_from(
         earliest = period_start(today)
         if effective_from < earliest:
             raise ValidationFailed(
-                "A contract cannot start in a period that has already begun before this month.",
+                _("A contract cannot start in a period that has already begun before this month."),
                 fields={"effective_from": [f"must be {earliest} or later."]},
             )
     else:
@@ -947,7 +992,7 @@ def _check_effective_from(
         earliest = max(next_period_start(today), next_period_start(latest.effective_from))
         if effective_from < earliest:
             raise ValidationFailed(
-                "An amendment takes effect from a later period start.",
+                _("An amendment takes effect from a later period start."),
                 fields={"effective_from": [f"must be {earliest} or later."]},
             )
 
@@ -966,7 +1011,10 @@ def contract_version_draft(
     contract = placement.contract
     existing = contract_version_open(contract=contract)
     if existing is not None:
-        raise Conflict(f"Version {existing.number} is still {existing.status}; edit or withdraw it first.")
+        raise Conflict(
+            _("Version %(number)s is still %(status)s; edit or withdraw it first.")
+            % {"number": existing.number, "status": existing.status}
+        )
     canonical = _validated_terms(contract, terms)
     _check_effective_from(contract, effective_from, today=partner_today(partner=placement.partner))
     number = (contract.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
@@ -1012,7 +1060,10 @@ def contract_version_update(
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "edit contract terms")
     if version.status != V.DRAFT:
-        raise InvalidTransition(f"Version {version.number} is {version.status}; only a draft can change.")
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only a draft can change.")
+            % {"number": version.number, "status": version.status}
+        )
     canonical = _validated_terms(version.contract, terms)
     _check_effective_from(version.contract, effective_from, today=partner_today(partner=placement.partner))
     changes = _diff(version.terms, canonical)
@@ -1038,9 +1089,12 @@ def contract_version_propose(*, actor: User, version: ContractVersion) -> Contra
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "send contract terms")
     if version.status != V.DRAFT:
-        raise InvalidTransition(f"Version {version.number} is {version.status}; only a draft can be sent.")
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only a draft can be sent.")
+            % {"number": version.number, "status": version.status}
+        )
     if placement.status == S.ENDED:
-        raise InvalidTransition("The placement has ended.")
+        raise InvalidTransition(_("The placement has ended."))
     # Time may have passed since drafting: check the start date again.
     _check_effective_from(version.contract, version.effective_from, today=partner_today(partner=placement.partner))
     version.status = V.PROPOSED
@@ -1063,7 +1117,10 @@ def contract_version_withdraw(*, actor: User, version: ContractVersion, reason: 
     placement = version.contract.placement
     _require_manager(actor, placement.partner, "withdraw contract terms")
     if version.status not in (V.DRAFT, V.PROPOSED):
-        raise InvalidTransition(f"Version {version.number} is {version.status}; it cannot be withdrawn.")
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; it cannot be withdrawn.")
+            % {"number": version.number, "status": version.status}
+        )
     before = version.status
     version.status = V.WITHDRAWN
     version.decided_by = actor
@@ -1089,7 +1146,10 @@ def contract_version_accept(*, actor: User, version: ContractVersion) -> Contrac
     version = _lock_version(version)
     partner_member_require(actor, placement.partner, doing="accept contract terms", owner=True)
     if version.status != V.PROPOSED:
-        raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be accepted.")
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only proposed terms can be accepted.")
+            % {"number": version.number, "status": version.status}
+        )
     today = partner_today(partner=placement.partner)
     try:
         _check_effective_from(version.contract, version.effective_from, today=today)
@@ -1123,7 +1183,10 @@ def contract_version_reject(*, actor: User, version: ContractVersion, reason: st
     placement = version.contract.placement
     partner_member_require(actor, placement.partner, doing="reject contract terms", owner=True)
     if version.status != V.PROPOSED:
-        raise InvalidTransition(f"Version {version.number} is {version.status}; only proposed terms can be rejected.")
+        raise InvalidTransition(
+            _("Version %(number)s is %(status)s; only proposed terms can be rejected.")
+            % {"number": version.number, "status": version.status}
+        )
     reason = _require_reason(reason, "reject contract terms")
     version.status = V.REJECTED
     version.decided_by = actor
@@ -1166,7 +1229,7 @@ def api_key_create(*, actor: User, partner: Partner, name: str) -> IssuedApiKey:
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ValidationFailed(
-            "Give the key a name (up to 80 characters) so you can tell keys apart.",
+            _("Give the key a name (up to 80 characters) so you can tell keys apart."),
             fields={"name": ["is required, up to 80 characters."]},
         )
     prefix = secrets.token_hex(4)

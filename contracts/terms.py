@@ -14,6 +14,9 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any, TypeGuard
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
+
 from core.currencies import format_money, is_known_currency
 from core.errors import ValidationFailed
 from employees.skills import outcome_kinds_all
@@ -239,7 +242,7 @@ def terms_validate(
     """Validate contract terms; return their canonical form or raise ValidationFailed."""
     errors = _Errors()
     if not isinstance(raw, dict):
-        raise ValidationFailed("Contract terms must be a JSON object.", fields={"terms": ["must be an object."]})
+        raise ValidationFailed(_("Contract terms must be a JSON object."), fields={"terms": ["must be an object."]})
     payees = set(known_payees) if known_payees is not None else None
 
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
@@ -292,7 +295,8 @@ def terms_validate(
         count = sum(len(messages) for messages in errors.fields.values())
         first_path, first_messages = next(iter(errors.fields.items()))
         raise ValidationFailed(
-            f"The contract terms have {count} problem(s); first: {first_path} {first_messages[0]}",
+            _("The contract terms have %(count)s problem(s); first: %(first_path)s %(first_messages)s")
+            % {"count": count, "first_path": first_path, "first_messages": first_messages[0]},
             fields=errors.fields,
         )
     return {
@@ -333,15 +337,23 @@ def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
     }
 
 
-# What a partner reads instead of the stored names (the JSON keeps the stable ones).
+# What a partner reads instead of the stored names (the JSON keeps the stable ones). Marked for
+# the catalogue here, translated where they are shown (gettext at the time of the request).
 ATTRIBUTION_KEY_LABELS = {
-    "conversation_id": "Conversation",
-    "click_id": "Tracked link click",
-    "coupon_code": "Coupon code",
+    "conversation_id": gettext_noop("Conversation"),
+    "click_id": gettext_noop("Tracked link click"),
+    "coupon_code": gettext_noop("Coupon code"),
 }
-ATTRIBUTION_MODEL_LABELS = {"last_touch": "Last touch", "first_touch": "First touch"}
-SHARE_MODEL_LABELS = {"flat": "Flat rate", "graduated": "Graduated tiers", "volume": "Volume tiers"}
-OUTCOME_FEE_LABELS = {"resolution": "resolved conversation", "delivered_work": "delivered work"}
+ATTRIBUTION_MODEL_LABELS = {"last_touch": gettext_noop("Last touch"), "first_touch": gettext_noop("First touch")}
+SHARE_MODEL_LABELS = {
+    "flat": gettext_noop("Flat rate"),
+    "graduated": gettext_noop("Graduated tiers"),
+    "volume": gettext_noop("Volume tiers"),
+}
+OUTCOME_FEE_LABELS = {
+    "resolution": gettext_noop("resolved conversation"),
+    "delivered_work": gettext_noop("delivered work"),
+}
 
 
 def percent_text(rate: str | Decimal) -> str:
@@ -352,12 +364,12 @@ def percent_text(rate: str | Decimal) -> str:
 def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
+    return _("%(items)s or %(last)s") % {"items": _(", ").join(items[:-1]), "last": items[-1]}
 
 
 def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None = None) -> list[str]:
-    """What these terms mean, in the sentences the partner reads (and the manager previews).
-    `payee_names` maps payee slugs to the names people know them by."""
+    """What these terms mean, in the sentences the partner reads (and the manager previews),
+    in the active language. `payee_names` maps payee slugs to the names people know them by."""
     currency = terms["currency"]
     names = payee_names or {}
 
@@ -367,48 +379,92 @@ def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None 
     share = terms["share"]
     lines: list[str] = []
     if share["model"] == "flat":
-        lines.append(f"{percent_text(share['rate'])} of net revenue each month.")
+        lines.append(_("%(rate)s of net revenue each month.") % {"rate": percent_text(share["rate"])})
     elif share["model"] == "graduated":
         tiers = share["tiers"]
-        parts = [
-            f"{percent_text(tiers[0]['rate'])} of net revenue"
-            + (f" up to {money(tiers[0]['up_to'])}" if tiers[0]["up_to"] is not None else "")
-        ]
+        first = {"rate": percent_text(tiers[0]["rate"])}
+        if tiers[0]["up_to"] is not None:
+            parts = [_("%(rate)s of net revenue up to %(up_to)s") % {**first, "up_to": money(tiers[0]["up_to"])}]
+        else:
+            parts = [_("%(rate)s of net revenue") % first]
         for previous, tier in pairwise(tiers):
             if tier["up_to"] is None:
-                parts.append(f"then {percent_text(tier['rate'])} of the part above {money(previous['up_to'])}")
+                parts.append(
+                    _("then %(rate)s of the part above %(lower)s")
+                    % {"rate": percent_text(tier["rate"]), "lower": money(previous["up_to"])}
+                )
             else:
                 parts.append(
-                    f"then {percent_text(tier['rate'])} of the part from {money(previous['up_to'])} "
-                    f"to {money(tier['up_to'])}"
+                    _("then %(rate)s of the part from %(lower)s to %(up_to)s")
+                    % {
+                        "rate": percent_text(tier["rate"]),
+                        "lower": money(previous["up_to"]),
+                        "up_to": money(tier["up_to"]),
+                    }
                 )
-        lines.append(", ".join(parts) + ", each month.")
+        lines.append(_("%(parts)s, each month.") % {"parts": _(", ").join(parts)})
     else:
         tiers = share["tiers"]
         parts = []
         lower: int | None = None
         for tier in tiers:
             if tier["up_to"] is None:
-                parts.append(f"{percent_text(tier['rate'])} when it is above {money(lower or 0)}")
+                parts.append(
+                    _("%(rate)s when it is above %(lower)s")
+                    % {"rate": percent_text(tier["rate"]), "lower": money(lower or 0)}
+                )
             else:
-                parts.append(f"{percent_text(tier['rate'])} when it is up to {money(tier['up_to'])}")
+                parts.append(
+                    _("%(rate)s when it is up to %(up_to)s")
+                    % {"rate": percent_text(tier["rate"]), "up_to": money(tier["up_to"])}
+                )
             lower = tier["up_to"]
-        lines.append("The whole month's net revenue at one rate, by the tier it reaches: " + "; ".join(parts) + ".")
+        lines.append(
+            _("The whole month's net revenue at one rate, by the tier it reaches: %(parts)s.")
+            % {"parts": _("; ").join(parts)}
+        )
     for kind, fee in sorted(terms["outcome_fees"].items()):
-        lines.append(f"Plus {money(fee)} per {OUTCOME_FEE_LABELS.get(kind, kind.replace('_', ' '))}.")
+        outcome = _(OUTCOME_FEE_LABELS[kind]) if kind in OUTCOME_FEE_LABELS else kind.replace("_", " ")
+        lines.append(_("Plus %(fee)s per %(outcome)s.") % {"fee": money(fee), "outcome": outcome})
     if terms["minimum_per_period"]:
-        lines.append(f"At least {money(terms['minimum_per_period'])} a month, whatever the sales (minimum wage).")
+        lines.append(
+            _("At least %(minimum)s a month, whatever the sales (minimum wage).")
+            % {"minimum": money(terms["minimum_per_period"])}
+        )
     if terms["cap_per_period"] is not None:
-        lines.append(f"At most {money(terms['cap_per_period'])} a month (cap).")
+        lines.append(_("At most %(cap)s a month (cap).") % {"cap": money(terms["cap_per_period"])})
     attribution = terms["attribution"]
-    keys = _join([ATTRIBUTION_KEY_LABELS.get(key, key) for key in attribution["keys"]])
-    winner = "the latest touch" if attribution["model"] == "last_touch" else "the first touch"
-    days = attribution["window_days"]
-    lines.append(
-        f"A sale counts when it carries the employee's {keys}, within {days} day{'s' if days != 1 else ''} "
-        f"of it; when several match, {winner} wins."
+    keys = _join(
+        [_(ATTRIBUTION_KEY_LABELS[key]) if key in ATTRIBUTION_KEY_LABELS else key for key in attribution["keys"]]
     )
-    split_text = ", ".join(f"{names.get(s['payee'], s['payee'])} {percent_text(s['share'])}" for s in terms["splits"])
+    days = attribution["window_days"]
+    if attribution["model"] == "last_touch":
+        counts = ngettext(
+            "A sale counts when it carries the employee's %(keys)s, within %(days)s day of it; "
+            "when several match, the latest touch wins.",
+            "A sale counts when it carries the employee's %(keys)s, within %(days)s days of it; "
+            "when several match, the latest touch wins.",
+            days,
+        )
+    else:
+        counts = ngettext(
+            "A sale counts when it carries the employee's %(keys)s, within %(days)s day of it; "
+            "when several match, the first touch wins.",
+            "A sale counts when it carries the employee's %(keys)s, within %(days)s days of it; "
+            "when several match, the first touch wins.",
+            days,
+        )
+    lines.append(counts % {"keys": keys, "days": days})
+    split_text = _(", ").join(
+        f"{names.get(s['payee'], s['payee'])} {percent_text(s['share'])}" for s in terms["splits"]
+    )
     hold = terms["hold_days"]
-    lines.append(f"The wage is shared: {split_text}; paid out {hold} day{'s' if hold != 1 else ''} after your payment.")
+    lines.append(
+        ngettext(
+            "The wage is shared: %(splits)s; paid out %(days)s day after your payment.",
+            "The wage is shared: %(splits)s; paid out %(days)s days after your payment.",
+            hold,
+        )
+        % {"splits": split_text, "days": hold}
+    )
     return lines

@@ -20,6 +20,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_POST
 
 from contracts import selectors, services
@@ -170,13 +173,15 @@ def portal_hire(request: HttpRequest, slug: str) -> HttpResponse:
         placement = services.placement_request(actor=request.user, employee=employee, note=form.cleaned_data["note"])
     except ApplicationError as error:
         return render_failure(request, "employees/resume.html", context, error)
-    messages.success(request, f"Your request to hire {employee.name} was sent to your account manager.")
+    messages.success(
+        request, _("Your request to hire %(name)s was sent to your account manager.") % {"name": employee.name}
+    )
     return redirect("portal-placement", placement.pk)
 
 
 _PORTAL_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
-    "withdraw": (services.placement_withdraw, "Your hire request was withdrawn."),
-    "end": (services.placement_end, "The placement has ended."),
+    "withdraw": (services.placement_withdraw, gettext_noop("Your hire request was withdrawn.")),
+    "end": (services.placement_end, gettext_noop("The placement has ended.")),
 }
 
 
@@ -213,7 +218,7 @@ def _placement_action(
         service(actor=request.user, placement=placement, reason=form.cleaned_data["reason"])
     except ApplicationError as error:
         return render_failure(request, template, context(request, placement, failed_action=action), error)
-    messages.success(request, done)
+    messages.success(request, _(done))
     return redirect(page, placement.pk)
 
 
@@ -227,10 +232,13 @@ def portal_version_action(request: HttpRequest, placement_id: int, number: int, 
             raise form_failure(form)
         if action == "accept":
             services.contract_version_accept(actor=request.user, version=version)
-            done = f"You accepted the terms (version {number}), from {version.effective_from:%Y-%m-%d}."
+            done = _("You accepted the terms (version %(number)s), from %(day)s.") % {
+                "number": number,
+                "day": date_format(version.effective_from, "DATE_FORMAT"),
+            }
         else:
             services.contract_version_reject(actor=request.user, version=version, reason=form.cleaned_data["reason"])
-            done = f"You rejected version {number}; your account manager has been told why."
+            done = _("You rejected version %(number)s; your account manager has been told why.") % {"number": number}
     except ApplicationError as error:
         placement = _placement_or_404(request, placement_id)
         context = _portal_context(request, placement, failed_action=action, failed_version=number)
@@ -262,7 +270,7 @@ def portal_api_keys(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             raise form_failure(form)
         if partner is None:
-            raise PermissionDenied("Only a partner's owner can create its API keys.")
+            raise PermissionDenied(_("Only a partner's owner can create its API keys."))
         issued = services.api_key_create(actor=request.user, partner=partner, name=form.cleaned_data["name"])
     except ApplicationError as error:
         return render_failure(request, "contracts/portal_api_keys.html", _api_keys_context(request, form=form), error)
@@ -281,7 +289,11 @@ def portal_api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
         services.api_key_revoke(actor=request.user, key=key)
     except ApplicationError as error:
         return render_failure(request, "contracts/portal_api_keys.html", _api_keys_context(request), error)
-    messages.success(request, f"Key “{key.name}” ({key.prefix}…) is revoked; calls with it now fail.")
+    messages.success(
+        request,
+        _("Key “%(name)s” (%(prefix)s…) is revoked; calls with it now fail.")
+        % {"name": key.name, "prefix": key.prefix},
+    )
     return redirect("portal-api-keys")
 
 
@@ -381,11 +393,11 @@ def console_placement(request: HttpRequest, placement_id: int) -> HttpResponse:
 
 
 _CONSOLE_PLACEMENT_ACTIONS: dict[str, tuple[Callable[..., Placement], str]] = {
-    "approve": (services.placement_approve, "Hire approved. Next: draft the contract terms."),
-    "decline": (services.placement_decline, "Hire request declined."),
-    "pause": (services.placement_pause, "Placement paused."),
-    "resume": (services.placement_resume, "Placement resumed."),
-    "end": (services.placement_end, "Placement ended."),
+    "approve": (services.placement_approve, gettext_noop("Hire approved. Next: draft the contract terms.")),
+    "decline": (services.placement_decline, gettext_noop("Hire request declined.")),
+    "pause": (services.placement_pause, gettext_noop("Placement paused.")),
+    "resume": (services.placement_resume, gettext_noop("Placement resumed.")),
+    "end": (services.placement_end, gettext_noop("Placement ended.")),
 }
 
 
@@ -442,7 +454,7 @@ def _terms_save(
             version = save(terms=form.cleaned_data["terms"], effective_from=form.cleaned_data["effective_from"])
         except ApplicationError as error:
             return _terms_failure(request, placement, form, error)
-        messages.success(request, done.format(number=version.number))
+        messages.success(request, _(done).format(number=version.number))
         return redirect("console-placement", placement.pk)
     builder, action = _builder_submission(request, placement)
     if action != "save":
@@ -462,7 +474,7 @@ def _terms_save(
             builder.add_terms_errors(error.fields)
         context = _console_context(request, placement, builder=builder, failed_action="terms")
         return render_failure(request, "contracts/console_placement.html", context, error)
-    messages.success(request, done.format(number=version.number))
+    messages.success(request, _(done).format(number=version.number))
     return redirect("console-placement", placement.pk)
 
 
@@ -476,7 +488,9 @@ def console_terms_draft(request: HttpRequest, placement_id: int) -> HttpResponse
             actor=request.user, placement=placement, terms=terms, effective_from=effective_from
         )
 
-    return _terms_save(request, placement, save, "Draft version {number} saved. Send it to the partner when ready.")
+    return _terms_save(
+        request, placement, save, gettext_noop("Draft version {number} saved. Send it to the partner when ready.")
+    )
 
 
 @console_required
@@ -489,7 +503,9 @@ def console_version_update(request: HttpRequest, placement_id: int, number: int)
             actor=request.user, version=version, terms=terms, effective_from=effective_from
         )
 
-    return _terms_save(request, _placement_or_404(request, placement_id), save, "Draft version {number} updated.")
+    return _terms_save(
+        request, _placement_or_404(request, placement_id), save, gettext_noop("Draft version {number} updated.")
+    )
 
 
 @console_required
@@ -500,10 +516,10 @@ def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse
     (base.html tells htmx to swap 422 answers in, so the manager sees why)."""
     placement = _placement_or_404(request, placement_id)
     if not hasattr(placement, "contract"):
-        raise Http404("This placement has no contract yet.")
+        raise Http404(_("This placement has no contract yet."))
     context: dict[str, Any] = {"errors": {}, "lines": []}
     if request.POST.get("mode") == "builder":
-        builder, _ = _builder_submission(request, placement)
+        builder, _form_errors = _builder_submission(request, placement)
         terms = builder.to_terms() if builder.is_valid() else None
         if terms is None or builder.errors:
             context["errors"] = {field: list(errors) for field, errors in builder.errors.items()}
@@ -519,8 +535,8 @@ def console_terms_check(request: HttpRequest, placement_id: int) -> HttpResponse
 
 
 _CONSOLE_VERSION_ACTIONS: dict[str, str] = {
-    "propose": "Version {number} was sent to {partner} for their decision.",
-    "withdraw": "Version {number} was withdrawn.",
+    "propose": gettext_noop("Version {number} was sent to {partner} for their decision."),
+    "withdraw": gettext_noop("Version {number} was withdrawn."),
 }
 
 
@@ -541,7 +557,7 @@ def console_version_action(request: HttpRequest, placement_id: int, number: int,
         context = _console_context(request, placement, failed_action=action, failed_version=number)
         return render_failure(request, "contracts/console_placement.html", context, error)
     partner = version.contract.placement.partner.name
-    messages.success(request, _CONSOLE_VERSION_ACTIONS[action].format(number=number, partner=partner))
+    messages.success(request, _(_CONSOLE_VERSION_ACTIONS[action]).format(number=number, partner=partner))
     return redirect("console-placement", placement_id)
 
 
@@ -576,7 +592,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notifications_mark_read(request: HttpRequest) -> HttpResponse:
     count = services.notification_mark_read(user=request.user)
-    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+    messages.success(
+        request,
+        ngettext("Marked %(count)s notification as read.", "Marked %(count)s notifications as read.", count)
+        % {"count": count},
+    )
     return redirect("notifications")
 
 
@@ -615,7 +635,9 @@ def console_partners(request: HttpRequest) -> HttpResponse:
         return page()
     if form is None:
         return page(
-            error=PermissionDenied("Only account managers and the platform's staff can create partner organisations.")
+            error=PermissionDenied(
+                _("Only account managers and the platform's staff can create partner organisations.")
+            )
         )
     if not form.is_valid():
         return page(error=form_failure(form))
@@ -638,8 +660,8 @@ def console_partners(request: HttpRequest) -> HttpResponse:
         return page(error=error)
     messages.success(
         request,
-        f"{onboarded.partner.name} is set up; {onboarded.owner_invitation.email} was sent "
-        "an invitation to be its owner.",
+        _("%(partner)s is set up; %(email)s was sent an invitation to be its owner.")
+        % {"partner": onboarded.partner.name, "email": onboarded.owner_invitation.email},
     )
     return redirect("console-partner", onboarded.partner.pk)
 
@@ -675,8 +697,8 @@ def _invite(
         return render_failure(request, template, context(request, partner, form), error)
     messages.success(
         request,
-        f"An invitation was sent to {invitation.email}; the link works until "
-        f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
+        _("An invitation was sent to %(email)s; the link works until %(until)s UTC.")
+        % {"email": invitation.email, "until": f"{invitation.expires_at:%Y-%m-%d %H:%M}"},
     )
     return redirect(done, *args)
 
@@ -695,7 +717,7 @@ def console_partner(request: HttpRequest, partner_id: int) -> HttpResponse:
 def portal_members(request: HttpRequest) -> HttpResponse:
     partner = selectors.viewer_partner(request.user)
     if partner is None:
-        raise Http404("You do not belong to a partner organisation.")
+        raise Http404(_("You do not belong to a partner organisation."))
     if request.method == "POST":
         return _invite(request, partner, "contracts/portal_members.html", _people_context, "portal-members")
     return render(request, "contracts/portal_members.html", _people_context(request, partner))
@@ -711,7 +733,9 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         services.invitation_revoke(actor=request.user, invitation=invitation)
     except ApplicationError as error:
         return render_failure(request, template, _people_context(request, invitation.partner), error)
-    messages.success(request, f"The invitation of {invitation.email} is withdrawn; its link no longer works.")
+    messages.success(
+        request, _("The invitation of %(email)s is withdrawn; its link no longer works.") % {"email": invitation.email}
+    )
     return redirect("portal-members") if in_portal else redirect("console-partner", invitation.partner_id)
 
 
@@ -744,7 +768,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             add_never_cache_headers(response)
             return response
         login(request, user, backend="core.auth_backends.LockoutModelBackend")
-        messages.success(request, f"Welcome to {invitation.partner.name}, {user.username}: you are signed in.")
+        messages.success(
+            request,
+            _("Welcome to %(partner)s, %(username)s: you are signed in.")
+            % {"partner": invitation.partner.name, "username": user.username},
+        )
         return redirect("portal")
     response = render(request, "contracts/invitation_accept.html", context)
     add_never_cache_headers(response)

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework import serializers
@@ -159,7 +160,8 @@ def parse_status(raw: str | None, allowed: list[str]) -> str | None:
         return None
     if raw not in allowed:
         raise ValidationFailed(
-            f"Unknown status {raw!r}.", fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]}
+            _("Unknown status %(raw)r.") % {"raw": raw},
+            fields={"status": [f"must be one of {', '.join(allowed)}; got {raw!r}."]},
         )
     return raw
 

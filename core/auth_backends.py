@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from core.models import User
 from core.services import login_failure_record, login_lock_check, login_success_record
@@ -34,7 +35,7 @@ class LockoutModelBackend(ModelBackend):
         address = client_address(request)
         if login_lock_check(username=username, address=address) is not None:
             # PermissionDenied stops authenticate() from trying any other backend.
-            raise PermissionDenied("Sign-in is locked after repeated failures.")
+            raise PermissionDenied(_("Sign-in is locked after repeated failures."))
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
             login_failure_record(username=username, address=address)

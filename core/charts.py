@@ -7,7 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
 from core.currencies import format_money
+
+
+def month_label(period: date) -> str:
+    """ "Oct 2026" in English, as the charts always wrote it; the language's own year-month
+    format elsewhere (2026年10月)."""
+    if (translation.get_language() or "en").startswith("en"):
+        return f"{period:%b %Y}"
+    return date_format(period, "YEAR_MONTH_FORMAT")
+
 
 CHART_MONTHS = 12
 
@@ -46,7 +59,7 @@ class TimeChart:
         return [
             ChartRow(
                 period=period,
-                label=f"{period:%b %Y}",
+                label=month_label(period),
                 cells=[
                     ChartCell(value=series.values[index], formatted=format_money(series.values[index], self.currency))
                     for series in self.series
@@ -63,16 +76,27 @@ class TimeChart:
     def summary(self) -> str:
         """One sentence a screen reader announces for the whole chart."""
         if not self.periods:
-            return f"{self.title}: no figures."
-        span = f"{self.periods[0]:%b %Y}" + (f" to {self.periods[-1]:%b %Y}" if len(self.periods) > 1 else "")
+            return _("%(title)s: no figures.") % {"title": self.title}
+        first, last_period = month_label(self.periods[0]), month_label(self.periods[-1])
+        span = _("%(first)s to %(last)s") % {"first": first, "last": last_period} if len(self.periods) > 1 else first
         if self.kind == "line":
             last = "; ".join(
                 f"{series.name} {format_money(series.values[-1], self.currency)}" for series in self.series
             )
-            return f"{self.title} in {self.currency}, {span}. At the end of {self.periods[-1]:%b %Y}: {last}."
+            return _("%(title)s in %(currency)s, %(span)s. At the end of %(month)s: %(last)s.") % {
+                "title": self.title,
+                "currency": self.currency,
+                "span": span,
+                "month": last_period,
+                "last": last,
+            }
         per_month = [sum(series.values[index] for series in self.series) for index in range(len(self.periods))]
         peak = max(range(len(per_month)), key=lambda index: (per_month[index], -index))
-        return (
-            f"{self.title} in {self.currency}, {span}: {format_money(self.total, self.currency)} in all; "
-            f"highest month {self.periods[peak]:%b %Y} ({format_money(per_month[peak], self.currency)})."
-        )
+        return _("%(title)s in %(currency)s, %(span)s: %(total)s in all; highest month %(peak_month)s (%(peak)s).") % {
+            "title": self.title,
+            "currency": self.currency,
+            "span": span,
+            "total": format_money(self.total, self.currency),
+            "peak_month": month_label(self.periods[peak]),
+            "peak": format_money(per_month[peak], self.currency),
+        }

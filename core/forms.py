@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from core.auth_backends import client_address
 from core.services import login_lock_check
@@ -14,7 +15,7 @@ class LoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": (
+        "locked": _(
             "Too many failed sign-in attempts. Sign-in is locked for %(minutes)s more minute(s); try again later."
         ),
     }

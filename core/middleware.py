@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, get_resolver
+from django.utils import translation
 
 from core.api import API_PREFIX, json_error
 from core.errors import ErrorCode
@@ -103,3 +104,21 @@ class StyledErrorPagesMiddleware:
     @staticmethod
     def _handler(status: int) -> Callable[..., HttpResponse]:
         return get_resolver().resolve_error_handler(status)
+
+
+class UserLanguageMiddleware:
+    """A signed-in person's stored language (User.language) over the browser's: LocaleMiddleware
+    has already activated the cookie's or Accept-Language's choice, before the user was known.
+    Anonymous pages (sign-in, invitations, errors) keep the browser's. The API stays with the
+    browser's header too: a client's Accept-Language is the contract there, not a web setting."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if getattr(user, "is_authenticated", False) else ""
+        if chosen and chosen in dict(settings.LANGUAGES) and not request.path.startswith(API_PREFIX):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        return self.get_response(request)

@@ -5,6 +5,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
@@ -12,15 +13,18 @@ class User(AbstractUser):
     the other roles are the platform's own staff."""
 
     class Role(models.TextChoices):
-        PARTNER = "partner", "Partner member"
-        ACCOUNT_MANAGER = "account_manager", "Account manager"
-        FINANCE = "finance", "Finance"
-        STAFF = "staff", "Staff"
+        PARTNER = "partner", _("Partner member")
+        ACCOUNT_MANAGER = "account_manager", _("Account manager")
+        FINANCE = "finance", _("Finance")
+        STAFF = "staff", _("Staff")
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER)
     # The zone the platform's own people read times in (IANA name); blank follows
     # settings.TIME_ZONE. Partner members read their partner's zone instead.
     time_zone = models.CharField(max_length=64, blank=True, default="")
+    # The language the person chose for the web pages (a code of settings.LANGUAGES); blank
+    # follows the browser (core.middleware.UserLanguageMiddleware).
+    language = models.CharField(max_length=8, blank=True, default="")
 
     @property
     def is_partner_member(self) -> bool:
@@ -77,8 +81,8 @@ class LoginThrottle(models.Model):
     resets the username's row, an expired lock is lifted by the next attempt."""
 
     class Scope(models.TextChoices):
-        USERNAME = "username", "Username"
-        ADDRESS = "address", "Client address"
+        USERNAME = "username", _("Username")
+        ADDRESS = "address", _("Client address")
 
     scope = models.CharField(max_length=16, choices=Scope.choices)
     # Usernames are compared case-insensitively here (lower-cased), addresses as given.

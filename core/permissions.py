@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -66,7 +67,7 @@ def api_person(request: Request) -> User:
     """The person acting through the API. Writes are done by people; a partner system's
     API key (request.user is then not a User) may only read."""
     if not isinstance(request.user, User):
-        raise PermissionDenied("This action needs a person signed in; API keys may only read it.")
+        raise PermissionDenied(_("This action needs a person signed in; API keys may only read it."))
     return request.user
 
 
@@ -74,7 +75,7 @@ def role_require(actor: Any, roles: Collection[str], *, who: str, doing: str) ->
     """The services' guard: raise the application's PermissionDenied (403 in the API, the
     same message on a page) unless `actor` holds one of `roles`."""
     if getattr(actor, "role", None) not in roles:
-        raise PermissionDenied(f"Only {who} can {doing}.")
+        raise PermissionDenied(_("Only %(who)s can %(doing)s.") % {"who": who, "doing": doing})
 
 
 def finance_require(actor: Any, *, doing: str) -> None:

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from core.errors import InvalidTransition, PermissionDenied
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import AuditLog, LoginThrottle, User
 
 
@@ -188,9 +189,39 @@ def login_success_record(*, username: str) -> None:
 def login_throttle_unlock(*, actor: User, throttle: LoginThrottle) -> LoginThrottle:
     """Staff lift a lock (or clear a count) before it runs out; audited under their name."""
     if not (actor.is_superuser or actor.is_platform_staff):
-        raise PermissionDenied("Only the platform's staff can lift a sign-in lock.")
+        raise PermissionDenied(_("Only the platform's staff can lift a sign-in lock."))
     throttle = LoginThrottle.objects.select_for_update().get(pk=throttle.pk)
     if throttle.locked_until is None and throttle.failures == 0:
-        raise InvalidTransition(f"Sign-in for {throttle.scope} {throttle.key} is not locked.")
+        raise InvalidTransition(
+            _("Sign-in for %(scope)s %(key)s is not locked.") % {"scope": throttle.scope, "key": throttle.key}
+        )
     _throttle_unlock(throttle, reason=f"lifted by {actor.username}", actor=actor)
     return throttle
+
+
+# --- the person's own settings ----------------------------------------------------------------
+
+
+@transaction.atomic
+def user_language_set(*, actor: User, language: str) -> User:
+    """The language `actor` reads the web pages in (a code of settings.LANGUAGES; "" follows
+    the browser again); audited like any other change to a user."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ValidationFailed(
+            _("Choose one of the languages offered."),
+            fields={"language": [_("Choose one of the languages offered.")]},
+        )
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if user.language == language:
+        return user
+    previous = user.language
+    user.language = language
+    user.save(update_fields=["language"])
+    audit_record(
+        actor=actor,
+        action="user.language_set",
+        target=user,
+        summary=f"{user.username} reads the pages in {language or 'the browser language'}",
+        changes={"language": [previous, language]},
+    )
+    return user

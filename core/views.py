@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -17,11 +18,15 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.permissions import PARTNER_ROLES, has_role
+from core.services import user_language_set
 
 
 @login_required
@@ -32,6 +37,39 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("console")
 
 
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language menu: a signed-in person's choice is stored on them (and follows them to
+    any browser); anyone's is also kept in the language cookie, which the sign-in page and
+    other anonymous pages read."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = ""
+    if request.user.is_authenticated:
+        try:
+            user_language_set(actor=request.user, language=language)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = redirect(target)
+    if language:
+        translation.activate(language)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
+
+
 @require_GET
 @cache_control(public=True, max_age=86400)
 def favicon(request: HttpRequest) -> HttpResponseBase:
@@ -39,7 +77,7 @@ def favicon(request: HttpRequest) -> HttpResponseBase:
     says; answered from the static files (the source, so it works before collectstatic)."""
     path = finders.find("core/favicon.ico")
     if not path:
-        raise Http404("No favicon.")
+        raise Http404(_("No favicon."))
     return FileResponse(open(path, "rb"), content_type="image/x-icon")
 
 
@@ -78,7 +116,7 @@ def form_error_first(form: Any) -> str:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         return f"{label}: {errors[0]}" if label else str(errors[0])
-    return "The form is not valid."
+    return _("The form is not valid.")
 
 
 def form_failure(form: Any) -> ValidationFailed:

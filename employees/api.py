@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -54,5 +55,5 @@ class EmployeeDetailApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         employee = employee_list(viewer=_viewer(request)).filter(slug=slug).first()
         if employee is None:
-            raise NotFound(f"No digital employee {slug!r}.")
+            raise NotFound(_("No digital employee %(slug)r.") % {"slug": slug})
         return Response(EmployeeSerializer(employee).data)

@@ -3,23 +3,24 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Industry(models.TextChoices):
-    CONVENIENCE_RETAIL = "convenience_retail", "Convenience retail"
-    ECOMMERCE = "ecommerce", "E-commerce"
-    TRAVEL = "travel", "Travel"
-    FILM_MEDIA = "film_media", "Film & media"
-    STREAMING = "streaming", "Streaming"
-    HOSPITALITY = "hospitality", "Hospitality"
-    FINANCIAL_SERVICES = "financial_services", "Financial services"
+    CONVENIENCE_RETAIL = "convenience_retail", _("Convenience retail")
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    TRAVEL = "travel", _("Travel")
+    FILM_MEDIA = "film_media", _("Film & media")
+    STREAMING = "streaming", _("Streaming")
+    HOSPITALITY = "hospitality", _("Hospitality")
+    FINANCIAL_SERVICES = "financial_services", _("Financial services")
 
 
 class DigitalEmployee(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=80)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import InvalidTransition, ValidationFailed
 from core.models import User
@@ -23,7 +24,7 @@ def employee_validate(*, skills: list[str], industries: list[str], languages: li
     if not languages:
         fields["languages"] = ["An employee needs at least one language."]
     if fields:
-        raise ValidationFailed("The employee's profile is not valid.", fields=fields)
+        raise ValidationFailed(_("The employee's profile is not valid."), fields=fields)
 
 
 @transaction.atomic
@@ -43,7 +44,7 @@ def employee_create(
 ) -> DigitalEmployee:
     employee_validate(skills=skills, industries=industries, languages=languages)
     if DigitalEmployee.objects.filter(slug=slug).exists():
-        raise ValidationFailed(f"An employee with slug {slug!r} exists.", fields={"slug": ["taken"]})
+        raise ValidationFailed(_("An employee with slug %(slug)r exists.") % {"slug": slug}, fields={"slug": ["taken"]})
     employee = DigitalEmployee.objects.create(
         slug=slug,
         name=name,
@@ -66,7 +67,10 @@ def employee_create(
 def employee_publish(*, actor: User | None, employee: DigitalEmployee) -> DigitalEmployee:
     employee = DigitalEmployee.objects.select_for_update().get(pk=employee.pk)
     if employee.status != DigitalEmployee.Status.DRAFT:
-        raise InvalidTransition(f"Only a draft can be published; {employee.name} is {employee.status}.")
+        raise InvalidTransition(
+            _("Only a draft can be published; %(name)s is %(status)s.")
+            % {"name": employee.name, "status": employee.status}
+        )
     employee.status = DigitalEmployee.Status.PUBLISHED
     employee.published_at = timezone.now()
     employee.save(update_fields=["status", "published_at", "updated_at"])
@@ -84,7 +88,7 @@ def employee_publish(*, actor: User | None, employee: DigitalEmployee) -> Digita
 def employee_retire(*, actor: User | None, employee: DigitalEmployee) -> DigitalEmployee:
     employee = DigitalEmployee.objects.select_for_update().get(pk=employee.pk)
     if employee.status == DigitalEmployee.Status.RETIRED:
-        raise InvalidTransition(f"{employee.name} is already retired.")
+        raise InvalidTransition(_("%(name)s is already retired.") % {"name": employee.name})
     before = employee.status
     employee.status = DigitalEmployee.Status.RETIRED
     employee.save(update_fields=["status", "updated_at"])

@@ -59,7 +59,7 @@ def employee_card(employee: DigitalEmployee, *, hiring: HiringStatus | None = No
     return EmployeeCard(
         employee=employee,
         skills=[_skill(key) for key in employee.skills],
-        industries=[industry_labels.get(key, key) for key in employee.industries],
+        industries=[str(industry_labels.get(key, key)) for key in employee.industries],
         languages=[_language_name(code) for code in employee.languages],
         avatar_color=color or DEFAULT_AVATAR_COLOR,
         hiring=hiring,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -48,7 +49,9 @@ def _day(raw: str | None, name: str, default: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(f"{name} must be a date as YYYY-MM-DD.", fields={name: [f"got {raw!r}."]}) from None
+        raise ValidationFailed(
+            _("%(name)s must be a date as YYYY-MM-DD.") % {"name": name}, fields={name: [f"got {raw!r}."]}
+        ) from None
 
 
 class AccountStatementApi(APIView):

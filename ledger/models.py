@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 from core.currencies import CURRENCY_CHOICES
 
@@ -20,9 +21,9 @@ class Account(models.Model):
     One currency per account, so a balance is always a single number."""
 
     class Kind(models.TextChoices):
-        ASSET = "asset", "Asset"
-        LIABILITY = "liability", "Liability"
-        REVENUE = "revenue", "Revenue"
+        ASSET = "asset", _("Asset")
+        LIABILITY = "liability", _("Liability")
+        REVENUE = "revenue", _("Revenue")
 
     code = models.CharField(max_length=120)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)

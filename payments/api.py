@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -158,5 +159,5 @@ class PayoutRunDetailApi(APIView):
         actor = api_person(request)
         run = PayoutRun.objects.filter(pk=run_id).first()
         if run is None or not has_role(actor, FINANCE_ROLES):
-            raise NotFound(f"No payout run {run_id}.")
+            raise NotFound(_("No payout run %(run_id)s.") % {"run_id": run_id})
         return Response(PayoutRunSerializer(run).data)

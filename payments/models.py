@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.currencies import CURRENCY_CHOICES
 from ledger.models import JournalEntry
@@ -19,11 +21,11 @@ class Invoice(models.Model):
     Dr cash / Cr partner receivable, present exactly when the invoice is paid."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Being issued"
-        OPEN = "open", "Open"
-        PAYMENT_FAILED = "payment_failed", "Payment failed"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", _("Being issued")
+        OPEN = "open", pgettext_lazy("invoice status", "Open")
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     statement = models.OneToOneField(Statement, on_delete=models.PROTECT, related_name="invoice")
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
@@ -82,9 +84,9 @@ class WebhookEvent(models.Model):
     nothing."""
 
     class Outcome(models.TextChoices):
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        REJECTED = "rejected", "Rejected"
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        REJECTED = "rejected", _("Rejected")
 
     provider = models.CharField(max_length=16)
     event_id = models.CharField(max_length=100)
@@ -112,10 +114,10 @@ class PayoutRun(models.Model):
     """One run of payouts, with progress for the finance console."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     as_of = models.DateTimeField(help_text="Money collected before this, less each hold, is due.")
@@ -159,9 +161,9 @@ class Payout(models.Model):
     attempt the provider refused is retried under the next one."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (will retry)"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed (will retry)")
 
     run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
     payee = models.ForeignKey("contracts.Payee", on_delete=models.PROTECT, related_name="+")
@@ -231,9 +233,9 @@ class ReconciliationRun(models.Model):
     """The ledger's cash and receivables against the provider's invoices and transfers."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     requested_by = models.ForeignKey(

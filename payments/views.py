@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts.forms import service_errors_onto
@@ -127,12 +128,16 @@ def console_invoices(request: HttpRequest) -> HttpResponse:
 def console_statement_invoice(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = Statement.objects.filter(pk=statement_id).first()
     if statement is None:
-        raise Http404(f"No statement {statement_id}.")
+        raise Http404(_("No statement %(statement_id)s.") % {"statement_id": statement_id})
     try:
         invoice = invoicing.invoice_create(actor=request.user, statement=statement)
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice #{invoice.pk} for {statement} is being issued via {invoice.provider}.")
+    messages.success(
+        request,
+        _("Invoice #%(number)s for %(statement)s is being issued via %(provider)s.")
+        % {"number": invoice.pk, "statement": statement, "provider": invoice.provider},
+    )
     return redirect("console-invoices")
 
 
@@ -146,7 +151,7 @@ def console_invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResp
         invoicing.invoice_mark_paid(actor=request.user, invoice=invoice, reference=reference)
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice {invoice.number or invoice.pk} is recorded as paid.")
+    messages.success(request, _("Invoice %(number)s is recorded as paid.") % {"number": invoice.number or invoice.pk})
     return redirect("console-invoices")
 
 
@@ -160,7 +165,7 @@ def console_invoice_issue(request: HttpRequest, invoice_id: int) -> HttpResponse
         raise Http404(error.message) from error
     except ApplicationError as error:
         return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
-    messages.success(request, f"Invoice #{invoice.pk} is being issued again.")
+    messages.success(request, _("Invoice #%(number)s is being issued again.") % {"number": invoice.pk})
     return redirect("console-invoices")
 
 
@@ -239,7 +244,7 @@ def console_payouts(request: HttpRequest) -> HttpResponse:
         run = payouts.payout_run_request(actor=request.user, as_of=as_of)
     except ApplicationError as error:
         return render_failure(request, "payments/console_payouts.html", _payouts_context(request, form), error)
-    messages.success(request, f"Payout run #{run.pk} is queued; its progress shows below.")
+    messages.success(request, _("Payout run #%(number)s is queued; its progress shows below.") % {"number": run.pk})
     return redirect("console-payouts")
 
 
@@ -248,7 +253,7 @@ def console_payout_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """htmx: one run's row, polled every 2 s while it is queued or running."""
     run = PayoutRun.objects.filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No payout run {run_id}.")
+        raise Http404(_("No payout run %(run_id)s.") % {"run_id": run_id})
     response = render(request, "payments/_payout_run_row.html", {"run": run})
     if request.htmx and run.status in (PayoutRun.Status.DONE, PayoutRun.Status.FAILED):
         response["HX-Refresh"] = "true"
@@ -336,7 +341,7 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         return render(request, "payments/console_payees.html", _payees_context(request))
     form = PayeeCreateForm(request.POST, prefix="new")
     if not form.is_valid():
-        messages.error(request, "The new payee is not valid; see the fields below.")
+        messages.error(request, _("The new payee is not valid; see the fields below."))
         return render(request, "payments/console_payees.html", _payees_context(request, create_form=form), status=400)
     try:
         payee = payee_create(actor=request.user, **form.cleaned_data)
@@ -347,8 +352,9 @@ def console_payees(request: HttpRequest) -> HttpResponse:
         )
     messages.success(
         request,
-        f"Payee {payee.name} ({payee.slug}) created; contract splits can name it now."
-        + (" Onboard its Stripe Connect account below." if payee.payment_provider == "stripe" else ""),
+        _("Payee %(name)s (%(slug)s) created; contract splits can name it now.")
+        % {"name": payee.name, "slug": payee.slug}
+        + (" " + _("Onboard its Stripe Connect account below.") if payee.payment_provider == "stripe" else ""),
     )
     return redirect("console-payees")
 
@@ -356,7 +362,7 @@ def console_payees(request: HttpRequest) -> HttpResponse:
 def _payee_or_404(payee_id: int) -> Payee:
     payee = Payee.objects.filter(pk=payee_id).exclude(kind=Payee.Kind.PLATFORM).first()
     if payee is None:
-        raise Http404(f"No payee {payee_id}.")
+        raise Http404(_("No payee %(payee_id)s.") % {"payee_id": payee_id})
     return payee
 
 
@@ -366,13 +372,13 @@ def console_payee_settings(request: HttpRequest, payee_id: int) -> HttpResponse:
     payee = _payee_or_404(payee_id)
     form = PayeeSettingsForm(request.POST, prefix=f"payee-{payee.pk}")
     if not form.is_valid():
-        messages.error(request, f"The settings of {payee.name} are not valid.")
+        messages.error(request, _("The settings of %(name)s are not valid.") % {"name": payee.name})
         return render(request, "payments/console_payees.html", _payees_context(request, payee.pk, form), status=400)
     try:
         payee_payment_settings_update(actor=request.user, payee=payee, **form.cleaned_data)
     except ApplicationError as error:
         return render_failure(request, "payments/console_payees.html", _payees_context(request, payee.pk, form), error)
-    messages.success(request, f"Payment settings of {payee.name} saved.")
+    messages.success(request, _("Payment settings of %(name)s saved.") % {"name": payee.name})
     return redirect("console-payees")
 
 
@@ -401,7 +407,9 @@ def console_reconciliation(request: HttpRequest) -> HttpResponse:
             return render_failure(
                 request, "payments/console_reconciliation.html", {"run": selectors.reconciliation_latest()}, error
             )
-        messages.success(request, f"Reconciliation #{run.pk} is running; reload in a moment for its report.")
+        messages.success(
+            request, _("Reconciliation #%(number)s is running; reload in a moment for its report.") % {"number": run.pk}
+        )
         return redirect("console-reconciliation")
     run = selectors.reconciliation_latest()
     return render(
@@ -428,14 +436,14 @@ def _period_or_404(text: str) -> date:
         year, month = (int(part) for part in text.split("-"))
         return date(year, month, 1)
     except ValueError as error:
-        raise Http404(f"No period {text!r}.") from error
+        raise Http404(_("No period %(text)r.") % {"text": text}) from error
 
 
 def _statement_pdf(request: HttpRequest, partner_id: int, period_label: str) -> HttpResponse:
     period = _period_or_404(period_label)
     statements = list(selectors.partner_period_statements(viewer=request.user, partner_id=partner_id, period=period))
     if not statements:
-        raise Http404("No settled statement for that partner and period.")
+        raise Http404(_("No settled statement for that partner and period."))
     partner = statements[0].contract.placement.partner
     invoices = {i.statement_id: i for i in Invoice.objects.filter(statement__in=statements)}
     response = HttpResponse(
@@ -489,32 +497,33 @@ def console_trends(request: HttpRequest) -> HttpResponse:
         charts = [
             TimeChart(
                 key="wages",
-                title="Wages on approved statements",
+                title=_("Wages on approved statements"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
                 series=[
-                    ChartSeries(name="Wage", values=[wages.get(p, {}).get("wage", 0) for p in periods]),
-                    ChartSeries(name="Payable", values=[wages.get(p, {}).get("payable", 0) for p in periods]),
+                    ChartSeries(name=_("Wage"), values=[wages.get(p, {}).get("wage", 0) for p in periods]),
+                    ChartSeries(name=_("Payable"), values=[wages.get(p, {}).get("payable", 0) for p in periods]),
                 ],
             ),
             TimeChart(
                 key="payouts",
-                title="Payouts sent",
+                title=_("Payouts sent"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
-                series=[ChartSeries(name="Sent to payees", values=[payouts.get(p, 0) for p in periods])],
+                series=[ChartSeries(name=_("Sent to payees"), values=[payouts.get(p, 0) for p in periods])],
             ),
             TimeChart(
                 key="ledger",
-                title="Ledger balances at month end",
+                title=_("Ledger balances at month end"),
                 kind="line",
                 currency=currency,
                 periods=periods,
                 series=[
                     ChartSeries(
-                        name=trends.LEDGER_GROUPS.get(group, group), values=[balances[group][p] for p in periods]
+                        name=_(trends.LEDGER_GROUPS[group]) if group in trends.LEDGER_GROUPS else group,
+                        values=[balances[group][p] for p in periods],
                     )
                     for group in sorted(
                         balances,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -58,7 +59,9 @@ class PayloadTooLarge(ApplicationError):
 def _caller_partner(request: Request) -> Partner:
     partner_id = viewer_partner_id(request.user)
     if partner_id is None or partner_id < 0:
-        raise PermissionDenied("Only a partner's systems (API key) and members report sales, touchpoints and outcomes.")
+        raise PermissionDenied(
+            _("Only a partner's systems (API key) and members report sales, touchpoints and outcomes.")
+        )
     api_key = getattr(request.user, "api_key", None)
     if api_key is not None:
         return api_key.partner  # loaded with the key by the authentication
@@ -72,7 +75,10 @@ def _batch(request: Request, name: str) -> list[Any]:
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes.", code=ErrorCode.REQUEST_TOO_LARGE)
+        raise PayloadTooLarge(
+            _("The request body is over %(max_body_bytes)s bytes.") % {"max_body_bytes": MAX_BODY_BYTES},
+            code=ErrorCode.REQUEST_TOO_LARGE,
+        )
     data = request.data
     if not isinstance(data, dict):
         raise ValidationFailed(
@@ -81,17 +87,21 @@ def _batch(request: Request, name: str) -> list[Any]:
     unknown = sorted(key for key in data if key != name)
     if unknown:
         raise ValidationFailed(
-            f"Unknown field(s) in the request body: {', '.join(unknown)}.",
+            _("Unknown field(s) in the request body: %(join)s.") % {"join": ", ".join(unknown)},
             fields={key: ["Unknown field."] for key in unknown},
         )
     if name not in data:
-        raise ValidationFailed(f"{name} is required.", fields={name: ["This field is required."]})
+        raise ValidationFailed(_("%(name)s is required.") % {"name": name}, fields={name: ["This field is required."]})
     items = data[name]
     if not isinstance(items, list):
-        raise ValidationFailed(f"{name} must be a list.", fields={name: ["Expected a list of items."]})
+        raise ValidationFailed(
+            _("%(name)s must be a list.") % {"name": name}, fields={name: ["Expected a list of items."]}
+        )
     if len(items) > MAX_BATCH:
         raise PayloadTooLarge(
-            f"{len(items)} {name} in one request; send at most {MAX_BATCH} per request.", code=ErrorCode.TOO_MANY_EVENTS
+            _("%(len)s %(name)s in one request; send at most %(max_batch)s per request.")
+            % {"len": len(items), "name": name, "max_batch": MAX_BATCH},
+            code=ErrorCode.TOO_MANY_EVENTS,
         )
     return items
 
@@ -276,7 +286,7 @@ def parse_period(raw: str | None) -> date | None:
         return date(year, month, 1)
     except ValueError as error:
         raise ValidationFailed(
-            f"period must look like 2026-10; got {raw!r}.", fields={"period": ["expected YYYY-MM."]}
+            _("period must look like 2026-10; got %(raw)r.") % {"raw": raw}, fields={"period": ["expected YYYY-MM."]}
         ) from error
 
 
@@ -345,7 +355,7 @@ class StatementActionApi(APIView):
                 reason=data.validated_data["reason"],
             )
         else:
-            raise NotFound(f"No statement action {action!r}; use submit, approve or adjust.")
+            raise NotFound(_("No statement action %(action)r; use submit, approve or adjust.") % {"action": action})
         return Response(StatementSerializer(statement_get(viewer=actor, statement_id=statement.pk)).data)
 
 
@@ -462,10 +472,10 @@ class StatementBatchSerializer(serializers.Serializer):
 
 def _finance_run(actor: User, run_id: int) -> SettlementRun:
     if not has_role(actor, FINANCE_ROLES):
-        raise NotFound(f"No settlement run {run_id}.")
+        raise NotFound(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     run = SettlementRun.objects.filter(pk=run_id).first()
     if run is None:
-        raise NotFound(f"No settlement run {run_id}.")
+        raise NotFound(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     return run
 
 

@@ -13,6 +13,8 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from contracts.forms import parse_json_field
 from core.periods import period_parse, period_text
@@ -23,10 +25,10 @@ from revenue.services.uploads import MAX_UPLOAD_BYTES
 class PeriodField(forms.Field):
     """A month typed as YYYY-MM, cleaned to the first day of that month."""
 
-    default_error_messages = {"invalid_period": "Give a month as YYYY-MM, e.g. 2026-10."}
+    default_error_messages = {"invalid_period": _("Give a month as YYYY-MM, e.g. 2026-10.")}
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Period")
+        kwargs.setdefault("label", _("Period"))
         kwargs.setdefault(
             "widget",
             forms.TextInput(
@@ -61,8 +63,8 @@ class SalesFilterForm(forms.Form):
     period = PeriodField(required=False)
     attribution = forms.ChoiceField(
         required=False,
-        label="Attribution",
-        choices=[("", "Any"), *Sale.Attribution.choices],
+        label=_("Attribution"),
+        choices=[("", _("Any")), *Sale.Attribution.choices],
     )
 
 
@@ -70,12 +72,14 @@ class SalesFilterForm(forms.Form):
 
 
 class SettlementRunForm(forms.Form):
-    period = PeriodField(help_text="The month to settle, in each partner's own time zone.")
+    period = PeriodField(help_text=_("The month to settle, in each partner's own time zone."))
 
 
 class StatementFilterForm(forms.Form):
     period = PeriodField(required=False)
-    status = forms.ChoiceField(required=False, label="Status", choices=[("", "Any status"), *Statement.Status.choices])
+    status = forms.ChoiceField(
+        required=False, label=_("Status"), choices=[("", _("Any status")), *Statement.Status.choices]
+    )
 
 
 class ExportForm(forms.Form):
@@ -84,30 +88,32 @@ class ExportForm(forms.Form):
 
 class AdjustmentForm(forms.Form):
     amount = forms.IntegerField(
-        label="Amount (minor units)",
+        label=_("Amount (minor units)"),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "-30000"}),
-        help_text="Negative lowers the total, positive raises it.",
+        help_text=_("Negative lowers the total, positive raises it."),
     )
     # Not required here: the service says a reason is required, as it does for the API.
-    reason = forms.CharField(required=False, max_length=300, label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        required=False, max_length=300, label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 # --- contract simulator ----------------------------------------------------------------------
 
 
-MONTH_CHOICES = [(3, "3 months"), (6, "6 months"), (12, "12 months"), (24, "24 months")]
+MONTH_CHOICES = [(3, "3 months"), (6, _("6 months")), (12, _("12 months")), (24, _("24 months"))]
 
 
 class SimulateForm(forms.Form):
     terms_a = forms.CharField(
-        label="Terms A (JSON)", widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
+        label=_("Terms A (JSON)"), widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
     )
     terms_b = forms.CharField(
-        label="Terms B (JSON)", widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
+        label=_("Terms B (JSON)"), widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "mono"})
     )
-    months = forms.TypedChoiceField(label="Months", choices=MONTH_CHOICES, coerce=int, initial=12)
+    months = forms.TypedChoiceField(label=_("Months"), choices=MONTH_CHOICES, coerce=int, initial=12)
     price_per_call = forms.IntegerField(
-        label="Price per call (minor units)",
+        label=_("Price per call (minor units)"),
         min_value=0,
         max_value=10**12,
         initial=10,
@@ -125,8 +131,10 @@ class UploadForm(forms.Form):
     # Not required by the form: upload_create says what is missing, as for the API. The
     # browser is told it is required (and the label says so).
     file = forms.FileField(
-        label="CSV file (required)",
+        label=_("CSV file (required)"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True, "aria-required": "true"}),
-        help_text=f"UTF-8, header row first; up to {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
+        help_text=format_lazy(
+            _("UTF-8, header row first; up to {megabytes} MB."), megabytes=MAX_UPLOAD_BYTES // 1024 // 1024
+        ),
     )

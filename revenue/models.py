@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 from core.currencies import CURRENCY_CHOICES
 from ledger.models import JournalEntry
@@ -14,13 +15,13 @@ class Touchpoint(models.Model):
     link's click id, a conversation it held. Keys are unique per partner and kind."""
 
     class Kind(models.TextChoices):
-        COUPON = "coupon", "Coupon code"
-        CLICK = "click", "Click id"
-        CONVERSATION = "conversation", "Conversation id"
+        COUPON = "coupon", _("Coupon code")
+        CLICK = "click", _("Click id")
+        CONVERSATION = "conversation", _("Conversation id")
 
     class Source(models.TextChoices):
-        AGENT = "agent", "Issued by the employee"
-        PARTNER_API = "partner_api", "Posted by the partner"
+        AGENT = "agent", _("Issued by the employee")
+        PARTNER_API = "partner_api", _("Posted by the partner")
 
     # The unique (partner, kind, key) index leads with the partner: no index of its own.
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
@@ -55,14 +56,14 @@ class Statement(models.Model):
     """What one contract earned in one period, line by line (DESIGN.md §5a)."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        IN_REVIEW = "in_review", "In review"
-        APPROVED = "approved", "Approved"
-        INVOICED = "invoiced", "Invoiced"
-        PAID = "paid", "Paid"
+        DRAFT = "draft", _("Draft")
+        IN_REVIEW = "in_review", _("In review")
+        APPROVED = "approved", _("Approved")
+        INVOICED = "invoiced", _("Invoiced")
+        PAID = "paid", _("Paid")
         # Approved with nothing payable (a zero period, or one that carries a credit): settled,
         # never invoiced, and "nothing due" to the partner.
-        CLOSED = "closed", "Nothing due"
+        CLOSED = "closed", _("Nothing due")
 
     contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="statements")
     period = models.DateField(help_text="First day of the month, in the partner's zone.")
@@ -115,17 +116,17 @@ class Statement(models.Model):
 
 class StatementLine(models.Model):
     class Kind(models.TextChoices):
-        ATTRIBUTED_SALES = "attributed_sales", "Attributed sales"
-        LATE_SALES = "late_sales", "Late sales"
-        REFUNDS = "refunds", "Refunds"
-        SHARE = "share", "Revenue share"
-        OUTCOME_FEE = "outcome_fee", "Outcome fees"
-        MINIMUM_TOP_UP = "minimum_top_up", "Minimum wage top-up"
-        CAP = "cap", "Cap"
-        CLAWBACK = "clawback", "Clawback"
-        OUTCOME_CLAWBACK = "outcome_clawback", "Outcome clawback"
-        CARRIED_CREDIT = "carried_credit", "Credit carried forward"
-        ADJUSTMENT = "adjustment", "Finance adjustment"
+        ATTRIBUTED_SALES = "attributed_sales", _("Attributed sales")
+        LATE_SALES = "late_sales", _("Late sales")
+        REFUNDS = "refunds", _("Refunds")
+        SHARE = "share", _("Revenue share")
+        OUTCOME_FEE = "outcome_fee", _("Outcome fees")
+        MINIMUM_TOP_UP = "minimum_top_up", _("Minimum wage top-up")
+        CAP = "cap", _("Cap")
+        CLAWBACK = "clawback", _("Clawback")
+        OUTCOME_CLAWBACK = "outcome_clawback", _("Outcome clawback")
+        CARRIED_CREDIT = "carried_credit", _("Credit carried forward")
+        ADJUSTMENT = "adjustment", _("Finance adjustment")
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField()
@@ -184,10 +185,10 @@ class SaleUpload(models.Model):
     """A CSV file of sale events, processed by a Celery task."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROCESSING = "processing", "Processing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
     file = models.FileField(upload_to="uploads/")
@@ -229,13 +230,13 @@ class Sale(models.Model):
     integers in the currency's minor unit; a refund names its sale."""
 
     class Type(models.TextChoices):
-        SALE = "sale", "Sale"
-        REFUND = "refund", "Refund"
+        SALE = "sale", _("Sale")
+        REFUND = "refund", _("Refund")
 
     class Attribution(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ATTRIBUTED = "attributed", "Attributed"
-        UNATTRIBUTED = "unattributed", "Not attributed"
+        PENDING = "pending", _("Pending")
+        ATTRIBUTED = "attributed", _("Attributed")
+        UNATTRIBUTED = "unattributed", _("Not attributed")
 
     # Every index here is paid for on each of millions of inserts, so foreign keys carry
     # none of their own: the partner is the unique key's first column, and the others get
@@ -337,8 +338,8 @@ class Outcome(models.Model):
     work), counted by its own time like a sale; a withdrawn outcome does not count."""
 
     class Kind(models.TextChoices):
-        RESOLUTION = "resolution", "Resolution"
-        DELIVERED_WORK = "delivered_work", "Delivered work"
+        RESOLUTION = "resolution", _("Resolution")
+        DELIVERED_WORK = "delivered_work", _("Delivered work")
 
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="outcomes")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -370,10 +371,10 @@ class SettlementRun(models.Model):
     """One run of settlement for a period, with progress for the finance console."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     period = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,7 +82,8 @@ class StatementCursorPagination(BasePagination):
             size = 0
         if not 1 <= size <= self.max_page_size:
             raise ValidationFailed(
-                f"page_size must be a whole number from 1 to {self.max_page_size}; got {raw!r}.",
+                _("page_size must be a whole number from 1 to %(max_page_size)s; got %(raw)r.")
+                % {"max_page_size": self.max_page_size, "raw": raw},
                 fields={"page_size": [f"must be between 1 and {self.max_page_size}."]},
             )
         return size

@@ -23,9 +23,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from contracts.models import Partner, Placement
@@ -169,7 +170,7 @@ def revenue_charts(rows: list[dict[str, Any]], *, current_period: date) -> list[
         charts.append(
             TimeChart(
                 key=f"revenue-{currency.lower()}",
-                title="Attributed sales by employee",
+                title=_("Attributed sales by employee"),
                 kind="bar",
                 currency=currency,
                 periods=periods,
@@ -240,9 +241,12 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
     key = source.attributed_key
     if key and explanation.startswith(f"{key} "):
         # The stored note names the key as the API does; a partner reads its plain name.
-        explanation = ATTRIBUTION_KEY_LABELS.get(key, key) + explanation[len(key) :]
+        explanation = (_(ATTRIBUTION_KEY_LABELS[key]) if key in ATTRIBUTION_KEY_LABELS else key) + explanation[
+            len(key) :
+        ]
     if source is not sale:
-        explanation = f"Refund of {source.external_id}." + (f" {explanation}" if explanation else "")
+        refund = _("Refund of %(sale)s.") % {"sale": source.external_id}
+        explanation = refund + (f" {explanation}" if explanation else "")
     when = sale.occurred_at.astimezone(zone) if zone is not None else sale.occurred_at
     return SaleRow(
         sale=sale,
@@ -253,7 +257,7 @@ def _sale_row(sale: Sale, zone: Any) -> SaleRow:
         key=key,
         explanation=explanation,
         employee=source.placement.employee.name if source.placement_id else "",
-        key_label=ATTRIBUTION_KEY_LABELS.get(key, key),
+        key_label=_(ATTRIBUTION_KEY_LABELS[key]) if key in ATTRIBUTION_KEY_LABELS else key,
     )
 
 
@@ -332,7 +336,9 @@ def console_settlement(request: HttpRequest) -> HttpResponse:
         context = _settlement_context(request, run_form=form)
         return render_failure(request, "revenue/console_settlement.html", {**context, "failed_action": "run"}, error)
     messages.success(
-        request, f"Settlement of {period_text(period)} is queued as run #{run.pk}; its progress shows below."
+        request,
+        _("Settlement of %(period)s is queued as run #%(number)s; its progress shows below.")
+        % {"period": period_text(period), "number": run.pk},
     )
     return redirect(f"{reverse('console-settlement')}?period={period_text(period)}")
 
@@ -344,7 +350,7 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
     through its own service and checks; the page lists what happened to each."""
     run = SettlementRun.objects.filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No settlement run {run_id}.")
+        raise Http404(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     try:
         result = statement_batches.statements_batch_decide(actor=request.user, run=run, action=action)
     except ApplicationError as error:
@@ -355,15 +361,24 @@ def console_settlement_run_batch(request: HttpRequest, run_id: int, action: str)
     counts = result.counts
     done = statement_batches.ACTIONS[action][2]
     if not result.outcomes:
-        messages.info(request, f"Run #{run.pk} has no statement to {action}.")
-    elif counts[statement_batches.REFUSED]:
-        messages.warning(
-            request,
-            f"{counts[done]} statement{pluralize(counts[done])} {done}; "
-            f"{counts[statement_batches.REFUSED]} refused — see why below.",
+        nothing = (
+            _("Run #%(number)s has no statement to submit.")
+            if action == "submit"
+            else _("Run #%(number)s has no statement to approve.")
         )
+        messages.info(request, nothing % {"number": run.pk})
     else:
-        messages.success(request, f"{counts[done]} statement{pluralize(counts[done])} {done}.")
+        count = counts[done]
+        if action == "submit":
+            outcome = ngettext("%(count)s statement submitted", "%(count)s statements submitted", count)
+        else:
+            outcome = ngettext("%(count)s statement approved", "%(count)s statements approved", count)
+        outcome = outcome % {"count": count}
+        if counts[statement_batches.REFUSED]:
+            refused = _("%(count)s refused — see why below.") % {"count": counts[statement_batches.REFUSED]}
+            messages.warning(request, f"{outcome}; {refused}")
+        else:
+            messages.success(request, f"{outcome}.")
     context = _settlement_context(request, period=run.period)
     return render(request, "revenue/console_settlement.html", {**context, "batch": result})
 
@@ -373,7 +388,7 @@ def console_settlement_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """htmx: one run's row, polled every 2 s while the run is queued or running."""
     run = SettlementRun.objects.select_related("requested_by").filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No settlement run {run_id}.")
+        raise Http404(_("No settlement run %(run_id)s.") % {"run_id": run_id})
     response = render(request, "revenue/_run_row.html", {"run": run})
     if request.htmx and run.status in (SettlementRun.Status.DONE, SettlementRun.Status.FAILED):
         # The row was polling, so the run finished while the page was open: reload it
@@ -451,8 +466,8 @@ def console_statement(request: HttpRequest, statement_id: int) -> HttpResponse:
 
 
 _STATEMENT_ACTIONS: dict[str, tuple[Callable[..., Statement], str]] = {
-    "submit": (settlement.statement_submit, "Statement #{pk} is in review."),
-    "approve": (settlement.statement_approve, "Statement #{pk} is approved and posted to the ledger."),
+    "submit": (settlement.statement_submit, gettext_noop("Statement #{pk} is in review.")),
+    "approve": (settlement.statement_approve, gettext_noop("Statement #{pk} is approved and posted to the ledger.")),
 }
 
 
@@ -465,8 +480,8 @@ def _statement_action(request: HttpRequest, statement_id: int, action: str) -> H
         context = _console_statement_context(request, _statement_or_404(request, statement_id), failed_action=action)
         return render_failure(request, "revenue/console_statement.html", context, error)
     if action == "approve" and statement.status == Statement.Status.CLOSED:
-        done = "Statement #{pk} is closed: nothing is due, so no invoice is made."
-    messages.success(request, done.format(pk=statement.pk))
+        done = gettext_noop("Statement #{pk} is closed: nothing is due, so no invoice is made.")
+    messages.success(request, _(done).format(pk=statement.pk))
     return redirect("console-statement", statement.pk)
 
 
@@ -503,9 +518,14 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
         return render_failure(request, "revenue/console_statement.html", context, error)
     messages.success(
         request,
-        f"Adjusted by {format_money(form.cleaned_data['amount'], statement.currency)}; "
-        f"the total is now {format_money(updated.total, updated.currency)}. "
-        "The statement is a draft again: send it to review when ready.",
+        _(
+            "Adjusted by %(amount)s; the total is now %(total)s. "
+            "The statement is a draft again: send it to review when ready."
+        )
+        % {
+            "amount": format_money(form.cleaned_data["amount"], statement.currency),
+            "total": format_money(updated.total, updated.currency),
+        },
     )
     return redirect("console-statement", statement.pk)
 
@@ -598,7 +618,9 @@ def portal_uploads(request: HttpRequest) -> HttpResponse:
         upload = upload_create(actor=request.user, partner=partner, file=form.cleaned_data.get("file"))
     except ApplicationError as error:
         return render_failure(request, "revenue/uploads.html", _uploads_context(request, partner, form=form), error)
-    messages.success(request, f"“{upload.original_name}” is uploaded; its rows are being processed.")
+    messages.success(
+        request, _("“%(name)s” is uploaded; its rows are being processed.") % {"name": upload.original_name}
+    )
     return redirect("portal-uploads")
 
 
@@ -740,7 +762,7 @@ def console_simulate(request: HttpRequest, placement_id: int) -> HttpResponse:
     nothing is drafted, saved or queued, whatever is typed."""
     placement = _placement_or_404(request, placement_id)
     if not hasattr(placement, "contract"):
-        raise Http404("This placement has no contract yet.")
+        raise Http404(_("This placement has no contract yet."))
     today = partner_today(partner=placement.partner)
     terms_a, terms_b = _simulation_defaults(placement, today)
     defaults = {

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.snapshot",
     "tests.fixtures.webhooks",
+    "tests.fixtures.translations",
 ]

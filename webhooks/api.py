@@ -3,6 +3,7 @@ one service or selector, and render; rules live in webhooks.services."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -97,7 +98,7 @@ class WebhookEndpointListApi(APIView):
         partner_id = viewer_partner_id(actor)
         partner = partners_visible(viewer=actor).filter(pk=partner_id).first() if partner_id is not None else None
         if partner is None:
-            raise PermissionDenied("Only a partner's owner can add its webhook endpoints.")
+            raise PermissionDenied(_("Only a partner's owner can add its webhook endpoints."))
         data = validated(WebhookEndpointInput, request.data)
         issued = services.webhook_endpoint_create(
             actor=actor,
@@ -171,11 +172,11 @@ class WebhookDeliveryListApi(APIView):
         status = parse_status(request.query_params.get("status"), WebhookDelivery.Status.values)
         raw_endpoint = request.query_params.get("endpoint") or None
         if raw_endpoint is not None and not raw_endpoint.isdigit():
-            raise ValidationFailed("endpoint must be an id.", fields={"endpoint": ["must be a whole number."]})
+            raise ValidationFailed(_("endpoint must be an id."), fields={"endpoint": ["must be a whole number."]})
         event_type = request.query_params.get("type") or None
         if event_type is not None and event_type not in EventType.values:
             raise ValidationFailed(
-                f"Unknown event type {event_type!r}.",
+                _("Unknown event type %(event_type)r.") % {"event_type": event_type},
                 fields={"type": [f"must be one of {', '.join(EventType.values)}."]},
             )
         deliveries = selectors.delivery_list(

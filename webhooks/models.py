@@ -19,22 +19,23 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.TextChoices):
-    SALE_ATTRIBUTED = "sale.attributed", "Sales attributed to an employee"
-    STATEMENT_SUBMITTED = "statement.submitted", "Statement sent to review"
+    SALE_ATTRIBUTED = "sale.attributed", _("Sales attributed to an employee")
+    STATEMENT_SUBMITTED = "statement.submitted", _("Statement sent to review")
     # Declared for the inquiries part of issue 15, which is not built yet: nothing emits it.
-    INQUIRY_RESOLVED = "inquiry.resolved", "Inquiry resolved (not emitted yet)"
-    INVOICE_ISSUED = "invoice.issued", "Invoice issued"
-    PAYOUT_PAID = "payout.paid", "Your statements' shares paid out to payees"
-    COUPON_ISSUED = "coupon.issued", "Coupon issued by an employee"
+    INQUIRY_RESOLVED = "inquiry.resolved", _("Inquiry resolved (not emitted yet)")
+    INVOICE_ISSUED = "invoice.issued", _("Invoice issued")
+    PAYOUT_PAID = "payout.paid", _("Your statements' shares paid out to payees")
+    COUPON_ISSUED = "coupon.issued", _("Coupon issued by an employee")
 
 
 class WebhookEndpoint(models.Model):
     class Status(models.TextChoices):
-        ENABLED = "enabled", "Enabled"
-        DISABLED = "disabled", "Disabled"
+        ENABLED = "enabled", _("Enabled")
+        DISABLED = "disabled", _("Disabled")
 
     partner = models.ForeignKey("contracts.Partner", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
@@ -91,9 +92,9 @@ class OutboundEvent(models.Model):
 
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(OutboundEvent, on_delete=models.CASCADE, related_name="deliveries")

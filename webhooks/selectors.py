@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.selectors import partners_visible
 from core.errors import NotFound
@@ -25,7 +26,7 @@ def endpoint_list(*, viewer: Any) -> QuerySet[WebhookEndpoint]:
 def endpoint_get(*, viewer: Any, endpoint_id: int) -> WebhookEndpoint:
     endpoint = endpoint_list(viewer=viewer).filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise NotFound(f"No webhook endpoint {endpoint_id}.")
+        raise NotFound(_("No webhook endpoint %(endpoint_id)s.") % {"endpoint_id": endpoint_id})
     return endpoint
 
 
@@ -49,7 +50,7 @@ def delivery_list(
 def delivery_get(*, viewer: Any, delivery_id: int) -> WebhookDelivery:
     delivery = delivery_list(viewer=viewer).filter(pk=delivery_id).first()
     if delivery is None:
-        raise NotFound(f"No webhook delivery {delivery_id}.")
+        raise NotFound(_("No webhook delivery %(delivery_id)s.") % {"delivery_id": delivery_id})
     return delivery
 
 

@@ -24,6 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Partner
 from contracts.services import partner_member_require, partner_owners_notify
@@ -89,7 +90,7 @@ def webhook_url_check(url: str) -> str:
         except ValueError:
             problem = "has an invalid port."
     if problem:
-        raise ValidationFailed(f"The URL {problem}", fields={"url": [problem]})
+        raise ValidationFailed(_("The URL %(problem)s") % {"problem": problem}, fields={"url": [problem]})
     return url
 
 
@@ -97,12 +98,12 @@ def _event_types_check(event_types: Any) -> list[str]:
     known = EventType.values
     if not isinstance(event_types, list | tuple) or not event_types:
         raise ValidationFailed(
-            "Choose at least one event.", fields={"event_types": [f"choose one or more of {', '.join(known)}."]}
+            _("Choose at least one event."), fields={"event_types": [f"choose one or more of {', '.join(known)}."]}
         )
     unknown = [str(t) for t in event_types if t not in known]
     if unknown:
         raise ValidationFailed(
-            f"Unknown event type {unknown[0]!r}.",
+            _("Unknown event type %(unknown)r.") % {"unknown": unknown[0]},
             fields={"event_types": [f"unknown: {', '.join(unknown)}; choose from {', '.join(known)}."]},
         )
     return [t for t in known if t in event_types]  # the catalogue's order, no repeats
@@ -117,7 +118,7 @@ def webhook_endpoint_create(
     types = _event_types_check(event_types)
     description = (description or "").strip()
     if len(description) > 200:
-        raise ValidationFailed("The description is too long.", fields={"description": ["up to 200 characters."]})
+        raise ValidationFailed(_("The description is too long."), fields={"description": ["up to 200 characters."]})
     _room_check(partner)
     secret = _new_secret()
     endpoint = WebhookEndpoint.objects.create(
@@ -139,7 +140,8 @@ def _room_check(partner: Partner) -> None:
     enabled = WebhookEndpoint.objects.filter(partner=partner, status=WebhookEndpoint.Status.ENABLED)
     if enabled.count() >= MAX_ENDPOINTS_PER_PARTNER:
         raise InvalidTransition(
-            f"{partner.name} has {MAX_ENDPOINTS_PER_PARTNER} enabled endpoints already; disable one first."
+            _("%(name)s has %(max_endpoints_per_partner)s enabled endpoints already; disable one first.")
+            % {"name": partner.name, "max_endpoints_per_partner": MAX_ENDPOINTS_PER_PARTNER}
         )
 
 
@@ -173,7 +175,7 @@ def webhook_endpoint_disable(*, actor: User, endpoint: WebhookEndpoint) -> Webho
     endpoint = _lock_endpoint(endpoint)
     partner_member_require(actor, endpoint.partner, doing="disable webhook endpoints", owner=True)
     if not endpoint.is_enabled:
-        raise InvalidTransition("The endpoint is already disabled.")
+        raise InvalidTransition(_("The endpoint is already disabled."))
     _disable(endpoint, actor=actor, reason=f"Disabled by {actor.username}")
     return endpoint
 
@@ -185,7 +187,7 @@ def webhook_endpoint_enable(*, actor: User, endpoint: WebhookEndpoint) -> Webhoo
     endpoint = _lock_endpoint(endpoint)
     partner_member_require(actor, endpoint.partner, doing="enable webhook endpoints", owner=True)
     if endpoint.is_enabled:
-        raise InvalidTransition("The endpoint is already enabled.")
+        raise InvalidTransition(_("The endpoint is already enabled."))
     _room_check(endpoint.partner)
     endpoint.status, endpoint.disabled_at, endpoint.disabled_reason = WebhookEndpoint.Status.ENABLED, None, ""
     endpoint.consecutive_failures = 0
@@ -391,9 +393,9 @@ def webhook_delivery_replay(*, actor: User, delivery: WebhookDelivery) -> Webhoo
     endpoint = _lock_endpoint(delivery.endpoint)
     partner_member_require(actor, endpoint.partner, doing="replay webhook deliveries", owner=True)
     if not endpoint.is_enabled:
-        raise InvalidTransition("The endpoint is disabled; enable it before replaying deliveries to it.")
+        raise InvalidTransition(_("The endpoint is disabled; enable it before replaying deliveries to it."))
     if delivery.status == WebhookDelivery.Status.PENDING:
-        raise InvalidTransition("This delivery is still being attempted; replay it once it has succeeded or failed.")
+        raise InvalidTransition(_("This delivery is still being attempted; replay it once it has succeeded or failed."))
     replay = WebhookDelivery.objects.create(
         endpoint=endpoint, event=delivery.event, replay_of=delivery, next_attempt_at=timezone.now()
     )

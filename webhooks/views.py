@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts.models import PartnerMembership
@@ -65,7 +66,7 @@ def portal_webhooks(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             raise form_failure(form)
         if partner is None:
-            raise PermissionDenied("Only a partner's owner can add webhook endpoints.")
+            raise PermissionDenied(_("Only a partner's owner can add webhook endpoints."))
         issued = services.webhook_endpoint_create(
             actor=_person(request),
             partner=partner,
@@ -88,10 +89,10 @@ def portal_webhook_endpoint_action(request: HttpRequest, endpoint_id: int, actio
             return _with_secret(request, issued, 200)
         if action == "disable":
             services.webhook_endpoint_disable(actor=_person(request), endpoint=endpoint)
-            done = f"{endpoint.url} is disabled: no events go to it until you enable it."
+            done = _("%(url)s is disabled: no events go to it until you enable it.") % {"url": endpoint.url}
         else:
             services.webhook_endpoint_enable(actor=_person(request), endpoint=endpoint)
-            done = f"{endpoint.url} is enabled again. Replay any deliveries it missed."
+            done = _("%(url)s is enabled again. Replay any deliveries it missed.") % {"url": endpoint.url}
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
     messages.success(request, done)
@@ -106,5 +107,9 @@ def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> Ht
         replay = services.webhook_delivery_replay(actor=_person(request), delivery=delivery)
     except ApplicationError as error:
         return render_failure(request, TEMPLATE, _context(request), error)
-    messages.success(request, f"{delivery.event.public_id} is queued again (delivery #{replay.pk}).")
+    messages.success(
+        request,
+        _("%(event)s is queued again (delivery #%(number)s).")
+        % {"event": delivery.event.public_id, "number": replay.pk},
+    )
     return redirect("portal-webhooks")

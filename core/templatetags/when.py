@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 register = template.Library()
@@ -28,7 +28,9 @@ def zone_label(moment: datetime) -> str:
 
 
 @register.filter(is_safe=True)
-def when(value: datetime | None, fmt: str = "Y-m-d H:i") -> str:
+def when(value: datetime | None, fmt: str = "DATETIME_FORMAT") -> str:
+    """`fmt` is a format string or the name of a localized one (DATETIME_FORMAT, the default:
+    2026-12-07 17:00 in English, 2026年12月7日 17:00 in Japanese; config/formats)."""
     if not isinstance(value, datetime):
         return ""
     moment = timezone.localtime(value) if timezone.is_aware(value) else value

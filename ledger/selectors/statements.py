@@ -12,6 +12,7 @@ from datetime import date
 
 from django.db import connection
 from django.db.models import Q, Sum
+from django.utils.translation import gettext as _
 
 from core.errors import NotFound, ValidationFailed
 from ledger.models import Account, JournalLine
@@ -72,15 +73,15 @@ def account_statement(*, code: str, currency: str, first: date, last: date) -> A
     """The statement of account `code` in `currency` from `first` to `last`, both included, by
     the entries' own dates (occurred_on). Balances are debit-positive, as in the trial balance."""
     if last < first:
-        raise ValidationFailed("The statement ends before it starts.", fields={"to": [f"is before {first}."]})
+        raise ValidationFailed(_("The statement ends before it starts."), fields={"to": [f"is before {first}."]})
     if (last - first).days >= MAX_DAYS:
         raise ValidationFailed(
-            f"A statement of account spans at most {MAX_DAYS} days.",
+            _("A statement of account spans at most %(max_days)s days.") % {"max_days": MAX_DAYS},
             fields={"to": [f"is more than {MAX_DAYS} days after {first}."]},
         )
     account = Account.objects.filter(code=code, currency=currency).first()
     if account is None:
-        raise NotFound(f"No ledger account {code!r} in {currency}.")
+        raise NotFound(_("No ledger account %(code)r in %(currency)s.") % {"code": code, "currency": currency})
     totals = JournalLine.objects.filter(account=account, entry__occurred_on__lte=last).aggregate(
         opening=Sum("amount", filter=Q(entry__occurred_on__lt=first), default=0),
         debits=Sum("amount", filter=Q(entry__occurred_on__gte=first, amount__gt=0), default=0),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from core.models import User
@@ -37,7 +38,7 @@ class Posting:
 def account_kind_for(code: str) -> str:
     prefix = code.split(":", 1)[0]
     if prefix not in ACCOUNT_KIND_BY_PREFIX:
-        raise ValidationFailed(f"Unknown ledger account {code!r}.", fields={"account": [code]})
+        raise ValidationFailed(_("Unknown ledger account %(code)r.") % {"code": code}, fields={"account": [code]})
     return ACCOUNT_KIND_BY_PREFIX[prefix]
 
 
@@ -51,15 +52,17 @@ def account_get_or_create(*, code: str, currency: str) -> Account:
 
 def _check_postings(postings: list[Posting]) -> None:
     if len(postings) < 2:
-        raise ValidationFailed("A journal entry needs at least two lines.")
+        raise ValidationFailed(_("A journal entry needs at least two lines."))
     totals: dict[str, int] = defaultdict(int)
     for posting in postings:
         if not isinstance(posting.amount, int) or isinstance(posting.amount, bool) or posting.amount == 0:
-            raise ValidationFailed(f"Line amounts are non-zero integers; got {posting.amount!r}.")
+            raise ValidationFailed(
+                _("Line amounts are non-zero integers; got %(amount)r.") % {"amount": posting.amount}
+            )
         totals[posting.currency] += posting.amount
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
-        raise ValidationFailed(f"The entry does not balance: {unbalanced}.")
+        raise ValidationFailed(_("The entry does not balance: %(unbalanced)s.") % {"unbalanced": unbalanced})
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import ContractVersion, Payee, PaymentProvider
 from contracts.selectors import viewer_partner_id
@@ -39,7 +40,7 @@ def invoices_for(*, viewer: Any, status: str | None = None) -> QuerySet[Invoice]
 def invoice_get(*, viewer: Any, invoice_id: int) -> Invoice:
     invoice = invoices_for(viewer=viewer).filter(pk=invoice_id).first()
     if invoice is None:
-        raise NotFound(f"No invoice {invoice_id}.")
+        raise NotFound(_("No invoice %(invoice_id)s.") % {"invoice_id": invoice_id})
     return invoice
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date
 from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_noop
 
 from core.periods import add_months
 from ledger.models import Account
@@ -59,10 +60,10 @@ def payouts_by_month(*, currency: str, period_from: date, period_to: date) -> di
 
 # Account codes are `<group>:<whose>` (DESIGN.md §4): one line per group on the chart.
 LEDGER_GROUPS = {
-    "partner_receivable": "Owed by partners",
-    "payee_payable": "Owed to payees",
-    "platform_revenue": "Platform revenue",
-    "cash": "Cash",
+    "partner_receivable": gettext_noop("Owed by partners"),
+    "payee_payable": gettext_noop("Owed to payees"),
+    "platform_revenue": gettext_noop("Platform revenue"),
+    "cash": gettext_noop("Cash"),
 }
 
 

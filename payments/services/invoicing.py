@@ -19,6 +19,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import PaymentProvider
 from contracts.services import notification_queue, partner_stripe_customer_record
@@ -68,10 +69,12 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
     if existing is not None:
         return existing
     if statement.status not in ISSUABLE:
-        raise InvalidTransition(f"The statement is {statement.status}; only an approved statement is invoiced.")
+        raise InvalidTransition(
+            _("The statement is %(status)s; only an approved statement is invoiced.") % {"status": statement.status}
+        )
     if statement.payable <= 0:
         raise InvalidTransition(
-            "Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice."
+            _("Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice.")
         )
     partner = statement.contract.placement.partner
     invoice = Invoice.objects.create(
@@ -100,7 +103,7 @@ def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
     finance_require(actor, doing="issue invoices")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
-        raise InvalidTransition(f"{invoice} is already issued.")
+        raise InvalidTransition(_("%(invoice)s is already issued.") % {"invoice": invoice})
     # Being issued again: the last refusal no longer stands (and the stalled-work sweep
     # looks for drafts without one, should this attempt's message be lost).
     invoice.issue_attempt, invoice.issue_error = invoice.issue_attempt + 1, ""
@@ -266,10 +269,11 @@ def invoice_payment_record(
     if invoice.status == Invoice.Status.PAID:
         return invoice
     if invoice.status == Invoice.Status.VOID:
-        raise InvalidTransition(f"{invoice} is void; a payment for it needs finance.")
+        raise InvalidTransition(_("%(invoice)s is void; a payment for it needs finance.") % {"invoice": invoice})
     if amount != invoice.amount or currency.upper() != invoice.currency:
         raise ValidationFailed(
-            f"Paid {amount} {currency.upper()} against an invoice of {invoice.amount} {invoice.currency}; not recorded."
+            _("Paid %(amount)s %(upper)s against an invoice of %(amount2)s %(currency)s; not recorded.")
+            % {"amount": amount, "upper": currency.upper(), "amount2": invoice.amount, "currency": invoice.currency}
         )
     statement = invoice.statement
     partner = invoice.partner
@@ -337,11 +341,14 @@ def invoice_mark_paid(*, actor: User, invoice: Invoice, reference: str = "") -> 
         .get(pk=invoice.pk)
     )
     if invoice.provider != PaymentProvider.MANUAL:
-        raise InvalidTransition("Stripe invoices are marked paid by Stripe's webhook, not by hand.")
+        raise InvalidTransition(_("Stripe invoices are marked paid by Stripe's webhook, not by hand."))
     if invoice.status == Invoice.Status.PAID:
-        raise InvalidTransition(f"{invoice} is already paid.")
+        raise InvalidTransition(_("%(invoice)s is already paid.") % {"invoice": invoice})
     if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.PAYMENT_FAILED):
-        raise InvalidTransition(f"{invoice} is {invoice.status}; only an open invoice is paid.")
+        raise InvalidTransition(
+            _("%(invoice)s is %(status)s; only an open invoice is paid.")
+            % {"invoice": invoice, "status": invoice.status}
+        )
     invoice = invoice_payment_record(
         invoice=invoice, amount=invoice.amount, currency=invoice.currency, paid_at=timezone.now(), actor=actor
     )

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Partner, Payee, PaymentProvider
 from contracts.services import payee_stripe_account_record
@@ -338,9 +339,9 @@ def payee_onboarding_link(*, actor: User, payee: Payee, return_url: str) -> str:
     `return_url` (and there too when the link has expired)."""
     finance_require(actor, doing="onboard payees")
     if payee.kind == Payee.Kind.PLATFORM:
-        raise InvalidTransition("The platform keeps its share; it is not paid out.")
+        raise InvalidTransition(_("The platform keeps its share; it is not paid out."))
     if provider_name_for(payee) != PaymentProvider.STRIPE:
-        raise InvalidTransition(f"{payee.name} is paid manually; choose Stripe first.")
+        raise InvalidTransition(_("%(name)s is paid manually; choose Stripe first.") % {"name": payee.name})
     provider = provider_get(PaymentProvider.STRIPE)
     try:
         account_id = payee.stripe_account_id or provider.connect_account_create(
@@ -352,4 +353,4 @@ def payee_onboarding_link(*, actor: User, payee: Payee, return_url: str) -> str:
         payee = payee_stripe_account_record(actor=actor, payee=payee, account_id=account_id)
         return provider.onboarding_link(account_id=account_id, refresh_url=return_url, return_url=return_url)
     except ProviderError as error:
-        raise InvalidTransition(f"Stripe refused: {error.message}") from error
+        raise InvalidTransition(_("Stripe refused: %(message)s") % {"message": error.message}) from error

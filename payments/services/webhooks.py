@@ -21,6 +21,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, ValidationFailed
 from core.locks import Lock, lock_transaction_acquire_text
@@ -48,16 +49,19 @@ def webhook_signature_verify(*, payload: bytes, signature: str | None) -> dict[s
     """Return the event, or raise BadSignature. Writes nothing."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        raise BadSignature("Webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set).")
+        raise BadSignature(_("Webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set)."))
     try:
         stripe.Webhook.construct_event(payload, signature, secret)
         event = json.loads(payload)
     except stripe.SignatureVerificationError as error:
-        raise BadSignature(f"The Stripe-Signature header does not verify: {error.user_message or error}") from error
+        raise BadSignature(
+            _("The Stripe-Signature header does not verify: %(user_message_or_error)s")
+            % {"user_message_or_error": error.user_message or error}
+        ) from error
     except ValueError as error:
-        raise BadSignature("The payload is not a JSON event.") from error
+        raise BadSignature(_("The payload is not a JSON event.")) from error
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise BadSignature("The payload is not a Stripe event.")
+        raise BadSignature(_("The payload is not a Stripe event."))
     return event
 
 

@@ -152,7 +152,7 @@ def statement_period_summary(*, viewer: Any, period: date) -> list[StatusSummary
         grouped[row["status"]] = (count + row["count"], [*totals, MoneyTotal(row["currency"], row["payable"])])
     labels = dict(Statement.Status.choices)
     return [
-        StatusSummary(status, labels[status], count, sorted(totals, key=lambda t: t.currency))
+        StatusSummary(status, str(labels[status]), count, sorted(totals, key=lambda t: t.currency))
         for status, (count, totals) in sorted(grouped.items(), key=lambda item: STATUS_ORDER.index(item[0]))
     ]
 

@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
 from contracts.selectors import partners_visible, viewer_partner_id
 from core.errors import NotFound
@@ -35,7 +36,7 @@ def statement_list(*, viewer: Any, period: date | None = None, status: str | Non
 def statement_get(*, viewer: Any, statement_id: int) -> Statement:
     statement = statement_list(viewer=viewer).filter(pk=statement_id).first()
     if statement is None:
-        raise NotFound(f"No statement {statement_id}.")
+        raise NotFound(_("No statement %(statement_id)s.") % {"statement_id": statement_id})
     return statement
 
 
@@ -50,5 +51,5 @@ def sale_get(*, viewer: Any, external_id: str) -> Sale:
         sales = sales.filter(partner_id=partner_id)
     sale = sales.select_related("placement__employee", "touchpoint", "refund_of", "statement").first()
     if sale is None:
-        raise NotFound(f"No sale {external_id!r}.")
+        raise NotFound(_("No sale %(external_id)r.") % {"external_id": external_id})
     return sale

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from contracts.models import Partner
 from contracts.selectors import viewer_partner_id
@@ -23,7 +24,7 @@ def upload_get(*, viewer: Any, upload_id: int) -> SaleUpload:
     if partner_id is not None and partner_id > 0:
         upload = SaleUpload.objects.filter(pk=upload_id, partner_id=partner_id).first()
     if upload is None:
-        raise NotFound(f"No upload {upload_id}.")
+        raise NotFound(_("No upload %(upload_id)s.") % {"upload_id": upload_id})
     return upload
 
 

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Partner, Placement
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -723,14 +724,16 @@ def _service_check(
 ) -> None:
     """Validation for the one-at-a-time services the agents app calls."""
     if kind not in kinds:
-        raise ValidationFailed(f"Unknown kind {kind!r}.", fields={"kind": [f"must be one of {sorted(kinds)}"]})
+        raise ValidationFailed(
+            _("Unknown kind %(kind)r.") % {"kind": kind}, fields={"kind": [f"must be one of {sorted(kinds)}"]}
+        )
     if not sale_rules.is_storable_key(key):
         raise ValidationFailed(
-            "The key must be a string of 1 to 128 characters.", fields={"key": ["must be 1 to 128 characters"]}
+            _("The key must be a string of 1 to 128 characters."), fields={"key": ["must be 1 to 128 characters"]}
         )
     if occurred_at is not None and (occurred_at.tzinfo is None or occurred_at.utcoffset() is None):
         raise ValidationFailed(
-            "occurred_at must be an aware datetime.", fields={"occurred_at": ["must have a time zone"]}
+            _("occurred_at must be an aware datetime."), fields={"occurred_at": ["must have a time zone"]}
         )
     if placement.status not in EARNING_PLACEMENT_STATUSES:
         raise InvalidTransition(
@@ -749,13 +752,15 @@ def touchpoint_record(
     placement = Placement.objects.select_related("partner", "employee").get(pk=placement.pk)
     _service_check(placement, kind, TOUCHPOINT_KINDS, key, occurred_at)
     if source not in Touchpoint.Source.values:
-        raise ValidationFailed(f"Unknown touchpoint source {source!r}.")
+        raise ValidationFailed(_("Unknown touchpoint source %(source)r.") % {"source": source})
     outcomes = _Outcomes(1)
     row = _TouchRow(0, placement.pk, kind, key, occurred_at.astimezone(UTC))
     inserted = _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
     touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
     if touchpoint.placement_id != placement.pk:
-        raise Conflict(f"The {kind} {key!r} already belongs to another placement of this partner.")
+        raise Conflict(
+            _("The %(kind)s %(key)r already belongs to another placement of this partner.") % {"kind": kind, "key": key}
+        )
     if kind == Touchpoint.Kind.COUPON and touchpoint.pk in inserted:
         # An employee handed out a coupon: the partner's till may want to know the code.
         webhook_event_emit(
@@ -970,7 +975,10 @@ def outcome_withdraw(*, placement: Placement, kind: str, external_id: str) -> Ou
         .first()
     )
     if outcome is None:
-        raise NotFound(f"There is no {kind} {external_id!r} on placement {placement.pk}.")
+        raise NotFound(
+            _("There is no %(kind)s %(external_id)r on placement %(pk)s.")
+            % {"kind": kind, "external_id": external_id, "pk": placement.pk}
+        )
     if outcome.withdrawn_at is None:
         outcome.withdrawn_at = timezone.now()
         outcome.save(update_fields=["withdrawn_at"])

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
@@ -626,7 +627,7 @@ def settlement_run_request(*, actor: User | None, period: date, trigger: str = "
     if actor is not None:
         finance_require(actor, doing="run settlement")
     if period.day != 1:
-        raise ValidationFailed("A period is a month: give its first day.", fields={"period": [str(period)]})
+        raise ValidationFailed(_("A period is a month: give its first day."), fields={"period": [str(period)]})
     run = SettlementRun.objects.create(period=period, requested_by=actor, trigger=trigger)
     enqueue_on_commit("revenue.tasks.settlement_run_task", run.pk)
     return run
@@ -656,7 +657,9 @@ def statement_submit(*, actor: User, statement: Statement) -> Statement:
     statement = _lock_statement(statement)
     finance_require(actor, doing="send statements to review")
     if statement.status != Statement.Status.DRAFT:
-        raise InvalidTransition(f"The statement is {statement.status}; only a draft goes to review.")
+        raise InvalidTransition(
+            _("The statement is %(status)s; only a draft goes to review.") % {"status": statement.status}
+        )
     statement.status = Statement.Status.IN_REVIEW
     statement.submitted_by, statement.submitted_at = actor, timezone.now()
     statement.save(update_fields=["status", "submitted_by", "submitted_at"])
@@ -748,15 +751,15 @@ def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: 
     statement = _lock_statement(statement)
     finance_require(actor, doing="adjust statements")
     if statement.status in SETTLED:
-        raise InvalidTransition("An approved statement never changes; adjust the next period instead.")
+        raise InvalidTransition(_("An approved statement never changes; adjust the next period instead."))
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValidationFailed(
-            "An adjustment is a non-zero whole number of minor units.",
+            _("An adjustment is a non-zero whole number of minor units."),
             fields={"amount": ["must be a non-zero integer."]},
         )
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("An adjustment needs a reason.", fields={"reason": ["is required."]})
+        raise ValidationFailed(_("An adjustment needs a reason."), fields={"reason": ["is required."]})
     StatementAdjustment.objects.create(
         contract=statement.contract, period=statement.period, amount=amount, reason=reason[:300], created_by=actor
     )
@@ -780,7 +783,9 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
     statement = _lock_statement(statement)
     finance_require(actor, doing="approve statements")
     if statement.status != Statement.Status.IN_REVIEW:
-        raise InvalidTransition(f"The statement is {statement.status}; only one in review can be approved.")
+        raise InvalidTransition(
+            _("The statement is %(status)s; only one in review can be approved.") % {"status": statement.status}
+        )
     submitter_id = _submitter_id(statement)
     _check_four_eyes(actor, statement, submitter_id)
     earlier = (

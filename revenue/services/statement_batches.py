@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
+from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, ErrorCode, InvalidTransition, ValidationFailed
 from core.models import User
@@ -94,7 +95,7 @@ def statements_batch_decide(
     from; with ids, exactly those (an id that is not a statement of this run is refused as
     not found, one in another status is refused by the single service)."""
     if action not in ACTIONS:
-        raise InvalidTransition(f"No batch action {action!r}; use submit or approve.")
+        raise InvalidTransition(_("No batch action %(action)r; use submit or approve.") % {"action": action})
     finance_require(actor, doing="submit or approve statements")
     run = SettlementRun.objects.get(pk=run.pk)
     _run_ready(run)
@@ -108,7 +109,7 @@ def statements_batch_decide(
         wanted = list(dict.fromkeys(statement_ids))
         if len(wanted) > MAX_STATEMENTS:
             raise ValidationFailed(
-                f"At most {MAX_STATEMENTS} statements a request.",
+                _("At most %(max_statements)s statements a request.") % {"max_statements": MAX_STATEMENTS},
                 fields={"statements": [f"at most {MAX_STATEMENTS} ids."]},
             )
         found = {s.pk: s for s in statements.filter(pk__in=wanted)}

@@ -49,6 +49,7 @@ import psycopg
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Partner
 from contracts.selectors import membership_role
@@ -111,7 +112,7 @@ def _columns_from_header(head: bytes) -> list[str]:
         head = head[len(_BOM) :]
     if not head.strip():
         raise UploadRefused(
-            "The file is empty: it needs a header row naming the columns, then one row per sale or refund.",
+            _("The file is empty: it needs a header row naming the columns, then one row per sale or refund."),
             fields={"file": ["is empty"]},
         )
     end = head.find(b"\n")
@@ -120,7 +121,7 @@ def _columns_from_header(head: bytes) -> list[str]:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise UploadRefused(
-            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.",
+            _("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."),
             fields={"file": ["is not UTF-8 text"]},
         ) from None
     if "\x00" in text:
@@ -140,13 +141,14 @@ def _columns_from_header(head: bytes) -> list[str]:
             else " The first row must be the header row naming the columns."
         )
         raise UploadRefused(
-            f"Unknown column(s) in the header row: {shown}.{hint} The columns are: {expected}.",
+            _("Unknown column(s) in the header row: %(shown)s.%(hint)s The columns are: %(expected)s.")
+            % {"shown": shown, "hint": hint, "expected": expected},
             fields={"file": [f"unknown column(s): {shown}"]},
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UploadRefused(
-            f"Column(s) named twice in the header row: {', '.join(repeated)}.",
+            _("Column(s) named twice in the header row: %(join)s.") % {"join": ", ".join(repeated)},
             fields={"file": [f"repeated column(s): {', '.join(repeated)}"]},
         )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
@@ -167,18 +169,19 @@ def upload_create(*, actor: User, partner: Partner, file: UploadedFile[bytes] | 
     """Store a CSV file of `partner`'s sale events and queue its processing. The header row
     is checked at once, so a file with the wrong columns is refused before it is kept."""
     if membership_role(actor, partner) is None:
-        raise PermissionDenied(f"Only a member of {partner.name} can upload its sales.")
+        raise PermissionDenied(_("Only a member of %(name)s can upload its sales.") % {"name": partner.name})
     if file is None:
-        raise ValidationFailed("Choose a CSV file to upload.", fields={"file": ["is required"]})
+        raise ValidationFailed(_("Choose a CSV file to upload."), fields={"file": ["is required"]})
     name = (file.name or "upload.csv").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     if not name.lower().endswith(".csv"):
         raise ValidationFailed(
-            f"{name!r} is not a .csv file. Save the sheet as “CSV UTF-8” and upload that.",
+            _("%(name)r is not a .csv file. Save the sheet as “CSV UTF-8” and upload that.") % {"name": name},
             fields={"file": ["must be a .csv file"]},
         )
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise ValidationFailed(
-            f"The file is over {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it into smaller files.",
+            _("The file is over %(megabytes)s MB; split it into smaller files.")
+            % {"megabytes": MAX_UPLOAD_BYTES // 1024 // 1024},
             fields={"file": ["is too large"]},
         )
     file.seek(0)
@@ -355,7 +358,8 @@ def _read(run: _Run) -> None:
             if b"\x00" in piece:
                 where = line + piece.count(b"\n", 0, piece.index(b"\x00"))
                 raise UploadRefused(
-                    f"Line {where} contains a NUL byte: the file is not CSV text.", fields={"file": ["is not CSV text"]}
+                    _("Line %(where)s contains a NUL byte: the file is not CSV text.") % {"where": where},
+                    fields={"file": ["is not CSV text"]},
                 )
             _copy_piece(copy_sql, piece, line)
             newlines = piece.count(b"\n")
@@ -369,7 +373,10 @@ def _read(run: _Run) -> None:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise UploadRefused(
-                "The file is not UTF-8 text (it ends inside a character). Save it as “CSV UTF-8” and upload it again.",
+                _(
+                    "The file is not UTF-8 text (it ends inside a character). "
+                    "Save it as “CSV UTF-8” and upload it again."
+                ),
                 fields={"file": ["is not UTF-8 text"]},
             ) from None
     with connection.cursor() as cursor:
@@ -402,7 +409,8 @@ def _copy_piece(copy_sql: str, piece: bytes, line: int) -> None:
         else:
             text = f"Line {where} cannot be read as CSV: {detail}."
         raise UploadRefused(
-            f"{text} Nothing was stored; fix the file and upload it again.", fields={"file": [text]}
+            _("%(text)s Nothing was stored; fix the file and upload it again.") % {"text": text},
+            fields={"file": [text]},
         ) from None
 
 

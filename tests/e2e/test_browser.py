@@ -224,6 +224,7 @@ def _pages(ids: dict[str, Any]) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Site]:
+    from django.contrib.auth import get_user_model
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.management import call_command
     from django.test.testcases import LiveServerThread
@@ -248,6 +249,9 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Site]
         with django_db_blocker.unblock():
             for command in ("seed_demo", "seed_demo_revenue", "seed_demo_payments", "seed_demo_agents"):
                 call_command(command, stdout=StringIO())
+            # The demo shows Hoshi Mart's portal in Japanese; these journeys find buttons by their
+            # English names (tests/e2e/test_web_i18n.py covers the Japanese pages).
+            get_user_model().objects.filter(username__startswith="hoshi-").update(language="")
             server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
             server.daemon = True
             server.start()

@@ -13,6 +13,7 @@ from contracts import services
 from contracts.models import Partner, Payee
 from contracts.selectors import next_period_start, partner_today, period_start
 from core.models import User
+from core.services import user_language_set
 from employees import services as employee_services
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -172,6 +173,9 @@ class Command(BaseCommand):
             actor=admin, partner=partners["wayfarer"], user=people["wayfarer-owner"], role="owner"
         )
         services.partner_member_add(actor=admin, partner=partners["lumen"], user=people["lumen-owner"], role="owner")
+        # Hoshi Mart's people read the portal in Japanese (their own choice, as the menu stores it).
+        for username in ("hoshi-owner", "hoshi-clerk"):
+            user_language_set(actor=people[username], language="ja")
 
         sato, okafor = people["am-sato"], people["am-okafor"]
         hoshi_owner, wayfarer_owner, lumen_owner = (
