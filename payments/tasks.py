@@ -9,6 +9,7 @@ from core.queue import enqueue
 from payments.models import PayoutRun
 from payments.providers.base import ProviderError
 from payments.selectors.stalled import stalled_payments
+from payments.services.credit_notes import credit_note_send
 from payments.services.invoicing import invoice_issue
 from payments.services.payouts import payout_run_execute, payout_run_request
 from payments.services.reconciliation import reconciliation_run_execute
@@ -18,6 +19,12 @@ from payments.services.reconciliation import reconciliation_run_execute
 def invoice_issue_task(invoice_id: int) -> str:
     """Issue an invoice at its provider; an unanswered request is retried (same keys)."""
     return invoice_issue(invoice_id=invoice_id).status
+
+
+@shared_task(autoretry_for=(OperationalError, ProviderError), retry_backoff=True, max_retries=8)
+def credit_note_send_task(credit_note_id: int) -> str:
+    """Issue a credit note at its provider; an unanswered request is retried (same key)."""
+    return credit_note_send(credit_note_id=credit_note_id).status
 
 
 @shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=30)
