@@ -5,13 +5,13 @@ Helvetica, so text is Latin-1: other characters are replaced, figures never are.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from fpdf import FPDF
 
 from contracts.models import Partner
 from core.currencies import format_money
 from payments.models import Invoice
+from payments.tax import rate_percent
 from revenue.models import Statement
 
 
@@ -103,10 +103,9 @@ def statements_pdf(
 
 
 def _tax_label(line: dict) -> str:
-    rate = Decimal(line["rate"]) * 100
     if line["category"] == "reverse_charge":
         return f"{line['jurisdiction']} reverse charge (0%)"
-    return f"{line['jurisdiction']} {rate:g}% ({line['category']})"
+    return f"{line['jurisdiction']} {rate_percent(line['rate'])}% ({line['category']})"
 
 
 def invoice_pdf(*, invoice: Invoice, platform_name: str) -> bytes:

@@ -182,3 +182,8 @@ def credit_tax_lines(amount: int, invoice_lines: list[TaxLine]) -> list[TaxLine]
         for line, part in zip(invoice_lines, parts, strict=True)
         if part
     ]
+
+
+def rate_percent(rate: Decimal | str) -> str:
+    """0.1000 → "10", 0.0775 → "7.75": how a rate is printed."""
+    return f"{(Decimal(rate) * 100).normalize():f}"

@@ -122,7 +122,7 @@ def credit_note_spec(note: CreditNote, *, post_payment: bool) -> CreditNoteSpec:
     ]
     parts += [
         CreditNoteLineSpec(
-            description=f"Tax {line.jurisdiction} {line.rate * 100:g}% on {line.taxable}", amount=line.tax
+            description=f"Tax {line.jurisdiction} {tax.rate_percent(line.rate)}% on {line.taxable}", amount=line.tax
         )
         for line in (tax.TaxLine.from_dict(item) for item in note.tax_breakdown)
         if line.tax

@@ -34,7 +34,7 @@ from payments.models import Invoice
 from payments.providers import ProviderError, provider_get, provider_name_for
 from payments.providers.base import InvoiceLineSpec, InvoiceSpec, IssuedInvoice
 from payments.selectors.tax import invoice_tax_for
-from payments.tax import TaxLine
+from payments.tax import TaxLine, rate_percent
 from revenue.models import Statement
 from webhooks.models import EventType
 from webhooks.services import webhook_event_emit
@@ -141,7 +141,7 @@ def invoice_tax_lines(invoice: Invoice) -> list[TaxLine]:
 
 
 def tax_line_description(line: TaxLine) -> str:
-    return f"Tax {line.jurisdiction} {line.rate * 100:g}% on {line.taxable}"
+    return f"Tax {line.jurisdiction} {rate_percent(line.rate)}% on {line.taxable}"
 
 
 def invoice_spec(invoice: Invoice) -> InvoiceSpec:
@@ -302,7 +302,7 @@ def _invoice_tax_post(invoice: Invoice) -> JournalEntry:
                     f"tax_payable:{line.jurisdiction}",
                     -line.tax,
                     invoice.currency,
-                    f"{line.rate * 100:g}% on {line.taxable}, invoice {invoice.number}",
+                    f"{rate_percent(line.rate)}% on {line.taxable}, invoice {invoice.number}",
                 )
             )
     return journal_entry_post(
