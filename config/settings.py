@@ -219,6 +219,7 @@ PAYMENTS_INVOICE_DAYS_DUE = env.int("PAYMENTS_INVOICE_DAYS_DUE", default=30)
 # registration number has a valid-looking test value only in DEBUG (the demo); elsewhere it
 # must be set, or invoices that need it are refused.
 PLATFORM_TAX_COUNTRY = env("PLATFORM_TAX_COUNTRY", default="JP").upper()
+PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="Haken K.K.")
 PLATFORM_TAX_REGISTRATION_NUMBER = env(
     "PLATFORM_TAX_REGISTRATION_NUMBER", default="T1234567890123" if DEBUG else ""
 )

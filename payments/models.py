@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 from core.currencies import CURRENCY_CHOICES
 from ledger.models import JournalEntry
@@ -118,10 +119,10 @@ class TaxProfile(models.Model):
     `auto` derives it from the country and the number, the others are finance's choice."""
 
     class Treatment(models.TextChoices):
-        AUTO = "auto", "Derived from country and number"
-        DOMESTIC = "domestic", "Domestic, standard-rated"
-        REVERSE_CHARGE = "reverse_charge", "Reverse charge"
-        NONE = "none", "Outside the scope (no tax)"
+        AUTO = "auto", _("Derived from country and number")
+        DOMESTIC = "domestic", _("Domestic, standard-rated")
+        REVERSE_CHARGE = "reverse_charge", _("Reverse charge")
+        NONE = "none", _("Outside the scope (no tax)")
 
     partner = models.OneToOneField("contracts.Partner", on_delete=models.CASCADE, related_name="tax_profile")
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
@@ -177,14 +178,14 @@ class CreditNote(models.Model):
     by the invoice's rates, rounded once per rate (payments.tax)."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Being issued"
-        ISSUED = "issued", "Issued"
+        DRAFT = "draft", _("Being issued")
+        ISSUED = "issued", _("Issued")
 
     class Kind(models.TextChoices):
         # Before payment the note lowers the amount due; after it, the money goes back to
         # the partner outside the provider's balance (out of band: refund or deduction).
-        PRE_PAYMENT = "pre_payment", "Before payment"
-        POST_PAYMENT = "post_payment", "After payment"
+        PRE_PAYMENT = "pre_payment", _("Before payment")
+        POST_PAYMENT = "post_payment", _("After payment")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
