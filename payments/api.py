@@ -82,7 +82,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
     statement = serializers.IntegerField(source="statement_id")
     period = serializers.SerializerMethodField()
     amount = serializers.IntegerField(help_text="subtotal + tax_amount, minor units.")
-    subtotal = serializers.IntegerField(help_text="The statement's payable, before tax.")
+    subtotal = serializers.IntegerField(help_text="Before tax: the statement's payable + clawback_credited.")
+    clawback_credited = serializers.IntegerField(
+        help_text="The statement's clawback given back by credit notes on the earlier invoices, so billed here."
+    )
     amount_due = serializers.IntegerField(help_text="amount less credit notes issued before payment.")
     tax_lines = TaxLineSerializer(source="tax_breakdown", many=True)
     credit_notes = CreditNoteSerializer(many=True)
@@ -98,6 +101,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "provider",
             "currency",
             "subtotal",
+            "clawback_credited",
             "tax_amount",
             "amount",
             "amount_due",

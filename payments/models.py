@@ -55,6 +55,10 @@ class Invoice(models.Model):
     # PDF, the provider's invoice and the ledger all read the same figures. `subtotal` is
     # the statement's payable (DESIGN.md §5a, unchanged); `amount` = subtotal + tax.
     subtotal = models.BigIntegerField(default=0)
+    # The part of this statement's clawback given back by credit notes on the original
+    # invoices (docs/credit-notes.md): billed here again, so it is not credited twice.
+    # subtotal = the statement's payable + clawback_credited.
+    clawback_credited = models.BigIntegerField(default=0)
     tax_amount = models.BigIntegerField(default=0)
     tax_treatment = models.CharField(max_length=16, default="none")
     tax_point = models.DateField(null=True, blank=True)

@@ -10,7 +10,7 @@ from fpdf import FPDF
 
 from contracts.models import Partner
 from core.currencies import format_money
-from payments.models import Invoice
+from payments.models import CreditNote, Invoice
 from payments.tax import rate_percent
 from revenue.models import Statement
 
@@ -118,6 +118,12 @@ def invoice_pdf(*, invoice: Invoice, platform_name: str) -> bytes:
     money = lambda amount: _text(format_money(amount, currency))  # noqa: E731
     breakdown = invoice.tax_breakdown or []
     rate_label = "; ".join(_tax_label(line) for line in breakdown) or "no tax (outside the scope)"
+    clawback_notes = ", ".join(
+        f"{note.number} (invoice {note.invoice.number})"
+        for note in CreditNote.objects.filter(source=f"clawback:statement:{statement.pk}", status="issued")
+        .select_related("invoice")
+        .order_by("id")
+    )
     pdf = FPDF(format="A4")
     pdf.set_title(_text(f"Invoice {invoice.number or invoice.pk}"))
     pdf.set_author("Haken")
@@ -141,6 +147,14 @@ def invoice_pdf(*, invoice: Invoice, platform_name: str) -> bytes:
         for line in statement.lines.all():
             if line.amount:
                 table.row([_text(line.description), _text(rate_label), money(line.amount)])
+        if invoice.clawback_credited:
+            table.row(
+                [
+                    _text(f"Clawback given back by credit notes {clawback_notes or '(being issued)'}"),
+                    _text(rate_label),
+                    money(invoice.clawback_credited),
+                ]
+            )
         table.row(["Subtotal (before tax)", "", money(invoice.subtotal)])
         for line in breakdown:
             table.row([_text(f"Taxable at {_tax_label(line)}"), "", money(line["taxable"])])

@@ -187,3 +187,20 @@ def credit_tax_lines(amount: int, invoice_lines: list[TaxLine]) -> list[TaxLine]
 def rate_percent(rate: Decimal | str) -> str:
     """0.1000 → "10", 0.0775 → "7.75": how a rate is printed."""
     return f"{(Decimal(rate) * 100).normalize():f}"
+
+
+def clawback_split(total: int, precise: list[Decimal]) -> list[int]:
+    """Split a rounded clawback `total` among the original statements it came from, by
+    largest remainder of their precise (unrounded) parts: each part is floored, and the
+    units left go to the largest remainders (ties to the first). The parts sum to `total`
+    and each is within one unit of its precise part."""
+    if any(p < 0 for p in precise):
+        raise ValueError("precise parts are not negative")
+    floors = [int(p) for p in precise]  # non-negative, so int() is floor
+    left = total - sum(floors)
+    if not 0 <= left <= len(precise):
+        raise ValueError(f"{total} is not a rounding of the parts {precise}")
+    order = sorted(range(len(precise)), key=lambda i: (-(precise[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors

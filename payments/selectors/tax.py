@@ -14,7 +14,7 @@ from contracts.models import Partner
 from contracts.selectors import next_period_start
 from core.errors import ValidationFailed
 from payments import tax
-from payments.models import TaxProfile, TaxRate
+from payments.models import Invoice, TaxProfile, TaxRate
 
 STANDARD = "standard"
 
@@ -106,3 +106,7 @@ def invoice_tax_for(*, partner: Partner, subtotal: int, period: date) -> Invoice
             buyer_registration_number=buyer,
         )
     return InvoiceTax(treatment=tax.NONE, tax_point=point, buyer_registration_number=buyer)
+
+
+def invoice_tax_lines(invoice: Invoice) -> list[tax.TaxLine]:
+    return [tax.TaxLine.from_dict(line) for line in invoice.tax_breakdown]

@@ -14,6 +14,9 @@ rates, the tax of each part rounded once, down).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from decimal import Decimal
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +30,8 @@ from payments import tax
 from payments.models import CreditNote, Invoice
 from payments.providers import ProviderError, provider_get
 from payments.providers.base import CreditNoteLineSpec, CreditNoteSpec
-from payments.services.invoicing import invoice_tax_lines
+from payments.selectors.tax import invoice_tax_lines
+from revenue.models import Sale, Statement
 
 CREDITABLE = (Invoice.Status.OPEN, Invoice.Status.PAYMENT_FAILED, Invoice.Status.PAID)
 
@@ -230,3 +234,52 @@ def credit_note_issue_retry(*, actor: User, credit_note: CreditNote) -> CreditNo
     enqueue_on_commit("payments.tasks.credit_note_send_task", note.pk)
     return note
 
+
+
+def statement_clawback_credit(*, statement: Statement) -> int:
+    """Give back the clawback of `statement` (refunds of sales settled on earlier,
+    approved statements: §5a) by credit notes on those statements' invoices, and return
+    the total credited — which the statement's own invoice bills again on top of its
+    payable, so the partner is credited once (docs/credit-notes.md).
+
+    The rounded clawback is split among the original statements by largest remainder of
+    their precise parts (refund × that statement's effective rate). A part whose original
+    was never invoiced (or whose invoice is void, or fully credited) is not credited: it
+    stays netted in this statement, as before. Idempotent: the notes' source is this
+    statement, so asking again returns the same notes."""
+    if statement.clawback <= 0:
+        return 0
+    precise: dict[int, Decimal] = defaultdict(Decimal)
+    refunds = (
+        Sale.objects.filter(statement=statement, type=Sale.Type.REFUND, refund_of__statement__isnull=False)
+        .exclude(refund_of__statement=statement)
+        .select_related("refund_of__statement")
+    )
+    for refund in refunds:
+        original = refund.refund_of.statement
+        precise[original.pk] += Decimal(refund.amount) * original.effective_rate
+    if not precise:
+        return 0
+    originals = sorted(precise)
+    parts = tax.clawback_split(statement.clawback, [precise[pk] for pk in originals])
+    source = f"clawback:statement:{statement.pk}"
+    credited = 0
+    for original_id, part in zip(originals, parts, strict=True):
+        invoice = Invoice.objects.filter(statement_id=original_id, status__in=CREDITABLE).first()
+        if part <= 0 or invoice is None:
+            continue
+        room = invoice.subtotal - sum(
+            invoice.credit_notes.exclude(source=source).values_list("subtotal", flat=True)
+        )
+        amount = min(part, room)
+        if amount <= 0:
+            continue
+        note = credit_note_issue(
+            actor=None,
+            invoice=invoice,
+            amount=amount,
+            reason=f"Clawback of refunds settled on the {statement.period:%Y-%m} statement #{statement.pk}",
+            source=source,
+        )
+        credited += note.subtotal
+    return credited

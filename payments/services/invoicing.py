@@ -33,7 +33,8 @@ from ledger.services.posting import Posting, journal_entry_post
 from payments.models import Invoice
 from payments.providers import ProviderError, provider_get, provider_name_for
 from payments.providers.base import InvoiceLineSpec, InvoiceSpec, IssuedInvoice
-from payments.selectors.tax import invoice_tax_for
+from payments.selectors.tax import invoice_tax_for, invoice_tax_lines
+from payments.services.credit_notes import statement_clawback_credit
 from payments.tax import TaxLine, rate_percent
 from revenue.models import Statement
 from webhooks.models import EventType
@@ -77,16 +78,21 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
             "Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice."
         )
     partner = statement.contract.placement.partner
-    # Tax on top of the payable (payments.tax); the statement's own figures stay as approved.
-    taxed = invoice_tax_for(partner=partner, subtotal=statement.payable, period=statement.period)
+    # The clawback of refunds of sales on earlier invoices is given back by credit notes on
+    # those invoices, and so billed here again (docs/credit-notes.md): never credited twice.
+    clawback_credited = statement_clawback_credit(statement=statement)
+    subtotal = statement.payable + clawback_credited
+    # Tax on top (payments.tax); the statement's own figures stay as approved.
+    taxed = invoice_tax_for(partner=partner, subtotal=subtotal, period=statement.period)
     invoice = Invoice.objects.create(
         statement=statement,
         partner=partner,
         provider=provider_name_for(partner),
         currency=statement.currency,
-        subtotal=statement.payable,
+        subtotal=subtotal,
+        clawback_credited=clawback_credited,
         tax_amount=taxed.amount,
-        amount=statement.payable + taxed.amount,
+        amount=subtotal + taxed.amount,
         tax_treatment=taxed.treatment,
         tax_point=taxed.tax_point,
         tax_breakdown=[line.as_dict() for line in taxed.lines],
@@ -106,6 +112,7 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
             "statement": statement.pk,
             "amount": invoice.amount,
             "tax": taxed.amount,
+            "clawback_credited": clawback_credited,
             "treatment": taxed.treatment,
             "provider": invoice.provider,
         },
@@ -136,8 +143,7 @@ def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
     return invoice
 
 
-def invoice_tax_lines(invoice: Invoice) -> list[TaxLine]:
-    return [TaxLine.from_dict(line) for line in invoice.tax_breakdown]
+CLAWBACK_CREDITED = "Clawback given back by credit notes on the earlier invoices (see them)"
 
 
 def tax_line_description(line: TaxLine) -> str:
@@ -160,6 +166,15 @@ def invoice_spec(invoice: Invoice) -> InvoiceSpec:
         )
         for line in statement.lines.all()
     ]
+    if invoice.clawback_credited:
+        lines.append(
+            InvoiceLineSpec(
+                description=CLAWBACK_CREDITED,
+                amount=invoice.clawback_credited,
+                key=f"statement:{statement.pk}:clawback-credited{attempt}",
+                metadata={"haken_statement": str(statement.pk), "kind": "clawback_credited"},
+            )
+        )
     # The tax is one item per rate, with the amount we computed (rounded once per rate):
     # the provider adds it like any item, so its total is ours to the minor unit.
     lines += [
@@ -251,6 +266,8 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
     invoice.status, invoice.issued_at, invoice.issue_error = Invoice.Status.OPEN, timezone.now(), ""
     if invoice.tax_amount and invoice.tax_entry_id is None:
         invoice.tax_entry = _invoice_tax_post(invoice)
+    if invoice.clawback_credited:
+        _invoice_clawback_post(invoice)
     invoice.save(
         update_fields=["provider_invoice_id", "number", "hosted_url", "status", "issued_at", "issue_error", "tax_entry"]
     )
@@ -310,6 +327,24 @@ def _invoice_tax_post(invoice: Invoice) -> JournalEntry:
         memo=f"Tax on invoice {invoice.number} to {invoice.partner.name}",
         occurred_on=invoice.tax_point or timezone.localdate(),
         postings=postings,
+    )
+
+
+def _invoice_clawback_post(invoice: Invoice) -> JournalEntry:
+    """The clawback part billed here again: the partner owes it (the credit notes on the
+    earlier invoices gave it back, Dr credit_notes / Cr receivable), so credit_notes:<partner>
+    nets to zero for a clawback — its effect on revenue and payees is already in the
+    statement's own approval entry."""
+    receivable = f"partner_receivable:{invoice.partner.slug}"
+    label = f"Clawback billed again on invoice {invoice.number}"
+    return journal_entry_post(
+        idempotency_key=f"invoice:{invoice.pk}:clawback",
+        memo=label,
+        occurred_on=invoice.tax_point or timezone.localdate(),
+        postings=[
+            Posting(receivable, invoice.clawback_credited, invoice.currency, label),
+            Posting(f"credit_notes:{invoice.partner.slug}", -invoice.clawback_credited, invoice.currency, label),
+        ],
     )
 
 
