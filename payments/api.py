@@ -49,7 +49,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
 class TaxLineSerializer(serializers.Serializer):
     jurisdiction = serializers.CharField()
     category = serializers.CharField()
-    rate = serializers.CharField(help_text="A decimal fraction: \"0.1000\" is 10%.")
+    rate = serializers.CharField(help_text='A decimal fraction: "0.1000" is 10%.')
     taxable = serializers.IntegerField(help_text="Minor units.")
     tax = serializers.IntegerField(help_text="Minor units, rounded down once per rate.")
 
@@ -161,10 +161,13 @@ class InvoiceDetailApi(APIView):
 
 
 class CreditNoteInput(serializers.Serializer):
-    amount = serializers.IntegerField(help_text="The reduction before tax, minor units; the tax is added by the invoice's rates.")
+    amount = serializers.IntegerField(
+        help_text="The reduction before tax, minor units; the tax is added by the invoice's rates."
+    )
     reason = serializers.CharField(max_length=300)
     source = serializers.CharField(
-        max_length=120, help_text="What the correction is for (e.g. inquiry:12); the same source again is the same note."
+        max_length=120,
+        help_text="What the correction is for (e.g. inquiry:12); the same source again is the same note.",
     )
 
 
@@ -186,7 +189,9 @@ class CreditNoteListApi(APIView):
         if invoice is None:
             # Outside finance, only the partner's own account manager may credit (a partner
             # member or another manager: 404, the invoice's existence is not theirs to learn).
-            invoice = Invoice.objects.filter(pk=invoice_id, partner__account_manager=actor).exclude(status="draft").first()
+            invoice = (
+                Invoice.objects.filter(pk=invoice_id, partner__account_manager=actor).exclude(status="draft").first()
+            )
             if invoice is None:
                 raise NotFound(f"No invoice {invoice_id}.")
         data = CreditNoteInput(data=request.data)

@@ -26,9 +26,7 @@ class TrendsForm(forms.Form):
 class TaxProfileForm(forms.Form):
     """The shape only; payments.services.tax checks the formats (and says why)."""
 
-    country = forms.CharField(
-        max_length=2, label=_("Country"), help_text=_("ISO 3166-1 alpha-2, e.g. JP, DE, US.")
-    )
+    country = forms.CharField(max_length=2, label=_("Country"), help_text=_("ISO 3166-1 alpha-2, e.g. JP, DE, US."))
     registration_number = forms.CharField(
         max_length=40,
         required=False,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from contracts.forms import service_errors_onto
 from contracts.models import Payee, PaymentProvider
-from contracts.selectors import period_start, viewer_partner_id
+from contracts.selectors import partners_visible, period_start, viewer_partner_id
 from contracts.services import payee_create, payee_payment_settings_update
 from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
@@ -35,7 +35,6 @@ from core.exports import csv_response
 from core.periods import add_months, months_between, period_text
 from core.permissions import console_required, finance_required, partner_required
 from core.views import or_404, page_of, render_failure
-from contracts.selectors import partners_visible
 from payments.forms import CreditNoteForm, TaxProfileForm, TrendsForm
 from payments.models import Invoice, PayoutRun
 from payments.pdf import invoice_pdf, statements_pdf

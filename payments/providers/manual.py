@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from payments.providers.base import (
     CreditNoteSpec,
-    IssuedCreditNote,
     InvoiceSpec,
+    IssuedCreditNote,
     IssuedInvoice,
     ProviderError,
     ProviderInvoice,

@@ -21,8 +21,8 @@ from django.conf import settings
 
 from payments.providers.base import (
     CreditNoteSpec,
-    IssuedCreditNote,
     InvoiceSpec,
+    IssuedCreditNote,
     IssuedInvoice,
     ProviderError,
     ProviderInvoice,

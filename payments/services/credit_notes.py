@@ -120,9 +120,7 @@ def credit_note_issue(*, actor: User | None, invoice: Invoice, amount: int, reas
 def credit_note_spec(note: CreditNote, *, post_payment: bool) -> CreditNoteSpec:
     invoice = note.invoice
     parts = [
-        CreditNoteLineSpec(
-            description=f"Credit on invoice {invoice.number}: {note.reason}"[:500], amount=note.subtotal
-        )
+        CreditNoteLineSpec(description=f"Credit on invoice {invoice.number}: {note.reason}"[:500], amount=note.subtotal)
     ]
     parts += [
         CreditNoteLineSpec(
@@ -235,7 +233,6 @@ def credit_note_issue_retry(*, actor: User, credit_note: CreditNote) -> CreditNo
     return note
 
 
-
 def statement_clawback_credit(*, statement: Statement) -> int:
     """Give back the clawback of `statement` (refunds of sales settled on earlier,
     approved statements: §5a) by credit notes on those statements' invoices, and return
@@ -268,9 +265,7 @@ def statement_clawback_credit(*, statement: Statement) -> int:
         invoice = Invoice.objects.filter(statement_id=original_id, status__in=CREDITABLE).first()
         if part <= 0 or invoice is None:
             continue
-        room = invoice.subtotal - sum(
-            invoice.credit_notes.exclude(source=source).values_list("subtotal", flat=True)
-        )
+        room = invoice.subtotal - sum(invoice.credit_notes.exclude(source=source).values_list("subtotal", flat=True))
         amount = min(part, room)
         if amount <= 0:
             continue

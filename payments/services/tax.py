@@ -28,9 +28,9 @@ def tax_profile_update(
     """Record how a partner is taxed (finance, or the partner's account manager). A refused
     request changes nothing; the audit log keeps what changed."""
     if not _may_edit(actor, partner):
-        raise PermissionDenied(_("Only finance or %(partner)s's account manager can edit its tax profile.") % {
-            "partner": partner.name
-        })
+        raise PermissionDenied(
+            _("Only finance or %(partner)s's account manager can edit its tax profile.") % {"partner": partner.name}
+        )
     country = (country or "").strip().upper()
     number = tax.normalize_registration_number(registration_number)
     errors: dict[str, list[str]] = {}

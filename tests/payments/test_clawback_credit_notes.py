@@ -146,7 +146,9 @@ def test_a_clawback_over_two_invoiced_months_is_credited_once_to_the_yen(world, 
 
     # then over the three months it paid 330,000 + 268,400 + 330,000 and is owed back the
     # September note (out of band): 904,567 net
-    paid = sum(stripe.invoices.retrieve(i.provider_invoice_id).amount_paid for i in (sep_invoice, oct_invoice, nov_invoice))
+    paid = sum(
+        stripe.invoices.retrieve(i.provider_invoice_id).amount_paid for i in (sep_invoice, oct_invoice, nov_invoice)
+    )
     assert paid == 330_000 + 268_400 + 330_000
     assert paid - sep_note.amount == 904_567
     # which is the three statements' payables (300,000 + 300,000 + 222,333 = 822,333) plus

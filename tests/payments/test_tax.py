@@ -169,9 +169,7 @@ def test_tax_of_an_invoice_by_profile(world, settings):
     oct_ = date(2026, 10, 1)
     # no profile: no tax, as before
     assert invoice_tax_for(partner=world.hoshi, subtotal=300_000, period=oct_).amount == 0
-    tax_profile_update(
-        actor=world.finance, partner=world.hoshi, country="JP", registration_number="", treatment="auto"
-    )
+    tax_profile_update(actor=world.finance, partner=world.hoshi, country="JP", registration_number="", treatment="auto")
     jp = invoice_tax_for(partner=world.hoshi, subtotal=300_005, period=oct_)
     assert (jp.treatment, jp.amount, jp.tax_point, jp.seller_registration_number) == (
         "domestic",

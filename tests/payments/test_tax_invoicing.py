@@ -41,7 +41,9 @@ def pdf_texts(data: bytes) -> list[str]:
             content = zlib.decompress(stream.group(1))
         except zlib.error:
             continue
-        texts += [t.decode("latin-1").replace("\\(", "(").replace("\\)", ")") for t in re.findall(rb"\((.*?)\) Tj", content)]
+        texts += [
+            t.decode("latin-1").replace("\\(", "(").replace("\\)", ")") for t in re.findall(rb"\((.*?)\) Tj", content)
+        ]
     return texts
 
 
@@ -59,8 +61,9 @@ def taxed(world, local_stripe, settings):
 
 
 def profile(world, country: str, number: str = "") -> None:
-    tax_profile_update(actor=world.finance, partner=world.hoshi, country=country, registration_number=number,
-                       treatment="auto")
+    tax_profile_update(
+        actor=world.finance, partner=world.hoshi, country=country, registration_number=number, treatment="auto"
+    )
 
 
 def issue(world, statement) -> Invoice:
@@ -147,7 +150,12 @@ def test_a_us_partner_gets_no_tax_line(world, local_stripe, taxed):
     profile(world, "US")
     invoice = issue(world, taxed)
     remote = local_stripe.client.v1.invoices.retrieve(invoice.provider_invoice_id)
-    assert (invoice.tax_treatment, invoice.tax_breakdown, invoice.amount, remote.total) == ("none", [], 300_000, 300_000)
+    assert (invoice.tax_treatment, invoice.tax_breakdown, invoice.amount, remote.total) == (
+        "none",
+        [],
+        300_000,
+        300_000,
+    )
     texts = pdf_texts(invoice_pdf(invoice=invoice, platform_name="Haken"))
     assert not any(t.startswith("Tax at") for t in texts)
 
@@ -189,9 +197,7 @@ def test_a_credit_note_before_payment_lowers_what_is_due_everywhere(world, local
     jp_invoice.refresh_from_db()
     assert jp_invoice.amount_due == 318_995
     # and the ledger reverses the receivable, tax part apart
-    assert sorted(
-        (line.account.code, line.amount) for line in note.journal_entry.lines.select_related("account")
-    ) == [
+    assert sorted((line.account.code, line.amount) for line in note.journal_entry.lines.select_related("account")) == [
         ("credit_notes:hoshi-mart", 10_005),
         ("partner_receivable:hoshi-mart", -11_005),
         ("tax_payable:JP", 1_000),

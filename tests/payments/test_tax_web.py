@@ -197,7 +197,12 @@ def test_finance_issues_a_credit_note_from_the_console_once_per_form(world, jp_m
     assert client.post(f"/console/invoices/{jp_manual.pk}/credit-notes/", data).status_code == 302
     assert client.post(f"/console/invoices/{jp_manual.pk}/credit-notes/", data).status_code == 302
     [note] = CreditNote.objects.all()
-    assert (note.subtotal, note.tax_amount, note.source, note.created_by) == (5_000, 500, "console:abc123", world.finance)
+    assert (note.subtotal, note.tax_amount, note.source, note.created_by) == (
+        5_000,
+        500,
+        "console:abc123",
+        world.finance,
+    )
     before = db_snapshot(CreditNote, AuditLog)
     bad = client.post(f"/console/invoices/{jp_manual.pk}/credit-notes/", {"amount": "-3", "reason": "x"})
     assert bad.status_code == 400

@@ -16,8 +16,8 @@ from core.errors import ApplicationError
 from core.models import User
 from payments.models import Invoice
 from payments.services.invoicing import invoice_create, invoice_issue
-from payments.services.tax import tax_profile_update
 from payments.services.reconciliation import reconciliation_run_execute, reconciliation_run_request
+from payments.services.tax import tax_profile_update
 from revenue.models import Statement
 from revenue.services.settlement import statement_approve, statement_submit
 
