@@ -291,13 +291,16 @@ def console_invoices_export(request: HttpRequest) -> HttpResponse:
             i.provider,
             i.provider_invoice_id,
             i.currency,
+            i.subtotal,
+            i.tax_amount,
             i.amount,
+            i.amount_due,
             i.status,
             i.issued_at,
             i.paid_at,
             i.failure_message,
         )
-        for i in selectors.invoices_for(viewer=request.user).iterator()
+        for i in selectors.invoices_for(viewer=request.user).iterator(chunk_size=500)
     )
     return csv_response(
         "invoices.csv",
@@ -310,7 +313,10 @@ def console_invoices_export(request: HttpRequest) -> HttpResponse:
             "provider",
             "provider_invoice_id",
             "currency",
+            "subtotal_minor",
+            "tax_minor",
             "amount_minor",
+            "amount_due_minor",
             "status",
             "issued_at",
             "paid_at",
@@ -400,7 +406,10 @@ def console_payouts_export(request: HttpRequest) -> HttpResponse:
             "provider",
             "destination",
             "currency",
+            "subtotal_minor",
+            "tax_minor",
             "amount_minor",
+            "amount_due_minor",
             "status",
             "attempt",
             "transfer_id",
