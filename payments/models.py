@@ -102,6 +102,13 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return f"Invoice {self.number or self.pk} ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        # An invoice made without tax figures (as before tax existed) is all subtotal; a
+        # real subtotal is never 0, since amount > 0 and tax is a fraction of the subtotal.
+        if not self.subtotal and not self.tax_amount:
+            self.subtotal = self.amount
+        super().save(*args, **kwargs)
+
     @property
     def pre_payment_credited(self) -> int:
         """What credit notes issued before payment took off the amount due (Stripe's

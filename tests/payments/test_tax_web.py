@@ -5,14 +5,18 @@ console — with the manual provider (its own numbering), scoped, refusals chang
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from core.models import AuditLog
 from ledger.models import JournalEntry
 from ledger.selectors.balances import account_balance
 from payments.models import CreditNote, Invoice, TaxProfile
-from payments.services.credit_notes import credit_note_send
+from payments.selectors.stalled import stalled_payments
+from payments.services.credit_notes import credit_note_issue, credit_note_send
 from payments.services.invoicing import invoice_create, invoice_issue, invoice_mark_paid
 from payments.services.tax import tax_profile_update
 from tests.support.payments import connect_payees, october_statement, placement_with_coupons
@@ -208,3 +212,13 @@ def test_finance_issues_a_credit_note_from_the_console_once_per_form(world, jp_m
     assert bad.status_code == 400
     assert login(world.hoshi_manager).post(f"/console/invoices/{jp_manual.pk}/credit-notes/", data).status_code == 403
     assert db_snapshot(CreditNote, AuditLog) == before
+
+
+def test_a_credit_note_whose_message_was_lost_is_found_by_the_sweep(world, jp_manual):
+    note = credit_note_issue(actor=world.finance, invoice=jp_manual, amount=1_000, reason="x", source="inquiry:9")
+    # then a draft nobody sends is found once it is old enough, and no longer once issued
+    assert stalled_payments(older_than=timedelta(minutes=5)).credit_note_ids == []
+    CreditNote.objects.filter(pk=note.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert stalled_payments(older_than=timedelta(minutes=5)).credit_note_ids == [note.pk]
+    credit_note_send(credit_note_id=note.pk)
+    assert stalled_payments(older_than=timedelta(minutes=5)).credit_note_ids == []
