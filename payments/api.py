@@ -165,7 +165,8 @@ class CreditNoteInput(serializers.Serializer):
         help_text="The reduction before tax, minor units; the tax is added by the invoice's rates."
     )
     reason = serializers.CharField(max_length=300)
-    source = serializers.CharField(
+    # DRF's metaclass takes declared fields off the class, so this never shadows Field.source.
+    source = serializers.CharField(  # type: ignore[assignment]
         max_length=120,
         help_text="What the correction is for (e.g. inquiry:12); the same source again is the same note.",
     )

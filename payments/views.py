@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -32,6 +32,7 @@ from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.exports import csv_response
+from core.models import User
 from core.periods import add_months, months_between, period_text
 from core.permissions import console_required, finance_required, partner_required
 from core.views import or_404, page_of, render_failure
@@ -200,7 +201,7 @@ def console_invoice_credit_note(request: HttpRequest, invoice_id: int) -> HttpRe
     source = f"console:{request.POST.get('nonce', '')[:60] or timezone.now().isoformat()}"
     try:
         note = credit_notes.credit_note_issue(
-            actor=request.user,
+            actor=cast(User, request.user),
             invoice=invoice,
             amount=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"],
@@ -263,7 +264,7 @@ def console_partner_tax(request: HttpRequest, partner_id: int) -> HttpResponse:
             error = ValidationFailed(_("The tax profile is not valid."), fields=form.errors.get_json_data())
             return render_failure(request, "payments/console_tax.html", _tax_context(partner, form), error)
         try:
-            tax_profile_update(actor=request.user, partner=partner, **form.cleaned_data)
+            tax_profile_update(actor=cast(User, request.user), partner=partner, **form.cleaned_data)
         except ApplicationError as error:
             return render_failure(request, "payments/console_tax.html", _tax_context(partner, form), error)
         messages.success(request, _("The tax profile of %(partner)s is saved.") % {"partner": partner.name})

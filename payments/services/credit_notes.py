@@ -253,8 +253,9 @@ def statement_clawback_credit(*, statement: Statement) -> int:
         .select_related("refund_of__statement")
     )
     for refund in refunds:
-        original = refund.refund_of.statement
-        precise[original.pk] += Decimal(refund.amount) * original.effective_rate
+        original = refund.refund_of.statement if refund.refund_of else None
+        if original is not None:  # always, by the filter; says so to the type checker
+            precise[original.pk] += Decimal(refund.amount) * original.effective_rate
     if not precise:
         return 0
     originals = sorted(precise)
