@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from contracts.models import Partner, Payee, PaymentProvider
@@ -58,7 +59,9 @@ class Command(BaseCommand):
                 )
         # Tax profiles: Hoshi Mart is a Japanese business (a qualified invoice with 10%
         # consumption tax), the US partners are outside the scope.
-        for slug, country, number in TAX_PROFILES:
+        # Without the platform's own registration number (it has a test value only with
+        # DJANGO_DEBUG) a domestic invoice is refused: the demo then invoices without tax.
+        for slug, country, number in TAX_PROFILES if settings.PLATFORM_TAX_REGISTRATION_NUMBER else []:
             partner = Partner.objects.filter(slug=slug).first()
             if partner is not None:
                 tax_profile_update(
