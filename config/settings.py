@@ -226,6 +226,12 @@ STRIPE_API_KEY = env("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # e.g. a local Stripe-compatible server
 PAYMENTS_INVOICE_DAYS_DUE = env.int("PAYMENTS_INVOICE_DAYS_DUE", default=30)
+# The platform's own tax identity (payments.tax), printed on every qualified invoice. The
+# registration number has a valid-looking test value only in DEBUG (the demo); elsewhere it
+# must be set, or invoices that need it are refused.
+PLATFORM_TAX_COUNTRY = env("PLATFORM_TAX_COUNTRY", default="JP").upper()
+PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", default="Haken K.K.")
+PLATFORM_TAX_REGISTRATION_NUMBER = env("PLATFORM_TAX_REGISTRATION_NUMBER", default="T1234567890123" if DEBUG else "")
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 

@@ -26,9 +26,9 @@ from rest_framework.views import APIView
 from core.api import parse_status
 from core.errors import NotFound
 from core.permissions import FINANCE_ROLES, IsFinance, api_person, has_role
-from payments.models import Invoice, PayoutRun
+from payments.models import CreditNote, Invoice, PayoutRun
 from payments.selectors.billing import invoice_get, invoices_for
-from payments.services import invoicing, payouts
+from payments.services import credit_notes, invoicing, payouts
 from payments.services.webhooks import BadSignature, webhook_event_process, webhook_signature_verify
 from revenue.selectors.statements import statement_get
 
@@ -47,10 +47,49 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"received": True, "event": record.event_id, "outcome": record.outcome})
 
 
+class TaxLineSerializer(serializers.Serializer):
+    jurisdiction = serializers.CharField()
+    category = serializers.CharField()
+    rate = serializers.CharField(help_text='A decimal fraction: "0.1000" is 10%.')
+    taxable = serializers.IntegerField(help_text="Minor units.")
+    tax = serializers.IntegerField(help_text="Minor units, rounded down once per rate.")
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    invoice = serializers.IntegerField(source="invoice_id")
+    tax_lines = TaxLineSerializer(source="tax_breakdown", many=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "number",
+            "invoice",
+            "currency",
+            "subtotal",
+            "tax_amount",
+            "amount",
+            "tax_lines",
+            "reason",
+            "source",
+            "kind",
+            "status",
+            "issued_at",
+        ]
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
     partner = serializers.CharField(source="partner.slug")
     statement = serializers.IntegerField(source="statement_id")
     period = serializers.SerializerMethodField()
+    amount = serializers.IntegerField(help_text="subtotal + tax_amount, minor units.")
+    subtotal = serializers.IntegerField(help_text="Before tax: the statement's payable + clawback_credited.")
+    clawback_credited = serializers.IntegerField(
+        help_text="The statement's clawback given back by credit notes on the earlier invoices, so billed here."
+    )
+    amount_due = serializers.IntegerField(help_text="amount less credit notes issued before payment.")
+    tax_lines = TaxLineSerializer(source="tax_breakdown", many=True)
+    credit_notes = CreditNoteSerializer(many=True)
 
     class Meta:
         model = Invoice
@@ -62,7 +101,18 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "period",
             "provider",
             "currency",
+            "subtotal",
+            "clawback_credited",
+            "tax_amount",
             "amount",
+            "amount_due",
+            "tax_treatment",
+            "tax_point",
+            "tax_lines",
+            "tax_note",
+            "seller_registration_number",
+            "buyer_registration_number",
+            "credit_notes",
             "status",
             "hosted_url",
             "failure_message",
@@ -109,6 +159,47 @@ class InvoiceDetailApi(APIView):
     @extend_schema(summary="One invoice", responses=InvoiceSerializer)
     def get(self, request: Request, invoice_id: int) -> Response:
         return Response(InvoiceSerializer(invoice_get(viewer=request.user, invoice_id=invoice_id)).data)
+
+
+class CreditNoteInput(serializers.Serializer):
+    amount = serializers.IntegerField(
+        help_text="The reduction before tax, minor units; the tax is added by the invoice's rates."
+    )
+    reason = serializers.CharField(max_length=300)
+    # DRF's metaclass takes declared fields off the class, so this never shadows Field.source.
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=120,
+        help_text="What the correction is for (e.g. inquiry:12); the same source again is the same note.",
+    )
+
+
+class CreditNoteListApi(APIView):
+    @extend_schema(summary="Credit notes of an invoice", responses=CreditNoteSerializer(many=True))
+    def get(self, request: Request, invoice_id: int) -> Response:
+        invoice = invoice_get(viewer=request.user, invoice_id=invoice_id)
+        return Response({"results": CreditNoteSerializer(invoice.credit_notes.all(), many=True).data})
+
+    @extend_schema(
+        summary="Finance or the account manager: credit part of an issued invoice (issued on a worker; "
+        "the same source again returns the first note)",
+        request=CreditNoteInput,
+        responses={202: CreditNoteSerializer},
+    )
+    def post(self, request: Request, invoice_id: int) -> Response:
+        actor = api_person(request)
+        invoice = invoice_get(viewer=actor, invoice_id=invoice_id) if has_role(actor, FINANCE_ROLES) else None
+        if invoice is None:
+            # Outside finance, only the partner's own account manager may credit (a partner
+            # member or another manager: 404, the invoice's existence is not theirs to learn).
+            invoice = (
+                Invoice.objects.filter(pk=invoice_id, partner__account_manager=actor).exclude(status="draft").first()
+            )
+            if invoice is None:
+                raise NotFound(f"No invoice {invoice_id}.")
+        data = CreditNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = credit_notes.credit_note_issue(actor=actor, invoice=invoice, **data.validated_data)
+        return Response(CreditNoteSerializer(note).data, status=202)
 
 
 class PayoutRunSerializer(serializers.ModelSerializer):

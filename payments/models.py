@@ -52,6 +52,27 @@ class Invoice(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=now)
+    # Tax (payments.tax): fixed when the invoice is created, so what finance approved, the
+    # PDF, the provider's invoice and the ledger all read the same figures. `subtotal` is
+    # the statement's payable (DESIGN.md §5a, unchanged); `amount` = subtotal + tax.
+    subtotal = models.BigIntegerField(default=0)
+    # The part of this statement's clawback given back by credit notes on the original
+    # invoices (docs/credit-notes.md): billed here again, so it is not credited twice.
+    # subtotal = the statement's payable + clawback_credited.
+    clawback_credited = models.BigIntegerField(default=0)
+    tax_amount = models.BigIntegerField(default=0)
+    tax_treatment = models.CharField(max_length=16, default="none")
+    tax_point = models.DateField(null=True, blank=True)
+    # [{"jurisdiction", "category", "rate" (decimal string), "taxable", "tax"}], one per rate.
+    tax_breakdown = models.JSONField(default=list, blank=True)
+    tax_note = models.CharField(max_length=300, blank=True, default="")
+    # Snapshots: a qualified invoice shows the registration numbers in force when it was made.
+    seller_registration_number = models.CharField(max_length=32, blank=True, default="")
+    buyer_registration_number = models.CharField(max_length=32, blank=True, default="")
+    # Dr partner_receivable / Cr tax_payable:<jurisdiction>, posted when the invoice is issued.
+    tax_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_tax"
+    )
 
     class Meta:
         # Moved from the revenue app with its table: the name stays, no data moves.
@@ -59,6 +80,10 @@ class Invoice(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(tax_amount__gte=0) & Q(amount=models.F("subtotal") + models.F("tax_amount")),
+                name="invoice_amount_is_subtotal_plus_tax",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "open", "payment_failed", "paid", "void"]),
                 name="invoice_status_valid",
@@ -77,6 +102,152 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"Invoice {self.number or self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        # An invoice made without tax figures (as before tax existed) is all subtotal; a
+        # real subtotal is never 0, since amount > 0 and tax is a fraction of the subtotal.
+        if not self.subtotal and not self.tax_amount:
+            self.subtotal = self.amount
+        super().save(*args, **kwargs)
+
+    @property
+    def pre_payment_credited(self) -> int:
+        """What credit notes issued before payment took off the amount due (Stripe's
+        `pre_payment_credit_notes_amount`)."""
+        return sum(
+            note.amount
+            for note in self.credit_notes.all()
+            if note.status == CreditNote.Status.ISSUED and note.kind == CreditNote.Kind.PRE_PAYMENT
+        )
+
+    @property
+    def amount_due(self) -> int:
+        return self.amount - self.pre_payment_credited
+
+
+class TaxProfile(models.Model):
+    """How a partner is taxed (payments.tax): its country, its registration number (an EU
+    VAT id, a Japanese qualified-invoice number T + 13 digits) and the treatment —
+    `auto` derives it from the country and the number, the others are finance's choice."""
+
+    class Treatment(models.TextChoices):
+        AUTO = "auto", _("Derived from country and number")
+        DOMESTIC = "domestic", _("Domestic, standard-rated")
+        REVERSE_CHARGE = "reverse_charge", _("Reverse charge")
+        NONE = "none", _("Outside the scope (no tax)")
+
+    partner = models.OneToOneField("contracts.Partner", on_delete=models.CASCADE, related_name="tax_profile")
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    registration_number = models.CharField(max_length=32, blank=True, default="")
+    treatment = models.CharField(max_length=16, choices=Treatment.choices, default=Treatment.AUTO)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(treatment__in=["auto", "domestic", "reverse_charge", "none"]),
+                name="tax_profile_treatment_valid",
+            ),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="tax_profile_country_alpha2"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tax profile of {self.partner_id} ({self.country})"
+
+
+class TaxRate(models.Model):
+    """A tax rate in force in a jurisdiction from `valid_from` to `valid_to` (both
+    inclusive; open-ended when null). Data, not code: a change of rate is a new row."""
+
+    jurisdiction = models.CharField(max_length=2)
+    category = models.CharField(max_length=16, default="standard")
+    rate = models.DecimalField(max_digits=6, decimal_places=4, help_text="0.1000 is 10%")
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "category", "valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0) & Q(rate__lt=1), name="tax_rate_fraction"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="tax_rate_period_ordered",
+            ),
+            models.UniqueConstraint(fields=["jurisdiction", "category", "valid_from"], name="tax_rate_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction} {self.category} {self.rate} from {self.valid_from}"
+
+
+class CreditNote(models.Model):
+    """A correction of an issued invoice: never a negative invoice. Unique per (invoice,
+    source) through `idempotency_key`, so a retried request returns the first note.
+    `subtotal` is the reduction of the invoice's taxable amount; the tax on it is computed
+    by the invoice's rates, rounded once per rate (payments.tax)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Being issued")
+        ISSUED = "issued", _("Issued")
+
+    class Kind(models.TextChoices):
+        # Before payment the note lowers the amount due; after it, the money goes back to
+        # the partner outside the provider's balance (out of band: refund or deduction).
+        PRE_PAYMENT = "pre_payment", _("Before payment")
+        POST_PAYMENT = "post_payment", _("After payment")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    subtotal = models.BigIntegerField()
+    tax_amount = models.BigIntegerField(default=0)
+    amount = models.BigIntegerField()
+    tax_breakdown = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=300)
+    source = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRE_PAYMENT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_credit_note_id = models.CharField(max_length=64, blank=True, default="")
+    number = models.CharField(max_length=64, blank=True, default="")
+    issue_error = models.CharField(max_length=300, blank=True, default="")
+    issue_attempt = models.PositiveIntegerField(default=1)
+    journal_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(subtotal__gt=0), name="credit_note_subtotal_positive"),
+            models.CheckConstraint(
+                condition=Q(tax_amount__gte=0) & Q(amount=models.F("subtotal") + models.F("tax_amount")),
+                name="credit_note_amount_is_subtotal_plus_tax",
+            ),
+            models.CheckConstraint(condition=Q(status__in=["draft", "issued"]), name="credit_note_status_valid"),
+            models.CheckConstraint(
+                condition=(Q(status="issued") & Q(journal_entry__isnull=False))
+                | (~Q(status="issued") & Q(journal_entry__isnull=True)),
+                name="credit_note_issued_has_entry",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_credit_note_id"],
+                condition=~Q(provider_credit_note_id=""),
+                name="credit_note_provider_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit note {self.number or self.pk} ({self.status})"
 
 
 class WebhookEvent(models.Model):

@@ -16,6 +16,13 @@ urlpatterns: list[URLPattern] = [
     ),
     path("console/invoices/<int:invoice_id>/issue/", views.console_invoice_issue, name="console-invoice-issue"),
     path(
+        "console/invoices/<int:invoice_id>/credit-notes/",
+        views.console_invoice_credit_note,
+        name="console-invoice-credit-note",
+    ),
+    path("console/invoices/<int:invoice_id>.pdf", views.console_invoice_pdf, name="console-invoice-pdf"),
+    path("console/partners/<int:partner_id>/tax/", views.console_partner_tax, name="console-partner-tax"),
+    path(
         "console/statements/<int:statement_id>/invoice/",
         views.console_statement_invoice,
         name="console-statement-invoice",
@@ -37,6 +44,8 @@ urlpatterns: list[URLPattern] = [
     ),
     # payments: partner portal
     path("portal/invoices/", views.portal_invoices, name="portal-invoices"),
+    path("portal/invoices/<int:invoice_id>.pdf", views.portal_invoice_pdf, name="portal-invoice-pdf"),
+    path("portal/tax/", views.portal_tax, name="portal-tax"),
     path("portal/statements/<str:period>.pdf", views.portal_statement_pdf, name="portal-statement-pdf"),
     path("console/trends/", views.console_trends, name="console-trends"),
 ]
@@ -45,6 +54,7 @@ urlpatterns: list[URLPattern] = [
 api_urlpatterns = [
     path("invoices", api.InvoiceListApi.as_view(), name="api-invoices"),
     path("invoices/<int:invoice_id>", api.InvoiceDetailApi.as_view(), name="api-invoice"),
+    path("invoices/<int:invoice_id>/credit-notes", api.CreditNoteListApi.as_view(), name="api-invoice-credit-notes"),
     path("payout-runs", api.PayoutRunListApi.as_view(), name="api-payout-runs"),
     path("payout-runs/<int:run_id>", api.PayoutRunDetailApi.as_view(), name="api-payout-run"),
 ]

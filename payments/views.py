@@ -10,10 +10,12 @@ with the service's message and status, and nothing has changed.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,21 +26,25 @@ from django.views.decorators.http import require_POST
 
 from contracts.forms import service_errors_onto
 from contracts.models import Payee, PaymentProvider
-from contracts.selectors import period_start, viewer_partner_id
+from contracts.selectors import partners_visible, period_start, viewer_partner_id
 from contracts.services import payee_create, payee_payment_settings_update
 from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.exports import csv_response
+from core.models import User
 from core.periods import add_months, months_between, period_text
-from core.permissions import finance_required, partner_required
+from core.permissions import console_required, finance_required, partner_required
 from core.views import or_404, page_of, render_failure
-from payments.forms import TrendsForm
+from payments.forms import CreditNoteForm, TaxProfileForm, TrendsForm
 from payments.models import Invoice, PayoutRun
-from payments.pdf import statements_pdf
+from payments.pdf import invoice_pdf, statements_pdf
 from payments.selectors import billing as selectors
 from payments.selectors import trends
-from payments.services import invoicing, payouts, reconciliation
+from payments.selectors.tax import partner_treatment
+from payments.services import credit_notes, invoicing, payouts, reconciliation
+from payments.services.tax import tax_profile_update
+from payments.tax import rate_percent
 from revenue.models import Statement
 
 
@@ -94,6 +100,20 @@ def _invoice_rows(invoices) -> list[dict[str, Any]]:
         {
             "invoice": invoice,
             "amount": money(invoice.amount, invoice.currency),
+            "subtotal": money(invoice.subtotal, invoice.currency),
+            "tax": money(invoice.tax_amount, invoice.currency),
+            "tax_rates": ", ".join(
+                f"{line['jurisdiction']} {rate_percent(line['rate'])}%" for line in invoice.tax_breakdown
+            ),
+            "amount_due": money(invoice.amount_due, invoice.currency),
+            "credit_notes": [
+                {
+                    "note": note,
+                    "amount": money(note.amount, note.currency),
+                    "tax": money(note.tax_amount, note.currency),
+                }
+                for note in invoice.credit_notes.all()
+            ],
             "statement": invoice.statement,
             "period": period_text(invoice.statement.period),
         }
@@ -115,6 +135,9 @@ def _invoices_context(request: HttpRequest) -> dict[str, Any]:
         "rows": _invoice_rows(page.object_list),
         "awaiting": awaiting,
         "mark_paid_form": MarkPaidForm(),
+        "credit_note_form": CreditNoteForm(),
+        # Names this page's credit-note forms: a double submit is the same note.
+        "nonce": secrets.token_hex(8),
     }
 
 
@@ -170,6 +193,98 @@ def console_invoice_issue(request: HttpRequest, invoice_id: int) -> HttpResponse
 
 
 @finance_required
+@require_POST
+def console_invoice_credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Finance credits part of an issued invoice (a correction agreed with the partner); the
+    source names this form's request, so a double submit makes one note."""
+    invoice = or_404(selectors.invoice_get, viewer=request.user, invoice_id=invoice_id)
+    form = CreditNoteForm(request.POST)
+    if not form.is_valid():
+        error = ValidationFailed(_("The credit note is not valid."), fields=form.errors.get_json_data())
+        return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
+    source = f"console:{request.POST.get('nonce', '')[:60] or timezone.now().isoformat()}"
+    try:
+        note = credit_notes.credit_note_issue(
+            actor=cast(User, request.user),
+            invoice=invoice,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+            source=source,
+        )
+    except ApplicationError as error:
+        return render_failure(request, "payments/console_invoices.html", _invoices_context(request), error)
+    messages.success(request, _("Credit note #%(id)s is being issued.") % {"id": note.pk})
+    return redirect("console-invoices")
+
+
+def _invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = or_404(selectors.invoice_get, viewer=request.user, invoice_id=invoice_id)
+    response = HttpResponse(
+        invoice_pdf(invoice=invoice, platform_name=settings.PLATFORM_LEGAL_NAME), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="invoice-{invoice.number or invoice.pk}.pdf"'
+    return response
+
+
+@finance_required
+def console_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    return _invoice_pdf(request, invoice_id)
+
+
+@partner_required
+def portal_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    return _invoice_pdf(request, invoice_id)
+
+
+# --- tax profiles ----------------------------------------------------------------------------------
+
+
+def _tax_context(partner: Any, form: TaxProfileForm | None = None) -> dict[str, Any]:
+    treatment, profile = partner_treatment(partner)
+    initial = (
+        {"country": profile.country, "registration_number": profile.registration_number, "treatment": profile.treatment}
+        if profile
+        else {"treatment": "auto"}
+    )
+    return {
+        "partner": partner,
+        "profile": profile,
+        "treatment": treatment,
+        "form": form or TaxProfileForm(initial=initial),
+        "platform_country": settings.PLATFORM_TAX_COUNTRY,
+        "platform_number": settings.PLATFORM_TAX_REGISTRATION_NUMBER,
+    }
+
+
+@console_required
+def console_partner_tax(request: HttpRequest, partner_id: int) -> HttpResponse:
+    """Finance and the partner's account manager edit how it is taxed (the service says who)."""
+    partner = partners_visible(viewer=request.user).filter(pk=partner_id).first()
+    if partner is None:
+        raise Http404(f"No partner {partner_id}.")
+    if request.method == "POST":
+        form = TaxProfileForm(request.POST)
+        if not form.is_valid():
+            error = ValidationFailed(_("The tax profile is not valid."), fields=form.errors.get_json_data())
+            return render_failure(request, "payments/console_tax.html", _tax_context(partner, form), error)
+        try:
+            tax_profile_update(actor=cast(User, request.user), partner=partner, **form.cleaned_data)
+        except ApplicationError as error:
+            return render_failure(request, "payments/console_tax.html", _tax_context(partner, form), error)
+        messages.success(request, _("The tax profile of %(partner)s is saved.") % {"partner": partner.name})
+        return redirect("console-partner-tax", partner.pk)
+    return render(request, "payments/console_tax.html", _tax_context(partner))
+
+
+@partner_required
+def portal_tax(request: HttpRequest) -> HttpResponse:
+    partner = partners_visible(viewer=request.user).first()
+    if partner is None:
+        raise Http404("You do not belong to a partner organisation.")
+    return render(request, "payments/portal_tax.html", _tax_context(partner))
+
+
+@finance_required
 def console_invoices_export(request: HttpRequest) -> HttpResponse:
     rows = (
         (
@@ -181,13 +296,16 @@ def console_invoices_export(request: HttpRequest) -> HttpResponse:
             i.provider,
             i.provider_invoice_id,
             i.currency,
+            i.subtotal,
+            i.tax_amount,
             i.amount,
+            i.amount_due,
             i.status,
             i.issued_at,
             i.paid_at,
             i.failure_message,
         )
-        for i in selectors.invoices_for(viewer=request.user).iterator()
+        for i in selectors.invoices_for(viewer=request.user).iterator(chunk_size=500)
     )
     return csv_response(
         "invoices.csv",
@@ -200,7 +318,10 @@ def console_invoices_export(request: HttpRequest) -> HttpResponse:
             "provider",
             "provider_invoice_id",
             "currency",
+            "subtotal_minor",
+            "tax_minor",
             "amount_minor",
+            "amount_due_minor",
             "status",
             "issued_at",
             "paid_at",
@@ -290,7 +411,10 @@ def console_payouts_export(request: HttpRequest) -> HttpResponse:
             "provider",
             "destination",
             "currency",
+            "subtotal_minor",
+            "tax_minor",
             "amount_minor",
+            "amount_due_minor",
             "status",
             "attempt",
             "transfer_id",

@@ -24,6 +24,11 @@ ACCOUNT_KIND_BY_PREFIX = {
     "cash": Account.Kind.ASSET,
     "payee_payable": Account.Kind.LIABILITY,
     "platform_revenue": Account.Kind.REVENUE,
+    # Tax collected for a jurisdiction (tax_payable:JP): owed to the tax office, never revenue.
+    "tax_payable": Account.Kind.LIABILITY,
+    # The tax-exclusive part of a credit note (payments.services.credit_notes): a reduction
+    # of revenue kept visible on its own, until the correction is allocated.
+    "credit_notes": Account.Kind.REVENUE,
 }
 
 

@@ -59,6 +59,34 @@ class IssuedInvoice:
 
 
 @dataclass(frozen=True)
+class CreditNoteLineSpec:
+    description: str
+    amount: int  # minor units, positive: what this line takes off the invoice
+
+
+@dataclass(frozen=True)
+class CreditNoteSpec:
+    key: str  # idempotency key, derived from the credit note row
+    invoice_id: str  # the provider's invoice id
+    currency: str
+    amount: int  # the note's total: the lines' sum, tax included
+    memo: str
+    lines: list[CreditNoteLineSpec]
+    metadata: dict[str, str]
+    # After payment the money goes back outside the provider's customer balance (a refund
+    # or a deduction finance makes), so the partner's next invoice is not silently reduced.
+    post_payment: bool = False
+
+
+@dataclass(frozen=True)
+class IssuedCreditNote:
+    credit_note_id: str
+    number: str
+    amount: int
+    kind: str  # pre_payment or post_payment
+
+
+@dataclass(frozen=True)
 class ProviderInvoice:
     invoice_id: str
     status: str  # draft, open, paid, void, uncollectible
@@ -93,6 +121,8 @@ class PaymentProvider(Protocol):
     name: str
 
     def invoice_issue(self, spec: InvoiceSpec) -> IssuedInvoice: ...
+
+    def credit_note_issue(self, spec: CreditNoteSpec) -> IssuedCreditNote: ...
 
     def transfer_create(self, spec: TransferSpec) -> Transfer: ...
 

@@ -5,7 +5,9 @@ exports — so its "ids" are our own keys, and finance marks a manual invoice pa
 from __future__ import annotations
 
 from payments.providers.base import (
+    CreditNoteSpec,
     InvoiceSpec,
+    IssuedCreditNote,
     IssuedInvoice,
     ProviderError,
     ProviderInvoice,
@@ -19,6 +21,15 @@ class ManualProvider:
 
     def invoice_issue(self, spec: InvoiceSpec) -> IssuedInvoice:
         return IssuedInvoice(customer_id="", invoice_id=f"manual:{spec.key}", number="", status="open", hosted_url="")
+
+    def credit_note_issue(self, spec: CreditNoteSpec) -> IssuedCreditNote:
+        # Numbered by payments.services.credit_notes (HKN-CN-…), as manual invoices are.
+        return IssuedCreditNote(
+            credit_note_id=f"manual:{spec.key}",
+            number="",
+            amount=spec.amount,
+            kind="post_payment" if spec.post_payment else "pre_payment",
+        )
 
     def invoices_list(self) -> list[ProviderInvoice]:
         return []

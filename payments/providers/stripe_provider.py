@@ -20,7 +20,9 @@ import stripe
 from django.conf import settings
 
 from payments.providers.base import (
+    CreditNoteSpec,
     InvoiceSpec,
+    IssuedCreditNote,
     IssuedInvoice,
     ProviderError,
     ProviderInvoice,
@@ -138,6 +140,37 @@ class StripeProvider:
             ):
                 return invoice
         return None
+
+    def credit_note_issue(self, spec: CreditNoteSpec) -> IssuedCreditNote:
+        """One Stripe credit note on the invoice, one custom line per part (the reduction,
+        the tax per rate), so its total is ours to the minor unit."""
+        params: dict[str, Any] = {
+            "invoice": spec.invoice_id,
+            "memo": spec.memo[:500],
+            "metadata": spec.metadata,
+            "lines": [
+                {"type": "custom_line_item", "unit_amount": line.amount, "quantity": 1, "description": line.description}
+                for line in spec.lines
+            ],
+        }
+        if spec.post_payment:
+            params["out_of_band_amount"] = spec.amount
+        try:
+            note = self.client.v1.credit_notes.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": spec.key},
+            )
+        except stripe.StripeError as error:
+            raise _error(error) from error
+        if note.total != spec.amount or note.currency != spec.currency.lower():
+            raise ProviderError(
+                f"Stripe credited {note.total} {note.currency} for a note of {spec.amount} {spec.currency}.",
+                definitive=True,
+                code="amount_mismatch",
+            )
+        return IssuedCreditNote(
+            credit_note_id=note.id, number=getattr(note, "number", None) or "", amount=note.total, kind=note.type
+        )
 
     def invoices_list(self) -> list[ProviderInvoice]:
         try:

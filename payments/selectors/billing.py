@@ -26,7 +26,9 @@ FINANCE = (User.Role.FINANCE, User.Role.STAFF)
 
 
 def invoices_for(*, viewer: Any, status: str | None = None) -> QuerySet[Invoice]:
-    invoices = Invoice.objects.select_related("partner", "statement__contract__placement__employee")
+    invoices = Invoice.objects.select_related("partner", "statement__contract__placement__employee").prefetch_related(
+        "credit_notes"
+    )
     partner_id = viewer_partner_id(viewer)
     if partner_id is not None:
         invoices = invoices.filter(partner_id=partner_id).exclude(status=Invoice.Status.DRAFT)

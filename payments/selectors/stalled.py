@@ -8,6 +8,8 @@ task already keeps, so queueing it again never does the work twice:
 - payout runs `queued` or `running` while no session holds the payout lock: runs are
   serialised by it and a worker holds it for the whole run (PostgreSQL lets go when that
   worker's session ends, killed or not);
+- a credit note still `draft` with no refusal on it, whose row no worker holds (the same
+  guard as invoices: credit_note_send locks it while it talks to the provider);
 - reconciliation runs still `running`: they take no lock and finish in seconds, so one
   this old lost its message or its worker (a second run of one writes nothing twice:
   reconciliation_run_execute re-checks the run under its row lock before writing).
@@ -15,7 +17,7 @@ task already keeps, so queueing it again never does the work twice:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.locks import Lock, advisory_key, lock_is_free
-from payments.models import Invoice, PayoutRun, ReconciliationRun
+from payments.models import CreditNote, Invoice, PayoutRun, ReconciliationRun
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class StalledPayments:
     invoice_ids: list[int]
     payout_run_ids: list[int]
     reconciliation_run_ids: list[int]
+    credit_note_ids: list[int] = field(default_factory=list)
 
 
 def stalled_payments(*, older_than: timedelta | None = None, limit: int | None = None) -> StalledPayments:
@@ -45,6 +48,12 @@ def stalled_payments(*, older_than: timedelta | None = None, limit: int | None =
         invoice_ids = list(
             Invoice.objects.select_for_update(skip_locked=True)
             .filter(status=Invoice.Status.DRAFT, issue_error="", created_at__lt=cutoff)
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        credit_note_ids = list(
+            CreditNote.objects.select_for_update(skip_locked=True)
+            .filter(status=CreditNote.Status.DRAFT, issue_error="", created_at__lt=cutoff)
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
@@ -65,5 +74,8 @@ def stalled_payments(*, older_than: timedelta | None = None, limit: int | None =
         .values_list("pk", flat=True)[:limit]
     )
     return StalledPayments(
-        invoice_ids=invoice_ids, payout_run_ids=payout_run_ids, reconciliation_run_ids=reconciliation_run_ids
+        invoice_ids=invoice_ids,
+        payout_run_ids=payout_run_ids,
+        reconciliation_run_ids=reconciliation_run_ids,
+        credit_note_ids=credit_note_ids,
     )

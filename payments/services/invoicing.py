@@ -29,10 +29,14 @@ from core.models import User
 from core.permissions import finance_require
 from core.queue import enqueue_on_commit
 from core.services import audit_record
+from ledger.models import JournalEntry
 from ledger.services.posting import Posting, journal_entry_post
 from payments.models import Invoice
 from payments.providers import ProviderError, provider_get, provider_name_for
 from payments.providers.base import InvoiceLineSpec, InvoiceSpec, IssuedInvoice
+from payments.selectors.tax import invoice_tax_for, invoice_tax_lines
+from payments.services.credit_notes import statement_clawback_credit
+from payments.tax import TaxLine, rate_percent
 from revenue.models import Statement
 from webhooks.models import EventType
 from webhooks.services import webhook_event_emit
@@ -77,12 +81,27 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
             _("Nothing is payable on this statement (it carries a credit forward); there is nothing to invoice.")
         )
     partner = statement.contract.placement.partner
+    # The clawback of refunds of sales on earlier invoices is given back by credit notes on
+    # those invoices, and so billed here again (docs/credit-notes.md): never credited twice.
+    clawback_credited = statement_clawback_credit(statement=statement)
+    subtotal = statement.payable + clawback_credited
+    # Tax on top (payments.tax); the statement's own figures stay as approved.
+    taxed = invoice_tax_for(partner=partner, subtotal=subtotal, period=statement.period)
     invoice = Invoice.objects.create(
         statement=statement,
         partner=partner,
         provider=provider_name_for(partner),
         currency=statement.currency,
-        amount=statement.payable,
+        subtotal=subtotal,
+        clawback_credited=clawback_credited,
+        tax_amount=taxed.amount,
+        amount=subtotal + taxed.amount,
+        tax_treatment=taxed.treatment,
+        tax_point=taxed.tax_point,
+        tax_breakdown=[line.as_dict() for line in taxed.lines],
+        tax_note=taxed.note,
+        seller_registration_number=taxed.seller_registration_number,
+        buyer_registration_number=taxed.buyer_registration_number,
         idempotency_key=f"statement:{statement.pk}:invoice",
         created_by=actor,
     )
@@ -90,8 +109,16 @@ def invoice_create(*, actor: User, statement: Statement) -> Invoice:
         actor,
         "invoice.created",
         invoice,
-        f"Invoice for {statement} ({statement.currency} {statement.payable}) via {invoice.provider}",
-        {"statement": statement.pk, "amount": statement.payable, "provider": invoice.provider},
+        f"Invoice for {statement} ({statement.currency} {statement.payable} + tax {taxed.amount}) "
+        f"via {invoice.provider}",
+        {
+            "statement": statement.pk,
+            "amount": invoice.amount,
+            "tax": taxed.amount,
+            "clawback_credited": clawback_credited,
+            "treatment": taxed.treatment,
+            "provider": invoice.provider,
+        },
     )
     enqueue_on_commit("payments.tasks.invoice_issue_task", invoice.pk)
     return invoice
@@ -119,6 +146,13 @@ def invoice_issue_retry(*, actor: User, invoice: Invoice) -> Invoice:
     return invoice
 
 
+CLAWBACK_CREDITED = "Clawback given back by credit notes on the earlier invoices (see them)"
+
+
+def tax_line_description(line: TaxLine) -> str:
+    return f"Tax {line.jurisdiction} {rate_percent(line.rate)}% on {line.taxable}"
+
+
 def invoice_spec(invoice: Invoice) -> InvoiceSpec:
     statement = invoice.statement
     partner = invoice.partner
@@ -134,6 +168,32 @@ def invoice_spec(invoice: Invoice) -> InvoiceSpec:
             metadata={"haken_statement": str(statement.pk), "haken_statement_line": str(line.pk), "kind": line.kind},
         )
         for line in statement.lines.all()
+    ]
+    if invoice.clawback_credited:
+        lines.append(
+            InvoiceLineSpec(
+                description=CLAWBACK_CREDITED,
+                amount=invoice.clawback_credited,
+                key=f"statement:{statement.pk}:clawback-credited{attempt}",
+                metadata={"haken_statement": str(statement.pk), "kind": "clawback_credited"},
+            )
+        )
+    # The tax is one item per rate, with the amount we computed (rounded once per rate):
+    # the provider adds it like any item, so its total is ours to the minor unit.
+    lines += [
+        InvoiceLineSpec(
+            description=tax_line_description(line),
+            amount=line.tax,
+            key=f"statement:{statement.pk}:tax:{line.jurisdiction}:{line.category}:{line.rate}{attempt}",
+            metadata={
+                "haken_statement": str(statement.pk),
+                "kind": "tax",
+                "tax_rate": str(line.rate),
+                "taxable": str(line.taxable),
+            },
+        )
+        for line in invoice_tax_lines(invoice)
+        if line.tax
     ]
     if sum(line.amount for line in lines) != invoice.amount:
         # Lines of a positive statement add up to its total; if they do not, an invoice
@@ -207,7 +267,13 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
     invoice.number = issued.number or f"HKN-{invoice.pk:06d}"
     invoice.hosted_url = issued.hosted_url
     invoice.status, invoice.issued_at, invoice.issue_error = Invoice.Status.OPEN, timezone.now(), ""
-    invoice.save(update_fields=["provider_invoice_id", "number", "hosted_url", "status", "issued_at", "issue_error"])
+    if invoice.tax_amount and invoice.tax_entry_id is None:
+        invoice.tax_entry = _invoice_tax_post(invoice)
+    if invoice.clawback_credited:
+        _invoice_clawback_post(invoice)
+    invoice.save(
+        update_fields=["provider_invoice_id", "number", "hosted_url", "status", "issued_at", "issue_error", "tax_entry"]
+    )
     Statement.objects.filter(pk=invoice.statement_id, status=Statement.Status.APPROVED).update(
         status=Statement.Status.INVOICED
     )
@@ -232,6 +298,9 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
                 "period": f"{statement.period:%Y-%m}",
                 "currency": invoice.currency,
                 "amount": invoice.amount,
+                "subtotal": invoice.subtotal,
+                "tax": invoice.tax_amount,
+                "tax_treatment": invoice.tax_treatment,
                 "provider": invoice.provider,
                 "hosted_url": invoice.hosted_url,
                 "issued_at": invoice.issued_at,
@@ -239,6 +308,47 @@ def _invoice_record_issued(invoice: Invoice, issued: IssuedInvoice) -> Invoice:
         },
     )
     return invoice
+
+
+def _invoice_tax_post(invoice: Invoice) -> JournalEntry:
+    """Tax payable is kept apart from revenue: the partner owes it to us (receivable) and we
+    owe it to the tax office, per jurisdiction. The payment then clears the whole receivable."""
+    receivable = f"partner_receivable:{invoice.partner.slug}"
+    postings = [Posting(receivable, invoice.tax_amount, invoice.currency, f"Tax on invoice {invoice.number}")]
+    for line in invoice_tax_lines(invoice):
+        if line.tax:
+            postings.append(
+                Posting(
+                    f"tax_payable:{line.jurisdiction}",
+                    -line.tax,
+                    invoice.currency,
+                    f"{rate_percent(line.rate)}% on {line.taxable}, invoice {invoice.number}",
+                )
+            )
+    return journal_entry_post(
+        idempotency_key=f"invoice:{invoice.pk}:tax",
+        memo=f"Tax on invoice {invoice.number} to {invoice.partner.name}",
+        occurred_on=invoice.tax_point or timezone.localdate(),
+        postings=postings,
+    )
+
+
+def _invoice_clawback_post(invoice: Invoice) -> JournalEntry:
+    """The clawback part billed here again: the partner owes it (the credit notes on the
+    earlier invoices gave it back, Dr credit_notes / Cr receivable), so credit_notes:<partner>
+    nets to zero for a clawback — its effect on revenue and payees is already in the
+    statement's own approval entry."""
+    receivable = f"partner_receivable:{invoice.partner.slug}"
+    label = f"Clawback billed again on invoice {invoice.number}"
+    return journal_entry_post(
+        idempotency_key=f"invoice:{invoice.pk}:clawback",
+        memo=label,
+        occurred_on=invoice.tax_point or timezone.localdate(),
+        postings=[
+            Posting(receivable, invoice.clawback_credited, invoice.currency, label),
+            Posting(f"credit_notes:{invoice.partner.slug}", -invoice.clawback_credited, invoice.currency, label),
+        ],
+    )
 
 
 def invoice_opened_record(*, invoice: Invoice, provider_invoice_id: str, number: str, hosted_url: str) -> Invoice:
@@ -270,10 +380,12 @@ def invoice_payment_record(
         return invoice
     if invoice.status == Invoice.Status.VOID:
         raise InvalidTransition(_("%(invoice)s is void; a payment for it needs finance.") % {"invoice": invoice})
-    if amount != invoice.amount or currency.upper() != invoice.currency:
+    # A credit note issued before payment lowered what is due (Stripe's amount_due).
+    due = invoice.amount_due
+    if amount != due or currency.upper() != invoice.currency:
         raise ValidationFailed(
-            _("Paid %(amount)s %(upper)s against an invoice of %(amount2)s %(currency)s; not recorded.")
-            % {"amount": amount, "upper": currency.upper(), "amount2": invoice.amount, "currency": invoice.currency}
+            _("Paid %(amount)s %(upper)s against an invoice of %(due)s %(currency)s due; not recorded.")
+            % {"amount": amount, "upper": currency.upper(), "due": due, "currency": invoice.currency}
         )
     statement = invoice.statement
     partner = invoice.partner
@@ -282,10 +394,8 @@ def invoice_payment_record(
         memo=f"{partner.name} paid invoice {invoice.number or invoice.pk} ({statement.period:%Y-%m})",
         occurred_on=timezone.localdate(paid_at),
         postings=[
-            Posting(f"cash:{invoice.provider}", invoice.amount, invoice.currency, f"Invoice {invoice.number}"),
-            Posting(
-                f"partner_receivable:{partner.slug}", -invoice.amount, invoice.currency, f"Invoice {invoice.number}"
-            ),
+            Posting(f"cash:{invoice.provider}", due, invoice.currency, f"Invoice {invoice.number}"),
+            Posting(f"partner_receivable:{partner.slug}", -due, invoice.currency, f"Invoice {invoice.number}"),
         ],
         actor=actor,
     )
@@ -297,7 +407,7 @@ def invoice_payment_record(
         actor,
         "invoice.paid",
         invoice,
-        f"{partner.name} paid invoice {invoice.number} ({invoice.currency} {invoice.amount})",
+        f"{partner.name} paid invoice {invoice.number} ({invoice.currency} {due})",
         {"status": [previous, "paid"]},
         via=via,
     )
@@ -350,7 +460,7 @@ def invoice_mark_paid(*, actor: User, invoice: Invoice, reference: str = "") -> 
             % {"invoice": invoice, "status": invoice.status}
         )
     invoice = invoice_payment_record(
-        invoice=invoice, amount=invoice.amount, currency=invoice.currency, paid_at=timezone.now(), actor=actor
+        invoice=invoice, amount=invoice.amount_due, currency=invoice.currency, paid_at=timezone.now(), actor=actor
     )
     if reference.strip():
         _audit(actor, "invoice.payment_reference", invoice, f"Payment reference: {reference.strip()[:200]}")

@@ -30,7 +30,7 @@ from core.permissions import finance_require
 from core.queue import enqueue_on_commit
 from core.services import audit_record
 from ledger.selectors.balances import account_balance
-from payments.models import Invoice, Payout, ReconciliationItem, ReconciliationRun
+from payments.models import CreditNote, Invoice, Payout, ReconciliationItem, ReconciliationRun
 from payments.providers import ProviderError, provider_get
 from payments.providers.base import ProviderInvoice, Transfer
 from revenue.models import Statement
@@ -89,12 +89,12 @@ def _stripe_checks(found: list[Mismatch]) -> tuple[int, int, dict[str, int]]:
                 )
             )
             continue
-        if (remote.amount_due, remote.currency) != (invoice.amount, invoice.currency):
+        if (remote.amount_due, remote.currency) != (invoice.amount_due, invoice.currency):
             found.append(
                 Mismatch(
                     "invoice_amount",
                     ref,
-                    f"{invoice.amount} {invoice.currency}",
+                    f"{invoice.amount_due} {invoice.currency}",
                     f"{remote.amount_due} {remote.currency}",
                     "Stripe bills another amount.",
                 )
@@ -119,12 +119,12 @@ def _stripe_checks(found: list[Mismatch]) -> tuple[int, int, dict[str, int]]:
                     "The ledger booked a payment Stripe does not show.",
                 )
             )
-        elif invoice.status == Invoice.Status.PAID and remote.amount_paid != invoice.amount:
+        elif invoice.status == Invoice.Status.PAID and remote.amount_paid != invoice.amount_due:
             found.append(
                 Mismatch(
                     "payment_amount",
                     ref,
-                    str(invoice.amount),
+                    str(invoice.amount_due),
                     str(remote.amount_paid),
                     "Stripe collected another amount than the ledger booked.",
                 )
@@ -191,12 +191,10 @@ def _stripe_checks(found: list[Mismatch]) -> tuple[int, int, dict[str, int]]:
 
 def _manual_cash() -> dict[str, int]:
     cash: dict[str, int] = defaultdict(int)
-    for row in (
-        Invoice.objects.filter(provider=PaymentProvider.MANUAL, status=Invoice.Status.PAID)
-        .values("currency")
-        .annotate(total=Sum("amount"))
+    for invoice in Invoice.objects.filter(provider=PaymentProvider.MANUAL, status=Invoice.Status.PAID).prefetch_related(
+        "credit_notes"
     ):
-        cash[row["currency"]] += row["total"]
+        cash[invoice.currency] += invoice.amount_due
     for row in (
         Payout.objects.filter(provider=PaymentProvider.MANUAL, status=Payout.Status.SENT)
         .values("currency")
@@ -236,9 +234,14 @@ def _receivable_checks(found: list[Mismatch], open_at_stripe: dict[str, int]) ->
             unpaid += (
                 open_at_stripe.get(invoice.provider_invoice_id, 0)
                 if invoice.provider == PaymentProvider.STRIPE
-                else invoice.amount
+                else invoice.amount_due
             )
-        expected = approved + unpaid
+        # A credit note after payment is money we owe the partner back (settled out of
+        # band): the receivable goes below zero by it.
+        owed_back = CreditNote.objects.filter(
+            partner=partner, status=CreditNote.Status.ISSUED, kind=CreditNote.Kind.POST_PAYMENT
+        ).aggregate(total=Sum("amount", default=0))["total"]
+        expected = approved + unpaid - owed_back
         booked = account_balance(code=f"partner_receivable:{partner.slug}", currency=partner.currency)
         if booked != expected:
             found.append(

@@ -9,6 +9,7 @@ EXPECTED_LANE = {
     "contracts.tasks.audit_entry_notify": "default",
     "contracts.tasks.notifications_sweep": "default",
     "contracts.tasks.placements_activate_due": "default",
+    "payments.tasks.credit_note_send_task": "settle",
     "payments.tasks.invoice_issue_task": "settle",
     "payments.tasks.payout_run_scheduled": "settle",
     "payments.tasks.payout_run_task": "settle",

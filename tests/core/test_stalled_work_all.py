@@ -189,6 +189,7 @@ def test_the_payments_sweep_queues_what_it_finds_by_task_name(payments_scene, qu
         "invoices": invoices,
         "payout_runs": payout_runs,
         "reconciliation_runs": [s["lost_reconciliation"].pk],
+        "credit_notes": [],
     }
     assert queued == (
         [("payments.tasks.invoice_issue_task", (pk,)) for pk in invoices]
@@ -210,7 +211,12 @@ def test_a_sweep_finding_nothing_queues_nothing(world, queued):
         list(ReconciliationRun.objects.values_list("pk", "status")),
     )
     # when the sweep runs, it finds and queues nothing, and changes nothing
-    assert payment_tasks.stalled_work_sweep() == {"invoices": [], "payout_runs": [], "reconciliation_runs": []}
+    assert payment_tasks.stalled_work_sweep() == {
+        "invoices": [],
+        "payout_runs": [],
+        "reconciliation_runs": [],
+        "credit_notes": [],
+    }
     assert queued == []
     assert (
         list(Invoice.objects.values_list("pk", "status")),

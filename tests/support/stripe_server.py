@@ -11,6 +11,10 @@ requests, JSON answers, `{"error": {"type", "code", "message"}}` errors):
   parameters is a 400 `idempotency_error` — as Stripe does;
 - invoices: `collection_method`, `days_until_due`, `auto_advance` on create;
   `POST /v1/invoices/{id}/finalize` and `/send`;
+- credit notes: `POST /v1/credit_notes` (custom line items; before payment the note lowers
+  the invoice's `amount_due`, after it `out_of_band_amount`/`credit_amount` must cover its
+  total), `GET /v1/credit_notes/{id}`, `GET /v1/credit_notes?invoice=`; invoices carry
+  `pre_payment_credit_notes_amount` / `post_payment_credit_notes_amount`;
 - Connect: `POST/GET /v1/accounts`, `POST /v1/account_links`, `POST/GET /v1/transfers`
   (filter by `transfer_group` / `destination`). A transfer needs the platform's balance
   to cover it: the sum of paid invoices less earlier transfers, per currency — so a test
@@ -137,6 +141,180 @@ async def invoice_send(request: web.Request) -> web.Response:
     return json_response(invoice._export())
 
 
+# --- credit notes ------------------------------------------------------------------------------
+credit_notes: dict[str, dict] = {}
+_credit_note_numbers = iter(range(1, 1_000_000))
+
+
+def _credited(invoice_id: str, kind: str) -> int:
+    return sum(n["amount"] for n in credit_notes.values() if n["invoice"] == invoice_id and n["type"] == kind)
+
+
+# Stripe: total stays what was billed; amount_due drops by the credit notes issued before
+# payment (and a payment collects amount_due).
+Invoice.pre_payment_credit_notes_amount = property(lambda self: _credited(self.id, "pre_payment"))
+Invoice.post_payment_credit_notes_amount = property(lambda self: _credited(self.id, "post_payment"))
+Invoice.amount_due = property(lambda self: max(0, self.total - self.pre_payment_credit_notes_amount))
+
+
+def _pay_invoice(invoice_id: str, data: dict) -> web.Response:
+    """localstripe's pay, charging `amount_due` (what is left after credit notes) rather
+    than `total`."""
+    invoice = Invoice._api_retrieve(invoice_id)
+    if invoice.status == "paid":
+        return stripe_error(400, "invoice_already_paid", "Invoice is already paid")
+    if invoice.status not in ("draft", "open"):
+        return stripe_error(400, "invoice_not_open", "Bad request")
+    invoice._draft = False
+    if invoice.amount_due <= 0:
+        invoice._on_payment_success()
+    else:
+        customer = resources.Customer._api_retrieve(invoice.customer)
+        method = customer._get_default_payment_method_or_source()
+        if method is None:
+            return stripe_error(404, "resource_missing", "This customer has no payment method")
+        intent = resources.PaymentIntent(
+            amount=invoice.amount_due, currency=invoice.currency, customer=invoice.customer, payment_method=method.id
+        )
+        invoice.payment_intent = intent.id
+        intent.invoice = invoice.id
+        intent._confirm(on_failure_now=lambda: None)
+    return json_response(invoice._export())
+
+
+@web.middleware
+async def credited_pay_middleware(request: web.Request, handler):
+    # localstripe's pay route holds its own reference to the method; an invoice with credit
+    # notes is paid here instead (others go through localstripe unchanged).
+    parts = request.path.strip("/").split("/")
+    if request.method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "invoices"] and parts[3] == "pay":
+        try:
+            invoice = Invoice._api_retrieve(parts[2])
+        except resources.UserError:
+            return await handler(request)
+        if invoice.pre_payment_credit_notes_amount:
+            return _pay_invoice(parts[2], await get_post_data(request) or {})
+    return await handler(request)
+
+
+app.middlewares.append(credited_pay_middleware)
+CREDIT_NOTE_REASONS = {"duplicate", "fraudulent", "order_change", "product_unsatisfactory"}
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise resources.UserError(400, f"Invalid integer: {name}") from None
+
+
+async def credit_note_create(request: web.Request) -> web.Response:
+    data = await get_post_data(request) or {}
+    try:
+        invoice = Invoice._api_retrieve(data.get("invoice") or "")
+    except resources.UserError:
+        return stripe_error(404, "resource_missing", f"No such invoice: '{data.get('invoice')}'")
+    if invoice.status not in ("open", "paid"):
+        return stripe_error(
+            400, "invoice_not_finalized", "A credit note can only be issued on an open or paid invoice."
+        )
+    raw_lines = data.get("lines") or []
+    if isinstance(raw_lines, dict):  # lines[0][...] arrives as {"0": {...}}
+        raw_lines = [raw_lines[k] for k in sorted(raw_lines, key=int)]
+    if not raw_lines:
+        return stripe_error(400, "parameter_missing", "Missing required param: lines.")
+    lines = []
+    for index, line in enumerate(raw_lines):
+        if line.get("type") != "custom_line_item":
+            return stripe_error(400, "parameter_invalid", f"lines[{index}][type] must be custom_line_item here.")
+        unit, quantity = _int(line.get("unit_amount"), "unit_amount"), _int(line.get("quantity", 1), "quantity")
+        if unit < 0 or quantity < 1:
+            return stripe_error(400, "parameter_invalid", "A credit note line is a positive amount.")
+        lines.append(
+            {
+                "id": _new_id("cnli_"),
+                "object": "credit_note_line_item",
+                "type": "custom_line_item",
+                "amount": unit * quantity,
+                "unit_amount": unit,
+                "quantity": quantity,
+                "description": line.get("description"),
+            }
+        )
+    total = sum(line["amount"] for line in lines)
+    if total <= 0:
+        return stripe_error(400, "parameter_invalid", "A credit note needs a positive total.")
+    reason = data.get("reason")
+    if reason is not None and reason not in CREDIT_NOTE_REASONS:
+        return stripe_error(400, "parameter_invalid_string_enum", f"Invalid reason: {reason}")
+    kind = "post_payment" if invoice.status == "paid" else "pre_payment"
+    out_of_band = _int(data.get("out_of_band_amount", 0), "out_of_band_amount")
+    credit_amount = _int(data.get("credit_amount", 0), "credit_amount")
+    refund_amount = _int(data.get("refund_amount", 0), "refund_amount")
+    if kind == "pre_payment":
+        if total > invoice.amount_due:
+            return stripe_error(
+                400,
+                "credit_note_amount_too_large",
+                f"The credit note's total ({total}) exceeds the invoice's amount due ({invoice.amount_due}).",
+            )
+    else:
+        if out_of_band + credit_amount + refund_amount != total:
+            return stripe_error(
+                400,
+                "parameter_invalid",
+                "For a paid invoice, refund_amount + credit_amount + out_of_band_amount must equal the total.",
+            )
+        if total > invoice.amount_paid - invoice.post_payment_credit_notes_amount:
+            return stripe_error(
+                400, "credit_note_amount_too_large", "The credit note's total exceeds what the invoice collected."
+            )
+    note_id = _new_id("cn_")
+    note = {
+        "id": note_id,
+        "object": "credit_note",
+        "amount": total,
+        "subtotal": total,
+        "total": total,
+        "currency": invoice.currency,
+        "customer": invoice.customer,
+        "invoice": invoice.id,
+        "lines": {"object": "list", "url": f"/v1/credit_notes/{note_id}/lines", "data": lines, "has_more": False},
+        "memo": data.get("memo"),
+        "metadata": data.get("metadata") or {},
+        "number": f"CN-LOCAL-{next(_credit_note_numbers):05d}",
+        "reason": reason,
+        "status": "issued",
+        "type": kind,
+        "pre_payment_amount": total if kind == "pre_payment" else 0,
+        "post_payment_amount": total if kind == "post_payment" else 0,
+        "out_of_band_amount": out_of_band or None,
+        "credit_amount": credit_amount,
+        "refund_amount": refund_amount,
+        "created": int(time.time()),
+        "livemode": False,
+    }
+    credit_notes[note_id] = note
+    return web.json_response(note)
+
+
+async def credit_note_retrieve(request: web.Request) -> web.Response:
+    note = credit_notes.get(request.match_info["id"])
+    if note is None:
+        return stripe_error(404, "resource_missing", f"No such credit note: '{request.match_info['id']}'")
+    return web.json_response(note)
+
+
+async def credit_note_list(request: web.Request) -> web.Response:
+    query = unflatten_data(request.query)
+    found = [n for n in credit_notes.values() if query.get("invoice") in (None, n["invoice"])]
+    found.sort(key=lambda n: n["created"], reverse=True)
+    return web.json_response(_list("/v1/credit_notes", found, query.get("limit", "100")))
+
+
+app.router.add_post("/v1/credit_notes", credit_note_create)
+app.router.add_get("/v1/credit_notes", credit_note_list)
+app.router.add_get("/v1/credit_notes/{id}", credit_note_retrieve)
 app.router.add_post("/v1/invoices/{id}/finalize", invoice_finalize)
 app.router.add_post("/v1/invoices/{id}/send", invoice_send)
 

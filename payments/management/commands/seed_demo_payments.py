@@ -1,5 +1,6 @@
 """Demo payments for the run command, through the services: payees' payment settings,
-Hoshi Mart's demo statement approved and invoiced (manual provider when no Stripe key is
+the partners' tax profiles, Hoshi Mart's demo statement approved and invoiced (with 10%
+consumption tax) (manual provider when no Stripe key is
 set, so finance can "Mark paid" it in the console), and a first reconciliation. Running it
 again changes nothing."""
 
@@ -7,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from contracts.models import Payee, PaymentProvider
+from contracts.models import Partner, Payee, PaymentProvider
 from contracts.services import payee_payment_settings_update
 from core.errors import ApplicationError
 from core.models import User
 from payments.models import Invoice
 from payments.services.invoicing import invoice_create, invoice_issue
 from payments.services.reconciliation import reconciliation_run_execute, reconciliation_run_request
+from payments.services.tax import tax_profile_update
 from revenue.models import Statement
 from revenue.services.settlement import statement_approve, statement_submit
 
@@ -23,6 +26,9 @@ PAYEES = {
     "studio-aoi": {"minimum_payout": 1_000, "hold_days": 0, "email": "payouts@studio-aoi.example"},
     "kumo-resellers": {"minimum_payout": 5_000, "hold_days": 7, "email": "finance@kumo.example"},
 }
+
+
+TAX_PROFILES = [("hoshi-mart", "JP", "T7010001000000"), ("wayfarer", "US", ""), ("lumen", "US", "")]
 
 
 class Command(BaseCommand):
@@ -50,6 +56,16 @@ class Command(BaseCommand):
             if payee is not None:
                 payee_payment_settings_update(
                     actor=finance, payee=payee, payment_provider=PaymentProvider.DEFAULT, **values
+                )
+        # Tax profiles: Hoshi Mart is a Japanese business (a qualified invoice with 10%
+        # consumption tax), the US partners are outside the scope.
+        # Without the platform's own registration number (it has a test value only with
+        # DJANGO_DEBUG) a domestic invoice is refused: the demo then invoices without tax.
+        for slug, country, number in TAX_PROFILES if settings.PLATFORM_TAX_REGISTRATION_NUMBER else []:
+            partner = Partner.objects.filter(slug=slug).first()
+            if partner is not None:
+                tax_profile_update(
+                    actor=finance, partner=partner, country=country, registration_number=number, treatment="auto"
                 )
         try:
             if statement.status == Statement.Status.DRAFT:
