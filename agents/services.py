@@ -465,11 +465,12 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         intent=intent,
         confidence=confidence,
     )
-    # The dialogue state the workflow left on the conversation (unchanged when it failed),
-    # stored with the turn's time in one statement.
-    Conversation.objects.filter(pk=inbound.conversation_id).update(
-        updated_at=timezone.now(), dialogue=inbound.conversation.dialogue
-    )
+    # The dialogue state the workflow left on the conversation stored with the turn's time,
+    # in one statement; a failed turn leaves the stored state alone.
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if state is not None:
+        changes["dialogue"] = inbound.conversation.dialogue
+    Conversation.objects.filter(pk=inbound.conversation_id).update(**changes)
     return reply
 
 
