@@ -133,15 +133,17 @@ def placement_catalog(placement_id: int, limit: int) -> list[dict[str, Any]]:
     assert limit <= CATALOG_ROWS_KEPT
     signature = placement_stock(placement_id).signature
     cached = _CATALOG.get(placement_id)
-    if not (cached and cached[0] == signature):
+    if cached is not None and cached[0] == signature:
+        rows = cached[1]
+    else:
         rows = tuple(
-            CatalogItem.objects.filter(placement_id=placement_id)
+            dict(row)
+            for row in CatalogItem.objects.filter(placement_id=placement_id)
             .order_by("sku")
             .values("sku", "name", "description", "price", "currency", "tags")[:CATALOG_ROWS_KEPT]
         )
-        cached = (signature, rows)
-        _CATALOG[placement_id] = cached
-    return list(cached[1][:limit])
+        _CATALOG[placement_id] = (signature, rows)
+    return list(rows[:limit])
 
 
 def placement_offers(placement_id: int) -> list[CouponOffer]:

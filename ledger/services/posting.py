@@ -156,9 +156,9 @@ def journal_entries_post(*, entries: list[EntryDraft], actor: User | None = None
     # account exists (a settlement or payout run posts one entry per statement or payout).
     # A refusal is raised after the block, so it leaves the caller's transaction usable.
     with transaction.atomic(savepoint=False):
-        error = _entries_write(drafts, refused, posted, actor)
-    if error is not None:
-        raise error
+        refusal = _entries_write(drafts, refused, posted, actor)
+    if refusal is not None:
+        raise refusal
     return [posted[draft.idempotency_key] for draft in entries]
 
 
