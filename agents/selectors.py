@@ -5,13 +5,16 @@ the partners assigned to them; anything else is NotFound."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +26,7 @@ from agents.models import (
     CopyDraft,
     CouponOffer,
     IssuedCoupon,
+    KnowledgeChunk,
     KnowledgeDocument,
     Message,
     Widget,
@@ -32,6 +36,124 @@ from contracts.selectors import partners_visible, placement_get, placement_list
 from core.currencies import MINOR_UNIT_EXPONENT, format_money
 from core.errors import NotFound
 from revenue.models import Statement
+
+# --- what a turn reads of the placement's knowledge ------------------------------------------
+#
+# A turn asks several times what the partner's catalog and documents hold (how many items, the
+# words they use, whether any document exists). Within a turn they cannot change under it, so
+# one query answers all of it (turn_reads memoises per turn); across turns the derived data
+# (the vocabulary, the catalog's rows) is kept per process under the signature below. Catalog
+# items and passages are only ever inserted (ids from a sequence) or deleted, never updated in
+# place (a catalog upload replaces the whole catalog), so (count, max id) of each changes
+# whenever their content does.
+
+_TURN: ContextVar[dict[Any, Any] | None] = ContextVar("agents_turn_reads", default=None)
+
+
+@contextmanager
+def turn_reads() -> Iterator[None]:
+    """Within the block, the reads below are made at most once (one turn, one transaction)."""
+    token = _TURN.set({})
+    try:
+        yield
+    finally:
+        _TURN.reset(token)
+
+
+def _memo(key: Any, load: Callable[[], Any]) -> Any:
+    memo = _TURN.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
+@dataclass(frozen=True)
+class Stock:
+    """The size of a placement's catalog and documents, and their version signature."""
+
+    items: int
+    items_last: int
+    chunks: int
+    chunks_last: int
+    documents: bool
+
+    @property
+    def signature(self) -> tuple[int, int, int, int]:
+        return (self.items, self.items_last, self.chunks, self.chunks_last)
+
+
+_STOCK_SQL = """
+SELECT (SELECT count(*) FROM agents_catalogitem WHERE placement_id = %(p)s),
+       (SELECT coalesce(max(id), 0) FROM agents_catalogitem WHERE placement_id = %(p)s),
+       (SELECT count(*) FROM agents_knowledgechunk WHERE placement_id = %(p)s),
+       (SELECT coalesce(max(id), 0) FROM agents_knowledgechunk WHERE placement_id = %(p)s),
+       EXISTS (SELECT 1 FROM agents_knowledgedocument WHERE placement_id = %(p)s)
+"""
+
+
+def placement_stock(placement_id: int) -> Stock:
+    """One round trip (once per turn inside turn_reads)."""
+
+    def load() -> Stock:
+        with connection.cursor() as cursor:
+            cursor.execute(_STOCK_SQL, {"p": placement_id})
+            items, items_last, chunks, chunks_last, documents = cursor.fetchone()
+        return Stock(items, items_last, chunks, chunks_last, bool(documents))
+
+    return _memo(("stock", placement_id), load)
+
+
+_VOCABULARY: dict[int, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
+_CATALOG: dict[int, tuple[tuple[int, int, int, int], tuple[dict[str, Any], ...]]] = {}
+CATALOG_ROWS_KEPT = 500
+
+
+def placement_vocabulary(placement_id: int) -> frozenset[str]:
+    """The words of the partner's catalog and documents (what a typo is corrected to),
+    cached per process until the catalog or the documents change."""
+    signature = placement_stock(placement_id).signature
+    cached = _VOCABULARY.get(placement_id)
+    if cached and cached[0] == signature:
+        return cached[1]
+    words: set[str] = set()
+    for row in CatalogItem.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
+        words.update(row)
+    for row in KnowledgeChunk.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
+        words.update(row)
+    found = frozenset(words)
+    _VOCABULARY[placement_id] = (signature, found)
+    return found
+
+
+def placement_catalog(placement_id: int, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` (at most CATALOG_ROWS_KEPT) items of the catalog by sku, as rows
+    (sku, name, description, price, currency, tags), cached per process until the catalog
+    changes. The rows are shared: read them, never change them."""
+    assert limit <= CATALOG_ROWS_KEPT
+    signature = placement_stock(placement_id).signature
+    cached = _CATALOG.get(placement_id)
+    if cached is not None and cached[0] == signature:
+        rows = cached[1]
+    else:
+        rows = tuple(
+            dict(row)
+            for row in CatalogItem.objects.filter(placement_id=placement_id)
+            .order_by("sku")
+            .values("sku", "name", "description", "price", "currency", "tags")[:CATALOG_ROWS_KEPT]
+        )
+        _CATALOG[placement_id] = (signature, rows)
+    return list(rows[:limit])
+
+
+def placement_offers(placement_id: int) -> list[CouponOffer]:
+    """The placement's active offers, oldest first (read once per turn)."""
+    return _memo(
+        ("offers", placement_id),
+        lambda: list(CouponOffer.objects.filter(placement_id=placement_id, active=True).order_by("id")),
+    )
+
 
 # --- replies nobody is making (the beat's reply_sweep) ---------------------------------------
 

@@ -19,10 +19,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agents import retrieval
+from agents import retrieval, selectors
 from agents.llm import Invoker, ModelFailure, ModelRouter, current_router
 from agents.models import (
     AgentRun,
@@ -370,18 +371,23 @@ def message_answer(
     stored as an AgentRun either way."""
     retry = False
     reply: Message | None = None
-    with transaction.atomic():
+    with transaction.atomic(), selectors.turn_reads():
         inbound = (
             Message.objects.select_for_update(of=("self",))
             .select_related("conversation__placement__partner", "conversation__placement__employee")
+            # The reply already made, if any, in the same round trip as the lock.
+            .annotate(reply_pk=Subquery(Message.objects.filter(reply_to=OuterRef("pk")).values("pk")[:1]))
             .filter(pk=message_id, role=Message.Role.USER)
             .first()
         )
         if inbound is None:
             return None
-        existing = Message.objects.filter(reply_to=inbound).first()
-        if existing is not None or inbound.status != Message.Status.PENDING:
-            return existing  # answered already, or a human has it
+        if inbound.reply_pk is not None:
+            return Message.objects.get(pk=inbound.reply_pk)  # answered already
+        if inbound.status != Message.Status.PENDING:
+            # A human has it, or another worker answered while this one waited for the lock
+            # (the subquery read the snapshot from before that worker's commit): read again.
+            return Message.objects.filter(reply_to=inbound).first()
         conversation = inbound.conversation
         placement = conversation.placement
         workflow = workflow_for(conversation.skill)
@@ -465,7 +471,12 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         intent=intent,
         confidence=confidence,
     )
-    Conversation.objects.filter(pk=inbound.conversation_id).update(updated_at=timezone.now())
+    # The dialogue state the workflow left on the conversation stored with the turn's time,
+    # in one statement; a failed turn leaves the stored state alone.
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if state is not None:
+        changes["dialogue"] = inbound.conversation.dialogue
+    Conversation.objects.filter(pk=inbound.conversation_id).update(**changes)
     return reply
 
 

@@ -10,11 +10,12 @@ import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from agents import language, retrieval, semantics
+from agents import language, retrieval, selectors, semantics
 from agents.models import CatalogItem, Conversation, CopyDraft, CouponOffer, IssuedCoupon, KnowledgeChunk, Message
 from contracts.models import Placement
 from core.currencies import format_money
@@ -79,7 +80,7 @@ def _product_lookup(
         candidates = list(items.order_by("price", "sku")[:CANDIDATE_LIMIT])
     else:
         return []
-    total = CatalogItem.objects.filter(placement_id=placement_id).count()
+    total = selectors.placement_stock(placement_id).items
     if query_terms and candidates:
         ranked = retrieval.rank(
             query,
@@ -118,28 +119,10 @@ product_lookup = StructuredTool.from_function(
 )
 
 
-_VOCABULARY: dict[int, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
-
-
 def vocabulary(placement_id: int) -> frozenset[str]:
     """The words of the partner's catalog and documents (what a typo is corrected to),
     cached per process until the catalog or the documents change."""
-    from django.db.models import Count, Max
-
-    items = CatalogItem.objects.filter(placement_id=placement_id).aggregate(n=Count("id"), last=Max("id"))
-    chunks = KnowledgeChunk.objects.filter(placement_id=placement_id).aggregate(n=Count("id"), last=Max("id"))
-    signature = (items["n"], items["last"] or 0, chunks["n"], chunks["last"] or 0)
-    cached = _VOCABULARY.get(placement_id)
-    if cached and cached[0] == signature:
-        return cached[1]
-    words: set[str] = set()
-    for row in CatalogItem.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
-        words.update(row)
-    for row in KnowledgeChunk.objects.filter(placement_id=placement_id).values_list("terms", flat=True):
-        words.update(row)
-    found = frozenset(words)
-    _VOCABULARY[placement_id] = (signature, found)
-    return found
+    return selectors.placement_vocabulary(placement_id)
 
 
 class KnowledgeSearchInput(BaseModel):
@@ -162,7 +145,7 @@ def _knowledge_search(placement_id: int, query: str, limit: int = 3) -> list[dic
         [(chunk, f"{chunk.document.title} {chunk.heading} {chunk.text}") for chunk in chunks],
         limit=limit,
         minimum=KNOWLEDGE_MIN_SCORE,
-        total=KnowledgeChunk.objects.filter(placement_id=placement_id).count(),
+        total=selectors.placement_stock(placement_id).chunks,
     )
     return [
         {
@@ -259,7 +242,7 @@ class CouponIssueInput(BaseModel):
 def _offer_for(placement_id: int, hint: str, tags: list[str] | None = None) -> CouponOffer | None:
     """The offer that fits: one whose tags the products in play carry (or the shopper's
     words name), before an offer for the whole catalog; else the first configured one."""
-    offers = list(CouponOffer.objects.filter(placement_id=placement_id, active=True).order_by("id"))
+    offers = selectors.placement_offers(placement_id)
     if not offers:
         return None
     product_tags = {t.lower() for t in tags or []}
@@ -276,14 +259,19 @@ def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None
     later one) returns the code already issued, marked `reused`. None when the partner
     configured no offer (the employee then says so, and invents none)."""
     message = Message.objects.select_related("conversation__placement__employee").get(pk=message_id)
-    existing = IssuedCoupon.objects.filter(message=message).select_related("offer").first()
+    conversation = message.conversation
+    # The conversation's coupons (a handful at most), in one read: this message's, if it has
+    # one, else one of the same offer issued earlier.
+    issued_here = list(
+        IssuedCoupon.objects.filter(Q(message=message) | Q(conversation=conversation)).select_related("offer")
+    )
+    existing = next((c for c in issued_here if c.message_id == message.pk), None)
     if existing is not None:
         return _coupon_dict(existing)
-    conversation = message.conversation
     offer = _offer_for(conversation.placement_id, hint, tags)
     if offer is None:
         return None
-    earlier = IssuedCoupon.objects.filter(conversation=conversation, offer=offer).select_related("offer").first()
+    earlier = next((c for c in issued_here if c.conversation_id == conversation.pk and c.offer_id == offer.pk), None)
     if earlier is not None:
         return {**_coupon_dict(earlier), "reused": True}
     now = timezone.now()

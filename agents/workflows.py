@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from rapidfuzz.distance import Levenshtein
 
-from agents import copywriting, dialogue, language, retrieval, semantics, tools
+from agents import copywriting, dialogue, language, retrieval, selectors, semantics, tools
 from agents.dialogue import DialogueState, Understanding
 from agents.engine import OfflineChatModel
 from agents.llm import Invoker
@@ -207,11 +207,7 @@ def _of_kind_named(
         at = next((k for k, w in enumerate(words) if head in retrieval.terms(w)), None)
         if at is None or (at > 1 and not (set(words[max(0, at - 3) : at]) & _DETERMINERS)):
             return found  # "… so the thorns don't hurt my hands": the hands are not what is wanted
-    items = list(
-        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
-            "sku", "name", "tags", "price", "currency", "description"
-        )[: tools.MEANING_CATALOG_LIMIT + 1]
-    )
+    items = selectors.placement_catalog(ctx.conversation.placement_id, tools.MEANING_CATALOG_LIMIT + 1)
     if len(items) > tools.MEANING_CATALOG_LIMIT:
         return found
     stock = "stock" in u.acts
@@ -437,7 +433,7 @@ def _lookup_by_words(
         return found
     # Only what speaks to most of what was asked: "blue car tyres" is not a blue shirt.
     docs = [retrieval.terms(f"{p['name']} {' '.join(p['tags'])} {p['description']}") for p in found]
-    total = CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).count()
+    total = selectors.placement_stock(ctx.conversation.placement_id).items
     # Words the shop never uses ("a gift for a book lover") do not count against an item,
     # unless it is the very thing asked for ("blue car tyres": no tyres, no match).
     vocabulary = tools.vocabulary(ctx.conversation.placement_id)
@@ -846,13 +842,13 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     dm = ctx.state
     assert dm is not None
-    offers = [f"{o.title}" for o in ctx.conversation.placement.offers.filter(active=True)]
+    offers = [f"{o.title}" for o in selectors.placement_offers(ctx.conversation.placement_id)]
     note = ""
     if (
         dm.open_question == "confirm"
         and dm.topic
         and _about_the_topic(u.query, state["text"])
-        and ctx.conversation.placement.documents.exists()
+        and selectors.placement_stock(ctx.conversation.placement_id).documents
     ):
         # "how long will that take?" after "we ship to Canada …": the same policy, the fact now asked.
         on_topic, on_cover = _answer_sentences(ctx, dm.topic)
@@ -896,7 +892,8 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     knowledge: list[dict[str, Any]] = []
     cover = 0.0
     own_words = language.word_groups(u.own_query)
-    if "question" in u.acts and "stock" not in u.acts and own_words and ctx.conversation.placement.documents.exists():
+    documents = selectors.placement_stock(ctx.conversation.placement_id).documents
+    if "question" in u.acts and "stock" not in u.acts and own_words and documents:
         # A policy question in the shopper's own words ("and can I pick it up today?"); a
         # refinement of the products shown ("is there anything cheaper?") is none.
         knowledge, cover = _answer_sentences(ctx, u.own_query)
@@ -1472,11 +1469,7 @@ def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]
     found for it, less a set that merely contains one of them. Each with a sentence of its own
     description that states no figure the brief did not give (精米歩合40% is no discount, but a
     reviewer should not have to ask)."""
-    items = list(
-        CatalogItem.objects.filter(placement_id=ctx.conversation.placement_id).values(
-            "sku", "name", "price", "currency", "description", "tags"
-        )[:500]
-    )
+    items = selectors.placement_catalog(ctx.conversation.placement_id, 500)
     named = [i for i in items if _named_in(brief, i["name"])]
     # "Retinol night serum" named, not the longer name that contains it.
     named = [i for i in named if not any(o is not i and _core_name(i["name"]) in _core_name(o["name"]) for o in named)]
@@ -1554,8 +1547,8 @@ class Workflow:
 
     def run(self, ctx: TurnContext) -> TurnState:
         """One turn: the dialogue manager reads the message against the conversation's
-        state, the graph acts on it, and the state is saved with the conversation (in the
-        turn's savepoint: a failed try leaves the state as it was)."""
+        state, the graph acts on it, and the new state is set on the conversation, which the
+        caller stores with the reply (a failed try leaves the state as it was)."""
         started = time.perf_counter()
         conversation = ctx.conversation
         ctx.state = DialogueState.load(conversation.dialogue)
@@ -1571,7 +1564,6 @@ class Workflow:
         result = self.graph.invoke({"text": ctx.message.content}, config={"configurable": {"turn": ctx}})
         ctx.state.turns += 1
         conversation.dialogue = ctx.state.dump()
-        Conversation.objects.filter(pk=conversation.pk).update(dialogue=conversation.dialogue)
         return result
 
 

@@ -19,6 +19,7 @@ task is safe to run twice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from celery.app.task import Task
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+_IMPORTING = threading.Lock()
 
 TaskArgument = int | str | list[int] | None
 
@@ -36,7 +38,12 @@ def task_named(name: str) -> Task[Any, Any]:
     process (a web worker, a shell) has not done so yet."""
     registry = current_app.tasks
     if name not in registry:
-        current_app.loader.import_default_modules()
+        # One thread at a time: a web worker's threads share the registry, and one that
+        # returned from its own import while another thread was still executing an app's
+        # tasks module found the name missing (first requests of a threaded gunicorn).
+        with _IMPORTING:
+            if name not in registry:
+                current_app.loader.import_default_modules()
     if name not in registry:
         raise LookupError(f"No Celery task is registered as {name!r}.")
     return registry[name]
