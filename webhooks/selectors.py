@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from contracts.selectors import partners_visible
 from core.errors import NotFound
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.signing import signature_verify
 
 
 def endpoint_list(*, viewer: Any) -> QuerySet[WebhookEndpoint]:
@@ -86,3 +87,10 @@ def stalled_deliveries(*, older_than: timedelta | None = None, limit: int | None
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
+
+
+def signature_matches_endpoint(*, url: str, body: bytes, header: str) -> bool:
+    """Whether a delivery to `url` is signed by an enabled endpoint registered with that URL
+    (the run command's stand-in receiver checks what a partner's own system would)."""
+    endpoints = WebhookEndpoint.objects.filter(url=url, status=WebhookEndpoint.Status.ENABLED)
+    return any(signature_verify(secret=endpoint.secret, body=body, header=header) for endpoint in endpoints)

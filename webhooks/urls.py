@@ -18,6 +18,8 @@ class EndpointAction:
 register_converter(EndpointAction, "webhook_endpoint_action")
 
 urlpatterns = [
+    # A stand-in receiver for the run command's demo endpoints (a 404 unless DEBUG).
+    path("dev/webhook-receiver/", views.dev_webhook_receiver, name="dev-webhook-receiver"),
     path("portal/webhooks/", views.portal_webhooks, name="portal-webhooks"),
     path(
         "portal/webhooks/<int:endpoint_id>/<webhook_endpoint_action:action>/",

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from contracts.models import PartnerMembership
@@ -113,3 +115,18 @@ def portal_webhook_delivery_replay(request: HttpRequest, delivery_id: int) -> Ht
         % {"event": delivery.event.public_id, "number": replay.pk},
     )
     return redirect("portal-webhooks")
+
+
+@csrf_exempt
+@require_POST
+def dev_webhook_receiver(request: HttpRequest) -> HttpResponse:
+    """The run command's stand-in for a partner's own system, so the demo's deliveries land
+    somewhere real: it checks the signature as a receiver should, against the endpoints
+    registered with this very URL, and answers 204, or 400 when nothing signed it. Only with
+    DEBUG (the run command); a 404 anywhere else."""
+    if not settings.DEBUG:
+        raise Http404
+    signed = selectors.signature_matches_endpoint(
+        url=request.build_absolute_uri(), body=request.body, header=request.headers.get("Haken-Signature", "")
+    )
+    return HttpResponse(status=204 if signed else 400)
