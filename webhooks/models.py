@@ -24,8 +24,8 @@ from django.utils.timezone import now
 class EventType(models.TextChoices):
     SALE_ATTRIBUTED = "sale.attributed", "Sales attributed to an employee"
     STATEMENT_SUBMITTED = "statement.submitted", "Statement sent to review"
-    # Declared for the inquiries part of issue 15, which is not built yet: nothing emits it.
-    INQUIRY_RESOLVED = "inquiry.resolved", "Inquiry resolved (not emitted yet)"
+    # Emitted by revenue.services.inquiries when finance accepts or rejects an inquiry.
+    INQUIRY_RESOLVED = "inquiry.resolved", "Inquiry on a statement resolved"
     INVOICE_ISSUED = "invoice.issued", "Invoice issued"
     PAYOUT_PAID = "payout.paid", "Your statements' shares paid out to payees"
     COUPON_ISSUED = "coupon.issued", "Coupon issued by an employee"
