@@ -120,9 +120,7 @@ def test_the_same_question_twice_is_refused_while_the_first_is_open(world, scene
 
 def test_after_the_review_window_the_inquiry_is_refused(world, scene):
     # given the statement was sent to review 7 days and a minute ago (the default window)
-    Statement.objects.filter(pk=scene.statement.pk).update(
-        submitted_at=timezone.now() - timedelta(days=7, minutes=1)
-    )
+    Statement.objects.filter(pk=scene.statement.pk).update(submitted_at=timezone.now() - timedelta(days=7, minutes=1))
     scene.statement.refresh_from_db()
     before = inquiry_state()
     with pytest.raises(InvalidTransition) as refused:
@@ -192,7 +190,10 @@ def test_an_attachment_is_stored(world, scene, settings, tmp_path):
 
 def test_accepting_an_inquiry_on_one_sale_excludes_it_and_re_rates_exactly(world, scene):
     webhook_endpoint_create(
-        actor=world.hoshi_owner, partner=world.hoshi, url="https://hooks.example.com/h", event_types=["inquiry.resolved"]
+        actor=world.hoshi_owner,
+        partner=world.hoshi,
+        url="https://hooks.example.com/h",
+        event_types=["inquiry.resolved"],
     )
     inquiry = _open(world, scene, sale=scene.sales[0])
     old_fingerprint = scene.statement.fingerprint
@@ -297,7 +298,10 @@ def test_re_attributing_to_another_partners_placement_is_refused(world, scene):
 
 def test_rejecting_needs_a_reason_and_changes_no_figure(world, scene):
     webhook_endpoint_create(
-        actor=world.hoshi_owner, partner=world.hoshi, url="https://hooks.example.com/h", event_types=["inquiry.resolved"]
+        actor=world.hoshi_owner,
+        partner=world.hoshi,
+        url="https://hooks.example.com/h",
+        event_types=["inquiry.resolved"],
     )
     inquiry = _open(world, scene, line_kind="attributed_sales")
     before = inquiry_state()
@@ -344,10 +348,8 @@ def test_both_sides_comment_and_each_step_is_audited(world, scene):
         inquiries.inquiry_comment(actor=world.wayfarer_owner, inquiry=inquiry, body="hi")
     trail = list(
         AuditLog.objects.filter(target_id=str(inquiry.pk), action__startswith="inquiry.")
-            .order_by("at", "id")
-            .values_list(
-            "action", "actor_label"
-        )
+        .order_by("at", "id")
+        .values_list("action", "actor_label")
     )
     assert trail == [
         ("inquiry.opened", world.hoshi_member.username),

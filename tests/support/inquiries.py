@@ -52,6 +52,4 @@ def inquiry_state() -> Snapshot:
     from core.models import AuditLog
     from webhooks.models import OutboundEvent
 
-    return db_snapshot(
-        Inquiry, InquiryComment, SaleExclusion, Sale, Statement, StatementLine, AuditLog, OutboundEvent
-    )
+    return db_snapshot(Inquiry, InquiryComment, SaleExclusion, Sale, Statement, StatementLine, AuditLog, OutboundEvent)
