@@ -43,6 +43,7 @@ from contracts.terms import ATTRIBUTION_KEY_LABELS, terms_validate
 from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
 from core.errors import ApplicationError, ValidationFailed
+from core.models import User
 from core.periods import add_months, months_between, period_text
 from core.permissions import console_required, finance_required, partner_required
 from core.views import form_failure, or_404, page_of, render_failure
@@ -687,8 +688,10 @@ def console_inquiry_resolve(request: HttpRequest, inquiry_id: int) -> HttpRespon
             placement = Placement.objects.filter(pk=form.cleaned_data["placement"]).first()
             if placement is None:
                 raise ValidationFailed(_("No such placement."), fields={"placement": [_("no such placement.")]})
+        actor = request.user
+        assert isinstance(actor, User)  # finance_required: a signed-in finance user
         resolved = inquiries.inquiry_resolve(
-            actor=request.user,
+            actor=actor,
             inquiry=inquiry,
             decision=form.cleaned_data["decision"],
             note=form.cleaned_data.get("note") or "",

@@ -97,7 +97,7 @@ def _audit(
     )
 
 
-def _attachment_check(attachment: UploadedFile) -> str:
+def _attachment_check(attachment: UploadedFile[bytes]) -> str:
     name = (attachment.name or "attachment").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
     if attachment.size is not None and attachment.size > MAX_ATTACHMENT_BYTES:
         raise AttachmentTooLarge(
@@ -169,7 +169,7 @@ def inquiry_open(
     comment: str,
     line_kind: str = "",
     sale: Sale | None = None,
-    attachment: UploadedFile | None = None,
+    attachment: UploadedFile[bytes] | None = None,
 ) -> Inquiry:
     statement = _lock(statement)
     partner = statement.contract.placement.partner
@@ -460,7 +460,7 @@ def _resolved_emit(inquiry: Inquiry, statement: Statement) -> None:
                 "status": inquiry.status,
                 "reason": inquiry.reason,
                 "line": inquiry.line_kind or None,
-                "sale": inquiry.sale.external_id if inquiry.sale_id else None,
+                "sale": inquiry.sale.external_id if inquiry.sale is not None else None,
                 "resolution_note": inquiry.resolution_note,
                 "reattributed_to_placement": inquiry.reattributed_to_id,
                 "resolved_at": inquiry.resolved_at,
