@@ -325,10 +325,18 @@ def _exclude(*, actor: User, inquiry: Inquiry, statement: Statement, reattribute
         ids = settlement.counted_sale_ids(statement=statement, line=inquiry.line_kind)
     if reattribute_to is not None:
         partner = statement.contract.placement.partner_id
-        if reattribute_to.partner_id != partner or reattribute_to.pk == statement.contract.placement_id:
+        if (
+            reattribute_to.partner_id != partner
+            or reattribute_to.pk == statement.contract.placement_id
+            or not hasattr(reattribute_to, "contract")
+        ):
             raise ValidationFailed(
                 _("Re-attribute to another placement of the same partner."),
-                fields={"placement": [_("must be another placement of %(p)s.") % {"p": inquiry.partner.name}]},
+                fields={
+                    "placement": [
+                        _("must be another placement of %(p)s, with a contract.") % {"p": inquiry.partner.name}
+                    ]
+                },
             )
         if Sale.objects.filter(pk__in=ids, type=Sale.Type.REFUND).exists():
             raise ValidationFailed(

@@ -54,7 +54,9 @@ def test_a_partner_questions_a_line_finance_accepts_it_and_the_statement_re_rate
 
     # when finance asks a question and the partner answers, both in their own pages
     finance = browser(world.finance)
-    assert finance.post(reverse("console-inquiry-comment", args=[inquiry.pk]), {"body": "Which till?"}).status_code == 302
+    assert (
+        finance.post(reverse("console-inquiry-comment", args=[inquiry.pk]), {"body": "Which till?"}).status_code == 302
+    )
     assert member.post(reverse("portal-inquiry-comment", args=[inquiry.pk]), {"body": "Till 4."}).status_code == 302
 
     # when finance accepts it in the console

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import AuditLog
-from revenue.models import Inquiry, Sale, SaleExclusion, SettlementRun, Statement
-from revenue.services import inquiries
+from revenue.models import Sale, SaleExclusion, SettlementRun, Statement
+from revenue.services import inquiries, statement_batches
 from revenue.services.attribution import attribution_reopen, attribution_run
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.support.inquiries import NET, OCT, SHARE, inquiry_state, october_in_review
@@ -356,3 +356,22 @@ def test_both_sides_comment_and_each_step_is_audited(world, scene):
         ("inquiry.commented", "finance"),
         ("inquiry.commented", "hoshi-owner"),
     ]
+
+
+def test_bulk_approval_reports_the_open_inquiry_per_statement(world, scene):
+    # given Wayfarer's October in review too, and an open inquiry on Hoshi Mart's only
+    other = backdate(hire(world, partner="wayfarer"))
+    touch(other, "coupon", "W1", at(10, 1, 9))
+    run = SettlementRun.objects.create(period=OCT)
+    settlement_run_execute(run_id=run.pk)
+    for statement in Statement.objects.filter(period=OCT):
+        statement_submit(actor=world.finance, statement=statement)
+    inquiry = _open(world, scene, line_kind="refunds", reason="duplicate")
+    # when finance approves the whole run
+    result = statement_batches.statements_batch_decide(actor=world.finance2, run=run, action="approve")
+    # then Hoshi Mart's statement is refused with the inquiry named, Wayfarer's approved
+    outcomes = {o.partner: o for o in result.outcomes}
+    assert (outcomes["hoshi-mart"].outcome, outcomes["hoshi-mart"].error["code"]) == ("refused", "inquiry_open")
+    assert outcomes["hoshi-mart"].error["fields"] == {"inquiries": [str(inquiry.pk)]}
+    assert outcomes["wayfarer"].outcome == "approved"
+    assert Statement.objects.get(pk=scene.statement.pk).status == "in_review"
