@@ -79,10 +79,10 @@ def test_a_partner_questions_a_line_finance_accepts_it_and_the_statement_re_rate
     assert statement.submitted_by == world.finance
 
     # and both sides read the same history: the portal page, the console page and the API
-    steps = ["Inquiry #%d opened" % inquiry.pk, "Comment on inquiry", "Inquiry #%d accepted" % inquiry.pk]
+    steps = [f"Inquiry #{inquiry.pk} opened", "Comment on inquiry", f"Inquiry #{inquiry.pk} accepted"]
     portal_page = text(member.get(reverse("portal-statement", args=[statement.pk])))
     console_page = text(finance.get(reverse("console-statement", args=[statement.pk])))
-    for step in steps + ["Which till?", "Till 4.", "Duplicate refund."]:
+    for step in [*steps, "Which till?", "Till 4.", "Duplicate refund."]:
         assert step in portal_page, step
         assert step in console_page, step
     body = api_as(world.hoshi_member).get(f"/api/v1/inquiries/{inquiry.pk}").json()
