@@ -35,10 +35,15 @@ TOP_LEVEL_KEYS = {
     "attribution",
     "hold_days",
     "splits",
+    "review",
 }
 REQUIRED_KEYS = ("currency", "period", "share", "attribution", "splits")
 MAX_WINDOW_DAYS = 365
 MAX_HOLD_DAYS = 365
+# How long a partner may question a statement sent to review (revenue inquiries). Versions
+# written before the setting existed have none and get the default.
+DEFAULT_REVIEW_WINDOW_DAYS = 7
+MAX_REVIEW_WINDOW_DAYS = 90
 # Amounts are bigint minor units in the database; refuse what would not fit.
 MAX_AMOUNT = 2**62
 # ASCII digits only: `\d` would also match "０.０５" or "٠.٠٥", which Decimal() accepts but
@@ -291,6 +296,8 @@ def terms_validate(
 
     splits = _splits(raw["splits"], errors, payees) if "splits" in raw else None
 
+    review = _review(raw["review"], errors) if "review" in raw else None
+
     if errors.fields:
         count = sum(len(messages) for messages in errors.fields.values())
         first_path, first_messages = next(iter(errors.fields.items()))
@@ -309,7 +316,29 @@ def terms_validate(
         "attribution": attribution,
         "hold_days": hold_days,
         "splits": splits,
+        # Only when given: the canonical form of terms written before it existed is unchanged.
+        **({"review": review} if review is not None else {}),
     }
+
+
+def _review(raw: object, errors: _Errors) -> dict[str, int] | None:
+    if not isinstance(raw, dict):
+        errors.add("review", "must be an object with window_days.")
+        return None
+    unknown = sorted(set(raw) - {"window_days"})
+    if unknown:
+        errors.add("review", f"unknown key(s): {', '.join(map(str, unknown))}.")
+    days = raw.get("window_days", DEFAULT_REVIEW_WINDOW_DAYS)
+    if not _is_int(days) or not 1 <= days <= MAX_REVIEW_WINDOW_DAYS:
+        errors.add("review.window_days", f"must be a whole number of days from 1 to {MAX_REVIEW_WINDOW_DAYS}.")
+        return None
+    return {"window_days": days}
+
+
+def review_window_days(terms: dict[str, Any]) -> int:
+    """Days after a statement is sent to review during which the partner may question it."""
+    review = terms.get("review") or {}
+    return int(review.get("window_days", DEFAULT_REVIEW_WINDOW_DAYS))
 
 
 def terms_template(*, currency: str, payees: list[str]) -> dict[str, Any]:
@@ -466,5 +495,16 @@ def terms_describe(terms: dict[str, Any], *, payee_names: dict[str, str] | None 
             hold,
         )
         % {"splits": split_text, "days": hold}
+    )
+    review = review_window_days(terms)
+    lines.append(
+        ngettext(
+            "You may question a statement's lines or sales for %(days)s day after it is sent to you "
+            "for review; it is not approved while a question is open.",
+            "You may question a statement's lines or sales for %(days)s days after it is sent to you "
+            "for review; it is not approved while a question is open.",
+            review,
+        )
+        % {"days": review}
     )
     return lines

@@ -26,6 +26,14 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # Statement inquiries (revenue.services.inquiries).
+    STATEMENT_NOT_IN_REVIEW = "statement_not_in_review"
+    INQUIRY_WINDOW_CLOSED = "inquiry_window_closed"
+    INQUIRY_OPEN = "inquiry_open"
+    INQUIRY_DUPLICATE = "inquiry_duplicate"
+    INQUIRY_NOT_OPEN = "inquiry_not_open"
+    ATTACHMENT_INVALID = "attachment_invalid"
+    ATTACHMENT_TOO_LARGE = "attachment_too_large"
 
 
 class ApplicationError(Exception):

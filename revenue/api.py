@@ -14,21 +14,33 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contracts.models import Partner
+from contracts.models import Partner, Placement
 from contracts.selectors import viewer_partner_id
-from core.api import parse_status
+from core.api import parse_status, validated
 from core.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, ValidationFailed
 from core.models import User
 from core.permissions import FINANCE_ROLES, api_person, has_role
-from revenue.models import SettlementRun, Statement, StatementLine, StatementSplit
+from revenue import exports
+from revenue.models import Inquiry, InquiryComment, Sale, SettlementRun, Statement, StatementLine, StatementSplit
 from revenue.pagination import StatementCursorPagination
+from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list
 from revenue.selectors.statements import sale_get, statement_get, statement_list
 from revenue.serializers import (
     MAX_BATCH,
@@ -38,8 +50,9 @@ from revenue.serializers import (
     SalesBatchSerializer,
     TouchpointBatchSerializer,
 )
-from revenue.services import settlement, statement_batches
+from revenue.services import inquiries, settlement, statement_batches
 from revenue.services.ingestion import IngestResult, outcomes_ingest, sales_ingest, touchpoints_ingest
+from revenue.services.inquiries import INQUIRABLE_LINES
 from revenue.throttling import IngestRateThrottle
 
 # A full batch of the longest events is about 1.5 MB; anything far larger is refused unread.
@@ -503,3 +516,201 @@ class SettlementRunBatchApi(APIView):
             actor=actor, run=run, action=self.action, statement_ids=data.validated_data.get("statements")
         )
         return Response(StatementBatchSerializer(result).data)
+
+
+# --- inquiries and evidence (issue 15) -------------------------------------------------------------------
+
+
+class InquiryCommentSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author_label")
+
+    class Meta:
+        model = InquiryComment
+        fields = ["author", "side", "body", "created_at"]
+
+
+class InquirySerializer(serializers.ModelSerializer):
+    line = serializers.CharField(source="line_kind", allow_blank=True)
+    sale = serializers.CharField(source="sale.external_id", allow_null=True, default=None)
+    opened_by = serializers.CharField(source="opened_via")
+    resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True, default=None)
+    reattributed_to = serializers.IntegerField(source="reattributed_to_id", allow_null=True)
+    attachment = serializers.CharField(source="attachment_name", allow_blank=True)
+    comments = InquiryCommentSerializer(many=True)
+    history = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Inquiry
+        fields = [
+            "id",
+            "statement",
+            "status",
+            "reason",
+            "line",
+            "sale",
+            "comment",
+            "attachment",
+            "opened_by",
+            "opened_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution_note",
+            "reattributed_to",
+            "figures_before",
+            "figures_after",
+            "comments",
+            "history",
+        ]
+
+    @extend_schema_field(
+        inline_serializer(
+            "InquiryStep",
+            {
+                "at": serializers.DateTimeField(),
+                "action": serializers.CharField(),
+                "actor": serializers.CharField(),
+                "summary": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
+    def get_history(self, inquiry: Inquiry) -> list[dict[str, Any]]:
+        rows = inquiry_history(inquiries=[inquiry])[inquiry.pk]
+        return [{"at": r.at, "action": r.action, "actor": r.actor_label, "summary": r.summary} for r in rows]
+
+
+class InquiryInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=Inquiry.Reason.values)
+    comment = serializers.CharField(max_length=4000)
+    line = serializers.ChoiceField(choices=[str(kind) for kind in INQUIRABLE_LINES], required=False)
+    sale = serializers.CharField(max_length=128, required=False, help_text="external_id of a sale or refund")
+    attachment = serializers.FileField(required=False, help_text="PDF, PNG, JPEG, CSV or TXT, at most 5 MB")
+
+
+class StatementInquiriesApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=["inquiries"],
+        summary="A statement's inquiries, with their comments and history",
+        responses=InquirySerializer(many=True),
+    )
+    def get(self, request: Request, statement_id: int) -> Response:
+        statement = statement_get(viewer=request.user, statement_id=statement_id)
+        return Response(InquirySerializer(inquiry_list(statement=statement), many=True).data)
+
+    @extend_schema(
+        tags=["inquiries"],
+        summary="Partner: question a line of a statement in review, or one sale or refund it counts",
+        description=(
+            "Name either `line` or `sale`. JSON, or multipart with an `attachment`. Refusals: "
+            "`statement_not_in_review` and `inquiry_window_closed` (409, the contract's review window, 7 days "
+            "after the statement was sent to review by default), `inquiry_duplicate` (409), "
+            "`attachment_invalid` (400), `attachment_too_large` (413), `invalid` (400)."
+        ),
+        request={"application/json": InquiryInput, "multipart/form-data": InquiryInput},
+        responses={201: InquirySerializer},
+    )
+    def post(self, request: Request, statement_id: int) -> Response:
+        statement = statement_get(viewer=request.user, statement_id=statement_id)
+        data = validated(InquiryInput, request.data)
+        sale = None
+        if data.get("sale"):
+            sale = Sale.objects.filter(
+                partner_id=statement.contract.placement.partner_id, external_id=data["sale"]
+            ).first()
+            if sale is None:
+                raise ValidationFailed(
+                    f"No sale or refund {data['sale']!r}.", fields={"sale": ["no such sale or refund."]}
+                )
+        inquiry = inquiries.inquiry_open(
+            actor=request.user,
+            statement=statement,
+            reason=data["reason"],
+            comment=data["comment"],
+            line_kind=data.get("line", ""),
+            sale=sale,
+            attachment=data.get("attachment"),
+        )
+        return Response(InquirySerializer(inquiry_get(viewer=request.user, inquiry_id=inquiry.pk)).data, status=201)
+
+
+class InquiryDetailApi(APIView):
+    @extend_schema(tags=["inquiries"], summary="One inquiry", responses=InquirySerializer)
+    def get(self, request: Request, inquiry_id: int) -> Response:
+        return Response(InquirySerializer(inquiry_get(viewer=request.user, inquiry_id=inquiry_id)).data)
+
+
+class ResolveInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    placement = serializers.IntegerField(
+        required=False, min_value=1, help_text="Accept only: give the sales to this placement of the same partner."
+    )
+
+
+class InquiryResolveApi(APIView):
+    @extend_schema(
+        tags=["inquiries"],
+        summary="Finance: accept (exclude or re-attribute the sales, re-rate) or reject (with a reason)",
+        request=ResolveInput,
+        responses=InquirySerializer,
+    )
+    def post(self, request: Request, inquiry_id: int) -> Response:
+        actor = api_person(request)
+        inquiry = inquiry_get(viewer=actor, inquiry_id=inquiry_id)
+        data = validated(ResolveInput, request.data)
+        placement = None
+        if data.get("placement"):
+            placement = Placement.objects.filter(pk=data["placement"]).first()
+            if placement is None:
+                raise ValidationFailed("No such placement.", fields={"placement": ["no such placement."]})
+        inquiries.inquiry_resolve(
+            actor=actor, inquiry=inquiry, decision=data["decision"], note=data["note"], reattribute_to=placement
+        )
+        return Response(InquirySerializer(inquiry_get(viewer=actor, inquiry_id=inquiry_id)).data)
+
+
+class CommentInput(serializers.Serializer):
+    body = serializers.CharField(max_length=4000)
+
+
+class InquiryCommentApi(APIView):
+    @extend_schema(
+        tags=["inquiries"],
+        summary="Comment on an open inquiry",
+        request=CommentInput,
+        responses={201: InquirySerializer},
+    )
+    def post(self, request: Request, inquiry_id: int) -> Response:
+        inquiry = inquiry_get(viewer=request.user, inquiry_id=inquiry_id)
+        data = validated(CommentInput, request.data)
+        inquiries.inquiry_comment(actor=request.user, inquiry=inquiry, body=data["body"])
+        return Response(InquirySerializer(inquiry_get(viewer=request.user, inquiry_id=inquiry_id)).data, status=201)
+
+
+class InquiryWithdrawApi(APIView):
+    @extend_schema(
+        tags=["inquiries"], summary="Partner: withdraw an open inquiry", request=None, responses=InquirySerializer
+    )
+    def post(self, request: Request, inquiry_id: int) -> Response:
+        inquiry = inquiry_get(viewer=request.user, inquiry_id=inquiry_id)
+        inquiries.inquiry_withdraw(actor=request.user, inquiry=inquiry)
+        return Response(InquirySerializer(inquiry_get(viewer=request.user, inquiry_id=inquiry_id)).data)
+
+
+class StatementEvidenceApi(APIView):
+    fmt = "json"
+
+    @extend_schema(
+        tags=["inquiries"],
+        summary="The evidence behind a statement: every counted sale and refund, the rule and the figures",
+        description=(
+            "`evidence.json`: {statement: {rule, figures, lines, method}, events: [...]}; `evidence.csv`: one row "
+            "per event with the rule and figures repeated. Streamed."
+        ),
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, statement_id: int) -> StreamingHttpResponse:
+        statement = statement_get(viewer=request.user, statement_id=statement_id)
+        return exports.statement_evidence(statement=statement, fmt=self.fmt)

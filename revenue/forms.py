@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contracts.forms import parse_json_field
 from core.periods import period_parse, period_text
-from revenue.models import Sale, Statement
+from revenue.models import Inquiry, Sale, Statement
 from revenue.services.uploads import MAX_UPLOAD_BYTES
 
 
@@ -138,3 +138,27 @@ class UploadForm(forms.Form):
             _("UTF-8, header row first; up to {megabytes} MB."), megabytes=MAX_UPLOAD_BYTES // 1024 // 1024
         ),
     )
+
+
+# --- inquiries ---------------------------------------------------------------------------------
+
+
+class InquiryForm(forms.Form):
+    """The partner's question. `subject` is a line ("line:attributed_sales") or "sale", with
+    the sale's or refund's external id in `sale`; the service checks the rest."""
+
+    subject = forms.CharField(label=_("About"), max_length=40)
+    sale = forms.CharField(label=_("Sale or refund id"), required=False, max_length=128)
+    reason = forms.ChoiceField(label=_("Reason"), choices=Inquiry.Reason.choices)
+    comment = forms.CharField(label=_("What is wrong"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    attachment = forms.FileField(label=_("Attachment (optional)"), required=False)
+
+
+class InquiryCommentForm(forms.Form):
+    body = forms.CharField(label=_("Comment"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class InquiryResolveForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), choices=[("accept", _("Accept")), ("reject", _("Reject"))])
+    note = forms.CharField(label=_("Note to the partner"), required=False, max_length=1000)
+    placement = forms.IntegerField(label=_("Re-attribute to placement (optional)"), required=False, min_value=1)

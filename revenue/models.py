@@ -402,3 +402,117 @@ class SettlementRun(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(100 * self.contracts_done / self.contracts_total) if self.contracts_total else 0
+
+
+class Inquiry(models.Model):
+    """A partner's question about a statement in review, before money moves: about one of
+    its revenue lines (every sale or refund behind it) or one sale or refund it counts.
+    Finance accepts it (the sales are excluded or re-attributed, the statement re-rated) or
+    rejects it with a reason; the partner may withdraw it. While one is open the statement
+    cannot be approved.
+
+    A line is named by its kind, not by a foreign key: recomputing a statement rewrites its
+    lines, and the question stays about "the attributed sales" of that statement."""
+
+    class Reason(models.TextChoices):
+        NOT_OUR_CUSTOMER = "not_our_customer", "Not a customer the employee brought"
+        WRONG_AMOUNT = "wrong_amount", "Wrong amount"
+        REFUNDED = "refunded", "Refunded"
+        DUPLICATE = "duplicate", "Duplicate"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="inquiries")
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
+    line_kind = models.CharField(max_length=24, blank=True, choices=StatementLine.Kind.choices)
+    sale = models.ForeignKey(Sale, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    comment = models.TextField(max_length=4000)
+    attachment = models.FileField(upload_to="inquiries/%Y/%m/", blank=True)
+    attachment_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # A person, or None when the partner's system opened it with its API key (`opened_via`).
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_via = models.CharField(max_length=150)
+    opened_at = models.DateTimeField(default=now)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=1000, blank=True)
+    # Accepted with another placement of the same partner named: the sales went to it.
+    reattributed_to = models.ForeignKey(
+        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # What the statement showed before and after an accepted inquiry re-rated it.
+    figures_before = models.JSONField(default=dict, blank=True)
+    figures_after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["statement_id", "opened_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(sale__isnull=True) & ~Q(line_kind="")) | (Q(sale__isnull=False) & Q(line_kind="")),
+                name="inquiry_names_a_line_or_a_sale",
+            ),
+            models.UniqueConstraint(
+                fields=["statement", "line_kind"],
+                condition=Q(status="open", sale__isnull=True),
+                name="inquiry_one_open_per_line",
+            ),
+            models.UniqueConstraint(
+                fields=["statement", "sale"], condition=Q(status="open"), name="inquiry_one_open_per_sale"
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "status"], name="inquiry_partner_status")]
+
+    def __str__(self) -> str:
+        return f"Inquiry #{self.pk} on statement {self.statement_id}"
+
+
+class InquiryComment(models.Model):
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author_label = models.CharField(max_length=150)
+    # The partner's side or the platform's (finance): the thread shows who speaks for whom.
+    side = models.CharField(max_length=16, choices=[("partner", "Partner"), ("platform", "Platform")])
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["inquiry_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author_label}: {self.body[:40]}"
+
+
+class SaleExclusion(models.Model):
+    """A sale (or refund) finance took out of attribution by accepting an inquiry, or gave
+    to another placement of the same partner (`placement`). Attribution reads these rows
+    (revenue.services.attribution), so it stays a pure function of what is stored and no
+    later pass counts the sale back (DESIGN.md §5a)."""
+
+    sale = models.OneToOneField(Sale, on_delete=models.PROTECT, related_name="exclusion")
+    placement = models.ForeignKey(
+        "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="exclusions")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["placement"], name="sale_exclusion_placement", condition=Q(placement__isnull=False))
+        ]
+
+    def __str__(self) -> str:
+        return f"sale {self.sale_id} → {self.placement_id or 'excluded'}"

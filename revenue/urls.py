@@ -9,6 +9,46 @@ urlpatterns: list[URLPattern] = [
     path("portal/revenue/", views.portal_revenue, name="portal-revenue"),
     path("portal/statements/<int:statement_id>/", views.portal_statement, name="portal-statement"),
     path("portal/sales/", views.portal_sales, name="portal-sales"),
+    # partner portal and finance console: inquiries on statements in review, the evidence export
+    path("portal/statements/<int:statement_id>/inquiries/", views.portal_inquiry_open, name="portal-inquiry-open"),
+    path(
+        "portal/statements/<int:statement_id>/evidence.csv",
+        views.portal_statement_evidence,
+        {"fmt": "csv"},
+        name="portal-statement-evidence-csv",
+    ),
+    path(
+        "portal/statements/<int:statement_id>/evidence.json",
+        views.portal_statement_evidence,
+        {"fmt": "json"},
+        name="portal-statement-evidence-json",
+    ),
+    path("portal/inquiries/<int:inquiry_id>/comment/", views.portal_inquiry_comment, name="portal-inquiry-comment"),
+    path("portal/inquiries/<int:inquiry_id>/withdraw/", views.portal_inquiry_withdraw, name="portal-inquiry-withdraw"),
+    path(
+        "portal/inquiries/<int:inquiry_id>/attachment/",
+        views.portal_inquiry_attachment,
+        name="portal-inquiry-attachment",
+    ),
+    path(
+        "console/statements/<int:statement_id>/evidence.csv",
+        views.console_statement_evidence,
+        {"fmt": "csv"},
+        name="console-statement-evidence-csv",
+    ),
+    path(
+        "console/statements/<int:statement_id>/evidence.json",
+        views.console_statement_evidence,
+        {"fmt": "json"},
+        name="console-statement-evidence-json",
+    ),
+    path("console/inquiries/<int:inquiry_id>/resolve/", views.console_inquiry_resolve, name="console-inquiry-resolve"),
+    path("console/inquiries/<int:inquiry_id>/comment/", views.console_inquiry_comment, name="console-inquiry-comment"),
+    path(
+        "console/inquiries/<int:inquiry_id>/attachment/",
+        views.console_inquiry_attachment,
+        name="console-inquiry-attachment",
+    ),
     # finance console: settlement, statements, exports
     path("console/settlement/", views.console_settlement, name="console-settlement"),
     path("console/settlement/runs/<int:run_id>/", views.console_settlement_run, name="console-settlement-run"),
@@ -51,7 +91,24 @@ urlpatterns: list[URLPattern] = [
 api_urlpatterns = [
     path("statements", api.StatementListApi.as_view(), name="api-statements"),
     path("statements/<int:statement_id>", api.StatementDetailApi.as_view(), name="api-statement"),
+    path(
+        "statements/<int:statement_id>/inquiries", api.StatementInquiriesApi.as_view(), name="api-statement-inquiries"
+    ),
+    path(
+        "statements/<int:statement_id>/evidence.csv",
+        api.StatementEvidenceApi.as_view(fmt="csv"),
+        name="api-statement-evidence-csv",
+    ),
+    path(
+        "statements/<int:statement_id>/evidence.json",
+        api.StatementEvidenceApi.as_view(fmt="json"),
+        name="api-statement-evidence-json",
+    ),
     path("statements/<int:statement_id>/<slug:action>", api.StatementActionApi.as_view(), name="api-statement-action"),
+    path("inquiries/<int:inquiry_id>", api.InquiryDetailApi.as_view(), name="api-inquiry"),
+    path("inquiries/<int:inquiry_id>/resolve", api.InquiryResolveApi.as_view(), name="api-inquiry-resolve"),
+    path("inquiries/<int:inquiry_id>/comments", api.InquiryCommentApi.as_view(), name="api-inquiry-comments"),
+    path("inquiries/<int:inquiry_id>/withdraw", api.InquiryWithdrawApi.as_view(), name="api-inquiry-withdraw"),
     path("settlement-runs", api.SettlementRunListApi.as_view(), name="api-settlement-runs"),
     path("settlement-runs/<int:run_id>", api.SettlementRunDetailApi.as_view(), name="api-settlement-run"),
     path(

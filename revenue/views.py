@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -43,6 +43,7 @@ from contracts.terms import ATTRIBUTION_KEY_LABELS, terms_validate
 from core.charts import CHART_MONTHS, ChartSeries, TimeChart
 from core.currencies import format_money
 from core.errors import ApplicationError, ValidationFailed
+from core.models import User
 from core.periods import add_months, months_between, period_text
 from core.permissions import console_required, finance_required, partner_required
 from core.views import form_failure, or_404, page_of, render_failure
@@ -51,17 +52,21 @@ from revenue import exports
 from revenue.forms import (
     AdjustmentForm,
     ExportForm,
+    InquiryCommentForm,
+    InquiryForm,
+    InquiryResolveForm,
     SalesFilterForm,
     SettlementRunForm,
     SimulateForm,
     StatementFilterForm,
     UploadForm,
 )
-from revenue.models import Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement
+from revenue.models import Inquiry, Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement, StatementLine
 from revenue.selectors import reports
+from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list
 from revenue.selectors.statements import settlement_runs, statement_get
 from revenue.selectors.uploads import upload_get, upload_latest_with_rejections, upload_list, upload_rejections
-from revenue.services import settlement, statement_batches
+from revenue.services import inquiries, settlement, statement_batches
 from revenue.services.uploads import REQUIRED_COLUMNS, UPLOAD_COLUMNS, upload_create, upload_progress_percent
 
 # --- access ------------------------------------------------------------------------------------
@@ -206,19 +211,20 @@ def portal_revenue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _portal_statement_context(request: HttpRequest, statement: Statement, **extra: Any) -> dict[str, Any]:
+    return {
+        "statement": statement,
+        "row": _statement_rows([statement])[0],
+        "lines": _line_rows(statement),
+        "carried_credit": _money(statement.carried_credit, statement.currency),
+        **_inquiries_context(statement, side="partner", **extra),
+    }
+
+
 @partner_required
 def portal_statement(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = _statement_or_404(request, statement_id)
-    return render(
-        request,
-        "revenue/portal_statement.html",
-        {
-            "statement": statement,
-            "row": _statement_rows([statement])[0],
-            "lines": _line_rows(statement),
-            "carried_credit": _money(statement.carried_credit, statement.currency),
-        },
-    )
+    return render(request, "revenue/portal_statement.html", _portal_statement_context(request, statement))
 
 
 @dataclass(frozen=True)
@@ -455,7 +461,7 @@ def _console_statement_context(request: HttpRequest, statement: Statement, **ext
         "can_adjust": statement.status in (status.DRAFT, status.IN_REVIEW),
         "adjust_form": extra.pop("adjust_form", None) or AdjustmentForm(),
         "period_label": period_text(statement.period),
-        **extra,
+        **_inquiries_context(statement, side="platform", **extra),
     }
 
 
@@ -528,6 +534,231 @@ def console_statement_adjust(request: HttpRequest, statement_id: int) -> HttpRes
         },
     )
     return redirect("console-statement", statement.pk)
+
+
+# --- inquiries and the evidence export (issue 15) ----------------------------------------------------------
+# Both sides read the same inquiries on the statement's page: the partner opens, comments on and
+# withdraws them in the portal; finance comments and accepts or rejects them in the console.
+
+
+@dataclass(frozen=True)
+class InquiryRow:
+    inquiry: Inquiry
+    subject: str
+    history: list[Any]
+    figures_before: str
+    figures_after: str
+
+
+def _inquiry_rows(statement: Statement) -> list[InquiryRow]:
+    items = list(inquiry_list(statement=statement))
+    history = inquiry_history(inquiries=items)
+    labels = dict(StatementLine.Kind.choices)
+    rows = []
+    for item in items:
+        subject = (
+            str(labels.get(item.line_kind, item.line_kind))
+            if item.line_kind
+            else f"{item.sale.get_type_display()} {item.sale.external_id}"  # type: ignore[union-attr]
+        )
+        before, after = item.figures_before or {}, item.figures_after or {}
+        rows.append(
+            InquiryRow(
+                inquiry=item,
+                subject=subject,
+                history=history[item.pk],
+                figures_before=_money(before.get("total"), statement.currency) if before else "",
+                figures_after=_money(after.get("total"), statement.currency) if after else "",
+            )
+        )
+    return rows
+
+
+def _inquiries_context(statement: Statement, *, side: str, **extra: Any) -> dict[str, Any]:
+    rows = _inquiry_rows(statement)
+    closes = inquiries.inquiry_window_closes(statement=statement)
+    present = set(statement.lines.values_list("kind", flat=True))
+    labels = dict(StatementLine.Kind.choices)
+    context: dict[str, Any] = {
+        "side": side,
+        "inquiries": rows,
+        "open_inquiries": [row for row in rows if row.inquiry.status == Inquiry.Status.OPEN],
+        "inquiry_window_closes": closes,
+        "can_inquire": closes is not None and timezone.now() <= closes,
+        "inquiry_lines": [(kind, labels[kind]) for kind in inquiries.INQUIRABLE_LINES if kind in present],
+        "inquiry_form": extra.pop("inquiry_form", None) or InquiryForm(),
+        "comment_form": InquiryCommentForm(),
+        "resolve_form": extra.pop("resolve_form", None) or InquiryResolveForm(),
+    }
+    if side == "platform":
+        placement = statement.contract.placement
+        context["other_placements"] = list(
+            Placement.objects.filter(partner_id=placement.partner_id, contract__isnull=False)
+            .exclude(pk=placement.pk)
+            .select_related("employee")
+            .order_by("id")
+        )
+    return {**context, **extra}
+
+
+def _inquiry_or_404(request: HttpRequest, inquiry_id: int) -> Inquiry:
+    return or_404(inquiry_get, viewer=request.user, inquiry_id=inquiry_id)
+
+
+def _statement_page_failure(
+    request: HttpRequest, statement_id: int, error: ApplicationError, **extra: Any
+) -> HttpResponse:
+    statement = _statement_or_404(request, statement_id)
+    if viewer_partner(request.user) is not None:
+        context = _portal_statement_context(request, statement, **extra)
+        return render_failure(request, "revenue/portal_statement.html", context, error)
+    context = _console_statement_context(request, statement, **extra)
+    return render_failure(request, "revenue/console_statement.html", context, error)
+
+
+def _statement_page(request: HttpRequest, statement_id: int) -> HttpResponse:
+    name = "portal-statement" if viewer_partner(request.user) is not None else "console-statement"
+    return redirect(reverse(name, args=[statement_id]) + "#inquiries")
+
+
+@partner_required
+@require_POST
+def portal_inquiry_open(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = _statement_or_404(request, statement_id)
+    form = InquiryForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise form_failure(form)
+        subject = form.cleaned_data["subject"]
+        sale = None
+        line_kind = subject.removeprefix("line:") if subject.startswith("line:") else ""
+        if subject == "sale":
+            external_id = (form.cleaned_data["sale"] or "").strip()
+            sale = Sale.objects.filter(
+                partner_id=statement.contract.placement.partner_id, external_id=external_id
+            ).first()
+            if sale is None:
+                raise ValidationFailed(
+                    _("No sale or refund %(id)r.") % {"id": external_id},
+                    fields={"sale": [_("no such sale or refund.")]},
+                )
+        inquiry = inquiries.inquiry_open(
+            actor=request.user,
+            statement=statement,
+            reason=form.cleaned_data["reason"],
+            comment=form.cleaned_data["comment"],
+            line_kind=line_kind,
+            sale=sale,
+            attachment=form.cleaned_data.get("attachment"),
+        )
+    except ApplicationError as error:
+        return _statement_page_failure(request, statement_id, error, inquiry_form=form, failed_action="inquiry")
+    messages.success(request, _("Inquiry #%(pk)s is open; finance will answer it here.") % {"pk": inquiry.pk})
+    return _statement_page(request, statement_id)
+
+
+def _inquiry_comment(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    inquiry = _inquiry_or_404(request, inquiry_id)
+    form = InquiryCommentForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise form_failure(form)
+        inquiries.inquiry_comment(actor=request.user, inquiry=inquiry, body=form.cleaned_data["body"])
+    except ApplicationError as error:
+        return _statement_page_failure(request, inquiry.statement_id, error, failed_action=f"comment-{inquiry.pk}")
+    messages.success(request, _("Comment added to inquiry #%(pk)s.") % {"pk": inquiry.pk})
+    return _statement_page(request, inquiry.statement_id)
+
+
+@partner_required
+@require_POST
+def portal_inquiry_comment(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    return _inquiry_comment(request, inquiry_id)
+
+
+@finance_required
+@require_POST
+def console_inquiry_comment(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    return _inquiry_comment(request, inquiry_id)
+
+
+@partner_required
+@require_POST
+def portal_inquiry_withdraw(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    inquiry = _inquiry_or_404(request, inquiry_id)
+    try:
+        inquiries.inquiry_withdraw(actor=request.user, inquiry=inquiry)
+    except ApplicationError as error:
+        return _statement_page_failure(request, inquiry.statement_id, error, failed_action=f"withdraw-{inquiry.pk}")
+    messages.success(request, _("Inquiry #%(pk)s is withdrawn.") % {"pk": inquiry.pk})
+    return _statement_page(request, inquiry.statement_id)
+
+
+@finance_required
+@require_POST
+def console_inquiry_resolve(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    inquiry = _inquiry_or_404(request, inquiry_id)
+    form = InquiryResolveForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise form_failure(form)
+        placement = None
+        if form.cleaned_data.get("placement"):
+            placement = Placement.objects.filter(pk=form.cleaned_data["placement"]).first()
+            if placement is None:
+                raise ValidationFailed(_("No such placement."), fields={"placement": [_("no such placement.")]})
+        actor = request.user
+        assert isinstance(actor, User)  # finance_required: a signed-in finance user
+        resolved = inquiries.inquiry_resolve(
+            actor=actor,
+            inquiry=inquiry,
+            decision=form.cleaned_data["decision"],
+            note=form.cleaned_data.get("note") or "",
+            reattribute_to=placement,
+        )
+    except ApplicationError as error:
+        return _statement_page_failure(
+            request, inquiry.statement_id, error, resolve_form=form, failed_action=f"resolve-{inquiry.pk}"
+        )
+    if resolved.status == Inquiry.Status.ACCEPTED:
+        messages.success(
+            request,
+            _("Inquiry #%(pk)s accepted: the statement is re-rated and back in review.") % {"pk": resolved.pk},
+        )
+    else:
+        messages.success(request, _("Inquiry #%(pk)s rejected; the figures are unchanged.") % {"pk": resolved.pk})
+    return _statement_page(request, inquiry.statement_id)
+
+
+def _inquiry_attachment(request: HttpRequest, inquiry_id: int) -> FileResponse:
+    inquiry = _inquiry_or_404(request, inquiry_id)
+    if not inquiry.attachment:
+        raise Http404("This inquiry has no attachment.")
+    return FileResponse(inquiry.attachment.open("rb"), as_attachment=True, filename=inquiry.attachment_name)
+
+
+@partner_required
+@require_GET
+def portal_inquiry_attachment(request: HttpRequest, inquiry_id: int) -> FileResponse:
+    return _inquiry_attachment(request, inquiry_id)
+
+
+@finance_required
+@require_GET
+def console_inquiry_attachment(request: HttpRequest, inquiry_id: int) -> FileResponse:
+    return _inquiry_attachment(request, inquiry_id)
+
+
+@partner_required
+@require_GET
+def portal_statement_evidence(request: HttpRequest, statement_id: int, fmt: str) -> StreamingHttpResponse:
+    return exports.statement_evidence(statement=_statement_or_404(request, statement_id), fmt=fmt)
+
+
+@finance_required
+@require_GET
+def console_statement_evidence(request: HttpRequest, statement_id: int, fmt: str) -> StreamingHttpResponse:
+    return exports.statement_evidence(statement=_statement_or_404(request, statement_id), fmt=fmt)
 
 
 # --- CSV exports ----------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from django.utils.translation import gettext_lazy as _
 class EventType(models.TextChoices):
     SALE_ATTRIBUTED = "sale.attributed", _("Sales attributed to an employee")
     STATEMENT_SUBMITTED = "statement.submitted", _("Statement sent to review")
-    # Declared for the inquiries part of issue 15, which is not built yet: nothing emits it.
-    INQUIRY_RESOLVED = "inquiry.resolved", _("Inquiry resolved (not emitted yet)")
+    # Emitted by revenue.services.inquiries when finance accepts or rejects an inquiry.
+    INQUIRY_RESOLVED = "inquiry.resolved", _("Inquiry on a statement resolved")
     INVOICE_ISSUED = "invoice.issued", _("Invoice issued")
     PAYOUT_PAID = "payout.paid", _("Your statements' shares paid out to payees")
     COUPON_ISSUED = "coupon.issued", _("Coupon issued by an employee")

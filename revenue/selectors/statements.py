@@ -11,9 +11,13 @@ from core.errors import NotFound
 from revenue.models import Sale, SettlementRun, Statement, StatementLine, StatementSplit
 from revenue.services.settlement import SETTLED
 
+# What a partner sees: statements sent to review (to question them before money moves,
+# revenue.services.inquiries) and settled ones; drafts are finance's work in progress.
+PARTNER_VISIBLE = (Statement.Status.IN_REVIEW, *SETTLED)
+
 
 def statement_list(*, viewer: Any, period: date | None = None, status: str | None = None) -> QuerySet[Statement]:
-    """Partners see their statements once approved (drafts are finance's work in
+    """Partners see their statements once sent to review (drafts are finance's work in
     progress); account managers their partners'; finance and staff all."""
     statements = (
         Statement.objects.filter(contract__placement__partner__in=partners_visible(viewer=viewer))
@@ -25,7 +29,7 @@ def statement_list(*, viewer: Any, period: date | None = None, status: str | Non
         .order_by("-period", "contract_id")
     )
     if viewer_partner_id(viewer) is not None:
-        statements = statements.filter(status__in=SETTLED)
+        statements = statements.filter(status__in=PARTNER_VISIBLE)
     if period is not None:
         statements = statements.filter(period=period)
     if status:

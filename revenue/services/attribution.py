@@ -129,9 +129,16 @@ def picked_sales_sql(source: str, *, explain: bool = False) -> str:
     extra = ""
     if explain:
         extra = ", " + " + ".join(f"({_candidate(alias)} IS NOT NULL)::int" for alias in "ckv") + " AS eligible"
+    # A sale finance took out (an accepted inquiry) has no pick, or the placement finance
+    # named, with no touchpoint or key: the decision is stored, so every pass repeats it.
     return f"""
-    SELECT s.*, LEAST({_candidate("c")}, {_candidate("k")}, {_candidate("v")}) AS pick{extra}
+    SELECT s.*,
+           CASE WHEN x.id IS NULL THEN LEAST({_candidate("c")}, {_candidate("k")}, {_candidate("v")})
+                WHEN x.placement_id IS NOT NULL THEN ARRAY[0, 0, 0, NULL, x.placement_id, NULL]::bigint[]
+           END AS pick,
+           x.inquiry_id AS excluded_by{extra}
       FROM {source} s
+      LEFT JOIN revenue_saleexclusion x ON x.sale_id = s.id
       {_JOINS}
     """
 
@@ -182,6 +189,11 @@ WRITE_ATTRIBUTION_SET = """
        touchpoint_id = p.pick[4],
        attributed_key = coalesce((ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[6]], ''),
        attribution_note = CASE
+           WHEN p.excluded_by IS NOT NULL AND p.pick IS NULL
+               THEN format('Excluded by finance on accepting inquiry #%%s.', p.excluded_by)
+           WHEN p.excluded_by IS NOT NULL
+               THEN format('Re-attributed by finance to placement %%s on accepting inquiry #%%s.', p.pick[5],
+                           p.excluded_by)
            WHEN p.pick IS NOT NULL THEN left(format(
                '%%s %%s, touched %%s, %%s after the touch; %%s of %%s eligible touchpoint(s).',
                (ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[6]], t.key,

@@ -31,17 +31,18 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
-from core.errors import Conflict, FourEyesRequired, InvalidTransition, ValidationFailed
+from core.errors import Conflict, ErrorCode, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import AuditLog, User
 from core.permissions import finance_require
 from core.queue import enqueue_on_commit
 from core.services import audit_record
 from ledger.services.posting import Posting, journal_entry_post
-from revenue.models import SettlementRun, Statement, StatementAdjustment, StatementLine, StatementSplit
+from revenue.models import Inquiry, SettlementRun, Statement, StatementAdjustment, StatementLine, StatementSplit
 from revenue.money import split_largest_remainder
 from revenue.rating import rate_period
 from revenue.services.attribution import (
+    PICK_KIND,
     PICK_PLACEMENT,
     PICK_TOUCHPOINT,
     RULES_CTE,
@@ -76,12 +77,17 @@ _COUNTS_IN_PERIOD = """
 _PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
 # For a few contracts, the only sales that can be theirs are those carrying a key of one of
 # their touchpoints: found through the sales' key indexes instead of a scan of the partner's.
-_KEYED_SALES = " UNION ALL ".join(
-    f"""
+_KEYED_SALES = (
+    " UNION ALL ".join(
+        f"""
     SELECT ks.id FROM revenue_touchpoint kt
       JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key
      WHERE kt.kind = '{kind}' AND kt.placement_id IN (SELECT placement_id FROM scope)"""
-    for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
+        for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
+    )
+    + """
+    UNION ALL
+    SELECT xs.sale_id FROM revenue_saleexclusion xs WHERE xs.placement_id IN (SELECT placement_id FROM scope)"""
 )
 # Unsettled sales that may count in P, attributed here and now by the rule itself. Sales of
 # earlier periods that attribution already found unattributed stay so (a late touchpoint or
@@ -123,6 +129,7 @@ _COUNTED_REFUNDS = f"""
           FROM revenue_sale r
          WHERE r.type = 'refund' AND r.statement_id IS NULL AND r.period <= %(period)s
            AND {_PARTNERS.format(alias="r")}
+           AND NOT EXISTS (SELECT 1 FROM revenue_saleexclusion rx WHERE rx.sale_id = r.id)
            {{narrow_refunds}}
     ),
     refunded_sales AS (
@@ -133,7 +140,12 @@ _COUNTED_REFUNDS = f"""
     ),
     picked_refunded AS ({picked_sales_sql("refunded_sales")}),
     counted_refunds AS (
-        SELECT r.id, r.amount, r.period, sc.contract_id, st.effective_rate
+        SELECT r.id, r.amount, r.period, sc.contract_id, st.effective_rate,
+               CASE WHEN o.statement_id IS NOT NULL THEN o.touchpoint_id ELSE p.pick[{PICK_TOUCHPOINT}] END
+                   AS touchpoint_id,
+               CASE WHEN o.statement_id IS NOT NULL THEN o.attributed_key
+                    ELSE coalesce((ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[{PICK_KIND}]], '')
+               END AS attributed_key
           FROM candidate_refunds r
           JOIN revenue_sale o ON o.id = r.refund_of_id
           LEFT JOIN picked_refunded p ON p.id = o.id
@@ -220,6 +232,84 @@ UPDATE revenue_outcome o SET statement_id = %(statement)s
  WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL AND o.statement_id IS NULL
    AND o.period <= %(period)s AND {_COUNTS_IN_PERIOD.format(alias="o")}
 """
+
+# Every event a statement counts, one row each, for the evidence export and for inquiries
+# (which sales stand behind a line). A statement not yet approved counts what the rule picks
+# now, by the very CTEs its figures came from; an approved one the rows marked with it.
+# `line` is the statement line the event is part of.
+_EVENT_COLUMNS = """
+SELECT s.id, s.type, s.external_id, s.occurred_at, s.amount, s.currency, s.period,
+       o.external_id AS refund_of, coalesce(o.period, s.period) AS attribution_period,
+       t.kind AS touch_kind, t.key AS touch_key, t.occurred_at AS touched_at,
+       e.attributed_key, e.clawback_rate, e.excluded_by, e.line
+  FROM events e JOIN revenue_sale s ON s.id = e.id
+  LEFT JOIN revenue_sale o ON o.id = s.refund_of_id
+  LEFT JOIN revenue_touchpoint t ON t.id = e.touchpoint_id
+ ORDER BY s.type DESC, s.occurred_at, s.id
+"""
+_OPEN_EVENTS = (
+    f"WITH {_SCOPE}, "
+    + _COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales"), narrow_sales="{narrow_sales}")
+    + ", "
+    + _COUNTED_REFUNDS
+    + f""",
+    events AS (
+        SELECT id, pick[{PICK_TOUCHPOINT}] AS touchpoint_id,
+               coalesce((ARRAY['coupon_code', 'click_id', 'conversation_id'])[pick[{PICK_KIND}]], '')
+                   AS attributed_key,
+               NULL::numeric AS clawback_rate, excluded_by,
+               CASE WHEN period = %(period)s THEN 'attributed_sales' ELSE 'late_sales' END AS line
+          FROM counted_sales
+        UNION ALL
+        SELECT id, touchpoint_id, attributed_key, effective_rate, NULL::bigint,
+               CASE WHEN effective_rate IS NULL THEN 'refunds' ELSE 'clawback' END
+          FROM counted_refunds
+    )
+    """
+    + _EVENT_COLUMNS
+)
+_SETTLED_EVENTS = (
+    """
+WITH events AS (
+    SELECT s.id,
+           CASE WHEN s.type = 'sale' THEN s.touchpoint_id ELSE o.touchpoint_id END AS touchpoint_id,
+           CASE WHEN s.type = 'sale' THEN s.attributed_key ELSE o.attributed_key END AS attributed_key,
+           CASE WHEN s.type = 'refund' AND o.statement_id <> s.statement_id THEN os.effective_rate END
+               AS clawback_rate,
+           x.inquiry_id AS excluded_by,
+           CASE WHEN s.type = 'refund' AND o.statement_id <> s.statement_id THEN 'clawback'
+                WHEN s.type = 'refund' THEN 'refunds'
+                WHEN s.period = %(period)s THEN 'attributed_sales' ELSE 'late_sales' END AS line
+      FROM revenue_sale s
+      LEFT JOIN revenue_sale o ON o.id = s.refund_of_id
+      LEFT JOIN revenue_statement os ON os.id = o.statement_id
+      LEFT JOIN revenue_saleexclusion x ON x.sale_id = s.id
+     WHERE s.statement_id = %(statement)s
+)
+"""
+    + _EVENT_COLUMNS
+)
+
+
+def counted_events_query(*, statement: Statement) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of every sale and refund `statement` counts (see _EVENT_COLUMNS),
+    to run in one pass over a server-side cursor."""
+    if statement.status in SETTLED:
+        return _SETTLED_EVENTS, {"statement": statement.pk, "period": statement.period}
+    params = _query_params(contract_ids=[statement.contract_id], period=statement.period, every_partner=False)
+    return _OPEN_EVENTS.format(**_NARROW[True]), params
+
+
+def counted_sale_ids(*, statement: Statement, line: str | None = None, sale_id: int | None = None) -> list[int]:
+    """Ids of the sales and refunds `statement` counts now (of one line, or the one sale, if given)."""
+    sql, params = counted_events_query(statement=statement)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM ({sql}) counted WHERE (%(line)s::text IS NULL OR line = %(line)s) "
+            "AND (%(sale)s::bigint IS NULL OR id = %(sale)s)",
+            {**params, "line": line, "sale": sale_id},
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass
@@ -746,6 +836,23 @@ def _check_four_eyes(actor: User, statement: Statement, submitter_id: int | None
     )
 
 
+def _check_no_open_inquiry(statement: Statement) -> None:
+    """The partner questioned the figures: money does not move until finance answers."""
+    open_ids = list(
+        Inquiry.objects.filter(statement=statement, status=Inquiry.Status.OPEN)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    if open_ids:
+        listed = ", ".join(f"#{pk}" for pk in open_ids)
+        raise Conflict(
+            f"The partner has {len(open_ids)} open inquir{'y' if len(open_ids) == 1 else 'ies'} on this statement "
+            f"({listed}); accept or reject {'it' if len(open_ids) == 1 else 'them'} before approving.",
+            code=ErrorCode.INQUIRY_OPEN,
+            fields={"inquiries": [str(pk) for pk in open_ids]},
+        )
+
+
 @transaction.atomic
 def statement_adjust(*, actor: User, statement: Statement, amount: int, reason: str) -> Statement:
     statement = _lock_statement(statement)
@@ -786,6 +893,7 @@ def statement_approve(*, actor: User, statement: Statement) -> Statement:
         raise InvalidTransition(
             _("The statement is %(status)s; only one in review can be approved.") % {"status": statement.status}
         )
+    _check_no_open_inquiry(statement)
     submitter_id = _submitter_id(statement)
     _check_four_eyes(actor, statement, submitter_id)
     earlier = (

@@ -596,3 +596,23 @@ def test_api_stores_terms_exactly_as_validated(world, approved):
     expected = {**DESIGN_TERMS, "outcome_fees": {}, "cap_per_period": None}
     assert response.json()["terms"] == expected
     assert ContractVersion.objects.get().terms == expected
+
+
+def test_the_review_window_is_optional_validated_and_described():
+    from contracts.terms import review_window_days, terms_describe, terms_validate
+    from core.errors import ValidationFailed
+    from tests.support.world import design_terms
+
+    # given terms without "review" (every version written before it existed): 7 days, unchanged shape
+    canonical = terms_validate(design_terms(), known_payees=["platform", "studio-aoi"])
+    assert "review" not in canonical
+    assert review_window_days(canonical) == 7
+    # given a 10-day window: kept, and told to the partner
+    canonical = terms_validate(design_terms(review={"window_days": 10}), known_payees=["platform", "studio-aoi"])
+    assert canonical["review"] == {"window_days": 10}
+    assert terms_describe(canonical)[-1].startswith("You may question a statement's lines or sales for 10 days")
+    # given a bad one: refused under its path
+    for bad, path in [({"window_days": 0}, "review.window_days"), ({"days": 3}, "review"), ([], "review")]:
+        with pytest.raises(ValidationFailed) as refused:
+            terms_validate(design_terms(review=bad), known_payees=["platform", "studio-aoi"])
+        assert path in refused.value.fields

@@ -50,6 +50,9 @@ DESIGN_PREVIEW = [
     "A sale counts when it carries the employee's Conversation, Tracked link click or Coupon code, within 14 "
     "days of it; when several match, the latest touch wins.",
     "The wage is shared: Haken platform 70%, Studio Aoi 30%; paid out 30 days after your payment.",
+    # no "review" in the terms: the default window of revenue inquiries
+    "You may question a statement's lines or sales for 7 days after it is sent to you for review; it is not "
+    "approved while a question is open.",
 ]
 
 

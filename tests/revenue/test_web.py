@@ -168,9 +168,11 @@ def test_a_partner_gets_404_for_a_draft_and_for_another_partners_statement(world
     assert response.context["rows"] == []
     assert response.context["owed"] == []
 
-    # when it goes to review, it is still hidden
+    # when it goes to review, the partner sees it, to question it before it is approved (inquiries)
     statement_submit(actor=world.finance, statement=draft)
-    assert browser(world.hoshi_member).get(reverse("portal-statement", args=[draft.pk])).status_code == 404
+    response = browser(world.hoshi_member).get(reverse("portal-statement", args=[draft.pk]))
+    assert response.status_code == 200
+    assert "Question this statement" in text(response)
 
     # given it is approved
     statement_approve(actor=world.finance2, statement=draft)

@@ -170,6 +170,8 @@ def _parameter_values() -> dict[str, list[str]]:
         # the webhooks' actions are POST-only: any id shows the 405 (or 404) page
         "endpoint_id": ["1"],
         "delivery_id": ["1"],
+        # inquiries render inside the statement pages; their own URLs are actions and downloads
+        "inquiry_id": ["1"],
     }
 
 

@@ -30,6 +30,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
@@ -40,8 +41,9 @@ from contracts.services import api_key_create, invitation_send
 from core.models import User
 from ledger.models import Account
 from payments.models import Invoice, PayoutRun
-from revenue.models import Sale, SaleUpload, SettlementRun, Statement
+from revenue.models import Inquiry, Sale, SaleUpload, SettlementRun, Statement
 from revenue.services.uploads import upload_create, upload_process
+from tests.support.factories import InquiryFactory
 from tests.support.url_routes import Route, every_route
 from tests.support.web import stored
 from webhooks.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
@@ -167,6 +169,22 @@ def scene(db, settings, tmp_path) -> Scene:
         ),
     )
     per_partner("upload_id", lambda p: _first(SaleUpload.objects.filter(partner=p), "upload").pk)
+
+    # an inquiry per partner on its first statement, with an attachment (its comment and file
+    # name mark the partner)
+    def inquiry_of(partner: Partner) -> int | None:
+        statement = Statement.objects.filter(contract__placement__partner=partner).order_by("pk").first()
+        if statement is None:
+            return None
+        inquiry = InquiryFactory(
+            statement=statement,
+            comment=f"Inquiry of {partner.name} about its sales",
+            attachment_name=f"{partner.slug}-receipt.pdf",
+        )
+        inquiry.attachment.save(f"{partner.slug}-receipt.pdf", ContentFile(b"%PDF-1.4 receipt"))
+        return inquiry.pk
+
+    per_partner("inquiry_id", inquiry_of)
     per_partner(
         "conversation_id",
         lambda p: getattr(Conversation.objects.filter(placement__partner=p).order_by("pk").first(), "pk", None),
@@ -256,6 +274,8 @@ def _markers(partner: Partner) -> set[str]:
     endpoints = WebhookEndpoint.objects.filter(partner=partner)
     found |= set(endpoints.values_list("url", flat=True)) | set(endpoints.values_list("secret", flat=True))
     found |= set(OutboundEvent.objects.filter(partner=partner).values_list("public_id", flat=True))
+    found |= set(Inquiry.objects.filter(partner=partner).values_list("comment", flat=True))
+    found |= set(Inquiry.objects.filter(partner=partner).values_list("attachment_name", flat=True))
     return {m for m in found if m}
 
 

@@ -16,7 +16,16 @@ from contracts.models import Contract, ContractVersion, Partner, PartnerMembersh
 from core.models import LoginThrottle, User
 from employees.models import DigitalEmployee
 from ledger.models import Account
-from revenue.models import Outcome, Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement, Touchpoint
+from revenue.models import (
+    Inquiry,
+    Outcome,
+    Sale,
+    SaleUpload,
+    SaleUploadRejection,
+    SettlementRun,
+    Statement,
+    Touchpoint,
+)
 from tests.support.world import design_terms
 
 PASSWORD = "correct-horse-battery"
@@ -207,6 +216,21 @@ class StatementFactory(factory.django.DjangoModelFactory):
     period = date(2026, 10, 1)
     currency = factory.LazyAttribute(lambda s: s.contract.currency)
     version_number = 1
+
+
+class InquiryFactory(factory.django.DjangoModelFactory):
+    """An inquiry row stored directly (the isolation matrix); a real one comes from
+    revenue.services.inquiries.inquiry_open."""
+
+    class Meta:
+        model = Inquiry
+
+    statement = factory.SubFactory(StatementFactory)
+    partner = factory.LazyAttribute(lambda i: i.statement.contract.placement.partner)
+    line_kind = "attributed_sales"
+    reason = "other"
+    comment = "A question about the sales."
+    opened_via = "someone"
 
 
 # --- ledger and core ---------------------------------------------------------------------------
