@@ -28,6 +28,8 @@ EXEMPT = {
     "publishable key + allowed origin (CORS) instead",
     "api-widget-messages": "as api-widget-conversations, plus the conversation's secret token",
     "api-widget-config": "as api-widget-conversations; a read only (GET), which the widget asks before it shows",
+    "dev-webhook-receiver": "the run command's stand-in for a partner's system, called server to server by our "
+    "own worker; the Haken-Signature header is verified instead, and it is a 404 unless DEBUG",
 }
 SAMPLE = {"int": "1", "slug": "x", "str": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
