@@ -140,6 +140,10 @@ def test_issuing_an_invoice_and_paying_out_emit_invoice_issued_and_payout_paid(w
         "period": "2026-10",
         "currency": "JPY",
         "amount": 300_000,
+        # no tax profile: no tax (payments.tax), the amount is all subtotal
+        "subtotal": 300_000,
+        "tax": 0,
+        "tax_treatment": "none",
         "provider": "manual",
         "hosted_url": invoice.hosted_url,
         "issued_at": DjangoJSONEncoder().default(invoice.issued_at),  # ISO 8601, to the millisecond
