@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.snapshot",
     "tests.fixtures.webhooks",
     "tests.fixtures.translations",
+    "tests.fixtures.tax",
 ]

@@ -150,12 +150,12 @@ def test_registration_number_formats(country, number, ok):
         ("NL", date(2026, 1, 1), "0.2100"),
     ],
 )
-def test_the_seeded_rate_in_force_at_the_periods_end(jurisdiction, period, rate):
+def test_the_seeded_rate_in_force_at_the_periods_end(tax_rates, jurisdiction, period, rate):
     assert tax_rate_in_force(jurisdiction=jurisdiction, on=tax_point_of(period)).rate == Decimal(rate)
 
 
 @pytest.mark.django_db
-def test_no_rate_or_overlapping_rates_refuse_rather_than_guess():
+def test_no_rate_or_overlapping_rates_refuse_rather_than_guess(tax_rates):
     with pytest.raises(ValidationFailed):
         tax_rate_in_force(jurisdiction="JP", on=date(2000, 1, 1))
     TaxRate.objects.create(jurisdiction="JP", category="standard", rate=Decimal("0.12"), valid_from=date(2026, 1, 1))

@@ -132,7 +132,9 @@ class Command(BaseCommand):
             sale=duplicate,
         )
         inquiry_comment(actor=finance, inquiry=first, body="POSの送信ログで重複を確認しました。除外します。")
-        inquiry_resolve(actor=finance, inquiry=first, decision="accept", note="重複送信のため、この売上を除外しました。")
+        inquiry_resolve(
+            actor=finance, inquiry=first, decision="accept", note="重複送信のため、この売上を除外しました。"
+        )
         second = inquiry_open(
             actor=owner,
             statement=statement,
