@@ -195,7 +195,7 @@ def product_by_meaning(
     runner_up = next((s for item, (s, _) in ranked[1:] if not set(item.tags) & set(ranked[0][0].tags)), 0.0)
     if top < MEANING_MIN or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR):
         return []  # nothing close enough, or several unlike items equally close: no guess
-    out = []
+    out: list[dict[str, Any]] = []
     for item, (sim, clause) in ranked[:limit]:
         if sim < top - MEANING_MARGIN and not (out and sim >= MEANING_CLEAR - MEANING_MARGIN):
             break  # (two unlike items both clearly near the need: both, the nearer first)
