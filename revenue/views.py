@@ -61,6 +61,7 @@ from revenue.forms import (
     StatementFilterForm,
     UploadForm,
 )
+from revenue.line_text import line_description
 from revenue.models import Inquiry, Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement, StatementLine
 from revenue.selectors import reports
 from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list
@@ -116,7 +117,7 @@ def _line_rows(statement: Statement) -> list[LineRow]:
             LineRow(
                 kind=line.kind,
                 kind_label=line.get_kind_display(),
-                description=line.description,
+                description=line_description(kind=line.kind, description=line.description, period=statement.period),
                 quantity=line.quantity,
                 revenue=_money(line.revenue, statement.currency),
                 amount="" if revenue_only else _money(line.amount, statement.currency),
