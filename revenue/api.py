@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contracts.models import Partner, Placement
+from contracts.models import Partner
 from contracts.selectors import viewer_partner_id
 from core.api import parse_status, validated
 from core.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, ValidationFailed
@@ -40,7 +40,7 @@ from core.permissions import FINANCE_ROLES, api_person, has_role
 from revenue import exports
 from revenue.models import Inquiry, InquiryComment, Sale, SettlementRun, Statement, StatementLine, StatementSplit
 from revenue.pagination import StatementCursorPagination
-from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list
+from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list, reattribution_target
 from revenue.selectors.statements import sale_get, statement_get, statement_list
 from revenue.serializers import (
     MAX_BATCH,
@@ -660,11 +660,7 @@ class InquiryResolveApi(APIView):
         actor = api_person(request)
         inquiry = inquiry_get(viewer=actor, inquiry_id=inquiry_id)
         data = validated(ResolveInput, request.data)
-        placement = None
-        if data.get("placement"):
-            placement = Placement.objects.filter(pk=data["placement"]).first()
-            if placement is None:
-                raise ValidationFailed("No such placement.", fields={"placement": ["no such placement."]})
+        placement = reattribution_target(placement_id=data.get("placement"))
         inquiries.inquiry_resolve(
             actor=actor, inquiry=inquiry, decision=data["decision"], note=data["note"], reattribute_to=placement
         )

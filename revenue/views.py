@@ -64,7 +64,7 @@ from revenue.forms import (
 from revenue.line_text import line_description
 from revenue.models import Inquiry, Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement, StatementLine
 from revenue.selectors import reports
-from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list
+from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list, reattribution_target
 from revenue.selectors.statements import settlement_runs, statement_get
 from revenue.selectors.uploads import upload_get, upload_latest_with_rejections, upload_list, upload_rejections
 from revenue.services import inquiries, settlement, statement_batches
@@ -703,11 +703,7 @@ def console_inquiry_resolve(request: HttpRequest, inquiry_id: int) -> HttpRespon
     try:
         if not form.is_valid():
             raise form_failure(form)
-        placement = None
-        if form.cleaned_data.get("placement"):
-            placement = Placement.objects.filter(pk=form.cleaned_data["placement"]).first()
-            if placement is None:
-                raise ValidationFailed(_("No such placement."), fields={"placement": [_("no such placement.")]})
+        placement = reattribution_target(placement_id=form.cleaned_data.get("placement"))
         actor = request.user
         assert isinstance(actor, User)  # finance_required: a signed-in finance user
         resolved = inquiries.inquiry_resolve(

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
-from core.errors import NotFound
+from contracts.models import Placement
+from core.errors import NotFound, ValidationFailed
 from core.models import AuditLog
 from revenue.models import Inquiry, InquiryComment, Statement
 from revenue.selectors.statements import statement_list
@@ -46,3 +48,14 @@ def inquiry_history(*, inquiries: list[Inquiry]) -> dict[int, list[AuditLog]]:
     for row in rows:
         history[int(row.target_id)].append(row)
     return history
+
+
+def reattribution_target(*, placement_id: int | None) -> Placement | None:
+    """The placement finance named to re-attribute a disputed sale to, or None when none was
+    named; an unknown id is refused (inquiry_resolve checks that it may take the sale)."""
+    if not placement_id:
+        return None
+    placement = Placement.objects.filter(pk=placement_id).first()
+    if placement is None:
+        raise ValidationFailed(_("No such placement."), fields={"placement": [_("no such placement.")]})
+    return placement
