@@ -94,9 +94,10 @@ def wait_http_ok(
     raise SystemExit(f"gunicorn did not answer within {timeout:.0f} s")
 
 
-def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(concurrency: int, log_path: Path, *, queues: str | None = None) -> subprocess.Popen[bytes]:
     """A real `celery worker` (prefork); --purge drops messages an earlier run left that
-    name rows which no longer exist."""
+    name rows which no longer exist. `queues` (e.g. "chat") starts one lane's worker, as
+    `dev.py run` does; without it the worker takes every lane."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # noqa: SIM115 - kept open for the worker's life
     return subprocess.Popen(
@@ -113,10 +114,11 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
             str(concurrency),
             "--purge",
             "--hostname",
-            f"bench-{os.getpid()}@%h",
+            f"bench-{queues or 'all'}-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *(["--queues", queues] if queues else []),
         ],
         env=dict(os.environ),
         stdout=log,

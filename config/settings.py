@@ -261,6 +261,11 @@ CELERY_TIMEZONE = "UTC"
 # `default`, which the ingestion workers also take.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue("chat"), Queue("ingest"), Queue("settle"), Queue("webhooks"), Queue("default")]
+# The lanes keep a settlement out of the chat queue, but on a small machine its month-wide
+# aggregate (PostgreSQL's parallel workers) still takes every core a shopper's turn needs.
+# This caps the parallel workers of settlement's aggregates; unset, PostgreSQL's own
+# max_parallel_workers_per_gather applies (2 by default).
+SETTLEMENT_PARALLEL_WORKERS = env.int("SETTLEMENT_PARALLEL_WORKERS", default=None)
 CELERY_TASK_ROUTES = {
     "agents.tasks.message_reply": {"queue": "chat"},
     "agents.tasks.reply_sweep": {"queue": "chat"},

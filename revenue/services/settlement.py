@@ -381,6 +381,8 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
         # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
         # in memory instead of spilling batches to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        if settings.SETTLEMENT_PARALLEL_WORKERS is not None:
+            cursor.execute(f"SET LOCAL max_parallel_workers_per_gather = {int(settings.SETTLEMENT_PARALLEL_WORKERS)}")
         if every_partner:
             # Every contract at once: hash joins over the month, whatever stale statistics
             # (right after a large load) would have the planner believe.

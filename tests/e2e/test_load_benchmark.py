@@ -109,3 +109,46 @@ def test_load_benchmark_runs_end_to_end_with_zero_failures(scratch_database, tmp
         assert figure in output, f"{figure!r} missing:\n{output[-6000:]}"
     # Every dashboard class request and ingestion row is a figure line with its percentiles.
     assert "\n  ingest " in output and "\n  dashboard " in output, output[-6000:]
+
+
+def _run_benchmark(script: str, args: list[str], database: str) -> str:
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url_for_worker(database),
+        CELERY_BROKER_URL=_own_broker_database(settings.CELERY_BROKER_URL),
+        DJANGO_STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
+    )
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-6000:]
+    return output
+
+
+def test_cost_curve_runs_end_to_end_and_prints_its_growth(scratch_database):
+    # given a scratch database, when the cost curve runs at two tiny sizes
+    output = _run_benchmark("cost_curve.py", ["--sizes", "6000,2000", "--events", "2000"], scratch_database)
+    # then each size is settled and ingested into, smallest first, and the growth is printed
+    assert output.index("\n2,000 sales,") < output.index("\n6,000 sales,"), output[-6000:]
+    assert output.count("sales stored after ingestion: ") == 2, output[-6000:]
+    assert "sales stored after ingestion: 8,000" in output, output[-6000:]
+    assert "| 2,000 | " in output and "| 6,000 | " in output, output[-6000:]
+    assert "3× the sales: settlement took " in output, output[-6000:]
+
+
+def test_chat_during_settlement_runs_end_to_end_on_separate_lanes(scratch_database):
+    # given a scratch database, when chat turns run quiet and then during a settlement
+    output = _run_benchmark(
+        "chat_during_settlement.py", ["--sales", "20000", "--touchpoints", "2000", "--turns", "5"], scratch_database
+    )
+    # then the settlement ran on its lane to the end and both sets of turns were measured
+    assert "settlement run on the settle lane: " in output, output[-6000:]
+    assert "chat overhead, quiet                    5 turns" in output, output[-6000:]
+    assert "chat overhead, during settlement" in output, output[-6000:]
+    assert "p95 during settlement / p95 quiet: " in output, output[-6000:]

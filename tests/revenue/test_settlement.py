@@ -5,6 +5,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from core.errors import Conflict, InvalidTransition, PermissionDenied
 from core.models import AuditLog
@@ -264,3 +266,31 @@ def test_settlement_attributes_what_it_counts_and_approval_writes_it_onto_the_se
         "coupon_code C3, touched 2026-10-03 00:00 UTC, 03:00:00 after the touch; last touch of 1 eligible "
         "touchpoint(s)."
     )
+
+
+@pytest.mark.parametrize("parallel_workers", [0, 1])
+def test_capping_settlements_parallel_workers_changes_no_figure(world, rinna, settings, parallel_workers):
+    # given October's sales, and settlement capped to fewer PostgreSQL parallel workers (a
+    # small machine leaving cores to the chat lane)
+    settings.SETTLEMENT_PARALLEL_WORKERS = parallel_workers
+    hoshi = world.hoshi
+    big = sale(hoshi, at(10, 1), 3_000_000, coupon_code="C1")
+    sale(hoshi, at(10, 2), 1_500_000, coupon_code="C2")
+    sale(hoshi, at(10, 5), 999_999)
+    sale(hoshi, at(10, 6), 200_000, refund_of=big)
+    # when the month is settled
+    with CaptureQueriesContext(connection) as queries:
+        run = settle(OCT)
+    # then its aggregates ran under the cap, and the run and its statement are exactly what
+    # an uncapped run computes
+    caps = [q["sql"] for q in queries.captured_queries if "max_parallel_workers_per_gather" in q["sql"]]
+    assert caps == [f"SET LOCAL max_parallel_workers_per_gather = {parallel_workers}"]
+    assert (run.status, run.attributed, run.statements_written) == ("done", 2, 1)
+    october = Statement.objects.get(period=OCT)
+    assert (october.net, october.wage) == (4_300_000, 300_000)
+    assert lines(october) == [
+        ("attributed_sales", 2, 4_500_000, 0),
+        ("refunds", 1, -200_000, 0),
+        ("share", None, None, 245_000),
+        ("minimum_top_up", None, None, 55_000),
+    ]
