@@ -1,7 +1,11 @@
 """A shopper's reply while a large settlement runs: chat turns on the `chat` lane's worker,
 measured quiet and then during a settlement of 10M sales on the `settle` lane's worker.
 
-    python3 dev.py bench chat_during_settlement [--sales 10000000] [--turns 100]
+    python3 dev.py bench chat_during_settlement [--sales 10000000] [--turns 100] [--reuse]
+
+`--reuse` keeps the data an earlier run built (settlement leaves its sales pending, so the
+next run settles the same month again), to compare settings such as
+SETTLEMENT_PARALLEL_WORKERS without rebuilding 10M sales.
 
 Starts two real Celery workers as `dev.py run` does, one per lane (`-Q chat`, prefork ×2;
 `-Q settle`, prefork ×1), on the bench database and the broker dev.py started. Builds one
@@ -35,6 +39,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from agents import services  # noqa: E402
@@ -44,7 +49,7 @@ from benchmarks.fixtures import build_placements  # noqa: E402
 from benchmarks.settlement_10m import PERIOD, generate  # noqa: E402
 from contracts.models import Placement  # noqa: E402
 from core.queue import enqueue  # noqa: E402
-from revenue.models import SettlementRun  # noqa: E402
+from revenue.models import Sale, SettlementRun  # noqa: E402
 
 LOGS = ROOT / ".data" / "bench"
 
@@ -76,6 +81,7 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=10_000_000)
     parser.add_argument("--touchpoints", type=int, default=None, help="default: a tenth of --sales")
     parser.add_argument("--turns", type=int, default=100, help="quiet turns measured before the settlement")
+    parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run of the same size")
     args = parser.parse_args()
     touchpoints = args.touchpoints or max(1, args.sales // 10)
     call_command("migrate", verbosity=0)
@@ -83,9 +89,14 @@ def main() -> None:
         f"Chat during settlement: {args.sales:,} sales, {touchpoints:,} touchpoints, 1,000 placements "
         f"(machine: {os.cpu_count()} cores)"
     )
-    chat_placement = agents_turns.reset()
-    placements = build_placements(1_000, prefix="settle")
-    processes.timed("generate data (not measured)", lambda: generate(args.sales, touchpoints, placements))
+    chat_placement = Placement.objects.filter(partner__slug="bench-0").first() if args.reuse else None
+    if chat_placement is not None and Sale.objects.filter(type="sale").count() == args.sales:
+        print(f"  reusing the {args.sales:,} sales an earlier run built")
+    else:
+        chat_placement = agents_turns.reset()
+        placements = build_placements(1_000, prefix="settle")
+        processes.timed("generate data (not measured)", lambda: generate(args.sales, touchpoints, placements))
+    print(f"  SETTLEMENT_PARALLEL_WORKERS: {settings.SETTLEMENT_PARALLEL_WORKERS}")
 
     chat = processes.start_worker(2, LOGS / "chat-worker.log", queues="chat")
     settle = processes.start_worker(1, LOGS / "settle-worker.log", queues="settle")
