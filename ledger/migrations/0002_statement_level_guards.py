@@ -41,13 +41,14 @@ only on an update or a delete, never on a posting, so they cost nothing here.
 
 Both triggers fire at the end of the whole statement, after every sub-statement of a CTE has
 run (PostgreSQL queues the AFTER triggers of a query's data-modifying CTEs to its end), and
-their queries see all the statement's rows. Every look-up into the stored tables is a scalar
-subquery per new entry or line (the entry's primary key, the lines' entry_id index, the
-account's primary key), never a join or a hashed subplan, and the functions run with
-enable_seqscan off: PL/pgSQL keeps a query's plan for the session, and a plan made while the
-tables looked small (freshly created or truncated, statistics not yet gathered) would scan or
-hash a whole table on every later statement. So a check costs in proportion to the rows its
-statement wrote, never to the size of the ledger.
+their queries see all the statement's rows. Every look-up into the stored tables is correlated
+to one new entry or line (scalar subqueries on the entry's primary key and the lines' entry_id
+index, a LATERAL on the account's primary key), never a hash join or a hashed subplan over a
+whole table, and the functions run with enable_seqscan off: PL/pgSQL keeps a query's plan for
+the session, and a plan made while the tables looked small (freshly created or truncated,
+statistics not yet gathered) scanned or hashed the whole table on every later statement (the
+benchmark measured its posting rate falling as the table grew). So a check costs in proportion
+to the rows its statement wrote, never to the size of the ledger.
 
 Reverse: drops these and restores revenue 0002's deferred triggers and functions exactly.
 """
