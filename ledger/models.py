@@ -1,7 +1,10 @@
 """The double-entry ledger (DESIGN.md §4): accounts, journal entries and their lines.
 
-The balance rule (each entry's lines sum to zero per currency) and append-only are enforced
-by the database itself (revenue migration 0002, where these tables were born), not only here.
+The balance rule (each entry's lines sum to zero per currency, at least two lines, each in
+its account's currency) and append-only are enforced by the database itself, not only here:
+checked once per INSERT statement over all the rows it wrote (ledger migration 0002, which
+replaced the per-row triggers of revenue 0002, where these tables were born). So an entry and
+all its lines are written by one statement, and no line is ever added to an entry later.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ class Account(models.Model):
 
 class JournalEntry(models.Model):
     """One business event in the ledger. Its lines sum to zero per currency — checked by a
-    deferred constraint trigger at commit (migration 0002) — and, once posted, neither the
-    entry nor its lines change: a mistake is corrected by a reversing entry."""
+    statement-level trigger at the end of the statement that wrote the entry and its lines
+    (ledger migration 0002) — and, once posted, neither the entry nor its lines change (nor
+    gain lines): a mistake is corrected by a reversing entry."""
 
     # What posted it, e.g. "statement:42:approved"; unique, so a retried post is a no-op.
     idempotency_key = models.CharField(max_length=200, unique=True)

@@ -1,11 +1,12 @@
 """Posting to the double-entry ledger (DESIGN.md §4).
 
 Every money event posts one journal entry through `journal_entry_post`; a run that posts
-many (settlement, payouts) may hand them to `journal_entries_post` at once, which writes
-them set-based: a few statements for the whole batch instead of several per entry. The
+many (settlement, payouts) may hand them to `journal_entries_post` at once. Either way an
+entry and its lines are written by one statement (a whole batch by one statement too): the
 database re-checks what this module checks (balance per currency, at least two lines, the
-line's currency its account's, append-only), so the ledger stays right even if a caller is
-wrong.
+line's currency its account's, append-only) at the end of each statement and refuses lines
+written apart from their entry (ledger migration 0002), so the ledger stays right even if a
+caller is wrong.
 """
 
 from __future__ import annotations
@@ -104,54 +105,54 @@ def _posted(keys: list[str]) -> dict[str, JournalEntry]:
     return {entry.idempotency_key: entry for entry in JournalEntry.objects.filter(idempotency_key__in=keys)}
 
 
-def _accounts_found(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    codes, currencies = [c for c, _ in pairs], [c for _, c in pairs]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.code, a.currency, a.id FROM {Account._meta.db_table} a "  # noqa: S608 - the model's table
-            "JOIN unnest(%s::text[], %s::text[]) AS w(code, currency) USING (code, currency)",
-            [codes, currencies],
-        )
-        return {(code, currency): pk for code, currency, pk in cursor.fetchall()}
-
-
-# The new entries and all their lines in one statement: the lines join the entries the
-# INSERT actually made (a key posted meanwhile by another worker makes none, and gets no
-# lines); lines keep the order given. The deferred triggers check each entry at commit.
+# The new entries and all their lines in ONE statement, accounts resolved in it too (the
+# database's guards, ledger migration 0002, require an entry and its lines to be inserted by
+# one statement and check them at its end). Lines join the entries the INSERT actually made
+# (a key posted meanwhile by another worker makes none, and gets no lines) and keep the order
+# given; each finds its account by the (code, currency) unique index. If an account does not
+# exist yet nothing is inserted and `every_account` says so: the caller creates the accounts
+# and sends it again. (The lines come from `unnest` of the arrays, whose length the planner
+# knows, so the join to the new entries is hashed; joined to a CTE instead, it was estimated
+# at one row and nested-looped, lines × entries.)
 _ENTRIES_AND_LINES_INSERT = f"""
-WITH entry AS (
+WITH found AS (
+    SELECT count(*) = %s AS every_account
+      FROM unnest(%s::text[], %s::text[]) AS w(code, c)
+      JOIN {Account._meta.db_table} a ON a.code = w.code AND a.currency = w.c
+), entry AS (
     INSERT INTO {JournalEntry._meta.db_table}
            (idempotency_key, memo, occurred_on, posted_at, posted_by_id, reverses_id)
     SELECT k, m, d, %s, %s, r
       FROM unnest(%s::text[], %s::text[], %s::date[], %s::bigint[]) WITH ORDINALITY AS e(k, m, d, r, n)
+     WHERE (SELECT every_account FROM found)
      ORDER BY n
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, idempotency_key
 ), line AS (
     INSERT INTO {JournalLine._meta.db_table} (entry_id, account_id, amount, currency, description)
-    SELECT entry.id, l.a, l.v, l.c, l.t
-      FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])
-           WITH ORDINALITY AS l(k, a, v, c, t, n)
+    SELECT entry.id,
+           (SELECT a.id FROM {Account._meta.db_table} a WHERE a.code = l.code AND a.currency = l.c),
+           l.v, l.c, l.t
+      FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[])
+           WITH ORDINALITY AS l(k, code, v, c, t, n)
       JOIN entry ON entry.idempotency_key = l.k
      ORDER BY l.n
 )
-SELECT id, idempotency_key FROM entry
+SELECT found.every_account, entry.id, entry.idempotency_key FROM found LEFT JOIN entry ON true
 """  # noqa: S608 - the models' tables
 
 
 def journal_entries_post(*, entries: list[EntryDraft], actor: User | None = None) -> list[JournalEntry]:
-    """Post many entries, each once, in one transaction and a few statements: the new
-    entries and all their lines are written by one statement, the database's deferred
-    triggers still checking every entry at commit. An entry whose key was posted before is
-    returned as it was (whatever is sent again); a key given twice is posted once, with the
-    first draft. Returns one entry per draft, in order. If any new entry is refused
-    (unbalanced, a single line, an unknown account), nothing is written."""
+    """Post many entries, each once, atomically: the new entries and all their lines are
+    written by one statement, which the database's guards check at its end. An entry whose
+    key was posted before is returned as it was (whatever is sent again); a key given twice
+    is posted once, with the first draft. Returns one entry per draft, in order. If any new
+    entry is refused (unbalanced, a single line, an unknown account), nothing is written."""
     if not entries:
         return []
     drafts: dict[str, EntryDraft] = {}
     for draft in entries:
         drafts.setdefault(draft.idempotency_key, draft)
-    posted: dict[str, JournalEntry] = {}
     refused: dict[str, ValidationFailed] = {}
     for key, draft in drafts.items():
         try:
@@ -160,79 +161,91 @@ def journal_entries_post(*, entries: list[EntryDraft], actor: User | None = None
                 account_kind_for(p.account_code)
         except ValidationFailed as error:
             refused[key] = error
-    # No savepoint of its own: two round trips a call when nothing is refused and every
-    # account exists (a settlement or payout run posts one entry per statement or payout).
-    # A refusal is raised after the block, so it leaves the caller's transaction usable.
-    with transaction.atomic(savepoint=False):
-        refusal = _entries_write(drafts, refused, posted, actor)
-    if refusal is not None:
-        raise refusal
+    posted: dict[str, JournalEntry] = {}
+    # The common case (nothing refused, every account exists) is that one statement and no
+    # more: no BEGIN/COMMIT of our own, since one statement is atomic by itself (in the
+    # caller's transaction if there is one, else its own) and writes nothing when it refuses.
+    if refused or not _entries_insert(list(drafts.values()), posted, actor):
+        # The uncommon path: a draft refused, or an account to create.
+        with transaction.atomic(savepoint=False):
+            refusal = _entries_write_creating_accounts(drafts, refused, posted, actor)
+        # Raised after the block, so it leaves the caller's transaction usable.
+        if refusal is not None:
+            raise refusal
     return [posted[draft.idempotency_key] for draft in entries]
 
 
-def _entries_write(
+def _entries_write_creating_accounts(
     drafts: dict[str, EntryDraft],
     refused: dict[str, ValidationFailed],
     posted: dict[str, JournalEntry],
     actor: User | None,
 ) -> ValidationFailed | None:
-    """The writes of journal_entries_post; `posted` is filled in. Returns the refusal to
-    raise, if a refused draft's key was not posted before (then nothing was written)."""
-    pairs = {(p.account_code, p.currency) for d in drafts.values() for p in d.postings}
-    accounts = _accounts_found(pairs) if not refused else {}
-    if refused or len(accounts) < len(pairs):
-        # The uncommon path: a draft refused, or an account to create. Keys posted before are
-        # answered as they are (a retry never fails on them, nor creates anything for them).
-        posted.update(_posted(list(drafts)))
-        for key in posted:
-            drafts.pop(key)
-        for key, error in refused.items():
-            if key not in posted:
-                return error
-        pairs = {(p.account_code, p.currency) for d in drafts.values() for p in d.postings}
-        accounts = _accounts_found(pairs)
-        for code, currency in sorted(pairs - accounts.keys()):
-            accounts[(code, currency)] = account_get_or_create(code=code, currency=currency).pk
-    if drafts:
-        new = list(drafts.values())
-        lines = [(d.idempotency_key, p) for d in new for p in d.postings]
-        posted_at = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _ENTRIES_AND_LINES_INSERT,
-                [
-                    posted_at,
-                    actor.pk if actor is not None else None,
-                    [d.idempotency_key for d in new],
-                    [d.memo[:300] for d in new],
-                    [d.occurred_on for d in new],
-                    [d.reverses.pk if d.reverses is not None else None for d in new],
-                    [key for key, _ in lines],
-                    [accounts[(p.account_code, p.currency)] for _, p in lines],
-                    [p.amount for _, p in lines],
-                    [p.currency for _, p in lines],
-                    [p.description[:300] for _, p in lines],
-                ],
-            )
-            inserted = dict((key, pk) for pk, key in cursor.fetchall())
-        for d in new:
-            if d.idempotency_key in inserted:
-                entry = JournalEntry(
-                    id=inserted[d.idempotency_key],
-                    idempotency_key=d.idempotency_key,
-                    memo=d.memo[:300],
-                    occurred_on=d.occurred_on,
-                    posted_at=posted_at,
-                    posted_by=actor,
-                    reverses=d.reverses,
-                )
-                entry._state.adding = False
-                entry._state.db = connection.alias
-                posted[d.idempotency_key] = entry
-        taken = [d.idempotency_key for d in new if d.idempotency_key not in inserted]
-        if taken:  # posted before (or by another worker meanwhile): theirs stands
-            posted.update(_posted(taken))
+    """Keys posted before are answered as they are (a retry never fails on them, nor creates
+    anything for them); then a refusal is returned (nothing written), or the accounts still
+    missing are created and the rest posted. `posted` is filled in."""
+    posted.update(_posted(list(drafts)))
+    for key, error in refused.items():
+        if key not in posted:
+            return error
+    new = [draft for key, draft in drafts.items() if key not in posted]
+    for code, currency in sorted({(p.account_code, p.currency) for d in new for p in d.postings}):
+        account_get_or_create(code=code, currency=currency)
+    if new and not _entries_insert(new, posted, actor):
+        # Unreachable while accounts are never deleted (they are PROTECTed by their lines).
+        raise RuntimeError("a ledger account vanished while posting")
     return None
+
+
+def _entries_insert(new: list[EntryDraft], posted: dict[str, JournalEntry], actor: User | None) -> bool:
+    """Insert the drafts (distinct keys) with _ENTRIES_AND_LINES_INSERT and fill `posted` with
+    every draft's entry: the one made, or the one posted before under its key. False, with
+    nothing written, if an account is missing."""
+    lines = [(d.idempotency_key, p) for d in new for p in d.postings]
+    pairs = sorted({(p.account_code, p.currency) for _, p in lines})
+    posted_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ENTRIES_AND_LINES_INSERT,
+            [
+                len(pairs),
+                [code for code, _ in pairs],
+                [currency for _, currency in pairs],
+                posted_at,
+                actor.pk if actor is not None else None,
+                [d.idempotency_key for d in new],
+                [d.memo[:300] for d in new],
+                [d.occurred_on for d in new],
+                [d.reverses.pk if d.reverses is not None else None for d in new],
+                [key for key, _ in lines],
+                [p.account_code for _, p in lines],
+                [p.amount for _, p in lines],
+                [p.currency for _, p in lines],
+                [p.description[:300] for _, p in lines],
+            ],
+        )
+        rows = cursor.fetchall()
+    if not rows[0][0]:
+        return False
+    inserted = {key: pk for _, pk, key in rows if pk is not None}
+    for d in new:
+        if d.idempotency_key in inserted:
+            entry = JournalEntry(
+                id=inserted[d.idempotency_key],
+                idempotency_key=d.idempotency_key,
+                memo=d.memo[:300],
+                occurred_on=d.occurred_on,
+                posted_at=posted_at,
+                posted_by=actor,
+                reverses=d.reverses,
+            )
+            entry._state.adding = False
+            entry._state.db = connection.alias
+            posted[d.idempotency_key] = entry
+    taken = [d.idempotency_key for d in new if d.idempotency_key not in inserted]
+    if taken:  # posted before (or by another worker meanwhile): theirs stands
+        posted.update(_posted(taken))
+    return True
 
 
 @transaction.atomic

@@ -78,20 +78,18 @@ def test_balancing_across_currencies_is_not_balancing(db):
 
 
 def _raw_entry(lines: list[tuple[int, int, str]]) -> None:
-    """Insert an entry and lines with raw SQL, then make deferred constraints fire now."""
+    """Insert an entry and its lines with raw SQL, in one statement as the ledger's guards
+    require (ledger migration 0002), which checks them at the statement's end."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO revenue_journalentry (idempotency_key, memo, occurred_on, posted_at) "
-            "VALUES ('raw', 'raw', '2026-10-31', now()) RETURNING id"
+            "WITH entry AS ("
+            " INSERT INTO revenue_journalentry (idempotency_key, memo, occurred_on, posted_at)"
+            " VALUES ('raw', 'raw', '2026-10-31', now()) RETURNING id) "
+            "INSERT INTO revenue_journalline (entry_id, account_id, amount, currency, description) "
+            "SELECT entry.id, l.a, l.v, l.c, '' "
+            "FROM entry, unnest(%s::bigint[], %s::bigint[], %s::text[]) AS l(a, v, c)",
+            [[a for a, _, _ in lines], [v for _, v, _ in lines], [c for _, _, c in lines]],
         )
-        entry_id = cursor.fetchone()[0]
-        for account_id, amount, currency in lines:
-            cursor.execute(
-                "INSERT INTO revenue_journalline (entry_id, account_id, amount, currency, description) "
-                "VALUES (%s, %s, %s, %s, '')",
-                [entry_id, account_id, amount, currency],
-            )
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _accounts() -> tuple[int, int]:
