@@ -111,6 +111,7 @@ from payments.services.invoicing import invoice_create, invoice_issue, invoice_m
 from revenue.models import Sale, Statement  # noqa: E402
 from revenue.selectors.reports import add_months  # noqa: E402
 from revenue.services.attribution import attribution_run  # noqa: E402
+from revenue.services.rollups import rollup_reconcile  # noqa: E402
 from revenue.services.settlement import statement_approve, statement_submit, statements_compute  # noqa: E402
 
 BATCH = 1_000
@@ -271,7 +272,10 @@ def _delete_ingested(partner_id: int) -> int:
     # Refunds go in the same statement as their sales: the foreign key is checked at commit.
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM revenue_sale WHERE partner_id = %s AND external_id LIKE 'load-%%'", [partner_id])
-        return cursor.rowcount
+        deleted = cursor.rowcount
+    # Deleted behind the services' back: the monthly roll-up gets their attribution back out.
+    rollup_reconcile(partner_ids=[partner_id])
+    return deleted
 
 
 def locust_config(meta: dict[str, Any], run: str, samples: Path) -> dict[str, Any]:

@@ -516,3 +516,26 @@ class SaleExclusion(models.Model):
 
     def __str__(self) -> str:
         return f"sale {self.sale_id} → {self.placement_id or 'excluded'}"
+
+
+class SaleMonthlyRollup(models.Model):
+    """Attributed sales (type sale, with a placement) per partner, placement, month and
+    currency: what the portal's revenue chart shows, kept so it is not summed from the sales
+    table on every view. Every write that gives a sale a placement or takes it away adds its
+    delta here in the same statement (revenue.services.rollups.ROLLUP_APPLY_SQL), and
+    rollup_reconcile compares it with the sales table and corrects any drift.
+
+    Keyed by (partner, placement, period, currency), the partner first: it is the column the
+    sales would be distributed by (Citus), and a distributed table's keys must include it.
+    A group whose sales all moved away keeps a row of zeros; readers skip it."""
+
+    pk = models.CompositePrimaryKey("partner_id", "placement_id", "period", "currency")
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
+    placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="+", db_index=False)
+    period = models.DateField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    sales = models.BigIntegerField(default=0)
+    amount = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.placement_id} {self.period:%Y-%m} {self.currency}: {self.amount}"

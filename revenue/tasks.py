@@ -8,10 +8,11 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from core.periods import add_months
 from core.queue import enqueue
 from revenue.models import SaleUpload
 from revenue.selectors.stalled import stalled_work
-from revenue.services import attribution, settlement
+from revenue.services import attribution, rollups, settlement
 from revenue.services.uploads import upload_process
 
 
@@ -62,6 +63,15 @@ def settlement_run_closed_period() -> int | None:
         return None
     period = (today_everywhere - timedelta(days=1)).replace(day=1)
     return settlement.settlement_run_request(actor=None, period=period, trigger="beat").pk
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def rollup_reconcile_recent() -> int:
+    """Beat, hourly: reconcile the monthly revenue roll-up of the months still changing, the
+    previous one and on, in every partner's zone (UTC−12 is the last to leave a month);
+    returns how many groups it corrected."""
+    this_month = (timezone.now() - timedelta(hours=12)).date().replace(day=1)
+    return rollups.rollup_reconcile(period_from=add_months(this_month, -1)).corrected
 
 
 @shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=60)

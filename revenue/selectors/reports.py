@@ -23,7 +23,7 @@ from contracts.selectors import next_period_start, partners_visible, viewer_part
 from core.currencies import format_money
 from core.periods import add_months
 from ledger.models import JournalEntry
-from revenue.models import Outcome, Sale, Statement, StatementAdjustment, StatementLine, Touchpoint
+from revenue.models import Outcome, Sale, SaleMonthlyRollup, Statement, StatementAdjustment, StatementLine, Touchpoint
 from revenue.rating import rate_period
 from revenue.selectors.statements import statement_list
 from revenue.services.attribution import (
@@ -181,12 +181,13 @@ def statement_journal_entry(*, statement: Statement) -> JournalEntry | None:
 
 def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[dict[str, Any]]:
     """(period, currency, employee name, revenue) of the viewer's attributed sales since
-    `period_from`. Grouped by placement first (the partial index sale_attributed_month holds
-    it), then named: a partner hires an employee once at a time, so names do not collide
-    within one partner, and two placements of one employee (one ended, one new) add up."""
+    `period_from`, read from the monthly roll-up (revenue.services.rollups), a few rows per
+    month rather than every sale. Named per placement: a partner hires an employee once at a
+    time, so names do not collide within one partner, and two placements of one employee (one
+    ended, one new) add up. A group whose sales all moved away is a row of zeros, not a bar."""
     rows = (
-        Sale.objects.filter(
-            partner__in=partners_visible(viewer=viewer), type="sale", placement__isnull=False, period__gte=period_from
+        SaleMonthlyRollup.objects.filter(
+            partner__in=partners_visible(viewer=viewer), period__gte=period_from, sales__gt=0
         )
         .values("period", "currency", "placement__employee__name")
         .annotate(revenue=Sum("amount"))

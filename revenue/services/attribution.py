@@ -38,6 +38,7 @@ from django.db import connection, transaction
 
 from contracts.models import ContractVersion, Partner
 from core.locks import Lock, advisory_key, lock_transaction_acquire
+from revenue.services.rollups import rollup_apply_sql
 from webhooks.models import EventType
 from webhooks.selectors import partners_listening
 from webhooks.services import webhook_event_emit
@@ -218,7 +219,8 @@ WRITE_ATTRIBUTION_SET = """
 _ATTRIBUTE = """
 WITH {rules},
 pending AS MATERIALIZED (
-    SELECT s.id, s.partner_id, s.occurred_at, s.period, s.coupon_code, s.click_id, s.conversation_id
+    SELECT s.id, s.partner_id, s.occurred_at, s.period, s.coupon_code, s.click_id, s.conversation_id,
+           s.placement_id AS previous_placement_id
       FROM {locked} JOIN revenue_sale s ON s.id = l.id
 ),
 {touch_rules},
@@ -230,8 +232,10 @@ written AS (
       LEFT JOIN revenue_touchpoint t ON t.id = p.pick[4]
      WHERE s.id = p.id
     RETURNING s.id, s.partner_id, s.attribution, s.external_id, s.placement_id, s.attributed_key, s.amount,
-              s.currency, s.occurred_at
+              s.currency, s.occurred_at, s.type, s.period, p.previous_placement_id
 ),
+-- The monthly roll-up follows in the same statement (revenue.services.rollups).
+rolled_up AS ({rollup}),
 -- What the pass attributed, for the sale.attributed webhook: only for the partners with an
 -- endpoint listening, in parts of at most WEBHOOK_SALES_PER_EVENT sales, built here as JSON
 -- rather than row by row in Python. The row without a partner holds the pass's totals.
@@ -334,6 +338,7 @@ def attribution_run(
                 locked=locked_source,
                 picked=picked_sales_sql("pending", explain=True),
                 write=WRITE_ATTRIBUTION_SET,
+                rollup=rollup_apply_sql("written"),
             ),
             params,
         )
@@ -371,13 +376,28 @@ def _attributed_emit(parts: list[tuple[int, int, list[dict[str, Any]]]]) -> None
 # Sending sales back to pending locks them in id order first (the one lock order), and
 # includes sales that are pending already: a pass may hold them and be deciding on a
 # snapshot without the change, and the lock makes this wait for it, then reset its decision.
-RESET_TO_PENDING_SQL = """
-UPDATE revenue_sale s
-SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
-    attribution_note = ''
- WHERE s.id IN (SELECT id FROM revenue_sale WHERE {condition} ORDER BY id FOR UPDATE)
-RETURNING s.id
+# The placement each sale had is read as it is locked (the latest committed one, if the
+# lock had to wait), and taken off the monthly roll-up in the same statement.
+RESET_TO_PENDING_SQL = (
+    """
+WITH locked AS MATERIALIZED (
+    SELECT id, placement_id FROM revenue_sale WHERE {condition} ORDER BY id FOR UPDATE
+),
+reset AS (
+    UPDATE revenue_sale s
+    SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
+        attribution_note = ''
+      FROM locked l
+     WHERE s.id = l.id
+    RETURNING s.id, s.partner_id, s.type, s.period, s.currency, s.amount, s.placement_id,
+              l.placement_id AS previous_placement_id
+),
+rolled_up AS ("""
+    + rollup_apply_sql("reset").replace("{", "{{").replace("}", "}}")
+    + """)
+SELECT id FROM reset
 """
+)
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ from contracts.models import ContractVersion, Partner, Placement
 from contracts.services import partner_member_require
 from contracts.terms import review_window_days
 from core.errors import ApplicationError, ErrorCode, InvalidTransition, PermissionDenied, ValidationFailed
+from core.locks import Lock, advisory_key, lock_transaction_acquire
 from core.models import User
 from core.permissions import FINANCE_ROLES, finance_require, has_role
 from core.services import audit_record
@@ -353,7 +354,11 @@ def _exclude(*, actor: User, inquiry: Inquiry, statement: Statement, reattribute
         unique_fields=["sale"],
         update_fields=["placement", "inquiry", "created_by", "created_at"],
     )
-    # What the portal and the API say of each sale follows the decision at once.
+    # What the portal and the API say of each sale follows the decision at once. The
+    # attribution pass's lock is taken before the reset, not after: the reset takes the
+    # sales' months off the roll-up (row locks), and a pass holding its lock may be waiting
+    # to add to those very rows.
+    lock_transaction_acquire(advisory_key(Lock.ATTRIBUTION))
     with connection.cursor() as cursor:
         cursor.execute(
             RESET_TO_PENDING_SQL.format(condition="id = ANY(%(ids)s) AND type = 'sale' AND statement_id IS NULL"),

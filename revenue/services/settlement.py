@@ -51,6 +51,7 @@ from revenue.services.attribution import (
     picked_sales_sql,
     touch_rules_cte,
 )
+from revenue.services.rollups import rollup_apply_sql
 from webhooks.models import EventType
 from webhooks.services import webhook_event_emit
 
@@ -202,6 +203,8 @@ UPDATE revenue_outcome o SET reversal_statement_id = %(statement)s
   FROM reversible r
  WHERE o.id = r.id
 """
+# Its braces doubled: the statement below is a template, formatted again before it runs.
+_ROLLUP_MARKED = rollup_apply_sql("marked").replace("{", "{{").replace("}", "}}")
 # Approval settles the very rows the draft counted, for one contract, and writes onto each
 # sale the attribution it was settled under, with its explanation. It locks them in id
 # order first (`locked`), the one order every writer of sales rows takes them in, so an
@@ -211,13 +214,21 @@ _MARK_SALES = f"""
 WITH {_SCOPE}, {
     _COUNTED_SALES.format(picked=picked_sales_sql("candidate_sales", explain=True), narrow_sales="{narrow_sales}")
 },
-locked AS (SELECT id FROM revenue_sale WHERE id IN (SELECT id FROM counted_sales) ORDER BY id FOR UPDATE)
-UPDATE revenue_sale s
-   SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
-  FROM locked l
-  JOIN counted_sales p ON p.id = l.id
-  LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
- WHERE s.id = l.id
+locked AS (
+    SELECT id, placement_id FROM revenue_sale WHERE id IN (SELECT id FROM counted_sales) ORDER BY id FOR UPDATE
+),
+marked AS (
+    UPDATE revenue_sale s
+       SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
+      FROM locked l
+      JOIN counted_sales p ON p.id = l.id
+      LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
+     WHERE s.id = l.id
+    RETURNING s.partner_id, s.type, s.period, s.currency, s.amount, s.placement_id,
+              l.placement_id AS previous_placement_id
+)
+-- The placement it is settled under may not be the one it showed: the roll-up follows.
+{_ROLLUP_MARKED}
 """
 _MARK_REFUNDS = f"""
 WITH {_SCOPE}, {_COUNTED_REFUNDS}
