@@ -43,9 +43,12 @@ _THANKS = re.compile(
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
     r"that'?s all|that is all|that'?s everything|that'?s it for (now|today)|nothing else|"
-    r"i'?m (all )?(done|set)|take care|later|bye for now|cya)\b|"
+    r"i'?m (all )?(done|set)|take care|later|bye for now|cya|i'?ll (have a look|take a look|think about it|"
+    r"check (it|them|those) out))\b|"
     r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
-    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました",
+    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました|"
+    # Leaving to think it over ("I'll have a look", 見てみます): a closing, nothing to search for.
+    r"(見て|検討して|考えて)み(ます|る)|検討します",
     _I,
 )
 _SMALLTALK = re.compile(
@@ -179,7 +182,8 @@ _THAT_ONE = re.compile(
     _I,
 )
 _CHEAPER = re.compile(
-    r"\b(cheaper|less expensive|lower price|more affordable|budget|inexpensive)\b|"
+    r"\b(cheaper|less expensive|less pricey|less costly|lower price|lower[- ]priced|more affordable|budget|"
+    r"inexpensive|not (as|so) (expensive|pricey|dear))\b|"
     r"もっと安い|より安い|安いの|安め|お手頃",
     _I,
 )

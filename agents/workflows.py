@@ -601,6 +601,17 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     aliases, particles = (
         _aliases(query, [g for g in groups if not (g[1] & said)], targets) if nearest else ({}, frozenset())
     )
+    if _HOW_MUCH.search(ctx.message.content):
+        # "How much do you charge for …?": the amount asked is the kind of fact, the verb no word
+        # to find ("free of charge" in a sentence about damaged items does not answer it). A
+        # noun stays the thing asked ("is there a restocking fee?", "the delivery charge").
+        particles = particles | {g[0] for g in groups if g[0] in _AMOUNT_VERBS}
+    if "day" in language.answer_kinds(ctx.message.content):
+        # "I need it by tomorrow", 今日中に: the day is the kind of fact asked (当日, "next business
+        # day"), no word a sentence must repeat.
+        particles = particles | {g[0] for g in groups if language.asks_for_day(g[0])}
+    # "… is that possible?": the frame of the question, not what it is about.
+    particles = particles | {g[0] for g in groups if g[0] in _FRAME_WORDS}
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
@@ -632,7 +643,14 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         head_group = None
         particles = particles | {g[0] for g in groups if g[0] in _GENERIC_HEADS}
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
-    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
+    own_kinds = language.answer_kinds(ctx.message.content)
+    kinds = language.answer_kinds(query) | own_kinds
+    if "damage" not in own_kinds:
+        kinds = kinds - {"damage"}  # the damage told before is not what a new question asks about
+    if "damage" in kinds:
+        # "the bag of litter showed up ripped open": whatever arrived damaged, the sentence on
+        # damaged items ("if an item arrives damaged …") is about it; the item need not be named.
+        head_group = None
     if "amount" in kinds and head in _AMOUNT_WORDS:
         head_group = None  # "how much do you charge for delivery?": the amount is asked, delivery is the thing
     # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
@@ -726,11 +744,23 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
+    if best_pair is None and _CONDITIONAL.search(best_sentence):
+        # "If a teapot arrives broken, send us a photo." says what to do; the passage's next
+        # sentence ("we will send a new one") says what the shop then does: both answer.
+        passage = language.sentences(best_passage["text"])
+        at = passage.index(best_sentence) if best_sentence in passage else -1
+        following = passage[at + 1] if 0 <= at < len(passage) - 1 else ""
+        if following and not following.lstrip().startswith("#") and not _CONDITIONAL.search(following):
+            best_pair = (best_cover, best_passage, following)
     if best_pair is not None:
         together, p, sentence = best_pair
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
     return chosen, best_cover
+
+
+# A sentence that opens on a condition ("If an item arrives damaged, …", 割れて届いた場合は、…).
+_CONDITIONAL = re.compile(r"^\s*(if|when|should)\b|場合(は|には|も)|(たら|れば)、", re.IGNORECASE)
 
 
 # An exception or a condition to a rule, in the partner's words.
@@ -749,6 +779,9 @@ _GENERIC_HEADS = frozenset(
     ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
 )
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
+_AMOUNT_VERBS = frozenset(["charge", "cost", "pay", "spend"])
+_FRAME_WORDS = frozenset(["possible", "able", "doable"])
+_HOW_MUCH = re.compile(r"\bhow much (do|does|will|would|did|is it to|to)\b", re.I)
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
 )
@@ -908,6 +941,10 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         )
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
+        if knowledge and cover >= dialogue.ESCALATE_BELOW and not _WANTS_AN_ITEM.search(state["text"]):
+            # No item fits and the documents answer well enough for Kai: a policy question
+            # asked of Rinna (今日注文したらいつ届きますか) is answered as he would, not handed over.
+            return _answer(ctx, state, knowledge, cover)
         if "question" in u.acts and knowledge and cover >= 0.2 and not _WANTS_AN_ITEM.search(state["text"]):
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
@@ -938,9 +975,12 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
 # A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
 # nothing fits, that is said plainly; it is no question for a colleague.
 _WANTS_AN_ITEM = re.compile(
-    r"\b(something|anything)\s+(for|to|that|under|below|with)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"\b(something|anything)\s+(for|to|that|under|below|with|so)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
     r"\bdo you (have|sell|carry|stock|got) (any|a|an|some)\b|\bhave you got (any|a|an|some)\b|"
-    r"を探して|が欲しい|がほしい",
+    # "what do you have for walking a dog?", "what would you suggest?", "what should I feed her?"
+    r"\bwhat (do|have|did) (you|ya|u) (have|got|stock|carry|sell)\b|\bwhat (have|'ve) you got\b|"
+    r"\bwhat (would|do|can|could) you (suggest|recommend)\b|\bwhat (should|would|could|can|do) (i|we) (buy|get|feed|use)\b|"
+    r"を探して|が欲しい|がほしい|おすすめ|何をそろえ|何を買え",
     re.I,
 )
 
