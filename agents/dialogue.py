@@ -59,13 +59,17 @@ _SMALLTALK = re.compile(
     _I,
 )
 _HUMAN = re.compile(
-    r"\b((speak|talk|chat)\s+(to|with)\s+(a |an |some |the )?(human|person|people|someone|"
-    r"somebody|staff|agent|representative|manager|colleague|real)|real person|human being|"
+    r"\b((speak|talk|chat)\s+(to|with)\s+(a |an |some |the |your |a real |the real )?(human|person|people|someone|"
+    r"somebody|anyone|anybody|staff|agent|representative|manager|colleague|real|owner|supervisor|boss|"
+    r"employee|team|member of (your )?staff|shop assistant|sales ?person)|real person|human being|"
     r"a human|(an? )?(live )?agent please|customer service rep|operator|"
-    r"(get|put) me (through )?to (a |the )?(person|human|manager|staff))\b|"
+    r"(get|put|connect|transfer|pass) me (through |over )?(to|with) (a |the |your |someone|somebody)|"
+    # "could someone call me back?": a person asked for, by phone
+    r"(can|could|would|please|have|get) (someone|somebody|anyone) (to )?(call|phone|ring|contact) me|call me back|"
+    r"give me a (call|ring))\b|"
     r"担当者|担当さん|(担当|お店|店)の(方|人|かた)(と|に(代わ|かわ|相談|聞|つな|連絡))|"
-    r"人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|"
-    r"(直接|電話で)(話|相談)",
+    r"人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|店長|誰か(と|に)(話|相談|代わ)|"
+    r"(直接|電話で)(話|相談)|折り返し(の)?(お)?(電話|連絡)",
     _I,
 )
 _RESOLVED = re.compile(

@@ -979,7 +979,8 @@ _WANTS_AN_ITEM = re.compile(
     r"\bdo you (have|sell|carry|stock|got) (any|a|an|some)\b|\bhave you got (any|a|an|some)\b|"
     # "what do you have for walking a dog?", "what would you suggest?", "what should I feed her?"
     r"\bwhat (do|have|did) (you|ya|u) (have|got|stock|carry|sell)\b|\bwhat (have|'ve) you got\b|"
-    r"\bwhat (would|do|can|could) you (suggest|recommend)\b|\bwhat (should|would|could|can|do) (i|we) (buy|get|feed|use)\b|"
+    r"\bwhat (would|do|can|could) you (suggest|recommend)\b|"
+    r"\bwhat (should|would|could|can|do) (i|we) (buy|get|feed|use)\b|"
     r"を探して|が欲しい|がほしい|おすすめ|何をそろえ|何を買え",
     re.I,
 )
