@@ -508,6 +508,21 @@ def _knowledge_candidates(ctx: TurnContext, query: str) -> list[dict[str, Any]]:
 READ_ALL_PASSAGES_UP_TO = 80  # each sentence is embedded once per process: ~10 ms each, the first time
 
 
+def _phrasal_verbs(question: str) -> frozenset[str]:
+    """The verbs of an English question read with a particle ("send it back", "pick up"):
+    their partner words are looked for as the phrase, though the verb alone is the partner's
+    too ("send us a photo" is no "send back")."""
+    tokens = re.findall(r"[a-z']+", question.lower())
+    out = set()
+    for i, token in enumerate(tokens):
+        if token in _PARTICLES:
+            for before in reversed(tokens[max(0, i - 3) : i]):
+                if before not in language.EN_STOPWORDS:
+                    out.add(language._en_term(before))
+                    break
+    return frozenset(out)
+
+
 def _aliases(
     question: str, groups: list[tuple[str, frozenset[str], frozenset[str], bool]], targets: set[str]
 ) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
@@ -599,7 +614,9 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # Words the nearest sentences themselves do not use (a heading's word is not an answer's).
     said = {t for i in nearest for t in candidates[i][2]}
     aliases, particles = (
-        _aliases(query, [g for g in groups if not (g[1] & said)], targets) if nearest else ({}, frozenset())
+        _aliases(query, [g for g in groups if not (g[1] & said) or g[0] in _phrasal_verbs(query)], targets)
+        if nearest
+        else ({}, frozenset())
     )
     if _HOW_MUCH.search(ctx.message.content):
         # "How much do you charge for …?": the amount asked is the kind of fact, the verb no word
@@ -615,12 +632,19 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
+    phrasal = frozenset(w for w in _phrasal_verbs(query) if w in aliases)
     # Coverage by the sentence itself, its heading and title helping at a lesser weight.
     known = tools.vocabulary(ctx.conversation.placement_id) | targets
 
     def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
         return retrieval.coverage_of(
-            query, documents, total=total * 2, aliases=aliases if by_meaning else None, ignore=particles, known=known
+            query,
+            documents,
+            total=total * 2,
+            aliases=aliases if by_meaning else None,
+            ignore=particles,
+            known=known,
+            phrasal=phrasal,
         )
 
     own_cover = cover_of([terms for _, _, terms, _ in candidates])
@@ -676,6 +700,11 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             # The kind of fact asked for counts as one more word of the question.
             states = bool(kinds & language.kinds_in(sentence))
             lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
+            if "damage" in kinds and verb_group is None and "damage" in language.kinds_in(sentence):
+                # Damage told and a policy on damage: that is the answer, however the shopper
+                # named the item and how it came ("the harness came with a broken buckle"). A
+                # service asked for ("can you fix the cracked screen?") must still be answered.
+                lexical = max(lexical, DAMAGE_ANSWERS)
         if not answers_what_is_asked(set(terms + context)):
             lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
@@ -787,6 +816,7 @@ _GENERAL_VERBS = frozenset(
 )
 SEMANTIC_ALONE = 0.6  # a sentence this close in meaning answers even with no word in common
 HEAD_MISSING_CAP = 0.4  # below the hand-over threshold
+DAMAGE_ANSWERS = 0.6
 
 
 def _citations(chosen: list[dict[str, Any]], reply: str) -> list[dict[str, Any]]:
