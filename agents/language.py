@@ -531,7 +531,7 @@ _ASKS = {
     ),
     # "I'm 18, can I buy?", 「18歳ですが買えますか」, "how old do you have to be?": an age limit.
     "age": re.compile(
-        r"\d{1,2}\s*(歳|才)|\bhow old\b|"
+        r"\d{1,2}\s*(歳|才)|何(歳|才)|\bhow old\b|"
         r"\b(i'?m|i am|we'?re|she'?s|he'?s|they'?re)\s+(only\s+)?\d{1,2}\b(?!\s*(%|\$|dollars|cm|kg))|"
         r"\bage (limit|restriction|requirement)s?\b|\bminimum age\b|\bunder\s?age\b|\bminors?\b|年齢|未成年",
         re.IGNORECASE,

@@ -880,7 +880,10 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
     elif u.referenced and ("product" not in u.acts or u.pronoun):
         intent = "recommend"
     elif "product" in u.acts or "question" in u.acts or u.follow_up:
-        intent = "coupon" if label == "coupon" and not u.follow_up and u.constraints.price_max is None else "recommend"
+        # A Japanese request names no deal unless its words do: the classifier's character
+        # pairs meet 割 in お湯割り and 水割り as in 割引.
+        deal = label == "coupon" and not (u.language == "ja" and "discount" not in u.acts)
+        intent = "coupon" if deal and not u.follow_up and u.constraints.price_max is None else "recommend"
     elif u.social:
         intent = "chat"
     else:
