@@ -233,6 +233,17 @@ def _of_kind_named(
         return found
     kind = [p for p in found if p["sku"] in named]
     logger.debug("kind %r named %s, found %s", head, sorted(named), [(p["sku"], p.get("coverage")) for p in found])
+    if (
+        found
+        and found[0].get("meant")
+        and found[0]["sku"] not in named
+        and not stock
+        and not _WANTS_AN_ITEM.search(ctx.message.content)
+    ):
+        # A problem told, not an item asked for ("the water in my tank feels too cold for my
+        # tetras"): the things it is about are no kind wanted; the item that stands out in
+        # meaning answers it (the heater, not the cat's water fountain).
+        return found
     if kind:
         return kind
     if (
@@ -380,6 +391,8 @@ def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | N
     if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
         return kept
     chosen = {m["sku"] for m in meant}
+    for m in meant:
+        m["meant"] = True
     return meant + [p for p in kept if p["sku"] not in chosen]
 
 
