@@ -43,9 +43,12 @@ _THANKS = re.compile(
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|see (you|ya)|have a (nice|good|great) (day|one|evening)|"
     r"that'?s all|that is all|that'?s everything|that'?s it for (now|today)|nothing else|"
-    r"i'?m (all )?(done|set)|take care|later|bye for now|cya)\b|"
+    r"i'?m (all )?(done|set)|take care|later|bye for now|cya|i'?ll (have a look|take a look|think about it|"
+    r"check (it|them|those) out))\b|"
     r"さようなら|さよなら|またね|失礼します|バイバイ|では、?また|それでは|"
-    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました",
+    r"また(来|き)ます|また今度|また後で|また寄|じゃあね|おやすみ|失礼しました|"
+    # Leaving to think it over ("I'll have a look", 見てみます): a closing, nothing to search for.
+    r"(見て|検討して|考えて)み(ます|る)|検討します",
     _I,
 )
 _SMALLTALK = re.compile(
@@ -56,13 +59,17 @@ _SMALLTALK = re.compile(
     _I,
 )
 _HUMAN = re.compile(
-    r"\b((speak|talk|chat)\s+(to|with)\s+(a |an |some |the )?(human|person|people|someone|"
-    r"somebody|staff|agent|representative|manager|colleague|real)|real person|human being|"
+    r"\b((speak|talk|chat)\s+(to|with)\s+(a |an |some |the |your |a real |the real )?(human|person|people|someone|"
+    r"somebody|anyone|anybody|staff|agent|representative|manager|colleague|real|owner|supervisor|boss|"
+    r"employee|team|member of (your )?staff|shop assistant|sales ?person)|real person|human being|"
     r"a human|(an? )?(live )?agent please|customer service rep|operator|"
-    r"(get|put) me (through )?to (a |the )?(person|human|manager|staff))\b|"
+    r"(get|put|connect|transfer|pass) me (through |over )?(to|with) (a |the |your |someone|somebody)|"
+    # "could someone call me back?": a person asked for, by phone
+    r"(can|could|would|please|have|get) (someone|somebody|anyone) (to )?(call|phone|ring|contact) me|call me back|"
+    r"give me a (call|ring))\b|"
     r"担当者|担当さん|(担当|お店|店)の(方|人|かた)(と|に(代わ|かわ|相談|聞|つな|連絡))|"
-    r"人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|"
-    r"(直接|電話で)(話|相談)",
+    r"人と話|人間|スタッフ|店員|オペレーター|人に代わ|責任者|店長|誰か(と|に)(話|相談|代わ)|"
+    r"(直接|電話で)(話|相談)|折り返し(の)?(お)?(電話|連絡)",
     _I,
 )
 _RESOLVED = re.compile(
@@ -179,7 +186,8 @@ _THAT_ONE = re.compile(
     _I,
 )
 _CHEAPER = re.compile(
-    r"\b(cheaper|less expensive|lower price|more affordable|budget|inexpensive)\b|"
+    r"\b(cheaper|less expensive|less pricey|less costly|lower price|lower[- ]priced|more affordable|budget|"
+    r"inexpensive|not (as|so) (expensive|pricey|dear))\b|"
     r"もっと安い|より安い|安いの|安め|お手頃",
     _I,
 )

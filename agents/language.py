@@ -378,12 +378,18 @@ def is_ja_noun(word: str) -> bool:
 def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
     """1 when a word (or its synonym, reading) is in the terms; a lesser credit when only
     its kanji are, each of them inside other words (痛い in 頭痛, but also 開く in 開封)."""
-    _word, alternatives, kanji, _proper = group
+    word, alternatives, kanji, _proper = group
     if alternatives & terms_:
         return 1.0
     if kanji and kanji <= terms_:
         return 0.85 if len(kanji) > 1 else 0.6
+    if _LONG_KATAKANA.fullmatch(word) and any(word in t for t in terms_ if t[:1] not in "@~"):
+        # A loanword inside a compound Sudachi keeps whole (カフェイン in ノンカフェイン).
+        return 0.85
     return 0.0
+
+
+_LONG_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{4,}")
 
 
 # Kanji in nearly every Japanese product text or question.
@@ -500,6 +506,13 @@ def warm() -> None:
 # carries that kind of fact answers it better than one that only shares its words, and the
 # kind joins words the shopper and the shop word differently (何時から開いて → 営業時間は10時から).
 
+# Damage, said by the shopper ("it turned up smashed", 割れていました) or by a policy ("if an item
+# arrives damaged", 破損があった場合): the words of the kind, in either tongue.
+_DAMAGE = re.compile(
+    r"\b(broken|broke|breaks?|smashed|shattered|cracked|snapped|ripped|torn|tore|damaged?|dented|crushed|"
+    r"leak(s|ed|ing)?|faulty|defective|spilt|spilled)\b|壊れ|割れ|破れ|破損|傷み|欠け|ひび|漏れ|へこみ|不良",
+    re.IGNORECASE,
+)
 _ASKS = {
     "clock": re.compile(
         r"\bwhat time\b|\bwhen\b.{0,30}\b(open|close|closing|opening)\b|\b(open|opening|closing) (hours|times)\b|"
@@ -518,11 +531,18 @@ _ASKS = {
     ),
     # "I'm 18, can I buy?", 「18歳ですが買えますか」, "how old do you have to be?": an age limit.
     "age": re.compile(
-        r"\d{1,2}\s*(歳|才)|\bhow old\b|"
+        r"\d{1,2}\s*(歳|才)|何(歳|才)|\bhow old\b|"
         r"\b(i'?m|i am|we'?re|she'?s|he'?s|they'?re)\s+(only\s+)?\d{1,2}\b(?!\s*(%|\$|dollars|cm|kg))|"
         r"\bage (limit|restriction|requirement)s?\b|\bminimum age\b|\bunder\s?age\b|\bminors?\b|年齢|未成年",
         re.IGNORECASE,
     ),
+    # "I need it by tomorrow", 「今日中に届けてもらえますか」: which day, counted from the order.
+    "day": re.compile(
+        r"\b(today|tonight|tomorrow|same[- ]day|next[- ]day|overnight)\b|今日|本日|明日|当日|即日|翌日",
+        re.IGNORECASE,
+    ),
+    # "what if one turns up smashed?", 「届いた急須が割れていました」: what the shop does about damage.
+    "damage": _DAMAGE,
     # "do you deliver to Toronto?", 「海外に発送できますか」: where the shop sends orders.
     "place": re.compile(
         r"\b(ship|shipping|deliver|delivery|send|post)\w*\s+(to|outside|abroad|overseas|internationally)\b|"
@@ -541,6 +561,11 @@ _CARRIES = {
         re.IGNORECASE,
     ),
     "amount": re.compile(r"[$¥€£]\s?\d|\d[\d,]*\s?円|\bfree\b|無料|\d+\s?%", re.IGNORECASE),
+    "damage": _DAMAGE,
+    "day": re.compile(
+        r"\bsame[- ]day\b|\bnext (working |business )?day\b|\b(today|tomorrow|overnight)\b|当日|即日|翌日|本日",
+        re.IGNORECASE,
+    ),
     "place": re.compile(
         r"\b(ship|deliver|send)s?\s+(only\s+)?(to|within|outside|abroad|overseas|worldwide|internationally)\b|"
         r"\b(only|also) (ship|deliver)\b|\bcountries\b|\bworldwide\b|全国|海外|国内|離島|地域",
@@ -556,7 +581,8 @@ _CARRIES = {
 
 def answer_kinds(question: str) -> frozenset[str]:
     """The kinds of fact a question asks for: "clock" (a time of day), "duration", "amount", "age",
-    "place" (where orders are sent)."""
+    "day" (today, tomorrow: the same or the next day), "damage" (what is done about it), "place"
+    (where orders are sent)."""
     text = normalize(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
     duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}
@@ -564,6 +590,11 @@ def answer_kinds(question: str) -> frozenset[str]:
         # "いくらかかりますか", "how much does it take": かかる/take is the cost here, not a time.
         kinds.discard("duration")
     return frozenset(kinds)
+
+
+def asks_for_day(word: str) -> bool:
+    """Whether a word of a question names a day counted from the order (today, 明日)."""
+    return bool(_ASKS["day"].fullmatch(normalize(word)))
 
 
 def kinds_in(sentence: str) -> frozenset[str]:

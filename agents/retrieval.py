@@ -86,6 +86,7 @@ def coverage_of(
     head: str = "",
     aliases: dict[str, frozenset[str]] | None = None,
     known: frozenset[str] | None = None,
+    phrasal: frozenset[str] = frozenset(),
 ) -> list[float]:
     """For each document, the share of the question's content words it covers (each word
     weighted by how rare it is among the documents). A word counts as covered by its
@@ -96,6 +97,9 @@ def coverage_of(
     if aliases:
         # The partner's words for the shopper's ("deliver" → ship) count as the word itself.
         groups = [(w, alts | aliases.get(w, frozenset()), k, p) for w, alts, k, p in groups]
+        # A verb read with its particle ("send back") is met by the partner's words for the
+        # phrase (return), not by the verb alone ("send us a photo").
+        groups = [(w, aliases[w], k, p) if w in phrasal and w in aliases else (w, a, k, p) for w, a, k, p in groups]
     if not groups:
         return [0.0 for _ in documents]
     sets = [set(doc) for doc in documents]

@@ -233,6 +233,17 @@ def _of_kind_named(
         return found
     kind = [p for p in found if p["sku"] in named]
     logger.debug("kind %r named %s, found %s", head, sorted(named), [(p["sku"], p.get("coverage")) for p in found])
+    if (
+        found
+        and found[0].get("meant")
+        and found[0]["sku"] not in named
+        and not stock
+        and not _WANTS_AN_ITEM.search(ctx.message.content)
+    ):
+        # A problem told, not an item asked for ("the water in my tank feels too cold for my
+        # tetras"): the things it is about are no kind wanted; the item that stands out in
+        # meaning answers it (the heater, not the cat's water fountain).
+        return found
     if kind:
         return kind
     if (
@@ -380,6 +391,8 @@ def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | N
     if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
         return kept
     chosen = {m["sku"] for m in meant}
+    for m in meant:
+        m["meant"] = True
     return meant + [p for p in kept if p["sku"] not in chosen]
 
 
@@ -508,6 +521,21 @@ def _knowledge_candidates(ctx: TurnContext, query: str) -> list[dict[str, Any]]:
 READ_ALL_PASSAGES_UP_TO = 80  # each sentence is embedded once per process: ~10 ms each, the first time
 
 
+def _phrasal_verbs(question: str) -> frozenset[str]:
+    """The verbs of an English question read with a particle ("send it back", "pick up"):
+    their partner words are looked for as the phrase, though the verb alone is the partner's
+    too ("send us a photo" is no "send back")."""
+    tokens = re.findall(r"[a-z']+", question.lower())
+    out = set()
+    for i, token in enumerate(tokens):
+        if token in _PARTICLES:
+            for before in reversed(tokens[max(0, i - 3) : i]):
+                if before not in language.EN_STOPWORDS:
+                    out.add(language._en_term(before))
+                    break
+    return frozenset(out)
+
+
 def _aliases(
     question: str, groups: list[tuple[str, frozenset[str], frozenset[str], bool]], targets: set[str]
 ) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
@@ -599,17 +627,37 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # Words the nearest sentences themselves do not use (a heading's word is not an answer's).
     said = {t for i in nearest for t in candidates[i][2]}
     aliases, particles = (
-        _aliases(query, [g for g in groups if not (g[1] & said)], targets) if nearest else ({}, frozenset())
+        _aliases(query, [g for g in groups if not (g[1] & said) or g[0] in _phrasal_verbs(query)], targets)
+        if nearest
+        else ({}, frozenset())
     )
+    if _HOW_MUCH.search(ctx.message.content):
+        # "How much do you charge for …?": the amount asked is the kind of fact, the verb no word
+        # to find ("free of charge" in a sentence about damaged items does not answer it). A
+        # noun stays the thing asked ("is there a restocking fee?", "the delivery charge").
+        particles = particles | {g[0] for g in groups if g[0] in _AMOUNT_VERBS}
+    if "day" in language.answer_kinds(ctx.message.content):
+        # "I need it by tomorrow", 今日中に: the day is the kind of fact asked (当日, "next business
+        # day"), no word a sentence must repeat.
+        particles = particles | {g[0] for g in groups if language.asks_for_day(g[0])}
+    # "… is that possible?": the frame of the question, not what it is about.
+    particles = particles | {g[0] for g in groups if g[0] in _FRAME_WORDS}
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
+    phrasal = frozenset(w for w in _phrasal_verbs(query) if w in aliases)
     # Coverage by the sentence itself, its heading and title helping at a lesser weight.
     known = tools.vocabulary(ctx.conversation.placement_id) | targets
 
     def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
         return retrieval.coverage_of(
-            query, documents, total=total * 2, aliases=aliases if by_meaning else None, ignore=particles, known=known
+            query,
+            documents,
+            total=total * 2,
+            aliases=aliases if by_meaning else None,
+            ignore=particles,
+            known=known,
+            phrasal=phrasal,
         )
 
     own_cover = cover_of([terms for _, _, terms, _ in candidates])
@@ -632,7 +680,14 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         head_group = None
         particles = particles | {g[0] for g in groups if g[0] in _GENERIC_HEADS}
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
-    kinds = language.answer_kinds(query) | language.answer_kinds(ctx.message.content)
+    own_kinds = language.answer_kinds(ctx.message.content)
+    kinds = language.answer_kinds(query) | own_kinds
+    if "damage" not in own_kinds:
+        kinds = kinds - {"damage"}  # the damage told before is not what a new question asks about
+    if "damage" in kinds:
+        # "the bag of litter showed up ripped open": whatever arrived damaged, the sentence on
+        # damaged items ("if an item arrives damaged …") is about it; the item need not be named.
+        head_group = None
     if "amount" in kinds and head in _AMOUNT_WORDS:
         head_group = None  # "how much do you charge for delivery?": the amount is asked, delivery is the thing
     # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
@@ -658,6 +713,11 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             # The kind of fact asked for counts as one more word of the question.
             states = bool(kinds & language.kinds_in(sentence))
             lexical = (lexical * size + (1.0 if states else 0.0)) / (size + 1)
+            if "damage" in kinds and verb_group is None and "damage" in language.kinds_in(sentence):
+                # Damage told and a policy on damage: that is the answer, however the shopper
+                # named the item and how it came ("the harness came with a broken buckle"). A
+                # service asked for ("can you fix the cracked screen?") must still be answered.
+                lexical = max(lexical, DAMAGE_ANSWERS)
         if not answers_what_is_asked(set(terms + context)):
             lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
@@ -726,11 +786,23 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
+    if best_pair is None and _CONDITIONAL.search(best_sentence):
+        # "If a teapot arrives broken, send us a photo." says what to do; the passage's next
+        # sentence ("we will send a new one") says what the shop then does: both answer.
+        passage = language.sentences(best_passage["text"])
+        at = passage.index(best_sentence) if best_sentence in passage else -1
+        following = passage[at + 1] if 0 <= at < len(passage) - 1 else ""
+        if following and not following.lstrip().startswith("#") and not _CONDITIONAL.search(following):
+            best_pair = (best_cover, best_passage, following)
     if best_pair is not None:
         together, p, sentence = best_pair
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
     return chosen, best_cover
+
+
+# A sentence that opens on a condition ("If an item arrives damaged, …", 割れて届いた場合は、…).
+_CONDITIONAL = re.compile(r"^\s*(if|when|should)\b|場合(は|には|も)|(たら|れば)、", re.IGNORECASE)
 
 
 # An exception or a condition to a rule, in the partner's words.
@@ -749,11 +821,15 @@ _GENERIC_HEADS = frozenset(
     ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
 )
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
+_AMOUNT_VERBS = frozenset(["charge", "cost", "pay", "spend"])
+_FRAME_WORDS = frozenset(["possible", "able", "doable"])
+_HOW_MUCH = re.compile(r"\bhow much (do|does|will|would|did|is it to|to)\b", re.I)
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
 )
 SEMANTIC_ALONE = 0.6  # a sentence this close in meaning answers even with no word in common
 HEAD_MISSING_CAP = 0.4  # below the hand-over threshold
+DAMAGE_ANSWERS = 0.6  # clear of the hand-over threshold; a sentence carrying the question's words too still wins
 
 
 def _citations(chosen: list[dict[str, Any]], reply: str) -> list[dict[str, Any]]:
@@ -817,7 +893,10 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
     elif u.referenced and ("product" not in u.acts or u.pronoun):
         intent = "recommend"
     elif "product" in u.acts or "question" in u.acts or u.follow_up:
-        intent = "coupon" if label == "coupon" and not u.follow_up and u.constraints.price_max is None else "recommend"
+        # A Japanese request names no deal unless its words do: the classifier's character
+        # pairs meet 割 in お湯割り and 水割り as in 割引.
+        deal = label == "coupon" and not (u.language == "ja" and "discount" not in u.acts)
+        intent = "coupon" if deal and not u.follow_up and u.constraints.price_max is None else "recommend"
     elif u.social:
         intent = "chat"
     else:
@@ -908,6 +987,10 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         )
         if bounded and (u.query or u.follow_up):
             return _nothing_within(ctx, state)
+        if knowledge and cover >= dialogue.ESCALATE_BELOW and not _WANTS_AN_ITEM.search(state["text"]):
+            # No item fits and the documents answer well enough for Kai: a policy question
+            # asked of Rinna (今日注文したらいつ届きますか) is answered as he would, not handed over.
+            return _answer(ctx, state, knowledge, cover)
         if "question" in u.acts and knowledge and cover >= 0.2 and not _WANTS_AN_ITEM.search(state["text"]):
             return _escalate(ctx, state, "no answer in the knowledge base", "unknown")
         return _refuse(ctx, state)
@@ -938,9 +1021,13 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
 # A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
 # nothing fits, that is said plainly; it is no question for a colleague.
 _WANTS_AN_ITEM = re.compile(
-    r"\b(something|anything)\s+(for|to|that|under|below|with)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
+    r"\b(something|anything)\s+(for|to|that|under|below|with|so)\b|\blooking for\b|\bi (need|want|'m after|am after)\b|"
     r"\bdo you (have|sell|carry|stock|got) (any|a|an|some)\b|\bhave you got (any|a|an|some)\b|"
-    r"を探して|が欲しい|がほしい",
+    # "what do you have for walking a dog?", "what would you suggest?", "what should I feed her?"
+    r"\bwhat (do|have|did) (you|ya|u) (have|got|stock|carry|sell)\b|\bwhat (have|'ve) you got\b|"
+    r"\bwhat (would|do|can|could) you (suggest|recommend)\b|"
+    r"\bwhat (should|would|could|can|do) (i|we) (buy|get|feed|use)\b|"
+    r"を探して|が欲しい|がほしい|おすすめ|何をそろえ|何を買え",
     re.I,
 )
 

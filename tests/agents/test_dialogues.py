@@ -73,6 +73,19 @@ SUBSET = (
     "komeya-rinna-budget",
     "komeya-rinna-person",
     "komeya-kai-returns",
+    # a pet shop and a tea shop (round four, written from the shopper's side before the fixes):
+    # "what do you have for walking a dog?" is a request, a coupon for the toys named, "how much
+    # do you charge for delivery?", "by tomorrow" (next business day), damage told ("showed up
+    # ripped open"), カフェインの入っていない (ノンカフェイン), 今日注文したら in Rinna's chat, a
+    # broken teapot with what the shop then does, a problem told (cold water for tetras: the heater)
+    "tails-rinna-walks",
+    "tails-rinna-bored",
+    "tails-kai-shipping",
+    "tails-kai-damaged",
+    "hazuki-rinna-summer",
+    "hazuki-kai-broken",
+    "hazuki-rinna-when",
+    "tails-rinna-tank",
 )
 
 
@@ -90,7 +103,7 @@ def test_every_turn_of_the_subset_passes_every_criterion(testserver):
     # then every applicable check of every turn passes
     failures = [(r.dialogue, r.turn, r.say, r.reply, r.failures) for r in results if r.failures]
     assert failures == []
-    assert len(results) == sum(len(d["turns"]) for d in dialogues) == 129
+    assert len(results) == sum(len(d["turns"]) for d in dialogues) == 145
     table = suite.summary(results)
     assert all(passed == total for passed, total in table.values())
     assert table["invented"][1] == len(results) and table["coupon"][1] >= 8

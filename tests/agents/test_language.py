@@ -329,3 +329,73 @@ def test_a_small_number_word_or_a_payment_count_is_no_price():
     assert dialogue.parse_constraints("about one week?", 2)[0].price_max is None
     assert dialogue.parse_constraints("can I pay in 3 instalments?", 2)[0].price_max is None
     assert dialogue.parse_constraints("I can pay up to 30 dollars", 2)[0].price_max == 3000
+
+
+# --- round four: the pet shop's and the tea shop's kinds --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("I need it by tomorrow, is that possible?", "day"),
+        ("今日中に届けてもらえますか", "day"),
+        ("the bag of litter showed up ripped open", "damage"),
+        ("届いた急須が割れていました", "damage"),
+        ("何歳から買えますか", "age"),
+    ],
+)
+def test_the_day_asked_damage_told_and_an_age_asked_are_kinds_of_fact(question, kind):
+    assert kind in language.answer_kinds(question)
+
+
+def test_a_sentence_states_the_day_or_damage_and_a_plain_time_states_neither():
+    assert "day" in language.kinds_in("Express delivery arrives the next business day for $14.99.")
+    assert "day" in language.kinds_in("午前中のご注文は当日発送します。")
+    assert "damage" in language.kinds_in("If an item arrives damaged, email us a photo within 7 days.")
+    assert not {"day", "damage"} & language.kinds_in("Standard delivery takes 3 to 5 business days.")
+    # the words that ask for the day are no words an answer must repeat
+    assert language.asks_for_day("tomorrow") and language.asks_for_day("今日")
+    assert not language.asks_for_day("delivery")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ありがとうございます、見てみます",
+        "ok thanks, I'll have a look",
+        "thanks, I'll think about it",
+    ],
+)
+def test_leaving_to_think_it_over_is_a_closing_not_a_search(text):
+    understood = read(text, shown=[])
+    assert "goodbye" in understood.acts and understood.query == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "human"),
+    [
+        ("I'd like to speak to the owner", True),
+        ("can someone call me back?", True),
+        ("誰かと話せますか", True),
+        ("店長はいますか", True),
+        ("折り返しお電話ください", True),
+        ("how do I talk to my cat about the vet?", False),
+        ("do you have staff picks?", False),
+        ("will someone call me when it's ready?", False),
+    ],
+)
+def test_a_person_is_asked_for_in_many_words_and_not_by_any_mention_of_one(text, human):
+    assert ("human" in read(text, shown=[]).acts) is human
+
+
+def test_less_pricey_is_a_cheaper_one():
+    # given pens shown; when the shopper asks for something a bit less pricey
+    u = read("hmm anything a bit less pricey?")
+    # then it is a cheaper one than the first shown, not a new search for "pricey"
+    assert (u.constraints.cheaper_than, u.follow_up) == (165, True)
+
+
+def test_a_loanword_inside_a_compound_is_met_at_a_lesser_credit():
+    caffeine = next(g for g in language.word_groups("カフェインの入っていないお茶") if g[0] == "カフェイン")
+    assert language.group_matched(caffeine, set(language.terms("ノンカフェインの麦茶"))) == 0.85
+    assert language.group_matched(caffeine, set(language.terms("香ばしい焙じ茶"))) == 0.0
