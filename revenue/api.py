@@ -616,9 +616,7 @@ class StatementInquiriesApi(APIView):
         data = validated(InquiryInput, request.data)
         sale = None
         if data.get("sale"):
-            sale = sales_by_key(
-                partner_ids=[statement.contract.placement.partner_id], external_id=data["sale"]
-            ).first()
+            sale = sales_by_key(partner_ids=[statement.contract.placement.partner_id], external_id=data["sale"]).first()
             if sale is None:
                 raise ValidationFailed(
                     f"No sale or refund {data['sale']!r}.", fields={"sale": ["no such sale or refund."]}

@@ -292,11 +292,18 @@ def attribution_run(
     conditions = []
     if partner_ids is not None:
         conditions.append("AND partner_id = ANY(%(partners)s)")
+    periods = None
     if sale_ids is not None:
         conditions.append("AND id = ANY(%(sales)s)")
+        if partner_ids is not None:
+            # The batch's months, from the key table (revenue_sale is partitioned by month):
+            # the lock then reads only their partitions, not every month's id index.
+            periods = _sale_periods(partner_ids, sale_ids)
+            conditions.append("AND period = ANY(%(periods)s::date[])")
     params: dict[str, Any] = {
         "partners": partner_ids,
         "sales": sale_ids,
+        "periods": periods,
         "limit": limit,
         "listening": sorted(partners_listening(partner_ids=partner_ids, event_type=EventType.SALE_ATTRIBUTED)),
         "per_event": max(1, int(settings.WEBHOOK_SALES_PER_EVENT)),
@@ -349,6 +356,15 @@ def attribution_run(
     totals = next(row for row in rows if row[0] is None)
     _attributed_emit([(int(row[0]), int(row[1]), row[4]) for row in rows if row[0] is not None])
     return AttributionResult(attributed=int(totals[2]), unattributed=int(totals[3]), skipped=skipped)
+
+
+def _sale_periods(partner_ids: list[int], sale_ids: list[int]) -> list[date]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT period FROM revenue_salekey WHERE partner_id = ANY(%s) AND sale_id = ANY(%s)",
+            [partner_ids, sale_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _attributed_emit(parts: list[tuple[int, int, list[dict[str, Any]]]]) -> None:

@@ -77,11 +77,13 @@ _COUNTS_IN_PERIOD = """
 _PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
 # For a few contracts, the only sales that can be theirs are those carrying a key of one of
 # their touchpoints: found through the sales' key indexes instead of a scan of the partner's.
+# Only sales of P or before can count in P (a refunded sale precedes its refund), so the
+# months after P's partitions are left out (revenue_sale is partitioned by month).
 _KEYED_SALES = (
     " UNION ALL ".join(
         f"""
     SELECT ks.id FROM revenue_touchpoint kt
-      JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key
+      JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key AND ks.period <= %(period)s
      WHERE kt.kind = '{kind}' AND kt.placement_id IN (SELECT placement_id FROM scope)"""
         for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
     )

@@ -58,9 +58,7 @@ def test_a_sale_of_a_month_without_partition_is_stored_in_default_then_moved_by_
     # and ingestion keeps its exact behaviour on it: the same event again is a duplicate,
     # another with its id a conflict, a refund of it is accepted, one of an unknown sale refused
     before = db_snapshot(Sale, SaleKey)
-    again = ingestion.sales_ingest(
-        partner=world.hoshi, events=[_event("old-1", old), _event("old-1", old, amount=5)]
-    )
+    again = ingestion.sales_ingest(partner=world.hoshi, events=[_event("old-1", old), _event("old-1", old, amount=5)])
     assert (again.accepted, again.duplicates, [r.code for r in again.rejected]) == (0, 1, ["conflict"])
     assert db_snapshot(Sale, SaleKey) == before
     refund = {**_event("old-1-r", old + timedelta(days=1), amount=400), "type": "refund", "refund_of": "old-1"}
@@ -131,7 +129,5 @@ def test_a_deleted_sale_gives_its_key_back_and_a_refunded_one_cannot_go(world):
     # when the lone sale is deleted, its key goes with it and can be used again
     lone.delete()
     assert not SaleKey.objects.filter(external_id="s-2").exists()
-    result = ingestion.sales_ingest(
-        partner=world.hoshi, events=[_event("s-2", datetime(2026, 10, 7, tzinfo=UTC))]
-    )
+    result = ingestion.sales_ingest(partner=world.hoshi, events=[_event("s-2", datetime(2026, 10, 7, tzinfo=UTC))])
     assert result.accepted == 1
