@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from contracts.models import ContractVersion, Partner
+from core.db import transaction_settings
 from core.locks import Lock, advisory_key, lock_transaction_acquire
 from webhooks.models import EventType
 from webhooks.selectors import partners_listening
@@ -323,28 +324,28 @@ def attribution_run(
             locked, locked_source = cursor.rowcount, "attribution_locked l"
             cursor.execute("ANALYZE attribution_locked")
         params.update(attribution_rules(partner_ids=partner_ids))
-        if not batch:
-            # A whole pass is made of hash joins. Right after a large load the planner's
-            # statistics can still say the tables are nearly empty, and nested loops over
-            # whole tables, planned on that belief, take minutes instead of seconds.
-            cursor.execute("SET LOCAL enable_nestloop = off")
+        # A whole pass is made of hash joins. Right after a large load the planner's
+        # statistics can still say the tables are nearly empty, and nested loops over
+        # whole tables, planned on that belief, take minutes instead of seconds.
+        planner = {} if batch else {"enable_nestloop": "off"}
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
         touch_rules = (
             f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
             if batch
             else touch_rules_cte()
         )
-        cursor.execute(
-            _ATTRIBUTE.format(
-                rules=RULES_CTE,
-                touch_rules=touch_rules,
-                locked=locked_source,
-                picked=picked_sales_sql("pending", explain=True),
-                write=WRITE_ATTRIBUTION_SET,
-            ),
-            params,
-        )
-        rows = cursor.fetchall()
+        with transaction_settings(cursor, **planner):
+            cursor.execute(
+                _ATTRIBUTE.format(
+                    rules=RULES_CTE,
+                    touch_rules=touch_rules,
+                    locked=locked_source,
+                    picked=picked_sales_sql("pending", explain=True),
+                    write=WRITE_ATTRIBUTION_SET,
+                ),
+                params,
+            )
+            rows = cursor.fetchall()
         skipped = 0
         if sale_ids is not None and locked < len(sale_ids):
             cursor.execute(

@@ -119,4 +119,7 @@ def _partition_create(cursor: CursorWrapper, month: date, *, move: bool) -> int:
         f"ALTER TABLE revenue_sale ATTACH PARTITION {name} FOR VALUES FROM ('{month:%Y-%m-%d}') "
         f"TO ('{following:%Y-%m-%d}')"
     )
+    # Statistics at once (cheap: it is new): a table never analyzed is planned as if it held
+    # ten pages, which across many empty months adds up to parallel plans for nothing.
+    cursor.execute(f"ANALYZE {name}")
     return moved

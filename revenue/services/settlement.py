@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
+from core.db import transaction_settings
 from core.errors import Conflict, ErrorCode, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import AuditLog, User
@@ -379,14 +380,11 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
     each attributing the unsettled sales it reads as it goes."""
     inputs: dict[int, PeriodInputs] = defaultdict(PeriodInputs)
     params = _query_params(contract_ids=contract_ids, period=period, every_partner=every_partner)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
-        # in memory instead of spilling batches to disk.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        if every_partner:
-            # Every contract at once: hash joins over the month, whatever stale statistics
-            # (right after a large load) would have the planner believe.
-            cursor.execute("SET LOCAL enable_nestloop = off")
+    # A settlement aggregate reads a whole month of sales: room to hash the touchpoints in
+    # memory instead of spilling batches to disk. Every contract at once: hash joins over the
+    # month, whatever stale statistics (right after a large load) would have the planner believe.
+    planner = {"work_mem": "256MB", **({"enable_nestloop": "off"} if every_partner else {})}
+    with transaction.atomic(), connection.cursor() as cursor, transaction_settings(cursor, **planner):
         cursor.execute(_SALES.format(**_NARROW[not every_partner]), params)
         for contract_id, count, total, late_count, late_total in cursor.fetchall():
             item = inputs[contract_id]

@@ -65,9 +65,9 @@ def _sales_partitions_in(plan: dict[str, Any], *, visited_only: bool) -> set[str
 
     def walk(node: dict[str, Any]) -> None:
         name = node.get("Relation Name", "")
-        if name.startswith("revenue_sale_y") or name == DEFAULT_PARTITION:
-            if not visited_only or node.get("Actual Loops", 0) > 0:
-                found.add(name)
+        is_partition = name.startswith("revenue_sale_y") or name == DEFAULT_PARTITION
+        if is_partition and (not visited_only or node.get("Actual Loops", 0) > 0):
+            found.add(name)
         for child in node.get("Plans", []):
             walk(child)
 

@@ -120,10 +120,13 @@ def test_a_deleted_sale_gives_its_key_back_and_a_refunded_one_cannot_go(world):
     lone = SaleFactory(partner=world.hoshi, external_id="s-2", occurred_at=datetime(2026, 10, 6, tzinfo=UTC))
     before = db_snapshot(Sale, SaleKey)
     # when the refunded sale is deleted below the ORM (which would refuse it: PROTECT)
-    with pytest.raises(IntegrityError, match="sale_refund_of_fk_salekey"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM revenue_sale WHERE id = %s", [sale.pk])
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with (
+        pytest.raises(IntegrityError, match="sale_refund_of_fk_salekey"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM revenue_sale WHERE id = %s", [sale.pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     # then nothing changed
     assert db_snapshot(Sale, SaleKey) == before
     # when the lone sale is deleted, its key goes with it and can be used again
