@@ -17,10 +17,10 @@ What partitioning changes, and why:
 * (partner, external_id) — ingestion's idempotency key — cannot be unique across partitions,
   so it lives in revenue_salekey (PRIMARY KEY (partner_id, external_id) → sale_id, period).
   Ingestion claims keys there and inserts the sales it claimed in the same statement; a
-  BEFORE INSERT trigger on revenue_sale writes the key of a sale stored any other way (the
-  ORM, the admin, tests) and refuses a second sale with a key already taken
-  (unique_violation "sale_external_id_unique", as before); an AFTER DELETE trigger removes a
-  deleted sale's key; a BEFORE UPDATE trigger refuses changing id, partner, external_id or
+  statement-level AFTER INSERT trigger on revenue_sale writes the keys of sales stored any
+  other way (the ORM, the admin, COPY, tests) and refuses a sale whose key another holds
+  (unique_violation "sale_external_id_unique", as before); an AFTER DELETE trigger removes
+  deleted sales' keys; a BEFORE UPDATE trigger refuses changing id, partner, external_id or
   period (the key would point at the wrong partition).
 * Foreign keys that named a sale by id (Sale.refund_of, Inquiry.sale, SaleExclusion.sale)
   now reference revenue_salekey (partner_id, sale_id) — still enforced by the database, with
@@ -161,43 +161,50 @@ ALTER TABLE revenue_saleexclusion ADD CONSTRAINT saleexclusion_sale_fk_salekey
     FOREIGN KEY (partner_id, sale_id) REFERENCES revenue_salekey (partner_id, sale_id)
     DEFERRABLE INITIALLY DEFERRED;
 
--- A sale stored without claiming its key first (the ORM, the admin): claim it now, or refuse
--- it as the unique index did. A sale whose key was claimed for it (ingestion) passes.
-CREATE FUNCTION revenue_sale_key_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Sales stored without claiming their keys first (the ORM, the admin, COPY): their keys are
+-- claimed now, once per statement and set-based; a key another sale holds (or two sales of
+-- the statement share) is refused as the unique index did. Sales whose keys were claimed for
+-- them (ingestion) pass. Per statement, not per row: a row trigger writing keys one by one
+-- made a statement of many new sales slow down as it grew.
+CREATE FUNCTION revenue_sale_keys_claim() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    claimed revenue_salekey%ROWTYPE;
+    taken record;
 BEGIN
-    SELECT * INTO claimed FROM revenue_salekey
-     WHERE partner_id = NEW.partner_id AND external_id = NEW.external_id;
-    IF NOT FOUND THEN
-        INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period)
-        VALUES (NEW.partner_id, NEW.external_id, NEW.id, NEW.period);
-    ELSIF claimed.sale_id <> NEW.id OR claimed.period <> NEW.period THEN
+    INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period)
+    SELECT n.partner_id, n.external_id, n.id, n.period FROM new_sales n
+     ORDER BY n.partner_id, n.external_id
+    ON CONFLICT (partner_id, external_id) DO NOTHING;
+    SELECT n.partner_id, n.external_id INTO taken
+      FROM new_sales n
+      JOIN revenue_salekey k ON k.partner_id = n.partner_id AND k.external_id = n.external_id
+     WHERE k.sale_id <> n.id OR k.period <> n.period
+     LIMIT 1;
+    IF FOUND THEN
         RAISE EXCEPTION 'duplicate key value violates unique constraint "sale_external_id_unique"'
             USING ERRCODE = 'unique_violation', CONSTRAINT = 'sale_external_id_unique',
                   DETAIL = format('Key (partner_id, external_id)=(%s, %s) already exists.',
-                                  NEW.partner_id, NEW.external_id);
-    END IF;
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER sale_key_claim BEFORE INSERT ON revenue_sale
-    FOR EACH ROW EXECUTE FUNCTION revenue_sale_key_claim();
-
--- A deleted sale gives its key back. The partition service moves rows out of the DEFAULT
--- partition (delete there, insert into the month's new partition, in one transaction) with
--- haken.sale_partition_move set: the key stays, pointing at the same id and period.
-CREATE FUNCTION revenue_sale_key_release() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF coalesce(current_setting('haken.sale_partition_move', true), '') <> 'on' THEN
-        DELETE FROM revenue_salekey
-         WHERE partner_id = OLD.partner_id AND external_id = OLD.external_id AND sale_id = OLD.id;
+                                  taken.partner_id, taken.external_id);
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER sale_key_release AFTER DELETE ON revenue_sale
-    FOR EACH ROW EXECUTE FUNCTION revenue_sale_key_release();
+CREATE TRIGGER sale_keys_claim AFTER INSERT ON revenue_sale
+    REFERENCING NEW TABLE AS new_sales FOR EACH STATEMENT EXECUTE FUNCTION revenue_sale_keys_claim();
+
+-- Deleted sales give their keys back. The partition service's moves (delete from the DEFAULT
+-- partition, insert into the month's new one) name the partition, which fires no trigger of
+-- the parent; haken.sale_partition_move says so too, should one ever go through the parent.
+CREATE FUNCTION revenue_sale_keys_release() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('haken.sale_partition_move', true), '') <> 'on' THEN
+        DELETE FROM revenue_salekey k USING old_sales o
+         WHERE k.partner_id = o.partner_id AND k.external_id = o.external_id AND k.sale_id = o.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sale_keys_release AFTER DELETE ON revenue_sale
+    REFERENCING OLD TABLE AS old_sales FOR EACH STATEMENT EXECUTE FUNCTION revenue_sale_keys_release();
 
 CREATE FUNCTION revenue_sale_key_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

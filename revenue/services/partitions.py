@@ -14,8 +14,9 @@ A new partition is created as a plain table, filled, and then attached (ATTACH t
 SHARE UPDATE EXCLUSIVE lock on revenue_sale: ingestion and reads go on; the DEFAULT
 partition, which PostgreSQL checks holds no row of the new month, is locked for that
 moment). Moving a row deletes it from the DEFAULT partition and inserts it, unchanged, into
-the new one in the same transaction; `haken.sale_partition_move` tells the trigger that
-releases a deleted sale's key to leave the key be (it still names the same id and month).
+the new one in the same transaction, naming the partitions, so the parent's key triggers do
+not fire; `haken.sale_partition_move` tells the one that releases deleted sales' keys to
+leave them be all the same (each still names the same id and month).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from django.utils import timezone
 from revenue.models import Sale, SaleKey
 from revenue.services import ingestion
 from revenue.services.partitions import DEFAULT_PARTITION, sale_partition_name, sale_partitions, sale_partitions_ensure
+from revenue.tasks import sale_partitions_ensure_task
 from tests.support.factories import SaleFactory
 from tests.support.snapshot import db_snapshot
 
@@ -134,3 +135,19 @@ def test_a_deleted_sale_gives_its_key_back_and_a_refunded_one_cannot_go(world):
     assert not SaleKey.objects.filter(external_id="s-2").exists()
     result = ingestion.sales_ingest(partner=world.hoshi, events=[_event("s-2", datetime(2026, 10, 7, tzinfo=UTC))])
     assert result.accepted == 1
+
+
+def test_beat_runs_the_partition_pass_daily_on_the_ingest_lane(world, settings):
+    # given the beat schedule
+    entry = settings.CELERY_BEAT_SCHEDULE["sale-partitions-ensure"]
+    # then it names the task, once a day
+    assert (entry["task"], str(entry["schedule"]._orig_minute), str(entry["schedule"]._orig_hour)) == (
+        "revenue.tasks.sale_partitions_ensure_task",
+        "10",
+        "3",
+    )
+    # when the task runs (twice: the second finds everything made)
+    first = sale_partitions_ensure_task()
+    second = sale_partitions_ensure_task()
+    # then it made nothing the migration had not (this month and three ahead exist already)
+    assert (first, second) == ([], [])
