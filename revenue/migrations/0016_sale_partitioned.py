@@ -6,7 +6,8 @@ months ahead plus a DEFAULT partition (a sale of a month without a partition lan
 never fails; the beat task revenue.tasks.sale_partitions_ensure moves such rows into their
 month's partition), every row is copied, the old table dropped, and the indexes, checks,
 foreign keys and triggers recreated on the new one. It holds an exclusive lock on the sales
-for as long as the copy takes (about a minute per ten million rows): run it in a quiet hour.
+for as long as the copy and the index builds take (not measured on a large table): run it in
+a quiet hour.
 
 What partitioning changes, and why:
 
