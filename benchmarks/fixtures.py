@@ -26,7 +26,7 @@ TERMS = {
 def reset_revenue_tables() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE revenue_sale, revenue_touchpoint, revenue_outcome, revenue_statementline, "
+            "TRUNCATE revenue_sale, revenue_salekey, revenue_touchpoint, revenue_outcome, revenue_statementline, "
             "revenue_statementsplit, revenue_statementadjustment, revenue_statement, revenue_settlementrun, "
             "revenue_journalline, revenue_journalentry, revenue_account, revenue_saleuploadrejection, "
             "revenue_saleupload, contracts_contractversion, contracts_contract, contracts_placementtransition, "
@@ -153,18 +153,32 @@ def generate_sales(
     matching column when `keyed`; the others carry no key."""
     placements = _placements_count()
     with connection.cursor() as cursor:
+        # Keys first, as ingestion claims them (revenue_salekey, migration 0016): the sales'
+        # trigger then finds every key claimed and writes none.
         cursor.execute(f"""
-            INSERT INTO revenue_sale (partner_id, external_id, type, occurred_at, amount, currency,
-                coupon_code, click_id, conversation_id, period, content_digest,
-                received_at, attribution, attributed_key, attribution_note)
-            SELECT bp.partner_id, {external_id}, 'sale', sale_at, 100 + (g * 7919) % 50000, 'JPY',
-                   CASE WHEN {keyed} AND t % 3 = 0 THEN 'K' || t END,
-                   CASE WHEN {keyed} AND t % 3 = 1 THEN 'K' || t END,
-                   CASE WHEN {keyed} AND t % 3 = 2 THEN 'K' || t END,
-                   {period}, md5(g::text), now(), 'pending', '', ''
+            CREATE TEMP TABLE bench_new_sales AS
+            SELECT nextval('revenue_sale_id_seq') AS id, bp.partner_id, {external_id} AS external_id,
+                   sale_at, 100 + (g * 7919) % 50000 AS amount,
+                   CASE WHEN {keyed} AND t % 3 = 0 THEN 'K' || t END AS coupon_code,
+                   CASE WHEN {keyed} AND t % 3 = 1 THEN 'K' || t END AS click_id,
+                   CASE WHEN {keyed} AND t % 3 = 2 THEN 'K' || t END AS conversation_id,
+                   {period} AS period, md5(g::text) AS digest
               FROM generate_series(0::bigint, {count - 1}) g
               CROSS JOIN LATERAL (SELECT {touchpoint} AS t, {occurred_at} AS sale_at) pick
               JOIN bench_placements bp ON bp.n = pick.t % {placements}
         """)
+        cursor.execute(
+            "INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period) "
+            "SELECT partner_id, external_id, id, period FROM bench_new_sales"
+        )
+        cursor.execute("""
+            INSERT INTO revenue_sale (id, partner_id, external_id, type, occurred_at, amount, currency,
+                coupon_code, click_id, conversation_id, period, content_digest,
+                received_at, attribution, attributed_key, attribution_note)
+            SELECT id, partner_id, external_id, 'sale', sale_at, amount, 'JPY', coupon_code, click_id,
+                   conversation_id, period, digest, now(), 'pending', '', ''
+              FROM bench_new_sales
+        """)
+        cursor.execute("DROP TABLE bench_new_sales")
         cursor.execute("ANALYZE revenue_sale")
         cursor.execute("ANALYZE revenue_touchpoint")

@@ -271,6 +271,8 @@ CELERY_TASK_ROUTES = {
     "agents.tasks.reply_sweep": {"queue": "chat"},
     "revenue.tasks.attribution_*": {"queue": "ingest"},
     "revenue.tasks.upload_process_task": {"queue": "ingest"},
+    # Partition maintenance serves ingestion (a month's partition before its first sale).
+    "revenue.tasks.sale_partitions_ensure_task": {"queue": "ingest"},
     "revenue.tasks.settlement_*": {"queue": "settle"},
     "revenue.tasks.rollup_*": {"queue": "settle"},
     "payments.tasks.*": {"queue": "settle"},
@@ -297,6 +299,12 @@ CELERY_BEAT_SCHEDULE = {
     "attribution-sweep": {
         "task": "revenue.tasks.attribution_sweep",
         "schedule": crontab(minute="*/5"),
+    },
+    "sale-partitions-ensure": {
+        "task": "revenue.tasks.sale_partitions_ensure_task",
+        # The sales' monthly partitions three months ahead, and a partition for any month whose
+        # sales landed in the DEFAULT one (revenue.services.partitions). Daily is plenty.
+        "schedule": crontab(minute=10, hour=3),
     },
     "stalled-work-sweep": {
         "task": "revenue.tasks.stalled_work_sweep",

@@ -38,10 +38,10 @@ from core.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied,
 from core.models import User
 from core.permissions import FINANCE_ROLES, api_person, has_role
 from revenue import exports
-from revenue.models import Inquiry, InquiryComment, Sale, SettlementRun, Statement, StatementLine, StatementSplit
+from revenue.models import Inquiry, InquiryComment, SettlementRun, Statement, StatementLine, StatementSplit
 from revenue.pagination import StatementCursorPagination
 from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list, reattribution_target
-from revenue.selectors.statements import sale_get, statement_get, statement_list
+from revenue.selectors.statements import sale_get, sales_by_key, statement_get, statement_list
 from revenue.serializers import (
     MAX_BATCH,
     IngestErrorSerializer,
@@ -616,9 +616,7 @@ class StatementInquiriesApi(APIView):
         data = validated(InquiryInput, request.data)
         sale = None
         if data.get("sale"):
-            sale = Sale.objects.filter(
-                partner_id=statement.contract.placement.partner_id, external_id=data["sale"]
-            ).first()
+            sale = sales_by_key(partner_ids=[statement.contract.placement.partner_id], external_id=data["sale"]).first()
             if sale is None:
                 raise ValidationFailed(
                     f"No sale or refund {data['sale']!r}.", fields={"sale": ["no such sale or refund."]}

@@ -254,8 +254,17 @@ class Sale(models.Model):
     conversation_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     customer_ref = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     store_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # The database enforces it through the key table: (partner_id, refund_of_id) references
+    # revenue_salekey (partner_id, sale_id) (migration 0016, docs/scaling.md); a foreign key
+    # into the partitioned table itself would have to carry the sale's period.
     refund_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        db_index=False,
+        db_constraint=False,
     )
     # The month containing occurred_at in the partner's zone; set once at ingestion.
     period = models.DateField()
@@ -286,8 +295,10 @@ class Sale(models.Model):
     )
 
     class Meta:
+        # revenue_sale is partitioned by month on `period` (migration 0016, docs/scaling.md):
+        # its primary key in the database is (id, partner_id, period), and (partner,
+        # external_id) is unique through SaleKey, which triggers keep in step with the sales.
         constraints = [
-            models.UniqueConstraint(fields=["partner", "external_id"], name="sale_external_id_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sale_amount_positive"),
             models.CheckConstraint(
                 condition=(Q(type="sale") & Q(refund_of__isnull=True))
@@ -331,6 +342,28 @@ class Sale(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.external_id}"
+
+
+class SaleKey(models.Model):
+    """A sale's idempotency key, (partner, external_id), unique across every month of the
+    partitioned sales table (a unique index there would have to include the month). Ingestion
+    claims keys here (`INSERT … ON CONFLICT DO NOTHING RETURNING`) and stores the sales it
+    claimed in the same statement; a trigger on revenue_sale writes the key of a sale stored
+    any other way and refuses a second sale with the same key, another removes it with its sale.
+    Foreign keys that name a sale reference (partner_id, sale_id) here (migration 0016)."""
+
+    pk = models.CompositePrimaryKey("partner_id", "external_id")
+    partner_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=128)
+    sale_id = models.BigIntegerField()
+    # The sale's month: where to find it without visiting every partition.
+    period = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner_id", "sale_id"], name="salekey_sale_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.external_id} → {self.sale_id}"
 
 
 class Outcome(models.Model):
@@ -430,7 +463,10 @@ class Inquiry(models.Model):
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="inquiries")
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+")
     line_kind = models.CharField(max_length=24, blank=True, choices=StatementLine.Kind.choices)
-    sale = models.ForeignKey(Sale, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Enforced as (partner_id, sale_id) → revenue_salekey (partner_id, sale_id): see Sale.refund_of.
+    sale = models.ForeignKey(
+        Sale, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     reason = models.CharField(max_length=24, choices=Reason.choices)
     comment = models.TextField(max_length=4000)
     attachment = models.FileField(upload_to="inquiries/%Y/%m/", blank=True)
@@ -501,7 +537,11 @@ class SaleExclusion(models.Model):
     (revenue.services.attribution), so it stays a pure function of what is stored and no
     later pass counts the sale back (DESIGN.md §5a)."""
 
-    sale = models.OneToOneField(Sale, on_delete=models.PROTECT, related_name="exclusion")
+    # Enforced as (partner_id, sale_id) → revenue_salekey (partner_id, sale_id): see Sale.refund_of.
+    sale = models.OneToOneField(Sale, on_delete=models.PROTECT, related_name="exclusion", db_constraint=False)
+    # The sale's partner: every key into the sales carries it, so the table can be distributed
+    # by partner (docs/scaling.md).
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     placement = models.ForeignKey(
         "contracts.Placement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

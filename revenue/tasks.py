@@ -12,7 +12,7 @@ from core.periods import add_months
 from core.queue import enqueue
 from revenue.models import SaleUpload
 from revenue.selectors.stalled import stalled_work
-from revenue.services import attribution, rollups, settlement
+from revenue.services import attribution, partitions, rollups, settlement
 from revenue.services.uploads import upload_process
 
 
@@ -34,6 +34,13 @@ def attribution_sweep(limit: int = 5000) -> int:
     this: it attributes the sales it counts itself."""
     result = attribution.attribution_run(limit=limit)
     return result.attributed + result.unattributed
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def sale_partitions_ensure_task() -> list[str]:
+    """Beat, daily: the sales' monthly partitions for the months ahead, and for any month whose
+    sales wait in the DEFAULT partition (revenue.services.partitions)."""
+    return partitions.sale_partitions_ensure().created
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -65,7 +65,7 @@ from revenue.line_text import line_description
 from revenue.models import Inquiry, Sale, SaleUpload, SaleUploadRejection, SettlementRun, Statement, StatementLine
 from revenue.selectors import reports
 from revenue.selectors.inquiries import inquiry_get, inquiry_history, inquiry_list, reattribution_target
-from revenue.selectors.statements import settlement_runs, statement_get
+from revenue.selectors.statements import sales_by_key, settlement_runs, statement_get
 from revenue.selectors.uploads import upload_get, upload_latest_with_rejections, upload_list, upload_rejections
 from revenue.services import inquiries, settlement, statement_batches
 from revenue.services.uploads import REQUIRED_COLUMNS, UPLOAD_COLUMNS, upload_create, upload_progress_percent
@@ -635,9 +635,7 @@ def portal_inquiry_open(request: HttpRequest, statement_id: int) -> HttpResponse
         line_kind = subject.removeprefix("line:") if subject.startswith("line:") else ""
         if subject == "sale":
             external_id = (form.cleaned_data["sale"] or "").strip()
-            sale = Sale.objects.filter(
-                partner_id=statement.contract.placement.partner_id, external_id=external_id
-            ).first()
+            sale = sales_by_key(partner_ids=[statement.contract.placement.partner_id], external_id=external_id).first()
             if sale is None:
                 raise ValidationFailed(
                     _("No sale or refund %(id)r.") % {"id": external_id},

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from contracts.selectors import partners_visible, viewer_partner_id
 from core.errors import NotFound
-from revenue.models import Sale, SettlementRun, Statement, StatementLine, StatementSplit
+from revenue.models import Sale, SaleKey, SettlementRun, Statement, StatementLine, StatementSplit
 from revenue.services.settlement import SETTLED
 
 # What a partner sees: statements sent to review (to question them before money moves,
@@ -48,11 +48,27 @@ def settlement_runs(*, limit: int = 20) -> QuerySet[SettlementRun]:
     return SettlementRun.objects.select_related("requested_by").order_by("-created_at", "-id")[:limit]
 
 
+def sales_by_key(*, partner_ids: Any, external_id: str) -> QuerySet[Sale]:
+    """The sales of these partners (ids or a queryset of partners) with this external_id,
+    found through the key table: it names each sale's month, so only that month's partition
+    of revenue_sale is read (the sales table has no (partner, external_id) index of its own)."""
+    keys = list(
+        SaleKey.objects.filter(partner_id__in=partner_ids, external_id=external_id).values_list(
+            "partner_id", "sale_id", "period"
+        )
+    )
+    match = Q(pk__in=[])
+    for partner_id, sale_id, period in keys:
+        match |= Q(pk=sale_id, partner_id=partner_id, period=period)
+    return Sale.objects.filter(match)
+
+
 def sale_get(*, viewer: Any, external_id: str) -> Sale:
     partner_id = viewer_partner_id(viewer)
-    sales = Sale.objects.filter(partner__in=partners_visible(viewer=viewer), external_id=external_id)
+    partners = partners_visible(viewer=viewer)
     if partner_id is not None:
-        sales = sales.filter(partner_id=partner_id)
+        partners = partners.filter(pk=partner_id)
+    sales = sales_by_key(partner_ids=partners.values("pk"), external_id=external_id)
     sale = sales.select_related("placement__employee", "touchpoint", "refund_of", "statement").first()
     if sale is None:
         raise NotFound(_("No sale %(external_id)r.") % {"external_id": external_id})

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from contracts.models import ContractVersion, Partner
+from core.db import transaction_settings
 from core.locks import Lock, advisory_key, lock_transaction_acquire
 from revenue.services.rollups import rollup_apply_sql
 from webhooks.models import EventType
@@ -296,11 +297,18 @@ def attribution_run(
     conditions = []
     if partner_ids is not None:
         conditions.append("AND partner_id = ANY(%(partners)s)")
+    periods = None
     if sale_ids is not None:
         conditions.append("AND id = ANY(%(sales)s)")
+        if partner_ids is not None:
+            # The batch's months, from the key table (revenue_sale is partitioned by month):
+            # the lock then reads only their partitions, not every month's id index.
+            periods = _sale_periods(partner_ids, sale_ids)
+            conditions.append("AND period = ANY(%(periods)s::date[])")
     params: dict[str, Any] = {
         "partners": partner_ids,
         "sales": sale_ids,
+        "periods": periods,
         "limit": limit,
         "listening": sorted(partners_listening(partner_ids=partner_ids, event_type=EventType.SALE_ATTRIBUTED)),
         "per_event": max(1, int(settings.WEBHOOK_SALES_PER_EVENT)),
@@ -320,29 +328,29 @@ def attribution_run(
             locked, locked_source = cursor.rowcount, "attribution_locked l"
             cursor.execute("ANALYZE attribution_locked")
         params.update(attribution_rules(partner_ids=partner_ids))
-        if not batch:
-            # A whole pass is made of hash joins. Right after a large load the planner's
-            # statistics can still say the tables are nearly empty, and nested loops over
-            # whole tables, planned on that belief, take minutes instead of seconds.
-            cursor.execute("SET LOCAL enable_nestloop = off")
+        # A whole pass is made of hash joins. Right after a large load the planner's
+        # statistics can still say the tables are nearly empty, and nested loops over
+        # whole tables, planned on that belief, take minutes instead of seconds.
+        planner = {} if batch else {"enable_nestloop": "off"}
         # A batch (ids or a limit) reaches its few touchpoints by index; a whole pass hashes them all.
         touch_rules = (
             f"{batch_touchpoints_cte('pending')}, {touch_rules_cte('batch_touchpoints')}"
             if batch
             else touch_rules_cte()
         )
-        cursor.execute(
-            _ATTRIBUTE.format(
-                rules=RULES_CTE,
-                touch_rules=touch_rules,
-                locked=locked_source,
-                picked=picked_sales_sql("pending", explain=True),
-                write=WRITE_ATTRIBUTION_SET,
-                rollup=rollup_apply_sql("written"),
-            ),
-            params,
-        )
-        rows = cursor.fetchall()
+        with transaction_settings(cursor, **planner):
+            cursor.execute(
+                _ATTRIBUTE.format(
+                    rules=RULES_CTE,
+                    touch_rules=touch_rules,
+                    locked=locked_source,
+                    picked=picked_sales_sql("pending", explain=True),
+                    write=WRITE_ATTRIBUTION_SET,
+                    rollup=rollup_apply_sql("written"),
+                ),
+                params,
+            )
+            rows = cursor.fetchall()
         skipped = 0
         if sale_ids is not None and locked < len(sale_ids):
             cursor.execute(
@@ -354,6 +362,15 @@ def attribution_run(
     totals = next(row for row in rows if row[0] is None)
     _attributed_emit([(int(row[0]), int(row[1]), row[4]) for row in rows if row[0] is not None])
     return AttributionResult(attributed=int(totals[2]), unattributed=int(totals[3]), skipped=skipped)
+
+
+def _sale_periods(partner_ids: list[int], sale_ids: list[int]) -> list[date]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT period FROM revenue_salekey WHERE partner_id = ANY(%s) AND sale_id = ANY(%s)",
+            [partner_ids, sale_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _attributed_emit(parts: list[tuple[int, int, list[dict[str, Any]]]]) -> None:

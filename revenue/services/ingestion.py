@@ -292,21 +292,43 @@ def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime)
     )
 
 
+# Keys first: the idempotency key (partner, external_id) is unique in revenue_salekey, not in
+# the partitioned revenue_sale (migration 0016). The key insert claims each new key, with the
+# sale's id and month, and skips keys already taken (a concurrent batch's claim waits for it,
+# as the unique index did); only the claimed rows become sales, in the same statement (the
+# sales' trigger finds its key claimed for that id and lets it pass). The ids are drawn in
+# external_id order, the order the keys are locked in.
 _SALE_INSERT = """
+WITH e AS MATERIALIZED (
+    SELECT e.*, date_trunc('month', e.occurred_at AT TIME ZONE %s)::date AS period
+    FROM unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+                %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])
+         AS e(external_id, occurred_at, amount, currency, coupon_code, click_id, conversation_id,
+              customer_ref, store_id, refund_of_id, digest)
+), claimed AS (
+    INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period)
+    SELECT %s, k.external_id, nextval('revenue_sale_id_seq'), k.period
+    FROM (SELECT external_id, period FROM e ORDER BY external_id) k
+    ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING sale_id, external_id
+)
 INSERT INTO revenue_sale (
-    partner_id, external_id, type, occurred_at, amount, currency, coupon_code, click_id,
+    id, partner_id, external_id, type, occurred_at, amount, currency, coupon_code, click_id,
     conversation_id, customer_ref, store_id, refund_of_id, period, content_digest, received_at,
     upload_id, attribution, attributed_key, attribution_note
 )
-SELECT %s, e.external_id, %s, e.occurred_at, e.amount, e.currency, e.coupon_code, e.click_id,
-       e.conversation_id, e.customer_ref, e.store_id, e.refund_of_id,
-       date_trunc('month', e.occurred_at AT TIME ZONE %s)::date, e.digest, %s, %s, 'pending', '', ''
-FROM unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])
-     AS e(external_id, occurred_at, amount, currency, coupon_code, click_id, conversation_id,
-          customer_ref, store_id, refund_of_id, digest)
-ON CONFLICT (partner_id, external_id) DO NOTHING
+SELECT c.sale_id, %s, e.external_id, %s, e.occurred_at, e.amount, e.currency, e.coupon_code, e.click_id,
+       e.conversation_id, e.customer_ref, e.store_id, e.refund_of_id, e.period, e.digest, %s, %s,
+       'pending', '', ''
+FROM claimed c JOIN e ON e.external_id = c.external_id
 RETURNING id, external_id
+"""
+
+# A sale by its key: through the key table to the one partition holding it.
+SALE_BY_KEY_SQL = """
+SELECT {columns} FROM revenue_salekey k
+JOIN revenue_sale s ON s.id = k.sale_id AND s.partner_id = k.partner_id AND s.period = k.period
+WHERE k.partner_id = %s AND k.external_id = ANY(%s::text[])
 """
 
 
@@ -325,11 +347,7 @@ def _sales_insert(
         return {}
     rows = sorted(rows, key=lambda row: row.external_id)
     params: list[sale_rules.SqlValue] = [
-        partner.pk,
-        kind,
         partner.timezone,
-        received_at,
-        upload_id,
         [r.external_id for r in rows],
         [r.occurred_at for r in rows],
         [r.amount for r in rows],
@@ -341,6 +359,11 @@ def _sales_insert(
         [r.store_id for r in rows],
         [refund_of_ids.get(r.refund_of) if r.refund_of else None for r in rows],
         [r.digest for r in rows],
+        partner.pk,
+        partner.pk,
+        kind,
+        received_at,
+        upload_id,
     ]
     with connection.cursor() as cursor:
         cursor.execute(_SALE_INSERT, params)
@@ -351,11 +374,7 @@ def _sale_digests(partner: Partner, external_ids: list[str]) -> dict[str, str]:
     if not external_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT external_id, content_digest FROM revenue_sale "
-            "WHERE partner_id = %s AND external_id = ANY(%s::text[])",
-            [partner.pk, external_ids],
-        )
+        cursor.execute(SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest"), [partner.pk, external_ids])
         return dict(cursor.fetchall())
 
 
@@ -470,8 +489,8 @@ def _refunds_store(
         # read: under READ COMMITTED each statement sees what committed before it started,
         # so the sums below include every refund a batch that held these locks stored.
         cursor.execute(
-            "SELECT id, external_id, type, amount, currency, occurred_at FROM revenue_sale "
-            "WHERE partner_id = %s AND external_id = ANY(%s::text[]) ORDER BY id FOR UPDATE",
+            SALE_BY_KEY_SQL.format(columns="s.id, s.external_id, s.type, s.amount, s.currency, s.occurred_at")
+            + " ORDER BY s.id FOR UPDATE OF s",
             [partner.pk, named],
         )
         targets = {row[1]: row for row in cursor.fetchall()}

@@ -347,7 +347,14 @@ def _exclude(*, actor: User, inquiry: Inquiry, statement: Statement, reattribute
     now = timezone.now()
     SaleExclusion.objects.bulk_create(
         [
-            SaleExclusion(sale_id=pk, placement=reattribute_to, inquiry=inquiry, created_by=actor, created_at=now)
+            SaleExclusion(
+                sale_id=pk,
+                partner_id=inquiry.partner_id,
+                placement=reattribute_to,
+                inquiry=inquiry,
+                created_by=actor,
+                created_at=now,
+            )
             for pk in ids
         ],
         update_conflicts=True,

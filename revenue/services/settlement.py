@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
+from core.db import transaction_settings
 from core.errors import Conflict, ErrorCode, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import AuditLog, User
@@ -78,11 +79,13 @@ _COUNTS_IN_PERIOD = """
 _PARTNERS = "(%(partners)s::bigint[] IS NULL OR {alias}.partner_id = ANY(%(partners)s::bigint[]))"
 # For a few contracts, the only sales that can be theirs are those carrying a key of one of
 # their touchpoints: found through the sales' key indexes instead of a scan of the partner's.
+# Only sales of P or before can count in P (a refunded sale precedes its refund), so the
+# months after P's partitions are left out (revenue_sale is partitioned by month).
 _KEYED_SALES = (
     " UNION ALL ".join(
         f"""
     SELECT ks.id FROM revenue_touchpoint kt
-      JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key
+      JOIN revenue_sale ks ON ks.partner_id = kt.partner_id AND ks.{column} = kt.key AND ks.period <= %(period)s
      WHERE kt.kind = '{kind}' AND kt.placement_id IN (SELECT placement_id FROM scope)"""
         for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
     )
@@ -388,16 +391,13 @@ def period_inputs(*, contract_ids: list[int], period: date, every_partner: bool 
     each attributing the unsettled sales it reads as it goes."""
     inputs: dict[int, PeriodInputs] = defaultdict(PeriodInputs)
     params = _query_params(contract_ids=contract_ids, period=period, every_partner=every_partner)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A settlement aggregate reads a whole month of sales: room to hash the touchpoints
-        # in memory instead of spilling batches to disk.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        if settings.SETTLEMENT_PARALLEL_WORKERS is not None:
-            cursor.execute(f"SET LOCAL max_parallel_workers_per_gather = {int(settings.SETTLEMENT_PARALLEL_WORKERS)}")
-        if every_partner:
-            # Every contract at once: hash joins over the month, whatever stale statistics
-            # (right after a large load) would have the planner believe.
-            cursor.execute("SET LOCAL enable_nestloop = off")
+    # A settlement aggregate reads a whole month of sales: room to hash the touchpoints in
+    # memory instead of spilling batches to disk. Every contract at once: hash joins over the
+    # month, whatever stale statistics (right after a large load) would have the planner believe.
+    planner = {"work_mem": "256MB", **({"enable_nestloop": "off"} if every_partner else {})}
+    if settings.SETTLEMENT_PARALLEL_WORKERS is not None:
+        planner["max_parallel_workers_per_gather"] = str(int(settings.SETTLEMENT_PARALLEL_WORKERS))
+    with transaction.atomic(), connection.cursor() as cursor, transaction_settings(cursor, **planner):
         cursor.execute(_SALES.format(**_NARROW[not every_partner]), params)
         for contract_id, count, total, late_count, late_total in cursor.fetchall():
             item = inputs[contract_id]

@@ -15,7 +15,8 @@ A file has the columns of the API's event fields, a header row naming them. It i
    are duplicates, different ones conflicts). Every problem becomes one rejection row
    (row, column, code, reason) with the API's codes and messages.
 3. store, in one transaction: ONE `INSERT … SELECT … ON CONFLICT (partner_id, external_id)
-   DO NOTHING` for the sales and one for the refunds, rows in the API's order (by external_id,
+   DO NOTHING` into the key table `revenue_salekey`, storing the sales it claimed in the same
+   statement, for the sales and one for the refunds, rows in the API's order (by external_id,
    byte order as Python sorts) so that a concurrent batch sharing ids waits instead of
    deadlocking. A row the insert skips exists already: the same digest is a duplicate,
    another a conflict. Refunds lock the sales they name
@@ -29,7 +30,7 @@ through the API and again in a file is a duplicate, not a conflict.
 Running the task twice is safe: a session advisory lock lets one run at a time, a status
 guard (`select_for_update`) skips finished uploads, and a run that died before step 3
 committed left nothing behind but its status, so the next run starts over. Inserts are
-idempotent anyway (the unique key and ON CONFLICT).
+idempotent anyway (the key table and ON CONFLICT).
 """
 
 from __future__ import annotations
@@ -587,21 +588,37 @@ _INSERT_COLUMNS = """
     upload_id, attribution, attributed_key, attribution_note
 """
 
+# Keys first (as the API's ingestion.py: the idempotency key is unique in revenue_salekey, not
+# in the partitioned revenue_sale): the key insert claims each new key with the sale's id and
+# month, in external_id order, and only the claimed rows become sales, in the same statement.
 _SALES_INSERT = f"""
-WITH inserted AS (
-    INSERT INTO revenue_sale ({_INSERT_COLUMNS})
-    SELECT %(partner)s, c.external_id, 'sale', c.occurred_at, c.amount, c.currency, c.coupon_code, c.click_id,
-           c.conversation_id, c.customer_ref, c.store_id, NULL,
-           date_trunc('month', c.occurred_at AT TIME ZONE %(zone)s)::date, c.digest, %(received_at)s,
-           %(upload)s, 'pending', '', ''
-    FROM upload_checked c
-    WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
-    ORDER BY c.external_id COLLATE "C"
+WITH claimed AS (
+    INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period)
+    SELECT %(partner)s, k.external_id, nextval('revenue_sale_id_seq'), k.period
+    FROM (SELECT c.external_id, date_trunc('month', c.occurred_at AT TIME ZONE %(zone)s)::date AS period
+          FROM upload_checked c
+          WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
+          ORDER BY c.external_id COLLATE "C") k
     ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING sale_id, external_id, period
+), inserted AS (
+    INSERT INTO revenue_sale (id, {_INSERT_COLUMNS})
+    SELECT k.sale_id, %(partner)s, c.external_id, 'sale', c.occurred_at, c.amount, c.currency, c.coupon_code,
+           c.click_id, c.conversation_id, c.customer_ref, c.store_id, NULL, k.period, c.digest, %(received_at)s,
+           %(upload)s, 'pending', '', ''
+    FROM claimed k
+    JOIN upload_checked c ON c.external_id = k.external_id AND c.ok AND c.primary_row IS NULL AND c.type = 'sale'
     RETURNING id
 )
 SELECT count(*), CASE WHEN count(*) <= %(by_id_max)s THEN array_agg(id) END FROM inserted
 """
+
+# A stored sale by the partner's external_id: the key table's primary key, then the one
+# partition holding the sale (the key carries its month). `{ref}` names the external_id.
+_STORED = (
+    "revenue_salekey k JOIN revenue_sale x ON x.id = k.sale_id AND x.partner_id = k.partner_id "
+    "AND x.period = k.period WHERE k.partner_id = %(partner)s AND k.external_id = {ref}"
+)
 
 # Rows the insert skipped were stored before (rows stored by this insert carry its upload and
 # time): the same digest is a duplicate, another digest a conflict. Lookups into revenue_sale
@@ -612,8 +629,7 @@ WITH stored AS (
     SELECT c.row_number, c.external_id, s.content_digest = c.digest AS same
     FROM upload_checked c
     CROSS JOIN LATERAL (
-        SELECT x.content_digest, x.upload_id, x.received_at FROM revenue_sale x
-        WHERE x.partner_id = %(partner)s AND x.external_id = c.external_id
+        SELECT x.content_digest, x.upload_id, x.received_at FROM {stored}
         OFFSET 0
     ) s
     WHERE c.ok AND c.primary_row IS NULL AND c.type = 'sale'
@@ -624,7 +640,7 @@ WITH stored AS (
     FROM stored WHERE NOT same
 )
 SELECT count(*) FILTER (WHERE same) FROM stored
-"""
+""".replace("{stored}", _STORED.format(ref="c.external_id"))
 
 
 def _conflict_message(external_id: str) -> str:
@@ -650,13 +666,12 @@ _STORED_BY_EXTERNAL_ID = """
 WITH found AS MATERIALIZED (
     SELECT r.row_number, s.content_digest
     FROM upload_refunds r
-    CROSS JOIN LATERAL (SELECT x.content_digest FROM revenue_sale x
-                        WHERE x.partner_id = %(partner)s AND x.external_id = r.external_id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT x.content_digest FROM {stored} OFFSET 0) s
     WHERE {scope}
 )
 UPDATE upload_refunds r SET outcome = CASE WHEN f.content_digest = r.digest THEN 'duplicate' ELSE 'conflict' END
 FROM found f WHERE r.row_number = f.row_number
-"""
+""".replace("{stored}", _STORED.format(ref="r.external_id"))
 
 # As the API: a refund stored before is a duplicate (same digest) or a conflict, unchecked.
 _REFUNDS_STORED = _STORED_BY_EXTERNAL_ID.format(scope="true")
@@ -667,12 +682,10 @@ _REFUND_TARGETS_LOCK = """
 SELECT count(*) FROM (
     SELECT s.id FROM revenue_sale s
     WHERE s.id IN (SELECT x.id FROM (SELECT DISTINCT refund_of FROM upload_refunds WHERE outcome IS NULL) n
-                   CROSS JOIN LATERAL (SELECT x.id FROM revenue_sale x
-                                       WHERE x.partner_id = %(partner)s AND x.external_id = n.refund_of
-                                       OFFSET 0) x)
+                   CROSS JOIN LATERAL (SELECT x.id FROM {stored} OFFSET 0) x)
     ORDER BY s.id FOR UPDATE
 ) locked
-"""
+""".replace("{stored}", _STORED.format(ref="n.refund_of"))
 
 _REFUND_TARGETS = """
 WITH found AS MATERIALIZED (
@@ -681,15 +694,14 @@ WITH found AS MATERIALIZED (
                AS remaining,
            (s.upload_id IS NOT DISTINCT FROM %(upload)s AND s.received_at = %(received_at)s) AS new
     FROM upload_refunds r
-    CROSS JOIN LATERAL (SELECT * FROM revenue_sale x
-                        WHERE x.partner_id = %(partner)s AND x.external_id = r.refund_of OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT x.* FROM {stored} OFFSET 0) s
     WHERE r.outcome IS NULL
 )
 UPDATE upload_refunds r
 SET sale_id = f.id, sale_type = f.type, sale_currency = f.currency, sale_occurred_at = f.occurred_at,
     sale_amount = f.amount, remaining = f.remaining, sale_new = f.new
 FROM found f WHERE r.row_number = f.row_number
-"""
+""".replace("{stored}", _STORED.format(ref="r.refund_of"))
 
 # A sale this upload has just stored may be refunded only by a later row (as in the API).
 _REFUND_SALE_ROWS = """
@@ -727,16 +739,21 @@ WHERE r.row_number = f.row_number
 """
 
 _REFUNDS_INSERT = f"""
-WITH inserted AS (
-    INSERT INTO revenue_sale ({_INSERT_COLUMNS})
-    SELECT %(partner)s, r.external_id, 'refund', r.occurred_at, r.amount, r.currency, r.coupon_code, r.click_id,
-           r.conversation_id, r.customer_ref, r.store_id, r.sale_id,
-           date_trunc('month', r.occurred_at AT TIME ZONE %(zone)s)::date, r.digest, %(received_at)s,
-           %(upload)s, 'pending', '', ''
-    FROM upload_refunds r
-    WHERE r.outcome IS NULL
-    ORDER BY r.external_id COLLATE "C"
+WITH claimed AS (
+    INSERT INTO revenue_salekey (partner_id, external_id, sale_id, period)
+    SELECT %(partner)s, k.external_id, nextval('revenue_sale_id_seq'), k.period
+    FROM (SELECT r.external_id, date_trunc('month', r.occurred_at AT TIME ZONE %(zone)s)::date AS period
+          FROM upload_refunds r
+          WHERE r.outcome IS NULL
+          ORDER BY r.external_id COLLATE "C") k
     ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING sale_id, external_id, period
+), inserted AS (
+    INSERT INTO revenue_sale (id, {_INSERT_COLUMNS})
+    SELECT k.sale_id, %(partner)s, r.external_id, 'refund', r.occurred_at, r.amount, r.currency, r.coupon_code,
+           r.click_id, r.conversation_id, r.customer_ref, r.store_id, r.sale_id, k.period, r.digest,
+           %(received_at)s, %(upload)s, 'pending', '', ''
+    FROM claimed k JOIN upload_refunds r ON r.external_id = k.external_id AND r.outcome IS NULL
     RETURNING external_id
 )
 UPDATE upload_refunds r SET outcome = 'accepted' FROM inserted i WHERE r.external_id = i.external_id
@@ -832,7 +849,8 @@ def _store(run: _Run) -> SaleUpload:
                 # insert — it cannot see these rows — can leave the planner believing the
                 # table empty, and plan the lookups below and the foreign-key checks at commit
                 # (refund_of → sale) as scans of the whole table, once per row.
-                cursor.execute("ANALYZE revenue_sale (partner_id, external_id, refund_of_id, upload_id)")
+                cursor.execute("ANALYZE revenue_salekey")
+                cursor.execute("ANALYZE revenue_sale (partner_id, period, refund_of_id, upload_id)")
             duplicates = 0
             if sales_inserted < sale_rows:
                 cursor.execute(_SALES_SKIPPED.format(conflict_message=_conflict_message("stored.external_id")), base)

@@ -18,6 +18,7 @@ EXPECTED_LANE = {
     "revenue.tasks.attribution_run_task": "ingest",
     "revenue.tasks.attribution_sweep": "ingest",
     "revenue.tasks.rollup_reconcile_recent": "settle",
+    "revenue.tasks.sale_partitions_ensure_task": "ingest",
     "revenue.tasks.settlement_run_closed_period": "settle",
     "revenue.tasks.settlement_run_task": "settle",
     "revenue.tasks.stalled_work_sweep": "default",

@@ -71,9 +71,16 @@ def db_snapshot(*models: type[db_models.Model], ignore: Iterable[str] = ()) -> S
     if unknown:
         raise ValueError(f"db_snapshot(ignore=...) names no field of the models: {sorted(unknown)}")
     for model in chosen:
-        pk = model._meta.pk.attname
+        # A composite primary key (revenue.SaleKey) keys its rows by the tuple of its fields.
+        parts = [field.attname for field in getattr(model._meta.pk, "fields", [model._meta.pk])]
         fields = [
             field.attname for field in model._meta.concrete_fields if f"{model._meta.label}.{field.name}" not in ignored
         ]
-        snapshot[model._meta.label] = {row[pk]: row for row in model._default_manager.values(*fields)}
+        rows = model._default_manager.values(*dict.fromkeys([*parts, *fields]))
+        snapshot[model._meta.label] = {
+            (row[parts[0]] if len(parts) == 1 else tuple(row[part] for part in parts)): {
+                name: value for name, value in row.items() if name in fields
+            }
+            for row in rows
+        }
     return snapshot

@@ -1,0 +1,45 @@
+"""core.db.transaction_settings: settings for a few statements, put back afterwards."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+
+from core.db import transaction_settings
+
+
+def _setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_settings_hold_inside_and_are_put_back_after():
+    # given the session's settings
+    before = (_setting("enable_nestloop"), _setting("work_mem"))
+    assert before[0] == "on"
+    assert before[1] != "256MB"
+    # when statements run inside the block
+    with transaction.atomic(), connection.cursor() as cursor:
+        with transaction_settings(cursor, enable_nestloop="off", work_mem="256MB"):
+            inside = (_setting("enable_nestloop"), _setting("work_mem"))
+        after = (_setting("enable_nestloop"), _setting("work_mem"))
+    # then they had the settings, and the rest of the transaction has the defaults again
+    assert inside == ("off", "256MB")
+    assert after == before
+
+
+@pytest.mark.django_db
+def test_an_error_inside_leaves_the_settings_to_the_savepoint_s_rollback():
+    # when the block fails inside an atomic block of the caller's transaction
+    with transaction.atomic():
+        with (
+            pytest.raises(ZeroDivisionError),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            transaction_settings(cursor, enable_nestloop="off"),
+        ):
+            1 / 0  # noqa: B018
+        # then the rolled-back savepoint took the setting with it
+        assert _setting("enable_nestloop") == "on"

@@ -1,0 +1,153 @@
+"""revenue_sale partitioned by month (migration 0016): the key table that keeps (partner,
+external_id) unique across partitions, the DEFAULT partition that takes a sale of a month
+without a partition, and the beat's pass that creates partitions ahead and drains DEFAULT."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from revenue.models import Sale, SaleKey
+from revenue.services import ingestion
+from revenue.services.partitions import DEFAULT_PARTITION, sale_partition_name, sale_partitions, sale_partitions_ensure
+from revenue.tasks import sale_partitions_ensure_task
+from tests.support.factories import SaleFactory
+from tests.support.snapshot import db_snapshot
+
+
+def _event(external_id: str, occurred_at: datetime, amount: int = 1000, **extra: object) -> dict[str, object]:
+    return {
+        "external_id": external_id,
+        "type": "sale",
+        "occurred_at": occurred_at.isoformat(),
+        "amount": amount,
+        "currency": "JPY",
+        **extra,
+    }
+
+
+def _partition_of(sale_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM revenue_sale WHERE id = %s", [sale_id])
+        return cursor.fetchone()[0]
+
+
+def test_a_sale_of_a_month_without_partition_is_stored_in_default_then_moved_by_the_beat(world):
+    # given a sale dated five years ago (no partition covers that month)
+    old = datetime(2021, 11, 15, 3, 0, tzinfo=UTC)
+    result = ingestion.sales_ingest(partner=world.hoshi, events=[_event("old-1", old)])
+    sale = Sale.objects.get(external_id="old-1")
+    # then ingestion accepted it, into the DEFAULT partition, with its key
+    assert (result.accepted, result.duplicates, result.rejected) == (1, 0, [])
+    assert _partition_of(sale.pk) == DEFAULT_PARTITION
+    assert list(SaleKey.objects.values_list("partner_id", "external_id", "sale_id", "period")) == [
+        (world.hoshi.pk, "old-1", sale.pk, date(2021, 11, 1))
+    ]
+    stored = Sale.objects.values().get(pk=sale.pk)
+    # when the beat's pass runs
+    ensured = sale_partitions_ensure(months_ahead=0)
+    # then November 2021 has a partition of its own, holding the sale, unchanged, key and all
+    assert sale_partition_name(date(2021, 11, 1)) in ensured.created
+    assert ensured.moved == 1
+    assert _partition_of(sale.pk) == "revenue_sale_y2021m11"
+    assert sale_partitions()["revenue_sale_y2021m11"] == (date(2021, 11, 1), date(2021, 12, 1))
+    assert Sale.objects.values().get(pk=sale.pk) == stored
+    assert SaleKey.objects.get(external_id="old-1").sale_id == sale.pk
+    # and ingestion keeps its exact behaviour on it: the same event again is a duplicate,
+    # another with its id a conflict, a refund of it is accepted, one of an unknown sale refused
+    before = db_snapshot(Sale, SaleKey)
+    again = ingestion.sales_ingest(partner=world.hoshi, events=[_event("old-1", old), _event("old-1", old, amount=5)])
+    assert (again.accepted, again.duplicates, [r.code for r in again.rejected]) == (0, 1, ["conflict"])
+    assert db_snapshot(Sale, SaleKey) == before
+    refund = {**_event("old-1-r", old + timedelta(days=1), amount=400), "type": "refund", "refund_of": "old-1"}
+    unknown = {**_event("x-r", old + timedelta(days=1), amount=400), "type": "refund", "refund_of": "nope"}
+    refunds = ingestion.sales_ingest(partner=world.hoshi, events=[refund, unknown])
+    assert (refunds.accepted, [r.code for r in refunds.rejected]) == (1, ["unknown_sale"])
+    assert Sale.objects.get(external_id="old-1-r").refund_of_id == sale.pk
+
+
+def test_the_beat_creates_the_months_ahead_once(world):
+    # given the partitions the migration made (up to three months ahead of its day)
+    now = timezone.now() + timedelta(days=400)
+    # when the pass runs a year and more later, asked for two months ahead, twice
+    first = sale_partitions_ensure(months_ahead=2, now=now)
+    second = sale_partitions_ensure(months_ahead=2, now=now)
+    # then that month and the two after it exist, made by the first pass only, empty
+    month = now.date().replace(day=1)
+    expected = []
+    for _ in range(3):
+        expected.append(sale_partition_name(month))
+        month = (month + timedelta(days=32)).replace(day=1)
+    assert first.created == expected
+    assert (first.moved, second.created, second.moved) == (0, [], 0)
+    # and a sale dated in them (stored by hand: ingestion refuses the future) lands there
+    sale = SaleFactory(partner=world.hoshi, occurred_at=now)
+    assert _partition_of(sale.pk) == expected[0]
+
+
+def test_the_key_table_keeps_a_partner_s_external_ids_unique_across_months(world):
+    # given a sale of October stored by the ORM (its key written by the trigger)
+    october = SaleFactory(partner=world.hoshi, external_id="k-1", occurred_at=datetime(2026, 10, 5, tzinfo=UTC))
+    assert SaleKey.objects.get(partner_id=world.hoshi.pk, external_id="k-1").sale_id == october.pk
+    before = db_snapshot(Sale, SaleKey)
+    # when another sale with the same key is stored, in another month's partition
+    with pytest.raises(IntegrityError, match="sale_external_id_unique"), transaction.atomic():
+        SaleFactory(partner=world.hoshi, external_id="k-1", occurred_at=datetime(2026, 11, 5, tzinfo=UTC))
+    # or the stored sale's key or month is changed
+    with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
+        Sale.objects.filter(pk=october.pk).update(period=date(2026, 11, 1))
+    with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
+        Sale.objects.filter(pk=october.pk).update(external_id="k-2")
+    # then nothing changed
+    assert db_snapshot(Sale, SaleKey) == before
+    # and another partner may use the same external_id
+    SaleFactory(external_id="k-1", occurred_at=datetime(2026, 11, 5, tzinfo=UTC))
+    assert SaleKey.objects.filter(external_id="k-1").count() == 2
+
+
+def test_a_deleted_sale_gives_its_key_back_and_a_refunded_one_cannot_go(world):
+    # given a sale with a refund, and another sale
+    sale = SaleFactory(partner=world.hoshi, external_id="s-1", occurred_at=datetime(2026, 10, 5, tzinfo=UTC))
+    SaleFactory(
+        partner=world.hoshi,
+        external_id="s-1-r",
+        type="refund",
+        refund_of=sale,
+        occurred_at=datetime(2026, 11, 5, tzinfo=UTC),
+    )
+    lone = SaleFactory(partner=world.hoshi, external_id="s-2", occurred_at=datetime(2026, 10, 6, tzinfo=UTC))
+    before = db_snapshot(Sale, SaleKey)
+    # when the refunded sale is deleted below the ORM (which would refuse it: PROTECT)
+    with (
+        pytest.raises(IntegrityError, match="sale_refund_of_fk_salekey"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM revenue_sale WHERE id = %s", [sale.pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # then nothing changed
+    assert db_snapshot(Sale, SaleKey) == before
+    # when the lone sale is deleted, its key goes with it and can be used again
+    lone.delete()
+    assert not SaleKey.objects.filter(external_id="s-2").exists()
+    result = ingestion.sales_ingest(partner=world.hoshi, events=[_event("s-2", datetime(2026, 10, 7, tzinfo=UTC))])
+    assert result.accepted == 1
+
+
+def test_beat_runs_the_partition_pass_daily_on_the_ingest_lane(world, settings):
+    # given the beat schedule
+    entry = settings.CELERY_BEAT_SCHEDULE["sale-partitions-ensure"]
+    # then it names the task, once a day
+    assert (entry["task"], str(entry["schedule"]._orig_minute), str(entry["schedule"]._orig_hour)) == (
+        "revenue.tasks.sale_partitions_ensure_task",
+        "10",
+        "3",
+    )
+    # when the task runs (twice: the second finds everything made)
+    first = sale_partitions_ensure_task()
+    second = sale_partitions_ensure_task()
+    # then it made nothing the migration had not (this month and three ahead exist already)
+    assert (first, second) == ([], [])
