@@ -293,7 +293,7 @@ def _sale_parse(index: int, event: Any, partner_currency: str, latest: datetime)
 
 
 # Keys first: the idempotency key (partner, external_id) is unique in revenue_salekey, not in
-# the partitioned revenue_sale (migration 0016). The key insert claims each new key, with the
+# the partitioned revenue_sale (migration 0017). The key insert claims each new key, with the
 # sale's id and month, and skips keys already taken (a concurrent batch's claim waits for it,
 # as the unique index did); only the claimed rows become sales, in the same statement (the
 # sales' trigger finds its key claimed for that id and lets it pass). The ids are drawn in

@@ -1,4 +1,4 @@
-"""The monthly partitions of revenue_sale (migration 0016, docs/scaling.md).
+"""The monthly partitions of revenue_sale (migration 0017, docs/scaling.md).
 
 revenue_sale is partitioned by RANGE on `period`, one partition a month
 (`revenue_sale_y2026m10`), plus a DEFAULT partition. Ingestion never creates partitions
