@@ -153,7 +153,7 @@ def generate_sales(
     matching column when `keyed`; the others carry no key."""
     placements = _placements_count()
     with connection.cursor() as cursor:
-        # Keys first, as ingestion claims them (revenue_salekey, migration 0016): the sales'
+        # Keys first, as ingestion claims them (revenue_salekey, migration 0017): the sales'
         # trigger then finds every key claimed and writes none.
         cursor.execute(f"""
             CREATE TEMP TABLE bench_new_sales AS

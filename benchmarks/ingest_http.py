@@ -209,7 +209,7 @@ def main() -> None:
 
     data = copy_out()
     with connection.cursor() as cursor:
-        # Their keys stay in revenue_salekey (migration 0016), claimed for the same ids, as the
+        # Their keys stay in revenue_salekey (migration 0017), claimed for the same ids, as the
         # API claims them before storing sales: the COPY's trigger finds each one.
         cursor.execute("TRUNCATE revenue_sale")
     checkpoint()

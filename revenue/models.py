@@ -255,7 +255,7 @@ class Sale(models.Model):
     customer_ref = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     store_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     # The database enforces it through the key table: (partner_id, refund_of_id) references
-    # revenue_salekey (partner_id, sale_id) (migration 0016, docs/scaling.md); a foreign key
+    # revenue_salekey (partner_id, sale_id) (migration 0017, docs/scaling.md); a foreign key
     # into the partitioned table itself would have to carry the sale's period.
     refund_of = models.ForeignKey(
         "self",
@@ -295,7 +295,7 @@ class Sale(models.Model):
     )
 
     class Meta:
-        # revenue_sale is partitioned by month on `period` (migration 0016, docs/scaling.md):
+        # revenue_sale is partitioned by month on `period` (migration 0017, docs/scaling.md):
         # its primary key in the database is (id, partner_id, period), and (partner,
         # external_id) is unique through SaleKey, which triggers keep in step with the sales.
         constraints = [
@@ -350,7 +350,7 @@ class SaleKey(models.Model):
     claims keys here (`INSERT … ON CONFLICT DO NOTHING RETURNING`) and stores the sales it
     claimed in the same statement; a trigger on revenue_sale writes the key of a sale stored
     any other way and refuses a second sale with the same key, another removes it with its sale.
-    Foreign keys that name a sale reference (partner_id, sale_id) here (migration 0016)."""
+    Foreign keys that name a sale reference (partner_id, sale_id) here (migration 0017)."""
 
     pk = models.CompositePrimaryKey("partner_id", "external_id")
     partner_id = models.BigIntegerField()

@@ -1,4 +1,4 @@
-"""Every hot query over the sales reads only the monthly partitions it needs (migration 0016).
+"""Every hot query over the sales reads only the monthly partitions it needs (migration 0017).
 
 Over several months of sales, each test runs the real service or selector, takes the SQL it
 sent to PostgreSQL, and reads the partitions in its plan (EXPLAIN (FORMAT JSON); with

@@ -1,4 +1,4 @@
-"""revenue_sale partitioned by month (migration 0016): the key table that keeps (partner,
+"""revenue_sale partitioned by month (migration 0017): the key table that keeps (partner,
 external_id) unique across partitions, the DEFAULT partition that takes a sale of a month
 without a partition, and the beat's pass that creates partitions ahead and drains DEFAULT."""
 
