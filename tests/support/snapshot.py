@@ -71,9 +71,13 @@ def db_snapshot(*models: type[db_models.Model], ignore: Iterable[str] = ()) -> S
     if unknown:
         raise ValueError(f"db_snapshot(ignore=...) names no field of the models: {sorted(unknown)}")
     for model in chosen:
-        pk = model._meta.pk.attname
+        # A composite primary key (the revenue roll-up's) is no column: its parts key the row.
+        key = [field.attname for field in getattr(model._meta.pk, "fields", [model._meta.pk])]
         fields = [
             field.attname for field in model._meta.concrete_fields if f"{model._meta.label}.{field.name}" not in ignored
         ]
-        snapshot[model._meta.label] = {row[pk]: row for row in model._default_manager.values(*fields)}
+        snapshot[model._meta.label] = {
+            (row[key[0]] if len(key) == 1 else tuple(row[name] for name in key)): row
+            for row in model._default_manager.values(*{*fields, *key})
+        }
     return snapshot
