@@ -37,10 +37,7 @@ from django.db import connection  # noqa: E402
 from benchmarks import ingest_http, processes  # noqa: E402
 from benchmarks.fixtures import build_placements, reset_revenue_tables  # noqa: E402
 from benchmarks.settlement_10m import PERIOD, generate, plain_aggregate  # noqa: E402
-from contracts.models import Partner, PartnerMembership, Placement  # noqa: E402
-from contracts.services import api_key_create  # noqa: E402
-from core.models import User  # noqa: E402
-from revenue.models import Sale, SettlementRun, Touchpoint  # noqa: E402
+from revenue.models import Sale, SettlementRun  # noqa: E402
 from revenue.services.settlement import settlement_run_execute  # noqa: E402
 
 PLACEMENTS = 1_000
@@ -73,29 +70,6 @@ def timed(label: str, action):
     return processes.timed(label, action, width=58)
 
 
-def ingest_partner() -> tuple[Partner, str]:
-    """A partner of its own beside the settlement's thousand, with the touchpoints
-    `ingest_http.events` refers to, so the new sales attribute as they would in production."""
-    placement_id, partner_id = build_placements(1, prefix="curve")[0]
-    partner = Partner.objects.get(pk=partner_id)
-    owner, _ = User.objects.get_or_create(username="curve-owner", defaults={"role": "partner"})
-    PartnerMembership.objects.update_or_create(user=owner, defaults={"partner": partner, "role": "owner"})
-    issued = api_key_create(actor=owner, partner=partner, name="curve feed")
-    placement = Placement.objects.get(pk=placement_id)
-    Touchpoint.objects.bulk_create(
-        Touchpoint(
-            partner=partner,
-            placement=placement,
-            kind=ingest_http.TOUCH_KINDS[ingest_http.KEY_KINDS[i % 3]],
-            key=f"{ingest_http.PREFIXES[ingest_http.KEY_KINDS[i % 3]]}-{i}",
-            occurred_at=ingest_http.START,
-            source="agent",
-        )
-        for i in range(ingest_http.TOUCHPOINTS)
-    )
-    return partner, issued.secret
-
-
 def copy_out(partner_id: int) -> bytes:
     columns = ", ".join(ingest_http.SALE_COLUMNS)
     sql = f"COPY (SELECT {columns} FROM revenue_sale WHERE partner_id = {int(partner_id)} ORDER BY id) TO STDOUT"
@@ -105,7 +79,9 @@ def copy_out(partner_id: int) -> bytes:
 
 def measure_ingestion(events: int) -> tuple[float, float]:
     """HTTP time and raw COPY time for `events` new sales into the table as it stands."""
-    partner, secret = ingest_partner()
+    # A partner of its own beside the settlement's thousand, with the touchpoints the
+    # events name, so the new sales attribute as they would in production.
+    partner, secret = ingest_http.setup(prefix="curve")
     bodies = ingest_http.events(events)
     port = processes.free_port()
     server = processes.start_server(port)

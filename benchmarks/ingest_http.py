@@ -56,9 +56,10 @@ TOUCH_KINDS = {"coupon_code": "coupon", "click_id": "click", "conversation_id": 
 PREFIXES = {"coupon_code": "CPN", "click_id": "CLK", "conversation_id": "CNV"}
 
 
-def setup() -> tuple[Partner, str]:
-    """A partner with an owner, an API key, and an active placement with touchpoints."""
-    placement_id, partner_id = build_placements(1)[0]
+def setup(*, prefix: str = "bench") -> tuple[Partner, str]:
+    """A partner with an owner, an API key, and an active placement with touchpoints;
+    `prefix` names the partner, beside others a benchmark built (build_placements)."""
+    placement_id, partner_id = build_placements(1, prefix=prefix)[0]
     partner = Partner.objects.get(pk=partner_id)
     owner, _ = User.objects.get_or_create(username="bench-owner", defaults={"role": "partner"})
     PartnerMembership.objects.update_or_create(user=owner, defaults={"partner": partner, "role": "owner"})
