@@ -48,7 +48,6 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import Sum  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -77,23 +76,11 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 def chart_before(*, viewer: Any, period_from: date) -> list[dict[str, Any]]:
     """reports.attributed_revenue_by_employee as it was before the roll-up (revenue 0011)."""
-    rows = (
+    return reports.employee_revenue_rows(
         Sale.objects.filter(
             partner__in=partners_visible(viewer=viewer), type="sale", placement__isnull=False, period__gte=period_from
         )
-        .values("period", "currency", "placement__employee__name")
-        .annotate(revenue=Sum("amount"))
-        .order_by("period", "currency", "placement__employee__name")
     )
-    return [
-        {
-            "period": row["period"],
-            "currency": row["currency"],
-            "employee": row["placement__employee__name"],
-            "revenue": int(row["revenue"]),
-        }
-        for row in rows
-    ]
 
 
 CHART_AFTER = reports.attributed_revenue_by_employee

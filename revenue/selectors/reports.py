@@ -185,11 +185,17 @@ def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[di
     month rather than every sale. Named per placement: a partner hires an employee once at a
     time, so names do not collide within one partner, and two placements of one employee (one
     ended, one new) add up. A group whose sales all moved away is a row of zeros, not a bar."""
-    rows = (
-        SaleMonthlyRollup.objects.filter(
-            partner__in=partners_visible(viewer=viewer), period__gte=period_from, sales__gt=0
-        )
-        .values("period", "currency", "placement__employee__name")
+    rows = SaleMonthlyRollup.objects.filter(
+        partner__in=partners_visible(viewer=viewer), period__gte=period_from, sales__gt=0
+    )
+    return employee_revenue_rows(rows)
+
+
+def employee_revenue_rows(rows: QuerySet[Any]) -> list[dict[str, Any]]:
+    """The chart's rows from a queryset of sales or roll-up rows (anything with period,
+    currency, a placement and an amount): summed per month, currency and employee."""
+    grouped = (
+        rows.values("period", "currency", "placement__employee__name")
         .annotate(revenue=Sum("amount"))
         .order_by("period", "currency", "placement__employee__name")
     )
@@ -200,7 +206,7 @@ def attributed_revenue_by_employee(*, viewer: Any, period_from: date) -> list[di
             "employee": row["placement__employee__name"],
             "revenue": int(row["revenue"]),
         }
-        for row in rows
+        for row in grouped
     ]
 
 
