@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -33,6 +33,7 @@ from contracts.models import ContractVersion, Partner, Placement
 from contracts.selectors import partner_today
 from revenue.models import Sale, SettlementRun, Statement
 from revenue.services.settlement import settlement_run_request, statement_approve, statement_submit
+from tests.support.concurrency import blocked_backends, transaction_in_thread
 from tests.support.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.support.workers import wait_for
 from tests.support.world import design_terms
@@ -427,33 +428,6 @@ def test_many_clients_refunding_while_the_worker_attributes_meet_no_deadlock(wor
 # --- the race itself, made deterministic with a second connection holding its transaction ---
 
 
-def _in_thread(work, *, hold: threading.Event, release: threading.Event) -> threading.Thread:
-    """Run `work` in its own transaction on its own connection, signal `hold` while still
-    inside it, and commit only once `release` is set."""
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                work()
-                hold.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _blocked_backends() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND cardinality(pg_blocking_pids(pid)) > 0"
-        )
-        return cursor.fetchone()[0]
-
-
 def _coupon(placement: Placement, key: str, when: datetime) -> dict:
     return {"placement": placement.pk, "kind": "coupon", "key": key, "occurred_at": when.isoformat()}
 
@@ -469,7 +443,7 @@ def test_a_touchpoint_stored_while_a_pass_starts_leaves_its_sale_for_the_next_pa
     october = datetime(2026, 10, 5, 12, tzinfo=ZoneInfo("Asia/Tokyo"))
     bought = sale(partner, october, 7_000, coupon_code="LATE-1")
     hold, release = threading.Event(), threading.Event()
-    storing = _in_thread(
+    storing = transaction_in_thread(
         lambda: touchpoints_ingest(
             partner=partner, touchpoints=[_coupon(placement, "LATE-1", october - timedelta(days=2))]
         ),
@@ -508,7 +482,7 @@ def test_a_touchpoint_stored_while_a_pass_decides_waits_and_sends_its_sale_back(
     october = datetime(2026, 10, 5, 12, tzinfo=ZoneInfo("Asia/Tokyo"))
     bought = sale(partner, october, 7_000, coupon_code="LATE-2")
     hold, release = threading.Event(), threading.Event()
-    deciding = _in_thread(lambda: attribution_run(sale_ids=[bought.pk]), hold=hold, release=release)
+    deciding = transaction_in_thread(lambda: attribution_run(sale_ids=[bought.pk]), hold=hold, release=release)
     assert hold.wait(10)
 
     # When: the sale's touchpoint is stored meanwhile, then the pass commits.
@@ -524,7 +498,7 @@ def test_a_touchpoint_stored_while_a_pass_decides_waits_and_sends_its_sale_back(
     storing = threading.Thread(target=store)
     storing.start()
     deadline = time.monotonic() + 5
-    while not _blocked_backends() and not stored.is_set() and time.monotonic() < deadline:
+    while not blocked_backends() and not stored.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
     waited = not stored.is_set()
     release.set()

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections
 from django.db.models import Count, Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +24,7 @@ from revenue.services.attribution import attribution_reopen, attribution_run
 from revenue.services.ingestion import touchpoints_ingest
 from revenue.services.rollups import rollup_rebuild, rollup_reconcile
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
+from tests.support.concurrency import blocked_backends, transaction_in_thread
 from tests.support.inquiries import OCT, october_in_review
 from tests.support.revenue import at, backdate, sale, touch
 from tests.support.world import hire
@@ -373,33 +374,6 @@ def placements(world):
 # --- two transactions at once -----------------------------------------------------------------
 
 
-def _in_thread(work, *, hold: threading.Event, release: threading.Event) -> threading.Thread:
-    """Run `work` in its own transaction on its own connection; signal `hold` while still
-    inside it and commit only once `release` is set."""
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                work()
-                hold.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _blocked_backends() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND cardinality(pg_blocking_pids(pid)) > 0"
-        )
-        return cursor.fetchone()[0]
-
-
 def test_two_transactions_changing_the_same_month_both_count(transactional_db, world):
     # given Rinna's October: five sales attributed, and five more pending
     rinna = backdate(hire(world))
@@ -414,7 +388,7 @@ def test_two_transactions_changing_the_same_month_both_count(transactional_db, w
     # when one transaction attributes the pending five (to Rinna's October) and holds its
     # commit, while another stores Kai's clicks, sending the first five back to pending
     hold, release = threading.Event(), threading.Event()
-    passing = _in_thread(lambda: attribution_run(sale_ids=[s.pk for s in late]), hold=hold, release=release)
+    passing = transaction_in_thread(lambda: attribution_run(sale_ids=[s.pk for s in late]), hold=hold, release=release)
     assert hold.wait(10)
     done = threading.Event()
 
@@ -428,7 +402,7 @@ def test_two_transactions_changing_the_same_month_both_count(transactional_db, w
     storing = threading.Thread(target=store)
     storing.start()
     deadline = datetime.now() + timedelta(seconds=5)
-    while not _blocked_backends() and not done.is_set() and datetime.now() < deadline:
+    while not blocked_backends() and not done.is_set() and datetime.now() < deadline:
         threading.Event().wait(0.05)
     # the second waits on the roll-up row the first holds
     waited = not done.is_set()
