@@ -3,6 +3,7 @@ the public chat APIs (widget and members' API), with the offline engine, checked
 criterion (agents.dialogue_suite).
 
     python3 dev.py bench dialogues [--failures] [--files agents/dialogues/x.json ...]
+    DIALOGUES_ROOT=/elsewhere python3 dev.py bench dialogues   # a set kept outside the repository
 
 Prints the pass rate per criterion, the reply latency (post → answered → read back, in
 process: the worker's part is services.message_answer called as the worker would) and
