@@ -49,6 +49,9 @@ _JA_STOP = frozenset(
         "御座る",
         "物",
         "事",
+        # The formal noun こと (〜することはできますか) is written in kana and keeps its spelling
+        # as its normalized form: the frame of the question, like 事.
+        "こと",
         "方",
         "所",
         "其れ",

@@ -718,7 +718,9 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
                 # named the item and how it came ("the harness came with a broken buckle"). A
                 # service asked for ("can you fix the cracked screen?") must still be answered.
                 lexical = max(lexical, DAMAGE_ANSWERS)
-        if not answers_what_is_asked(set(terms + context)):
+        if not answers_what_is_asked(set(terms + context)) or (
+            head_group is not None and _names_only_as_modifier(head_group[0], sentence, query)
+        ):
             lexical = min(lexical, HEAD_MISSING_CAP)
         close = min(1.0, max(0.0, (sim - 0.3) / 0.4))
         cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
@@ -782,7 +784,9 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = cover_of([best_terms + terms])[0]
-        if not answers_what_is_asked(set(best_terms + terms)):
+        if not answers_what_is_asked(set(best_terms + terms)) or (
+            head_group is not None and _names_only_as_modifier(head_group[0], f"{best_sentence} {sentence}", query)
+        ):
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
@@ -799,6 +803,27 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
     return chosen, best_cover
+
+
+def _names_only_as_modifier(head: str, sentence: str, question: str) -> bool:
+    """Whether an English sentence names the thing asked about only to qualify a kind of goods
+    ("do you do full grooming?" — "grooming products cannot be returned" is about products,
+    not grooming), when the question does not ask about those goods themselves."""
+    if not head.isascii():
+        return False
+    tokens = re.findall(r"[a-z]+", sentence.lower())
+    at = [i for i, token in enumerate(tokens) if language._en_term(token) == head]
+    if not at or not all(i + 1 < len(tokens) and tokens[i + 1] in _GOODS for i in at):
+        return False
+    asked = set(re.findall(r"[a-z]+", question.lower()))
+    return not any(tokens[i + 1] in asked for i in at)
+
+
+# Words for goods that another noun only qualifies ("grooming products", "gift items"): the
+# general names of merchandise, in English (a Japanese compound is one word to Sudachi).
+_GOODS = frozenset(
+    ["products", "product", "items", "item", "supplies", "goods", "accessories", "merchandise", "equipment"]
+)
 
 
 # A sentence that opens on a condition ("If an item arrives damaged, …", 割れて届いた場合は、…).

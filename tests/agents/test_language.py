@@ -399,3 +399,39 @@ def test_a_loanword_inside_a_compound_is_met_at_a_lesser_credit():
     caffeine = next(g for g in language.word_groups("カフェインの入っていないお茶") if g[0] == "カフェイン")
     assert language.group_matched(caffeine, set(language.terms("ノンカフェインの麦茶"))) == 0.85
     assert language.group_matched(caffeine, set(language.terms("香ばしい焙じ茶"))) == 0.0
+
+
+def test_the_formal_noun_koto_is_the_frame_of_a_question_not_its_subject():
+    # given a request put as 「〜してもらうことはできますか」
+    words = [g[0] for g in language.word_groups("玄米を少しだけ白くしてもらうことはできますか")]
+    # then what it is about is the rice and the whitening, not こと
+    assert words == ["玄米", "白い"]
+
+
+@pytest.mark.parametrize(
+    "head, sentence, question, modifier",
+    [
+        # the service asked about, named only to qualify goods: no answer about the service
+        (
+            "groom",
+            "Used beds, toys and grooming products cannot be returned for hygiene reasons.",
+            "do you do full grooming, like baths and haircuts?",
+            True,
+        ),
+        # the goods themselves asked about: the sentence is about them
+        (
+            "groom",
+            "Used beds, toys and grooming products cannot be returned for hygiene reasons.",
+            "can I return grooming products?",
+            False,
+        ),
+        # the thing named on its own somewhere in the sentence answers
+        ("groom", "We offer grooming on Saturdays; grooming products are sold in store.", "do you do grooming?", False),
+        # not named at all: for the word check to judge, not this one
+        ("groom", "Unopened items can be returned within 30 days.", "do you do grooming?", False),
+    ],
+)
+def test_a_thing_named_only_to_qualify_goods_is_not_what_the_sentence_is_about(head, sentence, question, modifier):
+    from agents.workflows import _names_only_as_modifier
+
+    assert _names_only_as_modifier(head, sentence, question) is modifier
