@@ -627,7 +627,13 @@ def understand(
     words = [w for w in language.terms(residue) if not w.isdigit()]
     # A word written in kana only that Sudachi split wrongly (ひやけどめ): the partner's own
     # words whose reading it contains.
-    readings = [w for w in words if w.startswith("@") and len(w) > 4]
+    # A run that already carries a word of the partner's (なパンはありますか: パン) is read right.
+    read_right = {
+        f"@{language._katakana(run)}"[:64]
+        for run in language._KANA_RUN.findall(language.normalize(residue))
+        if any(g[1] & vocabulary for g in language.word_groups(run))
+    }
+    readings = [w for w in words if w.startswith("@") and len(w) > 4 and w not in read_right]
     if readings and vocabulary and not referenced and not any(r in vocabulary for r in readings):
         spelled = [
             v

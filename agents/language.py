@@ -548,7 +548,10 @@ _ASKS = {
     "damage": _DAMAGE,
     # "do you deliver to Toronto?", 「海外に発送できますか」: where the shop sends orders.
     "place": re.compile(
-        r"\b(ship|shipping|deliver|delivery|send|post)\w*\s+(to|outside|abroad|overseas|internationally)\b|"
+        # (the thing sent and a particle may come between: "do you send orders up to Vancouver?")
+        r"\b(ship|shipping|deliver|delivery|send|post|mail)\w*\s+"
+        r"(?:(?:it|them|this|that|orders?|packages?|parcels?|items?|stuff|things)\s+)?(?:(?:up|over|out|down)\s+)?"
+        r"(to|outside|abroad|overseas|internationally)\b|"
         r"\bwhere do you (ship|deliver|send)\b|\b(abroad|overseas|internationally)\b|海外|どこ(まで|に|へ)",
         re.IGNORECASE,
     ),

@@ -173,6 +173,10 @@ _NOT_THE_THING = frozenset(
 )
 
 
+# The particles of phrasal verbs ("send orders up to", "pick it up"): part of the verb, no thing.
+_VERB_PARTICLES = frozenset(["up", "down", "out", "off", "over", "away", "back"])
+
+
 _STATE_WORDS = (
     r"broken|dead|stuck|cracked|torn|faulty|damaged|missing|wrong|not working|smashed|shattered|dented|"
     r"scratched|melted|bent|chipped|leaking|leaked|ripped|spoiled|stale|late|snapped"
@@ -196,7 +200,11 @@ def head_word(question: str, vocabulary: frozenset[str] = frozenset()) -> str:
     # not the thing; the phrase before such a verb is where it is named.
     question = _HAPPENING.sub(" , ", question)
     for phrase in _PREPOSITION.split(question):
-        groups = [g for g in word_groups(phrase) if g[0] not in _NOT_THE_THING or g[0] in vocabulary]
+        groups = [
+            g
+            for g in word_groups(phrase)
+            if (g[0] not in _NOT_THE_THING or g[0] in vocabulary) and g[0] not in _VERB_PARTICLES
+        ]
         if groups:
             return groups[-1][0]
     return ""
@@ -230,7 +238,11 @@ def _ja_topic(question: str) -> str:
 
 
 _JA_HAPPENED = re.compile(r"(?:ていました|てました|ちゃいました|てしまいました|ていた|てた)[。!！]*\s*$")
-_JA_CONDITION = re.compile(r"(?:たら|なら|ならば|れば|ても|場合は)[、,]?")
+# (and a preface that gives the background, 「子どもが小麦を食べられないんですが、…」: what is asked
+# follows it)
+_JA_CONDITION = re.compile(
+    r"(?:たら|なら|ならば|れば|ても|場合は)[、,]?|(?:んです|のです|んだ|です|ます|ない|た)(?:が|けど|けれど)[、,]"
+)
 
 
 def has_qualifier(question: str) -> bool:

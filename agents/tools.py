@@ -194,11 +194,23 @@ def product_by_meaning(
     # seeds and tomato feed), not rivals that make the guess unsure.
     runner_up = next((s for item, (s, _) in ranked[1:] if not set(item.tags) & set(ranked[0][0].tags)), 0.0)
     standout = top >= MEANING_STANDOUT_MIN and top - runner_up >= MEANING_STANDOUT_GAP
-    if (top < MEANING_MIN and not standout) or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR):
+    # Two unlike items near the need together and well clear of every other kind ("I wake up
+    # freezing when we camp": the sleeping pad and the warm sleeping bag): both fit, both shown.
+    second = next(((item, s) for item, (s, _) in ranked[1:] if not set(item.tags) & set(ranked[0][0].tags)), None)
+    pair = False
+    if second is not None and top - second[1] < MEANING_MARGIN:
+        kinds = set(ranked[0][0].tags) | set(second[0].tags)
+        third = next((s for item, (s, _) in ranked[1:] if item is not second[0] and not set(item.tags) & kinds), 0.0)
+        pair = second[1] >= MEANING_PAIR_MIN and second[1] - third >= MEANING_STANDOUT_GAP
+    if not pair and (
+        (top < MEANING_MIN and not standout) or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR)
+    ):
         return []  # nothing close enough, or several unlike items equally close: no guess
     out: list[dict[str, Any]] = []
     for item, (sim, clause) in ranked[:limit]:
-        if sim < top - MEANING_MARGIN and not (out and sim >= MEANING_CLEAR - MEANING_MARGIN):
+        if pair and second is not None and item is not ranked[0][0] and item is not second[0]:
+            continue
+        if sim < top - MEANING_MARGIN and not (out and sim >= MEANING_CLEAR - MEANING_MARGIN) and not pair:
             break  # (two unlike items both clearly near the need: both, the nearer first)
         # The reason given is the blurb's sentence that holds the clause nearest the need.
         sentences = language.sentences(item.description) or ("",)
@@ -230,6 +242,9 @@ MEANING_CLEAR = 0.5  # near enough to show though an unlike item is close too: b
 # on the suites' English turns: no policy question or unlike request reaches both figures
 # except ones the knowledge base or "do you sell" answers first.
 MEANING_STANDOUT_MIN = 0.27
+# Two unlike items as near as each other (within MEANING_MARGIN), the second at least this
+# near and MEANING_STANDOUT_GAP above every item of another kind: the need has two answers.
+MEANING_PAIR_MIN = 0.35
 MEANING_STANDOUT_GAP = 0.07
 
 

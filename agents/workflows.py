@@ -276,6 +276,13 @@ def _of_kind_named(
     if c.age is not None:
         age = c.age
         pool.sort(key=lambda i: _age_order(age, i))
+    if japanese and u.query:
+        # The kind's items in the order of how much of the request each speaks to (the catalog's
+        # order says nothing about fit).
+        covers = retrieval.coverage_of(
+            u.query, [retrieval.terms(f"{i['name']} {' '.join(i['tags'])} {i['description']}") for i in pool]
+        )
+        pool = [i for _, i in sorted(zip(covers, pool, strict=True), key=lambda pair: -pair[0])]
     if not japanese and semantics.available():
         # The kind's items in the order of how near each is to the whole request; instead of
         # what the words found only when nearer than those (a book about space and black holes
@@ -688,6 +695,9 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         # "the bag of litter showed up ripped open": whatever arrived damaged, the sentence on
         # damaged items ("if an item arrives damaged …") is about it; the item need not be named.
         head_group = None
+    if "place" in kinds and head in _SENT_THINGS:
+        # "do you send orders up to Vancouver?": where is asked; "orders" is only what is sent.
+        head_group = None
     if "amount" in kinds and head in _AMOUNT_WORDS:
         head_group = None  # "how much do you charge for delivery?": the amount is asked, delivery is the thing
     # "Do you price match …?", "can you fix …?": what the shop is asked to do must be answered
@@ -845,6 +855,7 @@ _ASKED_TO = re.compile(
 _GENERIC_HEADS = frozenset(
     ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
 )
+_SENT_THINGS = frozenset(["order", "package", "parcel", "item", "stuff", "thing", "purchase", "delivery"])
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
 _AMOUNT_VERBS = frozenset(["charge", "cost", "pay", "spend"])
 _FRAME_WORDS = frozenset(["possible", "able", "doable"])
@@ -932,6 +943,7 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
         and ("deny" not in u.acts)
         and intent == "chat"
         and _YES_ONLY(state["text"])
+        and not {"thanks", "goodbye"} & set(u.acts)  # "great, thanks!" closes; it asks for no more
     ):
         intent = "recommend"
     return {"intent": intent}

@@ -435,3 +435,36 @@ def test_a_thing_named_only_to_qualify_goods_is_not_what_the_sentence_is_about(h
     from agents.workflows import _names_only_as_modifier
 
     assert _names_only_as_modifier(head, sentence, question) is modifier
+
+
+def test_where_orders_are_sent_is_asked_with_the_thing_sent_and_a_particle_between():
+    # given a destination asked with what is sent and a particle before "to"
+    question = "do you send orders up to Vancouver?"
+    # then it asks for a place, and the particle is no thing asked about
+    assert language.answer_kinds(question) == {"place"}
+    assert retrieval.head_word(question) == "order"
+    # and sending something back is no destination
+    assert "place" not in language.answer_kinds("can I send it back to you?")
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        # what is asked follows the background given first (〜んですが、)
+        ("子どもが小麦を食べられないんですが、大丈夫なパンはありますか", "パン"),
+        ("昨日買ったけど、返品はできますか", "返品"),
+        # a subject marked が with a comma is no preface
+        ("パンが、好きです", "パン"),
+    ],
+)
+def test_a_japanese_question_is_about_what_follows_its_preface(question, topic):
+    assert retrieval.head_word(question) == topic
+
+
+def test_a_kana_run_that_carries_a_partner_word_is_not_respelled():
+    # given a partner whose documents hold the kana run パンは (パンは鮮度を保つため…)
+    vocabulary = {"パン", "@パンハ", "米粉"}
+    # when a shopper writes なパンはありますか
+    u = read("大丈夫なパンはありますか", shown=[], topic="", vocabulary=vocabulary)
+    # then the bread is read as the word it is, not respelled as パンハ
+    assert u.query == "大丈夫なパンはありますか"
