@@ -370,6 +370,22 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
     return out
 
 
+@lru_cache(maxsize=4096)
+def compound_head(word: str) -> str:
+    """The last part of a Japanese compound noun, the kind it is (食パン → パン, 観葉植物 → 植物);
+    "" for a word that is no compound or whose last part is a single character (目薬: 薬 says
+    too little)."""
+    if not is_japanese(word):
+        return ""
+    morphemes = _tokenizer().tokenize(word)
+    if len(morphemes) != 1 or morphemes[0].part_of_speech()[0] != "名詞":
+        return ""
+    parts = list(morphemes[0].split(SplitMode.A))
+    if len(parts) < 2 or len(parts[-1].surface()) < 2 or parts[-1].part_of_speech()[0] != "名詞":
+        return ""
+    return parts[-1].normalized_form()[:64]
+
+
 def is_ja_noun(word: str) -> bool:
     """Whether a Japanese word is a noun (Sudachi's part of speech)."""
     if not is_japanese(word):

@@ -618,11 +618,20 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     if not passages:
         return [], 0.0
     query_terms = retrieval.terms(query)
+    # A Japanese compound is a kind of its last part (食パン is a パン): a sentence that names that
+    # kind as a word of its own (パンは鮮度を保つため…, not 米粉パンは…) speaks to it. (Not for
+    # products: 頭痛薬 is no 目薬.)
+    kinds_of = {
+        g[0]: frozenset([f"={head}"]) for g in language.word_groups(query) if (head := language.compound_head(g[0]))
+    }
     candidates = []
     for p in passages:
         context = retrieval.terms(f"{p['title']} {p['heading']}")
         for sentence in language.sentences(p["text"]):
-            candidates.append((p, sentence, retrieval.terms(sentence), context))
+            terms = retrieval.terms(sentence)
+            if kinds_of:
+                terms = terms + [f"={g[0]}" for g in language.word_groups(sentence)]
+            candidates.append((p, sentence, terms, context))
     if not candidates:
         return [], 0.0
     total = len(candidates)
@@ -656,12 +665,14 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     # Coverage by the sentence itself, its heading and title helping at a lesser weight.
     known = tools.vocabulary(ctx.conversation.placement_id) | targets
 
+    meant = {w: aliases.get(w, frozenset()) | kinds_of.get(w, frozenset()) for w in {*aliases, *kinds_of}}
+
     def cover_of(documents: list[list[str]], *, by_meaning: bool = True) -> list[float]:
         return retrieval.coverage_of(
             query,
             documents,
             total=total * 2,
-            aliases=aliases if by_meaning else None,
+            aliases=meant if by_meaning else (kinds_of or None),
             ignore=particles,
             known=known,
             phrasal=phrasal,

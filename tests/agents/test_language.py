@@ -468,3 +468,17 @@ def test_a_kana_run_that_carries_a_partner_word_is_not_respelled():
     u = read("大丈夫なパンはありますか", shown=[], topic="", vocabulary=vocabulary)
     # then the bread is read as the word it is, not respelled as パンハ
     assert u.query == "大丈夫なパンはありますか"
+
+
+@pytest.mark.parametrize(
+    "word, head",
+    [
+        ("食パン", "パン"),  # a compound is a kind of its last part
+        ("観葉植物", "植物"),
+        ("目薬", ""),  # a one-character last part says too little (頭痛薬 is no 目薬)
+        ("返品", ""),  # no compound
+        ("headphones", ""),
+    ],
+)
+def test_a_japanese_compound_is_a_kind_of_its_last_part(word, head):
+    assert language.compound_head(word) == head
