@@ -352,8 +352,10 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
         if _CJK.match(run):
             out.extend(_ja_groups(run))
             continue
+        before: list[str] = []
         for match in _LATIN_WORD.finditer(run):
             raw = match.group(0).replace("’", "'")
+            before.append(raw.lower())
             if raw.lower().endswith("n't"):
                 continue  # "haven't", "don't": an auxiliary with its negation, no content
             word = (
@@ -365,9 +367,65 @@ def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bo
             first = False
             if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()) or word.isdigit():
                 continue
+            if unsaid := _negated_participle(before[:-1], word):
+                if out and out[-1][0] in _NEGATORS:
+                    out.pop()  # "never" is part of "never used": unused
+                out.append((unsaid, frozenset([unsaid]), frozenset(), False))
+                continue
             term = _en_term(word)
             out.append((term, frozenset([term]), frozenset(), capital or not is_known_word(word)))
     return out
+
+
+_NEGATORS = frozenset(["never", "not"])
+
+
+def _negated_participle(before: list[str], word: str) -> str:
+    """A past participle under a negation, as English writes it with un-: "never used",
+    "haven't opened", "not been worn" → unused, unopened, unworn (what a policy says of goods
+    nobody has used); "" otherwise."""
+    if len(word) < 4 or not (word.endswith(("ed", "en")) or word in _IRREGULAR_PARTICIPLES):
+        return ""
+    if f"un{word}" not in _GOODS_CONDITIONS:
+        return ""  # "hasn't shipped", "wasn't charged" keep their verb
+    previous = [w for w in before[-3:] if w not in ("been", "be", "ever", "even", "yet", "really", "it", "them")]
+    if not previous or not (previous[-1] in _NEGATORS or previous[-1].endswith("n't")):
+        return ""
+    return f"un{word}"
+
+
+def is_goods_condition(word: str) -> bool:
+    """Whether a word states the condition of goods (unused, unopened): a qualifier, no thing."""
+    return word in _GOODS_CONDITIONS
+
+
+_IRREGULAR_PARTICIPLES = frozenset(["worn", "read", "ridden", "eaten", "broken"])
+# The condition of goods as return policies put it: only these turn "never used" into the word
+# the policy uses ("unused"); any other verb under a negation stays itself.
+_GOODS_CONDITIONS = frozenset(
+    [
+        "unused",
+        "unopened",
+        "unworn",
+        "unwashed",
+        "untried",
+        "untouched",
+        "uneaten",
+        "undamaged",
+        "unbroken",
+        "unassembled",
+        "unwrapped",
+        "unmarked",
+        "unsealed",
+        "unread",
+        "unplayed",
+        "unridden",
+        "unfitted",
+        "unmounted",
+        "unfilled",
+        "unworn",
+    ]
+)
 
 
 @lru_cache(maxsize=4096)
@@ -437,12 +495,19 @@ def terms(text: str) -> list[str]:
         if _CJK.match(run):
             out.extend(_ja_terms(run))
             continue
+        before: list[str] = []
         for match in _LATIN_WORD.finditer(run.lower()):
             word = match.group(0).replace("’", "'")
+            before.append(word)
             if word.endswith("n't"):
                 continue
             word = word.split("'")[0] if word.endswith(("'s", "'t", "'re", "'ll", "'ve", "'d", "'m")) else word
             if word in EN_STOPWORDS or (len(word) < 2 and not word.isdigit()):
+                continue
+            if unsaid := _negated_participle(before[:-1], word):
+                if out and out[-1] in _NEGATORS:
+                    out.pop()
+                out.append(unsaid)
                 continue
             out.append(word[:64] if word.isdigit() else _en_term(word))
     return out

@@ -191,14 +191,20 @@ def _of_kind_named(
         and ctx.state is not None
         and bool(ctx.state.topic)
     )
+    # "cheaper than 20?" after bike lights: lights within the bound — a comparison is with the
+    # kind of the items shown (their first tag), however the shopper put the topic ("my
+    # sneakers keep slipping"); "what is there under 1000?" opens the whole catalog again.
+    shown_kinds: set[str] = set()
     if bound_only and ctx.state is not None:
-        own = ctx.state.topic  # "cheaper than 20?" after bike lights: lights within the bound
+        own = ctx.state.topic
+        if _COMPARED.search(ctx.message.content):
+            shown_kinds = {p["tags"][0] for p in ctx.state.shown if p.get("tags")}
     elif u.follow_up or u.referenced or c.order or c.attributes or not u.query:
         return found
     vocabulary = tools.vocabulary(ctx.conversation.placement_id)
     head = retrieval.head_word(own, vocabulary)
     japanese = language.is_japanese(own)
-    if not head or head in retrieval._NOT_THE_THING or len(head) < (2 if japanese else 3):
+    if (not head or head in retrieval._NOT_THE_THING or len(head) < (2 if japanese else 3)) and not shown_kinds:
         return found
     if not japanese and not bound_only:
         # The thing asked for follows a determiner or a verb of wanting ("a sunscreen", "any
@@ -217,7 +223,7 @@ def _of_kind_named(
         named = {i["sku"] for i in items if head in i["tags"]} or {i["sku"] for i in items if head in i["name"]}
     else:
         named = {i["sku"] for i in items if head in retrieval.terms(f"{i['name']} {' '.join(i['tags'])}")}
-    if not named and not japanese and not stock and semantics.available():
+    if not named and not shown_kinds and not japanese and not stock and semantics.available():
         tags = sorted({t for i in items for t in i["tags"]})
         if tags:
             sims = semantics.similarities(head, tags)
@@ -225,6 +231,8 @@ def _of_kind_named(
             if best >= KIND_TAG_MIN:
                 near = {t for t, sim in zip(tags, sims, strict=True) if sim >= best - 0.02}
                 named = {i["sku"] for i in items if near & set(i["tags"])}
+    if shown_kinds:
+        named = {i["sku"] for i in items if shown_kinds & set(i["tags"])}
     if not named:
         if stock and head not in vocabulary and not japanese:
             # "do you sell cycling shoes?" in a shop with no shoes: the gloves that are for cycling
@@ -248,6 +256,7 @@ def _of_kind_named(
         return kind
     if (
         found
+        and not shown_kinds
         and found[0].get("coverage", 0.0) >= MEANING_OVER_WORDS
         and head not in retrieval.terms(f"{found[0]['name']} {' '.join(found[0]['tags'])} {found[0]['description']}")
     ):
@@ -317,6 +326,9 @@ def _of_kind_named(
     return kind
 
 
+_COMPARED = re.compile(
+    r"\b(cheaper|less expensive|less pricey|lower[- ]priced|more affordable)\b|(もっと|より)(安|お手頃)", re.I
+)
 _DETERMINERS = frozenset(
     [
         "a",
@@ -830,8 +842,8 @@ def _names_only_as_modifier(head: str, sentence: str, question: str) -> bool:
     """Whether an English sentence names the thing asked about only to qualify a kind of goods
     ("do you do full grooming?" — "grooming products cannot be returned" is about products,
     not grooming), when the question does not ask about those goods themselves."""
-    if not head.isascii():
-        return False
+    if not head.isascii() or language.is_goods_condition(head):
+        return False  # "unused items": a condition is a modifier by nature
     tokens = re.findall(r"[a-z]+", sentence.lower())
     at = [i for i, token in enumerate(tokens) if language._en_term(token) == head]
     if not at or not all(i + 1 < len(tokens) and tokens[i + 1] in _GOODS for i in at):

@@ -429,6 +429,8 @@ def test_the_formal_noun_koto_is_the_frame_of_a_question_not_its_subject():
         ("groom", "We offer grooming on Saturdays; grooming products are sold in store.", "do you do grooming?", False),
         # not named at all: for the word check to judge, not this one
         ("groom", "Unopened items can be returned within 30 days.", "do you do grooming?", False),
+        # a condition of goods qualifies them by nature: "unused items" is about unused things
+        ("unused", "Unused items can be returned within 30 days.", "can I send back a pump I haven't used?", False),
     ],
 )
 def test_a_thing_named_only_to_qualify_goods_is_not_what_the_sentence_is_about(head, sentence, question, modifier):
@@ -482,3 +484,20 @@ def test_a_kana_run_that_carries_a_partner_word_is_not_respelled():
 )
 def test_a_japanese_compound_is_a_kind_of_its_last_part(word, head):
     assert language.compound_head(word) == head
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        # the condition of goods under a negation is the word a return policy uses
+        ("I never used the stove, can I get my money back?", ["unused", "stove", "money", "back"]),
+        ("I haven't opened it, can I return it?", ["unopened", "return"]),
+        ("it has not been worn", ["unworn"]),
+        # any other verb under a negation stays itself
+        ("my order hasn't shipped yet", ["order", "ship", "yet"]),
+        ("I used it twice", ["use", "twice"]),
+    ],
+)
+def test_a_negated_condition_of_goods_is_read_as_the_policy_words_it(text, words):
+    assert [g[0] for g in language.word_groups(text)] == words
+    assert language.terms(text) == words

@@ -582,3 +582,15 @@ def test_kai_answers_a_japanese_question_from_a_japanese_document_with_its_sourc
         "未開封の商品はレシートがあれば14日以内に返品できます。（出典：「返品ポリシー」）これで解決しましたか？"
     )
     assert [c["title"] for c in reply.citations] == ["返品ポリシー"]
+
+
+def test_a_bound_alone_after_a_need_in_the_shoppers_words_keeps_the_kind_shown(world):
+    # given Rinna showed a dessert for a need the catalog words otherwise
+    placement = rinna_at_hoshi(world)
+    first = say(world, placement, "I'm craving something sugary after dinner")
+    assert [p["sku"] for p in first.products][:1] == ["PUDDING"]
+    # when the shopper asks for one under a price no dessert meets
+    reply = say(world, placement, "anything cheaper than 200?", conversation=first.conversation)
+    # then nothing of that kind is within it, and that is said; no other kind is offered instead
+    assert reply.products == []
+    assert reply.intent == "no_match"
