@@ -17,11 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import simplemma
+
 from agents import language
 
 TONES = {
     "playful": re.compile(
-        r"\b(playful|fun|cheeky|witty|light[- ]hearted|quirky|cheerful|upbeat|punchy|bubbly|pop)\b|"
+        r"\b(playful|fun|cheeky|witty|light[- ]hearted|quirky|cheerful|upbeat|bubbly|pop)\b|"
         r"楽しい|ポップ|元気|明るい",
         re.I,
     ),
@@ -164,13 +166,13 @@ _PERSON_EN = (
 )
 _AUDIENCE = re.compile(
     rf"\b(?:for|aimed at|targeting|targeted at|to|speaking to|written for|reaching)\s+"
-    rf"(?P<who>(?:(?!for\b|about\b|featuring\b)[\w'’-]+\s+){{0,4}}?(?:{_PERSON_EN}))"
+    rf"(?P<who>(?:(?!(?:for|about|featuring|aimed|at|to|the|a|an|and|with)\b)[\w'’-]+\s+){{0,4}}?(?:{_PERSON_EN}))"
     rf"(?P<which>\s+(?:who|whose|with|that|in)\s+[^.,;:!?()]{{2,60}})?",
     re.I,
 )
 _JA_PERSON = (
     r"方|人|家庭|世代|層|者|生|さん|ママ|パパ|子|ファミリー|保護者|社会人|夫婦|カップル|女性|男性|"
-    r"学生|シニア|世帯|お客様|お客さま|ユーザー|ファン|初心者|愛好家"
+    r"学生|シニア|世帯|お客様|お客さま|ユーザー|ファン|初心者|愛好家|員"
 )
 _JA_AUDIENCE = re.compile(
     rf"(?P<who>[^、。！？「」\s]{{1,30}}?(?:{_JA_PERSON}))(?:向け|に向けて|へ向けて|に贈る|のための)"
@@ -383,7 +385,9 @@ def _head_noun(phrase: str) -> str:
 
 
 def _plural(noun: str) -> bool:
-    return noun.endswith("s") and not noun.endswith(("ss", "us", "is", "ics"))
+    if simplemma.lemmatize(noun, lang="en") != noun:
+        return True
+    return noun.endswith("s") and not noun.endswith(("ss", "us", "is", "as", "ics"))
 
 
 def _agree(verb: str, plural: bool) -> str:
@@ -444,6 +448,18 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
         if verb.endswith("ly") and more:
             adverb, (verb, _, more) = f"{verb} ", more.partition(" ")
         if more and re.fullmatch(r"[a-z]+", verb):
+            # What it is, from the catalog, said beside the name: "The Hanging bird feeder, a
+            # metal seed feeder, keeps squirrels out."
+            what = _lower_first(head.strip())
+            own = {w.lower() for w in re.findall(r"[\w'-]+", name)}
+            if (
+                not plural
+                and 1 <= len(what.split()) <= 4
+                and not _plural(_head_noun(what))
+                and " and " not in what
+                and len({w.lower() for w in what.split()} - own) >= 2
+            ):
+                subject = f"{subject}, {'an' if re.match(r'[aeio]', what) else 'a'} {what},"
             return _fronted(f"{subject} {adverb}{_agree(verb, plural)} {more}", front_use)
     # "Lavender, vetiver and sweet orange blended for a restful night": the participle kept.
     m = re.match(r"(.+?)\s([a-z]+ed)\s(for|to|with|in|from|by)\s(.+)", fact)
@@ -451,6 +467,9 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
         things = _lower_first(m.group(1))
         return f"{subject} {'combine' if plural else 'combines'} {things}, {m.group(2)} {m.group(3)} {m.group(4)}."
     head = re.split(r"\s(?:with|for|in|of|that|to)\s|[,;:(]", fact, maxsplit=1)[0]
+    # "Quiet clicks and a USB receiver": the first of two things, unless an adjective ("Front and rear …").
+    if re.search(r"^\S+\s\S+.*?\sand\s", head):
+        head = head.split(" and ", 1)[0]
     fact_noun = _head_noun(head)
     same = fact_noun.rstrip("s") in name.lower() or _head_noun(name).rstrip("s") in fact_noun
     # What it is for comes first when it closes the description ("Teaser wand with feathers
@@ -458,12 +477,12 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
     # with feathers and a bell"), less what the audience already says.
     use = re.search(r"\s(?:ideal |perfect |great |made )?for\s([^,;]+)$", fact)
     front = ""
-    if front_use and use and use.start() > 8 and " with " not in use.group(1):
+    if front_use and use and use.start() > 8 and " with " not in _drop_said(use.group(1), audience):
         fact, front = fact[: use.start()].rstrip(" ,"), use.group(1)
     if _plural(fact_noun) and (not same or not plural):
         said = f"{subject} {'give' if plural else 'gives'} you {_lower_first(fact)}"
     else:
-        bare = _plural(fact_noun) or re.match(r"(?i)(?:a|an|the)\s", fact)
+        bare = _plural(fact_noun) or re.match(r"(?i)(?:a|an|the)\s|(?:\S+\s){0,2}\S+['’]s\s", fact)
         article = "" if bare else ("an " if re.match(r"(?i)[aeio]|u(?!s|ni)", fact) else "a ")
         said = f"{subject} {'are' if plural else 'is'} {article}{_lower_first(fact)}"
     if front:
@@ -528,7 +547,7 @@ def _you_clause(qualifier: str) -> str:
     else:
         clause = f"you {rest}"
     trail = re.search(r"\s((?:at|in|on|during|after|before|every)\s+(?:the\s+)?\w+(?:\s\w+)?)$", clause)
-    if trail and len(clause.split()) >= 5:
+    if trail and len([w for w in clause.split() if w not in ("you", "your")]) >= 5:
         return f"if, {trail.group(1)}, {clause[: trail.start()]}"
     return f"if {clause}"
 
@@ -578,7 +597,7 @@ def _offer_en(text: str) -> str:
     if code and pct:
         rest = pct.group(2)
         rest = _CODE.sub("", rest)
-        rest = re.sub(r"\s+(?:with|using|use)\s*$", "", rest.strip())
+        rest = re.sub(r"(?:^|\s+)(?:with|using|use)\s*$", "", rest.strip())
         rest = re.sub(r"\s+(?:with|using)\s+(?=(?:until|till|through|this|today|ends))", " ", rest)
         rest = re.sub(r"\s{2,}", " ", rest).strip(" ,")
         return f"Use code {code.group(1) or code.group(2)} for {pct.group(1)}% off {rest}".rstrip() + "."
@@ -591,7 +610,7 @@ def _words(text: str) -> int:
 
 def _hook_en(b: Brief) -> str:
     aud = _audience_phrase(b)
-    if _words(aud) >= 4 or (aud and not b.occasion):
+    if _words(aud) >= 4:
         # "for people in small apartments" is the brief's own run of words.
         return f"{_upper_first(aud)}, this one is for you."
     when = f"this {b.occasion}" if b.occasion else ""
@@ -600,7 +619,7 @@ def _hook_en(b: Brief) -> str:
         return {
             "playful": f"Calling all {aud}: {when} just got better!",
             "premium": f"For {aud}, {when} calls for something special.",
-            "energetic": f"Ready for {when}, {aud}? So is your kit.",
+            "energetic": f"{_upper_first(when)}, it's time to gear up, {aud}.",
             "calm": f"For {aud}, here is a gentler {b.occasion}.",
             "urgent": f"{_upper_first(when)} is almost here, {aud}.",
             "warm": f"{_upper_first(when)}, we have something lovely for {aud}.",
@@ -617,12 +636,12 @@ def _hook_en(b: Brief) -> str:
     if aud:
         return {
             "playful": f"Calling all {aud}!",
-            "premium": f"For {aud} who expect more.",
-            "energetic": f"Made for {aud} on the move.",
-            "calm": f"For {aud}, a little calm.",
+            "premium": f"Something refined for {aud}.",
+            "energetic": f"{_upper_first(aud)}, get ready.",
+            "calm": f"{_upper_first(aud)}, take a breath.",
             "urgent": f"Don't miss this, {aud}.",
             "warm": f"This one is for {aud}.",
-        }.get(tone, f"Made for {aud}.")
+        }.get(tone, f"{_upper_first(aud)}, this one is for you.")
     return ""
 
 
@@ -634,7 +653,10 @@ def _headline_en(b: Brief, products: list[Product]) -> str:
     occ = _upper_first(occasion) if occasion else ""
     names = " and ".join(_short_name(p.name) for p in products[:2])
     if _words(aud) >= 4 and products:
-        return f"{_upper_first(aud)}, meet {names}"
+        # "for people with dry skin" is the brief's own run of words: the audience is addressed.
+        if not occ:
+            return f"{_upper_first(aud)}, meet {_the(names)}"
+        aud = ""
     if not products:
         return {"playful": "Something new is waiting for you", "premium": "Made to be noticed"}.get(
             b.tone, "Discover what's new"
@@ -672,16 +694,40 @@ def _headline_en(b: Brief, products: list[Product]) -> str:
             }.get(b.tone, f"{names} for {aud}"),
             f"Made for {aud}",
         ]
+    benefit = _benefit_phrase(products[0]) if len(products) == 1 else ""
+    if benefit and not options:
+        # No occasion or audience: what the product is for ("Fig reed diffuser for small rooms
+        # and bathrooms", "While you sleep: the Retinol night serum").
+        options.append(
+            f"{names} {benefit}" if benefit.startswith("for ") else f"{_upper_first(benefit)}: {_the(names)}"
+        )
     options.append(
         {
-            "playful": f"Say hello to {names}!",
+            "playful": f"Say hello to {_the(names)}!",
             "premium": f"{names}. Simply refined.",
             "warm": f"A little something for you: {names}",
-            "urgent": f"Don't miss {names}",
-            "formal": f"Introducing {names}",
-        }.get(b.tone, f"Meet {names}")
+            "urgent": f"Don't miss {_the(names)}",
+            "formal": f"Introducing {_the(names)}",
+        }.get(b.tone, _neutral_headline(b.text, _the(names)))
     )
     return next((o for o in options if len(o) <= 64), options[-1])
+
+
+def _benefit_phrase(product: Product) -> str:
+    """The catalog's own phrase of what a product is for or when it works, from its first
+    fact: "for small rooms and bathrooms", "while you sleep"; empty when it has none."""
+    facts = _en_facts(product)
+    if not facts:
+        return ""
+    m = re.search(r"\s(for\s[^,;]{4,40}|while\s[^,;]{4,30})$", facts[0])
+    return m.group(1) if m and " with " not in m.group(1) else ""
+
+
+def _neutral_headline(brief: str, names: str) -> str:
+    """A plain headline, worded by the brief (the same brief, the same words), so that two
+    drafts of one conversation do not open alike."""
+    options = (f"Meet {names}", f"Introducing {names}", f"{_upper_first(names)}, ready when you are")
+    return options[sum(map(ord, brief)) % len(options)]
 
 
 def _short_name(name: str) -> str:

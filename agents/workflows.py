@@ -1538,7 +1538,7 @@ def _named_in(brief: str, name: str) -> bool:
     fluid" for "Daily UV fluid SPF 50")."""
     core = _core_name(name)
     if language.is_japanese(core):
-        return len(core) >= 3 and core in re.sub(r"\s+", "", brief)
+        return len(core) >= 3 and core in re.sub(r"\s+", "", brief.casefold())
     text = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
     if f" {core} " in text:
         return True

@@ -251,7 +251,7 @@ def test_a_draft_frames_every_named_product_for_the_briefs_occasion_and_audience
     # then the headline speaks to the occasion and audience, the body frames both products in
     # sentences of its own, says the offer once, whole, in the three sentences asked, no price
     assert lines == [
-        "Headline: First-time vegetable growers, meet Cherry tomato seeds and Tomato feed",
+        "Headline: Made for spring: Cherry tomato seeds and Tomato feed",
         "Body: For pots and greenhouses, the Cherry tomato seeds give you sweet cherry tomatoes. "
         "For bigger tomato crops, the Tomato feed 1 L is a liquid fertiliser rich in potash. "
         "Free shipping on seed orders over £20.",
@@ -261,7 +261,10 @@ def test_a_draft_frames_every_named_product_for_the_briefs_occasion_and_audience
 
 def test_a_japanese_draft_joins_the_facts_under_the_name_and_says_the_offer_politely():
     # given a short Japanese brief with an occasion, an audience and a fact to mention
-    brief = "新社会人の就職祝いに、万年筆 金ペン中字を紹介するSNS投稿を上品な雰囲気で2文で。送料無料（5000円以上）にも触れて"
+    brief = (
+        "新社会人の就職祝いに、万年筆 金ペン中字を紹介するSNS投稿を上品な雰囲気で2文で。"
+        "送料無料（5000円以上）にも触れて"
+    )
     sections = {
         "Products": ["FP | 万年筆 金ペン中字 | ¥16,500 | x"],
         "Facts": ["万年筆 金ペン中字 | 14金ペン先の中字。", "万年筆 金ペン中字 | なめらかな書き味で贈り物に人気です。"],
