@@ -465,6 +465,9 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
     m = re.match(r"(.+?)\s([a-z]+ed)\s(for|to|with|in|from|by)\s(.+)", fact)
     if m and not re.search(r"\s(?:with|for|in|that)\s", m.group(1)):
         things = _lower_first(m.group(1))
+        verb = {"blended": "blend", "mixed": "mix", "combined": "combine"}.get(m.group(2))
+        if verb:
+            return f"{subject} {_agree(verb, plural)} {things} {m.group(3)} {m.group(4)}."
         return f"{subject} {'combine' if plural else 'combines'} {things}, {m.group(2)} {m.group(3)} {m.group(4)}."
     head = re.split(r"\s(?:with|for|in|of|that|to)\s|[,;:(]", fact, maxsplit=1)[0]
     # "Quiet clicks and a USB receiver": the first of two things, unless an adjective ("Front and rear …").
@@ -610,8 +613,11 @@ def _words(text: str) -> int:
 
 def _hook_en(b: Brief) -> str:
     aud = _audience_phrase(b)
+    when = f"this {b.occasion}" if b.occasion else ""
     if _words(aud) >= 4:
         # "for people in small apartments" is the brief's own run of words.
+        if when:
+            return f"{_upper_first(when)}, {aud}: this one is for you."
         return f"{_upper_first(aud)}, this one is for you."
     when = f"this {b.occasion}" if b.occasion else ""
     tone = b.tone
@@ -800,7 +806,8 @@ def _draft_en(b: Brief, products: list[Product]) -> str:
         return _lines_en(headline, body[: max(1, b.count)], cta)
     facts = [_en_facts(p) for p in products]
     aud = _audience_phrase(b)
-    you = _you_clause(b.qualifier) if b.qualifier and not b.gift else ""
+    # What the brief says of the audience, said to them — unless the hook says it already.
+    you = _you_clause(b.qualifier) if b.qualifier and not b.gift and b.qualifier not in aud else ""
     statements = [
         _fact_en(p.name, f[0], front_use=not you, audience=aud) if f else f"Meet {_the(p.name)}."
         for p, f in zip(products, facts, strict=True)
@@ -816,7 +823,9 @@ def _draft_en(b: Brief, products: list[Product]) -> str:
     hook = _hook_en(b)
     n = b.count
     room = max(1, n - len(offers))
-    if len(statements) > room:
+    # The products in one sentence when the length leaves no room for each, or for the
+    # sentence that speaks to the brief's occasion and audience.
+    if len(statements) > room or (hook and len(statements) == room >= 2):
         statements = [_join_statements(statements)]
     if you:
         # The audience's need opens the first product's sentence: "If your pets get anxious, …".
@@ -826,7 +835,7 @@ def _draft_en(b: Brief, products: list[Product]) -> str:
         body.insert(0, hook)
     elif hook and not you and not offers and len(body) == 1 and len(body[0]) < 110:
         # One sentence: the hook opens it ("Calling all indoor cat owners: for active play, …").
-        body[0] = f"{hook.rstrip('.!?')}: {_lower_first(body[0])}"
+        body[0] = f"{hook.rstrip('.!?')}{' —' if ':' in hook else ':'} {_lower_first(body[0])}"
     elif _lead_en(b) and not (you and not b.occasion) and not body[0].startswith("For "):
         body[0] = _lead_en(b) + _lower_first(body[0])
     for extra in extras:

@@ -252,9 +252,9 @@ def test_a_draft_frames_every_named_product_for_the_briefs_occasion_and_audience
     # sentences of its own, says the offer once, whole, in the three sentences asked, no price
     assert lines == [
         "Headline: Made for spring: Cherry tomato seeds and Tomato feed",
-        "Body: For pots and greenhouses, the Cherry tomato seeds give you sweet cherry tomatoes. "
-        "For bigger tomato crops, the Tomato feed 1 L is a liquid fertiliser rich in potash. "
-        "Free shipping on seed orders over £20.",
+        "Body: This spring, first-time vegetable growers: this one is for you. For pots and greenhouses, the "
+        "Cherry tomato seeds give you sweet cherry tomatoes, and for bigger tomato crops, the Tomato feed 1 L is a "
+        "liquid fertiliser rich in potash. Free shipping on seed orders over £20.",
         "Call to action: Come and find yours today.",
     ]
 
