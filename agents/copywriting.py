@@ -749,42 +749,45 @@ def _core(name: str) -> str:
 
 
 def _cta_en(b: Brief) -> str:
+    """One next step that fits the channel, claiming nothing of the shop (no store, delivery
+    date or stock the brief did not mention)."""
     occ = b.occasion
     day = bool(occ) and not re.search(r"(?i)summer|winter|spring|autumn|fall|season|holidays", occ)
     if b.channel == "sms":
-        return "Pick yours up in store or online today." if b.tone != "urgent" else "Grab yours before it's gone."
+        return "Grab yours today." if b.tone != "urgent" else "Grab yours while the offer lasts."
     if b.channel == "banner":
         return "Shop now."
     if b.channel == "social":
         return {
             "playful": "Come and grab yours!",
-            "premium": "Discover it in store or online.",
+            "premium": "Discover it today.",
             "energetic": "Get yours today.",
-        }.get(b.tone, "Find it in store or online today.")
+        }.get(b.tone, "Take a look today.")
     if b.channel == "print":
-        return "Ask our team in store."
+        return "Ask our team about it today."
     if b.channel == "web":
         return "Add it to your basket today."
     if day:
-        return f"Order today in time for {occ}."
+        return f"Shop now for {occ}."
     return {
         "playful": "Grab yours today!",
-        "premium": "Discover it in store or online.",
+        "premium": "Discover it today.",
         "warm": "Come and find yours today.",
-        "urgent": "Get yours before it's gone.",
-        "formal": "Find out more in store or online.",
+        "urgent": "Get yours while the offer lasts." if b.offers else "Get yours today.",
+        "formal": "Find out more today.",
         "energetic": "Get yours today.",
-        "calm": "Find it in store or online whenever you're ready.",
-    }.get(b.tone, "Find it in store or online today.")
+        "calm": "Take a look whenever you're ready.",
+    }.get(b.tone, "Take a look today.")
 
 
 def _closing_en(b: Brief) -> str:
+    """A last sentence in the tone asked, when the length leaves room; it says nothing of the
+    product the catalog does not."""
     return {
-        "playful": "Your new favourite is here.",
-        "premium": "Quiet quality, every day.",
-        "warm": "Made to make the day a little easier.",
-        "urgent": "Stock is limited.",
-        "calm": "A small ritual for calmer days.",
+        "playful": "Go on, treat yourself!",
+        "premium": "Take your time and enjoy it.",
+        "warm": "We'd love to help you choose.",
+        "calm": "Take a moment for yourself.",
         "energetic": "Ready when you are.",
     }.get(b.tone, "")
 
@@ -986,8 +989,9 @@ def _fits_ja(b: Brief, count: int) -> list[str]:
         )
     if b.audience:
         out.append(f"{b.audience}にもおすすめです" if out else f"{b.audience}にぴったりです")
-    while out and len(out) < count:
-        out.append("")
+    if b.tone == "playful":
+        # 楽しい・ポップ: the light ending of a social post.
+        out = [f.removesuffix("です") + "！" for f in out]
     return out[:count] if len(out) >= count else out + [""] * (count - len(out))
 
 
@@ -1030,13 +1034,13 @@ def _cta_ja(b: Brief) -> str:
     if b.channel in ("social", "banner", "sms"):
         return {
             "playful": "さっそくチェックしてね！",
-            "premium": "ぜひ店頭でお確かめください。",
+            "premium": "ぜひ一度お確かめください。",
         }.get(b.tone, "ぜひチェックしてみてください。")
     if occ and re.search(r"日|祝い|お歳暮|お中元|バレンタイン|ホワイトデー|クリスマス|お正月", occ):
         return f"{occ}のご準備に、お早めにお求めください。"
     return {
         "urgent": "お早めにどうぞ！",
-        "premium": "ぜひ店頭でお確かめください。",
+        "premium": "ぜひ一度お確かめください。",
         "playful": "さっそくチェックしてね！",
         "formal": "ご注文を心よりお待ちしております。",
     }.get(b.tone, "ぜひこの機会にお求めください。")
@@ -1047,7 +1051,7 @@ def _closing_ja(b: Brief) -> str:
         "playful": "気になったらぜひ試してみてね",
         "premium": "特別なひとときをお楽しみください",
         "warm": "どうぞお気軽にお選びください",
-        "calm": "安心してお選びください",
+        "calm": "ゆっくりお選びください",
     }.get(b.tone, "")
 
 
@@ -1065,8 +1069,13 @@ def _draft_ja(b: Brief, products: list[Product]) -> str:
     statements = [_product_ja(p, fit) for p, fit in zip(products, fits, strict=True)]
     if room < len(statements):
         # 「Aは…で、Bは…です」: the products in one sentence when the length is short.
-        joined = [st.removesuffix("です") + "で" if st.endswith("です") else st + "。" for st in statements[:-1]]
-        statements = ["、".join([*joined, statements[-1]]).replace("。、", "。")]
+        text = ""
+        for st in statements[:-1]:
+            if st.endswith(("です", "！")):
+                text += st.removesuffix("です").rstrip("！") + "で、"
+            else:
+                text += st.rstrip("。") + "。"
+        statements = [text + statements[-1]]
     body = ([hook] if with_hook else []) + statements
     closing = _closing_ja(b)
     if closing and len(body) < room:
