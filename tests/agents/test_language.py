@@ -276,7 +276,7 @@ def test_a_japanese_draft_joins_the_facts_under_the_name_and_says_the_offer_poli
     assert lines == [
         "見出し：就職祝いに、新社会人へ。万年筆 金ペン中字",
         "本文：「万年筆 金ペン中字」は、14金ペン先の中字で、就職祝いにぴったりです。5000円以上で送料無料です。",
-        "行動喚起：ぜひ店頭でお確かめください。",
+        "行動喚起：ぜひ一度お確かめください。",
     ]
 
 
