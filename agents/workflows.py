@@ -1533,12 +1533,22 @@ def _core_name(name: str) -> str:
     return re.sub(r"\s+", "", core) if language.is_japanese(core) else re.sub(r"\s+", " ", core)
 
 
+def _ja_unsized(name: str) -> str:
+    """A Japanese name without its trailing size or count (「無洗米あきたこまち 2kg」 →
+    「無洗米あきたこまち」), as a brief names it; only a part with a figure is left off."""
+    parts = name.casefold().split()
+    while len(parts) > 1 and re.search(r"\d", parts[-1]):
+        parts.pop()
+    return "".join(parts)
+
+
 def _named_in(brief: str, name: str) -> bool:
     """Whether a brief names an item: its name, or (English) its first words ("the Daily UV
     fluid" for "Daily UV fluid SPF 50")."""
     core = _core_name(name)
     if language.is_japanese(core):
-        return len(core) >= 3 and core in re.sub(r"\s+", "", brief.casefold())
+        compact = re.sub(r"\s+", "", brief.casefold())
+        return any(len(form) >= 3 and form in compact for form in (core, _ja_unsized(name)))
     text = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
     if f" {core} " in text:
         return True
@@ -1569,7 +1579,13 @@ def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]
     # oil" of "the Sleep blend essential oil" does not name the Eucalyptus essential oil).
     folded = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
     compact = re.sub(r"\s+", "", brief.casefold())
-    full = [i for i in named if f" {_core_name(i['name'])} " in folded or _core_name(i["name"]) in compact]
+    full = [
+        i
+        for i in named
+        if f" {_core_name(i['name'])} " in folded
+        or _core_name(i["name"]) in compact
+        or (language.is_japanese(i["name"]) and _ja_unsized(i["name"]) in compact)
+    ]
     if full:
         words = {w for i in full for w in _core_name(i["name"]).split()}
         named = [i for i in named if i in full or not set(_core_name(i["name"]).split()) & set(folded.split()) <= words]
@@ -1616,7 +1632,8 @@ def _named_at(brief: str, name: str) -> int:
     """Where a brief first names an item (its first word of three or more letters), for order."""
     core = _core_name(name)
     text = re.sub(r"\s+", "", brief.casefold()) if language.is_japanese(core) else brief.casefold()
-    spots = [text.find(w) for w in ([core] if language.is_japanese(core) else [core, *core.split()]) if len(w) >= 3]
+    forms = [core, _ja_unsized(name)] if language.is_japanese(core) else [core, *core.split()]
+    spots = [text.find(w) for w in forms if len(w) >= 3]
     spots = [s for s in spots if s >= 0]
     return min(spots) if spots else len(text)
 
