@@ -524,6 +524,12 @@ def _extra_en(name: str, fact: str) -> str:
 def _en_facts(product: Product) -> list[str]:
     out = []
     for fact in product.facts:
+        # "…, 800 lumens, runs up to 6 hours": a clause of its own, said as "It runs …".
+        fact = re.sub(
+            r",\s+([a-z]+s)(?<!ss)\s(?=(?:up|about|to|in|on|into|for|with|over|under|around|all|most)\b)",
+            r"; \1 ",
+            fact,
+        )
         for part in re.split(r";\s*", fact):
             part = part.strip().rstrip(".")
             if len(part) >= 8:
@@ -700,13 +706,14 @@ def _headline_en(b: Brief, products: list[Product]) -> str:
             }.get(b.tone, f"{names} for {aud}"),
             f"Made for {aud}",
         ]
-    benefit = _benefit_phrase(products[0]) if len(products) == 1 else ""
+    benefit = _benefit_phrase(products[0])
     if benefit and not options:
-        # No occasion or audience: what the product is for ("Fig reed diffuser for small rooms
-        # and bathrooms", "While you sleep: the Retinol night serum").
-        options.append(
-            f"{names} {benefit}" if benefit.startswith("for ") else f"{_upper_first(benefit)}: {_the(names)}"
-        )
+        # No occasion or audience: what the (first) product is for ("Fig reed diffuser for small
+        # rooms and bathrooms", "While you sleep: the Retinol night serum").
+        for who in (names, _short_name(products[0].name)):
+            options.append(
+                f"{who} {benefit}" if benefit.startswith("for ") else f"{_upper_first(benefit)}: {_the(who)}"
+            )
     options.append(
         {
             "playful": f"Say hello to {_the(names)}!",
