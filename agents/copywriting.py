@@ -125,7 +125,8 @@ _JA_MENTION = re.compile(
 # "20% off both this week only with code WINTER20", 「今月末まで米びつは10%オフです」.
 _OFFER_SENTENCE = re.compile(
     r"\d{1,3}\s?(?:%|percent)|\bcode\s+[A-Z0-9-]{3,}|\bfree (?:shipping|delivery)\b|\bships? free\b|\bBOGO\b|"
-    r"\d{1,3}\s?[%％](?:オフ|OFF|引き)|割引|送料無料|ポイント\d+倍",
+    r"(?<![-\w])free\s(?:gift|wrapping|engraving|returns?|samples?|personali[sz]ation)\b|"
+    r"\d{1,3}\s?[%％](?:オフ|OFF|引き)|割引|送料無料|ポイント\d+倍|[^\s、。]{1,6}無料|特典|プレゼント中",
     re.I,
 )
 _CODE = re.compile(r"\b(?:code|coupon)\s+([A-Z0-9][A-Z0-9-]{2,})\b|クーポン(?:コード)?[「『]?([A-Z0-9-]{3,})")
@@ -167,15 +168,15 @@ _PERSON_EN = (
 _AUDIENCE = re.compile(
     rf"\b(?:for|aimed at|targeting|targeted at|to|speaking to|written for|reaching)\s+"
     rf"(?P<who>(?:(?!(?:for|about|featuring|aimed|at|to|the|a|an|and|with)\b)[\w'’-]+\s+){{0,4}}?(?:{_PERSON_EN}))"
-    rf"(?P<which>\s+(?:who|whose|with|that|in)\s+[^.,;:!?()]{{2,60}})?",
+    rf"(?P<which>\s+(?:who|whose|with|that|in|of)\s+[^.,;:!?()]{{2,60}})?",
     re.I,
 )
 _JA_PERSON = (
     r"方|人|家庭|世代|層|者|生|さん|ママ|パパ|子|ファミリー|保護者|社会人|夫婦|カップル|女性|男性|"
-    r"学生|シニア|世帯|お客様|お客さま|ユーザー|ファン|初心者|愛好家|員"
+    r"学生|シニア|世帯|お客様|お客さま|ユーザー|ファン|初心者|愛好家|員|家族"
 )
 _JA_AUDIENCE = re.compile(
-    rf"(?P<who>[^、。！？「」\s]{{1,30}}?(?:{_JA_PERSON}))(?:向け|に向けて|へ向けて|に贈る|のための)"
+    rf"(?P<who>[^、。！？「」\s]{{0,30}}?(?:{_JA_PERSON}))(?:向け|に向けて|へ向けて|に贈る|のための)"
 )
 # 「新社会人の就職祝いに」: the people an occasion is theirs.
 _JA_AUDIENCE_OF = re.compile(
@@ -303,9 +304,24 @@ def _occasion(brief: str, lang: str, names: list[str]) -> str:
     return best
 
 
+# A brief written as fields: "Audience: owners of older dogs", 「対象：自宅でお点前を始めたい方」.
+_AUDIENCE_FIELD = re.compile(
+    r"(?im)(?:^|[.;。]\s*)\s*[-•*]?\s*(?:audience|target(?: audience)?|for|customers?|readers?|対象|ターゲット|読者)"
+    r"\s*[:：]\s*(?P<who>[^\n.;。]+)"
+)
+
+
 def _audience(brief: str, lang: str, names: list[str]) -> tuple[str, str]:
     """Who the copy speaks to, as a short phrase (at most four words) and, in English, what
     the brief says about them ("who love their roses", "with very dry skin")."""
+    field_ = _AUDIENCE_FIELD.search(brief)
+    if field_:
+        value = field_.group("who").rstrip("。.")
+        # The field read as the sentence a brief would have: "for owners of older dogs".
+        brief = f"{value}向けに" if lang == "ja" else f"for {value}."
+        if lang == "en" and not _AUDIENCE.search(brief):
+            words = value.split()
+            return (value, "") if len(words) <= 4 else ("", "")
     text = brief
     for name in names:
         text = text.replace(name, " ")
@@ -314,9 +330,17 @@ def _audience(brief: str, lang: str, names: list[str]) -> tuple[str, str]:
         m = _JA_AUDIENCE.search(text) or _JA_AUDIENCE_OF.search(text)
         if not m:
             return "", ""
-        who = re.split(r"[をにはがで]", m.group("who"))[-1]
-        # The last modifiers only: 「お酒を飲み始めたばかりの若い方」 → 「若い方」,
-        # 「感謝を伝えたい30〜40代の方」 → 「30〜40代の方」.
+        # The last phrases only, up to ten characters: 「自宅でお点前を始めたい方」 →
+        # 「お点前を始めたい方」; else the last modifiers of a long one: 「お酒を飲み始めたばかりの
+        # 若い方」 → 「若い方」, 「感謝を伝えたい30〜40代の方」 → 「30〜40代の方」.
+        chunks = [c for c in re.split(r"(?<=[をにはがで])", m.group("who")) if c]
+        who = chunks[-1]
+        for chunk in reversed(chunks[:-1]):
+            if len(who) + len(chunk) > 10:
+                break
+            who = chunk + who
+        if len(who) <= 10:
+            return (who, "") if len(who) >= 2 else ("", "")
         parts = who.split("の")
         short = parts[-1]
         for part in reversed(parts[:-1]):
@@ -331,7 +355,7 @@ def _audience(brief: str, lang: str, names: list[str]) -> tuple[str, str]:
     m = _AUDIENCE.search(text)
     if not m:
         return "", ""
-    who = re.sub(r"^(?:our|the|all|busy|those)\s+(?=\w)", "", m.group("who").strip(), flags=re.I).strip()
+    who = re.sub(r"^(?:our|the|all|those)\s+(?=\w)", "", m.group("who").strip(), flags=re.I).strip()
     if who.lower() in ("everyone", "anyone", "those", "people", "customers"):
         who = "" if not m.group("which") else who
     which = _INTENSIFIERS.sub("", (m.group("which") or "").strip())
@@ -382,6 +406,12 @@ def _head_noun(phrase: str) -> str:
         core = stripped
     words = re.findall(r"[\w'’-]+", core)
     return words[-1].lower() if words else ""
+
+
+def _title(name: str) -> bool:
+    """A title ("Thirty-Minute Suppers", "T. rex and Friends") is one thing, whatever its last word."""
+    words = [w for w in re.findall(r"[\w'-]+", name) if len(w) >= 3]
+    return len(words) >= 2 and all(w[:1].isupper() for w in words)
 
 
 def _plural(noun: str) -> bool:
@@ -436,11 +466,14 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
     Tomato feed 1 L is a liquid fertiliser rich in potash". No word is added that claims more."""
     fact = fact.strip().rstrip(".!")
     subject = _upper_first(_the(name))
-    plural = _plural(_head_noun(name))
+    plural = _plural(_head_noun(name)) and not _title(name)
     first, _, rest = fact.partition(" ")
     if _VERB_START.match(fact) and rest:
         return _fronted(f"{subject} {_agree(first.lower(), plural)} {rest}", front_use)
     m = _CONNECT.search(fact)
+    if m and m.start() < 60 and _plural(_head_noun(fact[: m.start()])) != plural:
+        # "Quick weeknight recipes that take …" of a book: what it gives, not what it does.
+        return _fronted(f"{subject} {'give' if plural else 'gives'} you {_lower_first(fact)}", front_use)
     if m and m.start() < 60:
         head, clause = fact[: m.start()], fact[m.end() :]
         verb, _, more = clause.partition(" ")
@@ -470,10 +503,12 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
             return f"{subject} {_agree(verb, plural)} {things} {m.group(3)} {m.group(4)}."
         return f"{subject} {'combine' if plural else 'combines'} {things}, {m.group(2)} {m.group(3)} {m.group(4)}."
     head = re.split(r"\s(?:with|for|in|of|that|to)\s|[,;:(]", fact, maxsplit=1)[0]
-    # "Quiet clicks and a USB receiver": the first of two things, unless an adjective ("Front and rear …").
-    if re.search(r"^\S+\s\S+.*?\sand\s", head):
+    # "Quiet clicks and a USB receiver", "Calming lavender and chamomile": two things, said
+    # without "a" — unless "and" joins two adjectives ("Front and rear clip-on lights").
+    two = bool(re.search(r"^\S+\s\S+.*?\sand\s", head))
+    if two:
         head = head.split(" and ", 1)[0]
-    fact_noun = _head_noun(head)
+    fact_noun = _head_noun(head) if not two else _head_noun(head) + "s"
     same = fact_noun.rstrip("s") in name.lower() or _head_noun(name).rstrip("s") in fact_noun
     # What it is for comes first when it closes the description ("Teaser wand with feathers
     # and a bell for active play" → "For active play, the Feather wand toy is a teaser wand
@@ -633,7 +668,7 @@ def _hook_en(b: Brief) -> str:
             "premium": f"For {aud}, {when} calls for something special.",
             "energetic": f"{_upper_first(when)}, it's time to gear up, {aud}.",
             "calm": f"For {aud}, here is a gentler {b.occasion}.",
-            "urgent": f"{_upper_first(when)} is almost here, {aud}.",
+            "urgent": f"{_upper_first(b.occasion)} is almost here, {aud}.",
             "warm": f"{_upper_first(when)}, we have something lovely for {aud}.",
         }.get(tone, f"{_upper_first(when)}, we have picked something for {aud}.")
     if when:
@@ -642,7 +677,7 @@ def _hook_en(b: Brief) -> str:
             "premium": f"{_upper_first(when)} calls for something special.",
             "energetic": f"Get set for {when}.",
             "calm": f"Make {when} a calmer one.",
-            "urgent": f"{_upper_first(when)} is almost here.",
+            "urgent": f"{_upper_first(b.occasion)} is almost here.",
             "warm": f"{_upper_first(when)}, we have something lovely for you.",
         }.get(tone, f"Get ready for {when}.")
     if aud:

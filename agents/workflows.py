@@ -1633,8 +1633,11 @@ def _named_at(brief: str, name: str) -> int:
     core = _core_name(name)
     text = re.sub(r"\s+", "", brief.casefold()) if language.is_japanese(core) else brief.casefold()
     forms = [core, _ja_unsized(name)] if language.is_japanese(core) else [core, *core.split()]
-    spots = [text.find(w) for w in forms if len(w) >= 3]
-    spots = [s for s in spots if s >= 0]
+    if language.is_japanese(core):
+        spots = [text.find(w) for w in forms if len(w) >= 3 and w in text]
+    else:
+        found = [re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text) for w in forms if len(w) >= 3]
+        spots = [m.start() for m in found if m]
     return min(spots) if spots else len(text)
 
 
