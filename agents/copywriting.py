@@ -205,9 +205,11 @@ def length_of(brief: str) -> str:
 
 def is_brief(text: str) -> bool:
     """Whether a message asks for copy (so it is never answered as a greeting)."""
-    if _COPY_WORDS.search(text):
+    ja = language.is_japanese(text)
+    # "thanks for the draft!" names a draft but asks for none: a brief has some length too.
+    if _COPY_WORDS.search(text) and (len(text) >= 12 if ja else len(text.split()) >= 6):
         return True
-    return len(text) >= 40 if language.is_japanese(text) else len(text.split()) >= 12
+    return len(text) >= 40 if ja else len(text.split()) >= 12
 
 
 def sentences_asked(brief: str) -> int | None:
@@ -466,7 +468,8 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
     Tomato feed 1 L is a liquid fertiliser rich in potash". No word is added that claims more."""
     fact = fact.strip().rstrip(".!")
     subject = _upper_first(_the(name))
-    plural = _plural(_head_noun(name)) and not _title(name)
+    # One thing when it is a title or the catalog calls it "a …" ("T. rex and Friends": "A picture book").
+    plural = _plural(_head_noun(name)) and not _title(name) and not re.match(r"(?i)an?\s", fact)
     first, _, rest = fact.partition(" ")
     if _VERB_START.match(fact) and rest:
         return _fronted(f"{subject} {_agree(first.lower(), plural)} {rest}", front_use)
@@ -502,7 +505,7 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
         if verb:
             return f"{subject} {_agree(verb, plural)} {things} {m.group(3)} {m.group(4)}."
         return f"{subject} {'combine' if plural else 'combines'} {things}, {m.group(2)} {m.group(3)} {m.group(4)}."
-    head = re.split(r"\s(?:with|for|in|of|that|to)\s|[,;:(]", fact, maxsplit=1)[0]
+    head = re.split(r"\s(?:with|for|in|of|that|to|about|from)\s|[,;:(]", fact, maxsplit=1)[0]
     # "Quiet clicks and a USB receiver", "Calming lavender and chamomile": two things, said
     # without "a" — unless "and" joins two adjectives ("Front and rear clip-on lights").
     two = bool(re.search(r"^\S+\s\S+.*?\sand\s", head))
@@ -648,6 +651,12 @@ def _offer_en(text: str) -> str:
     return _upper_first(text) + "."
 
 
+def _pick(brief: str, *options: str) -> str:
+    """One of a few wordings, chosen by the brief (the same brief, the same words), so that
+    drafts for different briefs do not all open alike."""
+    return options[sum(map(ord, brief)) % len(options)]
+
+
 def _words(text: str) -> int:
     return len(re.findall(r"[\w']+", text))
 
@@ -660,7 +669,6 @@ def _hook_en(b: Brief) -> str:
         if when:
             return f"{_upper_first(when)}, {aud}: this one is for you."
         return f"{_upper_first(aud)}, this one is for you."
-    when = f"this {b.occasion}" if b.occasion else ""
     tone = b.tone
     if when and aud:
         return {
@@ -669,8 +677,19 @@ def _hook_en(b: Brief) -> str:
             "energetic": f"{_upper_first(when)}, it's time to gear up, {aud}.",
             "calm": f"For {aud}, here is a gentler {b.occasion}.",
             "urgent": f"{_upper_first(b.occasion)} is almost here, {aud}.",
-            "warm": f"{_upper_first(when)}, we have something lovely for {aud}.",
-        }.get(tone, f"{_upper_first(when)}, we have picked something for {aud}.")
+            "warm": _pick(
+                b.text,
+                f"{_upper_first(when)}, we have something lovely for {aud}.",
+                f"{_upper_first(when)}, here is a little something for {aud}.",
+            ),
+        }.get(
+            tone,
+            _pick(
+                b.text,
+                f"{_upper_first(when)}, we have picked something for {aud}.",
+                f"Here is what we are sharing with {aud} {when}.",
+            ),
+        )
     if when:
         return {
             "playful": f"{_upper_first(when)} just got better!",
@@ -678,8 +697,12 @@ def _hook_en(b: Brief) -> str:
             "energetic": f"Get set for {when}.",
             "calm": f"Make {when} a calmer one.",
             "urgent": f"{_upper_first(b.occasion)} is almost here.",
-            "warm": f"{_upper_first(when)}, we have something lovely for you.",
-        }.get(tone, f"Get ready for {when}.")
+            "warm": _pick(
+                b.text,
+                f"{_upper_first(when)}, we have something lovely for you.",
+                f"{_upper_first(when)}, here is a little something for you.",
+            ),
+        }.get(tone, _pick(b.text, f"Get ready for {when}.", f"{_upper_first(when)} is nearly here."))
     if aud:
         return {
             "playful": f"Calling all {aud}!",
@@ -775,7 +798,7 @@ def _neutral_headline(brief: str, names: str) -> str:
     """A plain headline, worded by the brief (the same brief, the same words), so that two
     drafts of one conversation do not open alike."""
     options = (f"Meet {names}", f"Introducing {names}", f"{_upper_first(names)}, ready when you are")
-    return options[sum(map(ord, brief)) % len(options)]
+    return _pick(brief, *options)
 
 
 def _short_name(name: str) -> str:

@@ -285,6 +285,7 @@ def test_a_japanese_draft_joins_the_facts_under_the_name_and_says_the_offer_poli
     [
         ("hello, how does this work?", False),
         ("thanks!", False),
+        ("thanks for the draft!", False),
         ("Back-to-work campaign for autumn: a punchy SMS for commuters about the Glow light set", True),
         ("こんにちは！敬老の日のギフトを案内するメールを書いてください", True),
     ],
