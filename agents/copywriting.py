@@ -109,7 +109,6 @@ _SENTENCES = re.compile(
     r"([1-5１-５一二三四五])\s?文",
     re.I,
 )
-_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4}
 # What the brief asks the copy to say: "Mention free shipping over $35", "include that it is
 # vegan", 「送料無料（10000円以上）にも触れてください」.
 _MENTION = re.compile(
@@ -130,7 +129,6 @@ _OFFER_SENTENCE = re.compile(
     re.I,
 )
 _CODE = re.compile(r"\b(?:code|coupon)\s+([A-Z0-9][A-Z0-9-]{2,})\b|クーポン(?:コード)?[「『]?([A-Z0-9-]{3,})")
-_PERCENT = re.compile(r"(\d{1,3})\s?(?:%|percent)\s?off|(\d{1,3})\s?(?:%|percent)|(\d{1,3})\s?[%％]", re.I)
 _NO_OFFER = re.compile(
     r"\bno (?:discounts?|offers?|prices?|promotions?)\b|割引なし|値引きなし|価格は(?:書かない|不要)", re.I
 )
