@@ -499,9 +499,9 @@ def _fact_en(name: str, fact: str, front_use: bool = False, audience: str = "") 
     m = re.match(r"(.+?)\s([a-z]+ed)\s(for|to|with|in|from|by)\s(.+)", fact)
     if m and not re.search(r"\s(?:with|for|in|that)\s", m.group(1)):
         things = _lower_first(m.group(1))
-        verb = {"blended": "blend", "mixed": "mix", "combined": "combine"}.get(m.group(2))
-        if verb:
-            return f"{subject} {_agree(verb, plural)} {things} {m.group(3)} {m.group(4)}."
+        base = {"blended": "blend", "mixed": "mix", "combined": "combine"}.get(m.group(2))
+        if base:
+            return f"{subject} {_agree(base, plural)} {things} {m.group(3)} {m.group(4)}."
         return f"{subject} {'combine' if plural else 'combines'} {things}, {m.group(2)} {m.group(3)} {m.group(4)}."
     head = re.split(r"\s(?:with|for|in|of|that|to|about|from)\s|[,;:(]", fact, maxsplit=1)[0]
     # "Quiet clicks and a USB receiver", "Calming lavender and chamomile": two things, said
@@ -879,7 +879,7 @@ def _draft_en(b: Brief, products: list[Product]) -> str:
         for p, f in zip(products, facts, strict=True)
     ]
     # A further fact: of the last product named it follows that product's sentence, as "It …".
-    extras = []
+    extras: list[str] = []
     for i, (p, f) in enumerate(zip(products, facts, strict=True)):
         for x in f[1:2]:
             extra = _extra_en(p.name, x)
@@ -989,7 +989,7 @@ def _noun_final(sentence: str) -> bool:
 
 
 def _facts_ja(product: Product) -> list[str]:
-    out = []
+    out: list[str] = []
     for fact in product.facts:
         out.extend(x.strip().rstrip("。") for x in language.sentences(fact) if x.strip().rstrip("。"))
     return out
@@ -1174,8 +1174,10 @@ def _products(sections: dict[str, list[str]]) -> list[Product]:
 def draft(brief: str, sections: dict[str, list[str]]) -> str:
     products = _products(sections)
     # Two colours of one item are one product to the copy ("Aura wireless headphones").
-    seen: set[str] = set()
-    products = [p for p in products if not (_core(p.name) in seen or seen.add(_core(p.name)))]
+    unique: dict[str, Product] = {}
+    for p in products:
+        unique.setdefault(_core(p.name), p)
+    products = list(unique.values())
     b = read_brief(brief, products)
     if b.lang == "ja":
         return _draft_ja(b, products)
