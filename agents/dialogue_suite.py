@@ -555,7 +555,28 @@ def check_turn(
         verdict(
             "draft", money <= brief_figures and pct <= brief_figures, "a price or a discount the brief did not give"
         )
-        verdict("draft", not _echoes(turn["say"], draft_text), "echoes the brief")
+        catalog_names = [item["name"] for item in shop.catalog]
+        verdict("draft", not _echoes(turn["say"], draft_text, names=catalog_names), "echoes the brief")
+        body = next(
+            (line.split("：" if ja else ":", 1)[1] for line in draft_text.splitlines() if line.startswith(labels[1])),
+            "",
+        )
+        pasted = _pasted_share(body, [item["description"] for item in shop.catalog], catalog_names)
+        verdict("draft", pasted < 0.75, f"the body is mostly a catalog description ({pasted:.0%})")
+        missing = [
+            item["sku"]
+            for item in shop.catalog
+            if _brief_names(turn["say"], item["name"]) and _fold(_core(item["name"])) not in _fold(draft_text)
+        ]
+        verdict("draft", not missing, f"leaves out {missing}, which the brief names")
+        cut = [s for s in language.sentences(body) if _cut_off(s, ja)]
+        verdict("draft", not cut, f"a sentence cut off: {cut[:1]}")
+        repeated = [
+            f
+            for f in sorted(_figure_tokens(turn["say"]))
+            if len(re.findall(rf"(?<![\w.,]){re.escape(f)}(?!\d)", body)) > 1
+        ]
+        verdict("draft", not repeated, f"the brief's figure {repeated} said more than once")
         names = [item for item in shop.catalog if item["name"] in draft_text]
         allowed = set(expect.get("products", []))
         verdict(
@@ -566,14 +587,91 @@ def check_turn(
     return out, why
 
 
-def _echoes(brief: str, draft: str, n: int = 5) -> bool:
-    """Whether the draft copies a run of n words (or 12 characters of Japanese) of the brief."""
+def _echoes(brief: str, draft: str, n: int = 5, names: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether the draft copies a run of n words (or 12 characters of Japanese) of the brief.
+    The catalog's product names are the catalog's words, not the brief's, and a run that
+    carries a figure is a fact the brief gives for the copy to state (an offer, a date, a
+    threshold), so neither counts."""
+    for name in sorted(names, key=len, reverse=True):
+        for form in {name, _core(name)}:
+            brief = re.sub(re.escape(form), " | ", brief, flags=re.I)
+            draft = re.sub(re.escape(form), " | ", draft, flags=re.I)
+    # A clause of the brief with a figure is a fact for the copy to state (an offer, a date,
+    # a threshold): stating it is not echoing it.
+    brief = " | ".join(c for c in re.split(r"[。、.;,:！？!?]\s*", brief) if not re.search(r"\d", c))
     if language.is_japanese(brief):
         compact = re.sub(r"\s", "", brief)
-        return any(compact[i : i + 12] in draft for i in range(max(0, len(compact) - 11)))
-    words = re.findall(r"[\w']+", brief.lower())
-    draft_words = " ".join(re.findall(r"[\w']+", draft.lower()))
-    return any(" ".join(words[i : i + n]) in draft_words for i in range(max(0, len(words) - n + 1)))
+        windows = (compact[i : i + 12] for i in range(max(0, len(compact) - 11)))
+        return any(w in draft for w in windows if "|" not in w and not re.search(r"\d", w))
+    words = re.findall(r"[\w'|]+", brief.lower())
+    draft_words = " ".join(re.findall(r"[\w'|]+", draft.lower()))
+    runs = (words[i : i + n] for i in range(max(0, len(words) - n + 1)))
+    return any(
+        " ".join(run) in draft_words for run in runs if "|" not in run and not any(re.search(r"\d", w) for w in run)
+    )
+
+
+def _core(name: str) -> str:
+    return re.sub(r"\s*[(（][^)）]*[)）]", "", name).strip() or name
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", "" if language.is_japanese(text) else " ", text.casefold())
+
+
+def _brief_names(brief: str, name: str) -> bool:
+    """Whether a brief names an item by its name (without a parenthesis such as a colour)."""
+    core = _fold(_core(name))
+    if language.is_japanese(core):
+        return core.replace(" ", "") in re.sub(r"\s+", "", brief.casefold())
+    return f" {core} " in " " + re.sub(r"[^\w'& -]+", " ", _fold(brief)) + " "
+
+
+def _pasted_share(body: str, descriptions: list[str], names: list[str]) -> float:
+    """The share of a draft's body (words, or characters of Japanese) that lies in runs it
+    shares with one catalog description (5 words, 10 characters): near 1 when the body is the
+    description pasted; the product's own name is not counted either way."""
+    for name in sorted(names, key=len, reverse=True):
+        body = body.replace(name, " ")
+    ja = language.is_japanese(body)
+    units = list(re.sub(r"[\s「」、。！？]", "", body)) if ja else re.findall(r"[\w'-]+", body.lower())
+    if not units:
+        return 0.0
+    size = 10 if ja else 5
+    best = 0
+    for description in descriptions:
+        own = (
+            re.sub(r"[\s「」、。！？]", "", description)
+            if ja
+            else " ".join(re.findall(r"[\w'-]+", description.lower()))
+        )
+        covered = [False] * len(units)
+        for i in range(len(units) - size + 1):
+            window = "".join(units[i : i + size]) if ja else " ".join(units[i : i + size])
+            if window in own:
+                covered[i : i + size] = [True] * size
+        best = max(best, sum(covered))
+    return best / len(units)
+
+
+_FUNCTION_END = re.compile(
+    r"\b(?:a|an|the|and|or|of|to|with|for|in|on|at|by|from|your|our|is|are|that|which|when|but|as)[.!?]?$", re.I
+)
+
+
+def _cut_off(sentence: str, ja: bool) -> bool:
+    """A sentence left unfinished: no closing mark, or it stops on a particle or a function word."""
+    s = sentence.strip().rstrip("」）)\"'")
+    if ja:
+        return not s.endswith(("。", "！", "？", "!", "?")) or bool(re.search(r"[はがをにのでとやへ][。！？]$", s))
+    return not s.endswith((".", "!", "?")) or bool(_FUNCTION_END.search(s))
+
+
+def _figure_tokens(text: str) -> set[str]:
+    """The brief's money and percentage figures as written ("20", "10000")."""
+    out = {next(g for g in m.groups() if g) for m in _MONEY.finditer(text)}
+    out |= {m.group(1) for m in _PCT.finditer(text)}
+    return out
 
 
 def summary(results: list[TurnResult]) -> dict[str, tuple[int, int]]:

@@ -1545,6 +1545,9 @@ def _copy_route(state: TurnState, config: RunnableConfig) -> TurnState:
     u = _u(ctx)
     substantive = [t for t in retrieval.terms(u.query) if not t.isdigit()]
     intent = "chat" if u.social and not substantive else label
+    # A brief is never a greeting: "Hi Mei! Need a caption …", "Back-to-work campaign …".
+    if intent == "chat" and copywriting.is_brief(state["text"]):
+        intent = "brief"
     return {"intent": intent}
 
 
@@ -1563,6 +1566,8 @@ def _copy_draft(state: TurnState, config: RunnableConfig) -> TurnState:
             "Dialogue": [f"language: {_u(ctx).language}", f"tone: {tone}", f"length: {length}"],
             "Playbook": list(ctx.playbook),
             "Products": _product_lines(products),
+            # Every sentence of each product's description the draft may use (its facts).
+            "Facts": [f"{p['name']} | {fact}" for p in products for fact in p.get("facts", ())],
         },
         instructions="Write campaign copy for the brief: a line 'Headline: …', a line 'Body: …' and a line "
         "'Call to action: …', in the brief's tone and length. Use only the products listed below and "
@@ -1588,12 +1593,22 @@ def _core_name(name: str) -> str:
     return re.sub(r"\s+", "", core) if language.is_japanese(core) else re.sub(r"\s+", " ", core)
 
 
+def _ja_unsized(name: str) -> str:
+    """A Japanese name without its trailing size or count (「無洗米あきたこまち 2kg」 →
+    「無洗米あきたこまち」), as a brief names it; only a part with a figure is left off."""
+    parts = name.casefold().split()
+    while len(parts) > 1 and re.search(r"\d", parts[-1]):
+        parts.pop()
+    return "".join(parts)
+
+
 def _named_in(brief: str, name: str) -> bool:
     """Whether a brief names an item: its name, or (English) its first words ("the Daily UV
     fluid" for "Daily UV fluid SPF 50")."""
     core = _core_name(name)
     if language.is_japanese(core):
-        return len(core) >= 3 and core in re.sub(r"\s+", "", brief)
+        compact = re.sub(r"\s+", "", brief.casefold())
+        return any(len(form) >= 3 and form in compact for form in (core, _ja_unsized(name)))
     text = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
     if f" {core} " in text:
         return True
@@ -1620,10 +1635,26 @@ def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]
     named = [i for i in items if _named_in(brief, i["name"])]
     # "Retinol night serum" named, not the longer name that contains it.
     named = [i for i in named if not any(o is not i and _core_name(i["name"]) in _core_name(o["name"]) for o in named)]
+    # An item named in short only by words of an item named in full is not named ("essential
+    # oil" of "the Sleep blend essential oil" does not name the Eucalyptus essential oil).
+    folded = " " + re.sub(r"\s+", " ", re.sub(r"[^\w' -]", " ", brief.casefold())) + " "
+    compact = re.sub(r"\s+", "", brief.casefold())
+    full = [
+        i
+        for i in named
+        if f" {_core_name(i['name'])} " in folded
+        or _core_name(i["name"]) in compact
+        or (language.is_japanese(i["name"]) and _ja_unsized(i["name"]) in compact)
+    ]
+    if full:
+        words = {w for i in full for w in _core_name(i["name"]).split()}
+        named = [i for i in named if i in full or not set(_core_name(i["name"]).split()) & set(folded.split()) <= words]
+    # In the order the brief names them.
+    named.sort(key=lambda i: _named_at(brief, i["name"]))
     if named:
         by_sku = {p["sku"]: p for p in products}
         chosen = []
-        for i in named[:2]:
+        for i in named[:3]:
             chosen.append(
                 by_sku.get(i["sku"])
                 or {
@@ -1653,7 +1684,21 @@ def _brief_products(ctx: TurnContext, brief: str, products: list[dict[str, Any]]
         plain = [x for x in sentences if set(re.findall(r"\d+(?=\s?[%％])", x)) <= figures]
         if plain and (p.get("reason") or "") not in plain:
             p["reason"] = plain[0][:160]
+        p["facts"] = plain
     return products
+
+
+def _named_at(brief: str, name: str) -> int:
+    """Where a brief first names an item (its first word of three or more letters), for order."""
+    core = _core_name(name)
+    text = re.sub(r"\s+", "", brief.casefold()) if language.is_japanese(core) else brief.casefold()
+    forms = [core, _ja_unsized(name)] if language.is_japanese(core) else [core, *core.split()]
+    if language.is_japanese(core):
+        spots = [text.find(w) for w in forms if len(w) >= 3 and w in text]
+    else:
+        found = [re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text) for w in forms if len(w) >= 3]
+        spots = [m.start() for m in found if m]
+    return min(spots) if spots else len(text)
 
 
 def _copy_chat(state: TurnState, config: RunnableConfig) -> TurnState:

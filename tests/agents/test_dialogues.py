@@ -148,3 +148,53 @@ def test_the_checker_catches_an_invented_discount_and_a_foreign_code(testserver)
     # then "nothing invented" and "coupon only for a configured offer" both fail
     assert (verdicts["invented"], verdicts["coupon"]) == (False, False)
     assert any(f.startswith("invented") for f in failures) and any(f.startswith("coupon") for f in failures)
+
+
+# --- the draft check's own parts (no database) ---------------------------------------------------
+
+DESCRIPTIONS = ["Teaser wand with feathers and a bell for active play with indoor cats."]
+
+
+@pytest.mark.parametrize(
+    ("body", "pasted"),
+    [
+        # the catalog line pasted behind the name is caught
+        ("Feather wand toy: teaser wand with feathers and a bell for active play with indoor cats.", True),
+        # the same facts framed for the brief are not
+        (
+            "Calling all indoor cat owners! For active play, the Feather wand toy is a teaser wand with "
+            "feathers and a bell. Your new favourite is here.",
+            False,
+        ),
+    ],
+)
+def test_the_draft_check_tells_a_pasted_description_from_copy(body, pasted):
+    share = suite._pasted_share(body, DESCRIPTIONS, ["Feather wand toy"])
+    assert (share >= 0.75) is pasted
+
+
+@pytest.mark.parametrize(
+    ("sentence", "ja", "cut"),
+    [
+        ("Lovely in a diffuser when your nose is.", False, True),
+        ("Now 20% off for a limited time", False, True),
+        ("It lasts about three months.", False, False),
+        ("「無洗米」は、忙しい朝や一人暮らしに。", True, True),
+        ("「無洗米」は、忙しい朝や一人暮らしにぴったりです。", True, False),
+    ],
+)
+def test_the_draft_check_finds_a_sentence_cut_off(sentence, ja, cut):
+    assert suite._cut_off(sentence, ja) is cut
+
+
+def test_the_echo_check_leaves_out_product_names_and_the_offer_the_brief_gives():
+    brief = (
+        "Write an email about the Sleep blend essential oil for parents. Mention free shipping over $50 on all orders"
+    )
+    names = ["Sleep blend essential oil"]
+    # the product's name and the offer's clause are for the copy to carry
+    assert not suite._echoes(
+        brief, "The Sleep blend essential oil helps. Free shipping over $50 on all orders.", names=names
+    )
+    # the brief's own words are still an echo
+    assert suite._echoes(brief, "Write an email about the product for parents.", names=names)

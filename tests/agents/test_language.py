@@ -230,7 +230,68 @@ def test_a_brief_says_what_to_mention_and_how_many_sentences():
     ]
     draft = copywriting.draft(brief, {"Products": ["SRM | Retinol night serum | $42 | Smooths fine lines overnight."]})
     body = next(line for line in draft.splitlines() if line.startswith("Body: "))
-    assert body == "Body: Retinol night serum smooths fine lines overnight. Free shipping over $35."
+    assert body == "Body: The Retinol night serum smooths fine lines overnight. Free shipping over $35."
+
+
+def test_a_draft_frames_every_named_product_for_the_briefs_occasion_and_audience():
+    # given a brief naming two products, an occasion, an audience, a length and an offer
+    brief = (
+        "Spring newsletter for first-time vegetable growers: feature the Cherry tomato seeds and the Tomato feed. "
+        "Friendly tone, about 3 sentences. Mention that seed orders over £20 ship free."
+    )
+    sections = {
+        "Products": ["S | Cherry tomato seeds | £2.49 | x", "F | Tomato feed 1 L | £5.99 | x"],
+        "Facts": [
+            "Cherry tomato seeds | Sweet cherry tomatoes for pots and greenhouses.",
+            "Tomato feed 1 L | Liquid fertiliser rich in potash for bigger tomato crops.",
+        ],
+    }
+    # when Mei drafts it offline
+    lines = copywriting.draft(brief, sections).splitlines()
+    # then the headline speaks to the occasion and audience, the body frames both products in
+    # sentences of its own, says the offer once, whole, in the three sentences asked, no price
+    assert lines == [
+        "Headline: Made for spring: Cherry tomato seeds and Tomato feed",
+        "Body: This spring, first-time vegetable growers: this one is for you. For pots and greenhouses, the "
+        "Cherry tomato seeds give you sweet cherry tomatoes, and for bigger tomato crops, the Tomato feed 1 L is a "
+        "liquid fertiliser rich in potash. Free shipping on seed orders over £20.",
+        "Call to action: Come and find yours today.",
+    ]
+
+
+def test_a_japanese_draft_joins_the_facts_under_the_name_and_says_the_offer_politely():
+    # given a short Japanese brief with an occasion, an audience and a fact to mention
+    brief = (
+        "新社会人の就職祝いに、万年筆 金ペン中字を紹介するSNS投稿を上品な雰囲気で2文で。"
+        "送料無料（5000円以上）にも触れて"
+    )
+    sections = {
+        "Products": ["FP | 万年筆 金ペン中字 | ¥16,500 | x"],
+        "Facts": ["万年筆 金ペン中字 | 14金ペン先の中字。", "万年筆 金ペン中字 | なめらかな書き味で贈り物に人気です。"],
+    }
+    # when Mei drafts it
+    lines = copywriting.draft(brief, sections).splitlines()
+    # then the product's facts are joined under its name with the occasion it suits, and the
+    # offer is said as a sentence of the copy (never 「。、」, no price)
+    assert lines == [
+        "見出し：就職祝いに、新社会人へ。万年筆 金ペン中字",
+        "本文：「万年筆 金ペン中字」は、14金ペン先の中字で、就職祝いにぴったりです。5000円以上で送料無料です。",
+        "行動喚起：ぜひ一度お確かめください。",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "brief"),
+    [
+        ("hello, how does this work?", False),
+        ("thanks!", False),
+        ("thanks for the draft!", False),
+        ("Back-to-work campaign for autumn: a punchy SMS for commuters about the Glow light set", True),
+        ("こんにちは！敬老の日のギフトを案内するメールを書いてください", True),
+    ],
+)
+def test_a_brief_is_never_taken_for_a_greeting(text, brief):
+    assert copywriting.is_brief(text) is brief
 
 
 # --- price bounds in paraphrase, needs by their benefit clauses, Japanese topics -----------------

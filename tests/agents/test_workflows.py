@@ -277,6 +277,25 @@ def test_a_rejected_draft_is_not_an_outcome_and_cannot_be_reviewed_again(world):
     assert db_state() == before
 
 
+def test_a_brief_that_opens_with_a_greeting_is_drafted_and_small_talk_is_not(world):
+    placement = mei_at_hoshi(world)
+    # given a brief that opens like small talk, and a classifier that calls it chat
+    fakes = router(
+        small=fake("chat", "chat"),
+        large=fake("Headline: Lunch, sorted\nBody: Karaage bento.\nCall to action: Grab one.", "Hi!", "Hi!"),
+    )
+    reply = say(
+        world, placement, "Hi Mei! Back-to-work SMS for office workers about our karaage bento, upbeat", router_=fakes
+    )
+    # then it is drafted all the same
+    assert (reply.intent, CopyDraft.objects.count()) == ("draft", 1)
+    # and a greeting with a question about the service is answered as such, no draft made
+    drafts = list(CopyDraft.objects.values_list("pk", "text"))
+    other = say(world, placement, "hello, how does this work?", router_=fakes)
+    assert other.intent == "chat"
+    assert list(CopyDraft.objects.values_list("pk", "text")) == drafts
+
+
 def test_another_partner_cannot_review_a_draft(world):
     placement = mei_at_hoshi(world)
     say(world, placement, "Write a campaign for green tea")
