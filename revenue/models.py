@@ -374,6 +374,8 @@ class Outcome(models.Model):
         RESOLUTION = "resolution", _("Resolution")
         DELIVERED_WORK = "delivered_work", _("Delivered work")
 
+    # The placement's partner, in the outcome's keys for Citus (migration 0019).
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="outcomes")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     external_id = models.CharField(max_length=128)
@@ -386,8 +388,10 @@ class Outcome(models.Model):
     created_at = models.DateTimeField(default=now)
 
     class Meta:
+        # revenue_outcome is partitioned by month on `period` (migration 0019, docs/scaling.md):
+        # its primary key in the database is (id, partner_id, period), and (placement, kind,
+        # external_id) is kept unique across months by OutcomeKey.
         constraints = [
-            models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
             models.CheckConstraint(
                 condition=Q(reversal_statement__isnull=True)
                 | (Q(statement__isnull=False) & Q(withdrawn_at__isnull=False)),
@@ -398,6 +402,28 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id}"
+
+
+class OutcomeKey(models.Model):
+    """An outcome's idempotency key, (partner, placement, kind, external_id), unique across
+    every month of the partitioned outcomes table, as SaleKey is for sales: ingestion claims
+    keys here and stores the outcomes it claimed in the same statement; triggers on
+    revenue_outcome keep it exact for outcomes stored any other way (migration 0019)."""
+
+    pk = models.CompositePrimaryKey("partner_id", "placement_id", "kind", "external_id")
+    partner_id = models.BigIntegerField()
+    placement_id = models.BigIntegerField()
+    kind = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=128)
+    outcome_id = models.BigIntegerField()
+    # The outcome's month: where to find it without visiting every partition.
+    period = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner_id", "outcome_id"], name="outcomekey_outcome_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.placement_id}/{self.kind}/{self.external_id} → {self.outcome_id}"
 
 
 class SettlementRun(models.Model):

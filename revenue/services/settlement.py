@@ -181,7 +181,7 @@ WITH {_SCOPE}
 SELECT sc.contract_id, o.kind, count(*)
   FROM revenue_outcome o JOIN scope sc ON sc.placement_id = o.placement_id
  WHERE o.withdrawn_at IS NULL AND o.statement_id IS NULL AND o.period <= %(period)s
-   AND {_COUNTS_IN_PERIOD.format(alias="o")}
+   AND {_PARTNERS.format(alias="o")} AND {_COUNTS_IN_PERIOD.format(alias="o")}
  GROUP BY sc.contract_id, o.kind
 """
 # Withdrawn outcomes whose fee is already on an approved statement: reversed in the first
@@ -244,7 +244,7 @@ WITH {_SCOPE}
 UPDATE revenue_outcome o SET statement_id = %(statement)s
   FROM scope sc
  WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL AND o.statement_id IS NULL
-   AND o.period <= %(period)s AND {_COUNTS_IN_PERIOD.format(alias="o")}
+   AND o.period <= %(period)s AND {_PARTNERS.format(alias="o")} AND {_COUNTS_IN_PERIOD.format(alias="o")}
 """
 
 # Every event a statement counts, one row each, for the evidence export and for inquiries
