@@ -615,13 +615,44 @@ def _placement_check(placement_id: int, statuses: dict[int, str], *, earning: bo
         )
 
 
+# revenue_touchpoint is partitioned by month (migration 0020): its key (partner, kind, key)
+# lives in revenue_touchpointkey, claimed first in the same statement, in key order (two
+# batches sharing keys wait for each other on the key table's index); only the claimed
+# touchpoints are stored.
 _TOUCHPOINT_INSERT = """
-INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
-SELECT %s, t.placement_id, t.kind, t.key, t.occurred_at, %s, %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
-     AS t(placement_id, kind, key, occurred_at)
-ON CONFLICT (partner_id, kind, key) DO NOTHING
+WITH batch AS (
+    SELECT * FROM unnest(%(placements)s::bigint[], %(kinds)s::text[], %(keys)s::text[], %(times)s::timestamptz[])
+        AS t(placement_id, kind, key, occurred_at)
+),
+claimed AS (
+    INSERT INTO revenue_touchpointkey (partner_id, kind, key, touchpoint_id, occurred_at)
+    SELECT %(partner)s, b.kind, b.key, nextval('revenue_touchpoint_id_seq'), b.occurred_at
+      FROM batch b
+     ORDER BY b.kind, b.key
+    ON CONFLICT (partner_id, kind, key) DO NOTHING
+    RETURNING touchpoint_id, kind, key
+)
+INSERT INTO revenue_touchpoint (id, partner_id, placement_id, kind, key, occurred_at, source, created_at)
+SELECT c.touchpoint_id, %(partner)s, b.placement_id, b.kind, b.key, b.occurred_at, %(source)s, %(now)s
+  FROM claimed c JOIN batch b ON b.kind = c.kind AND b.key = c.key
 RETURNING id, kind, key
+"""
+
+_TOUCHPOINT_BY_KEY = """
+SELECT t.* FROM revenue_touchpointkey k
+  JOIN revenue_touchpoint t ON t.id = k.touchpoint_id AND t.partner_id = k.partner_id
+                           AND t.occurred_at = k.occurred_at
+ WHERE k.partner_id = %s AND k.kind = %s AND k.key = %s
+"""
+
+# The stored touchpoints of some keys, through the key table: each found in its own month's
+# partition (the key names its instant), whatever time the new one was sent with.
+_TOUCHPOINT_SELECT = """
+SELECT t.kind, t.key, t.placement_id, t.occurred_at
+  FROM revenue_touchpointkey k
+  JOIN revenue_touchpoint t ON t.id = k.touchpoint_id AND t.partner_id = k.partner_id
+                           AND t.occurred_at = k.occurred_at
+ WHERE k.partner_id = %s AND (k.kind, k.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
 """
 
 # Late touchpoints (DESIGN.md §5 step 3): unsettled sales carrying one of the new keys go
@@ -662,26 +693,21 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
         with connection.cursor() as cursor:
             cursor.execute(
                 _TOUCHPOINT_INSERT,
-                [
-                    partner.pk,
-                    source,
-                    timezone.now(),
-                    [r.placement_id for r in primaries],
-                    [r.kind for r in primaries],
-                    [r.key for r in primaries],
-                    [r.occurred_at for r in primaries],
-                ],
+                {
+                    "partner": partner.pk,
+                    "source": source,
+                    "now": timezone.now(),
+                    "placements": [r.placement_id for r in primaries],
+                    "kinds": [r.kind for r in primaries],
+                    "keys": [r.key for r in primaries],
+                    "times": [r.occurred_at for r in primaries],
+                },
             )
             inserted = {(kind, key): pk for pk, kind, key in cursor.fetchall()}
             missing = [r for r in primaries if (r.kind, r.key) not in inserted]
             stored: dict[tuple[str, str], tuple[int, datetime]] = {}
             if missing:
-                cursor.execute(
-                    "SELECT kind, key, placement_id, occurred_at FROM revenue_touchpoint "
-                    "WHERE partner_id = %s AND (kind, key) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                    [partner.pk, [r.kind for r in missing], [r.key for r in missing]],
-                )
+                cursor.execute(_TOUCHPOINT_SELECT, [partner.pk, [r.kind for r in missing], [r.key for r in missing]])
                 stored = {(kind, key): (pk, at) for kind, key, pk, at in cursor.fetchall()}
             new = [r for r in primaries if (r.kind, r.key) in inserted]
             if new:
@@ -775,7 +801,9 @@ def touchpoint_record(
     outcomes = _Outcomes(1)
     row = _TouchRow(0, placement.pk, kind, key, occurred_at.astimezone(UTC))
     inserted = _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
-    touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
+    # Through the key table, to the one partition holding it (a look-up by key alone would
+    # probe every month's index), in one round trip.
+    (touchpoint,) = Touchpoint.objects.raw(_TOUCHPOINT_BY_KEY, [placement.partner_id, kind, key])
     if touchpoint.placement_id != placement.pk:
         raise Conflict(
             _("The %(kind)s %(key)r already belongs to another placement of this partner.") % {"kind": kind, "key": key}

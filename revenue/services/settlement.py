@@ -47,6 +47,7 @@ from revenue.services.attribution import (
     PICK_PLACEMENT,
     PICK_TOUCHPOINT,
     RULES_CTE,
+    WINNING_TOUCH_JOIN,
     WRITE_ATTRIBUTION_SET,
     attribution_rules,
     picked_sales_sql,
@@ -225,7 +226,7 @@ marked AS (
        SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
       FROM locked l
       JOIN counted_sales p ON p.id = l.id
-      LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
+      {WINNING_TOUCH_JOIN}
      WHERE s.id = l.id
     RETURNING s.partner_id, s.type, s.period, s.currency, s.amount, s.placement_id,
               l.placement_id AS previous_placement_id
@@ -258,7 +259,9 @@ SELECT s.id, s.type, s.external_id, s.occurred_at, s.amount, s.currency, s.perio
        e.attributed_key, e.clawback_rate, e.excluded_by, e.line
   FROM events e JOIN revenue_sale s ON s.id = e.id
   LEFT JOIN revenue_sale o ON o.id = s.refund_of_id
-  LEFT JOIN revenue_touchpoint t ON t.id = e.touchpoint_id
+  -- The touchpoint's key and time, from its key table (one probe; a sale's and its refund's
+  -- touchpoint is the same partner's).
+  LEFT JOIN revenue_touchpointkey t ON t.partner_id = s.partner_id AND t.touchpoint_id = e.touchpoint_id
  ORDER BY s.type DESC, s.occurred_at, s.id
 """
 _OPEN_EVENTS = (

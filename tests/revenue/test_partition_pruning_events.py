@@ -8,17 +8,19 @@ actually visited)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from contracts.models import Contract
-from revenue.services import ingestion, settlement
-from revenue.services.partitions import OUTCOMES, PartitionedTable, table_partitions
+from revenue.models import Sale
+from revenue.services import attribution, ingestion, settlement
+from revenue.services.partitions import OUTCOMES, TOUCHPOINTS, PartitionedTable, table_partitions
 from tests.support.world import hire, this_period
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -123,3 +125,115 @@ def test_an_outcome_sent_again_is_found_in_its_own_month_only(world, placement, 
     # then the look-up of the stored one goes through the key table to that month's partition only
     sql = _sql_of(queries, "FROM revenue_outcomekey k")
     assert _partitions_read(OUTCOMES, sql, analyze=True) == {OUTCOMES.partition_name(month)}
+
+
+# --- touchpoints (migration 0020) ----------------------------------------------------------
+
+
+def _touched(month: date, n: int) -> datetime:
+    # Early in the month, and never in the future (ingestion refuses it).
+    return min(datetime(month.year, month.month, 1, 0, n, tzinfo=UTC), timezone.now() - timedelta(seconds=10 - n))
+
+
+@pytest.fixture
+def touchpoints(world, placement) -> list[date]:
+    """Ten of Rinna's coupons in each of the four months up to this one, UTC months (the
+    touchpoints' partitions are months of occurred_at in UTC)."""
+    months = _months_back(timezone.now().date().replace(day=1), 3)
+    items = [
+        {
+            "placement": placement.pk,
+            "kind": "coupon",
+            "key": f"T-{month:%Y%m}-{n}",
+            "occurred_at": _touched(month, n).isoformat(),
+        }
+        for month in months
+        for n in range(10)
+    ]
+    result = ingestion.touchpoints_ingest(partner=world.hoshi, touchpoints=items)
+    assert result.accepted == 40
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE revenue_touchpoint")
+        cursor.execute("ANALYZE revenue_touchpointkey")
+    return months
+
+
+def test_attributing_a_batch_looks_touchpoints_up_in_the_window_s_months_only(world, placement, touchpoints):
+    # given three coupons issued two minutes ago and three sales carrying them, just stored
+    now = timezone.now()
+    touched = now - timedelta(minutes=2)
+    coupons = [
+        {"placement": placement.pk, "kind": "coupon", "key": f"NOW-{n}", "occurred_at": touched.isoformat()}
+        for n in range(3)
+    ]
+    assert ingestion.touchpoints_ingest(partner=world.hoshi, touchpoints=coupons).accepted == 3
+    sold = now - timedelta(minutes=1)
+    events = [
+        {
+            "external_id": f"now-{n}",
+            "type": "sale",
+            "occurred_at": sold.isoformat(),
+            "amount": 1000,
+            "currency": "JPY",
+            "coupon_code": f"NOW-{n}",
+        }
+        for n in range(3)
+    ]
+    assert ingestion.sales_ingest(partner=world.hoshi, events=events).accepted == 3
+    ids = list(Sale.objects.filter(external_id__startswith="now-").values_list("pk", flat=True))
+    # when the batch hand-over attributes them
+    with CaptureQueriesContext(connection) as queries:
+        result = attribution.attribution_run(partner_ids=[world.hoshi.pk], sale_ids=ids)
+    # (each to its coupon: the look-up found them)
+    assert result.attributed == 3
+    assert sorted(Sale.objects.filter(pk__in=ids).values_list("external_id", "touchpoint__key")) == [
+        (f"now-{n}", f"NOW-{n}") for n in range(3)
+    ]
+    # then the touchpoints are looked up in the months the window before the sales spans
+    # (14 days: this month's partition, and last month's if the window reaches into it), and
+    # no other month's; the coupons of the months before are never read
+    window_from = sold - timedelta(days=14)
+    spanned = {
+        name
+        for name, bounds in table_partitions(TOUCHPOINTS).items()
+        if bounds is not None
+        and datetime(*bounds[0].timetuple()[:3], tzinfo=UTC) <= sold
+        and window_from < datetime(*bounds[1].timetuple()[:3], tzinfo=UTC)
+    }
+    read = _partitions_read(TOUCHPOINTS, _sql_of(queries, "batch_touchpoints AS MATERIALIZED"))
+    assert read == spanned
+    assert TOUCHPOINTS.partition_name(touchpoints[0]) not in read
+    assert TOUCHPOINTS.partition_name(touchpoints[1]) not in read
+
+
+def test_a_touchpoint_sent_again_is_found_in_its_own_month_only(world, placement, touchpoints):
+    # when a coupon of two months back is sent again, as it was
+    month = touchpoints[1]
+    item = {
+        "placement": placement.pk,
+        "kind": "coupon",
+        "key": f"T-{month:%Y%m}-3",
+        "occurred_at": _touched(month, 3).isoformat(),
+    }
+    with CaptureQueriesContext(connection) as queries:
+        result = ingestion.touchpoints_ingest(partner=world.hoshi, touchpoints=[item])
+    assert (result.accepted, result.duplicates) == (0, 1)
+    # then the look-up of the stored one goes through the key table to that month's partition only
+    sql = _sql_of(queries, "FROM revenue_touchpointkey k")
+    assert _partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}
+
+
+def test_an_agent_s_touchpoint_is_found_in_its_own_month_only(world, placement, touchpoints):
+    # when the agents record a coupon of two months back again (the one-at-a-time service)
+    month = touchpoints[1]
+    with CaptureQueriesContext(connection) as queries:
+        touchpoint = ingestion.touchpoint_record(
+            placement=placement,
+            kind="coupon",
+            key=f"T-{month:%Y%m}-4",
+            occurred_at=_touched(month, 4),
+        )
+    # then it is the stored one, read through the key table from its month's partition only
+    assert touchpoint.key == f"T-{month:%Y%m}-4"
+    sql = _sql_of(queries, "SELECT t.* FROM revenue_touchpointkey k")
+    assert _partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}

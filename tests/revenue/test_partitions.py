@@ -1,6 +1,7 @@
-"""revenue_sale partitioned by month (migration 0017), revenue_outcome (0019) the same way:
-the key table that keeps (partner, external_id) — an outcome's (partner, placement, kind,
-external_id) — unique across partitions, the DEFAULT partition that takes a row of a month
+"""revenue_sale partitioned by month (migration 0017), revenue_outcome (0019) and
+revenue_touchpoint (0020) the same way: the key table that keeps (partner, external_id) — an
+outcome's (partner, placement, kind, external_id), a touchpoint's (partner, kind, key) —
+unique across partitions, the DEFAULT partition that takes a row of a month
 without a partition, and the beat's pass that creates partitions ahead and drains DEFAULT."""
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from revenue.models import Outcome, OutcomeKey, Sale, SaleKey
+from revenue.models import Outcome, OutcomeKey, Sale, SaleKey, Touchpoint, TouchpointKey
 from revenue.services import ingestion
 from revenue.services.partitions import (
     DEFAULT_PARTITION,
     OUTCOMES,
+    TOUCHPOINTS,
     sale_partition_name,
     sale_partitions,
     sale_partitions_ensure,
@@ -23,7 +25,7 @@ from revenue.services.partitions import (
     table_partitions_ensure,
 )
 from revenue.tasks import sale_partitions_ensure_task
-from tests.support.factories import OutcomeFactory, SaleFactory
+from tests.support.factories import OutcomeFactory, SaleFactory, TouchpointFactory
 from tests.support.snapshot import db_snapshot
 from tests.support.world import hire
 
@@ -246,3 +248,107 @@ def test_the_outcome_key_table_keeps_a_placement_s_keys_unique_across_months(wor
     # and a deleted outcome gives its key back
     october.delete()
     assert not OutcomeKey.objects.filter(placement_id=placement.pk, kind="resolution", external_id="o-1").exists()
+
+
+# --- touchpoints (migration 0020): partitioned by occurred_at's month (UTC) ------------------
+
+
+def _touchpoint_partition_of(touchpoint_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM revenue_touchpoint WHERE id = %s", [touchpoint_id])
+        return cursor.fetchone()[0]
+
+
+def _coupon(placement_id: int, key: str, occurred_at: datetime) -> dict[str, object]:
+    return {"placement": placement_id, "kind": "coupon", "key": key, "occurred_at": occurred_at.isoformat()}
+
+
+def test_a_touchpoint_of_a_month_without_partition_is_stored_in_default_then_moved_by_the_beat(world):
+    # given a coupon issued five years ago (no partition covers that month)
+    placement = hire(world)
+    old = datetime(2021, 11, 15, 3, 0, tzinfo=UTC)
+    result = ingestion.touchpoints_ingest(partner=world.hoshi, touchpoints=[_coupon(placement.pk, "OLD-1", old)])
+    touchpoint = Touchpoint.objects.get(key="OLD-1")
+    # then ingestion accepted it, into the DEFAULT partition, with its key
+    assert (result.accepted, result.duplicates, result.rejected) == (1, 0, [])
+    assert _touchpoint_partition_of(touchpoint.pk) == TOUCHPOINTS.default_partition
+    assert list(TouchpointKey.objects.values_list("partner_id", "kind", "key", "touchpoint_id", "occurred_at")) == [
+        (world.hoshi.pk, "coupon", "OLD-1", touchpoint.pk, old)
+    ]
+    stored = Touchpoint.objects.values().get(pk=touchpoint.pk)
+    # when the beat's pass runs
+    ensured = table_partitions_ensure(table=TOUCHPOINTS, months_ahead=0)
+    # then November 2021 (UTC) has a partition of its own, holding it, unchanged, key and all
+    assert ensured.created == ["revenue_touchpoint_y2021m11"]
+    assert ensured.moved == 1
+    assert _touchpoint_partition_of(touchpoint.pk) == "revenue_touchpoint_y2021m11"
+    assert table_partitions(TOUCHPOINTS)["revenue_touchpoint_y2021m11"] == (date(2021, 11, 1), date(2021, 12, 1))
+    assert Touchpoint.objects.values().get(pk=touchpoint.pk) == stored
+    assert TouchpointKey.objects.get(key="OLD-1").touchpoint_id == touchpoint.pk
+    # and ingestion keeps its exact behaviour on it: the same coupon again is a duplicate, the
+    # same key with another time (another month) a conflict, found across months by the key table
+    before = db_snapshot(Touchpoint, TouchpointKey)
+    again = ingestion.touchpoints_ingest(
+        partner=world.hoshi,
+        touchpoints=[_coupon(placement.pk, "OLD-1", old), _coupon(placement.pk, "OLD-1", timezone.now())],
+    )
+    assert (again.accepted, again.duplicates, [r.code for r in again.rejected]) == (0, 1, ["conflict"])
+    assert db_snapshot(Touchpoint, TouchpointKey) == before
+    # and the agents' one-at-a-time service returns the stored one
+    assert ingestion.touchpoint_record(placement=placement, kind="coupon", key="OLD-1", occurred_at=old).pk == (
+        touchpoint.pk
+    )
+
+
+def test_the_touchpoint_key_table_keeps_a_partner_s_keys_unique_across_months(world):
+    # given a coupon of October stored by the ORM (its key written by the trigger)
+    placement = hire(world)
+    october = TouchpointFactory(placement=placement, key="K-1", occurred_at=datetime(2026, 10, 5, tzinfo=UTC))
+    assert TouchpointKey.objects.get(partner_id=world.hoshi.pk, key="K-1").touchpoint_id == october.pk
+    before = db_snapshot(Touchpoint, TouchpointKey)
+    # when another touchpoint with the same key is stored, in another month's partition
+    with pytest.raises(IntegrityError, match="touchpoint_key_unique"), transaction.atomic():
+        TouchpointFactory(placement=placement, key="K-1", occurred_at=datetime(2026, 11, 5, tzinfo=UTC))
+    # or the stored one's key or time is changed
+    with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
+        Touchpoint.objects.filter(pk=october.pk).update(occurred_at=datetime(2026, 11, 5, tzinfo=UTC))
+    with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
+        Touchpoint.objects.filter(pk=october.pk).update(key="K-2")
+    # then nothing changed
+    assert db_snapshot(Touchpoint, TouchpointKey) == before
+    # and another kind, or another partner, may use the same key
+    TouchpointFactory(placement=placement, kind="click", key="K-1")
+    TouchpointFactory(key="K-1")
+    assert TouchpointKey.objects.filter(key="K-1").count() == 3
+
+
+def test_a_touchpoint_a_sale_names_cannot_go_and_a_lone_one_gives_its_key_back(world):
+    # given a coupon a sale was attributed to (the foreign key through the key table), and another
+    placement = hire(world)
+    named = TouchpointFactory(placement=placement, key="N-1", occurred_at=datetime(2026, 10, 5, tzinfo=UTC))
+    SaleFactory(partner=world.hoshi, occurred_at=datetime(2026, 10, 6, tzinfo=UTC), touchpoint=named)
+    lone = TouchpointFactory(placement=placement, key="N-2", occurred_at=datetime(2026, 10, 5, tzinfo=UTC))
+    other = TouchpointFactory(key="N-3")  # another partner's
+    before = db_snapshot(Touchpoint, TouchpointKey, Sale)
+    # when the named one is deleted below the ORM (which would refuse it: PROTECT)
+    with (
+        pytest.raises(IntegrityError, match="sale_touchpoint_fk_touchpointkey"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM revenue_touchpoint WHERE id = %s", [named.pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # or a sale names a touchpoint of another partner
+    with pytest.raises(IntegrityError, match="sale_touchpoint_fk_touchpointkey"), transaction.atomic():
+        SaleFactory(partner=world.hoshi, touchpoint_id=other.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # then nothing changed
+    assert db_snapshot(Touchpoint, TouchpointKey, Sale) == before
+    # when the lone one is deleted, its key goes with it and can be used again
+    lone.delete()
+    assert not TouchpointKey.objects.filter(key="N-2").exists()
+    again = ingestion.touchpoints_ingest(
+        partner=world.hoshi, touchpoints=[_coupon(placement.pk, "N-2", datetime(2026, 10, 7, tzinfo=UTC))]
+    )
+    assert again.accepted == 1
