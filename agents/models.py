@@ -224,7 +224,13 @@ class IssuedCoupon(models.Model):
     # The shopper's message that asked for the deal: one coupon per message, however often
     # the reply task runs.
     message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="coupon")
-    touchpoint = models.ForeignKey("revenue.Touchpoint", on_delete=models.PROTECT, related_name="+")
+    # The touchpoint's partner: the foreign key is (partner_id, touchpoint_id) →
+    # revenue_touchpointkey in the database (revenue_touchpoint is partitioned by month;
+    # revenue migration 0020).
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
+    touchpoint = models.ForeignKey(
+        "revenue.Touchpoint", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:

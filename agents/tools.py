@@ -313,6 +313,7 @@ def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None
                     offer=offer,
                     conversation=conversation,
                     message=message,
+                    partner_id=touchpoint.partner_id,
                     touchpoint=touchpoint,
                     created_at=now,
                 )

@@ -26,7 +26,8 @@ TERMS = {
 def reset_revenue_tables() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE revenue_sale, revenue_salekey, revenue_touchpoint, revenue_outcome, revenue_statementline, "
+            "TRUNCATE revenue_sale, revenue_salekey, revenue_touchpoint, revenue_touchpointkey, revenue_outcome, "
+            "revenue_outcomekey, revenue_statementline, "
             "revenue_statementsplit, revenue_statementadjustment, revenue_statement, revenue_settlementrun, "
             "revenue_journalline, revenue_journalentry, revenue_account, revenue_saleuploadrejection, "
             "revenue_saleupload, contracts_contractversion, contracts_contract, contracts_placementtransition, "

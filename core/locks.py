@@ -26,7 +26,7 @@ class Lock(IntEnum):
     WEBHOOK_EVENT = 4  # transaction, per event id (hashed): two deliveries of one event, one waits
     PAYOUT_RUNS = 5  # session: payout runs are serialised
     UPLOAD = 6  # session, per upload: one worker processes a CSV upload
-    SALE_PARTITIONS = 7  # transaction: one pass at a time creates revenue_sale's monthly partitions
+    SALE_PARTITIONS = 7  # transaction: one pass at a time creates the monthly partitions (sales, touchpoints, outcomes)
 
 
 AdvisoryKey = tuple[int, int]

@@ -23,7 +23,7 @@ class Touchpoint(models.Model):
         AGENT = "agent", _("Issued by the employee")
         PARTNER_API = "partner_api", _("Posted by the partner")
 
-    # The unique (partner, kind, key) index leads with the partner: no index of its own.
+    # The (partner, kind, key) index leads with the partner: no index of its own.
     partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="touchpoints")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -33,8 +33,10 @@ class Touchpoint(models.Model):
     created_at = models.DateTimeField(default=now)
 
     class Meta:
+        # revenue_touchpoint is partitioned by month on occurred_at (migration 0020,
+        # docs/scaling.md): its primary key in the database is (id, partner_id, occurred_at),
+        # and (partner, kind, key) is kept unique across months by TouchpointKey.
         constraints = [
-            models.UniqueConstraint(fields=["partner", "kind", "key"], name="touchpoint_key_unique"),
             models.CheckConstraint(
                 condition=Q(kind__in=["coupon", "click", "conversation"]), name="touchpoint_kind_valid"
             ),
@@ -42,6 +44,30 @@ class Touchpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+class TouchpointKey(models.Model):
+    """A touchpoint's key, (partner, kind, key), unique across every month of the partitioned
+    touchpoints table, as SaleKey is for sales: ingestion claims keys here and stores the
+    touchpoints it claimed in the same statement; triggers on revenue_touchpoint keep it exact
+    for touchpoints stored any other way. Foreign keys that name a touchpoint reference
+    (partner_id, touchpoint_id) here (migration 0020)."""
+
+    pk = models.CompositePrimaryKey("partner_id", "kind", "key")
+    partner_id = models.BigIntegerField()
+    kind = models.CharField(max_length=16)
+    key = models.CharField(max_length=128)
+    touchpoint_id = models.BigIntegerField()
+    # The touch's instant (the partition key): where to find it without visiting every month.
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner_id", "touchpoint_id"], name="touchpointkey_touchpoint_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.kind}/{self.key} → {self.touchpoint_id}"
 
 
 # The sale field each touchpoint kind is matched against (DESIGN.md §5a "keys").
@@ -284,8 +310,16 @@ class Sale(models.Model):
         related_name="+",
         db_index=False,
     )
+    # The constraint is (partner_id, touchpoint_id) → revenue_touchpointkey in the database
+    # (migration 0020: revenue_touchpoint is partitioned by month).
     touchpoint = models.ForeignKey(
-        Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        Touchpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     attributed_key = models.CharField(max_length=20, blank=True)
     attribution_note = models.CharField(max_length=300, blank=True)
@@ -374,6 +408,8 @@ class Outcome(models.Model):
         RESOLUTION = "resolution", _("Resolution")
         DELIVERED_WORK = "delivered_work", _("Delivered work")
 
+    # The placement's partner, in the outcome's keys for Citus (migration 0019).
+    partner = models.ForeignKey("contracts.Partner", on_delete=models.PROTECT, related_name="+", db_index=False)
     placement = models.ForeignKey("contracts.Placement", on_delete=models.PROTECT, related_name="outcomes")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     external_id = models.CharField(max_length=128)
@@ -386,8 +422,10 @@ class Outcome(models.Model):
     created_at = models.DateTimeField(default=now)
 
     class Meta:
+        # revenue_outcome is partitioned by month on `period` (migration 0019, docs/scaling.md):
+        # its primary key in the database is (id, partner_id, period), and (placement, kind,
+        # external_id) is kept unique across months by OutcomeKey.
         constraints = [
-            models.UniqueConstraint(fields=["placement", "kind", "external_id"], name="outcome_unique"),
             models.CheckConstraint(
                 condition=Q(reversal_statement__isnull=True)
                 | (Q(statement__isnull=False) & Q(withdrawn_at__isnull=False)),
@@ -398,6 +436,28 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id}"
+
+
+class OutcomeKey(models.Model):
+    """An outcome's idempotency key, (partner, placement, kind, external_id), unique across
+    every month of the partitioned outcomes table, as SaleKey is for sales: ingestion claims
+    keys here and stores the outcomes it claimed in the same statement; triggers on
+    revenue_outcome keep it exact for outcomes stored any other way (migration 0019)."""
+
+    pk = models.CompositePrimaryKey("partner_id", "placement_id", "kind", "external_id")
+    partner_id = models.BigIntegerField()
+    placement_id = models.BigIntegerField()
+    kind = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=128)
+    outcome_id = models.BigIntegerField()
+    # The outcome's month: where to find it without visiting every partition.
+    period = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner_id", "outcome_id"], name="outcomekey_outcome_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.placement_id}/{self.kind}/{self.external_id} → {self.outcome_id}"
 
 
 class SettlementRun(models.Model):

@@ -38,9 +38,9 @@ def attribution_sweep(limit: int = 5000) -> int:
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def sale_partitions_ensure_task() -> list[str]:
-    """Beat, daily: the sales' monthly partitions for the months ahead, and for any month whose
-    sales wait in the DEFAULT partition (revenue.services.partitions)."""
-    return partitions.sale_partitions_ensure().created
+    """Beat, daily: the monthly partitions of the sales, touchpoints and outcomes for the months
+    ahead, and for any month whose rows wait in a DEFAULT partition (revenue.services.partitions)."""
+    return partitions.partitions_ensure().created
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -91,15 +91,20 @@ def touch_rules_cte(touchpoints: str = "revenue_touchpoint") -> str:
     """
 
 
-# The touchpoints a few sales (`source`) can match, found through the unique key: a batch
-# then never reads the whole touchpoint table.
+# The touchpoints a few sales (`source`) can match, found through the key index: a batch
+# then never reads the whole touchpoint table. Only a touch within the attribution window
+# before a sale can be eligible, so the batch's window — %(touch_from)s (its earliest sale
+# less the longest window) to %(touch_until)s (its latest sale) — bounds them too: the
+# touchpoints are partitioned by month on occurred_at (migration 0020), and the look-up then
+# reads the window's months only. A touchpoint outside it was never eligible for these sales.
 def batch_touchpoints_cte(source: str) -> str:
     return (
         "batch_touchpoints AS MATERIALIZED ("
         + " UNION ".join(
             f"""
         SELECT t.* FROM {source} s JOIN revenue_touchpoint t
-            ON t.partner_id = s.partner_id AND t.kind = '{kind}' AND t.key = s.{column}"""
+            ON t.partner_id = s.partner_id AND t.kind = '{kind}' AND t.key = s.{column}
+           AND t.occurred_at >= %(touch_from)s AND t.occurred_at <= %(touch_until)s"""
             for kind, column in (("coupon", "coupon_code"), ("click", "click_id"), ("conversation", "conversation_id"))
         )
         + ")"
@@ -184,7 +189,10 @@ def attribution_rules(*, partner_ids: list[int] | None = None) -> dict[str, list
 
 
 # What a settled or freshly attributed sale carries: the winner and, in words, why (or why
-# not). Reads `p` (a picked_sales_sql row with `eligible`) and `t` (the winning touchpoint).
+# not). Reads `p` (a picked_sales_sql row with `eligible`) and `t` (the winning touchpoint's
+# key: revenue_touchpointkey, joined as WINNING_TOUCH_JOIN does — one probe of an unpartitioned
+# unique index rather than one per month of the partitioned touchpoints). Whether any
+# touchpoint carries a key is asked of the key table too, which holds exactly their keys.
 WRITE_ATTRIBUTION_SET = """
        attribution = CASE WHEN p.pick IS NULL THEN 'unattributed' ELSE 'attributed' END,
        placement_id = p.pick[5],
@@ -204,17 +212,21 @@ WRITE_ATTRIBUTION_SET = """
                CASE p.pick[1] WHEN 1 THEN 'first touch' ELSE 'last touch' END, p.eligible), 300)
            WHEN p.coupon_code IS NULL AND p.click_id IS NULL AND p.conversation_id IS NULL
                THEN 'The sale carries no coupon code, click id or conversation id.'
-           WHEN NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+           WHEN NOT EXISTS (SELECT 1 FROM revenue_touchpointkey x
                              WHERE x.partner_id = p.partner_id AND x.kind = 'coupon' AND x.key = p.coupon_code)
-            AND NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+            AND NOT EXISTS (SELECT 1 FROM revenue_touchpointkey x
                              WHERE x.partner_id = p.partner_id AND x.kind = 'click' AND x.key = p.click_id)
-            AND NOT EXISTS (SELECT 1 FROM revenue_touchpoint x
+            AND NOT EXISTS (SELECT 1 FROM revenue_touchpointkey x
                              WHERE x.partner_id = p.partner_id AND x.kind = 'conversation'
                                AND x.key = p.conversation_id)
                THEN 'No employee touchpoint carries this sale''s keys.'
            ELSE 'Touchpoints carry its keys, but none within the attribution window and keys of '
                 'a contract in force for the sale''s period.'
        END
+"""
+# The winning touchpoint of `p` for WRITE_ATTRIBUTION_SET (its key and time).
+WINNING_TOUCH_JOIN = f"""
+      LEFT JOIN revenue_touchpointkey t ON t.partner_id = p.partner_id AND t.touchpoint_id = p.pick[{PICK_TOUCHPOINT}]
 """
 
 _ATTRIBUTE = """
@@ -230,7 +242,7 @@ written AS (
     UPDATE revenue_sale s
        SET {write}
       FROM picked p
-      LEFT JOIN revenue_touchpoint t ON t.id = p.pick[4]
+      {winning_touch}
      WHERE s.id = p.id
     RETURNING s.id, s.partner_id, s.attribution, s.external_id, s.placement_id, s.attributed_key, s.amount,
               s.currency, s.occurred_at, s.type, s.period, p.previous_placement_id
@@ -264,7 +276,7 @@ SELECT partner_id, part, NULL, NULL,
 # never waits on a sale and can never be one end of a deadlock. A batch's few ids come back
 # to Python; a whole pass's go to a temporary table, as it can lock millions.
 _PENDING_TO_LOCK = """
-SELECT id FROM revenue_sale
+SELECT id, occurred_at FROM revenue_sale
  WHERE attribution = 'pending' AND type = 'sale' AND statement_id IS NULL {scope}
  ORDER BY id {limit}
    FOR UPDATE SKIP LOCKED
@@ -319,7 +331,8 @@ def attribution_run(
         lock = _PENDING_TO_LOCK.format(scope=" ".join(conditions), limit="LIMIT %(limit)s" if limit is not None else "")
         if batch:
             cursor.execute(lock, params)
-            params["locked"] = [row[0] for row in cursor.fetchall()]
+            pending = cursor.fetchall()
+            params["locked"] = [row[0] for row in pending]
             locked, locked_source = len(params["locked"]), "unnest(%(locked)s::bigint[]) AS l(id)"
         else:
             # A pass inside a caller's transaction (a test, a seed) may follow another one there.
@@ -328,6 +341,13 @@ def attribution_run(
             locked, locked_source = cursor.rowcount, "attribution_locked l"
             cursor.execute("ANALYZE attribution_locked")
         params.update(attribution_rules(partner_ids=partner_ids))
+        if batch:
+            # The batch's window (batch_touchpoints_cte): no sale pending, no touchpoint read.
+            longest = timedelta(days=max(params["rule_window"], default=0))
+            params["touch_from"] = min((at for _, at in pending), default=None)
+            params["touch_until"] = max((at for _, at in pending), default=None)
+            if params["touch_from"] is not None:
+                params["touch_from"] -= longest
         # A whole pass is made of hash joins. Right after a large load the planner's
         # statistics can still say the tables are nearly empty, and nested loops over
         # whole tables, planned on that belief, take minutes instead of seconds.
@@ -346,6 +366,7 @@ def attribution_run(
                     locked=locked_source,
                     picked=picked_sales_sql("pending", explain=True),
                     write=WRITE_ATTRIBUTION_SET,
+                    winning_touch=WINNING_TOUCH_JOIN,
                     rollup=rollup_apply_sql("written"),
                 ),
                 params,

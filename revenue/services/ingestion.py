@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
@@ -41,7 +41,7 @@ from contracts.models import Partner, Placement
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.queue import enqueue_on_commit
 from revenue import sale_rules
-from revenue.models import Outcome, Sale, SaleUpload, Touchpoint
+from revenue.models import Outcome, OutcomeKey, Sale, SaleUpload, Touchpoint
 from revenue.sale_rules import (  # noqa: F401  (re-exported: callers import them from here)
     EARLIEST_OCCURRED_AT,
     FUTURE_TOLERANCE,
@@ -615,13 +615,44 @@ def _placement_check(placement_id: int, statuses: dict[int, str], *, earning: bo
         )
 
 
+# revenue_touchpoint is partitioned by month (migration 0020): its key (partner, kind, key)
+# lives in revenue_touchpointkey, claimed first in the same statement, in key order (two
+# batches sharing keys wait for each other on the key table's index); only the claimed
+# touchpoints are stored.
 _TOUCHPOINT_INSERT = """
-INSERT INTO revenue_touchpoint (partner_id, placement_id, kind, key, occurred_at, source, created_at)
-SELECT %s, t.placement_id, t.kind, t.key, t.occurred_at, %s, %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
-     AS t(placement_id, kind, key, occurred_at)
-ON CONFLICT (partner_id, kind, key) DO NOTHING
+WITH batch AS (
+    SELECT * FROM unnest(%(placements)s::bigint[], %(kinds)s::text[], %(keys)s::text[], %(times)s::timestamptz[])
+        AS t(placement_id, kind, key, occurred_at)
+),
+claimed AS (
+    INSERT INTO revenue_touchpointkey (partner_id, kind, key, touchpoint_id, occurred_at)
+    SELECT %(partner)s, b.kind, b.key, nextval('revenue_touchpoint_id_seq'), b.occurred_at
+      FROM batch b
+     ORDER BY b.kind, b.key
+    ON CONFLICT (partner_id, kind, key) DO NOTHING
+    RETURNING touchpoint_id, kind, key
+)
+INSERT INTO revenue_touchpoint (id, partner_id, placement_id, kind, key, occurred_at, source, created_at)
+SELECT c.touchpoint_id, %(partner)s, b.placement_id, b.kind, b.key, b.occurred_at, %(source)s, %(now)s
+  FROM claimed c JOIN batch b ON b.kind = c.kind AND b.key = c.key
 RETURNING id, kind, key
+"""
+
+_TOUCHPOINT_BY_KEY = """
+SELECT t.* FROM revenue_touchpointkey k
+  JOIN revenue_touchpoint t ON t.id = k.touchpoint_id AND t.partner_id = k.partner_id
+                           AND t.occurred_at = k.occurred_at
+ WHERE k.partner_id = %s AND k.kind = %s AND k.key = %s
+"""
+
+# The stored touchpoints of some keys, through the key table: each found in its own month's
+# partition (the key names its instant), whatever time the new one was sent with.
+_TOUCHPOINT_SELECT = """
+SELECT t.kind, t.key, t.placement_id, t.occurred_at
+  FROM revenue_touchpointkey k
+  JOIN revenue_touchpoint t ON t.id = k.touchpoint_id AND t.partner_id = k.partner_id
+                           AND t.occurred_at = k.occurred_at
+ WHERE k.partner_id = %s AND (k.kind, k.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
 """
 
 # Late touchpoints (DESIGN.md §5 step 3): unsettled sales carrying one of the new keys go
@@ -662,26 +693,21 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
         with connection.cursor() as cursor:
             cursor.execute(
                 _TOUCHPOINT_INSERT,
-                [
-                    partner.pk,
-                    source,
-                    timezone.now(),
-                    [r.placement_id for r in primaries],
-                    [r.kind for r in primaries],
-                    [r.key for r in primaries],
-                    [r.occurred_at for r in primaries],
-                ],
+                {
+                    "partner": partner.pk,
+                    "source": source,
+                    "now": timezone.now(),
+                    "placements": [r.placement_id for r in primaries],
+                    "kinds": [r.kind for r in primaries],
+                    "keys": [r.key for r in primaries],
+                    "times": [r.occurred_at for r in primaries],
+                },
             )
             inserted = {(kind, key): pk for pk, kind, key in cursor.fetchall()}
             missing = [r for r in primaries if (r.kind, r.key) not in inserted]
             stored: dict[tuple[str, str], tuple[int, datetime]] = {}
             if missing:
-                cursor.execute(
-                    "SELECT kind, key, placement_id, occurred_at FROM revenue_touchpoint "
-                    "WHERE partner_id = %s AND (kind, key) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                    [partner.pk, [r.kind for r in missing], [r.key for r in missing]],
-                )
+                cursor.execute(_TOUCHPOINT_SELECT, [partner.pk, [r.kind for r in missing], [r.key for r in missing]])
                 stored = {(kind, key): (pk, at) for kind, key, pk, at in cursor.fetchall()}
             new = [r for r in primaries if (r.kind, r.key) in inserted]
             if new:
@@ -775,7 +801,9 @@ def touchpoint_record(
     outcomes = _Outcomes(1)
     row = _TouchRow(0, placement.pk, kind, key, occurred_at.astimezone(UTC))
     inserted = _touchpoints_write(outcomes, partner=placement.partner, rows=[row], source=source)
-    touchpoint = Touchpoint.objects.get(partner_id=placement.partner_id, kind=kind, key=key)
+    # Through the key table, to the one partition holding it (a look-up by key alone would
+    # probe every month's index), in one round trip.
+    (touchpoint,) = Touchpoint.objects.raw(_TOUCHPOINT_BY_KEY, [placement.partner_id, kind, key])
     if touchpoint.placement_id != placement.pk:
         raise Conflict(
             _("The %(kind)s %(key)r already belongs to another placement of this partner.") % {"kind": kind, "key": key}
@@ -837,20 +865,40 @@ def _outcome_parse(index: int, item: Any, latest: datetime) -> _OutcomeRow:
     return _OutcomeRow(index, placement_id, kind, external_id, None if withdrawn else occurred_at, withdrawn)
 
 
+# revenue_outcome is partitioned by month (migration 0019): its idempotency key lives in
+# revenue_outcomekey, claimed first in the same statement, in key order (two batches sharing
+# keys wait for each other on the key table's index); only the claimed outcomes are stored.
 _OUTCOME_INSERT = """
-INSERT INTO revenue_outcome (placement_id, kind, external_id, occurred_at, period, created_at)
-SELECT o.placement_id, o.kind, o.external_id, o.occurred_at,
-       date_trunc('month', o.occurred_at AT TIME ZONE %s)::date, %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
-     AS o(placement_id, kind, external_id, occurred_at)
-ON CONFLICT (placement_id, kind, external_id) DO NOTHING
+WITH batch AS (
+    SELECT o.placement_id, o.kind, o.external_id, o.occurred_at,
+           date_trunc('month', o.occurred_at AT TIME ZONE %(zone)s)::date AS period
+      FROM unnest(%(placements)s::bigint[], %(kinds)s::text[], %(external_ids)s::text[], %(times)s::timestamptz[])
+           AS o(placement_id, kind, external_id, occurred_at)
+),
+claimed AS (
+    INSERT INTO revenue_outcomekey (partner_id, placement_id, kind, external_id, outcome_id, period)
+    SELECT %(partner)s, b.placement_id, b.kind, b.external_id, nextval('revenue_outcome_id_seq'), b.period
+      FROM batch b
+     ORDER BY b.placement_id, b.kind, b.external_id
+    ON CONFLICT (partner_id, placement_id, kind, external_id) DO NOTHING
+    RETURNING outcome_id, placement_id, kind, external_id
+)
+INSERT INTO revenue_outcome (id, partner_id, placement_id, kind, external_id, occurred_at, period, created_at)
+SELECT c.outcome_id, %(partner)s, b.placement_id, b.kind, b.external_id, b.occurred_at, b.period, %(now)s
+  FROM claimed c
+  JOIN batch b ON b.placement_id = c.placement_id AND b.kind = c.kind AND b.external_id = c.external_id
 RETURNING id, placement_id, kind, external_id
 """
 
+# The stored outcomes of some keys, through the key table: each found in its own month's
+# partition (the key names it), whatever month the new row would have had.
 _OUTCOME_SELECT = """
-SELECT id, placement_id, kind, external_id, occurred_at, withdrawn_at FROM revenue_outcome
-WHERE (placement_id, kind, external_id) IN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))
-ORDER BY id
+SELECT o.id, o.placement_id, o.kind, o.external_id, o.occurred_at, o.withdrawn_at, o.period
+  FROM revenue_outcomekey k
+  JOIN revenue_outcome o ON o.id = k.outcome_id AND o.partner_id = k.partner_id AND o.period = k.period
+ WHERE k.partner_id = %s
+   AND (k.placement_id, k.kind, k.external_id) IN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))
+ ORDER BY o.id
 """
 
 
@@ -881,14 +929,15 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
         if records:
             cursor.execute(
                 _OUTCOME_INSERT,
-                [
-                    partner.timezone,
-                    timezone.now(),
-                    [r.placement_id for r in records],
-                    [r.kind for r in records],
-                    [r.external_id for r in records],
-                    [r.occurred_at for r in records],
-                ],
+                {
+                    "zone": partner.timezone,
+                    "partner": partner.pk,
+                    "now": timezone.now(),
+                    "placements": [r.placement_id for r in records],
+                    "kinds": [r.kind for r in records],
+                    "external_ids": [r.external_id for r in records],
+                    "times": [r.occurred_at for r in records],
+                },
             )
             inserted = {
                 (placement_id, kind, external_id): pk for pk, placement_id, kind, external_id in cursor.fetchall()
@@ -896,21 +945,22 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
         # Existing rows for every key not inserted (to tell duplicates from conflicts) and for
         # every withdrawal, locked in id order: withdrawals change them.
         look_up = [r for r in records if r.key not in inserted] + withdrawals
-        stored: dict[tuple[int, str, str], tuple[int, datetime, datetime | None]] = {}
+        stored: dict[tuple[int, str, str], tuple[int, datetime, datetime | None, date]] = {}
         if look_up:
             cursor.execute(
-                _OUTCOME_SELECT + " FOR UPDATE",
+                _OUTCOME_SELECT + " FOR UPDATE OF o",
                 [
+                    partner.pk,
                     [r.placement_id for r in look_up],
                     [r.kind for r in look_up],
                     [r.external_id for r in look_up],
                 ],
             )
             stored = {
-                (placement_id, kind, external_id): (pk, at, withdrawn_at)
-                for pk, placement_id, kind, external_id, at, withdrawn_at in cursor.fetchall()
+                (placement_id, kind, external_id): (pk, at, withdrawn_at, period)
+                for pk, placement_id, kind, external_id, at, withdrawn_at, period in cursor.fetchall()
             }
-        to_withdraw: list[int] = []
+        to_withdraw: list[tuple[int, date]] = []
         inserted_index = {r.key: r.position for r in records if r.key in inserted}
         for row in withdrawals:
             existing = stored.get(row.key)
@@ -926,11 +976,18 @@ def _outcomes_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Outcom
                 outcomes.status[row.position] = "duplicate"
             else:
                 outcomes.status[row.position] = "accepted"
-                to_withdraw.append(existing[0])
+                to_withdraw.append((existing[0], existing[3]))
         if to_withdraw:
+            # Their months too: the update then reads only their partitions.
             cursor.execute(
-                "UPDATE revenue_outcome SET withdrawn_at = %s WHERE id = ANY(%s::bigint[])",
-                [timezone.now(), to_withdraw],
+                "UPDATE revenue_outcome SET withdrawn_at = %s "
+                "WHERE partner_id = %s AND id = ANY(%s::bigint[]) AND period = ANY(%s::date[])",
+                [
+                    timezone.now(),
+                    partner.pk,
+                    [pk for pk, _ in to_withdraw],
+                    sorted({period for _, period in to_withdraw}),
+                ],
             )
     for row in records:
         if row.key in inserted:
@@ -982,17 +1039,32 @@ def outcome_record(*, placement: Placement, kind: str, external_id: str, occurre
     _outcomes_write(status, partner=placement.partner, rows=[row])
     if isinstance(status.status[0], Rejection):
         raise Conflict(status.status[0].message)
-    return Outcome.objects.get(placement=placement, kind=kind, external_id=external_id)
+    outcome = _outcome_by_key(placement, kind, external_id, lock=False)
+    assert outcome is not None  # stored by this call or before it: the write refused nothing
+    return outcome
+
+
+def _outcome_by_key(placement: Placement, kind: str, external_id: str, *, lock: bool) -> Outcome | None:
+    """The outcome stored under the key, found through the key table in its month's
+    partition (revenue_outcome is partitioned by month: a look-up by the key alone would
+    probe every month)."""
+    key = (
+        OutcomeKey.objects.filter(
+            partner_id=placement.partner_id, placement_id=placement.pk, kind=kind, external_id=external_id
+        )
+        .values_list("outcome_id", "period")
+        .first()
+    )
+    if key is None:
+        return None
+    outcomes = Outcome.objects.select_for_update() if lock else Outcome.objects
+    return outcomes.get(pk=key[0], partner_id=placement.partner_id, period=key[1])
 
 
 @transaction.atomic
 def outcome_withdraw(*, placement: Placement, kind: str, external_id: str) -> Outcome:
     """Withdraw an outcome (it stops counting). Withdrawing it again changes nothing."""
-    outcome = (
-        Outcome.objects.select_for_update()
-        .filter(placement_id=placement.pk, kind=kind, external_id=external_id)
-        .first()
-    )
+    outcome = _outcome_by_key(placement, kind, external_id, lock=True)
     if outcome is None:
         raise NotFound(
             _("There is no %(kind)s %(external_id)r on placement %(pk)s.")

@@ -47,6 +47,7 @@ from revenue.services.attribution import (
     PICK_PLACEMENT,
     PICK_TOUCHPOINT,
     RULES_CTE,
+    WINNING_TOUCH_JOIN,
     WRITE_ATTRIBUTION_SET,
     attribution_rules,
     picked_sales_sql,
@@ -181,7 +182,7 @@ WITH {_SCOPE}
 SELECT sc.contract_id, o.kind, count(*)
   FROM revenue_outcome o JOIN scope sc ON sc.placement_id = o.placement_id
  WHERE o.withdrawn_at IS NULL AND o.statement_id IS NULL AND o.period <= %(period)s
-   AND {_COUNTS_IN_PERIOD.format(alias="o")}
+   AND {_PARTNERS.format(alias="o")} AND {_COUNTS_IN_PERIOD.format(alias="o")}
  GROUP BY sc.contract_id, o.kind
 """
 # Withdrawn outcomes whose fee is already on an approved statement: reversed in the first
@@ -225,7 +226,7 @@ marked AS (
        SET statement_id = %(statement)s, {WRITE_ATTRIBUTION_SET}
       FROM locked l
       JOIN counted_sales p ON p.id = l.id
-      LEFT JOIN revenue_touchpoint t ON t.id = p.pick[{PICK_TOUCHPOINT}]
+      {WINNING_TOUCH_JOIN}
      WHERE s.id = l.id
     RETURNING s.partner_id, s.type, s.period, s.currency, s.amount, s.placement_id,
               l.placement_id AS previous_placement_id
@@ -244,7 +245,7 @@ WITH {_SCOPE}
 UPDATE revenue_outcome o SET statement_id = %(statement)s
   FROM scope sc
  WHERE sc.placement_id = o.placement_id AND o.withdrawn_at IS NULL AND o.statement_id IS NULL
-   AND o.period <= %(period)s AND {_COUNTS_IN_PERIOD.format(alias="o")}
+   AND o.period <= %(period)s AND {_PARTNERS.format(alias="o")} AND {_COUNTS_IN_PERIOD.format(alias="o")}
 """
 
 # Every event a statement counts, one row each, for the evidence export and for inquiries
@@ -258,7 +259,9 @@ SELECT s.id, s.type, s.external_id, s.occurred_at, s.amount, s.currency, s.perio
        e.attributed_key, e.clawback_rate, e.excluded_by, e.line
   FROM events e JOIN revenue_sale s ON s.id = e.id
   LEFT JOIN revenue_sale o ON o.id = s.refund_of_id
-  LEFT JOIN revenue_touchpoint t ON t.id = e.touchpoint_id
+  -- The touchpoint's key and time, from its key table (one probe; a sale's and its refund's
+  -- touchpoint is the same partner's).
+  LEFT JOIN revenue_touchpointkey t ON t.partner_id = s.partner_id AND t.touchpoint_id = e.touchpoint_id
  ORDER BY s.type DESC, s.occurred_at, s.id
 """
 _OPEN_EVENTS = (

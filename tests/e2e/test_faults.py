@@ -436,6 +436,7 @@ def new_york(month: int, day: int, hour: int = 12) -> datetime:
 
 def resolution(placement: Placement, external_id: str, when: datetime) -> None:
     Outcome.objects.create(
+        partner_id=placement.partner_id,
         placement=placement,
         kind="resolution",
         external_id=external_id,

@@ -52,6 +52,7 @@ def rinna(world):
 
 def _resolution(placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
     Outcome.objects.create(
+        partner_id=placement.partner_id,
         placement=placement,
         kind="resolution",
         external_id=external_id,

@@ -40,6 +40,7 @@ def approve(world, period: date) -> Statement:
 
 def _resolution(placement, external_id: str, when: datetime) -> Outcome:
     return Outcome.objects.create(
+        partner_id=placement.partner_id,
         placement=placement,
         kind="resolution",
         external_id=external_id,

@@ -51,6 +51,7 @@ def approve(world, statement: Statement) -> Statement:
 
 def _resolution(placement: Placement, external_id: str, when: datetime, withdrawn: bool = False) -> None:
     Outcome.objects.create(
+        partner_id=placement.partner_id,
         placement=placement,
         kind="resolution",
         external_id=external_id,

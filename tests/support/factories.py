@@ -168,6 +168,7 @@ class OutcomeFactory(factory.django.DjangoModelFactory):
         model = Outcome
 
     placement = factory.SubFactory(PlacementFactory)
+    partner = factory.LazyAttribute(lambda o: o.placement.partner)
     kind = "resolution"
     external_id = factory.Sequence(lambda n: f"outcome-{n}")
     occurred_at = factory.LazyFunction(timezone.now)
