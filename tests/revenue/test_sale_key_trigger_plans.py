@@ -12,11 +12,15 @@ partner's keys (3,000 × 3,000 index entries) or the whole key table."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from contracts.models import Partner
 from revenue.models import Sale, SaleKey
+from revenue.services import ingestion
 from tests.support.factories import SaleFactory
 from tests.support.snapshot import db_snapshot
 
@@ -174,4 +178,27 @@ def test_a_large_statement_with_one_taken_key_is_refused_whole(world, sql, param
     ):
         cursor.execute(sql, {"partner": partner, **params})
     # then nothing of it was stored
+    assert db_snapshot(Sale, SaleKey) == before
+
+
+def test_an_ingested_batch_claims_its_keys_once_and_the_trigger_checks_the_next_insert(world):
+    # given a batch of 1,000 new sales as the API receives it
+    occurred_at = (timezone.now() - timedelta(days=1)).isoformat()
+    events = [
+        {"external_id": f"api-{i}", "type": "sale", "occurred_at": occurred_at, "amount": 1000, "currency": "JPY"}
+        for i in range(1_000)
+    ]
+    # when ingestion stores it
+    heap_before, index_before = _key_table_reads()
+    result = ingestion.sales_ingest(partner=world.hoshi, events=events)
+    heap_after, index_after = _key_table_reads()
+    # then every sale is stored with its key, claimed by ingestion's own statement: the key
+    # table gave no entry to a second claim or a check (migration 0019), and was not scanned
+    assert (result.accepted, result.duplicates, result.rejected) == (1_000, 0, [])
+    assert _keys_match_their_sales(world.hoshi.pk, "api-") == 1_000
+    assert (heap_after - heap_before, index_after - index_before) == (0, 0)
+    # and the next insert of the transaction is checked again: a taken key is refused
+    before = db_snapshot(Sale, SaleKey)
+    with pytest.raises(IntegrityError, match="sale_external_id_unique"), transaction.atomic():
+        SaleFactory(partner=world.hoshi, external_id="api-7", period=PERIOD)
     assert db_snapshot(Sale, SaleKey) == before
