@@ -21,5 +21,5 @@ def transaction_settings(cursor: Any, **settings: str) -> Iterator[None]:
         cursor.execute("SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value])
         previous[name] = cursor.fetchone()[0]
     yield
-    for name, value in previous.items():
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    for name, earlier in previous.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, earlier])
