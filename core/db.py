@@ -14,10 +14,12 @@ def transaction_settings(cursor: Any, **settings: str) -> Iterator[None]:
     run inside a caller's (a settlement run, a test): its later statements would be planned
     without nested loops too — over a table partitioned by month, as parallel hash joins of
     every partition. On an error nothing is put back here: the savepoint's rollback does it."""
-    previous: dict[str, str] = {}
+    previous: dict[str, str | None] = {}
     for name, value in settings.items():
-        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+        # missing_ok: a custom setting (haken.*) is unknown to a session until first set; it
+        # reads NULL then, and set_config(name, NULL) puts it back to its default ('').
+        cursor.execute("SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value])
         previous[name] = cursor.fetchone()[0]
     yield
-    for name, value in previous.items():
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    for name, earlier in previous.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, earlier])

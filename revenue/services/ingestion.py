@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contracts.models import Partner, Placement
+from core.db import transaction_settings
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.queue import enqueue_on_commit
 from revenue import sale_rules
@@ -324,6 +325,10 @@ FROM claimed c JOIN e ON e.external_id = c.external_id
 RETURNING id, external_id
 """
 
+# In force around _SALE_INSERT only: tells revenue_sale's key trigger that every sale of the
+# statement had its key claimed for it by the statement itself.
+KEYS_CLAIMED_BY_THE_STATEMENT = {"haken.sale_keys_claimed": "on"}
+
 # A sale by its key: through the key table to the one partition holding it.
 SALE_BY_KEY_SQL = """
 SELECT {columns} FROM revenue_salekey k
@@ -365,7 +370,9 @@ def _sales_insert(
         received_at,
         upload_id,
     ]
-    with connection.cursor() as cursor:
+    # The statement claims its sales' keys itself: the key trigger need not claim or check
+    # them again (migration 0019).
+    with connection.cursor() as cursor, transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
         cursor.execute(_SALE_INSERT, params)
         return {external_id: pk for pk, external_id in cursor.fetchall()}
 

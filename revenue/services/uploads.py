@@ -54,6 +54,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Partner
 from contracts.selectors import membership_role
+from core.db import transaction_settings
 from core.errors import PermissionDenied, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import User
@@ -62,7 +63,7 @@ from core.services import audit_record
 from revenue import sale_rules
 from revenue.models import SaleUpload
 from revenue.sale_rules import FUTURE_TOLERANCE, RejectionCode
-from revenue.services.ingestion import SALE_DIGEST_SQL, _after_ingest
+from revenue.services.ingestion import KEYS_CLAIMED_BY_THE_STATEMENT, SALE_DIGEST_SQL, _after_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -841,8 +842,10 @@ def _store(run: _Run) -> SaleUpload:
             )
             sale_rows, refund_rows = cursor.fetchone()
             # Sales: one INSERT; the rows it skipped are duplicates or conflicts.
-            cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
-            sales_inserted, sale_ids = cursor.fetchone()
+            # The statement claims its sales' keys itself: the key trigger stands aside (0019).
+            with transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
+                cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
+                sales_inserted, sale_ids = cursor.fetchone()
             if sales_inserted >= ANALYZE_AFTER_ROWS:
                 # Statistics that count the rows just stored (this transaction's own rows count
                 # for its ANALYZE). Without them, an autovacuum ANALYZE that ran during the
@@ -913,7 +916,8 @@ def _store_refunds(cursor: Any, base: sale_rules.SqlParams) -> tuple[int, int]:
         cursor.execute(_REFUND_EXCEEDS)
         if not cursor.rowcount:
             break
-    cursor.execute(_REFUNDS_INSERT, base)
+    with transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
+        cursor.execute(_REFUNDS_INSERT, base)
     cursor.execute(_REFUNDS_RACED, base)
     cursor.execute(_REFUND_PROBLEMS)
     cursor.execute(

@@ -43,3 +43,19 @@ def test_an_error_inside_leaves_the_settings_to_the_savepoint_s_rollback():
             1 / 0  # noqa: B018
         # then the rolled-back savepoint took the setting with it
         assert _setting("enable_nestloop") == "on"
+
+
+@pytest.mark.django_db
+def test_a_custom_setting_the_session_never_had_is_put_back_to_unset():
+    # given a custom setting no statement of this session has set
+    name = "haken.test_db_unset_setting"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [name])
+        assert cursor.fetchone()[0] is None
+    # when statements run inside the block
+    with transaction.atomic(), connection.cursor() as cursor:
+        with transaction_settings(cursor, **{name: "on"}):
+            inside = _setting(name)
+        after = _setting(name)
+    # then they had it, and the rest of the transaction reads it empty (unset) again
+    assert (inside, after) == ("on", "")
