@@ -177,7 +177,7 @@ ANALYZE revenue_outcome;
 class Migration(migrations.Migration):
     dependencies = [
         ("contracts", "0006_pending_notification"),
-        ("revenue", "0017_sale_partitioned"),
+        ("revenue", "0018_sale_key_trigger_plans"),
     ]
 
     operations = [

@@ -371,7 +371,7 @@ def _sales_insert(
         upload_id,
     ]
     # The statement claims its sales' keys itself: the key trigger need not claim or check
-    # them again (migration 0019).
+    # them again (migration 0021).
     with connection.cursor() as cursor, transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
         cursor.execute(_SALE_INSERT, params)
         return {external_id: pk for pk, external_id in cursor.fetchall()}

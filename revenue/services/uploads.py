@@ -842,7 +842,7 @@ def _store(run: _Run) -> SaleUpload:
             )
             sale_rows, refund_rows = cursor.fetchone()
             # Sales: one INSERT; the rows it skipped are duplicates or conflicts.
-            # The statement claims its sales' keys itself: the key trigger stands aside (0019).
+            # The statement claims its sales' keys itself: the key trigger stands aside (0021).
             with transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
                 cursor.execute(_SALES_INSERT, {**base, "by_id_max": ATTRIBUTE_BY_ID_MAX})
                 sales_inserted, sale_ids = cursor.fetchone()

@@ -193,7 +193,7 @@ def test_an_ingested_batch_claims_its_keys_once_and_the_trigger_checks_the_next_
     result = ingestion.sales_ingest(partner=world.hoshi, events=events)
     heap_after, index_after = _key_table_reads()
     # then every sale is stored with its key, claimed by ingestion's own statement: the key
-    # table gave no entry to a second claim or a check (migration 0019), and was not scanned
+    # table gave no entry to a second claim or a check (migration 0021), and was not scanned
     assert (result.accepted, result.duplicates, result.rejected) == (1_000, 0, [])
     assert _keys_match_their_sales(world.hoshi.pk, "api-") == 1_000
     assert (heap_after - heap_before, index_after - index_before) == (0, 0)

@@ -34,6 +34,6 @@ REVERSE = _0018.CLAIM_FUNCTION.format(settings=_0018.PROBE_SETTINGS, body=_0018.
 
 
 class Migration(migrations.Migration):
-    dependencies = [("revenue", "0018_sale_key_trigger_plans")]
+    dependencies = [("revenue", "0020_touchpoint_partitioned")]
 
     operations = [migrations.RunSQL(FORWARD, REVERSE)]
