@@ -69,6 +69,24 @@ def _memo(key: Any, load: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+def turn_message_keep(message: Message) -> None:
+    """Within turn_reads, the inbound message as the turn locked it (with its conversation,
+    placement, partner and employee), for the tools handed its id: they need not read it
+    again."""
+    memo = _TURN.get()
+    if memo is not None:
+        memo[("message", message.pk)] = message
+
+
+def turn_message(message_id: int) -> Message:
+    """The message with its conversation, placement and employee: the one the turn keeps,
+    or read."""
+    return _memo(
+        ("message", message_id),
+        lambda: Message.objects.select_related("conversation__placement__employee").get(pk=message_id),
+    )
+
+
 @dataclass(frozen=True)
 class Stock:
     """The size of a placement's catalog and documents, and their version signature."""
