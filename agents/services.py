@@ -339,7 +339,9 @@ _RECENT = Message.objects.filter(conversation=OuterRef("conversation_id"), id__l
 
 
 def _history(inbound: Message) -> list[tuple[str, str]]:
-    return list(reversed(list(zip(inbound.history_roles, inbound.history_contents, strict=True))))
+    roles: list[str] = inbound.history_roles  # type: ignore[attr-defined]  # the lock's annotations
+    contents: list[str] = inbound.history_contents  # type: ignore[attr-defined]
+    return list(reversed(list(zip(roles, contents, strict=True))))
 
 
 def _persona(placement: Placement) -> Persona:

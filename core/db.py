@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model, QuerySet
@@ -32,7 +32,7 @@ def transaction_settings(cursor: Any, **settings: str) -> Iterator[None]:
 
 def update_statement(queryset: QuerySet[Any], **values: Any) -> Statement:
     """The UPDATE `queryset.update(**values)` would send, not sent."""
-    query = queryset.query.chain(UpdateQuery)
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(values)
     query.annotations = {}
     sql, params = query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
@@ -45,7 +45,7 @@ def insert_statement(objs: Sequence[Model], *, returning: bool = False) -> State
     meta = type(objs[0])._meta
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     query = InsertQuery(type(objs[0]))
-    query.insert_values(fields, objs)
+    query.insert_values(fields, list(objs))
     compiler = query.get_compiler(DEFAULT_DB_ALIAS)
     compiler.returning_fields = meta.db_returning_fields if returning else None
     ((sql, params),) = compiler.as_sql()
