@@ -379,11 +379,13 @@ def message_answer(
         inbound = (
             Message.objects.select_for_update(of=("self",))
             .select_related("conversation__placement__partner", "conversation__placement__employee")
-            # The reply already made, if any, and the history, in the same round trip as the lock.
+            # The reply already made, if any, the history and the stock, in the lock's round trip.
             .annotate(
                 reply_pk=Subquery(Message.objects.filter(reply_to=OuterRef("pk")).values("pk")[:1]),
                 history_roles=ArraySubquery(_RECENT.values("role")),
                 history_contents=ArraySubquery(_RECENT.values("content")),
+                # The placement's catalog and documents figures (selectors.placement_stock).
+                stock=selectors.stock_annotation('"agents_conversation"."placement_id"'),
             )
             .filter(pk=message_id, role=Message.Role.USER)
             .first()
@@ -399,6 +401,7 @@ def message_answer(
         selectors.turn_message_keep(inbound)
         conversation = inbound.conversation
         placement = conversation.placement
+        selectors.turn_stock_keep(placement.pk, inbound.stock)
         workflow = workflow_for(conversation.skill)
         invoker = Invoker(router or current_router(), attempt=attempt)
         ctx = TurnContext(
