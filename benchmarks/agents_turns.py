@@ -152,7 +152,7 @@ def in_process(placement: Placement, turns: int) -> None:
             print(
                 f"  in-process {kind} turn, p50 / p95 {percentile([r[0] for r in rows], 50):12.1f} / "
                 f"{percentile([r[0] for r in rows], 95):.1f} ms (executing statements "
-                f"{statistics.median(r[1] for r in rows):.1f} ms, {statistics.median(r[2] for r in rows):.0f} "
+                f"{statistics.median(r[1] for r in rows):.1f} ms, {min(r[2] for r in rows)}–{max(r[2] for r in rows)} "
                 f"statements; {len(rows)} turns)"
             )
 
