@@ -5,7 +5,7 @@ the partners assigned to them; anything else is NotFound."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -14,8 +14,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -69,6 +71,24 @@ def _memo(key: Any, load: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+def turn_message_keep(message: Message) -> None:
+    """Within turn_reads, the inbound message as the turn locked it (with its conversation,
+    placement, partner and employee), for the tools handed its id: they need not read it
+    again."""
+    memo = _TURN.get()
+    if memo is not None:
+        memo[("message", message.pk)] = message
+
+
+def turn_message(message_id: int) -> Message:
+    """The message with its conversation, placement and employee: the one the turn keeps,
+    or read."""
+    return _memo(
+        ("message", message_id),
+        lambda: Message.objects.select_related("conversation__placement__employee").get(pk=message_id),
+    )
+
+
 @dataclass(frozen=True)
 class Stock:
     """The size of a placement's catalog and documents, and their version signature."""
@@ -84,13 +104,32 @@ class Stock:
         return (self.items, self.items_last, self.chunks, self.chunks_last)
 
 
-_STOCK_SQL = """
-SELECT (SELECT count(*) FROM agents_catalogitem WHERE placement_id = %(p)s),
-       (SELECT coalesce(max(id), 0) FROM agents_catalogitem WHERE placement_id = %(p)s),
-       (SELECT count(*) FROM agents_knowledgechunk WHERE placement_id = %(p)s),
-       (SELECT coalesce(max(id), 0) FROM agents_knowledgechunk WHERE placement_id = %(p)s),
-       EXISTS (SELECT 1 FROM agents_knowledgedocument WHERE placement_id = %(p)s)
-"""
+_STOCK_PARTS = (
+    "(SELECT count(*) FROM agents_catalogitem WHERE placement_id = {p})",
+    "(SELECT coalesce(max(id), 0) FROM agents_catalogitem WHERE placement_id = {p})",
+    "(SELECT count(*) FROM agents_knowledgechunk WHERE placement_id = {p})",
+    "(SELECT coalesce(max(id), 0) FROM agents_knowledgechunk WHERE placement_id = {p})",
+    "EXISTS (SELECT 1 FROM agents_knowledgedocument WHERE placement_id = {p})",
+)
+_STOCK_SQL = "SELECT " + ", ".join(part.format(p="%(p)s") for part in _STOCK_PARTS)
+
+
+def stock_annotation(placement_column: str) -> RawSQL:
+    """The same five figures as one value (an array) of another query whose rows name the
+    placement in `placement_column` (quoted SQL): the turn's lock reads them, so the stock
+    costs no round trip of its own (turn_stock_keep)."""
+    parts = [part.format(p=placement_column) for part in _STOCK_PARTS]
+    parts[-1] = f"({parts[-1]})::int"
+    # Constant SQL: the parts above and a column name the caller writes, never input.
+    return RawSQL(f"ARRAY[{', '.join(parts)}]::bigint[]", [], output_field=ArrayField(BigIntegerField()))  # noqa: S611
+
+
+def turn_stock_keep(placement_id: int, figures: Sequence[int]) -> None:
+    """Within turn_reads, the placement's stock as stock_annotation read it."""
+    memo = _TURN.get()
+    if memo is not None:
+        items, items_last, chunks, chunks_last, documents = figures
+        memo[("stock", placement_id)] = Stock(items, items_last, chunks, chunks_last, bool(documents))
 
 
 def placement_stock(placement_id: int) -> Stock:

@@ -18,7 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +44,7 @@ from agents.workflows import TurnContext
 from contracts.models import Placement
 from contracts.services import partner_member_require
 from core.currencies import minor_unit_exponent
+from core.db import insert_statement, update_statement, writes_send
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.models import User
 from core.queue import enqueue_on_commit
@@ -331,13 +333,15 @@ APOLOGY_JA = (
 )
 
 
-def _history(conversation: Conversation, before: Message) -> list[tuple[str, str]]:
-    rows = (
-        Message.objects.filter(conversation=conversation, id__lt=before.pk)
-        .order_by("-id")
-        .values_list("role", "content")[:12]
-    )
-    return list(reversed([(role, content) for role, content in rows]))
+# The last 12 messages before the inbound one, newest first: read with the lock (two arrays
+# of one subquery's rows, in its order) rather than in a round trip of their own.
+_RECENT = Message.objects.filter(conversation=OuterRef("conversation_id"), id__lt=OuterRef("pk")).order_by("-id")[:12]
+
+
+def _history(inbound: Message) -> list[tuple[str, str]]:
+    roles: list[str] = inbound.history_roles  # type: ignore[attr-defined]  # the lock's annotations
+    contents: list[str] = inbound.history_contents  # type: ignore[attr-defined]
+    return list(reversed(list(zip(roles, contents, strict=True))))
 
 
 def _persona(placement: Placement) -> Persona:
@@ -375,8 +379,14 @@ def message_answer(
         inbound = (
             Message.objects.select_for_update(of=("self",))
             .select_related("conversation__placement__partner", "conversation__placement__employee")
-            # The reply already made, if any, in the same round trip as the lock.
-            .annotate(reply_pk=Subquery(Message.objects.filter(reply_to=OuterRef("pk")).values("pk")[:1]))
+            # The reply already made, if any, the history and the stock, in the lock's round trip.
+            .annotate(
+                reply_pk=Subquery(Message.objects.filter(reply_to=OuterRef("pk")).values("pk")[:1]),
+                history_roles=ArraySubquery(_RECENT.values("role")),
+                history_contents=ArraySubquery(_RECENT.values("content")),
+                # The placement's catalog and documents figures (selectors.placement_stock).
+                stock=selectors.stock_annotation('"agents_conversation"."placement_id"'),
+            )
             .filter(pk=message_id, role=Message.Role.USER)
             .first()
         )
@@ -388,8 +398,10 @@ def message_answer(
             # A human has it, or another worker answered while this one waited for the lock
             # (the subquery read the snapshot from before that worker's commit): read again.
             return Message.objects.filter(reply_to=inbound).first()
+        selectors.turn_message_keep(inbound)
         conversation = inbound.conversation
         placement = conversation.placement
+        selectors.turn_stock_keep(placement.pk, inbound.stock)
         workflow = workflow_for(conversation.skill)
         invoker = Invoker(router or current_router(), attempt=attempt)
         ctx = TurnContext(
@@ -397,49 +409,53 @@ def message_answer(
             message=inbound,
             persona=_persona(placement),
             invoker=invoker,
-            history=_history(conversation, inbound),
+            history=_history(inbound),
             playbook=workflow.playbook,
         )
         state = _run_workflow(workflow, ctx)
         if state is None and final:
             invoker.degraded = True
             state = _run_workflow(workflow, ctx)
-        _runs_store(invoker, inbound, placement, conversation.skill)
         if state is None and not final:
+            _runs_store(invoker, inbound, placement, conversation.skill)
             retry = True
         else:
-            reply = _reply_store(inbound, state, placement)
+            reply = _reply_store(inbound, state, placement, _runs(invoker, inbound, placement, conversation.skill))
     if retry:
         raise TurnRetry(f"model failed for message {message_id} (attempt {attempt})")
     return reply
 
 
-def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill: str) -> None:
-    AgentRun.objects.bulk_create(
-        [
-            AgentRun(
-                message=inbound,
-                placement=placement,
-                skill=skill,
-                step=run.step,
-                attempt=run.attempt,
-                tier=run.tier,
-                model=run.model,
-                tokens_in=run.tokens_in,
-                tokens_out=run.tokens_out,
-                cost=run.cost,
-                cost_currency=run.cost_currency,
-                latency_ms=run.latency_ms,
-                status=run.status,
-                error=run.error,
-            )
-            for run in invoker.runs
-        ]
-    )
+def _runs(invoker: Invoker, inbound: Message, placement: Placement, skill: str) -> list[AgentRun]:
+    """The turn's model calls as AgentRuns, not stored yet; the invoker forgets them."""
+    runs = [
+        AgentRun(
+            message=inbound,
+            placement=placement,
+            skill=skill,
+            step=run.step,
+            attempt=run.attempt,
+            tier=run.tier,
+            model=run.model,
+            tokens_in=run.tokens_in,
+            tokens_out=run.tokens_out,
+            cost=run.cost,
+            cost_currency=run.cost_currency,
+            latency_ms=run.latency_ms,
+            status=run.status,
+            error=run.error,
+        )
+        for run in invoker.runs
+    ]
     invoker.runs.clear()
+    return runs
 
 
-def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Placement) -> Message:
+def _runs_store(invoker: Invoker, inbound: Message, placement: Placement, skill: str) -> None:
+    AgentRun.objects.bulk_create(_runs(invoker, inbound, placement, skill))
+
+
+def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Placement, runs: list[AgentRun]) -> Message:
     if state is None:
         inbound.status = Message.Status.FAILED
         apology = APOLOGY_JA if retrieval.is_japanese(inbound.content) else APOLOGY
@@ -459,8 +475,7 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         intent = state.get("mode", "")
         confidence = state.get("confidence")
     inbound.intent = intent
-    inbound.save(update_fields=["status", "intent"])
-    reply = Message.objects.create(
+    reply = Message(
         conversation=inbound.conversation,
         role=Message.Role.ASSISTANT,
         content=content[:20000],
@@ -471,12 +486,22 @@ def _reply_store(inbound: Message, state: dict[str, Any] | None, placement: Plac
         intent=intent,
         confidence=confidence,
     )
-    # The dialogue state the workflow left on the conversation stored with the turn's time,
-    # in one statement; a failed turn leaves the stored state alone.
+    # The dialogue state the workflow left on the conversation stored with the turn's time;
+    # a failed turn leaves the stored state alone.
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     if state is not None:
         changes["dialogue"] = inbound.conversation.dialogue
-    Conversation.objects.filter(pk=inbound.conversation_id).update(**changes)
+    # The runs, the inbound's status, the conversation and the reply in one round trip: none
+    # reads another's row, and under load each round trip of a turn waits for a core.
+    writes = [
+        update_statement(Message.objects.filter(pk=inbound.pk), status=inbound.status, intent=intent),
+        update_statement(Conversation.objects.filter(pk=inbound.conversation_id), **changes),
+    ]
+    if runs:
+        writes.append(insert_statement(runs))
+    ((reply.pk,),) = writes_send(writes, insert_statement([reply], returning=True))
+    reply._state.adding = False
+    reply._state.db = DEFAULT_DB_ALIAS
     return reply
 
 

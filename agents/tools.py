@@ -284,7 +284,7 @@ def _coupon_issue(message_id: int, hint: str = "", tags: list[str] | None = None
     touchpoint. One coupon per offer per conversation: asking again (in this message or a
     later one) returns the code already issued, marked `reused`. None when the partner
     configured no offer (the employee then says so, and invents none)."""
-    message = Message.objects.select_related("conversation__placement__employee").get(pk=message_id)
+    message = selectors.turn_message(message_id)
     conversation = message.conversation
     # The conversation's coupons (a handful at most), in one read: this message's, if it has
     # one, else one of the same offer issued earlier.

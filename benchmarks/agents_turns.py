@@ -1,7 +1,7 @@
 """Agent turns through Celery with the offline engine: the overhead of a turn excluding
 model time, and turns per second, on this machine.
 
-    python3 dev.py bench agents_turns [--sequential 100] [--burst 300] [--concurrency 2]
+    python3 dev.py bench agents_turns [--sequential 100] [--burst 300] [--concurrency 2] [--in-process 200]
 
 Sets up one active placement of Rinna with a catalog and an offer (through the services),
 starts a real `celery worker` (prefork, --concurrency) on the bench database and the broker
@@ -14,6 +14,11 @@ dev.py started, then:
 2. burst: that many conversations posted at once; turns per second from the first message
    to the last reply. Half of the shoppers ask for a deal (a coupon and a touchpoint are
    written), half for products.
+
+First, before the worker starts, `--in-process` turns (0: none) are answered in this process
+by `message_answer` itself (the lock to the commit, no broker, warm): its time per product
+and per coupon turn, the part of it spent in the database driver's execute, and statements
+per turn. The messages these turns queued are purged when the worker starts.
 """
 
 from __future__ import annotations
@@ -109,6 +114,49 @@ def turn_figures(message_ids: list[int]) -> list[tuple[float, float]]:
     return [((replies[pk] - posted[pk]).total_seconds() * 1000, float(model.get(pk) or 0)) for pk in message_ids]
 
 
+class _StatementTimer:
+    """A connection.execute_wrapper: statements and the time spent executing them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started
+
+
+def in_process(placement: Placement, turns: int) -> None:
+    """Turns answered here, without Celery: what a worker's turn costs once it has the task."""
+    for text in QUESTIONS:  # warm: the per-process caches and the code paths of each kind
+        services.message_answer(
+            message_id=services.conversation_start(placement=placement, channel="widget", text=text).message.pk
+        )
+    figures: dict[str, list[tuple[float, float, int]]] = {"product": [], "coupon": []}
+    for n in range(turns):
+        text = QUESTIONS[n % len(QUESTIONS)]
+        message_id = services.conversation_start(placement=placement, channel="widget", text=text).message.pk
+        timer = _StatementTimer()
+        with connection.execute_wrapper(timer):
+            started = time.perf_counter()
+            reply = services.message_answer(message_id=message_id)
+            elapsed = time.perf_counter() - started
+        kind = "coupon" if reply is not None and reply.intent == "coupon" else "product"
+        figures[kind].append((elapsed * 1000, timer.seconds * 1000, timer.count))
+    for kind, rows in figures.items():
+        if rows:
+            print(
+                f"  in-process {kind} turn, p50 / p95 {percentile([r[0] for r in rows], 50):12.1f} / "
+                f"{percentile([r[0] for r in rows], 95):.1f} ms (executing statements "
+                f"{statistics.median(r[1] for r in rows):.1f} ms, {min(r[2] for r in rows)}–{max(r[2] for r in rows)} "
+                f"statements; {len(rows)} turns)"
+            )
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
@@ -120,9 +168,13 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=100)
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--in-process", type=int, default=200)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     placement = reset()
+    if args.in_process:
+        print(f"agents_turns: offline engine, {args.in_process} turns in this process (no broker)")
+        in_process(placement, args.in_process)
     log_path = ROOT / ".data" / "bench" / "agents-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     process = start_worker(args.concurrency, log_path)

@@ -252,6 +252,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection after each task unless this is set;
+# with it, the fixup closes them only every this many tasks and config/celery.py keeps or
+# drops them per task by CONN_MAX_AGE and the health checks, as Django does per request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Four lanes, so that a month-end settlement or a large CSV never sits in front of a

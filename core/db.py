@@ -1,10 +1,17 @@
-"""Settings of the current transaction for a few statements, put back afterwards."""
+"""Settings of the current transaction for a few statements, put back afterwards; several
+ORM writes sent as one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
+
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Model, QuerySet
+from django.db.models.sql import InsertQuery, UpdateQuery
+
+Statement = tuple[str, Sequence[Any]]
 
 
 @contextmanager
@@ -23,3 +30,37 @@ def transaction_settings(cursor: Any, **settings: str) -> Iterator[None]:
     yield
     for name, earlier in previous.items():
         cursor.execute("SELECT set_config(%s, %s, true)", [name, earlier])
+
+
+def update_statement(queryset: QuerySet[Any], **values: Any) -> Statement:
+    """The UPDATE `queryset.update(**values)` would send, not sent."""
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(values)
+    query.annotations = {}
+    sql, params = query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+    return sql, params
+
+
+def insert_statement(objs: Sequence[Model], *, returning: bool = False) -> Statement:
+    """The INSERT that save() (one new object) or bulk_create() (several, of one model) would
+    send, not sent; `returning`: with the columns save() reads back (the id)."""
+    meta = type(objs[0])._meta
+    fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+    query = InsertQuery(type(objs[0]))
+    query.insert_values(fields, list(objs))
+    compiler = query.get_compiler(DEFAULT_DB_ALIAS)
+    compiler.returning_fields = meta.db_returning_fields if returning else None
+    ((sql, params),) = compiler.as_sql()
+    return sql, params
+
+
+def writes_send(writes: Sequence[Statement], last: Statement) -> list[tuple[Any, ...]]:
+    """Send `writes` and `last` as one statement (one round trip instead of one each): each
+    of `writes` as a data-modifying WITH query, `last` as the main one; return the rows
+    `last` returns. They all run on one snapshot, so none sees another's changes: only for
+    writes that do not read or change each other's rows (constraints are checked as usual)."""
+    sql = "WITH " + ", ".join(f"w{n} AS ({text})" for n, (text, _) in enumerate(writes)) + " " + last[0]
+    params = [param for _, write_params in writes for param in write_params] + list(last[1])
+    with connection.cursor() as cursor:
+        cursor.execute(sql if writes else last[0], params)
+        return cursor.fetchall() if cursor.description else []

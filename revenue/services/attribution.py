@@ -415,7 +415,9 @@ def _attributed_emit(parts: list[tuple[int, int, list[dict[str, Any]]]]) -> None
 # includes sales that are pending already: a pass may hold them and be deciding on a
 # snapshot without the change, and the lock makes this wait for it, then reset its decision.
 # The placement each sale had is read as it is locked (the latest committed one, if the
-# lock had to wait), and taken off the monthly roll-up in the same statement.
+# lock had to wait), and taken off the monthly roll-up in the same statement. `partitions`
+# bounds the update's months (" AND s.period >= …") where the caller knows them: without it
+# the update is planned over every month's partition, whatever `condition` prunes.
 RESET_TO_PENDING_SQL = (
     """
 WITH locked AS MATERIALIZED (
@@ -426,7 +428,7 @@ reset AS (
     SET attribution = 'pending', placement_id = NULL, touchpoint_id = NULL, attributed_key = '',
         attribution_note = ''
       FROM locked l
-     WHERE s.id = l.id
+     WHERE s.id = l.id{partitions}
     RETURNING s.id, s.partner_id, s.type, s.period, s.currency, s.amount, s.placement_id,
               l.placement_id AS previous_placement_id
 ),
@@ -457,5 +459,5 @@ def attribution_reopen(
         conditions.append("partner_id = ANY(%(partners)s)")
         params["partners"] = partner_ids
     with connection.cursor() as cursor:
-        cursor.execute(RESET_TO_PENDING_SQL.format(condition=" AND ".join(conditions)), params)
+        cursor.execute(RESET_TO_PENDING_SQL.format(condition=" AND ".join(conditions), partitions=""), params)
         return int(cursor.rowcount)

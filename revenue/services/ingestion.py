@@ -666,12 +666,25 @@ SELECT t.kind, t.key, t.placement_id, t.occurred_at
 # back to pending, so attribution looks at them again — pending ones too, since a pass may
 # be deciding them on a snapshot taken before this touchpoint (RESET_TO_PENDING_SQL). A
 # sale before the earliest new touch cannot be credited to it
-# (touch.occurred_at <= sale.occurred_at), so it is left alone.
+# (touch.occurred_at <= sale.occurred_at), so it is left alone. The same bound on the
+# month (the partition key) lets PostgreSQL plan only the partitions from that month on
+# (late_reset_period_from): planning every month's partition was most of the statement's
+# time, and it grows with the months stored (an agent's coupon or conversation runs it).
 _LATE_TOUCHPOINT_RESET = RESET_TO_PENDING_SQL.format(
     condition="""
-    partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s
-    AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))"""
+    partner_id = %s AND type = 'sale' AND statement_id IS NULL AND occurred_at >= %s AND period >= %s
+    AND (coupon_code = ANY(%s::text[]) OR click_id = ANY(%s::text[]) OR conversation_id = ANY(%s::text[]))""",
+    partitions=" AND s.period >= %s",
 )
+
+
+def late_reset_period_from(earliest: datetime) -> date:
+    """The earliest month a sale at or after `earliest` can be stored under, in any zone: a
+    sale's period is the month of its time in its partner's zone when it arrived (a zone the
+    partner may have changed since), and no zone is a month away from UTC, so the UTC month
+    before `earliest`'s."""
+    first = earliest.astimezone(UTC).date().replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
 
 
 def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_TouchRow], source: str) -> list[int]:
@@ -719,14 +732,17 @@ def _touchpoints_write(outcomes: _Outcomes, *, partner: Partner, rows: list[_Tou
             new = [r for r in primaries if (r.kind, r.key) in inserted]
             if new:
                 by_kind = {kind: [r.key for r in new if r.kind == kind] for kind in TOUCHPOINT_KINDS}
+                period_from = late_reset_period_from(min(r.occurred_at for r in new))
                 cursor.execute(
                     _LATE_TOUCHPOINT_RESET,
                     [
                         partner.pk,
                         min(r.occurred_at for r in new),
+                        period_from,
                         by_kind[Touchpoint.Kind.COUPON],
                         by_kind[Touchpoint.Kind.CLICK],
                         by_kind[Touchpoint.Kind.CONVERSATION],
+                        period_from,
                     ],
                 )
                 reset_ids = [row[0] for row in cursor.fetchall()]

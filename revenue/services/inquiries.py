@@ -368,7 +368,9 @@ def _exclude(*, actor: User, inquiry: Inquiry, statement: Statement, reattribute
     lock_transaction_acquire(advisory_key(Lock.ATTRIBUTION))
     with connection.cursor() as cursor:
         cursor.execute(
-            RESET_TO_PENDING_SQL.format(condition="id = ANY(%(ids)s) AND type = 'sale' AND statement_id IS NULL"),
+            RESET_TO_PENDING_SQL.format(
+                condition="id = ANY(%(ids)s) AND type = 'sale' AND statement_id IS NULL", partitions=""
+            ),
             {"ids": ids},
         )
         reset = [row[0] for row in cursor.fetchall()]

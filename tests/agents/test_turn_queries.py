@@ -14,16 +14,18 @@ from tests.support.agents import rinna_at_hoshi
 pytestmark = pytest.mark.django_db
 
 # Counted inside the test's transaction, so the turn's own transaction shows as a savepoint
-# and its release (2). Then: the lock with the reply check (1), history (1), the workflow's
-# savepoint (2), the placement's catalog and documents in one read (1), the offers (1), the
-# product search (1), the runs (1), the inbound's status, the reply and the conversation (3).
-# (Before these were pinned a product turn made 24 and a coupon turn 30, so counted.)
-RECOMMEND_TURN_QUERIES = 13
-# The same, less the product search, plus the coupon: the message (1), the conversation's
-# coupons (1), the touchpoint through revenue.services.ingestion (its savepoints, the
-# placement, the insert, the late-sale reset, the row read back, the webhook endpoints) and
-# the coupon row.
-COUPON_TURN_QUERIES = 26
+# and its release (2). Then: the lock with the reply check, the history and the placement's
+# catalog and documents figures (1), the workflow's savepoint (2), the offers (1), the product
+# search (1), and the runs, the inbound's status, the conversation and the reply in one
+# statement (1). (Before these were pinned a product turn made 24 and a coupon turn 30; until
+# issue 16's turn overhead 13 and 26: the history and the figures had a read each, the four
+# writes a statement each, the coupon tool read the message again.)
+RECOMMEND_TURN_QUERIES = 8
+# The same, less the product search, plus the coupon: the conversation's coupons (1), the
+# touchpoint through revenue.services.ingestion (its savepoints, the placement, the insert,
+# the late-sale reset, the row read back, the webhook endpoints) and the coupon row. The
+# message comes from the turn's lock (selectors.turn_message).
+COUPON_TURN_QUERIES = 20
 
 
 def _posted(placement, text: str) -> int:

@@ -1,11 +1,13 @@
-"""core.db.transaction_settings: settings for a few statements, put back afterwards."""
+"""core.db.transaction_settings: settings for a few statements, put back afterwards; and
+several ORM writes sent as one statement (update_statement, insert_statement, writes_send)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
 
-from core.db import transaction_settings
+from core.db import insert_statement, transaction_settings, update_statement, writes_send
+from core.models import AuditLog, User
 
 
 def _setting(name: str) -> str:
@@ -59,3 +61,30 @@ def test_a_custom_setting_the_session_never_had_is_put_back_to_unset():
         after = _setting(name)
     # then they had it, and the rest of the transaction reads it empty (unset) again
     assert (inside, after) == ("on", "")
+
+
+@pytest.mark.django_db
+def test_writes_sent_as_one_statement_do_what_each_would_have_done(django_assert_num_queries):
+    # given a user
+    user = User.objects.create(username="ayaka", email="old@example.com")
+    entries = [AuditLog(action="user.note", summary=f"note {n}", target=user) for n in range(2)]
+    last = AuditLog(action="user.change", summary="email changed", actor=user, target=user)
+    # when an update, a bulk insert and an insert that returns its id go in one statement
+    with django_assert_num_queries(1):
+        rows = writes_send(
+            [
+                update_statement(User.objects.filter(pk=user.pk), email="new@example.com"),
+                insert_statement(entries),
+            ],
+            insert_statement([last], returning=True),
+        )
+    # then each was done, and the last one's id came back
+    ((last_id,),) = rows
+    user.refresh_from_db()
+    assert user.email == "new@example.com"
+    assert list(AuditLog.objects.order_by("summary").values_list("action", "summary", "actor_id")) == [
+        ("user.change", "email changed", user.pk),
+        ("user.note", "note 0", None),
+        ("user.note", "note 1", None),
+    ]
+    assert AuditLog.objects.get(pk=last_id).action == "user.change"

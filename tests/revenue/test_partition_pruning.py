@@ -158,3 +158,20 @@ def test_the_duplicate_look_up_in_ingestion_visits_the_sale_s_month_only(world, 
     # then the look-up of its digest goes through the key table to that month's partition only
     sql = _sql_of(queries, "FROM revenue_salekey k")
     assert _partitions_read(sql, analyze=True) == {sale_partition_name(months[1])}
+
+
+def test_a_new_touchpoint_resets_late_sales_from_the_month_before_its_own_only(world, months):
+    # given a placement of Hoshi Mart (sales stored in the four months up to this one)
+    placement = Contract.objects.get(placement__partner=world.hoshi).placement
+    occurred_at = datetime.now(TOKYO)
+    # when an employee records a coupon touchpoint now (an agent's coupon turn)
+    with CaptureQueriesContext(connection) as queries:
+        ingestion.touchpoint_record(placement=placement, kind="coupon", key="C-LATE-1", occurred_at=occurred_at)
+    # then the late-sale reset plans only the months a sale at or after the touch can be
+    # stored under (from the UTC month before the touch's), not every month's partition
+    sql = _sql_of(queries, "WITH locked AS MATERIALIZED")
+    read = _partitions_read(sql)
+    bound = ingestion.late_reset_period_from(occurred_at)
+    assert sale_partition_name(months[3]) in read
+    assert sale_partition_name(months[0]) not in read
+    assert read == {name for name, bounds in sale_partitions().items() if bounds is None or bounds[1] > bound}
