@@ -73,52 +73,43 @@ def _count(sql: str, params: list[object]) -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("state", KEY_TABLE_STATES)
-def test_a_large_statement_of_touchpoints_reads_their_own_keys_only(state):
-    # given the triggers' plans made for one touchpoint and a nearly empty key table
-    placement = PlacementFactory()
-    _plans_made_for_one_row(
+# (events table, key table, the statement of 3,000 rows, one row made through the ORM, how
+# many of the statement's rows have their own key row)
+EVENTS = {
+    "touchpoints": (
         "revenue_touchpoint",
         "revenue_touchpointkey",
-        state,
-        lambda: TouchpointFactory(placement=placement, key="first"),
-    )
-    # when 3,000 touchpoints are inserted in one statement, their keys not claimed first
-    params = {"partner": placement.partner_id, "placement": placement.pk, "count": ROWS}
-    heap_rows, index_entries = _reads_of("revenue_touchpointkey", _INSERT_TOUCHPOINTS, params)
-    # then each got its own key, and the key table was never scanned: at most one index
-    # entry per touchpoint (its own key, found by the check), not the table per touchpoint
-    assert _count(
+        _INSERT_TOUCHPOINTS,
+        lambda placement: TouchpointFactory(placement=placement, key="first"),
         "SELECT count(*) FROM revenue_touchpoint t JOIN revenue_touchpointkey k ON k.partner_id = t.partner_id "
         "AND k.kind = t.kind AND k.key = t.key AND k.touchpoint_id = t.id WHERE t.key LIKE 'bulk-%%'",
-        [],
-    ) == ROWS
-    assert heap_rows == 0
-    assert index_entries <= ROWS
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("state", KEY_TABLE_STATES)
-def test_a_large_statement_of_outcomes_reads_their_own_keys_only(state):
-    # given the triggers' plans made for one outcome and a nearly empty key table
-    placement = PlacementFactory()
-    _plans_made_for_one_row(
+    ),
+    "outcomes": (
         "revenue_outcome",
         "revenue_outcomekey",
-        state,
-        lambda: OutcomeFactory(placement=placement, external_id="first"),
-    )
-    # when 3,000 outcomes are inserted in one statement, their keys not claimed first
-    params = {"partner": placement.partner_id, "placement": placement.pk, "count": ROWS}
-    heap_rows, index_entries = _reads_of("revenue_outcomekey", _INSERT_OUTCOMES, params)
-    # then each got its own key, and the key table was never scanned
-    assert _count(
+        _INSERT_OUTCOMES,
+        lambda placement: OutcomeFactory(placement=placement, external_id="first"),
         "SELECT count(*) FROM revenue_outcome o JOIN revenue_outcomekey k ON k.partner_id = o.partner_id "
         "AND k.placement_id = o.placement_id AND k.kind = o.kind AND k.external_id = o.external_id "
         "AND k.outcome_id = o.id WHERE o.external_id LIKE 'bulk-%%'",
-        [],
-    ) == ROWS
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("events", EVENTS)
+@pytest.mark.parametrize("state", KEY_TABLE_STATES)
+def test_a_large_statement_of_events_reads_their_own_keys_only(events, state):
+    # given the triggers' plans made for one row and a nearly empty key table
+    table, keys, insert, make_one, matched = EVENTS[events]
+    placement = PlacementFactory()
+    _plans_made_for_one_row(table, keys, state, lambda: make_one(placement))
+    # when 3,000 rows are inserted in one statement, their keys not claimed first
+    params = {"partner": placement.partner_id, "placement": placement.pk, "count": ROWS}
+    heap_rows, index_entries = _reads_of(keys, insert, params)
+    # then each got its own key, and the key table was never scanned: at most one index
+    # entry per row (its own key, found by the check), not the table per row
+    assert _count(matched, []) == ROWS
     assert heap_rows == 0
     assert index_entries <= ROWS
 

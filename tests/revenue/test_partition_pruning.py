@@ -7,8 +7,7 @@ actually visited)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,17 +18,11 @@ from contracts.models import Contract
 from revenue.models import Sale
 from revenue.selectors.reports import attributed_revenue_by_employee, sales_page
 from revenue.services import attribution, ingestion, settlement
-from revenue.services.partitions import DEFAULT_PARTITION, sale_partition_name, sale_partitions
+from revenue.services.partitions import SALES, sale_partition_name, sale_partitions
+from tests.support.plans import months_back, partitions_read, partitions_up_to, sql_of
 from tests.support.world import hire, this_period
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def _months_back(month: date, count: int) -> list[date]:
-    months = [month]
-    for _ in range(count):
-        months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
-    return months
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def months(world) -> list[date]:
     """Hoshi Mart's sales in the four months up to this one (ten a month), attributed, with
     Rinna placed from this month; the months' partitions exist (the migration made them)."""
     hire(world)
-    months = _months_back(this_period(world.hoshi), 3)
+    months = months_back(this_period(world.hoshi), 3)
     events = [
         {
             "external_id": f"{month:%Y%m}-{n}",
@@ -60,45 +53,13 @@ def months(world) -> list[date]:
     return months
 
 
-def _sales_partitions_in(plan: dict[str, Any], *, visited_only: bool) -> set[str]:
-    found: set[str] = set()
-
-    def walk(node: dict[str, Any]) -> None:
-        name = node.get("Relation Name", "")
-        is_partition = name.startswith("revenue_sale_y") or name == DEFAULT_PARTITION
-        if is_partition and (not visited_only or node.get("Actual Loops", 0) > 0):
-            found.add(name)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan["Plan"])
-    return found
-
-
-def _partitions_read(sql: str, *, analyze: bool = False) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}")
-        (plan,) = cursor.fetchone()[0]
-    return _sales_partitions_in(plan, visited_only=analyze)
-
-
-def _sql_of(queries: CaptureQueriesContext, marker: str) -> str:
-    matching = [query["sql"] for query in queries.captured_queries if marker in query["sql"]]
-    assert len(matching) == 1, matching
-    return matching[0]
-
-
-def _partitions_up_to(month: date) -> set[str]:
-    return {name for name, bounds in sale_partitions().items() if bounds is None or bounds[0] <= month}
-
-
 def test_the_portal_sales_list_of_a_month_reads_that_month_only(world, months):
     # when Hoshi Mart's owner opens the sales of the month before this one
     with CaptureQueriesContext(connection) as queries:
         page = sales_page(viewer=world.hoshi_owner, period=months[2], attribution=None, number=1)
     # then the list reads that month's partition alone
     assert len(page.sales) == 10
-    assert _partitions_read(_sql_of(queries, 'FROM "revenue_sale"')) == {sale_partition_name(months[2])}
+    assert partitions_read(SALES, sql_of(queries, 'FROM "revenue_sale"')) == {sale_partition_name(months[2])}
 
 
 def test_the_revenue_chart_reads_the_monthly_roll_up_not_the_sales(world, months):
@@ -121,11 +82,11 @@ def test_settling_a_month_reads_no_later_month(world, months):
     assert statement is not None
     # then its sales are read from this month's partition and the earlier ones (late sales
     # of a settled month count too), never from a later month's
-    sql = _sql_of(queries, "count(*) FILTER (WHERE period <")
-    read = _partitions_read(sql)
+    sql = sql_of(queries, "count(*) FILTER (WHERE period <")
+    read = partitions_read(SALES, sql)
     assert sale_partition_name(months[3]) in read
-    assert read <= _partitions_up_to(months[3])
-    later = set(sale_partitions()) - _partitions_up_to(months[3])
+    assert read <= partitions_up_to(SALES, months[3])
+    later = set(sale_partitions()) - partitions_up_to(SALES, months[3])
     assert later and not read & later
 
 
@@ -138,8 +99,8 @@ def test_attributing_a_batch_reads_the_batch_s_months_only(world, months):
         result = attribution.attribution_run(partner_ids=[world.hoshi.pk], sale_ids=ids)
     assert result.attributed + result.unattributed == 10
     # then the lock of the pending sales reads that month's partition alone
-    sql = _sql_of(queries, "FOR UPDATE SKIP LOCKED")
-    assert _partitions_read(sql) == {sale_partition_name(months[1])}
+    sql = sql_of(queries, "FOR UPDATE SKIP LOCKED")
+    assert partitions_read(SALES, sql) == {sale_partition_name(months[1])}
 
 
 def test_the_duplicate_look_up_in_ingestion_visits_the_sale_s_month_only(world, months):
@@ -156,8 +117,8 @@ def test_the_duplicate_look_up_in_ingestion_visits_the_sale_s_month_only(world, 
         result = ingestion.sales_ingest(partner=world.hoshi, events=[event])
     assert (result.accepted, result.duplicates) == (0, 1)
     # then the look-up of its digest goes through the key table to that month's partition only
-    sql = _sql_of(queries, "FROM revenue_salekey k")
-    assert _partitions_read(sql, analyze=True) == {sale_partition_name(months[1])}
+    sql = sql_of(queries, "FROM revenue_salekey k")
+    assert partitions_read(SALES, sql, analyze=True) == {sale_partition_name(months[1])}
 
 
 def test_a_new_touchpoint_resets_late_sales_from_the_month_before_its_own_only(world, months):
@@ -169,8 +130,8 @@ def test_a_new_touchpoint_resets_late_sales_from_the_month_before_its_own_only(w
         ingestion.touchpoint_record(placement=placement, kind="coupon", key="C-LATE-1", occurred_at=occurred_at)
     # then the late-sale reset plans only the months a sale at or after the touch can be
     # stored under (from the UTC month before the touch's), not every month's partition
-    sql = _sql_of(queries, "WITH locked AS MATERIALIZED")
-    read = _partitions_read(sql)
+    sql = sql_of(queries, "WITH locked AS MATERIALIZED")
+    read = partitions_read(SALES, sql)
     bound = ingestion.late_reset_period_from(occurred_at)
     assert sale_partition_name(months[3]) in read
     assert sale_partition_name(months[0]) not in read

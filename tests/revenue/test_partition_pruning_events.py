@@ -9,7 +9,6 @@ actually visited)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,45 +19,11 @@ from django.utils import timezone
 from contracts.models import Contract
 from revenue.models import Sale
 from revenue.services import attribution, ingestion, settlement
-from revenue.services.partitions import OUTCOMES, TOUCHPOINTS, PartitionedTable, table_partitions
+from revenue.services.partitions import OUTCOMES, TOUCHPOINTS, table_partitions
+from tests.support.plans import months_back, partitions_read, partitions_up_to, sql_of
 from tests.support.world import hire, this_period
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def _months_back(month: date, count: int) -> list[date]:
-    months = [month]
-    for _ in range(count):
-        months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
-    return months
-
-
-def _partitions_read(table: PartitionedTable, sql: str, params: Any = None, *, analyze: bool = False) -> set[str]:
-    partitions = set(table_partitions(table))
-    found: set[str] = set()
-
-    def walk(node: dict[str, Any]) -> None:
-        name = node.get("Relation Name", "")
-        if name in partitions and (not analyze or node.get("Actual Loops", 0) > 0):
-            found.add(name)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params)
-        (plan,) = cursor.fetchone()[0]
-    walk(plan["Plan"])
-    return found
-
-
-def _sql_of(queries: CaptureQueriesContext, marker: str) -> str:
-    matching = [query["sql"] for query in queries.captured_queries if marker in query["sql"]]
-    assert len(matching) == 1, matching
-    return matching[0]
-
-
-def _up_to(table: PartitionedTable, month: date) -> set[str]:
-    return {name for name, bounds in table_partitions(table).items() if bounds is None or bounds[0] <= month}
 
 
 @pytest.fixture
@@ -70,7 +35,7 @@ def placement(world):
 def months(world, placement) -> list[date]:
     """Four months up to this one, Hoshi Mart's (Tokyo) months; the partitions exist (the
     migrations made them)."""
-    return _months_back(this_period(world.hoshi), 3)
+    return months_back(this_period(world.hoshi), 3)
 
 
 @pytest.fixture
@@ -103,10 +68,10 @@ def test_settlement_reads_the_outcomes_of_its_month_and_earlier_only(world, outc
     assert statement is not None
     # then its outcomes are read from this month's partition and the earlier ones (late
     # outcomes of a settled month count too), never from a later month's
-    read = _partitions_read(OUTCOMES, _sql_of(queries, "FROM revenue_outcome o JOIN scope"))
+    read = partitions_read(OUTCOMES, sql_of(queries, "FROM revenue_outcome o JOIN scope"))
     assert OUTCOMES.partition_name(outcomes[3]) in read
-    assert read <= _up_to(OUTCOMES, outcomes[3])
-    later = set(table_partitions(OUTCOMES)) - _up_to(OUTCOMES, outcomes[3])
+    assert read <= partitions_up_to(OUTCOMES, outcomes[3])
+    later = set(table_partitions(OUTCOMES)) - partitions_up_to(OUTCOMES, outcomes[3])
     assert later and not read & later
 
 
@@ -123,8 +88,8 @@ def test_an_outcome_sent_again_is_found_in_its_own_month_only(world, placement, 
         result = ingestion.outcomes_ingest(partner=world.hoshi, outcomes=[item])
     assert (result.accepted, result.duplicates) == (0, 1)
     # then the look-up of the stored one goes through the key table to that month's partition only
-    sql = _sql_of(queries, "FROM revenue_outcomekey k")
-    assert _partitions_read(OUTCOMES, sql, analyze=True) == {OUTCOMES.partition_name(month)}
+    sql = sql_of(queries, "FROM revenue_outcomekey k")
+    assert partitions_read(OUTCOMES, sql, analyze=True) == {OUTCOMES.partition_name(month)}
 
 
 # --- touchpoints (migration 0020) ----------------------------------------------------------
@@ -139,7 +104,7 @@ def _touched(month: date, n: int) -> datetime:
 def touchpoints(world, placement) -> list[date]:
     """Ten of Rinna's coupons in each of the four months up to this one, UTC months (the
     touchpoints' partitions are months of occurred_at in UTC)."""
-    months = _months_back(timezone.now().date().replace(day=1), 3)
+    months = months_back(timezone.now().date().replace(day=1), 3)
     items = [
         {
             "placement": placement.pk,
@@ -200,7 +165,7 @@ def test_attributing_a_batch_looks_touchpoints_up_in_the_window_s_months_only(wo
         and datetime(*bounds[0].timetuple()[:3], tzinfo=UTC) <= sold
         and window_from < datetime(*bounds[1].timetuple()[:3], tzinfo=UTC)
     }
-    read = _partitions_read(TOUCHPOINTS, _sql_of(queries, "batch_touchpoints AS MATERIALIZED"))
+    read = partitions_read(TOUCHPOINTS, sql_of(queries, "batch_touchpoints AS MATERIALIZED"))
     assert read == spanned
     assert TOUCHPOINTS.partition_name(touchpoints[0]) not in read
     assert TOUCHPOINTS.partition_name(touchpoints[1]) not in read
@@ -219,8 +184,8 @@ def test_a_touchpoint_sent_again_is_found_in_its_own_month_only(world, placement
         result = ingestion.touchpoints_ingest(partner=world.hoshi, touchpoints=[item])
     assert (result.accepted, result.duplicates) == (0, 1)
     # then the look-up of the stored one goes through the key table to that month's partition only
-    sql = _sql_of(queries, "FROM revenue_touchpointkey k")
-    assert _partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}
+    sql = sql_of(queries, "FROM revenue_touchpointkey k")
+    assert partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}
 
 
 def test_an_agent_s_touchpoint_is_found_in_its_own_month_only(world, placement, touchpoints):
@@ -235,5 +200,5 @@ def test_an_agent_s_touchpoint_is_found_in_its_own_month_only(world, placement, 
         )
     # then it is the stored one, read through the key table from its month's partition only
     assert touchpoint.key == f"T-{month:%Y%m}-4"
-    sql = _sql_of(queries, "SELECT t.* FROM revenue_touchpointkey k")
-    assert _partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}
+    sql = sql_of(queries, "SELECT t.* FROM revenue_touchpointkey k")
+    assert partitions_read(TOUCHPOINTS, sql, analyze=True) == {TOUCHPOINTS.partition_name(month)}
