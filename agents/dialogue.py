@@ -182,6 +182,7 @@ _PICK_PRICIEST = re.compile(
 )
 _THAT_ONE = re.compile(
     r"\b(that one|this one|that|it|those|them|the one you (said|mentioned))\b|"
+    r"(?:その|この)(?:中|うち)(?:で|から)?|"
     r"それ|これ|あれ|その|この|さっきの|先ほどの",
     _I,
 )
@@ -196,6 +197,38 @@ _PRICIER = re.compile(
     r"もっと良い|高級|上位",
     _I,
 )
+# Follow-ups about the item in focus, answered from the catalog rather than by a new search.
+# "A better one", "something higher-end", 上位モデル: a step up in price within its kind.
+_STEP_UP = re.compile(
+    r"\b(?:a|an|something|anything|any|one)\s+(?:a\s+)?(?:bit\s+|little\s+)?(?:better|nicer|fancier|higher[- ]end|"
+    r"more premium|more upmarket|top[- ]end|higher[- ]quality)\b|\bhigher[- ]end\b|\bbetter (?:one|model|version)\b|"
+    r"\bstep up\b|\bupgrade\b|上位(?:モデル|機種|版|の)?|ワンランク上|グレードの(?:高い|上の)|"
+    r"もっと(?:良い|いい)(?:もの|の)",
+    _I,
+)
+# A sibling of the item in focus: the same product in another colour, for women or men, in a
+# smaller or larger size (its family: its name without the attribute words).
+_OTHER_COLOUR = re.compile(
+    r"色違い|(?:他|ほか|別|違う)の色|\b(?:other|another|different) colou?rs?\b|\bcolou?r options\b|"
+    r"\bwhat colou?rs\b",
+    _I,
+)
+_FOR_WOMEN = re.compile(r"\b(?:women'?s?|ladies'?|lady'?s|female|womens)\b|女性|レディース|ウィメンズ|婦人", _I)
+_FOR_MEN = re.compile(r"\b(?:men'?s?|mens|gents'?|male)\b|男性|メンズ|紳士", _I)
+_SMALLER = re.compile(r"\b(?:smaller|shorter|more compact|a size down)\b|小さい|小さめ|短い|コンパクトな", _I)
+_LARGER = re.compile(r"\b(?:bigger|larger|longer|a size up)\b|大きい|大きめ|長い", _I)
+# A question about the item in focus: "is that one waterproof?", "does it come with a case?",
+# 「それは洗えますか」.
+_ABOUT_IT = re.compile(
+    r"^\s*(?:and|so|but|ok|okay|also|hmm)?[,\s]*(?:does|is|can|will|has|do|are|would|could)\s+"
+    r"(?:it|that|this|they|that one|this one)\b|"
+    r"\bhow (?:heavy|big|large|long|wide|tall|heavy|deep|small)\s+(?:is|are)\s+(?:it|that|this|they|that one)\b|"
+    r"\bwhat(?:'s| is| are) (?:it|that|this|they) made (?:of|from)\b",
+    _I,
+)
+_JA_ASKS = re.compile(r"(?:ますか|ですか|でしょうか|ますか？|か？|か\?)\s*[？?]?\s*$")
+_JA_EXISTS = re.compile(r"(?:あります|ございます|ありません|売って|扱って|置いて)")
+_JA_POINTER = re.compile(r"^(?:それ|これ|あれ|その|この|こちら|そちら)")
 _QUESTION_PHRASE = re.compile(r"\bhow (long|much|many|often|soon|far)\b|\bwhat time\b|\bis there\b|\bare there\b", _I)
 _FOLLOW_UP = re.compile(
     r"^\s*(and |also |what about |how about |any |in |with |without |does it |do they |"
@@ -206,7 +239,13 @@ _FOLLOW_UP = re.compile(
 
 # --- constraints ---------------------------------------------------------------------------
 
-_AMOUNT = r"(?:[$¥€£]\s?)?(\d[\d,]*(?:\.\d+)?)\s?(k\b)?\s?(?:円|yen\b|dollars?\b|usd\b|jpy\b|bucks\b|euros?\b)?"
+_AMOUNT = (
+    r"(?:[$¥€£]\s?)?(\d[\d,]*(?:\.\d+)?)\s?(k\b)?\s?"
+    r"(?:円|yen\b|dollars?\b|usd\b|jpy\b|bucks\b|euros?\b|quid\b|pounds?\b|gbp\b|eur\b)?"
+)
+# Money slang, written as figures before the bounds are read: "a tenner", "a fiver", "a grand".
+_SLANG_AMOUNTS = {"fiver": 5, "tenner": 10, "grand": 1000}
+_SLANG = re.compile(r"\b(?:a|one)\s+(fiver|tenner|grand)\b|\b(fiver|tenner)\b", _I)
 # A bound in the shopper's words: "under", "no more than", "nothing over", "tops", and an
 # amount given as a rough figure ("around $30", "about 20 bucks"), read as the budget: what
 # is shown stays within it.
@@ -215,7 +254,8 @@ _PRICE_MAX = re.compile(
     r"(?:no|not|nothing|none|never) (?:more than|over|above|higher than|pricier than|exceeding)|"
     r"(?:won'?t|wouldn'?t|can'?t|cannot|don'?t want to|do not want to) (?:spend|pay|go) (?:more than|over|above)|"
     r"(?:spend|pay|budget)(?: of| is| was| around| about)?(?: up to)?|"
-    r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of)|<=?)\s*" + _AMOUNT,
+    r"(?:around|about|roughly|approximately|approx\.?|~|somewhere around|in the region of)|"
+    r"(?:for|with|got|have)|<=?)\s*" + _AMOUNT,
     _I,
 )
 _PRICE_MAX_AFTER = re.compile(
@@ -267,6 +307,7 @@ def _number_words(text: str) -> str:
         total = sum(_TENS_EN.get(w, 0) + _UNITS_EN.get(w, 0) for w in parts if w != "hundred")
         return total * 100 if parts[-1] == "hundred" else total
 
+    text = _SLANG.sub(lambda m: f"{_SLANG_AMOUNTS[(m.group(1) or m.group(2)).lower()]} bucks", text)
     text = _NUMBER_WORDS.sub(lambda m: str(value(m.group(0))), text)
     text = _NUMBER_AFTER_BOUND.sub(lambda m: f"{m.group(1)} {value(m.group('word'))}", text)
     return _KANJI_AMOUNT.sub(lambda m: str(_kanji_number(m.group(1))), text)
@@ -375,6 +416,10 @@ class Understanding:
     own_query: str = ""  # the message's own words, without the previous topic
     pronoun: bool = False  # points at a shown item with "it", "that one", "それ"
     beyond: bool = False  # "the third one" when two were shown: the ones shown, to choose from
+    # A follow-up about the item in focus: "up" (a better one), "colour", "women", "men",
+    # "smaller", "larger" (a sibling of its family), "ask" (a question about it), "ask?" (a
+    # Japanese question that may be about it, when its listing speaks to the words).
+    about: str = ""
 
     @property
     def social(self) -> list[str]:
@@ -448,6 +493,12 @@ def parse_constraints(text: str, exponent: int) -> tuple[Constraints, str]:
                     continue  # its amount was read as the other bound
                 if not _EXPLICIT_CURRENCY.search(m.group(0)) and pattern is _PRICE_MAX and _APPROX.match(m.group(0)):
                     continue  # "about 3 days" is no price: a rough figure is a budget only with a currency
+                if (
+                    pattern is _PRICE_MAX
+                    and re.match(r"(?:for|with|got|have)\b", m.group(0), _I)
+                    and not _EXPLICIT_CURRENCY.search(m.group(0))
+                ):
+                    continue  # "for 2 people" is no price; "a backpack for £50" is a budget
                 if attr == "price_min" and not _EXPLICIT_CURRENCY.search(m.group(0)) and "from" in m.group(0).lower():
                     continue  # "from 2019" is not a price
                 setattr(found, attr, _minor(m.group(1), m.group(2), exponent))
@@ -705,6 +756,7 @@ def understand(
     if not acts:
         acts.append("smalltalk")
     confidence = 0.95 if (acts and not query_terms) else 0.7
+    about = _about_focus(text, lang, acts) if shown and not pointed else ""
     return Understanding(
         language=lang,
         acts=acts,
@@ -717,7 +769,34 @@ def understand(
         own_query=own_query,
         pronoun=pronoun,
         beyond=beyond,
+        about=about,
     )
+
+
+def _about_focus(text: str, lang: str, acts: list[str]) -> str:
+    """What a follow-up asks of the item in focus, if anything (see Understanding.about)."""
+    if {"discount", "human", "goodbye"} & set(acts):
+        return ""
+    if _STEP_UP.search(text) and not _PICK_PRICIEST.search(text):
+        return "up"
+    for kind, pattern in (
+        ("colour", _OTHER_COLOUR),
+        ("women", _FOR_WOMEN),
+        ("men", _FOR_MEN),
+        ("smaller", _SMALLER),
+        ("larger", _LARGER),
+    ):
+        if pattern.search(text):
+            return kind
+    if lang == "ja":
+        said = language.normalize(text).strip()
+        if _JA_ASKS.search(said):
+            if _JA_POINTER.search(said):
+                return "ask"
+            # 「のど飴もありますか」 asks for another item, not about this one.
+            return "" if _JA_EXISTS.search(said) else "ask?"
+        return ""
+    return "ask" if _ABOUT_IT.search(text) else ""
 
 
 _VERB_ENDING = ("マス", "マセン", "マシ", "タイ", "テ", "ナイ")

@@ -949,6 +949,8 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
         intent = "recommend"  # "and how much is it?" after a policy answer: about that policy
     elif "discount" in u.acts:
         intent = "coupon"
+    elif u.about and u.about != "ask?":
+        intent = "recommend"  # a follow-up about the item in focus: its facts or its siblings
     elif u.referenced and ("product" not in u.acts or u.pronoun):
         intent = "recommend"
     elif "product" in u.acts or "question" in u.acts or u.follow_up:
@@ -994,6 +996,8 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         if on_topic and on_cover >= dialogue.ESCALATE_BELOW:
             u.query = dm.topic
             return _answer(ctx, state, on_topic, on_cover)
+    if u.about and (about := _about_focus(ctx, state)) is not None:
+        return about
     if u.referenced and ("product" not in u.acts or (u.pronoun and "question" in u.acts)) and not u.follow_up:
         # "the second one", "that one": the item already shown, with what we know of it.
         skus = [p["sku"] for p in u.referenced]
@@ -1076,6 +1080,201 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         ),
     )
     return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
+
+
+# A product family: the name without its attribute words (a colour or size in brackets, a
+# measure, a size letter or word), so "Trailhead daypack 20L (black)" and "(navy)" are siblings.
+_FAMILY_NOISE = re.compile(
+    r"[（(][^)）]*[)）]|\d+(?:\.\d+)?\s*(?:mm|cm|m|l|ml|g|kg|inch|in|oz)\b|"
+    r"\b(?:xs|s|m|l|xl|xxl|small|medium|large|mini|regular)\b",
+    re.I,
+)
+_MEASURE = re.compile(r"(\d+(?:\.\d+)?)\s*(mm|cm|m|ml|l|g|kg|inch|in)\b", re.I)
+_MEASURE_SCALE = {"mm": 0.1, "cm": 1, "m": 100, "inch": 2.54, "in": 2.54, "ml": 1, "l": 1000, "g": 1, "kg": 1000}
+_SIZE_WORDS = {"xs": 0, "mini": 0, "s": 1, "small": 1, "m": 2, "medium": 2, "regular": 2, "l": 3, "large": 3}
+_SIZE_WORDS |= {"xl": 4, "xxl": 5}
+_SIZE_WORD = re.compile(r"\b(" + "|".join(_SIZE_WORDS) + r")\b", re.I)
+
+
+def _family(name: str) -> str:
+    return " ".join(_FAMILY_NOISE.sub(" ", name.lower()).split())
+
+
+def _size(item: Mapping[str, Any]) -> float | None:
+    """An item's size, to order siblings: a measure in its name, a size word in it, or a
+    measure in its description."""
+    if m := _MEASURE.search(item["name"]):
+        return float(m.group(1)) * _MEASURE_SCALE[m.group(2).lower()]
+    if m := _SIZE_WORD.search(item["name"]):
+        return float(_SIZE_WORDS[m.group(1).lower()])
+    if m := _MEASURE.search(item["description"]):
+        return float(m.group(1)) * _MEASURE_SCALE[m.group(2).lower()]
+    return None
+
+
+def _fact(item: Mapping[str, Any], question: str) -> str:
+    """The sentence of an item's listing that answers a question about it, or ""."""
+    sentences = [x for x in language.sentences(item["description"]) if x.strip()]
+    if not sentences:
+        return ""
+    asked = set(retrieval.terms(question))
+    overlap = [len(asked & set(retrieval.terms(x))) for x in sentences]
+    if max(overlap) > 0:
+        return sentences[overlap.index(max(overlap))]
+    if question and not language.is_japanese(question) and semantics.available():
+        # "how heavy is it?" and "Weighs 2.6 kg." share no word, only a meaning.
+        sims = semantics.similarities(question, sentences)
+        if max(sims) >= FACT_SIMILARITY_MIN:
+            return sentences[sims.index(max(sims))]
+    return ""
+
+
+FACT_SIMILARITY_MIN = 0.35
+
+
+def _listed(item: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    return {
+        "sku": item["sku"],
+        "name": item["name"],
+        "price": item["price"],
+        "currency": item["currency"],
+        "price_label": format_money(item["price"], item["currency"]),
+        "description": item["description"],
+        "reason": (reason or (language.sentences(item["description"]) or ("",))[0])[:160],
+        "tags": list(item["tags"]),
+        "score": 1.0,
+        "coverage": 0.8,
+    }
+
+
+def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
+    """A follow-up about the item in focus, answered from the catalog, not by a new search:
+    a question about it from its listing ("the catalog doesn't say" when the listing is
+    silent), a step up in price within its kind, or its siblings in another colour, for women
+    or men, smaller or larger. None when the follow-up is not about it after all."""
+    u = _u(ctx)
+    dm = ctx.state
+    if dm is None or not dm.shown:
+        return None
+    items = selectors.placement_catalog(ctx.conversation.placement_id, tools.MEANING_CATALOG_LIMIT + 1)
+    if len(items) > tools.MEANING_CATALOG_LIMIT:
+        return None
+    by_sku = {i["sku"]: i for i in items}
+    pointed = u.referenced[0] if u.referenced else (dm.focus or dm.shown[0])
+    focus = by_sku.get(pointed["sku"])
+    if focus is None:
+        return None
+    question = u.own_query
+    picks: list[Mapping[str, Any]] = []
+    if u.about == "up":
+        kind = focus["tags"][0] if focus["tags"] else None
+        shared = set(focus["tags"])
+        above = [i for i in items if kind in i["tags"] and i["price"] > focus["price"]] if kind else []
+        above.sort(key=lambda i: (-len(shared & set(i["tags"])), i["price"]))
+        families: set[str] = set()
+        for i in above:
+            if _family(i["name"]) not in families:
+                families.add(_family(i["name"]))
+                picks.append(i)
+        if not picks:
+            return _top_of_range(ctx, focus)
+        picks = picks[:2]
+    elif u.about in ("colour", "women", "men", "smaller", "larger") or (u.about == "ask" and u.constraints.attributes):
+        # The family of the item in focus first, then of the other items shown.
+        order = [focus] + [by_sku[p["sku"]] for p in dm.shown if p["sku"] in by_sku and p["sku"] != focus["sku"]]
+        for base in order:
+            family = [i for i in items if _family(i["name"]) == _family(base["name"])]
+            picks = _siblings(u, base, family)
+            if picks:
+                break
+        if not picks and u.about != "ask":
+            return None
+    if not picks and u.about in ("ask", "ask?"):
+        fact = _fact(focus, question)
+        if not fact:
+            return None if u.about == "ask?" else _unstated(ctx, focus)
+        return _show(ctx, state, [_listed(focus, fact)], note="reference", remember=False)
+    if not picks:
+        return None
+    return _show(ctx, state, [_listed(i, _fact(i, question)) for i in picks[:3]], note="")
+
+
+def _siblings(u: Understanding, base: Mapping[str, Any], family: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    others = [i for i in family if i["sku"] != base["sku"]]
+    if not others:
+        return []
+    if u.about == "colour":
+        return others
+    if u.about in ("women", "men"):
+        wanted = dialogue._FOR_WOMEN if u.about == "women" else dialogue._FOR_MEN
+        return [i for i in family if wanted.search(f"{i['name']} {' '.join(i['tags'])}")]
+    if u.about in ("smaller", "larger"):
+        size = _size(base)
+        if size is None:
+            return []
+        sized = [
+            (s, i) for i in others if (s := _size(i)) is not None and (s < size if u.about == "smaller" else s > size)
+        ]
+        sized.sort(key=lambda pair: -pair[0] if u.about == "smaller" else pair[0])
+        return [i for _, i in sized]
+    # "does it come in black?": a sibling that carries the word the item in focus lacks.
+    words = set(u.constraints.attributes)
+    if words & set(retrieval.terms(f"{base['name']} {' '.join(base['tags'])}")):
+        return []
+    return [i for i in others if words & set(retrieval.terms(f"{i['name']} {' '.join(i['tags'])}"))]
+
+
+def _show(
+    ctx: TurnContext, state: TurnState, products: list[dict[str, Any]], *, note: str, remember: bool = True
+) -> TurnState:
+    dm = ctx.state
+    assert dm is not None
+    offers = [f"{o.title}" for o in selectors.placement_offers(ctx.conversation.placement_id)]
+    if remember:
+        _remember(ctx, shown=products, topic=dm.topic, open_question="coupon" if offers else "")
+    else:
+        _remember(ctx, open_question="coupon" if offers else "")
+        dm.focus = {k: products[0][k] for k in ("sku", "name", "price", "price_label", "tags")}
+    reply = _respond(
+        ctx,
+        state,
+        mode="recommend",
+        sections={
+            "Dialogue": _dialogue_lines(ctx, note=note),
+            "Playbook": list(ctx.playbook),
+            "Products": _product_lines(products),
+            "Offers": offers,
+        },
+        instructions=_instructions(
+            ctx,
+            "Recommend only the products listed below, with their names and prices as "
+            "given and the reason given for each; do not mention any other product, "
+            "price or discount.",
+        ),
+    )
+    return {"mode": "recommend", "products": products, "reply": reply, "confidence": 0.85}
+
+
+def _unstated(ctx: TurnContext, focus: Mapping[str, Any]) -> TurnState:
+    """A question about an item that its listing does not answer: said so, not guessed, with
+    the way to a person who can check."""
+    _remember(ctx, open_question="")
+    name = focus["name"]
+    if _u(ctx).language == "ja":
+        text = f"{name}について、カタログには記載がありません。担当者に確認できますので、ご希望ならお知らせください。"
+    else:
+        text = f"Our catalog doesn't say that about the {name}. A colleague can check — just say if you'd like one to."
+    return {"mode": "recommend", "products": [_listed(focus, "")], "reply": text, "confidence": 0.6}
+
+
+def _top_of_range(ctx: TurnContext, focus: Mapping[str, Any]) -> TurnState:
+    _remember(ctx, open_question="relax")
+    name = focus["name"]
+    if _u(ctx).language == "ja":
+        text = f"{name}がこの種類ではいちばん上のモデルです。ほかの商品もお探ししましょうか？"
+    else:
+        text = f"The {name} is already the top of our range for that. Shall I look at something else?"
+    return {"mode": "recommend", "products": [_listed(focus, "")], "reply": text, "confidence": 0.8}
 
 
 # A request for an item ("do you have something for wrinkles?", "I'm looking for …"): when
