@@ -1100,15 +1100,23 @@ def _family(name: str) -> str:
     return " ".join(_FAMILY_NOISE.sub(" ", name.lower()).split())
 
 
-def _size(item: Mapping[str, Any]) -> float | None:
-    """An item's size, to order siblings: a measure in its name, a size word in it, or a
-    measure in its description."""
-    if m := _MEASURE.search(item["name"]):
-        return float(m.group(1)) * _MEASURE_SCALE[m.group(2).lower()]
-    if m := _SIZE_WORD.search(item["name"]):
-        return float(_SIZE_WORDS[m.group(1).lower()])
-    if m := _MEASURE.search(item["description"]):
-        return float(m.group(1)) * _MEASURE_SCALE[m.group(2).lower()]
+def _sizes(items: list[Mapping[str, Any]]) -> list[float] | None:
+    """The items' sizes on one scale, to order siblings: the measures in their names, else the
+    size words in them, else the measures in their descriptions — the first that every item
+    has (a size word and a measure in centimetres are not compared); None if none does."""
+
+    def measure(text: str) -> float | None:
+        m = _MEASURE.search(text)
+        return float(m.group(1)) * _MEASURE_SCALE[m.group(2).lower()] if m else None
+
+    def word(text: str) -> float | None:
+        m = _SIZE_WORD.search(text)
+        return float(_SIZE_WORDS[m.group(1).lower()]) if m else None
+
+    for read in (lambda i: measure(i["name"]), lambda i: word(i["name"]), lambda i: measure(i["description"])):
+        values = [read(i) for i in items]
+        if all(v is not None for v in values):
+            return [v for v in values if v is not None]
     return None
 
 
@@ -1209,13 +1217,12 @@ def _siblings(u: Understanding, base: Mapping[str, Any], family: list[Mapping[st
         wanted = dialogue._FOR_WOMEN if u.about == "women" else dialogue._FOR_MEN
         return [i for i in family if wanted.search(f"{i['name']} {' '.join(i['tags'])}")]
     if u.about in ("smaller", "larger"):
-        size = _size(base)
-        if size is None:
+        sizes = _sizes([base, *others])
+        if sizes is None:
             return []
-        sized = [
-            (s, i) for i in others if (s := _size(i)) is not None and (s < size if u.about == "smaller" else s > size)
-        ]
-        sized.sort(key=lambda pair: -pair[0] if u.about == "smaller" else pair[0])
+        size, smaller = sizes[0], u.about == "smaller"
+        sized = [(s, i) for s, i in zip(sizes[1:], others, strict=True) if (s < size if smaller else s > size)]
+        sized.sort(key=lambda pair: -pair[0] if smaller else pair[0])
         return [i for _, i in sized]
     # "does it come in black?": a sibling that carries the word the item in focus lacks.
     words = set(u.constraints.attributes)

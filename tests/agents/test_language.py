@@ -562,3 +562,55 @@ def test_a_japanese_compound_is_a_kind_of_its_last_part(word, head):
 def test_a_negated_condition_of_goods_is_read_as_the_policy_words_it(text, words):
     assert [g[0] for g in language.word_groups(text)] == words
     assert language.terms(text) == words
+
+
+# --- follow-ups about the item in focus (issue 12: probe set written before the fix) -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "about"),
+    [
+        ("is that one waterproof?", "ask"),
+        ("does it come with a case?", "ask"),
+        ("how heavy is it?", "ask"),
+        ("それは食洗機で洗えますか", "ask"),
+        ("錆びますか", "ask?"),
+        ("のど飴もありますか", ""),
+        ("a better one?", "up"),
+        ("something a bit higher-end?", "up"),
+        ("上位モデルはありますか", "up"),
+        ("色違いはありますか", "colour"),
+        ("any other colours?", "colour"),
+        ("is there a women's version?", "women"),
+        ("女性用はありますか", "women"),
+        ("men's?", "men"),
+        ("もっと小さいサイズは？", "smaller"),
+        ("do you have a bigger one?", "larger"),
+        ("the more expensive one", ""),
+        ("can I get a discount on it?", ""),
+    ],
+)
+def test_a_follow_up_says_what_it_asks_of_the_item_in_focus(text, about):
+    # given items shown; when a follow-up is read
+    understood = read(text, vocabulary={"ボールペン"})
+    # then it is told apart: a question about the item, a step up, a sibling, or none of those
+    assert understood.about == about
+
+
+def test_nothing_shown_is_no_follow_up_about_an_item():
+    assert read("is it waterproof?", shown=[]).about == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "price_max"),
+    [
+        ("any travel extras for about a tenner?", 1000),
+        ("and a backpack for fifty quid?", 5000),
+        ("a backpack for £50", 5000),
+        ("a fiver or less", 500),
+        ("a table for 2 people", None),
+        ("a gift for my 2 nephews", None),
+    ],
+)
+def test_money_slang_and_for_an_amount_are_budgets(text, price_max):
+    assert dialogue.parse_constraints(text, 2)[0].price_max == price_max

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents import services, tasks
+from agents import services, tasks, workflows
 from agents.llm import router_override
 from agents.models import AgentRun, CopyDraft, IssuedCoupon, Message
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
@@ -613,3 +613,33 @@ def test_a_bound_alone_after_a_need_in_the_shoppers_words_keeps_the_kind_shown(w
     # then nothing of that kind is within it, and that is said; no other kind is offered instead
     assert reply.products == []
     assert reply.intent == "no_match"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "siblings"),
+    [
+        ("Trailhead daypack 20L (black)", "Trailhead daypack 20L (navy)", True),
+        ("Voyager suitcase (cabin)", "Voyager suitcase (large)", True),
+        ("三徳包丁 標準 165mm（黒）", "三徳包丁 標準 165mm（白）", True),
+        ("牛刀 研 180mm", "牛刀 研 240mm", True),
+        ("ひのきまな板 M", "ひのきまな板 L", True),
+        ("三徳包丁 標準 165mm（黒）", "三徳包丁 ダマスカス 165mm", False),
+        ("Voyager suitcase (cabin)", "Aluminium cabin suitcase", False),
+    ],
+)
+def test_a_product_family_is_the_name_without_its_attribute_words(a, b, siblings):
+    assert (workflows._family(a) == workflows._family(b)) is siblings
+
+
+def test_siblings_are_ordered_by_sizes_on_one_scale():
+    def item(name: str, description: str = "") -> dict:
+        return {"name": name, "description": description}
+
+    # the measures in the names, else the size words in them, else the measures in the descriptions
+    assert workflows._sizes([item("牛刀 研 180mm"), item("牛刀 研 240mm")]) == [18.0, 24.0]
+    assert workflows._sizes([item("ひのきまな板 M", "幅45cm"), item("ひのきまな板 L", "幅36cm")]) == [2.0, 3.0]
+    # a size word in one name and none in the other: the descriptions' measures, not 55 cm against "large"
+    assert workflows._sizes(
+        [item("Voyager suitcase (cabin)", "Hard-shell 55 cm case"), item("Voyager suitcase (large)", "A 78 cm case")]
+    ) == [55.0, 78.0]
+    assert workflows._sizes([item("Leather luggage tag", "A tag."), item("Luggage strap", "A strap.")]) is None
