@@ -1028,6 +1028,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
         relax = dm.open_question == "relax" and not u.query
         if relax:
             u.query = dm.topic
+        _compared_with_named(ctx)
         found = _lookup(ctx, relax=relax)
         confidence = max((p.get("coverage", 0.8) for p in found), default=0.0)
         if u.constraints.cheaper_than is not None:
@@ -1205,6 +1206,26 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
     if not picks:
         return None
     return _show(ctx, state, [_listed(i, _fact(i, question)) for i in picks[:3]], note="")
+
+
+def _compared_with_named(ctx: TurnContext) -> None:
+    """ "Anything less pricey than the Summit roll-top?" names an item not shown: cheaper than
+    that item, among the items of its kind (its first tag), not a search for its name."""
+    u = _u(ctx)
+    dm = ctx.state
+    if u.constraints.cheaper_than is None or dm is None:
+        return
+    items = selectors.placement_catalog(ctx.conversation.placement_id, tools.MEANING_CATALOG_LIMIT + 1)
+    if len(items) > tools.MEANING_CATALOG_LIMIT:
+        return
+    named = [i for i in dialogue._named(u.own_query, items) if i["tags"]]
+    if len(named) != 1:
+        return
+    item = named[0]
+    u.constraints.cheaper_than = item["price"]
+    u.query, u.own_query, u.follow_up = item["tags"][0], "", True
+    u.constraints.attributes = []  # its name's words name it, they narrow nothing
+    dm.focus = {"sku": item["sku"], "name": item["name"], "price": item["price"], "tags": list(item["tags"])}
 
 
 def _siblings(u: Understanding, base: Mapping[str, Any], family: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
