@@ -437,7 +437,7 @@ class DialogueState:
     focus: dict[str, Any] | None = None  # the item last talked about ("a cheaper one" than this)
     topic: str = ""  # the query the shown products answered
     offer: dict[str, Any] | None = None  # the offer in play: {"offer", "code", "title", "percent_off"}
-    open_question: str = ""  # what the employee last asked: "coupon", "confirm", "more"
+    open_question: str = ""  # the employee last asked: coupon, confirm, more, check (a colleague to check)
     language: str = ""
     turns: int = 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -943,8 +943,14 @@ def _coupon_route(state: TurnState, config: RunnableConfig) -> TurnState:
     label = _classify(ctx, state["text"], COUPON_LABELS, "recommend")
     u = _u(ctx)
     after_answer = bool(ctx.state and ctx.state.open_question == "confirm" and ctx.state.topic)
-    if "human" in u.acts:
-        intent = "escalate"
+    accepted_check = bool(
+        ctx.state
+        and ctx.state.open_question == "check"
+        and _YES_ONLY(state["text"])
+        and not {"deny", "thanks", "goodbye"} & set(u.acts)
+    )
+    if "human" in u.acts or accepted_check:
+        intent = "escalate"  # a person asked for, or the colleague offered to check a fact accepted
     elif after_answer and _about_the_topic(u.query, state["text"]):
         intent = "recommend"  # "and how much is it?" after a policy answer: about that policy
     elif "discount" in u.acts:
@@ -1101,7 +1107,7 @@ def _family(name: str) -> str:
     return " ".join(_FAMILY_NOISE.sub(" ", name.lower()).split())
 
 
-def _sizes(items: list[Mapping[str, Any]]) -> list[float] | None:
+def _sizes(items: Sequence[Mapping[str, Any]]) -> list[float] | None:
     """The items' sizes on one scale, to order siblings: the measures in their names, else the
     size words in them, else the measures in their descriptions — the first that every item
     has (a size word and a measure in centimetres are not compared); None if none does."""
@@ -1228,7 +1234,9 @@ def _compared_with_named(ctx: TurnContext) -> None:
     dm.focus = {"sku": item["sku"], "name": item["name"], "price": item["price"], "tags": list(item["tags"])}
 
 
-def _siblings(u: Understanding, base: Mapping[str, Any], family: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _siblings(
+    u: Understanding, base: Mapping[str, Any], family: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     others = [i for i in family if i["sku"] != base["sku"]]
     if not others:
         return []
@@ -1285,13 +1293,13 @@ def _show(
 
 def _unstated(ctx: TurnContext, focus: Mapping[str, Any]) -> TurnState:
     """A question about an item that its listing does not answer: said so, not guessed, with
-    the way to a person who can check."""
-    _remember(ctx, open_question="")
+    a colleague offered to check ("yes" hands the conversation over)."""
+    _remember(ctx, open_question="check")
     name = focus["name"]
     if _u(ctx).language == "ja":
-        text = f"{name}について、カタログには記載がありません。担当者に確認できますので、ご希望ならお知らせください。"
+        text = f"{name}について、カタログには記載がありません。担当者に確認させましょうか？"
     else:
-        text = f"Our catalog doesn't say that about the {name}. A colleague can check — just say if you'd like one to."
+        text = f"Our catalog doesn't say that about the {name}. Shall I ask a colleague to check?"
     return {"mode": "recommend", "products": [_listed(focus, "")], "reply": text, "confidence": 0.6}
 
 

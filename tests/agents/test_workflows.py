@@ -643,3 +643,26 @@ def test_siblings_are_ordered_by_sizes_on_one_scale():
         [item("Voyager suitcase (cabin)", "Hard-shell 55 cm case"), item("Voyager suitcase (large)", "A 78 cm case")]
     ) == [55.0, 78.0]
     assert workflows._sizes([item("Leather luggage tag", "A tag."), item("Luggage strap", "A strap.")]) is None
+
+
+def test_a_question_the_listing_does_not_answer_is_said_so_and_a_yes_hands_it_over(world):
+    # given Rinna showing the salmon onigiri
+    placement = rinna_at_hoshi(world, offer=False)
+    shown = say(world, placement, "do you have salmon onigiri?")
+    conversation = shown.conversation
+    assert [p["sku"] for p in shown.products] == ["ONI-SALMON"]
+    # when the shopper asks what its listing says
+    fact = say(world, placement, "is it a classic lunch?", conversation=conversation)
+    # then the sentence of the listing is the answer, with the item still the one talked about
+    assert "A classic lunch" in fact.content and [p["sku"] for p in fact.products] == ["ONI-SALMON"]
+    # when the shopper asks what its listing does not say
+    unknown = say(world, placement, "does it contain sesame?", conversation=conversation)
+    conversation.refresh_from_db()
+    # then the reply says the catalog does not say, guesses nothing, and hands nothing over yet
+    assert unknown.content == "Our catalog doesn't say that about the Salmon onigiri. Shall I ask a colleague to check?"
+    assert conversation.status != "escalated"
+    # when the shopper accepts
+    yes = say(world, placement, "yes please", conversation=conversation)
+    conversation.refresh_from_db()
+    # then the conversation is handed over
+    assert (yes.intent, conversation.status) == ("escalate", "escalated")
