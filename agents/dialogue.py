@@ -342,7 +342,9 @@ _JA_BAND = re.compile(r"(\d[\d,]*)\s*(万|千)?\s*円台")
 _JA_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(万|千)?\s*円?\s*"
 _JA_MAX = re.compile(
     _JA_AMOUNT + r"(以下|以内|まで|未満|より安い|より低い|を超えない|を越えない|"
-    r"くらい|ぐらい|位|程度|前後|ほど|ちょっと|弱)"
+    r"くらい|ぐらい|位|程度|前後|ほど|ちょっと|弱|"
+    # 「5千円で何かありますか」「3000円でおすすめは」: what the amount buys is a budget.
+    r"で(?=\s*(?:何か|なにか|おすすめ|オススメ|買える|選べる|選ぶ|探して|いい|良い)))"
 )
 # A number counting days, ages, pieces or weights (3日以内, 5kgくらい) is no price.
 _NOT_MONEY_UNIT = re.compile(r"\s*(日|歳|才|時|分|個|本|枚|%|％|ml|g|kg|キロ|袋|合|升|人|名|回|ヶ月|か月|年|cm|mm)")

@@ -610,7 +610,11 @@ def test_nothing_shown_is_no_follow_up_about_an_item():
         ("a fiver or less", 500),
         ("a table for 2 people", None),
         ("a gift for my 2 nephews", None),
+        ("5千円で何かありますか", 5000),
+        ("三千円でおすすめは", 3000),
+        ("5000円で送料無料になりますか", None),
     ],
 )
 def test_money_slang_and_for_an_amount_are_budgets(text, price_max):
-    assert dialogue.parse_constraints(text, 2)[0].price_max == price_max
+    exponent = 0 if "円" in text else 2
+    assert dialogue.parse_constraints(text, exponent)[0].price_max == price_max
