@@ -1127,12 +1127,31 @@ def _sizes(items: Sequence[Mapping[str, Any]]) -> list[float] | None:
     return None
 
 
-def _fact(item: Mapping[str, Any], question: str) -> str:
-    """The sentence of an item's listing that answers a question about it, or ""."""
+def _listing(item: Mapping[str, Any]) -> str:
+    return f"{item['description']} {' '.join(item['tags'])}"
+
+
+def _asked_terms(item: Mapping[str, Any], question: str) -> set[str]:
+    """The words of a question about an item that ask something of it: its own name's words
+    only say which item (「布団の打ち直しもやってますか」 asks about re-stuffing, not the duvet)."""
+    return set(retrieval.terms(question)) - set(retrieval.terms(item["name"]))
+
+
+def _answering(items: Sequence[Mapping[str, Any]], question: str) -> Mapping[str, Any] | None:
+    """Of the items just listed, the one whose listing alone speaks to the question ("does it
+    do up with velcro?" after a watch and a kids' shoe is about the shoe), else None."""
+    asked = set(retrieval.terms(question))
+    speaking = [i for i in items if asked & set(retrieval.terms(f"{i['name']} {_listing(i)}"))]
+    return speaking[0] if len(speaking) == 1 else None
+
+
+def _fact(item: Mapping[str, Any], question: str, *, named_only: bool = False) -> str:
+    """The sentence of an item's listing that answers a question about it, or "". With
+    `named_only`, words of the item's own name do not count as an answer's words."""
     sentences = [x for x in language.sentences(item["description"]) if x.strip()]
     if not sentences:
         return ""
-    asked = set(retrieval.terms(question))
+    asked = _asked_terms(item, question) if named_only else set(retrieval.terms(question))
     overlap = [len(asked & set(retrieval.terms(x))) for x in sentences]
     if max(overlap) > 0:
         return sentences[overlap.index(max(overlap))]
@@ -1180,6 +1199,10 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
     if focus is None:
         return None
     question = u.own_query
+    if u.about in ("ask", "ask?") and not u.referenced and len(dm.shown) > 1:
+        # "it" after a list of several: the one item whose listing speaks to the question.
+        shown = [by_sku[p["sku"]] for p in dm.shown if p["sku"] in by_sku]
+        focus = _answering(shown, question) or focus
     picks: list[Mapping[str, Any]] = []
     if u.about == "up":
         kind = focus["tags"][0] if focus["tags"] else None
@@ -1205,7 +1228,9 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
         if not picks and u.about != "ask":
             return None
     if not picks and u.about in ("ask", "ask?"):
-        fact = _fact(focus, question)
+        # A Japanese question that names no pointer (それ, この…) is about the item only when its
+        # listing answers words other than the item's name; else it is a question of its own.
+        fact = _fact(focus, question, named_only=u.about == "ask?")
         if not fact:
             return None if u.about == "ask?" else _unstated(ctx, focus)
         return _show(ctx, state, [_listed(focus, fact)], note="reference", remember=False)

@@ -666,3 +666,28 @@ def test_a_question_the_listing_does_not_answer_is_said_so_and_a_yes_hands_it_ov
     conversation.refresh_from_db()
     # then the conversation is handed over
     assert (yes.intent, conversation.status) == ("escalate", "escalated")
+
+
+def _catalog_item(sku: str, name: str, description: str, tags: list[str]) -> dict:
+    return {"sku": sku, "name": name, "description": description, "tags": tags}
+
+
+def test_it_after_a_list_of_several_is_the_item_whose_listing_speaks_to_the_question():
+    # given a watch and a kids' shoe just listed
+    watch = _catalog_item("W", "Pacer running watch", "GPS watch with heart rate and a 14-day battery.", ["watch"])
+    shoe = _catalog_item("S", "Sprout kids' shoe", "Light running shoe for children with a Velcro strap.", ["shoes"])
+    # when the shopper asks about "it", the question is about the item whose listing answers it
+    assert workflows._answering([watch, shoe], "does it do up with velcro?") is shoe
+    assert workflows._answering([watch, shoe], "how long does the battery last?") is watch
+    # and none when no listing, or more than one, speaks to it
+    assert workflows._answering([watch, shoe], "is it waterproof?") is None
+    assert workflows._answering([watch, shoe], "is it for running?") is None  # both are
+
+
+def test_a_question_naming_the_item_is_about_it_only_where_its_listing_answers_other_words():
+    # given a duvet listed
+    duvet = _catalog_item("D", "羽毛掛け布団 ダブル", "ダウン90%の羽毛掛け布団。自宅で洗えます。", ["布団"])
+    # when a question names the duvet's kind but asks about a service, its listing answers nothing
+    assert workflows._fact(duvet, "古い綿の布団の打ち直しもやってますか", named_only=True) == ""
+    # and a question its listing does answer finds the sentence
+    assert workflows._fact(duvet, "この布団は洗えますか", named_only=True) == "自宅で洗えます。"
