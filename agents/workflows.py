@@ -1069,23 +1069,7 @@ def _coupon_recommend(state: TurnState, config: RunnableConfig) -> TurnState:
     _remember(
         ctx, shown=found if note != "reference" else None, topic=u.query, open_question="coupon" if offers else ""
     )
-    reply = _respond(
-        ctx,
-        state,
-        mode="recommend",
-        sections={
-            "Dialogue": _dialogue_lines(ctx, note=note),
-            "Playbook": list(ctx.playbook),
-            "Products": _product_lines(found),
-            "Offers": offers,
-        },
-        instructions=_instructions(
-            ctx,
-            "Recommend only the products listed below, with their names and prices as "
-            "given and the reason given for each; do not mention any other product, "
-            "price or discount.",
-        ),
-    )
+    reply = _recommendation(ctx, state, found, note=note, offers=offers)
     return {"mode": "recommend", "products": found, "reply": reply, "confidence": round(confidence, 2)}
 
 
@@ -1137,7 +1121,7 @@ def _asked_terms(item: Mapping[str, Any], question: str) -> set[str]:
     return set(retrieval.terms(question)) - set(retrieval.terms(item["name"]))
 
 
-def _answering(items: Sequence[Mapping[str, Any]], question: str) -> Mapping[str, Any] | None:
+def _answering(items: Sequence[dict[str, Any]], question: str) -> dict[str, Any] | None:
     """Of the items just listed, the one whose listing alone speaks to the question ("does it
     do up with velcro?" after a watch and a kids' shoe is about the shoe), else None."""
     asked = set(retrieval.terms(question))
@@ -1296,7 +1280,15 @@ def _show(
     else:
         _remember(ctx, open_question="coupon" if offers else "")
         dm.focus = {k: products[0][k] for k in ("sku", "name", "price", "price_label", "tags")}
-    reply = _respond(
+    reply = _recommendation(ctx, state, products, note=note, offers=offers)
+    return {"mode": "recommend", "products": products, "reply": reply, "confidence": 0.85}
+
+
+def _recommendation(
+    ctx: TurnContext, state: TurnState, products: list[dict[str, Any]], *, note: str, offers: list[str]
+) -> str:
+    """The reply recommending `products` (and nothing else), whichever engine words it."""
+    return _respond(
         ctx,
         state,
         mode="recommend",
@@ -1313,7 +1305,6 @@ def _show(
             "price or discount.",
         ),
     )
-    return {"mode": "recommend", "products": products, "reply": reply, "confidence": 0.85}
 
 
 def _unstated(ctx: TurnContext, focus: Mapping[str, Any]) -> TurnState:
