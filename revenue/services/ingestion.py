@@ -329,11 +329,32 @@ RETURNING id, external_id
 # statement had its key claimed for it by the statement itself.
 KEYS_CLAIMED_BY_THE_STATEMENT = {"haken.sale_keys_claimed": "on"}
 
-# A sale by its key: through the key table to the one partition holding it.
+# Sales by their keys: each key a probe of the key table's primary key, then of the one
+# partition its month names (run-time pruning), in sale id order (so a FOR UPDATE added to
+# the query locks in id order). Both probes are LATERAL subqueries that OFFSET 0 keeps from
+# being flattened into joins, so no plan can read more than the keys name: as joins, the
+# planner was free to (and, while the statistics of freshly filled tables lagged, did) merge-
+# join the keys with every sale of the partner, or read the partner's every key through
+# `salekey_sale_unique` and filter them — 30,000 rows read and sorted at 30,000 sales stored,
+# twice a batch with refunds, growing with the partner's sales. `partner_id + 0` keeps the
+# partner a filter, not an index condition: with it as one, a partition whose statistics say
+# it is empty (each new month's, until it is analyzed) was read through
+# `sale_partner_period_recent` (partner, period, …) for every sale of that month, not through
+# its primary key (id, partner, period) for one.
+# Parameters: the external ids, the partner, the partner again.
 SALE_BY_KEY_SQL = """
-SELECT {columns} FROM revenue_salekey k
-JOIN revenue_sale s ON s.id = k.sale_id AND s.partner_id = k.partner_id AND s.period = k.period
-WHERE k.partner_id = %s AND k.external_id = ANY(%s::text[])
+SELECT {columns}
+  FROM (SELECT k.sale_id, k.period
+          FROM unnest(%s::text[]) AS wanted(external_id)
+         CROSS JOIN LATERAL (
+            SELECT k.sale_id, k.period FROM revenue_salekey k
+             WHERE k.partner_id = %s AND k.external_id = wanted.external_id
+            OFFSET 0) k
+         ORDER BY k.sale_id) k
+ CROSS JOIN LATERAL (
+    SELECT * FROM revenue_sale s
+     WHERE s.id = k.sale_id AND s.period = k.period AND s.partner_id + 0 = %s
+    OFFSET 0) s
 """
 
 
@@ -347,7 +368,9 @@ def _sales_insert(
     received_at: datetime,
 ) -> dict[str, int]:
     """Insert `rows` in one statement (sorted by external_id so concurrent batches lock in
-    the same order); return {external_id: id} of the rows actually inserted."""
+    the same order); return {external_id: id} of the rows actually inserted. Call it inside
+    transaction_settings(KEYS_CLAIMED_BY_THE_STATEMENT): the statement claims its sales' keys
+    itself, so the key trigger need not claim or check them again (migration 0021)."""
     if not rows:
         return {}
     rows = sorted(rows, key=lambda row: row.external_id)
@@ -370,9 +393,7 @@ def _sales_insert(
         received_at,
         upload_id,
     ]
-    # The statement claims its sales' keys itself: the key trigger need not claim or check
-    # them again (migration 0021).
-    with connection.cursor() as cursor, transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
+    with connection.cursor() as cursor:
         cursor.execute(_SALE_INSERT, params)
         return {external_id: pk for pk, external_id in cursor.fetchall()}
 
@@ -381,7 +402,9 @@ def _sale_digests(partner: Partner, external_ids: list[str]) -> dict[str, str]:
     if not external_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest"), [partner.pk, external_ids])
+        cursor.execute(
+            SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest"), [external_ids, partner.pk, partner.pk]
+        )
         return dict(cursor.fetchall())
 
 
@@ -445,21 +468,29 @@ def sales_ingest(*, partner: Partner, events: list[dict[str, Any]], upload: Sale
     sales = [row for row in first_by_id.values() if row.type == Sale.Type.SALE]
     refunds = [row for row in first_by_id.values() if row.type == Sale.Type.REFUND]
 
-    # 2. Sales: one INSERT; rows it skipped already exist (duplicate or conflict).
-    inserted_sales = _sales_insert(
-        partner=partner, kind=Sale.Type.SALE, rows=sales, refund_of_ids={}, upload_id=upload_id, received_at=received_at
-    )
-    _settle_not_inserted(outcomes, partner, sales, inserted_sales)
+    # The setting is set once for both inserts (two round trips a batch, not four): what runs
+    # between them only reads.
+    with connection.cursor() as cursor, transaction_settings(cursor, **KEYS_CLAIMED_BY_THE_STATEMENT):
+        # 2. Sales: one INSERT; rows it skipped already exist (duplicate or conflict).
+        inserted_sales = _sales_insert(
+            partner=partner,
+            kind=Sale.Type.SALE,
+            rows=sales,
+            refund_of_ids={},
+            upload_id=upload_id,
+            received_at=received_at,
+        )
+        _settle_not_inserted(outcomes, partner, sales, inserted_sales)
 
-    # 3. Refunds: lock the sales they name, then check each against what is left to refund.
-    inserted_refunds = _refunds_store(
-        outcomes,
-        partner=partner,
-        refunds=refunds,
-        batch_sales={row.external_id: row.position for row in sales if row.external_id in inserted_sales},
-        upload_id=upload_id,
-        received_at=received_at,
-    )
+        # 3. Refunds: lock the sales they name, then check each against what is left to refund.
+        inserted_refunds = _refunds_store(
+            outcomes,
+            partner=partner,
+            refunds=refunds,
+            batch_sales={row.external_id: row.position for row in sales if row.external_id in inserted_sales},
+            upload_id=upload_id,
+            received_at=received_at,
+        )
 
     outcomes.follow(followers)
     inserted_ids = sorted([*inserted_sales.values(), *inserted_refunds.values()])
@@ -474,6 +505,20 @@ def _refund_of(row: _SaleRow) -> str:
     this far (sale_rules.REFUND_OF requires it of a refund)."""
     assert row.refund_of is not None, row.external_id
     return row.refund_of
+
+
+# The refunds stored against some sales ({refund_of_id: total}, rows without an external_id)
+# and the digests of some refunds' keys already stored (rows with one), in one statement.
+# Each sale's refunds are summed by a subquery of their own, probes of `sale_refund_of` in
+# each month: as `refund_of_id = ANY(…)` over the table, a month whose statistics lagged its
+# rows (a fresh month's) was read in full, every batch.
+# Parameters: the sales' ids (all the partner's: the targets found above), then SALE_BY_KEY_SQL's.
+_REFUNDED_AND_STORED_SQL = """
+SELECT NULL AS external_id, NULL AS digest, target.id,
+       coalesce((SELECT SUM(r.amount) FROM revenue_sale r WHERE r.refund_of_id = target.id), 0)::bigint
+  FROM unnest(%s::bigint[]) AS target(id)
+UNION ALL
+""" + SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest, NULL::bigint, NULL::bigint")
 
 
 def _refunds_store(
@@ -494,23 +539,27 @@ def _refunds_store(
     with connection.cursor() as cursor:
         # Lock first (in id order, so concurrent batches queue rather than deadlock), then
         # read: under READ COMMITTED each statement sees what committed before it started,
-        # so the sums below include every refund a batch that held these locks stored.
+        # so the sums read by the next statement include every refund a batch that held these
+        # locks stored (which is why the two cannot be one statement).
         cursor.execute(
             SALE_BY_KEY_SQL.format(columns="s.id, s.external_id, s.type, s.amount, s.currency, s.occurred_at")
-            + " ORDER BY s.id FOR UPDATE OF s",
-            [partner.pk, named],
+            + " FOR UPDATE OF s",
+            [named, partner.pk, partner.pk],
         )
         targets = {row[1]: row for row in cursor.fetchall()}
-        stored = _sale_digests(partner, sorted(refund_ids))
+        # One round trip for the rest: what each target has had refunded, and the digests of
+        # the batch's refunds already stored (a re-sent refund is a duplicate).
+        cursor.execute(
+            _REFUNDED_AND_STORED_SQL,
+            [[row[0] for row in targets.values()], sorted(refund_ids), partner.pk, partner.pk],
+        )
         refunded: dict[int, int] = {}
-        target_ids = [row[0] for row in targets.values()]
-        if target_ids:
-            cursor.execute(
-                "SELECT refund_of_id, SUM(amount) FROM revenue_sale WHERE refund_of_id = ANY(%s::bigint[]) "
-                "GROUP BY refund_of_id",
-                [target_ids],
-            )
-            refunded = {pk: int(total) for pk, total in cursor.fetchall()}
+        stored: dict[str, str] = {}
+        for external_id, digest, refund_of_id, total in cursor.fetchall():
+            if external_id is None:
+                refunded[refund_of_id] = int(total)
+            else:
+                stored[external_id] = digest
 
     to_insert: list[_SaleRow] = []
     refund_of_ids: dict[str, int] = {}
