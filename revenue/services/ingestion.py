@@ -335,27 +335,25 @@ KEYS_CLAIMED_BY_THE_STATEMENT = {"haken.sale_keys_claimed": "on"}
 # and spent 140–180 ms compiling a plan that executes in a few.
 _SALES_BATCH_SETTINGS = {**KEYS_CLAIMED_BY_THE_STATEMENT, "jit": "off"}
 
-# Sales by their keys: each key a probe of the key table's primary key, then of the one
-# partition its month names (run-time pruning), in sale id order (so a FOR UPDATE added to
-# the query locks in id order). Both probes are LATERAL subqueries that OFFSET 0 keeps from
-# being flattened into joins, so no plan can read more than the keys name: as joins, the
-# planner was free to (and, while the statistics of freshly filled tables lagged, did) merge-
-# join the keys with every sale of the partner, or read the partner's every key through
-# `salekey_sale_unique` and filter them — 30,000 rows read and sorted at 30,000 sales stored,
-# twice a batch with refunds, growing with the partner's sales. `partner_id + 0` keeps the
-# partner a filter, not an index condition: with it as one, a partition whose statistics say
-# it is empty (each new month's, until it is analyzed) was read through
-# `sale_partner_period_recent` (partner, period, …) for every sale of that month, not through
-# its primary key (id, partner, period) for one.
-# Parameters: the external ids, the partner, the partner again.
+# Sales by their keys: the keys in one scan of the key table (the primary key, on the partner
+# and `external_id = ANY`), sorted by sale id (so a FOR UPDATE added to the query locks in id
+# order), then each sale by a probe of the one partition its month names (run-time pruning).
+# The probe is a LATERAL subquery that OFFSET 0 keeps from being flattened into a join: as a
+# join, the planner was free to (and, while the statistics of freshly filled partitions
+# lagged, did) merge-join the keys with every sale of the partner, read in full — 30,000 rows
+# read and sorted at 30,000 sales stored, twice a batch with refunds, growing with the
+# partner's sales. `partner_id + 0` keeps the partner a filter there, not an index condition:
+# with it as one, a partition whose statistics say it is nearly empty (each new month's,
+# until it is analyzed) was read through `sale_partner_period_recent` (partner, period, …)
+# for every sale of that month, per key, instead of through its primary key for one.
+# (The key table's scan is not forced the same way: probed per key, it was costed no dearer
+# through `salekey_sale_unique` (partner, sale id) while its statistics were those of a
+# nearly empty table, and read the partner's every key per key; in one scan it reads them
+# at most once.) Parameters: the partner, the external ids, the partner again.
 SALE_BY_KEY_SQL = """
 SELECT {columns}
-  FROM (SELECT k.sale_id, k.period
-          FROM unnest(%s::text[]) AS wanted(external_id)
-         CROSS JOIN LATERAL (
-            SELECT k.sale_id, k.period FROM revenue_salekey k
-             WHERE k.partner_id = %s AND k.external_id = wanted.external_id
-            OFFSET 0) k
+  FROM (SELECT k.sale_id, k.period FROM revenue_salekey k
+         WHERE k.partner_id = %s AND k.external_id = ANY(%s::text[])
          ORDER BY k.sale_id) k
  CROSS JOIN LATERAL (
     SELECT * FROM revenue_sale s
@@ -421,7 +419,7 @@ def _sale_digests(partner: Partner, external_ids: list[str]) -> dict[str, str]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest"), [external_ids, partner.pk, partner.pk]
+            SALE_BY_KEY_SQL.format(columns="s.external_id, s.content_digest"), [partner.pk, external_ids, partner.pk]
         )
         return dict(cursor.fetchall())
 
@@ -562,14 +560,14 @@ def _refunds_store(
         cursor.execute(
             SALE_BY_KEY_SQL.format(columns="s.id, s.external_id, s.type, s.amount, s.currency, s.occurred_at")
             + " FOR UPDATE OF s",
-            [named, partner.pk, partner.pk],
+            [partner.pk, named, partner.pk],
         )
         targets = {row[1]: row for row in cursor.fetchall()}
         # One round trip for the rest: what each target has had refunded, and the digests of
         # the batch's refunds already stored (a re-sent refund is a duplicate).
         cursor.execute(
             _REFUNDED_AND_STORED_SQL,
-            [[row[0] for row in targets.values()], sorted(refund_ids), partner.pk, partner.pk],
+            [[row[0] for row in targets.values()], partner.pk, sorted(refund_ids), partner.pk],
         )
         refunded: dict[int, int] = {}
         stored: dict[str, str] = {}
