@@ -21,15 +21,26 @@ def transaction_settings(cursor: Any, **settings: str) -> Iterator[None]:
     run inside a caller's (a settlement run, a test): its later statements would be planned
     without nested loops too — over a table partitioned by month, as parallel hash joins of
     every partition. On an error nothing is put back here: the savepoint's rollback does it."""
-    previous: dict[str, str | None] = {}
-    for name, value in settings.items():
-        # missing_ok: a custom setting (haken.*) is unknown to a session until first set; it
-        # reads NULL then, and set_config(name, NULL) puts it back to its default ('').
-        cursor.execute("SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value])
-        previous[name] = cursor.fetchone()[0]
+    if not settings:
+        yield
+        return
+    # One statement to set them all and one to put them back, whatever their number (each
+    # round trip waits for a core on a loaded machine). A select list is evaluated left to
+    # right, so each setting is read before it is set. missing_ok: a custom setting (haken.*)
+    # is unknown to a session until first set; it reads NULL then, and set_config(name, NULL)
+    # puts it back to its default ('').
+    names = list(settings)
+    cursor.execute(
+        "SELECT " + ", ".join(["current_setting(%s, true), set_config(%s, %s, true)"] * len(names)),
+        [param for name in names for param in (name, name, settings[name])],
+    )
+    row = cursor.fetchone()
+    previous = {name: row[2 * position] for position, name in enumerate(names)}
     yield
-    for name, earlier in previous.items():
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, earlier])
+    cursor.execute(
+        "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+        [param for name in names for param in (name, previous[name])],
+    )
 
 
 def update_statement(queryset: QuerySet[Any], **values: Any) -> Statement:

@@ -33,6 +33,32 @@ def test_settings_hold_inside_and_are_put_back_after():
 
 
 @pytest.mark.django_db
+def test_several_settings_are_set_in_one_statement_and_put_back_in_one(django_assert_num_queries):
+    # given a custom setting set earlier in the transaction and the session's default work_mem
+    name = "haken.test_db_two_settings"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'earlier', true)", [name])
+        before = _setting("work_mem")
+        assert before != "64MB"
+        # when a block changes both
+        with transaction_settings(cursor, work_mem="64MB", **{name: "on"}):
+            inside = (_setting("work_mem"), _setting(name))
+        after = (_setting("work_mem"), _setting(name))
+        # and another runs nothing inside (a cursor of its own: one made before the count is not counted)
+        with (
+            django_assert_num_queries(2),
+            connection.cursor() as counted,
+            transaction_settings(counted, work_mem="64MB", **{name: "on"}),
+        ):
+            pass
+        again = (_setting("work_mem"), _setting(name))
+    # then the statements inside had both, and each is put back to what it was before it;
+    # one statement set both and one put both back
+    assert inside == ("64MB", "on")
+    assert after == again == (before, "earlier")
+
+
+@pytest.mark.django_db
 def test_an_error_inside_leaves_the_settings_to_the_savepoint_s_rollback():
     # when the block fails inside an atomic block of the caller's transaction
     with transaction.atomic():

@@ -671,3 +671,35 @@ def test_the_digest_migration_recomputes_every_stored_digest_as_the_service_comp
         cursor.execute(migration.Migration.operations[0].sql)
     # then every digest is back, exactly
     assert dict(Sale.objects.values_list("external_id", "content_digest")) == expected
+
+
+def test_an_upload_is_stored_without_jit_and_the_session_gets_its_settings_back(world, monkeypatch):
+    # given a file of a sale and its refund, and the session's own JIT and work_mem settings
+    def setting(name: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting(%s)", [name])
+            return cursor.fetchone()[0]
+
+    before = (setting("jit"), setting("work_mem"))
+    assert before[0] == "on"
+    upload = uploaded(
+        world,
+        HEADER
+        + "s-jit,sale,2026-10-03T12:00:00+09:00,1000,JPY,,,,,,\n"
+        + "r-jit,refund,2026-10-04T12:00:00+09:00,400,JPY,,,,,,s-jit\n",
+    )
+    seen: list[tuple[str, str]] = []
+    store = uploads._store
+
+    def store_watched(run):
+        seen.append((setting("jit"), setting("work_mem")))
+        return store(run)
+
+    monkeypatch.setattr(uploads, "_store", store_watched)
+    # when it is processed
+    upload_process(upload_id=upload.pk)
+    # then its statements were planned without JIT (per-row look-ups over every month's
+    # partition are costed past the JIT thresholds), in memory, and both are put back after
+    assert seen == [("off", "256MB")]
+    assert counts(upload)[3:6] == (2, 0, 0)
+    assert (setting("jit"), setting("work_mem")) == before
