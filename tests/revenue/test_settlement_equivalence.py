@@ -86,9 +86,7 @@ def _touchpoints(rng: random.Random, placements: list[Placement]) -> dict[int, l
     return keys
 
 
-def _sales(
-    rng: random.Random, partner, keys: list[tuple[str, str]], count: int, month: int, prefix: str
-) -> list[Sale]:
+def _sales(rng: random.Random, partner, keys: list[tuple[str, str]], count: int, month: int, prefix: str) -> list[Sale]:
     """`count` sales of `month`: a fifth carry no key, most one, some two or three (possibly
     of different placements), a few a key no touchpoint carries."""
     rows = []

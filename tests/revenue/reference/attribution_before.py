@@ -1,4 +1,9 @@
-"""Attribution: which placement, if any, earned each sale (DESIGN.md §5a).
+"""The code before the settlement SQL change of issue 16 (commit 84a4180), frozen: the reference
+tests/revenue/test_settlement_equivalence.py holds the current code to. Not imported by the product.
+
+The original docstring follows.
+
+Attribution: which placement, if any, earned each sale (DESIGN.md §5a).
 
 The rule, evaluated in SQL for many sales at once (never a Python loop per sale):
 - a candidate is a touchpoint of the same partner whose key the sale carries

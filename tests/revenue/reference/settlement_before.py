@@ -1,4 +1,9 @@
-"""Settlement: a statement per contract per period (DESIGN.md §5, §5a), reviewed by
+"""The code before the settlement SQL change of issue 16 (commit 84a4180), frozen: the reference
+tests/revenue/test_settlement_equivalence.py holds the current code to. Not imported by the product.
+
+The original docstring follows.
+
+Settlement: a statement per contract per period (DESIGN.md §5, §5a), reviewed by
 finance, approved into the ledger.
 
 Which events a statement (contract C, period P) counts — the same SQL selects them when
@@ -42,6 +47,7 @@ from ledger.services.posting import Posting, journal_entry_post
 from revenue.models import Inquiry, SettlementRun, Statement, StatementAdjustment, StatementLine, StatementSplit
 from revenue.money import split_largest_remainder
 from revenue.rating import rate_period
+from revenue.services.rollups import rollup_apply_sql
 from tests.revenue.reference.attribution_before import (
     PICK_KIND,
     PICK_PLACEMENT,
@@ -53,7 +59,6 @@ from tests.revenue.reference.attribution_before import (
     picked_sales_sql,
     touch_rules_cte,
 )
-from revenue.services.rollups import rollup_apply_sql
 from webhooks.models import EventType
 from webhooks.services import webhook_event_emit
 
