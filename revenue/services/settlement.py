@@ -145,11 +145,18 @@ _COUNTED_REFUNDS = f"""
            AND NOT EXISTS (SELECT 1 FROM revenue_saleexclusion rx WHERE rx.sale_id = r.id)
            {{narrow_refunds}}
     ),
+    -- The refunded sales, read once: with nested loops off (every contract at once) each
+    -- reading is a hash join against every sale up to P, and both uses below need them.
+    refunded AS MATERIALIZED (
+        SELECT o.id, o.partner_id, o.occurred_at, o.period, o.coupon_code, o.click_id, o.conversation_id,
+               o.statement_id, o.attribution, o.placement_id, o.touchpoint_id, o.attributed_key
+          FROM revenue_sale o
+         WHERE o.id IN (SELECT refund_of_id FROM candidate_refunds)
+    ),
     refunded_sales AS (
         SELECT o.id, o.partner_id, o.occurred_at, o.period, o.coupon_code, o.click_id, o.conversation_id
-          FROM revenue_sale o
-         WHERE o.id IN (SELECT refund_of_id FROM candidate_refunds) AND o.statement_id IS NULL
-           AND (o.period >= %(period)s OR o.attribution <> 'unattributed')
+          FROM refunded o
+         WHERE o.statement_id IS NULL AND (o.period >= %(period)s OR o.attribution <> 'unattributed')
     ),
     picked_refunded AS ({picked_sales_sql("refunded_sales")}),
     counted_refunds AS (
@@ -160,7 +167,7 @@ _COUNTED_REFUNDS = f"""
                     ELSE coalesce((ARRAY['coupon_code', 'click_id', 'conversation_id'])[p.pick[{PICK_KIND}]], '')
                END AS attributed_key
           FROM candidate_refunds r
-          JOIN revenue_sale o ON o.id = r.refund_of_id
+          JOIN refunded o ON o.id = r.refund_of_id
           LEFT JOIN picked_refunded p ON p.id = o.id
           LEFT JOIN revenue_statement st ON st.id = o.statement_id
           JOIN scope sc ON sc.placement_id = CASE WHEN o.statement_id IS NOT NULL THEN o.placement_id
