@@ -19,7 +19,7 @@ from revenue.services import inquiries, statement_batches
 from revenue.services.attribution import attribution_reopen, attribution_run
 from revenue.services.settlement import settlement_run_execute, statement_approve, statement_submit
 from tests.support.inquiries import NET, OCT, SHARE, inquiry_state, october_in_review
-from tests.support.revenue import at, backdate, touch
+from tests.support.revenue import at, backdate, sale, touch
 from tests.support.world import hire
 from webhooks.models import OutboundEvent
 from webhooks.services import webhook_endpoint_create
@@ -284,6 +284,24 @@ def test_accepting_with_another_placement_re_attributes_the_sale_to_it(world, sc
     attribution_reopen(partner_ids=[world.hoshi.pk])
     attribution_run()
     assert Sale.objects.get(pk=scene.sales[2].pk).placement_id == other.pk
+
+
+def test_a_sale_carrying_no_key_counts_where_finance_named_its_placement(world, scene):
+    # Given Kai's placement at Hoshi Mart and a 250,000 sale carrying no key, which finance
+    # gave to Kai (the stored decision, as accepting an inquiry writes it): settlement leaves
+    # keyless sales out before its touchpoint joins, but not one finance placed
+    other = backdate(hire(world, employee="kai"))
+    keyless = sale(world.hoshi, at(10, 25), 250_000, external_id="oct-keyless")
+    inquiry = _open(world, scene, sale=scene.sales[0])
+    SaleExclusion.objects.create(
+        sale=keyless, partner=world.hoshi, placement=other, inquiry=inquiry, created_by=world.finance
+    )
+    # when October is settled
+    settlement_run_execute(run_id=SettlementRun.objects.create(period=OCT).pk)
+    # then the sale counts for Kai, and Rinna's figures are what they were
+    kai = Statement.objects.get(contract=other.contract, period=OCT)
+    assert (kai.net, kai.lines.get(kind="attributed_sales").quantity) == (250_000, 1)
+    assert Statement.objects.get(contract=scene.placement.contract, period=OCT).net == NET
 
 
 def test_re_attributing_to_another_partners_placement_is_refused(world, scene):
