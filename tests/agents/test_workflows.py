@@ -691,3 +691,38 @@ def test_a_question_naming_the_item_is_about_it_only_where_its_listing_answers_o
     assert workflows._fact(duvet, "古い綿の布団の打ち直しもやってますか", named_only=True) == ""
     # and a question its listing does answer finds the sentence
     assert workflows._fact(duvet, "この布団は洗えますか", named_only=True) == "自宅で洗えます。"
+
+
+# --- round six: a pointer with a question, a budget for anything ------------------------------------
+
+
+def test_an_ordinal_with_a_question_is_answered_from_that_items_listing(world):
+    # given two items shown for a request
+    placement = rinna_at_hoshi(world)
+    first = say(world, placement, "Something hot for lunch?")
+    assert [p["sku"] for p in first.products] == ["BENTO-KARAAGE", "NIKUMAN"]
+    # when the shopper asks something of the second one
+    reply = say(world, placement, "does the second one come from the steamer?", conversation=first.conversation)
+    # then the answer is that item's own sentence, and no new search runs
+    assert [p["sku"] for p in reply.products] == ["NIKUMAN"]
+    assert "Hot pork bun from the steamer at the register." in reply.content
+    assert reply.intent == "recommend"
+
+
+def test_a_budget_for_anything_shows_the_items_within_it(world):
+    # given a catalog with no word for a present
+    placement = rinna_at_hoshi(world)
+    # when a shopper asks for anything within a budget, for a purpose the shop has no word for
+    reply = say(world, placement, "anything nice for a present under 200 yen?")
+    # then the items within the budget are shown, cheapest first
+    assert [p["sku"] for p in reply.products] == ["GREEN-TEA", "NIKUMAN", "ONI-SALMON"]
+    assert reply.intent == "recommend"
+
+
+def test_a_budget_for_a_thing_the_shop_does_not_sell_shows_nothing(world):
+    # given the same catalog; when the thing asked for is named and the shop has none
+    placement = rinna_at_hoshi(world)
+    reply = say(world, placement, "any blenders under 200 yen?")
+    # then nothing within the budget is passed off as one
+    assert reply.products == []
+    assert reply.intent == "no_match"
