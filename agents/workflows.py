@@ -1266,6 +1266,8 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
         # A Japanese question that names no pointer (それ, この…) is about the item only when its
         # listing answers words other than the item's name; else it is a question of its own.
         fact = _fact(focus, question, named_only=u.about == "ask?")
+        if not fact and u.about == "ask" and u.referenced and _documents_answer(ctx, question):
+            return None  # "the first one — can you ship it to Canada?": its listing is silent, the policy is not
         if not fact:
             return None if u.about == "ask?" else _unstated(ctx, focus)
         return _show(ctx, state, [_listed(focus, fact)], note="reference", remember=False)

@@ -16,6 +16,7 @@ from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from revenue.models import Outcome, Touchpoint
 from revenue.services.ingestion import outcomes_ingest
 from tests.support.agents import (
+    RETURNS_MD,
     broken,
     db_state,
     fake,
@@ -726,3 +727,20 @@ def test_a_budget_for_a_thing_the_shop_does_not_sell_shows_nothing(world):
     # then nothing within the budget is passed off as one
     assert reply.products == []
     assert reply.intent == "no_match"
+
+
+def test_a_pointer_with_a_policy_question_its_listing_is_silent_on_gets_the_policy(world):
+    # given Rinna with the catalog and the returns policy, two items shown
+    placement = rinna_at_hoshi(world)
+    services.document_upload(
+        actor=world.hoshi_owner, placement=placement, content=RETURNS_MD, filename="returns.md", title="Returns policy"
+    )
+    first = say(world, placement, "Something hot for lunch?")
+    # when the shopper asks whether the first one can be returned, and then whether "it" can
+    pointed = say(world, placement, "can I return the first one if it's unopened?", conversation=first.conversation)
+    pronoun = say(world, placement, "can I return it?", conversation=first.conversation)
+    # then the returns policy answers both (no "our catalog doesn't say"), no item is shown
+    for reply in (pointed, pronoun):
+        assert (reply.intent, reply.products) == ("answer", [])
+        assert "You can return unopened items within 14 days of purchase with the receipt." in reply.content
+        assert "catalog doesn't say" not in reply.content
