@@ -401,11 +401,26 @@ def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | N
     if max((p.get("coverage", 0.0) for p in kept), default=0.0) >= MEANING_OVER_WORDS:
         return kept
     price_max = c.price_max if c.cheaper_than is None else min(c.price_max or c.cheaper_than, c.cheaper_than - 1)
+    words_first = None
+    if not kept and _WANTS_AN_ITEM.search(ctx.message.content):
+        # The item the words rank first though they cover too little of the request to show it
+        # alone ("struggling to switch off at night, anything that could help?": the sleep blend,
+        # for its "restful night"); if the meaning ranks it first too, the two agree.
+        weak = tools.product_lookup.invoke(
+            {
+                "placement_id": ctx.conversation.placement_id,
+                "query": u.own_query[:2000],
+                "price_max": None if relax else price_max,
+                "price_min": None if relax else c.price_min,
+            }
+        )
+        words_first = weak[0]["sku"] if weak else None
     meant = tools.product_by_meaning(
         ctx.conversation.placement_id,
         u.own_query,
         price_max=None if relax else price_max,
         price_min=None if relax else c.price_min,
+        words_first=words_first,
     )
     if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
         return kept
@@ -1266,7 +1281,7 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
         # A Japanese question that names no pointer (それ, この…) is about the item only when its
         # listing answers words other than the item's name; else it is a question of its own.
         fact = _fact(focus, question, named_only=u.about == "ask?")
-        if not fact and u.about == "ask" and u.referenced and _documents_answer(ctx, question):
+        if not fact and u.about == "ask" and u.referenced and not u.pronoun and _documents_answer(ctx, question):
             return None  # "the first one — can you ship it to Canada?": its listing is silent, the policy is not
         if not fact:
             return None if u.about == "ask?" else _unstated(ctx, focus)
