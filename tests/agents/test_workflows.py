@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents import services, tasks, workflows
+from agents import services, tasks, tools, workflows
 from agents.llm import router_override
 from agents.models import AgentRun, CopyDraft, IssuedCoupon, Message
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
@@ -744,3 +744,14 @@ def test_a_pointer_with_a_policy_question_its_listing_is_silent_on_gets_the_poli
         assert (reply.intent, reply.products) == ("answer", [])
         assert "You can return unopened items within 14 days of purchase with the receipt." in reply.content
         assert "catalog doesn't say" not in reply.content
+
+
+def test_a_weak_word_match_and_the_nearest_meaning_that_agree_are_shown(world):
+    # given the catalog, and a need no item stands out for in meaning alone (green tea 0.31,
+    # the steamed bun 0.27)
+    placement = rinna_at_hoshi(world)
+    assert tools.product_by_meaning(placement.pk, "I'm thirsty") == []
+    # when the words rank the nearest item first too, it is shown; when they rank another, nothing
+    agreed = tools.product_by_meaning(placement.pk, "I'm thirsty", words_first="GREEN-TEA")
+    assert [p["sku"] for p in agreed] == ["GREEN-TEA"]
+    assert tools.product_by_meaning(placement.pk, "I'm thirsty", words_first="NIKUMAN") == []
