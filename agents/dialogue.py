@@ -775,7 +775,13 @@ def understand(
     if pointed and len(referenced) == 1 and not beyond and not about:
         # "does the first one come with a case?", 「二つ目は洗えますか」, "the red one, does it keep
         # drinks cold?": a question about the item pointed at, answered from its listing.
-        about = _about_pointed(text, referenced[0], query_terms, acts)
+        # "the black one in a bigger size?": a sibling of the item pointed at, first ("is the first
+        # one better than the second?" compares the two: no step up).
+        sibling = _about_focus(text, lang, acts)
+        if sibling in ("colour", "women", "men", "smaller", "larger"):
+            about = sibling
+        else:
+            about = _about_pointed(text, referenced[0], query_terms, acts)
     return Understanding(
         language=lang,
         acts=acts,

@@ -721,3 +721,16 @@ def test_a_compound_of_a_noun_and_a_stem_is_met_by_an_item_naming_the_noun():
     group = language.word_groups("肩こり")[0]
     assert language.group_matched(group, set(language.terms("温熱パッド（肩用）"))) == 0.6
     assert language.group_matched(group, set(language.terms("足裏マッサージ"))) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "sku", "about"),
+    [
+        ("do you have the red one in a bigger size?", "FL-RED", "larger"),
+        ("the second one, any other colours?", "FL-RED", "colour"),
+        ("is the first one better than the second?", "FL-BLU", "ask"),  # a comparison, no step up
+    ],
+)
+def test_a_pointer_with_a_sibling_asked_for_looks_for_that_items_siblings(text, sku, about):
+    understood = read(text, shown=FLASKS, topic="flask")
+    assert ([p["sku"] for p in understood.referenced], understood.about) == ([sku], about)
