@@ -186,6 +186,9 @@ _THAT_ONE = re.compile(
     r"それ|これ|あれ|その|この|さっきの|先ほどの",
     _I,
 )
+# "one that keeps the tea warmer", "something which …": "that" opens a relative clause there,
+# it points at nothing shown.
+_RELATIVE = re.compile(r"\b(one|ones|something|anything|things?)\s+(?:that|which)\b", _I)
 _CHEAPER = re.compile(
     r"\b(cheaper|less expensive|less pricey|less costly|lower price|lower[- ]priced|more affordable|budget|"
     r"inexpensive|not (as|so) (expensive|pricey|dear))\b|"
@@ -224,6 +227,11 @@ _ABOUT_IT = re.compile(
     r"(?:it|that|this|they|that one|this one)\b|"
     r"\bhow (?:heavy|big|large|long|wide|tall|heavy|deep|small)\s+(?:is|are)\s+(?:it|that|this|they|that one)\b|"
     r"\bwhat(?:'s| is| are) (?:it|that|this|they) made (?:of|from)\b",
+    _I,
+)
+_DOING_WITH_IT = re.compile(
+    r"^\s*(?:and|so|but|ok|okay|also|hmm)?[,\s]*(?:can|could|do|will|would|should|may)\s+(?:i|we|you)\s+"
+    r"(?:\w+\s+){1,3}?(?:it|them|that one|this one)\b",
     _I,
 )
 _JA_ASKS = re.compile(r"(?:ますか|ですか|でしょうか|ますか？|か？|か\?)\s*[？?]?\s*$")
@@ -645,11 +653,16 @@ def understand(
             residue = _strip(_ORDINAL, residue)
         else:
             named = _named(text, shown)
+            marked = _marked(text, compared)
             if named:
                 referenced = named
+            elif marked is not None:
+                referenced = [marked]
+                pointed = True
             elif (
-                _THAT_ONE.search(text)
-                and not (set(acts) & {"goodbye", "thanks", "greeting", "smalltalk"})
+                _THAT_ONE.search(_RELATIVE.sub(r"\1", text))
+                # "thanks, how much is it?": the courtesy comes with a question about the item.
+                and (not (set(acts) & {"goodbye", "thanks", "greeting", "smalltalk"}) or _QUESTION.search(residue))
                 and (len(shown) == 1 or acts)
             ):
                 referenced = shown[:1]
@@ -759,6 +772,16 @@ def understand(
         acts.append("smalltalk")
     confidence = 0.95 if (acts and not query_terms) else 0.7
     about = _about_focus(text, lang, acts) if shown and not pointed else ""
+    if pointed and len(referenced) == 1 and not beyond and not about:
+        # "does the first one come with a case?", 「二つ目は洗えますか」, "the red one, does it keep
+        # drinks cold?": a question about the item pointed at, answered from its listing.
+        # "the black one in a bigger size?": a sibling of the item pointed at, first ("is the first
+        # one better than the second?" compares the two: no step up).
+        sibling = _about_focus(text, lang, acts)
+        if sibling in ("colour", "women", "men", "smaller", "larger"):
+            about = sibling
+        else:
+            about = _about_pointed(text, referenced[0], query_terms, acts)
     return Understanding(
         language=lang,
         acts=acts,
@@ -798,10 +821,49 @@ def _about_focus(text: str, lang: str, acts: list[str]) -> str:
             # 「のど飴もありますか」 asks for another item, not about this one.
             return "" if _JA_EXISTS.search(said) else "ask?"
         return ""
-    return "ask" if _ABOUT_IT.search(text) else ""
+    if _ABOUT_IT.search(text):
+        return "ask"
+    # "can I put it in the dishwasher?": the shopper does something with it; about the item
+    # only where its listing speaks to that ("can I return it?" is for the policies).
+    return "ask?" if _DOING_WITH_IT.search(text) else ""
 
 
 _VERB_ENDING = ("マス", "マセン", "マシ", "タイ", "テ", "ナイ")
+
+
+def _about_pointed(text: str, item: dict[str, Any], query_terms: list[str], acts: list[str]) -> str:
+    """ "ask" when a message that points at one shown item also asks something of it: a
+    question with words other than the item's own name ("how much is the second one?" asks
+    nothing its price line does not say, so it stays a plain reference)."""
+    if {"discount", "human", "goodbye"} & set(acts) or not _QUESTION.search(text):
+        return ""
+    own = set(language.terms(item.get("name", "")))
+    return "ask" if any(t not in own for t in query_terms) else ""
+
+
+_POINTER_FORM = re.compile(r"\b(?:the|that|this)\s+(?:\w+\s+){1,2}?(?:one|ones)\b|の(?:方|ほう)?(?:は|を|が|に|で)", _I)
+
+
+def _marked(text: str, shown: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The one shown item that a pointer marks by a word of its name or tags that no other shown
+    item carries ("the red one" among a blue and a red flask, 「グレーのは」 beside beige), else
+    None. Only the words of the pointer phrase count ("the red one, does it keep drinks cold?")."""
+    if len(shown) < 2:
+        return None
+    phrases = [m.group(0) for m in _POINTER_FORM.finditer(text)]
+    if not phrases:
+        return None
+    own = [set(language.terms(f"{p.get('name', '')} {' '.join(p.get('tags', []))}")) for p in shown]
+    marked: set[int] = set()
+    for at, m in enumerate(_POINTER_FORM.finditer(text)):
+        # English: the words inside "the … one"; Japanese: the word just before の (青いの: 青).
+        japanese = language.is_japanese(phrases[at])
+        groups = language.word_groups(text[max(0, m.start() - 12) : m.start()] if japanese else phrases[at])
+        for group in groups[-1:] if japanese else groups:
+            carriers = [i for i, terms in enumerate(own) if language.group_matched(group, terms)]
+            if len(carriers) == 1:
+                marked.add(carriers[0])
+    return shown[marked.pop()] if len(marked) == 1 else None
 
 
 def _spelled_in(reading: str, run: str) -> bool:

@@ -335,8 +335,22 @@ def _ja_groups(run: str) -> tuple[tuple[str, frozenset[str], frozenset[str], boo
             alternatives.add(f"@{morpheme.reading_form()}"[:64])
         # Its kanji count only all together: 頭痛 is met by 頭 and 痛, 駐車場 not by 場 alone.
         kanji = frozenset(c for c in form if _KANJI.match(c) and c not in _STOP_KANJI)
+        if (stem := _NOUN_AND_VERB_STEM.fullmatch(form)) and _is_noun(stem.group(1)):
+            # A noun and a verb's stem (肩凝り, 寝付き, 靴擦れ) is an ailment or a doing of that
+            # noun: 肩こり is about the shoulder, so the noun's kanji are the ones that count.
+            kanji = frozenset(c for c in stem.group(1) if c not in _STOP_KANJI) or kanji
         out.append((form[:64], frozenset(alternatives), kanji, pos[1] == "固有名詞"))
     return tuple(out)
+
+
+_NOUN_AND_VERB_STEM = re.compile(r"([\u4e00-\u9fff]+?)[\u4e00-\u9fff][\u3041-\u3093]{1,2}")
+
+
+@lru_cache(maxsize=4096)
+def _is_noun(word: str) -> bool:
+    """Whether Sudachi reads the word whole as one common noun (肩, 靴; not 寝, a verb's stem)."""
+    morphemes = list(_tokenizer().tokenize(word))
+    return len(morphemes) == 1 and morphemes[0].part_of_speech()[:2] == ("名詞", "普通名詞")
 
 
 def word_groups(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:

@@ -167,6 +167,7 @@ def product_by_meaning(
     price_max: int | None = None,
     price_min: int | None = None,
     limit: int = 2,
+    words_first: str | None = None,
 ) -> list[dict[str, Any]]:
     """Items that fit what an English-speaking shopper describes in words the catalog does not
     use ("my hands get cold when I ride" → winter gloves, "keep my bike from getting stolen" →
@@ -202,14 +203,21 @@ def product_by_meaning(
         kinds = set(ranked[0][0].tags) | set(second[0].tags)
         third = next((s for item, (s, _) in ranked[1:] if item is not second[0] and not set(item.tags) & kinds), 0.0)
         pair = second[1] >= MEANING_PAIR_MIN and second[1] - third >= MEANING_STANDOUT_GAP
-    if not pair and (
-        (top < MEANING_MIN and not standout) or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR)
+    # The item the words rank first (`words_first`, too weakly to show on their own) is the
+    # nearest in meaning too: two weak signals that agree, when it is near enough to stand out.
+    agreed = words_first == ranked[0][0].sku and top >= MEANING_STANDOUT_MIN
+    if (
+        not pair
+        and not agreed
+        and ((top < MEANING_MIN and not standout) or (top - runner_up < MEANING_MARGIN and top < MEANING_CLEAR))
     ):
         return []  # nothing close enough, or several unlike items equally close: no guess
     out: list[dict[str, Any]] = []
     for item, (sim, clause) in ranked[:limit]:
         if pair and second is not None and item is not ranked[0][0] and item is not second[0]:
             continue
+        if agreed and not pair and item is not ranked[0][0] and not set(item.tags) & set(ranked[0][0].tags):
+            continue  # beside an agreed pick, only items of its kind (the guess is about that kind)
         if sim < top - MEANING_MARGIN and not (out and sim >= MEANING_CLEAR - MEANING_MARGIN) and not pair:
             break  # (two unlike items both clearly near the need: both, the nearer first)
         # The reason given is the blurb's sentence that holds the clause nearest the need.

@@ -401,18 +401,52 @@ def _lookup_any(ctx: TurnContext, *, relax: bool = False, exclude: list[str] | N
     if max((p.get("coverage", 0.0) for p in kept), default=0.0) >= MEANING_OVER_WORDS:
         return kept
     price_max = c.price_max if c.cheaper_than is None else min(c.price_max or c.cheaper_than, c.cheaper_than - 1)
+    words_first = None
+    if not kept and _WANTS_AN_ITEM.search(ctx.message.content):
+        # The item the words rank first though they cover too little of the request to show it
+        # alone ("struggling to switch off at night, anything that could help?": the sleep blend,
+        # for its "restful night"); if the meaning ranks it first too, the two agree.
+        weak = tools.product_lookup.invoke(
+            {
+                "placement_id": ctx.conversation.placement_id,
+                "query": u.own_query[:2000],
+                "price_max": None if relax else price_max,
+                "price_min": None if relax else c.price_min,
+            }
+        )
+        words_first = weak[0]["sku"] if weak else None
     meant = tools.product_by_meaning(
         ctx.conversation.placement_id,
         u.own_query,
         price_max=None if relax else price_max,
         price_min=None if relax else c.price_min,
+        words_first=words_first,
     )
     if not meant or (kept and meant[0]["sku"] == kept[0]["sku"]):
         return kept
     chosen = {m["sku"] for m in meant}
     for m in meant:
         m["meant"] = True
-    return meant + [p for p in kept if p["sku"] not in chosen]
+    # An item the words found that the meaning puts nearly as near as its best pick leads: the
+    # words and the meaning agree on it ("keep my tea hot": the tea cosy, which keeps a pot warm,
+    # before the glass teapot that is merely about tea).
+    near = semantics.need_scores(
+        u.own_query, [(p["name"], f"{p['description']} ({', '.join(p['tags'])})") for p in kept]
+    )
+    agreed = [
+        p
+        for p, (sim, _) in sorted(zip(kept, near, strict=True), key=lambda pair: -pair[1][0])
+        if sim >= meant[0]["score"] - tools.MEANING_MARGIN
+    ]
+    for p, (sim, _) in zip(kept, near, strict=True):
+        if p in agreed:
+            p["meant"], p["coverage"] = True, round(max(p.get("coverage", 0.0), sim), 3)
+    first = {p["sku"] for p in agreed}
+    return (
+        agreed
+        + [m for m in meant if m["sku"] not in first]
+        + [p for p in kept if p["sku"] not in chosen and p["sku"] not in first]
+    )
 
 
 def _widen(ctx: TurnContext, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -456,6 +490,14 @@ def _lookup_by_words(
     if not relax:
         args.update(price_max=price_max, price_min=c.price_min)
     found = tools.product_lookup.invoke(args)
+    if not found and not relax and _budget_is_the_request(ctx):
+        # 「3000円以内でちょっとしたプレゼントになるもの」, "anything nice for a gift under $20?": a
+        # thing of any kind for a purpose the shop has no word for; the budget is what narrows.
+        args.update(query="")
+        found = tools.product_lookup.invoke(args)
+        for p in found:
+            p["coverage"] = PRODUCT_COVERAGE_MIN
+        return found
     if not found and u.follow_up and c.attributes and c.cheaper_than is None and u.own_query:
         # Not a narrowing of the previous topic after all ("ひやけどめは？" after masks): a new request.
         u.query, u.follow_up, c.attributes = u.own_query, False, []
@@ -471,7 +513,11 @@ def _lookup_by_words(
     vocabulary = tools.vocabulary(ctx.conversation.placement_id)
     head = retrieval.head_word(u.own_query or u.query, vocabulary)
     unknown = (
-        frozenset(g[0] for g in language.word_groups(u.query) if not (g[1] & vocabulary) and g[0] != head)
+        frozenset(
+            g[0]
+            for g in language.word_groups(u.query)
+            if not (g[1] & vocabulary) and not (g[2] and g[2] <= vocabulary) and g[0] != head
+        )
         if head in vocabulary or not head
         else frozenset()
     )
@@ -516,6 +562,24 @@ def _lookup_by_words(
 
 
 PRODUCT_COVERAGE_MIN = 0.34
+
+# A request for a thing of no kind named: "something", "anything", 何か, 〜もの.
+_ANY_THING = re.compile(r"\b(?:something|anything)\b|何か|なにか|もの(?:は|が|を|って|で|、|$)")
+
+
+def _budget_is_the_request(ctx: TurnContext) -> bool:
+    """Whether a request within a price bound asks for a thing of any kind (its other words are
+    none the shop uses: a purpose such as a present), so the items within the bound answer it."""
+    u = _u(ctx)
+    c = u.constraints
+    if c.price_max is None or c.attributes or u.follow_up or c.cheaper_than is not None:
+        return False
+    if not _ANY_THING.search(ctx.message.content):
+        return False
+    vocabulary = tools.vocabulary(ctx.conversation.placement_id)
+    return not any(g[1] & vocabulary or (g[2] and g[2] <= vocabulary) for g in language.word_groups(u.own_query))
+
+
 MEANING_OVER_WORDS = 0.75  # words that cover less of the request than this yield to a clear match in meaning
 
 
@@ -1211,16 +1275,30 @@ def _about_focus(ctx: TurnContext, state: TurnState) -> TurnState | None:
                 break
         if not picks and u.about != "ask":
             return None
+    if not picks and u.about == "ask?" and u.language != "ja" and _documents_answer(ctx, question):
+        return None  # "can I return it?" after an item: the returns policy answers
     if not picks and u.about in ("ask", "ask?"):
         # A Japanese question that names no pointer (それ, この…) is about the item only when its
         # listing answers words other than the item's name; else it is a question of its own.
         fact = _fact(focus, question, named_only=u.about == "ask?")
+        if not fact and u.about == "ask" and u.referenced and not u.pronoun and _documents_answer(ctx, question):
+            return None  # "the first one — can you ship it to Canada?": its listing is silent, the policy is not
         if not fact:
             return None if u.about == "ask?" else _unstated(ctx, focus)
         return _show(ctx, state, [_listed(focus, fact)], note="reference", remember=False)
     if not picks:
         return None
     return _show(ctx, state, [_listed(i, _fact(i, question)) for i in picks[:3]], note="")
+
+
+def _documents_answer(ctx: TurnContext, question: str) -> bool:
+    if not question or not selectors.placement_stock(ctx.conversation.placement_id).documents:
+        return False
+    _, cover = _answer_sentences(ctx, question)
+    return cover >= POLICY_OVER_LISTING
+
+
+POLICY_OVER_LISTING = 0.55  # as sure as a policy answer that outranks the catalog's items
 
 
 def _compared_with_named(ctx: TurnContext) -> None:

@@ -618,3 +618,119 @@ def test_nothing_shown_is_no_follow_up_about_an_item():
 def test_money_slang_and_for_an_amount_are_budgets(text, price_max):
     exponent = 0 if "円" in text else 2
     assert dialogue.parse_constraints(text, exponent)[0].price_max == price_max
+
+
+# --- pointers with a question, courtesy with a question, compounds (round six) ------------------
+
+FLASKS = [
+    {"sku": "FL-BLU", "name": "Thermal flask 500ml (blue)", "price": 2800, "tags": ["flask", "blue"]},
+    {"sku": "FL-RED", "name": "Thermal flask 500ml (red)", "price": 2800, "tags": ["flask", "red"]},
+]
+BLANKETS = [
+    {"sku": "MF-BEI", "name": "マイクロファイバー毛布（ベージュ）", "price": 3980, "tags": ["毛布", "ベージュ"]},
+    {"sku": "MF-GRY", "name": "マイクロファイバー毛布（グレー）", "price": 3980, "tags": ["毛布", "グレー"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("does the first one come with a case?", "PEN-A"),
+        ("二つ目は洗えますか", "PEN-B"),
+        ("最後のはインクを替えられますか", "PEN-C"),
+        ("安い方は替え芯がありますか", "PEN-A"),
+    ],
+)
+def test_a_pointer_with_a_question_asks_about_the_item_pointed_at(text, sku):
+    # given three items shown; when an ordinal or a comparison comes with a question
+    understood = read(text, vocabulary={"ボールペン"})
+    # then the question is about that one item, answered from its listing, not a new search
+    assert (understood.about, [p["sku"] for p in understood.referenced]) == ("ask", [sku])
+
+
+def test_a_pointer_that_asks_only_the_price_stays_a_plain_reference():
+    understood = read("how much is the second one?")
+    assert (understood.about, [p["sku"] for p in understood.referenced]) == ("", ["PEN-B"])
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "sku", "about"),
+    [
+        ("how about the red one, does it keep drinks cold too?", FLASKS, "FL-RED", "ask"),
+        ("the blue one please", FLASKS, "FL-BLU", ""),
+        ("グレーのは洗えますか", BLANKETS, "MF-GRY", "ask"),
+        ("ベージュのにします", BLANKETS, "MF-BEI", ""),
+    ],
+)
+def test_an_attribute_only_one_shown_item_carries_points_at_it(text, shown, sku, about):
+    understood = read(text, shown=shown, topic="flask")
+    assert ([p["sku"] for p in understood.referenced], understood.about) == ([sku], about)
+
+
+def test_an_attribute_every_shown_item_carries_points_at_none():
+    # "the 500ml one": both flasks are 500ml, so nothing is singled out
+    assert read("the 500ml one", shown=FLASKS, topic="flask").referenced == []
+
+
+def test_thanks_with_a_question_about_it_is_about_the_item_shown():
+    understood = read("thanks, how much is it?", shown=FLASKS[:1], topic="flask")
+    assert ([p["sku"] for p in understood.referenced], understood.pronoun, "thanks" in understood.acts) == (
+        ["FL-BLU"],
+        True,
+        True,
+    )
+
+
+def test_thanks_alone_points_at_nothing():
+    assert read("thanks, that's it", shown=FLASKS[:1], topic="flask").referenced == []
+
+
+def test_one_that_opens_a_relative_clause_and_points_at_nothing():
+    understood = read("is there one that keeps the tea warmer?", shown=FLASKS[:1], topic="tea")
+    assert (understood.referenced, understood.pronoun) == ([], False)
+
+
+@pytest.mark.parametrize(
+    ("text", "about"),
+    [
+        ("can I put it in the dishwasher?", "ask?"),
+        ("could we take it on a plane?", "ask?"),
+        ("can I return it?", "ask?"),
+        ("can I have a look at the catalogue?", ""),
+    ],
+)
+def test_doing_something_with_it_may_be_about_the_item_in_focus(text, about):
+    assert read(text, shown=FLASKS[:1], topic="flask").about == about
+
+
+@pytest.mark.parametrize(
+    ("word", "kanji"),
+    [
+        ("肩こり", {"肩"}),  # a noun and a verb's stem: about the shoulder
+        ("靴擦れ", {"靴"}),
+        ("目薬", {"目", "薬"}),  # two nouns: all its kanji together, as before
+        ("乾燥肌", {"乾", "燥", "肌"}),
+    ],
+)
+def test_a_noun_and_a_verb_stem_compound_counts_by_its_nouns_kanji(word, kanji):
+    assert set(language.word_groups(word)[0][2]) == kanji
+
+
+def test_a_compound_of_a_noun_and_a_stem_is_met_by_an_item_naming_the_noun():
+    # given 肩こり asked about and an item "for the shoulder"; then it is partly covered (kanji credit)
+    group = language.word_groups("肩こり")[0]
+    assert language.group_matched(group, set(language.terms("温熱パッド（肩用）"))) == 0.6
+    assert language.group_matched(group, set(language.terms("足裏マッサージ"))) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "sku", "about"),
+    [
+        ("do you have the red one in a bigger size?", "FL-RED", "larger"),
+        ("the second one, any other colours?", "FL-RED", "colour"),
+        ("is the first one better than the second?", "FL-BLU", "ask"),  # a comparison, no step up
+    ],
+)
+def test_a_pointer_with_a_sibling_asked_for_looks_for_that_items_siblings(text, sku, about):
+    understood = read(text, shown=FLASKS, topic="flask")
+    assert ([p["sku"] for p in understood.referenced], understood.about) == ([sku], about)

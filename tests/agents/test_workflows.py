@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents import services, tasks, workflows
+from agents import services, tasks, tools, workflows
 from agents.llm import router_override
 from agents.models import AgentRun, CopyDraft, IssuedCoupon, Message
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from revenue.models import Outcome, Touchpoint
 from revenue.services.ingestion import outcomes_ingest
 from tests.support.agents import (
+    RETURNS_MD,
     broken,
     db_state,
     fake,
@@ -691,3 +692,66 @@ def test_a_question_naming_the_item_is_about_it_only_where_its_listing_answers_o
     assert workflows._fact(duvet, "古い綿の布団の打ち直しもやってますか", named_only=True) == ""
     # and a question its listing does answer finds the sentence
     assert workflows._fact(duvet, "この布団は洗えますか", named_only=True) == "自宅で洗えます。"
+
+
+# --- round six: a pointer with a question, a budget for anything ------------------------------------
+
+
+def test_an_ordinal_with_a_question_is_answered_from_that_items_listing(world):
+    # given two items shown for a request
+    placement = rinna_at_hoshi(world)
+    first = say(world, placement, "Something hot for lunch?")
+    assert [p["sku"] for p in first.products] == ["BENTO-KARAAGE", "NIKUMAN"]
+    # when the shopper asks something of the second one
+    reply = say(world, placement, "does the second one come from the steamer?", conversation=first.conversation)
+    # then the answer is that item's own sentence, and no new search runs
+    assert [p["sku"] for p in reply.products] == ["NIKUMAN"]
+    assert "Hot pork bun from the steamer at the register." in reply.content
+    assert reply.intent == "recommend"
+
+
+def test_a_budget_for_anything_shows_the_items_within_it(world):
+    # given a catalog with no word for a present
+    placement = rinna_at_hoshi(world)
+    # when a shopper asks for anything within a budget, for a purpose the shop has no word for
+    reply = say(world, placement, "anything nice for a present under 200 yen?")
+    # then the items within the budget are shown, cheapest first
+    assert [p["sku"] for p in reply.products] == ["GREEN-TEA", "NIKUMAN", "ONI-SALMON"]
+    assert reply.intent == "recommend"
+
+
+def test_a_budget_for_a_thing_the_shop_does_not_sell_shows_nothing(world):
+    # given the same catalog; when the thing asked for is named and the shop has none
+    placement = rinna_at_hoshi(world)
+    reply = say(world, placement, "any blenders under 200 yen?")
+    # then nothing within the budget is passed off as one
+    assert reply.products == []
+    assert reply.intent == "no_match"
+
+
+def test_a_pointer_with_a_policy_question_its_listing_is_silent_on_gets_the_policy(world):
+    # given Rinna with the catalog and the returns policy, two items shown
+    placement = rinna_at_hoshi(world)
+    services.document_upload(
+        actor=world.hoshi_owner, placement=placement, content=RETURNS_MD, filename="returns.md", title="Returns policy"
+    )
+    first = say(world, placement, "Something hot for lunch?")
+    # when the shopper asks whether the first one can be returned, and then whether "it" can
+    pointed = say(world, placement, "can I return the first one if it's unopened?", conversation=first.conversation)
+    pronoun = say(world, placement, "can I return it?", conversation=first.conversation)
+    # then the returns policy answers both (no "our catalog doesn't say"), no item is shown
+    for reply in (pointed, pronoun):
+        assert (reply.intent, reply.products) == ("answer", [])
+        assert "You can return unopened items within 14 days of purchase with the receipt." in reply.content
+        assert "catalog doesn't say" not in reply.content
+
+
+def test_a_weak_word_match_and_the_nearest_meaning_that_agree_are_shown(world):
+    # given the catalog, and a need no item stands out for in meaning alone (green tea 0.31,
+    # the steamed bun 0.27)
+    placement = rinna_at_hoshi(world)
+    assert tools.product_by_meaning(placement.pk, "I'm thirsty") == []
+    # when the words rank the nearest item first too, it is shown; when they rank another, nothing
+    agreed = tools.product_by_meaning(placement.pk, "I'm thirsty", words_first="GREEN-TEA")
+    assert [p["sku"] for p in agreed] == ["GREEN-TEA"]
+    assert tools.product_by_meaning(placement.pk, "I'm thirsty", words_first="NIKUMAN") == []
