@@ -1,12 +1,14 @@
 """Settings of the current transaction for a few statements, put back afterwards; several
-ORM writes sent as one statement."""
+ORM writes sent as one statement; many rows' fields updated by one statement."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -75,3 +77,36 @@ def writes_send(writes: Sequence[Statement], last: Statement) -> list[tuple[Any,
     with connection.cursor() as cursor:
         cursor.execute(sql if writes else last[0], params)
         return cursor.fetchall() if cursor.description else []
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # as text, read back by the column's numeric type exactly
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> int:
+    """Write `fields` of each of `objs` (saved rows of one model) in one UPDATE, the values
+    sent as one JSON text read by json_to_recordset; return the rows updated. bulk_update
+    writes a CASE WHEN per row and field instead, which Django compiles and PostgreSQL parses
+    value by value: about 3 s for a settlement's 1,000 re-computed statements of 18 fields."""
+    if not objs:
+        return 0
+    meta = type(objs[0])._meta
+    columns: list[Any] = [meta.pk, *(meta.get_field(name) for name in fields)]
+    rows = [
+        {field.column: field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns}
+        for obj in objs
+    ]
+    quote = connection.ops.quote_name
+    table, key = quote(meta.db_table), quote(columns[0].column)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns[1:])
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in columns)
+    # Table, column names and types come from the model's meta, quoted; the values are a parameter.
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM json_to_recordset(%s::json) AS v({record}) "  # noqa: S608
+        f"WHERE {table}.{key} = v.{key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [orjson.dumps(rows, default=_json_default).decode()])
+        return int(cursor.rowcount)

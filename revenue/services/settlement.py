@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from contracts.models import Contract, ContractVersion, Payee, Placement, PlacementTransition
 from core.currencies import format_money
-from core.db import transaction_settings
+from core.db import rows_update, transaction_settings
 from core.errors import Conflict, ErrorCode, FourEyesRequired, InvalidTransition, ValidationFailed
 from core.locks import AdvisoryKey, Lock, advisory_key, lock_session_acquire, lock_session_release
 from core.models import AuditLog, User
@@ -602,7 +602,7 @@ def statements_compute(
     if replaced:
         StatementLine.objects.filter(statement__in=replaced).delete()
         StatementSplit.objects.filter(statement__in=replaced).delete()
-        Statement.objects.bulk_update(
+        rows_update(
             replaced,
             [
                 "status",

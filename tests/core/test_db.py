@@ -1,13 +1,19 @@
 """core.db.transaction_settings: settings for a few statements, put back afterwards; and
-several ORM writes sent as one statement (update_statement, insert_statement, writes_send)."""
+several ORM writes sent as one statement (update_statement, insert_statement, writes_send);
+many rows' fields written by one UPDATE (rows_update)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 
-from core.db import insert_statement, transaction_settings, update_statement, writes_send
+from core.db import insert_statement, rows_update, transaction_settings, update_statement, writes_send
 from core.models import AuditLog, User
+from revenue.models import Statement
+from tests.support.factories import StatementFactory, UserFactory
 
 
 def _setting(name: str) -> str:
@@ -114,3 +120,44 @@ def test_writes_sent_as_one_statement_do_what_each_would_have_done(django_assert
         ("user.note", "note 1", None),
     ]
     assert AuditLog.objects.get(pk=last_id).action == "user.change"
+
+
+@pytest.mark.django_db
+def test_rows_update_writes_each_rows_fields_exactly_in_one_statement(django_assert_num_queries):
+    # given three stored statements, and a fourth that is not updated
+    statements = StatementFactory.create_batch(3)
+    untouched = StatementFactory(net=5)
+    reviewer = UserFactory()
+    values = [
+        # the numeric(72, 70) rate's smallest step, a value str() writes with an exponent
+        (
+            Decimal("1E-70"),
+            9_223_372_036_854_775_807,
+            datetime(2026, 12, 8, 3, 4, 5, 678_901, tzinfo=UTC),
+            reviewer,
+        ),
+        (Decimal("0.1234567890123456789012345678901234567890"), -1, None, None),
+        (Decimal("0"), 0, datetime(1999, 1, 1, tzinfo=UTC), reviewer),
+    ]
+    for statement, (rate, net, submitted_at, submitted_by) in zip(statements, values, strict=True):
+        statement.effective_rate, statement.net = rate, net
+        statement.submitted_at, statement.submitted_by = submitted_at, submitted_by
+        statement.status = Statement.Status.IN_REVIEW
+    # when their fields are written together
+    with django_assert_num_queries(1):
+        updated = rows_update(statements, ["effective_rate", "net", "submitted_at", "submitted_by", "status"])
+    # then each row holds exactly its own values, and no other row changed
+    assert updated == 3
+    stored = {s.pk: s for s in Statement.objects.all()}
+    for statement, (rate, net, submitted_at, submitted_by) in zip(statements, values, strict=True):
+        row = stored[statement.pk]
+        assert (row.effective_rate, row.net, row.submitted_at, row.submitted_by_id, row.status) == (
+            rate,
+            net,
+            submitted_at,
+            submitted_by.pk if submitted_by else None,
+            "in_review",
+        )
+    assert stored[untouched.pk].net == 5
+    assert stored[untouched.pk].status == "draft"
+    assert rows_update([], ["net"]) == 0
