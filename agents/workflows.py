@@ -793,8 +793,8 @@ def _answer_sentences(
     # Equals in cover: the general rule before an option beside it ("express delivery … is
     # available at checkout"), then the sentence using more of the shopper's own words ("how
     # long does it take?" → "standard delivery takes …"), then the closer in meaning.
-    own = _own_words(ctx.message.content)
-    scored.sort(key=lambda row: (-row[0], bool(_OPTION.search(row[3])), -len(own & set(row[4])), -row[1]))
+    shopper_words = _own_words(ctx.message.content)
+    scored.sort(key=lambda row: (-row[0], bool(_OPTION.search(row[3])), -len(shopper_words & set(row[4])), -row[1]))
     # Where each sentence stands in its document: a policy states its general rule first.
     position = {(p["chunk"], sentence): i for i, (p, sentence, _, _) in enumerate(candidates)}
     if logger.isEnabledFor(logging.DEBUG):
@@ -828,6 +828,10 @@ def _answer_sentences(
             if not (shared & asked_terms or (kinds and shared)):
                 continue
             if kinds and not kinds & language.kinds_in(sentence):
+                continue
+            # (And it answers what is asked: 「直してもらえますか」 is no question of who pays
+            # for a defect on arrival.)
+            if not answers_what_is_asked(set(terms) | set(retrieval.terms(f"{p['title']} {p['heading']}")), sentence):
                 continue
             chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
             return _every_kind_stated(ctx, chosen, scored, kinds, position), best_cover
@@ -915,9 +919,7 @@ def _question_parts(message: str, query: str) -> list[tuple[str, frozenset[str]]
     return parts
 
 
-def _answer_parts(
-    ctx: TurnContext, parts: list[tuple[str, frozenset[str]]]
-) -> tuple[list[dict[str, Any]], float]:
+def _answer_parts(ctx: TurnContext, parts: list[tuple[str, frozenset[str]]]) -> tuple[list[dict[str, Any]], float]:
     """Each part answered on its own, its best sentences first: the sentences of the parts the
     documents answer, with the least of their confidences; when none is answered, the most
     confident part (to hand over)."""
@@ -931,6 +933,8 @@ def _answer_parts(
             if rank < len(sentences) and sentences[rank]["sentence"] not in {c["sentence"] for c in chosen}:
                 chosen.append(sentences[rank])
     return chosen[:MOST_SENTENCES], min(cover for _, cover in answered)
+
+
 KIND_COMPLETES_MIN = 0.25  # a sentence this near the question may add the fact asked; it alone would not answer
 MOST_SENTENCES = 3
 
@@ -1046,7 +1050,23 @@ _AMOUNT_VERBS = frozenset(["charge", "cost", "pay", "spend"])
 # and the polite frames of Japanese (〜は可能でしょうか, 〜ても大丈夫ですか, 〜てもよろしいですか,
 # お願いできますか, 伺っても…), which a policy words as a plain statement (承ります, 定休日です).
 _CHANGED_MIND = re.compile(r"\bchanged? (my|our|his|her|their) minds?\b", re.I)
-_FRAME_WORDS = frozenset(["possible", "able", "doable", "easy", "可能", "大丈夫", "宜しい", "構う", "願う", "願い", "伺う", "教える", "知らせる"])
+_FRAME_WORDS = frozenset(
+    [
+        "possible",
+        "able",
+        "doable",
+        "easy",
+        "可能",
+        "大丈夫",
+        "宜しい",
+        "構う",
+        "願う",
+        "願い",
+        "伺う",
+        "教える",
+        "知らせる",
+    ]
+)
 _HOW_MUCH = re.compile(r"\bhow much (do|does|will|would|did|is it to|to)\b", re.I)
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
