@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from agents import copywriting, language, services
+from agents.models import Conversation
 from tests.support.agents import say
 from tests.support.world import hire
 
@@ -30,6 +31,12 @@ STORE_MD = b"""# Visiting the store
 
 ## Opening hours
 The store is open Tuesday to Saturday from 10 am to 7 pm and Sunday from noon to 5 pm. We are closed on Mondays.
+
+## Lessons
+We teach guitar, piano and ukulele in our teaching rooms. Lessons last 30 minutes and cost $35 each.
+
+## Repairs
+Our luthier repairs acoustic and electric guitars, basses and ukuleles.
 
 ## Trade-ins
 We accept used guitars and amplifiers as trade-ins for store credit; bring them in for a valuation.
@@ -160,6 +167,24 @@ def test_where_an_order_is_sent_is_answered_by_where_the_shop_ships(world, kai_e
     reply = say(world, kai_en, "Can you send an order to Hawaii?")
     assert reply.intent == "answer"
     assert "We ship to all 50 US states." in reply.content
+
+
+def test_a_word_near_the_action_asked_is_not_that_action(world, kai_en):
+    # given documents that teach piano and speak of no tuning ("tune" is near "guitar", 0.56)
+    # when a shopper asks for a piano to be tuned at home
+    reply = say(world, kai_en, "Can someone come and tune my piano at home?")
+    conversation = Conversation.objects.get(pk=reply.conversation_id)
+    # then a colleague is asked; the lessons are not quoted
+    assert (reply.intent, reply.citations) == ("escalate", [])
+    assert "teach" not in reply.content
+    assert (conversation.status, conversation.escalation_reason) == ("escalated", "no answer in the knowledge base")
+
+
+def test_the_action_asked_is_met_by_a_word_for_the_same_action(world, kai_en):
+    # "fix" → repair (0.63) is the same action
+    reply = say(world, kai_en, "can you fix my bass?")
+    assert reply.intent == "answer"
+    assert "Our luthier repairs acoustic and electric guitars, basses and ukuleles." in reply.content
 
 
 def test_a_polite_japanese_frame_is_not_a_word_the_document_must_use(world, kai_ja):
