@@ -775,6 +775,7 @@ def _answer_sentences(
 
     size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
+    kind_unstated: set[str] = set()
     for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
         lexical = max(a, 0.85 * b)
         if kinds:
@@ -794,6 +795,21 @@ def _answer_sentences(
         cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
         # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
         states = bool(kinds & language.kinds_in(sentence))
+        if (
+            head_group is not None
+            and kinds & FACT_KINDS
+            and not states
+            and not language.group_matched(head_group, set(terms + context))
+            and not aliases.get(f"{head_group[0]}!!", frozenset()) & set(terms + context)
+        ):
+            # The thing asked met only by a word near it in meaning (not one so close it means the
+            # same, ≥ 0.6: fix → repair), and the fact asked not
+            # stated: "how long is the warranty?" is not answered by "our luthier repairs
+            # guitars" (warranty ~ repair 0.54), though "how long until I get my money back?"
+            # is by "we refund … within 5 working days". (Nor is it made an answer by a sentence
+            # beside it that states the fact of the near thing: "most repairs take 5 to 10 days".)
+            cover = min(cover, HEAD_MISSING_CAP)
+            kind_unstated.add(sentence)
         closeness = sim + retrieval.score(query_terms, terms + context, idf=idf) / 10 + (1.0 if states else 0.0)
         # Near-equals keep the documents' order (a policy states its main rule first).
         scored.append((round(cover, 2), round(closeness, 1), p, sentence, terms))
@@ -865,6 +881,8 @@ def _answer_sentences(
         if not answers_what_is_asked(set(best_terms + terms), f"{best_sentence} {sentence}") or (
             head_group is not None and _names_only_as_modifier(head_group[0], f"{best_sentence} {sentence}", query)
         ):
+            together = min(together, HEAD_MISSING_CAP)
+        if best_sentence in kind_unstated:
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
