@@ -952,12 +952,15 @@ def _answer_parts(ctx: TurnContext, parts: list[tuple[str, frozenset[str]]]) -> 
     answered = [r for r in results if r[0] and r[1] >= dialogue.ESCALATE_BELOW]
     if not answered:
         return max(results, key=lambda r: r[1])
-    chosen: list[dict[str, Any]] = []
+    # Each part's best sentence first, so that every part is answered within the reply's length;
+    # then said in the order the parts were asked.
+    picked: list[tuple[int, int, dict[str, Any]]] = []
     for rank in range(MOST_SENTENCES):
-        for sentences, _cover in answered:
-            if rank < len(sentences) and sentences[rank]["sentence"] not in {c["sentence"] for c in chosen}:
-                chosen.append(sentences[rank])
-    return chosen[:MOST_SENTENCES], min(cover for _, cover in answered)
+        for part, (sentences, _cover) in enumerate(answered):
+            if rank < len(sentences) and sentences[rank]["sentence"] not in {c["sentence"] for *_, c in picked}:
+                picked.append((part, rank, sentences[rank]))
+    chosen = [c for *_, c in sorted(picked[:MOST_SENTENCES], key=lambda row: (row[0], row[1]))]
+    return chosen, min(cover for _, cover in answered)
 
 
 KIND_COMPLETES_MIN = 0.25  # a sentence this near the question may add the fact asked; it alone would not answer
