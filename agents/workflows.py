@@ -803,10 +803,10 @@ def _answer_sentences(
             and not aliases.get(f"{head_group[0]}!!", frozenset()) & set(terms + context)
         ):
             # The thing asked met only by a word near it in meaning (not one so close it means the
-            # same, ≥ 0.6: fix → repair), and the fact asked not
-            # stated: "how long is the warranty?" is not answered by "our luthier repairs
-            # guitars" (warranty ~ repair 0.54), though "how long until I get my money back?"
-            # is by "we refund … within 5 working days". (Nor is it made an answer by a sentence
+            # same, ≥ 0.6: fix → repair), and the fact asked not stated: "how long is the
+            # warranty?" is not answered by "our luthier repairs guitars" (warranty ~ repair
+            # 0.54), though "how long until I get my money back?" is by "we refund … within 5
+            # working days". (Nor is it made an answer by a sentence
             # beside it that states the fact of the near thing: "most repairs take 5 to 10 days".)
             cover = min(cover, HEAD_MISSING_CAP)
             kind_unstated.add(sentence)
