@@ -654,11 +654,12 @@ def _offer_en(text: str) -> str:
         rest = re.sub(r"\s+(?:with|using)\s+(?=(?:until|till|through|this|today|ends))", " ", rest)
         rest = re.sub(r"\s{2,}", " ", rest).strip(" ,")
         return f"Use code {code.group(1) or code.group(2)} for {pct.group(1)}% off {rest}".rstrip() + "."
-    # An offer named without a verb ("15% off ukuleles", "our 20% off sale", "free gift
-    # wrapping") is made a sentence, not left a fragment ("Our 15% off ukuleles.").
+    # A discount named without a verb ("15% off ukuleles", "our 20% off sale") is made a
+    # sentence, not left a fragment ("Our 15% off ukuleles."); "Free shipping over $35." is
+    # the usual way to say that one.
     bare = re.sub(r"(?i)^(?:our|the|an?)\s+", "", text)
-    if re.match(r"(?i)(?:\d{1,3}\s?(?:%|percent)\s?off|free)\b", bare) and not _VERB_IN_OFFER.search(bare):
-        return f"{'Enjoy' if bare.lower().startswith('free') else 'Get'} {bare}."
+    if re.match(r"(?i)\d{1,3}\s?(?:%|percent)\s?off\b", bare) and not _VERB_IN_OFFER.search(bare):
+        return f"Get {bare}."
     return _upper_first(text) + "."
 
 
