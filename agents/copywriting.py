@@ -255,10 +255,11 @@ class Brief:
     gift: bool
 
 
-def _offer_texts(brief: str, lang: str) -> list[str]:
+def _offer_texts(brief: str, lang: str, names: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The facts the brief asks the copy to carry: what it says to mention, and a sentence of
-    its own that states an offer (a percentage, a code, free shipping)."""
-    asked = mentions(brief)
+    its own that states an offer (a percentage, a code, free shipping). "Mention the soprano
+    ukulele" asks for a product, which the body presents: no fact to add."""
+    asked = [a for a in mentions(brief) if _OFFER_SENTENCE.search(a) or not _names_product(a, names)]
     if _NO_OFFER.search(brief):
         asked = [a for a in asked if not _OFFER_SENTENCE.search(a)]
     seen = " ".join(asked)
@@ -270,7 +271,8 @@ def _offer_texts(brief: str, lang: str) -> list[str]:
             continue
         if lang == "en":
             # "…, for commuters. Offer: 10% off lights …": the offer's own clause.
-            part = re.split(r"\b(?:offer|deal|promo(?:tion)?)\s*:\s*", sentence, flags=re.I)[-1]
+            # (And after any label: "Instagram post for our spring sale: 15% off ukuleles".)
+            part = re.split(r"\b(?:offer|deal|promo(?:tion)?)\s*:\s*|:\s+", sentence, flags=re.I)[-1]
             clauses = [c for c in re.split(r"[.;]\s+|,\s+", part) if _OFFER_SENTENCE.search(c)]
             part = clauses[0] if clauses else part
         else:
@@ -280,6 +282,11 @@ def _offer_texts(brief: str, lang: str) -> list[str]:
         if part and part not in seen:
             asked.append(part)
     return asked
+
+
+def _names_product(what: str, names: list[str] | tuple[str, ...]) -> bool:
+    said = re.sub(r"(?i)^(?:the|our|an?)\s+", "", what).strip(" .").lower()
+    return bool(said) and any(said in name.lower() or said == _core(name).lower() for name in names)
 
 
 def _occasion(brief: str, lang: str, names: list[str]) -> str:
@@ -387,14 +394,15 @@ def read_brief(brief: str, products: list[Product]) -> Brief:
         occasion=_occasion(brief, lang, names),
         audience=audience,
         qualifier=qualifier,
-        offers=_offer_texts(brief, lang),
+        offers=_offer_texts(brief, lang, names),
         gift=bool(re.search(r"\bgifts?\b|\bpresents?\b|ギフト|贈り物|プレゼント|贈る|お祝い|祝い", brief, re.I)),
     )
 
 
 # --- English ---------------------------------------------------------------------------------------
 
-_MEASURE = re.compile(r"\s*(?:\([^)]*\)|\b\d[\d.,]*\s?(?:[a-zA-Z]{1,3}|%)?\b|\bSPF\s?\d+)\s*$")
+# (A size written as a fraction, "outfit 4/4", is part of the name and stays whole.)
+_MEASURE = re.compile(r"\s*(?:\([^)]*\)|(?<![/\d])\b\d[\d.,]*\s?(?:[a-zA-Z]{1,3}|%)?\b(?!/)|\bSPF\s?\d+)\s*$")
 
 
 def _head_noun(phrase: str) -> str:
@@ -646,7 +654,19 @@ def _offer_en(text: str) -> str:
         rest = re.sub(r"\s+(?:with|using)\s+(?=(?:until|till|through|this|today|ends))", " ", rest)
         rest = re.sub(r"\s{2,}", " ", rest).strip(" ,")
         return f"Use code {code.group(1) or code.group(2)} for {pct.group(1)}% off {rest}".rstrip() + "."
+    # A discount named without a verb ("15% off ukuleles", "our 20% off sale") is made a
+    # sentence, not left a fragment ("Our 15% off ukuleles."); "Free shipping over $35." is
+    # the usual way to say that one.
+    bare = re.sub(r"(?i)^(?:our|the|an?)\s+", "", text)
+    if re.match(r"(?i)\d{1,3}\s?(?:%|percent)\s?off\b", bare) and not _VERB_IN_OFFER.search(bare):
+        return f"Get {bare}."
     return _upper_first(text) + "."
+
+
+# A verb that makes an offer a sentence already ("15% off ends Sunday", "free shipping applies").
+_VERB_IN_OFFER = re.compile(
+    r"\b(?:is|are|ends?|runs?|lasts?|applies|apply|starts?|until|till|through|with code|when|if)\b", re.I
+)
 
 
 def _pick(brief: str, *options: str) -> str:
@@ -845,7 +865,10 @@ def _cta_en(b: Brief) -> str:
 
 def _closing_en(b: Brief) -> str:
     """A last sentence in the tone asked, when the length leaves room; it says nothing of the
-    product the catalog does not."""
+    product the catalog does not, and a gift's copy does not tell the giver to treat
+    themselves."""
+    if b.gift:
+        return {"playful": "Go on, make their day!", "warm": "We'd love to help you choose."}.get(b.tone, "")
     return {
         "playful": "Go on, treat yourself!",
         "premium": "Take your time and enjoy it.",

@@ -515,6 +515,10 @@ def check_turn(
             any(p in text for p in phrase),
             f"none of {phrase} in the reply",
         )
+    # A question of several parts ("how much is shipping and how long does it take?") wants
+    # every part answered.
+    for phrase in expect.get("has_all", []):
+        verdict("citation" if expect.get("cite") else "intent", phrase in text, f"{phrase!r} not in the reply")
 
     # escalation
     escalated_now = stored.intent == "escalate"

@@ -466,6 +466,38 @@ def is_ja_noun(word: str) -> bool:
     return bool(morphemes) and morphemes[0].part_of_speech()[0] == "名詞"
 
 
+_RECEIVE = frozenset(["貰う", "貰える", "頂く", "頂ける", "呉れる", "下さる"])
+
+
+@lru_cache(maxsize=1024)
+def requested_action(text: str) -> str:
+    """What a Japanese request asks the shop to do, as the normalized form of its verb or of the
+    noun of its action: 「直してもらえますか」 → 直す, 「処分してもらうことは可能ですか」 → 処分;
+    "" when the request names no action of its own (白くしてもらう, 教えてください) or makes none."""
+    if not is_japanese(text):
+        return ""
+    morphemes = list(_tokenizer().tokenize(normalize(text)))
+    for i in range(2, len(morphemes)):
+        if morphemes[i].normalized_form() not in _RECEIVE or morphemes[i - 1].surface() not in ("て", "で"):
+            continue
+        # A request (もらえますか, いただけますか, ください, もらうことは可能ですか), not a
+        # favour told (作ってもらったテーブル).
+        after = morphemes[i + 1].surface() if i + 1 < len(morphemes) else ""
+        if not (re.match(r"(もらえ|貰え|いただけ|頂け|くれ|くださ|下さ)", morphemes[i].surface()) or after == "こと"):
+            continue
+        verb = morphemes[i - 2]
+        if verb.part_of_speech()[0] != "動詞":
+            return ""
+        if verb.normalized_form() == "為る":
+            noun = morphemes[i - 3] if i >= 3 else None
+            # (処分して, 取り置きして: the noun of the action; 白くして: an adjective, no action named.)
+            if noun is not None and noun.part_of_speech()[0] in ("名詞", "動詞"):
+                return noun.normalized_form()
+            return ""
+        return verb.normalized_form()
+    return ""
+
+
 def group_matched(group: tuple[str, frozenset[str], frozenset[str], bool], terms_: set[str]) -> float:
     """1 when a word (or its synonym, reading) is in the terms; a lesser credit when only
     its kanji are, each of them inside other words (痛い in 頭痛, but also 開く in 開封)."""
@@ -608,7 +640,7 @@ def warm() -> None:
 # arrives damaged", 破損があった場合): the words of the kind, in either tongue.
 _DAMAGE = re.compile(
     r"\b(broken|broke|breaks?|smashed|shattered|cracked|snapped|ripped|torn|tore|damaged?|dented|crushed|"
-    r"leak(s|ed|ing)?|faulty|defective|spilt|spilled)\b|壊れ|割れ|破れ|破損|傷み|欠け|ひび|漏れ|へこみ|不良",
+    r"leak(s|ed|ing)?|faulty|defective|defects?|spilt|spilled)\b|壊れ|割れ|破れ|破損|傷み|欠け|ひび|漏れ|へこみ|不良|不具合",
     re.IGNORECASE,
 )
 _ASKS = {
@@ -618,7 +650,7 @@ _ASKS = {
         re.IGNORECASE,
     ),
     "duration": re.compile(
-        r"\bhow (long|fast|soon|quickly|many days|many weeks)\b|\bwhen will\b|"
+        r"\bhow (long|fast|soon|quickly|many days|many weeks)\b|\bwhen will\b|\b(faster|quicker|sooner)\b|"
         r"\bwhen (do|does|can|would) i (get|receive)\b|"
         r"\buntil\b|何日|何週|どれくらい|どのくらい|いつ(まで|頃|ごろ)?|日数|期間|かかり",
         re.IGNORECASE,
@@ -645,6 +677,7 @@ _ASKS = {
     "place": re.compile(
         # (the thing sent and a particle may come between: "do you send orders up to Vancouver?")
         r"\b(ship|shipping|deliver|delivery|send|post|mail)\w*\s+"
+        r"(?:(?:a|an|the|my|our|your)\s+)?"
         r"(?:(?:it|them|this|that|orders?|packages?|parcels?|items?|stuff|things)\s+)?(?:(?:up|over|out|down)\s+)?"
         r"(to|outside|abroad|overseas|internationally)\b|"
         r"\bwhere do you (ship|deliver|send)\b|\b(abroad|overseas|internationally)\b|海外|どこ(まで|に|へ)",
@@ -658,7 +691,7 @@ _CARRIES = {
     "duration": re.compile(
         r"\b(\d+|one|two|three|four|five|six|seven|ten|fourteen|thirty)\s*(-|to)?\s*(\d+\s*)?"
         r"(working |business )?(days?|weeks?|hours?|months?|years?)\b|\bsame day\b|\bnext (working )?day\b|"
-        r"\d+\s*(日|週間|時間|か月|ヶ月|年)|翌日|当日",
+        r"\d+\s*(営業)?(日|週間|時間|か月|ヶ月|年)|翌日|当日",
         re.IGNORECASE,
     ),
     "amount": re.compile(r"[$¥€£]\s?\d|\d[\d,]*\s?円|\bfree\b|無料|\d+\s?%", re.IGNORECASE),
@@ -687,8 +720,10 @@ def answer_kinds(question: str) -> frozenset[str]:
     text = normalize(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
     duration_words = {m.group(0) for m in _ASKS["duration"].finditer(text)}
-    if "amount" in kinds and (re.search(r"いくら|how much", text, re.IGNORECASE) or duration_words <= {"かかり"}):
-        # "いくらかかりますか", "how much does it take": かかる/take is the cost here, not a time.
+    if "amount" in kinds and duration_words <= {"かかり", "until"}:
+        # "いくらかかりますか", "how much until free shipping": かかる and "until" are the cost here,
+        # not a time. A question that names a duration too asks for both ("how much is shipping
+        # and how long does it take?", 「送料はいくらで、何日くらいで届きますか」).
         kinds.discard("duration")
     return frozenset(kinds)
 

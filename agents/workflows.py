@@ -644,7 +644,7 @@ def _aliases(
             continue  # a name (Tolkien, Osaka) means itself; "second" is no synonym of "first"
         phrase = phrasal.get(word, word)
         near = {
-            (w, sim >= ALIAS_STRONG)
+            (w, sim >= ALIAS_STRONG, sim >= ALIAS_SAME_ACTION)
             for w, sim in semantics.nearest(
                 phrase, [w for w in words if w != word], minimum=ALIAS_MIN_SIMILARITY, limit=3
             )
@@ -655,8 +655,11 @@ def _aliases(
         if near and phrase != word:
             particles.add(phrase.split()[-1])
         if near:
-            out[word] = frozenset(w for w, _ in near)
-            strong = frozenset(w for w, is_strong in near if is_strong)
+            out[word] = frozenset(w for w, _, _ in near)
+            strong = frozenset(w for w, is_strong, _ in near if is_strong)
+            same = frozenset(w for w, _, is_same in near if is_same)
+            if same:
+                out[f"{word}!!"] = same  # so close it may stand for the action asked
             if strong:
                 out[f"{word}!"] = strong  # the close ones, which alone can stand for the thing asked
     return out, frozenset(particles)
@@ -665,6 +668,7 @@ def _aliases(
 ALIAS_MIN_SIMILARITY = 0.44
 ALIAS_STRONG = 0.52  # an alias this close may stand for the very thing asked (the head word)
 ALIAS_SENTENCE_MIN = 0.3
+ALIAS_SAME_ACTION = 0.6  # an alias this close may stand for the action the shop is asked to do
 
 
 def _spelling_only(candidate: str, word: str) -> bool:
@@ -681,15 +685,22 @@ _ORDINAL_WORDS = frozenset(["first", "second", "third", "last", "next", "one", "
 _PARTICLES = frozenset(["back", "up", "out", "off", "over", "down", "away"])  # read with their verb
 
 
-def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]], float]:
+def _answer_sentences(
+    ctx: TurnContext, query: str, *, asked: frozenset[str] | None = None
+) -> tuple[list[dict[str, Any]], float]:
     """The sentences of the partner's documents that answer the question, scored; and the
-    confidence that they do.
+    confidence that they do. `asked`: the kinds of fact a part of the question asks (else the
+    message's own); a question of several parts is answered part by part.
 
     Three signals, so a question worded unlike the documents is still answered and one they
     do not cover is still handed over: how much of the question's weight a sentence carries
     (its words, their synonyms and readings, and for English words the partner's words
     nearest in meaning), whether it states the kind of fact asked for (a time, a duration,
     an amount), and how close the whole sentence is in meaning (MiniLM, English)."""
+    if asked is None:
+        parts = _question_parts(ctx.message.content, query)
+        if parts:
+            return _answer_parts(ctx, parts)
     passages = _knowledge_candidates(ctx, query)
     if not passages:
         return [], 0.0
@@ -732,8 +743,15 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         # "I need it by tomorrow", 今日中に: the day is the kind of fact asked (当日, "next business
         # day"), no word a sentence must repeat.
         particles = particles | {g[0] for g in groups if language.asks_for_day(g[0])}
-    # "… is that possible?": the frame of the question, not what it is about.
+    if "place" in (asked if asked is not None else language.answer_kinds(ctx.message.content)):
+        # "can you send an order to Hawaii?": where is asked; the order is only what is sent
+        # ("email us your order number" does not answer it).
+        particles = particles | {g[0] for g in groups if g[0] in _SENT_THINGS}
+    # "… is that possible?": the frame of the question, not what it is about; so is "if I change
+    # my mind" (the shopper's reason, not a word of the policy).
     particles = particles | {g[0] for g in groups if g[0] in _FRAME_WORDS}
+    if _CHANGED_MIND.search(ctx.message.content):
+        particles = particles | {"change", "mind"}
     idf = retrieval.idf_weights(
         query_terms, [terms + context for _, _, terms, context in candidates], total=max(total * 2, len(candidates))
     )
@@ -774,8 +792,11 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         head_group = None
         particles = particles | {g[0] for g in groups if g[0] in _GENERIC_HEADS}
     # The kind of fact asked for, from the shopper's own words ("how much" is no search term).
-    own_kinds = language.answer_kinds(ctx.message.content)
-    kinds = language.answer_kinds(query) | own_kinds
+    own_kinds = asked if asked is not None else language.answer_kinds(ctx.message.content)
+    # A follow-up asks its own kind ("and how long will it take?" after "what does it cost to
+    # ship a keyboard?" wants a duration, no longer an amount): the topic's kinds only stand in
+    # when the message asks none.
+    kinds = own_kinds or language.answer_kinds(query)
     if "damage" not in own_kinds:
         kinds = kinds - {"damage"}  # the damage told before is not what a new question asks about
     if "damage" in kinds:
@@ -792,18 +813,33 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
     asked_to = _ASKED_TO.search(query)
     verb = language._en_term(asked_to.group(1).lower()) if asked_to else ""
     verb_group = next((g for g in groups if g[0] == verb and g[0] not in _GENERAL_VERBS), None)
+    ja_asked = language.requested_action(ctx.message.content) if not asked_to else ""
+    if ja_asked:
+        # 「引き出しが壊れたら直してもらえますか」: the repair asked for must be answered, not only
+        # the damage told ("初期不良の場合は当店が負担いたします" does not say it is repaired).
+        verb_group = next((g for g in groups if g[0] == ja_asked and g[0] not in particles), None)
+    # (What the shop is asked to do is met only by a word for the same action: "tune" sits
+    # near "guitar" (0.56) and "buy" near "trade" (0.55), but neither is that action; "fix" →
+    # repair is 0.63, "deliver" → ship 0.63.)
     musts = [
-        (g, aliases.get(f"{g[0]}!", frozenset()))
+        (g, aliases.get(f"{g[0]}{'!!' if g is verb_group and g is not head_group else '!'}", frozenset()))
         for g in (head_group, verb_group)
         if g is not None and g[0] not in particles
     ]
 
-    def answers_what_is_asked(words: set[str]) -> bool:
-        # Its word, synonym, reading or all its kanji (お金 in 返金), or a close alias.
-        return all(language.group_matched(g, words) or (strong & words) for g, strong in musts)
+    def answers_what_is_asked(words: set[str], sentence: str = "") -> bool:
+        # Its word, synonym, reading or all its kanji (お金 in 返金), or a close alias. A
+        # Japanese request is answered too by a sentence that says the shop takes it on
+        # (のしをつけてもらえますか — 「のしは無料で承ります」).
+        accepted = bool(ja_asked) and bool(_JA_ACCEPTS.search(sentence))
+        return all(
+            language.group_matched(g, words) or (strong & words) or (accepted and g is verb_group)
+            for g, strong in musts
+        )
 
     size = len([g for g in groups if g[0] not in particles]) or 1
     scored = []
+    kind_unstated: set[str] = set()
     for (p, sentence, terms, context), a, b, sim in zip(candidates, own_cover, with_context, meaning, strict=True):
         lexical = max(a, 0.85 * b)
         if kinds:
@@ -815,7 +851,7 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
                 # named the item and how it came ("the harness came with a broken buckle"). A
                 # service asked for ("can you fix the cracked screen?") must still be answered.
                 lexical = max(lexical, DAMAGE_ANSWERS)
-        if not answers_what_is_asked(set(terms + context)) or (
+        if not answers_what_is_asked(set(terms + context), sentence) or (
             head_group is not None and _names_only_as_modifier(head_group[0], sentence, query)
         ):
             lexical = min(lexical, HEAD_MISSING_CAP)
@@ -823,10 +859,31 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         cover = max(lexical, (lexical + close) / 2, close if sim >= SEMANTIC_ALONE else 0.0)
         # Ties go to the sentence stating the kind of fact asked, then to the closest in meaning.
         states = bool(kinds & language.kinds_in(sentence))
+        if (
+            head_group is not None
+            and kinds & FACT_KINDS
+            and not states
+            and not language.group_matched(head_group, set(terms + context))
+            and not aliases.get(f"{head_group[0]}!!", frozenset()) & set(terms + context)
+        ):
+            # The thing asked met only by a word near it in meaning (not one so close it means the
+            # same, ≥ 0.6: fix → repair), and the fact asked not stated: "how long is the
+            # warranty?" is not answered by "our luthier repairs guitars" (warranty ~ repair
+            # 0.54), though "how long until I get my money back?" is by "we refund … within 5
+            # working days". (Nor is it made an answer by a sentence
+            # beside it that states the fact of the near thing: "most repairs take 5 to 10 days".)
+            cover = min(cover, HEAD_MISSING_CAP)
+            kind_unstated.add(sentence)
         closeness = sim + retrieval.score(query_terms, terms + context, idf=idf) / 10 + (1.0 if states else 0.0)
         # Near-equals keep the documents' order (a policy states its main rule first).
         scored.append((round(cover, 2), round(closeness, 1), p, sentence, terms))
-    scored.sort(key=lambda row: (-row[0], -row[1]))
+    # Equals in cover: the general rule before an option beside it ("express delivery … is
+    # available at checkout"), then the sentence using more of the shopper's own words ("how
+    # long does it take?" → "standard delivery takes …"), then the closer in meaning.
+    shopper_words = _own_words(ctx.message.content)
+    scored.sort(key=lambda row: (-row[0], bool(_OPTION.search(row[3])), -len(shopper_words & set(row[4])), -row[1]))
+    # Where each sentence stands in its document: a policy states its general rule first.
+    position = {(p["chunk"], sentence): i for i, (p, sentence, _, _) in enumerate(candidates)}
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
             "answer %r aliases=%s kinds=%s head=%r: %s",
@@ -859,8 +916,12 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
                 continue
             if kinds and not kinds & language.kinds_in(sentence):
                 continue
+            # (And it answers what is asked: 「直してもらえますか」 is no question of who pays
+            # for a defect on arrival.)
+            if not answers_what_is_asked(set(terms) | set(retrieval.terms(f"{p['title']} {p['heading']}")), sentence):
+                continue
             chosen.insert(0, {"document": p["document"], "title": p["title"], "sentence": sentence})
-            return chosen, best_cover
+            return _every_kind_stated(ctx, chosen, scored, kinds, position), best_cover
     # The fact that goes with it, from the same passage: "we ship to the United Kingdom with
     # Royal Mail" says how, "delivery to the UK costs $18 and takes 10 to 14 working days" says
     # what it costs and how long; a shopper asking whether they can have it wants both.
@@ -881,9 +942,11 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         if p["document"] != best_passage["document"] or sentence == best_sentence or own <= 0:
             continue
         together = cover_of([best_terms + terms])[0]
-        if not answers_what_is_asked(set(best_terms + terms)) or (
+        if not answers_what_is_asked(set(best_terms + terms), f"{best_sentence} {sentence}") or (
             head_group is not None and _names_only_as_modifier(head_group[0], f"{best_sentence} {sentence}", query)
         ):
+            together = min(together, HEAD_MISSING_CAP)
+        if best_sentence in kind_unstated:
             together = min(together, HEAD_MISSING_CAP)
         if together >= best_cover + 0.1 and (best_pair is None or together > best_pair[0]):
             best_pair = (together, p, sentence)
@@ -899,7 +962,128 @@ def _answer_sentences(ctx: TurnContext, query: str) -> tuple[list[dict[str, Any]
         together, p, sentence = best_pair
         chosen.append({"document": p["document"], "title": p["title"], "sentence": sentence})
         best_cover = max(best_cover, together)
-    return chosen, best_cover
+    return _every_kind_stated(ctx, chosen, scored, kinds, position), best_cover
+
+
+FACT_KINDS = frozenset(["clock", "duration", "amount"])
+# Where a question of several parts turns to its next part: "…to Texas and how long does it
+# take?", 「送料はいくらで、何日くらいで届きますか」, "…? And when …".
+_PART_BREAK = re.compile(
+    r",?\s+and\s+(?=(?:how|what|when|where|which|is|are|do|does|can|could|will|would)\b)|"
+    r"(?<=[?？])\s*|(?<=[でてし])、",
+    re.I,
+)
+
+
+def _own_words(message: str) -> set[str]:
+    """The shopper's own words, with the verbs a search leaves out as too common ("how long
+    will it take?": take), to tell apart sentences the question's terms score alike."""
+    # (Whole words: a single kanji shared, 開 of 開く and 開封, says nothing.)
+    return {g[0] for g in language.word_groups(message)} | {
+        language._en_term(w) for w in re.findall(r"[a-z]{3,}", message.lower())
+    }
+
+
+def _question_parts(message: str, query: str) -> list[tuple[str, frozenset[str]]]:
+    """The parts of a question that ask different kinds of fact ("how much is shipping to Texas
+    and how long does it take?": an amount, then a duration), each with the words to read it
+    by and its kinds; none when the question asks one thing. A part with no words of its own
+    ("how long does it take?") is about what the part before it names."""
+    said = [part for part in _PART_BREAK.split(message) if part and part.strip()]
+    words = [part for part in _PART_BREAK.split(query) if part and part.strip()]
+    if len(said) < 2:
+        return []
+    if len(words) != len(said):
+        words = said  # the understanding rewrote the question: read each part as said
+    parts: list[tuple[str, frozenset[str]]] = []
+    for text, query_part in zip(said, words, strict=True):
+        kinds = language.answer_kinds(text)
+        if not kinds & FACT_KINDS:
+            return []  # a part that asks no fact of its own: one question, said at length
+        if parts and all(g[0] in _KIND_WORDS or g[0] in _GENERAL_VERBS for g in language.word_groups(query_part)):
+            query_part = f"{parts[0][0]} {query_part}"
+        parts.append((query_part, kinds))
+    if len({kinds & FACT_KINDS for _, kinds in parts}) < 2:
+        return []
+    return parts
+
+
+def _answer_parts(ctx: TurnContext, parts: list[tuple[str, frozenset[str]]]) -> tuple[list[dict[str, Any]], float]:
+    """Each part answered on its own, its best sentences first: the sentences of the parts the
+    documents answer, with the least of their confidences; when none is answered, the most
+    confident part (to hand over)."""
+    results = [_answer_sentences(ctx, query, asked=kinds) for query, kinds in parts]
+    answered = [r for r in results if r[0] and r[1] >= dialogue.ESCALATE_BELOW]
+    if not answered:
+        return max(results, key=lambda r: r[1])
+    # Each part's best sentence first, so that every part is answered within the reply's length;
+    # then said in the order the parts were asked.
+    picked: list[tuple[int, int, dict[str, Any]]] = []
+    for rank in range(MOST_SENTENCES):
+        for part, (sentences, _cover) in enumerate(answered):
+            if rank < len(sentences) and sentences[rank]["sentence"] not in {c["sentence"] for *_, c in picked}:
+                picked.append((part, rank, sentences[rank]))
+    chosen = [c for *_, c in sorted(picked[:MOST_SENTENCES], key=lambda row: (row[0], row[1]))]
+    return chosen, min(cover for _, cover in answered)
+
+
+KIND_COMPLETES_MIN = 0.25  # a sentence this near the question may add the fact asked; it alone would not answer
+MOST_SENTENCES = 3
+
+
+def _every_kind_stated(
+    ctx: TurnContext,
+    chosen: list[dict[str, Any]],
+    scored: list[tuple[Any, ...]],
+    kinds: frozenset[str],
+    position: Mapping[tuple[int, str], int],
+) -> list[dict[str, Any]]:
+    """Every kind of fact asked is stated: "how much is shipping to Texas and how long does it
+    take?" wants an amount and a duration, "what time do you close on Sundays?" a time of day
+    (not only "we are closed on Mondays"). For each kind asked that the sentences chosen do
+    not state, the best sentence of the same document that states it joins them; and a
+    follow-up that asks a kind the previous answer did not state ("and how long will it take
+    to get here?") gets the new sentence, not the one just said again. Of the sentences that
+    state the kind, the one sharing most of the shopper's own words comes first ("how long will
+    it take" → "standard delivery takes 3 to 6 business days"), then the general rule before an
+    option or a surcharge ("express delivery … is available at checkout for $24"), then the
+    nearer to the question, then the earlier in the document (a policy states its rule first)."""
+    wanted = kinds & FACT_KINDS
+    stated = frozenset().union(*(language.kinds_in(c["sentence"]) for c in chosen))
+    missing = sorted(wanted - stated)
+    if not missing:
+        return chosen
+    document = chosen[0]["document"]
+    said = {c["sentence"] for c in chosen}
+    own = _own_words(ctx.message.content)
+    added = []
+    for kind in missing:
+        stating = [
+            row
+            for row in scored[1:12]
+            if row[0] >= KIND_COMPLETES_MIN
+            and row[2]["document"] == document
+            and row[3] not in said
+            and kind in language.kinds_in(row[3])
+        ]
+        if not stating:
+            continue
+        _cover, _closeness, p, sentence, _terms = min(
+            stating,
+            key=lambda row: (
+                -len(own & set(row[4])),
+                bool(_OPTION.search(row[3])),
+                -round(row[0], 1),
+                position[(row[2]["chunk"], row[3])],
+            ),
+        )
+        added.append({"document": p["document"], "title": p["title"], "sentence": sentence})
+        said.add(sentence)
+    if not added:
+        return chosen
+    last_reply = next((text for role, text in reversed(ctx.history) if role == "assistant"), "")
+    kept = [c for c in chosen if c["sentence"] not in last_reply]
+    return (kept + added)[:MOST_SENTENCES]
 
 
 def _names_only_as_modifier(head: str, sentence: str, question: str) -> bool:
@@ -936,8 +1120,17 @@ _EXCEPTION = re.compile(
 )
 
 
+# An option or a surcharge beside a rule ("express delivery is available at checkout for $24",
+# 「離島へのお届けは別途2,200円」), which a shopper asking the plain question is not after.
+_OPTION = re.compile(
+    r"\bavailable at checkout\b|\bfor an? (extra|additional)\b|\boptional\b|\bsurcharge\b|別途|追加料金", re.I
+)
+# The shop saying it takes a request on, whatever the request: 承ります, 受け付けております, 対応いたします.
+_JA_ACCEPTS = re.compile(r"承[りるっ]|受け?付け|対応(?:して|いた|し|可能)|可能です")
 _ASKED_TO = re.compile(
-    r"\b(?:do|can|could|will|would)\s+(?:you|u|ya)(?:\s+guys)?\s+(?:also\s+|even\s+|still\s+)?([a-z]+)", re.I
+    r"\b(?:do|can|could|will|would)\s+(?:you|u|ya|someone|somebody|anyone|anybody)(?:\s+guys|\s+there)?\s+"
+    r"(?:also\s+|even\s+|still\s+|come\s+and\s+|come\s+to\s+)?([a-z]+)",
+    re.I,
 )
 _GENERIC_HEADS = frozenset(
     ["policy", "rule", "term", "condition", "info", "information", "detail", "procedure", "process", "option"]
@@ -945,7 +1138,27 @@ _GENERIC_HEADS = frozenset(
 _SENT_THINGS = frozenset(["order", "package", "parcel", "item", "stuff", "thing", "purchase", "delivery"])
 _AMOUNT_WORDS = frozenset(["charge", "cost", "price", "fee", "pay", "much", "spend"])
 _AMOUNT_VERBS = frozenset(["charge", "cost", "pay", "spend"])
-_FRAME_WORDS = frozenset(["possible", "able", "doable"])
+# The frame of a question, not what it is about: "… is that possible?", "is it easy to park?",
+# and the polite frames of Japanese (〜は可能でしょうか, 〜ても大丈夫ですか, 〜てもよろしいですか,
+# お願いできますか, 伺っても…), which a policy words as a plain statement (承ります, 定休日です).
+_CHANGED_MIND = re.compile(r"\bchanged? (my|our|his|her|their) minds?\b", re.I)
+_FRAME_WORDS = frozenset(
+    [
+        "possible",
+        "able",
+        "doable",
+        "easy",
+        "可能",
+        "大丈夫",
+        "宜しい",
+        "構う",
+        "願う",
+        "願い",
+        "伺う",
+        "教える",
+        "知らせる",
+    ]
+)
 _HOW_MUCH = re.compile(r"\bhow much (do|does|will|would|did|is it to|to)\b", re.I)
 _GENERAL_VERBS = frozenset(
     ["do", "have", "get", "give", "make", "take", "tell", "help", "offer", "sell", "let", "send", "charge", "cost"]
@@ -1675,6 +1888,14 @@ _KIND_WORDS = frozenset(
         "日数",
         "費用",
         "何円",
+        # "roughly how long would that take?", "how much extra is that?": how the kind is asked
+        "roughly",
+        "approximately",
+        "usually",
+        "typically",
+        "extra",
+        "大体",
+        "凡そ",
     ]
 )
 
