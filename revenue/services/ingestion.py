@@ -333,7 +333,19 @@ KEYS_CLAIMED_BY_THE_STATEMENT = {"haken.sale_keys_claimed": "on"}
 # month's partition per key in the plan (run-time pruning visits one), so a batch naming
 # 1,000 sales (1,000 refunds, or a batch sent again) is costed over PostgreSQL's JIT threshold
 # and spent 140–180 ms compiling a plan that executes in a few.
-_SALES_BATCH_SETTINGS = {**KEYS_CLAIMED_BY_THE_STATEMENT, "jit": "off"}
+# Nor sequential or bitmap scans: while the key table's statistics lagged its rows (between
+# two autovacuum analyses), the keys' look-up was planned as a bitmap scan of
+# `salekey_sale_unique` on the partner alone, reading every key of the partner to keep the
+# batch's 50 (45,000 entries: 8.9 ms a look-up; through the primary key 0.9 ms; the HTTP
+# benchmark 44 -> 48% of COPY). Every statement of a batch reads by unique key or by
+# `sale_refund_of`. (Statistics of a nearly empty table still cost a plain index scan of
+# `salekey_sale_unique` as cheap as the primary key's: tests/revenue/test_ingestion_lookups.py.)
+_SALES_BATCH_SETTINGS = {
+    **KEYS_CLAIMED_BY_THE_STATEMENT,
+    "jit": "off",
+    "enable_seqscan": "off",
+    "enable_bitmapscan": "off",
+}
 
 # Sales by their keys: the keys in one scan of the key table (the primary key, on the partner
 # and `external_id = ANY`), sorted by sale id (so a FOR UPDATE added to the query locks in id
