@@ -123,7 +123,7 @@ class CompiledQuery(Generic[M]):
         # compiled: execute_sql takes it from as_sql, and the select, klass_info and
         # annotation map the first compile set up are what turns the rows into instances.
         run.connection = connections[using]
-        run.as_sql = lambda *_args, **_kwargs: (sql, bound)  # type: ignore[method-assign]
+        run.as_sql = lambda *_args, **_kwargs: (sql, bound)  # type: ignore[method-assign,assignment]
         return list(ModelIterable(cast(QuerySet[M], _Compiled(queryset, run))))
 
 
