@@ -1,6 +1,7 @@
-"""core.db.transaction_settings: settings for a few statements, put back afterwards; and
+"""core.db.transaction_settings: settings for a few statements, put back afterwards;
 several ORM writes sent as one statement (update_statement, insert_statement, writes_send);
-many rows' fields written by one UPDATE (rows_update)."""
+many rows' fields written by one UPDATE (rows_update); and a fixed-shape read compiled once
+(CompiledQuery)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
-from core.db import insert_statement, rows_update, transaction_settings, update_statement, writes_send
+from core.db import CompiledQuery, insert_statement, rows_update, transaction_settings, update_statement, writes_send
 from core.models import AuditLog, User
 from revenue.models import Statement
 from tests.support.factories import StatementFactory, UserFactory
@@ -161,3 +164,51 @@ def test_rows_update_writes_each_rows_fields_exactly_in_one_statement(django_ass
     assert stored[untouched.pk].net == 5
     assert stored[untouched.pk].status == "draft"
     assert rows_update([], ["net"]) == 0
+
+
+def _entries_of(user_id: int):
+    return (
+        AuditLog.objects.select_related("actor")
+        .annotate(actor_entries=Count("actor__audit_entries"))
+        .filter(actor_id=user_id, action="user.note")
+        .order_by("summary")
+    )
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_answers_each_call_with_its_own_values_as_the_queryset_would():
+    # given two users with notes, and a read of one user's notes compiled once
+    ayaka = User.objects.create(username="ayaka")
+    kenji = User.objects.create(username="kenji")
+    for user, count in ((ayaka, 2), (kenji, 1)):
+        for n in range(count):
+            AuditLog.objects.create(action="user.note", summary=f"{user.username} {n}", actor=user, target=user)
+    notes = CompiledQuery(_entries_of, user_id=-5_550_001)
+    # when it is called for each user in turn
+    with CaptureQueriesContext(connection) as queries:
+        first = notes.all(user_id=ayaka.pk)
+        second = notes.all(user_id=kenji.pk)
+    # then each call has its own rows, with the related rows and the annotation filled in,
+    # exactly as the queryset gives them, one statement a call, compiled once
+    for rows, user in ((first, ayaka), (second, kenji)):
+        expected = list(_entries_of(user.pk))
+        assert [(e.pk, e.summary, e.actor.username, e.actor_entries) for e in rows] == [
+            (e.pk, e.summary, e.actor.username, e.actor_entries) for e in expected
+        ]
+    assert [(e.summary, e.actor_entries) for e in first] == [("ayaka 0", 2), ("ayaka 1", 2)]
+    assert [(e.summary, e.actor_entries) for e in second] == [("kenji 0", 1)]
+    assert len(queries) == 2
+    assert list(notes._compiled) == ["default"]  # compiled once
+
+
+@pytest.mark.django_db
+def test_a_value_the_sql_does_not_take_as_a_parameter_is_refused_at_the_first_compile():
+    # given a read whose value becomes part of the SQL itself (an empty list: no rows at all)
+    empty = CompiledQuery(lambda ids: User.objects.filter(pk__in=ids), ids=[])
+    # when it is compiled, then it refuses rather than send the first call's SQL for every call
+    with pytest.raises(ValueError, match="sentinel"):
+        empty.all(ids=[1])
+    # and so is one that is written into the SQL instead of passed beside it
+    inlined = CompiledQuery(lambda user_id: User.objects.extra(where=[f"id = {user_id}"]), user_id=-5_550_003)
+    with pytest.raises(ValueError, match="sentinel"):
+        inlined.all(user_id=1)
